@@ -1,0 +1,148 @@
+import type {
+  Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
+  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
+  OAuth2PermissionGrant, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
+  SigningKey, Subscription, Tenant, User,
+} from './types.js';
+
+/** Read-modify-write: receives the current entity, returns the new one. Runs inside one transaction. */
+export type Updater<T> = (current: T) => T;
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface ListOptions {
+  limit?: number;
+  after?: string;
+}
+
+/**
+ * The one storage interface. Every backend passes `store/conformance.ts`. Nothing outside `store/`
+ * writes SQL. Every method is atomic; `transaction` groups several into one.
+ * Create methods throw `StoreError('conflict')` on a duplicate key; update and delete methods
+ * return null / false when the entity is missing.
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+  /** Runs `fn` with a store whose writes all commit together or not at all. Nested calls join the outer one. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  createTenant(t: Tenant): Promise<void>;
+  getTenant(id: string): Promise<Tenant | null>;
+  /** Case-insensitive match on any of the tenant's domains. */
+  findTenantByDomain(domain: string): Promise<Tenant | null>;
+  listTenants(): Promise<Tenant[]>;
+  updateTenant(id: string, fn: Updater<Tenant>): Promise<Tenant | null>;
+
+  createUser(u: User): Promise<void>;
+  getUser(tenantId: string, id: string): Promise<User | null>;
+  /** Case-insensitive. */
+  findUserByUpn(tenantId: string, upn: string): Promise<User | null>;
+  /** Guest accounts in other tenants that stand for this home account. */
+  listGuestAccounts(homeTenantId: string, homeObjectId: string): Promise<User[]>;
+  listUsers(tenantId: string, opts?: ListOptions): Promise<Page<User>>;
+  updateUser(tenantId: string, id: string, fn: Updater<User>): Promise<User | null>;
+  /** Also removes the user's group memberships, grants and assignments. */
+  deleteUser(tenantId: string, id: string): Promise<boolean>;
+
+  createGroup(g: Group): Promise<void>;
+  getGroup(tenantId: string, id: string): Promise<Group | null>;
+  listGroups(tenantId: string, opts?: ListOptions): Promise<Page<Group>>;
+  updateGroup(tenantId: string, id: string, fn: Updater<Group>): Promise<Group | null>;
+  /** Also removes its memberships, both ways. */
+  deleteGroup(tenantId: string, id: string): Promise<boolean>;
+
+  addGroupMember(m: GroupMember): Promise<void>;
+  removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
+  listGroupMembers(tenantId: string, groupId: string): Promise<GroupMember[]>;
+  /** Groups the object is a direct member of. */
+  listDirectGroupIds(tenantId: string, memberId: string): Promise<string[]>;
+  /** Every group the object is a member of, directly or through nested groups. */
+  listTransitiveGroupIds(tenantId: string, memberId: string): Promise<string[]>;
+
+  createApplication(a: Application): Promise<void>;
+  getApplication(tenantId: string, id: string): Promise<Application | null>;
+  findApplicationByAppId(tenantId: string, appId: string): Promise<Application | null>;
+  /** Exact match on one of the identifier URIs (case-insensitive). */
+  findApplicationByIdentifierUri(tenantId: string, uri: string): Promise<Application | null>;
+  listApplications(tenantId: string, opts?: ListOptions): Promise<Page<Application>>;
+  updateApplication(tenantId: string, id: string, fn: Updater<Application>): Promise<Application | null>;
+  /** Also removes its credentials. */
+  deleteApplication(tenantId: string, id: string): Promise<boolean>;
+
+  addPasswordCredential(c: PasswordCredential): Promise<void>;
+  listPasswordCredentials(tenantId: string, appObjectId: string): Promise<PasswordCredential[]>;
+  removePasswordCredential(tenantId: string, appObjectId: string, keyId: string): Promise<boolean>;
+  addKeyCredential(c: KeyCredential): Promise<void>;
+  listKeyCredentials(tenantId: string, appObjectId: string): Promise<KeyCredential[]>;
+  removeKeyCredential(tenantId: string, appObjectId: string, keyId: string): Promise<boolean>;
+  addFederatedCredential(c: FederatedIdentityCredential): Promise<void>;
+  listFederatedCredentials(tenantId: string, appObjectId: string): Promise<FederatedIdentityCredential[]>;
+  removeFederatedCredential(tenantId: string, appObjectId: string, id: string): Promise<boolean>;
+
+  createServicePrincipal(sp: ServicePrincipal): Promise<void>;
+  getServicePrincipal(tenantId: string, id: string): Promise<ServicePrincipal | null>;
+  findServicePrincipalByAppId(tenantId: string, appId: string): Promise<ServicePrincipal | null>;
+  listServicePrincipals(tenantId: string, opts?: ListOptions): Promise<Page<ServicePrincipal>>;
+  updateServicePrincipal(tenantId: string, id: string, fn: Updater<ServicePrincipal>): Promise<ServicePrincipal | null>;
+  deleteServicePrincipal(tenantId: string, id: string): Promise<boolean>;
+
+  createOAuth2PermissionGrant(g: OAuth2PermissionGrant): Promise<void>;
+  listOAuth2PermissionGrants(tenantId: string, filter?: { clientId?: string; resourceId?: string }): Promise<OAuth2PermissionGrant[]>;
+  updateOAuth2PermissionGrant(tenantId: string, id: string, fn: Updater<OAuth2PermissionGrant>): Promise<OAuth2PermissionGrant | null>;
+  deleteOAuth2PermissionGrant(tenantId: string, id: string): Promise<boolean>;
+
+  createAppRoleAssignment(a: AppRoleAssignment): Promise<void>;
+  listAppRoleAssignments(tenantId: string, filter?: { principalId?: string; resourceId?: string }): Promise<AppRoleAssignment[]>;
+  deleteAppRoleAssignment(tenantId: string, id: string): Promise<boolean>;
+
+  addDirectoryRoleAssignment(a: DirectoryRoleAssignment): Promise<void>;
+  listDirectoryRoleAssignments(tenantId: string, principalId: string): Promise<DirectoryRoleAssignment[]>;
+
+  createSubscription(s: Subscription): Promise<void>;
+  getSubscription(id: string): Promise<Subscription | null>;
+  listSubscriptions(tenantId?: string): Promise<Subscription[]>;
+
+  createRoleAssignment(a: RoleAssignment): Promise<void>;
+  getRoleAssignment(id: string): Promise<RoleAssignment | null>;
+  /** `scope` filter: assignments at this exact scope. */
+  listRoleAssignments(filter?: { tenantId?: string; scope?: string; principalIds?: string[] }): Promise<RoleAssignment[]>;
+  deleteRoleAssignment(id: string): Promise<boolean>;
+
+  addSigningKey(k: SigningKey): Promise<void>;
+  listSigningKeys(): Promise<SigningKey[]>;
+  deleteSigningKey(kid: string): Promise<boolean>;
+
+  createDeviceCode(d: DeviceCode): Promise<void>;
+  getDeviceCode(deviceCodeHash: string): Promise<DeviceCode | null>;
+  /** Only codes not yet expired at `now`. */
+  findDeviceCodeByUserCode(userCode: string, now: number): Promise<DeviceCode | null>;
+  /** Compare-and-set on status: applies `patch` only if the code is still in `expected`. */
+  transitionDeviceCode(deviceCodeHash: string, expected: DeviceCodeStatus, patch: Partial<Pick<DeviceCode, 'status' | 'tenantId' | 'userId'>>): Promise<boolean>;
+  touchDeviceCode(deviceCodeHash: string, polledAt: number): Promise<void>;
+
+  createAuthorizationCode(c: AuthorizationCode): Promise<void>;
+  /** Marks the code redeemed and returns it, or returns null if it was already redeemed or is unknown. */
+  redeemAuthorizationCode(codeHash: string, now: number): Promise<AuthorizationCode | null>;
+
+  createRefreshToken(t: RefreshToken): Promise<void>;
+  getRefreshToken(tokenHash: string): Promise<RefreshToken | null>;
+  /** Compare-and-set: marks the token rotated only if it is neither rotated nor revoked. */
+  rotateRefreshToken(tokenHash: string, now: number): Promise<boolean>;
+  revokeRefreshTokenFamily(familyId: string, now: number): Promise<number>;
+  revokeRefreshTokensOfUser(tenantId: string, userId: string, now: number): Promise<number>;
+
+  /** Atomically counts one hit for `key` in a fixed window of `windowMs` starting at the first hit. */
+  hitCounter(key: string, windowMs: number, now: number): Promise<CounterHit>;
+  resetCounter(key: string): Promise<void>;
+
+  /** Deletes expired device codes, authorization codes, refresh tokens and counters. */
+  purgeExpired(now: number): Promise<void>;
+}

@@ -1,0 +1,271 @@
+// Entities the store keeps. Plain data: no behaviour, no SQL. Times are epoch milliseconds.
+
+export interface Tenant {
+  id: string;
+  displayName: string;
+  /** The initial domain, e.g. `contoso.onmicrosoft.com`. */
+  defaultDomain: string;
+  /** Every verified domain, the default one included, lower case. */
+  domains: string[];
+  createdAt: number;
+}
+
+export type UserType = 'Member' | 'Guest';
+
+export interface User {
+  tenantId: string;
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  mailNickname: string;
+  mail: string | null;
+  /** scrypt hash in `scrypt$N$r$p$salt$hash` form; null for guests (they sign in at home). */
+  passwordHash: string | null;
+  accountEnabled: boolean;
+  userType: UserType;
+  /** For guests: the tenant and object id of the account they sign in with. */
+  homeTenantId: string | null;
+  homeObjectId: string | null;
+  createdAt: number;
+}
+
+export type MemberType = 'user' | 'group' | 'servicePrincipal';
+
+export interface Group {
+  tenantId: string;
+  id: string;
+  displayName: string;
+  mailNickname: string;
+  description: string | null;
+  securityEnabled: boolean;
+  mailEnabled: boolean;
+  createdAt: number;
+}
+
+export interface GroupMember {
+  tenantId: string;
+  groupId: string;
+  memberId: string;
+  memberType: MemberType;
+}
+
+export interface PermissionScope {
+  id: string;
+  value: string;
+  type: 'User' | 'Admin';
+  adminConsentDisplayName: string;
+  adminConsentDescription: string;
+  userConsentDisplayName?: string | null;
+  userConsentDescription?: string | null;
+  isEnabled: boolean;
+}
+
+export interface AppRole {
+  id: string;
+  value: string;
+  displayName: string;
+  description: string;
+  allowedMemberTypes: ('User' | 'Application')[];
+  isEnabled: boolean;
+}
+
+export interface RequiredResourceAccess {
+  resourceAppId: string;
+  resourceAccess: { id: string; type: 'Scope' | 'Role' }[];
+}
+
+export type GroupMembershipClaims = 'None' | 'SecurityGroup' | 'All' | 'DirectoryRole' | 'ApplicationGroup';
+
+export interface Application {
+  tenantId: string;
+  /** Object id (Graph `id`). */
+  id: string;
+  /** Client id. */
+  appId: string;
+  displayName: string;
+  identifierUris: string[];
+  signInAudience: string;
+  /** Redirect URIs of the public-client (native / mobile and desktop) platform. */
+  publicClientRedirectUris: string[];
+  webRedirectUris: string[];
+  isFallbackPublicClient: boolean;
+  groupMembershipClaims: GroupMembershipClaims | null;
+  oauth2PermissionScopes: PermissionScope[];
+  appRoles: AppRole[];
+  requiredResourceAccess: RequiredResourceAccess[];
+  /** `null` or 1: v1 access tokens; 2: v2. */
+  accessTokenAcceptedVersion: 1 | 2 | null;
+  /** First-party apps (AKS, Azure CLI, Graph, ARM) cannot be deleted or changed through Graph. */
+  firstParty: boolean;
+  createdAt: number;
+}
+
+export interface PasswordCredential {
+  tenantId: string;
+  appObjectId: string;
+  keyId: string;
+  displayName: string | null;
+  hint: string;
+  /** scrypt hash of the secret text; the text itself is shown once and never stored. */
+  secretHash: string;
+  startDateTime: number;
+  endDateTime: number;
+}
+
+export interface KeyCredential {
+  tenantId: string;
+  appObjectId: string;
+  keyId: string;
+  displayName: string | null;
+  /** DER of the certificate, base64. */
+  certificateDer: string;
+  /** base64url SHA-1 of the DER (`x5t`). */
+  thumbprintSha1: string;
+  /** base64url SHA-256 of the DER (`x5t#S256`). */
+  thumbprintSha256: string;
+  startDateTime: number;
+  endDateTime: number;
+}
+
+export interface FederatedIdentityCredential {
+  tenantId: string;
+  appObjectId: string;
+  id: string;
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
+  description: string | null;
+}
+
+export interface ServicePrincipal {
+  tenantId: string;
+  id: string;
+  appId: string;
+  displayName: string;
+  accountEnabled: boolean;
+  servicePrincipalNames: string[];
+  appRoleAssignmentRequired: boolean;
+  createdAt: number;
+}
+
+export interface OAuth2PermissionGrant {
+  tenantId: string;
+  id: string;
+  /** Object id of the client's service principal. */
+  clientId: string;
+  /** Object id of the resource's service principal. */
+  resourceId: string;
+  consentType: 'AllPrincipals' | 'Principal';
+  principalId: string | null;
+  /** Space-separated scope values. */
+  scope: string;
+}
+
+export interface AppRoleAssignment {
+  tenantId: string;
+  id: string;
+  principalId: string;
+  principalType: 'User' | 'Group' | 'ServicePrincipal';
+  /** Object id of the resource's service principal. */
+  resourceId: string;
+  appRoleId: string;
+}
+
+export interface DirectoryRoleAssignment {
+  tenantId: string;
+  principalId: string;
+  /** Role template id, e.g. Global Administrator `62e90394-69f5-4237-9190-012177145e10`. */
+  roleTemplateId: string;
+}
+
+export interface Subscription {
+  id: string;
+  tenantId: string;
+  displayName: string;
+  state: 'Enabled' | 'Disabled' | 'Warned';
+  createdAt: number;
+}
+
+/** An Azure RBAC role assignment (control plane). */
+export interface RoleAssignment {
+  id: string;
+  tenantId: string;
+  scope: string;
+  roleDefinitionId: string;
+  principalId: string;
+  principalType: 'User' | 'Group' | 'ServicePrincipal';
+  createdAt: number;
+}
+
+export interface SigningKey {
+  kid: string;
+  /** PKCS#8 PEM. */
+  privateKeyPem: string;
+  /** Self-signed certificate DER, base64 (the JWKS `x5c`). */
+  certificateDer: string;
+  /** Published in the JWKS from this time. */
+  publishAt: number;
+  /** Signs new tokens from this time (after publishAt, so relying parties have it first). */
+  activateAt: number;
+  /** Stops signing at this time; the next key has taken over. */
+  retireAt: number;
+  /** Removed from the JWKS at this time (retireAt + the longest token lifetime). */
+  expireAt: number;
+}
+
+export type DeviceCodeStatus = 'pending' | 'approved' | 'declined' | 'redeemed';
+
+export interface DeviceCode {
+  /** SHA-256 of the device code, hex. The code itself is never stored. */
+  deviceCodeHash: string;
+  userCode: string;
+  /** The tenant named in the request path (`organizations`, a GUID, a domain, or `adfs`). */
+  requestTenant: string;
+  clientId: string;
+  scope: string;
+  status: DeviceCodeStatus;
+  /** Set when approved. */
+  tenantId: string | null;
+  userId: string | null;
+  createdAt: number;
+  expiresAt: number;
+  interval: number;
+  lastPolledAt: number | null;
+}
+
+export interface AuthorizationCode {
+  codeHash: string;
+  tenantId: string;
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  scope: string;
+  codeChallenge: string | null;
+  codeChallengeMethod: string | null;
+  nonce: string | null;
+  createdAt: number;
+  expiresAt: number;
+  redeemedAt: number | null;
+}
+
+export interface RefreshToken {
+  /** SHA-256 of the token, hex. */
+  tokenHash: string;
+  /** All tokens descended from one sign-in share a family; reuse of a rotated token revokes it. */
+  familyId: string;
+  tenantId: string;
+  clientId: string;
+  userId: string;
+  scope: string;
+  createdAt: number;
+  expiresAt: number;
+  /** When the token was exchanged for its successor. */
+  rotatedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface CounterHit {
+  count: number;
+  windowStart: number;
+}
