@@ -1,0 +1,469 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { col, fromRow, toRow, type Codec } from './codecs.js';
+import { StoreError } from './errors.js';
+import type { ListOptions, Page, Store, Updater } from './store.js';
+import * as t from './tables.js';
+import type {
+  Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
+  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
+  OAuth2PermissionGrant, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
+  SigningKey, Subscription, Tenant, User,
+} from './types.js';
+
+type Db = Kysely<any> | Transaction<any>;
+type Where = Record<string, unknown>;
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** One implementation over kysely for both dialects; the dialect only changes row locking. */
+export class KyselyStore implements Store {
+  constructor(
+    readonly kind: 'sqlite' | 'postgres',
+    private readonly db: Db,
+    private readonly root: Kysely<any> | null,
+  ) {}
+
+  async close(): Promise<void> {
+    await this.root?.destroy();
+  }
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (!this.root) return fn(this);
+    return this.root.transaction().execute((trx) => fn(new KyselyStore(this.kind, trx, null)));
+  }
+
+  // ---- generic helpers -------------------------------------------------------------------
+
+  private where<Q extends { where: (...a: any[]) => any }>(q: Q, where: Where): Q {
+    for (const [column, value] of Object.entries(where)) q = q.where(column, '=', value);
+    return q;
+  }
+
+  private async insert<T>(c: Codec<T>, entity: T, what: string): Promise<void> {
+    try {
+      await this.db.insertInto(c.table).values(toRow(c, entity)).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} already exists`);
+      throw err;
+    }
+  }
+
+  private async one<T>(c: Codec<T>, where: Where): Promise<T | null> {
+    const row = await this.where(this.db.selectFrom(c.table).selectAll(), where).executeTakeFirst();
+    return row ? fromRow(c, row) : null;
+  }
+
+  private async many<T>(c: Codec<T>, where: Where, orderBy?: string): Promise<T[]> {
+    let q = this.where(this.db.selectFrom(c.table).selectAll(), where);
+    if (orderBy) q = q.orderBy(orderBy);
+    return (await q.execute()).map((r: Record<string, unknown>) => fromRow(c, r));
+  }
+
+  private async page<T>(c: Codec<T>, where: Where, key: keyof T, opts: ListOptions = {}): Promise<Page<T>> {
+    const limit = Math.min(Math.max(opts.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
+    const column = col(c, key);
+    let q = this.where(this.db.selectFrom(c.table).selectAll(), where).orderBy(column).limit(limit + 1);
+    if (opts.after) q = q.where(column, '>', Buffer.from(opts.after, 'base64url').toString('utf8'));
+    const rows = await q.execute();
+    const items = rows.slice(0, limit).map((r: Record<string, unknown>) => fromRow(c, r));
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, next: Buffer.from(String(last[key]), 'utf8').toString('base64url') } : { items };
+  }
+
+  /** Read-modify-write in one transaction, with the row locked on PostgreSQL. */
+  private async update<T>(c: Codec<T>, where: Where, fn: Updater<T>, what: string, after?: (tx: KyselyStore, before: T, next: T) => Promise<void>): Promise<T | null> {
+    return this.transaction(async (store) => {
+      const tx = store as KyselyStore;
+      let q = tx.where(tx.db.selectFrom(c.table).selectAll(), where);
+      if (tx.kind === 'postgres') q = q.forUpdate();
+      const row = await q.executeTakeFirst();
+      if (!row) return null;
+      const before = fromRow(c, row);
+      const next = fn(structuredClone(before));
+      for (const [column, value] of Object.entries(where)) {
+        const key = (Object.keys(c.fields) as (keyof T)[]).find((k) => c.fields[k][0] === column);
+        if (key !== undefined && next[key] !== value) throw new StoreError('invalid', `${what}: the key ${String(key)} cannot change`);
+      }
+      try {
+        await tx.where(tx.db.updateTable(c.table).set(toRow(c, next)), where).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} conflicts with an existing one`);
+        throw err;
+      }
+      if (after) await after(tx, before, next);
+      return next;
+    });
+  }
+
+  private async remove(table: string, where: Where): Promise<number> {
+    const res = await this.where(this.db.deleteFrom(table), where).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  // ---- meta ------------------------------------------------------------------------------
+
+  async getMeta(key: string): Promise<string | null> {
+    const row = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    return row ? String(row.value) : null;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.insertInto('meta').values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
+  // ---- tenants ---------------------------------------------------------------------------
+
+  private async writeDomains(tenantId: string, domains: string[]): Promise<void> {
+    await this.remove('tenant_domains', { tenant_id: tenantId });
+    for (const domain of new Set(domains.map((d) => d.toLowerCase()))) {
+      try {
+        await this.db.insertInto('tenant_domains').values({ domain, tenant_id: tenantId }).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('conflict', `domain ${domain} belongs to another tenant`);
+        throw err;
+      }
+    }
+  }
+
+  createTenant(tenant: Tenant): Promise<void> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      await s.insert(t.tenants, tenant, `tenant ${tenant.id}`);
+      await s.writeDomains(tenant.id, [tenant.defaultDomain, ...tenant.domains]);
+    });
+  }
+
+  getTenant(id: string) { return this.one(t.tenants, { id }); }
+
+  async findTenantByDomain(domain: string): Promise<Tenant | null> {
+    const row = await this.db.selectFrom('tenant_domains').select('tenant_id').where('domain', '=', domain.toLowerCase()).executeTakeFirst();
+    return row ? this.getTenant(String(row.tenant_id)) : null;
+  }
+
+  listTenants() { return this.many(t.tenants, {}, 'id'); }
+
+  updateTenant(id: string, fn: Updater<Tenant>) {
+    return this.update(t.tenants, { id }, fn, `tenant ${id}`, (tx, _b, next) => tx.writeDomains(id, [next.defaultDomain, ...next.domains]));
+  }
+
+  // ---- users -----------------------------------------------------------------------------
+
+  createUser(u: User) { return this.insert(t.users, u, `a user with the UPN ${u.userPrincipalName} or id ${u.id}`); }
+  getUser(tenantId: string, id: string) { return this.one(t.users, { tenant_id: tenantId, id }); }
+  findUserByUpn(tenantId: string, upn: string) { return this.one(t.users, { tenant_id: tenantId, upn_lower: upn.toLowerCase() }); }
+  listGuestAccounts(homeTenantId: string, homeObjectId: string) {
+    return this.many(t.users, { home_tenant_id: homeTenantId, home_object_id: homeObjectId }, 'tenant_id');
+  }
+  listUsers(tenantId: string, opts?: ListOptions) { return this.page(t.users, { tenant_id: tenantId }, 'id', opts); }
+  updateUser(tenantId: string, id: string, fn: Updater<User>) { return this.update(t.users, { tenant_id: tenantId, id }, fn, `user ${id}`); }
+
+  deleteUser(tenantId: string, id: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      const n = await s.remove('users', { tenant_id: tenantId, id });
+      if (n) await s.removePrincipalEverywhere(tenantId, id);
+      return n > 0;
+    });
+  }
+
+  private async removePrincipalEverywhere(tenantId: string, id: string): Promise<void> {
+    await this.remove('group_members', { tenant_id: tenantId, member_id: id });
+    await this.remove('app_role_assignments', { tenant_id: tenantId, principal_id: id });
+    await this.remove('oauth2_permission_grants', { tenant_id: tenantId, principal_id: id });
+    await this.remove('directory_role_assignments', { tenant_id: tenantId, principal_id: id });
+    await this.remove('role_assignments', { tenant_id: tenantId, principal_id: id });
+  }
+
+  // ---- groups ----------------------------------------------------------------------------
+
+  createGroup(g: Group) { return this.insert(t.groups, g, `group ${g.id}`); }
+  getGroup(tenantId: string, id: string) { return this.one(t.groups, { tenant_id: tenantId, id }); }
+  listGroups(tenantId: string, opts?: ListOptions) { return this.page(t.groups, { tenant_id: tenantId }, 'id', opts); }
+  updateGroup(tenantId: string, id: string, fn: Updater<Group>) { return this.update(t.groups, { tenant_id: tenantId, id }, fn, `group ${id}`); }
+
+  deleteGroup(tenantId: string, id: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      const n = await s.remove('groups', { tenant_id: tenantId, id });
+      if (n) {
+        await s.remove('group_members', { tenant_id: tenantId, group_id: id });
+        await s.removePrincipalEverywhere(tenantId, id);
+      }
+      return n > 0;
+    });
+  }
+
+  addGroupMember(m: GroupMember) { return this.insert(t.groupMembers, m, `member ${m.memberId} of group ${m.groupId}`); }
+
+  async removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return (await this.remove('group_members', { tenant_id: tenantId, group_id: groupId, member_id: memberId })) > 0;
+  }
+
+  listGroupMembers(tenantId: string, groupId: string) {
+    return this.many(t.groupMembers, { tenant_id: tenantId, group_id: groupId }, 'member_id');
+  }
+
+  async listDirectGroupIds(tenantId: string, memberId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('group_members').select('group_id')
+      .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).orderBy('group_id').execute();
+    return rows.map((r: any) => String(r.group_id));
+  }
+
+  async listTransitiveGroupIds(tenantId: string, memberId: string): Promise<string[]> {
+    // UNION (not UNION ALL) makes the recursion stop on cycles and report each group once.
+    const res = await sql<{ group_id: string }>`
+      WITH RECURSIVE up(group_id) AS (
+        SELECT group_id FROM group_members WHERE tenant_id = ${tenantId} AND member_id = ${memberId}
+        UNION
+        SELECT gm.group_id FROM group_members gm JOIN up ON gm.member_id = up.group_id WHERE gm.tenant_id = ${tenantId}
+      )
+      SELECT group_id FROM up ORDER BY group_id`.execute(this.db);
+    return res.rows.map((r) => String(r.group_id));
+  }
+
+  // ---- applications and credentials --------------------------------------------------------
+
+  private async writeIdentifierUris(app: Application): Promise<void> {
+    await this.remove('application_identifier_uris', { tenant_id: app.tenantId, app_object_id: app.id });
+    for (const uri of new Set(app.identifierUris.map((u) => u.toLowerCase()))) {
+      try {
+        await this.db.insertInto('application_identifier_uris').values({ tenant_id: app.tenantId, uri_lower: uri, app_object_id: app.id }).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('conflict', `another application already uses the identifier URI ${uri}`);
+        throw err;
+      }
+    }
+  }
+
+  createApplication(a: Application): Promise<void> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      await s.insert(t.applications, a, `an application with the appId ${a.appId} or id ${a.id}`);
+      await s.writeIdentifierUris(a);
+    });
+  }
+
+  getApplication(tenantId: string, id: string) { return this.one(t.applications, { tenant_id: tenantId, id }); }
+  findApplicationByAppId(tenantId: string, appId: string) { return this.one(t.applications, { tenant_id: tenantId, app_id: appId }); }
+
+  async findApplicationByIdentifierUri(tenantId: string, uri: string): Promise<Application | null> {
+    const row = await this.db.selectFrom('application_identifier_uris').select('app_object_id')
+      .where('tenant_id', '=', tenantId).where('uri_lower', '=', uri.toLowerCase()).executeTakeFirst();
+    return row ? this.getApplication(tenantId, String(row.app_object_id)) : null;
+  }
+
+  listApplications(tenantId: string, opts?: ListOptions) { return this.page(t.applications, { tenant_id: tenantId }, 'id', opts); }
+
+  updateApplication(tenantId: string, id: string, fn: Updater<Application>) {
+    return this.update(t.applications, { tenant_id: tenantId, id }, fn, `application ${id}`, (tx, _b, next) => tx.writeIdentifierUris(next));
+  }
+
+  deleteApplication(tenantId: string, id: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      const n = await s.remove('applications', { tenant_id: tenantId, id });
+      if (n) {
+        for (const table of ['application_identifier_uris', 'password_credentials', 'key_credentials', 'federated_credentials']) {
+          await s.remove(table, { tenant_id: tenantId, app_object_id: id });
+        }
+      }
+      return n > 0;
+    });
+  }
+
+  addPasswordCredential(c: PasswordCredential) { return this.insert(t.passwordCredentials, c, `password credential ${c.keyId}`); }
+  listPasswordCredentials(tenantId: string, appObjectId: string) {
+    return this.many(t.passwordCredentials, { tenant_id: tenantId, app_object_id: appObjectId }, 'start_date_time');
+  }
+  async removePasswordCredential(tenantId: string, appObjectId: string, keyId: string) {
+    return (await this.remove('password_credentials', { tenant_id: tenantId, app_object_id: appObjectId, key_id: keyId })) > 0;
+  }
+  addKeyCredential(c: KeyCredential) { return this.insert(t.keyCredentials, c, `key credential ${c.keyId}`); }
+  listKeyCredentials(tenantId: string, appObjectId: string) {
+    return this.many(t.keyCredentials, { tenant_id: tenantId, app_object_id: appObjectId }, 'start_date_time');
+  }
+  async removeKeyCredential(tenantId: string, appObjectId: string, keyId: string) {
+    return (await this.remove('key_credentials', { tenant_id: tenantId, app_object_id: appObjectId, key_id: keyId })) > 0;
+  }
+  addFederatedCredential(c: FederatedIdentityCredential) { return this.insert(t.federatedCredentials, c, `federated identity credential ${c.name}`); }
+  listFederatedCredentials(tenantId: string, appObjectId: string) {
+    return this.many(t.federatedCredentials, { tenant_id: tenantId, app_object_id: appObjectId }, 'name');
+  }
+  async removeFederatedCredential(tenantId: string, appObjectId: string, id: string) {
+    return (await this.remove('federated_credentials', { tenant_id: tenantId, app_object_id: appObjectId, id })) > 0;
+  }
+
+  // ---- service principals and consent --------------------------------------------------------
+
+  createServicePrincipal(sp: ServicePrincipal) { return this.insert(t.servicePrincipals, sp, `a service principal for appId ${sp.appId}`); }
+  getServicePrincipal(tenantId: string, id: string) { return this.one(t.servicePrincipals, { tenant_id: tenantId, id }); }
+  findServicePrincipalByAppId(tenantId: string, appId: string) { return this.one(t.servicePrincipals, { tenant_id: tenantId, app_id: appId }); }
+  listServicePrincipals(tenantId: string, opts?: ListOptions) { return this.page(t.servicePrincipals, { tenant_id: tenantId }, 'id', opts); }
+  updateServicePrincipal(tenantId: string, id: string, fn: Updater<ServicePrincipal>) {
+    return this.update(t.servicePrincipals, { tenant_id: tenantId, id }, fn, `service principal ${id}`);
+  }
+
+  deleteServicePrincipal(tenantId: string, id: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      const n = await s.remove('service_principals', { tenant_id: tenantId, id });
+      if (n) {
+        await s.removePrincipalEverywhere(tenantId, id);
+        await s.remove('oauth2_permission_grants', { tenant_id: tenantId, client_id: id });
+        await s.remove('oauth2_permission_grants', { tenant_id: tenantId, resource_id: id });
+        await s.remove('app_role_assignments', { tenant_id: tenantId, resource_id: id });
+      }
+      return n > 0;
+    });
+  }
+
+  createOAuth2PermissionGrant(g: OAuth2PermissionGrant) { return this.insert(t.oauth2PermissionGrants, g, `permission grant ${g.id}`); }
+  listOAuth2PermissionGrants(tenantId: string, filter: { clientId?: string; resourceId?: string } = {}) {
+    const where: Where = { tenant_id: tenantId };
+    if (filter.clientId) where.client_id = filter.clientId;
+    if (filter.resourceId) where.resource_id = filter.resourceId;
+    return this.many(t.oauth2PermissionGrants, where, 'id');
+  }
+  updateOAuth2PermissionGrant(tenantId: string, id: string, fn: Updater<OAuth2PermissionGrant>) {
+    return this.update(t.oauth2PermissionGrants, { tenant_id: tenantId, id }, fn, `permission grant ${id}`);
+  }
+  async deleteOAuth2PermissionGrant(tenantId: string, id: string) {
+    return (await this.remove('oauth2_permission_grants', { tenant_id: tenantId, id })) > 0;
+  }
+
+  createAppRoleAssignment(a: AppRoleAssignment) { return this.insert(t.appRoleAssignments, a, `app role assignment ${a.appRoleId} to ${a.principalId}`); }
+  listAppRoleAssignments(tenantId: string, filter: { principalId?: string; resourceId?: string } = {}) {
+    const where: Where = { tenant_id: tenantId };
+    if (filter.principalId) where.principal_id = filter.principalId;
+    if (filter.resourceId) where.resource_id = filter.resourceId;
+    return this.many(t.appRoleAssignments, where, 'id');
+  }
+  async deleteAppRoleAssignment(tenantId: string, id: string) {
+    return (await this.remove('app_role_assignments', { tenant_id: tenantId, id })) > 0;
+  }
+
+  addDirectoryRoleAssignment(a: DirectoryRoleAssignment) { return this.insert(t.directoryRoleAssignments, a, `directory role ${a.roleTemplateId} for ${a.principalId}`); }
+  listDirectoryRoleAssignments(tenantId: string, principalId: string) {
+    return this.many(t.directoryRoleAssignments, { tenant_id: tenantId, principal_id: principalId }, 'role_template_id');
+  }
+
+  // ---- subscriptions and role assignments -------------------------------------------------
+
+  createSubscription(s: Subscription) { return this.insert(t.subscriptions, s, `subscription ${s.id}`); }
+  getSubscription(id: string) { return this.one(t.subscriptions, { id }); }
+  listSubscriptions(tenantId?: string) { return this.many(t.subscriptions, tenantId ? { tenant_id: tenantId } : {}, 'id'); }
+
+  createRoleAssignment(a: RoleAssignment) { return this.insert(t.roleAssignments, a, `role assignment ${a.id}`); }
+  getRoleAssignment(id: string) { return this.one(t.roleAssignments, { id }); }
+
+  async listRoleAssignments(filter: { tenantId?: string; scope?: string; principalIds?: string[] } = {}): Promise<RoleAssignment[]> {
+    if (filter.principalIds && filter.principalIds.length === 0) return [];
+    let q = this.db.selectFrom('role_assignments').selectAll();
+    if (filter.tenantId) q = q.where('tenant_id', '=', filter.tenantId);
+    if (filter.scope) q = q.where('scope_lower', '=', filter.scope.toLowerCase());
+    if (filter.principalIds) q = q.where('principal_id', 'in', filter.principalIds);
+    return (await q.orderBy('created_at').orderBy('id').execute()).map((r: any) => fromRow(t.roleAssignments, r));
+  }
+
+  async deleteRoleAssignment(id: string) { return (await this.remove('role_assignments', { id })) > 0; }
+
+  // ---- signing keys ----------------------------------------------------------------------
+
+  addSigningKey(k: SigningKey) { return this.insert(t.signingKeys, k, `signing key ${k.kid}`); }
+  listSigningKeys() { return this.many(t.signingKeys, {}, 'activate_at'); }
+  async deleteSigningKey(kid: string) { return (await this.remove('signing_keys', { kid })) > 0; }
+
+  // ---- device codes, authorization codes, refresh tokens ---------------------------------
+
+  createDeviceCode(d: DeviceCode) { return this.insert(t.deviceCodes, d, 'device code'); }
+  getDeviceCode(deviceCodeHash: string) { return this.one(t.deviceCodes, { device_code_hash: deviceCodeHash }); }
+
+  async findDeviceCodeByUserCode(userCode: string, now: number): Promise<DeviceCode | null> {
+    const row = await this.db.selectFrom('device_codes').selectAll()
+      .where('user_code', '=', userCode).where('expires_at', '>', now)
+      .orderBy('created_at', 'desc').executeTakeFirst();
+    return row ? fromRow(t.deviceCodes, row) : null;
+  }
+
+  async transitionDeviceCode(deviceCodeHash: string, expected: DeviceCodeStatus, patch: Partial<Pick<DeviceCode, 'status' | 'tenantId' | 'userId'>>): Promise<boolean> {
+    const set: Record<string, unknown> = {};
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.tenantId !== undefined) set.tenant_id = patch.tenantId;
+    if (patch.userId !== undefined) set.user_id = patch.userId;
+    const res = await this.db.updateTable('device_codes').set(set)
+      .where('device_code_hash', '=', deviceCodeHash).where('status', '=', expected).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async touchDeviceCode(deviceCodeHash: string, polledAt: number): Promise<void> {
+    await this.db.updateTable('device_codes').set({ last_polled_at: polledAt }).where('device_code_hash', '=', deviceCodeHash).execute();
+  }
+
+  createAuthorizationCode(c: AuthorizationCode) { return this.insert(t.authorizationCodes, c, 'authorization code'); }
+
+  async redeemAuthorizationCode(codeHash: string, now: number): Promise<AuthorizationCode | null> {
+    const res = await this.db.updateTable('authorization_codes').set({ redeemed_at: now })
+      .where('code_hash', '=', codeHash).where('redeemed_at', 'is', null).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return null;
+    return this.one(t.authorizationCodes, { code_hash: codeHash });
+  }
+
+  createRefreshToken(r: RefreshToken) { return this.insert(t.refreshTokens, r, 'refresh token'); }
+  getRefreshToken(tokenHash: string) { return this.one(t.refreshTokens, { token_hash: tokenHash }); }
+
+  async rotateRefreshToken(tokenHash: string, now: number): Promise<boolean> {
+    const res = await this.db.updateTable('refresh_tokens').set({ rotated_at: now })
+      .where('token_hash', '=', tokenHash).where('rotated_at', 'is', null).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async revokeRefreshTokenFamily(familyId: string, now: number): Promise<number> {
+    const res = await this.db.updateTable('refresh_tokens').set({ revoked_at: now })
+      .where('family_id', '=', familyId).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async revokeRefreshTokensOfUser(tenantId: string, userId: string, now: number): Promise<number> {
+    const res = await this.db.updateTable('refresh_tokens').set({ revoked_at: now })
+      .where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  // ---- counters --------------------------------------------------------------------------
+
+  async hitCounter(key: string, windowMs: number, now: number): Promise<CounterHit> {
+    // One upsert statement, so concurrent hits never lose a count on either backend.
+    const expired = sql`counters.window_start + counters.window_ms <= ${now}`;
+    const row = await this.db.insertInto('counters')
+      .values({ key, window_start: now, window_ms: windowMs, count: 1 })
+      .onConflict((oc) => oc.column('key').doUpdateSet({
+        count: sql`CASE WHEN ${expired} THEN 1 ELSE counters.count + 1 END`,
+        window_start: sql`CASE WHEN ${expired} THEN ${now} ELSE counters.window_start END`,
+        window_ms: windowMs,
+      }))
+      .returning(['count', 'window_start'])
+      .executeTakeFirstOrThrow();
+    return { count: Number(row.count), windowStart: Number(row.window_start) };
+  }
+
+  async resetCounter(key: string): Promise<void> {
+    await this.remove('counters', { key });
+  }
+
+  async purgeExpired(now: number): Promise<void> {
+    await this.transaction(async (tx) => {
+      const s = (tx as KyselyStore).db;
+      await s.deleteFrom('device_codes').where('expires_at', '<=', now).execute();
+      await s.deleteFrom('authorization_codes').where('expires_at', '<=', now).execute();
+      await s.deleteFrom('refresh_tokens').where('expires_at', '<=', now).execute();
+      await s.deleteFrom('counters').where(sql`window_start + window_ms`, '<=', now).execute();
+    });
+  }
+}

@@ -1,0 +1,259 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+// Versioned migrations, written once for both dialects: text, bigint and integer columns only.
+// Never edit a released migration; add the next one.
+
+type Db = Kysely<any>;
+
+async function initial(db: Db): Promise<void> {
+  const s = db.schema;
+  await s.createTable('meta').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+
+  await s.createTable('tenants')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('default_domain', 'text', (c) => c.notNull())
+    .addColumn('domains', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s.createTable('tenant_domains')
+    .addColumn('domain', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .execute();
+
+  await s.createTable('users')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('upn', 'text', (c) => c.notNull())
+    .addColumn('upn_lower', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('mail_nickname', 'text', (c) => c.notNull())
+    .addColumn('mail', 'text')
+    .addColumn('password_hash', 'text')
+    .addColumn('account_enabled', 'integer', (c) => c.notNull())
+    .addColumn('user_type', 'text', (c) => c.notNull())
+    .addColumn('home_tenant_id', 'text')
+    .addColumn('home_object_id', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('users_pk', ['tenant_id', 'id'])
+    .addUniqueConstraint('users_upn_unique', ['tenant_id', 'upn_lower'])
+    .execute();
+  await s.createIndex('users_home').on('users').columns(['home_tenant_id', 'home_object_id']).execute();
+
+  await s.createTable('groups')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('mail_nickname', 'text', (c) => c.notNull())
+    .addColumn('description', 'text')
+    .addColumn('security_enabled', 'integer', (c) => c.notNull())
+    .addColumn('mail_enabled', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('groups_pk', ['tenant_id', 'id'])
+    .execute();
+
+  await s.createTable('group_members')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('group_id', 'text', (c) => c.notNull())
+    .addColumn('member_id', 'text', (c) => c.notNull())
+    .addColumn('member_type', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('group_members_pk', ['tenant_id', 'group_id', 'member_id'])
+    .execute();
+  await s.createIndex('group_members_member').on('group_members').columns(['tenant_id', 'member_id']).execute();
+
+  await s.createTable('applications')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('app_id', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('identifier_uris', 'text', (c) => c.notNull())
+    .addColumn('sign_in_audience', 'text', (c) => c.notNull())
+    .addColumn('public_client_redirect_uris', 'text', (c) => c.notNull())
+    .addColumn('web_redirect_uris', 'text', (c) => c.notNull())
+    .addColumn('is_fallback_public_client', 'integer', (c) => c.notNull())
+    .addColumn('group_membership_claims', 'text')
+    .addColumn('oauth2_permission_scopes', 'text', (c) => c.notNull())
+    .addColumn('app_roles', 'text', (c) => c.notNull())
+    .addColumn('required_resource_access', 'text', (c) => c.notNull())
+    .addColumn('access_token_accepted_version', 'integer')
+    .addColumn('first_party', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('applications_pk', ['tenant_id', 'id'])
+    .addUniqueConstraint('applications_app_id_unique', ['tenant_id', 'app_id'])
+    .execute();
+  await s.createTable('application_identifier_uris')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('uri_lower', 'text', (c) => c.notNull())
+    .addColumn('app_object_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('application_identifier_uris_pk', ['tenant_id', 'uri_lower'])
+    .execute();
+
+  const credentialKey = (t: string, extra: (b: any) => any) =>
+    extra(s.createTable(t)
+      .addColumn('tenant_id', 'text', (c) => c.notNull())
+      .addColumn('app_object_id', 'text', (c) => c.notNull()));
+
+  await credentialKey('password_credentials', (b) => b
+    .addColumn('key_id', 'text', (c: any) => c.notNull())
+    .addColumn('display_name', 'text')
+    .addColumn('hint', 'text', (c: any) => c.notNull())
+    .addColumn('secret_hash', 'text', (c: any) => c.notNull())
+    .addColumn('start_date_time', 'bigint', (c: any) => c.notNull())
+    .addColumn('end_date_time', 'bigint', (c: any) => c.notNull())
+    .addPrimaryKeyConstraint('password_credentials_pk', ['tenant_id', 'app_object_id', 'key_id'])).execute();
+  await credentialKey('key_credentials', (b) => b
+    .addColumn('key_id', 'text', (c: any) => c.notNull())
+    .addColumn('display_name', 'text')
+    .addColumn('certificate_der', 'text', (c: any) => c.notNull())
+    .addColumn('thumbprint_sha1', 'text', (c: any) => c.notNull())
+    .addColumn('thumbprint_sha256', 'text', (c: any) => c.notNull())
+    .addColumn('start_date_time', 'bigint', (c: any) => c.notNull())
+    .addColumn('end_date_time', 'bigint', (c: any) => c.notNull())
+    .addPrimaryKeyConstraint('key_credentials_pk', ['tenant_id', 'app_object_id', 'key_id'])).execute();
+  await credentialKey('federated_credentials', (b) => b
+    .addColumn('id', 'text', (c: any) => c.notNull())
+    .addColumn('name', 'text', (c: any) => c.notNull())
+    .addColumn('issuer', 'text', (c: any) => c.notNull())
+    .addColumn('subject', 'text', (c: any) => c.notNull())
+    .addColumn('audiences', 'text', (c: any) => c.notNull())
+    .addColumn('description', 'text')
+    .addPrimaryKeyConstraint('federated_credentials_pk', ['tenant_id', 'app_object_id', 'id'])
+    .addUniqueConstraint('federated_credentials_name_unique', ['tenant_id', 'app_object_id', 'name'])).execute();
+
+  await s.createTable('service_principals')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('app_id', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('account_enabled', 'integer', (c) => c.notNull())
+    .addColumn('service_principal_names', 'text', (c) => c.notNull())
+    .addColumn('app_role_assignment_required', 'integer', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('service_principals_pk', ['tenant_id', 'id'])
+    .addUniqueConstraint('service_principals_app_id_unique', ['tenant_id', 'app_id'])
+    .execute();
+
+  await s.createTable('oauth2_permission_grants')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('resource_id', 'text', (c) => c.notNull())
+    .addColumn('consent_type', 'text', (c) => c.notNull())
+    .addColumn('principal_id', 'text')
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('oauth2_permission_grants_pk', ['tenant_id', 'id'])
+    .execute();
+  await s.createIndex('oauth2_permission_grants_client').on('oauth2_permission_grants').columns(['tenant_id', 'client_id']).execute();
+
+  await s.createTable('app_role_assignments')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('principal_id', 'text', (c) => c.notNull())
+    .addColumn('principal_type', 'text', (c) => c.notNull())
+    .addColumn('resource_id', 'text', (c) => c.notNull())
+    .addColumn('app_role_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('app_role_assignments_pk', ['tenant_id', 'id'])
+    .addUniqueConstraint('app_role_assignments_unique', ['tenant_id', 'principal_id', 'resource_id', 'app_role_id'])
+    .execute();
+
+  await s.createTable('directory_role_assignments')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('principal_id', 'text', (c) => c.notNull())
+    .addColumn('role_template_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('directory_role_assignments_pk', ['tenant_id', 'principal_id', 'role_template_id'])
+    .execute();
+
+  await s.createTable('subscriptions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+
+  await s.createTable('role_assignments')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('scope_lower', 'text', (c) => c.notNull())
+    .addColumn('role_definition_id', 'text', (c) => c.notNull())
+    .addColumn('principal_id', 'text', (c) => c.notNull())
+    .addColumn('principal_type', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await s.createIndex('role_assignments_principal').on('role_assignments').columns(['principal_id']).execute();
+  await s.createIndex('role_assignments_scope').on('role_assignments').columns(['scope_lower']).execute();
+
+  await s.createTable('signing_keys')
+    .addColumn('kid', 'text', (c) => c.primaryKey())
+    .addColumn('private_key_pem', 'text', (c) => c.notNull())
+    .addColumn('certificate_der', 'text', (c) => c.notNull())
+    .addColumn('publish_at', 'bigint', (c) => c.notNull())
+    .addColumn('activate_at', 'bigint', (c) => c.notNull())
+    .addColumn('retire_at', 'bigint', (c) => c.notNull())
+    .addColumn('expire_at', 'bigint', (c) => c.notNull())
+    .execute();
+
+  await s.createTable('device_codes')
+    .addColumn('device_code_hash', 'text', (c) => c.primaryKey())
+    .addColumn('user_code', 'text', (c) => c.notNull())
+    .addColumn('request_tenant', 'text', (c) => c.notNull())
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('tenant_id', 'text')
+    .addColumn('user_id', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('poll_interval', 'integer', (c) => c.notNull())
+    .addColumn('last_polled_at', 'bigint')
+    .execute();
+  await s.createIndex('device_codes_user_code').on('device_codes').columns(['user_code']).execute();
+
+  await s.createTable('authorization_codes')
+    .addColumn('code_hash', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('redirect_uri', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('code_challenge', 'text')
+    .addColumn('code_challenge_method', 'text')
+    .addColumn('nonce', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('redeemed_at', 'bigint')
+    .execute();
+
+  await s.createTable('refresh_tokens')
+    .addColumn('token_hash', 'text', (c) => c.primaryKey())
+    .addColumn('family_id', 'text', (c) => c.notNull())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('client_id', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('rotated_at', 'bigint')
+    .addColumn('revoked_at', 'bigint')
+    .execute();
+  await s.createIndex('refresh_tokens_family').on('refresh_tokens').columns(['family_id']).execute();
+  await s.createIndex('refresh_tokens_user').on('refresh_tokens').columns(['tenant_id', 'user_id']).execute();
+
+  await s.createTable('counters')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('window_start', 'bigint', (c) => c.notNull())
+    .addColumn('window_ms', 'bigint', (c) => c.notNull())
+    .addColumn('count', 'integer', (c) => c.notNull())
+    .execute();
+}
+
+const migrations: Record<string, Migration> = {
+  '0001_initial': { up: initial },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

@@ -1,0 +1,58 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { KyselyStore } from './kysely-store.js';
+import { migrationProvider } from './migrations.js';
+import type { Store } from './store.js';
+
+export interface OpenStoreOptions {
+  /** Undefined or `sqlite:` → `<dataDir>/kentra.db`; `sqlite::memory:`; `sqlite:/path/file.db`; `postgres://…`. */
+  url?: string;
+  dataDir?: string;
+}
+
+async function sqlite(file: string): Promise<Kysely<any>> {
+  const { default: Database } = await import('better-sqlite3');
+  const database = new Database(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('foreign_keys = ON');
+  return new Kysely<any>({ dialect: new SqliteDialect({ database }) });
+}
+
+async function postgres(url: string): Promise<Kysely<any>> {
+  const { default: pg } = await import('pg');
+  // bigint columns hold epoch milliseconds: safe as JavaScript numbers.
+  const types = { getTypeParser: (oid: number, format?: any) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) };
+  const pool = new pg.Pool({ connectionString: url, max: 10, types: types as any });
+  return new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Opens (and migrates) the store named by `url`. */
+export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
+  const url = opts.url ?? 'sqlite:';
+  let db: Kysely<any>;
+  let kind: 'sqlite' | 'postgres';
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    db = await postgres(url);
+    kind = 'postgres';
+  } else if (url.startsWith('sqlite:')) {
+    let file = url.slice('sqlite:'.length);
+    if (file === '') {
+      if (!opts.dataDir) throw new Error('a data directory is needed for the embedded SQLite store');
+      mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+      file = join(opts.dataDir, 'kentra.db');
+    }
+    db = await sqlite(file);
+    kind = 'sqlite';
+  } else {
+    throw new Error(`unsupported store URL (use sqlite:…, or postgres://…): ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+  }
+  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+  return new KyselyStore(kind, db, db);
+}
