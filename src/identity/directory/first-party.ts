@@ -1,0 +1,100 @@
+import type { Application, AppRole, PermissionScope } from '../../store/index.js';
+
+// Microsoft's first-party applications, with their real IDs, present in every tenant.
+
+export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
+export const AKS_CLIENT_APP_ID = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
+export const AZURE_CLI_APP_ID = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+export const ARM_APP_ID = '797f4846-ba00-4fd7-ba43-dac1f8f63013';
+
+export const ARM_RESOURCE_URIS = ['https://management.core.windows.net/', 'https://management.azure.com/'];
+export const GRAPH_RESOURCE_URIS = ['https://graph.microsoft.com'];
+
+/** Directory role template IDs. */
+export const GLOBAL_ADMINISTRATOR_ROLE = '62e90394-69f5-4237-9190-012177145e10';
+export const DIRECTORY_ROLES: Record<string, string> = {
+  'Global Administrator': GLOBAL_ADMINISTRATOR_ROLE,
+  'User Administrator': 'fe930be7-5e62-47db-91af-98c3a49a38b1',
+  'Application Administrator': '9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3',
+  'Groups Administrator': 'fdd7a751-b60b-444a-984c-02652fe8fa1c',
+  'Directory Readers': '88d8e3e3-8f55-4a1e-953a-9b9898b8876b',
+};
+
+const scope = (id: string, value: string, type: 'User' | 'Admin', text: string): PermissionScope => ({
+  id, value, type, adminConsentDisplayName: text, adminConsentDescription: text,
+  userConsentDisplayName: type === 'User' ? text : null, userConsentDescription: type === 'User' ? text : null, isEnabled: true,
+});
+const role = (id: string, value: string, text: string): AppRole => ({
+  id, value, displayName: text, description: text, allowedMemberTypes: ['Application'], isEnabled: true,
+});
+
+/** Graph permissions Kentra knows, with Microsoft's IDs (delegated scope id, application role id). */
+export const GRAPH_PERMISSIONS: { value: string; scopeId: string; roleId: string | null; text: string; adminOnly: boolean }[] = [
+  { value: 'User.Read', scopeId: 'e1fe6dd8-ba31-4d61-89e7-88639da4683d', roleId: null, text: 'Sign in and read user profile', adminOnly: false },
+  { value: 'User.Read.All', scopeId: 'a154be20-db9c-4678-8ab7-66f6cc099a59', roleId: 'df021288-bdef-4463-88db-98f22de89214', text: 'Read all users\' full profiles', adminOnly: true },
+  { value: 'User.ReadWrite.All', scopeId: '204e0828-b5ca-4ad8-b9f3-f32a958e7cc4', roleId: '741f803b-c850-494e-b5df-cde7c675a1ca', text: 'Read and write all users\' full profiles', adminOnly: true },
+  { value: 'Directory.Read.All', scopeId: '06da0dbc-49e2-44d2-8312-53f166ab848a', roleId: '7ab1d382-f21e-4acd-a863-ba3e13f7da61', text: 'Read directory data', adminOnly: true },
+  { value: 'Directory.ReadWrite.All', scopeId: 'c5366453-9fb0-48a5-a156-24f0c49a4b84', roleId: '19dbc75e-c2e2-444c-a770-ec69d8559fc7', text: 'Read and write directory data', adminOnly: true },
+  { value: 'Directory.AccessAsUser.All', scopeId: '0e263e50-5827-48a4-b97c-d940288653c7', roleId: null, text: 'Access the directory as the signed-in user', adminOnly: true },
+  { value: 'Group.Read.All', scopeId: '5f8c59db-677d-491f-a6b8-5f174b11ec1d', roleId: '5b567255-7703-4780-807c-7be8301ae99b', text: 'Read all groups', adminOnly: true },
+  { value: 'Group.ReadWrite.All', scopeId: '4e46008b-f24c-477d-8fff-7bb4ec7aafe0', roleId: '62a82d76-70ea-41e2-9197-370581804d09', text: 'Read and write all groups', adminOnly: true },
+  { value: 'GroupMember.Read.All', scopeId: 'bc024368-1153-4739-b217-4326f2e966d0', roleId: '98830695-27a2-44f7-8c18-0c3ebc9698f6', text: 'Read all group memberships', adminOnly: true },
+  { value: 'Application.Read.All', scopeId: 'c79f8feb-a9db-4090-85f9-90d820caa0eb', roleId: '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30', text: 'Read all applications', adminOnly: true },
+  { value: 'Application.ReadWrite.All', scopeId: 'bdfbf15f-ee85-4955-8675-146e8e5296b5', roleId: '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9', text: 'Read and write all applications', adminOnly: true },
+  { value: 'openid', scopeId: '37f7f235-527c-4136-accd-4a02d197296e', roleId: null, text: 'Sign users in', adminOnly: false },
+  { value: 'profile', scopeId: '14dad69e-099b-42c9-810b-d002981feec1', roleId: null, text: 'View users\' basic profile', adminOnly: false },
+  { value: 'email', scopeId: '64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0', roleId: null, text: 'View users\' email address', adminOnly: false },
+  { value: 'offline_access', scopeId: '7427e0e9-2fba-42fe-b0c0-848c9e6a8182', roleId: null, text: 'Maintain access to data you have given it access to', adminOnly: false },
+];
+
+type FirstPartyApp = Omit<Application, 'tenantId' | 'id' | 'createdAt'> & {
+  /** Clients Microsoft pre-authorizes for this resource: no consent is asked. */
+  preAuthorizedClients?: string[];
+};
+
+const base = {
+  signInAudience: 'AzureADMultipleOrgs', publicClientRedirectUris: [] as string[], webRedirectUris: [] as string[],
+  isFallbackPublicClient: false, groupMembershipClaims: null, oauth2PermissionScopes: [] as PermissionScope[],
+  appRoles: [] as AppRole[], requiredResourceAccess: [], accessTokenAcceptedVersion: null, firstParty: true,
+  identifierUris: [] as string[],
+};
+
+export const FIRST_PARTY_APPS: FirstPartyApp[] = [
+  {
+    ...base, appId: AKS_SERVER_APP_ID, displayName: 'Azure Kubernetes Service AAD Server',
+    identifierUris: [`https://${AKS_SERVER_APP_ID}`],
+    groupMembershipClaims: 'All',
+    oauth2PermissionScopes: [scope('b65c6b7d-e7c1-4eae-b2c8-5d3e0e1b4b4e', 'user.read', 'User', 'Access Azure Kubernetes Service clusters as the signed-in user')],
+    preAuthorizedClients: [AKS_CLIENT_APP_ID, AZURE_CLI_APP_ID],
+  },
+  {
+    ...base, appId: AKS_CLIENT_APP_ID, displayName: 'Azure Kubernetes Service AAD Client',
+    isFallbackPublicClient: true,
+    publicClientRedirectUris: ['http://localhost', 'https://login.microsoftonline.com/common/oauth2/nativeclient', 'https://afd.hosting.portal.azure.net/monitoring/Content/redirectauth.html'],
+  },
+  {
+    ...base, appId: AZURE_CLI_APP_ID, displayName: 'Microsoft Azure CLI', isFallbackPublicClient: true,
+    publicClientRedirectUris: ['http://localhost', 'https://login.microsoftonline.com/common/oauth2/nativeclient'],
+  },
+  {
+    ...base, appId: ARM_APP_ID, displayName: 'Windows Azure Service Management API', identifierUris: ARM_RESOURCE_URIS,
+    oauth2PermissionScopes: [scope('41094075-9dad-400e-a0bd-54e686782033', 'user_impersonation', 'User', 'Access Azure Service Management as organization users')],
+    preAuthorizedClients: [AZURE_CLI_APP_ID, AKS_CLIENT_APP_ID],
+  },
+  {
+    ...base, appId: GRAPH_APP_ID, displayName: 'Microsoft Graph', identifierUris: GRAPH_RESOURCE_URIS,
+    oauth2PermissionScopes: GRAPH_PERMISSIONS.map((p) => scope(p.scopeId, p.value, p.adminOnly ? 'Admin' : 'User', p.text)),
+    appRoles: GRAPH_PERMISSIONS.filter((p) => p.roleId).map((p) => role(p.roleId!, p.value, p.text)),
+    preAuthorizedClients: [AZURE_CLI_APP_ID],
+  },
+];
+
+export function firstPartyApp(appId: string): FirstPartyApp | undefined {
+  return FIRST_PARTY_APPS.find((a) => a.appId === appId);
+}
+
+/** Public clients that may sign users in without a secret. */
+export function isFirstPartyPublicClient(appId: string): boolean {
+  return appId === AZURE_CLI_APP_ID || appId === AKS_CLIENT_APP_ID;
+}

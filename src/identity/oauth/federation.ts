@@ -1,0 +1,50 @@
+import type { KeyObject } from 'node:crypto';
+import { publicKeyFromJwk } from '../tokens/jwt.js';
+
+// Signing keys of external issuers named by federated identity credentials (a Kubernetes cluster's
+// service-account issuer, GitHub Actions…), found by OIDC discovery and cached per issuer.
+
+interface IssuerKeys {
+  keys: Map<string, KeyObject>;
+  fetchedAt: number;
+}
+
+const cache = new Map<string, IssuerKeys>();
+const TTL_MS = 5 * 60_000;
+const MIN_REFETCH_MS = 10_000;
+
+async function getJson(url: string): Promise<any> {
+  const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
+  return res.json();
+}
+
+async function fetchKeys(issuer: string): Promise<IssuerKeys> {
+  const config = await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+  if (typeof config?.jwks_uri !== 'string') throw new Error(`the OpenID configuration of ${issuer} has no jwks_uri`);
+  const jwks = await getJson(config.jwks_uri);
+  const keys = new Map<string, KeyObject>();
+  for (const jwk of Array.isArray(jwks?.keys) ? jwks.keys : []) {
+    if (jwk?.kty === 'RSA' && typeof jwk.n === 'string') keys.set(String(jwk.kid ?? ''), publicKeyFromJwk(jwk));
+  }
+  return { keys, fetchedAt: Date.now() };
+}
+
+/** The issuer's key for `kid`, refetching (at most every 10 s) when the kid is unknown. */
+export async function federatedSigningKey(issuer: string, kid: unknown): Promise<KeyObject> {
+  let entry = cache.get(issuer);
+  const id = String(kid ?? '');
+  const stale = !entry || Date.now() - entry.fetchedAt > TTL_MS;
+  const unknown = entry && !entry.keys.has(id) && Date.now() - entry.fetchedAt > MIN_REFETCH_MS;
+  if (stale || unknown) {
+    try {
+      entry = await fetchKeys(issuer);
+      cache.set(issuer, entry);
+    } catch (err) {
+      if (!entry) throw new Error(`the signing keys of the issuer ${issuer} could not be fetched: ${(err as Error).message}`);
+    }
+  }
+  const key = entry!.keys.get(id) ?? (entry!.keys.size === 1 && !kid ? [...entry!.keys.values()][0] : undefined);
+  if (!key) throw new Error(`the issuer ${issuer} has no signing key '${id}'`);
+  return key;
+}

@@ -1,0 +1,152 @@
+import { newId, randomToken, sha256Hex } from '../../shared/crypto.js';
+import type { Application, GroupMembershipClaims, ServicePrincipal, Tenant, User } from '../../store/index.js';
+import { aad } from '../errors.js';
+import {
+  accessTokenClaims, clientInfo, GROUP_OVERAGE_LIMIT, idTokenClaims, signToken, type GroupClaims, type UserSubject,
+} from '../tokens/claims.js';
+import type { AuthenticatedClient } from './client-auth.js';
+import type { IdentityServices, TokenRequest } from './context.js';
+import { applicationRoles, delegatedScopes, resolveResource, type ParsedScope } from './scopes.js';
+
+const REFRESH_LIFETIME_MS = 90 * 24 * 3600 * 1000;
+const ID_TOKEN_LIFETIME_S = 3600;
+/** The "User" directory role Entra lists in `wids` for every member. */
+const MEMBER_ROLE = 'b79fbf4d-3ef9-4689-8143-76b194e85509';
+
+export type TokenResponseBody = Record<string, string | number>;
+
+/** Groups and directory roles for the token, per the application's `groupMembershipClaims`. */
+export async function groupClaimsFor(
+  services: IdentityServices, tenantId: string, principal: { id: string; kind: 'user' | 'servicePrincipal'; member: boolean },
+  setting: GroupMembershipClaims | null, origin: string,
+): Promise<GroupClaims> {
+  if (!setting || setting === 'None') return {};
+  const claims: GroupClaims = {};
+  if (setting === 'All' || setting === 'DirectoryRole') {
+    const roles = (await services.store.listDirectoryRoleAssignments(tenantId, principal.id)).map((r) => r.roleTemplateId);
+    claims.wids = principal.member ? [...new Set([...roles, MEMBER_ROLE])] : roles;
+  }
+  if (setting === 'All' || setting === 'SecurityGroup' || setting === 'ApplicationGroup') {
+    let ids = await services.store.listTransitiveGroupIds(tenantId, principal.id);
+    if (setting === 'SecurityGroup') {
+      const groups = await Promise.all(ids.map((id) => services.store.getGroup(tenantId, id)));
+      ids = ids.filter((_, i) => groups[i]?.securityEnabled);
+    }
+    if (ids.length > GROUP_OVERAGE_LIMIT) {
+      const collection = principal.kind === 'user' ? 'users' : 'servicePrincipals';
+      claims.overageEndpoint = `${origin}/v1.0/${collection}/${principal.id}/getMemberObjects`;
+    } else {
+      claims.groups = ids;
+    }
+  }
+  return claims;
+}
+
+function lifetime(services: IdentityServices): { expiresIn: number } {
+  return { expiresIn: services.accessTokenLifetime() };
+}
+
+/** An app-only token (client credentials). */
+export async function issueAppToken(req: TokenRequest, client: AuthenticatedClient, scope: ParsedScope): Promise<TokenResponseBody> {
+  const { services } = req;
+  const tenant = client.tenant;
+  if (!scope.resourceId || scope.values.length !== 1 || scope.values[0] !== '.default' || scope.oidc.size) {
+    throw aad.clientCredentialScope(scope.requested.join(' '));
+  }
+  const resource = await resolveResource(services, tenant, scope.resourceId);
+  const sp: ServicePrincipal | null = client.sp;
+  if (!sp) throw aad.appNotFound(client.app.appId, tenant.defaultDomain);
+  const roles = await applicationRoles(services, tenant.id, sp.id, resource);
+  const groupClaims = await groupClaimsFor(services, tenant.id, { id: sp.id, kind: 'servicePrincipal', member: false }, resource.app.groupMembershipClaims, req.origin);
+  const { expiresIn } = lifetime(services);
+  const claims = accessTokenClaims({
+    subject: { kind: 'app', tenantId: tenant.id, servicePrincipal: sp, roles, groupClaims },
+    audience: resource.audience, resource: resource.app, client: { appId: client.app.appId, authMethod: client.authMethod },
+    origin: req.origin, lifetimeSeconds: expiresIn, now: services.clock.now(),
+  });
+  return withV1Fields(req, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: signToken(services.keys, claims) }, resource.audience, expiresIn);
+}
+
+function withV1Fields(req: TokenRequest, body: TokenResponseBody, resource: string, expiresIn: number): TokenResponseBody {
+  if (req.version !== 1) return body;
+  const now = Math.floor(req.services.clock.now() / 1000);
+  return { ...body, expires_on: String(now + expiresIn), not_before: String(now), resource };
+}
+
+export interface UserGrant {
+  tenant: Tenant;
+  user: User;
+  home: User;
+  client: AuthenticatedClient;
+  scope: ParsedScope;
+  amr: string[];
+  authTime: number;
+  nonce?: string | null;
+  /** Continue this refresh-token family (refresh grant); a new one otherwise. */
+  familyId?: string;
+  /** Issue a refresh token even without offline_access (v1 endpoint, device code as Entra does). */
+  alwaysRefresh?: boolean;
+  /** Runs once every check has passed, before anything is written (e.g. rotating the old refresh token). */
+  commit?: () => Promise<void>;
+}
+
+/** The client's and the resource's view of consent: the scopes granted, or a consent_required error. */
+export async function consentedScopes(services: IdentityServices, tenantId: string, client: { app: Application; sp: ServicePrincipal | null }, scope: ParsedScope, user: User) {
+  const resource = await resolveResource(services, await mustTenant(services, tenantId), scope.resourceId ?? '00000003-0000-0000-c000-000000000000');
+  const values = scope.resourceId ? scope.values : ['User.Read'];
+  const granted = await delegatedScopes(services, tenantId, client, resource, values, user);
+  return { resource, granted };
+}
+
+async function mustTenant(services: IdentityServices, tenantId: string): Promise<Tenant> {
+  const t = await services.store.getTenant(tenantId);
+  if (!t) throw aad.tenantNotFound(tenantId);
+  return t;
+}
+
+/** Access, id and refresh tokens for a signed-in user. */
+export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Promise<TokenResponseBody> {
+  const { services } = req;
+  const { tenant, user, home, client, scope } = grant;
+  const { resource, granted } = await consentedScopes(services, tenant.id, client, scope, user);
+  if (!granted) throw aad.consentRequired(client.app.appId, client.app.displayName);
+  const groupClaims = await groupClaimsFor(services, tenant.id, { id: user.id, kind: 'user', member: user.userType === 'Member' }, resource.app.groupMembershipClaims, req.origin);
+  const subject: UserSubject = { kind: 'user', tenantId: tenant.id, user, home, scp: granted.join(' '), amr: grant.amr, authTime: grant.authTime, groupClaims };
+  const now = services.clock.now();
+  const { expiresIn } = lifetime(services);
+  const accessToken = signToken(services.keys, accessTokenClaims({
+    subject, audience: resource.audience, resource: resource.app, client: { appId: client.app.appId, authMethod: client.authMethod },
+    origin: req.origin, ipaddr: req.ip, lifetimeSeconds: expiresIn, now,
+  }));
+  await grant.commit?.();
+  const body: TokenResponseBody = {
+    token_type: 'Bearer',
+    scope: (scope.requested.length ? scope.requested : ['openid', 'profile', 'User.Read']).join(' '),
+    expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken,
+  };
+  if (scope.oidc.has('offline_access') || grant.alwaysRefresh || req.version === 1) {
+    body.refresh_token = await issueRefreshToken(req, grant);
+  }
+  if (scope.oidc.has('openid') || req.version === 1) {
+    const idGroups = await groupClaimsFor(services, tenant.id, { id: user.id, kind: 'user', member: user.userType === 'Member' }, client.app.groupMembershipClaims, req.origin);
+    body.id_token = signToken(services.keys, idTokenClaims({
+      subject, clientAppId: client.app.appId, origin: req.origin, nonce: grant.nonce, version: req.version,
+      lifetimeSeconds: ID_TOKEN_LIFETIME_S, now, groupClaims: idGroups,
+    }));
+  }
+  if (req.params.get('client_info') === '1' || req.version === 2) body.client_info = clientInfo(home);
+  return withV1Fields(req, body, resource.audience, expiresIn);
+}
+
+async function issueRefreshToken(req: TokenRequest, grant: UserGrant): Promise<string> {
+  const { services } = req;
+  const token = `1.${randomToken(48)}`;
+  const now = services.clock.now();
+  await services.store.createRefreshToken({
+    tokenHash: sha256Hex(token), familyId: grant.familyId ?? newId(), tenantId: grant.home.tenantId,
+    clientId: grant.client.app.appId, userId: grant.home.id, scope: grant.scope.requested.join(' '),
+    createdAt: now, expiresAt: now + REFRESH_LIFETIME_MS, rotatedAt: null, revokedAt: null,
+  });
+  return token;
+}
+
