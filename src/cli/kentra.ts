@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+
+import { runEnv, runUp } from './up.js';
+
+const program = new Command();
+program
+  .name('kentra')
+  .description('Self-hosted AKS-managed Microsoft Entra ID integration: identity provider, control plane and cluster access.')
+  .version(JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string, '-v, --version')
+  .showHelpAfterError('(run with --help for usage)');
+
+const port = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port number from 0 to 65535');
+  return n;
+};
+const seconds = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 60) throw new InvalidArgumentError('a whole number of seconds from 1 to 60');
+  return n;
+};
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program.command('up')
+  .description('Start Kentra: the identity provider, ARM and the sign-in pages on one HTTPS listener.')
+  .option('--data-dir <dir>', 'data directory (CA, SQLite store, endpoints.json) [env KENTRA_DATA_DIR, default ~/.kentra]')
+  .option('--port <port>', 'HTTPS port (0 picks a free one)', port, 8443)
+  .option('--host <name>', 'an extra host name for the certificate and issuer (repeatable)', collect, [])
+  .option('--listen <address>', 'address to listen on', '127.0.0.1')
+  .option('--store <url>', 'store URL: sqlite: (default, in the data directory) or postgres://user:pass@host/db [env KENTRA_STORE]')
+  .option('--seed <file>', 'YAML seed file applied at start (idempotent) [env KENTRA_SEED]')
+  .option('--device-code-interval <seconds>', 'polling interval device-code clients are told to use', seconds, 5)
+  .option('--log-level <level>', 'log level: fatal, error, warn, info, debug', 'info')
+  .addHelpText('after', `
+The first start creates a local CA (<data-dir>/ca.pem), a tenant, an admin user, a service
+principal and a subscription, prints them, and writes them to <data-dir>/endpoints.json.
+Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the server cleanly.`)
+  .action(async (opts) => {
+    await runUp({
+      dataDir: opts.dataDir, port: opts.port, hosts: opts.host, listen: opts.listen,
+      store: opts.store ?? process.env.KENTRA_STORE, seed: opts.seed ?? process.env.KENTRA_SEED,
+      deviceCodeInterval: opts.deviceCodeInterval, logLevel: opts.logLevel,
+    });
+  });
+
+program.command('env')
+  .description('Print the shell exports a client needs to trust and find a running Kentra.')
+  .option('--data-dir <dir>', 'data directory [env KENTRA_DATA_DIR, default ~/.kentra]')
+  .option('--json', 'print the whole endpoints.json instead')
+  .action((opts) => runEnv(opts.dataDir, Boolean(opts.json)));
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`ERROR: ${err.message}\n`);
+  process.exit(1);
+});
+

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { defaultDataDir, startKentra, type Endpoints, type KentraOptions } from '../kentra.js';
+
+function summary(e: Endpoints): string {
+  const rows: [string, string][] = [
+    ['Authority', e.authority],
+    ['Tenant', `${e.tenantDomain} (${e.tenantId})`],
+    ['Subscription', e.subscriptionId],
+    ['ARM', e.armEndpoint],
+    ['Graph', `${e.graphEndpoint}v1.0`],
+    ['Device login', e.deviceLoginUrl],
+    ['ADFS authority (az)', e.adfsAuthority],
+    ['CA certificate', e.caFile],
+    ['Admin', `${e.admin.userPrincipalName}  password: ${e.admin.password}`],
+    ['Service principal', `${e.servicePrincipal.appId}  secret: ${e.servicePrincipal.secret}`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return [
+    'Kentra is running.',
+    '',
+    ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+    '',
+    '  Client environment (also printed by `kentra env`):',
+    ...Object.entries(e.env).map(([k, v]) => `    export ${k}=${v}`),
+    '',
+    `  Written to ${join(e.dataDir, 'endpoints.json')}. Stop with Ctrl-C.`,
+    '',
+  ].join('\n');
+}
+
+export async function runUp(opts: KentraOptions & { logLevel?: string }): Promise<void> {
+  const logger = pino({ level: opts.logLevel ?? 'info' }, pino.destination(2));
+  let running;
+  try {
+    running = await startKentra({ ...opts, logger });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new Error(`port ${opts.port} is already in use: stop what listens there or pass --port (0 picks a free one)`);
+    throw err;
+  }
+  process.stdout.write(summary(running.endpoints));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(() => process.exit(0), (err) => {
+      process.stderr.write(`ERROR: shutdown failed: ${(err as Error).message}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+export function runEnv(dataDir: string | undefined, json: boolean): void {
+  const dir = resolve(dataDir ?? defaultDataDir());
+  let endpoints: Endpoints;
+  try {
+    endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as Endpoints;
+  } catch {
+    throw new Error(`no endpoints.json in ${dir}: start Kentra there first with \`kentra up --data-dir ${dir}\``);
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(endpoints, null, 2)}\n`);
+    return;
+  }
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  for (const [k, v] of Object.entries(endpoints.env)) process.stdout.write(`export ${k}=${quote(v)}\n`);
+}

@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { registerSubscriptionRoutes } from './control-plane/index.js';
+import {
+  DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
+} from './identity/index.js';
+import { loadOrCreateCertificateAuthority, type CertificateAndKey } from './pki/index.js';
+import { applySeed, loadSeedFile, parseSeed, type SeedFile } from './seed/seed.js';
+import { createServer } from './server/app.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { newId, randomToken } from './shared/crypto.js';
+import { openStore, type Store } from './store/index.js';
+import { registerAuthorize } from './web/authorize.js';
+import { registerDeviceLogin } from './web/device-login.js';
+
+export interface KentraOptions {
+  /** Default `$KENTRA_DATA_DIR` or `~/.kentra`. */
+  dataDir?: string;
+  /** Default 8443; 0 picks a free port. */
+  port?: number;
+  /** Address to listen on; default 127.0.0.1. */
+  listen?: string;
+  /** Extra host names for the serving certificate and the issuer. */
+  hosts?: string[];
+  /** Store URL; default the embedded SQLite file in the data directory. */
+  store?: string;
+  /** A seed file path, YAML text, or a parsed seed. */
+  seed?: string | SeedFile;
+  /** Seconds between device-code polls the server asks for (Entra: 5). */
+  deviceCodeInterval?: number;
+  rateLimits?: Partial<RateLimits>;
+  keyRotation?: KeyRotationPolicy;
+  logLevel?: string;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** What `endpoints.json` holds; scripts rely on these keys. */
+export interface Endpoints {
+  authority: string;
+  tenantId: string;
+  tenantDomain: string;
+  subscriptionId: string;
+  armEndpoint: string;
+  graphEndpoint: string;
+  deviceLoginUrl: string;
+  adfsAuthority: string;
+  caFile: string;
+  dataDir: string;
+  admin: { userPrincipalName: string; password: string; objectId: string };
+  servicePrincipal: { appId: string; secret: string; objectId: string; displayName: string };
+  env: Record<string, string>;
+}
+
+export interface RunningKentra {
+  endpoints: Endpoints;
+  store: Store;
+  services: IdentityServices;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function defaultDataDir(): string {
+  return resolve(process.env.KENTRA_DATA_DIR || join(homedir(), '.kentra'));
+}
+
+const BOOTSTRAP_KEY = 'bootstrap';
+const FORM_KEY = 'form-key';
+export const BOOTSTRAP_DOMAIN = 'kentra.onmicrosoft.com';
+
+interface BootstrapRecord {
+  tenantId: string; subscriptionId: string; adminUpn: string; adminId: string; spAppId: string; spObjectId: string; spName: string;
+}
+
+/** First start: the tenant, the admin, the bootstrap service principal and the subscription. */
+async function bootstrap(store: Store, clock: Clock, dataDir: string): Promise<{ record: BootstrapRecord; secrets: { password: string; secret: string } | null }> {
+  const saved = await store.getMeta(BOOTSTRAP_KEY);
+  if (saved) return { record: JSON.parse(saved) as BootstrapRecord, secrets: readSavedSecrets(dataDir) };
+  const record: BootstrapRecord = {
+    tenantId: newId(), subscriptionId: newId(), adminUpn: `admin@${BOOTSTRAP_DOMAIN}`, adminId: newId(),
+    spAppId: newId(), spObjectId: newId(), spName: 'kentra-bootstrap',
+  };
+  const password = `Kt-${randomToken(18)}`;
+  const secret = `Kt${randomToken(3).slice(0, 1)}8Q~${randomToken(30).slice(0, 36)}`;
+  const seed: SeedFile = {
+    tenants: [{
+      id: record.tenantId, displayName: 'Kentra', domain: BOOTSTRAP_DOMAIN,
+      users: [{ userPrincipalName: record.adminUpn, id: record.adminId, displayName: 'Kentra Administrator', password, directoryRoles: ['Global Administrator'] }],
+      applications: [{
+        displayName: record.spName, appId: record.spAppId, secrets: [{ value: secret, displayName: 'bootstrap' }],
+        servicePrincipal: { id: record.spObjectId }, adminConsent: true,
+        graphPermissions: { application: ['Directory.ReadWrite.All', 'Application.ReadWrite.All', 'Group.ReadWrite.All', 'User.ReadWrite.All'] },
+      }],
+      subscriptions: [{
+        id: record.subscriptionId, displayName: 'Kentra Subscription',
+        roleAssignments: [{ principal: record.adminUpn, role: 'Owner' }, { principal: `app:${record.spAppId}`, role: 'Owner' }],
+      }],
+    }],
+  };
+  await store.transaction(async (tx) => {
+    await applySeed(tx, clock, seed);
+    await tx.setMeta(BOOTSTRAP_KEY, JSON.stringify(record));
+  });
+  return { record, secrets: { password, secret } };
+}
+
+function readSavedSecrets(dataDir: string): { password: string; secret: string } | null {
+  try {
+    const saved = JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8')) as Endpoints;
+    return { password: saved.admin.password, secret: saved.servicePrincipal.secret };
+  } catch {
+    return null;
+  }
+}
+
+async function formKey(store: Store): Promise<Buffer> {
+  const existing = await store.getMeta(FORM_KEY);
+  if (existing) return Buffer.from(existing, 'base64');
+  const key = randomBytes(32);
+  await store.setMeta(FORM_KEY, key.toString('base64'));
+  return Buffer.from((await store.getMeta(FORM_KEY))!, 'base64');
+}
+
+/** The serving certificate, reissued when the host list changes or it nears expiry. */
+async function servingCertificate(dataDir: string, hosts: string[]): Promise<CertificateAndKey & { caPem: string }> {
+  const ca = await loadOrCreateCertificateAuthority(dataDir, 'Kentra Local CA');
+  const certFile = join(dataDir, 'server.pem');
+  const keyFile = join(dataDir, 'server-key.pem');
+  const hostsFile = join(dataDir, 'server-hosts.json');
+  const wanted = JSON.stringify([...new Set(hosts)].sort());
+  if (existsSync(certFile) && existsSync(keyFile) && existsSync(hostsFile) && readFileSync(hostsFile, 'utf8') === wanted) {
+    const { X509Certificate } = await import('node:crypto');
+    const certPem = readFileSync(certFile, 'utf8');
+    const x509 = new X509Certificate(certPem);
+    if (Date.parse(x509.validTo) - Date.now() > 30 * 24 * 3600 * 1000 && x509.checkIssued(new X509Certificate(ca.certPem))) {
+      return { certPem, keyPem: readFileSync(keyFile, 'utf8'), certDer: x509.raw, caPem: ca.certPem };
+    }
+  }
+  const dnsNames = hosts.filter((h) => !/^[\d.]+$|:/.test(h));
+  const ipAddresses = hosts.filter((h) => /^[\d.]+$|:/.test(h));
+  const cert = await ca.issue({ commonName: 'localhost', dnsNames, ipAddresses, usage: 'server' });
+  writeFileSync(keyFile, cert.keyPem, { mode: 0o600 });
+  writeFileSync(certFile, cert.certPem);
+  writeFileSync(hostsFile, wanted);
+  return { ...cert, caPem: ca.certPem };
+}
+
+function randomLifetime(): number {
+  // Entra hands out access tokens living a random 60 to 90 minutes.
+  return 3600 + Math.floor(Math.random() * 1800);
+}
+
+/** Starts the whole stack in this process: the programmatic form of `kentra up`. */
+export async function startKentra(opts: KentraOptions = {}): Promise<RunningKentra> {
+  const dataDir = resolve(opts.dataDir ?? defaultDataDir());
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? pino({ level: opts.logLevel ?? process.env.KENTRA_LOG_LEVEL ?? 'info' });
+  const hosts = [...new Set(['localhost', '127.0.0.1', '::1', ...(opts.hosts ?? [])])];
+  const tls = await servingCertificate(dataDir, hosts);
+  const caFile = join(dataDir, 'ca.pem');
+
+  const store = await openStore({ url: opts.store, dataDir });
+  try {
+    const { record, secrets } = await bootstrap(store, clock, dataDir);
+    if (opts.seed) {
+      if (typeof opts.seed === 'string' && !opts.seed.includes('\n') && existsSync(opts.seed)) {
+        const { seed, baseDir } = loadSeedFile(opts.seed);
+        await applySeed(store, clock, seed, baseDir);
+      } else {
+        await applySeed(store, clock, typeof opts.seed === 'string' ? parseSeed(opts.seed) : opts.seed, process.cwd());
+      }
+    }
+    const keys = new KeyRing(store, clock, opts.keyRotation);
+    await keys.refresh();
+    const verifier = new TokenVerifier(keys, clock);
+
+    let port = opts.port ?? 8443;
+    const allowedHosts = hosts.map((h) => (h.includes(':') ? `[${h}]` : h));
+    const services: IdentityServices = {
+      store, directory: new Directory(store, clock), keys, clock, formKey: await formKey(store),
+      rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits }, accessTokenLifetime: randomLifetime,
+      isOwnOrigin: (url) => {
+        try {
+          const u = new URL(url);
+          return u.protocol === 'https:' && allowedHosts.includes(u.hostname.toLowerCase()) && Number(u.port || 443) === port;
+        } catch {
+          return false;
+        }
+      },
+      deviceCodeLifetime: 900, devicePollInterval: opts.deviceCodeInterval ?? 5,
+    };
+    const { app, edge } = createServer({
+      tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` }, logger, hosts: allowedHosts, port: () => port,
+      ready: async () => (await store.getMeta(BOOTSTRAP_KEY)) !== null,
+    });
+    registerOAuthRoutes(app, services, verifier, edge);
+    registerDeviceLogin(app, services);
+    registerAuthorize(app, services);
+    registerSubscriptionRoutes(app, store, verifier, edge);
+
+    await app.listen({ port, host: opts.listen ?? '127.0.0.1' });
+    const address = app.server.address();
+    if (address && typeof address === 'object') port = address.port;
+
+    const timer = setInterval(() => {
+      keys.refresh().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'key rotation failed'));
+      store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
+    }, 60_000);
+    timer.unref();
+
+    const authority = `https://localhost${port === 443 ? '' : `:${port}`}`;
+    const endpoints: Endpoints = {
+      authority, tenantId: record.tenantId, tenantDomain: BOOTSTRAP_DOMAIN, subscriptionId: record.subscriptionId,
+      armEndpoint: `${authority}/`, graphEndpoint: `${authority}/`, deviceLoginUrl: `${authority}/devicelogin`,
+      adfsAuthority: `${authority}/adfs`, caFile, dataDir,
+      admin: { userPrincipalName: record.adminUpn, password: secrets?.password ?? '(set at first start; see the first endpoints.json)', objectId: record.adminId },
+      servicePrincipal: { appId: record.spAppId, secret: secrets?.secret ?? '(set at first start; see the first endpoints.json)', objectId: record.spObjectId, displayName: record.spName },
+      env: { NODE_EXTRA_CA_CERTS: caFile, REQUESTS_CA_BUNDLE: caFile, AZURE_AUTHORITY_HOST: `${authority}/` },
+    };
+    const file = join(dataDir, 'endpoints.json');
+    writeFileSync(file, `${JSON.stringify(endpoints, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+
+    return {
+      endpoints, store, services, port,
+      async close() {
+        clearInterval(timer);
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
