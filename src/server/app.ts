@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpEdge } from '../identity/index.js';
@@ -36,7 +36,8 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   const app = Fastify({
     https: { key: opts.tls.key, cert: opts.tls.cert },
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    // Fastify's own request lines carry the query string; requests are logged below, paths only.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     bodyLimit: 1024 * 1024,
     genReqId: () => randomUUID(),
