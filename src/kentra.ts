@@ -167,7 +167,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
   try {
     const { record, secrets } = await bootstrap(store, clock, dataDir);
     if (opts.seed) {
-      if (typeof opts.seed === 'string' && !opts.seed.includes('\n') && existsSync(opts.seed)) {
+      if (typeof opts.seed === 'string' && !opts.seed.includes('\n')) {
         const { seed, baseDir } = loadSeedFile(opts.seed);
         await applySeed(store, clock, seed, baseDir);
       } else {
