@@ -4,7 +4,7 @@ import type { Tenant } from '../../store/index.js';
 import { AadError, aad } from '../errors.js';
 import { v1Issuer } from '../tokens/claims.js';
 import type { TokenVerifier } from '../tokens/verify.js';
-import { clientCredentials } from './client-auth.js';
+import { clientCredentials, findHomeTenantForClient } from './client-auth.js';
 import { MULTI_TENANT_SEGMENTS, type IdentityServices, type TokenRequest } from './context.js';
 import { grantHandlers } from './grants/index.js';
 import { Params } from './params.js';
@@ -115,7 +115,11 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     const fakeRequest = { params, authorization: undefined } as unknown as TokenRequest;
     const clientId = clientCredentials(fakeRequest).clientId?.toLowerCase();
     if (!clientId) throw aad.missingParameter('client_id');
-    if (tenant && !(await services.store.findApplicationByAppId(tenant.id, clientId))) throw aad.appNotFound(clientId, tenant.defaultDomain);
+    if (tenant) {
+      if (!(await services.store.findApplicationByAppId(tenant.id, clientId))) throw aad.appNotFound(clientId, tenant.defaultDomain);
+    } else {
+      await findHomeTenantForClient(services, clientId);
+    }
     const scopeText = params.get('scope') ?? (params.get('resource') ? `${params.get('resource')}/.default openid profile offline_access` : undefined);
     if (!scopeText) throw aad.missingParameter('scope');
     parseScope(scopeText);
@@ -184,6 +188,28 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
       tenant_discovery_endpoint: `${origin}/${tenant}/v2.0/.well-known/openid-configuration`, 'api-version': '1.1',
       metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
     });
+  });
+
+  // OIDC userinfo: the signed-in user's profile claims, for any access token this server issued to a user.
+  app.get('/oidc/userinfo', async (req, reply) => {
+    const header = req.headers.authorization ?? '';
+    let claims: Record<string, unknown>;
+    try {
+      if (!/^bearer /i.test(header)) throw new Error('missing bearer token');
+      claims = verifier.verify(header.slice(7).trim());
+      if (claims.idtyp === 'app') throw new Error('an application token has no user');
+    } catch (err) {
+      return reply.code(401).header('www-authenticate', `Bearer error="invalid_token", error_description="${(err as Error).message}"`).send({ error: 'invalid_token' });
+    }
+    const user = await services.store.getUser(String(claims.tid), String(claims.oid));
+    if (!user) return reply.code(401).send({ error: 'invalid_token' });
+    return reply.send({ sub: claims.sub, name: user.displayName, preferred_username: user.userPrincipalName, email: user.mail ?? undefined, oid: user.id, tid: user.tenantId });
+  });
+
+  // The page an error's `error_uri` names.
+  app.get('/error', async (req, reply) => {
+    const code = String((req.query as Record<string, unknown>).code ?? '').replace(/\D/g, '').slice(0, 10);
+    return reply.type('text/html; charset=utf-8').send(`<!doctype html><title>AADSTS${code}</title><h1>AADSTS${code}</h1><p>Kentra answered this request with error AADSTS${code}. The error_description of the response says what went wrong and what to do.</p>`);
   });
 
   app.get('/common/userrealm/:user', async (req, reply) => {
