@@ -1,0 +1,380 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { StoreError } from './errors.js';
+import type { Store } from './store.js';
+import type { Application, DeviceCode, Group, RefreshToken, Tenant, User } from './types.js';
+
+// One suite every Store backend must pass (dex's storage/conformance, for Kentra). Each test works in
+// tenants of its own, so the tests share one store and stay independent.
+
+const now = 1_800_000_000_000;
+const id = () => randomUUID();
+
+const tenant = (over: Partial<Tenant> = {}): Tenant => {
+  const tid = id();
+  return { id: tid, displayName: 'T', defaultDomain: `t${tid.slice(0, 8)}.onmicrosoft.com`, domains: [], createdAt: now, ...over };
+};
+const user = (tenantId: string, over: Partial<User> = {}): User => ({
+  tenantId, id: id(), userPrincipalName: `u${id().slice(0, 8)}@example.com`, displayName: 'U', mailNickname: 'u', mail: null,
+  passwordHash: 'scrypt$1$1$1$x$y', accountEnabled: true, userType: 'Member', homeTenantId: null, homeObjectId: null, createdAt: now, ...over,
+});
+const group = (tenantId: string, over: Partial<Group> = {}): Group => ({
+  tenantId, id: id(), displayName: `g-${id().slice(0, 6)}`, mailNickname: 'g', description: null, securityEnabled: true, mailEnabled: false, createdAt: now, ...over,
+});
+const app = (tenantId: string, over: Partial<Application> = {}): Application => ({
+  tenantId, id: id(), appId: id(), displayName: 'A', identifierUris: [], signInAudience: 'AzureADMyOrg', publicClientRedirectUris: [],
+  webRedirectUris: ['https://a.example/cb'], isFallbackPublicClient: false, groupMembershipClaims: 'All',
+  oauth2PermissionScopes: [{ id: id(), value: 'access', type: 'User', adminConsentDisplayName: 'x', adminConsentDescription: 'x', isEnabled: true }],
+  appRoles: [], requiredResourceAccess: [{ resourceAppId: id(), resourceAccess: [{ id: id(), type: 'Scope' }] }],
+  accessTokenAcceptedVersion: 2, firstParty: false, createdAt: now, ...over,
+});
+const deviceCode = (over: Partial<DeviceCode> = {}): DeviceCode => ({
+  deviceCodeHash: id(), userCode: `UC${id().slice(0, 7).toUpperCase()}`, requestTenant: 'organizations', clientId: id(), scope: 'openid',
+  status: 'pending', tenantId: null, userId: null, createdAt: now, expiresAt: now + 900_000, interval: 5, lastPolledAt: null, ...over,
+});
+const refresh = (over: Partial<RefreshToken> = {}): RefreshToken => ({
+  tokenHash: id(), familyId: id(), tenantId: id(), clientId: id(), userId: id(), scope: 'openid', createdAt: now,
+  expiresAt: now + 1000, rotatedAt: null, revokedAt: null, ...over,
+});
+
+const isConflict = (err: unknown) => err instanceof StoreError && err.code === 'conflict';
+
+export function runStoreConformance(name: string, open: () => Promise<Store>): void {
+  describe(`store conformance: ${name}`, () => {
+    let s: Store;
+    before(async () => { s = await open(); });
+    after(async () => { await s?.close(); });
+
+    it('creates, finds (case-insensitively by domain) and updates tenants', async () => {
+      const t = tenant({ domains: ['Contoso.COM'] });
+      await s.createTenant(t);
+      assert.deepEqual(await s.getTenant(t.id), t);
+      assert.equal((await s.findTenantByDomain(t.defaultDomain.toUpperCase()))?.id, t.id);
+      assert.equal((await s.findTenantByDomain('contoso.com'))?.id, t.id);
+      assert.equal(await s.findTenantByDomain('nowhere.example'), null);
+      await assert.rejects(s.createTenant(t), isConflict);
+      await assert.rejects(s.createTenant(tenant({ defaultDomain: t.defaultDomain })), isConflict, 'a domain belongs to one tenant');
+      const updated = await s.updateTenant(t.id, (x) => ({ ...x, displayName: 'New', domains: ['fabrikam.net'] }));
+      assert.equal(updated?.displayName, 'New');
+      assert.equal((await s.findTenantByDomain('fabrikam.net'))?.id, t.id);
+      assert.equal(await s.findTenantByDomain('contoso.com'), null, 'a removed domain no longer resolves');
+      assert.equal(await s.updateTenant(id(), (x) => x), null);
+      assert.ok((await s.listTenants()).some((x) => x.id === t.id));
+    });
+
+    it('keeps users with unique UPNs per tenant, found case-insensitively', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const u = user(t.id, { userPrincipalName: 'Alice@Contoso.com' });
+      await s.createUser(u);
+      assert.deepEqual(await s.getUser(t.id, u.id), u);
+      assert.equal((await s.findUserByUpn(t.id, 'alice@contoso.COM'))?.id, u.id);
+      await assert.rejects(s.createUser(user(t.id, { userPrincipalName: 'ALICE@contoso.com' })), isConflict);
+      const other = tenant();
+      await s.createTenant(other);
+      await s.createUser(user(other.id, { userPrincipalName: 'alice@contoso.com' }));
+      assert.equal(await s.getUser(other.id, u.id), null, 'users are per tenant');
+      const updated = await s.updateUser(t.id, u.id, (x) => ({ ...x, accountEnabled: false, mail: 'a@b.c' }));
+      assert.equal(updated?.accountEnabled, false);
+      assert.equal((await s.getUser(t.id, u.id))?.mail, 'a@b.c');
+      assert.equal(await s.updateUser(t.id, id(), (x) => x), null);
+      await assert.rejects(s.updateUser(t.id, u.id, (x) => ({ ...x, id: id() })), (e: unknown) => e instanceof StoreError && e.code === 'invalid');
+    });
+
+    it('finds the guest accounts of a home user', async () => {
+      const home = tenant();
+      const host = tenant();
+      await s.createTenant(home);
+      await s.createTenant(host);
+      const h = user(home.id);
+      await s.createUser(h);
+      const g = user(host.id, { userType: 'Guest', passwordHash: null, homeTenantId: home.id, homeObjectId: h.id });
+      await s.createUser(g);
+      assert.deepEqual((await s.listGuestAccounts(home.id, h.id)).map((x) => x.id), [g.id]);
+      assert.deepEqual(await s.listGuestAccounts(home.id, id()), []);
+    });
+
+    it('pages through users, each exactly once', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const ids = new Set<string>();
+      for (let i = 0; i < 23; i++) {
+        const u = user(t.id);
+        ids.add(u.id);
+        await s.createUser(u);
+      }
+      const seen: string[] = [];
+      let after: string | undefined;
+      let pages = 0;
+      do {
+        const page = await s.listUsers(t.id, { limit: 5, after });
+        seen.push(...page.items.map((u) => u.id));
+        after = page.next;
+        pages++;
+      } while (after);
+      assert.equal(pages, 5);
+      assert.equal(seen.length, 23);
+      assert.deepEqual(new Set(seen), ids);
+    });
+
+    it('deletes a user with its memberships and assignments', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const u = user(t.id);
+      const g = group(t.id);
+      await s.createUser(u);
+      await s.createGroup(g);
+      await s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: u.id, memberType: 'user' });
+      await s.addDirectoryRoleAssignment({ tenantId: t.id, principalId: u.id, roleTemplateId: id() });
+      await s.createRoleAssignment({ id: id(), tenantId: t.id, scope: '/subscriptions/x', roleDefinitionId: 'r', principalId: u.id, principalType: 'User', createdAt: now });
+      assert.equal(await s.deleteUser(t.id, u.id), true);
+      assert.equal(await s.getUser(t.id, u.id), null);
+      assert.deepEqual(await s.listGroupMembers(t.id, g.id), []);
+      assert.deepEqual(await s.listDirectoryRoleAssignments(t.id, u.id), []);
+      assert.deepEqual(await s.listRoleAssignments({ principalIds: [u.id] }), []);
+      assert.equal(await s.deleteUser(t.id, u.id), false);
+    });
+
+    it('resolves transitive group membership through nesting and diamonds, each group once, and survives cycles', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const [a, b, c, d, e] = [group(t.id), group(t.id), group(t.id), group(t.id), group(t.id)];
+      for (const g of [a, b, c, d, e]) await s.createGroup(g!);
+      const u = user(t.id);
+      await s.createUser(u);
+      const add = (g: Group, m: string, type: 'user' | 'group' = 'group') => s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: m, memberType: type });
+      await add(a!, u.id, 'user');
+      await add(b!, a!.id); // u ∈ a ∈ b
+      await add(c!, a!.id); // u ∈ a ∈ c
+      await add(d!, b!.id); // diamond: d reached through b and c
+      await add(d!, c!.id);
+      await assert.rejects(add(d!, c!.id), isConflict);
+      assert.deepEqual(await s.listDirectGroupIds(t.id, u.id), [a!.id]);
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a!.id, b!.id, c!.id, d!.id].sort());
+      await add(a!, d!.id); // a cycle written directly (the directory refuses these; the store must still terminate)
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a!.id, b!.id, c!.id, d!.id].sort());
+      assert.deepEqual((await s.listGroupMembers(t.id, d!.id)).map((m) => m.memberId).sort(), [b!.id, c!.id].sort());
+      assert.equal(await s.removeGroupMember(t.id, d!.id, b!.id), true);
+      assert.equal(await s.removeGroupMember(t.id, d!.id, b!.id), false);
+      assert.equal(await s.deleteGroup(t.id, c!.id), true);
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a!.id, b!.id].sort(), 'a deleted group takes its memberships with it');
+      const page = await s.listGroups(t.id, { limit: 100 });
+      assert.equal(page.items.length, 4);
+      assert.equal((await s.updateGroup(t.id, e!.id, (g) => ({ ...g, description: 'hi' })))?.description, 'hi');
+    });
+
+    it('keeps applications with unique appIds and identifier URIs, and their credentials', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const a = app(t.id, { identifierUris: ['api://Thing'] });
+      await s.createApplication(a);
+      assert.deepEqual(await s.getApplication(t.id, a.id), a);
+      assert.equal((await s.findApplicationByAppId(t.id, a.appId))?.id, a.id);
+      assert.equal((await s.findApplicationByIdentifierUri(t.id, 'API://thing'))?.id, a.id);
+      await assert.rejects(s.createApplication(app(t.id, { appId: a.appId })), isConflict);
+      await assert.rejects(s.createApplication(app(t.id, { identifierUris: ['api://thing'] })), isConflict, 'identifier URIs are unique in a tenant');
+      const b = app(t.id);
+      await s.createApplication(b);
+      await assert.rejects(s.updateApplication(t.id, b.id, (x) => ({ ...x, identifierUris: ['api://thing'] })), isConflict);
+      assert.deepEqual((await s.getApplication(t.id, b.id))?.identifierUris, [], 'a refused update changes nothing');
+      await s.updateApplication(t.id, a.id, (x) => ({ ...x, identifierUris: ['api://other'] }));
+      assert.equal(await s.findApplicationByIdentifierUri(t.id, 'api://thing'), null);
+      assert.equal((await s.findApplicationByIdentifierUri(t.id, 'api://other'))?.id, a.id);
+
+      const pw = { tenantId: t.id, appObjectId: a.id, keyId: id(), displayName: 'ci', hint: 'abc', secretHash: 'h', startDateTime: now, endDateTime: now + 1 };
+      await s.addPasswordCredential(pw);
+      await assert.rejects(s.addPasswordCredential(pw), isConflict);
+      assert.deepEqual(await s.listPasswordCredentials(t.id, a.id), [pw]);
+      const key = { tenantId: t.id, appObjectId: a.id, keyId: id(), displayName: null, certificateDer: 'MII', thumbprintSha1: 's1', thumbprintSha256: 's256', startDateTime: now, endDateTime: now + 1 };
+      await s.addKeyCredential(key);
+      assert.deepEqual(await s.listKeyCredentials(t.id, a.id), [key]);
+      const fed = { tenantId: t.id, appObjectId: a.id, id: id(), name: 'gh', issuer: 'https://issuer', subject: 'repo:x', audiences: ['api://AzureADTokenExchange'], description: null };
+      await s.addFederatedCredential(fed);
+      await assert.rejects(s.addFederatedCredential({ ...fed, id: id() }), isConflict, 'federated credential names are unique per app');
+      assert.deepEqual(await s.listFederatedCredentials(t.id, a.id), [fed]);
+      assert.equal(await s.removePasswordCredential(t.id, a.id, pw.keyId), true);
+      assert.equal(await s.removePasswordCredential(t.id, a.id, pw.keyId), false);
+      assert.equal(await s.removeKeyCredential(t.id, a.id, key.keyId), true);
+      await s.addPasswordCredential({ ...pw, keyId: id() });
+      assert.equal(await s.deleteApplication(t.id, a.id), true);
+      assert.deepEqual(await s.listPasswordCredentials(t.id, a.id), [], 'credentials go with the application');
+      assert.deepEqual(await s.listFederatedCredentials(t.id, a.id), []);
+      assert.equal(await s.findApplicationByIdentifierUri(t.id, 'api://other'), null);
+      await s.createApplication(app(t.id, { identifierUris: ['api://other'] }));
+      const page = await s.listApplications(t.id);
+      assert.equal(page.items.length, 2);
+    });
+
+    it('keeps service principals, consent grants and app role assignments', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const sp = { tenantId: t.id, id: id(), appId: id(), displayName: 'sp', accountEnabled: true, servicePrincipalNames: ['x'], appRoleAssignmentRequired: false, createdAt: now };
+      const res = { ...sp, id: id(), appId: id() };
+      await s.createServicePrincipal(sp);
+      await s.createServicePrincipal(res);
+      await assert.rejects(s.createServicePrincipal({ ...sp, id: id() }), isConflict, 'one service principal per app in a tenant');
+      assert.equal((await s.findServicePrincipalByAppId(t.id, sp.appId))?.id, sp.id);
+      assert.equal((await s.updateServicePrincipal(t.id, sp.id, (x) => ({ ...x, accountEnabled: false })))?.accountEnabled, false);
+      const grant = { tenantId: t.id, id: id(), clientId: sp.id, resourceId: res.id, consentType: 'AllPrincipals' as const, principalId: null, scope: 'a b' };
+      await s.createOAuth2PermissionGrant(grant);
+      assert.deepEqual(await s.listOAuth2PermissionGrants(t.id, { clientId: sp.id }), [grant]);
+      assert.deepEqual(await s.listOAuth2PermissionGrants(t.id, { clientId: sp.id, resourceId: id() }), []);
+      assert.equal((await s.updateOAuth2PermissionGrant(t.id, grant.id, (g) => ({ ...g, scope: 'a b c' })))?.scope, 'a b c');
+      const ara = { tenantId: t.id, id: id(), principalId: sp.id, principalType: 'ServicePrincipal' as const, resourceId: res.id, appRoleId: id() };
+      await s.createAppRoleAssignment(ara);
+      await assert.rejects(s.createAppRoleAssignment({ ...ara, id: id() }), isConflict, 'the same role once per principal');
+      assert.deepEqual(await s.listAppRoleAssignments(t.id, { principalId: sp.id }), [ara]);
+      assert.equal((await s.listServicePrincipals(t.id)).items.length, 2);
+      assert.equal(await s.deleteServicePrincipal(t.id, res.id), true);
+      assert.deepEqual(await s.listOAuth2PermissionGrants(t.id), [], 'grants on a deleted resource go');
+      assert.deepEqual(await s.listAppRoleAssignments(t.id), [], 'and so do role assignments on it');
+      assert.equal(await s.deleteOAuth2PermissionGrant(t.id, grant.id), false);
+    });
+
+    it('keeps subscriptions and role assignments by scope and principal', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const sub = { id: id(), tenantId: t.id, displayName: 'S', state: 'Enabled' as const, createdAt: now };
+      await s.createSubscription(sub);
+      await assert.rejects(s.createSubscription(sub), isConflict);
+      assert.deepEqual(await s.getSubscription(sub.id), sub);
+      assert.deepEqual((await s.listSubscriptions(t.id)).map((x) => x.id), [sub.id]);
+      const scope = `/subscriptions/${sub.id}/resourceGroups/RG`;
+      const p = id();
+      const ra = { id: id(), tenantId: t.id, scope, roleDefinitionId: 'owner', principalId: p, principalType: 'Group' as const, createdAt: now };
+      await s.createRoleAssignment(ra);
+      assert.deepEqual(await s.getRoleAssignment(ra.id), ra);
+      assert.deepEqual((await s.listRoleAssignments({ scope: scope.toLowerCase() })).map((x) => x.id), [ra.id], 'scopes compare case-insensitively');
+      assert.deepEqual((await s.listRoleAssignments({ principalIds: [id(), p] })).map((x) => x.id), [ra.id]);
+      assert.deepEqual(await s.listRoleAssignments({ principalIds: [] }), []);
+      assert.equal(await s.deleteRoleAssignment(ra.id), true);
+      assert.equal(await s.getRoleAssignment(ra.id), null);
+    });
+
+    it('keeps signing keys', async () => {
+      const k = { kid: id(), privateKeyPem: 'pem', certificateDer: 'der', publishAt: now, activateAt: now, retireAt: now + 1, expireAt: now + 2 };
+      await s.addSigningKey(k);
+      await assert.rejects(s.addSigningKey(k), isConflict);
+      assert.ok((await s.listSigningKeys()).some((x) => x.kid === k.kid));
+      assert.equal(await s.deleteSigningKey(k.kid), true);
+      assert.ok(!(await s.listSigningKeys()).some((x) => x.kid === k.kid));
+    });
+
+    it('moves device codes only from the expected status (compare-and-set)', async () => {
+      const d = deviceCode();
+      await s.createDeviceCode(d);
+      assert.deepEqual(await s.getDeviceCode(d.deviceCodeHash), d);
+      assert.equal((await s.findDeviceCodeByUserCode(d.userCode, now))?.deviceCodeHash, d.deviceCodeHash);
+      assert.equal(await s.findDeviceCodeByUserCode(d.userCode, d.expiresAt), null, 'expired codes are not found by user code');
+      const results = await Promise.all([1, 2, 3].map(() => s.transitionDeviceCode(d.deviceCodeHash, 'pending', { status: 'approved', tenantId: 't', userId: 'u' })));
+      assert.deepEqual(results.filter(Boolean).length, 1, 'exactly one of three concurrent approvals wins');
+      const approved = await s.getDeviceCode(d.deviceCodeHash);
+      assert.equal(approved?.status, 'approved');
+      assert.equal(approved?.userId, 'u');
+      assert.equal(await s.transitionDeviceCode(d.deviceCodeHash, 'pending', { status: 'declined' }), false);
+      await s.touchDeviceCode(d.deviceCodeHash, now + 5);
+      assert.equal((await s.getDeviceCode(d.deviceCodeHash))?.lastPolledAt, now + 5);
+    });
+
+    it('redeems an authorization code once', async () => {
+      const c = { codeHash: id(), tenantId: id(), clientId: id(), userId: id(), redirectUri: 'http://localhost', scope: 'openid', codeChallenge: 'x', codeChallengeMethod: 'S256', nonce: null, createdAt: now, expiresAt: now + 1, redeemedAt: null };
+      await s.createAuthorizationCode(c);
+      const [a, b] = await Promise.all([s.redeemAuthorizationCode(c.codeHash, now), s.redeemAuthorizationCode(c.codeHash, now)]);
+      assert.equal([a, b].filter(Boolean).length, 1);
+      assert.equal((a ?? b)?.redeemedAt, now);
+      assert.equal(await s.redeemAuthorizationCode(c.codeHash, now), null);
+      assert.equal(await s.redeemAuthorizationCode(id(), now), null);
+    });
+
+    it('rotates refresh tokens once and revokes families and users', async () => {
+      const family = id();
+      const r1 = refresh({ familyId: family });
+      const r2 = refresh({ familyId: family, tenantId: r1.tenantId, userId: r1.userId });
+      await s.createRefreshToken(r1);
+      await s.createRefreshToken(r2);
+      assert.deepEqual(await s.getRefreshToken(r1.tokenHash), r1);
+      assert.equal(await s.rotateRefreshToken(r1.tokenHash, now), true);
+      assert.equal(await s.rotateRefreshToken(r1.tokenHash, now), false, 'a rotated token cannot rotate again');
+      assert.equal(await s.revokeRefreshTokenFamily(family, now), 2);
+      assert.equal(await s.rotateRefreshToken(r2.tokenHash, now), false, 'a revoked token cannot rotate');
+      assert.equal(await s.revokeRefreshTokenFamily(family, now), 0);
+      const r3 = refresh();
+      await s.createRefreshToken(r3);
+      assert.equal(await s.revokeRefreshTokensOfUser(r3.tenantId, r3.userId, now), 1);
+      assert.equal((await s.getRefreshToken(r3.tokenHash))?.revokedAt, now);
+    });
+
+    it('counts hits in a fixed window without losing concurrent ones', async () => {
+      const key = `k-${id()}`;
+      const counts = (await Promise.all(Array.from({ length: 20 }, () => s.hitCounter(key, 1000, now)))).map((h) => h.count).sort((a, b) => a - b);
+      assert.deepEqual(counts, Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.equal((await s.hitCounter(key, 1000, now + 999)).count, 21);
+      assert.deepEqual(await s.hitCounter(key, 1000, now + 1000), { count: 1, windowStart: now + 1000 }, 'a new window starts over');
+      await s.resetCounter(key);
+      assert.equal((await s.hitCounter(key, 1000, now + 1001)).count, 1);
+    });
+
+    it('loses no concurrent read-modify-write update', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const u = user(t.id, { displayName: '0' });
+      await s.createUser(u);
+      await Promise.all(Array.from({ length: 10 }, () => s.updateUser(t.id, u.id, (x) => ({ ...x, displayName: String(Number(x.displayName) + 1) }))));
+      assert.equal((await s.getUser(t.id, u.id))?.displayName, '10');
+    });
+
+    it('commits a transaction whole or not at all, and joins nested ones', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const u1 = user(t.id);
+      const u2 = user(t.id);
+      await assert.rejects(s.transaction(async (tx) => {
+        await tx.createUser(u1);
+        await tx.transaction(async (inner) => inner.createUser(u2));
+        throw new Error('boom');
+      }), /boom/);
+      assert.equal(await s.getUser(t.id, u1.id), null);
+      assert.equal(await s.getUser(t.id, u2.id), null);
+      await assert.rejects(s.transaction(async (tx) => {
+        await tx.createUser(u1);
+        await tx.createUser({ ...u2, userPrincipalName: u1.userPrincipalName });
+      }), isConflict);
+      assert.equal(await s.getUser(t.id, u1.id), null, 'a conflict inside a transaction rolls back the earlier writes');
+      await s.transaction(async (tx) => {
+        await tx.createUser(u1);
+        await tx.setMeta(`m-${t.id}`, 'v');
+      });
+      assert.equal((await s.getUser(t.id, u1.id))?.id, u1.id);
+      assert.equal(await s.getMeta(`m-${t.id}`), 'v');
+    });
+
+    it('purges expired codes, tokens and counters, and keeps live ones', async () => {
+      const late = now + 10 * 365 * 86400_000;
+      const live = deviceCode({ expiresAt: late + 1 });
+      const dead = deviceCode({ expiresAt: late - 1 });
+      await s.createDeviceCode(live);
+      await s.createDeviceCode(dead);
+      const liveRt = refresh({ expiresAt: late + 1 });
+      const deadRt = refresh({ expiresAt: late - 1 });
+      await s.createRefreshToken(liveRt);
+      await s.createRefreshToken(deadRt);
+      const key = `p-${id()}`;
+      await s.hitCounter(key, 10, late - 100);
+      await s.purgeExpired(late);
+      assert.ok(await s.getDeviceCode(live.deviceCodeHash));
+      assert.equal(await s.getDeviceCode(dead.deviceCodeHash), null);
+      assert.ok(await s.getRefreshToken(liveRt.tokenHash));
+      assert.equal(await s.getRefreshToken(deadRt.tokenHash), null);
+      assert.equal((await s.hitCounter(key, 10, late - 95)).count, 1, 'the expired counter was removed');
+    });
+
+    it('stores meta values and overwrites them', async () => {
+      const key = `meta-${id()}`;
+      assert.equal(await s.getMeta(key), null);
+      await s.setMeta(key, 'a');
+      await s.setMeta(key, 'b');
+      assert.equal(await s.getMeta(key), 'b');
+    });
+  });
+}
