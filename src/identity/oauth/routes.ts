@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newId, randomToken, sha256Hex } from '../../shared/crypto.js';
 import type { Tenant } from '../../store/index.js';
 import { AadError, aad } from '../errors.js';
-import { v1Issuer } from '../tokens/claims.js';
+import { pairwiseSubject, v1Issuer } from '../tokens/claims.js';
 import type { TokenVerifier } from '../tokens/verify.js';
 import { clientCredentials, findHomeTenantForClient } from './client-auth.js';
 import { MULTI_TENANT_SEGMENTS, type IdentityServices, type TokenRequest } from './context.js';
@@ -203,7 +203,8 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     }
     const user = await services.store.getUser(String(claims.tid), String(claims.oid));
     if (!user) return reply.code(401).send({ error: 'invalid_token' });
-    return reply.send({ sub: claims.sub, name: user.displayName, preferred_username: user.userPrincipalName, email: user.mail ?? undefined, oid: user.id, tid: user.tenantId });
+    // `sub` is pairwise per client, as in the client's id_token.
+    return reply.send({ sub: pairwiseSubject(user.id, String(claims.appid ?? claims.azp)), name: user.displayName, preferred_username: user.userPrincipalName, email: user.mail ?? undefined, oid: user.id, tid: user.tenantId });
   });
 
   // The page an error's `error_uri` names.

@@ -7,6 +7,16 @@ import { issueUserTokens, type TokenResponseBody } from '../issue.js';
 import { parseScope } from '../scopes.js';
 import { homeAccountOf } from './accounts.js';
 
+/** The same URI, where an empty path and `/` are one (`http://localhost:8400` = `http://localhost:8400/`). */
+function sameUri(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return false;
+  }
+}
+
 export async function authorizationCodeGrant(req: TokenRequest): Promise<TokenResponseBody> {
   const { services } = req;
   const code = req.params.require('code');
@@ -20,7 +30,7 @@ export async function authorizationCodeGrant(req: TokenRequest): Promise<TokenRe
   if (!tenant) throw aad.grantInvalid();
   const client = await authenticateClient(req, tenant, { requireConfidential: false });
   if (client.app.appId !== record.clientId) throw aad.clientMismatch();
-  if (redirectUri !== record.redirectUri) throw aad.redirectMismatch(redirectUri, client.app.appId);
+  if (!sameUri(redirectUri, record.redirectUri)) throw aad.redirectMismatch(redirectUri, client.app.appId);
   if (record.codeChallenge) {
     const verifier = req.params.require('code_verifier');
     const computed = createHash('sha256').update(verifier).digest('base64url');
