@@ -1,0 +1,59 @@
+import { Agent, request } from 'node:https';
+import { readFileSync } from 'node:fs';
+
+/** Percentile of sorted numbers. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export interface LoadResult { count: number; seconds: number; perSecond: number; p50: number; p99: number; errors: number }
+
+/** Sends `call` from `workers` concurrent loops until `count` calls or `maxSeconds` pass. */
+export async function load(call: () => Promise<boolean>, opts: { workers: number; count: number; maxSeconds: number }): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let started = 0;
+  const t0 = process.hrtime.bigint();
+  const deadline = Date.now() + opts.maxSeconds * 1000;
+  await Promise.all(Array.from({ length: opts.workers }, async () => {
+    while (started < opts.count && Date.now() < deadline) {
+      started++;
+      const s = process.hrtime.bigint();
+      const ok = await call().catch(() => false);
+      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+      if (!ok) errors++;
+    }
+  }));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  latencies.sort((a, b) => a - b);
+  return { count: latencies.length, seconds, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+}
+
+/** A keep-alive HTTPS client trusting one CA file. */
+export function httpsClient(caFile: string) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: readFileSync(caFile) });
+  return (url: string, body?: string, headers: Record<string, string> = {}) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(url, { method: body === undefined ? 'GET' : 'POST', agent, headers: body === undefined ? headers : { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Loops `fn` for `ms` milliseconds and returns calls per second. */
+export function rate(fn: () => void, ms: number): number {
+  const end = Date.now() + ms;
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  while (Date.now() < end) {
+    for (let i = 0; i < 20; i++) fn();
+    n += 20;
+  }
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
