@@ -27,7 +27,7 @@ const app = (tenantId: string, over: Partial<Application> = {}): Application => 
   webRedirectUris: ['https://a.example/cb'], isFallbackPublicClient: false, groupMembershipClaims: 'All',
   oauth2PermissionScopes: [{ id: id(), value: 'access', type: 'User', adminConsentDisplayName: 'x', adminConsentDescription: 'x', isEnabled: true }],
   appRoles: [], requiredResourceAccess: [{ resourceAppId: id(), resourceAccess: [{ id: id(), type: 'Scope' }] }],
-  accessTokenAcceptedVersion: 2, firstParty: false, createdAt: now, ...over,
+  accessTokenAcceptedVersion: 2, firstParty: false, extra: { optionalClaims: { idToken: [] } }, createdAt: now, ...over,
 });
 const deviceCode = (over: Partial<DeviceCode> = {}): DeviceCode => ({
   deviceCodeHash: id(), userCode: `UC${id().slice(0, 7).toUpperCase()}`, requestTenant: 'organizations', clientId: id(), scope: 'openid',
@@ -230,6 +230,29 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.deepEqual(await s.listOAuth2PermissionGrants(t.id), [], 'grants on a deleted resource go');
       assert.deepEqual(await s.listAppRoleAssignments(t.id), [], 'and so do role assignments on it');
       assert.equal(await s.deleteOAuth2PermissionGrant(t.id, grant.id), false);
+    });
+
+    it('keeps owners of objects, both ways, and drops them with the object or the owner', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const owner = user(t.id);
+      const a = app(t.id);
+      const g = group(t.id);
+      await s.createUser(owner);
+      await s.createApplication(a);
+      await s.createGroup(g);
+      await s.addOwner({ tenantId: t.id, objectId: a.id, objectType: 'application', ownerId: owner.id });
+      await s.addOwner({ tenantId: t.id, objectId: g.id, objectType: 'group', ownerId: owner.id });
+      await assert.rejects(s.addOwner({ tenantId: t.id, objectId: a.id, objectType: 'application', ownerId: owner.id }), isConflict);
+      assert.deepEqual((await s.listOwners(t.id, a.id)).map((o) => o.ownerId), [owner.id]);
+      assert.deepEqual((await s.listOwnedObjects(t.id, owner.id)).map((o) => o.objectId).sort(), [a.id, g.id].sort());
+      await s.deleteApplication(t.id, a.id);
+      assert.deepEqual((await s.listOwnedObjects(t.id, owner.id)).map((o) => o.objectType), ['group']);
+      assert.equal(await s.removeOwner(t.id, g.id, owner.id), true);
+      assert.equal(await s.removeOwner(t.id, g.id, owner.id), false);
+      await s.addOwner({ tenantId: t.id, objectId: g.id, objectType: 'group', ownerId: owner.id });
+      await s.deleteUser(t.id, owner.id);
+      assert.deepEqual(await s.listOwners(t.id, g.id), [], 'a deleted owner owns nothing');
     });
 
     it('keeps subscriptions and role assignments by scope and principal', async () => {

@@ -6,7 +6,7 @@ import * as t from './tables.js';
 import type {
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
-  OAuth2PermissionGrant, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
+  OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
   SigningKey, Subscription, Tenant, User,
 } from './types.js';
 
@@ -174,6 +174,8 @@ export class KyselyStore implements Store {
   }
 
   private async removePrincipalEverywhere(tenantId: string, id: string): Promise<void> {
+    await this.remove('owners', { tenant_id: tenantId, owner_id: id });
+    await this.remove('owners', { tenant_id: tenantId, object_id: id });
     await this.remove('group_members', { tenant_id: tenantId, member_id: id });
     await this.remove('app_role_assignments', { tenant_id: tenantId, principal_id: id });
     await this.remove('oauth2_permission_grants', { tenant_id: tenantId, principal_id: id });
@@ -273,6 +275,7 @@ export class KyselyStore implements Store {
         for (const table of ['application_identifier_uris', 'password_credentials', 'key_credentials', 'federated_credentials']) {
           await s.remove(table, { tenant_id: tenantId, app_object_id: id });
         }
+        await s.remove('owners', { tenant_id: tenantId, object_id: id });
       }
       return n > 0;
     });
@@ -316,6 +319,8 @@ export class KyselyStore implements Store {
       const n = await s.remove('service_principals', { tenant_id: tenantId, id });
       if (n) {
         await s.removePrincipalEverywhere(tenantId, id);
+        await s.remove('password_credentials', { tenant_id: tenantId, app_object_id: id });
+        await s.remove('key_credentials', { tenant_id: tenantId, app_object_id: id });
         await s.remove('oauth2_permission_grants', { tenant_id: tenantId, client_id: id });
         await s.remove('oauth2_permission_grants', { tenant_id: tenantId, resource_id: id });
         await s.remove('app_role_assignments', { tenant_id: tenantId, resource_id: id });
@@ -353,6 +358,15 @@ export class KyselyStore implements Store {
   listDirectoryRoleAssignments(tenantId: string, principalId: string) {
     return this.many(t.directoryRoleAssignments, { tenant_id: tenantId, principal_id: principalId }, 'role_template_id');
   }
+
+  // ---- owners ----------------------------------------------------------------------------
+
+  addOwner(o: Owner) { return this.insert(t.owners, o, `owner ${o.ownerId} of ${o.objectId}`); }
+  async removeOwner(tenantId: string, objectId: string, ownerId: string) {
+    return (await this.remove('owners', { tenant_id: tenantId, object_id: objectId, owner_id: ownerId })) > 0;
+  }
+  listOwners(tenantId: string, objectId: string) { return this.many(t.owners, { tenant_id: tenantId, object_id: objectId }, 'owner_id'); }
+  listOwnedObjects(tenantId: string, ownerId: string) { return this.many(t.owners, { tenant_id: tenantId, owner_id: ownerId }, 'object_id'); }
 
   // ---- subscriptions and role assignments -------------------------------------------------
 

@@ -248,8 +248,22 @@ async function initial(db: Db): Promise<void> {
     .execute();
 }
 
+/** Owners of directory objects, and the Graph properties of applications kept as JSON. */
+async function ownersAndExtras(db: Db): Promise<void> {
+  await db.schema.alterTable('applications').addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+  await db.schema.createTable('owners')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('object_id', 'text', (c) => c.notNull())
+    .addColumn('object_type', 'text', (c) => c.notNull())
+    .addColumn('owner_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('owners_pk', ['tenant_id', 'object_id', 'owner_id'])
+    .execute();
+  await db.schema.createIndex('owners_owner').on('owners').columns(['tenant_id', 'owner_id']).execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
+  '0002_owners_and_extras': { up: ownersAndExtras },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,7 +1,7 @@
 import type {
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
-  OAuth2PermissionGrant, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
+  OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
   SigningKey, Subscription, Tenant, User,
 } from './types.js';
 
@@ -105,6 +105,12 @@ export interface Store {
 
   addDirectoryRoleAssignment(a: DirectoryRoleAssignment): Promise<void>;
   listDirectoryRoleAssignments(tenantId: string, principalId: string): Promise<DirectoryRoleAssignment[]>;
+
+  addOwner(o: Owner): Promise<void>;
+  removeOwner(tenantId: string, objectId: string, ownerId: string): Promise<boolean>;
+  listOwners(tenantId: string, objectId: string): Promise<Owner[]>;
+  /** What an object owns. */
+  listOwnedObjects(tenantId: string, ownerId: string): Promise<Owner[]>;
 
   createSubscription(s: Subscription): Promise<void>;
   getSubscription(id: string): Promise<Subscription | null>;

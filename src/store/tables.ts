@@ -1,7 +1,7 @@
 import { codec } from './codecs.js';
 import type {
   Application, AppRoleAssignment, AuthorizationCode, DeviceCode, DirectoryRoleAssignment,
-  FederatedIdentityCredential, Group, GroupMember, KeyCredential, OAuth2PermissionGrant,
+  FederatedIdentityCredential, Group, GroupMember, KeyCredential, OAuth2PermissionGrant, Owner,
   PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal, SigningKey, Subscription,
   Tenant, User,
 } from './types.js';
@@ -40,7 +40,7 @@ export const applications = codec<Application>('applications', {
   oauth2PermissionScopes: ['oauth2_permission_scopes', 'json'], appRoles: ['app_roles', 'json'],
   requiredResourceAccess: ['required_resource_access', 'json'],
   accessTokenAcceptedVersion: ['access_token_accepted_version', 'int'], firstParty: ['first_party', 'bool'],
-  createdAt: ['created_at', 'int'],
+  extra: ['extra', 'json'], createdAt: ['created_at', 'int'],
 });
 
 export const passwordCredentials = codec<PasswordCredential>('password_credentials', {
@@ -82,6 +82,10 @@ export const appRoleAssignments = codec<AppRoleAssignment>('app_role_assignments
 
 export const directoryRoleAssignments = codec<DirectoryRoleAssignment>('directory_role_assignments', {
   tenantId: ['tenant_id', 'text'], principalId: ['principal_id', 'text'], roleTemplateId: ['role_template_id', 'text'],
+});
+
+export const owners = codec<Owner>('owners', {
+  tenantId: ['tenant_id', 'text'], objectId: ['object_id', 'text'], objectType: ['object_type', 'text'], ownerId: ['owner_id', 'text'],
 });
 
 export const subscriptions = codec<Subscription>('subscriptions', {

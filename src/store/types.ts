@@ -97,6 +97,8 @@ export interface Application {
   accessTokenAcceptedVersion: 1 | 2 | null;
   /** First-party apps (AKS, Azure CLI, Graph, ARM) cannot be deleted or changed through Graph. */
   firstParty: boolean;
+  /** Graph properties Kentra keeps but does not act on (optionalClaims, web.homePageUrl, notes, tags…). */
+  extra: Record<string, unknown>;
   createdAt: number;
 }
 
@@ -177,6 +179,14 @@ export interface DirectoryRoleAssignment {
   principalId: string;
   /** Role template id, e.g. Global Administrator `62e90394-69f5-4237-9190-012177145e10`. */
   roleTemplateId: string;
+}
+
+/** An owner of an application, service principal or group. */
+export interface Owner {
+  tenantId: string;
+  objectId: string;
+  objectType: 'application' | 'servicePrincipal' | 'group';
+  ownerId: string;
 }
 
 export interface Subscription {

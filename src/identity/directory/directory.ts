@@ -38,6 +38,7 @@ export interface NewApplication {
   appRoles?: Application['appRoles'];
   requiredResourceAccess?: Application['requiredResourceAccess'];
   accessTokenAcceptedVersion?: Application['accessTokenAcceptedVersion'];
+  extra?: Record<string, unknown>;
 }
 
 export interface AddedPassword {
@@ -170,7 +171,7 @@ export class Directory {
       isFallbackPublicClient: input.isFallbackPublicClient ?? false, groupMembershipClaims: input.groupMembershipClaims ?? null,
       oauth2PermissionScopes: input.oauth2PermissionScopes ?? [], appRoles: input.appRoles ?? [],
       requiredResourceAccess: input.requiredResourceAccess ?? [], accessTokenAcceptedVersion: input.accessTokenAcceptedVersion ?? null,
-      firstParty: false, createdAt: this.now(),
+      firstParty: false, extra: input.extra ?? {}, createdAt: this.now(),
     };
     await this.wrap(() => this.store.createApplication(app));
     return app;

@@ -57,7 +57,7 @@ const base = {
   signInAudience: 'AzureADMultipleOrgs', publicClientRedirectUris: [] as string[], webRedirectUris: [] as string[],
   isFallbackPublicClient: false, groupMembershipClaims: null, oauth2PermissionScopes: [] as PermissionScope[],
   appRoles: [] as AppRole[], requiredResourceAccess: [], accessTokenAcceptedVersion: null, firstParty: true,
-  identifierUris: [] as string[],
+  identifierUris: [] as string[], extra: {} as Record<string, unknown>,
 };
 
 export const FIRST_PARTY_APPS: FirstPartyApp[] = [

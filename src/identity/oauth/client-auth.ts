@@ -64,9 +64,11 @@ const verifiedSecrets = new Map<string, number>();
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
 
-async function checkSecret(services: IdentityServices, tenant: Tenant, app: Application, secret: string): Promise<void> {
+async function checkSecret(services: IdentityServices, tenant: Tenant, app: Application, sp: ServicePrincipal | null, secret: string): Promise<void> {
   const now = services.clock.now();
-  const creds = (await services.store.listPasswordCredentials(tenant.id, app.id)).filter((c) => c.startDateTime <= now + 60_000 && c.endDateTime > now);
+  // Secrets live on the application, or on its service principal (`az ad sp credential reset`).
+  const owned = [...(await services.store.listPasswordCredentials(tenant.id, app.id)), ...(sp ? await services.store.listPasswordCredentials(tenant.id, sp.id) : [])];
+  const creds = owned.filter((c) => c.startDateTime <= now + 60_000 && c.endDateTime > now);
   for (const c of creds) {
     const key = hmacBase64Url(services.formKey, `${tenant.id}|${app.id}|${c.keyId}|${secret}`);
     const until = verifiedSecrets.get(key);
@@ -148,7 +150,7 @@ export async function authenticateClient(req: TokenRequest, tenant: Tenant, opts
   const assertion = req.params.get('client_assertion');
   if (secret !== undefined) {
     if (app.firstParty) throw aad.invalidSecret(app.appId);
-    await checkSecret(req.services, tenant, app, secret);
+    await checkSecret(req.services, tenant, app, sp, secret);
     return { app, sp, tenant, authMethod: 1 };
   }
   if (assertion !== undefined) {
