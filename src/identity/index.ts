@@ -14,3 +14,4 @@ export { signInWithPassword, accountInTenant, type SignedInUser } from './oauth/
 export { findHomeTenantForClient } from './oauth/client-auth.js';
 export { homeAccountOf } from './oauth/grants/accounts.js';
 export { registerOAuthRoutes, tenantOfSegment, type HttpEdge } from './oauth/routes.js';
+export { registerGraphRoutes } from './graph/index.js';

@@ -41,6 +41,8 @@ export interface NewApplication {
   extra?: Record<string, unknown>;
 }
 
+export interface PasswordInput { displayName?: string | null; endDateTime?: number; secretText?: string; keyId?: string }
+
 export interface AddedPassword {
   keyId: string;
   secretText: string;
@@ -188,9 +190,19 @@ export class Directory {
     return sp;
   }
 
-  /** Adds a client secret; the text is returned here once and only its hash is kept. */
-  async addPassword(tenantId: string, appObjectId: string, input: { displayName?: string | null; endDateTime?: number; secretText?: string; keyId?: string } = {}): Promise<AddedPassword> {
+  /** Adds a client secret to an application; the text is returned here once and only its hash is kept. */
+  async addPassword(tenantId: string, appObjectId: string, input: PasswordInput = {}): Promise<AddedPassword> {
     if (!(await this.store.getApplication(tenantId, appObjectId))) throw new DirectoryError('not_found', `application ${appObjectId} not found`);
+    return this.addPasswordTo(tenantId, appObjectId, input);
+  }
+
+  /** Adds a secret that belongs to a service principal itself (`az ad sp credential reset`). */
+  async addServicePrincipalPassword(tenantId: string, spObjectId: string, input: PasswordInput = {}): Promise<AddedPassword> {
+    if (!(await this.store.getServicePrincipal(tenantId, spObjectId))) throw new DirectoryError('not_found', `service principal ${spObjectId} not found`);
+    return this.addPasswordTo(tenantId, spObjectId, input);
+  }
+
+  private async addPasswordTo(tenantId: string, appObjectId: string, input: PasswordInput): Promise<AddedPassword> {
     // Entra's secrets are 40 characters with a recognisable 3-character hint.
     const secretText = input.secretText ?? `${randomToken(3).slice(0, 3)}8Q~${randomToken(27).slice(0, 34)}`;
     if (secretText.length < 16) throw new DirectoryError('invalid', 'a client secret must have at least 16 characters');

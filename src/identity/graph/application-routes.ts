@@ -1,0 +1,487 @@
+import type { FastifyInstance } from 'fastify';
+import { isGuid, newId } from '../../shared/crypto.js';
+import type { Application, AppRole, PermissionScope, RequiredResourceAccess } from '../../store/index.js';
+import { Directory } from '../directory/directory.js';
+import { isGlobalAdmin, requireRead, requireWrite } from './caller.js';
+import {
+  collect, findApplication, findServicePrincipal, graphRoute, jsonBody, noContent, applicationView, servicePrincipalView,
+  requireGuid, requireString, optionalStringArray, boolField, type GraphContext, type GraphRequest,
+} from './context.js';
+import { graphErrors } from './errors.js';
+import { listQuery, page, applySelect } from './odata.js';
+import { appRoleAssignmentJson, federatedCredentialJson, grantJson, passwordCredentialJson, typed } from './shapes.js';
+
+const APP_FILTERS = ['id', 'appId', 'displayName', 'identifierUris', 'signInAudience', 'publisherDomain'];
+const SP_FILTERS = ['id', 'appId', 'displayName', 'servicePrincipalNames', 'accountEnabled', 'servicePrincipalType', 'appOwnerOrganizationId'];
+const APP_WRITABLE = [
+  'displayName', 'identifierUris', 'signInAudience', 'isFallbackPublicClient', 'groupMembershipClaims', 'web', 'publicClient', 'spa',
+  'api', 'appRoles', 'requiredResourceAccess', 'optionalClaims', 'keyCredentials', 'tags', 'notes', 'description', 'info',
+];
+const GROUP_CLAIMS = ['None', 'SecurityGroup', 'All', 'DirectoryRole', 'ApplicationGroup'];
+
+function checkUri(uri: string, what: string): void {
+  let ok = false;
+  try {
+    ok = ['https:', 'http:', 'api:', 'urn:', 'ms-appx-web:'].includes(new URL(uri).protocol) || /^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
+  } catch { /* not a URL */ }
+  if (!ok) throw graphErrors.badRequest(`Invalid value specified for property '${what}' of resource 'Application': '${uri}' is not an absolute URI.`);
+}
+
+function parseScopes(value: unknown): PermissionScope[] {
+  if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'api.oauth2PermissionScopes' must be an array.");
+  return value.map((s: any) => {
+    if (!s || typeof s.value !== 'string' || !/^[^\s]+$/.test(s.value)) throw graphErrors.badRequest('Each oauth2PermissionScope needs a value without spaces.');
+    return {
+      id: s.id && isGuid(s.id) ? String(s.id).toLowerCase() : newId(), value: s.value, type: s.type === 'Admin' ? 'Admin' : 'User',
+      adminConsentDisplayName: s.adminConsentDisplayName ?? s.value, adminConsentDescription: s.adminConsentDescription ?? s.value,
+      userConsentDisplayName: s.userConsentDisplayName ?? null, userConsentDescription: s.userConsentDescription ?? null, isEnabled: s.isEnabled !== false,
+    };
+  });
+}
+
+function parseAppRoles(value: unknown): AppRole[] {
+  if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'appRoles' must be an array.");
+  return value.map((r: any) => {
+    if (!r || typeof r.value !== 'string' || !Array.isArray(r.allowedMemberTypes)) throw graphErrors.badRequest('Each app role needs a value and allowedMemberTypes.');
+    return {
+      id: r.id && isGuid(r.id) ? String(r.id).toLowerCase() : newId(), value: r.value, displayName: r.displayName ?? r.value,
+      description: r.description ?? r.value, allowedMemberTypes: r.allowedMemberTypes, isEnabled: r.isEnabled !== false,
+    };
+  });
+}
+
+function parseRequiredResourceAccess(value: unknown): RequiredResourceAccess[] {
+  if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'requiredResourceAccess' must be an array.");
+  return value.map((x: any) => {
+    if (!x || !isGuid(x.resourceAppId) || !Array.isArray(x.resourceAccess)) throw graphErrors.badRequest('Each requiredResourceAccess needs a resourceAppId GUID and a resourceAccess list.');
+    return {
+      resourceAppId: String(x.resourceAppId).toLowerCase(),
+      resourceAccess: x.resourceAccess.map((a: any) => {
+        if (!isGuid(a?.id) || (a.type !== 'Scope' && a.type !== 'Role')) throw graphErrors.badRequest("Each resourceAccess needs a GUID id and type 'Scope' or 'Role'.");
+        return { id: String(a.id).toLowerCase(), type: a.type };
+      }),
+    };
+  });
+}
+
+/** Applies a POST or PATCH body to an application: the one place application properties are validated. */
+function applyApplicationBody(app: Application, body: Record<string, any>): { app: Application; keyCredentials?: string[] } {
+  const next: Application = structuredClone(app);
+  const extra = next.extra as Record<string, any>;
+  if (body.displayName !== undefined) next.displayName = requireString(body, 'displayName', 'application');
+  if (body.identifierUris !== undefined) {
+    next.identifierUris = optionalStringArray(body, 'identifierUris')!;
+    next.identifierUris.forEach((u) => checkUri(u, 'identifierUris'));
+  }
+  if (body.signInAudience !== undefined) {
+    if (!['AzureADMyOrg', 'AzureADMultipleOrgs', 'AzureADandPersonalMicrosoftAccount', 'PersonalMicrosoftAccount'].includes(body.signInAudience)) throw graphErrors.badRequest(`Invalid value '${body.signInAudience}' for property 'signInAudience'.`);
+    next.signInAudience = body.signInAudience;
+  }
+  if (body.isFallbackPublicClient !== undefined) next.isFallbackPublicClient = body.isFallbackPublicClient === null ? false : boolField(body, 'isFallbackPublicClient')!;
+  if (body.groupMembershipClaims !== undefined) {
+    if (body.groupMembershipClaims !== null && !GROUP_CLAIMS.includes(body.groupMembershipClaims)) throw graphErrors.badRequest(`Invalid value '${body.groupMembershipClaims}' for property 'groupMembershipClaims' (one of ${GROUP_CLAIMS.join(', ')}).`);
+    next.groupMembershipClaims = body.groupMembershipClaims;
+  }
+  if (body.web !== undefined) {
+    const web = body.web ?? {};
+    if (web.redirectUris !== undefined) {
+      next.webRedirectUris = optionalStringArray(web, 'redirectUris')!;
+      next.webRedirectUris.forEach((u) => checkUri(u, 'web.redirectUris'));
+    }
+    extra.web = { ...(extra.web ?? {}), ...(web.homePageUrl !== undefined ? { homePageUrl: web.homePageUrl } : {}), ...(web.logoutUrl !== undefined ? { logoutUrl: web.logoutUrl } : {}), ...(web.implicitGrantSettings ? { implicitGrantSettings: web.implicitGrantSettings } : {}) };
+  }
+  if (body.publicClient !== undefined) {
+    next.publicClientRedirectUris = optionalStringArray(body.publicClient ?? {}, 'redirectUris') ?? [];
+    next.publicClientRedirectUris.forEach((u) => checkUri(u, 'publicClient.redirectUris'));
+  }
+  if (body.spa !== undefined) extra.spa = { redirectUris: optionalStringArray(body.spa ?? {}, 'redirectUris') ?? [] };
+  if (body.api !== undefined) {
+    const api = body.api ?? {};
+    for (const key of Object.keys(api)) {
+      if (!['requestedAccessTokenVersion', 'oauth2PermissionScopes', 'preAuthorizedApplications', 'knownClientApplications', 'acceptMappedClaims'].includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist on 'microsoft.graph.apiApplication'.`);
+    }
+    if (api.requestedAccessTokenVersion !== undefined) {
+      if (![null, 1, 2].includes(api.requestedAccessTokenVersion)) throw graphErrors.badRequest("Property 'api.requestedAccessTokenVersion' must be null, 1 or 2.");
+      next.accessTokenAcceptedVersion = api.requestedAccessTokenVersion;
+    }
+    if (api.oauth2PermissionScopes !== undefined) next.oauth2PermissionScopes = parseScopes(api.oauth2PermissionScopes);
+    if (api.preAuthorizedApplications !== undefined) extra.preAuthorizedApplications = api.preAuthorizedApplications;
+    if (api.knownClientApplications !== undefined) extra.knownClientApplications = api.knownClientApplications;
+  }
+  if (body.appRoles !== undefined) next.appRoles = parseAppRoles(body.appRoles);
+  if (body.requiredResourceAccess !== undefined) next.requiredResourceAccess = parseRequiredResourceAccess(body.requiredResourceAccess);
+  for (const key of ['optionalClaims', 'tags', 'notes', 'description', 'info']) if (body[key] !== undefined) extra[key] = body[key];
+  let keyCredentials: string[] | undefined;
+  if (body.keyCredentials !== undefined) {
+    if (!Array.isArray(body.keyCredentials)) throw graphErrors.badRequest("Property 'keyCredentials' must be an array.");
+    keyCredentials = body.keyCredentials.map((k: any) => {
+      if (typeof k?.key !== 'string') throw graphErrors.badRequest('Each keyCredential needs its certificate as base64 in "key".');
+      return k.key;
+    });
+  }
+  return { app: next, keyCredentials };
+}
+
+export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContext): void {
+  const dir = (r: GraphRequest) => new Directory(r.store, r.services.clock);
+  const owns = async (r: GraphRequest, objectId: string) => (await r.store.listOwners(r.tenant.id, objectId)).some((o) => o.ownerId === r.caller.objectId);
+  const writableApp = async (r: GraphRequest, a: Application) => {
+    if (a.firstParty) throw graphErrors.denied();
+    requireWrite(r.caller, 'application', { owner: await owns(r, a.id) });
+  };
+
+  // ---- applications ---------------------------------------------------------------------------
+  graphRoute(app, ctx, 'GET', '/applications', async (r) => {
+    requireRead(r.caller, 'application');
+    const q = listQuery(r.query, r.req.headers, 'Application', APP_FILTERS);
+    const apps = (await collect((after) => r.store.listApplications(r.tenant.id, { limit: 1000, after }))).filter((a) => !a.firstParty);
+    const views = await Promise.all(apps.map((a) => applicationView(r, a)));
+    return r.reply.send(page(views, q, new URL(r.req.url, r.base), `${r.base}/$metadata#applications`));
+  });
+
+  graphRoute(app, ctx, 'POST', '/applications', async (r) => {
+    requireWrite(r.caller, 'application', { create: true });
+    const body = jsonBody(r, APP_WRITABLE, 'microsoft.graph.application');
+    requireString(body, 'displayName', 'application');
+    const created = await r.store.transaction(async (tx) => {
+      const d = new Directory(tx, r.services.clock);
+      const base = await d.createApplication(r.tenant.id, { displayName: body.displayName });
+      const { app: next, keyCredentials } = applyApplicationBody(base, body);
+      // As AAD Graph did (and the legacy walkthrough expects): an API with an identifier URI gets a
+      // user_impersonation scope unless the request defines its own.
+      if (next.identifierUris.length && body.api?.oauth2PermissionScopes === undefined) {
+        next.oauth2PermissionScopes = [{
+          id: newId(), value: 'user_impersonation', type: 'User', isEnabled: true,
+          adminConsentDisplayName: `Access ${next.displayName}`, adminConsentDescription: `Allow the application to access ${next.displayName} on behalf of the signed-in user.`,
+          userConsentDisplayName: `Access ${next.displayName}`, userConsentDescription: `Allow the application to access ${next.displayName} on your behalf.`,
+        }];
+      }
+      await tx.updateApplication(r.tenant.id, base.id, () => next);
+      for (const key of keyCredentials ?? []) await d.addCertificate(r.tenant.id, base.id, key);
+      if (r.caller.kind === 'user') await tx.addOwner({ tenantId: r.tenant.id, objectId: base.id, objectType: 'application', ownerId: r.caller.objectId });
+      return next;
+    });
+    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#applications/$entity`, ...(await applicationView(r, created)) });
+  });
+
+  graphRoute(app, ctx, 'GET', '/applications/:id', async (r) => {
+    requireRead(r.caller, 'application');
+    const q = listQuery(r.query, r.req.headers, 'Application', APP_FILTERS);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#applications/$entity`, ...applySelect(await applicationView(r, await findApplication(r, r.params.id!)), q.select) });
+  });
+
+  graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
+    const a = await findApplication(r, r.params.id!);
+    await writableApp(r, a);
+    const body = jsonBody(r, APP_WRITABLE, 'microsoft.graph.application');
+    const { app: next, keyCredentials } = applyApplicationBody(a, body);
+    await r.store.transaction(async (tx) => {
+      await tx.updateApplication(r.tenant.id, a.id, () => next);
+      if (keyCredentials) {
+        for (const k of await tx.listKeyCredentials(r.tenant.id, a.id)) await tx.removeKeyCredential(r.tenant.id, a.id, k.keyId);
+        for (const key of keyCredentials) await new Directory(tx, r.services.clock).addCertificate(r.tenant.id, a.id, key);
+      }
+    });
+    return noContent(r.reply);
+  });
+
+  graphRoute(app, ctx, 'DELETE', '/applications/:id', async (r) => {
+    const a = await findApplication(r, r.params.id!);
+    await writableApp(r, a);
+    await r.store.deleteApplication(r.tenant.id, a.id);
+    return noContent(r.reply);
+  });
+
+  const passwordBody = (r: GraphRequest) => {
+    const body = r.req.body === undefined || r.req.body === null || r.req.body === '' ? {} : jsonBody(r, ['passwordCredential'], 'addPassword');
+    const pc = (body.passwordCredential ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(pc)) {
+      if (!['displayName', 'endDateTime', 'startDateTime', 'customKeyIdentifier', 'keyId', 'hint', 'secretText'].includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist on 'microsoft.graph.passwordCredential'.`);
+    }
+    const end = pc.endDateTime === undefined || pc.endDateTime === null ? undefined : Date.parse(String(pc.endDateTime));
+    if (end !== undefined && Number.isNaN(end)) throw graphErrors.badRequest("Property 'endDateTime' is not a valid date.");
+    return { displayName: (pc.displayName as string | undefined) ?? null, endDateTime: end };
+  };
+
+  graphRoute(app, ctx, 'POST', '/applications/:id/addPassword', async (r) => {
+    const a = await findApplication(r, r.params.id!);
+    await writableApp(r, a);
+    const added = await dir(r).addPassword(r.tenant.id, a.id, passwordBody(r));
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#microsoft.graph.passwordCredential`,
+      ...passwordCredentialJson({ ...added, tenantId: r.tenant.id, appObjectId: a.id, secretHash: '' }, added.secretText),
+    });
+  });
+
+  const removePassword = (resolve: (r: GraphRequest) => Promise<{ ownerId: string; check: () => Promise<void> }>) => async (r: GraphRequest) => {
+    const { ownerId, check } = await resolve(r);
+    await check();
+    const body = jsonBody(r, ['keyId'], 'removePassword');
+    const keyId = requireGuid(body.keyId, 'keyId');
+    if (!(await r.store.removePasswordCredential(r.tenant.id, ownerId, keyId))) throw graphErrors.badRequest(`No password credential with keyId '${keyId}' was found.`);
+    return noContent(r.reply);
+  };
+  graphRoute(app, ctx, 'POST', '/applications/:id/removePassword', removePassword(async (r) => {
+    const a = await findApplication(r, r.params.id!);
+    return { ownerId: a.id, check: () => writableApp(r, a) };
+  }));
+
+  // federated identity credentials
+  const fedFields = ['name', 'issuer', 'subject', 'audiences', 'description'];
+  graphRoute(app, ctx, 'GET', '/applications/:id/federatedIdentityCredentials', async (r) => {
+    requireRead(r.caller, 'application');
+    const a = await findApplication(r, r.params.id!);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#applications('${a.id}')/federatedIdentityCredentials`, value: (await r.store.listFederatedCredentials(r.tenant.id, a.id)).map(federatedCredentialJson) });
+  });
+  graphRoute(app, ctx, 'POST', '/applications/:id/federatedIdentityCredentials', async (r) => {
+    const a = await findApplication(r, r.params.id!);
+    await writableApp(r, a);
+    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential');
+    if (body.audiences !== undefined && (!Array.isArray(body.audiences) || body.audiences.length !== 1)) throw graphErrors.badRequest("Property 'audiences' must hold exactly one value.");
+    const cred = await dir(r).addFederatedCredential(r.tenant.id, a.id, {
+      name: requireString(body, 'name', 'federatedIdentityCredential'), issuer: requireString(body, 'issuer', 'federatedIdentityCredential'),
+      subject: requireString(body, 'subject', 'federatedIdentityCredential'), audiences: body.audiences, description: body.description ?? null,
+    });
+    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#applications('${a.id}')/federatedIdentityCredentials/$entity`, ...federatedCredentialJson(cred) });
+  });
+  const findFed = async (r: GraphRequest) => {
+    const a = await findApplication(r, r.params.id!);
+    const key = decodeURIComponent(r.params.fid!);
+    const fed = (await r.store.listFederatedCredentials(r.tenant.id, a.id)).find((f) => f.id === key || f.name === key);
+    if (!fed) throw graphErrors.notFound(key);
+    return { a, fed };
+  };
+  graphRoute(app, ctx, 'GET', '/applications/:id/federatedIdentityCredentials/:fid', async (r) => {
+    requireRead(r.caller, 'application');
+    return r.reply.send(federatedCredentialJson((await findFed(r)).fed));
+  });
+  graphRoute(app, ctx, 'PATCH', '/applications/:id/federatedIdentityCredentials/:fid', async (r) => {
+    const { a, fed } = await findFed(r);
+    await writableApp(r, a);
+    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential');
+    if (body.name !== undefined && body.name !== fed.name) throw graphErrors.badRequest("Property 'name' cannot be changed.");
+    await r.store.transaction(async (tx) => {
+      await tx.removeFederatedCredential(r.tenant.id, a.id, fed.id);
+      await new Directory(tx, r.services.clock).addFederatedCredential(r.tenant.id, a.id, {
+        id: fed.id, name: fed.name, issuer: body.issuer ?? fed.issuer, subject: body.subject ?? fed.subject,
+        audiences: body.audiences ?? fed.audiences, description: body.description !== undefined ? body.description : fed.description,
+      });
+    });
+    return noContent(r.reply);
+  });
+  graphRoute(app, ctx, 'DELETE', '/applications/:id/federatedIdentityCredentials/:fid', async (r) => {
+    const { a, fed } = await findFed(r);
+    await writableApp(r, a);
+    await r.store.removeFederatedCredential(r.tenant.id, a.id, fed.id);
+    return noContent(r.reply);
+  });
+
+  // owners (applications and groups)
+  for (const [collection, type] of [['applications', 'application'], ['groups', 'group'], ['servicePrincipals', 'servicePrincipal']] as const) {
+    const target = async (r: GraphRequest) => {
+      if (type === 'application') return (await findApplication(r, r.params.id!)).id;
+      if (type === 'servicePrincipal') return (await findServicePrincipal(r, r.params.id!)).id;
+      const id = requireGuid(r.params.id, 'the group');
+      if (!(await r.store.getGroup(r.tenant.id, id))) throw graphErrors.notFound(id);
+      return id;
+    };
+    const area = type === 'group' ? 'group' : 'application';
+    graphRoute(app, ctx, 'GET', `/${collection}/:id/owners`, async (r) => {
+      requireRead(r.caller, area);
+      const owners = await r.store.listOwners(r.tenant.id, await target(r));
+      const users = (await Promise.all(owners.map((o) => r.store.getUser(r.tenant.id, o.ownerId)))).filter((u) => !!u);
+      const { userJson } = await import('./shapes.js');
+      return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects`, value: users.map((u) => typed('user', userJson(u!))) });
+    });
+    graphRoute(app, ctx, 'POST', `/${collection}/:id/owners/$ref`, async (r) => {
+      const id = await target(r);
+      requireWrite(r.caller, area, { owner: await owns(r, id) });
+      const { referenceId } = await import('./context.js');
+      const ownerId = referenceId(r);
+      if (!(await r.store.getUser(r.tenant.id, ownerId)) && !(await r.store.getServicePrincipal(r.tenant.id, ownerId))) throw graphErrors.notFound(ownerId);
+      if ((await r.store.listOwners(r.tenant.id, id)).some((o) => o.ownerId === ownerId)) throw graphErrors.badRequest("One or more added object references already exist for the following modified properties: 'owners'.");
+      await r.store.addOwner({ tenantId: r.tenant.id, objectId: id, objectType: type, ownerId });
+      return noContent(r.reply);
+    });
+    graphRoute(app, ctx, 'DELETE', `/${collection}/:id/owners/:ownerId/$ref`, async (r) => {
+      const id = await target(r);
+      requireWrite(r.caller, area, { owner: await owns(r, id) });
+      if (!(await r.store.removeOwner(r.tenant.id, id, requireGuid(r.params.ownerId, 'the owner')))) throw graphErrors.notFound(r.params.ownerId!);
+      return noContent(r.reply);
+    });
+  }
+
+  // ---- service principals ---------------------------------------------------------------------
+  graphRoute(app, ctx, 'GET', '/servicePrincipals', async (r) => {
+    requireRead(r.caller, 'application');
+    const q = listQuery(r.query, r.req.headers, 'ServicePrincipal', SP_FILTERS);
+    const sps = await collect((after) => r.store.listServicePrincipals(r.tenant.id, { limit: 1000, after }));
+    const views = await Promise.all(sps.map((sp) => servicePrincipalView(r, sp)));
+    return r.reply.send(page(views, q, new URL(r.req.url, r.base), `${r.base}/$metadata#servicePrincipals`));
+  });
+
+  graphRoute(app, ctx, 'POST', '/servicePrincipals', async (r) => {
+    const body = jsonBody(r, ['appId', 'accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description'], 'microsoft.graph.servicePrincipal');
+    const appId = requireGuid(body.appId, 'appId');
+    const application = await r.store.findApplicationByAppId(r.tenant.id, appId);
+    if (!application) throw graphErrors.badRequest(`The appId '${appId}' of the service principal does not reference a valid application object.`);
+    requireWrite(r.caller, 'application', { owner: await owns(r, application.id) });
+    if (await r.store.findServicePrincipalByAppId(r.tenant.id, appId)) {
+      throw graphErrors.conflict(`The service principal for appId '${appId}' already exists: another object with the same value for property servicePrincipalNames already exists.`);
+    }
+    const sp = await r.store.transaction(async (tx) => {
+      const created = await new Directory(tx, r.services.clock).createServicePrincipal(r.tenant.id, appId);
+      const enabled = boolField(body, 'accountEnabled');
+      const required = boolField(body, 'appRoleAssignmentRequired');
+      return (await tx.updateServicePrincipal(r.tenant.id, created.id, (s) => ({ ...s, accountEnabled: enabled ?? true, appRoleAssignmentRequired: required ?? false })))!;
+    });
+    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`, ...(await servicePrincipalView(r, sp)) });
+  });
+
+  graphRoute(app, ctx, 'GET', '/servicePrincipals/:id', async (r) => {
+    requireRead(r.caller, 'application');
+    const q = listQuery(r.query, r.req.headers, 'ServicePrincipal', SP_FILTERS);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`, ...applySelect(await servicePrincipalView(r, await findServicePrincipal(r, r.params.id!)), q.select) });
+  });
+
+  const writableSp = async (r: GraphRequest) => {
+    const sp = await findServicePrincipal(r, r.params.id!);
+    const application = await r.store.findApplicationByAppId(r.tenant.id, sp.appId);
+    if (application?.firstParty) throw graphErrors.denied();
+    requireWrite(r.caller, 'application', { owner: (await owns(r, sp.id)) || (application ? await owns(r, application.id) : false) });
+    return sp;
+  };
+
+  graphRoute(app, ctx, 'PATCH', '/servicePrincipals/:id', async (r) => {
+    const sp = await writableSp(r);
+    const body = jsonBody(r, ['accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description', 'displayName'], 'microsoft.graph.servicePrincipal');
+    await r.store.updateServicePrincipal(r.tenant.id, sp.id, (s) => ({
+      ...s, accountEnabled: boolField(body, 'accountEnabled') ?? s.accountEnabled,
+      appRoleAssignmentRequired: boolField(body, 'appRoleAssignmentRequired') ?? s.appRoleAssignmentRequired,
+      displayName: body.displayName !== undefined ? requireString(body, 'displayName', 'servicePrincipal') : s.displayName,
+    }));
+    return noContent(r.reply);
+  });
+
+  graphRoute(app, ctx, 'DELETE', '/servicePrincipals/:id', async (r) => {
+    const sp = await writableSp(r);
+    await r.store.deleteServicePrincipal(r.tenant.id, sp.id);
+    return noContent(r.reply);
+  });
+
+  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/addPassword', async (r) => {
+    const sp = await writableSp(r);
+    // A service principal's own secret: the password credential is kept under the principal's id.
+    const added = await r.store.transaction(async (tx) => {
+      const d = new Directory(tx, r.services.clock);
+      return d.addServicePrincipalPassword(r.tenant.id, sp.id, passwordBody(r));
+    });
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#microsoft.graph.passwordCredential`,
+      ...passwordCredentialJson({ ...added, tenantId: r.tenant.id, appObjectId: sp.id, secretHash: '' }, added.secretText),
+    });
+  });
+  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/removePassword', removePassword(async (r) => {
+    const sp = await writableSp(r);
+    return { ownerId: sp.id, check: async () => {} };
+  }));
+
+  // app role assignments (admin consent for application permissions, and assignments to users)
+  const assignmentNames = async (r: GraphRequest, principalId: string, resourceId: string) => {
+    const principal = (await r.store.getServicePrincipal(r.tenant.id, principalId))?.displayName ?? (await r.store.getUser(r.tenant.id, principalId))?.displayName ?? (await r.store.getGroup(r.tenant.id, principalId))?.displayName ?? '';
+    const resource = (await r.store.getServicePrincipal(r.tenant.id, resourceId))?.displayName ?? '';
+    return { principal, resource };
+  };
+  const createAssignment = async (r: GraphRequest) => {
+    if (!(r.caller.kind === 'user' && isGlobalAdmin(r.caller)) && !(r.caller.kind === 'app' && ['AppRoleAssignment.ReadWrite.All', 'Directory.ReadWrite.All'].some((p) => r.caller.permissions.has(p)))) throw graphErrors.denied();
+    const body = jsonBody(r, ['principalId', 'resourceId', 'appRoleId'], 'microsoft.graph.appRoleAssignment');
+    const principalId = requireGuid(body.principalId, 'principalId');
+    const resourceId = requireGuid(body.resourceId, 'resourceId');
+    const appRoleId = requireGuid(body.appRoleId, 'appRoleId');
+    const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
+    if (!resource) throw graphErrors.notFound(resourceId);
+    const resourceApp = await r.store.findApplicationByAppId(r.tenant.id, resource.appId);
+    if (appRoleId !== '00000000-0000-0000-0000-000000000000' && !resourceApp?.appRoles.some((x) => x.id === appRoleId)) {
+      throw graphErrors.badRequest(`Permission being assigned was not found on application '${resource.appId}'.`);
+    }
+    const type = (await new Directory(r.store, r.services.clock).objectType(r.tenant.id, principalId));
+    if (!type) throw graphErrors.notFound(principalId);
+    const assignment = { tenantId: r.tenant.id, id: newId(), principalId, principalType: type === 'user' ? 'User' as const : type === 'group' ? 'Group' as const : 'ServicePrincipal' as const, resourceId, appRoleId };
+    if ((await r.store.listAppRoleAssignments(r.tenant.id, { principalId, resourceId })).some((x) => x.appRoleId === appRoleId)) {
+      throw graphErrors.badRequest('Permission being assigned already exists on the object.');
+    }
+    await r.store.createAppRoleAssignment(assignment);
+    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#appRoleAssignments/$entity`, ...appRoleAssignmentJson(assignment, await assignmentNames(r, principalId, resourceId)) });
+  };
+  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignments', createAssignment);
+  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignedTo', createAssignment);
+  graphRoute(app, ctx, 'POST', '/users/:id/appRoleAssignments', createAssignment);
+  graphRoute(app, ctx, 'POST', '/groups/:id/appRoleAssignments', createAssignment);
+  const listAssignments = (by: 'principalId' | 'resourceId') => async (r: GraphRequest) => {
+    requireRead(r.caller, 'application');
+    const sp = await findServicePrincipal(r, r.params.id!);
+    const list = await r.store.listAppRoleAssignments(r.tenant.id, { [by]: sp.id });
+    const value = await Promise.all(list.map(async (a) => appRoleAssignmentJson(a, await assignmentNames(r, a.principalId, a.resourceId))));
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#appRoleAssignments`, value });
+  };
+  graphRoute(app, ctx, 'GET', '/servicePrincipals/:id/appRoleAssignments', listAssignments('principalId'));
+  graphRoute(app, ctx, 'GET', '/servicePrincipals/:id/appRoleAssignedTo', listAssignments('resourceId'));
+  graphRoute(app, ctx, 'DELETE', '/servicePrincipals/:id/appRoleAssignments/:aid', async (r) => {
+    if (!(r.caller.kind === 'user' && isGlobalAdmin(r.caller)) && !(r.caller.kind === 'app' && r.caller.permissions.has('Directory.ReadWrite.All'))) throw graphErrors.denied();
+    if (!(await r.store.deleteAppRoleAssignment(r.tenant.id, requireGuid(r.params.aid, 'the assignment')))) throw graphErrors.notFound(r.params.aid!);
+    return noContent(r.reply);
+  });
+
+  // ---- delegated permission grants (consent) ---------------------------------------------------
+  const canGrant = (r: GraphRequest) => (r.caller.kind === 'user' && isGlobalAdmin(r.caller))
+    || (r.caller.kind === 'app' && ['DelegatedPermissionGrant.ReadWrite.All', 'Directory.ReadWrite.All'].some((p) => r.caller.permissions.has(p)));
+  graphRoute(app, ctx, 'GET', '/oauth2PermissionGrants', async (r) => {
+    requireRead(r.caller, 'application');
+    const q = listQuery(r.query, r.req.headers, 'OAuth2PermissionGrant', ['id', 'clientId', 'resourceId', 'consentType', 'principalId']);
+    return r.reply.send(page((await r.store.listOAuth2PermissionGrants(r.tenant.id)).map(grantJson), q, new URL(r.req.url, r.base), `${r.base}/$metadata#oauth2PermissionGrants`));
+  });
+  graphRoute(app, ctx, 'POST', '/oauth2PermissionGrants', async (r) => {
+    if (!canGrant(r)) throw graphErrors.denied();
+    const body = jsonBody(r, ['clientId', 'consentType', 'principalId', 'resourceId', 'scope', 'startTime', 'expiryTime'], 'microsoft.graph.oAuth2PermissionGrant');
+    const clientId = requireGuid(body.clientId, 'clientId');
+    const resourceId = requireGuid(body.resourceId, 'resourceId');
+    const consentType = body.consentType ?? 'AllPrincipals';
+    if (consentType !== 'AllPrincipals' && consentType !== 'Principal') throw graphErrors.badRequest("Property 'consentType' must be 'AllPrincipals' or 'Principal'.");
+    const principalId = consentType === 'Principal' ? requireGuid(body.principalId, 'principalId') : null;
+    if (consentType === 'AllPrincipals' && body.principalId) throw graphErrors.badRequest("Property 'principalId' must be null for consentType 'AllPrincipals'.");
+    const scope = typeof body.scope === 'string' ? body.scope.trim() : '';
+    if (!(await r.store.getServicePrincipal(r.tenant.id, clientId))) throw graphErrors.notFound(clientId);
+    const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
+    if (!resource) throw graphErrors.notFound(resourceId);
+    const resourceApp = await r.store.findApplicationByAppId(r.tenant.id, resource.appId);
+    for (const s of scope.split(/\s+/).filter(Boolean)) {
+      if (!resourceApp?.oauth2PermissionScopes.some((x) => x.value.toLowerCase() === s.toLowerCase())) {
+        throw graphErrors.badRequest(`Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': '${s}' is not a delegated permission of '${resource.displayName}'.`);
+      }
+    }
+    if ((await r.store.listOAuth2PermissionGrants(r.tenant.id, { clientId, resourceId })).some((g) => g.consentType === consentType && g.principalId === principalId)) {
+      throw graphErrors.conflict('Permission entry already exists.');
+    }
+    const grant = { tenantId: r.tenant.id, id: newId(), clientId, resourceId, consentType, principalId, scope } as const;
+    await r.store.createOAuth2PermissionGrant(grant);
+    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#oauth2PermissionGrants/$entity`, ...grantJson(grant) });
+  });
+  graphRoute(app, ctx, 'GET', '/oauth2PermissionGrants/:id', async (r) => {
+    requireRead(r.caller, 'application');
+    const grant = (await r.store.listOAuth2PermissionGrants(r.tenant.id)).find((g) => g.id === r.params.id);
+    if (!grant) throw graphErrors.notFound(r.params.id!);
+    return r.reply.send(grantJson(grant));
+  });
+  graphRoute(app, ctx, 'PATCH', '/oauth2PermissionGrants/:id', async (r) => {
+    if (!canGrant(r)) throw graphErrors.denied();
+    const body = jsonBody(r, ['scope', 'startTime', 'expiryTime'], 'microsoft.graph.oAuth2PermissionGrant');
+    const updated = await r.store.updateOAuth2PermissionGrant(r.tenant.id, String(r.params.id), (g) => ({ ...g, scope: typeof body.scope === 'string' ? body.scope.trim() : g.scope }));
+    if (!updated) throw graphErrors.notFound(r.params.id!);
+    return noContent(r.reply);
+  });
+  graphRoute(app, ctx, 'DELETE', '/oauth2PermissionGrants/:id', async (r) => {
+    if (!canGrant(r)) throw graphErrors.denied();
+    if (!(await r.store.deleteOAuth2PermissionGrant(r.tenant.id, String(r.params.id)))) throw graphErrors.notFound(r.params.id!);
+    return noContent(r.reply);
+  });
+}

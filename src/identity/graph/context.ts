@@ -1,0 +1,178 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isGuid } from '../../shared/crypto.js';
+import { StoreError, type Application, type Page, type ServicePrincipal, type Store, type Tenant, type User } from '../../store/index.js';
+import { DirectoryError } from '../directory/directory.js';
+import type { IdentityServices } from '../oauth/context.js';
+import type { HttpEdge } from '../oauth/routes.js';
+import type { TokenVerifier } from '../tokens/verify.js';
+import { graphAudiences, graphCaller, type GraphCaller } from './caller.js';
+import { GraphError, graphErrors, sendGraphError } from './errors.js';
+import { applicationJson, groupJson, servicePrincipalJson, typed, userJson } from './shapes.js';
+
+export const GRAPH_MAX_MEMBER_OBJECTS = 11_000;
+
+export interface GraphContext {
+  services: IdentityServices;
+  verifier: TokenVerifier;
+  edge: HttpEdge;
+}
+
+export interface GraphRequest {
+  services: IdentityServices;
+  req: FastifyRequest;
+  reply: FastifyReply;
+  caller: GraphCaller;
+  tenant: Tenant;
+  store: Store;
+  /** `https://host:port/v1.0`, for @odata.context and nextLink. */
+  base: string;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+}
+
+type Handler = (r: GraphRequest) => Promise<unknown>;
+
+/** Registers a Graph route: authenticates the caller and answers errors in Graph's envelope. */
+export function graphRoute(app: FastifyInstance, ctx: GraphContext, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, handler: Handler): void {
+  const isGraphAudience = graphAudiences(ctx.services.isOwnOrigin);
+  app.route({
+    method, url: `/v1.0${path}`,
+    handler: async (req, reply) => {
+      try {
+        const caller = await graphCaller(req, ctx.verifier, ctx.services.store, isGraphAudience);
+        const tenant = await ctx.services.store.getTenant(caller.tenantId);
+        if (!tenant) throw graphErrors.unauthenticated('The tenant of the token no longer exists.');
+        return await handler({
+          services: ctx.services, req, reply, caller, tenant, store: ctx.services.store, base: `${ctx.edge.originOf(req)}/v1.0`,
+          params: req.params as Record<string, string>, query: (req.query ?? {}) as Record<string, unknown>,
+        });
+      } catch (err) {
+        if (err instanceof GraphError) return sendGraphError(req, reply, err);
+        if (err instanceof DirectoryError || err instanceof StoreError) {
+          const status = err.code === 'not_found' ? 404 : 400;
+          const code = err.code === 'not_found' ? 'Request_ResourceNotFound' : err.code === 'conflict' ? 'Request_BadRequest' : 'Request_BadRequest';
+          return sendGraphError(req, reply, new GraphError(status, code, err.message));
+        }
+        throw err;
+      }
+    },
+  });
+}
+
+/** The JSON object body of a request, refusing properties the resource does not have. */
+export function jsonBody(r: GraphRequest, allowed: string[], type: string): Record<string, any> {
+  const body = r.req.body;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw graphErrors.badRequest('The request body must be a JSON object.');
+  for (const key of Object.keys(body)) {
+    if (key.startsWith('@odata.')) continue;
+    if (!allowed.includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist as a declared property or extension property of '${type}'.`);
+  }
+  return body as Record<string, any>;
+}
+
+export function requireString(body: Record<string, any>, key: string, type: string): string {
+  const v = body[key];
+  if (typeof v !== 'string' || !v.trim()) throw graphErrors.badRequest(`Property '${key}' is required on '${type}' and must be a non-empty string.`);
+  return v;
+}
+
+export function optionalStringArray(body: Record<string, any>, key: string): string[] | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw graphErrors.badRequest(`Property '${key}' must be an array of strings.`);
+  return v;
+}
+
+export function requireGuid(value: string | undefined, what: string): string {
+  if (!value || !isGuid(value)) throw graphErrors.badRequest(`Invalid object identifier '${value ?? ''}' for ${what}.`);
+  return value.toLowerCase();
+}
+
+/** The object id in a `{"@odata.id": ".../directoryObjects/{id}"}` reference body. */
+export function referenceId(r: GraphRequest): string {
+  const body = r.req.body as Record<string, unknown> | undefined;
+  const ref = body?.['@odata.id'];
+  if (typeof ref !== 'string') throw graphErrors.badRequest("The reference body must have '@odata.id'.");
+  const id = ref.split('/').pop() ?? '';
+  return requireGuid(id.replace(/^directoryObjects\(|'|\)$/g, ''), 'the referenced object');
+}
+
+export async function collect<T>(list: (after?: string) => Promise<Page<T>>): Promise<T[]> {
+  const out: T[] = [];
+  let after: string | undefined;
+  do {
+    const page = await list(after);
+    out.push(...page.items);
+    after = page.next;
+  } while (after);
+  return out;
+}
+
+/** A user by object id or UPN. */
+export async function findUser(r: GraphRequest, idOrUpn: string): Promise<User> {
+  const key = decodeURIComponent(idOrUpn).replace(/^\('|'\)$/g, '');
+  const user = isGuid(key) ? await r.store.getUser(r.tenant.id, key.toLowerCase()) : await r.store.findUserByUpn(r.tenant.id, key);
+  if (!user) throw graphErrors.notFound(key);
+  return user;
+}
+
+/** An application by object id, or `(appId='…')`. */
+export async function findApplication(r: GraphRequest, key: string): Promise<Application> {
+  const byAppId = /^\(appId='([^']+)'\)$/i.exec(key) ?? /^appId=([0-9a-f-]+)$/i.exec(key);
+  const app = byAppId ? await r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase()) : isGuid(key) ? await r.store.getApplication(r.tenant.id, key.toLowerCase()) : null;
+  if (!app) throw graphErrors.notFound(key);
+  return app;
+}
+
+export async function findServicePrincipal(r: GraphRequest, key: string): Promise<ServicePrincipal> {
+  const byAppId = /^\(appId='([^']+)'\)$/i.exec(key);
+  const sp = byAppId ? await r.store.findServicePrincipalByAppId(r.tenant.id, byAppId[1]!.toLowerCase()) : isGuid(key) ? await r.store.getServicePrincipal(r.tenant.id, key.toLowerCase()) : null;
+  if (!sp) throw graphErrors.notFound(key);
+  return sp;
+}
+
+export async function applicationView(r: GraphRequest, app: Application): Promise<Record<string, unknown>> {
+  return applicationJson(app, r.tenant, {
+    passwords: await r.store.listPasswordCredentials(r.tenant.id, app.id), keys: await r.store.listKeyCredentials(r.tenant.id, app.id),
+  });
+}
+
+export async function servicePrincipalView(r: GraphRequest, sp: ServicePrincipal): Promise<Record<string, unknown>> {
+  return servicePrincipalJson(sp, await r.store.findApplicationByAppId(r.tenant.id, sp.appId), r.tenant, {
+    passwords: await r.store.listPasswordCredentials(r.tenant.id, sp.id), keys: await r.store.listKeyCredentials(r.tenant.id, sp.id),
+  });
+}
+
+/** Any directory object by id, typed, or null. */
+export async function directoryObject(r: GraphRequest, id: string): Promise<Record<string, unknown> | null> {
+  const { store, tenant } = r;
+  const user = await store.getUser(tenant.id, id);
+  if (user) return typed('user', userJson(user));
+  const group = await store.getGroup(tenant.id, id);
+  if (group) return typed('group', groupJson(group));
+  const sp = await store.getServicePrincipal(tenant.id, id);
+  if (sp) return typed('servicePrincipal', await servicePrincipalView(r, sp));
+  const app = await store.getApplication(tenant.id, id);
+  if (app) return typed('application', await applicationView(r, app));
+  return null;
+}
+
+/** The transitive groups of an object (getMemberGroups), capped as Graph caps them. */
+export async function memberGroups(r: GraphRequest, objectId: string, securityEnabledOnly: boolean): Promise<string[]> {
+  let ids = await r.store.listTransitiveGroupIds(r.tenant.id, objectId);
+  if (securityEnabledOnly) {
+    const groups = await Promise.all(ids.map((id) => r.store.getGroup(r.tenant.id, id)));
+    ids = ids.filter((_, i) => groups[i]?.securityEnabled);
+  }
+  if (ids.length > GRAPH_MAX_MEMBER_OBJECTS) throw graphErrors.tooMany();
+  return ids;
+}
+
+export function boolField(body: Record<string, any>, key: string): boolean | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw graphErrors.badRequest(`Property '${key}' must be a boolean.`);
+  return v;
+}
+
+export const noContent = (reply: FastifyReply) => reply.code(204).send();

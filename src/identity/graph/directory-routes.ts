@@ -1,0 +1,287 @@
+import type { FastifyInstance } from 'fastify';
+import { hashSecret } from '../../shared/crypto.js';
+import type { Group, User } from '../../store/index.js';
+import { Directory } from '../directory/directory.js';
+import { isGlobalAdmin, requireRead, requireWrite } from './caller.js';
+import {
+  boolField, collect, directoryObject, findUser, graphRoute, jsonBody, memberGroups, noContent, referenceId, requireGuid,
+  requireString, type GraphContext, type GraphRequest,
+} from './context.js';
+import { graphErrors } from './errors.js';
+import { listQuery, page, applySelect } from './odata.js';
+import { groupJson, typed, userDefault, userJson } from './shapes.js';
+
+const USER_FILTERS = ['id', 'displayName', 'userPrincipalName', 'mail', 'mailNickname', 'accountEnabled', 'userType', 'givenName', 'surname'];
+const GROUP_FILTERS = ['id', 'displayName', 'mailNickname', 'securityEnabled', 'mailEnabled', 'description'];
+const USER_WRITABLE = ['accountEnabled', 'displayName', 'mailNickname', 'userPrincipalName', 'passwordProfile', 'givenName', 'surname', 'jobTitle', 'mail', 'onPremisesImmutableId', 'usageLocation', 'passwordPolicies'];
+const GROUP_WRITABLE = ['displayName', 'mailNickname', 'mailEnabled', 'securityEnabled', 'description', 'groupTypes', 'visibility', 'owners@odata.bind', 'members@odata.bind'];
+
+/** Entra's default password rule: 8 to 256 characters with three of lower, upper, digit, symbol. */
+function checkPassword(password: unknown): string {
+  if (typeof password !== 'string') throw graphErrors.badRequest("Property 'passwordProfile.password' is required.");
+  const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
+  if (password.length < 8 || password.length > 256 || classes < 3) {
+    throw graphErrors.badRequest('The specified password does not comply with password complexity requirements. Please provide a different password.');
+  }
+  return password;
+}
+
+function userView(u: User, select: string[] | null): Record<string, unknown> {
+  return select ? applySelect(userJson(u), select) : userDefault(u);
+}
+
+/** The groups (and, for getMemberObjects, directory roles) an object is in: the POST actions Graph has on every object. */
+function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, resolve: (r: GraphRequest) => Promise<string>): void {
+  graphRoute(app, ctx, 'POST', `${prefix}/getMemberGroups`, async (r) => {
+    requireRead(r.caller, 'member');
+    const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberGroups');
+    const ids = await memberGroups(r, await resolve(r), boolField(body, 'securityEnabledOnly') ?? false);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: ids });
+  });
+  graphRoute(app, ctx, 'POST', `${prefix}/getMemberObjects`, async (r) => {
+    requireRead(r.caller, 'member');
+    const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberObjects');
+    const id = await resolve(r);
+    const groups = await memberGroups(r, id, boolField(body, 'securityEnabledOnly') ?? false);
+    const roles = (await r.store.listDirectoryRoleAssignments(r.tenant.id, id)).map((x) => x.roleTemplateId);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: [...groups, ...roles] });
+  });
+  graphRoute(app, ctx, 'POST', `${prefix}/checkMemberGroups`, async (r) => {
+    requireRead(r.caller, 'member');
+    const body = jsonBody(r, ['groupIds'], 'checkMemberGroups');
+    if (!Array.isArray(body.groupIds) || body.groupIds.length === 0 || body.groupIds.length > 20 || body.groupIds.some((g: unknown) => typeof g !== 'string')) {
+      throw graphErrors.badRequest("Property 'groupIds' must list 1 to 20 group ids.");
+    }
+    const all = new Set(await r.store.listTransitiveGroupIds(r.tenant.id, await resolve(r)));
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())) });
+  });
+  const listGroups = (transitive: boolean) => async (r: GraphRequest) => {
+    requireRead(r.caller, 'member');
+    const id = await resolve(r);
+    const ids = transitive ? await r.store.listTransitiveGroupIds(r.tenant.id, id) : await r.store.listDirectGroupIds(r.tenant.id, id);
+    const groups = (await Promise.all(ids.map((g) => r.store.getGroup(r.tenant.id, g)))).filter((g): g is Group => !!g);
+    const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
+    return r.reply.send(page(groups.map((g) => typed('group', groupJson(g))), q, new URL(r.req.url, r.base), `${r.base}/$metadata#directoryObjects`));
+  };
+  graphRoute(app, ctx, 'GET', `${prefix}/memberOf`, listGroups(false));
+  graphRoute(app, ctx, 'GET', `${prefix}/transitiveMemberOf`, listGroups(true));
+}
+
+export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext): void {
+  // ---- users --------------------------------------------------------------------------------
+  graphRoute(app, ctx, 'GET', '/users', async (r) => {
+    requireRead(r.caller, 'user');
+    const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
+    const users = await collect((after) => r.store.listUsers(r.tenant.id, { limit: 1000, after }));
+    const selected = q.select;
+    const body = page(users.map((u) => userJson(u)), { ...q, select: null }, new URL(r.req.url, r.base), `${r.base}/$metadata#users`);
+    body.value = (body.value as Record<string, unknown>[]).map((u) => (selected ? applySelect(u, selected) : applySelect(u, ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'])));
+    return r.reply.send(body);
+  });
+
+  graphRoute(app, ctx, 'POST', '/users', async (r) => {
+    requireWrite(r.caller, 'user');
+    const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user');
+    const upn = requireString(body, 'userPrincipalName', 'user');
+    const displayName = requireString(body, 'displayName', 'user');
+    const mailNickname = requireString(body, 'mailNickname', 'user');
+    if (typeof body.accountEnabled !== 'boolean') throw graphErrors.badRequest("Property 'accountEnabled' is required and must be a boolean.");
+    const password = checkPassword(body.passwordProfile?.password);
+    const domain = upn.split('@')[1]?.toLowerCase() ?? '';
+    if (!/^[^@\s]+@[^@\s]+$/.test(upn) || !r.tenant.domains.includes(domain)) {
+      throw graphErrors.badRequest(`Property userPrincipalName is invalid: the domain '${domain}' is not a verified domain of this tenant (${r.tenant.domains.join(', ')}).`);
+    }
+    if (await r.store.findUserByUpn(r.tenant.id, upn)) {
+      throw graphErrors.badRequest('Another object with the same value for property userPrincipalName already exists.');
+    }
+    const user = await new Directory(r.store, r.services.clock).createUser({ tenantId: r.tenant.id, userPrincipalName: upn, displayName, password, mailNickname, accountEnabled: body.accountEnabled, mail: body.mail ?? null });
+    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userDefault(user) });
+  });
+
+  graphRoute(app, ctx, 'GET', '/users/:id', async (r) => {
+    const user = await findUser(r, r.params.id!);
+    if (user.id !== r.caller.objectId) requireRead(r.caller, 'user');
+    const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userView(user, q.select) });
+  });
+
+  graphRoute(app, ctx, 'PATCH', '/users/:id', async (r) => {
+    const user = await findUser(r, r.params.id!);
+    requireWrite(r.caller, 'user');
+    const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user');
+    const next: User = { ...user };
+    if (body.displayName !== undefined) next.displayName = requireString(body, 'displayName', 'user');
+    if (body.mailNickname !== undefined) next.mailNickname = requireString(body, 'mailNickname', 'user');
+    if (body.accountEnabled !== undefined) next.accountEnabled = boolField(body, 'accountEnabled')!;
+    if (body.mail !== undefined) next.mail = body.mail;
+    if (body.userPrincipalName !== undefined) {
+      const upn = requireString(body, 'userPrincipalName', 'user');
+      if (!r.tenant.domains.includes(upn.split('@')[1]?.toLowerCase() ?? '')) throw graphErrors.badRequest('Property userPrincipalName is invalid.');
+      next.userPrincipalName = upn;
+    }
+    if (body.passwordProfile !== undefined) next.passwordHash = await hashSecret(checkPassword(body.passwordProfile?.password));
+    await r.store.transaction(async (tx) => {
+      await tx.updateUser(r.tenant.id, user.id, () => next);
+      // A new password or a disabled account ends every session, as in Entra.
+      if (next.passwordHash !== user.passwordHash || !next.accountEnabled) await tx.revokeRefreshTokensOfUser(r.tenant.id, user.id, Date.now());
+    });
+    return noContent(r.reply);
+  });
+
+  graphRoute(app, ctx, 'DELETE', '/users/:id', async (r) => {
+    const user = await findUser(r, r.params.id!);
+    requireWrite(r.caller, 'user');
+    if (user.id === r.caller.objectId) throw graphErrors.badRequest('You cannot delete the account you are signed in with.');
+    await r.store.transaction(async (tx) => {
+      await tx.deleteUser(r.tenant.id, user.id);
+      await tx.revokeRefreshTokensOfUser(r.tenant.id, user.id, Date.now());
+    });
+    return noContent(r.reply);
+  });
+  memberActions(app, ctx, '/users/:id', async (r) => (await findUser(r, r.params.id!)).id);
+
+  // ---- me -----------------------------------------------------------------------------------
+  const me = async (r: GraphRequest) => {
+    if (r.caller.kind === 'app') throw graphErrors.badRequest('/me request is only valid with delegated authentication flow.');
+    return r.caller.objectId;
+  };
+  graphRoute(app, ctx, 'GET', '/me', async (r) => {
+    const user = await findUser(r, await me(r));
+    const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userView(user, q.select) });
+  });
+  graphRoute(app, ctx, 'GET', '/me/ownedObjects', async (r) => {
+    const owned = await r.store.listOwnedObjects(r.tenant.id, await me(r));
+    const objects = (await Promise.all(owned.map((o) => directoryObject(r, o.objectId)))).filter((o): o is Record<string, unknown> => !!o);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects`, value: objects });
+  });
+  memberActions(app, ctx, '/me', me);
+
+  // ---- groups -------------------------------------------------------------------------------
+  const findGroup = async (r: GraphRequest): Promise<Group> => {
+    const id = requireGuid(r.params.id, 'the group');
+    const group = await r.store.getGroup(r.tenant.id, id);
+    if (!group) throw graphErrors.notFound(id);
+    return group;
+  };
+  const owns = async (r: GraphRequest, objectId: string) => (await r.store.listOwners(r.tenant.id, objectId)).some((o) => o.ownerId === r.caller.objectId);
+
+  graphRoute(app, ctx, 'GET', '/groups', async (r) => {
+    requireRead(r.caller, 'group');
+    const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
+    const groups = await collect((after) => r.store.listGroups(r.tenant.id, { limit: 1000, after }));
+    return r.reply.send(page(groups.map(groupJson), q, new URL(r.req.url, r.base), `${r.base}/$metadata#groups`));
+  });
+
+  graphRoute(app, ctx, 'POST', '/groups', async (r) => {
+    requireWrite(r.caller, 'group', { create: true });
+    const body = jsonBody(r, GROUP_WRITABLE, 'microsoft.graph.group');
+    const displayName = requireString(body, 'displayName', 'group');
+    const mailNickname = requireString(body, 'mailNickname', 'group');
+    const securityEnabled = boolField(body, 'securityEnabled');
+    const mailEnabled = boolField(body, 'mailEnabled');
+    if (securityEnabled === undefined || mailEnabled === undefined) throw graphErrors.badRequest("Properties 'mailEnabled' and 'securityEnabled' are required.");
+    if (mailEnabled || (body.groupTypes && (!Array.isArray(body.groupTypes) || body.groupTypes.length))) {
+      throw graphErrors.badRequest('Only security groups (mailEnabled false, no groupTypes) can be created in this directory.');
+    }
+    const group = await r.store.transaction(async (tx) => {
+      const g = await new Directory(tx, r.services.clock).createGroup({ tenantId: r.tenant.id, displayName, mailNickname, description: body.description ?? null, securityEnabled, mailEnabled });
+      if (r.caller.kind === 'user' && !isGlobalAdmin(r.caller)) await tx.addOwner({ tenantId: r.tenant.id, objectId: g.id, objectType: 'group', ownerId: r.caller.objectId });
+      return g;
+    });
+    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#groups/$entity`, ...groupJson(group) });
+  });
+
+  graphRoute(app, ctx, 'GET', '/groups/:id', async (r) => {
+    requireRead(r.caller, 'group');
+    const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#groups/$entity`, ...applySelect(groupJson(await findGroup(r)), q.select) });
+  });
+
+  graphRoute(app, ctx, 'PATCH', '/groups/:id', async (r) => {
+    const group = await findGroup(r);
+    requireWrite(r.caller, 'group', { owner: await owns(r, group.id) });
+    const body = jsonBody(r, ['displayName', 'mailNickname', 'description', 'visibility'], 'microsoft.graph.group');
+    await r.store.updateGroup(r.tenant.id, group.id, (g) => ({
+      ...g,
+      displayName: body.displayName !== undefined ? requireString(body, 'displayName', 'group') : g.displayName,
+      mailNickname: body.mailNickname !== undefined ? requireString(body, 'mailNickname', 'group') : g.mailNickname,
+      description: body.description !== undefined ? body.description : g.description,
+    }));
+    return noContent(r.reply);
+  });
+
+  graphRoute(app, ctx, 'DELETE', '/groups/:id', async (r) => {
+    const group = await findGroup(r);
+    requireWrite(r.caller, 'group', { owner: await owns(r, group.id) });
+    // Allowed even when a cluster names it as an admin group, as in Entra: the cluster then holds a dangling id.
+    await r.store.deleteGroup(r.tenant.id, group.id);
+    return noContent(r.reply);
+  });
+
+  const listMembers = (transitive: boolean) => async (r: GraphRequest) => {
+    requireRead(r.caller, 'member');
+    const group = await findGroup(r);
+    let ids = (await r.store.listGroupMembers(r.tenant.id, group.id)).map((m) => m.memberId);
+    if (transitive) {
+      const seen = new Set<string>();
+      const queue = [...ids];
+      while (queue.length) {
+        const id = queue.shift()!;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        queue.push(...(await r.store.listGroupMembers(r.tenant.id, id)).map((m) => m.memberId));
+      }
+      ids = [...seen];
+    }
+    const objects = (await Promise.all(ids.map((id) => directoryObject(r, id)))).filter((o): o is Record<string, unknown> => !!o);
+    const q = listQuery(r.query, r.req.headers, 'DirectoryObject', ['id', 'displayName', 'userPrincipalName', 'appId']);
+    return r.reply.send(page(objects, q, new URL(r.req.url, r.base), `${r.base}/$metadata#directoryObjects`));
+  };
+  graphRoute(app, ctx, 'GET', '/groups/:id/members', listMembers(false));
+  graphRoute(app, ctx, 'GET', '/groups/:id/transitiveMembers', listMembers(true));
+
+  graphRoute(app, ctx, 'POST', '/groups/:id/members/$ref', async (r) => {
+    const group = await findGroup(r);
+    requireWrite(r.caller, 'member', { owner: await owns(r, group.id) });
+    const memberId = referenceId(r);
+    const existing = await r.store.listGroupMembers(r.tenant.id, group.id);
+    if (existing.some((m) => m.memberId === memberId)) {
+      throw graphErrors.badRequest("One or more added object references already exist for the following modified properties: 'members'.");
+    }
+    await new Directory(r.store, r.services.clock).addGroupMember(r.tenant.id, group.id, memberId);
+    return noContent(r.reply);
+  });
+
+  graphRoute(app, ctx, 'DELETE', '/groups/:id/members/:memberId/$ref', async (r) => {
+    const group = await findGroup(r);
+    requireWrite(r.caller, 'member', { owner: await owns(r, group.id) });
+    const memberId = requireGuid(r.params.memberId, 'the member');
+    if (!(await r.store.removeGroupMember(r.tenant.id, group.id, memberId))) throw graphErrors.notFound(memberId);
+    return noContent(r.reply);
+  });
+  memberActions(app, ctx, '/groups/:id', async (r) => (await findGroup(r)).id);
+
+  // ---- directory objects ---------------------------------------------------------------------
+  graphRoute(app, ctx, 'GET', '/directoryObjects/:id', async (r) => {
+    requireRead(r.caller, 'directory');
+    const object = await directoryObject(r, requireGuid(r.params.id, 'the object'));
+    if (!object) throw graphErrors.notFound(r.params.id!);
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects/$entity`, ...object });
+  });
+
+  graphRoute(app, ctx, 'POST', '/directoryObjects/getByIds', async (r) => {
+    requireRead(r.caller, 'directory');
+    const body = jsonBody(r, ['ids', 'types'], 'getByIds');
+    if (!Array.isArray(body.ids) || body.ids.length > 1000 || body.ids.some((i: unknown) => typeof i !== 'string')) throw graphErrors.badRequest("Property 'ids' must list up to 1000 object ids.");
+    const types = Array.isArray(body.types) ? new Set(body.types.map((t: string) => t.toLowerCase())) : null;
+    const objects = (await Promise.all((body.ids as string[]).map((id) => directoryObject(r, id.toLowerCase()))))
+      .filter((o): o is Record<string, unknown> => !!o && (!types || types.has(String(o['@odata.type']).replace('#microsoft.graph.', '').toLowerCase())));
+    return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects`, value: objects });
+  });
+  memberActions(app, ctx, '/directoryObjects/:id', async (r) => {
+    const id = requireGuid(r.params.id, 'the object');
+    if (!(await directoryObject(r, id))) throw graphErrors.notFound(id);
+    return id;
+  });
+}
