@@ -1,65 +1,32 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { azFor, azSkip, type Az } from '../support/az.js';
 import { httpsFetch } from '../support/http.js';
 import { completeDeviceLogin, startTestKentra, type TestKentra } from '../support/kentra.js';
 
 // The real Azure CLI (Debian azure-cli 2.45), registered as a custom cloud against Kentra the way the
 // README says, signing in three ways. CI installs the package (.ci/run); elsewhere this skips without it.
 
-const hasAz = spawnSync('sh', ['-c', 'command -v az'], { encoding: 'utf8' }).stdout.trim() !== '';
-if (!hasAz && process.env.CI) throw new Error('the Azure CLI is required in CI: install the Debian package azure-cli');
-
-interface AzResult { code: number; stdout: string; stderr: string }
-
-describe('the real Azure CLI against Kentra', { skip: hasAz ? false : 'az not found: install the Debian package azure-cli', timeout: 300_000 }, () => {
+describe('the real Azure CLI against Kentra', { skip: azSkip, timeout: 300_000 }, () => {
   let k: TestKentra;
-  let home: string;
+  let cli: Az;
   let env: NodeJS.ProcessEnv;
   let jwks: ReturnType<typeof createLocalJWKSet>;
-
-  const az = (...args: string[]): Promise<AzResult> => new Promise((resolve) => {
-    const child = spawn('az', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-  const azJson = async (...args: string[]) => {
-    const r = await az(...args, '-o', 'json');
-    assert.equal(r.code, 0, `az ${args.join(' ')} failed: ${r.stderr}`);
-    return JSON.parse(r.stdout);
-  };
+  const az = (...args: string[]) => cli.run(...args);
+  const azJson = (...args: string[]) => cli.json(...args);
 
   before(async () => {
     k = await startTestKentra();
+    cli = await azFor(k.endpoints);
+    env = cli.env;
     const { authority, caFile, tenantId } = k.endpoints;
-    home = mkdtempSync(join(tmpdir(), 'kentra-az-'));
-    env = {
-      PATH: process.env.PATH, HOME: home, AZURE_CONFIG_DIR: join(home, '.azure'), AZURE_CORE_COLLECT_TELEMETRY: 'false',
-      AZURE_CORE_NO_COLOR: 'true', REQUESTS_CA_BUNDLE: caFile,
-    };
-    const cloud = {
-      endpoints: {
-        resourceManager: `${authority}/`, activeDirectory: `${authority}/adfs`, activeDirectoryResourceId: 'https://management.core.windows.net/',
-        activeDirectoryGraphResourceId: 'https://graph.windows.net/', microsoftGraphResourceId: `${authority}/`, management: 'https://management.core.windows.net/',
-      },
-      suffixes: { storageEndpoint: 'core.windows.net', keyvaultDns: '.vault.azure.net', acrLoginServerEndpoint: '.azurecr.io' },
-    };
-    writeFileSync(join(home, 'cloud.json'), JSON.stringify(cloud));
-    const register = await az('cloud', 'register', '-n', 'Kentra', '--cloud-config', `@${join(home, 'cloud.json')}`);
-    assert.equal(register.code, 0, register.stderr);
-    assert.equal((await az('cloud', 'set', '-n', 'Kentra')).code, 0);
     jwks = createLocalJWKSet((await httpsFetch(`${authority}/${tenantId}/discovery/v2.0/keys`, { caFile })).json<JSONWebKeySet>());
   });
   after(async () => {
     await k?.close();
-    if (home) rmSync(home, { recursive: true, force: true });
+    cli?.close();
   });
 
   const verify = async (token: string) => (await jwtVerify(token, jwks)).payload;
