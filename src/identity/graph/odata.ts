@@ -239,7 +239,8 @@ export function page(items: Record<string, unknown>[], q: ListQuery, requestUrl:
   if (q.skip + q.top < filtered.length) {
     const next = new URL(requestUrl);
     next.searchParams.set('$skiptoken', Buffer.from(String(q.skip + q.top)).toString('base64url'));
-    body['@odata.nextLink'] = next.toString();
+    // Graph writes the OData options with a literal `$` (`?$top=3&$skiptoken=…`).
+    body['@odata.nextLink'] = next.toString().replace(/%24/g, '$');
   }
   return body;
 }
