@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 
-import { runEnv, runUp } from './up.js';
+import { registerAccountCommands } from './account.js';
+import { registerAdCommands } from './ad.js';
 
 const program = new Command();
 program
   .name('kentra')
   .description('Self-hosted AKS-managed Microsoft Entra ID integration: identity provider, control plane and cluster access.')
   .version(JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string, '-v, --version')
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Usage errors exit 2, as az's do; set before the subcommands so they inherit it.
+  .exitOverride();
 
 const port = (value: string) => {
   const n = Number(value);
@@ -38,6 +41,7 @@ The first start creates a local CA (<data-dir>/ca.pem), a tenant, an admin user,
 principal and a subscription, prints them, and writes them to <data-dir>/endpoints.json.
 Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the server cleanly.`)
   .action(async (opts) => {
+    const { runUp } = await import('./up.js');
     await runUp({
       dataDir: opts.dataDir, port: opts.port, hosts: opts.host, listen: opts.listen,
       store: opts.store ?? process.env.KENTRA_STORE, seed: opts.seed ?? process.env.KENTRA_SEED,
@@ -49,9 +53,15 @@ program.command('env')
   .description('Print the shell exports a client needs to trust and find a running Kentra.')
   .option('--data-dir <dir>', 'data directory [env KENTRA_DATA_DIR, default ~/.kentra]')
   .option('--json', 'print the whole endpoints.json instead')
-  .action((opts) => runEnv(opts.dataDir, Boolean(opts.json)));
+  .action(async (opts) => (await import('./up.js')).runEnv(opts.dataDir, Boolean(opts.json)));
+
+registerAccountCommands(program);
+registerAdCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
+  if (err instanceof CommanderError) {
+    process.exit(['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code) ? 0 : 2);
+  }
   process.stderr.write(`ERROR: ${err.message}\n`);
   process.exit(1);
 });
