@@ -287,13 +287,13 @@ export function registerAdCommands(program: Command): void {
   const permission = app.command('permission').description('Manage the API permissions an application asks for, and consent.');
   leaf(permission, 'add', 'Ask for permissions on an API.', (c) => c.requiredOption('--id <app>').requiredOption('--api <app-id>')
     .requiredOption('--api-permissions <id=Scope|Role...>'), async (ctx) => {
-    const g = graph(ctx);
-    const a = await resolveApp(g, ctx.opts.id);
     const access = (ctx.opts.apiPermissions as string[]).map((p) => {
       const [id, type] = p.split('=');
       if (!id || (type !== 'Scope' && type !== 'Role')) throw new CliError('Usage error: Please provide both permission id and type, such as `--api-permissions e1fe6dd8-ba31-4d61-89e7-88639da4683d=Scope`', 2);
       return { id, type };
     });
+    const g = graph(ctx);
+    const a = await resolveApp(g, ctx.opts.id);
     const list = a.requiredResourceAccess as { resourceAppId: string; resourceAccess: { id: string; type: string }[] }[];
     const existing = list.find((r) => r.resourceAppId === ctx.opts.api);
     if (existing) existing.resourceAccess.push(...access.filter((x) => !existing.resourceAccess.some((y) => y.id === x.id)));
