@@ -219,12 +219,13 @@ export class KyselyStore implements Store {
   }
 
   async listTransitiveGroupIds(tenantId: string, memberId: string): Promise<string[]> {
-    // UNION (not UNION ALL) makes the recursion stop on cycles and report each group once.
+    // UNION (not UNION ALL) makes the recursion stop on cycles and report each group once. CROSS JOIN
+    // keeps `up` as the outer loop on SQLite (its join-order hint), so each step is an index probe.
     const res = await sql<{ group_id: string }>`
       WITH RECURSIVE up(group_id) AS (
         SELECT group_id FROM group_members WHERE tenant_id = ${tenantId} AND member_id = ${memberId}
         UNION
-        SELECT gm.group_id FROM group_members gm JOIN up ON gm.member_id = up.group_id WHERE gm.tenant_id = ${tenantId}
+        SELECT gm.group_id FROM up CROSS JOIN group_members gm WHERE gm.tenant_id = ${tenantId} AND gm.member_id = up.group_id
       )
       SELECT group_id FROM up ORDER BY group_id`.execute(this.db);
     return res.rows.map((r) => String(r.group_id));

