@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { azFor, azSkip, type Az } from '../support/az.js';
@@ -14,6 +16,11 @@ describe('the real Azure CLI against Kentra', { skip: azSkip, timeout: 300_000 }
   let cli: Az;
   let env: NodeJS.ProcessEnv;
   let jwks: ReturnType<typeof createLocalJWKSet>;
+  // A tripwire for "offline": every az command after registration goes through this proxy for
+  // anything but Kentra itself, which records and refuses it. The ADFS-style authority must mean
+  // no instance discovery at login.microsoftonline.com, no alias lookup, nothing public.
+  let proxy: Server;
+  const leaked: string[] = [];
   const az = (...args: string[]) => cli.run(...args);
   const azJson = (...args: string[]) => cli.json(...args);
 
@@ -21,12 +28,19 @@ describe('the real Azure CLI against Kentra', { skip: azSkip, timeout: 300_000 }
     k = await startTestKentra();
     cli = await azFor(k.endpoints);
     env = cli.env;
+    proxy = createServer((req, res) => { leaked.push(`${req.method} ${req.url}`); res.writeHead(403).end(); });
+    proxy.on('connect', (req, socket) => { leaked.push(`CONNECT ${req.url}`); socket.end('HTTP/1.1 403 Forbidden\r\n\r\n'); });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    // The same object az's runs spawn with (cloud registration, which made az's one-off version check, is done).
+    Object.assign(env, { HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl, NO_PROXY: 'localhost,127.0.0.1,::1' });
     const { authority, caFile, tenantId } = k.endpoints;
     jwks = createLocalJWKSet((await httpsFetch(`${authority}/${tenantId}/discovery/v2.0/keys`, { caFile })).json<JSONWebKeySet>());
   });
   after(async () => {
     await k?.close();
     cli?.close();
+    proxy?.close();
   });
 
   const verify = async (token: string) => (await jwtVerify(token, jwks)).payload;
@@ -105,5 +119,9 @@ describe('the real Azure CLI against Kentra', { skip: azSkip, timeout: 300_000 }
     assert.equal(subs[0].user.name, admin.userPrincipalName);
     const token = await azJson('account', 'get-access-token');
     assert.equal((await verify(token.accessToken)).upn, admin.userPrincipalName);
+  });
+
+  it('sent nothing anywhere but Kentra', () => {
+    assert.deepEqual(leaked, []);
   });
 });
