@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { createHash, createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { signJwt } from '../identity/tokens/jwt.js';
+import { readEntry, removeEntry, usable, withLock, writeEntry, type CacheEntry } from './cache.js';
+import { KubeloginError, scopeOf, type TokenOptions } from './options.js';
+
+// Everything a cache miss needs: the token endpoint, device code, password, client credentials
+// (secret, certificate, federated assertion), refresh, and the CLI modes. Loaded only on a miss.
+
+const CLOUDS: Record<string, string> = {
+  AZURECLOUD: 'https://login.microsoftonline.com/', AZUREPUBLIC: 'https://login.microsoftonline.com/', AZUREPUBLICCLOUD: 'https://login.microsoftonline.com/',
+  AZUREUSGOVERNMENT: 'https://login.microsoftonline.us/', AZUREUSGOVERNMENTCLOUD: 'https://login.microsoftonline.us/',
+  AZURECHINACLOUD: 'https://login.chinacloudapi.cn/',
+};
+
+interface Authority { host: string; ca?: string[] }
+
+/** Where tokens come from: --authority-host, else the --environment, where `Kentra` reads endpoints.json. */
+export function resolveAuthority(o: TokenOptions, env: NodeJS.ProcessEnv): Authority {
+  let kentraCa: string[] | undefined;
+  const kentra = () => {
+    const dir = env.KENTRA_DATA_DIR || join(homedir(), '.kentra');
+    try {
+      const e = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as { authority: string; caFile: string };
+      kentraCa = existsSync(e.caFile) ? [...rootCertificates, readFileSync(e.caFile, 'utf8')] : undefined;
+      return `${e.authority}/`;
+    } catch {
+      throw new KubeloginError(`the Kentra environment needs ${join(dir, 'endpoints.json')}: start Kentra with \`kentra up\` or set KENTRA_DATA_DIR`);
+    }
+  };
+  if (o.authorityHost) return { host: o.authorityHost };
+  const name = o.environment.toUpperCase();
+  const host = name === 'KENTRA' ? kentra() : CLOUDS[name] ?? CLOUDS.AZUREPUBLICCLOUD!;
+  return { host, ca: kentraCa };
+}
+
+interface TokenResponse { access_token: string; expires_in: number | string; refresh_token?: string; client_info?: string; id_token?: string; message?: string }
+
+class OAuthError extends Error {
+  constructor(readonly error: string, message: string) { super(message); }
+}
+
+function post(url: string, form: Record<string, string>, ca?: string[]): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: any;
+        try { body = JSON.parse(text); } catch { return reject(new Error(`${url} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)); }
+        if ((res.statusCode ?? 500) >= 400) return reject(new OAuthError(String(body.error), String(body.error_description ?? body.error).split('\r\n')[0]!));
+        resolve(body);
+      });
+    });
+    req.on('error', reject);
+    req.end(new URLSearchParams(form).toString());
+  });
+}
+
+function toEntry(body: TokenResponse, tenantId: string, username?: string): CacheEntry {
+  return {
+    accessToken: body.access_token, expiresOn: Math.floor(Date.now() / 1000) + Number(body.expires_in),
+    refreshToken: body.refresh_token, tenantId, username,
+  };
+}
+
+function requireFields(o: TokenOptions, fields: [keyof TokenOptions, string][]): void {
+  for (const [key, label] of fields) if (!o[key]) throw new KubeloginError(`${label} cannot be empty`);
+}
+
+/** A client assertion signed with the PEM certificate and key, as azidentity sends it (PS256, x5t#S256). */
+function certificateAssertion(o: TokenOptions, audience: string): string {
+  if (/\.pfx$|\.p12$/i.test(o.clientCert)) throw new KubeloginError('PFX client certificates are not supported yet: convert it with `openssl pkcs12 -in cert.pfx -nodes -out cert.pem`');
+  const pem = readFileSync(o.clientCert, 'utf8');
+  const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (!certPem) throw new KubeloginError(`no certificate found in ${o.clientCert}`);
+  const key = createPrivateKey({ key: pem, passphrase: o.clientCertPassword || undefined });
+  const der = new X509Certificate(certPem).raw;
+  const now = Math.floor(Date.now() / 1000);
+  return signJwt({ alg: 'PS256', typ: 'JWT', 'x5t#S256': createHash('sha256').update(der).digest('base64url') },
+    { aud: audience, iss: o.clientId, sub: o.clientId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 }, key);
+}
+
+async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
+  const base = `${a.host}${o.tenantId}/oauth2/v2.0`;
+  const dc = await post(`${base}/devicecode`, { client_id: o.clientId, scope: `${scope} openid offline_access profile` }, a.ca);
+  // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
+  stderr.write(`${dc.message}\n`);
+  const deadline = Date.now() + Number(dc.expires_in) * 1000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, Number(dc.interval ?? 5) * 1000));
+    try {
+      return await post(`${base}/token`, { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', scope: `${scope} openid offline_access profile` }, a.ca);
+    } catch (err) {
+      if (err instanceof OAuthError && err.error === 'authorization_pending' && Date.now() < deadline) continue;
+      throw err;
+    }
+  }
+}
+
+/** The `kentra login` session, or the real `az`, for `-l azurecli`. */
+async function azureCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheEntry> {
+  const preferAz = env.KUBELOGIN_AZURE_CLI === 'az';
+  const kentraProfile = join(env.KENTRA_CONFIG_DIR || join(homedir(), '.kentra-cli'), 'profile.json');
+  if (!preferAz && existsSync(kentraProfile)) {
+    const { Session } = await import('../cli/session.js');
+    const session = new Session();
+    if (session.account) {
+      const t = await session.token(scopeOf(o.serverId), o.tenantId || undefined);
+      return { accessToken: t.token, expiresOn: t.expiresOn, tenantId: t.tenant };
+    }
+  }
+  const args = ['account', 'get-access-token', '--resource', o.serverId, '-o', 'json'];
+  if (o.tenantId) args.push('--tenant', o.tenantId);
+  if (o.subscription) args.push('--subscription', o.subscription);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('az', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', () => reject(new KubeloginError('AzureCLICredential: Azure CLI not found on path (neither `kentra login` nor `az login` has been run)')));
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new KubeloginError(`AzureCLICredential: ${stderr.trim() || `az exited with ${code}`}`))));
+  });
+  const body = JSON.parse(out) as { accessToken: string; expiresOn: string; expires_on?: number; tenant?: string };
+  const expiresOn = body.expires_on ?? Math.floor(new Date(body.expiresOn.replace(' ', 'T')).getTime() / 1000);
+  return { accessToken: body.accessToken, expiresOn, tenantId: body.tenant };
+}
+
+/** A token for the cache miss: refresh silently when possible, sign in otherwise; cache the result. */
+export async function acquire(o: TokenOptions, file: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream): Promise<CacheEntry> {
+  const scope = scopeOf(o.serverId);
+  const now = () => Math.floor(Date.now() / 1000);
+
+  const fetchToken = async (): Promise<CacheEntry> => {
+    if (o.loginMethod === 'azurecli') return azureCli(o, env);
+    const a = resolveAuthority(o, env);
+    const tokenUrl = `${a.host}${o.tenantId}/oauth2/v2.0/token`;
+    switch (o.loginMethod) {
+      case 'devicecode': case 'ropc': {
+        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID']]);
+        const cached = readEntry(file);
+        if (cached?.refreshToken) {
+          try {
+            const body = await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+            return toEntry(body, o.tenantId, cached.username);
+          } catch (err) {
+            // A revoked or expired refresh token: forget it and sign in again, once.
+            if (!(err instanceof OAuthError)) throw err;
+            removeEntry(file);
+          }
+        }
+        if (o.loginMethod === 'ropc') {
+          requireFields(o, [['username', 'username'], ['password', 'password']]);
+          const body = await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+          return toEntry(body, o.tenantId, o.username);
+        }
+        return toEntry(await deviceCode(o, a, scope, stderr), o.tenantId);
+      }
+      case 'spn': {
+        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID']]);
+        if (!o.clientSecret && !o.clientCert) throw new KubeloginError('client secret cannot be empty');
+        const credential: Record<string, string> = o.clientSecret
+          ? { client_secret: o.clientSecret }
+          : { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: certificateAssertion(o, tokenUrl) };
+        return toEntry(await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential }, a.ca), o.tenantId);
+      }
+      case 'workloadidentity': {
+        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID'], ['federatedTokenFile', 'federated token file']]);
+        const assertion = readFileSync(o.federatedTokenFile, 'utf8').trim();
+        return toEntry(await post(tokenUrl, {
+          client_id: o.clientId, grant_type: 'client_credentials', scope, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion,
+        }, a.ca), o.tenantId);
+      }
+      default:
+        throw new KubeloginError(`login method ${o.loginMethod} is not available in this kubelogin yet`);
+    }
+  };
+
+  const dir = o.tokenCacheDir;
+  const timeoutMs = o.timeoutSeconds * 1000;
+  const work = withLock(file, dir, timeoutMs, timeoutMs + 10_000, async () => {
+    // Another process may have signed in while we waited for the lock.
+    const again = readEntry(file);
+    if (usable(again, now())) return again;
+    const entry = await fetchToken();
+    writeEntry(dir, file, entry);
+    return entry;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new KubeloginError('failed to get token: context deadline exceeded')), timeoutMs); });
+  try {
+    return await Promise.race([work, deadline]);
+  } catch (err) {
+    if (err instanceof KubeloginError) throw err;
+    throw new KubeloginError(`failed to get token: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
