@@ -6,8 +6,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { signJwt } from '../identity/tokens/jwt.js';
-import { readEntry, removeEntry, usable, withLock, writeEntry, type CacheEntry } from './cache.js';
-import { KubeloginError, scopeOf, type TokenOptions } from './options.js';
+import { readEntry, removeEntry, usable, withLock, writeEntry, type CacheEntry } from './cache.cjs';
+import { KubeloginError, scopeOf, type TokenOptions } from './options.cjs';
 
 // Everything a cache miss needs: the token endpoint, device code, password, client credentials
 // (secret, certificate, federated assertion), refresh, and the CLI modes. Loaded only on a miss.

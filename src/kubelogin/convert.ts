@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { defaultOptions, GET_TOKEN_FLAGS, KubeloginError, parseFlags, updateFromEnv, validate, type TokenOptions } from './options.js';
+import { defaultOptions, GET_TOKEN_FLAGS, KubeloginError, parseFlags, updateFromEnv, validate, type TokenOptions } from './options.cjs';
 
 // `kubelogin convert-kubeconfig`: rewrites `azure` auth-provider users (and exec users that run
 // kubelogin) into exec users for the chosen login mode, with upstream's rules (reference/kubelogin.md

@@ -19,7 +19,7 @@ import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const AKS_CLIENT = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
 const TENANT = '66666666-6666-4666-8666-666666666666';
-const KUBELOGIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'src/kubelogin/bin.js');
+const KUBELOGIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'src/kubelogin/bin.cjs');
 const kubectlVersions = readdirSync('/usr/lib/google-cloud-sdk/bin', { withFileTypes: true }).filter((d) => /^kubectl\.1\.\d+$/.test(d.name)).map((d) => d.name).sort();
 
 interface Run { code: number; stdout: string; stderr: string }

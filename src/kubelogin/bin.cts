@@ -3,8 +3,8 @@
 // loads only this file, options.ts and cache.ts (node built-ins, no HTTP client, JOSE or CLI framework).
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
-import { cacheFile, readEntry, usable, type CacheEntry } from './cache.js';
-import { defaultOptions, GET_TOKEN_FLAGS, KubeloginError, parseFlags, scopeOf, updateFromEnv, validate, type TokenOptions } from './options.js';
+import { cacheFile, readEntry, usable, type CacheEntry } from './cache.cjs';
+import { defaultOptions, GET_TOKEN_FLAGS, KubeloginError, parseFlags, scopeOf, updateFromEnv, validate, type TokenOptions } from './options.cjs';
 
 const VERSION = '0.2.99-kentra';
 
