@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { registerSubscriptionRoutes } from './control-plane/index.js';
 import {
-  DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
+  DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
 import { loadOrCreateCertificateAuthority, type CertificateAndKey } from './pki/index.js';
 import { applySeed, loadSeedFile, parseSeed, type SeedFile } from './seed/seed.js';
@@ -202,6 +202,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerAuthorize(app, services);
     registerSubscriptionRoutes(app, store, verifier, edge);
     registerGraphRoutes(app, services, verifier, edge);
+    registerManagedIdentityRoute(app, services, edge);
 
     await app.listen({ port, host: opts.listen ?? '127.0.0.1' });
     const address = app.server.address();

@@ -15,3 +15,4 @@ export { findHomeTenantForClient } from './oauth/client-auth.js';
 export { homeAccountOf } from './oauth/grants/accounts.js';
 export { registerOAuthRoutes, tenantOfSegment, type HttpEdge } from './oauth/routes.js';
 export { registerGraphRoutes } from './graph/index.js';
+export { registerManagedIdentityRoute } from './oauth/managed-identity.js';

@@ -104,6 +104,86 @@ async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: 
   }
 }
 
+function get(url: string, headers: Record<string, string>, ca?: string[]): Promise<any> {
+  const client = url.startsWith('http:') ? import('node:http') : import('node:https');
+  return client.then(({ request: req }) => new Promise((resolve, reject) => {
+    const r = req(url, { headers: { accept: 'application/json', ...headers }, ...(url.startsWith('https:') ? { ca } : {}) } as any, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: any;
+        try { body = JSON.parse(text); } catch { return reject(new Error(`${url.split('?')[0]} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)); }
+        if ((res.statusCode ?? 500) >= 400) return reject(new Error(`ManagedIdentityCredential: ${body.error_description ?? body.error ?? `HTTP ${res.statusCode}`}`));
+        resolve(body);
+      });
+    });
+    r.setTimeout(10_000, () => r.destroy(new Error(`ManagedIdentityCredential: no answer from ${url.split('?')[0]}`)));
+    r.on('error', (err) => reject(new Error(`ManagedIdentityCredential: ${(err as Error).message}`)));
+    r.end();
+  }));
+}
+
+/**
+ * Managed identity: the App Service / Arc style endpoint when IDENTITY_ENDPOINT is set (Kentra serves
+ * one at `<authority>/metadata/identity/oauth2/token`), otherwise the instance metadata service.
+ */
+async function managedIdentity(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheEntry> {
+  const endpoint = env.IDENTITY_ENDPOINT || `${(env.AZURE_POD_IDENTITY_AUTHORITY_HOST || 'http://169.254.169.254').replace(/\/+$/, '')}/metadata/identity/oauth2/token`;
+  const params = new URLSearchParams({ 'api-version': env.IDENTITY_ENDPOINT ? '2019-08-01' : '2018-02-01', resource: o.serverId });
+  if (o.clientId) params.set('client_id', o.clientId);
+  else if (o.identityResourceId) params.set(env.IDENTITY_ENDPOINT ? 'mi_res_id' : 'msi_res_id', o.identityResourceId);
+  const headers: Record<string, string> = { Metadata: 'true' };
+  if (env.IDENTITY_HEADER) headers['X-IDENTITY-HEADER'] = env.IDENTITY_HEADER;
+  const body = await get(`${endpoint}?${params}`, headers);
+  return { accessToken: body.access_token, expiresOn: Number(body.expires_on) || Math.floor(Date.now() / 1000) + Number(body.expires_in) };
+}
+
+/**
+ * Interactive: authorization code with PKCE and a loopback redirect. The browser is $BROWSER, or the
+ * system opener when there is a display; the URL is always printed on stderr so it can be opened by hand.
+ */
+async function interactive(o: TokenOptions, a: Authority, scope: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
+  const { createServer } = await import('node:http');
+  const { randomBytes } = await import('node:crypto');
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const state = randomBytes(16).toString('base64url');
+  const wanted = o.redirectUrl ? new URL(o.redirectUrl) : null;
+  let redirectUri = '';
+  const code = await new Promise<string>((resolvePromise, reject) => {
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (wanted && url.pathname !== wanted.pathname) { res.writeHead(404).end(); return; }
+      const done = (ok: boolean, text: string) => {
+        res.writeHead(ok ? 200 : 400, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><title>kubelogin</title><p>${text}</p>`);
+        server.close();
+      };
+      if (url.searchParams.get('state') !== state) { done(false, 'The sign-in response does not match this request.'); return reject(new KubeloginError('interactive sign-in: state mismatch')); }
+      const error = url.searchParams.get('error');
+      if (error) { done(false, 'Sign-in failed. You can close this window.'); return reject(new KubeloginError(`InteractiveBrowserCredential: ${url.searchParams.get('error_description') ?? error}`)); }
+      done(true, 'Authentication complete. You can close this window and return to the application.');
+      resolvePromise(url.searchParams.get('code') ?? '');
+    });
+    server.on('error', reject);
+    server.listen(wanted ? Number(wanted.port || 80) : 0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      redirectUri = wanted ? o.redirectUrl : `http://localhost:${port}`;
+      const params = new URLSearchParams({
+        client_id: o.clientId, response_type: 'code', redirect_uri: redirectUri, scope: `${scope} openid offline_access profile`,
+        state, code_challenge: challenge, code_challenge_method: 'S256', prompt: 'select_account', ...(o.loginHint ? { login_hint: o.loginHint } : {}),
+      });
+      const authorizeUrl = `${a.host}${o.tenantId}/oauth2/v2.0/authorize?${params}`;
+      stderr.write(`To sign in, open ${authorizeUrl} in a browser.\n`);
+      const browser = env.BROWSER || (process.platform === 'darwin' ? 'open' : env.DISPLAY || env.WAYLAND_DISPLAY ? 'xdg-open' : '');
+      if (browser) spawn(browser, [authorizeUrl], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+    });
+  });
+  return post(`${a.host}${o.tenantId}/oauth2/v2.0/token`, {
+    client_id: o.clientId, grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, scope: `${scope} openid offline_access profile`, client_info: '1',
+  }, a.ca);
+}
+
 /** The `kentra login` session, or the real `az`, for `-l azurecli`. */
 async function azureCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheEntry> {
   const preferAz = env.KUBELOGIN_AZURE_CLI === 'az';
@@ -140,10 +220,11 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
 
   const fetchToken = async (): Promise<CacheEntry> => {
     if (o.loginMethod === 'azurecli') return azureCli(o, env);
+    if (o.loginMethod === 'msi') return managedIdentity(o, env);
     const a = resolveAuthority(o, env);
     const tokenUrl = `${a.host}${o.tenantId}/oauth2/v2.0/token`;
     switch (o.loginMethod) {
-      case 'devicecode': case 'ropc': {
+      case 'devicecode': case 'ropc': case 'interactive': {
         requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID']]);
         const cached = readEntry(file);
         if (cached?.refreshToken) {
@@ -161,6 +242,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
           const body = await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
           return toEntry(body, o.tenantId, o.username);
         }
+        if (o.loginMethod === 'interactive') return toEntry(await interactive(o, a, scope, env, stderr), o.tenantId);
         return toEntry(await deviceCode(o, a, scope, stderr), o.tenantId);
       }
       case 'spn': {

@@ -36,6 +36,8 @@ interface SeedApp {
   servicePrincipal?: boolean | { id?: string };
   /** Grants every permission in requiredResourceAccess for the whole tenant. */
   adminConsent?: boolean;
+  /** A managed identity: the IMDS endpoint (`/metadata/identity/oauth2/token`) issues it tokens. */
+  managedIdentity?: boolean;
 }
 interface SeedSubscription { id?: string; displayName: string; roleAssignments?: { principal: string; role: string }[] }
 interface SeedTenant {
@@ -228,7 +230,7 @@ async function applyApp(store: Store, dir: Directory, tenant: Tenant, a: SeedApp
       id: a.id, appId: a.appId, displayName: a.displayName, identifierUris: a.identifierUris, signInAudience: a.signInAudience,
       publicClientRedirectUris: a.publicClient?.redirectUris, webRedirectUris: a.web?.redirectUris,
       isFallbackPublicClient: a.isFallbackPublicClient, groupMembershipClaims: a.groupMembershipClaims,
-      accessTokenAcceptedVersion: a.accessTokenAcceptedVersion ?? null, requiredResourceAccess: required,
+      accessTokenAcceptedVersion: a.accessTokenAcceptedVersion ?? null, requiredResourceAccess: required, extra: a.managedIdentity ? { managedIdentity: true } : {},
       oauth2PermissionScopes: (a.scopes ?? []).map((s) => ({
         id: s.id ?? newId(), value: s.value, type: s.type ?? 'User', adminConsentDisplayName: s.description ?? s.value,
         adminConsentDescription: s.description ?? s.value, userConsentDisplayName: s.description ?? s.value,

@@ -48,6 +48,9 @@ tenants:
 ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
         federatedIdentityCredentials:
           - { name: workload, issuer: '${issuerUrl}', subject: 'system:serviceaccount:default:app' }
+      - displayName: node-identity
+        appId: 66666666-0000-4000-8000-0000000000d1
+        managedIdentity: true
 `;
 
   const run = (cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}, onStderr?: (s: string) => void): Promise<Run> => new Promise((resolvePromise) => {
@@ -186,6 +189,48 @@ ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
     const r = await getNodes(kubeconfig, { extraEnv: { AZURE_CLIENT_ID: '66666666-0000-4000-8000-0000000000c1', AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: tokenFile, AZURE_AUTHORITY_HOST: authorityHost } });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(api.accepted.at(-1)!.appid, '66666666-0000-4000-8000-0000000000c1');
+  });
+
+  it('msi through the IMDS-compatible endpoint of kentra up', async () => {
+    const kubeconfig = api.kubeconfig(dir, execUser(['get-token', '--login', 'msi', '--server-id', AKS_SERVER, '--client-id', '66666666-0000-4000-8000-0000000000d1']), 'msi');
+    const r = await getNodes(kubeconfig, { extraEnv: { IDENTITY_ENDPOINT: `${k.endpoints.authority}/metadata/identity/oauth2/token`, IDENTITY_HEADER: 'x' }, signIn: false });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(api.accepted.at(-1)!.appid, '66666666-0000-4000-8000-0000000000d1');
+    assert.equal(api.accepted.at(-1)!.idtyp, 'app');
+    const noHeader = await httpsFetch(`${k.endpoints.authority}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=${AKS_SERVER}`, { caFile: k.endpoints.caFile });
+    assert.equal(noHeader.status, 400, 'the Metadata header is required, as on IMDS');
+    assert.equal(noHeader.json().error_description, 'Required metadata header not specified');
+  });
+
+  it('interactive: authorization code with PKCE through the loopback redirect, opened with $BROWSER', async () => {
+    const opened = join(dir, 'opened-urls');
+    const browser = join(dir, 'browser.sh');
+    writeFileSync(browser, `#!/bin/sh\necho "$1" >> "${opened}"\n`);
+    chmodSync(browser, 0o755);
+    const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--client-id', AKS_CLIENT, '--login', 'interactive']), 'interactive');
+    let signIn: Promise<void> | undefined;
+    const r = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'nodes'], { BROWSER: browser }, (stderr) => {
+      const m = /To sign in, open (\S+) in a browser\./.exec(stderr);
+      if (!m || signIn) return;
+      // The scripted browser: the sign-in page, the form, then the redirect to kubelogin's loopback listener.
+      signIn = (async () => {
+        const page = await httpsFetch(m[1]!, { caFile: k.endpoints.caFile });
+        const state = /name="state" value="([^"]*)"/.exec(page.text)![1]!.replace(/&amp;/g, '&');
+        const action = /<form method="post" action="([^"]*)"/.exec(page.text)![1]!;
+        const res = await postForm(`${k.endpoints.authority}${action}`, { state, username: 'dev@kubelogin.onmicrosoft.com', password: 'Dev-Passw0rd!' }, k.endpoints.caFile);
+        assert.equal(res.status, 302, res.text);
+        const location = String(res.headers.location);
+        assert.match(location, /^http:\/\/localhost:\d+\/?\?code=/);
+        const back = await fetch(location);
+        assert.match(await back.text(), /Authentication complete/);
+      })();
+    });
+    await signIn;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(api.accepted.at(-1)!.upn, 'dev@kubelogin.onmicrosoft.com');
+    assert.match(readFileSync(opened, 'utf8'), /\/oauth2\/v2\.0\/authorize\?client_id=80faf920-1908-4b52-b5ef-a8e7bedfc67a&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A\d+&/);
+    const again = await getNodes(kubeconfig, { extraEnv: { BROWSER: browser }, signIn: false });
+    assert.equal(again.stderr, '', 'cached: no second browser sign-in');
   });
 
   it('azurecli after `kentra login`', async () => {

@@ -100,7 +100,7 @@ export function servicePrincipalJson(sp: ServicePrincipal, app: Application | nu
     disabledByMicrosoftStatus: null, displayName: sp.displayName, homepage: null, loginUrl: null, logoutUrl: null, notes: null,
     notificationEmailAddresses: [], preferredSingleSignOnMode: null, preferredTokenSigningKeyThumbprint: null,
     replyUrls: app ? [...app.webRedirectUris, ...app.publicClientRedirectUris] : [], servicePrincipalNames: sp.servicePrincipalNames,
-    servicePrincipalType: 'Application', signInAudience: app?.signInAudience ?? 'AzureADMyOrg', tags: [], tokenEncryptionKeyId: null,
+    servicePrincipalType: (app?.extra as Record<string, unknown> | undefined)?.managedIdentity ? 'ManagedIdentity' : 'Application', signInAudience: app?.signInAudience ?? 'AzureADMyOrg', tags: [], tokenEncryptionKeyId: null,
     info: { logoUrl: null, marketingUrl: null, privacyStatementUrl: null, supportUrl: null, termsOfServiceUrl: null },
     samlSingleSignOnSettings: null, addIns: [], appRoles: app?.appRoles ?? [], keyCredentials: creds.keys.map(keyCredentialJson),
     oauth2PermissionScopes: app?.oauth2PermissionScopes ?? [], passwordCredentials: creds.passwords.map((c) => passwordCredentialJson(c)),
