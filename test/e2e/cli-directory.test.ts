@@ -8,7 +8,7 @@ import { decodeJwt } from 'jose';
 import { createSelfSignedCertificate } from '../../src/pki/index.js';
 import { postForm } from '../support/http.js';
 import { completeDeviceLogin, KENTRA_BIN, startTestKentra, type TestKentra } from '../support/kentra.js';
-import { postgresBinDir, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { storeMatrix } from '../support/postgres.js';
 
 // Kentra's own CLI, as a real process, against a running server: sign-in, accounts and every `ad`
 // command of the directory issue, and document 003's legacy walkthrough as written (with `kentra`
@@ -49,11 +49,7 @@ tenantId=$(kentra account show --query tenantId -o tsv)
 echo "RESULT $serverApplicationId $clientApplicationId $serverApplicationSecret $tenantId $oAuthPermissionId"
 `;
 
-const stores: { name: string; url?: () => Promise<string> }[] = [{ name: 'SQLite' }];
-let pg: TestPostgres | undefined;
-if (postgresBinDir() || process.env.KENTRA_TEST_POSTGRES_URL) stores.push({ name: 'PostgreSQL', url: async () => (pg ??= await startPostgres()).newDatabase() });
-else if (process.env.CI) throw new Error('PostgreSQL is required in CI: install the Debian package postgresql');
-after(async () => pg?.stop());
+const stores = storeMatrix(after);
 
 for (const store of stores) {
   describe(`kentra CLI directory commands on ${store.name}`, { timeout: 300_000 }, () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { postgresBinDir, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { storeMatrix } from '../support/postgres.js';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 
@@ -27,11 +27,7 @@ tenants:
         adminConsent: true
 `;
 
-const stores: { name: string; url?: () => Promise<string> }[] = [{ name: 'SQLite' }];
-let pg: TestPostgres | undefined;
-if (postgresBinDir() || process.env.KENTRA_TEST_POSTGRES_URL) stores.push({ name: 'PostgreSQL', url: async () => (pg ??= await startPostgres()).newDatabase() });
-else if (process.env.CI) throw new Error('PostgreSQL is required in CI: install the Debian package postgresql');
-after(async () => pg?.stop());
+const stores = storeMatrix(after);
 
 for (const store of stores) {
   describe(`Microsoft Graph on ${store.name}`, { timeout: 180_000 }, () => {

@@ -111,3 +111,16 @@ export async function startPostgres(): Promise<TestPostgres> {
     },
   };
 }
+
+/**
+ * The stores an end-to-end file runs on: SQLite, and PostgreSQL where its binaries are (always in CI).
+ * One throwaway server per file, stopped when the file's tests end.
+ */
+export function storeMatrix(after: (fn: () => Promise<void>) => void): { name: string; url?: () => Promise<string> }[] {
+  const stores: { name: string; url?: () => Promise<string> }[] = [{ name: 'SQLite' }];
+  let pg: TestPostgres | undefined;
+  if (postgresBinDir() || process.env.KENTRA_TEST_POSTGRES_URL) stores.push({ name: 'PostgreSQL', url: async () => (pg ??= await startPostgres()).newDatabase() });
+  else if (process.env.CI) throw new Error('PostgreSQL is required in CI: install the Debian package postgresql');
+  after(async () => pg?.stop());
+  return stores;
+}
