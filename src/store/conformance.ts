@@ -392,6 +392,44 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal((await s.hitCounter(key, 10, late - 95)).count, 1, 'the expired counter was removed');
     });
 
+    it('keeps ARM resources by case-insensitive id, lists them by scope and type, and updates them atomically', async () => {
+      const sub = id();
+      const res = (name: string, rg: string | null, type: string) => ({
+        id: rg ? `/subscriptions/${sub}/resourceGroups/${rg}/providers/${type}/${name}` : `/subscriptions/${sub}/resourceGroups/${name}`,
+        subscriptionId: sub, resourceGroup: rg, type, name, location: 'eastus', tags: { env: 'test' }, etag: '"1"',
+        body: { properties: { provisioningState: 'Succeeded' } }, secrets: { key: 'k' }, createdAt: now, updatedAt: now,
+      });
+      const rg = res('MyRG', null, 'Microsoft.Resources/resourceGroups');
+      const mc = res('Cluster1', 'MyRG', 'Microsoft.ContainerService/managedClusters');
+      const other = res('Cluster2', 'OtherRG', 'Microsoft.ContainerService/managedClusters');
+      for (const r of [rg, mc, other]) await s.createResource(r);
+      await assert.rejects(s.createResource({ ...mc, id: mc.id.toUpperCase() }), isConflict, 'ids are case-insensitive');
+      assert.deepEqual(await s.getResource(mc.id.toLowerCase()), mc);
+      assert.deepEqual((await s.listResources({ subscriptionId: sub, type: 'microsoft.containerservice/managedclusters' })).map((r) => r.name), ['Cluster1', 'Cluster2']);
+      assert.deepEqual((await s.listResources({ subscriptionId: sub, type: 'Microsoft.ContainerService/managedClusters', resourceGroup: 'myrg' })).map((r) => r.name), ['Cluster1']);
+      await Promise.all(Array.from({ length: 5 }, () => s.updateResource(mc.id, (r) => ({ ...r, etag: `"${Number(JSON.parse(r.etag)) + 1}"` }))));
+      assert.equal((await s.getResource(mc.id))?.etag, '"6"', 'no lost update');
+      await assert.rejects(s.updateResource(mc.id, (r) => ({ ...r, id: other.id })), (e: unknown) => e instanceof StoreError && e.code === 'invalid');
+      assert.equal(await s.deleteResource(mc.id.toUpperCase()), true);
+      assert.equal(await s.getResource(mc.id), null);
+      assert.equal(await s.updateResource(mc.id, (r) => r), null);
+    });
+
+    it('keeps long-running operations and feature registrations', async () => {
+      const op = { id: id(), subscriptionId: id(), location: 'eastus', resourceId: '/x', kind: 'create' as const, status: 'InProgress' as const, startTime: now, endTime: null, completeAt: now + 1, error: null };
+      await s.createOperation(op);
+      assert.deepEqual(await s.getOperation(op.id), op);
+      const done = await s.updateOperation(op.id, (o) => ({ ...o, status: 'Failed', endTime: now + 2, error: { code: 'BadRequest', message: 'no' } }));
+      assert.deepEqual(done?.error, { code: 'BadRequest', message: 'no' });
+      const sub = id();
+      assert.equal(await s.getFeature(sub, 'Microsoft.ContainerService', 'AAD-V2'), null);
+      await s.setFeature({ subscriptionId: sub, namespace: 'Microsoft.ContainerService', name: 'AAD-V2', state: 'Registering' });
+      await s.setFeature({ subscriptionId: sub, namespace: 'Microsoft.ContainerService', name: 'AAD-V2', state: 'Registered' });
+      assert.equal((await s.getFeature(sub, 'microsoft.containerservice', 'aad-v2'))?.state, 'Registered');
+      assert.equal((await s.listFeatures(sub, 'MICROSOFT.CONTAINERSERVICE')).length, 1);
+      assert.equal((await s.listFeatures(id())).length, 0);
+    });
+
     it('stores meta values and overwrites them', async () => {
       const key = `meta-${id()}`;
       assert.equal(await s.getMeta(key), null);

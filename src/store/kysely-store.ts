@@ -4,6 +4,7 @@ import { StoreError } from './errors.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
 import * as t from './tables.js';
 import type {
+  ArmOperation, ArmResource, FeatureRegistration,
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
@@ -449,6 +450,47 @@ export class KyselyStore implements Store {
     const res = await this.db.updateTable('refresh_tokens').set({ revoked_at: now })
       .where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
     return Number(res.numUpdatedRows);
+  }
+
+  // ---- ARM resources, operations, features -----------------------------------------------
+
+  createResource(r: ArmResource) { return this.insert(t.armResources, r, `resource ${r.id}`); }
+  getResource(id: string) { return this.one(t.armResources, { id_lower: id.toLowerCase() }); }
+
+  async listResources(filter: { subscriptionId: string; type?: string; resourceGroup?: string }): Promise<ArmResource[]> {
+    let q = this.db.selectFrom('arm_resources').selectAll().where('subscription_id', '=', filter.subscriptionId);
+    if (filter.type) q = q.where('type_lower', '=', filter.type.toLowerCase());
+    if (filter.resourceGroup) q = q.where('resource_group_lower', '=', filter.resourceGroup.toLowerCase());
+    return (await q.orderBy('id_lower').execute()).map((r: any) => fromRow(t.armResources, r));
+  }
+
+  updateResource(id: string, fn: Updater<ArmResource>) {
+    return this.update(t.armResources, { id_lower: id.toLowerCase() }, (cur) => {
+      const next = fn(cur);
+      if (next.id.toLowerCase() !== cur.id.toLowerCase()) throw new StoreError('invalid', `resource ${id}: the id cannot change`);
+      return next;
+    }, `resource ${id}`);
+  }
+
+  async deleteResource(id: string) { return (await this.remove('arm_resources', { id_lower: id.toLowerCase() })) > 0; }
+
+  createOperation(op: ArmOperation) { return this.insert(t.armOperations, op, `operation ${op.id}`); }
+  getOperation(id: string) { return this.one(t.armOperations, { id }); }
+  updateOperation(id: string, fn: Updater<ArmOperation>) { return this.update(t.armOperations, { id }, fn, `operation ${id}`); }
+
+  getFeature(subscriptionId: string, namespace: string, name: string) {
+    return this.one(t.featureRegistrations, { subscription_id: subscriptionId, namespace_lower: namespace.toLowerCase(), name_lower: name.toLowerCase() });
+  }
+
+  async setFeature(f: FeatureRegistration): Promise<void> {
+    const row = toRow(t.featureRegistrations, f);
+    await this.db.insertInto('feature_registrations').values(row)
+      .onConflict((oc) => oc.columns(['subscription_id', 'namespace_lower', 'name_lower']).doUpdateSet({ state: f.state, name: f.name, namespace: f.namespace }))
+      .execute();
+  }
+
+  listFeatures(subscriptionId: string, namespace?: string) {
+    return this.many(t.featureRegistrations, namespace ? { subscription_id: subscriptionId, namespace_lower: namespace.toLowerCase() } : { subscription_id: subscriptionId }, 'name_lower');
   }
 
   // ---- counters --------------------------------------------------------------------------

@@ -271,10 +271,54 @@ async function coveringMemberIndex(db: Db): Promise<void> {
   await db.schema.createIndex('group_members_member_group').on('group_members').columns(['tenant_id', 'member_id', 'group_id']).execute();
 }
 
+/** The control plane: ARM resources, long-running operations, preview-feature registrations. */
+async function controlPlane(db: Db): Promise<void> {
+  await db.schema.createTable('arm_resources')
+    .addColumn('id_lower', 'text', (c) => c.primaryKey())
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addColumn('subscription_id', 'text', (c) => c.notNull())
+    .addColumn('resource_group', 'text')
+    .addColumn('resource_group_lower', 'text')
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('type_lower', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('location', 'text', (c) => c.notNull())
+    .addColumn('tags', 'text', (c) => c.notNull())
+    .addColumn('etag', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addColumn('secrets', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('arm_resources_scope').on('arm_resources').columns(['subscription_id', 'type_lower', 'resource_group_lower']).execute();
+  await db.schema.createTable('arm_operations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('subscription_id', 'text', (c) => c.notNull())
+    .addColumn('location', 'text', (c) => c.notNull())
+    .addColumn('resource_id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('start_time', 'bigint', (c) => c.notNull())
+    .addColumn('end_time', 'bigint')
+    .addColumn('complete_at', 'bigint', (c) => c.notNull())
+    .addColumn('error', 'text')
+    .execute();
+  await db.schema.createTable('feature_registrations')
+    .addColumn('subscription_id', 'text', (c) => c.notNull())
+    .addColumn('namespace', 'text', (c) => c.notNull())
+    .addColumn('namespace_lower', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('name_lower', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('feature_registrations_pk', ['subscription_id', 'namespace_lower', 'name_lower'])
+    .execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
   '0003_covering_member_index': { up: coveringMemberIndex },
+  '0004_control_plane': { up: controlPlane },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,4 +1,5 @@
 import type {
+  ArmOperation, ArmResource, FeatureRegistration,
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
@@ -148,6 +149,22 @@ export interface Store {
   /** Atomically counts one hit for `key` in a fixed window of `windowMs` starting at the first hit. */
   hitCounter(key: string, windowMs: number, now: number): Promise<CounterHit>;
   resetCounter(key: string): Promise<void>;
+
+  createResource(r: ArmResource): Promise<void>;
+  /** By resource id, case-insensitively. */
+  getResource(id: string): Promise<ArmResource | null>;
+  listResources(filter: { subscriptionId: string; type?: string; resourceGroup?: string }): Promise<ArmResource[]>;
+  /** Read-modify-write; the id cannot change. */
+  updateResource(id: string, fn: Updater<ArmResource>): Promise<ArmResource | null>;
+  deleteResource(id: string): Promise<boolean>;
+
+  createOperation(op: ArmOperation): Promise<void>;
+  getOperation(id: string): Promise<ArmOperation | null>;
+  updateOperation(id: string, fn: Updater<ArmOperation>): Promise<ArmOperation | null>;
+
+  getFeature(subscriptionId: string, namespace: string, name: string): Promise<FeatureRegistration | null>;
+  setFeature(f: FeatureRegistration): Promise<void>;
+  listFeatures(subscriptionId: string, namespace?: string): Promise<FeatureRegistration[]>;
 
   /** Deletes expired device codes, authorization codes, refresh tokens and counters. */
   purgeExpired(now: number): Promise<void>;

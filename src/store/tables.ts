@@ -1,5 +1,6 @@
 import { codec } from './codecs.js';
 import type {
+  ArmOperation, ArmResource, FeatureRegistration,
   Application, AppRoleAssignment, AuthorizationCode, DeviceCode, DirectoryRoleAssignment,
   FederatedIdentityCredential, Group, GroupMember, KeyCredential, OAuth2PermissionGrant, Owner,
   PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal, SigningKey, Subscription,
@@ -127,3 +128,19 @@ export const refreshTokens = codec<RefreshToken>('refresh_tokens', {
   createdAt: ['created_at', 'int'], expiresAt: ['expires_at', 'int'], rotatedAt: ['rotated_at', 'int'],
   revokedAt: ['revoked_at', 'int'],
 });
+
+export const armResources = codec<ArmResource>('arm_resources', {
+  id: ['id', 'text'], subscriptionId: ['subscription_id', 'text'], resourceGroup: ['resource_group', 'text'], type: ['type', 'text'],
+  name: ['name', 'text'], location: ['location', 'text'], tags: ['tags', 'json'], etag: ['etag', 'text'], body: ['body', 'json'],
+  secrets: ['secrets', 'json'], createdAt: ['created_at', 'int'], updatedAt: ['updated_at', 'int'],
+}, (r) => ({ id_lower: r.id.toLowerCase(), type_lower: r.type.toLowerCase(), resource_group_lower: r.resourceGroup?.toLowerCase() ?? null }));
+
+export const armOperations = codec<ArmOperation>('arm_operations', {
+  id: ['id', 'text'], subscriptionId: ['subscription_id', 'text'], location: ['location', 'text'], resourceId: ['resource_id', 'text'],
+  kind: ['kind', 'text'], status: ['status', 'text'], startTime: ['start_time', 'int'], endTime: ['end_time', 'int'],
+  completeAt: ['complete_at', 'int'], error: ['error', 'json'],
+});
+
+export const featureRegistrations = codec<FeatureRegistration>('feature_registrations', {
+  subscriptionId: ['subscription_id', 'text'], namespace: ['namespace', 'text'], name: ['name', 'text'], state: ['state', 'text'],
+}, (f) => ({ namespace_lower: f.namespace.toLowerCase(), name_lower: f.name.toLowerCase() }));

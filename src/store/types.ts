@@ -279,3 +279,45 @@ export interface CounterHit {
   count: number;
   windowStart: number;
 }
+
+/** An ARM resource (resource group, managed cluster, …). `id` keeps the casing it was created with. */
+export interface ArmResource {
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string | null;
+  /** e.g. `Microsoft.Resources/resourceGroups`, `Microsoft.ContainerService/managedClusters`. */
+  type: string;
+  name: string;
+  location: string;
+  tags: Record<string, string>;
+  etag: string;
+  /** What ARM returns besides id, name, type, location, tags (properties, identity, sku…). */
+  body: Record<string, unknown>;
+  /** Never returned: keys, tokens, hashes of secrets. */
+  secrets: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ArmOperationStatus = 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/** A long-running ARM operation; it completes when read after `completeAt`. */
+export interface ArmOperation {
+  id: string;
+  subscriptionId: string;
+  location: string;
+  resourceId: string;
+  kind: 'create' | 'update' | 'delete';
+  status: ArmOperationStatus;
+  startTime: number;
+  endTime: number | null;
+  completeAt: number;
+  error: { code: string; message: string } | null;
+}
+
+export interface FeatureRegistration {
+  subscriptionId: string;
+  namespace: string;
+  name: string;
+  state: 'Registered' | 'NotRegistered' | 'Registering' | 'Unregistering';
+}
