@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { registerSubscriptionRoutes } from './control-plane/index.js';
+import { registerAdminRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes } from './control-plane/index.js';
 import {
   DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
@@ -31,6 +31,8 @@ export interface KentraOptions {
   seed?: string | SeedFile;
   /** Seconds between device-code polls the server asks for (Entra: 5). */
   deviceCodeInterval?: number;
+  /** How long cluster creates, updates and deletes stay in progress (default 1 s). */
+  provisioningDelayMs?: number;
   rateLimits?: Partial<RateLimits>;
   keyRotation?: KeyRotationPolicy;
   logLevel?: string;
@@ -203,6 +205,22 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerSubscriptionRoutes(app, store, verifier, edge);
     registerGraphRoutes(app, services, verifier, edge);
     registerManagedIdentityRoute(app, services, edge);
+    const directory = services.directory;
+    registerManagedClusterRoutes(app, {
+      store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
+      clusterServer: (origin, uid) => `${origin}/clusters/${uid}`,
+      isGroup: async (tenantId, id) => {
+        const type = await directory.objectType(tenantId, id);
+        return type === null ? null : type === 'group';
+      },
+    });
+    registerAdminRoutes(app, {
+      store, verifier, edge, now: () => clock.now(),
+      principalType: async (tenantId, id) => {
+        const type = await directory.objectType(tenantId, id);
+        return type === 'user' ? 'User' : type === 'group' ? 'Group' : type === 'servicePrincipal' ? 'ServicePrincipal' : null;
+      },
+    });
 
     await app.listen({ port, host: opts.listen ?? '127.0.0.1' });
     const address = app.server.address();

@@ -35,6 +35,11 @@ program.command('up')
   .option('--store <url>', 'store URL: sqlite: (default, in the data directory) or postgres://user:pass@host/db [env KENTRA_STORE]')
   .option('--seed <file>', 'YAML seed file applied at start (idempotent) [env KENTRA_SEED]')
   .option('--device-code-interval <seconds>', 'polling interval device-code clients are told to use', seconds, 5)
+  .option('--provisioning-delay <ms>', 'milliseconds a cluster create, update or delete stays in progress', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new InvalidArgumentError('a whole number of milliseconds from 0 to 600000');
+    return n;
+  }, 1000)
   .option('--log-level <level>', 'log level: fatal, error, warn, info, debug', 'info')
   .addHelpText('after', `
 The first start creates a local CA (<data-dir>/ca.pem), a tenant, an admin user, a service
@@ -45,7 +50,7 @@ Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the serv
     await runUp({
       dataDir: opts.dataDir, port: opts.port, hosts: opts.host, listen: opts.listen,
       store: opts.store ?? process.env.KENTRA_STORE, seed: opts.seed ?? process.env.KENTRA_SEED,
-      deviceCodeInterval: opts.deviceCodeInterval, logLevel: opts.logLevel,
+      deviceCodeInterval: opts.deviceCodeInterval, provisioningDelayMs: opts.provisioningDelay, logLevel: opts.logLevel,
     });
   });
 

@@ -1,6 +1,7 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ARM_RESOURCE_URIS, InvalidTokenError, type TokenVerifier } from '../identity/index.js';
-import type { Store } from '../store/index.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ARM_RESOURCE_URIS, InvalidTokenError, type HttpEdge, type TokenVerifier } from '../identity/index.js';
+import type { Store, Subscription } from '../store/index.js';
+import { checkAccess } from './roles.js';
 
 /** An ARM error, answered as `{"error":{"code","message"}}` by the one ARM mapper below. */
 export class ArmError extends Error {
@@ -42,4 +43,57 @@ export async function armCaller(req: FastifyRequest, verifier: TokenVerifier, st
   const objectId = String(claims.oid);
   const groups = await store.listTransitiveGroupIds(tenantId, objectId);
   return { tenantId, objectId, principalIds: [objectId, ...groups], claims };
+}
+
+
+export interface ArmContext {
+  store: Store;
+  verifier: TokenVerifier;
+  edge: HttpEdge;
+}
+
+export interface ArmRequest {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  caller: ArmCaller;
+  origin: string;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  /** The subscription in the path, checked to exist in the caller's tenant. */
+  subscription: Subscription | null;
+}
+
+/** Refuses unless the caller holds `action` at `scope` (ARM's AuthorizationFailed otherwise). */
+export async function authorize(store: Store, r: ArmRequest, scope: string, action: string): Promise<void> {
+  const decision = await checkAccess(store, { tenantId: r.caller.tenantId, principalIds: r.caller.principalIds, scope, action });
+  if (!decision.allowed) {
+    const who = String(r.caller.claims.upn ?? r.caller.claims.unique_name ?? r.caller.claims.appid ?? r.caller.objectId);
+    throw new ArmError(403, 'AuthorizationFailed', `The client '${who}' with object id '${r.caller.objectId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`);
+  }
+}
+
+/** Registers an ARM route: bearer token, api-version, the subscription, and ARM's error envelope. */
+export function armRoute(app: FastifyInstance, ctx: ArmContext, method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE', url: string, handler: (r: ArmRequest) => Promise<unknown>): void {
+  app.route({
+    method, url,
+    handler: async (req, reply) => {
+      try {
+        const query = (req.query ?? {}) as Record<string, string | undefined>;
+        const params = req.params as Record<string, string>;
+        if (!query['api-version']) throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+        const caller = await armCaller(req, ctx.verifier, ctx.store);
+        let subscription: Subscription | null = null;
+        if (params.subscriptionId) {
+          subscription = await ctx.store.getSubscription(params.subscriptionId.toLowerCase());
+          if (!subscription || subscription.tenantId !== caller.tenantId) {
+            throw new ArmError(404, 'SubscriptionNotFound', `The subscription '${params.subscriptionId}' could not be found.`);
+          }
+        }
+        return await handler({ req, reply, caller, origin: ctx.edge.originOf(req), params, query, subscription });
+      } catch (err) {
+        if (err instanceof ArmError) return sendArmError(reply, err, ctx.edge.originOf(req));
+        throw err;
+      }
+    },
+  });
 }

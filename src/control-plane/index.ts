@@ -1,4 +1,7 @@
 // The control plane's public surface (ARM-compatible resource provider).
-export { ArmError, armCaller, sendArmError, type ArmCaller } from './arm.js';
+export { ArmError, armCaller, armRoute, authorize, sendArmError, type ArmCaller, type ArmContext, type ArmRequest } from './arm.js';
 export { registerSubscriptionRoutes, visibleSubscriptions } from './subscriptions.js';
+export { registerManagedClusterRoutes, MC_TYPE, RG_TYPE, type ControlPlaneOptions } from './managed-clusters.js';
+export { registerAdminRoutes } from './admin-routes.js';
+export { aadProfileJson, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
 export * from './roles.js';

@@ -1,0 +1,75 @@
+import { stringify } from 'yaml';
+import { AKS_CLIENT_APP_ID, AKS_SERVER_APP_ID } from '../identity/index.js';
+import { loadCertificateAuthority } from '../pki/index.js';
+import { ArmError } from './arm.js';
+import type { AadProfile } from './cluster-model.js';
+
+// The kubeconfigs of listClusterUserCredential / listClusterAdminCredential, shaped as AKS returns
+// them (reference/kubelogin.md §2.3–2.5), plus what makes the exec one reach this Kentra.
+
+const INSTALL_HINT = '\nkubelogin is not installed which is required to connect to AAD enabled cluster.\n\nTo learn more, please go to https://aka.ms/aks/kubelogin\n';
+
+export interface ClusterEndpoint {
+  name: string;
+  resourceGroup: string;
+  /** The API server URL kubectl uses. */
+  server: string;
+  /** The CA that signs the API server's certificate (base64 PEM in the kubeconfig). */
+  serverCaPem: string;
+  kubernetesVersion: string;
+  aad: AadProfile | null;
+}
+
+function kubeconfig(c: ClusterEndpoint, userName: string, user: Record<string, unknown>, contextName = c.name): string {
+  return stringify({
+    apiVersion: 'v1',
+    clusters: [{ cluster: { 'certificate-authority-data': Buffer.from(c.serverCaPem).toString('base64'), server: c.server }, name: c.name }],
+    contexts: [{ context: { cluster: c.name, user: userName }, name: contextName }],
+    'current-context': contextName,
+    kind: 'Config',
+    preferences: {},
+    users: [{ name: userName, user }],
+  });
+}
+
+/** The Entra user credential: exec (kubelogin) or the legacy azure auth-provider. */
+export function userKubeconfig(c: ClusterEndpoint, format: 'exec' | 'azure', authority: string): string {
+  const aad = c.aad!;
+  const serverId = aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID!;
+  const clientId = aad.managed ? AKS_CLIENT_APP_ID : aad.clientAppID!;
+  const userName = `clusterUser_${c.resourceGroup}_${c.name}`;
+  if (format === 'azure') {
+    return kubeconfig(c, userName, {
+      'auth-provider': { config: { 'apiserver-id': serverId, 'client-id': clientId, 'config-mode': aad.managed ? '1' : '', environment: 'AzurePublicCloud', 'tenant-id': aad.tenantID }, name: 'azure' },
+    });
+  }
+  return kubeconfig(c, userName, {
+    exec: {
+      apiVersion: 'client.authentication.k8s.io/v1beta1',
+      // AKS's argument order, then what points kubelogin at this Kentra instead of login.microsoftonline.com.
+      args: ['get-token', '--environment', 'AzurePublicCloud', '--server-id', serverId, '--client-id', clientId, '--tenant-id', aad.tenantID, '--login', 'devicecode',
+        '--authority-host', `${authority}/`, '--disable-instance-discovery'],
+      command: 'kubelogin', env: null, installHint: INSTALL_HINT, provideClusterInfo: false,
+    },
+  });
+}
+
+/** A client certificate credential signed by the cluster's own CA (local accounts, and non-Entra clusters' users). */
+export async function certificateKubeconfig(c: ClusterEndpoint, kind: 'clusterAdmin' | 'clusterUser' | 'clusterMonitoringUser', ca: { certPem: string; keyPem: string }, token: string): Promise<string> {
+  const authority = await loadCertificateAuthority(ca.certPem, ca.keyPem);
+  const identity = kind === 'clusterMonitoringUser' ? { commonName: 'monitoringclient', organizations: ['system:monitoring'] } : { commonName: 'masterclient', organizations: ['system:masters'] };
+  const cert = await authority.issue({ ...identity, usage: 'client', days: 730 });
+  return kubeconfig(c, `${kind}_${c.resourceGroup}_${c.name}`, {
+    'client-certificate-data': Buffer.from(cert.certPem).toString('base64'),
+    'client-key-data': Buffer.from(cert.keyPem).toString('base64'),
+    token,
+  });
+}
+
+export function localAccountsDisabled(): ArmError {
+  return new ArmError(400, 'BadRequest', 'Getting static credential is not allowed because this cluster is set to disable local accounts.');
+}
+
+export function credentialResults(name: string, yaml: string): { kubeconfigs: { name: string; value: string }[] } {
+  return { kubeconfigs: [{ name, value: Buffer.from(yaml).toString('base64') }] };
+}

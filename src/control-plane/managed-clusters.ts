@@ -1,0 +1,312 @@
+import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../shared/clock.js';
+import { hashSecret, newId } from '../shared/crypto.js';
+import { createCertificateAuthority } from '../pki/index.js';
+import type { ArmOperation, ArmResource, Store } from '../store/index.js';
+import { ArmError, armRoute, authorize, type ArmContext, type ArmRequest } from './arm.js';
+import { aadProfileJson, clusterProperties, decideAadProfile, execByDefault, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
+import { certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, type ClusterEndpoint } from './credentials.js';
+
+// Resource groups and Microsoft.ContainerService/managedClusters, with ARM's long-running operation
+// contract: operations complete when read after their due time, so any instance can finish them.
+
+const MC_TYPE = 'Microsoft.ContainerService/managedClusters';
+const RG_TYPE = 'Microsoft.Resources/resourceGroups';
+const MC = 'Microsoft.ContainerService/managedClusters';
+
+export interface ControlPlaneOptions extends ArmContext {
+  clock: Clock;
+  /** How long a create, update or delete stays in progress. */
+  provisioningDelayMs: number;
+  /** The CA of the API server certificate kubectl sees (Kentra's listener). */
+  serverCaPem: string;
+  /** The API server URL of a cluster (its endpoint on Kentra's listener). */
+  clusterServer(origin: string, clusterUid: string): string;
+  /** Is the group id a group of the tenant? null: no such object; false: not a group. */
+  isGroup(tenantId: string, id: string): Promise<boolean | null>;
+}
+
+const rgId = (sub: string, rg: string) => `/subscriptions/${sub}/resourceGroups/${rg}`;
+const mcId = (sub: string, rg: string, name: string) => `${rgId(sub, rg)}/providers/${MC_TYPE}/${name}`;
+const etagOf = () => `"${newId()}"`;
+
+function rgJson(r: ArmResource) {
+  return { id: r.id, name: r.name, type: RG_TYPE, location: r.location, tags: r.tags, properties: { provisioningState: (r.body.provisioningState as string) ?? 'Succeeded' } };
+}
+
+function clusterJson(r: ArmResource) {
+  const body = r.body as { properties: Record<string, unknown>; identity?: unknown; sku?: unknown };
+  const aad = (r.secrets.aad ?? null) as AadProfile | null;
+  return {
+    id: r.id, location: r.location, name: r.name, tags: r.tags, type: MC_TYPE, eTag: r.etag, identity: body.identity, sku: body.sku,
+    properties: { ...body.properties, aadProfile: aadProfileJson(aad) },
+  };
+}
+
+export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPlaneOptions): void {
+  const { store } = o;
+  const now = () => o.clock.now();
+
+  // ---- long-running operations ----------------------------------------------------------------
+  const newOperation = async (r: ArmRequest, resource: ArmResource, kind: ArmOperation['kind']) => {
+    const op: ArmOperation = {
+      id: newId(), subscriptionId: resource.subscriptionId, location: resource.location.toLowerCase(), resourceId: resource.id, kind,
+      status: 'InProgress', startTime: now(), endTime: null, completeAt: now() + o.provisioningDelayMs, error: null,
+    };
+    await store.createOperation(op);
+    const base = `${r.origin}/subscriptions/${op.subscriptionId}/providers/Microsoft.ContainerService/locations/${op.location}`;
+    r.reply.header('azure-asyncoperation', `${base}/operations/${op.id}?api-version=2016-03-30`).header('retry-after', '1');
+    if (kind === 'delete') r.reply.header('location', `${base}/operationresults/${op.id}?api-version=2016-03-30`);
+    return op;
+  };
+
+  /** Finishes an operation whose time has come: the resource reaches its end state. */
+  const settle = async (op: ArmOperation): Promise<ArmOperation> => {
+    if (op.status !== 'InProgress' || now() < op.completeAt) return op;
+    return (await store.transaction(async (tx) => {
+      if (op.kind === 'delete') {
+        await tx.deleteResource(op.resourceId);
+      } else {
+        await tx.updateResource(op.resourceId, (res) => {
+          const body = res.body as { properties: Record<string, unknown> };
+          return { ...res, body: { ...res.body, properties: { ...body.properties, provisioningState: 'Succeeded', powerState: { code: 'Running' } } }, secrets: { ...res.secrets, pendingOperation: null } };
+        });
+      }
+      return tx.updateOperation(op.id, (x) => ({ ...x, status: 'Succeeded', endTime: now() }));
+    }))!;
+  };
+
+  /** A resource read settles its pending operation first. */
+  const load = async (id: string): Promise<ArmResource | null> => {
+    const res = await store.getResource(id);
+    const pending = res?.secrets.pendingOperation as string | null | undefined;
+    if (!res || !pending) return res;
+    const op = await store.getOperation(pending);
+    if (op) await settle(op);
+    return store.getResource(id);
+  };
+
+  const operation = async (r: ArmRequest) => {
+    const op = await store.getOperation(r.params.operationId!);
+    if (!op || op.subscriptionId !== r.subscription!.id) throw new ArmError(404, 'NotFound', `Operation ${r.params.operationId} was not found.`);
+    return settle(op);
+  };
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/locations/:location/operations/:operationId', async (r) => {
+    const op = await operation(r);
+    const iso = (t: number | null) => (t === null ? undefined : new Date(t).toISOString());
+    // Pollers wait Retry-After between polls (azure-core's ARM default is 30 s without it).
+    if (op.status === 'InProgress') r.reply.header('retry-after', '1');
+    return r.reply.send({ id: `/subscriptions/${op.subscriptionId}/providers/Microsoft.ContainerService/locations/${op.location}/operations/${op.id}`, name: op.id, status: op.status, startTime: iso(op.startTime), endTime: iso(op.endTime), ...(op.error ? { error: op.error } : {}) });
+  });
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/locations/:location/operationresults/:operationId', async (r) => {
+    const op = await operation(r);
+    if (op.status === 'InProgress') return r.reply.code(202).header('location', `${r.origin}${r.req.url}`).header('retry-after', '1').send();
+    return r.reply.code(204).send();
+  });
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/operationresults/:operationId', async (r) => {
+    const op = await operation(r);
+    if (op.status === 'InProgress') return r.reply.code(202).header('location', `${r.origin}${r.req.url}`).header('retry-after', '1').send();
+    return r.reply.code(200).send();
+  });
+
+  // ---- resource groups --------------------------------------------------------------------------
+  const rgPath = '/subscriptions/:subscriptionId/resourcegroups/:resourceGroup';
+  const findRg = async (r: ArmRequest) => {
+    const res = await load(rgId(r.subscription!.id, r.params.resourceGroup!));
+    if (!res) throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${r.params.resourceGroup}' could not be found.`);
+    return res;
+  };
+  armRoute(app, o, 'PUT', rgPath, async (r) => {
+    const name = r.params.resourceGroup!;
+    if (!/^[-\w._()]{1,90}$/.test(name) || name.endsWith('.')) throw new ArmError(400, 'InvalidResourceGroup', `The provided resource group name '${name}' has these invalid characters. The name can only be a letter, digit, '-', '.', '_', '(', ')' and can not end with '.'`);
+    const id = rgId(r.subscription!.id, name);
+    await authorize(store, r, id, 'Microsoft.Resources/subscriptions/resourceGroups/write');
+    const body = (r.req.body ?? {}) as { location?: string; tags?: Record<string, string> };
+    const existing = await store.getResource(id);
+    if (!body.location && !existing) throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
+    if (existing && body.location && body.location.toLowerCase() !== existing.location.toLowerCase()) {
+      throw new ArmError(409, 'InvalidResourceGroupLocation', `Invalid resource group location '${body.location}'. The Resource group already exists in location '${existing.location}'.`);
+    }
+    if (existing) {
+      const updated = await store.updateResource(id, (x) => ({ ...x, tags: body.tags ?? x.tags, updatedAt: now() }));
+      return r.reply.code(200).send(rgJson(updated!));
+    }
+    const rg: ArmResource = {
+      id, subscriptionId: r.subscription!.id, resourceGroup: null, type: RG_TYPE, name, location: body.location!.toLowerCase().replace(/\s+/g, ''),
+      tags: body.tags ?? {}, etag: etagOf(), body: { provisioningState: 'Succeeded' }, secrets: {}, createdAt: now(), updatedAt: now(),
+    };
+    await store.createResource(rg);
+    return r.reply.code(201).send(rgJson(rg));
+  });
+  armRoute(app, o, 'GET', rgPath, async (r) => {
+    const rg = await findRg(r);
+    await authorize(store, r, rg.id, 'Microsoft.Resources/subscriptions/resourceGroups/read');
+    return r.reply.send(rgJson(rg));
+  });
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/resourcegroups', async (r) => {
+    const all = await store.listResources({ subscriptionId: r.subscription!.id, type: RG_TYPE });
+    const visible = [];
+    for (const rg of all) {
+      try {
+        await authorize(store, r, rg.id, 'Microsoft.Resources/subscriptions/resourceGroups/read');
+        visible.push(rgJson(rg));
+      } catch { /* not visible to this caller */ }
+    }
+    return r.reply.send({ value: visible });
+  });
+  armRoute(app, o, 'DELETE', rgPath, async (r) => {
+    const rg = await findRg(r);
+    await authorize(store, r, rg.id, 'Microsoft.Resources/subscriptions/resourceGroups/delete');
+    // Deleting a group deletes what is in it: its clusters go first, as one operation.
+    const op: ArmOperation = {
+      id: newId(), subscriptionId: rg.subscriptionId, location: rg.location, resourceId: rg.id, kind: 'delete', status: 'InProgress',
+      startTime: now(), endTime: null, completeAt: now() + o.provisioningDelayMs, error: null,
+    };
+    await store.transaction(async (tx) => {
+      for (const res of await tx.listResources({ subscriptionId: rg.subscriptionId, resourceGroup: rg.name })) await tx.deleteResource(res.id);
+      await tx.updateResource(rg.id, (x) => ({ ...x, body: { ...x.body, provisioningState: 'Deleting' }, secrets: { ...x.secrets, pendingOperation: op.id } }));
+      await tx.createOperation(op);
+    });
+    return r.reply.code(202).header('location', `${r.origin}/subscriptions/${rg.subscriptionId}/operationresults/${op.id}?api-version=2021-04-01`).header('retry-after', '1').send();
+  });
+
+  // ---- managed clusters ----------------------------------------------------------------------------
+  const clusterPath = '/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.ContainerService/managedClusters/:name';
+  const findCluster = async (r: ArmRequest, action: string) => {
+    const id = mcId(r.subscription!.id, r.params.resourceGroup!, r.params.name!);
+    const res = await load(id);
+    if (!res) {
+      await authorize(store, r, id, action);
+      throw new ArmError(404, 'ResourceNotFound', `The Resource '${MC_TYPE}/${r.params.name}' under resource group '${r.params.resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+    }
+    await authorize(store, r, res.id, action);
+    return res;
+  };
+
+  armRoute(app, o, 'PUT', clusterPath, async (r) => {
+    const sub = r.subscription!;
+    const rg = await load(rgId(sub.id, r.params.resourceGroup!));
+    if (!rg) throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${r.params.resourceGroup}' could not be found.`);
+    const name = r.params.name!;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,61}[A-Za-z0-9]$|^[A-Za-z0-9]$/.test(name)) throw new ArmError(400, 'InvalidParameter', `The cluster name '${name}' is invalid: 1 to 63 letters, numbers, '-' and '_', starting and ending with a letter or number.`);
+    const id = mcId(sub.id, rg.name, name);
+    await authorize(store, r, id, `${MC}/write`);
+    const body = (r.req.body ?? {}) as Record<string, any>;
+    if (typeof body !== 'object' || Array.isArray(body)) throw new ArmError(400, 'InvalidRequestContent', 'The request content must be a JSON object.');
+    const existing = await load(id);
+    const ifMatch = r.req.headers['if-match'];
+    if (ifMatch && ifMatch !== '*' && ifMatch !== existing?.etag) throw new ArmError(412, 'PreconditionFailed', `The ETag '${ifMatch}' does not match the cluster's current ETag.`);
+    if (r.req.headers['if-none-match'] === '*' && existing) throw new ArmError(412, 'PreconditionFailed', 'The cluster already exists.');
+    if (existing && ['Creating', 'Updating', 'Deleting'].includes(String((existing.body as any).properties?.provisioningState))) {
+      throw new ArmError(409, 'OperationNotAllowed', `Operation is not allowed because there's an in progress ${(existing.body as any).properties.provisioningState.toLowerCase()} operation on the managed cluster. Please wait for it to finish.`);
+    }
+    const location = String(body.location ?? existing?.location ?? '').toLowerCase().replace(/\s+/g, '');
+    if (!location) throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
+    const props = body.properties ?? {};
+    const existingProps = (existing?.body as any)?.properties ?? null;
+    if (existingProps && props.enableRBAC !== undefined && props.enableRBAC !== existingProps.enableRBAC) {
+      throw new ArmError(400, 'BadRequest', "Changing property 'enableRBAC' is not allowed: Kubernetes RBAC is set when the cluster is created.");
+    }
+    const properties = clusterProperties(props, { name, resourceGroup: rg.name, subscriptionId: sub.id, location, existing: existingProps });
+    const legacyOptIn = (await store.getFeature(sub.id, LEGACY_AAD_OPT_IN.namespace, LEGACY_AAD_OPT_IN.name))?.state === 'Registered';
+    const currentAad = (existing?.secrets.aad ?? null) as AadProfile | null;
+    const decision = decideAadProfile(props.aadProfile, currentAad, { enableRBAC: properties.enableRBAC, callerTenant: r.caller.tenantId, legacyAllowed: legacyOptIn, now: now(), creating: !existing });
+    for (const g of decision.profile?.adminGroupObjectIDs ?? []) {
+      if ((await o.isGroup(decision.profile!.tenantID, g)) === false) {
+        throw new ArmError(400, 'InvalidAADAdminGroupObjectID', `The admin group object ID '${g}' is not a group in tenant ${decision.profile!.tenantID}.`);
+      }
+    }
+    const secrets: Record<string, unknown> = { ...(existing?.secrets ?? {}), aad: decision.profile };
+    if (decision.serverAppSecret) secrets.serverAppSecretHash = await hashSecret(decision.serverAppSecret);
+    if (decision.migratedFromLegacy) secrets.serverAppSecretHash = null;
+    if (!existing) {
+      const ca = await createCertificateAuthority('ca');
+      Object.assign(secrets, { uid: newId(), caCertPem: ca.certPem, caKeyPem: ca.keyPem, adminToken: randomBytes(16).toString('hex') });
+    }
+    const identity = existing ? (existing.body as any).identity : { principalId: newId(), tenantId: r.caller.tenantId, type: 'SystemAssigned' };
+    const resource: ArmResource = {
+      id: existing?.id ?? id, subscriptionId: sub.id, resourceGroup: rg.name, type: MC_TYPE, name: existing?.name ?? name, location,
+      tags: body.tags ?? existing?.tags ?? {}, etag: etagOf(),
+      body: { identity, sku: body.sku ?? (existing?.body as any)?.sku ?? { name: 'Base', tier: 'Free' }, properties: { ...properties, provisioningState: existing ? 'Updating' : 'Creating', powerState: { code: 'Running' } } },
+      secrets, createdAt: existing?.createdAt ?? now(), updatedAt: now(),
+    };
+    const op = await newOperation(r, resource, existing ? 'update' : 'create');
+    resource.secrets.pendingOperation = op.id;
+    await store.transaction(async (tx) => {
+      if (existing) await tx.updateResource(id, () => resource);
+      else await tx.createResource(resource);
+    });
+    return r.reply.code(existing ? 200 : 201).send(clusterJson(resource));
+  });
+
+  armRoute(app, o, 'GET', clusterPath, async (r) => r.reply.send(clusterJson(await findCluster(r, `${MC}/read`))));
+
+  armRoute(app, o, 'PATCH', clusterPath, async (r) => {
+    const res = await findCluster(r, `${MC}/write`);
+    const body = (r.req.body ?? {}) as Record<string, unknown>;
+    const extra = Object.keys(body).filter((k) => k !== 'tags');
+    if (extra.length) throw new ArmError(400, 'InvalidRequestContent', `PATCH on a managed cluster updates tags only; found '${extra.join("', '")}'. Use PUT for other changes.`);
+    const updated = await store.updateResource(res.id, (x) => ({ ...x, tags: (body.tags as Record<string, string>) ?? {}, etag: etagOf(), updatedAt: now() }));
+    return r.reply.send(clusterJson(updated!));
+  });
+
+  armRoute(app, o, 'DELETE', clusterPath, async (r) => {
+    const id = mcId(r.subscription!.id, r.params.resourceGroup!, r.params.name!);
+    await authorize(store, r, id, `${MC}/delete`);
+    const res = await load(id);
+    if (!res) return r.reply.code(204).send();
+    const op = await newOperation(r, res, 'delete');
+    await store.updateResource(res.id, (x) => ({ ...x, body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: 'Deleting' } }, secrets: { ...x.secrets, pendingOperation: op.id } }));
+    return r.reply.code(202).send();
+  });
+
+  const listClusters = async (r: ArmRequest, resourceGroup?: string) => {
+    const all = await store.listResources({ subscriptionId: r.subscription!.id, type: MC_TYPE, resourceGroup });
+    const value = [];
+    for (const res of all) {
+      try {
+        await authorize(store, r, res.id, `${MC}/read`);
+        value.push(clusterJson((await load(res.id)) ?? res));
+      } catch { /* not visible */ }
+    }
+    return r.reply.send({ value });
+  };
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.ContainerService/managedClusters', (r) => listClusters(r, r.params.resourceGroup));
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/managedClusters', (r) => listClusters(r));
+
+  // ---- credentials ---------------------------------------------------------------------------------
+  const endpoint = (r: ArmRequest, res: ArmResource): ClusterEndpoint => ({
+    name: res.name, resourceGroup: res.resourceGroup!, server: o.clusterServer(r.origin, String(res.secrets.uid)), serverCaPem: o.serverCaPem,
+    kubernetesVersion: String((res.body as any).properties.kubernetesVersion), aad: (res.secrets.aad ?? null) as AadProfile | null,
+  });
+  const localCa = (res: ArmResource) => ({ certPem: String(res.secrets.caCertPem), keyPem: String(res.secrets.caKeyPem) });
+
+  armRoute(app, o, 'POST', `${clusterPath}/listClusterUserCredential`, async (r) => {
+    const res = await findCluster(r, `${MC}/listClusterUserCredential/action`);
+    const c = endpoint(r, res);
+    const format = r.query.format?.toLowerCase();
+    if (format && format !== 'exec' && format !== 'azure') throw new ArmError(400, 'InvalidParameter', `The format '${r.query.format}' is not supported: use 'exec' or 'azure'.`);
+    if (!c.aad) {
+      if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
+      return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', localCa(res), String(res.secrets.adminToken))));
+    }
+    const chosen = (format ?? (execByDefault(c.kubernetesVersion) ? 'exec' : 'azure')) as 'exec' | 'azure';
+    return r.reply.send(credentialResults('clusterUser', userKubeconfig(c, chosen, r.origin)));
+  });
+
+  armRoute(app, o, 'POST', `${clusterPath}/listClusterAdminCredential`, async (r) => {
+    const res = await findCluster(r, `${MC}/listClusterAdminCredential/action`);
+    if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
+    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', localCa(res), String(res.secrets.adminToken))));
+  });
+
+  armRoute(app, o, 'POST', `${clusterPath}/listClusterMonitoringUserCredential`, async (r) => {
+    const res = await findCluster(r, `${MC}/listClusterMonitoringUserCredential/action`);
+    if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
+    return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', localCa(res), String(res.secrets.adminToken))));
+  });
+}
+
+export { MC_TYPE, RG_TYPE };
+export type { Store };
