@@ -15,52 +15,118 @@ interface Scenario {
   privateKeyPem?: string;
   certificateFile?: string;
   thumbprintSha256?: string;
+  sendCertificateChain?: boolean;
   scopes: string[];
   username?: string;
   password?: string;
   assertionFile?: string;
-  /** OBO: the middle tier's own scopes first, then the downstream ones. */
+  /** OBO: the downstream scopes; `downstream` asks for several downstream tokens in turn. */
   downstreamScopes?: string[];
+  downstream?: string[][];
   apiClientId?: string;
   apiSecret?: string;
   redirectUri?: string;
+  /** acquireTokenByRefreshToken: the scopes to redeem the refresh token for (default `scopes`). */
+  refreshScopes?: string[];
+  /** openid-client: redeem the code with a verifier that does not match the challenge. */
+  wrongVerifier?: boolean;
 }
 
 const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 const onDeviceCode = (userCode: string, message: string) => process.stderr.write(`USER_CODE ${userCode}\nMESSAGE ${message}\n`);
 
+// --- a "browser": plain form posts through the sign-in and consent pages -------------------------
+const decode = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+const field = (html: string, name: string) => { const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html); return m ? decode(m[1]!) : undefined; };
+const action = (html: string) => decode(/<form method="post" action="([^"]*)"/.exec(html)![1]!);
+const form = (body: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body), redirect: 'manual' as const });
+const pageText = (html: string) => html.replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+
+/** Follows an authorization URL through sign-in (and consent) and returns where the server redirects the browser. */
+async function browse(url: string, origin: string, username: string, password: string): Promise<{ location: string; consented: boolean }> {
+  const first = await fetch(url, { redirect: 'manual' });
+  const signIn = await first.text();
+  if (!signIn.includes('name="password"')) throw new Error(`the authorization endpoint answered ${first.status}: ${pageText(signIn)}`);
+  let res = await fetch(new URL(action(signIn), origin), form({ state: field(signIn, 'state')!, username, password }));
+  let consented = false;
+  if (res.status !== 302) {
+    const html = await res.text();
+    if (!html.includes('name="decision"')) throw new Error(`the sign-in page answered ${res.status}: ${pageText(html)}`);
+    consented = true;
+    res = await fetch(new URL(action(html), origin), form({ state: field(html, 'state')!, decision: 'accept' }));
+  }
+  const location = res.headers.get('location');
+  if (res.status !== 302 || !location) throw new Error(`expected a redirect to the client, got ${res.status}: ${pageText(await res.text())}`);
+  return { location, consented };
+}
+
 async function msal(s: Scenario): Promise<unknown> {
   const m = await import('@azure/msal-node');
   const host = new URL(s.authority).host;
   const auth = { authority: `${s.authority}/${s.tenantId}`, knownAuthorities: [host] };
-  const result = (r: any) => ({ accessToken: r.accessToken, idToken: r.idToken || undefined, scopes: r.scopes, expiresOn: r.expiresOn, account: r.account ? { homeAccountId: r.account.homeAccountId, username: r.account.username, tenantId: r.account.tenantId } : null });
+  const result = (r: any) => ({
+    accessToken: r.accessToken, idToken: r.idToken || undefined, scopes: r.scopes, expiresOn: r.expiresOn, tenantId: r.tenantId, uniqueId: r.uniqueId,
+    fromCache: r.fromCache, tokenType: r.tokenType,
+    account: r.account ? { homeAccountId: r.account.homeAccountId, localAccountId: r.account.localAccountId, username: r.account.username, tenantId: r.account.tenantId, environment: r.account.environment, name: r.account.name } : null,
+  });
+  /** The refresh token msal cached: it never hands it out, but a user can read it from the serialized cache. */
+  const cachedRefreshToken = (app: { getTokenCache(): { serialize(): string } }) => {
+    const cache = JSON.parse(app.getTokenCache().serialize()) as { RefreshToken?: Record<string, { secret: string }> };
+    return Object.values(cache.RefreshToken ?? {})[0]?.secret;
+  };
+  const userFlowTail = async (app: InstanceType<typeof m.PublicClientApplication>, first: any) => {
+    const refreshed = await app.acquireTokenSilent({ account: first.account!, scopes: s.scopes, forceRefresh: true });
+    const refreshToken = cachedRefreshToken(app);
+    let byRefreshToken: unknown = null;
+    if (refreshToken) {
+      // A second application instance with an empty cache, as a user's other process would be.
+      const other = new m.PublicClientApplication({ auth: { ...auth, clientId: s.clientId } });
+      byRefreshToken = result(await other.acquireTokenByRefreshToken({ refreshToken, scopes: s.refreshScopes ?? s.scopes }));
+    }
+    return { first: result(first), refreshed: result(refreshed), hadRefreshToken: !!refreshToken, byRefreshToken };
+  };
   switch (s.flow) {
     case 'client-secret': {
       const app = new m.ConfidentialClientApplication({ auth: { ...auth, clientId: s.clientId, clientSecret: s.secret } });
-      return result(await app.acquireTokenByClientCredential({ scopes: s.scopes }));
+      const r = await app.acquireTokenByClientCredential({ scopes: s.scopes });
+      const cached = await app.acquireTokenByClientCredential({ scopes: s.scopes });
+      return { ...result(r), secondFromCache: cached!.fromCache };
     }
     case 'client-certificate': {
-      const app = new m.ConfidentialClientApplication({ auth: { ...auth, clientId: s.clientId, clientCertificate: { thumbprintSha256: s.thumbprintSha256!, privateKey: s.privateKeyPem! } } });
+      const app = new m.ConfidentialClientApplication({ auth: { ...auth, clientId: s.clientId, clientCertificate: { thumbprintSha256: s.thumbprintSha256!, privateKey: s.privateKeyPem!, ...(s.sendCertificateChain ? { x5c: s.certificatePem } : {}) } } });
       return result(await app.acquireTokenByClientCredential({ scopes: s.scopes }));
     }
     case 'device-code': {
       const app = new m.PublicClientApplication({ auth: { ...auth, clientId: s.clientId } });
       const first = await app.acquireTokenByDeviceCode({ scopes: s.scopes, deviceCodeCallback: (r) => onDeviceCode(r.userCode, r.message) });
-      const refreshed = await app.acquireTokenSilent({ account: first!.account!, scopes: s.scopes, forceRefresh: true });
-      return { first: result(first), refreshed: result(refreshed) };
+      return userFlowTail(app, first);
     }
     case 'username-password': {
       const app = new m.PublicClientApplication({ auth: { ...auth, clientId: s.clientId } });
       const first = await app.acquireTokenByUsernamePassword({ scopes: s.scopes, username: s.username!, password: s.password! });
-      const refreshed = await app.acquireTokenSilent({ account: first!.account!, scopes: s.scopes, forceRefresh: true });
-      return { first: result(first), refreshed: result(refreshed) };
+      return userFlowTail(app, first);
+    }
+    case 'auth-code': {
+      // A confidential web app: getAuthCodeUrl (PKCE) -> sign-in pages -> acquireTokenByCode.
+      const app = new m.ConfidentialClientApplication({ auth: { ...auth, clientId: s.clientId, clientSecret: s.secret } });
+      const pkce = await new m.CryptoProvider().generatePkceCodes();
+      const state = new m.CryptoProvider().createNewGuid();
+      const url = await app.getAuthCodeUrl({ scopes: s.scopes, redirectUri: s.redirectUri!, codeChallenge: pkce.challenge, codeChallengeMethod: 'S256', state });
+      const { location, consented } = await browse(url, s.authority, s.username!, s.password!);
+      const back = new URL(location);
+      if (back.searchParams.get('error')) throw new Error(`the server redirected with ${back.searchParams.get('error')}: ${back.searchParams.get('error_description')}`);
+      if (back.searchParams.get('state') !== state) throw new Error(`state came back as ${back.searchParams.get('state')}`);
+      const r = await app.acquireTokenByCode({ code: back.searchParams.get('code')!, scopes: s.scopes, redirectUri: s.redirectUri!, codeVerifier: pkce.verifier, state },
+        { code: back.searchParams.get('code')!, client_info: back.searchParams.get('client_info') ?? undefined, state: back.searchParams.get('state') ?? undefined });
+      return { authorizeUrl: url, redirectedTo: `${back.origin}${back.pathname}`, consented, ...result(r) };
     }
     case 'on-behalf-of': {
       const user = new m.PublicClientApplication({ auth: { ...auth, clientId: s.clientId } });
       const userToken = await user.acquireTokenByUsernamePassword({ scopes: s.scopes, username: s.username!, password: s.password! });
       const api = new m.ConfidentialClientApplication({ auth: { ...auth, clientId: s.apiClientId!, clientSecret: s.apiSecret } });
-      const obo = await api.acquireTokenOnBehalfOf({ oboAssertion: userToken!.accessToken, scopes: s.downstreamScopes! });
-      return { user: result(userToken), obo: result(obo) };
+      const obos = [];
+      for (const scopes of s.downstream ?? [s.downstreamScopes!]) obos.push(result(await api.acquireTokenOnBehalfOf({ oboAssertion: userToken!.accessToken, scopes })));
+      return { user: result(userToken), obo: obos[0], obos };
     }
     default: throw new Error(`unknown msal flow ${s.flow}`);
   }
@@ -69,17 +135,19 @@ async function msal(s: Scenario): Promise<unknown> {
 async function identity(s: Scenario): Promise<unknown> {
   const id = await import('@azure/identity');
   const opts = { authorityHost: `${s.authority}/`, disableInstanceDiscovery: true };
-  let credential: { getToken(scopes: string | string[]): Promise<{ token: string; expiresOnTimestamp: number } | null> };
+  let credential: { getToken(scopes: string | string[]): Promise<{ token: string; expiresOnTimestamp: number; refreshAfterTimestamp?: number; tokenType?: string } | null> };
   switch (s.flow) {
     case 'client-secret': credential = new id.ClientSecretCredential(s.tenantId, s.clientId, s.secret!, opts); break;
-    case 'client-certificate': credential = new id.ClientCertificateCredential(s.tenantId, s.clientId, { certificatePath: s.certificateFile! }, opts); break;
+    case 'client-certificate': credential = new id.ClientCertificateCredential(s.tenantId, s.clientId, { certificatePath: s.certificateFile! }, { ...opts, sendCertificateChain: !!s.sendCertificateChain }); break;
     case 'device-code': credential = new id.DeviceCodeCredential({ ...opts, tenantId: s.tenantId, clientId: s.clientId, userPromptCallback: (info) => onDeviceCode(info.userCode, info.message) }); break;
     case 'username-password': credential = new id.UsernamePasswordCredential(s.tenantId, s.clientId, s.username!, s.password!, opts); break;
     case 'client-assertion': credential = new id.ClientAssertionCredential(s.tenantId, s.clientId, async () => readFileSync(s.assertionFile!, 'utf8').trim(), opts); break;
     default: throw new Error(`unknown identity flow ${s.flow}`);
   }
   const token = await credential.getToken(s.scopes);
-  return { accessToken: token!.token, expiresOnTimestamp: token!.expiresOnTimestamp };
+  // A second call is answered from the credential's cache (no second sign-in for the user flows).
+  const again = await credential.getToken(s.scopes);
+  return { accessToken: token!.token, expiresOnTimestamp: token!.expiresOnTimestamp, refreshAfterTimestamp: token!.refreshAfterTimestamp, tokenType: token!.tokenType, secondCallSameToken: again!.token === token!.token };
 }
 
 /** Authorization code + PKCE with openid-client; the "browser" is plain form posts to the sign-in page. */
@@ -93,32 +161,34 @@ async function openidClient(s: Scenario): Promise<unknown> {
     redirect_uri: s.redirectUri!, scope: s.scopes.join(' '), code_challenge: await oc.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256', state, nonce,
   });
-  const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replace(/&amp;/g, '&');
-  const action = (html: string) => /<form method="post" action="([^"]*)"/.exec(html)![1]!.replace(/&amp;/g, '&');
-  const form = (body: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body), redirect: 'manual' as const });
-  const text = (html: string) => html.replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
-  const signIn = await (await fetch(url)).text();
-  if (!signIn.includes('name="password"')) throw new Error(`the authorization endpoint answered: ${text(signIn)}`);
-  let res = await fetch(new URL(action(signIn), s.authority), form({ state: field(signIn, 'state')!, username: s.username!, password: s.password! }));
-  if (res.status !== 302) {
-    const html = await res.text();
-    if (!html.includes('name="decision"')) throw new Error(`the sign-in page answered ${res.status}: ${text(html)}`);
-    res = await fetch(new URL(action(html), s.authority), form({ state: field(html, 'state')!, decision: 'accept' }));
+  if (s.flow === 'authorize-page') {
+    // Only what the authorization endpoint shows for this URL (e.g. an error page), no sign-in.
+    const res = await fetch(url, { redirect: 'manual' });
+    return { status: res.status, location: res.headers.get('location'), text: pageText(await res.text()) };
   }
-  const location = res.headers.get('location');
-  if (res.status !== 302 || !location) throw new Error(`expected a redirect to the client, got ${res.status}`);
-  const tokens = await oc.authorizationCodeGrant(config, new URL(location), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+  const { location, consented } = await browse(url.href, s.authority, s.username!, s.password!);
+  const tokens = await oc.authorizationCodeGrant(config, new URL(location), {
+    pkceCodeVerifier: s.wrongVerifier ? oc.randomPKCECodeVerifier() : verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true,
+  });
   const userinfo = await oc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
-  return { issuer: config.serverMetadata().issuer, idTokenClaims: tokens.claims(), accessToken: tokens.access_token, refreshToken: !!tokens.refresh_token, userinfo };
+  let refreshed: { accessToken: string; idTokenClaims: unknown } | null = null;
+  if (tokens.refresh_token) {
+    const r = await oc.refreshTokenGrant(config, tokens.refresh_token);
+    refreshed = { accessToken: r.access_token, idTokenClaims: r.claims() ?? null };
+  }
+  return {
+    issuer: config.serverMetadata().issuer, idTokenClaims: tokens.claims(), idToken: tokens.id_token, accessToken: tokens.access_token, refreshToken: !!tokens.refresh_token,
+    tokenType: tokens.token_type, expiresIn: tokens.expiresIn(), scope: tokens.scope, redirectedTo: location.split('?')[0], consented, userinfo, refreshed,
+  };
 }
 
 const scenario = JSON.parse(process.argv[2]!) as Scenario;
 const run = scenario.lib === 'msal' ? msal : scenario.lib === 'identity' ? identity : openidClient;
 run(scenario).then(
   (result) => { out({ ok: true, result }); process.exit(0); },
-  (err: Error & { error?: string; error_description?: string }) => {
+  (err: Error & { error?: string; error_description?: string; errorCode?: string; code?: string }) => {
     const detail = err.error_description ? ` (${err.error}: ${err.error_description})` : '';
-    out({ ok: false, error: `${err.name}: ${err.message}${detail}` });
+    out({ ok: false, error: `${err.name}: ${err.message}${detail}`, errorCode: err.errorCode ?? err.code ?? err.error });
     process.exit(0);
   },
 );
