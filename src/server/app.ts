@@ -57,6 +57,18 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     },
   };
 
+  // ARM clients post actions with an empty JSON body (`az provider register`): empty means no body.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      const err = new Error('The request body is not valid JSON.') as Error & { statusCode: number };
+      err.statusCode = 400;
+      done(err, undefined);
+    }
+  });
   // Forms are parsed by each protocol edge (duplicate parameters are refused there), so keep the text.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
