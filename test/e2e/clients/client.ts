@@ -5,7 +5,11 @@
 import { readFileSync } from 'node:fs';
 
 interface Scenario {
-  lib: 'msal' | 'identity' | 'openid-client';
+  lib: 'msal' | 'identity' | 'openid-client' | 'arm';
+  subscriptionId?: string;
+  resourceGroup?: string;
+  clusterName?: string;
+  adminGroup?: string;
   flow: string;
   authority: string;
   tenantId: string;
@@ -30,6 +34,10 @@ interface Scenario {
   refreshScopes?: string[];
   /** openid-client: redeem the code with a verifier that does not match the challenge. */
   wrongVerifier?: boolean;
+  /** openid-client: redeem the same code a second time (after a successful redemption). */
+  redeemTwice?: boolean;
+  /** openid-client: how a confidential client (with `secret`) authenticates at the token endpoint. */
+  clientAuth?: 'post' | 'basic';
 }
 
 const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -40,7 +48,7 @@ const decode = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").r
 const field = (html: string, name: string) => { const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html); return m ? decode(m[1]!) : undefined; };
 const action = (html: string) => decode(/<form method="post" action="([^"]*)"/.exec(html)![1]!);
 const form = (body: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body), redirect: 'manual' as const });
-const pageText = (html: string) => html.replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+const pageText = (html: string) => decode(html.replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
 
 /** Follows an authorization URL through sign-in (and consent) and returns where the server redirects the browser. */
 async function browse(url: string, origin: string, username: string, password: string): Promise<{ location: string; consented: boolean }> {
@@ -150,10 +158,31 @@ async function identity(s: Scenario): Promise<unknown> {
   return { accessToken: token!.token, expiresOnTimestamp: token!.expiresOnTimestamp, refreshAfterTimestamp: token!.refreshAfterTimestamp, tokenType: token!.tokenType, secondCallSameToken: again!.token === token!.token };
 }
 
+/** @azure/arm-containerservice against Kentra's ARM: create (a long-running operation), get, credentials, delete. */
+async function arm(s: Scenario): Promise<unknown> {
+  const { ClientSecretCredential } = await import('@azure/identity');
+  const { ContainerServiceClient } = await import('@azure/arm-containerservice');
+  const credential = new ClientSecretCredential(s.tenantId, s.clientId, s.secret!, { authorityHost: `${s.authority}/`, disableInstanceDiscovery: true });
+  const client = new ContainerServiceClient(credential, s.subscriptionId!, { endpoint: s.authority, credentialScopes: ['https://management.azure.com/.default'] });
+  const created = await client.managedClusters.beginCreateOrUpdateAndWait(s.resourceGroup!, s.clusterName!, {
+    location: 'eastus', dnsPrefix: s.clusterName, identity: { type: 'SystemAssigned' },
+    agentPoolProfiles: [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', mode: 'System' }],
+    aadProfile: { managed: true, adminGroupObjectIDs: [s.adminGroup!] }, enableRbac: true,
+  }, { updateIntervalInMs: 200 });
+  const got = await client.managedClusters.get(s.resourceGroup!, s.clusterName!);
+  const creds = await client.managedClusters.listClusterUserCredential(s.resourceGroup!, s.clusterName!);
+  const kubeconfig = Buffer.from(creds.kubeconfigs![0]!.value!).toString('utf8');
+  await client.managedClusters.beginDeleteAndWait(s.resourceGroup!, s.clusterName!, { updateIntervalInMs: 200 });
+  let afterDelete = 'present';
+  try { await client.managedClusters.get(s.resourceGroup!, s.clusterName!); } catch (err) { afterDelete = String((err as { code?: string }).code); }
+  return { provisioningState: created.provisioningState, aadProfile: got.aadProfile, fqdn: got.fqdn, kubeconfigName: creds.kubeconfigs![0]!.name, kubeconfig, afterDelete };
+}
+
 /** Authorization code + PKCE with openid-client; the "browser" is plain form posts to the sign-in page. */
 async function openidClient(s: Scenario): Promise<unknown> {
   const oc = await import('openid-client');
-  const config = await oc.discovery(new URL(`${s.authority}/${s.tenantId}/v2.0`), s.clientId, undefined, oc.None());
+  const auth = !s.secret ? oc.None() : s.clientAuth === 'basic' ? oc.ClientSecretBasic(s.secret) : oc.ClientSecretPost(s.secret);
+  const config = await oc.discovery(new URL(`${s.authority}/${s.tenantId}/v2.0`), s.clientId, undefined, auth);
   const verifier = oc.randomPKCECodeVerifier();
   const state = oc.randomState();
   const nonce = oc.randomNonce();
@@ -167,9 +196,14 @@ async function openidClient(s: Scenario): Promise<unknown> {
     return { status: res.status, location: res.headers.get('location'), text: pageText(await res.text()) };
   }
   const { location, consented } = await browse(url.href, s.authority, s.username!, s.password!);
-  const tokens = await oc.authorizationCodeGrant(config, new URL(location), {
-    pkceCodeVerifier: s.wrongVerifier ? oc.randomPKCECodeVerifier() : verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true,
-  });
+  const checks = { pkceCodeVerifier: s.wrongVerifier ? oc.randomPKCECodeVerifier() : verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
+  const tokens = await oc.authorizationCodeGrant(config, new URL(location), checks);
+  let secondRedemption: string | null = null;
+  if (s.redeemTwice) {
+    secondRedemption = await oc.authorizationCodeGrant(config, new URL(location), checks).then(
+      () => 'the code was accepted twice',
+      (err: Error & { error?: string; error_description?: string }) => `${err.name}: ${err.message} (${err.error}: ${err.error_description})`);
+  }
   const userinfo = await oc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
   let refreshed: { accessToken: string; idTokenClaims: unknown } | null = null;
   if (tokens.refresh_token) {
@@ -178,12 +212,12 @@ async function openidClient(s: Scenario): Promise<unknown> {
   }
   return {
     issuer: config.serverMetadata().issuer, idTokenClaims: tokens.claims(), idToken: tokens.id_token, accessToken: tokens.access_token, refreshToken: !!tokens.refresh_token,
-    tokenType: tokens.token_type, expiresIn: tokens.expiresIn(), scope: tokens.scope, redirectedTo: location.split('?')[0], consented, userinfo, refreshed,
+    tokenType: tokens.token_type, expiresIn: tokens.expiresIn(), scope: tokens.scope, redirectedTo: location.split('?')[0], consented, userinfo, refreshed, secondRedemption,
   };
 }
 
 const scenario = JSON.parse(process.argv[2]!) as Scenario;
-const run = scenario.lib === 'msal' ? msal : scenario.lib === 'identity' ? identity : openidClient;
+const run = scenario.lib === 'msal' ? msal : scenario.lib === 'identity' ? identity : scenario.lib === 'arm' ? arm : openidClient;
 run(scenario).then(
   (result) => { out({ ok: true, result }); process.exit(0); },
   (err: Error & { error?: string; error_description?: string; errorCode?: string; code?: string }) => {
