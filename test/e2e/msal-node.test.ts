@@ -172,6 +172,19 @@ describe('msal-node against Kentra', { timeout: 300_000 }, () => {
     assert.match(nobody.error!, /invalid_grant.*AADSTS50034/s);
   });
 
+  it('multi-tenant authorities (organizations, common): the tenant is the user\'s, the tokens are that tenant\'s', async () => {
+    const ropc = await run({ flow: 'username-password', clientId: CLI_APP, scopes: ['api://orders-api/access_as_user'], tenantId: 'organizations', ...ALICE });
+    assert.ok(ropc.ok, ropc.error);
+    const t = await check.v2User(ropc.result.first.accessToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username });
+    assert.equal(ropc.result.first.account.homeAccountId, `${t.oid}.${CLIENTS_TENANT}`);
+    await check.idToken(ropc.result.first.idToken, { clientId: CLI_APP, username: ALICE.username });
+    await check.v2User(ropc.result.refreshed.accessToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username });
+    const device = await run({ flow: 'device-code', clientId: CLI_APP, scopes: ['api://orders-api/access_as_user'], tenantId: 'common' },
+      (code) => completeDeviceLogin(k.endpoints.authority, k.endpoints.caFile, code, ALICE.username, ALICE.password).then(() => undefined));
+    assert.ok(device.ok, device.error);
+    assert.equal((await check.v2User(device.result.first.accessToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username })).oid, t.oid);
+  });
+
   it('authorization code + PKCE for a confidential web app: getAuthCodeUrl, sign-in, user consent, acquireTokenByCode', async () => {
     const r = await run({ flow: 'auth-code', clientId: WEB_APP, secret: WEB_SECRET, redirectUri: WEB_REDIRECT, scopes: ['api://orders-api/access_as_user'], ...ALICE });
     assert.ok(r.ok, r.error);
