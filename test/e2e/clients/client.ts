@@ -163,16 +163,16 @@ async function arm(s: Scenario): Promise<unknown> {
   const { ClientSecretCredential } = await import('@azure/identity');
   const { ContainerServiceClient } = await import('@azure/arm-containerservice');
   const credential = new ClientSecretCredential(s.tenantId, s.clientId, s.secret!, { authorityHost: `${s.authority}/`, disableInstanceDiscovery: true });
-  const client = new ContainerServiceClient(credential, s.subscriptionId!, { endpoint: s.authority, credentialScopes: ['https://management.azure.com/.default'] });
-  const created = await client.managedClusters.beginCreateOrUpdateAndWait(s.resourceGroup!, s.clusterName!, {
+  const client = new ContainerServiceClient(credential, s.subscriptionId!, { endpoint: s.authority, credentials: { scopes: ['https://management.azure.com/.default'] } });
+  const created = await client.managedClusters.createOrUpdate(s.resourceGroup!, s.clusterName!, {
     location: 'eastus', dnsPrefix: s.clusterName, identity: { type: 'SystemAssigned' },
     agentPoolProfiles: [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', mode: 'System' }],
     aadProfile: { managed: true, adminGroupObjectIDs: [s.adminGroup!] }, enableRbac: true,
   }, { updateIntervalInMs: 200 });
   const got = await client.managedClusters.get(s.resourceGroup!, s.clusterName!);
-  const creds = await client.managedClusters.listClusterUserCredential(s.resourceGroup!, s.clusterName!);
+  const creds = await client.managedClusters.listClusterUserCredentials(s.resourceGroup!, s.clusterName!);
   const kubeconfig = Buffer.from(creds.kubeconfigs![0]!.value!).toString('utf8');
-  await client.managedClusters.beginDeleteAndWait(s.resourceGroup!, s.clusterName!, { updateIntervalInMs: 200 });
+  await client.managedClusters.delete(s.resourceGroup!, s.clusterName!, { updateIntervalInMs: 200 });
   let afterDelete = 'present';
   try { await client.managedClusters.get(s.resourceGroup!, s.clusterName!); } catch (err) { afterDelete = String((err as { code?: string }).code); }
   return { provisioningState: created.provisioningState, aadProfile: got.aadProfile, fqdn: got.fqdn, kubeconfigName: creds.kubeconfigs![0]!.name, kubeconfig, afterDelete };
