@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 
 import { registerAccountCommands } from './account.js';
 import { registerAdCommands } from './ad.js';
+import { registerAksCommands } from './aks.js';
 
 const program = new Command();
 program
@@ -62,6 +63,7 @@ program.command('env')
 
 registerAccountCommands(program);
 registerAdCommands(program);
+registerAksCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   if (err instanceof CommanderError) {

@@ -56,7 +56,7 @@ export function defaultServer(): { authority: string; caFile?: string } | null {
   return endpoints ? { authority: endpoints.authority, caFile: endpoints.caFile } : null;
 }
 
-export interface HttpResult { status: number; body: any; text: string }
+export interface HttpResult { status: number; body: any; text: string; headers: Record<string, string | string[] | undefined> }
 
 export class Session {
   private readonly dir = configDir();
@@ -114,7 +114,7 @@ export class Session {
           this.debug(`Response status: ${res.statusCode}`);
           let parsed: unknown = null;
           try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
-          resolvePromise({ status: res.statusCode ?? 0, body: parsed, text });
+          resolvePromise({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
         });
       });
       req.on('error', (err) => reject(new CliError(`cannot reach ${new URL(url).origin}: ${err.message}${/certificate|self.signed/i.test(err.message) ? ' (pass --ca-file with Kentra\'s ca.pem)' : ''}`)));

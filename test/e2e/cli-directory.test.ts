@@ -8,13 +8,13 @@ import { decodeJwt } from 'jose';
 import { createSelfSignedCertificate } from '../../src/pki/index.js';
 import { postForm } from '../support/http.js';
 import { completeDeviceLogin, KENTRA_BIN, startTestKentra, type TestKentra } from '../support/kentra.js';
+import { kentraCli, type Run } from '../support/kentra-cli.js';
 import { storeMatrix } from '../support/postgres.js';
 
 // Kentra's own CLI, as a real process, against a running server: sign-in, accounts and every `ad`
 // command of the directory issue, and document 003's legacy walkthrough as written (with `kentra`
 // in place of `az`). On SQLite and on PostgreSQL.
 
-interface Run { code: number; stdout: string; stderr: string }
 
 /** Document 003's directory steps, exactly as written there but for the command name. */
 const LEGACY_WALKTHROUGH = `
@@ -57,20 +57,10 @@ for (const store of stores) {
     let dir: string;
     let env: NodeJS.ProcessEnv;
 
-    const kentra = (args: string[], opts: { onStderr?: (text: string) => void } = {}): Promise<Run> => new Promise((resolve) => {
-      const child = spawn(process.execPath, [KENTRA_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); opts.onStderr?.(stderr); });
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-    const ok = async (...args: string[]) => {
-      const r = await kentra(args);
-      assert.equal(r.code, 0, `kentra ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout;
-    };
-    const okJson = async (...args: string[]) => JSON.parse(await ok(...args));
+    const cli = kentraCli(() => env);
+    const kentra = cli.run;
+    const ok = cli.ok;
+    const okJson = cli.json;
 
     before(async () => {
       k = await startTestKentra({ store: store.url ? await store.url() : undefined });

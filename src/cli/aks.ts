@@ -1,0 +1,290 @@
+import type { Command } from 'commander';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { Arm } from './arm.js';
+import { leaf, type Context } from './command.js';
+import { CliError, GRAPH_SCOPE } from './session.js';
+
+// `kentra group`, `kentra aks`, `kentra feature`, `kentra provider` and `kentra role`: az's commands
+// over Kentra's ARM, with az's client-side checks, output names and kubeconfig merging.
+
+const RG_API = '2021-04-01';
+const AKS_API = '2022-11-01';
+const FEATURE_API = '2021-07-01';
+const AUTHZ_API = '2022-04-01';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const clusterPath = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+
+/** A cluster as az prints it: properties flattened, with the SDK's attribute names. */
+export function clusterView(c: any): any {
+  const { properties = {}, ...rest } = c;
+  const out: any = { ...rest, ...properties, resourceGroup: String(c.id).split('/')[4] };
+  if ('enableRBAC' in out) { out.enableRbac = out.enableRBAC; delete out.enableRBAC; }
+  const aad = properties.aadProfile;
+  out.aadProfile = aad ? {
+    adminGroupObjectIDs: aad.adminGroupObjectIDs ?? null, clientAppId: aad.clientAppID ?? null, enableAzureRbac: aad.enableAzureRBAC ?? null,
+    managed: aad.managed ?? null, serverAppId: aad.serverAppID ?? null, serverAppSecret: null, tenantId: aad.tenantID ?? null,
+  } : null;
+  return out;
+}
+
+function splitIds(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : value.split(/[,\s]+/).filter(Boolean);
+}
+
+/** PUT and wait (unless --no-wait), then read the cluster back, as az does. */
+async function putCluster(ctx: Context, arm: Arm, path: string, body: unknown): Promise<unknown> {
+  const res = await arm.call('PUT', path, AKS_API, body);
+  if (ctx.opts.wait === false) return undefined;
+  const status = res.headers['azure-asyncoperation'];
+  if (typeof status === 'string') await arm.wait(status);
+  return clusterView((await arm.call('GET', path, AKS_API)).body);
+}
+
+/** Merges a kubeconfig into a file the way az does (admin contexts get -admin; clashes need --overwrite-existing). */
+function mergeKubeconfig(ctx: Context, text: string, admin: boolean): void {
+  const incoming = parse(text);
+  if (ctx.opts.context) {
+    incoming.contexts[0].name = ctx.opts.context;
+    incoming['current-context'] = ctx.opts.context;
+  } else if (admin) {
+    incoming.contexts[0].name = `${incoming.contexts[0].name}-admin`;
+    incoming['current-context'] = incoming.contexts[0].name;
+  }
+  if (ctx.opts.file === '-') {
+    process.stdout.write(stringify(incoming));
+    return;
+  }
+  const file = resolve(ctx.opts.file ?? (process.env.KUBECONFIG?.split(':')[0] || join(homedir(), '.kube', 'config')));
+  const existing = existsSync(file) && readFileSync(file, 'utf8').trim() ? parse(readFileSync(file, 'utf8')) : { apiVersion: 'v1', kind: 'Config', clusters: [], contexts: [], users: [], preferences: {} };
+  for (const key of ['clusters', 'users', 'contexts'] as const) {
+    existing[key] ??= [];
+    for (const item of incoming[key] ?? []) {
+      const i = existing[key].findIndex((x: any) => x.name === item.name);
+      if (i >= 0 && JSON.stringify(existing[key][i]) !== JSON.stringify(item)) {
+        if (!ctx.opts.overwriteExisting) throw new CliError(`A different object named ${item.name} already exists in your kubeconfig file.\nOverwrite? Run again with --overwrite-existing.`);
+        existing[key][i] = item;
+      } else if (i < 0) {
+        existing[key].push(item);
+      }
+    }
+  }
+  existing['current-context'] = incoming['current-context'];
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, stringify(existing), { mode: 0o600 });
+  ctx.warn(`Merged "${incoming['current-context']}" as current context in ${file}`);
+}
+
+export function registerAksCommands(program: Command): void {
+  const arm = (ctx: Context) => new Arm(ctx.session);
+
+  // ---- resource groups ------------------------------------------------------------------------
+  const group = program.command('group').description('Manage resource groups.');
+  const rgPath = (a: Arm, name: string) => `/subscriptions/${a.subscriptionId}/resourcegroups/${name}`;
+  leaf(group, 'create', 'Create a resource group.', (c) => c.requiredOption('-n, --name <name>').requiredOption('-l, --location <location>').option('--tags <k=v...>'), async (ctx) => {
+    const a = arm(ctx);
+    const tags = Object.fromEntries(((ctx.opts.tags ?? []) as string[]).map((t) => t.split('=') as [string, string]));
+    return (await a.call('PUT', rgPath(a, ctx.opts.name), RG_API, { location: ctx.opts.location, tags })).body;
+  });
+  leaf(group, 'show', 'Show a resource group.', (c) => c.requiredOption('-n, --name <name>'), async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('GET', rgPath(a, ctx.opts.name), RG_API)).body;
+  });
+  leaf(group, 'list', 'List resource groups.', (c) => c, async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups`, RG_API)).body.value;
+  });
+  leaf(group, 'delete', 'Delete a resource group and everything in it.', (c) => c.requiredOption('-n, --name <name>').option('-y, --yes', 'do not ask for confirmation').option('--no-wait'), async (ctx) => {
+    if (!ctx.opts.yes) throw new CliError('Are you sure you want to perform this operation? Pass --yes to confirm (no terminal to ask on).', 2);
+    const a = arm(ctx);
+    const res = await a.call('DELETE', rgPath(a, ctx.opts.name), RG_API);
+    if (ctx.opts.wait !== false && typeof res.headers.location === 'string') await a.wait(res.headers.location);
+    return undefined;
+  });
+
+  // ---- aks -------------------------------------------------------------------------------------
+  const aks = program.command('aks').description('Manage Azure Kubernetes Service clusters.');
+  const target = (c: Command) => c.requiredOption('-g, --resource-group <rg>').requiredOption('-n, --name <name>');
+  leaf(aks, 'create', 'Create a managed cluster.', (c) => target(c)
+    .option('-l, --location <location>', 'default: the resource group\'s').option('--enable-aad', 'managed Microsoft Entra integration')
+    .option('--aad-admin-group-object-ids <ids>', 'comma-separated admin group object IDs').option('--aad-tenant-id <tenant>')
+    .option('--enable-azure-rbac').option('--disable-rbac').option('--enable-rbac').option('--disable-local-accounts')
+    .option('--aad-server-app-id <appId>').option('--aad-server-app-secret <secret>').option('--aad-client-app-id <appId>')
+    .option('--generate-ssh-keys').option('-c, --node-count <n>', 'nodes in the first pool', '3').option('-k, --kubernetes-version <version>')
+    .option('--dns-name-prefix <prefix>').option('--no-wait'), async (ctx) => {
+    const o = ctx.opts;
+    const a = arm(ctx);
+    if (o.enableAzureRbac && o.disableRbac) throw new CliError('--enable-azure-rbac cannot be used together with --disable-rbac', 2);
+    if (!o.enableAad && (o.aadAdminGroupObjectIds || o.enableAzureRbac)) throw new CliError('"--aad-admin-group-object-ids" and "--enable-azure-rbac" can only be used together with "--enable-aad"', 2);
+    const legacy = o.aadServerAppId || o.aadServerAppSecret || o.aadClientAppId;
+    if (o.enableAad && legacy) throw new CliError('"--enable-aad" cannot be used together with "--aad-client-app-id", "--aad-server-app-id" or "--aad-server-app-secret"', 2);
+    const rg = (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups/${o.resourceGroup}`, RG_API)).body;
+    const nodeCount = Number(o.nodeCount);
+    if (!Number.isInteger(nodeCount) || nodeCount < 0) throw new CliError('usage error: --node-count must be a whole number', 2);
+    const aadProfile = o.enableAad
+      ? { managed: true, enableAzureRBAC: !!o.enableAzureRbac, adminGroupObjectIDs: splitIds(o.aadAdminGroupObjectIds) ?? null, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) }
+      : legacy ? { clientAppID: o.aadClientAppId, serverAppID: o.aadServerAppId, serverAppSecret: o.aadServerAppSecret, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) } : undefined;
+    return putCluster(ctx, a, clusterPath(a.subscriptionId, o.resourceGroup, o.name), {
+      location: o.location ?? rg.location, identity: { type: 'SystemAssigned' },
+      properties: {
+        kubernetesVersion: o.kubernetesVersion ?? '', dnsPrefix: o.dnsNamePrefix, enableRBAC: !o.disableRbac, disableLocalAccounts: !!o.disableLocalAccounts,
+        agentPoolProfiles: [{ name: 'nodepool1', count: nodeCount, vmSize: 'Standard_DS2_v2', mode: 'System', osType: 'Linux' }],
+        ...(aadProfile ? { aadProfile } : {}),
+      },
+    });
+  });
+  leaf(aks, 'update', 'Update a managed cluster.', (c) => target(c)
+    .option('--enable-aad').option('--aad-admin-group-object-ids <ids>').option('--aad-tenant-id <tenant>')
+    .option('--enable-azure-rbac').option('--disable-azure-rbac').option('--enable-local-accounts').option('--disable-local-accounts')
+    .option('--no-wait').option('-y, --yes'), async (ctx) => {
+    const o = ctx.opts;
+    const a = arm(ctx);
+    const path = clusterPath(a.subscriptionId, o.resourceGroup, o.name);
+    const cluster = (await a.call('GET', path, AKS_API)).body;
+    const p = cluster.properties;
+    const managed = !!p.aadProfile?.managed;
+    if (o.enableAad && managed) throw new CliError('Cannot specify "--enable-aad" if managed AAD is already enabled', 2);
+    if (!o.enableAad && !managed) {
+      for (const [flag, set] of [['--aad-tenant-id', o.aadTenantId], ['--aad-admin-group-object-ids', o.aadAdminGroupObjectIds], ['--enable-azure-rbac', o.enableAzureRbac], ['--disable-azure-rbac', o.disableAzureRbac]] as const) {
+        if (set) throw new CliError(`Cannot specify "${flag}" if managed AAD is not enabled`, 2);
+      }
+    }
+    if (o.enableLocalAccounts && o.disableLocalAccounts) throw new CliError('Cannot specify --disable-local-accounts and --enable-local-accounts at the same time.', 2);
+    if (o.enableAzureRbac && o.disableAzureRbac) throw new CliError('Cannot specify "--enable-azure-rbac" and "--disable-azure-rbac" at the same time', 2);
+    if (!o.enableAad && !o.aadTenantId && !o.aadAdminGroupObjectIds && !o.enableAzureRbac && !o.disableAzureRbac && !o.enableLocalAccounts && !o.disableLocalAccounts) {
+      throw new CliError('Please specify one or more of "--enable-aad", "--aad-admin-group-object-ids", "--aad-tenant-id", "--enable-azure-rbac", "--disable-azure-rbac", "--enable-local-accounts" or "--disable-local-accounts".', 2);
+    }
+    const aad = o.enableAad ? { managed: true, adminGroupObjectIDs: splitIds(o.aadAdminGroupObjectIds) ?? null, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) } : p.aadProfile ? { ...p.aadProfile } : undefined;
+    if (aad && !o.enableAad) {
+      if (o.aadAdminGroupObjectIds !== undefined) aad.adminGroupObjectIDs = splitIds(o.aadAdminGroupObjectIds);
+      if (o.aadTenantId) aad.tenantID = o.aadTenantId;
+    }
+    if (aad && o.enableAzureRbac) aad.enableAzureRBAC = true;
+    if (aad && o.disableAzureRbac) aad.enableAzureRBAC = false;
+    if (aad) delete aad.serverAppSecret;
+    const { provisioningState: _p, fqdn: _f, azurePortalFQDN: _a, currentKubernetesVersion: _c, maxAgentPools: _m, powerState: _w, ...writable } = p;
+    return putCluster(ctx, a, path, {
+      location: cluster.location, tags: cluster.tags, identity: cluster.identity, sku: cluster.sku,
+      properties: { ...writable, aadProfile: aad, disableLocalAccounts: o.disableLocalAccounts ? true : o.enableLocalAccounts ? false : p.disableLocalAccounts },
+    });
+  });
+  leaf(aks, 'show', 'Show a managed cluster.', target, async (ctx) => {
+    const a = arm(ctx);
+    return clusterView((await a.call('GET', clusterPath(a.subscriptionId, ctx.opts.resourceGroup, ctx.opts.name), AKS_API)).body);
+  });
+  leaf(aks, 'list', 'List managed clusters.', (c) => c.option('-g, --resource-group <rg>'), async (ctx) => {
+    const a = arm(ctx);
+    const path = ctx.opts.resourceGroup ? `/subscriptions/${a.subscriptionId}/resourceGroups/${ctx.opts.resourceGroup}/providers/Microsoft.ContainerService/managedClusters` : `/subscriptions/${a.subscriptionId}/providers/Microsoft.ContainerService/managedClusters`;
+    return (await a.call('GET', path, AKS_API)).body.value.map(clusterView);
+  });
+  leaf(aks, 'delete', 'Delete a managed cluster.', (c) => target(c).option('-y, --yes').option('--no-wait'), async (ctx) => {
+    if (!ctx.opts.yes) throw new CliError('Are you sure you want to perform this operation? Pass --yes to confirm (no terminal to ask on).', 2);
+    const a = arm(ctx);
+    const res = await a.call('DELETE', clusterPath(a.subscriptionId, ctx.opts.resourceGroup, ctx.opts.name), AKS_API);
+    if (ctx.opts.wait !== false && typeof res.headers['azure-asyncoperation'] === 'string') await a.wait(res.headers['azure-asyncoperation']);
+    return undefined;
+  });
+  leaf(aks, 'get-credentials', 'Get the kubeconfig and merge it into ~/.kube/config (or --file).', (c) => target(c)
+    .option('-a, --admin', 'the local admin credential').option('--format <format>', 'exec (kubelogin) or azure (legacy auth-provider)')
+    .option('-f, --file <path>', 'kubeconfig file to merge into, or - for stdout').option('--context <name>', 'the context name').option('--overwrite-existing'), async (ctx) => {
+    const o = ctx.opts;
+    if (o.admin && o.format) throw new CliError('--format can only be specified when requesting clusterUser credential.', 2);
+    if (o.format && !['exec', 'azure'].includes(String(o.format).toLowerCase())) throw new CliError("usage error: --format must be 'exec' or 'azure'", 2);
+    const a = arm(ctx);
+    const path = `${clusterPath(a.subscriptionId, o.resourceGroup, o.name)}/${o.admin ? 'listClusterAdminCredential' : 'listClusterUserCredential'}`;
+    const res = await a.call('POST', path, AKS_API, undefined, o.format ? { format: String(o.format).toLowerCase() } : {});
+    mergeKubeconfig(ctx, Buffer.from(res.body.kubeconfigs[0].value, 'base64').toString('utf8'), !!o.admin);
+    return undefined;
+  });
+
+  // ---- features and providers -----------------------------------------------------------------------
+  const feature = program.command('feature').description('Manage preview features.');
+  const featurePath = (a: Arm, ns: string, name: string) => `/subscriptions/${a.subscriptionId}/providers/Microsoft.Features/providers/${ns}/features/${name}`;
+  const nsName = (c: Command) => c.requiredOption('--namespace <ns>').requiredOption('-n, --name <name>');
+  leaf(feature, 'register', 'Register a preview feature.', nsName, async (ctx) => {
+    const a = arm(ctx);
+    const body = (await a.call('POST', `${featurePath(a, ctx.opts.namespace, ctx.opts.name)}/register`, FEATURE_API)).body;
+    ctx.warn(`Once the feature '${ctx.opts.name}' is registered, invoking 'kentra provider register -n ${ctx.opts.namespace}' is required to get the change propagated`);
+    return body;
+  });
+  leaf(feature, 'unregister', 'Unregister a preview feature.', nsName, async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('POST', `${featurePath(a, ctx.opts.namespace, ctx.opts.name)}/unregister`, FEATURE_API)).body;
+  });
+  leaf(feature, 'show', 'Show a preview feature.', nsName, async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('GET', featurePath(a, ctx.opts.namespace, ctx.opts.name), FEATURE_API)).body;
+  });
+  leaf(feature, 'list', 'List preview features.', (c) => c.option('--namespace <ns>'), async (ctx) => {
+    const a = arm(ctx);
+    const path = ctx.opts.namespace ? `/subscriptions/${a.subscriptionId}/providers/Microsoft.Features/providers/${ctx.opts.namespace}/features` : `/subscriptions/${a.subscriptionId}/providers/Microsoft.Features/features`;
+    return (await a.call('GET', path, FEATURE_API)).body.value;
+  });
+  const provider = program.command('provider').description('Manage resource providers.');
+  leaf(provider, 'register', 'Register a resource provider.', (c) => c.requiredOption('-n, --namespace <ns>').option('--wait'), async (ctx) => {
+    const a = arm(ctx);
+    await a.call('POST', `/subscriptions/${a.subscriptionId}/providers/${ctx.opts.namespace}/register`, RG_API);
+    return undefined;
+  });
+  leaf(provider, 'show', 'Show a resource provider.', (c) => c.requiredOption('-n, --namespace <ns>'), async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/${ctx.opts.namespace}`, RG_API)).body;
+  });
+
+  // ---- role assignments and definitions ----------------------------------------------------------------
+  const role = program.command('role').description('Manage Azure role assignments and definitions.');
+  const assignment = role.command('assignment').description('Manage role assignments.');
+  const resolveAssignee = async (ctx: Context, assignee: string): Promise<string> => {
+    if (GUID.test(assignee)) {
+      const { token } = await ctx.session.token(GRAPH_SCOPE);
+      const sps = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${assignee}'`)}`, { token });
+      return sps.body?.value?.[0]?.id ?? assignee.toLowerCase();
+    }
+    const { token } = await ctx.session.token(GRAPH_SCOPE);
+    const user = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/users/${encodeURIComponent(assignee)}`, { token });
+    if (user.status !== 200) throw new CliError(`Cannot find user or service principal in graph database for '${assignee}'. If the assignee is an appId, make sure the corresponding service principal is created with 'kentra ad sp create --id ${assignee}'.`);
+    return user.body.id;
+  };
+  const roleId = async (ctx: Context, a: Arm, name: string): Promise<string> => {
+    if (GUID.test(name)) return `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
+    const defs = (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, { $filter: `roleName eq '${name}'` })).body.value;
+    if (!defs.length) throw new CliError(`Role '${name}' doesn't exist.`, 3);
+    return defs[0].id;
+  };
+  leaf(assignment, 'create', 'Assign a role to a user, group or service principal at a scope.', (c) => c.requiredOption('--role <name-or-id>')
+    .option('--assignee <upn-or-appid>').option('--assignee-object-id <id>').option('--scope <scope>', 'default: the subscription'), async (ctx) => {
+    const a = arm(ctx);
+    const principalId = ctx.opts.assigneeObjectId ?? (ctx.opts.assignee ? await resolveAssignee(ctx, ctx.opts.assignee) : undefined);
+    if (!principalId) throw new CliError('usage error: --assignee STRING | --assignee-object-id GUID', 2);
+    const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
+    const { randomUUID } = await import('node:crypto');
+    return (await a.call('PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleId(ctx, a, ctx.opts.role), principalId } })).body;
+  });
+  leaf(assignment, 'list', 'List role assignments.', (c) => c.option('--assignee <upn-or-appid>').option('--scope <scope>').option('--all'), async (ctx) => {
+    const a = arm(ctx);
+    const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
+    const filter = ctx.opts.assignee ? { $filter: `principalId eq '${await resolveAssignee(ctx, ctx.opts.assignee)}'` } : undefined;
+    return (await a.call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHZ_API, undefined, filter)).body.value;
+  });
+  leaf(assignment, 'delete', 'Delete role assignments.', (c) => c.option('--ids <ids...>').option('--assignee <upn-or-appid>').option('--role <name-or-id>').option('--scope <scope>'), async (ctx) => {
+    const a = arm(ctx);
+    let ids: string[] = ctx.opts.ids ?? [];
+    if (!ids.length) {
+      const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
+      const filter = ctx.opts.assignee ? { $filter: `principalId eq '${await resolveAssignee(ctx, ctx.opts.assignee)}'` } : undefined;
+      const all = (await a.call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHZ_API, undefined, filter)).body.value as any[];
+      const wanted = ctx.opts.role ? (await roleId(ctx, a, ctx.opts.role)).split('/').pop() : undefined;
+      ids = all.filter((x) => x.properties.scope.toLowerCase() === scope.toLowerCase() && (!wanted || x.properties.roleDefinitionId.endsWith(wanted))).map((x) => x.id);
+      if (!ids.length) throw new CliError('No matched assignments were found to delete', 3);
+    }
+    for (const id of ids) await a.call('DELETE', id, AUTHZ_API);
+    return undefined;
+  });
+  leaf(role.command('definition').description('Role definitions.'), 'list', 'List role definitions.', (c) => c.option('-n, --name <role>'), async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, ctx.opts.name ? { $filter: `roleName eq '${ctx.opts.name}'` } : undefined)).body.value;
+  });
+}
