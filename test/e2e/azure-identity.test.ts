@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createSelfSignedCertificate } from '../../src/pki/index.js';
-import { ALICE, API_APP, CLI_APP, CLIENTS_TENANT, clientSeed, DAEMON_APP, DAEMON_SECRET, FEDERATED_SUBJECT } from '../support/client-seed.js';
+import { ALICE, API_APP, API_SECRET, CLI_APP, CLIENTS_TENANT, clientSeed, DAEMON_APP, DAEMON_SECRET, FEDERATED_SUBJECT } from '../support/client-seed.js';
 import { runClient } from '../support/clients.js';
 import { completeDeviceLogin, startTestKentra, type TestKentra } from '../support/kentra.js';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
@@ -125,6 +125,23 @@ describe('@azure/identity against Kentra', { timeout: 300_000 }, () => {
     const forged = await run({ flow: 'client-assertion', clientId: DAEMON_APP, assertionFile: tampered, scopes: ['api://orders-api/.default'] });
     assert.equal(forged.ok, false);
     assert.match(forged.error!, /invalid_client.*AADSTS700213/s);
+  });
+
+  it('DefaultAzureCredential from the environment: workload identity (as in a pod) and a client secret', async () => {
+    const wi = await run({ flow: 'default-workload-identity', clientId: DAEMON_APP, assertionFile: assertion({ sub: FEDERATED_SUBJECT, aud: EXCHANGE_AUDIENCE }), scopes: ['api://orders-api/.default'] });
+    assert.ok(wi.ok, wi.error);
+    await check.app(wi.result.accessToken, { version: 2, aud: API_APP, clientId: DAEMON_APP, roles: ['Orders.Read'], acr: '2' });
+    const env = await run({ flow: 'default-environment', clientId: DAEMON_APP, secret: DAEMON_SECRET, scopes: `${GRAPH}/.default` });
+    assert.ok(env.ok, env.error);
+    await check.app(env.result.accessToken, { version: 1, aud: GRAPH, clientId: DAEMON_APP, roles: ['User.Read.All'], acr: '1' });
+  });
+
+  it('OnBehalfOfCredential: orders-api exchanges the user\'s token for a Graph token', async () => {
+    const r = await run({ flow: 'on-behalf-of', clientId: CLI_APP, scopes: ['api://orders-api/access_as_user'], ...ALICE, apiClientId: API_APP, apiSecret: API_SECRET, downstreamScopes: [`${GRAPH}/User.Read`] });
+    assert.ok(r.ok, r.error);
+    const user = await check.v2User(r.result.userToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username });
+    const obo = await check.v1User(r.result.accessToken, { aud: GRAPH, appid: API_APP, appidacr: '1', scp: 'User.Read', upn: ALICE.username });
+    assert.equal(obo.oid, user.oid);
   });
 
   it('DeviceCodeCredential: the prompt carries the code, a person signs in on /devicelogin', async () => {

@@ -185,6 +185,16 @@ describe('msal-node against Kentra', { timeout: 300_000 }, () => {
     assert.equal((await check.v2User(device.result.first.accessToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username })).oid, t.oid);
   });
 
+  it('acquireTokenInteractive: msal\'s loopback listener gets the code from the redirect, then refresh', async () => {
+    const r = await run({ flow: 'interactive', clientId: CLI_APP, scopes: ['api://orders-api/access_as_user'], ...ALICE });
+    assert.ok(r.ok, r.error);
+    assert.match(r.result.redirectedTo, /^http:\/\/localhost:\d+\/?$/, 'the registered http://localhost matched msal\'s port');
+    const at = await check.v2User(r.result.first.accessToken, { aud: API_APP, azp: CLI_APP, azpacr: '0', scp: 'access_as_user', username: ALICE.username });
+    await check.idToken(r.result.first.idToken, { clientId: CLI_APP, username: ALICE.username });
+    assert.equal(r.result.first.account.homeAccountId, `${at.oid}.${CLIENTS_TENANT}`);
+    await check.v2User(r.result.refreshed.accessToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username });
+  });
+
   it('authorization code + PKCE for a confidential web app: getAuthCodeUrl, sign-in, user consent, acquireTokenByCode', async () => {
     const r = await run({ flow: 'auth-code', clientId: WEB_APP, secret: WEB_SECRET, redirectUri: WEB_REDIRECT, scopes: ['api://orders-api/access_as_user'], ...ALICE });
     assert.ok(r.ok, r.error);

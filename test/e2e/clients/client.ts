@@ -50,21 +50,33 @@ const action = (html: string) => decode(/<form method="post" action="([^"]*)"/.e
 const form = (body: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body), redirect: 'manual' as const });
 const pageText = (html: string) => decode(html.replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
 
-/** Follows an authorization URL through sign-in (and consent) and returns where the server redirects the browser. */
-async function browse(url: string, origin: string, username: string, password: string): Promise<{ location: string; consented: boolean }> {
+/** The hidden fields of a form (a response_mode=form_post page). */
+const hiddenFields = (html: string) => Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((m) => [decode(m[1]!), decode(m[2]!)]));
+
+/**
+ * Follows an authorization URL through sign-in (and consent) and returns where the server sends the
+ * browser: a 302 Location, or for response_mode=form_post the auto-submitting form (`formPost`; then
+ * `location` is its action with the fields as a query, for inspection).
+ */
+async function browse(url: string, origin: string, username: string, password: string): Promise<{ location: string; consented: boolean; formPost?: { action: string; fields: Record<string, string> } }> {
   const first = await fetch(url, { redirect: 'manual' });
   const signIn = await first.text();
   if (!signIn.includes('name="password"')) throw new Error(`the authorization endpoint answered ${first.status}: ${pageText(signIn)}`);
   let res = await fetch(new URL(action(signIn), origin), form({ state: field(signIn, 'state')!, username, password }));
   let consented = false;
-  if (res.status !== 302) {
-    const html = await res.text();
-    if (!html.includes('name="decision"')) throw new Error(`the sign-in page answered ${res.status}: ${pageText(html)}`);
+  let html = res.status === 302 ? '' : await res.text();
+  if (html.includes('name="decision"')) {
     consented = true;
     res = await fetch(new URL(action(html), origin), form({ state: field(html, 'state')!, decision: 'accept' }));
+    html = res.status === 302 ? '' : await res.text();
   }
+  if (res.status === 200 && /document\.forms\[0\]\.submit\(\)/.test(html)) {
+    const formPost = { action: action(html), fields: hiddenFields(html) };
+    return { location: `${formPost.action}?${new URLSearchParams(formPost.fields)}`, consented, formPost };
+  }
+  if (res.status !== 302 && html) throw new Error(`the sign-in page answered ${res.status}: ${pageText(html)}`);
   const location = res.headers.get('location');
-  if (res.status !== 302 || !location) throw new Error(`expected a redirect to the client, got ${res.status}: ${pageText(await res.text())}`);
+  if (res.status !== 302 || !location) throw new Error(`expected a redirect to the client, got ${res.status}`);
   return { location, consented };
 }
 
@@ -128,6 +140,23 @@ async function msal(s: Scenario): Promise<unknown> {
         { code: back.searchParams.get('code')!, client_info: back.searchParams.get('client_info') ?? undefined, state: back.searchParams.get('state') ?? undefined });
       return { authorizeUrl: url, redirectedTo: `${back.origin}${back.pathname}`, consented, ...result(r) };
     }
+    case 'interactive': {
+      // acquireTokenInteractive: msal listens on a loopback port; the "browser" signs in and then
+      // follows the redirect to msal's listener, which takes the code and redeems it.
+      const app = new m.PublicClientApplication({ auth: { ...auth, clientId: s.clientId } });
+      let redirectedTo = '';
+      const first = await app.acquireTokenInteractive({
+        scopes: s.scopes,
+        openBrowser: async (url) => {
+          const { location, formPost } = await browse(url, s.authority, s.username!, s.password!);
+          redirectedTo = location.split('?')[0]!;
+          const page = formPost ? await fetch(formPost.action, form(formPost.fields)) : await fetch(location);
+          if (!page.ok) throw new Error(`msal's loopback listener answered ${page.status}`);
+        },
+        successTemplate: 'signed in', errorTemplate: 'sign-in failed',
+      });
+      return { ...(await userFlowTail(app, first)), redirectedTo };
+    }
     case 'on-behalf-of': {
       const user = new m.PublicClientApplication({ auth: { ...auth, clientId: s.clientId } });
       const userToken = await user.acquireTokenByUsernamePassword({ scopes: s.scopes, username: s.username!, password: s.password! });
@@ -150,6 +179,22 @@ async function identity(s: Scenario): Promise<unknown> {
     case 'device-code': credential = new id.DeviceCodeCredential({ ...opts, tenantId: s.tenantId, clientId: s.clientId, userPromptCallback: (info) => onDeviceCode(info.userCode, info.message) }); break;
     case 'username-password': credential = new id.UsernamePasswordCredential(s.tenantId, s.clientId, s.username!, s.password!, opts); break;
     case 'client-assertion': credential = new id.ClientAssertionCredential(s.tenantId, s.clientId, async () => readFileSync(s.assertionFile!, 'utf8').trim(), opts); break;
+    case 'default-workload-identity':
+    case 'default-environment': {
+      // As a pod with the workload identity webhook (or a CI job with the AZURE_* variables) runs:
+      // everything comes from the environment, and DefaultAzureCredential picks the credential.
+      Object.assign(process.env, { AZURE_AUTHORITY_HOST: opts.authorityHost, AZURE_TENANT_ID: s.tenantId, AZURE_CLIENT_ID: s.clientId });
+      if (s.flow === 'default-workload-identity') process.env.AZURE_FEDERATED_TOKEN_FILE = s.assertionFile!;
+      else process.env.AZURE_CLIENT_SECRET = s.secret!;
+      credential = new id.DefaultAzureCredential({ disableInstanceDiscovery: true });
+      break;
+    }
+    case 'on-behalf-of': {
+      const user = await new id.UsernamePasswordCredential(s.tenantId, s.clientId, s.username!, s.password!, opts).getToken(s.scopes);
+      const obo = new id.OnBehalfOfCredential({ ...opts, tenantId: s.tenantId, clientId: s.apiClientId!, clientSecret: s.apiSecret!, userAssertionToken: user!.token });
+      const token = await obo.getToken(s.downstreamScopes!);
+      return { userToken: user!.token, accessToken: token!.token, expiresOnTimestamp: token!.expiresOnTimestamp };
+    }
     default: throw new Error(`unknown identity flow ${s.flow}`);
   }
   const token = await credential.getToken(s.scopes);
