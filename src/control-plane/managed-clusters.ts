@@ -220,10 +220,8 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const secrets: Record<string, unknown> = { ...(existing?.secrets ?? {}), aad: decision.profile };
     if (decision.serverAppSecret) secrets.serverAppSecretHash = await hashSecret(decision.serverAppSecret);
     if (decision.migratedFromLegacy) secrets.serverAppSecretHash = null;
-    if (!existing) {
-      const ca = await createCertificateAuthority('ca');
-      Object.assign(secrets, { uid: newId(), caCertPem: ca.certPem, caKeyPem: ca.keyPem, adminToken: randomBytes(16).toString('hex') });
-    }
+    // The cluster's own CA is made when a certificate credential is first asked for: most clusters never need it.
+    if (!existing) Object.assign(secrets, { uid: newId(), adminToken: randomBytes(16).toString('hex') });
     const identity = existing ? (existing.body as any).identity : { principalId: newId(), tenantId: r.caller.tenantId, type: 'SystemAssigned' };
     const resource: ArmResource = {
       id: existing?.id ?? id, subscriptionId: sub.id, resourceGroup: rg.name, type: MC_TYPE, name: existing?.name ?? name, location,
@@ -280,7 +278,13 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     name: res.name, resourceGroup: res.resourceGroup!, server: o.clusterServer(r.origin, String(res.secrets.uid)), serverCaPem: o.serverCaPem,
     kubernetesVersion: String((res.body as any).properties.kubernetesVersion), aad: (res.secrets.aad ?? null) as AadProfile | null,
   });
-  const localCa = (res: ArmResource) => ({ certPem: String(res.secrets.caCertPem), keyPem: String(res.secrets.caKeyPem) });
+  const localCa = async (res: ArmResource) => {
+    if (res.secrets.caCertPem) return { certPem: String(res.secrets.caCertPem), keyPem: String(res.secrets.caKeyPem) };
+    const ca = await createCertificateAuthority('ca');
+    // Two first requests at once: the one stored first wins, and both use it.
+    const stored = await store.updateResource(res.id, (x) => (x.secrets.caCertPem ? x : { ...x, secrets: { ...x.secrets, caCertPem: ca.certPem, caKeyPem: ca.keyPem } }));
+    return { certPem: String(stored!.secrets.caCertPem), keyPem: String(stored!.secrets.caKeyPem) };
+  };
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterUserCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listClusterUserCredential/action`);
@@ -289,7 +293,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (format && format !== 'exec' && format !== 'azure') throw new ArmError(400, 'InvalidParameter', `The format '${r.query.format}' is not supported: use 'exec' or 'azure'.`);
     if (!c.aad) {
       if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-      return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', localCa(res), String(res.secrets.adminToken))));
+      return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', await localCa(res), String(res.secrets.adminToken))));
     }
     const chosen = (format ?? (execByDefault(c.kubernetesVersion) ? 'exec' : 'azure')) as 'exec' | 'azure';
     return r.reply.send(credentialResults('clusterUser', userKubeconfig(c, chosen, r.origin)));
@@ -298,13 +302,13 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   armRoute(app, o, 'POST', `${clusterPath}/listClusterAdminCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listClusterAdminCredential/action`);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', localCa(res), String(res.secrets.adminToken))));
+    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', await localCa(res), String(res.secrets.adminToken))));
   });
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterMonitoringUserCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listClusterMonitoringUserCredential/action`);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-    return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', localCa(res), String(res.secrets.adminToken))));
+    return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', await localCa(res), String(res.secrets.adminToken))));
   });
 }
 
