@@ -49,7 +49,13 @@ export const ROLE_DEFINITIONS: RoleDefinition[] = [
     [...RBAC_CP, `${MC}/listClusterUserCredential/action`], { dataActions: [`${MC}/*`], notDataActions: [`${MC}/resourcequotas/write`, `${MC}/resourcequotas/delete`, `${MC}/namespaces/write`, `${MC}/namespaces/delete`] }),
   role('7f6c6a51-bcf8-42ba-9220-52d62157d7db', 'Azure Kubernetes Service RBAC Reader', 'Allows read-only access to see most objects in a namespace.', RBAC_CP, { dataActions: READ_DATA }),
   role('a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb', 'Azure Kubernetes Service RBAC Writer', 'Allows read/write access to most objects in a namespace.', RBAC_CP, { dataActions: WRITE_DATA }),
-  // The AKS Arc roles (Arc Cluster User, Arc Contributor) come with the Arc variant, once their IDs are verified.
+  role('233ca253-b031-42ff-9fba-87ef12d6b55f', 'Azure Kubernetes Service Arc Cluster User Role', 'List cluster user credential action.',
+    ['Microsoft.HybridContainerService/provisionedClusterInstances/read', 'Microsoft.HybridContainerService/provisionedClusterInstances/listUserKubeconfig/action', 'Microsoft.Kubernetes/connectedClusters/Read']),
+  role('b29efa5f-7782-4dc3-9537-4d5bc70a5e9f', 'Azure Kubernetes Service Arc Cluster Admin Role', 'List cluster admin credential action.',
+    ['Microsoft.HybridContainerService/provisionedClusterInstances/read', 'Microsoft.HybridContainerService/provisionedClusterInstances/listAdminKubeconfig/action', 'Microsoft.Kubernetes/connectedClusters/Read']),
+  // Azure's Arc Contributor lists 25 actions; these patterns cover the ones Kentra's Arc resources use.
+  role('5d3f1697-4507-4d08-bb4a-477695db5f82', 'Azure Kubernetes Service Arc Contributor Role', 'Grants access to read and write Azure Kubernetes Services hybrid clusters',
+    ['Microsoft.HybridContainerService/*', 'Microsoft.Kubernetes/connectedClusters/*', 'Microsoft.ExtendedLocation/customLocations/read', 'Microsoft.ExtendedLocation/customLocations/deploy/action', 'Microsoft.AzureStackHCI/clusters/read', 'Microsoft.Resources/subscriptions/resourceGroups/read']),
 ];
 
 export const OWNER_ROLE_ID = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
