@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { registerAdminRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes } from './control-plane/index.js';
+import { registerAdminRoutes, registerArcRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes, type ControlPlaneOptions } from './control-plane/index.js';
 import {
   DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
@@ -176,6 +176,8 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         await applySeed(store, clock, typeof opts.seed === 'string' ? parseSeed(opts.seed) : opts.seed, process.cwd());
       }
     }
+    const directoryAtStart = new Directory(store, clock);
+    for (const t of await store.listTenants()) await directoryAtStart.ensureFirstPartyApps(t.id);
     const keys = new KeyRing(store, clock, opts.keyRotation);
     await keys.refresh();
     const verifier = new TokenVerifier(keys, clock);
@@ -206,14 +208,16 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerGraphRoutes(app, services, verifier, edge);
     registerManagedIdentityRoute(app, services, edge);
     const directory = services.directory;
-    registerManagedClusterRoutes(app, {
+    const controlPlane: ControlPlaneOptions = {
       store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
       clusterServer: (origin, uid) => `${origin}/clusters/${uid}`,
       isGroup: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);
         return type === null ? null : type === 'group';
       },
-    });
+    };
+    registerManagedClusterRoutes(app, controlPlane);
+    registerArcRoutes(app, controlPlane);
     registerAdminRoutes(app, {
       store, verifier, edge, now: () => clock.now(),
       principalType: async (tenantId, id) => {

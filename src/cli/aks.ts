@@ -200,6 +200,64 @@ export function registerAksCommands(program: Command): void {
     return undefined;
   });
 
+  // ---- aksarc (AKS enabled by Azure Arc, source document 004) ------------------------------------------
+  const ARC_API = '2024-01-01';
+  const ccPath = (a: Arm, rg: string, name: string) => `/subscriptions/${a.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Kubernetes/connectedClusters/${name}`;
+  const arcView = (cc: any, instance: any) => ({ ...cc, properties: { ...cc.properties, ...(instance?.properties ?? {}) }, resourceGroup: String(cc.id).split('/')[4] });
+  const aksarc = program.command('aksarc').description('Manage AKS clusters enabled by Azure Arc (provisioned cluster instances).');
+  leaf(aksarc, 'create', 'Create an AKS Arc cluster.', (c) => target(c).option('--custom-location <id>').option('--vnet-ids <ids>')
+    .option('--aad-admin-group-object-ids <ids>').option('--enable-azure-rbac').option('--generate-ssh-keys').option('--control-plane-ip <ip>')
+    .option('--kubernetes-version <version>').option('-c, --node-count <n>', 'nodes in the first pool', '1').option('--no-wait'), async (ctx) => {
+    const o = ctx.opts;
+    if (o.enableAzureRbac && !o.aadAdminGroupObjectIds) throw new CliError('--enable-azure-rbac needs --aad-admin-group-object-ids', 2);
+    const a = arm(ctx);
+    const rg = (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups/${o.resourceGroup}`, RG_API)).body;
+    const path = ccPath(a, o.resourceGroup, o.name);
+    const cc = (await a.call('PUT', path, ARC_API, {
+      location: rg.location, identity: { type: 'SystemAssigned' }, kind: 'ProvisionedCluster',
+      properties: o.aadAdminGroupObjectIds ? { aadProfile: { adminGroupObjectIDs: splitIds(o.aadAdminGroupObjectIds), enableAzureRBAC: !!o.enableAzureRbac } } : {},
+    })).body;
+    const instance = (await a.call('PUT', `${path}/providers/Microsoft.HybridContainerService/provisionedClusterInstances/default`, ARC_API, {
+      extendedLocation: o.customLocation ? { type: 'CustomLocation', name: o.customLocation } : null,
+      properties: {
+        kubernetesVersion: o.kubernetesVersion, controlPlane: { count: 1, ...(o.controlPlaneIp ? { controlPlaneEndpoint: { hostIP: o.controlPlaneIp } } : {}) },
+        agentPoolProfiles: [{ name: 'nodepool1', count: Number(o.nodeCount), osType: 'Linux' }],
+        cloudProviderProfile: o.vnetIds ? { infraNetworkProfile: { vnetSubnetIds: splitIds(o.vnetIds) } } : null,
+      },
+    })).body;
+    return o.wait === false ? undefined : arcView(cc, instance);
+  });
+  leaf(aksarc, 'update', 'Update an AKS Arc cluster (admin groups; the integration cannot be removed).', (c) => target(c).option('--aad-admin-group-object-ids <ids>')
+    .option('--enable-azure-rbac').option('--disable-azure-rbac'), async (ctx) => {
+    const o = ctx.opts;
+    if (!o.aadAdminGroupObjectIds && !o.enableAzureRbac && !o.disableAzureRbac) throw new CliError('Please specify "--aad-admin-group-object-ids", "--enable-azure-rbac" or "--disable-azure-rbac".', 2);
+    const a = arm(ctx);
+    const path = ccPath(a, o.resourceGroup, o.name);
+    const current = (await a.call('GET', path, ARC_API)).body;
+    const aad = { ...(current.properties.aadProfile ?? {}) };
+    if (o.aadAdminGroupObjectIds) aad.adminGroupObjectIDs = splitIds(o.aadAdminGroupObjectIds);
+    if (o.enableAzureRbac) aad.enableAzureRBAC = true;
+    if (o.disableAzureRbac) aad.enableAzureRBAC = false;
+    const cc = (await a.call('PUT', path, ARC_API, { location: current.location, tags: current.tags, properties: { aadProfile: aad } })).body;
+    const instance = (await a.call('GET', `${path}/providers/Microsoft.HybridContainerService/provisionedClusterInstances/default`, ARC_API)).body;
+    return arcView(cc, instance);
+  });
+  leaf(aksarc, 'show', 'Show an AKS Arc cluster.', target, async (ctx) => {
+    const a = arm(ctx);
+    const path = ccPath(a, ctx.opts.resourceGroup, ctx.opts.name);
+    const cc = (await a.call('GET', path, ARC_API)).body;
+    const instance = (await a.call('GET', `${path}/providers/Microsoft.HybridContainerService/provisionedClusterInstances/default`, ARC_API)).body;
+    return arcView(cc, instance);
+  });
+  leaf(aksarc, 'get-credentials', 'Get the kubeconfig of an AKS Arc cluster (needs the Arc Cluster User role).', (c) => target(c)
+    .option('-a, --admin').option('-f, --file <path>').option('--context <name>').option('--overwrite-existing'), async (ctx) => {
+    const a = arm(ctx);
+    const action = ctx.opts.admin ? 'listAdminKubeconfig' : 'listUserKubeconfig';
+    const res = await a.call('POST', `${ccPath(a, ctx.opts.resourceGroup, ctx.opts.name)}/providers/Microsoft.HybridContainerService/provisionedClusterInstances/default/${action}`, ARC_API);
+    mergeKubeconfig(ctx, Buffer.from(res.body.kubeconfigs[0].value, 'base64').toString('utf8'), !!ctx.opts.admin);
+    return undefined;
+  });
+
   // ---- features and providers -----------------------------------------------------------------------
   const feature = program.command('feature').description('Manage preview features.');
   const featurePath = (a: Arm, ns: string, name: string) => `/subscriptions/${a.subscriptionId}/providers/Microsoft.Features/providers/${ns}/features/${name}`;

@@ -33,10 +33,10 @@ function kubeconfig(c: ClusterEndpoint, userName: string, user: Record<string, u
 }
 
 /** The Entra user credential: exec (kubelogin) or the legacy azure auth-provider. */
-export function userKubeconfig(c: ClusterEndpoint, format: 'exec' | 'azure', authority: string): string {
+export function userKubeconfig(c: ClusterEndpoint, format: 'exec' | 'azure', authority: string, apps?: { serverId: string; clientId: string }): string {
   const aad = c.aad!;
-  const serverId = aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID!;
-  const clientId = aad.managed ? AKS_CLIENT_APP_ID : aad.clientAppID!;
+  const serverId = apps?.serverId ?? (aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID!);
+  const clientId = apps?.clientId ?? (aad.managed ? AKS_CLIENT_APP_ID : aad.clientAppID!);
   const userName = `clusterUser_${c.resourceGroup}_${c.name}`;
   if (format === 'azure') {
     return kubeconfig(c, userName, {

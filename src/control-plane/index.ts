@@ -5,3 +5,4 @@ export { registerManagedClusterRoutes, MC_TYPE, RG_TYPE, type ControlPlaneOption
 export { registerAdminRoutes } from './admin-routes.js';
 export { aadProfileJson, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
 export * from './roles.js';
+export { registerArcRoutes } from './arc.js';

@@ -116,6 +116,43 @@ describe('kentra CLI: clusters, features and roles (documents 000–003)', { tim
     assert.equal(migrated.aadProfile.serverAppId, null);
   });
 
+  it('document 004: AKS Arc with admin groups, the Arc Cluster User role, and no way to remove the integration', async () => {
+    await cli.json('group', 'create', '--name', 'arcGroup', '--location', 'centralus');
+    const customLocation = `/subscriptions/${k.endpoints.subscriptionId}/resourceGroups/arcGroup/providers/Microsoft.ExtendedLocation/customLocations/hci`;
+    const created = await cli.json('aksarc', 'create', '-n', 'arc1', '-g', 'arcGroup', '--custom-location', customLocation, '--vnet-ids', 'lnet1',
+      '--aad-admin-group-object-ids', groupA, '--generate-ssh-keys', '--control-plane-ip', '192.168.1.190');
+    assert.deepEqual(created.properties.aadProfile.adminGroupObjectIDs, [groupA]);
+    assert.equal(created.properties.controlPlane.controlPlaneEndpoint.hostIP, '192.168.1.190');
+    const updated = await cli.json('aksarc', 'update', '-n', 'arc1', '-g', 'arcGroup', '--aad-admin-group-object-ids', groupB);
+    assert.deepEqual(updated.properties.aadProfile.adminGroupObjectIDs, [groupB]);
+    const kubeconfig = parse(await cli.ok('aksarc', 'get-credentials', '--resource-group', 'arcGroup', '--name', 'arc1', '--file', '-'));
+    const args = kubeconfig.users[0].user.exec.args as string[];
+    assert.equal(args[args.indexOf('--server-id') + 1], '6256c85f-0aad-4d50-b960-e6e9b21efe35', 'the Arc server application');
+
+    // A user needs listUserKubeconfig, which the Arc Cluster User role holds.
+    await cli.json('ad', 'user', 'create', '--display-name', 'Arc', '--password', 'Arc-Passw0rd!', '--user-principal-name', 'arc@kentra.onmicrosoft.com');
+    const arcEnv = { ...env, KENTRA_CONFIG_DIR: join(dir, 'arc-config') };
+    const arcCli = kentraCli(() => arcEnv);
+    await arcCli.json('login', '-u', 'arc@kentra.onmicrosoft.com', '-p', 'Arc-Passw0rd!', '--allow-no-subscriptions');
+    const scope = `/subscriptions/${k.endpoints.subscriptionId}/resourceGroups/arcGroup/providers/Microsoft.Kubernetes/connectedClusters/arc1`;
+    await cli.json('role', 'assignment', 'create', '--role', 'Azure Kubernetes Service Arc Cluster User Role', '--assignee', 'arc@kentra.onmicrosoft.com', '--scope', scope);
+    await arcCli.json('login', '-u', 'arc@kentra.onmicrosoft.com', '-p', 'Arc-Passw0rd!');
+    const asUser = await arcCli.run(['aksarc', 'get-credentials', '-g', 'arcGroup', '-n', 'arc1', '--file', '-']);
+    assert.equal(asUser.code, 0, asUser.stderr);
+    const admin = await arcCli.run(['aksarc', 'get-credentials', '-g', 'arcGroup', '-n', 'arc1', '--admin', '--file', '-']);
+    assert.equal(admin.code, 1);
+    assert.match(admin.stderr, /AuthorizationFailed.*listAdminKubeconfig\/action/s);
+
+    // The integration cannot be disabled once added.
+    const token = (await cli.json('account', 'get-access-token')).accessToken;
+    const { httpsFetch } = await import('../support/http.js');
+    const off = await httpsFetch(`${k.endpoints.armEndpoint}${scope.slice(1)}?api-version=2024-01-01`, {
+      method: 'PUT', caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ location: 'centralus', properties: {} }),
+    });
+    assert.equal(off.status, 400);
+    assert.equal(off.json().error.code, 'AADDisableNotAllowed');
+  });
+
   it('manages role assignments and deletes clusters and groups', async () => {
     const user = await cli.json('ad', 'user', 'create', '--display-name', 'Dev', '--password', 'Dev-Passw0rd!', '--user-principal-name', 'dev@kentra.onmicrosoft.com');
     const scope = `/subscriptions/${k.endpoints.subscriptionId}/resourceGroups/myResourceGroup/providers/Microsoft.ContainerService/managedClusters/myManagedCluster`;

@@ -86,6 +86,19 @@ export class Directory {
     return tenant;
   }
 
+  /** Adds first-party applications a tenant lacks (those added to Kentra after the tenant was made). */
+  async ensureFirstPartyApps(tenantId: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const dir = new Directory(tx, this.clock);
+      for (const fp of FIRST_PARTY_APPS) {
+        if (await tx.findApplicationByAppId(tenantId, fp.appId)) continue;
+        const { preAuthorizedClients: _ignored, ...app } = fp;
+        await tx.createApplication({ ...app, tenantId, id: newId(), createdAt: this.now() });
+        await dir.createServicePrincipal(tenantId, app.appId);
+      }
+    });
+  }
+
   /** A tenant named by a GUID or one of its domains. */
   async resolveTenant(segment: string): Promise<Tenant | null> {
     return isGuid(segment) ? this.store.getTenant(segment.toLowerCase()) : this.store.findTenantByDomain(segment);

@@ -7,6 +7,9 @@ export const AKS_CLIENT_APP_ID = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
 export const AZURE_CLI_APP_ID = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 export const ARM_APP_ID = '797f4846-ba00-4fd7-ba43-dac1f8f63013';
+/** Azure Arc-enabled Kubernetes (AKS Arc) server and client applications. */
+export const ARC_SERVER_APP_ID = '6256c85f-0aad-4d50-b960-e6e9b21efe35';
+export const ARC_CLIENT_APP_ID = '3f4439ff-e698-4d6d-84fe-09c9d574f06b';
 
 export const ARM_RESOURCE_URIS = ['https://management.core.windows.net/', 'https://management.azure.com/'];
 export const GRAPH_RESOURCE_URIS = ['https://graph.microsoft.com'];
@@ -74,6 +77,16 @@ export const FIRST_PARTY_APPS: FirstPartyApp[] = [
     publicClientRedirectUris: ['http://localhost', 'https://login.microsoftonline.com/common/oauth2/nativeclient', 'https://afd.hosting.portal.azure.net/monitoring/Content/redirectauth.html'],
   },
   {
+    ...base, appId: ARC_SERVER_APP_ID, displayName: 'Azure Arc Kubernetes AAD Server', identifierUris: [`https://${ARC_SERVER_APP_ID}`],
+    groupMembershipClaims: 'All',
+    oauth2PermissionScopes: [scope('3fb8dbe8-8d2e-4c5d-9b7c-0d5a4c1a7e01', 'user.read', 'User', 'Access Azure Arc-enabled Kubernetes clusters as the signed-in user')],
+    preAuthorizedClients: [ARC_CLIENT_APP_ID, AZURE_CLI_APP_ID],
+  },
+  {
+    ...base, appId: ARC_CLIENT_APP_ID, displayName: 'Azure Arc Kubernetes AAD Client', isFallbackPublicClient: true,
+    publicClientRedirectUris: ['http://localhost', 'https://login.microsoftonline.com/common/oauth2/nativeclient'],
+  },
+  {
     ...base, appId: AZURE_CLI_APP_ID, displayName: 'Microsoft Azure CLI', isFallbackPublicClient: true,
     publicClientRedirectUris: ['http://localhost', 'https://login.microsoftonline.com/common/oauth2/nativeclient'],
   },
@@ -96,5 +109,5 @@ export function firstPartyApp(appId: string): FirstPartyApp | undefined {
 
 /** Public clients that may sign users in without a secret. */
 export function isFirstPartyPublicClient(appId: string): boolean {
-  return appId === AZURE_CLI_APP_ID || appId === AKS_CLIENT_APP_ID;
+  return appId === AZURE_CLI_APP_ID || appId === AKS_CLIENT_APP_ID || appId === ARC_CLIENT_APP_ID;
 }
