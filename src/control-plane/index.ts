@@ -6,3 +6,4 @@ export { registerAdminRoutes } from './admin-routes.js';
 export { aadProfileJson, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
 export * from './roles.js';
 export { registerArcRoutes } from './arc.js';
+export { clusterAccessConfig, accessConfigOf, type ClusterAccessConfig } from './access-config.js';
