@@ -57,3 +57,19 @@ export function rate(fn: () => void, ms: number): number {
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Runs a benchmark on SQLite, then on a throwaway PostgreSQL when its binaries are on the machine. */
+export async function onEachStore(run: (name: string, storeUrl: string | undefined) => Promise<void>): Promise<void> {
+  const { postgresBinDir, startPostgres } = await import('../test/support/postgres.js');
+  await run('SQLite', undefined);
+  if (!postgresBinDir() && !process.env.KENTRA_TEST_POSTGRES_URL) {
+    console.log('PostgreSQL: skipped (initdb not found: install the Debian package postgresql)');
+    return;
+  }
+  const pg = await startPostgres();
+  try {
+    await run('PostgreSQL', await pg.newDatabase());
+  } finally {
+    await pg.stop();
+  }
+}

@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { startTestKentra } from '../test/support/kentra.js';
-import { postgresBinDir, startPostgres } from '../test/support/postgres.js';
-import { fmt, httpsClient, load } from './_measure.js';
+import { fmt, httpsClient, load, onEachStore } from './_measure.js';
 
 const CLUSTERS = 1000;
 
@@ -50,14 +49,4 @@ function caOf(file: string): Buffer {
   return cas.get(file)!;
 }
 
-await run('SQLite', undefined);
-if (postgresBinDir() || process.env.KENTRA_TEST_POSTGRES_URL) {
-  const pg = await startPostgres();
-  try {
-    await run('PostgreSQL', await pg.newDatabase());
-  } finally {
-    await pg.stop();
-  }
-} else {
-  console.log('PostgreSQL: skipped (initdb not found: install the Debian package postgresql)');
-}
+await onEachStore(run);

@@ -6,8 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { hashSecret } from '../src/shared/crypto.js';
 import { openStore } from '../src/store/index.js';
 import { startTestKentra } from '../test/support/kentra.js';
-import { postgresBinDir, startPostgres } from '../test/support/postgres.js';
-import { fmt, httpsClient, load } from './_measure.js';
+import { fmt, httpsClient, load, onEachStore } from './_measure.js';
 
 const GROUPS = 10_000;
 const DEPTH = 5;
@@ -83,14 +82,4 @@ async function run(name: string, storeUrl: string | undefined) {
   }
 }
 
-await run('SQLite', undefined);
-if (postgresBinDir() || process.env.KENTRA_TEST_POSTGRES_URL) {
-  const pg = await startPostgres();
-  try {
-    await run('PostgreSQL', await pg.newDatabase());
-  } finally {
-    await pg.stop();
-  }
-} else {
-  console.log('PostgreSQL: skipped (initdb not found: install the Debian package postgresql)');
-}
+await onEachStore(run);
