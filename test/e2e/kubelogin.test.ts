@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { createSelfSignedCertificate } from '../../src/pki/index.js';
 import { startFakeApiServer, type FakeApiServer } from '../support/fake-apiserver.js';
+import { CHROMIUM_SKIP, launchChromium } from '../support/chromium.js';
 import { httpsFetch, postForm } from '../support/http.js';
 import { completeDeviceLogin, KENTRA_BIN, startTestKentra, type TestKentra } from '../support/kentra.js';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
@@ -231,6 +232,42 @@ ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
     assert.match(readFileSync(opened, 'utf8'), /\/oauth2\/v2\.0\/authorize\?client_id=80faf920-1908-4b52-b5ef-a8e7bedfc67a&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A\d+&/);
     const again = await getNodes(kubeconfig, { extraEnv: { BROWSER: browser }, signIn: false });
     assert.equal(again.stderr, '', 'cached: no second browser sign-in');
+  });
+
+  it('interactive with the real Chromium: the page kubelogin opened, the sign-in form, the loopback redirect', { skip: CHROMIUM_SKIP }, async () => {
+    const opened = join(dir, 'opened-by-chromium-test');
+    const browserScript = join(dir, 'browser-chromium.sh');
+    writeFileSync(browserScript, `#!/bin/sh\necho "$1" >> "${opened}"\n`);
+    chmodSync(browserScript, 0o755);
+    const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--client-id', AKS_CLIENT, '--login', 'interactive']), 'interactive-chromium');
+    const extraEnv = { BROWSER: browserScript, KUBECACHEDIR: join(dir, 'cache-chromium') };
+    const browser = await launchChromium(k.endpoints.authority);
+    try {
+      let signIn: Promise<string> | undefined;
+      const r = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'nodes'], extraEnv, (stderr) => {
+        if (signIn || !/To sign in, open \S+ in a browser\./.test(stderr)) return;
+        signIn = (async () => {
+          // The URL kubelogin handed to $BROWSER, opened in Chromium.
+          let url = '';
+          for (let i = 0; i < 50 && !url; i++) {
+            try { url = readFileSync(opened, 'utf8').trim().split('\n').at(-1) ?? ''; } catch { await new Promise((w) => setTimeout(w, 100)); }
+          }
+          const page = await browser.newPage();
+          await page.goto(url);
+          assert.equal(await page.title(), 'Sign in to your account');
+          await page.fill('#username', 'dev@kubelogin.onmicrosoft.com');
+          await page.fill('#password', 'Dev-Passw0rd!');
+          await Promise.all([page.waitForURL(/^http:\/\/localhost:\d+\/?\?code=/), page.click('button[type=submit]')]);
+          return (await page.textContent('body')) ?? '';
+        })();
+      });
+      const body = await signIn;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(body ?? '', /Authentication complete/);
+      assert.equal(api.accepted.at(-1)!.upn, 'dev@kubelogin.onmicrosoft.com');
+    } finally {
+      await browser.close();
+    }
   });
 
   it('azurecli after `kentra login`', async () => {
