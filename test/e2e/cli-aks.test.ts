@@ -10,7 +10,7 @@ import { startTestKentra, type TestKentra } from '../support/kentra.js';
 // The control-plane steps of source documents 000, 001, 002, 003 and the refusals of F14, command by
 // command with `kentra` in place of `az`, against a running Kentra.
 
-describe('kentra CLI: clusters, features and roles (documents 000–003)', { timeout: 300_000 }, () => {
+describe('kentra CLI: clusters, features and roles (documents 000–004)', { timeout: 300_000 }, () => {
   let k: TestKentra;
   let dir: string;
   let env: NodeJS.ProcessEnv;
