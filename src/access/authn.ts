@@ -1,0 +1,41 @@
+// Authentication for a cluster's API: authenticators answer a bearer token with a user, no answer
+// (not theirs to judge), or an error; a chain asks each in turn, as the kube-apiserver's union
+// authenticator does.
+
+/** What the kube-apiserver receives in `TokenReview.status.user`. */
+export interface UserInfo {
+  username: string;
+  uid: string;
+  groups: string[];
+  extra: Record<string, string[]>;
+}
+
+export type AuthnResult =
+  | { kind: 'user'; user: UserInfo; /** When the credential stops being valid (ms since the epoch). */ expiresAt?: number }
+  | { kind: 'none' }
+  | { kind: 'error'; message: string; /** The HTTP status a Guard-style webhook answers with (401 unless said). */ httpStatus?: number };
+
+export interface TokenRequest {
+  token: string;
+  /** The audiences the API server wants (TokenReview `spec.audiences`), when it is audience-limited. */
+  audiences?: string[];
+}
+
+export type TokenAuthenticator = (req: TokenRequest) => Promise<AuthnResult>;
+
+export const NO_ANSWER: AuthnResult = Object.freeze({ kind: 'none' });
+
+/** The first authenticator to name a user wins; if none does, the errors are joined; else no answer. */
+export function authenticatorChain(...authenticators: TokenAuthenticator[]): TokenAuthenticator {
+  return async (req) => {
+    const errors: Extract<AuthnResult, { kind: 'error' }>[] = [];
+    for (const authenticate of authenticators) {
+      const result = await authenticate(req);
+      if (result.kind === 'user') return result;
+      if (result.kind === 'error') errors.push(result);
+    }
+    if (errors.length === 0) return NO_ANSWER;
+    if (errors.length === 1) return errors[0]!;
+    return { kind: 'error', message: `[${errors.map((e) => e.message).join(', ')}]`, httpStatus: errors[0]!.httpStatus };
+  };
+}

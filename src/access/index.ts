@@ -1,0 +1,7 @@
+// The access component's public surface: authentication (and, next, authorization) for a cluster's
+// Kubernetes API, usable in-process and behind the kube-apiserver's webhooks.
+export { authenticatorChain, NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenRequest, type UserInfo } from './authn.js';
+export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOptions, type GroupLookup, type KeySource } from './entra.js';
+export { cachedGroupLookup, storeGroupLookup } from './groups.js';
+export { cachedTokenAuthenticator, type CachedTokenAuthenticator, type TokenCacheOptions } from './token-cache.js';
+export { reviewToken, badRequest, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
