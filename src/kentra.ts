@@ -13,6 +13,7 @@ import { createServer } from './server/app.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { openStore, type Store } from './store/index.js';
+import { registerAccessWebhooks } from './access/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
 
@@ -218,6 +219,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     };
     registerManagedClusterRoutes(app, controlPlane);
     registerArcRoutes(app, controlPlane);
+    registerAccessWebhooks(app, { store, keys, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
     registerAdminRoutes(app, {
       store, verifier, edge, now: () => clock.now(),
       principalType: async (tenantId, id) => {

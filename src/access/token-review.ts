@@ -12,10 +12,13 @@ export interface WebhookReply {
   body: Record<string, unknown>;
 }
 
-/** A Kubernetes Status for a request that is not a TokenReview at all. */
-export function badRequest(message: string): WebhookReply {
-  return { statusCode: 400, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'BadRequest', code: 400 } };
+/** A Kubernetes Status failure. */
+export function kubeStatus(code: number, reason: string, message: string): WebhookReply {
+  return { statusCode: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code } };
 }
+
+/** A Kubernetes Status for a request that is not a TokenReview at all. */
+export const badRequest = (message: string): WebhookReply => kubeStatus(400, 'BadRequest', message);
 
 export async function reviewToken(body: unknown, authenticate: TokenAuthenticator): Promise<WebhookReply> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return badRequest('the request body must be a TokenReview object');

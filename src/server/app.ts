@@ -34,7 +34,9 @@ function errorBody(protocol: ReturnType<typeof protocolOf>, status: number, code
 
 export function createServer(opts: ServerOptions): { app: FastifyInstance; edge: HttpEdge; metrics: Metrics } {
   const app = Fastify({
-    https: { key: opts.tls.key, cert: opts.tls.cert },
+    // Client certificates are asked for but not required: the routes that take them (the access
+    // webhooks, a cluster's local admin) check them against their own CA.
+    https: { key: opts.tls.key, cert: opts.tls.cert, requestCert: true, rejectUnauthorized: false },
     loggerInstance: opts.logger,
     // Fastify's own request lines carry the query string; requests are logged below, paths only.
     logController: new LogController({ disableRequestLogging: true }),

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
+import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
+import { startTestKentra, type TestKentra } from '../support/kentra.js';
+
+// The TokenReview webhook of `kentra up` with the exact bodies a kube-apiserver POSTs
+// (reference/guard-rbac.md §4.1), v1 and v1beta1, over mutual TLS, for a cluster made through ARM.
+
+const ALICE = '77777777-0000-4000-8000-000000000001';
+const ADMINS = '77777777-0000-4000-8000-0000000000a1';
+const SEED = `
+tenants:
+  - domain: kentra.onmicrosoft.com
+    users:
+      - { userPrincipalName: alice@kentra.onmicrosoft.com, password: 'Alice-Passw0rd!', id: ${ALICE} }
+    groups:
+      - { displayName: admins, id: ${ADMINS}, members: [${ALICE}] }
+`;
+const API = 'api-version=2022-11-01';
+const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
+const AKS_CLIENT = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
+
+interface Reply { status: number; json: any }
+
+describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
+  let k: TestKentra;
+  let uid: string;
+  let client: CertificateAndKey;
+  let otherCluster: CertificateAndKey;
+  let aliceToken: string;
+
+  const post = (path: string, body: unknown, cert?: CertificateAndKey): Promise<Reply> => new Promise((resolveReply, reject) => {
+    const url = new URL(`${k.endpoints.authority}${path}`);
+    const req = request({
+      host: url.hostname, port: url.port, path: url.pathname, method: 'POST', ca: readFileSync(k.endpoints.caFile),
+      ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}), headers: { 'content-type': 'application/json', accept: 'application/json' },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => { text += d.toString(); });
+      res.on('end', () => resolveReply({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+  const review = (version: string, token: string, audiences?: string[]) =>
+    ({ apiVersion: `authentication.k8s.io/${version}`, kind: 'TokenReview', spec: { token, ...(audiences ? { audiences } : {}) } });
+
+  before(async () => {
+    k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '0'] });
+    const token = async (fields: Record<string, string>) => (await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, fields, k.endpoints.caFile)).json().access_token as string;
+    const owner = await token({ client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default' });
+    const arm = (method: string, path: string, body?: unknown): Promise<HttpResponse> => httpsFetch(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}${path}?${API}`, {
+      method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { authorization: `Bearer ${owner}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    });
+    assert.equal((await arm('PUT', '/resourcegroups/rg1', { location: 'eastus' })).status, 201);
+    const mc = '/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1';
+    const created = await arm('PUT', mc, { location: 'eastus', properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, adminGroupObjectIDs: [ADMINS] } } });
+    assert.equal(created.status, 201, created.text);
+    const creds = (await arm('POST', `${mc}/listClusterUserCredential`)).json();
+    const kubeconfig = parse(Buffer.from(creds.kubeconfigs[0].value, 'base64').toString());
+    uid = /\/clusters\/([^/]+)$/.exec(kubeconfig.clusters[0].cluster.server)![1]!;
+    const ca = await loadCertificateAuthority(readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'), readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'));
+    client = await ca.issue({ commonName: 'kube-apiserver', organizations: [`cluster:${uid}`], usage: 'client' });
+    otherCluster = await ca.issue({ commonName: 'kube-apiserver', organizations: ['cluster:someone-else'], usage: 'client' });
+    aliceToken = await token({ client_id: AKS_CLIENT, grant_type: 'password', username: 'alice@kentra.onmicrosoft.com', password: 'Alice-Passw0rd!', scope: `${AKS_SERVER}/.default` });
+  });
+  after(async () => k?.close());
+
+  for (const version of ['v1', 'v1beta1']) {
+    it(`answers a ${version} TokenReview in ${version}: the user, their groups and extra.oid`, async () => {
+      const r = await post(`/clusters/${uid}/webhooks/tokenreviews`, review(version, aliceToken, ['https://kubernetes.default.svc']), client);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.apiVersion, `authentication.k8s.io/${version}`);
+      assert.equal(r.json.kind, 'TokenReview');
+      assert.deepEqual(r.json.status, { authenticated: true, user: { username: 'alice@kentra.onmicrosoft.com', uid: '', groups: [ADMINS], extra: { oid: [ALICE] } } });
+    });
+  }
+
+  it('refuses a tampered token and an ARM token with 401 and the reason in status.error; an opaque token is simply not authenticated', async () => {
+    const [h, p, s] = aliceToken.split('.');
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), upn: 'mallory@kentra.onmicrosoft.com' })).toString('base64url')}.${s}`;
+    const bad = await post(`/clusters/${uid}/webhooks/tokenreviews`, review('v1', tampered), client);
+    assert.equal(bad.status, 401);
+    assert.deepEqual(bad.json.status, { authenticated: false, user: {}, error: 'failed to verify token for azure: failed to verify id token signature' });
+    const armToken = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, { client_id: AKS_CLIENT, grant_type: 'password', username: 'alice@kentra.onmicrosoft.com', password: 'Alice-Passw0rd!', scope: 'https://management.azure.com/.default' }, k.endpoints.caFile);
+    const wrongAudience = await post(`/clusters/${uid}/webhooks/tokenreviews`, review('v1beta1', armToken.json().access_token), client);
+    assert.equal(wrongAudience.status, 401);
+    assert.match(wrongAudience.json.status.error, /expected audience "6dae42f8-4368-4678-94ff-3960e28e3630"/);
+    const opaque = await post(`/clusters/${uid}/webhooks/tokenreviews`, review('v1', 'not-a-jwt'), client);
+    assert.deepEqual([opaque.status, opaque.json.status], [200, { authenticated: false, user: {} }]);
+  });
+
+  it('answers only a client certificate Kentra issued for this cluster', async () => {
+    const none = await post(`/clusters/${uid}/webhooks/tokenreviews`, review('v1', aliceToken));
+    assert.deepEqual([none.status, none.json.reason, none.json.message], [400, 'BadRequest', 'Missing client certificate']);
+    const other = await post(`/clusters/${uid}/webhooks/tokenreviews`, review('v1', aliceToken), otherCluster);
+    assert.deepEqual([other.status, other.json.reason, other.json.message], [403, 'Forbidden', `the client certificate is not for cluster ${uid}`]);
+    const missing = await post('/clusters/no-such-cluster/webhooks/tokenreviews', review('v1', aliceToken), await (await loadCertificateAuthority(readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'), readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'))).issue({ commonName: 'x', organizations: ['cluster:no-such-cluster'], usage: 'client' }));
+    assert.equal(missing.status, 404);
+    const notReview = await post(`/clusters/${uid}/webhooks/tokenreviews`, { apiVersion: 'v1', kind: 'Pod' }, client);
+    assert.deepEqual([notReview.status, notReview.json.kind, notReview.json.reason], [400, 'Status', 'BadRequest']);
+  });
+});
