@@ -30,9 +30,9 @@ export async function load(call: () => Promise<boolean>, opts: { workers: number
   return { count: latencies.length, seconds, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
-/** A keep-alive HTTPS client trusting one CA file. */
-export function httpsClient(caFile: string) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: readFileSync(caFile) });
+/** A keep-alive HTTPS client trusting one CA file, optionally presenting a client certificate. */
+export function httpsClient(caFile: string, clientCert?: { certPem: string; keyPem: string }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: readFileSync(caFile), ...(clientCert ? { cert: clientCert.certPem, key: clientCert.keyPem } : {}) });
   return (url: string, body?: string, headers: Record<string, string> = {}) => new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(url, { method: body === undefined ? 'GET' : 'POST', agent, headers: body === undefined ? headers : { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
       const chunks: Buffer[] = [];

@@ -69,11 +69,22 @@ export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhook
     return authenticate;
   };
 
+  // A kept-alive connection presents the same certificate on every request: check it once per socket.
+  const checked = new WeakMap<object, { uid: string; problem: string | null; until: number }>();
+  const certificateProblem = (req: FastifyRequest, uid: string): string | null => {
+    const now = opts.clock.now();
+    const hit = checked.get(req.raw.socket);
+    if (hit && hit.uid === uid && hit.until > now) return hit.problem;
+    const problem = clientCertificateProblem(req, ca, uid, now);
+    checked.set(req.raw.socket, { uid, problem, until: now + 60_000 });
+    return problem;
+  };
+
   const send = (reply: FastifyReply, r: WebhookReply) => reply.code(r.statusCode).header('cache-control', 'no-store').send(r.body);
 
   app.post('/clusters/:uid/webhooks/tokenreviews', async (req, reply) => {
     const { uid } = req.params as { uid: string };
-    const problem = clientCertificateProblem(req, ca, uid, opts.clock.now());
+    const problem = certificateProblem(req, uid);
     if (problem) return send(reply, problem === 'Missing client certificate' ? kubeStatus(400, 'BadRequest', problem) : kubeStatus(403, 'Forbidden', problem));
     const authenticate = await authenticatorFor(uid, opts.originOf(req));
     if (!authenticate) return send(reply, kubeStatus(404, 'NotFound', `cluster ${uid} not found`));
