@@ -7,13 +7,13 @@ import { registerAdminRoutes, registerArcRoutes, registerManagedClusterRoutes, r
 import {
   DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
-import { loadOrCreateCertificateAuthority, type CertificateAndKey } from './pki/index.js';
+import { loadOrCreateCertificateAuthority, type CertificateAndKey, type CertificateAuthority } from './pki/index.js';
 import { applySeed, loadSeedFile, parseSeed, type SeedFile } from './seed/seed.js';
 import { createServer } from './server/app.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { openStore, type Store } from './store/index.js';
-import { registerAccessWebhooks } from './access/index.js';
+import { registerAccessWebhooks, webhookOrganization } from './access/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
 
@@ -128,7 +128,7 @@ async function formKey(store: Store): Promise<Buffer> {
 }
 
 /** The serving certificate, reissued when the host list changes or it nears expiry. */
-async function servingCertificate(dataDir: string, hosts: string[]): Promise<CertificateAndKey & { caPem: string }> {
+async function servingCertificate(dataDir: string, hosts: string[]): Promise<CertificateAndKey & { caPem: string; ca: CertificateAuthority }> {
   const ca = await loadOrCreateCertificateAuthority(dataDir, 'Kentra Local CA');
   const certFile = join(dataDir, 'server.pem');
   const keyFile = join(dataDir, 'server-key.pem');
@@ -139,7 +139,7 @@ async function servingCertificate(dataDir: string, hosts: string[]): Promise<Cer
     const certPem = readFileSync(certFile, 'utf8');
     const x509 = new X509Certificate(certPem);
     if (Date.parse(x509.validTo) - Date.now() > 30 * 24 * 3600 * 1000 && x509.checkIssued(new X509Certificate(ca.certPem))) {
-      return { certPem, keyPem: readFileSync(keyFile, 'utf8'), certDer: x509.raw, caPem: ca.certPem };
+      return { certPem, keyPem: readFileSync(keyFile, 'utf8'), certDer: x509.raw, caPem: ca.certPem, ca };
     }
   }
   const dnsNames = hosts.filter((h) => !/^[\d.]+$|:/.test(h));
@@ -148,7 +148,7 @@ async function servingCertificate(dataDir: string, hosts: string[]): Promise<Cer
   writeFileSync(keyFile, cert.keyPem, { mode: 0o600 });
   writeFileSync(certFile, cert.certPem);
   writeFileSync(hostsFile, wanted);
-  return { ...cert, caPem: ca.certPem };
+  return { ...cert, caPem: ca.certPem, ca };
 }
 
 function randomLifetime(): number {
@@ -212,6 +212,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     const controlPlane: ControlPlaneOptions = {
       store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
       clusterServer: (origin, uid) => `${origin}/clusters/${uid}`,
+      webhookClientCertificate: (uid) => tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
       isGroup: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);
         return type === null ? null : type === 'group';

@@ -200,6 +200,21 @@ export function registerAksCommands(program: Command): void {
     return undefined;
   });
 
+  leaf(aks, 'webhook-config', 'Write the kube-apiserver webhook config file that makes a real API server ask Kentra who a token belongs to, and print the flags to use.', (c) => target(c)
+    .requiredOption('--dir <dir>', 'folder to write authn-webhook.kubeconfig into (it holds a private key: written 0600)'), async (ctx) => {
+    const o = ctx.opts;
+    const a = arm(ctx);
+    const res = await a.call('POST', `${clusterPath(a.subscriptionId, o.resourceGroup, o.name)}/listWebhookCredential`, AKS_API);
+    const dir = resolve(String(o.dir));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const authn = join(dir, 'authn-webhook.kubeconfig');
+    writeFileSync(authn, Buffer.from(res.body.kubeconfigs[0].value, 'base64'), { mode: 0o600 });
+    return {
+      files: [authn],
+      flags: [`--authentication-token-webhook-config-file=${authn}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m'],
+    };
+  });
+
   // ---- aksarc (AKS enabled by Azure Arc, source document 004) ------------------------------------------
   const ARC_API = '2024-01-01';
   const ccPath = (a: Arm, rg: string, name: string) => `/subscriptions/${a.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Kubernetes/connectedClusters/${name}`;

@@ -66,6 +66,18 @@ export async function certificateKubeconfig(c: ClusterEndpoint, kind: 'clusterAd
   });
 }
 
+/**
+ * The kubeconfig a kube-apiserver uses to call the cluster's TokenReview webhook on Kentra
+ * (`--authentication-token-webhook-config-file`): the webhook URL, Kentra's CA, and a client
+ * certificate from Kentra's CA bound to this cluster (subject O=`cluster:<uid>`).
+ */
+export function webhookKubeconfig(c: ClusterEndpoint, clientCert: { certPem: string; keyPem: string }): string {
+  return kubeconfig({ ...c, name: 'kentra-webhook' }, 'kube-apiserver', {
+    'client-certificate-data': Buffer.from(clientCert.certPem).toString('base64'),
+    'client-key-data': Buffer.from(clientCert.keyPem).toString('base64'),
+  }, 'webhook');
+}
+
 export function localAccountsDisabled(): ArmError {
   return new ArmError(400, 'BadRequest', 'Getting static credential is not allowed because this cluster is set to disable local accounts.');
 }

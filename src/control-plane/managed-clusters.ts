@@ -6,7 +6,7 @@ import { createCertificateAuthority } from '../pki/index.js';
 import type { ArmOperation, ArmResource, Store } from '../store/index.js';
 import { ArmError, armRoute, authorize, type ArmContext, type ArmRequest } from './arm.js';
 import { aadProfileJson, clusterProperties, decideAadProfile, execByDefault, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
-import { certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, type ClusterEndpoint } from './credentials.js';
+import { certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
 
 // Resource groups and Microsoft.ContainerService/managedClusters, with ARM's long-running operation
 // contract: operations complete when read after their due time, so any instance can finish them.
@@ -25,6 +25,8 @@ export interface ControlPlaneOptions extends ArmContext {
   clusterServer(origin: string, clusterUid: string): string;
   /** Is the group id a group of the tenant? null: no such object; false: not a group. */
   isGroup(tenantId: string, id: string): Promise<boolean | null>;
+  /** A client certificate from Kentra's CA for a cluster's webhooks (subject O=`cluster:<uid>`). */
+  webhookClientCertificate(clusterUid: string): Promise<{ certPem: string; keyPem: string }>;
 }
 
 const rgId = (sub: string, rg: string) => `/subscriptions/${sub}/resourceGroups/${rg}`;
@@ -303,6 +305,15 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const res = await findCluster(r, `${MC}/listClusterAdminCredential/action`);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
     return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', await localCa(res), String(res.secrets.adminToken))));
+  });
+
+  // Kentra's own action (no Azure counterpart): what a real kube-apiserver needs to use this cluster's
+  // webhooks. Owner and Contributor have it; the AKS data-plane roles do not.
+  armRoute(app, o, 'POST', `${clusterPath}/listWebhookCredential`, async (r) => {
+    const res = await findCluster(r, `${MC}/listWebhookCredential/action`);
+    const uid = String(res.secrets.uid);
+    const c = { ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/tokenreviews` };
+    return r.reply.send(credentialResults('tokenReview', webhookKubeconfig(c, await o.webhookClientCertificate(uid))));
   });
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterMonitoringUserCredential`, async (r) => {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
+import { kentraCli } from '../support/kentra-cli.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 
 // The TokenReview webhook of `kentra up` with the exact bodies a kube-apiserver POSTs
@@ -94,6 +96,39 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
     assert.match(wrongAudience.json.status.error, /expected audience "6dae42f8-4368-4678-94ff-3960e28e3630"/);
     const opaque = await post(`/clusters/${uid}/webhooks/tokenreviews`, review('v1', 'not-a-jwt'), client);
     assert.deepEqual([opaque.status, opaque.json.status], [200, { authenticated: false, user: {} }]);
+  });
+
+  it('`kentra aks webhook-config` writes the kube-apiserver\'s config file; with it alone a TokenReview is answered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kentra-webhook-config-'));
+    try {
+      const env = { PATH: process.env.PATH, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir };
+      const cli = kentraCli(() => env);
+      await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
+      const out = await cli.json('aks', 'webhook-config', '-g', 'rg1', '-n', 'c1', '--dir', join(dir, 'webhooks'));
+      const file = join(dir, 'webhooks', 'authn-webhook.kubeconfig');
+      assert.deepEqual(out, { files: [file], flags: [`--authentication-token-webhook-config-file=${file}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m'] });
+      assert.equal(statSync(file).mode & 0o777, 0o600, 'it holds a private key');
+      // Read it as the kube-apiserver does: server, CA, client certificate and key.
+      const cfg = parse(readFileSync(file, 'utf8'));
+      assert.equal(cfg['current-context'], 'webhook');
+      const server = cfg.clusters[0].cluster.server as string;
+      assert.equal(server, `${k.endpoints.authority}/clusters/${uid}/webhooks/tokenreviews`);
+      assert.equal(Buffer.from(cfg.clusters[0].cluster['certificate-authority-data'], 'base64').toString(), readFileSync(k.endpoints.caFile, 'utf8'));
+      const user = cfg.users[0].user;
+      const cert = { certPem: Buffer.from(user['client-certificate-data'], 'base64').toString(), keyPem: Buffer.from(user['client-key-data'], 'base64').toString(), certDer: Buffer.alloc(0) };
+      const r = await post(new URL(server).pathname, review('v1beta1', aliceToken), cert);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.status.user.username, 'alice@kentra.onmicrosoft.com');
+      // A Reader of the subscription gets no webhook credential: it is a secret of the cluster.
+      await cli.json('role', 'assignment', 'create', '--assignee', 'alice@kentra.onmicrosoft.com', '--role', 'Reader', '--scope', `/subscriptions/${k.endpoints.subscriptionId}`);
+      await cli.json('login', '-u', 'alice@kentra.onmicrosoft.com', '-p', 'Alice-Passw0rd!');
+      const refused = await cli.run(['aks', 'webhook-config', '-g', 'rg1', '-n', 'c1', '--dir', join(dir, 'alice')]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /^ERROR: \(AuthorizationFailed\)/m);
+      assert.match(refused.stderr, /Microsoft\.ContainerService\/managedClusters\/listWebhookCredential\/action/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers only a client certificate Kentra issued for this cluster', async () => {
