@@ -44,6 +44,25 @@ export function httpsClient(caFile: string, clientCert?: { certPem: string; keyP
   });
 }
 
+/**
+ * ARM as Kentra's service principal (an Owner): its bearer headers, the GET/POST client, and PUT
+ * (which `httpsClient` does not do) returning the status code.
+ */
+export async function armSession(e: { authority: string; tenantId: string; caFile: string; servicePrincipal: { appId: string; secret: string } }) {
+  const http = httpsClient(e.caFile);
+  const token = JSON.parse((await http(`${e.authority}/${e.tenantId}/oauth2/v2.0/token`, new URLSearchParams({
+    client_id: e.servicePrincipal.appId, client_secret: e.servicePrincipal.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default',
+  }).toString())).text).access_token as string;
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const ca = readFileSync(e.caFile);
+  const put = (url: string, body: unknown) => new Promise<number>((resolve, reject) => {
+    const req = request(url, { method: 'PUT', headers, ca }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+  return { token, headers, http, put };
+}
+
 /** Loops `fn` for `ms` milliseconds and returns calls per second. */
 export function rate(fn: () => void, ms: number): number {
   const end = Date.now() + ms;

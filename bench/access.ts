@@ -5,15 +5,14 @@
 // in the same run. The tokens are signed with Kentra's own key (read from its store), since getting
 // thousands of distinct real tokens through the password grant would measure scrypt instead.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { verify } from 'node:crypto';
 import { KeyRing, signJwt, v1Issuer } from '../src/identity/index.js';
-import { loadCertificateAuthority } from '../src/pki/index.js';
+import { parse } from 'yaml';
 import { openStore } from '../src/store/index.js';
 import { systemClock } from '../src/shared/clock.js';
 import { startTestKentra } from '../test/support/kentra.js';
-import { fmt, httpsClient, load, rate } from './_measure.js';
+import { armSession, fmt, httpsClient, load, rate } from './_measure.js';
 
 const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const TOKENS = 3000;
@@ -22,31 +21,20 @@ const USER = '77777777-0000-4000-8000-000000000001';
 const k = await startTestKentra({ extraArgs: ['--log-level', 'warn', '--provisioning-delay', '0'] });
 let failed = false;
 try {
-  const { authority, tenantId, caFile, subscriptionId, servicePrincipal: sp } = k.endpoints;
-  const plain = httpsClient(caFile);
-  const armToken = JSON.parse((await plain(`${authority}/${tenantId}/oauth2/v2.0/token`, new URLSearchParams({
-    client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default',
-  }).toString())).text).access_token as string;
-  const armHeaders = { authorization: `Bearer ${armToken}`, 'content-type': 'application/json' };
+  const { authority, tenantId, caFile, subscriptionId } = k.endpoints;
+  const { http: plain, headers: armHeaders, put } = await armSession(k.endpoints);
   const base = `${authority}/subscriptions/${subscriptionId}/resourceGroups/bench`;
-  // httpsClient only GETs and POSTs; PUT through a tiny request of its own.
-  const { request } = await import('node:https');
-  const put = (url: string, body: unknown) => new Promise<number>((resolve, reject) => {
-    const req = request(url, { method: 'PUT', headers: armHeaders, ca: readFileSync(caFile) }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
   await put(`${base}?api-version=2021-04-01`, { location: 'eastus' });
   const mc = `${base}/providers/Microsoft.ContainerService/managedClusters/c1`;
   const status = await put(`${mc}?api-version=2022-11-01`, { location: 'eastus', properties: { agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true } } });
   if (status !== 201) throw new Error(`creating the cluster failed: ${status}`);
-  const creds = JSON.parse((await plain(`${mc}/listClusterUserCredential?api-version=2022-11-01`, '', armHeaders)).text);
-  const uid = /\/clusters\/([^/\s]+)/.exec(Buffer.from(creds.kubeconfigs[0].value, 'base64').toString())![1]!;
-
-  const ca = await loadCertificateAuthority(readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'), readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'));
-  const clientCert = await ca.issue({ commonName: 'kube-apiserver', organizations: [`cluster:${uid}`], usage: 'client' });
+  // What `kentra aks webhook-config` writes: the webhook URL and the cluster-bound client certificate.
+  const hook = JSON.parse((await plain(`${mc}/listWebhookCredential?api-version=2022-11-01`, '', armHeaders)).text);
+  const cfg = parse(Buffer.from(hook.kubeconfigs[0].value, 'base64').toString());
+  const url = cfg.clusters[0].cluster.server as string;
+  const fromB64 = (v: string) => Buffer.from(v, 'base64').toString();
+  const clientCert = { certPem: fromB64(cfg.users[0].user['client-certificate-data']), keyPem: fromB64(cfg.users[0].user['client-key-data']) };
   const webhook = httpsClient(caFile, clientCert);
-  const url = `${authority}/clusters/${uid}/webhooks/tokenreviews`;
 
   // Tokens as Kentra issues them for the AKS server app, signed with the key Kentra signs with now.
   const store = await openStore({ dataDir: k.dataDir });

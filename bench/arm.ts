@@ -2,27 +2,16 @@
 // Managed clusters through Kentra's ARM over HTTPS, on SQLite and PostgreSQL: cluster creates per second
 // (with a zero provisioning delay) and GET latency with 1,000 clusters, next to a bare HTTPS round trip
 // to the same server (/healthz) measured in the same run.
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { startTestKentra } from '../test/support/kentra.js';
-import { fmt, httpsClient, load, onEachStore } from './_measure.js';
+import { armSession, fmt, load, onEachStore } from './_measure.js';
 
 const CLUSTERS = 1000;
 
 async function run(name: string, store: string | undefined) {
   const k = await startTestKentra({ store, extraArgs: ['--log-level', 'warn', '--provisioning-delay', '0'] });
   try {
-    const { authority, tenantId, caFile, subscriptionId, servicePrincipal: sp } = k.endpoints;
-    const http = httpsClient(caFile);
-    const token = JSON.parse((await http(`${authority}/${tenantId}/oauth2/v2.0/token`, new URLSearchParams({
-      client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default',
-    }).toString())).text).access_token as string;
-    const json = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const put = (url: string, body: unknown) => new Promise<number>((resolve, reject) => {
-      const req = request(url, { method: 'PUT', headers: json, ca: caOf(caFile) }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
-      req.on('error', reject);
-      req.end(JSON.stringify(body));
-    });
+    const { authority, subscriptionId } = k.endpoints;
+    const { http, token, put } = await armSession(k.endpoints);
     const base = `${authority}/subscriptions/${subscriptionId}/resourceGroups/bench`;
     await put(`${base}?api-version=2021-04-01`, { location: 'eastus' });
     let n = 0;
@@ -41,12 +30,6 @@ async function run(name: string, store: string | undefined) {
   } finally {
     await k.close();
   }
-}
-
-const cas = new Map<string, Buffer>();
-function caOf(file: string): Buffer {
-  if (!cas.has(file)) cas.set(file, readFileSync(file));
-  return cas.get(file)!;
 }
 
 await onEachStore(run);
