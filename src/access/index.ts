@@ -1,4 +1,4 @@
-// The access component's public surface: authentication (and, next, authorization) for a cluster's
+// The access component's public surface: authentication and authorization for a cluster's
 // Kubernetes API, usable in-process and behind the kube-apiserver's webhooks.
 export { authenticatorChain, NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenRequest, type UserInfo } from './authn.js';
 export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOptions, type GroupLookup, type KeySource } from './entra.js';
@@ -6,3 +6,7 @@ export { cachedGroupLookup, storeGroupLookup } from './groups.js';
 export { cachedTokenAuthenticator, type CachedTokenAuthenticator, type TokenCacheOptions } from './token-cache.js';
 export { reviewToken, badRequest, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
 export { clusterEntraAuthenticator, registerAccessWebhooks, webhookOrganization, type AccessWebhookOptions } from './webhooks.js';
+export {
+  adminGroupBinding, aggregateClusterRoles, defaultRbacObjects, rbacAuthorize, ruleAllows, selectorMatches,
+  type Decision, type LabelSelector, type PolicyRule, type RbacBinding, type RbacObjects, type RbacRole, type RequestAttributes, type Subject,
+} from './rbac.js';
