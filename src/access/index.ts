@@ -10,3 +10,8 @@ export {
   adminGroupBinding, aggregateClusterRoles, defaultRbacObjects, rbacAuthorize, ruleAllows, selectorMatches,
   type Decision, type LabelSelector, type PolicyRule, type RbacBinding, type RbacObjects, type RbacRole, type RequestAttributes, type Subject,
 } from './rbac.js';
+export {
+  AZURE_DENIED, AZURE_NO_OPINION, AZURE_NO_OPINION_NON_AAD, azureRbacAuthorizer, CLUSTER_TYPES, dataActionOf,
+  type AccessRequest, type AzureAuthorizer, type AzureDecision, type AzureRbacOptions,
+} from './azure-rbac.js';
+export { ACCESS_REVIEW_VERSIONS, reviewAccess } from './access-review.js';

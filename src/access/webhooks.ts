@@ -10,9 +10,12 @@ import { entraTokenAuthenticator } from './entra.js';
 import { cachedGroupLookup, storeGroupLookup } from './groups.js';
 import { cachedTokenAuthenticator } from './token-cache.js';
 import { kubeStatus, reviewToken, type WebhookReply } from './token-review.js';
+import { reviewAccess } from './access-review.js';
+import { azureRbacAuthorizer, CLUSTER_TYPES, type AzureAuthorizer } from './azure-rbac.js';
 
 // The webhooks a real kube-apiserver calls for a Kentra cluster, on Kentra's listener:
-//   POST /clusters/<uid>/webhooks/tokenreviews
+//   POST /clusters/<uid>/webhooks/tokenreviews         (authentication: Entra tokens)
+//   POST /clusters/<uid>/webhooks/subjectaccessreviews (authorization: Azure RBAC, when enabled)
 // Only over mutual TLS: the client certificate must be issued by Kentra's CA for that cluster
 // (subject O=`cluster:<uid>`), as Guard only answers clients with its own certificates.
 
@@ -56,17 +59,29 @@ function clientCertificateProblem(req: FastifyRequest, ca: X509Certificate, uid:
 
 export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhookOptions): void {
   const ca = new X509Certificate(opts.caPem);
-  const clusters = new Map<string, { authenticate: TokenAuthenticator; until: number }>();
-
-  const authenticatorFor = async (uid: string, origin: string): Promise<TokenAuthenticator | null> => {
+  // Per cluster: its authenticator and authorizer, rebuilt only when the settings they depend on
+  // change (re-read every 10 s, so admin-group and migration changes arrive within seconds while
+  // the token and access caches survive).
+  interface ClusterState { fingerprint: string; authenticate: TokenAuthenticator; authorize: AzureAuthorizer; checkedUntil: number }
+  const clusters = new Map<string, ClusterState>();
+  const stateOf = async (uid: string, origin: string): Promise<ClusterState | null> => {
+    const now = opts.clock.now();
     const hit = clusters.get(uid);
-    if (hit && hit.until > opts.clock.now()) return hit.authenticate;
+    if (hit && hit.checkedUntil > now) return hit;
     const cfg = await clusterAccessConfig(opts.store, uid);
-    if (!cfg) return null;
-    const authenticate = cachedTokenAuthenticator(clusterEntraAuthenticator(cfg, { ...opts, origin }), { clock: opts.clock });
-    // Settings changes (admin groups, migration) reach the webhook within seconds.
-    clusters.set(uid, { authenticate, until: opts.clock.now() + 10_000 });
-    return authenticate;
+    if (!cfg) { clusters.delete(uid); return null; }
+    const fingerprint = JSON.stringify([cfg.aad, cfg.resourceId, cfg.kind, origin]);
+    if (hit && hit.fingerprint === fingerprint) { hit.checkedUntil = now + 10_000; return hit; }
+    const aad = cfg.aad;
+    const state: ClusterState = {
+      fingerprint, checkedUntil: now + 10_000,
+      authenticate: cachedTokenAuthenticator(clusterEntraAuthenticator(cfg, { ...opts, origin }), { clock: opts.clock }),
+      authorize: aad?.enableAzureRBAC
+        ? azureRbacAuthorizer({ store: opts.store, clock: opts.clock, tenantId: aad.tenantID, clusterResourceId: cfg.resourceId, clusterType: CLUSTER_TYPES[cfg.kind] })
+        : async () => ({ allowed: false, reason: 'Azure RBAC is not enabled for this cluster.' }),
+    };
+    clusters.set(uid, state);
+    return state;
   };
 
   // A kept-alive connection presents the same certificate on every request: check it once per socket.
@@ -82,12 +97,16 @@ export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhook
 
   const send = (reply: FastifyReply, r: WebhookReply) => reply.code(r.statusCode).header('cache-control', 'no-store').send(r.body);
 
-  app.post('/clusters/:uid/webhooks/tokenreviews', async (req, reply) => {
-    const { uid } = req.params as { uid: string };
-    const problem = certificateProblem(req, uid);
-    if (problem) return send(reply, problem === 'Missing client certificate' ? kubeStatus(400, 'BadRequest', problem) : kubeStatus(403, 'Forbidden', problem));
-    const authenticate = await authenticatorFor(uid, opts.originOf(req));
-    if (!authenticate) return send(reply, kubeStatus(404, 'NotFound', `cluster ${uid} not found`));
-    return send(reply, await reviewToken(req.body, authenticate));
-  });
+  const webhook = (path: string, answer: (state: ClusterState, body: unknown) => Promise<WebhookReply>) => {
+    app.post(`/clusters/:uid/webhooks/${path}`, async (req, reply) => {
+      const { uid } = req.params as { uid: string };
+      const problem = certificateProblem(req, uid);
+      if (problem) return send(reply, problem === 'Missing client certificate' ? kubeStatus(400, 'BadRequest', problem) : kubeStatus(403, 'Forbidden', problem));
+      const state = await stateOf(uid, opts.originOf(req));
+      if (!state) return send(reply, kubeStatus(404, 'NotFound', `cluster ${uid} not found`));
+      return send(reply, await answer(state, req.body));
+    });
+  };
+  webhook('tokenreviews', (state, body) => reviewToken(body, state.authenticate));
+  webhook('subjectaccessreviews', (state, body) => reviewAccess(body, state.authorize));
 }

@@ -200,18 +200,27 @@ export function registerAksCommands(program: Command): void {
     return undefined;
   });
 
-  leaf(aks, 'webhook-config', 'Write the kube-apiserver webhook config file that makes a real API server ask Kentra who a token belongs to, and print the flags to use.', (c) => target(c)
-    .requiredOption('--dir <dir>', 'folder to write authn-webhook.kubeconfig into (it holds a private key: written 0600)'), async (ctx) => {
+  leaf(aks, 'webhook-config', 'Write the kube-apiserver webhook config files (who a token belongs to; Azure RBAC decisions) and print the flags to use.', (c) => target(c)
+    .requiredOption('--dir <dir>', 'folder to write authn-webhook.kubeconfig and authz-webhook.kubeconfig into (they hold a private key: written 0600)'), async (ctx) => {
     const o = ctx.opts;
     const a = arm(ctx);
     const res = await a.call('POST', `${clusterPath(a.subscriptionId, o.resourceGroup, o.name)}/listWebhookCredential`, AKS_API);
     const dir = resolve(String(o.dir));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const authn = join(dir, 'authn-webhook.kubeconfig');
-    writeFileSync(authn, Buffer.from(res.body.kubeconfigs[0].value, 'base64'), { mode: 0o600 });
+    const file = (name: string) => {
+      const path = join(dir, `${name === 'tokenReview' ? 'authn' : 'authz'}-webhook.kubeconfig`);
+      const kc = (res.body.kubeconfigs as { name: string; value: string }[]).find((x) => x.name === name);
+      if (!kc) throw new CliError(`the server sent no ${name} webhook config`);
+      writeFileSync(path, Buffer.from(kc.value, 'base64'), { mode: 0o600 });
+      return path;
+    };
+    const authn = file('tokenReview');
+    const authz = file('subjectAccessReview');
     return {
-      files: [authn],
-      flags: [`--authentication-token-webhook-config-file=${authn}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m'],
+      files: [authn, authz],
+      flags: [`--authentication-token-webhook-config-file=${authn}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m',
+        '--authorization-mode=Node,RBAC,Webhook', `--authorization-webhook-config-file=${authz}`, '--authorization-webhook-version=v1',
+        '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s'],
     };
   });
 

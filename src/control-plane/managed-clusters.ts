@@ -312,8 +312,9 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   armRoute(app, o, 'POST', `${clusterPath}/listWebhookCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listWebhookCredential/action`);
     const uid = String(res.secrets.uid);
-    const c = { ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/tokenreviews` };
-    return r.reply.send(credentialResults('tokenReview', webhookKubeconfig(c, await o.webhookClientCertificate(uid))));
+    const cert = await o.webhookClientCertificate(uid);
+    const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/${path}` }, cert);
+    return r.reply.send({ kubeconfigs: [...credentialResults('tokenReview', at('tokenreviews')).kubeconfigs, ...credentialResults('subjectAccessReview', at('subjectaccessreviews')).kubeconfigs] });
   });
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterMonitoringUserCredential`, async (r) => {

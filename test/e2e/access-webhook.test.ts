@@ -64,6 +64,8 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
     const mc = '/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1';
     const created = await arm('PUT', mc, { location: 'eastus', properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, adminGroupObjectIDs: [ADMINS] } } });
     assert.equal(created.status, 201, created.text);
+    const rbac = await arm('PUT', '/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c2', { location: 'eastus', properties: { dnsPrefix: 'c2', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, enableAzureRBAC: true, adminGroupObjectIDs: [ADMINS] } } });
+    assert.equal(rbac.status, 201, rbac.text);
     const creds = (await arm('POST', `${mc}/listClusterUserCredential`)).json();
     const kubeconfig = parse(Buffer.from(creds.kubeconfigs[0].value, 'base64').toString());
     uid = /\/clusters\/([^/]+)$/.exec(kubeconfig.clusters[0].cluster.server)![1]!;
@@ -106,8 +108,13 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
       const out = await cli.json('aks', 'webhook-config', '-g', 'rg1', '-n', 'c1', '--dir', join(dir, 'webhooks'));
       const file = join(dir, 'webhooks', 'authn-webhook.kubeconfig');
-      assert.deepEqual(out, { files: [file], flags: [`--authentication-token-webhook-config-file=${file}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m'] });
+      const authz = join(dir, 'webhooks', 'authz-webhook.kubeconfig');
+      assert.deepEqual(out, { files: [file, authz], flags: [`--authentication-token-webhook-config-file=${file}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m',
+        '--authorization-mode=Node,RBAC,Webhook', `--authorization-webhook-config-file=${authz}`, '--authorization-webhook-version=v1',
+        '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s'] });
       assert.equal(statSync(file).mode & 0o777, 0o600, 'it holds a private key');
+      assert.equal(statSync(authz).mode & 0o777, 0o600);
+      assert.equal(parse(readFileSync(authz, 'utf8')).clusters[0].cluster.server, `${k.endpoints.authority}/clusters/${uid}/webhooks/subjectaccessreviews`);
       // Read it as the kube-apiserver does: server, CA, client certificate and key.
       const cfg = parse(readFileSync(file, 'utf8'));
       assert.equal(cfg['current-context'], 'webhook');
@@ -126,6 +133,41 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /^ERROR: \(AuthorizationFailed\)/m);
       assert.match(refused.stderr, /Microsoft\.ContainerService\/managedClusters\/listWebhookCredential\/action/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SubjectAccessReview on a cluster with Azure RBAC: allowed by a namespace-scope assignment, denied elsewhere, as Guard answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kentra-sar-'));
+    try {
+      const env = { PATH: process.env.PATH, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir };
+      const cli = kentraCli(() => env);
+      await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
+      const c2 = (await cli.json('aks', 'show', '-g', 'rg1', '-n', 'c2')).id as string;
+      await cli.json('role', 'assignment', 'create', '--assignee', 'alice@kentra.onmicrosoft.com', '--role', 'Azure Kubernetes Service RBAC Reader', '--scope', `${c2}/namespaces/dev`);
+      await cli.json('aks', 'webhook-config', '-g', 'rg1', '-n', 'c2', '--dir', dir);
+      const cfg = parse(readFileSync(join(dir, 'authz-webhook.kubeconfig'), 'utf8'));
+      const user = cfg.users[0].user;
+      const cert = { certPem: Buffer.from(user['client-certificate-data'], 'base64').toString(), keyPem: Buffer.from(user['client-key-data'], 'base64').toString(), certDer: Buffer.alloc(0) };
+      const path = new URL(cfg.clusters[0].cluster.server).pathname;
+      // The body a kube-apiserver sends for `kubectl get pods -n dev` by alice (reference/guard-rbac.md §4.2).
+      const sar = (namespace: string, version = 'v1') => ({ apiVersion: `authorization.k8s.io/${version}`, kind: 'SubjectAccessReview',
+        spec: { resourceAttributes: { namespace, verb: 'list', group: '', version: 'v1', resource: 'pods', subresource: '', name: '' },
+          user: 'alice@kentra.onmicrosoft.com', uid: '', [version === 'v1' ? 'groups' : 'group']: [ADMINS, 'system:authenticated'], extra: { oid: [ALICE] } } });
+      const ok = await post(path, sar('dev'), cert);
+      assert.equal(ok.status, 200, JSON.stringify(ok.json));
+      assert.equal(ok.json.apiVersion, 'authorization.k8s.io/v1');
+      assert.equal(ok.json.status.allowed, true);
+      assert.match(ok.json.status.reason, /^Access allowed by Azure RBAC Role Assignment \/subscriptions\/.+\/namespaces\/dev\/providers\/Microsoft\.Authorization\/roleAssignments\/[0-9a-f-]+ of Role 7f6c6a51-bcf8-42ba-9220-52d62157d7db to user alice@kentra\.onmicrosoft\.com$/);
+      const no = await post(path, sar('prod', 'v1beta1'), cert);
+      assert.deepEqual([no.status, no.json.apiVersion, no.json.status], [200, 'authorization.k8s.io/v1beta1',
+        { allowed: false, denied: true, reason: 'User does not have access to the resource in Azure. Update role assignment to allow access.' }]);
+      // The webhook certificate of c2 is not c1's.
+      const wrong = await post(`/clusters/${uid}/webhooks/subjectaccessreviews`, sar('dev'), cert);
+      assert.equal(wrong.status, 403);
+      // c1 has no Azure RBAC: no opinion, so Kubernetes RBAC decides.
+      assert.deepEqual((await post(`/clusters/${uid}/webhooks/subjectaccessreviews`, sar('dev'), client)).json.status, { allowed: false, reason: 'Azure RBAC is not enabled for this cluster.' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
