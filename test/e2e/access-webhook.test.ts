@@ -52,6 +52,24 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
   const review = (version: string, token: string, audiences?: string[]) =>
     ({ apiVersion: `authentication.k8s.io/${version}`, kind: 'TokenReview', spec: { token, ...(audiences ? { audiences } : {}) } });
 
+  /** A temporary HOME with the kentra CLI signed in as the admin (an Owner), removed afterwards. */
+  const asAdmin = async (fn: (cli: ReturnType<typeof kentraCli>, dir: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kentra-webhook-'));
+    try {
+      const env = { PATH: process.env.PATH, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir };
+      const cli = kentraCli(() => env);
+      await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
+      await fn(cli, dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  /** The client certificate in a webhook kubeconfig, as the kube-apiserver reads it. */
+  const clientCertOf = (cfg: any): CertificateAndKey => ({
+    certPem: Buffer.from(cfg.users[0].user['client-certificate-data'], 'base64').toString(),
+    keyPem: Buffer.from(cfg.users[0].user['client-key-data'], 'base64').toString(), certDer: Buffer.alloc(0),
+  });
+
   before(async () => {
     k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '0'] });
     const token = async (fields: Record<string, string>) => (await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, fields, k.endpoints.caFile)).json().access_token as string;
@@ -101,11 +119,7 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
   });
 
   it('`kentra aks webhook-config` writes the kube-apiserver\'s config file; with it alone a TokenReview is answered', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kentra-webhook-config-'));
-    try {
-      const env = { PATH: process.env.PATH, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir };
-      const cli = kentraCli(() => env);
-      await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
+    await asAdmin(async (cli, dir) => {
       const out = await cli.json('aks', 'webhook-config', '-g', 'rg1', '-n', 'c1', '--dir', join(dir, 'webhooks'));
       const file = join(dir, 'webhooks', 'authn-webhook.kubeconfig');
       const authz = join(dir, 'webhooks', 'authz-webhook.kubeconfig');
@@ -121,8 +135,7 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       const server = cfg.clusters[0].cluster.server as string;
       assert.equal(server, `${k.endpoints.authority}/clusters/${uid}/webhooks/tokenreviews`);
       assert.equal(Buffer.from(cfg.clusters[0].cluster['certificate-authority-data'], 'base64').toString(), readFileSync(k.endpoints.caFile, 'utf8'));
-      const user = cfg.users[0].user;
-      const cert = { certPem: Buffer.from(user['client-certificate-data'], 'base64').toString(), keyPem: Buffer.from(user['client-key-data'], 'base64').toString(), certDer: Buffer.alloc(0) };
+      const cert = clientCertOf(cfg);
       const r = await post(new URL(server).pathname, review('v1beta1', aliceToken), cert);
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.equal(r.json.status.user.username, 'alice@kentra.onmicrosoft.com');
@@ -133,23 +146,16 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /^ERROR: \(AuthorizationFailed\)/m);
       assert.match(refused.stderr, /Microsoft\.ContainerService\/managedClusters\/listWebhookCredential\/action/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('SubjectAccessReview on a cluster with Azure RBAC: allowed by a namespace-scope assignment, denied elsewhere, as Guard answers', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kentra-sar-'));
-    try {
-      const env = { PATH: process.env.PATH, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir };
-      const cli = kentraCli(() => env);
-      await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
+    await asAdmin(async (cli, dir) => {
       const c2 = (await cli.json('aks', 'show', '-g', 'rg1', '-n', 'c2')).id as string;
       await cli.json('role', 'assignment', 'create', '--assignee', 'alice@kentra.onmicrosoft.com', '--role', 'Azure Kubernetes Service RBAC Reader', '--scope', `${c2}/namespaces/dev`);
       await cli.json('aks', 'webhook-config', '-g', 'rg1', '-n', 'c2', '--dir', dir);
       const cfg = parse(readFileSync(join(dir, 'authz-webhook.kubeconfig'), 'utf8'));
-      const user = cfg.users[0].user;
-      const cert = { certPem: Buffer.from(user['client-certificate-data'], 'base64').toString(), keyPem: Buffer.from(user['client-key-data'], 'base64').toString(), certDer: Buffer.alloc(0) };
+      const cert = clientCertOf(cfg);
       const path = new URL(cfg.clusters[0].cluster.server).pathname;
       // The body a kube-apiserver sends for `kubectl get pods -n dev` by alice (reference/guard-rbac.md §4.2).
       const sar = (namespace: string, version = 'v1') => ({ apiVersion: `authorization.k8s.io/${version}`, kind: 'SubjectAccessReview',
@@ -168,9 +174,7 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       assert.equal(wrong.status, 403);
       // c1 has no Azure RBAC: no opinion, so Kubernetes RBAC decides.
       assert.deepEqual((await post(`/clusters/${uid}/webhooks/subjectaccessreviews`, sar('dev'), client)).json.status, { allowed: false, reason: 'Azure RBAC is not enabled for this cluster.' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('answers only a client certificate Kentra issued for this cluster', async () => {
