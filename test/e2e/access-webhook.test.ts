@@ -15,13 +15,19 @@ import { startTestKentra, type TestKentra } from '../support/kentra.js';
 
 const ALICE = '77777777-0000-4000-8000-000000000001';
 const ADMINS = '77777777-0000-4000-8000-0000000000a1';
+const MANY = '77777777-0000-4000-8000-000000000002';
+const PAST_200 = '77777777-0000-4000-8000-0000000000a2';
 const SEED = `
 tenants:
   - domain: kentra.onmicrosoft.com
     users:
       - { userPrincipalName: alice@kentra.onmicrosoft.com, password: 'Alice-Passw0rd!', id: ${ALICE} }
+      - { userPrincipalName: many@kentra.onmicrosoft.com, password: 'Many-Passw0rd!', id: ${MANY} }
     groups:
       - { displayName: admins, id: ${ADMINS}, members: [${ALICE}] }
+      - { displayName: past-200, id: ${PAST_200}, members: [many@kentra.onmicrosoft.com] }
+    groupSets:
+      - { prefix: many-, count: 250, members: [many@kentra.onmicrosoft.com] }
 `;
 const API = 'api-version=2022-11-01';
 const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
@@ -103,6 +109,18 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       assert.deepEqual(r.json.status, { authenticated: true, user: { username: 'alice@kentra.onmicrosoft.com', uid: '', groups: [ADMINS], extra: { oid: [ALICE] } } });
     });
   }
+
+  it('F13: a user in 251 groups gets a token with the overage claim; the review resolves every group from the directory', async () => {
+    const manyToken = (await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, { client_id: AKS_CLIENT, grant_type: 'password', username: 'many@kentra.onmicrosoft.com', password: 'Many-Passw0rd!', scope: `${AKS_SERVER}/.default` }, k.endpoints.caFile)).json().access_token as string;
+    const claims = JSON.parse(Buffer.from(manyToken.split('.')[1]!, 'base64url').toString());
+    assert.equal(claims.groups, undefined, 'no groups claim past 200');
+    assert.deepEqual(claims._claim_names, { groups: 'src1' });
+    const r = await post(`/clusters/${uid}/webhooks/tokenreviews`, review('v1', manyToken), client);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.status.user.username, 'many@kentra.onmicrosoft.com');
+    assert.equal(r.json.status.user.groups.length, 251);
+    assert.ok(r.json.status.user.groups.includes(PAST_200));
+  });
 
   it('refuses a tampered token and an ARM token with 401 and the reason in status.error; an opaque token is simply not authenticated', async () => {
     const [h, p, s] = aliceToken.split('.');
