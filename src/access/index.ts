@@ -15,3 +15,4 @@ export {
   type AccessRequest, type AzureAuthorizer, type AzureDecision, type AzureRbacOptions,
 } from './azure-rbac.js';
 export { ACCESS_REVIEW_VERSIONS, reviewAccess } from './access-review.js';
+export { remoteKeySource, type RemoteKeySource, type RemoteKeySourceOptions } from './remote-keys.js';

@@ -4,7 +4,7 @@ export * from './directory/first-party.js';
 export { AadError, aad } from './errors.js';
 export { KeyRing, DEFAULT_ROTATION, type KeyRotationPolicy } from './tokens/keys.js';
 export { TokenVerifier, InvalidTokenError, type VerifyOptions } from './tokens/verify.js';
-export { signJwt, decodeJwt, verifySignature, JwtError, type DecodedJwt } from './tokens/jwt.js';
+export { signJwt, decodeJwt, verifySignature, publicKeyFromJwk, JwtError, type DecodedJwt } from './tokens/jwt.js';
 export { v1Issuer, v2Issuer, GROUP_OVERAGE_LIMIT } from './tokens/claims.js';
 export { DEFAULT_RATE_LIMITS, type IdentityServices, type RateLimits } from './oauth/context.js';
 export { parseScope, type ParsedScope } from './oauth/scopes.js';

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { entraTokenAuthenticator, remoteKeySource } from '../../src/access/index.js';
 import { loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
 import { kentraCli } from '../support/kentra-cli.js';
@@ -193,6 +194,26 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       // c1 has no Azure RBAC: no opinion, so Kubernetes RBAC decides.
       assert.deepEqual((await post(`/clusters/${uid}/webhooks/subjectaccessreviews`, sar('dev'), client)).json.status, { allowed: false, reason: 'Azure RBAC is not enabled for this cluster.' });
     });
+  });
+
+  it('beside a remote Kentra: keys from its published JWKS, one refetch for an unknown kid, then rate-limited', async () => {
+    let now = Date.now();
+    const clock = { now: () => now };
+    const keys = remoteKeySource({ jwksUri: `${k.endpoints.authority}/${k.endpoints.tenantId}/discovery/v2.0/keys`, caPem: readFileSync(k.endpoints.caFile, 'utf8'), clock, minRefetchIntervalMs: 10_000 });
+    const authn = entraTokenAuthenticator({ tenantId: k.endpoints.tenantId, audiences: [AKS_SERVER], authorityOrigin: k.endpoints.authority, keys, clock, groups: { memberGroups: async () => [] } });
+    assert.equal(((await authn({ token: aliceToken })) as any).user.username, 'alice@kentra.onmicrosoft.com');
+    assert.equal(keys.fetches(), 1);
+    await authn({ token: aliceToken });
+    assert.equal(keys.fetches(), 1, 'known kid: no fetch');
+    const [, p, s] = aliceToken.split('.');
+    const unknownKid = `${Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'RS256', kid: 'not-a-kentra-key' })).toString('base64url')}.${p}.${s}`;
+    assert.match(((await authn({ token: unknownKid })) as any).message, /no signing key with that kid/);
+    assert.equal(keys.fetches(), 1, 'within the interval a new kid does not refetch');
+    now += 10_001;
+    await authn({ token: unknownKid });
+    assert.equal(keys.fetches(), 2, 'after it, one refetch');
+    await Promise.all([authn({ token: unknownKid }), authn({ token: unknownKid }), authn({ token: unknownKid })]);
+    assert.equal(keys.fetches(), 2);
   });
 
   it('answers only a client certificate Kentra issued for this cluster', async () => {

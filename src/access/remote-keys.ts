@@ -1,0 +1,80 @@
+import { request } from 'node:https';
+import type { KeyObject } from 'node:crypto';
+import { publicKeyFromJwk } from '../identity/index.js';
+import type { Clock } from '../shared/clock.js';
+import type { KeySource } from './entra.js';
+
+// Signing keys from a tenant's published JWKS, for the access layer running beside a remote Kentra
+// (or in front of a real API server far from it). Keys are kept in memory; a token signed with a
+// kid not seen yet triggers one refetch (rollover: Kentra publishes the next key days before it
+// signs with it), at most once per `minRefetchIntervalMs`, so a stream of forged kids cannot turn
+// into a stream of requests. Concurrent refetches share one request.
+
+export interface RemoteKeySourceOptions {
+  /** e.g. `https://kentra.example:8443/<tenant>/discovery/v2.0/keys` */
+  jwksUri: string;
+  clock: Clock;
+  /** Extra CA (PEM) to trust for the JWKS endpoint; the system store otherwise. */
+  caPem?: string;
+  minRefetchIntervalMs?: number;
+  timeoutMs?: number;
+}
+
+export interface RemoteKeySource extends KeySource {
+  /** How many times the JWKS has been fetched (for tests and metrics). */
+  fetches(): number;
+}
+
+function getJson(url: string, caPem: string | undefined, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', headers: { accept: 'application/json' }, ...(caPem ? { ca: caPem } : {}), timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`the JWKS endpoint answered ${res.statusCode}`));
+        try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch { reject(new Error('the JWKS endpoint did not answer JSON')); }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('the JWKS endpoint did not answer in time')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function remoteKeySource(opts: RemoteKeySourceOptions): RemoteKeySource {
+  const minInterval = opts.minRefetchIntervalMs ?? 10_000;
+  let keys = new Map<string, KeyObject>();
+  let lastFetch = -Infinity;
+  let count = 0;
+  let inflight: Promise<void> | null = null;
+
+  const refresh = () => {
+    inflight ??= (async () => {
+      lastFetch = opts.clock.now();
+      count++;
+      try {
+        const doc = await getJson(opts.jwksUri, opts.caPem, opts.timeoutMs ?? 5_000) as { keys?: { kid?: string; kty?: string; n?: string; e?: string; use?: string }[] };
+        const next = new Map<string, KeyObject>();
+        for (const k of doc.keys ?? []) {
+          if (k.kty !== 'RSA' || typeof k.kid !== 'string' || !k.n || !k.e || (k.use && k.use !== 'sig')) continue;
+          try { next.set(k.kid, publicKeyFromJwk({ kty: 'RSA', n: k.n, e: k.e })); } catch { /* a malformed key is skipped */ }
+        }
+        keys = next;
+      } finally {
+        inflight = null;
+      }
+    })();
+    return inflight;
+  };
+
+  return {
+    fetches: () => count,
+    async publicKey(kid) {
+      const known = keys.get(kid);
+      if (known) return known;
+      if (opts.clock.now() - lastFetch < minInterval && !inflight) return undefined;
+      try { await refresh(); } catch { return undefined; } // unreachable JWKS: the token fails verification
+      return keys.get(kid);
+    },
+  };
+}
