@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { decodeJwt, verifySignature, v1Issuer, type DecodedJwt } from '../identity/index.js';
+import { audienceAccepted, decodeJwt, normalizeAudience, timeProblem, verifySignature, v1Issuer, type DecodedJwt } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
 import { NO_ANSWER, type AuthnResult, type TokenAuthenticator } from './authn.js';
 
@@ -34,14 +34,13 @@ export interface EntraAuthenticatorOptions {
 export const SPN_OVERAGE_MESSAGE = 'service principal with group membership exceeding 200 is not supported. See https://learn.microsoft.com/en-us/azure/aks/kubelogin-authentication#kubelogin-authentication-in-aks-limitations';
 
 const ENTRA_V1 = /^https:\/\/sts\.windows\.net\/([^/]+)\/$/;
-const norm = (s: string) => s.toLowerCase().replace(/\/+$/, '');
 const fail = (message: string, httpStatus = 401): AuthnResult => ({ kind: 'error', message: `failed to verify token for azure: ${message}`, httpStatus });
 
 export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenAuthenticator {
   const leeway = opts.leewaySeconds ?? 60;
   const v2Prefix = `${opts.authorityOrigin.replace(/\/+$/, '')}/`;
   const issuers = new Set([v1Issuer(opts.tenantId), `${v2Prefix}${opts.tenantId}/v2.0`]);
-  const audiences = new Set(opts.audiences.flatMap((a) => [norm(a), `spn:${norm(a)}`]));
+  const audiences = new Set(opts.audiences.flatMap((a) => [normalizeAudience(a), `spn:${normalizeAudience(a)}`]));
 
   /** The tenant an Entra-looking issuer names, or undefined when the issuer is not Entra's at all. */
   const entraTenantOf = (iss: string): string | undefined => {
@@ -66,10 +65,12 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     if (!key) return fail('failed to verify id token signature: no signing key with that kid');
     try { verifySignature(jwt, key); } catch { return fail('failed to verify id token signature'); }
     const now = Math.floor(opts.clock.now() / 1000);
-    if (typeof claims.exp !== 'number' || claims.exp + leeway < now) return fail(`oidc: token is expired (Token Expiry: ${new Date(Number(claims.exp) * 1000).toISOString()})`);
-    if (typeof claims.nbf === 'number' && claims.nbf - leeway > now) return fail(`oidc: current time ${new Date(now * 1000).toISOString()} before the nbf (not before) time: ${new Date(claims.nbf * 1000).toISOString()}`);
-    const aud = (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map((a) => String(a));
-    if (!aud.some((a) => audiences.has(norm(a)))) return fail(`oidc: expected audience "${opts.audiences[0]}" got ${JSON.stringify(aud)}`);
+    const time = timeProblem(claims, now, leeway);
+    if (time === 'expired') return fail(`oidc: token is expired (Token Expiry: ${new Date(Number(claims.exp) * 1000).toISOString()})`);
+    if (time === 'not_yet_valid') return fail(`oidc: current time ${new Date(now * 1000).toISOString()} before the nbf (not before) time: ${new Date(Number(claims.nbf) * 1000).toISOString()}`);
+    if (!audienceAccepted(claims, audiences)) {
+      return fail(`oidc: expected audience "${opts.audiences[0]}" got ${JSON.stringify((Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map(String))}`);
+    }
     if (claims.tid !== opts.tenantId) return fail(`the token is for tenant "${String(claims.tid)}", the cluster's is "${opts.tenantId}"`);
 
     const oid = claims.oid;

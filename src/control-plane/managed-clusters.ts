@@ -314,7 +314,8 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const uid = String(res.secrets.uid);
     const cert = await o.webhookClientCertificate(uid);
     const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/${path}` }, cert);
-    return r.reply.send({ kubeconfigs: [...credentialResults('tokenReview', at('tokenreviews')).kubeconfigs, ...credentialResults('subjectAccessReview', at('subjectaccessreviews')).kubeconfigs] });
+    const hooks = [['tokenReview', 'tokenreviews'], ['subjectAccessReview', 'subjectaccessreviews']] as const;
+    return r.reply.send({ kubeconfigs: hooks.flatMap(([name, path]) => credentialResults(name, at(path)).kubeconfigs) });
   });
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterMonitoringUserCredential`, async (r) => {

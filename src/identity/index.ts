@@ -3,7 +3,7 @@ export { Directory, DirectoryError, type AddedPassword, type NewApplication } fr
 export * from './directory/first-party.js';
 export { AadError, aad } from './errors.js';
 export { KeyRing, DEFAULT_ROTATION, type KeyRotationPolicy } from './tokens/keys.js';
-export { TokenVerifier, InvalidTokenError, type VerifyOptions } from './tokens/verify.js';
+export { TokenVerifier, InvalidTokenError, audienceAccepted, normalizeAudience, timeProblem, type VerifyOptions } from './tokens/verify.js';
 export { signJwt, decodeJwt, verifySignature, publicKeyFromJwk, JwtError, type DecodedJwt } from './tokens/jwt.js';
 export { v1Issuer, v2Issuer, GROUP_OVERAGE_LIMIT } from './tokens/claims.js';
 export { DEFAULT_RATE_LIMITS, type IdentityServices, type RateLimits } from './oauth/context.js';

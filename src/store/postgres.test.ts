@@ -1,11 +1,12 @@
 import { after, before, describe, it } from 'node:test';
+import { packageSkip } from '../../test/support/packages.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../../test/support/postgres.js';
 import { runStoreConformance } from './conformance.js';
 import { openStore } from './open.js';
 
 // CI installs PostgreSQL (.ci/run) and must never skip this; elsewhere it skips, naming the package.
 const available = !!process.env.KENTRA_TEST_POSTGRES_URL || postgresBinDir() !== null;
-if (!available && process.env.CI) throw new Error('PostgreSQL is required in CI: install the Debian package postgresql');
+const skip = packageSkip(available, 'postgresql', 'PostgreSQL (initdb)');
 
 if (available) {
   let pg: TestPostgres;
@@ -14,6 +15,6 @@ if (available) {
   runStoreConformance('PostgreSQL', async () => openStore({ url: await pg.newDatabase() }));
 } else {
   describe('store conformance: PostgreSQL', () => {
-    it('needs PostgreSQL (Debian package postgresql)', { skip: 'initdb not found: install the Debian package postgresql' }, () => {});
+    it('needs PostgreSQL (Debian package postgresql)', { skip }, () => {});
   });
 }

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Endpoints } from './kentra.js';
+import { onPath, packageSkip } from './packages.js';
 
 // The real Azure CLI (Debian azure-cli 2.45) registered against a Kentra as README's docs/azure-cli.md says.
 
-export const hasAz = spawnSync('sh', ['-c', 'command -v az'], { encoding: 'utf8' }).stdout.trim() !== '';
-if (!hasAz && process.env.CI) throw new Error('the Azure CLI is required in CI: install the Debian package azure-cli');
-export const azSkip = hasAz ? false : 'az not found: install the Debian package azure-cli';
+export const hasAz = onPath('az');
+export const azSkip = packageSkip(hasAz, 'azure-cli', 'the Azure CLI (az)');
 
 export interface AzResult { code: number; stdout: string; stderr: string }
 

@@ -1,20 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { connect } from 'node:tls';
 import { createHash } from 'node:crypto';
 import type { Browser } from 'playwright-core';
+import { commandPath, packageSkip } from './packages.js';
 
-/** The Debian `chromium` binary, or undefined when the package is absent (tests then skip, naming it). */
+/** The Debian `chromium` binary, or undefined when the package is absent. */
 export function chromiumPath(): string | undefined {
-  for (const name of ['chromium', 'chromium-browser']) {
-    try {
-      const path = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
-      if (path) return path;
-    } catch { /* not on PATH */ }
-  }
-  return undefined;
+  return commandPath('chromium') || commandPath('chromium-browser') || undefined;
 }
 
-export const CHROMIUM_SKIP = chromiumPath() ? false : 'needs the Debian package chromium (apt-get install chromium)';
+export const CHROMIUM_SKIP = packageSkip(chromiumPath() !== undefined, 'chromium', 'Chromium');
 
 /** base64 SHA-256 of the server certificate's SubjectPublicKeyInfo, the form Chromium's pin list takes. */
 async function spkiPin(origin: string): Promise<string> {

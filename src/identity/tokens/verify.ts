@@ -16,7 +16,28 @@ export interface VerifyOptions {
   leewaySeconds?: number;
 }
 
-const norm = (s: string) => s.toLowerCase().replace(/\/+$/, '');
+/** Audiences compare case-insensitively, trailing slashes ignored. */
+export const normalizeAudience = (s: string): string => s.toLowerCase().replace(/\/+$/, '');
+
+/** Is `exp` past, or `nbf` ahead, beyond the leeway? (seconds) */
+export function timeProblem(claims: Record<string, unknown>, nowSeconds: number, leewaySeconds: number): 'expired' | 'not_yet_valid' | null {
+  if (typeof claims.exp !== 'number' || claims.exp + leewaySeconds < nowSeconds) return 'expired';
+  if (typeof claims.nbf === 'number' && claims.nbf - leewaySeconds > nowSeconds) return 'not_yet_valid';
+  return null;
+}
+
+/** Does any `aud` value of the token fall in `accepted` (already normalized)? */
+export function audienceAccepted(claims: Record<string, unknown>, accepted: Set<string>): boolean {
+  return (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).some((a) => accepted.has(normalizeAudience(String(a))));
+}
+
+/** `https://<host>/<tid>/v2.0` for any host: a string test, not a RegExp built per token from its claims. */
+function isV2Issuer(iss: string, tid: string): boolean {
+  const suffix = `/${tid}/v2.0`;
+  if (!tid || !iss.startsWith('https://') || !iss.endsWith(suffix)) return false;
+  const host = iss.slice('https://'.length, iss.length - suffix.length);
+  return host !== '' && !host.includes('/');
+}
 
 /** Verifies tokens this server issued: signature with the key ring, then iss, tid, aud, exp and nbf. */
 export class TokenVerifier {
@@ -36,18 +57,15 @@ export class TokenVerifier {
     }
     const tid = String(claims.tid ?? '');
     const iss = String(claims.iss ?? '');
-    if (iss !== `https://sts.windows.net/${tid}/` && !new RegExp(`^https://[^/]+/${tid}/v2\\.0$`).test(iss)) {
+    if (iss !== `https://sts.windows.net/${tid}/` && !isV2Issuer(iss, tid)) {
       throw new InvalidTokenError('issuer', `the token issuer '${iss}' is not this server's for tenant '${tid}'`);
     }
     if (opts.tenantId && tid !== opts.tenantId) throw new InvalidTokenError('tenant', `the token is for tenant '${tid}', not '${opts.tenantId}'`);
-    const now = Math.floor(this.clock.now() / 1000);
-    const leeway = opts.leewaySeconds ?? 60;
-    if (typeof claims.exp !== 'number' || claims.exp + leeway < now) throw new InvalidTokenError('expired', 'the token has expired');
-    if (typeof claims.nbf === 'number' && claims.nbf - leeway > now) throw new InvalidTokenError('not_yet_valid', 'the token is not valid yet');
+    const time = timeProblem(claims, Math.floor(this.clock.now() / 1000), opts.leewaySeconds ?? 60);
+    if (time === 'expired') throw new InvalidTokenError('expired', 'the token has expired');
+    if (time === 'not_yet_valid') throw new InvalidTokenError('not_yet_valid', 'the token is not valid yet');
     if (opts.audiences) {
-      const accepted = new Set(opts.audiences.map(norm));
-      const auds = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (!auds.some((a) => accepted.has(norm(String(a))))) throw new InvalidTokenError('audience', `the token audience '${String(claims.aud)}' is not accepted here`);
+      if (!audienceAccepted(claims, new Set(opts.audiences.map(normalizeAudience)))) throw new InvalidTokenError('audience', `the token audience '${String(claims.aud)}' is not accepted here`);
     }
     return claims;
   }
