@@ -64,6 +64,7 @@ describe('access: Entra token authentication and the TokenReview webhook', () =>
   it('refuses expired, not-yet-valid, wrong-audience, wrong-tenant, tampered and foreign-key tokens, with the reason', async () => {
     assert.match((await error(v1User({ exp: sec() - 61 }))).message, /^failed to verify token for azure: oidc: token is expired/);
     assert.equal((await user(v1User({ exp: sec() - 30 }))).username, ALICE.upn, 'a minute of leeway');
+    assert.equal((await error(v1User({ exp: undefined }))).message, 'failed to verify token for azure: oidc: the token has no exp claim');
     assert.match((await error(v1User({ nbf: sec() + 120 }))).message, /before the nbf/);
     assert.match((await error(v1User({ aud: 'https://management.core.windows.net/' }))).message, /expected audience "6dae42f8-4368-4678-94ff-3960e28e3630" got \["https:\/\/management.core.windows.net\/"\]/);
     assert.match((await error(v1User({ iss: v1Issuer(OTHER_TENANT), tid: OTHER_TENANT }))).message, /issued by a different provider/);

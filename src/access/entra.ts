@@ -66,7 +66,9 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     try { verifySignature(jwt, key); } catch { return fail('failed to verify id token signature'); }
     const now = Math.floor(opts.clock.now() / 1000);
     const time = timeProblem(claims, now, leeway);
-    if (time === 'expired') return fail(`oidc: token is expired (Token Expiry: ${new Date(Number(claims.exp) * 1000).toISOString()})`);
+    if (time === 'expired') {
+      return fail(typeof claims.exp === 'number' ? `oidc: token is expired (Token Expiry: ${new Date(claims.exp * 1000).toISOString()})` : 'oidc: the token has no exp claim');
+    }
     if (time === 'not_yet_valid') return fail(`oidc: current time ${new Date(now * 1000).toISOString()} before the nbf (not before) time: ${new Date(Number(claims.nbf) * 1000).toISOString()}`);
     if (!audienceAccepted(claims, audiences)) {
       return fail(`oidc: expected audience "${opts.audiences[0]}" got ${JSON.stringify((Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map(String))}`);
