@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { StoreError } from './errors.js';
 import type { Store } from './store.js';
-import type { Application, DeviceCode, Group, RefreshToken, Tenant, User } from './types.js';
+import type { Application, DeviceCode, Group, KubeObject, RefreshToken, Tenant, User } from './types.js';
 
 // One suite every Store backend must pass (dex's storage/conformance, for Kentra). Each test works in
 // tenants of its own, so the tests share one store and stay independent.
@@ -36,6 +36,10 @@ const deviceCode = (over: Partial<DeviceCode> = {}): DeviceCode => ({
 const refresh = (over: Partial<RefreshToken> = {}): RefreshToken => ({
   tokenHash: id(), familyId: id(), tenantId: id(), clientId: id(), userId: id(), scope: 'openid', createdAt: now,
   expiresAt: now + 1000, rotatedAt: null, revokedAt: null, ...over,
+});
+
+const configMap = (clusterUid: string, namespace: string, name: string, data: Record<string, unknown> = {}): Omit<KubeObject, 'resourceVersion'> => ({
+  clusterUid, resource: '/configmaps', namespace, name, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data },
 });
 
 const isConflict = (err: unknown) => err instanceof StoreError && err.code === 'conflict';
@@ -428,6 +432,145 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal((await s.getFeature(sub, 'microsoft.containerservice', 'aad-v2'))?.state, 'Registered');
       assert.equal((await s.listFeatures(sub, 'MICROSOFT.CONTAINERSERVICE')).length, 1);
       assert.equal((await s.listFeatures(id())).length, 0);
+    });
+
+    it('keeps Kubernetes objects per cluster and resource, listed by namespace then name byte-wise', async () => {
+      const c = id();
+      const other = id();
+      assert.equal(await s.kubeResourceVersion(c), 0, 'no write yet');
+      const web2 = await s.createKubeObject(configMap(c, 'default', 'web-2', { a: '1' }));
+      const web10 = await s.createKubeObject(configMap(c, 'default', 'web10'));
+      const b = await s.createKubeObject(configMap(c, 'kube-system', 'b'));
+      const ns = await s.createKubeObject({ clusterUid: c, resource: '/namespaces', namespace: '', name: 'default', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } } });
+      const crb = await s.createKubeObject({ clusterUid: c, resource: 'rbac.authorization.k8s.io/clusterrolebindings', namespace: '', name: 'default', body: { kind: 'ClusterRoleBinding' } });
+      const elsewhere = await s.createKubeObject(configMap(other, 'default', 'web-2', { a: 'other' }));
+      assert.deepEqual([web2, web10, b, ns, crb].map((o) => o.resourceVersion), [1, 2, 3, 4, 5]);
+      assert.equal(elsewhere.resourceVersion, 1, 'each cluster counts its own writes');
+      assert.deepEqual(web2, { ...configMap(c, 'default', 'web-2', { a: '1' }), resourceVersion: 1 });
+      assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'web-2'), web2);
+      assert.deepEqual(await s.getKubeObject(other, '/configmaps', 'default', 'web-2'), elsewhere);
+      assert.deepEqual(await s.getKubeObject(c, '/namespaces', '', 'default'), ns);
+      assert.equal(await s.getKubeObject(c, '/configmaps', 'default', 'nope'), null);
+      assert.equal(await s.getKubeObject(c, '/configmaps', '', 'web-2'), null, 'the namespace is part of the key');
+      assert.equal(await s.getKubeObject(c, '/secrets', 'default', 'web-2'), null, 'and so is the resource');
+      const names = (list: KubeObject[]) => list.map((o) => `${o.namespace}/${o.name}`);
+      assert.deepEqual(names(await s.listKubeObjects(c, '/configmaps')), ['default/web-2', 'default/web10', 'kube-system/b'], "'-' sorts before '1', whatever the database's locale");
+      assert.deepEqual(await s.listKubeObjects(c, '/configmaps', 'default'), [web2, web10]);
+      assert.deepEqual(await s.listKubeObjects(c, '/configmaps', 'nowhere'), []);
+      assert.deepEqual(await s.listKubeObjects(c, '/namespaces'), [ns]);
+      assert.deepEqual(await s.listKubeObjects(c, '/namespaces', ''), [ns]);
+      assert.deepEqual(await s.listKubeObjects(c, 'rbac.authorization.k8s.io/clusterrolebindings'), [crb]);
+      const roles = ['systema', 'system:c', 'system0', 'system.b', 'system-a'];
+      for (const name of roles) await s.createKubeObject({ clusterUid: other, resource: 'rbac.authorization.k8s.io/clusterroles', namespace: '', name, body: { kind: 'ClusterRole' } });
+      assert.deepEqual((await s.listKubeObjects(other, 'rbac.authorization.k8s.io/clusterroles')).map((o) => o.name), [...roles].reverse(), 'byte order, not ICU\'s or glibc\'s');
+      assert.deepEqual(await s.listKubeObjects(id(), '/configmaps'), []);
+      await assert.rejects(s.createKubeObject(configMap(c, 'default', 'web-2', { a: 'again' })), isConflict);
+      assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'web-2'), web2, 'a refused create changes nothing');
+      assert.equal(await s.kubeResourceVersion(c), 5, 'nor takes a resourceVersion');
+      assert.equal(await s.kubeResourceVersion(other), 1 + roles.length);
+    });
+
+    it('updates a Kubernetes object in one transaction with its cluster\'s next resourceVersion', async () => {
+      const c = id();
+      const other = id();
+      await s.createKubeObject(configMap(c, 'default', 'app', { k: 'v1' }));
+      await s.createKubeObject(configMap(other, 'default', 'app'));
+      const updated = await s.updateKubeObject(c, '/configmaps', 'default', 'app', (body) => ({ ...body, data: { k: 'v2' } }));
+      assert.equal(updated?.resourceVersion, 2);
+      assert.deepEqual(updated?.body.data, { k: 'v2' });
+      assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'app'), updated);
+      assert.equal(await s.kubeResourceVersion(c), 2);
+      assert.equal(await s.kubeResourceVersion(other), 1, "another cluster's counter does not move");
+      assert.equal(await s.updateKubeObject(c, '/configmaps', 'default', 'missing', (body) => body), null);
+      assert.equal(await s.updateKubeObject(id(), '/configmaps', 'default', 'app', (body) => body), null, 'a cluster without objects');
+      assert.equal(await s.kubeResourceVersion(c), 2, 'an update of a missing object takes no resourceVersion');
+      await assert.rejects(s.updateKubeObject(c, '/configmaps', 'default', 'app', (body) => {
+        (body.data as Record<string, unknown>).k = 'mutated';
+        throw new Error('boom');
+      }), /boom/);
+      assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'app'), updated, 'a throwing updater changes nothing, even the body it mutated');
+      assert.equal(await s.kubeResourceVersion(c), 2);
+      const again = await s.updateKubeObject(c, '/configmaps', 'default', 'app', (body) => body);
+      assert.equal(again?.resourceVersion, 3, 'every update is a write, even one that keeps the body');
+    });
+
+    it('deletes Kubernetes objects one at a time or a whole cluster at once, and the counter keeps rising', async () => {
+      const c = id();
+      const other = id();
+      const a = await s.createKubeObject(configMap(c, 'default', 'a'));
+      await s.createKubeObject(configMap(c, 'default', 'b'));
+      await s.createKubeObject({ clusterUid: c, resource: '/namespaces', namespace: '', name: 'default', body: { kind: 'Namespace' } });
+      const kept = await s.createKubeObject(configMap(other, 'default', 'a'));
+      const updatedA = await s.updateKubeObject(c, '/configmaps', 'default', 'a', (body) => ({ ...body, data: { x: '1' } }));
+      assert.equal(updatedA?.resourceVersion, 4);
+      assert.notDeepEqual(updatedA, a);
+      assert.deepEqual(await s.deleteKubeObject(c, '/configmaps', 'default', 'a'), updatedA, 'the object as last written');
+      assert.equal(await s.kubeResourceVersion(c), 5, 'a delete takes a resourceVersion');
+      assert.equal(await s.getKubeObject(c, '/configmaps', 'default', 'a'), null);
+      assert.equal(await s.deleteKubeObject(c, '/configmaps', 'default', 'a'), null);
+      assert.equal(await s.deleteKubeObject(id(), '/configmaps', 'default', 'a'), null);
+      assert.equal(await s.kubeResourceVersion(c), 5, 'deleting nothing takes none');
+      assert.equal(await s.deleteKubeObjectsOfCluster(c), 2);
+      assert.deepEqual(await s.listKubeObjects(c, '/configmaps'), []);
+      assert.deepEqual(await s.listKubeObjects(c, '/namespaces'), []);
+      assert.deepEqual(await s.getKubeObject(other, '/configmaps', 'default', 'a'), kept, "another cluster's objects stay");
+      assert.equal(await s.kubeResourceVersion(other), 1);
+      assert.equal(await s.deleteKubeObjectsOfCluster(c), 0);
+      assert.equal(await s.deleteKubeObjectsOfCluster(id()), 0);
+      const recreated = await s.createKubeObject(configMap(c, 'default', 'a'));
+      assert.ok(recreated.resourceVersion > 5, 'a resourceVersion never repeats in a cluster');
+    });
+
+    it('loses no concurrent Kubernetes write and gives each its own resourceVersion', async () => {
+      const c = id();
+      await s.createKubeObject({ ...configMap(c, 'default', 'counter'), body: { kind: 'ConfigMap', count: 0 } });
+      const increment = () => s.updateKubeObject(c, '/configmaps', 'default', 'counter', (body) => ({ ...body, count: Number(body.count) + 1 }));
+      const writes = await Promise.all([
+        ...Array.from({ length: 20 }, increment),
+        ...Array.from({ length: 5 }, (_, i) => s.createKubeObject(configMap(c, 'default', `cm-${i}`))),
+      ]);
+      const versions = writes.map((o) => o?.resourceVersion ?? 0).sort((x, y) => x - y);
+      assert.deepEqual(versions, Array.from({ length: 25 }, (_, i) => i + 2), 'distinct, with no gap');
+      const final = await s.getKubeObject(c, '/configmaps', 'default', 'counter');
+      assert.equal(final?.body.count, 20);
+      assert.equal(final?.resourceVersion, Math.max(...writes.filter((o) => o?.name === 'counter').map((o) => o!.resourceVersion)));
+      assert.equal(await s.kubeResourceVersion(c), 26);
+    });
+
+    it('runs a transaction over several Kubernetes objects beside single writes without deadlock', async () => {
+      const c = id();
+      await s.createKubeObject({ ...configMap(c, 'default', 'x'), body: { count: 0 } });
+      await s.createKubeObject({ ...configMap(c, 'default', 'y'), body: { count: 0 } });
+      const bump = (store: Store, name: string) => store.updateKubeObject(c, '/configmaps', 'default', name, (body) => ({ ...body, count: Number(body.count) + 1 }));
+      const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      await Promise.all([
+        s.transaction(async (tx) => { await bump(tx, 'x'); await pause(30); await bump(tx, 'y'); }),
+        pause(10).then(() => bump(s, 'y')),
+        pause(10).then(() => bump(s, 'x')),
+      ]);
+      assert.equal((await s.getKubeObject(c, '/configmaps', 'default', 'x'))?.body.count, 2);
+      assert.equal((await s.getKubeObject(c, '/configmaps', 'default', 'y'))?.body.count, 2);
+      assert.equal(await s.kubeResourceVersion(c), 6);
+    });
+
+    it('rolls back Kubernetes object writes with the transaction around them', async () => {
+      const c = id();
+      const kept = await s.createKubeObject(configMap(c, 'default', 'kept', { k: 'v' }));
+      await assert.rejects(s.transaction(async (tx) => {
+        await tx.createKubeObject(configMap(c, 'default', 'new'));
+        await tx.updateKubeObject(c, '/configmaps', 'default', 'kept', (body) => ({ ...body, data: { k: 'changed' } }));
+        await tx.transaction(async (inner) => inner.deleteKubeObject(c, '/configmaps', 'default', 'kept'));
+        throw new Error('boom');
+      }), /boom/);
+      assert.equal(await s.getKubeObject(c, '/configmaps', 'default', 'new'), null);
+      assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'kept'), kept);
+      assert.equal(await s.kubeResourceVersion(c), 1, 'the counter rolls back too');
+      const [created, updated] = await s.transaction(async (tx) => [
+        await tx.createKubeObject(configMap(c, 'default', 'new')),
+        await tx.updateKubeObject(c, '/configmaps', 'default', 'kept', (body) => ({ ...body, data: { k: 'changed' } })),
+      ]);
+      assert.deepEqual([created.resourceVersion, updated?.resourceVersion], [2, 3]);
+      assert.deepEqual(await s.listKubeObjects(c, '/configmaps', 'default'), [updated, created]);
     });
 
     it('stores meta values and overwrites them', async () => {

@@ -6,7 +6,7 @@ import * as t from './tables.js';
 import type {
   ArmOperation, ArmResource, FeatureRegistration,
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
-  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
+  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
   SigningKey, Subscription, Tenant, User,
 } from './types.js';
@@ -22,7 +22,12 @@ function isUniqueViolation(err: unknown): boolean {
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-/** One implementation over kysely for both dialects; the dialect only changes row locking. */
+/** How an object is named in a conflict message: `/configmaps default/app in cluster <uid>`. */
+function kubeObjectName(o: Pick<KubeObject, 'clusterUid' | 'resource' | 'namespace' | 'name'>): string {
+  return `${o.resource} ${o.namespace ? `${o.namespace}/` : ''}${o.name} in cluster ${o.clusterUid}`;
+}
+
+/** One implementation over kysely for both dialects; the dialect only changes row locking and text ordering. */
 export class KyselyStore implements Store {
   constructor(
     readonly kind: 'sqlite' | 'postgres',
@@ -491,6 +496,92 @@ export class KyselyStore implements Store {
 
   listFeatures(subscriptionId: string, namespace?: string) {
     return this.many(t.featureRegistrations, namespace ? { subscription_id: subscriptionId, namespace_lower: namespace.toLowerCase() } : { subscription_id: subscriptionId }, 'name_lower');
+  }
+
+  // ---- Kubernetes objects ----------------------------------------------------------------
+  // Every write first locks its cluster's counter row, so one cluster's writes queue in one order: a
+  // transaction over several objects cannot deadlock with a single write, and each gets the next version.
+
+  /** Locks the cluster's counter row until the transaction ends; false when the cluster never had an object. */
+  private async lockKubeCluster(clusterUid: string): Promise<boolean> {
+    // A no-op UPDATE rather than SELECT … FOR UPDATE: it also takes SQLite's write lock up front.
+    const res = await this.db.updateTable('kube_clusters').set({ resource_version: sql`resource_version` })
+      .where('cluster_uid', '=', clusterUid).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Counts one write of the cluster (locking its row) and returns the new resourceVersion. */
+  private async nextKubeResourceVersion(clusterUid: string): Promise<number> {
+    const row = await this.db.insertInto('kube_clusters').values({ cluster_uid: clusterUid, resource_version: 1 })
+      .onConflict((oc) => oc.column('cluster_uid').doUpdateSet({ resource_version: sql`kube_clusters.resource_version + 1` }))
+      .returning('resource_version')
+      .executeTakeFirstOrThrow();
+    return Number(row.resource_version);
+  }
+
+  createKubeObject(o: Omit<KubeObject, 'resourceVersion'>): Promise<KubeObject> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      const created: KubeObject = {
+        clusterUid: o.clusterUid, resource: o.resource, namespace: o.namespace, name: o.name,
+        resourceVersion: await s.nextKubeResourceVersion(o.clusterUid), body: structuredClone(o.body),
+      };
+      await s.insert(t.kubeObjects, created, kubeObjectName(o));
+      return created;
+    });
+  }
+
+  getKubeObject(clusterUid: string, resource: string, namespace: string, name: string) {
+    return this.one(t.kubeObjects, { cluster_uid: clusterUid, resource, namespace, name });
+  }
+
+  async listKubeObjects(clusterUid: string, resource: string, namespace?: string): Promise<KubeObject[]> {
+    let q = this.db.selectFrom('kube_objects').selectAll().where('cluster_uid', '=', clusterUid).where('resource', '=', resource);
+    if (namespace !== undefined) q = q.where('namespace', '=', namespace);
+    // Byte order, as Kubernetes lists (etcd keys); PostgreSQL would otherwise sort by the database's locale.
+    const bytewise = (column: string) => (this.kind === 'postgres' ? sql`${sql.ref(column)} collate "C"` : sql.ref(column));
+    return (await q.orderBy(bytewise('namespace')).orderBy(bytewise('name')).execute()).map((r: any) => fromRow(t.kubeObjects, r));
+  }
+
+  updateKubeObject(clusterUid: string, resource: string, namespace: string, name: string, fn: Updater<Record<string, unknown>>): Promise<KubeObject | null> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      if (!(await s.lockKubeCluster(clusterUid))) return null;
+      const key = { cluster_uid: clusterUid, resource, namespace, name };
+      const current = await s.one(t.kubeObjects, key);
+      if (!current) return null;
+      const body = fn(structuredClone(current.body));
+      const next: KubeObject = { ...current, body, resourceVersion: await s.nextKubeResourceVersion(clusterUid) };
+      await s.where(s.db.updateTable('kube_objects').set(toRow(t.kubeObjects, next)), key).execute();
+      return next;
+    });
+  }
+
+  deleteKubeObject(clusterUid: string, resource: string, namespace: string, name: string): Promise<KubeObject | null> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      if (!(await s.lockKubeCluster(clusterUid))) return null;
+      const row = await s.where(s.db.deleteFrom('kube_objects'), { cluster_uid: clusterUid, resource, namespace, name }).returningAll().executeTakeFirst();
+      if (!row) return null;
+      await s.nextKubeResourceVersion(clusterUid);
+      return fromRow(t.kubeObjects, row);
+    });
+  }
+
+  deleteKubeObjectsOfCluster(clusterUid: string): Promise<number> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      if (!(await s.lockKubeCluster(clusterUid))) return 0;
+      const n = await s.remove('kube_objects', { cluster_uid: clusterUid });
+      // The counter row stays: were the cluster's objects written again, their versions would not repeat.
+      if (n) await s.nextKubeResourceVersion(clusterUid);
+      return n;
+    });
+  }
+
+  async kubeResourceVersion(clusterUid: string): Promise<number> {
+    const row = await this.db.selectFrom('kube_clusters').select('resource_version').where('cluster_uid', '=', clusterUid).executeTakeFirst();
+    return row ? Number(row.resource_version) : 0;
   }
 
   // ---- counters --------------------------------------------------------------------------

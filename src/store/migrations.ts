@@ -314,11 +314,30 @@ async function controlPlane(db: Db): Promise<void> {
     .execute();
 }
 
+/** The emulated clusters' Kubernetes objects, and each cluster's resourceVersion counter. */
+async function kubeObjects(db: Db): Promise<void> {
+  // The key's order serves list (cluster, resource[, namespace]) by namespace and name, and the delete of a cluster.
+  await db.schema.createTable('kube_objects')
+    .addColumn('cluster_uid', 'text', (c) => c.notNull())
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('namespace', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('resource_version', 'bigint', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('kube_objects_pk', ['cluster_uid', 'resource', 'namespace', 'name'])
+    .execute();
+  await db.schema.createTable('kube_clusters')
+    .addColumn('cluster_uid', 'text', (c) => c.primaryKey())
+    .addColumn('resource_version', 'bigint', (c) => c.notNull())
+    .execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
   '0003_covering_member_index': { up: coveringMemberIndex },
   '0004_control_plane': { up: controlPlane },
+  '0005_kube_objects': { up: kubeObjects },
 };
 
 export const migrationProvider: MigrationProvider = {

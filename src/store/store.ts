@@ -1,7 +1,7 @@
 import type {
   ArmOperation, ArmResource, FeatureRegistration,
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
-  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential,
+  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
   SigningKey, Subscription, Tenant, User,
 } from './types.js';
@@ -165,6 +165,20 @@ export interface Store {
   getFeature(subscriptionId: string, namespace: string, name: string): Promise<FeatureRegistration | null>;
   setFeature(f: FeatureRegistration): Promise<void>;
   listFeatures(subscriptionId: string, namespace?: string): Promise<FeatureRegistration[]>;
+
+  /** Stores a new object with the cluster's next resourceVersion; StoreError('conflict') when (cluster, resource, namespace, name) exists. */
+  createKubeObject(o: Omit<KubeObject, 'resourceVersion'>): Promise<KubeObject>;
+  getKubeObject(clusterUid: string, resource: string, namespace: string, name: string): Promise<KubeObject | null>;
+  /** Ordered by namespace then name, byte-wise (as Kubernetes lists). `namespace` undefined = every namespace. */
+  listKubeObjects(clusterUid: string, resource: string, namespace?: string): Promise<KubeObject[]>;
+  /** Read-modify-write of the body in one transaction; the new version gets the cluster's next resourceVersion. Null when missing. If `fn` throws, nothing changes and the error propagates. */
+  updateKubeObject(clusterUid: string, resource: string, namespace: string, name: string, fn: Updater<Record<string, unknown>>): Promise<KubeObject | null>;
+  /** Removes and returns the object (as last written), or null when missing; bumps the cluster's counter. */
+  deleteKubeObject(clusterUid: string, resource: string, namespace: string, name: string): Promise<KubeObject | null>;
+  /** Removes every object of a cluster (when the cluster is deleted); returns how many. The counter is kept, so a resourceVersion never repeats. */
+  deleteKubeObjectsOfCluster(clusterUid: string): Promise<number>;
+  /** The cluster's current resourceVersion counter (0 before its first write), for list metadata. */
+  kubeResourceVersion(clusterUid: string): Promise<number>;
 
   /** Deletes expired device codes, authorization codes, refresh tokens and counters. */
   purgeExpired(now: number): Promise<void>;

@@ -2,7 +2,7 @@ import { codec } from './codecs.js';
 import type {
   ArmOperation, ArmResource, FeatureRegistration,
   Application, AppRoleAssignment, AuthorizationCode, DeviceCode, DirectoryRoleAssignment,
-  FederatedIdentityCredential, Group, GroupMember, KeyCredential, OAuth2PermissionGrant, Owner,
+  FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject, OAuth2PermissionGrant, Owner,
   PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal, SigningKey, Subscription,
   Tenant, User,
 } from './types.js';
@@ -144,3 +144,8 @@ export const armOperations = codec<ArmOperation>('arm_operations', {
 export const featureRegistrations = codec<FeatureRegistration>('feature_registrations', {
   subscriptionId: ['subscription_id', 'text'], namespace: ['namespace', 'text'], name: ['name', 'text'], state: ['state', 'text'],
 }, (f) => ({ namespace_lower: f.namespace.toLowerCase(), name_lower: f.name.toLowerCase() }));
+
+export const kubeObjects = codec<KubeObject>('kube_objects', {
+  clusterUid: ['cluster_uid', 'text'], resource: ['resource', 'text'], namespace: ['namespace', 'text'], name: ['name', 'text'],
+  resourceVersion: ['resource_version', 'int'], body: ['body', 'json'],
+});

@@ -321,3 +321,18 @@ export interface FeatureRegistration {
   name: string;
   state: 'Registered' | 'NotRegistered' | 'Registering' | 'Unregistering';
 }
+
+/** One Kubernetes object of an emulated cluster, as its API serves it. */
+export interface KubeObject {
+  /** The cluster's id in its API URL (`/clusters/<uid>`). */
+  clusterUid: string;
+  /** `<group>/<plural>`, with an empty group for the core API: `/pods`, `rbac.authorization.k8s.io/clusterrolebindings`. */
+  resource: string;
+  /** '' for cluster-scoped objects. */
+  namespace: string;
+  name: string;
+  /** The cluster-wide counter value at the object's last write (Kubernetes' resourceVersion). */
+  resourceVersion: number;
+  /** The whole object as JSON (apiVersion, kind, metadata, spec…); the store does not interpret it. */
+  body: Record<string, unknown>;
+}
