@@ -16,3 +16,13 @@ export {
 } from './azure-rbac.js';
 export { ACCESS_REVIEW_VERSIONS, reviewAccess } from './access-review.js';
 export { remoteKeySource, type RemoteKeySource, type RemoteKeySourceOptions } from './remote-keys.js';
+export {
+  issueServiceAccountToken, serviceAccountAuthenticator, serviceAccountJwks, serviceAccountKeyId, serviceAccountOidcDiscovery,
+  serviceAccountSigningKey, serviceAccountUsername, TokenRequestInvalidError,
+  type BoundObjectRef, type IssueServiceAccountTokenOptions, type ServiceAccountAuthenticatorOptions, type ServiceAccountJwk,
+  type ServiceAccountOidcDiscovery, type ServiceAccountSigningKey, type ServiceAccountToken,
+} from './service-accounts.js';
+export {
+  clientCertificateAuthenticator, LOCAL_ACCOUNTS_DISABLED, LOCAL_ADMIN_USER, staticTokenAuthenticator,
+  type ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions, type StaticTokenAuthenticatorOptions,
+} from './local-accounts.js';
