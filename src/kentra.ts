@@ -14,6 +14,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { openStore, type Store } from './store/index.js';
 import { registerAccessWebhooks, webhookOrganization } from './access/index.js';
+import { registerClusterApi } from './sandbox/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
 
@@ -221,6 +222,10 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerManagedClusterRoutes(app, controlPlane);
     registerArcRoutes(app, controlPlane);
     registerAccessWebhooks(app, { store, keys, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
+    registerClusterApi(app, {
+      store, keys, clock, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
+      authority: () => `https://localhost${port === 443 ? '' : `:${port}`}`,
+    });
     registerAdminRoutes(app, {
       store, verifier, edge, now: () => clock.now(),
       principalType: async (tenantId, id) => {

@@ -26,3 +26,7 @@ export {
   clientCertificateAuthenticator, LOCAL_ACCOUNTS_DISABLED, LOCAL_ADMIN_USER, staticTokenAuthenticator,
   type ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions, type StaticTokenAuthenticatorOptions,
 } from './local-accounts.js';
+export {
+  alwaysAllowAuthorizer, authorizerChain, azureRbacStep, rbacAuthorizer, superUserAuthorizer,
+  type AuthorizerChain, type AuthzDecision, type ChainDecision, type NamedAuthorizer,
+} from './authz.js';

@@ -68,6 +68,9 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (op.status !== 'InProgress' || now() < op.completeAt) return op;
     return (await store.transaction(async (tx) => {
       if (op.kind === 'delete') {
+        // The cluster's Kubernetes objects go with it.
+        const res = await tx.getResource(op.resourceId);
+        if (typeof res?.secrets.uid === 'string') await tx.deleteKubeObjectsOfCluster(res.secrets.uid);
         await tx.deleteResource(op.resourceId);
       } else {
         await tx.updateResource(op.resourceId, (res) => {
@@ -166,7 +169,10 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       startTime: now(), endTime: null, completeAt: now() + o.provisioningDelayMs, error: null,
     };
     await store.transaction(async (tx) => {
-      for (const res of await tx.listResources({ subscriptionId: rg.subscriptionId, resourceGroup: rg.name })) await tx.deleteResource(res.id);
+      for (const res of await tx.listResources({ subscriptionId: rg.subscriptionId, resourceGroup: rg.name })) {
+        if (typeof res.secrets.uid === 'string') await tx.deleteKubeObjectsOfCluster(res.secrets.uid);
+        await tx.deleteResource(res.id);
+      }
       await tx.updateResource(rg.id, (x) => ({ ...x, body: { ...x.body, provisioningState: 'Deleting' }, secrets: { ...x.secrets, pendingOperation: op.id } }));
       await tx.createOperation(op);
     });

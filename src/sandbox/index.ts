@@ -1,0 +1,4 @@
+// The built-in Kubernetes API each emulated cluster gets (the sandbox component's public surface).
+export { registerClusterApi, type ClusterApi, type ClusterApiOptions } from './api.js';
+export { humanDuration, RESOURCE_TYPES, type ResourceType } from './resources.js';
+export { requestInfo, forbidden, type RequestInfo } from './status.js';
