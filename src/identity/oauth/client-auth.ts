@@ -132,7 +132,7 @@ async function checkFederatedAssertion(req: TokenRequest, tenant: Tenant, app: A
   const match = creds.find((c) => c.issuer === iss && c.subject === sub && c.audiences.some((a) => auds.includes(a)));
   if (!match) throw aad.federatedNoMatch(String(iss), String(sub), auds.join(','));
   try {
-    verifySignature(jwt, await federatedSigningKey(match.issuer, jwt.header.kid));
+    verifySignature(jwt, await federatedSigningKey(match.issuer, jwt.header.kid, req.services.outboundCaPem));
   } catch (err) {
     throw aad.federatedInvalid(err instanceof Error ? err.message : 'The signature could not be checked.');
   }

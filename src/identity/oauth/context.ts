@@ -32,6 +32,8 @@ export interface IdentityServices {
   /** Device codes live this long (seconds). */
   deviceCodeLifetime: number;
   devicePollInterval: number;
+  /** A CA trusted besides the system's when fetching external issuers' keys (Kentra's own, for its clusters' service-account issuers). */
+  outboundCaPem?: string;
 }
 
 /** One token-endpoint request, after the shared steps. */

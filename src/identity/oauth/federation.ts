@@ -1,4 +1,6 @@
 import type { KeyObject } from 'node:crypto';
+import { request } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { publicKeyFromJwk } from '../tokens/jwt.js';
 
 // Signing keys of external issuers named by federated identity credentials (a Kubernetes cluster's
@@ -13,16 +15,33 @@ const cache = new Map<string, IssuerKeys>();
 const TTL_MS = 5 * 60_000;
 const MIN_REFETCH_MS = 10_000;
 
-async function getJson(url: string): Promise<any> {
-  const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
-  return res.json();
+async function getJson(url: string, extraCaPem?: string): Promise<any> {
+  if (!extraCaPem) {
+    const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
+    return res.json();
+  }
+  // fetch cannot take a CA per request; node:https can.
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { accept: 'application/json' }, ca: [...rootCertificates, extraCaPem], timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      res.on('end', () => {
+        if ((res.statusCode ?? 500) >= 300) return reject(new Error(`${url} answered HTTP ${res.statusCode}`));
+        try { resolve(JSON.parse(text)); } catch { reject(new Error(`${url} did not answer JSON`)); }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url} did not answer within 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
-async function fetchKeys(issuer: string): Promise<IssuerKeys> {
-  const config = await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+async function fetchKeys(issuer: string, extraCaPem?: string): Promise<IssuerKeys> {
+  const config = await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, extraCaPem);
   if (typeof config?.jwks_uri !== 'string') throw new Error(`the OpenID configuration of ${issuer} has no jwks_uri`);
-  const jwks = await getJson(config.jwks_uri);
+  const jwks = await getJson(config.jwks_uri, extraCaPem);
   const keys = new Map<string, KeyObject>();
   for (const jwk of Array.isArray(jwks?.keys) ? jwks.keys : []) {
     if (jwk?.kty === 'RSA' && typeof jwk.n === 'string') keys.set(String(jwk.kid ?? ''), publicKeyFromJwk(jwk));
@@ -31,14 +50,14 @@ async function fetchKeys(issuer: string): Promise<IssuerKeys> {
 }
 
 /** The issuer's key for `kid`, refetching (at most every 10 s) when the kid is unknown. */
-export async function federatedSigningKey(issuer: string, kid: unknown): Promise<KeyObject> {
+export async function federatedSigningKey(issuer: string, kid: unknown, extraCaPem?: string): Promise<KeyObject> {
   let entry = cache.get(issuer);
   const id = String(kid ?? '');
   const stale = !entry || Date.now() - entry.fetchedAt > TTL_MS;
   const unknown = entry && !entry.keys.has(id) && Date.now() - entry.fetchedAt > MIN_REFETCH_MS;
   if (stale || unknown) {
     try {
-      entry = await fetchKeys(issuer);
+      entry = await fetchKeys(issuer, extraCaPem);
       cache.set(issuer, entry);
     } catch (err) {
       if (!entry) throw new Error(`the signing keys of the issuer ${issuer} could not be fetched: ${(err as Error).message}`);
