@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { publicKeyFromJwk } from '../tokens/jwt.js';
@@ -21,9 +22,11 @@ async function getJson(url: string, extraCaPem?: string): Promise<any> {
     if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
     return res.json();
   }
-  // fetch cannot take a CA per request; node:https can.
+  // fetch cannot take a CA per request; node:https can. NODE_EXTRA_CA_CERTS stays trusted as with fetch.
+  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+  const ca = [...rootCertificates, extraCaPem, ...(extraFile ? [readFileSync(extraFile, 'utf8')] : [])];
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { accept: 'application/json' }, ca: [...rootCertificates, extraCaPem], timeout: 10_000 }, (res) => {
+    const req = request(url, { headers: { accept: 'application/json' }, ca, timeout: 10_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { text += d; });
