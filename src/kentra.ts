@@ -197,7 +197,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
           return false;
         }
       },
-      deviceCodeLifetime: 900, devicePollInterval: opts.deviceCodeInterval ?? 5,
+      deviceCodeLifetime: 900, devicePollInterval: opts.deviceCodeInterval ?? 5, outboundCaPem: tls.caPem,
     };
     const { app, edge } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` }, logger, hosts: allowedHosts, port: () => port,
