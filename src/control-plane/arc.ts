@@ -77,7 +77,11 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
   armRoute(app, o, 'GET', ccPath, async (r) => r.reply.send(ccJson(await find(r, `${CC_TYPE}/read`))));
   armRoute(app, o, 'DELETE', ccPath, async (r) => {
     await authorize(store, r, idOf(r), `${CC_TYPE}/delete`);
-    await store.deleteResource(idOf(r));
+    await store.transaction(async (tx) => {
+      const res = await tx.getResource(idOf(r));
+      if (typeof res?.secrets.uid === 'string') await tx.deleteKubeObjectsOfCluster(res.secrets.uid);
+      await tx.deleteResource(idOf(r));
+    });
     return r.reply.code(200).send();
   });
 
