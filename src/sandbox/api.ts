@@ -142,6 +142,7 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
     if (!info.resourceRequest) {
       const doc = discovery(path, state, req.headers.host ?? '');
       if (!doc) return reply.code(404).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-cache, private').send('404 page not found\n');
+      if (Buffer.isBuffer(doc)) return reply.code(200).header('content-type', 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf').send(doc);
       return typeof doc === 'string' ? reply.code(200).header('content-type', 'text/plain; charset=utf-8').send(doc) : send(reply, 200, doc);
     }
     return resourceRequest(req, reply, state, user, info, url.searchParams);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClusterState } from './cluster-state.js';
+import { encodeOpenApiV2, type OpenApiV2Operation } from './protobuf.js';
 import { apiGroups, apiVersionOf, RESOURCE_TYPES, type ResourceType } from './resources.js';
 
 // Discovery as kubectl reads it: /api and /apis (unaggregated: client-go falls back to these when
@@ -50,8 +51,20 @@ function openApiV3(group: string, version: string, kubernetesVersion: string): R
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version: `v${kubernetesVersion}` }, paths, components: { schemas: {} } };
 }
 
+/** `/openapi/v2` as protobuf: the write operations and their `fieldValidation` parameter (kubectl 1.27–1.28 need it to apply). */
+export function openApiV2(kubernetesVersion: string): Buffer {
+  const ops: OpenApiV2Operation[] = [];
+  for (const t of RESOURCE_TYPES.filter((x) => !x.virtual)) {
+    const prefix = `${t.group ? `/apis/${t.group}` : '/api'}/${t.version}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.resource}`;
+    const gvk = { group: t.group, version: t.version, kind: t.kind };
+    const params = ['dryRun', 'fieldManager', 'fieldValidation'];
+    ops.push({ path: prefix, method: 'post', gvk, queryParams: params }, { path: `${prefix}/{name}`, method: 'put', gvk, queryParams: params }, { path: `${prefix}/{name}`, method: 'patch', gvk, queryParams: [...params, 'force'] });
+  }
+  return encodeOpenApiV2('Kubernetes', `v${kubernetesVersion}`, ops);
+}
+
 /** The document for a non-resource path, plain text for the health checks, or null (404). */
-export function discovery(path: string, state: ClusterState, host: string): Record<string, unknown> | string | null {
+export function discovery(path: string, state: ClusterState, host: string): Record<string, unknown> | string | Buffer | null {
   const parts = path.split('/').filter(Boolean);
   const v = state.cfg.kubernetesVersion || '1.30.0';
   switch (parts[0]) {
@@ -75,6 +88,7 @@ export function discovery(path: string, state: ClusterState, host: string): Reco
       return parts.length === 3 ? resourceList(g.group, parts[2]!) : null;
     }
     case 'openapi': {
+      if (parts[1] === 'v2' && parts.length === 2) return openApiV2(v);
       if (parts[1] !== 'v3') return null;
       if (parts.length === 2) {
         const index: Record<string, { serverRelativeURL: string }> = {};

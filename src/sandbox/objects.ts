@@ -118,7 +118,7 @@ export function prepareCreate(t: ResourceType, obj: KubeBody, namespace: string,
   delete meta.resourceVersion;
   delete meta.deletionTimestamp;
   const out = foldStringData(t, { ...obj, metadata: meta });
-  if (t.resource === 'secrets') out.type = out.type ?? 'Opaque';
+  if (t.resource === 'secrets') out.type = out.type || 'Opaque';
   if (t.resource === 'namespaces') {
     out.spec = { finalizers: ['kubernetes'], ...(out.spec ?? {}) };
     out.status = { phase: 'Active' };
