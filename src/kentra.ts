@@ -14,7 +14,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { openStore, type Store } from './store/index.js';
 import { registerAccessWebhooks, webhookOrganization } from './access/index.js';
-import { registerClusterApi } from './sandbox/index.js';
+import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
 
@@ -210,6 +210,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerGraphRoutes(app, services, verifier, edge);
     registerManagedIdentityRoute(app, services, edge);
     const directory = services.directory;
+    let clusterApi: ClusterApi | undefined;
     const controlPlane: ControlPlaneOptions = {
       store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
       clusterServer: (origin, uid) => `${origin}/clusters/${uid}`,
@@ -218,11 +219,15 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         const type = await directory.objectType(tenantId, id);
         return type === null ? null : type === 'group';
       },
+      clusterAccess: {
+        authenticate: async (uid, origin, token) => (clusterApi ? clusterApi.authenticate(uid, origin, token) : null),
+        authorize: async (uid, origin, a) => (clusterApi ? clusterApi.authorize(uid, origin, a) : null),
+      },
     };
     registerManagedClusterRoutes(app, controlPlane);
     registerArcRoutes(app, controlPlane);
     registerAccessWebhooks(app, { store, keys, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
-    registerClusterApi(app, {
+    clusterApi = registerClusterApi(app, {
       store, keys, clock, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
       authority: () => `https://localhost${port === 443 ? '' : `:${port}`}`,
     });

@@ -1,11 +1,11 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { Arm } from './arm.js';
 import { leaf, type Context } from './command.js';
-import { CliError, GRAPH_SCOPE } from './session.js';
+import { CliError, GRAPH_SCOPE, Session } from './session.js';
 
 // `kentra group`, `kentra aks`, `kentra feature`, `kentra provider` and `kentra role`: az's commands
 // over Kentra's ARM, with az's client-side checks, output names and kubeconfig merging.
@@ -222,6 +222,79 @@ export function registerAksCommands(program: Command): void {
         '--authorization-mode=Node,RBAC,Webhook', `--authorization-webhook-config-file=${authz}`, '--authorization-webhook-version=v1',
         '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s'],
     };
+  });
+
+  // `kentra aks check-access`: one access decision of the cluster's API, explained step by step by the
+  // checkAccess action (the cluster API's own chains). Exit 0 allowed, 1 not (as `kubectl auth can-i`),
+  // 2 when the question cannot be answered (bad input, no such cluster, not authorized to ask).
+  const check = aks.command('check-access')
+    .description("Explain a cluster access decision step by step: the token checks (or how a directory user's identity is derived), the groups and where they came from, each authorizer's answer and what allowed it or why nothing did.")
+    .requiredOption('-g, --resource-group <rg>').requiredOption('-n, --name <name>')
+    .option('--user <upn-or-object-id>', "a directory user (or service principal object id) of the cluster's tenant; groups from the directory")
+    .option('--token <file>', 'a file holding the bearer token kubectl would send (- for stdin); it is never printed')
+    .option('--verb <verb>', 'get, list, watch, create, update, patch, delete, …')
+    .option('--resource <resource>', 'pods, deployments.apps, pods/log, …')
+    .option('--namespace <namespace>').option('--object-name <name>', 'the object name (kubectl auth can-i VERB RESOURCE/NAME); -n/--name is the cluster')
+    .option('--subresource <subresource>').option('--api-group <group>')
+    .option('--path <path>', 'a non-resource request instead of --resource, e.g. /metrics')
+    .addOption(new Option('-o, --output <format>', 'text (numbered steps) or json (the structured result)').choices(['text', 'json']).default('text'))
+    .option('--debug', 'increase logging verbosity to show all debug logs');
+  check.addHelpText('after', `
+Exit status: 0 allowed, 1 not allowed (as kubectl auth can-i), 2 and an ERROR: line when the question
+cannot be answered. Needs Owner or Contributor on the cluster (action
+Microsoft.ContainerService/managedClusters/checkAccess/action); a Reader is refused.
+
+Examples:
+  kentra aks check-access -g myResourceGroup -n myManagedCluster --user alice@contoso.com --verb list --resource pods --namespace default
+  kentra aks check-access -g myResourceGroup -n myManagedCluster --token token.txt --verb get --path /metrics
+  kubelogin get-token ... | jq -r .status.token | kentra aks check-access -g rg -n c --token - --verb get --resource nodes -o json`);
+  check.action(async (opts: Record<string, any>) => {
+    const session = new Session();
+    if (opts.debug) session.debug = (line) => process.stderr.write(`DEBUG: ${line}\n`);
+    try {
+      if (!!opts.user === !!opts.token) throw new CliError('usage error: exactly one of --user UPN_OR_OBJECT_ID or --token FILE', 2);
+      if (!opts.verb) throw new CliError('usage error: --verb is required', 2);
+      if (!!opts.resource === !!opts.path) throw new CliError('usage error: exactly one of --resource RESOURCE or --path PATH', 2);
+      let token: string | undefined;
+      if (opts.token) {
+        try {
+          token = (opts.token === '-' ? readFileSync(0, 'utf8') : readFileSync(resolve(String(opts.token)), 'utf8')).trim().replace(/^Bearer\s+/i, '');
+        } catch (err) {
+          throw new CliError(`cannot read the token file '${opts.token}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+        }
+        if (!token) throw new CliError(`the token file '${opts.token}' is empty`, 2);
+      }
+      const a = new Arm(session);
+      const objectName = opts.objectName;
+      const body = {
+        ...(token ? { token } : { user: String(opts.user) }), verb: String(opts.verb),
+        ...(opts.path ? { path: String(opts.path) } : { resource: String(opts.resource) }),
+        ...(opts.namespace ? { namespace: String(opts.namespace) } : {}), ...(objectName ? { name: String(objectName) } : {}),
+        ...(opts.subresource ? { subresource: String(opts.subresource) } : {}), ...(opts.apiGroup !== undefined ? { apiGroup: String(opts.apiGroup) } : {}),
+      };
+      let res;
+      try {
+        res = await a.call('POST', `${clusterPath(a.subscriptionId, opts.resourceGroup, opts.name)}/checkAccess`, AKS_API, body);
+      } catch (err) {
+        throw new CliError((err as Error).message, 2);
+      }
+      const result = res.body as { allowed: boolean; request: { description: string }; steps: { step: number; title: string; details: string[] }[] };
+      if (opts.output === 'json') {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      } else {
+        const lines = [`Access check on cluster ${opts.name} (resource group ${opts.resourceGroup}): ${result.request.description}`];
+        for (const s of result.steps) {
+          lines.push(`${s.step}. ${s.title}`);
+          for (const d of s.details) lines.push(`   ${d}`);
+        }
+        lines.push(`allowed: ${result.allowed ? 'yes' : 'no'}`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+      }
+      process.exitCode = result.allowed ? 0 : 1;
+    } catch (err) {
+      process.stderr.write(`ERROR: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+    }
   });
 
   // ---- aksarc (AKS enabled by Azure Arc, source document 004) ------------------------------------------

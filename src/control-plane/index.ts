@@ -7,3 +7,4 @@ export { aadProfileJson, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-mo
 export * from './roles.js';
 export { registerArcRoutes } from './arc.js';
 export { clusterAccessConfig, accessConfigOf, type ClusterAccessConfig } from './access-config.js';
+export { checkClusterAccess, parseCheckAccessRequest, type CheckAccessResult, type ClusterAccess } from './check-access.js';

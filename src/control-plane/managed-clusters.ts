@@ -6,6 +6,7 @@ import { createCertificateAuthority } from '../pki/index.js';
 import type { ArmOperation, ArmResource, Store } from '../store/index.js';
 import { ArmError, armRoute, authorize, type ArmContext, type ArmRequest } from './arm.js';
 import { aadProfileJson, clusterProperties, decideAadProfile, execByDefault, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
+import { checkClusterAccess, parseCheckAccessRequest, type ClusterAccess } from './check-access.js';
 import { certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
 
 // Resource groups and Microsoft.ContainerService/managedClusters, with ARM's long-running operation
@@ -27,6 +28,8 @@ export interface ControlPlaneOptions extends ArmContext {
   isGroup(tenantId: string, id: string): Promise<boolean | null>;
   /** A client certificate from Kentra's CA for a cluster's webhooks (subject O=`cluster:<uid>`). */
   webhookClientCertificate(clusterUid: string): Promise<{ certPem: string; keyPem: string }>;
+  /** The cluster API's authenticators and authorizer chain, for the checkAccess action. */
+  clusterAccess?: ClusterAccess;
 }
 
 const rgId = (sub: string, rg: string) => `/subscriptions/${sub}/resourceGroups/${rg}`;
@@ -322,6 +325,16 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/${path}` }, cert);
     const hooks = [['tokenReview', 'tokenreviews'], ['subjectAccessReview', 'subjectaccessreviews']] as const;
     return r.reply.send({ kubeconfigs: hooks.flatMap(([name, path]) => credentialResults(name, at(path)).kubeconfigs) });
+  });
+
+  // Kentra's own action: one access decision of the cluster's API explained step by step (which token
+  // check failed, where the groups came from, each authorizer's answer). It reveals who may do what,
+  // so it is held like listWebhookCredential: Owner and Contributor, not Reader. The token is not echoed.
+  armRoute(app, o, 'POST', `${clusterPath}/checkAccess`, async (r) => {
+    const res = await findCluster(r, `${MC}/checkAccess/action`);
+    const q = parseCheckAccessRequest(r.req.body);
+    if (!o.clusterAccess) throw new ArmError(501, 'NotImplemented', 'checkAccess is not available on this instance.');
+    return r.reply.send(await checkClusterAccess({ store, access: o.clusterAccess }, res, r.origin, q));
   });
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterMonitoringUserCredential`, async (r) => {
