@@ -49,11 +49,12 @@ type Cause = Parameters<typeof invalid>[2][number];
 function rbacProblems(t: ResourceType, obj: KubeBody): Cause[] {
   const causes: Cause[] = [];
   if (t.resource === 'clusterrolebindings' || t.resource === 'rolebindings') {
-    const ref = obj.roleRef;
-    if (!isObject(ref) || !ref.name) causes.push({ field: 'roleRef.name', type: 'Required value', detail: '' });
+    // ValidateRoleRef's order: apiGroup, kind, name.
+    const ref: KubeBody = isObject(obj.roleRef) ? obj.roleRef : {};
     const kinds = t.resource === 'clusterrolebindings' ? ['ClusterRole'] : ['Role', 'ClusterRole'];
-    if (isObject(ref) && !kinds.includes(ref.kind)) causes.push({ field: 'roleRef.kind', type: 'Unsupported value', value: ref.kind ?? '', detail: `supported values: ${kinds.map((k) => `"${k}"`).join(', ')}` });
-    if (isObject(ref) && ref.apiGroup !== 'rbac.authorization.k8s.io') causes.push({ field: 'roleRef.apiGroup', type: 'Unsupported value', value: ref.apiGroup ?? '', detail: 'supported values: "rbac.authorization.k8s.io"' });
+    if (ref.apiGroup !== 'rbac.authorization.k8s.io') causes.push({ field: 'roleRef.apiGroup', type: 'Unsupported value', value: ref.apiGroup ?? '', detail: 'supported values: "rbac.authorization.k8s.io"' });
+    if (!kinds.includes(ref.kind)) causes.push({ field: 'roleRef.kind', type: 'Unsupported value', value: ref.kind ?? '', detail: `supported values: ${kinds.map((k) => `"${k}"`).join(', ')}` });
+    if (!ref.name) causes.push({ field: 'roleRef.name', type: 'Required value', detail: '' });
     (Array.isArray(obj.subjects) ? obj.subjects : []).forEach((s: KubeBody, i: number) => {
       const f = `subjects[${i}]`;
       if (!isObject(s) || !s.name) causes.push({ field: `${f}.name`, type: 'Required value', detail: '' });
@@ -93,7 +94,8 @@ export function validate(t: ResourceType, obj: KubeBody, old?: KubeBody): void {
     }
   }
   causes.push(...rbacProblems(t, obj));
-  if (old && (t.resource === 'clusterrolebindings' || t.resource === 'rolebindings') && JSON.stringify(old.roleRef) !== JSON.stringify(obj.roleRef)) {
+  const sameRef = (a: KubeBody = {}, b: KubeBody = {}) => a.apiGroup === b.apiGroup && a.kind === b.kind && a.name === b.name;
+  if (old && (t.resource === 'clusterrolebindings' || t.resource === 'rolebindings') && !sameRef(old.roleRef, obj.roleRef)) {
     causes.push({ field: 'roleRef', type: 'Invalid value', value: obj.roleRef, detail: 'cannot change roleRef' });
   }
   if (t.resource === 'configmaps' || t.resource === 'secrets') {

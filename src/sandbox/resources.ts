@@ -39,8 +39,10 @@ const CREATED_AT = col('Created At', 'date', AGE.description);
 
 /** kubectl's short durations (`5d`, `3h12m`, `42s`), as the apiserver's `HumanDuration`. */
 export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 0) return '<invalid>';
+  const s = Math.trunc(ms / 1000);
+  // Up to a second in the future is clock skew.
+  if (s < -1) return '<invalid>';
+  if (s < 0) return '0s';
   if (s < 60 * 2) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;

@@ -35,7 +35,7 @@ export function invalid(t: ResourceType, name: string, causes: { field: string; 
   const reasons = { 'Invalid value': 'FieldValueInvalid', 'Required value': 'FieldValueRequired', 'Unsupported value': 'FieldValueNotSupported', Forbidden: 'FieldValueForbidden' } as const;
   const text = (c: (typeof causes)[number]) => (c.type === 'Invalid value' || c.type === 'Unsupported value' ? `${c.type}: ${JSON.stringify(c.value)}: ${c.detail}` : `${c.type}${c.detail ? `: ${c.detail}` : ''}`);
   const all = causes.map((c) => `${c.field}: ${text(c)}`);
-  const message = `${t.kind} "${name}" is invalid: ${all.length === 1 ? all[0] : `[${all.join(', ')}]`}`;
+  const message = `${t.kind}${t.group ? `.${t.group}` : ''} "${name}" is invalid: ${all.length === 1 ? all[0] : `[${all.join(', ')}]`}`;
   return new KubeError(422, 'Invalid', message, {
     name, ...(t.group ? { group: t.group } : {}), kind: t.kind,
     causes: causes.map((c) => ({ reason: reasons[c.type], message: text(c), field: c.field })),
@@ -106,7 +106,12 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   info.name = rest[1] ?? '';
   info.subresource = rest[2] ?? '';
   const watching = query.get('watch') === 'true' || query.get('watch') === '1';
-  if (!info.name && info.verb === 'get') info.verb = watching ? 'watch' : 'list';
+  if (!info.name && info.verb === 'get') {
+    info.verb = watching ? 'watch' : 'list';
+    // `kubectl get pod web -w` lists with a metadata.name field selector: authorized as that name.
+    const byName = /(?:^|,)metadata\.name==?([^,]+)(?:,|$)/.exec(query.get('fieldSelector') ?? '');
+    if (byName && !byName[1]!.includes('/') && !byName[1]!.includes('%')) info.name = byName[1]!;
+  }
   if (!info.name && info.verb === 'delete') info.verb = 'deletecollection';
   return info;
 }
