@@ -6,7 +6,7 @@ import { Clusters, peerCertificate, type ClusterState, type SandboxDeps } from '
 import { discovery } from './discovery.js';
 import { decodeKubeProtobuf } from './protobuf.js';
 import { applyPatch, decodeBody, fieldsMatch, kubeTime, labelsMatch, prepareCreate, prepareUpdate, validate } from './objects.js';
-import { apiVersionOf, findResourceType, storeKeyOf, type KubeBody, type ResourceType } from './resources.js';
+import { apiVersionOf, findResourceType, RESOURCE_TYPES, storeKeyOf, type KubeBody, type ResourceType } from './resources.js';
 import { namespaceDefaults, SYSTEM_NAMESPACES } from './system.js';
 import {
   alreadyExists, badRequest, conflict, forbidden, KubeError, methodNotAllowed, noSuchResource, notFound, requestInfo, unauthorized, unsupportedMedia, type RequestInfo,
@@ -288,7 +288,6 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
   };
 
   const deleteNamespaceContents = async (tx: typeof store, uid: string, namespace: string) => {
-    const { RESOURCE_TYPES } = await import('./resources.js');
     for (const t of RESOURCE_TYPES) {
       if (!t.namespaced || t.virtual) continue;
       for (const o of await tx.listKubeObjects(uid, storeKeyOf(t), namespace)) await tx.deleteKubeObject(uid, storeKeyOf(t), namespace, o.name);

@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { httpsFetch } from '../support/http.js';
 import { kentraCli, type Run } from '../support/kentra-cli.js';
+import { commandShims, KUBELOGIN_BIN, processRunner } from '../support/kubectl.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 
 // The cluster side of F6, F12 and F13 end to end: the real kubectl, Kentra's kubelogin as its exec
 // plugin, and the built-in Kubernetes API of each emulated cluster (`<authority>/clusters/<uid>`),
 // with kubeconfigs from `kentra aks get-credentials`.
 
-const KUBELOGIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'src/kubelogin/bin.cjs');
+const KUBELOGIN = KUBELOGIN_BIN;
 const GUARD_DENY = 'User does not have access to the resource in Azure. Update role assignment to allow access.';
 const PIPELINE = '88888888-0000-4000-8000-0000000000c1';
 const WORKLOAD = '88888888-0000-4000-8000-0000000000c2';
@@ -51,20 +50,7 @@ describe('cluster access with the real kubectl: F6, F12, F13', { timeout: 600_00
   /** kubeconfig files of the AAD cluster (c1) and of the Azure RBAC cluster (c2) */
   const files = { admin: '', user: '', rbacUser: '' };
 
-  const run = (cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> => new Promise((resolveRun) => {
-    const child = spawn(cmd, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
-  });
-  const kubectl = (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], extraEnv);
-  const kubectlOk = async (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-    const r = await kubectl(kubeconfig, args, extraEnv);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
+  const { run, kubectl, kubectlOk } = processRunner(() => env);
   /** A copy of a kubeconfig converted by `kubelogin convert-kubeconfig -l <mode>`. */
   const convert = async (from: string, name: string, mode: string) => {
     const file = join(dir, `${name}.kubeconfig`);
@@ -85,10 +71,7 @@ describe('cluster access with the real kubectl: F6, F12, F13', { timeout: 600_00
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kentra-cluster-access-'));
     k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '0'] });
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    writeFileSync(join(bin, 'kubelogin'), `#!/bin/sh\nexec "${process.execPath}" "${KUBELOGIN}" "$@"\n`);
-    chmodSync(join(bin, 'kubelogin'), 0o755);
+    const bin = commandShims(dir, { kubelogin: KUBELOGIN });
     env = { PATH: `${bin}:${process.env.PATH}`, HOME: dir, KENTRA_DATA_DIR: k.dataDir, KUBECACHEDIR: join(dir, 'cache'), NODE_EXTRA_CA_CERTS: k.endpoints.caFile };
     await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
     const admins = await id('ad', 'group', 'show', '--group', 'aks-admins');

@@ -1,22 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createSign, X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { parse, stringify } from 'yaml';
 import { postForm } from '../support/http.js';
 import { kentraCli, type Run } from '../support/kentra-cli.js';
+import { commandShims, KUBELOGIN_BIN, processRunner } from '../support/kubectl.js';
 import { completeDeviceLogin, KENTRA_BIN, startTestKentra, type TestKentra } from '../support/kentra.js';
 
 // F3, F5, F7, F8 and F9 end to end: the real kubectl, Kentra's kubelogin as its exec plugin, and the
 // built-in Kubernetes API of each emulated cluster (`<authority>/clusters/<uid>`), with kubeconfigs
 // from `kentra aks get-credentials`.
 
-const KUBELOGIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'src/kubelogin/bin.cjs');
+const KUBELOGIN = KUBELOGIN_BIN;
 const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const AKS_CLIENT = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
@@ -77,20 +76,7 @@ describe('cluster access with the real kubectl: F3, F5, F7, F8, F9', { timeout: 
   let legacy: { server: string; client: string; tenant: string };
   let legacyCarolToken = '';
 
-  const run = (cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}, onStderr?: (s: string) => void): Promise<Run> => new Promise((resolveRun) => {
-    const child = spawn(cmd, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr); });
-    child.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
-  });
-  const kubectl = (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], extraEnv);
-  const kubectlOk = async (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
-    const r = await kubectl(kubeconfig, args, extraEnv);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
+  const { run, kubectl, kubectlOk } = processRunner(() => env);
   /** kubectl, completing a device-code sign-in as `user` when kubelogin prints one. */
   const kubectlDevice = async (kubeconfig: string, args: string[], user: string, extraEnv: NodeJS.ProcessEnv = {}) => {
     let signIn: Promise<string> | undefined;
@@ -153,10 +139,7 @@ describe('cluster access with the real kubectl: F3, F5, F7, F8, F9', { timeout: 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kentra-cluster-access-f-'));
     k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '0'] });
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    writeFileSync(join(bin, 'kentra'), `#!/bin/sh\nexec "${process.execPath}" "${KENTRA_BIN}" "$@"\n`);
-    chmodSync(join(bin, 'kentra'), 0o755);
+    const bin = commandShims(dir, { kentra: KENTRA_BIN });
     env = { PATH: `${bin}:${process.env.PATH}`, HOME: dir, KENTRA_DATA_DIR: k.dataDir, KUBECACHEDIR: join(dir, 'cache'), NODE_EXTRA_CA_CERTS: k.endpoints.caFile };
     await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
     adminGroup = await id('ad', 'group', 'show', '--group', 'aks-admins');
