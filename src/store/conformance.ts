@@ -580,5 +580,49 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.setMeta(key, 'b');
       assert.equal(await s.getMeta(key), 'b');
     });
+
+    it('claims a meta key once: of concurrent claims exactly one wins and its value stays', async () => {
+      const key = `claim-${id()}`;
+      assert.equal(await s.insertMetaIfAbsent(key, 'first'), true);
+      assert.equal(await s.insertMetaIfAbsent(key, 'second'), false);
+      assert.equal(await s.getMeta(key), 'first');
+      const raced = `claim-${id()}`;
+      const wins = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((v) => s.insertMetaIfAbsent(raced, v)));
+      assert.equal(wins.filter(Boolean).length, 1);
+      assert.equal(await s.getMeta(raced), ['a', 'b', 'c', 'd', 'e'][wins.indexOf(true)]);
+    });
+
+    it('claims a meta key inside transactions: a claim racing an uncommitted one loses once it commits, and a rolled-back claim frees the key', async () => {
+      const key = `claim-${id()}`;
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const results = await Promise.all([0, 1].map((i) => s.transaction(async (tx) => {
+        const won = await tx.insertMetaIfAbsent(key, `tx${i}`);
+        await sleep(30);
+        return won;
+      })));
+      assert.equal(results.filter(Boolean).length, 1);
+      assert.equal(await s.getMeta(key), `tx${results.indexOf(true)}`);
+      const freed = `claim-${id()}`;
+      await assert.rejects(s.transaction(async (tx) => {
+        assert.equal(await tx.insertMetaIfAbsent(freed, 'rolled back'), true);
+        throw new Error('abort');
+      }), /abort/);
+      assert.equal(await s.getMeta(freed), null);
+      assert.equal(await s.insertMetaIfAbsent(freed, 'kept'), true);
+    });
+
+    it('queues check-then-write transactions behind a named lock, so none is lost', async () => {
+      const name = `lock-${id()}`;
+      const key = `count-${id()}`;
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      await Promise.all(Array.from({ length: 5 }, () => s.transaction(async (tx) => {
+        await tx.lockNamed(name);
+        const n = Number((await tx.getMeta(key)) ?? '0');
+        await sleep(10);
+        await tx.setMeta(key, String(n + 1));
+      })));
+      assert.equal(await s.getMeta(key), '5');
+      await s.lockNamed(name); // outside a transaction: harmless
+    });
   });
 }

@@ -124,6 +124,21 @@ export class KyselyStore implements Store {
       .onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
   }
 
+  async insertMetaIfAbsent(key: string, value: string): Promise<boolean> {
+    // ON CONFLICT DO NOTHING: a concurrent insert of the same key waits for the other transaction and
+    // inserts nothing if it committed; RETURNING tells the winner apart on both dialects.
+    const rows = await this.db.insertInto('meta').values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing()).returning('key').execute();
+    return rows.length > 0;
+  }
+
+  async lockNamed(name: string): Promise<void> {
+    const key = `lock:${name}`;
+    await this.db.insertInto('meta').values({ key, value: '' }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    // A no-op UPDATE rather than SELECT … FOR UPDATE: it also takes SQLite's write lock up front.
+    await this.db.updateTable('meta').set({ value: sql`value` }).where('key', '=', key).execute();
+  }
+
   // ---- tenants ---------------------------------------------------------------------------
 
   private async writeDomains(tenantId: string, domains: string[]): Promise<void> {

@@ -34,6 +34,18 @@ export interface Store {
 
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+  /**
+   * Claims `key`: stores `value` only when the key is absent and says whether this call stored it.
+   * Race-free across processes: of concurrent claims exactly one returns true (on PostgreSQL a claim
+   * racing an uncommitted one waits for that transaction, then loses if it committed).
+   */
+  insertMetaIfAbsent(key: string, value: string): Promise<boolean>;
+  /**
+   * Locks the row named `name` until the surrounding transaction ends (creating it on first use), so
+   * check-then-write sequences on other processes queue behind this one. Meaningful inside `transaction`;
+   * on SQLite it takes the database write lock, which serializes the same way.
+   */
+  lockNamed(name: string): Promise<void>;
 
   createTenant(t: Tenant): Promise<void>;
   getTenant(id: string): Promise<Tenant | null>;
