@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { registerAccountCommands } from './account.js';
 import { registerAdCommands } from './ad.js';
 import { registerAksCommands } from './aks.js';
+import { registerWebhookCommand } from './webhook.js';
 
 const program = new Command();
 program
@@ -64,6 +65,7 @@ program.command('env')
 registerAccountCommands(program);
 registerAdCommands(program);
 registerAksCommands(program);
+registerWebhookCommand(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   if (err instanceof CommanderError) {
