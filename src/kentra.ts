@@ -7,6 +7,7 @@ import { registerAdminRoutes, registerArcRoutes, registerManagedClusterRoutes, r
 import {
   DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
+import { KEY_RELOAD_INTERVAL_MS } from './identity/tokens/keys.js';
 import { loadOrCreateCertificateAuthority, type CertificateAndKey, type CertificateAuthority } from './pki/index.js';
 import { applySeed, loadSeedFile, parseSeed, type SeedFile } from './seed/seed.js';
 import { createServer } from './server/app.js';
@@ -15,6 +16,7 @@ import { newId, randomToken } from './shared/crypto.js';
 import { openStore, type Store } from './store/index.js';
 import { registerAccessWebhooks, webhookOrganization } from './access/index.js';
 import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
+import { binariesFrom, RealClusters } from './apiserver/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
 
@@ -39,6 +41,10 @@ export interface KentraOptions {
   keyRotation?: KeyRotationPolicy;
   logLevel?: string;
   logger?: Logger;
+  /** A kube-apiserver binary: each managed cluster then gets a real API server (with `etcd`). Default `$KENTRA_KUBE_APISERVER`. */
+  kubeApiserver?: string;
+  /** The etcd binary for those API servers. Default `$KENTRA_ETCD`. */
+  etcd?: string;
   clock?: Clock;
 }
 
@@ -79,10 +85,19 @@ interface BootstrapRecord {
   tenantId: string; subscriptionId: string; adminUpn: string; adminId: string; spAppId: string; spObjectId: string; spName: string;
 }
 
-/** First start: the tenant, the admin, the bootstrap service principal and the subscription. */
+/**
+ * First start: the tenant, the admin, the bootstrap service principal and the subscription.
+ *
+ * Several instances starting at once on one empty store create them once: the bootstrap record is
+ * claimed with `insertMetaIfAbsent` as the first write of the transaction that creates everything, so
+ * a racing instance waits for the winner's commit, loses the claim, rolls back, and uses the winner's
+ * record. The winner's first-party apps go in the same transaction, so the loser finds them made.
+ * The bootstrap password and secret are only in the winner's endpoints.json: a loser sharing the data
+ * directory waits briefly for that file and reuses them.
+ */
 async function bootstrap(store: Store, clock: Clock, dataDir: string): Promise<{ record: BootstrapRecord; secrets: { password: string; secret: string } | null }> {
   const saved = await store.getMeta(BOOTSTRAP_KEY);
-  if (saved) return { record: JSON.parse(saved) as BootstrapRecord, secrets: readSavedSecrets(dataDir) };
+  if (saved) return { record: JSON.parse(saved) as BootstrapRecord, secrets: readSavedSecrets(dataDir, (JSON.parse(saved) as BootstrapRecord).tenantId) };
   const record: BootstrapRecord = {
     tenantId: newId(), subscriptionId: newId(), adminUpn: `admin@${BOOTSTRAP_DOMAIN}`, adminId: newId(),
     spAppId: newId(), spObjectId: newId(), spName: 'kentra-bootstrap',
@@ -104,27 +119,40 @@ async function bootstrap(store: Store, clock: Clock, dataDir: string): Promise<{
       }],
     }],
   };
-  await store.transaction(async (tx) => {
+  const won = await store.transaction(async (tx) => {
+    if (!(await tx.insertMetaIfAbsent(BOOTSTRAP_KEY, JSON.stringify(record)))) return false;
     await applySeed(tx, clock, seed);
-    await tx.setMeta(BOOTSTRAP_KEY, JSON.stringify(record));
+    await new Directory(tx, clock).ensureFirstPartyApps(record.tenantId);
+    return true;
   });
-  return { record, secrets: { password, secret } };
+  if (won) return { record, secrets: { password, secret } };
+  // Another instance bootstrapped first: its record, and its secrets once it has written them.
+  const winner = JSON.parse((await store.getMeta(BOOTSTRAP_KEY))!) as BootstrapRecord;
+  let secrets = readSavedSecrets(dataDir, winner.tenantId);
+  for (let i = 0; !secrets && i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    secrets = readSavedSecrets(dataDir, winner.tenantId);
+  }
+  return { record: winner, secrets };
 }
 
-function readSavedSecrets(dataDir: string): { password: string; secret: string } | null {
+function readSavedSecrets(dataDir: string, tenantId: string): { password: string; secret: string } | null {
   try {
     const saved = JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8')) as Endpoints;
+    // Only the secrets of this deployment, and only real ones (an instance that never saw them writes a placeholder).
+    if (saved.tenantId !== tenantId || saved.admin.password.startsWith('(') || saved.servicePrincipal.secret.startsWith('(')) return null;
     return { password: saved.admin.password, secret: saved.servicePrincipal.secret };
   } catch {
     return null;
   }
 }
 
+/** The key that signs form state: one per deployment, so a form served by one instance posts to another. */
 async function formKey(store: Store): Promise<Buffer> {
   const existing = await store.getMeta(FORM_KEY);
   if (existing) return Buffer.from(existing, 'base64');
-  const key = randomBytes(32);
-  await store.setMeta(FORM_KEY, key.toString('base64'));
+  // Claimed, not overwritten: of instances starting at once, one key wins and all read that one.
+  await store.insertMetaIfAbsent(FORM_KEY, randomBytes(32).toString('base64'));
   return Buffer.from((await store.getMeta(FORM_KEY))!, 'base64');
 }
 
@@ -211,9 +239,11 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerManagedIdentityRoute(app, services, edge);
     const directory = services.directory;
     let clusterApi: ClusterApi | undefined;
+    const binaries = binariesFrom({ kubeApiserver: opts.kubeApiserver, etcd: opts.etcd });
+    let real: RealClusters | undefined;
     const controlPlane: ControlPlaneOptions = {
       store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
-      clusterServer: (origin, uid) => `${origin}/clusters/${uid}`,
+      clusterServer: (origin, uid) => real?.serverOf(uid) ?? `${origin}/clusters/${uid}`,
       webhookClientCertificate: (uid) => tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
       isGroup: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);
@@ -230,6 +260,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     clusterApi = registerClusterApi(app, {
       store, keys, clock, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
       authority: () => `https://localhost${port === 443 ? '' : `:${port}`}`,
+      externalServer: (uid) => real?.serverOf(uid) ?? null,
     });
     registerAdminRoutes(app, {
       store, verifier, edge, now: () => clock.now(),
@@ -243,13 +274,22 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     const address = app.server.address();
     if (address && typeof address === 'object') port = address.port;
 
+    // Every few seconds the key list is re-read (a rotation by another instance or `kentra keys rotate`
+    // is seen within that); every minute the policy's rotation runs (under the store's key lock, so
+    // instances never add two keys) and expired rows are purged (idempotent deletes, safe on every instance).
+    let ticks = 0;
     const timer = setInterval(() => {
-      keys.refresh().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'key rotation failed'));
-      store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
-    }, 60_000);
+      const minute = ++ticks % Math.round(60_000 / KEY_RELOAD_INTERVAL_MS) === 0;
+      (minute ? keys.refresh() : keys.reload()).catch((err) => logger.error({ err: { message: (err as Error).message } }, minute ? 'key rotation failed' : 'key reload failed'));
+      if (minute) store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
+    }, KEY_RELOAD_INTERVAL_MS);
     timer.unref();
 
     const authority = `https://localhost${port === 443 ? '' : `:${port}`}`;
+    if (binaries) {
+      real = new RealClusters({ binaries, dir: join(dataDir, 'clusters'), store, ca: tls.ca, authority: () => authority, webhookOrganization, logger });
+      await real.start();
+    }
     const endpoints: Endpoints = {
       authority, tenantId: record.tenantId, tenantDomain: BOOTSTRAP_DOMAIN, subscriptionId: record.subscriptionId,
       armEndpoint: `${authority}/`, graphEndpoint: `${authority}/`, deviceLoginUrl: `${authority}/devicelogin`,
@@ -266,6 +306,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       endpoints, store, services, port,
       async close() {
         clearInterval(timer);
+        await real?.close();
         await app.close();
         await store.close();
       },

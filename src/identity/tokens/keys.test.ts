@@ -55,4 +55,38 @@ describe('signing key rotation', () => {
     assert.equal(b.current().kid, a.current().kid, 'a rotation on one instance is seen by the other');
     assert.equal(b.jwks().keys.length, 2);
   });
+
+  it('adds one key when instances refresh an empty store at once, and verifies a kid rotated in elsewhere after one reload', async () => {
+    const store = await openStore({ url: 'sqlite::memory:' });
+    stores.push(store);
+    let now = Date.UTC(2026, 0, 1);
+    const clock = { now: () => now };
+    const rings = [0, 1, 2, 3].map(() => new KeyRing(store, clock));
+    await Promise.all(rings.map((r) => r.refresh()));
+    assert.equal((await store.listSigningKeys()).length, 1, 'one key, not one per instance');
+    assert.equal(new Set(rings.map((r) => r.current().kid)).size, 1);
+
+    const [a, b] = rings as [KeyRing, KeyRing];
+    const next = await a.rotate(10_000);
+    assert.notEqual(a.current().kid, next.kid, 'a key with a lead does not sign yet');
+    assert.ok(a.jwks().keys.some((k: any) => k.kid === next.kid), 'but is published at once');
+    now += 10_000;
+    assert.equal(a.current().kid, next.kid);
+    const token = signToken(a, { tid: 't', iss: 'https://sts.windows.net/t/', ver: '1.0', exp: Math.floor(now / 1000) + 600 });
+    const verifier = new TokenVerifier(b, clock);
+    assert.throws(() => verifier.verify(token), /not signed by a key of this server/, 'b has not reloaded');
+    assert.equal((await verifier.verifyAsync(token)).tid, 't', 'an unknown kid makes b re-read the store once');
+    assert.equal(b.current().kid, next.kid);
+
+    // Forged kids: at most one re-read per second, however many tokens arrive.
+    let reads = 0;
+    const list = store.listSigningKeys.bind(store);
+    store.listSigningKeys = async () => { reads++; return list(); };
+    const forged = token.replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'forged' })).toString('base64url'));
+    now += 5_000;
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => verifier.verifyAsync(forged)));
+    assert.ok(results.every((r) => r.status === 'rejected' && /not signed by a key of this server/.test(String(r.reason))));
+    assert.equal(reads, 1);
+    store.listSigningKeys = list;
+  });
 });

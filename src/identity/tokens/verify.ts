@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../shared/clock.js';
 import { decodeJwt, JwtError, verifySignature } from './jwt.js';
 import type { KeyRing } from './keys.js';
@@ -39,16 +40,46 @@ function isV2Issuer(iss: string, tid: string): boolean {
   return host !== '' && !host.includes('/');
 }
 
+/** A token naming a kid not loaded here (still an InvalidTokenError('signature') to `verify`'s callers). */
+class UnknownKidError extends InvalidTokenError {
+  constructor(readonly kid: string, message: string) {
+    super('signature', message);
+  }
+}
+
 /** Verifies tokens this server issued: signature with the key ring, then iss, tid, aud, exp and nbf. */
 export class TokenVerifier {
   constructor(private readonly keys: KeyRing, private readonly clock: Clock) {}
 
   verify(token: string, opts: VerifyOptions = {}): Record<string, unknown> {
+    return this.check(token, opts, undefined);
+  }
+
+  /**
+   * `verify`, and when the token names a kid this instance does not know, one re-read of the key list
+   * from the store first (rate-limited by the key ring), so a key another instance just rotated in is
+   * accepted at once. Tokens with a known kid take the synchronous path unchanged.
+   */
+  async verifyAsync(token: string, opts: VerifyOptions = {}): Promise<Record<string, unknown>> {
+    try {
+      return this.check(token, opts, undefined);
+    } catch (err) {
+      if (!(err instanceof UnknownKidError)) throw err;
+      const key = await this.keys.publicKeyOrReload(err.kid);
+      return this.check(token, opts, key);
+    }
+  }
+
+  private check(token: string, opts: VerifyOptions, reloaded: KeyObject | undefined): Record<string, unknown> {
     let claims: Record<string, unknown>;
     try {
       const jwt = decodeJwt(token);
-      const key = typeof jwt.header.kid === 'string' ? this.keys.publicKey(jwt.header.kid) : undefined;
-      if (!key) throw new InvalidTokenError('signature', 'the token was not signed by a key of this server');
+      const kid = jwt.header.kid;
+      const key = typeof kid === 'string' ? this.keys.publicKey(kid) ?? reloaded : undefined;
+      if (!key) {
+        const message = 'the token was not signed by a key of this server';
+        throw typeof kid === 'string' && !reloaded ? new UnknownKidError(kid, message) : new InvalidTokenError('signature', message);
+      }
       verifySignature(jwt, key);
       claims = jwt.payload;
     } catch (err) {
