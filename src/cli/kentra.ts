@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { registerAccountCommands } from './account.js';
 import { registerAdCommands } from './ad.js';
 import { registerAksCommands } from './aks.js';
+import { registerKeysCommands } from './keys.js';
 import { registerWebhookCommand } from './webhook.js';
 
 const program = new Command();
@@ -65,6 +66,7 @@ program.command('env')
 registerAccountCommands(program);
 registerAdCommands(program);
 registerAksCommands(program);
+registerKeysCommands(program);
 registerWebhookCommand(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
