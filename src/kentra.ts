@@ -16,6 +16,7 @@ import { newId, randomToken } from './shared/crypto.js';
 import { openStore, type Store } from './store/index.js';
 import { registerAccessWebhooks, webhookOrganization } from './access/index.js';
 import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
+import { binariesFrom, RealClusters } from './apiserver/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
 
@@ -40,6 +41,10 @@ export interface KentraOptions {
   keyRotation?: KeyRotationPolicy;
   logLevel?: string;
   logger?: Logger;
+  /** A kube-apiserver binary: each managed cluster then gets a real API server (with `etcd`). Default `$KENTRA_KUBE_APISERVER`. */
+  kubeApiserver?: string;
+  /** The etcd binary for those API servers. Default `$KENTRA_ETCD`. */
+  etcd?: string;
   clock?: Clock;
 }
 
@@ -234,9 +239,11 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerManagedIdentityRoute(app, services, edge);
     const directory = services.directory;
     let clusterApi: ClusterApi | undefined;
+    const binaries = binariesFrom({ kubeApiserver: opts.kubeApiserver, etcd: opts.etcd });
+    let real: RealClusters | undefined;
     const controlPlane: ControlPlaneOptions = {
       store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
-      clusterServer: (origin, uid) => `${origin}/clusters/${uid}`,
+      clusterServer: (origin, uid) => real?.serverOf(uid) ?? `${origin}/clusters/${uid}`,
       webhookClientCertificate: (uid) => tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
       isGroup: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);
@@ -253,6 +260,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     clusterApi = registerClusterApi(app, {
       store, keys, clock, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
       authority: () => `https://localhost${port === 443 ? '' : `:${port}`}`,
+      externalServer: (uid) => real?.serverOf(uid) ?? null,
     });
     registerAdminRoutes(app, {
       store, verifier, edge, now: () => clock.now(),
@@ -278,6 +286,10 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     timer.unref();
 
     const authority = `https://localhost${port === 443 ? '' : `:${port}`}`;
+    if (binaries) {
+      real = new RealClusters({ binaries, dir: join(dataDir, 'clusters'), store, ca: tls.ca, authority: () => authority, webhookOrganization, logger });
+      await real.start();
+    }
     const endpoints: Endpoints = {
       authority, tenantId: record.tenantId, tenantDomain: BOOTSTRAP_DOMAIN, subscriptionId: record.subscriptionId,
       armEndpoint: `${authority}/`, graphEndpoint: `${authority}/`, deviceLoginUrl: `${authority}/devicelogin`,
@@ -294,6 +306,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       endpoints, store, services, port,
       async close() {
         clearInterval(timer);
+        await real?.close();
         await app.close();
         await store.close();
       },

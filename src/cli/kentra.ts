@@ -44,16 +44,23 @@ program.command('up')
     return n;
   }, 1000)
   .option('--log-level <level>', 'log level: fatal, error, warn, info, debug', 'info')
+  .option('--kube-apiserver <path>', 'a kube-apiserver binary: every managed cluster gets a real API server with its own etcd [env KENTRA_KUBE_APISERVER]')
+  .option('--etcd <path>', 'the etcd binary for those API servers [env KENTRA_ETCD]')
   .addHelpText('after', `
 The first start creates a local CA (<data-dir>/ca.pem), a tenant, an admin user, a service
 principal and a subscription, prints them, and writes them to <data-dir>/endpoints.json.
-Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the server cleanly.`)
+Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the server cleanly.
+
+With --kube-apiserver and --etcd (scripts/build-kube-apiserver.sh builds a kube-apiserver from
+Debian's source package), each managed cluster runs a real kube-apiserver on 127.0.0.1 that calls
+Kentra's webhooks; get-credentials points at it. Its files live in <data-dir>/clusters/<uid>.`)
   .action(async (opts) => {
     const { runUp } = await import('./up.js');
     await runUp({
       dataDir: opts.dataDir, port: opts.port, hosts: opts.host, listen: opts.listen,
       store: opts.store ?? process.env.KENTRA_STORE, seed: opts.seed ?? process.env.KENTRA_SEED,
       deviceCodeInterval: opts.deviceCodeInterval, provisioningDelayMs: opts.provisioningDelay, logLevel: opts.logLevel,
+      kubeApiserver: opts.kubeApiserver, etcd: opts.etcd,
     });
   });
 

@@ -40,7 +40,8 @@ export interface ClusterState {
 const RBAC_TTL_MS = 2_000;
 const RBAC = 'rbac.authorization.k8s.io/';
 
-function shapeOf(res: ArmResource, cfg: ClusterAccessConfig, serverCaPem: string): ClusterShape {
+/** The cluster as AKS would build it: its node pools, version and admin groups. */
+export function clusterShapeOf(res: ArmResource, cfg: ClusterAccessConfig, serverCaPem: string): ClusterShape {
   const props = cfg.kind === 'managedCluster' ? ((res.body as any).properties ?? {}) : ((res.body as any).instance?.properties ?? (res.body as any).properties ?? {});
   const pools = Array.isArray(props.agentPoolProfiles) && props.agentPoolProfiles.length ? props.agentPoolProfiles : [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2' }];
   return {
@@ -76,7 +77,7 @@ export class Clusters {
     if (!cfg) { this.states.delete(uid); this.ready.delete(uid); return null; }
     const res = await this.deps.store.getResource(cfg.resourceId);
     if (!res) return null;
-    const shape = shapeOf(res, cfg, this.deps.serverCaPem);
+    const shape = clusterShapeOf(res, cfg, this.deps.serverCaPem);
     const fingerprint = JSON.stringify([cfg.aad, cfg.enableRBAC, cfg.disableLocalAccounts, cfg.localCaPem, cfg.adminToken, shape.agentPools, shape.kubernetesVersion, origin]);
     if (hit && hit.fingerprint === fingerprint) { hit.checkedUntil = now + 10_000; return hit; }
     await this.initialize(shape);
