@@ -200,8 +200,66 @@ export function registerAksCommands(program: Command): void {
     return undefined;
   });
 
-  leaf(aks, 'webhook-config', 'Write the kube-apiserver webhook config files (who a token belongs to; Azure RBAC decisions) and print the flags to use.', (c) => target(c)
-    .requiredOption('--dir <dir>', 'folder to write authn-webhook.kubeconfig and authz-webhook.kubeconfig into (they hold a private key: written 0600)'), async (ctx) => {
+  // `kentra aks attach` (Kentra's own, no az counterpart): a cluster Kentra does not run, registered as a
+  // managedCluster with properties.attachedClusterProfile (its API server URL and CA) and managed Entra
+  // integration. Its users get the exec kubeconfig for that server; its kube-apiserver calls Kentra's webhooks.
+  const attach = leaf(aks, 'attach', 'Register an existing Kubernetes cluster that Kentra does not run, with managed Microsoft Entra integration (Kentra only).', (c) => target(c)
+    .requiredOption('--server <url>', "the https URL of the cluster's API server, e.g. https://10.0.0.4:6443")
+    .requiredOption('--ca-file <file>', "PEM file with the CA certificate(s) that sign the API server's serving certificate")
+    .option('--tenant-id <tenant>', "the Entra tenant of the cluster's users (default: the signed-in tenant)")
+    .option('--aad-admin-group-object-ids <ids>', 'comma-separated admin group object IDs (bound to cluster-admin: see webhook-config)')
+    .option('--enable-azure-rbac', 'Azure RBAC decides access through the authorization webhook')
+    .option('-k, --kubernetes-version <version>', "the cluster's Kubernetes version (decides the kubeconfig format and the AuthenticationConfiguration apiVersion)")
+    .option('-l, --location <location>', "default: the resource group's").option('--no-wait'), async (ctx) => {
+    const o = ctx.opts;
+    let url: URL;
+    try {
+      url = new URL(String(o.server));
+    } catch {
+      throw new CliError(`usage error: --server '${o.server}' is not a URL; pass the https URL of the API server`, 2);
+    }
+    if (url.protocol !== 'https:') throw new CliError(`usage error: --server must be an https URL (got '${o.server}'): Kentra only attaches API servers that serve TLS`, 2);
+    let pem: string;
+    try {
+      pem = readFileSync(resolve(String(o.caFile)), 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read the CA file '${o.caFile}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`the CA file '${o.caFile}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, 2);
+    const a = arm(ctx);
+    const rg = (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups/${o.resourceGroup}`, RG_API)).body;
+    return putCluster(ctx, a, clusterPath(a.subscriptionId, o.resourceGroup, o.name), {
+      location: o.location ?? rg.location, identity: { type: 'SystemAssigned' },
+      properties: {
+        kubernetesVersion: o.kubernetesVersion ?? '', enableRBAC: true, disableLocalAccounts: true,
+        attachedClusterProfile: { serverUrl: String(o.server), certificateAuthorityData: Buffer.from(pem).toString('base64') },
+        aadProfile: { managed: true, enableAzureRBAC: !!o.enableAzureRbac, adminGroupObjectIDs: splitIds(o.aadAdminGroupObjectIds) ?? null, ...(o.tenantId ? { tenantID: o.tenantId } : {}) },
+      },
+    });
+  });
+  attach.addHelpText('after', `
+The cluster is a managedCluster whose properties.attachedClusterProfile (Kentra's own property, not
+Azure's) holds the server URL and CA. Then:
+  kentra aks get-credentials    the exec (kubelogin) kubeconfig for that server; --admin is refused
+                                (Kentra holds no admin credential of a cluster it does not run)
+  kentra aks webhook-config     the files and flags its kube-apiserver needs to use Kentra's webhooks
+  kentra aks update / show / list / delete   as for any cluster; start and stop are refused
+
+Example:
+  kentra aks attach -g myResourceGroup -n onprem --server https://10.0.0.4:6443 --ca-file ca.crt --aad-admin-group-object-ids <gid>
+  kentra aks webhook-config -g myResourceGroup -n onprem --dir ./kentra-webhooks`);
+
+  for (const [verb, what] of [['start', 'Start'], ['stop', 'Stop']] as const) {
+    leaf(aks, verb, `${what} a managed cluster (its power state; refused for an attached cluster).`, (c) => target(c).option('--no-wait'), async (ctx) => {
+      const a = arm(ctx);
+      const res = await a.call('POST', `${clusterPath(a.subscriptionId, ctx.opts.resourceGroup, ctx.opts.name)}/${verb}`, AKS_API);
+      if (ctx.opts.wait !== false && typeof res.headers['azure-asyncoperation'] === 'string') await a.wait(res.headers['azure-asyncoperation']);
+      return undefined;
+    });
+  }
+
+  const webhookConfig = leaf(aks, 'webhook-config', 'Write the kube-apiserver webhook config files (who a token belongs to; Azure RBAC decisions) and print the flags to use.', (c) => target(c)
+    .requiredOption('--dir <dir>', 'folder to write authn-webhook.kubeconfig and authz-webhook.kubeconfig into (they hold a private key: written 0600), and authentication-config.yaml'), async (ctx) => {
     const o = ctx.opts;
     const a = arm(ctx);
     const res = await a.call('POST', `${clusterPath(a.subscriptionId, o.resourceGroup, o.name)}/listWebhookCredential`, AKS_API);
@@ -216,6 +274,25 @@ export function registerAksCommands(program: Command): void {
     };
     const authn = file('tokenReview');
     const authz = file('subjectAccessReview');
+    if (typeof res.body.authenticationConfiguration === 'string') {
+      // The structured alternative to the TokenReview webhook (no secret in it).
+      const alt = join(dir, 'authentication-config.yaml');
+      writeFileSync(alt, Buffer.from(res.body.authenticationConfiguration, 'base64'), { mode: 0o644 });
+      const minor = Number(String(res.body.kubernetesVersion ?? '').split('.')[1]);
+      ctx.warn(`Alternative for kube-apiserver 1.30 and later${minor < 30 ? ` (not this cluster: it runs ${res.body.kubernetesVersion})` : ''}: in place of the three --authentication-token-webhook-* flags, --authentication-config=${alt} makes the API server validate Entra tokens itself (keys from Kentra's discovery; keep the authorization flags). What it cannot do: group overage (a token with _claim_names and no groups claim gets no groups; the webhook resolves them from the directory); the oid extra (extra keys must be domain-prefixed, so Azure RBAC, which reads extra.oid, has no opinion on such users); Guard's error messages (the API server logs its own); a token whose issuer is neither https://sts.windows.net/<tenant>/ (v1) nor Kentra's v2 issuer at this origin is refused, so Kentra must be reached at the same origin by kubelogin and the API server for v2 tokens.`);
+    }
+    const cluster = (await a.call('GET', clusterPath(a.subscriptionId, o.resourceGroup, o.name), AKS_API)).body;
+    const groups: string[] = cluster.properties?.aadProfile?.adminGroupObjectIDs ?? [];
+    if (cluster.properties?.attachedClusterProfile && groups.length) {
+      // AKS binds the admin groups in the clusters it runs; in an attached cluster someone has to apply it.
+      const binding = join(dir, 'admin-group-binding.yaml');
+      writeFileSync(binding, stringify({
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'aks-cluster-admin-binding-aad' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: groups.map((g) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: g })),
+      }), { mode: 0o644 });
+      ctx.warn(`The cluster is attached: bind its admin groups in it with its own admin credential: kubectl apply -f ${binding}`);
+    }
     return {
       files: [authn, authz],
       flags: [`--authentication-token-webhook-config-file=${authn}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m',
@@ -223,6 +300,15 @@ export function registerAksCommands(program: Command): void {
         '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s'],
     };
   });
+
+  webhookConfig.addHelpText('after', `
+Writes authn-webhook.kubeconfig and authz-webhook.kubeconfig (the webhook URL on Kentra, Kentra's CA,
+and a client certificate bound to this cluster) and prints the kube-apiserver flags (webhook
+versions v1, which kube-apiserver 1.20 and later read). For a cluster with Entra integration it also
+writes authentication-config.yaml: the structured AuthenticationConfiguration (v1beta1 for 1.30-1.33,
+v1 from 1.34) to use with --authentication-config in place of the token webhook flags; what it
+cannot do (group overage, the oid extra, Guard's messages) is printed and in the README. For an
+attached cluster with admin groups, admin-group-binding.yaml binds them to cluster-admin.`);
 
   // `kentra aks check-access`: one access decision of the cluster's API, explained step by step by the
   // checkAccess action (the cluster API's own chains). Exit 0 allowed, 1 not (as `kubectl auth can-i`),

@@ -17,6 +17,11 @@ export interface ClusterAccessConfig {
   /** The cluster's own CA (PEM) for local admin certificates, once one was issued. */
   localCaPem: string | null;
   adminToken: string;
+  /**
+   * Set for an attached cluster (one Kentra does not run): its own API server URL. Its webhooks answer;
+   * the built-in sandbox must not serve it (the cluster's API is at this URL, not on Kentra).
+   */
+  attachedServer?: string;
 }
 
 const TYPES = { 'microsoft.containerservice/managedclusters': 'managedCluster', 'microsoft.kubernetes/connectedclusters': 'arc' } as const;
@@ -29,6 +34,7 @@ export function accessConfigOf(res: ArmResource): ClusterAccessConfig | null {
     uid: res.secrets.uid, resourceId: res.id, kind, kubernetesVersion: String(props.kubernetesVersion ?? ''),
     enableRBAC: props.enableRBAC ?? true, disableLocalAccounts: !!props.disableLocalAccounts, aad: (res.secrets.aad ?? null) as AadProfile | null,
     localCaPem: (res.secrets.caCertPem as string | undefined) ?? null, adminToken: String(res.secrets.adminToken ?? ''),
+    ...(typeof props.attachedClusterProfile?.serverUrl === 'string' ? { attachedServer: props.attachedClusterProfile.serverUrl } : {}),
   };
 }
 

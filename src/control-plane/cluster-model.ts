@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { isGuid, newId } from '../shared/crypto.js';
 import { ArmError } from './arm.js';
 
@@ -166,3 +166,74 @@ export function clusterProperties(input: Record<string, any>, ctx: { name: strin
     securityProfile: p.securityProfile ?? existing.securityProfile ?? {},
   };
 }
+
+// ---- attached clusters (Kentra's own, no Azure counterpart) --------------------------------------------
+// A cluster Kentra does not run (the Arc story of source document 004, for any Kubernetes): a
+// managedCluster whose `properties.attachedClusterProfile` holds the API server URL and the CA of its
+// serving certificate. Kentra keeps its Entra profile (always managed), answers its webhooks, and gives
+// users the exec kubeconfig pointing at that server; it has no nodes, no local accounts and no power state.
+
+export interface AttachedClusterProfile {
+  /** The cluster's own API server URL (https). */
+  serverUrl: string;
+  /** Base64 of the PEM CA certificate(s) that sign the API server's certificate, as in a kubeconfig. */
+  certificateAuthorityData: string;
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
+
+/** The PEM certificates of a CA bundle, each checked to parse as X.509; throws a 400 otherwise. */
+export function caCertificates(pem: string, what = 'certificateAuthorityData'): string[] {
+  const found = [...pem.matchAll(PEM_CERT)].map((m) => m[0]);
+  const rest = pem.replace(PEM_CERT, '').trim();
+  if (!found.length || rest) throw bad(`The ${what} must be PEM certificates only (-----BEGIN CERTIFICATE----- blocks): ${found.length ? 'found other text besides the certificates' : 'no certificate found'}.`, 'InvalidAttachedClusterCA');
+  for (const cert of found) {
+    try {
+      new X509Certificate(cert);
+    } catch {
+      throw bad(`The ${what} holds a CERTIFICATE block that is not an X.509 certificate.`, 'InvalidAttachedClusterCA');
+    }
+  }
+  return found;
+}
+
+/** Checks an attachedClusterProfile of a request and returns it normalized (URL without a trailing slash). */
+export function parseAttachedProfile(input: unknown): AttachedClusterProfile {
+  const p = (input ?? {}) as Record<string, unknown>;
+  if (typeof input !== 'object' || Array.isArray(input) || input === null) throw bad('attachedClusterProfile must be an object with serverUrl and certificateAuthorityData.', 'InvalidAttachedClusterProfile');
+  const raw = typeof p.serverUrl === 'string' ? p.serverUrl.trim() : '';
+  if (!raw) throw bad('attachedClusterProfile.serverUrl is required: the https URL of the cluster\'s API server.', 'InvalidAttachedClusterServer');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw bad(`The server URL '${raw}' is not a URL. Pass the https URL of the cluster's API server, e.g. https://10.0.0.4:6443.`, 'InvalidAttachedClusterServer');
+  }
+  if (url.protocol !== 'https:') throw bad(`The server URL '${raw}' must use https: Kentra only attaches API servers that serve TLS.`, 'InvalidAttachedClusterServer');
+  if (url.username || url.password || url.search || url.hash) throw bad(`The server URL '${raw}' must not hold credentials, a query or a fragment.`, 'InvalidAttachedClusterServer');
+  const data = typeof p.certificateAuthorityData === 'string' ? p.certificateAuthorityData.trim() : '';
+  if (!data) throw bad('attachedClusterProfile.certificateAuthorityData is required: base64 of the PEM CA of the API server\'s certificate.', 'InvalidAttachedClusterCA');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) throw bad('attachedClusterProfile.certificateAuthorityData must be base64 (of PEM certificates).', 'InvalidAttachedClusterCA');
+  const pem = Buffer.from(data, 'base64').toString('utf8');
+  const certs = caCertificates(pem);
+  return { serverUrl: url.href.replace(/\/+$/, ''), certificateAuthorityData: Buffer.from(`${certs.join('\n')}\n`).toString('base64') };
+}
+
+/** The PEM CA of an attached cluster. */
+export const attachedCaPem = (p: AttachedClusterProfile): string => Buffer.from(p.certificateAuthorityData, 'base64').toString('utf8');
+
+/** The properties Kentra keeps for an attached cluster: what it knows (version, server), nothing it would invent. */
+export function attachedClusterProperties(input: Record<string, any>, existing: Record<string, any> | null): Record<string, any> {
+  const profile = parseAttachedProfile(input.attachedClusterProfile);
+  const version = parseVersion(input.kubernetesVersion || existing?.kubernetesVersion);
+  if (input.enableRBAC === false) throw bad('An attached cluster must use Kubernetes RBAC: the Entra admin groups are bound with a ClusterRoleBinding.', 'AADWithoutRBACNotAllowed');
+  if (input.disableLocalAccounts === false) throw bad('Kentra holds no local account of an attached cluster, so local accounts cannot be enabled.', 'OperationNotAllowed');
+  return {
+    kubernetesVersion: version, currentKubernetesVersion: version, fqdn: new URL(profile.serverUrl).hostname, agentPoolProfiles: [],
+    enableRBAC: true, disableLocalAccounts: true, supportPlan: 'KubernetesOfficial', attachedClusterProfile: profile,
+    addonProfiles: {}, identityProfile: null, oidcIssuerProfile: { enabled: false }, securityProfile: {},
+  };
+}
+
+/** True for an attached cluster's properties. */
+export const isAttached = (props: Record<string, any> | null | undefined): boolean => !!props?.attachedClusterProfile;

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { AKS_CLIENT_APP_ID, AKS_SERVER_APP_ID } from '../identity/index.js';
+import { AKS_CLIENT_APP_ID, AKS_SERVER_APP_ID, v1Issuer } from '../identity/index.js';
 import { loadCertificateAuthority } from '../pki/index.js';
 import { ArmError } from './arm.js';
 import type { AadProfile } from './cluster-model.js';
@@ -84,4 +84,48 @@ export function localAccountsDisabled(): ArmError {
 
 export function credentialResults(name: string, yaml: string): { kubeconfigs: { name: string; value: string }[] } {
   return { kubeconfigs: [{ name, value: Buffer.from(yaml).toString('base64') }] };
+}
+
+/** The apiVersion of AuthenticationConfiguration a kube-apiserver of this version reads: v1 from 1.34 (GA), v1beta1 from 1.30. */
+export function authenticationConfigApiVersion(kubernetesVersion: string): { apiVersion: string; supported: boolean } {
+  const minor = Number(kubernetesVersion.split('.')[1]);
+  return { apiVersion: minor >= 34 ? 'apiserver.config.k8s.io/v1' : 'apiserver.config.k8s.io/v1beta1', supported: minor >= 30 };
+}
+
+/**
+ * The structured authentication configuration (`--authentication-config`, kube-apiserver 1.30+) that
+ * accepts the same Entra tokens as the cluster's TokenReview webhook, without calling Kentra per token:
+ * one JWT authenticator per issuer Kentra uses for the tenant (v1 `https://sts.windows.net/<tid>/`, whose
+ * discovery is served by Kentra, and v2 `<origin>/<tid>/v2.0`), the server app's audiences (app ID,
+ * `https://` identifier URI, and their `spn:` forms), `tid` pinned to the tenant, username `upn` or else
+ * `oid` (as the webhook), groups from the `groups` claim. What it cannot do is in the README
+ * (group overage, the `oid` extra Azure RBAC needs, Guard's messages).
+ */
+export function authenticationConfiguration(c: { aad: AadProfile; kubernetesVersion: string }, origin: string, caPem: string): string {
+  const server = c.aad.managed ? AKS_SERVER_APP_ID : c.aad.serverAppID!;
+  const tid = c.aad.tenantID;
+  const audiences = [server, `https://${server}`];
+  const base = origin.replace(/\/+$/, '');
+  const authenticator = (url: string, discoveryURL?: string) => ({
+    issuer: { url, ...(discoveryURL ? { discoveryURL } : {}), certificateAuthority: caPem, audiences: [...audiences, ...audiences.map((a) => `spn:${a}`)], audienceMatchPolicy: 'MatchAny' },
+    claimValidationRules: [{ claim: 'tid', requiredValue: tid }],
+    claimMappings: {
+      username: { expression: "has(claims.upn) && claims.upn != '' ? claims.upn : claims.oid" },
+      groups: { claim: 'groups', prefix: '' },
+    },
+    userValidationRules: [{ expression: "!user.username.startsWith('system:')", message: 'usernames starting with system: are reserved for Kubernetes components' }],
+  });
+  return stringify({
+    apiVersion: authenticationConfigApiVersion(c.kubernetesVersion).apiVersion,
+    kind: 'AuthenticationConfiguration',
+    jwt: [
+      authenticator(v1Issuer(tid), `${base}/${tid}/.well-known/openid-configuration`),
+      authenticator(`${base}/${tid}/v2.0`),
+    ],
+  });
+}
+
+/** The refusal of a local (certificate) credential for a cluster Kentra does not run. */
+export function attachedNoLocalCredential(name: string): ArmError {
+  return new ArmError(400, 'OperationNotAllowed', `The cluster '${name}' is attached: Kentra does not run it and holds no admin or local credential for it. Use the cluster's own admin kubeconfig, or the Entra user credential (kentra aks get-credentials without --admin).`);
 }

@@ -5,9 +5,9 @@ import { hashSecret, newId } from '../shared/crypto.js';
 import { createCertificateAuthority } from '../pki/index.js';
 import type { ArmOperation, ArmResource, Store } from '../store/index.js';
 import { ArmError, armRoute, authorize, type ArmContext, type ArmRequest } from './arm.js';
-import { aadProfileJson, clusterProperties, decideAadProfile, execByDefault, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
+import { aadProfileJson, attachedCaPem, attachedClusterProperties, clusterProperties, decideAadProfile, execByDefault, isAttached, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
 import { checkClusterAccess, parseCheckAccessRequest, type ClusterAccess } from './check-access.js';
-import { certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
+import { attachedNoLocalCredential, authenticationConfiguration, certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
 
 // Resource groups and Microsoft.ContainerService/managedClusters, with ARM's long-running operation
 // contract: operations complete when read after their due time, so any instance can finish them.
@@ -78,7 +78,9 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       } else {
         await tx.updateResource(op.resourceId, (res) => {
           const body = res.body as { properties: Record<string, unknown> };
-          return { ...res, body: { ...res.body, properties: { ...body.properties, provisioningState: 'Succeeded', powerState: { code: 'Running' } } }, secrets: { ...res.secrets, pendingOperation: null } };
+          // An attached cluster has no power state Kentra knows; an emulated one is as last started or stopped.
+          const power = isAttached(body.properties) ? {} : { powerState: { code: String(res.secrets.powerState ?? 'Running') } };
+          return { ...res, body: { ...res.body, properties: { ...body.properties, provisioningState: 'Succeeded', ...power } }, secrets: { ...res.secrets, pendingOperation: null } };
         });
       }
       return tx.updateOperation(op.id, (x) => ({ ...x, status: 'Succeeded', endTime: now() }));
@@ -219,7 +221,17 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (existingProps && props.enableRBAC !== undefined && props.enableRBAC !== existingProps.enableRBAC) {
       throw new ArmError(400, 'BadRequest', "Changing property 'enableRBAC' is not allowed: Kubernetes RBAC is set when the cluster is created.");
     }
-    const properties = clusterProperties(props, { name, resourceGroup: rg.name, subscriptionId: sub.id, location, existing: existingProps });
+    // An attached cluster (Kentra's own property attachedClusterProfile) stays attached; an emulated one stays emulated.
+    const attached = isAttached(props) || isAttached(existingProps);
+    if (existingProps && isAttached(props) !== isAttached(existingProps)) {
+      throw new ArmError(400, 'OperationNotAllowed', isAttached(existingProps)
+        ? `The cluster '${name}' is attached: keep properties.attachedClusterProfile in the request (an attached cluster cannot become one Kentra runs).`
+        : `The cluster '${name}' exists and Kentra runs it: it cannot be attached. Attach under another name.`);
+    }
+    const properties = attached ? attachedClusterProperties(props, existingProps) : clusterProperties(props, { name, resourceGroup: rg.name, subscriptionId: sub.id, location, existing: existingProps });
+    if (attached && !props.aadProfile?.managed) {
+      throw new ArmError(400, 'AttachedClusterNeedsManagedAAD', 'An attached cluster uses the managed Microsoft Entra integration: send aadProfile with managed: true (and the admin groups).');
+    }
     const legacyOptIn = (await store.getFeature(sub.id, LEGACY_AAD_OPT_IN.namespace, LEGACY_AAD_OPT_IN.name))?.state === 'Registered';
     const currentAad = (existing?.secrets.aad ?? null) as AadProfile | null;
     const decision = decideAadProfile(props.aadProfile, currentAad, { enableRBAC: properties.enableRBAC, callerTenant: r.caller.tenantId, legacyAllowed: legacyOptIn, now: now(), creating: !existing });
@@ -237,7 +249,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const resource: ArmResource = {
       id: existing?.id ?? id, subscriptionId: sub.id, resourceGroup: rg.name, type: MC_TYPE, name: existing?.name ?? name, location,
       tags: body.tags ?? existing?.tags ?? {}, etag: etagOf(),
-      body: { identity, sku: body.sku ?? (existing?.body as any)?.sku ?? { name: 'Base', tier: 'Free' }, properties: { ...properties, provisioningState: existing ? 'Updating' : 'Creating', powerState: { code: 'Running' } } },
+      body: { identity, sku: body.sku ?? (existing?.body as any)?.sku ?? { name: 'Base', tier: 'Free' }, properties: { ...properties, provisioningState: existing ? 'Updating' : 'Creating', ...(attached ? {} : { powerState: { code: String(existing?.secrets.powerState ?? 'Running') } }) } },
       secrets, createdAt: existing?.createdAt ?? now(), updatedAt: now(),
     };
     const op = await newOperation(r, resource, existing ? 'update' : 'create');
@@ -259,6 +271,24 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const updated = await store.updateResource(res.id, (x) => ({ ...x, tags: (body.tags as Record<string, string>) ?? {}, etag: etagOf(), updatedAt: now() }));
     return r.reply.send(clusterJson(updated!));
   });
+
+  // az aks start / stop: the power state of a cluster Kentra runs (the built-in sandbox keeps answering
+  // while Stopped). An attached cluster runs elsewhere: Kentra cannot start or stop it.
+  for (const [verb, code, during] of [['start', 'Running', 'Starting'], ['stop', 'Stopped', 'Stopping']] as const) {
+    armRoute(app, o, 'POST', `${clusterPath}/${verb}`, async (r) => {
+      const res = await findCluster(r, `${MC}/${verb}/action`);
+      const props = (res.body as any).properties;
+      if (isAttached(props)) {
+        throw new ArmError(400, 'OperationNotAllowed', `The cluster '${res.name}' is attached: Kentra does not run it, so it cannot ${verb} it. ${verb === 'start' ? 'Start' : 'Stop'} it where it runs (its control plane at ${props.attachedClusterProfile.serverUrl}).`);
+      }
+      if (['Creating', 'Updating', 'Deleting', 'Starting', 'Stopping'].includes(String(props.provisioningState))) {
+        throw new ArmError(409, 'OperationNotAllowed', `Operation is not allowed because there's an in progress ${String(props.provisioningState).toLowerCase()} operation on the managed cluster. Please wait for it to finish.`);
+      }
+      const op = await newOperation(r, res, 'update');
+      await store.updateResource(res.id, (x) => ({ ...x, etag: etagOf(), updatedAt: now(), body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: during } }, secrets: { ...x.secrets, powerState: code, pendingOperation: op.id } }));
+      return r.reply.code(202).send();
+    });
+  }
 
   armRoute(app, o, 'DELETE', clusterPath, async (r) => {
     const id = mcId(r.subscription!.id, r.params.resourceGroup!, r.params.name!);
@@ -285,10 +315,19 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/managedClusters', (r) => listClusters(r));
 
   // ---- credentials ---------------------------------------------------------------------------------
-  const endpoint = (r: ArmRequest, res: ArmResource): ClusterEndpoint => ({
-    name: res.name, resourceGroup: res.resourceGroup!, server: o.clusterServer(r.origin, String(res.secrets.uid)), serverCaPem: o.serverCaPem,
-    kubernetesVersion: String((res.body as any).properties.kubernetesVersion), aad: (res.secrets.aad ?? null) as AadProfile | null,
-  });
+  const endpoint = (r: ArmRequest, res: ArmResource): ClusterEndpoint => {
+    const attached = (res.body as any).properties.attachedClusterProfile;
+    return {
+      name: res.name, resourceGroup: res.resourceGroup!,
+      // An attached cluster is reached at its own API server, with the CA given when it was attached.
+      server: attached ? attached.serverUrl : o.clusterServer(r.origin, String(res.secrets.uid)), serverCaPem: attached ? attachedCaPem(attached) : o.serverCaPem,
+      kubernetesVersion: String((res.body as any).properties.kubernetesVersion), aad: (res.secrets.aad ?? null) as AadProfile | null,
+    };
+  };
+  /** Refuses a local (certificate) credential of a cluster Kentra does not run. */
+  const notAttached = (res: ArmResource) => {
+    if (isAttached((res.body as any).properties)) throw attachedNoLocalCredential(res.name);
+  };
   const localCa = async (res: ArmResource) => {
     if (res.secrets.caCertPem) return { certPem: String(res.secrets.caCertPem), keyPem: String(res.secrets.caKeyPem) };
     const ca = await createCertificateAuthority('ca');
@@ -303,15 +342,18 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const format = r.query.format?.toLowerCase();
     if (format && format !== 'exec' && format !== 'azure') throw new ArmError(400, 'InvalidParameter', `The format '${r.query.format}' is not supported: use 'exec' or 'azure'.`);
     if (!c.aad) {
+      notAttached(res);
       if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
       return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', await localCa(res), String(res.secrets.adminToken))));
     }
-    const chosen = (format ?? (execByDefault(c.kubernetesVersion) ? 'exec' : 'azure')) as 'exec' | 'azure';
+    // An attached cluster's users run today's kubectl whatever its server version: exec by default (a difference from AKS's < 1.24 rule).
+    const chosen = (format ?? (execByDefault(c.kubernetesVersion) || isAttached((res.body as any).properties) ? 'exec' : 'azure')) as 'exec' | 'azure';
     return r.reply.send(credentialResults('clusterUser', userKubeconfig(c, chosen, r.origin)));
   });
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterAdminCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listClusterAdminCredential/action`);
+    notAttached(res);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
     return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', await localCa(res), String(res.secrets.adminToken))));
   });
@@ -322,9 +364,15 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const res = await findCluster(r, `${MC}/listWebhookCredential/action`);
     const uid = String(res.secrets.uid);
     const cert = await o.webhookClientCertificate(uid);
-    const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/${path}` }, cert);
+    // The webhooks are on Kentra's listener: Kentra's CA, also for an attached cluster.
+    const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/${path}`, serverCaPem: o.serverCaPem }, cert);
     const hooks = [['tokenReview', 'tokenreviews'], ['subjectAccessReview', 'subjectaccessreviews']] as const;
-    return r.reply.send({ kubeconfigs: hooks.flatMap(([name, path]) => credentialResults(name, at(path)).kubeconfigs) });
+    const c = endpoint(r, res);
+    return r.reply.send({
+      kubeconfigs: hooks.flatMap(([name, path]) => credentialResults(name, at(path)).kubeconfigs),
+      // The structured alternative to the TokenReview webhook (kube-apiserver 1.30+), for clusters with Entra integration.
+      ...(c.aad ? { authenticationConfiguration: Buffer.from(authenticationConfiguration({ aad: c.aad, kubernetesVersion: c.kubernetesVersion }, r.origin, o.serverCaPem)).toString('base64'), kubernetesVersion: c.kubernetesVersion } : {}),
+    });
   });
 
   // Kentra's own action: one access decision of the cluster's API explained step by step (which token
@@ -339,6 +387,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterMonitoringUserCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listClusterMonitoringUserCredential/action`);
+    notAttached(res);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
     return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', await localCa(res), String(res.secrets.adminToken))));
   });
