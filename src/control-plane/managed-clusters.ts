@@ -30,6 +30,11 @@ export interface ControlPlaneOptions extends ArmContext {
   webhookClientCertificate(clusterUid: string): Promise<{ certPem: string; keyPem: string }>;
   /** The cluster API's authenticators and authorizer chain, for the checkAccess action. */
   clusterAccess?: ClusterAccess;
+  /**
+   * With real API servers: brings the cluster's up (or down, when stopped) and says what is wrong, or
+   * null when it is as its settings say. A create, update, start or stop finishes only then, as in AKS.
+   */
+  clusterReady?(clusterUid: string): Promise<string | null>;
 }
 
 const rgId = (sub: string, rg: string) => `/subscriptions/${sub}/resourceGroups/${rg}`;
@@ -69,6 +74,16 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   /** Finishes an operation whose time has come: the resource reaches its end state. */
   const settle = async (op: ArmOperation): Promise<ArmOperation> => {
     if (op.status !== 'InProgress' || now() < op.completeAt) return op;
+    if (op.kind !== 'delete' && o.clusterReady) {
+      const uid = (await store.getResource(op.resourceId))?.secrets.uid;
+      const problem = typeof uid === 'string' ? await o.clusterReady(uid) : null;
+      if (problem) {
+        return (await store.transaction(async (tx) => {
+          await tx.updateResource(op.resourceId, (res) => ({ ...res, body: { ...res.body, properties: { ...(res.body as any).properties, provisioningState: 'Failed' } }, secrets: { ...res.secrets, pendingOperation: null } }));
+          return tx.updateOperation(op.id, (x) => ({ ...x, status: 'Failed', endTime: now(), error: { code: 'KubeAPIServerNotReady', message: `The cluster's API server did not start: ${problem}` } }));
+        }))!;
+      }
+    }
     return (await store.transaction(async (tx) => {
       if (op.kind === 'delete') {
         // The cluster's Kubernetes objects go with it.
@@ -243,6 +258,8 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const secrets: Record<string, unknown> = { ...(existing?.secrets ?? {}), aad: decision.profile };
     if (decision.serverAppSecret) secrets.serverAppSecretHash = await hashSecret(decision.serverAppSecret);
     if (decision.migratedFromLegacy) secrets.serverAppSecretHash = null;
+    // Also marked in the secrets (never returned): what src/apiserver's runner reads to start no API server for it.
+    if (attached) secrets.attached = true;
     // The cluster's own CA is made when a certificate credential is first asked for: most clusters never need it.
     if (!existing) Object.assign(secrets, { uid: newId(), adminToken: randomBytes(16).toString('hex') });
     const identity = existing ? (existing.body as any).identity : { principalId: newId(), tenantId: r.caller.tenantId, type: 'SystemAssigned' };
@@ -365,7 +382,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const uid = String(res.secrets.uid);
     const cert = await o.webhookClientCertificate(uid);
     // The webhooks are on Kentra's listener: Kentra's CA, also for an attached cluster.
-    const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${o.clusterServer(r.origin, uid)}/webhooks/${path}`, serverCaPem: o.serverCaPem }, cert);
+    const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${r.origin}/clusters/${uid}/webhooks/${path}`, serverCaPem: o.serverCaPem }, cert);
     const hooks = [['tokenReview', 'tokenreviews'], ['subjectAccessReview', 'subjectaccessreviews']] as const;
     const c = endpoint(r, res);
     return r.reply.send({
