@@ -229,7 +229,7 @@ describe('kentra aks attach: a cluster Kentra does not run', { timeout: 300_000 
     assert.equal((await cli.json('aks', 'show', '-g', 'onprem-rg', '-n', 'new')).attachedClusterProfile.serverUrl, SERVER, 'the URL without its trailing slash');
   });
 
-  it('the built-in sandbox does not serve an attached cluster', { todo: 'needs src/sandbox/cluster-state.ts to answer null for cfg.attachedServer (not a file of this change)' }, async () => {
+  it('the built-in sandbox does not serve an attached cluster', { todo: 'needs the sandbox to use cfg.attachedServer: src/sandbox/api.ts `const external = state.cfg.attachedServer ?? opts.externalServer?.(uid)` (or cluster-state.ts answering null), not a file of this change' }, async () => {
     const r = await httpsFetch(`${k.endpoints.authority}/clusters/${uid}/api`, { caFile: k.endpoints.caFile });
     assert.equal(r.status, 404, r.text);
   });
@@ -275,6 +275,15 @@ describe('kentra aks attach: a cluster Kentra does not run', { timeout: 300_000 
     assert.equal(over.code, 1);
     assert.match(over.stderr, /^ERROR: \(OperationNotAllowed\) The cluster 'emulated' exists and Kentra runs it: it cannot be attached\./);
     assert.equal((await cli.json('aks', 'show', '-g', 'onprem-rg', '-n', 'emulated')).attachedClusterProfile, undefined);
+  });
+
+  it('an emulated cluster stops and starts (its power state)', async () => {
+    await cli.ok('aks', 'stop', '-g', 'onprem-rg', '-n', 'emulated');
+    assert.deepEqual(await cli.json('aks', 'show', '-g', 'onprem-rg', '-n', 'emulated', '--query', '[provisioningState, powerState.code]'), ['Succeeded', 'Stopped']);
+    const updated = await cli.json('aks', 'update', '-g', 'onprem-rg', '-n', 'emulated', '--aad-admin-group-object-ids', ADMINS);
+    assert.equal(updated.powerState.code, 'Stopped', 'an update keeps it stopped');
+    await cli.ok('aks', 'start', '-g', 'onprem-rg', '-n', 'emulated');
+    assert.equal(await cli.json('aks', 'show', '-g', 'onprem-rg', '-n', 'emulated', '--query', 'powerState.code'), 'Running');
   });
 
   it('delete removes it: show is not found and its webhooks answer 404', async () => {
