@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
-import { accessConfigOf, MC_TYPE, type ClusterAccessConfig } from '../control-plane/index.js';
+import { accessConfigOf, isAttached, MC_TYPE, type ClusterAccessConfig } from '../control-plane/index.js';
 import { createCertificateAuthority, loadCertificateAuthority, type CertificateAuthority } from '../pki/index.js';
 import { clusterShapeOf, systemObjects, ADMIN_GROUP_BINDING, adminGroupBindingObject } from '../sandbox/index.js';
-import { serviceAccountSigningKey } from '../access/index.js';
+import { aggregateClusterRoles, serviceAccountSigningKey, type RbacRole } from '../access/index.js';
 import type { ArmResource, Store } from '../store/index.js';
 import { KubeClient } from './kube-client.js';
 import { freePort, ManagedProcess, portInUse, type Binaries } from './processes.js';
@@ -85,7 +85,7 @@ export class RealClusters {
     // A pass already under way may have begun before this cluster existed.
     if (!this.clusters.has(uid) || this.clusters.get(uid)!.startedWith === null) await this.reconcileAll();
     const c = this.clusters.get(uid);
-    if (!c) return `cluster ${uid} is not known`;
+    if (!c) return null; // not one Kentra runs (attached elsewhere, or gone)
     if (c.starting) await c.starting.catch(() => undefined);
     return c.problem;
   }
@@ -110,7 +110,7 @@ export class RealClusters {
     for (const sub of await this.o.store.listSubscriptions()) {
       for (const res of await this.o.store.listResources({ subscriptionId: sub.id, type: MC_TYPE })) {
         const cfg = accessConfigOf(res);
-        if (!cfg || isAttached(res)) continue;
+        if (!cfg || isAttached((res.body as any).properties)) continue; // attached: someone else runs its API server
         wanted.set(cfg.uid, { res, cfg });
       }
     }
@@ -169,14 +169,17 @@ export class RealClusters {
     const internal = await this.internalCa(c);
     // The client CA bundle: Kentra's own identity always; the cluster CA (local accounts) unless disabled.
     const clientCa = `${internal.certPem}${!cfg.disableLocalAccounts && res2.secrets.caCertPem ? String(res2.secrets.caCertPem) : ''}`;
-    if (clientCa !== c.clientCa) {
-      writeAtomic(join(c.dir, 'client-ca.pem'), clientCa);
+    // kube-apiserver 1.20 re-reads --client-ca-file only once a minute: a change of the bundle (local
+    // accounts turned off or on) restarts it instead, as AKS rolls its control plane for that setting.
+    const caChanged = clientCa !== c.clientCa;
+    if (caChanged) {
+      writeFileSync(join(c.dir, 'client-ca.pem'), clientCa);
       c.clientCa = clientCa;
     }
     const aad = cfg.aad;
     const mode = !cfg.enableRBAC ? 'AlwaysAllow' : aad?.enableAzureRBAC ? 'Node,RBAC,Webhook' : 'Node,RBAC';
     const flagsKey = JSON.stringify([mode, String(res2.secrets.saKid), this.o.authority(), c.ports]);
-    if (c.startedWith !== flagsKey || c.apiserver.exited() || c.etcd.exited()) {
+    if (c.startedWith !== flagsKey || caChanged || c.apiserver.exited() || c.etcd.exited()) {
       await this.stopCluster(c);
       await this.writeFiles(c, res2);
       await this.launch(c, mode);
@@ -289,6 +292,7 @@ export class RealClusters {
     const client = c.client;
     if (!client) return;
     const shape = clusterShapeOf(res, cfg, this.o.ca.certPem);
+    await this.aggregateRoles(client);
     const key = JSON.stringify([shape.adminGroupObjectIDs, shape.agentPools, shape.kubernetesVersion]);
     if (c.reconciled === key) return;
     const objects = systemObjects(shape);
@@ -340,6 +344,23 @@ export class RealClusters {
     c.reconciled = key;
   }
 
+  /**
+   * The cluster-role aggregation controller's work (no kube-controller-manager runs): `admin`, `edit`,
+   * `view` and every role with an aggregationRule get the rules of the roles their selectors pick.
+   */
+  private async aggregateRoles(client: KubeClient): Promise<void> {
+    const list = await client.call('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles');
+    if (list.status !== 200) return;
+    const roles = (list.body.items ?? []) as (RbacRole & { metadata: { resourceVersion?: string } })[];
+    const byName = new Map(roles.map((r) => [r.metadata.name, r]));
+    for (const role of aggregateClusterRoles(roles)) {
+      const before = byName.get(role.metadata.name);
+      if (!role.aggregationRule || !before || JSON.stringify(before.rules ?? []) === JSON.stringify(role.rules ?? [])) continue;
+      const put = await client.call('PUT', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${role.metadata.name}`, { ...before, rules: role.rules });
+      if (put.status !== 200 && put.status !== 409) throw new Error(`aggregating cluster role ${role.metadata.name}: ${put.status}`);
+    }
+  }
+
   private async stopCluster(c: Cluster): Promise<void> {
     c.client?.close();
     c.client = null;
@@ -370,11 +391,6 @@ export class RealClusters {
   }
 }
 
-/** A cluster registered with `kentra aks attach`: someone else runs its API server. */
-function isAttached(res: ArmResource): boolean {
-  const props = (res.body as any).properties ?? {};
-  return Boolean(props.attached || props.kentraAttached || res.secrets.attached);
-}
 
 /** Status timestamps as of now: the built-in API's are the cluster's creation time. */
 function freshStatus(status: any): any {
@@ -383,11 +399,6 @@ function freshStatus(status: any): any {
   return JSON.parse(text);
 }
 
-function writeAtomic(file: string, text: string): void {
-  writeFileSync(`${file}.tmp`, text);
-  // rename: the API server's file watch sees one complete new file.
-  renameSync(`${file}.tmp`, file);
-}
 
 async function etcdHealthy(port: number): Promise<boolean> {
   try {

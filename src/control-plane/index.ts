@@ -3,7 +3,7 @@ export { ArmError, armCaller, armRoute, authorize, sendArmError, type ArmCaller,
 export { registerSubscriptionRoutes, visibleSubscriptions } from './subscriptions.js';
 export { registerManagedClusterRoutes, MC_TYPE, RG_TYPE, type ControlPlaneOptions } from './managed-clusters.js';
 export { registerAdminRoutes } from './admin-routes.js';
-export { aadProfileJson, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
+export { aadProfileJson, isAttached, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
 export * from './roles.js';
 export { registerArcRoutes } from './arc.js';
 export { clusterAccessConfig, accessConfigOf, type ClusterAccessConfig } from './access-config.js';

@@ -133,7 +133,7 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
     // The service-account issuer's discovery is public, as AKS's OIDC issuer is.
     if (req.method === 'GET' && path === '/.well-known/openid-configuration') return send(reply, 200, serviceAccountOidcDiscovery(state.issuer, `${state.issuer}/openid/v1/jwks`));
     if (req.method === 'GET' && path === '/openid/v1/jwks') return send(reply, 200, serviceAccountJwks([{ publicKeyPem: state.saKey.publicKeyPem, kid: state.saKey.kid }]));
-    const external = opts.externalServer?.(uid);
+    const external = state.cfg.attachedServer ?? opts.externalServer?.(uid);
     if (external) throw new KubeError(404, 'NotFound', `cluster ${uid} has its own API server: run get-credentials again for its address`, {});
 
     const user = await impersonate(state, req, await authenticate(state, req));
