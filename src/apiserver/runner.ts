@@ -81,9 +81,9 @@ export class RealClusters {
    * as done, and before it hands out a kubeconfig): null when ready, else what is wrong.
    */
   async ensure(uid: string): Promise<string | null> {
+    // A pass already under way may have read the settings before this change: wait for it, then run one that reads them.
+    await this.running?.catch(() => undefined);
     await this.reconcileAll();
-    // A pass already under way may have begun before this cluster existed.
-    if (!this.clusters.has(uid) || this.clusters.get(uid)!.startedWith === null) await this.reconcileAll();
     const c = this.clusters.get(uid);
     if (!c) return null; // not one Kentra runs (attached elsewhere, or gone)
     if (c.starting) await c.starting.catch(() => undefined);
@@ -142,7 +142,8 @@ export class RealClusters {
     await Promise.all([...wanted.values()].map(async ({ res, cfg }) => {
       const c = this.clusters.get(cfg.uid)!;
       if (c.starting || (c.problem && Date.now() < c.retryAt)) return;
-      const stopped = (res.body as any).properties?.powerState?.code === 'Stopped';
+      // The power state asked for (a stop in progress has it already; the body shows it once done).
+      const stopped = String(res.secrets.powerState ?? (res.body as any).properties?.powerState?.code) === 'Stopped';
       c.starting = (stopped ? this.stopCluster(c) : this.converge(c, res, cfg))
         .then(() => { c.problem = null; }, (err: Error) => {
           if (c.problem !== err.message) this.o.logger.error({ cluster: cfg.uid, err: { message: err.message } }, 'the cluster\'s API server is not running');

@@ -293,11 +293,16 @@ Example:
       }), { mode: 0o644 });
       ctx.warn(`The cluster is attached: bind its admin groups in it with its own admin credential: kubectl apply -f ${binding}`);
     }
+    // As in AKS, the authorization webhook (Guard's Azure RBAC) is configured only when Azure RBAC is on;
+    // otherwise the API server's RBAC decides alone (a webhook saying no would add its reason to every 403).
+    const azureRbac = !!cluster.properties?.aadProfile?.enableAzureRBAC;
     return {
       files: [authn, authz],
       flags: [`--authentication-token-webhook-config-file=${authn}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m',
-        '--authorization-mode=Node,RBAC,Webhook', `--authorization-webhook-config-file=${authz}`, '--authorization-webhook-version=v1',
-        '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s'],
+        ...(azureRbac
+          ? ['--authorization-mode=Node,RBAC,Webhook', `--authorization-webhook-config-file=${authz}`, '--authorization-webhook-version=v1',
+            '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s']
+          : ['--authorization-mode=Node,RBAC'])],
     };
   });
 

@@ -104,8 +104,11 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
       const file = join(dir, 'webhooks', 'authn-webhook.kubeconfig');
       const authz = join(dir, 'webhooks', 'authz-webhook.kubeconfig');
       assert.deepEqual(out, { files: [file, authz], flags: [`--authentication-token-webhook-config-file=${file}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2m',
-        '--authorization-mode=Node,RBAC,Webhook', `--authorization-webhook-config-file=${authz}`, '--authorization-webhook-version=v1',
-        '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s'] });
+        '--authorization-mode=Node,RBAC'] });
+      // With Azure RBAC the authorization webhook is configured too.
+      const withRbac = await cli.json('aks', 'webhook-config', '-g', 'rg1', '-n', 'c2', '--dir', join(dir, 'webhooks-c2'));
+      assert.deepEqual(withRbac.flags.slice(3), ['--authorization-mode=Node,RBAC,Webhook', `--authorization-webhook-config-file=${join(dir, 'webhooks-c2', 'authz-webhook.kubeconfig')}`, '--authorization-webhook-version=v1',
+        '--authorization-webhook-cache-authorized-ttl=5m', '--authorization-webhook-cache-unauthorized-ttl=30s']);
       assert.equal(statSync(file).mode & 0o777, 0o600, 'it holds a private key');
       assert.equal(statSync(authz).mode & 0o777, 0o600);
       assert.equal(parse(readFileSync(authz, 'utf8')).clusters[0].cluster.server, `${k.endpoints.authority}/clusters/${uid}/webhooks/subjectaccessreviews`);
