@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Command, Option } from 'commander';
 import { applyQuery, formatOutput, OUTPUT_FORMATS, UsageError, type OutputFormat } from './output.js';
 import { CliError, Session } from './session.js';
@@ -33,4 +34,20 @@ export function leaf(parent: Command, name: string, description: string, build: 
     }
   });
   return c;
+}
+
+/** SIGINT or SIGTERM: close once, then exit 0 (1 with an ERROR line when closing fails). */
+export function stopOnSignals(logger: Logger, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    close().then(() => process.exit(0), (err) => {
+      process.stderr.write(`ERROR: shutdown failed: ${(err as Error).message}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { defaultDataDir, startKentra, type Endpoints, type KentraOptions } from '../kentra.js';
+import { stopOnSignals } from './command.js';
 
 function summary(e: Endpoints): string {
   const rows: [string, string][] = [
@@ -41,19 +42,9 @@ export async function runUp(opts: KentraOptions & { logLevel?: string }): Promis
     throw err;
   }
   process.stdout.write(summary(running.endpoints));
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    running.close().then(() => process.exit(0), (err) => {
-      process.stderr.write(`ERROR: shutdown failed: ${(err as Error).message}\n`);
-      process.exit(1);
-    });
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopOnSignals(logger, () => running.close());
 }
+
 
 export function runEnv(dataDir: string | undefined, json: boolean): void {
   const dir = resolve(dataDir ?? defaultDataDir());

@@ -228,17 +228,6 @@ Example:
       const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;
       process.stdout.write(`kentra webhook is listening on https://${host}:${running.port}\n  POST /tokenreviews  POST /subjectaccessreviews  GET /healthz  GET /readyz\n`);
       logger.info({ port: running.port, tenantId: opts.tenantId, authority: authorityUrl.origin, audiences: serverAppIds, graph: Boolean(opts.clientId) }, 'kentra webhook started');
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'shutting down');
-        running.close().then(() => process.exit(0), (err) => {
-          process.stderr.write(`ERROR: shutdown failed: ${(err as Error).message}\n`);
-          process.exit(1);
-        });
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      (await import('./command.js')).stopOnSignals(logger, () => running.close());
     });
 }

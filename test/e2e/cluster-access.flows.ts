@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { createSign, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { parse, stringify } from 'yaml';
 import { postForm } from '../support/http.js';
 import { kentraCli, type Run } from '../support/kentra-cli.js';
 import { commandShims, KUBELOGIN_BIN, processRunner } from '../support/kubectl.js';
 import { completeDeviceLogin, KENTRA_BIN, startTestKentra, type TestKentra } from '../support/kentra.js';
 import type { Backend } from '../support/kube-apiserver.js';
+import { claimsOf, expiredCopy } from '../support/webhook-contract.js';
 
 // F3, F5, F7, F8 and F9 end to end: the real kubectl, Kentra's kubelogin as its exec plugin, and the
 // built-in Kubernetes API of each emulated cluster (`<authority>/clusters/<uid>`), with kubeconfigs
@@ -64,8 +64,6 @@ tenantId=$(kentra account show --query tenantId -o tsv)
 echo "RESULT $serverApplicationId $clientApplicationId $serverApplicationSecret $tenantId"
 `;
 
-const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
 
 export function clusterAccessFlows(backend: Backend): void {
 describe(`cluster access with the real kubectl: F3, F5, F7, F8, F9, against ${backend.name}`, { timeout: 900_000, skip: backend.skip }, () => {
@@ -197,17 +195,8 @@ describe(`cluster access with the real kubectl: F3, F5, F7, F8, F9, against ${ba
     assert.equal(control.code, 1);
     assert.match(control.stderr, /^Error from server \(Forbidden\): pods is forbidden: User "bob@kentra\.onmicrosoft\.com"/);
 
-    // Expired: bob's real claims, two hours old, signed with Kentra's own current signing key (in its
-    // data directory), so only the lifetime is wrong. `kentra up` has no short token lifetime to wait out.
-    const [h] = good.split('.');
-    const header = JSON.parse(Buffer.from(h!, 'base64url').toString());
-    const db = new Database(join(k.dataDir, 'kentra.db'), { readonly: true, fileMustExist: true });
-    const key = db.prepare('select private_key_pem as pem from signing_keys where kid = ?').get(header.kid) as { pem: string } | undefined;
-    db.close();
-    assert.ok(key, `the signing key ${header.kid} is in the store`);
-    const now = Math.floor(Date.now() / 1000);
-    const input = `${b64url(header)}.${b64url({ ...claimsOf(good), iat: now - 7200, nbf: now - 7200, exp: now - 3600 })}`;
-    const expired = `${input}.${createSign('RSA-SHA256').update(input).sign(key.pem).toString('base64url')}`;
+    // Expired: bob's real claims, two hours old, signed with Kentra's own signing key.
+    const expired = expiredCopy(good, k.dataDir);
 
     const armToken = await passwordGrant(k.endpoints.tenantId, AZURE_CLI, 'https://management.azure.com/.default', `bob@${D}`, pw('bob'));
     assert.notEqual(claimsOf(armToken).aud, AKS_SERVER);

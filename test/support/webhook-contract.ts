@@ -66,6 +66,23 @@ export interface ContractTokens {
 export const claimsOf = (jwt: string): Record<string, any> => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
+/**
+ * The token's own claims two hours old, signed with the Kentra signing key that signed it (read
+ * from the SQLite store in `dataDir`): only the lifetime is wrong. `kentra up` has no short token
+ * lifetime to wait out.
+ */
+export function expiredCopy(token: string, dataDir: string): string {
+  const [h] = token.split('.');
+  const header = JSON.parse(Buffer.from(h!, 'base64url').toString());
+  const db = new Database(join(dataDir, 'kentra.db'), { readonly: true, fileMustExist: true });
+  const key = db.prepare('select private_key_pem as pem from signing_keys where kid = ?').get(header.kid) as { pem: string } | undefined;
+  db.close();
+  assert.ok(key, `the signing key ${header.kid} is in the store`);
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${h}.${b64url({ ...claimsOf(token), iat: now - 7200, nbf: now - 7200, exp: now - 3600 })}`;
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(key.pem).toString('base64url')}`;
+}
+
 export async function contractTokens(k: TestKentra): Promise<ContractTokens> {
   const token = async (tenant: string, fields: Record<string, string>) => {
     const res = await postForm(`${k.endpoints.authority}/${tenant}/oauth2/v2.0/token`, fields, k.endpoints.caFile);
@@ -77,17 +94,10 @@ export async function contractTokens(k: TestKentra): Promise<ContractTokens> {
   const tid = k.endpoints.tenantId;
   const alice = await password(tid, `alice@${D}`, 'Alice-Passw0rd!');
   const [h, p, s] = alice.split('.');
-  const header = JSON.parse(Buffer.from(h!, 'base64url').toString());
-  const db = new Database(join(k.dataDir, 'kentra.db'), { readonly: true, fileMustExist: true });
-  const key = db.prepare('select private_key_pem as pem from signing_keys where kid = ?').get(header.kid) as { pem: string } | undefined;
-  db.close();
-  assert.ok(key, `the signing key ${header.kid} is in the store`);
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${h}.${b64url({ ...claimsOf(alice), iat: now - 7200, nbf: now - 7200, exp: now - 3600 })}`;
   return {
     alice,
     many: await password(tid, `many@${D}`, 'Many-Passw0rd!'),
-    expired: `${input}.${createSign('RSA-SHA256').update(input).sign(key.pem).toString('base64url')}`,
+    expired: expiredCopy(alice, k.dataDir),
     tampered: `${h}.${b64url({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), upn: `mallory@${D}` })}.${s}`,
     wrongAudience: await password(tid, `alice@${D}`, 'Alice-Passw0rd!', 'https://management.azure.com/.default'),
     wrongTenant: await password(OTHER_TENANT, `bob@${OTHER}`, 'Bob-Passw0rd!'),
