@@ -14,6 +14,10 @@ export interface TestKentra {
   process: ChildProcess;
   /** Everything the process wrote to stderr (its logs), for assertions that nothing secret leaked. */
   logs(): string;
+  /** Everything it wrote to stdout (the start summary). */
+  stdout(): string;
+  /** The port this process listens on, from its own summary (endpoints.json names the last instance to start when several share a data directory). */
+  port: number;
   close(): Promise<void>;
 }
 
@@ -52,9 +56,10 @@ export async function startTestKentra(opts: { seed?: string; store?: string; ext
   });
   const endpoints = JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8')) as Endpoints;
   return {
-    endpoints, dataDir, process: child, logs: () => stderr,
+    endpoints, dataDir, process: child, logs: () => stderr, stdout: () => stdout,
+    port: Number(/Authority\s+https:\/\/localhost:(\d+)/.exec(stdout)?.[1] ?? new URL(endpoints.authority).port),
     async close() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
