@@ -345,8 +345,8 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const port = Number(c.args[c.args.indexOf('--port') + 1]);
     assert.equal(kind('Service')[0].spec.ports[0].port, port, 'clients reach the Service on the port Kentra builds its URLs with');
 
-    // The probe paths are endpoints a running Kentra serves, and `--listen 0.0.0.0` is accepted.
-    const k = await startTestKentra({ extraArgs: ['--listen', '0.0.0.0'] });
+    // The probe paths are endpoints a running Kentra serves (on 127.0.0.1 here: tests listen on loopback only).
+    const k = await startTestKentra();
     try {
       for (const path of [c.readinessProbe.httpGet.path, c.livenessProbe.httpGet.path]) {
         const res = await fetchOnce(`https://127.0.0.1:${k.port}${path}`, k.endpoints.caFile);

@@ -32,8 +32,10 @@ export async function startRoundRobin(backendPorts: number[]): Promise<RoundRobi
     client.pipe(upstream);
     upstream.pipe(client);
     // A backend that refuses or dies resets the client's connection: the client sees a clean error.
-    upstream.on('error', () => client.resetAndDestroy());
-    client.on('error', () => upstream.destroy());
+    // Each side's error ends the other side once: a reset of an already closed socket errors again,
+    // and answering that too would bounce between the two forever.
+    upstream.on('error', () => { if (!client.destroyed) client.resetAndDestroy(); });
+    client.on('error', () => { if (!upstream.destroyed) upstream.destroy(); });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
