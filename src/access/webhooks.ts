@@ -40,7 +40,8 @@ export function clusterEntraAuthenticator(cfg: ClusterAccessConfig, deps: { stor
   if (!server) return async () => NO_ANSWER;
   return entraTokenAuthenticator({
     tenantId: aad.tenantID, audiences: [server, `https://${server}`], authorityOrigin: deps.origin,
-    keys: deps.keys, clock: deps.clock, groups: cachedGroupLookup(storeGroupLookup(deps.store), deps.clock, 30_000),
+    // A kid this instance has not loaded yet (rotated in by another instance) is looked up in the store once.
+    keys: { publicKey: (kid) => deps.keys.publicKey(kid) ?? deps.keys.publicKeyOrReload(kid) }, clock: deps.clock, groups: cachedGroupLookup(storeGroupLookup(deps.store), deps.clock, 30_000),
   });
 }
 

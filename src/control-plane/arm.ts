@@ -33,7 +33,7 @@ export async function armCaller(req: FastifyRequest, verifier: TokenVerifier, st
   }
   let claims: Record<string, unknown>;
   try {
-    claims = verifier.verify(header.slice(7).trim(), { audiences: ARM_RESOURCE_URIS });
+    claims = await verifier.verifyAsync(header.slice(7).trim(), { audiences: ARM_RESOURCE_URIS });
   } catch (err) {
     const expired = err instanceof InvalidTokenError && err.reason === 'expired';
     throw new ArmError(401, expired ? 'ExpiredAuthenticationToken' : 'InvalidAuthenticationToken',

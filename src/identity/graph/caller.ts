@@ -50,7 +50,7 @@ export async function graphCaller(req: FastifyRequest, verifier: TokenVerifier, 
   if (!header || !/^bearer /i.test(header)) throw graphErrors.unauthenticated('Access token is empty.');
   let claims: Record<string, unknown>;
   try {
-    claims = verifier.verify(header.slice(7).trim());
+    claims = await verifier.verifyAsync(header.slice(7).trim());
   } catch (err) {
     throw graphErrors.unauthenticated(err instanceof InvalidTokenError && err.reason === 'expired' ? 'Lifetime validation failed, the token is expired.' : 'Access token validation failure. Invalid audience or signature.');
   }

@@ -196,7 +196,7 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     let claims: Record<string, unknown>;
     try {
       if (!/^bearer /i.test(header)) throw new Error('missing bearer token');
-      claims = verifier.verify(header.slice(7).trim());
+      claims = await verifier.verifyAsync(header.slice(7).trim());
       if (claims.idtyp === 'app') throw new Error('an application token has no user');
     } catch (err) {
       return reply.code(401).header('www-authenticate', `Bearer error="invalid_token", error_description="${(err as Error).message}"`).send({ error: 'invalid_token' });

@@ -16,7 +16,7 @@ export function onBehalfOfGrant(verifier: TokenVerifier) {
     const client = await authenticateClient(req, tenant, { requireConfidential: true });
     let claims: Record<string, unknown>;
     try {
-      claims = verifier.verify(req.params.require('assertion'), { tenantId: tenant.id });
+      claims = await verifier.verifyAsync(req.params.require('assertion'), { tenantId: tenant.id });
     } catch (err) {
       throw aad.oboAssertionInvalid(err instanceof InvalidTokenError ? err.message : 'The assertion is not a valid token.');
     }
