@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { entraTokenAuthenticator, remoteKeySource } from '../../src/access/index
 import { loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
 import { kentraCli } from '../support/kentra-cli.js';
+import { postJson } from '../support/webhook-client.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { ADMINS, AKS_CLIENT, AKS_SERVER, ALICE, contractSeed, contractTokens, PAST_200, tokenReview, tokenReviewContract, type ContractTokens, type Reply } from '../support/webhook-contract.js';
 
@@ -26,19 +26,7 @@ describe('access webhooks of kentra up', { timeout: 120_000 }, () => {
   let aliceToken: string;
   let tokens: ContractTokens;
 
-  const post = (path: string, body: unknown, cert?: CertificateAndKey): Promise<Reply> => new Promise((resolveReply, reject) => {
-    const url = new URL(`${k.endpoints.authority}${path}`);
-    const req = request({
-      host: url.hostname, port: url.port, path: url.pathname, method: 'POST', ca: readFileSync(k.endpoints.caFile),
-      ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}), headers: { 'content-type': 'application/json', accept: 'application/json' },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => resolveReply({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
+  const post = (path: string, body: unknown, cert?: CertificateAndKey): Promise<Reply> => postJson(`${k.endpoints.authority}${path}`, body, readFileSync(k.endpoints.caFile, 'utf8'), cert);
   const review = tokenReview;
 
   /** A temporary HOME with the kentra CLI signed in as the admin (an Owner), removed afterwards. */
