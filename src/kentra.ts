@@ -13,6 +13,7 @@ import { applySeed, loadSeedFile, parseSeed, type SeedFile } from './seed/seed.j
 import { createServer } from './server/app.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
+import { sealerForDataDir } from './shared/key-sealing.js';
 import { openStore, type Store } from './store/index.js';
 import { registerAccessWebhooks, webhookOrganization } from './access/index.js';
 import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
@@ -46,6 +47,8 @@ export interface KentraOptions {
   /** The etcd binary for those API servers. Default `$KENTRA_ETCD`. */
   etcd?: string;
   clock?: Clock;
+  /** The key that seals private keys at rest (32 bytes, base64 or hex). Default `$KENTRA_KEY_ENCRYPTION_KEY`, else derived from the data directory's CA key. */
+  keyEncryptionKey?: string;
 }
 
 /** What `endpoints.json` holds; scripts rely on these keys. */
@@ -195,7 +198,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
   const tls = await servingCertificate(dataDir, hosts);
   const caFile = join(dataDir, 'ca.pem');
 
-  const store = await openStore({ url: opts.store, dataDir });
+  const store = await openStore({ url: opts.store, dataDir, sealer: sealerForDataDir(dataDir, opts.keyEncryptionKey) });
   try {
     const { record, secrets } = await bootstrap(store, clock, dataDir);
     if (opts.seed) {

@@ -16,9 +16,10 @@ const DEFAULT_LEAD_S = 2 * RELOAD_S;
 
 async function withStore<T>(opts: StoreOptions, fn: (store: Store) => Promise<T>): Promise<T> {
   const { openStore } = await import('../store/index.js');
+  const { sealerForDataDir } = await import('../shared/key-sealing.js');
   // As `kentra up`: --data-dir, else $KENTRA_DATA_DIR, else ~/.kentra.
   const dataDir = resolve(opts.dataDir ?? (process.env.KENTRA_DATA_DIR || join(homedir(), '.kentra')));
-  const store = await openStore({ url: opts.store ?? process.env.KENTRA_STORE, dataDir });
+  const store = await openStore({ url: opts.store ?? process.env.KENTRA_STORE, dataDir, sealer: sealerForDataDir(dataDir) });
   try {
     return await fn(store);
   } finally {

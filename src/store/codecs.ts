@@ -1,7 +1,13 @@
 // Row ⇄ entity mapping, declared once per table. Booleans are 0/1 integers and lists are JSON text,
 // so the same schema works on SQLite and PostgreSQL.
 
-type Kind = 'text' | 'int' | 'bool' | 'json';
+type Kind = 'text' | 'int' | 'bool' | 'json' | 'sealed-text' | 'sealed-json';
+
+/** Seals and opens private material at rest (`sealed-*` columns); see src/shared/key-sealing.ts. */
+export interface ColumnSealer {
+  seal(plaintext: string): string;
+  unseal(stored: string): string;
+}
 
 export interface Codec<T> {
   table: string;
@@ -15,7 +21,7 @@ export function codec<T>(table: string, fields: Codec<T>['fields'], derived?: Co
   return { table, fields, derived };
 }
 
-export function toRow<T>(c: Codec<T>, entity: T): Record<string, unknown> {
+export function toRow<T>(c: Codec<T>, entity: T, sealer?: ColumnSealer): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (const key of Object.keys(c.fields) as (keyof T)[]) {
     const [column, kind] = c.fields[key];
@@ -23,12 +29,14 @@ export function toRow<T>(c: Codec<T>, entity: T): Record<string, unknown> {
     row[column] = value === undefined || value === null ? null
       : kind === 'bool' ? (value ? 1 : 0)
       : kind === 'json' ? JSON.stringify(value)
+      : kind === 'sealed-json' ? sealed(sealer, JSON.stringify(value))
+      : kind === 'sealed-text' ? sealed(sealer, String(value))
       : value;
   }
   return c.derived ? { ...row, ...c.derived(entity) } : row;
 }
 
-export function fromRow<T>(c: Codec<T>, row: Record<string, unknown>): T {
+export function fromRow<T>(c: Codec<T>, row: Record<string, unknown>, sealer?: ColumnSealer): T {
   const entity: Record<string, unknown> = {};
   for (const key of Object.keys(c.fields)) {
     const [column, kind] = c.fields[key as keyof T];
@@ -36,6 +44,8 @@ export function fromRow<T>(c: Codec<T>, row: Record<string, unknown>): T {
     entity[key] = value === null || value === undefined ? null
       : kind === 'bool' ? Number(value) === 1
       : kind === 'json' ? JSON.parse(String(value))
+      : kind === 'sealed-json' ? JSON.parse(opened(sealer, String(value)))
+      : kind === 'sealed-text' ? opened(sealer, String(value))
       : kind === 'int' ? Number(value)
       : value;
   }
@@ -46,3 +56,7 @@ export function fromRow<T>(c: Codec<T>, row: Record<string, unknown>): T {
 export function col<T>(c: Codec<T>, key: keyof T): string {
   return c.fields[key][0];
 }
+
+// A store opened without a sealer (in-memory stores of unit tests) keeps these columns as they are.
+const sealed = (sealer: ColumnSealer | undefined, value: string): string => (sealer ? sealer.seal(value) : value);
+const opened = (sealer: ColumnSealer | undefined, value: string): string => (sealer ? sealer.unseal(value) : value);

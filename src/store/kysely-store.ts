@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { col, fromRow, toRow, type Codec } from './codecs.js';
+import { col, fromRow as fromRowPlain, toRow as toRowPlain, type Codec, type ColumnSealer } from './codecs.js';
 import { StoreError } from './errors.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
 import * as t from './tables.js';
@@ -33,7 +33,11 @@ export class KyselyStore implements Store {
     readonly kind: 'sqlite' | 'postgres',
     private readonly db: Db,
     private readonly root: Kysely<any> | null,
+    private readonly sealer?: ColumnSealer,
   ) {}
+
+  private toRow<T>(c: Codec<T>, entity: T): Record<string, unknown> { return toRowPlain(c, entity, this.sealer); }
+  private fromRow<T>(c: Codec<T>, row: Record<string, unknown>): T { return fromRowPlain(c, row, this.sealer); }
 
   async close(): Promise<void> {
     await this.root?.destroy();
@@ -41,7 +45,7 @@ export class KyselyStore implements Store {
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (!this.root) return fn(this);
-    return this.root.transaction().execute((trx) => fn(new KyselyStore(this.kind, trx, null)));
+    return this.root.transaction().execute((trx) => fn(new KyselyStore(this.kind, trx, null, this.sealer)));
   }
 
   // ---- generic helpers -------------------------------------------------------------------
@@ -53,7 +57,7 @@ export class KyselyStore implements Store {
 
   private async insert<T>(c: Codec<T>, entity: T, what: string): Promise<void> {
     try {
-      await this.db.insertInto(c.table).values(toRow(c, entity)).execute();
+      await this.db.insertInto(c.table).values(this.toRow(c, entity)).execute();
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} already exists`);
       throw err;
@@ -62,13 +66,13 @@ export class KyselyStore implements Store {
 
   private async one<T>(c: Codec<T>, where: Where): Promise<T | null> {
     const row = await this.where(this.db.selectFrom(c.table).selectAll(), where).executeTakeFirst();
-    return row ? fromRow(c, row) : null;
+    return row ? this.fromRow(c, row) : null;
   }
 
   private async many<T>(c: Codec<T>, where: Where, orderBy?: string): Promise<T[]> {
     let q = this.where(this.db.selectFrom(c.table).selectAll(), where);
     if (orderBy) q = q.orderBy(orderBy);
-    return (await q.execute()).map((r: Record<string, unknown>) => fromRow(c, r));
+    return (await q.execute()).map((r: Record<string, unknown>) => this.fromRow(c, r));
   }
 
   private async page<T>(c: Codec<T>, where: Where, key: keyof T, opts: ListOptions = {}): Promise<Page<T>> {
@@ -77,7 +81,7 @@ export class KyselyStore implements Store {
     let q = this.where(this.db.selectFrom(c.table).selectAll(), where).orderBy(column).limit(limit + 1);
     if (opts.after) q = q.where(column, '>', Buffer.from(opts.after, 'base64url').toString('utf8'));
     const rows = await q.execute();
-    const items = rows.slice(0, limit).map((r: Record<string, unknown>) => fromRow(c, r));
+    const items = rows.slice(0, limit).map((r: Record<string, unknown>) => this.fromRow(c, r));
     const last = items[items.length - 1];
     return rows.length > limit && last ? { items, next: Buffer.from(String(last[key]), 'utf8').toString('base64url') } : { items };
   }
@@ -90,14 +94,14 @@ export class KyselyStore implements Store {
       if (tx.kind === 'postgres') q = q.forUpdate();
       const row = await q.executeTakeFirst();
       if (!row) return null;
-      const before = fromRow(c, row);
+      const before = this.fromRow(c, row);
       const next = fn(structuredClone(before));
       for (const [column, value] of Object.entries(where)) {
         const key = (Object.keys(c.fields) as (keyof T)[]).find((k) => c.fields[k][0] === column);
         if (key !== undefined && next[key] !== value) throw new StoreError('invalid', `${what}: the key ${String(key)} cannot change`);
       }
       try {
-        await tx.where(tx.db.updateTable(c.table).set(toRow(c, next)), where).execute();
+        await tx.where(tx.db.updateTable(c.table).set(this.toRow(c, next)), where).execute();
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} conflicts with an existing one`);
         throw err;
@@ -405,7 +409,7 @@ export class KyselyStore implements Store {
     if (filter.tenantId) q = q.where('tenant_id', '=', filter.tenantId);
     if (filter.scope) q = q.where('scope_lower', '=', filter.scope.toLowerCase());
     if (filter.principalIds) q = q.where('principal_id', 'in', filter.principalIds);
-    return (await q.orderBy('created_at').orderBy('id').execute()).map((r: any) => fromRow(t.roleAssignments, r));
+    return (await q.orderBy('created_at').orderBy('id').execute()).map((r: any) => this.fromRow(t.roleAssignments, r));
   }
 
   async deleteRoleAssignment(id: string) { return (await this.remove('role_assignments', { id })) > 0; }
@@ -425,7 +429,7 @@ export class KyselyStore implements Store {
     const row = await this.db.selectFrom('device_codes').selectAll()
       .where('user_code', '=', userCode).where('expires_at', '>', now)
       .orderBy('created_at', 'desc').executeTakeFirst();
-    return row ? fromRow(t.deviceCodes, row) : null;
+    return row ? this.fromRow(t.deviceCodes, row) : null;
   }
 
   async transitionDeviceCode(deviceCodeHash: string, expected: DeviceCodeStatus, patch: Partial<Pick<DeviceCode, 'status' | 'tenantId' | 'userId'>>): Promise<boolean> {
@@ -481,7 +485,7 @@ export class KyselyStore implements Store {
     let q = this.db.selectFrom('arm_resources').selectAll().where('subscription_id', '=', filter.subscriptionId);
     if (filter.type) q = q.where('type_lower', '=', filter.type.toLowerCase());
     if (filter.resourceGroup) q = q.where('resource_group_lower', '=', filter.resourceGroup.toLowerCase());
-    return (await q.orderBy('id_lower').execute()).map((r: any) => fromRow(t.armResources, r));
+    return (await q.orderBy('id_lower').execute()).map((r: any) => this.fromRow(t.armResources, r));
   }
 
   updateResource(id: string, fn: Updater<ArmResource>) {
@@ -503,7 +507,7 @@ export class KyselyStore implements Store {
   }
 
   async setFeature(f: FeatureRegistration): Promise<void> {
-    const row = toRow(t.featureRegistrations, f);
+    const row = this.toRow(t.featureRegistrations, f);
     await this.db.insertInto('feature_registrations').values(row)
       .onConflict((oc) => oc.columns(['subscription_id', 'namespace_lower', 'name_lower']).doUpdateSet({ state: f.state, name: f.name, namespace: f.namespace }))
       .execute();
@@ -555,7 +559,7 @@ export class KyselyStore implements Store {
     if (namespace !== undefined) q = q.where('namespace', '=', namespace);
     // Byte order, as Kubernetes lists (etcd keys); PostgreSQL would otherwise sort by the database's locale.
     const bytewise = (column: string) => (this.kind === 'postgres' ? sql`${sql.ref(column)} collate "C"` : sql.ref(column));
-    return (await q.orderBy(bytewise('namespace')).orderBy(bytewise('name')).execute()).map((r: any) => fromRow(t.kubeObjects, r));
+    return (await q.orderBy(bytewise('namespace')).orderBy(bytewise('name')).execute()).map((r: any) => this.fromRow(t.kubeObjects, r));
   }
 
   updateKubeObject(clusterUid: string, resource: string, namespace: string, name: string, fn: Updater<Record<string, unknown>>): Promise<KubeObject | null> {
@@ -567,7 +571,7 @@ export class KyselyStore implements Store {
       if (!current) return null;
       const body = fn(structuredClone(current.body));
       const next: KubeObject = { ...current, body, resourceVersion: await s.nextKubeResourceVersion(clusterUid) };
-      await s.where(s.db.updateTable('kube_objects').set(toRow(t.kubeObjects, next)), key).execute();
+      await s.where(s.db.updateTable('kube_objects').set(this.toRow(t.kubeObjects, next)), key).execute();
       return next;
     });
   }
@@ -579,7 +583,7 @@ export class KyselyStore implements Store {
       const row = await s.where(s.db.deleteFrom('kube_objects'), { cluster_uid: clusterUid, resource, namespace, name }).returningAll().executeTakeFirst();
       if (!row) return null;
       await s.nextKubeResourceVersion(clusterUid);
-      return fromRow(t.kubeObjects, row);
+      return this.fromRow(t.kubeObjects, row);
     });
   }
 

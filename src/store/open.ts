@@ -1,20 +1,33 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
+import type { ColumnSealer } from './codecs.js';
 import type { Store } from './store.js';
 
 export interface OpenStoreOptions {
   /** Undefined or `sqlite:` → `<dataDir>/kentra.db`; `sqlite::memory:`; `sqlite:/path/file.db`; `postgres://…`. */
   url?: string;
   dataDir?: string;
+  /** Seals private material at rest (signing keys, cluster secrets); `kentra up` always gives one. */
+  sealer?: ColumnSealer;
+}
+
+/** The database and its WAL and shared-memory files are the owner's alone, whatever the folder's mode was. */
+function ownerOnly(file: string): void {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
 async function sqlite(file: string): Promise<Kysely<any>> {
   const { default: Database } = await import('better-sqlite3');
+  const onDisk = file !== ':memory:' && file !== '';
+  if (onDisk) ownerOnly(file);
   const database = new Database(file);
   database.pragma('journal_mode = WAL');
+  // SQLite makes -wal and -shm with the database file's mode; set it again in case they predate this.
+  if (onDisk) ownerOnly(file);
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
@@ -57,5 +70,5 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(kind, db, db);
+  return new KyselyStore(kind, db, db, opts.sealer);
 }

@@ -101,7 +101,7 @@ export const roleAssignments = codec<RoleAssignment>('role_assignments', {
 }, (a) => ({ scope_lower: a.scope.toLowerCase() }));
 
 export const signingKeys = codec<SigningKey>('signing_keys', {
-  kid: ['kid', 'text'], privateKeyPem: ['private_key_pem', 'text'], certificateDer: ['certificate_der', 'text'],
+  kid: ['kid', 'text'], privateKeyPem: ['private_key_pem', 'sealed-text'], certificateDer: ['certificate_der', 'text'],
   publishAt: ['publish_at', 'int'], activateAt: ['activate_at', 'int'], retireAt: ['retire_at', 'int'],
   expireAt: ['expire_at', 'int'],
 });
@@ -132,7 +132,7 @@ export const refreshTokens = codec<RefreshToken>('refresh_tokens', {
 export const armResources = codec<ArmResource>('arm_resources', {
   id: ['id', 'text'], subscriptionId: ['subscription_id', 'text'], resourceGroup: ['resource_group', 'text'], type: ['type', 'text'],
   name: ['name', 'text'], location: ['location', 'text'], tags: ['tags', 'json'], etag: ['etag', 'text'], body: ['body', 'json'],
-  secrets: ['secrets', 'json'], createdAt: ['created_at', 'int'], updatedAt: ['updated_at', 'int'],
+  secrets: ['secrets', 'sealed-json'], createdAt: ['created_at', 'int'], updatedAt: ['updated_at', 'int'],
 }, (r) => ({ id_lower: r.id.toLowerCase(), type_lower: r.type.toLowerCase(), resource_group_lower: r.resourceGroup?.toLowerCase() ?? null }));
 
 export const armOperations = codec<ArmOperation>('arm_operations', {

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { deriveKeyEncryptionKey, isSealed, parseKeyEncryptionKey, Sealer, SealingError } from './key-sealing.js';
+
+describe('Sealer (private material at rest)', () => {
+  const sealer = new Sealer(Buffer.alloc(32, 1));
+
+  it('seals so that the plaintext is not in the stored value, and opens it again', () => {
+    const stored = sealer.seal('-----BEGIN PRIVATE KEY-----\nabc');
+    assert.ok(isSealed(stored));
+    assert.doesNotMatch(stored, /PRIVATE KEY/);
+    assert.equal(sealer.unseal(stored), '-----BEGIN PRIVATE KEY-----\nabc');
+    assert.notEqual(sealer.seal('x'), sealer.seal('x'), 'a fresh IV each time');
+  });
+
+  it('reads a value stored before sealing as it is', () => {
+    assert.equal(sealer.unseal('{"uid":"u1"}'), '{"uid":"u1"}');
+  });
+
+  it('refuses another key, and a changed value, with SealingError', () => {
+    const stored = sealer.seal('secret');
+    assert.throws(() => new Sealer(Buffer.alloc(32, 2)).unseal(stored), (e: unknown) => e instanceof SealingError && /sealed with key-encryption key/.test(e.message));
+    const tampered = stored.slice(0, -3) + (stored.endsWith('AAA') ? 'BBB' : 'AAA');
+    assert.throws(() => sealer.unseal(tampered), SealingError);
+  });
+
+  it('parses a key as base64 or hex and refuses any other length', () => {
+    assert.equal(parseKeyEncryptionKey(Buffer.alloc(32, 3).toString('base64')).length, 32);
+    assert.equal(parseKeyEncryptionKey('ab'.repeat(32)).length, 32);
+    assert.throws(() => parseKeyEncryptionKey('c2hvcnQ='), /32 bytes/);
+  });
+
+  it('derives the same key from the same CA key, another from another', () => {
+    const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const a = pem();
+    assert.deepEqual(deriveKeyEncryptionKey(a), deriveKeyEncryptionKey(a));
+    assert.notDeepEqual(deriveKeyEncryptionKey(a), deriveKeyEncryptionKey(pem()));
+  });
+});

@@ -1,0 +1,82 @@
+import { createCipheriv, createDecipheriv, createHash, createPrivateKey, hkdfSync, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// Private material at rest (signing keys, cluster CA and service-account keys, admin tokens) is sealed
+// with AES-256-GCM under a key-encryption key that is never in the store: given by the operator
+// (--key-encryption-key / KENTRA_KEY_ENCRYPTION_KEY), or derived from the data directory's CA key,
+// which every instance of one deployment already shares. Someone holding only the database learns nothing.
+
+const PREFIX = 'kentra-sealed:v1:';
+
+export class SealingError extends Error {
+  readonly code = 'sealing_key_mismatch';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SealingError';
+  }
+}
+
+export class Sealer {
+  /** First 8 hex of SHA-256 of the key: names the key in sealed values without revealing it. */
+  readonly keyId: string;
+
+  constructor(private readonly key: Buffer) {
+    if (key.length !== 32) throw new Error('a key-encryption key is 32 bytes');
+    this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  }
+
+  seal(plaintext: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    cipher.setAAD(Buffer.from(this.keyId));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return `${PREFIX}${this.keyId}:${iv.toString('base64url')}.${body.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+  }
+
+  /** The plaintext of a sealed value; a value stored before sealing existed is returned as it is. */
+  unseal(stored: string): string {
+    if (!stored.startsWith(PREFIX)) return stored;
+    const [keyId, rest] = [stored.slice(PREFIX.length, PREFIX.length + 8), stored.slice(PREFIX.length + 9)];
+    if (keyId !== this.keyId) {
+      throw new SealingError(`the store's private keys were sealed with key-encryption key ${keyId}, but this instance has ${this.keyId}: give every instance the same --key-encryption-key (or the same CA in its data directory)`);
+    }
+    const [iv, body, tag] = rest.split('.').map((p) => Buffer.from(p, 'base64url'));
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, iv!);
+      decipher.setAAD(Buffer.from(this.keyId));
+      decipher.setAuthTag(tag!);
+      return Buffer.concat([decipher.update(body!), decipher.final()]).toString('utf8');
+    } catch {
+      throw new SealingError(`a sealed value in the store does not open with key-encryption key ${this.keyId} (changed or damaged)`);
+    }
+  }
+}
+
+export const isSealed = (value: string): boolean => value.startsWith(PREFIX);
+
+/** The key-encryption key from its text form: 32 bytes as base64 (standard or url) or 64 hex digits. */
+export function parseKeyEncryptionKey(text: string): Buffer {
+  const t = text.trim();
+  const key = /^[0-9a-f]{64}$/i.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
+  if (key.length !== 32) throw new Error('the key-encryption key must be 32 bytes, as base64 or 64 hex digits (make one with: openssl rand -base64 32)');
+  return key;
+}
+
+/** A key-encryption key derived from a CA private key (PEM): HKDF-SHA256 with a label only this use has. */
+export function deriveKeyEncryptionKey(caKeyPem: string): Buffer {
+  const der = createPrivateKey(caKeyPem).export({ type: 'pkcs8', format: 'der' });
+  return Buffer.from(hkdfSync('sha256', der, Buffer.from('kentra'), Buffer.from('kentra store sealing v1'), 32));
+}
+
+/**
+ * The sealer of a deployment's store, from (first found) the key given (`--key-encryption-key-file`'s
+ * contents), `$KENTRA_KEY_ENCRYPTION_KEY`, or the CA key in the data directory (`ca-key.pem`).
+ */
+export function sealerForDataDir(dataDir: string, given?: string): Sealer {
+  const text = given ?? process.env.KENTRA_KEY_ENCRYPTION_KEY;
+  if (text) return new Sealer(parseKeyEncryptionKey(text));
+  const caKey = join(dataDir, 'ca-key.pem');
+  if (!existsSync(caKey)) throw new Error(`no key-encryption key: neither --key-encryption-key-file, KENTRA_KEY_ENCRYPTION_KEY nor ${caKey} is there`);
+  return new Sealer(deriveKeyEncryptionKey(readFileSync(caKey, 'utf8')));
+}
