@@ -77,6 +77,6 @@ export function sealerForDataDir(dataDir: string, given?: string): Sealer {
   const text = given ?? process.env.KENTRA_KEY_ENCRYPTION_KEY;
   if (text) return new Sealer(parseKeyEncryptionKey(text));
   const caKey = join(dataDir, 'ca-key.pem');
-  if (!existsSync(caKey)) throw new Error(`no key-encryption key: neither --key-encryption-key-file, KENTRA_KEY_ENCRYPTION_KEY nor ${caKey} is there`);
+  if (!existsSync(caKey)) throw new Error(`no key-encryption key to open the store's private keys: set KENTRA_KEY_ENCRYPTION_KEY, or pass --data-dir of an instance of this deployment (its CA key derives the key; ${caKey} is not there)`);
   return new Sealer(deriveKeyEncryptionKey(readFileSync(caKey, 'utf8')));
 }

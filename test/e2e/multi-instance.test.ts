@@ -141,7 +141,8 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
 
       // Key rotation in the store, seen by both instances.
       const before = decodeProtectedHeader(signedIn.access_token).kid;
-      const rotated = await kentraCli(['keys', 'rotate', '--store', store, '--json']);
+      // The signing keys are sealed with the deployment's key-encryption key (here derived from the shared CA in the data directory).
+      const rotated = await kentraCli(['keys', 'rotate', '--store', store, '--data-dir', dataDir, '--json']);
       assert.equal(rotated.code, 0, rotated.stderr);
       const kid = JSON.parse(rotated.stdout).kid as string;
       assert.notEqual(kid, before);
@@ -163,7 +164,7 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       }
       assert.equal((await p.on(1, `/subscriptions?api-version=2020-01-01`, { token: fromA })).status, 200, 'B accepts a token signed by A\'s new key');
       assert.equal((await p.on(0, `/subscriptions?api-version=2020-01-01`, { token: fromB })).status, 200);
-      const listed = await kentraCli(['keys', 'list', '--store', store]);
+      const listed = await kentraCli(['keys', 'list', '--store', store, '--data-dir', dataDir]);
       assert.equal(listed.code, 0, listed.stderr);
       assert.match(listed.stdout, new RegExp(`${kid.replace(/[-]/g, '\\-')}\\s+signing`));
 

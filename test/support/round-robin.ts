@@ -34,7 +34,13 @@ export async function startRoundRobin(backendPorts: number[]): Promise<RoundRobi
     // A backend that refuses or dies resets the client's connection: the client sees a clean error.
     // Each side's error ends the other side once: a reset of an already closed socket errors again,
     // and answering that too would bounce between the two forever.
-    upstream.on('error', () => { if (!client.destroyed) client.resetAndDestroy(); });
+    // A client whose writable side `pipe` has already ended cannot be reset (libuv answers EINVAL and
+    // the handle never closes, keeping the test process alive): destroy it plainly then.
+    upstream.on('error', () => {
+      if (client.destroyed) return;
+      if (client.writableEnded) client.destroy();
+      else client.resetAndDestroy();
+    });
     client.on('error', () => { if (!upstream.destroyed) upstream.destroy(); });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
