@@ -55,7 +55,7 @@ const hiddenFields = (html: string) => Object.fromEntries([...html.matchAll(/<in
 
 /**
  * Follows an authorization URL through sign-in (and consent) and returns where the server sends the
- * browser: a 302 Location, or for response_mode=form_post the auto-submitting form (`formPost`; then
+ * browser: a 303 (after the credential POST) Location, or for response_mode=form_post the auto-submitting form (`formPost`; then
  * `location` is its action with the fields as a query, for inspection).
  */
 async function browse(url: string, origin: string, username: string, password: string): Promise<{ location: string; consented: boolean; formPost?: { action: string; fields: Record<string, string> } }> {
@@ -64,19 +64,19 @@ async function browse(url: string, origin: string, username: string, password: s
   if (!signIn.includes('name="password"')) throw new Error(`the authorization endpoint answered ${first.status}: ${pageText(signIn)}`);
   let res = await fetch(new URL(action(signIn), origin), form({ state: field(signIn, 'state')!, username, password }));
   let consented = false;
-  let html = res.status === 302 ? '' : await res.text();
+  let html = res.status === 303 ? '' : await res.text();
   if (html.includes('name="decision"')) {
     consented = true;
     res = await fetch(new URL(action(html), origin), form({ state: field(html, 'state')!, decision: 'accept' }));
-    html = res.status === 302 ? '' : await res.text();
+    html = res.status === 303 ? '' : await res.text();
   }
   if (res.status === 200 && /document\.forms\[0\]\.submit\(\)/.test(html)) {
     const formPost = { action: action(html), fields: hiddenFields(html) };
     return { location: `${formPost.action}?${new URLSearchParams(formPost.fields)}`, consented, formPost };
   }
-  if (res.status !== 302 && html) throw new Error(`the sign-in page answered ${res.status}: ${pageText(html)}`);
+  if (res.status !== 303 && html) throw new Error(`the sign-in page answered ${res.status}: ${pageText(html)}`);
   const location = res.headers.get('location');
-  if (res.status !== 302 || !location) throw new Error(`expected a redirect to the client, got ${res.status}`);
+  if (res.status !== 303 || !location) throw new Error(`expected a redirect to the client, got ${res.status}`);
   return { location, consented };
 }
 
