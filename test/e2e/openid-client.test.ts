@@ -59,6 +59,7 @@ describe('openid-client against Kentra', { timeout: 120_000 }, () => {
     assert.ok(r.result.refreshed, 'refreshTokenGrant ran');
     await check.v2User(r.result.refreshed.accessToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username });
     assert.match(r.result.secondRedemption, /invalid_grant: AADSTS54005: OAuth2 Authorization code was already redeemed/);
+    assert.match(r.result.refreshAfterReplay, /invalid_grant: AADSTS50173/, 'the replay revoked the refresh tokens issued from the code');
   });
 
   it('a confidential web client with HTTP Basic authentication at the token endpoint', async () => {

@@ -243,21 +243,25 @@ async function openidClient(s: Scenario): Promise<unknown> {
   const { location, consented } = await browse(url.href, s.authority, s.username!, s.password!);
   const checks = { pkceCodeVerifier: s.wrongVerifier ? oc.randomPKCECodeVerifier() : verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
   const tokens = await oc.authorizationCodeGrant(config, new URL(location), checks);
-  let secondRedemption: string | null = null;
-  if (s.redeemTwice) {
-    secondRedemption = await oc.authorizationCodeGrant(config, new URL(location), checks).then(
-      () => 'the code was accepted twice',
-      (err: Error & { error?: string; error_description?: string }) => `${err.name}: ${err.message} (${err.error}: ${err.error_description})`);
-  }
   const userinfo = await oc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
   let refreshed: { accessToken: string; idTokenClaims: unknown } | null = null;
+  let latestRefreshToken = tokens.refresh_token;
   if (tokens.refresh_token) {
     const r = await oc.refreshTokenGrant(config, tokens.refresh_token);
     refreshed = { accessToken: r.access_token, idTokenClaims: r.claims() ?? null };
+    latestRefreshToken = r.refresh_token ?? latestRefreshToken;
+  }
+  const failure = (err: Error & { error?: string; error_description?: string }) => `${err.name}: ${err.message} (${err.error}: ${err.error_description})`;
+  let secondRedemption: string | null = null;
+  let refreshAfterReplay: string | null = null;
+  if (s.redeemTwice) {
+    // A replayed code is refused, and the refresh tokens issued from it are revoked (RFC 6749 §4.1.2).
+    secondRedemption = await oc.authorizationCodeGrant(config, new URL(location), checks).then(() => 'the code was accepted twice', failure);
+    if (latestRefreshToken) refreshAfterReplay = await oc.refreshTokenGrant(config, latestRefreshToken).then(() => 'the refresh token still works', failure);
   }
   return {
     issuer: config.serverMetadata().issuer, idTokenClaims: tokens.claims(), idToken: tokens.id_token, accessToken: tokens.access_token, refreshToken: !!tokens.refresh_token,
-    tokenType: tokens.token_type, expiresIn: tokens.expiresIn(), scope: tokens.scope, redirectedTo: location.split('?')[0], consented, userinfo, refreshed, secondRedemption,
+    tokenType: tokens.token_type, expiresIn: tokens.expiresIn(), scope: tokens.scope, redirectedTo: location.split('?')[0], consented, userinfo, refreshed, secondRedemption, refreshAfterReplay,
   };
 }
 
