@@ -20,6 +20,7 @@ import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
 import { binariesFrom, RealClusters } from './apiserver/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
+import { registerLogout } from './web/logout.js';
 
 export interface KentraOptions {
   /** Default `$KENTRA_DATA_DIR` or `~/.kentra`. */
@@ -237,6 +238,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerOAuthRoutes(app, services, verifier, edge);
     registerDeviceLogin(app, services);
     registerAuthorize(app, services);
+    registerLogout(app, services, verifier);
     registerSubscriptionRoutes(app, store, verifier, edge);
     registerGraphRoutes(app, services, verifier, edge);
     registerManagedIdentityRoute(app, services, edge);

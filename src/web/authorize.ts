@@ -1,12 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  AadError, aad, homeAccountOf, isGlobalAdministrator, parseScope, type IdentityServices, type SignedInUser,
+  AadError, aad, browserMayGoTo, cspSourceFor, homeAccountOf, isGlobalAdministrator, matchRedirectUri, Params, parseScope,
+  type IdentityServices, type RedirectPlatform, type SignedInUser,
 } from '../identity/index.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import { seal, unseal } from '../shared/sealed.js';
 import type { Application } from '../store/index.js';
-import { askConsent, consentQuestion, formBody, html, recordConsent, signInFromForm, signInTarget, STATE_TTL_MS } from './flow.js';
-import { formPostPage, messagePage, signInPage } from './pages.js';
+import { askConsent, consentQuestion, formBody, html, recordConsent, signInFromForm, signInTarget, STATE_TTL_MS, type PagePolicy } from './flow.js';
+import { FORM_POST_SCRIPT_SOURCE, formPostPage, messagePage, signInPage } from './pages.js';
+
+export { matchRedirectUri };
 
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 
@@ -15,40 +18,33 @@ interface AuthorizeState {
 }
 interface ConsentState extends AuthorizeState { t: string; u: string }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** Exact match, except that a registered loopback URI without a port accepts any port (RFC 8252). */
-export function matchRedirectUri(app: Application, uri: string): 'public' | 'web' | null {
-  const matches = (registered: string) => {
-    if (registered === uri) return true;
-    try {
-      const r = new URL(registered);
-      const u = new URL(uri);
-      return r.protocol === 'http:' && u.protocol === 'http:' && LOOPBACK.has(r.hostname) && r.hostname === u.hostname
-        && r.port === '' && r.pathname.replace(/\/$/, '') === u.pathname.replace(/\/$/, '') && r.search === u.search;
-    } catch {
-      return false;
-    }
-  };
-  if (app.publicClientRedirectUris.some(matches)) return 'public';
-  if (app.webRedirectUris.some(matches)) return 'web';
-  return null;
+/** The pages of one authorization request may post to Kentra and be redirected on to the client's redirect URI. */
+function pagePolicy(s: AuthorizeState): PagePolicy {
+  const target = cspSourceFor(s.ru);
+  return { formAction: target ? ["'self'", target] : ["'self'"] };
 }
 
-function redirectWith(reply: FastifyReply, redirectUri: string, mode: string, fields: Record<string, string | undefined>): FastifyReply {
+/**
+ * Sends the browser back to the client's (validated) redirect URI. `status` is 302 for an answer to a
+ * GET and 303 after a credential POST, so the browser never re-posts the password (RFC 9700 §4.12).
+ */
+function redirectWith(reply: FastifyReply, s: AuthorizeState, fields: Record<string, string | undefined>, status: 302 | 303): FastifyReply {
   const clean = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string>;
-  if (mode === 'form_post') return html(reply, formPostPage(redirectUri, clean));
-  const url = new URL(redirectUri);
-  if (mode === 'fragment') {
+  if (s.mode === 'form_post') {
+    const target = cspSourceFor(s.ru);
+    return html(reply, formPostPage(s.ru, clean), 200, { formAction: target ? [target] : ["'none'"], scripts: [FORM_POST_SCRIPT_SOURCE] });
+  }
+  const url = new URL(s.ru);
+  if (s.mode === 'fragment') {
     url.hash = new URLSearchParams(clean).toString();
   } else {
     for (const [k, v] of Object.entries(clean)) url.searchParams.set(k, v);
   }
-  return reply.header('cache-control', 'no-store').redirect(url.toString(), 302);
+  return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(url.toString(), status);
 }
 
-function redirectError(reply: FastifyReply, s: AuthorizeState, err: AadError): FastifyReply {
-  return redirectWith(reply, s.ru, s.mode, { error: err.error, error_description: err.message, error_codes: String(err.code), state: s.st });
+function redirectError(reply: FastifyReply, s: AuthorizeState, err: AadError, status: 302 | 303): FastifyReply {
+  return redirectWith(reply, s, { error: err.error, error_description: err.message, error_codes: String(err.code), state: s.st }, status);
 }
 
 /** The authorization endpoint: validates the request, shows sign-in and consent, redirects with a code. */
@@ -63,7 +59,8 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
       createdAt: now(), expiresAt: now() + CODE_LIFETIME_MS, redeemedAt: null,
     });
     const clientInfo = Buffer.from(JSON.stringify({ uid: signedIn.home.id, utid: signedIn.home.tenantId })).toString('base64url');
-    return redirectWith(reply, s.ru, s.mode, { code, client_info: clientInfo, state: s.st, session_state: randomToken(16) });
+    // Only ever after a POST (sign-in or consent): 303.
+    return redirectWith(reply, s, { code, client_info: clientInfo, state: s.st, session_state: randomToken(16) }, 303);
   };
 
   const consentOrCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser, client: Application, action: string) => {
@@ -73,14 +70,16 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
     return askConsent(reply, {
       action: `${action}/consent`, state, appName: client.displayName, user: signedIn.home.userPrincipalName, question,
       canConsentForOrganization: await isGlobalAdministrator(services, signedIn.tenant.id, signedIn.user.id),
-    });
+    }, pagePolicy(s));
   };
 
   const start = async (req: FastifyRequest, reply: FastifyReply) => {
     const { tenant: segment } = req.params as { tenant: string };
-    const q = req.query as Record<string, string | undefined>;
     const action = req.url.split('?')[0]!.replace(/\/$/, '');
     try {
+      // Duplicated parameters are refused (as Entra does) before anything is trusted.
+      const params = Params.fromSearch(new URL(req.url, 'https://x').searchParams);
+      const q = Object.fromEntries(params.entries().filter(([, v]) => v !== '')) as Record<string, string | undefined>;
       const clientId = (q.client_id ?? '').toLowerCase();
       if (!clientId) throw aad.missingParameter('client_id');
       const { tenant, client: registered } = await signInTarget(services, segment, clientId);
@@ -88,12 +87,13 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
       if (!client) throw aad.appNotFound(clientId, tenant?.defaultDomain ?? segment);
       const redirectUri = q.redirect_uri;
       if (!redirectUri) throw aad.missingParameter('redirect_uri');
-      const kind = matchRedirectUri(client, redirectUri);
-      if (!kind) throw aad.redirectMismatch(redirectUri, clientId);
-      const mode = q.response_mode ?? 'query';
+      const kind: RedirectPlatform | null = matchRedirectUri(client, redirectUri);
+      const requestedMode = q.response_mode ?? 'query';
+      const mode = ['query', 'fragment', 'form_post'].includes(requestedMode) ? requestedMode : 'query';
+      // Not registered, or registered but not a place a browser may be sent (javascript:, data:, …): a page, never a redirect.
+      if (!kind || !browserMayGoTo(redirectUri, kind, mode)) throw aad.redirectMismatch(redirectUri, clientId);
       const s: AuthorizeState = {
-        seg: segment, cid: clientId, ru: redirectUri, sc: q.scope ?? '', st: q.state, cc: q.code_challenge, nonce: q.nonce,
-        mode: ['query', 'fragment', 'form_post'].includes(mode) ? mode : 'query', hint: q.login_hint,
+        seg: segment, cid: clientId, ru: redirectUri, sc: q.scope ?? '', st: q.state, cc: q.code_challenge, nonce: q.nonce, mode, hint: q.login_hint,
       };
       try {
         if (q.response_type !== 'code') throw aad.responseTypeUnsupported(q.response_type ?? '');
@@ -105,11 +105,11 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
         if (!s.cc && kind === 'public') throw aad.pkceRequired();
         if (q.prompt === 'none') throw aad.loginRequired();
       } catch (err) {
-        if (err instanceof AadError) return redirectError(reply, s, err);
+        if (err instanceof AadError) return redirectError(reply, s, err, 302);
         throw err;
       }
       const state = seal(services.formKey, s, now() + STATE_TTL_MS);
-      return html(reply, signInPage({ action, state, appName: client.displayName, loginHint: s.hint }));
+      return html(reply, signInPage({ action, state, appName: client.displayName, loginHint: s.hint }), 200, pagePolicy(s));
     } catch (err) {
       if (err instanceof AadError) return html(reply, messagePage('Sorry, but we\'re having trouble signing you in.', err.message, true), 400);
       throw err;
@@ -123,13 +123,13 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
     if (!s) return html(reply, messagePage('Sign-in expired', 'This sign-in page has expired. Go back to the application and sign in again.', true), 400);
     try {
       const { tenant } = await signInTarget(services, s.seg, s.cid);
-      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action, state: form.state!, appName: s.cid });
+      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action, state: form.state!, appName: s.cid, policy: pagePolicy(s) });
       if (!signedIn) return reply;
       const client = await services.store.findApplicationByAppId(signedIn.tenant.id, s.cid);
       if (!client) throw aad.appNotFound(s.cid, signedIn.tenant.defaultDomain);
       return await consentOrCode(reply, s, signedIn, client, action);
     } catch (err) {
-      if (err instanceof AadError) return redirectError(reply, s, err);
+      if (err instanceof AadError) return redirectError(reply, s, err, 303);
       throw err;
     }
   };
@@ -149,7 +149,7 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
       if (problem) return html(reply, messagePage('Need admin approval', problem, true), 403);
       return await issueCode(reply, s, signedIn);
     } catch (err) {
-      if (err instanceof AadError) return redirectError(reply, s, err);
+      if (err instanceof AadError) return redirectError(reply, s, err, 303);
       throw err;
     }
   };

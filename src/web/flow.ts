@@ -58,9 +58,27 @@ export async function signInTarget(services: IdentityServices, segment: string, 
   return findHomeTenantForClient(services, clientId);
 }
 
-export function html(reply: FastifyReply, body: string, status = 200): FastifyReply {
-  return reply.code(status).header('cache-control', 'no-store').header('x-frame-options', 'DENY')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action *")
+export interface PagePolicy {
+  /**
+   * Where the page's forms may go, as CSP sources; default `'self'`. Browsers apply form-action to the
+   * redirect that answers a form too, so a sign-in page lists the client's redirect URI origin.
+   */
+  formAction?: string[];
+  /** CSP sources of the scripts the page runs; none by default. */
+  scripts?: string[];
+}
+
+/**
+ * Sends an interactive page with the headers every one of them carries: no framing (CSP
+ * frame-ancestors and X-Frame-Options, RFC 9700 §4.16), no referrer (§4.2), no caching, no sniffing.
+ */
+export function html(reply: FastifyReply, body: string, status = 200, policy: PagePolicy = {}): FastifyReply {
+  const csp = [
+    "default-src 'none'", "style-src 'unsafe-inline'", `script-src ${policy.scripts?.join(' ') || "'none'"}`,
+    `form-action ${policy.formAction?.join(' ') || "'self'"}`, "frame-ancestors 'none'", "base-uri 'none'",
+  ].join('; ');
+  return reply.code(status).header('cache-control', 'no-store').header('pragma', 'no-cache').header('x-frame-options', 'DENY')
+    .header('content-security-policy', csp).header('referrer-policy', 'no-referrer').header('x-content-type-options', 'nosniff')
     .type('text/html; charset=utf-8').send(body);
 }
 
@@ -75,17 +93,18 @@ export function formBody(req: FastifyRequest): Record<string, string> {
 /** Signs the user in from the sign-in form, or renders the form again with the error. */
 export async function signInFromForm(
   services: IdentityServices, req: FastifyRequest, reply: FastifyReply, form: Record<string, string>,
-  target: Tenant | null, again: { action: string; state: string; appName: string },
+  target: Tenant | null, again: { action: string; state: string; appName: string; policy?: PagePolicy },
 ): Promise<SignedInUser | null> {
   try {
     return await signInWithPassword(services, { username: form.username ?? '', password: form.password ?? '', target, ip: req.ip });
   } catch (err) {
     if (!(err instanceof AadError)) throw err;
-    html(reply, signInPage({ ...again, error: err.message, loginHint: form.username }), err.status === 429 ? 429 : 400);
+    const { policy, ...page } = again;
+    html(reply, signInPage({ ...page, error: err.message, loginHint: form.username }), err.status === 429 ? 429 : 400, policy);
     return null;
   }
 }
 
-export function askConsent(reply: FastifyReply, input: { action: string; state: string; appName: string; user: string; question: ConsentQuestion; canConsentForOrganization: boolean; error?: string }): FastifyReply {
-  return html(reply, consentPage({ ...input, scopes: input.question.scopes }));
+export function askConsent(reply: FastifyReply, input: { action: string; state: string; appName: string; user: string; question: ConsentQuestion; canConsentForOrganization: boolean; error?: string }, policy?: PagePolicy): FastifyReply {
+  return html(reply, consentPage({ ...input, scopes: input.question.scopes }), 200, policy);
 }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // Server-rendered pages: plain HTML forms that work without JavaScript, with no external assets.
 
 export function escapeHtml(value: unknown): string {
@@ -71,10 +73,18 @@ export function messagePage(title: string, text: string, error = false): string 
   return page(title, `<h1>${escapeHtml(title)}</h1><p${error ? ' class="error"' : ''}>${escapeHtml(text)}</p>`);
 }
 
+const FORM_POST_SCRIPT = 'document.forms[0].submit()';
+/** The CSP source of the one script Kentra's pages run (the form_post auto-submit). */
+export const FORM_POST_SCRIPT_SOURCE = `'sha256-${createHash('sha256').update(FORM_POST_SCRIPT).digest('base64')}'`;
+
 /** Posts the response to the client (response_mode=form_post); the button works without scripts. */
 export function formPostPage(action: string, fields: Record<string, string>): string {
   const inputs = Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('');
   return page('Working...', `<form method="post" action="${escapeHtml(action)}">${inputs}
 <p>Sign-in is complete.</p><div class="actions"><button type="submit">Continue</button></div></form>
-<script>document.forms[0].submit()</script>`);
+<script>${FORM_POST_SCRIPT}</script>`);
+}
+
+export function signedOutPage(): string {
+  return messagePage('Signed out', "You have signed out of your account. It's a good idea to close all browser windows.");
 }

@@ -219,7 +219,7 @@ ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
         const state = /name="state" value="([^"]*)"/.exec(page.text)![1]!.replace(/&amp;/g, '&');
         const action = /<form method="post" action="([^"]*)"/.exec(page.text)![1]!;
         const res = await postForm(`${k.endpoints.authority}${action}`, { state, username: 'dev@kubelogin.onmicrosoft.com', password: 'Dev-Passw0rd!' }, k.endpoints.caFile);
-        assert.equal(res.status, 302, res.text);
+        assert.equal(res.status, 303, res.text); // 303 after the credential POST (RFC 9700 §4.12)
         const location = String(res.headers.location);
         assert.match(location, /^http:\/\/localhost:\d+\/?\?code=/);
         const back = await fetch(location);

@@ -9,7 +9,7 @@ import { extendSeed, tokenChecker, type TokenChecker } from './clients/expect.js
 // openid-client v6 (panva), a strict OIDC relying party: discovery (the issuer must match), then
 // authorization code + PKCE with the library checking state, nonce and the id_token, the userinfo
 // endpoint and a refresh. The "browser" is plain HTTP in the client's process: GET the sign-in page,
-// POST the form, POST consent when it is asked, and take the 302 to the loopback redirect URI
+// POST the form, POST consent when it is asked, and take the 303 to the loopback redirect URI
 // (nothing listens there). openid-client uses fetch, so it runs in its own process with the CA in
 // NODE_EXTRA_CA_CERTS.
 
@@ -59,6 +59,7 @@ describe('openid-client against Kentra', { timeout: 120_000 }, () => {
     assert.ok(r.result.refreshed, 'refreshTokenGrant ran');
     await check.v2User(r.result.refreshed.accessToken, { aud: API_APP, azp: CLI_APP, scp: 'access_as_user', username: ALICE.username });
     assert.match(r.result.secondRedemption, /invalid_grant: AADSTS54005: OAuth2 Authorization code was already redeemed/);
+    assert.match(r.result.refreshAfterReplay, /invalid_grant: AADSTS50173/, 'the replay revoked the refresh tokens issued from the code');
   });
 
   it('a confidential web client with HTTP Basic authentication at the token endpoint', async () => {

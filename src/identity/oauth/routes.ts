@@ -144,12 +144,6 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     const version = prefix.includes('v2.0') ? 2 : 1;
     app.post(`${prefix}/token`, token(version));
     app.post(`${prefix}/devicecode`, deviceCode(version));
-    app.get(`${prefix}/logout`, async (req, reply) => {
-      const target = (req.query as Record<string, string>).post_logout_redirect_uri;
-      // Sign-in here keeps no session, so there is nothing to end; go where the app asked if it is ours to judge.
-      if (target && /^https?:\/\//.test(target)) return reply.redirect(target, 302);
-      return reply.type('text/html; charset=utf-8').send('<!doctype html><title>Signed out</title><p>You have signed out of your account. It\'s a good idea to close all browser windows.</p>');
-    });
   }
 
   const discovery = (version: 1 | 2) => aadEndpoint(async (req, reply) => {
@@ -210,7 +204,9 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
   // The page an error's `error_uri` names.
   app.get('/error', async (req, reply) => {
     const code = String((req.query as Record<string, unknown>).code ?? '').replace(/\D/g, '').slice(0, 10);
-    return reply.type('text/html; charset=utf-8').send(`<!doctype html><title>AADSTS${code}</title><h1>AADSTS${code}</h1><p>Kentra answered this request with error AADSTS${code}. The error_description of the response says what went wrong and what to do.</p>`);
+    return reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
+      .header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').header('x-content-type-options', 'nosniff')
+      .type('text/html; charset=utf-8').send(`<!doctype html><title>AADSTS${code}</title><h1>AADSTS${code}</h1><p>Kentra answered this request with error AADSTS${code}. The error_description of the response says what went wrong and what to do.</p>`);
   });
 
   app.get('/common/userrealm/:user', async (req, reply) => {

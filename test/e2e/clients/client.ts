@@ -55,7 +55,7 @@ const hiddenFields = (html: string) => Object.fromEntries([...html.matchAll(/<in
 
 /**
  * Follows an authorization URL through sign-in (and consent) and returns where the server sends the
- * browser: a 302 Location, or for response_mode=form_post the auto-submitting form (`formPost`; then
+ * browser: a 303 (after the credential POST) Location, or for response_mode=form_post the auto-submitting form (`formPost`; then
  * `location` is its action with the fields as a query, for inspection).
  */
 async function browse(url: string, origin: string, username: string, password: string): Promise<{ location: string; consented: boolean; formPost?: { action: string; fields: Record<string, string> } }> {
@@ -64,19 +64,19 @@ async function browse(url: string, origin: string, username: string, password: s
   if (!signIn.includes('name="password"')) throw new Error(`the authorization endpoint answered ${first.status}: ${pageText(signIn)}`);
   let res = await fetch(new URL(action(signIn), origin), form({ state: field(signIn, 'state')!, username, password }));
   let consented = false;
-  let html = res.status === 302 ? '' : await res.text();
+  let html = res.status === 303 ? '' : await res.text();
   if (html.includes('name="decision"')) {
     consented = true;
     res = await fetch(new URL(action(html), origin), form({ state: field(html, 'state')!, decision: 'accept' }));
-    html = res.status === 302 ? '' : await res.text();
+    html = res.status === 303 ? '' : await res.text();
   }
   if (res.status === 200 && /document\.forms\[0\]\.submit\(\)/.test(html)) {
     const formPost = { action: action(html), fields: hiddenFields(html) };
     return { location: `${formPost.action}?${new URLSearchParams(formPost.fields)}`, consented, formPost };
   }
-  if (res.status !== 302 && html) throw new Error(`the sign-in page answered ${res.status}: ${pageText(html)}`);
+  if (res.status !== 303 && html) throw new Error(`the sign-in page answered ${res.status}: ${pageText(html)}`);
   const location = res.headers.get('location');
-  if (res.status !== 302 || !location) throw new Error(`expected a redirect to the client, got ${res.status}`);
+  if (res.status !== 303 || !location) throw new Error(`expected a redirect to the client, got ${res.status}`);
   return { location, consented };
 }
 
@@ -243,21 +243,25 @@ async function openidClient(s: Scenario): Promise<unknown> {
   const { location, consented } = await browse(url.href, s.authority, s.username!, s.password!);
   const checks = { pkceCodeVerifier: s.wrongVerifier ? oc.randomPKCECodeVerifier() : verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
   const tokens = await oc.authorizationCodeGrant(config, new URL(location), checks);
-  let secondRedemption: string | null = null;
-  if (s.redeemTwice) {
-    secondRedemption = await oc.authorizationCodeGrant(config, new URL(location), checks).then(
-      () => 'the code was accepted twice',
-      (err: Error & { error?: string; error_description?: string }) => `${err.name}: ${err.message} (${err.error}: ${err.error_description})`);
-  }
   const userinfo = await oc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
   let refreshed: { accessToken: string; idTokenClaims: unknown } | null = null;
+  let latestRefreshToken = tokens.refresh_token;
   if (tokens.refresh_token) {
     const r = await oc.refreshTokenGrant(config, tokens.refresh_token);
     refreshed = { accessToken: r.access_token, idTokenClaims: r.claims() ?? null };
+    latestRefreshToken = r.refresh_token ?? latestRefreshToken;
+  }
+  const failure = (err: Error & { error?: string; error_description?: string }) => `${err.name}: ${err.message} (${err.error}: ${err.error_description})`;
+  let secondRedemption: string | null = null;
+  let refreshAfterReplay: string | null = null;
+  if (s.redeemTwice) {
+    // A replayed code is refused, and the refresh tokens issued from it are revoked (RFC 6749 §4.1.2).
+    secondRedemption = await oc.authorizationCodeGrant(config, new URL(location), checks).then(() => 'the code was accepted twice', failure);
+    if (latestRefreshToken) refreshAfterReplay = await oc.refreshTokenGrant(config, latestRefreshToken).then(() => 'the refresh token still works', failure);
   }
   return {
     issuer: config.serverMetadata().issuer, idTokenClaims: tokens.claims(), idToken: tokens.id_token, accessToken: tokens.access_token, refreshToken: !!tokens.refresh_token,
-    tokenType: tokens.token_type, expiresIn: tokens.expiresIn(), scope: tokens.scope, redirectedTo: location.split('?')[0], consented, userinfo, refreshed, secondRedemption,
+    tokenType: tokens.token_type, expiresIn: tokens.expiresIn(), scope: tokens.scope, redirectedTo: location.split('?')[0], consented, userinfo, refreshed, secondRedemption, refreshAfterReplay,
   };
 }
 
