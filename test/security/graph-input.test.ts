@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
+import { storeMatrix } from '../support/postgres.js';
 
 // Bad input to Graph gets Graph's 400 and changes nothing, never a 5xx (issue 12 finding 11, issue 16).
 
@@ -22,7 +23,10 @@ tenants:
       - { displayName: existing, id: 77777777-0000-4000-8000-0000000000a1 }
 `;
 
-describe('Graph input (security suite)', { timeout: 180_000 }, () => {
+const stores = storeMatrix(after);
+
+// On each store: a group created with a bad reference must roll back on both backends.
+for (const store of stores) describe(`Graph input on ${store.name} (security suite)`, { timeout: 180_000 }, () => {
   let k: TestKentra;
   const tokens: Record<string, string> = {};
   const token = async (username: string, password: string) => {
@@ -47,7 +51,7 @@ describe('Graph input (security suite)', { timeout: 180_000 }, () => {
   const groupsNamed = async (name: string) => (await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`)).json().value as any[];
 
   before(async () => {
-    k = await startTestKentra({ seed: SEED });
+    k = await startTestKentra({ seed: SEED, store: store.url ? await store.url() : undefined });
     tokens.admin = await token(`admin@${DOMAIN}`, 'Admin-Passw0rd!');
     tokens.member = await token(`member@${DOMAIN}`, 'Member-Passw0rd!');
   });
