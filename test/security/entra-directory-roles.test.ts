@@ -97,7 +97,7 @@ interface Write {
 
 const ALL_USERS = DELEGATED;
 
-describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 300_000 }, () => {
+describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 600_000 }, () => {
   let k: TestKentra;
   const actors = new Map<string, Actor>();
   let ga: Actor;
@@ -114,7 +114,7 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 3
   const tokenRequest = (fields: Record<string, string>): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
     const body = new URLSearchParams({ scope: 'https://graph.microsoft.com/.default', ...fields }).toString();
     const req = httpsRequest(`${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`, {
-      method: 'POST', ca: readFileSync(k.endpoints.caFile), localAddress: `127.0.${1 + (sourceAddress >> 5)}.${2 + (sourceAddress++ % 32)}`,
+      method: 'POST', ca: readFileSync(k.endpoints.caFile), family: 4, localAddress: `127.0.${1 + (sourceAddress >> 5)}.${2 + (sourceAddress++ % 32)}`,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     }, (res) => {
       let text = '';
