@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { isGuid, newId } from '../../shared/crypto.js';
 import type { Application, AppRole, PermissionScope, RequiredResourceAccess } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
-import { isGlobalAdmin, requireRead, requireWrite } from './caller.js';
+import { GRAPH_APP_ID } from '../directory/first-party.js';
+import { canConsent, isGlobalAdmin, requireRead, requireWrite } from './caller.js';
 import {
   collect, findApplication, findServicePrincipal, graphRoute, jsonBody, noContent, applicationView, servicePrincipalView,
   requireGuid, requireString, optionalStringArray, boolField, type GraphContext, type GraphRequest,
@@ -393,13 +394,15 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     return { principal, resource };
   };
   const createAssignment = async (r: GraphRequest) => {
-    if (!(r.caller.kind === 'user' && isGlobalAdmin(r.caller)) && !(r.caller.kind === 'app' && ['AppRoleAssignment.ReadWrite.All', 'Directory.ReadWrite.All'].some((p) => r.caller.permissions.has(p)))) throw graphErrors.denied();
+    if (!canConsent(r.caller, 'appRole')) throw graphErrors.denied();
     const body = jsonBody(r, ['principalId', 'resourceId', 'appRoleId'], 'microsoft.graph.appRoleAssignment');
     const principalId = requireGuid(body.principalId, 'principalId');
     const resourceId = requireGuid(body.resourceId, 'resourceId');
     const appRoleId = requireGuid(body.appRoleId, 'appRoleId');
     const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
     if (!resource) throw graphErrors.notFound(resourceId);
+    // Microsoft Graph's app roles: Privileged Role Administrator or Global Administrator only (security.md §4.6).
+    if (resource.appId === GRAPH_APP_ID && !canConsent(r.caller, 'graphAppRole')) throw graphErrors.denied();
     const resourceApp = await r.store.findApplicationByAppId(r.tenant.id, resource.appId);
     if (appRoleId !== '00000000-0000-0000-0000-000000000000' && !resourceApp?.appRoles.some((x) => x.id === appRoleId)) {
       throw graphErrors.badRequest(`Permission being assigned was not found on application '${resource.appId}'.`);
@@ -433,8 +436,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
 
   // ---- delegated permission grants (consent) ---------------------------------------------------
-  const canGrant = (r: GraphRequest) => (r.caller.kind === 'user' && isGlobalAdmin(r.caller))
-    || (r.caller.kind === 'app' && ['DelegatedPermissionGrant.ReadWrite.All', 'Directory.ReadWrite.All'].some((p) => r.caller.permissions.has(p)));
+  const canGrant = (r: GraphRequest) => canConsent(r.caller, 'delegated');
   graphRoute(app, ctx, 'GET', '/oauth2PermissionGrants', async (r) => {
     requireRead(r.caller, 'application');
     const q = listQuery(r.query, r.req.headers, 'OAuth2PermissionGrant', ['id', 'clientId', 'resourceId', 'consentType', 'principalId']);

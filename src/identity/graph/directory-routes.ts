@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { hashSecret } from '../../shared/crypto.js';
+import { hashSecret, isGuid } from '../../shared/crypto.js';
 import type { Group, User } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
-import { isGlobalAdmin, requireRead, requireWrite } from './caller.js';
+import { canChangeUser, isGlobalAdmin, protectingRoleIds, requireRead, requireWrite, type UserChange } from './caller.js';
 import {
   boolField, collect, directoryObject, findUser, graphRoute, jsonBody, memberGroups, noContent, referenceId, requireGuid,
   requireString, type GraphContext, type GraphRequest,
@@ -15,6 +15,34 @@ const USER_FILTERS = ['id', 'displayName', 'userPrincipalName', 'mail', 'mailNic
 const GROUP_FILTERS = ['id', 'displayName', 'mailNickname', 'securityEnabled', 'mailEnabled', 'description'];
 const USER_WRITABLE = ['accountEnabled', 'displayName', 'mailNickname', 'userPrincipalName', 'passwordProfile', 'givenName', 'surname', 'jobTitle', 'mail', 'onPremisesImmutableId', 'usageLocation', 'passwordPolicies'];
 const GROUP_WRITABLE = ['displayName', 'mailNickname', 'mailEnabled', 'securityEnabled', 'description', 'groupTypes', 'visibility', 'owners@odata.bind', 'members@odata.bind'];
+/** Graph creates at most 20 owners and members together with a group. */
+const MAX_BOUND_ON_CREATE = 20;
+
+/** What a user PATCH changes, in the terms of Entra's tables (security.md §4.2, §4.3). */
+function userChanges(body: Record<string, unknown>): Set<UserChange> {
+  const changes = new Set<UserChange>();
+  for (const key of Object.keys(body)) {
+    if (key.startsWith('@odata.')) continue;
+    if (['passwordProfile', 'passwordPolicies', 'businessPhones', 'mobilePhone', 'otherMails'].includes(key)) changes.add('password');
+    else if (['accountEnabled', 'userPrincipalName', 'onPremisesImmutableId'].includes(key)) changes.add('sensitive');
+    else changes.add('properties');
+  }
+  if (changes.size === 0) changes.add('properties');
+  return changes;
+}
+
+/** The object ids of an `owners@odata.bind` / `members@odata.bind` list of `…/directoryObjects/{id}`-style URLs. */
+function boundIds(body: Record<string, any>, key: string): string[] {
+  const v = body[key];
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw graphErrors.badRequest(`Property '${key}' must be an array of directory object URLs.`);
+  return [...new Set(v.map((url: string) => {
+    const last = url.split('/').pop() ?? '';
+    const id = /^[a-z]+\('([^']*)'\)$/i.exec(last)?.[1] ?? /^\('?([^')]*)'?\)$/.exec(last)?.[1] ?? last;
+    if (!isGuid(id)) throw graphErrors.badRequest(`Invalid value specified for property '${key}': '${url}' does not name a directory object.`);
+    return id.toLowerCase();
+  }))];
+}
 
 /** Entra's default password rule: 8 to 256 characters with three of lower, upper, digit, symbol. */
 function checkPassword(password: unknown): string {
@@ -107,13 +135,17 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
 
   graphRoute(app, ctx, 'PATCH', '/users/:id', async (r) => {
     const user = await findUser(r, r.params.id!);
-    requireWrite(r.caller, 'user');
     const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user');
+    // The target is protected by every role it holds: checked before anything is read from the values.
+    if (!canChangeUser(r.caller, await protectingRoleIds(r.store, r.tenant.id, user.id), userChanges(body))) throw graphErrors.denied();
     const next: User = { ...user };
     if (body.displayName !== undefined) next.displayName = requireString(body, 'displayName', 'user');
     if (body.mailNickname !== undefined) next.mailNickname = requireString(body, 'mailNickname', 'user');
     if (body.accountEnabled !== undefined) next.accountEnabled = boolField(body, 'accountEnabled')!;
-    if (body.mail !== undefined) next.mail = body.mail;
+    if (body.mail !== undefined) {
+      if (body.mail !== null && typeof body.mail !== 'string') throw graphErrors.badRequest("Property 'mail' must be a string or null.");
+      next.mail = body.mail;
+    }
     if (body.userPrincipalName !== undefined) {
       const upn = requireString(body, 'userPrincipalName', 'user');
       if (!r.tenant.domains.includes(upn.split('@')[1]?.toLowerCase() ?? '')) throw graphErrors.badRequest('Property userPrincipalName is invalid.');
@@ -130,7 +162,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
 
   graphRoute(app, ctx, 'DELETE', '/users/:id', async (r) => {
     const user = await findUser(r, r.params.id!);
-    requireWrite(r.caller, 'user');
+    if (!canChangeUser(r.caller, await protectingRoleIds(r.store, r.tenant.id, user.id), ['delete'])) throw graphErrors.denied();
     if (user.id === r.caller.objectId) throw graphErrors.badRequest('You cannot delete the account you are signed in with.');
     await r.store.transaction(async (tx) => {
       await tx.deleteUser(r.tenant.id, user.id);
@@ -184,9 +216,27 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     if (mailEnabled || (body.groupTypes && (!Array.isArray(body.groupTypes) || body.groupTypes.length))) {
       throw graphErrors.badRequest('Only security groups (mailEnabled false, no groupTypes) can be created in this directory.');
     }
+    if (body.description !== undefined && body.description !== null && typeof body.description !== 'string') throw graphErrors.badRequest("Property 'description' must be a string or null.");
+    const ownerIds = boundIds(body, 'owners@odata.bind');
+    const memberIds = boundIds(body, 'members@odata.bind');
+    if (ownerIds.length + memberIds.length > MAX_BOUND_ON_CREATE) throw graphErrors.badRequest(`At most ${MAX_BOUND_ON_CREATE} owners and members can be added when a group is created.`);
+    // The group, its owners and its members in one transaction: a bad reference creates nothing.
     const group = await r.store.transaction(async (tx) => {
-      const g = await new Directory(tx, r.services.clock).createGroup({ tenantId: r.tenant.id, displayName, mailNickname, description: body.description ?? null, securityEnabled, mailEnabled });
-      if (r.caller.kind === 'user' && !isGlobalAdmin(r.caller)) await tx.addOwner({ tenantId: r.tenant.id, objectId: g.id, objectType: 'group', ownerId: r.caller.objectId });
+      const dir = new Directory(tx, r.services.clock);
+      const g = await dir.createGroup({ tenantId: r.tenant.id, displayName, mailNickname, description: body.description ?? null, securityEnabled, mailEnabled });
+      const owners = new Set(ownerIds);
+      if (r.caller.kind === 'user' && !isGlobalAdmin(r.caller)) owners.add(r.caller.objectId);
+      for (const ownerId of owners) {
+        const type = await dir.objectType(r.tenant.id, ownerId);
+        if (type !== 'user' && type !== 'servicePrincipal') {
+          throw graphErrors.badRequest(`Invalid value specified for property 'owners@odata.bind': '${ownerId}' ${type ? 'is not a user or service principal' : 'does not exist'}.`);
+        }
+        await tx.addOwner({ tenantId: r.tenant.id, objectId: g.id, objectType: 'group', ownerId });
+      }
+      for (const memberId of memberIds) {
+        if (!(await dir.objectType(r.tenant.id, memberId))) throw graphErrors.badRequest(`Invalid value specified for property 'members@odata.bind': '${memberId}' does not exist.`);
+        await dir.addGroupMember(r.tenant.id, g.id, memberId);
+      }
       return g;
     });
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#groups/$entity`, ...groupJson(group) });
@@ -214,6 +264,8 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   graphRoute(app, ctx, 'DELETE', '/groups/:id', async (r) => {
     const group = await findGroup(r);
     requireWrite(r.caller, 'group', { owner: await owns(r, group.id) });
+    // Directory.ReadWrite.All does not delete groups (Graph's permission reference).
+    if (r.caller.kind === 'app' && !r.caller.permissions.has('Group.ReadWrite.All')) throw graphErrors.denied();
     // Allowed even when a cluster names it as an admin group, as in Entra: the cluster then holds a dangling id.
     await r.store.deleteGroup(r.tenant.id, group.id);
     return noContent(r.reply);

@@ -4,6 +4,10 @@ import { graphErrors } from './errors.js';
 // and, or, not, parentheses), $select, $top with @odata.nextLink paging, and $count.
 // Directory string comparisons are case-insensitive, as Graph's are.
 
+/** Kentra's bounds on a `$filter`: its length, and how deep parentheses and `not` may nest. */
+export const MAX_FILTER_LENGTH = 4096;
+export const MAX_FILTER_DEPTH = 32;
+
 type Literal = string | number | boolean | null;
 type Node =
   | { op: 'and' | 'or'; left: Node; right: Node }
@@ -47,6 +51,7 @@ function tokenize(input: string): Token[] {
 
 class Parser {
   private pos = 0;
+  private depth = 0;
   constructor(private readonly tokens: Token[]) {}
 
   private peek(): Token | undefined { return this.tokens[this.pos]; }
@@ -83,15 +88,21 @@ class Parser {
   }
 
   private unary(): Node {
-    if (this.isWord('not')) { this.pos++; return { op: 'not', expr: this.unary() }; }
     const t = this.peek();
-    if (t?.kind === 'punct' && t.text === '(') {
-      this.pos++;
-      const inner = this.or();
+    const nests = this.isWord('not') || (t?.kind === 'punct' && t.text === '(');
+    if (!nests) return this.comparison();
+    // Each `not` and `(` is one level of recursion: bounded, so no input reaches the stack's end.
+    if (++this.depth > MAX_FILTER_DEPTH) throw graphErrors.badRequest(`Invalid filter clause: the expression nests deeper than ${MAX_FILTER_DEPTH} levels.`);
+    this.pos++;
+    let node: Node;
+    if (t!.text === '(') {
+      node = this.or();
       this.expect(')');
-      return inner;
+    } else {
+      node = { op: 'not', expr: this.unary() };
     }
-    return this.comparison();
+    this.depth--;
+    return node;
   }
 
   private literal(): Literal {
@@ -173,6 +184,7 @@ function compile(node: Node): Filter {
 /** Compiles `$filter`, refusing properties the resource does not filter on, as Graph does. */
 export function parseFilter(text: string | undefined, resource: string, filterable: string[]): Filter | null {
   if (!text) return null;
+  if (text.length > MAX_FILTER_LENGTH) throw graphErrors.badRequest(`Invalid filter clause: the expression is longer than ${MAX_FILTER_LENGTH} characters.`);
   const node = new Parser(tokenize(text)).parse();
   for (const path of paths(node)) {
     if (!filterable.some((f) => f.toLowerCase() === path.toLowerCase())) {
