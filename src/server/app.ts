@@ -57,12 +57,23 @@ function badRequest(message: string): Error & { statusCode: number } {
 
 const NUL_MESSAGE = 'The request contains a NUL character (U+0000), which is not allowed in any value.';
 
-/** Whether a parsed JSON value holds U+0000 in any string or property name. */
-function containsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (depth > 64 || value === null || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.some((v) => containsNul(v, depth + 1));
-  return Object.entries(value as Record<string, unknown>).some(([k, v]) => k.includes('\u0000') || containsNul(v, depth + 1));
+/** Whether a parsed JSON value holds U+0000 in any string or property name, however deep. */
+function containsNul(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return true;
+    } else if (Array.isArray(value)) {
+      for (const v of value) stack.push(v);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(v);
+      }
+    }
+  }
+  return false;
 }
 
 /** Whether a URL (path and query) carries U+0000, raw or percent-encoded. */
