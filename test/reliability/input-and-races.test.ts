@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { storeMatrix } from '../support/postgres.js';
-import { bootstrapToken, call, closeAgents, jsonHeaders, type Answer } from './load.js';
+import { bootstrapToken, call, closeAgents, countInStore, jsonHeaders, type Answer } from './load.js';
 
 // Issue 16 item 2 (membership cycles raced in at the same moment) and issue 12 finding 11 / issue 16
 // item 4's store part (U+0000 and invalid UTF-8 reaching the store), on each store.
@@ -15,8 +15,10 @@ for (const store of stores) {
     let k: TestKentra;
     let graphToken: string;
     let armToken: string;
+    let url: string | undefined;
     before(async () => {
-      k = await startTestKentra({ store: store.url ? await store.url() : undefined });
+      url = store.url ? await store.url() : undefined;
+      k = await startTestKentra({ store: url });
       graphToken = await bootstrapToken(k, 'graph');
       armToken = await bootstrapToken(k, 'arm');
     });
@@ -54,6 +56,20 @@ for (const store of stores) {
         assert.equal(r.json().error.code, 'Request_BadRequest');
         assert.match(r.json().error.message, /cycle/, shown(r));
       }
+    });
+
+    it('issue 16.5: concurrent PUTs creating one cluster: the losers get 409, never 5xx, and leave no operation row behind', async () => {
+      assert.equal((await arm('PUT', '/resourcegroups/rg-race', JSON.stringify({ location: 'eastus' }))).status, 201);
+      const path = '/resourceGroups/rg-race/providers/Microsoft.ContainerService/managedClusters/raced';
+      const body = JSON.stringify({ location: 'eastus', properties: { dnsPrefix: 'raced', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }] } });
+      const answers = await Promise.all(Array.from({ length: 8 }, () => call(k, 'PUT', `/subscriptions/${k.endpoints.subscriptionId}${path}?api-version=2022-11-01`, { body, headers: jsonHeaders(armToken) })));
+      const accepted = answers.filter((a) => a.status === 200 || a.status === 201).length;
+      const operations = await countInStore(k.dataDir, url, 'SELECT count(*) AS n FROM arm_operations WHERE lower(resource_id) = $1', [`/subscriptions/${k.endpoints.subscriptionId}${path}`.toLowerCase()]);
+      console.log(`issue 16.5 figure (${store.name}): 8 concurrent PUTs of one new cluster → ${answers.map((a) => a.status).join(' ')}; ${accepted} accepted, ${operations} operation rows`);
+      for (const a of answers) assert.ok([200, 201, 409].includes(a.status), shown(a));
+      for (const a of answers.filter((x) => x.status === 409)) assert.ok(['Conflict', 'OperationNotAllowed'].includes(a.json().error.code), shown(a));
+      assert.ok(accepted >= 1);
+      assert.equal(operations, accepted, 'one operation row per accepted PUT, none for a refused one');
     });
 
     it('issue 12.11: U+0000 in a Graph displayName, an ARM resource group name or location, or the tenant path segment is refused with 400 and nothing is stored', async () => {

@@ -80,3 +80,24 @@ export function trace(message: string): void {
   const file = process.env.KENTRA_TEST_TRACE;
   if (file) appendFileSync(file, `${new Date().toISOString()} ${message}\n`);
 }
+
+/** One number from the store's database, read directly (SQLite file in the data directory, or PostgreSQL by URL). */
+export async function countInStore(dataDir: string, url: string | undefined, query: string, params: unknown[] = []): Promise<number> {
+  if (!url) {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(`${dataDir}/kentra.db`, { readonly: true });
+    try {
+      return Number(Object.values(db.prepare(query.replace(/\$\d+/g, '?')).get(...params) as Record<string, unknown>)[0]);
+    } finally {
+      db.close();
+    }
+  }
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return Number(Object.values((await client.query(query, params)).rows[0] as Record<string, unknown>)[0]);
+  } finally {
+    await client.end();
+  }
+}
