@@ -4,7 +4,7 @@ export { authenticatorChain, NO_ANSWER, type AuthnResult, type TokenAuthenticato
 export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOptions, type GroupLookup, type KeySource } from './entra.js';
 export { cachedGroupLookup, storeGroupLookup } from './groups.js';
 export { graphGroupLookup, type GraphGroupLookup, type GraphGroupLookupOptions } from './graph-groups.js';
-export { cachedTokenAuthenticator, type CachedTokenAuthenticator, type TokenCacheOptions } from './token-cache.js';
+export { cachedTokenAuthenticator, tokenCacheStats, type CachedTokenAuthenticator, type TokenCacheOptions, type TokenCacheStats } from './token-cache.js';
 export { reviewToken, badRequest, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
 export { clusterEntraAuthenticator, registerAccessWebhooks, webhookOrganization, type AccessWebhookOptions } from './webhooks.js';
 export {

@@ -21,6 +21,35 @@ export interface CachedTokenAuthenticator extends TokenAuthenticator {
   readonly clear: () => void;
 }
 
+/** What every token cache of this process has done, for /metrics. */
+export interface TokenCacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** Entries held now, over every live cache. */
+  entries: number;
+  /** The largest bound (maxEntries) of a live cache. */
+  maxEntries: number;
+}
+
+const totals = { hits: 0, misses: 0, evictions: 0 };
+const live = new Set<WeakRef<{ entries: Map<string, unknown>; max: number }>>();
+
+export function tokenCacheStats(): TokenCacheStats {
+  let entries = 0;
+  let maxEntries = 0;
+  for (const ref of live) {
+    const cache = ref.deref();
+    if (!cache) {
+      live.delete(ref);
+      continue;
+    }
+    entries += cache.entries.size;
+    maxEntries = Math.max(maxEntries, cache.max);
+  }
+  return { ...totals, entries, maxEntries };
+}
+
 export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenCacheOptions): CachedTokenAuthenticator {
   const secret = randomBytes(32);
   const successTtl = opts.successTtlMs ?? 120_000;
@@ -28,6 +57,8 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
   const max = opts.maxEntries ?? 10_000;
   const entries = new Map<string, { result: AuthnResult; until: number }>();
   const inflight = new Map<string, Promise<AuthnResult>>();
+  const self = { entries: entries as Map<string, unknown>, max };
+  live.add(new WeakRef(self));
 
   const keyOf = (token: string, audiences: string[] | undefined) => {
     const h = createHmac('sha256', secret);
@@ -40,16 +71,26 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
     const now = opts.clock.now();
     const hit = entries.get(key);
     if (hit) {
-      if (hit.until > now) return hit.result;
       entries.delete(key);
+      if (hit.until > now) {
+        // Least recently used first out: a hit moves the entry to the end of the Map's order.
+        entries.set(key, hit);
+        totals.hits++;
+        return hit.result;
+      }
     }
+    totals.misses++;
     const pending = inflight.get(key);
     if (pending) return pending;
     const call = inner(req).then((result) => {
       if (result.kind !== 'error') {
         const ttl = result.kind === 'user' ? successTtl : failureTtl;
         const until = Math.min(opts.clock.now() + ttl, result.kind === 'user' && result.expiresAt ? result.expiresAt : Infinity);
-        if (entries.size >= max) entries.delete(entries.keys().next().value!); // oldest first
+        entries.delete(key);
+        if (entries.size >= max) {
+          entries.delete(entries.keys().next().value!); // the least recently used
+          totals.evictions++;
+        }
         entries.set(key, { result, until });
       }
       return result;
@@ -57,6 +98,7 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
     inflight.set(key, call);
     return call;
   }) as CachedTokenAuthenticator;
-  Object.assign(authenticate, { size: () => entries.size, clear: () => entries.clear() });
+  // `self` is held by the authenticator so the WeakRef in `live` lasts exactly as long as the cache.
+  Object.assign(authenticate, { size: () => entries.size, clear: () => entries.clear(), [Symbol.for('kentra.tokenCache')]: self });
   return authenticate;
 }

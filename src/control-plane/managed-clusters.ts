@@ -59,12 +59,12 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   const now = () => o.clock.now();
 
   // ---- long-running operations ----------------------------------------------------------------
-  const newOperation = async (r: ArmRequest, resource: ArmResource, kind: ArmOperation['kind']) => {
+  const newOperation = async (r: ArmRequest, resource: ArmResource, kind: ArmOperation['kind'], persist = true) => {
     const op: ArmOperation = {
       id: newId(), subscriptionId: resource.subscriptionId, location: resource.location.toLowerCase(), resourceId: resource.id, kind,
       status: 'InProgress', startTime: now(), endTime: null, completeAt: now() + o.provisioningDelayMs, error: null,
     };
-    await store.createOperation(op);
+    if (persist) await store.createOperation(op);
     const base = `${r.origin}/subscriptions/${op.subscriptionId}/providers/Microsoft.ContainerService/locations/${op.location}`;
     r.reply.header('azure-asyncoperation', `${base}/operations/${op.id}?api-version=2016-03-30`).header('retry-after', '1');
     if (kind === 'delete') r.reply.header('location', `${base}/operationresults/${op.id}?api-version=2016-03-30`);
@@ -269,12 +269,10 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       body: { identity, sku: body.sku ?? (existing?.body as any)?.sku ?? { name: 'Base', tier: 'Free' }, properties: { ...properties, provisioningState: existing ? 'Updating' : 'Creating', ...(attached ? {} : { powerState: { code: String(existing?.secrets.powerState ?? 'Running') } }) } },
       secrets, createdAt: existing?.createdAt ?? now(), updatedAt: now(),
     };
-    const op = await newOperation(r, resource, existing ? 'update' : 'create');
+    const op = await newOperation(r, resource, existing ? 'update' : 'create', false);
     resource.secrets.pendingOperation = op.id;
-    await store.transaction(async (tx) => {
-      if (existing) await tx.updateResource(id, () => resource);
-      else await tx.createResource(resource);
-    });
+    // The operation row and the resource in one transaction: a crash leaves both or neither.
+    await store.putResourceWithOperation(resource, op, existing ? 'replace' : 'create');
     return r.reply.code(existing ? 200 : 201).send(clusterJson(resource));
   });
 

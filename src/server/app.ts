@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpEdge } from '../identity/index.js';
+import { isStoreUnavailable, StoreError } from '../store/index.js';
 import { Metrics } from './metrics.js';
 
 export interface ServerOptions {
@@ -27,10 +28,60 @@ function errorBody(protocol: ReturnType<typeof protocolOf>, status: number, code
   switch (protocol) {
     case 'arm': return { error: { code, message } };
     case 'graph': return { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId } } };
-    case 'aad': return { error: status >= 500 ? 'server_error' : 'invalid_request', error_description: message, error_codes: [], timestamp: new Date().toISOString(), trace_id: requestId, correlation_id: requestId };
+    case 'aad': {
+      const error = status === 503 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request';
+      return { error, error_description: message, error_codes: [], timestamp: new Date().toISOString(), trace_id: requestId, correlation_id: requestId };
+    }
     default: return { error: code, message };
   }
 }
+
+/** Seconds a client is asked to wait (Retry-After) while the store is unreachable. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+/** How long /readyz waits for the store before it answers "not ready". */
+const READY_TIMEOUT_MS = 3_000;
+
+/** Each protocol's error code for a status the edge chooses itself. */
+function errorCode(protocol: ReturnType<typeof protocolOf>, status: number): string {
+  if (status === 503) return protocol === 'graph' ? 'serviceNotAvailable' : 'ServiceUnavailable';
+  if (status >= 500) return 'InternalServerError';
+  if (status === 409) return protocol === 'graph' ? 'Request_BadRequest' : 'Conflict';
+  if (status === 404) return protocol === 'graph' ? 'Request_ResourceNotFound' : 'NotFound';
+  return protocol === 'graph' ? 'Request_BadRequest' : protocol === 'arm' ? 'InvalidRequestContent' : 'BadRequest';
+}
+
+/** A 400 in the protocol's shape for a request the edge refuses before any route runs. */
+function badRequest(message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode: 400 });
+}
+
+const NUL_MESSAGE = 'The request contains a NUL character (U+0000), which is not allowed in any value.';
+
+/** Whether a parsed JSON value holds U+0000 in any string or property name, however deep. */
+function containsNul(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return true;
+    } else if (Array.isArray(value)) {
+      for (const v of value) stack.push(v);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (k.includes('\u0000')) return true;
+        stack.push(v);
+      }
+    }
+  }
+  return false;
+}
+
+/** Whether a URL (path and query) carries U+0000, raw or percent-encoded. */
+function urlContainsNul(url: string): boolean {
+  return url.includes('\u0000') || /%00/.test(url);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function createServer(opts: ServerOptions): { app: FastifyInstance; edge: HttpEdge; metrics: Metrics } {
   const app = Fastify({
@@ -60,23 +111,41 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   };
 
   // ARM clients post actions with an empty JSON body (`az provider register`): empty means no body.
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
+  // Bodies are decoded strictly: invalid UTF-8 is refused, never stored as replacement characters.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    let text: string;
     try {
-      done(null, JSON.parse(text));
+      text = utf8.decode(body as Buffer);
     } catch {
-      const err = new Error('The request body is not valid JSON.') as Error & { statusCode: number };
-      err.statusCode = 400;
-      done(err, undefined);
+      return done(badRequest('The request body is not valid UTF-8.'), undefined);
     }
+    if (text.trim() === '') return done(null, undefined);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return done(badRequest('The request body is not valid JSON.'), undefined);
+    }
+    // U+0000 fits no identifier or name, and PostgreSQL cannot store it in text: refused here, once for all routes.
+    if (containsNul(value)) return done(badRequest(NUL_MESSAGE), undefined);
+    done(null, value);
   });
   // Forms are parsed by each protocol edge (duplicate parameters are refused there), so keep the text.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_req, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      return done(badRequest('The request body is not valid UTF-8.'), undefined);
+    }
+    if (urlContainsNul(text)) return done(badRequest(NUL_MESSAGE), undefined);
+    done(null, text);
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-ms-request-id', req.id);
     (req as any).startedAt = process.hrtime.bigint();
+    if (urlContainsNul(req.url)) throw badRequest(NUL_MESSAGE);
   });
   app.addHook('onResponse', async (req, reply) => {
     const started = (req as any).startedAt as bigint | undefined;
@@ -87,13 +156,21 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(seconds * 1000) }, 'request');
   });
 
+  // The one place each protocol's 4xx/5xx shape is chosen for errors no route answered itself: a store
+  // that cannot be reached is 503 with Retry-After (the request may succeed later), a store conflict 409.
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req: FastifyRequest, reply: FastifyReply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    const unavailable = isStoreUnavailable(err);
+    const storeStatus = err instanceof StoreError ? (err.code === 'conflict' ? 409 : err.code === 'not_found' ? 404 : 400) : null;
+    const status = unavailable ? 503 : storeStatus ?? (err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500);
     const protocol = protocolOf(req.url);
-    if (status >= 500) req.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
-    const message = status >= 500 ? 'The server had an internal error. The request was logged with its id.' : err.message;
-    const code = status >= 500 ? 'InternalServerError' : protocol === 'graph' ? 'Request_BadRequest' : protocol === 'arm' ? 'InvalidRequestContent' : 'BadRequest';
-    return reply.code(status).send(errorBody(protocol, status, code, message, req.id));
+    if (unavailable) req.log.warn({ err: { message: err.message, code: err.code } }, 'store unavailable');
+    else if (status >= 500) req.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
+    const message = unavailable
+      ? 'The service is temporarily unavailable: its database cannot be reached. Retry after the time in Retry-After.'
+      : status >= 500 ? 'The server had an internal error. The request was logged with its id.' : err.message;
+    if (unavailable) reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS));
+    if (protocol === 'aad') reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
+    return reply.code(status).send(errorBody(protocol, status, errorCode(protocol, status), message, req.id));
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -104,7 +181,10 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
 
   app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
   app.get('/readyz', async (_req, reply) => {
-    const ok = await opts.ready().catch(() => false);
+    // Bounded: a frozen store makes the instance unready within seconds instead of hanging the probe.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS); });
+    const ok = await Promise.race([opts.ready().catch(() => false), timeout]).finally(() => clearTimeout(timer));
     return reply.code(ok ? 200 : 503).type('text/plain').send(ok ? 'ready' : 'not ready');
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));

@@ -156,7 +156,8 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await assert.rejects(add(d!, c!.id), isConflict);
       assert.deepEqual(await s.listDirectGroupIds(t.id, u.id), [a!.id]);
       assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a!.id, b!.id, c!.id, d!.id].sort());
-      await add(a!, d!.id); // a cycle written directly (the directory refuses these; the store must still terminate)
+      await assert.rejects(add(a!, d!.id), (e: unknown) => e instanceof StoreError && e.code === 'invalid' && /cycle/.test(e.message), 'a cycle is refused');
+      await assert.rejects(add(e!, e!.id), (x: unknown) => x instanceof StoreError && x.code === 'invalid', 'a group is not its own member');
       assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a!.id, b!.id, c!.id, d!.id].sort());
       assert.deepEqual((await s.listGroupMembers(t.id, d!.id)).map((m) => m.memberId).sort(), [b!.id, c!.id].sort());
       assert.equal(await s.removeGroupMember(t.id, d!.id, b!.id), true);
@@ -166,6 +167,57 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const page = await s.listGroups(t.id, { limit: 100 });
       assert.equal(page.items.length, 4);
       assert.equal((await s.updateGroup(t.id, e!.id, (g) => ({ ...g, description: 'hi' })))?.description, 'hi');
+    });
+
+    it('issue 16.2: refuses both directions of a membership added at the same moment (the cycle check and the insert are serialized)', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const pairs = 15;
+      const groups = Array.from({ length: pairs * 2 }, () => group(t.id));
+      for (const g of groups) await s.createGroup(g);
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      // Each add runs in a transaction that lingers after its write, as a request's transaction does.
+      const add = (groupId: string, memberId: string) => s.transaction(async (tx) => {
+        await tx.addGroupMember({ tenantId: t.id, groupId, memberId, memberType: 'group' });
+        await sleep(5);
+      });
+      const results = await Promise.all(Array.from({ length: pairs }, (_, p) => {
+        const [a, b] = [groups[2 * p]!.id, groups[2 * p + 1]!.id];
+        return Promise.allSettled([add(b, a), add(a, b)]);
+      }));
+      const both = results.filter(([x, y]) => x.status === 'fulfilled' && y.status === 'fulfilled').length;
+      console.log(`issue 16.2 figure (${name}): ${pairs} pairs raced in the store, both directions accepted in ${both}`);
+      assert.equal(both, 0, `cycles got in on ${both} of ${pairs} pairs`);
+      for (const pair of results) {
+        assert.equal(pair.filter((r) => r.status === 'fulfilled').length, 1, 'one direction wins');
+        const refused = pair.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        assert.ok(refused.reason instanceof StoreError && refused.reason.code === 'invalid', String(refused.reason));
+      }
+    });
+
+    it('issue 16.5: writes an ARM resource and its operation in one transaction, both or neither', async () => {
+      const sub = id();
+      const resource = {
+        id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c-${id().slice(0, 6)}`,
+        subscriptionId: sub, resourceGroup: 'rg', type: 'Microsoft.ContainerService/managedClusters', name: 'c', location: 'eastus', tags: {}, etag: '"1"',
+        body: { properties: { provisioningState: 'Creating' } }, secrets: {}, createdAt: now, updatedAt: now,
+      };
+      const op = (resourceId: string) => ({ id: id(), subscriptionId: sub, location: 'eastus', resourceId, kind: 'create' as const, status: 'InProgress' as const, startTime: now, endTime: null, completeAt: now + 1, error: null });
+      const first = op(resource.id);
+      await s.putResourceWithOperation(resource, first, 'create');
+      assert.deepEqual(await s.getResource(resource.id), resource);
+      assert.deepEqual(await s.getOperation(first.id), first);
+      const second = op(resource.id);
+      await assert.rejects(s.putResourceWithOperation(resource, second, 'create'), isConflict, 'a second create of the same resource');
+      assert.equal(await s.getOperation(second.id), null, 'the refused create leaves no operation behind');
+      const missing = { ...resource, id: `${resource.id}-missing` };
+      const third = op(missing.id);
+      await assert.rejects(s.putResourceWithOperation(missing, third, 'replace'), (e: unknown) => e instanceof StoreError && e.code === 'not_found');
+      assert.equal(await s.getOperation(third.id), null);
+      const fourth = op(resource.id);
+      await s.putResourceWithOperation({ ...resource, etag: '"2"' }, fourth, 'replace');
+      assert.equal((await s.getResource(resource.id))?.etag, '"2"');
+      assert.ok(await s.getOperation(fourth.id));
     });
 
     it('keeps applications with unique appIds and identifier URIs, and their credentials', async () => {

@@ -227,7 +227,20 @@ export class KyselyStore implements Store {
     });
   }
 
-  addGroupMember(m: GroupMember) { return this.insert(t.groupMembers, m, `member ${m.memberId} of group ${m.groupId}`); }
+  addGroupMember(m: GroupMember): Promise<void> {
+    const what = `member ${m.memberId} of group ${m.groupId}`;
+    if (m.memberType !== 'group') return this.insert(t.groupMembers, m, what);
+    // The cycle check and the insert under one lock per tenant: "A member of B" and "B member of A" at
+    // the same moment would otherwise each pass its check before the other's insert is visible.
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      await s.lockNamed(`group-members:${m.tenantId}`);
+      if (m.memberId === m.groupId || (await s.listTransitiveGroupIds(m.tenantId, m.groupId)).includes(m.memberId)) {
+        throw new StoreError('invalid', `adding group ${m.memberId} to group ${m.groupId} would create a membership cycle`);
+      }
+      await s.insert(t.groupMembers, m, what);
+    });
+  }
 
   async removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
     return (await this.remove('group_members', { tenant_id: tenantId, group_id: groupId, member_id: memberId })) > 0;
@@ -499,6 +512,15 @@ export class KyselyStore implements Store {
   async deleteResource(id: string) { return (await this.remove('arm_resources', { id_lower: id.toLowerCase() })) > 0; }
 
   createOperation(op: ArmOperation) { return this.insert(t.armOperations, op, `operation ${op.id}`); }
+
+  putResourceWithOperation(resource: ArmResource, op: ArmOperation, mode: 'create' | 'replace'): Promise<void> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      await s.insert(t.armOperations, op, `operation ${op.id}`);
+      if (mode === 'create') await s.insert(t.armResources, resource, `resource ${resource.id}`);
+      else if (!(await s.updateResource(resource.id, () => resource))) throw new StoreError('not_found', `resource ${resource.id} not found`);
+    });
+  }
   getOperation(id: string) { return this.one(t.armOperations, { id }); }
   updateOperation(id: string, fn: Updater<ArmOperation>) { return this.update(t.armOperations, { id }, fn, `operation ${id}`); }
 

@@ -34,14 +34,41 @@ async function sqlite(file: string): Promise<Kysely<any>> {
   return new Kysely<any>({ dialect: new SqliteDialect({ database }) });
 }
 
+/** How long a statement may run on the server, and how long the client waits for any answer. */
+export const POSTGRES_STATEMENT_TIMEOUT_MS = 5_000;
+export const POSTGRES_QUERY_TIMEOUT_MS = 6_000;
+/** How long opening a connection (or waiting for a free one in the pool) may take. */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 3_000;
+
 async function postgres(url: string): Promise<Kysely<any>> {
   const { default: pg } = await import('pg');
   // bigint columns hold epoch milliseconds: safe as JavaScript numbers.
   const types = { getTypeParser: (oid: number, format?: any) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) };
-  const pool = new pg.Pool({ connectionString: url, max: 10, types: types as any });
-  // An idle connection that the server drops (a restart, a failover) must not crash the process: the
-  // pool opens a new one for the next query, and that query reports the failure if the server is gone.
+  // Timeouts, so a frozen or unreachable server fails requests in seconds (503) instead of hanging them:
+  // statement_timeout ends a slow statement on the server; query_timeout gives up on a server that
+  // does not answer at all; idle_in_transaction_session_timeout frees locks a vanished client held.
+  const pool = new pg.Pool({
+    connectionString: url, max: 10, types: types as any, keepAlive: true,
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS, query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
+    statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: 60_000,
+  });
+  // A connection that the server drops (a restart, a failover) must not crash the process: pool.on('error')
+  // covers idle clients, and each client gets its own listener for the time it is checked out. The query
+  // in flight reports the failure; the pool drops the broken client and opens a new one for the next query.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    // A query the server never answered may still run when it wakes up, and the transaction around it
+    // with it: such a connection is closed (its session rolls back), never handed to the next request.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as any).query = (...args: unknown[]) => {
+      const result = query(...args) as Promise<unknown> | undefined;
+      result?.catch?.((err: Error) => {
+        if (err?.message === 'Query read timeout') client.end().catch(() => {});
+      });
+      return result;
+    };
+  });
   return new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -72,6 +72,7 @@ export interface Store {
   /** Also removes its memberships, both ways. */
   deleteGroup(tenantId: string, id: string): Promise<boolean>;
 
+  /** StoreError('invalid') when a group member would make a group (transitively) contain itself; checked and written under a per-tenant lock. */
   addGroupMember(m: GroupMember): Promise<void>;
   removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean>;
   listGroupMembers(tenantId: string, groupId: string): Promise<GroupMember[]>;
@@ -171,6 +172,8 @@ export interface Store {
   deleteResource(id: string): Promise<boolean>;
 
   createOperation(op: ArmOperation): Promise<void>;
+  /** Creates (or replaces) a resource and creates its long-running operation in one transaction: neither is written without the other. */
+  putResourceWithOperation(resource: ArmResource, op: ArmOperation, mode: 'create' | 'replace'): Promise<void>;
   getOperation(id: string): Promise<ArmOperation | null>;
   updateOperation(id: string, fn: Updater<ArmOperation>): Promise<ArmOperation | null>;
 

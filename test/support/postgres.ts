@@ -13,6 +13,8 @@ export interface TestPostgres {
   /** Another fresh database on the same server. */
   newDatabase(): Promise<string>;
   stop(): Promise<void>;
+  /** The server's own controls, when this process started it (not for KENTRA_TEST_POSTGRES_URL): for fault tests. */
+  server?: { dataDir: string; pgCtl(args: string[]): void; start(): void };
 }
 
 const PG_USER = 'kentra';
@@ -91,7 +93,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
   asUser('initdb', ['-D', dataDir, '-U', PG_USER, '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
-  asUser('pg_ctl', ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`, 'start']);
+  const start = () => asUser('pg_ctl', ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`, 'start']);
+  start();
   const adminUrl = `postgres://${PG_USER}@127.0.0.1:${port}/postgres`;
   const make = async () => {
     const name = dbName();
@@ -101,6 +104,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   return {
     url: await make(),
     newDatabase: make,
+    server: { dataDir, pgCtl: (args) => asUser('pg_ctl', ['-D', dataDir, ...args]), start },
     async stop() {
       // pg_ctl stops the server by the process id in its postmaster.pid.
       try {

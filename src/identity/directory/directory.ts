@@ -274,7 +274,7 @@ export class Directory {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof StoreError) throw new DirectoryError(err.code === 'conflict' ? 'conflict' : err.code === 'not_found' ? 'not_found' : 'invalid', conflictMessage ?? err.message);
+      if (err instanceof StoreError) throw new DirectoryError(err.code === 'conflict' ? 'conflict' : err.code === 'not_found' ? 'not_found' : 'invalid', (err.code === 'conflict' && conflictMessage) || err.message);
       throw err;
     }
   }

@@ -1,0 +1,3 @@
+import { killDuringWritesTest } from './kill9.js';
+
+killDuringWritesTest({ name: 'SQLite' });
