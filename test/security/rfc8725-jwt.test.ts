@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHmac, createPublicKey, createSign, generateKeyPairSync, constants, sign as rawSign, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, createSign, generateKeyPairSync, constants, randomUUID, sign as rawSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { parse } from 'yaml';
-import { loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
+import { createSelfSignedCertificate, loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { postJson, tokenReview } from '../support/webhook-client.js';
@@ -27,7 +27,9 @@ const ADMINS = '88888888-0000-4000-8000-0000000000a1';
 const MIDDLE = '88888888-0000-4000-8000-0000000000c1';
 const MIDDLE_SECRET = 'middle-tier-secret-0123456789';
 
-const SEED = `
+const CERT_APP = '88888888-0000-4000-8000-0000000000c2';
+
+const seed = (certPem: string) => `
 tenants:
   - domain: ${D}
     users:
@@ -42,8 +44,13 @@ tenants:
         secrets: ['${MIDDLE_SECRET}']
         graphPermissions: { delegated: [User.Read] }
         adminConsent: true
+      - displayName: certificate-daemon
+        appId: ${CERT_APP}
+        certificates: [{ pem: ${JSON.stringify(certPem)} }]
 `;
 
+/** The attacker's own RSA key pair (made once). */
+const attackerKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 const partsOf = (jwt: string) => {
   const [h, p] = jwt.split('.');
@@ -82,6 +89,7 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
   let uid: string;
   let webhookClient: CertificateAndKey;
   let publicKeyPem: string;
+  let daemonCert: CertificateAndKey;
   const tokens: Record<string, string> = {};
 
   const tokenEndpoint = (fields: Record<string, string>) => postForm(`${k.endpoints.authority}/${tid}/oauth2/v2.0/token`, fields, k.endpoints.caFile);
@@ -93,7 +101,8 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
   };
 
   before(async () => {
-    k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '0'] });
+    daemonCert = await createSelfSignedCertificate({ commonName: 'certificate-daemon' });
+    k = await startTestKentra({ seed: seed(daemonCert.certPem), extraArgs: ['--provisioning-delay', '0'] });
     tid = k.endpoints.tenantId;
     tokens.graph = await ropc(AZURE_CLI, 'https://graph.microsoft.com/.default');
     tokens.arm = await ropc(AZURE_CLI, 'https://management.azure.com//.default');
@@ -166,14 +175,14 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
       rule: 'RFC 8725 §3.10', what: "signed with an attacker's own RSA key under Kentra's kid",
       forge: (real) => {
         const { header, payload } = partsOf(real);
-        return rs256(header, payload, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+        return rs256(header, payload, attackerKeys.privateKey);
       },
     },
     {
       rule: 'RFC 8725 §3.10', what: "signed with an attacker's key announced in its own jwk and jku headers",
       forge: (real) => {
         const { header, payload } = partsOf(real);
-        const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        const { privateKey, publicKey } = attackerKeys;
         const jwk = publicKey.export({ format: 'jwk' });
         return rs256({ alg: 'RS256', typ: 'JWT', kid: 'attacker-key', jwk: { ...jwk, kid: 'attacker-key' }, jku: 'https://evil.example/keys' }, payload, privateKey);
       },
@@ -202,6 +211,43 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
       },
     },
   ];
+
+  // Client assertions signed with an application's certificate (client-auth.ts): the client, not
+  // Kentra, holds the key, so PS256 (azidentity's choice) is allowed there and the issuer is the client id.
+  describe('certificate client assertions at the token endpoint', () => {
+    const assertion = (header: Record<string, unknown> = {}, key: string | KeyObject = daemonCert.keyPem) => {
+      const now = Math.floor(Date.now() / 1000);
+      const x5t = createHash('sha1').update(daemonCert.certDer).digest('base64url');
+      return rs256({ alg: 'RS256', typ: 'JWT', x5t, ...header }, { aud: `${k.endpoints.authority}/${tid}/oauth2/v2.0/token`, iss: CERT_APP, sub: CERT_APP, jti: randomUUID(), nbf: now, exp: now + 600 }, key);
+    };
+    const accepts = async (clientAssertion: string) => (await tokenEndpoint({
+      grant_type: 'client_credentials', client_id: CERT_APP, scope: 'https://graph.microsoft.com/.default',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: clientAssertion,
+    })).status === 200;
+
+    it('RFC 7523 §3: an assertion signed with the registered certificate is accepted (the control)', async () => {
+      assert.equal(await accepts(assertion()), true);
+    });
+    it("RFC 8725 §3.1: an assertion signed with alg 'none' is refused", async () => {
+      const [h, p] = assertion().split('.');
+      assert.equal(await accepts(`${b64({ ...JSON.parse(Buffer.from(h!, 'base64url').toString()), alg: 'none' })}.${p}.`), false);
+    });
+    it('RFC 8725 §3.1: an assertion signed with HS256 using the certificate\'s public key as the HMAC secret is refused', async () => {
+      const [h, p] = assertion().split('.');
+      const input = `${b64({ ...JSON.parse(Buffer.from(h!, 'base64url').toString()), alg: 'HS256' })}.${p}`;
+      const secret = createPublicKey(daemonCert.certPem).export({ type: 'spki', format: 'pem' });
+      assert.equal(await accepts(`${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`), false);
+    });
+    it("RFC 8725 §3.10: an assertion naming the certificate's x5t but signed with another key is refused", async () => {
+      assert.equal(await accepts(assertion({}, attackerKeys.privateKey)), false);
+    });
+    it('RFC 7515 §4.1.11: an assertion with a crit header naming an unknown extension is refused', async () => {
+      assert.equal(await accepts(assertion({ crit: ['urn:example:must-understand'], 'urn:example:must-understand': true })), false);
+    });
+    it('RFC 7515 §4.1.11: an assertion with an empty crit header is refused', async () => {
+      assert.equal(await accepts(assertion({ crit: [] })), false);
+    });
+  });
 
   for (const v of verifiers) {
     describe(v.name, () => {
