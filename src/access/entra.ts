@@ -65,7 +65,7 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     if (!key) return fail('failed to verify id token signature: no signing key with that kid');
     // RS256 only (Entra's and Kentra's tokens), and no `crit` header (checked in verifySignature, RFC 7515 §4.1.11).
     try { verifySignature(jwt, key, ['RS256']); } catch (err) {
-      return fail(err instanceof JwtError && err.reason !== 'signature' ? `failed to verify id token: ${err.message}` : 'failed to verify id token signature');
+      return fail(err instanceof JwtError && err.reason !== 'signature' ? `failed to verify id token signature: ${err.message}` : 'failed to verify id token signature');
     }
     const now = Math.floor(opts.clock.now() / 1000);
     const time = timeProblem(claims, now, leeway);

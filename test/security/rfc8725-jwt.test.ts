@@ -249,6 +249,19 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
     });
   });
 
+  it("RFC 8725 §3.12: an id_token (aud = the middle tier, no scp) is not accepted as the on-behalf-of grant's assertion", async () => {
+    const signIn = await tokenEndpoint({ client_id: MIDDLE, client_secret: MIDDLE_SECRET, grant_type: 'password', username: `alice@${D}`, password: 'Alice-Passw0rd!', scope: 'api://middle-tier/.default openid profile' });
+    assert.equal(signIn.status, 200, signIn.text);
+    const idToken = signIn.json().id_token as string;
+    assert.equal(partsOf(idToken).payload.aud, MIDDLE, 'the id_token is for the middle tier');
+    const obo = await tokenEndpoint({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', requested_token_use: 'on_behalf_of', client_id: MIDDLE, client_secret: MIDDLE_SECRET,
+      assertion: idToken, scope: 'https://graph.microsoft.com/.default',
+    });
+    assert.equal(obo.status, 400, `an id_token was exchanged: ${obo.text}`);
+    assert.equal(obo.json().error, 'invalid_grant');
+  });
+
   for (const v of verifiers) {
     describe(v.name, () => {
       it(`RFC 8725 §3: the untouched token Kentra issued is accepted by ${v.name} (the control for the refusals below)`, async () => {
