@@ -210,6 +210,13 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
         return rs256(header, { ...payload, iss: `https://localhost:${port}/${payload.tid}/v2.0` }, storeSigningKey(k.dataDir, header.kid));
       },
     },
+    {
+      rule: 'RFC 8725 §3.8', what: "whose v2 issuer is Kentra's origin with a query string slipped into the host part (signed with Kentra's key)",
+      forge: (real) => {
+        const { header, payload } = partsOf(real);
+        return rs256(header, { ...payload, iss: `${new URL(k.endpoints.authority).origin}?evil.example/${payload.tid}/v2.0` }, storeSigningKey(k.dataDir, header.kid));
+      },
+    },
   ];
 
   // Client assertions signed with an application's certificate (client-auth.ts): the client, not

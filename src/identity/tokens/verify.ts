@@ -40,7 +40,7 @@ function isV2Issuer(iss: string, tid: string, isOwnOrigin: (origin: string) => b
   const suffix = `/${tid}/v2.0`;
   if (!tid || !iss.startsWith('https://') || !iss.endsWith(suffix)) return false;
   const host = iss.slice('https://'.length, iss.length - suffix.length);
-  return host !== '' && !host.includes('/') && !host.includes('@') && isOwnOrigin(`https://${host}`);
+  return /^(\[[0-9a-f:]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(host) && isOwnOrigin(`https://${host}`);
 }
 
 export interface TokenVerifierOptions {
