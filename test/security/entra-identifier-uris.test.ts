@@ -97,7 +97,7 @@ describe('Entra application registration rules (reference/security.md §1, §2)'
     if (created.status !== 201) return { created };
     const sp = await graph('POST', '/servicePrincipals', { appId: created.json().appId });
     assert.equal(sp.status, 201, sp.text);
-    const scope = `${uri.endsWith('/') ? uri : `${uri}/`}/.default`;
+    const scope = `${uri}/.default`; // `https://graph.microsoft.com/` + `/.default`: the double slash of a URI ending in one
     const issued = await ropc(created.json().appId, signIn, scope);
     if (issued.status !== 200) return { created, issued };
     const accessToken = issued.json().access_token as string;
