@@ -214,21 +214,23 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     for (const t of await store.listTenants()) await directoryAtStart.ensureFirstPartyApps(t.id);
     const keys = new KeyRing(store, clock, opts.keyRotation);
     await keys.refresh();
-    const verifier = new TokenVerifier(keys, clock);
 
     let port = opts.port ?? 8443;
     const allowedHosts = hosts.map((h) => (h.includes(':') ? `[${h}]` : h));
+    const isOwnOrigin = (url: string): boolean => {
+      try {
+        const u = new URL(url);
+        return u.protocol === 'https:' && allowedHosts.includes(u.hostname.toLowerCase()) && Number(u.port || 443) === port;
+      } catch {
+        return false;
+      }
+    };
+    // v2 tokens name this server as issuer: the verifier accepts no other host (RFC 8725 §3.8).
+    const verifier = new TokenVerifier(keys, clock, { isOwnOrigin });
     const services: IdentityServices = {
       store, directory: new Directory(store, clock), keys, clock, formKey: await formKey(store),
       rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits }, accessTokenLifetime: randomLifetime,
-      isOwnOrigin: (url) => {
-        try {
-          const u = new URL(url);
-          return u.protocol === 'https:' && allowedHosts.includes(u.hostname.toLowerCase()) && Number(u.port || 443) === port;
-        } catch {
-          return false;
-        }
-      },
+      isOwnOrigin,
       deviceCodeLifetime: 900, devicePollInterval: opts.deviceCodeInterval ?? 5, outboundCaPem: tls.caPem,
     };
     const { app, edge } = createServer({

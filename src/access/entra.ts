@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { audienceAccepted, decodeJwt, normalizeAudience, timeProblem, verifySignature, v1Issuer, type DecodedJwt } from '../identity/index.js';
+import { audienceAccepted, decodeJwt, JwtError, normalizeAudience, timeProblem, verifySignature, v1Issuer, type DecodedJwt } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
 import { NO_ANSWER, type AuthnResult, type TokenAuthenticator } from './authn.js';
 
@@ -63,7 +63,10 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     const kid = jwt.header.kid;
     const key = typeof kid === 'string' ? await opts.keys.publicKey(kid) : undefined;
     if (!key) return fail('failed to verify id token signature: no signing key with that kid');
-    try { verifySignature(jwt, key); } catch { return fail('failed to verify id token signature'); }
+    // RS256 only (Entra's and Kentra's tokens), and no `crit` header (checked in verifySignature, RFC 7515 §4.1.11).
+    try { verifySignature(jwt, key, ['RS256']); } catch (err) {
+      return fail(err instanceof JwtError && err.reason !== 'signature' ? `failed to verify id token signature: ${err.message}` : 'failed to verify id token signature');
+    }
     const now = Math.floor(opts.clock.now() / 1000);
     const time = timeProblem(claims, now, leeway);
     if (time === 'expired') {

@@ -111,3 +111,39 @@ export function firstPartyApp(appId: string): FirstPartyApp | undefined {
 export function isFirstPartyPublicClient(appId: string): boolean {
   return appId === AZURE_CLI_APP_ID || appId === AKS_CLIENT_APP_ID || appId === ARC_CLIENT_APP_ID;
 }
+
+/** A resource identifier as Entra compares it: case-insensitive, a trailing slash ignored. */
+export const normalizeResourceId = (id: string): string => id.toLowerCase().replace(/\/+$/, '');
+
+const FIRST_PARTY_BY_ID = new Map<string, FirstPartyApp>(
+  FIRST_PARTY_APPS.flatMap((a) => [a.appId, ...a.identifierUris].map((id) => [normalizeResourceId(id), a] as const)),
+);
+
+/**
+ * The first-party application a resource identifier names (its appId or one of its identifier URIs,
+ * in any case, with or without a trailing slash). Scope resolution asks this first, so no tenant
+ * application can shadow a first-party resource (reference/security.md §1.7, §1.8).
+ */
+export function firstPartyResource(resourceId: string): FirstPartyApp | undefined {
+  return FIRST_PARTY_BY_ID.get(normalizeResourceId(resourceId));
+}
+
+/**
+ * Hosts no tenant application may use in an identifier URI: the first-party resources' hosts and
+ * appIds, and the Microsoft identity hosts a client may name (Entra blocks them with its verified-domain rule).
+ */
+const RESERVED_HOSTS = new Set([
+  ...FIRST_PARTY_APPS.map((a) => a.appId),
+  ...FIRST_PARTY_APPS.flatMap((a) => a.identifierUris).map((u) => new URL(u).hostname.toLowerCase()),
+  'login.microsoftonline.com', 'login.windows.net', 'sts.windows.net', 'graph.windows.net', 'vault.azure.net',
+]);
+
+/** Is this identifier URI reserved for a first-party resource (its URI or appId, in any form, or a URI on one of their hosts)? */
+export function isReservedIdentifierUri(uri: string): boolean {
+  if (firstPartyResource(uri)) return true;
+  try {
+    return RESERVED_HOSTS.has(new URL(uri).hostname.toLowerCase());
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isGuid, newId } from '../../shared/crypto.js';
-import type { Application, AppRole, PermissionScope, RequiredResourceAccess } from '../../store/index.js';
+import type { Application, AppRole, PermissionScope, RequiredResourceAccess, Store } from '../../store/index.js';
+import { isReservedIdentifierUri } from '../directory/first-party.js';
 import { Directory } from '../directory/directory.js';
 import { GRAPH_APP_ID } from '../directory/first-party.js';
 import { canConsent, isGlobalAdmin, requireRead, requireWrite } from './caller.js';
@@ -8,7 +9,7 @@ import {
   collect, findApplication, findServicePrincipal, graphRoute, jsonBody, noContent, applicationView, servicePrincipalView,
   requireGuid, requireString, optionalStringArray, boolField, type GraphContext, type GraphRequest,
 } from './context.js';
-import { graphErrors } from './errors.js';
+import { GraphError, graphErrors } from './errors.js';
 import { listQuery, page, applySelect } from './odata.js';
 import { appRoleAssignmentJson, federatedCredentialJson, grantJson, passwordCredentialJson, typed } from './shapes.js';
 
@@ -26,6 +27,77 @@ function checkUri(uri: string, what: string): void {
     ok = ['https:', 'http:', 'api:', 'urn:', 'ms-appx-web:'].includes(new URL(uri).protocol) || /^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
   } catch { /* not a URL */ }
   if (!ok) throw graphErrors.badRequest(`Invalid value specified for property '${what}' of resource 'Application': '${uri}' is not an absolute URI.`);
+}
+
+const MAX_REDIRECT_URI_LENGTH = 256;
+const MAX_REDIRECT_URIS = 256;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Native redirect URIs Microsoft documents for public clients whose scheme has no '.' (reference/security.md §2.2). */
+const DOCUMENTED_NATIVE_REDIRECTS = [
+  /^urn:ietf:wg:oauth:2\.0:oob$/,
+  /^ms-appx-web:\/\/microsoft\.aad\.brokerplugin\/[0-9a-f-]{36}$/i,
+  /^msal[0-9a-f-]{36}:\/\/auth$/i,
+  /^msauth:\/\/[a-z0-9_.]+\/[a-z0-9+/=%_-]+$/i,
+];
+type RedirectPlatform = 'web' | 'spa' | 'publicClient';
+
+/**
+ * Why a redirect URI cannot be registered on a platform, or null (reference/security.md §2.1-2.3;
+ * RFC 6749 §3.1.2, RFC 8252 §7, RFC 9700 §2.6): absolute, no fragment or userinfo, never a script,
+ * data or file URI; web and spa use https (http only on a loopback host); public clients may also
+ * use a private-use scheme with a '.' in it, or a native form Microsoft documents.
+ */
+function redirectUriProblem(uri: string, platform: RedirectPlatform): string | null {
+  if (uri.length > MAX_REDIRECT_URI_LENGTH) return `is longer than ${MAX_REDIRECT_URI_LENGTH} characters`;
+  if (/[\u0000-\u0020\u007f-\u009f]/.test(uri)) return 'contains spaces or control characters';
+  if (platform === 'publicClient' && DOCUMENTED_NATIVE_REDIRECTS.some((re) => re.test(uri))) return null;
+  let url: URL;
+  try { url = new URL(uri); } catch { return 'is not an absolute URI'; }
+  const scheme = url.protocol.slice(0, -1).toLowerCase();
+  if (['javascript', 'data', 'vbscript', 'file', 'blob', 'about', 'filesystem'].includes(scheme)) return `uses the '${scheme}:' scheme, which is never a redirect URI`;
+  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'has user information';
+  if (uri.includes('#')) return 'has a fragment';
+  if (scheme === 'https') return url.hostname ? null : 'has no host';
+  if (scheme === 'http') return LOOPBACK_HOSTS.has(url.hostname) ? null : "uses 'http' on a host other than localhost, 127.0.0.1 or [::1]; use 'https'";
+  if (platform === 'publicClient') return scheme.includes('.') ? null : `uses the scheme '${scheme}:'; a public client's private-use scheme must be a reverse domain name (with a '.')`;
+  return `uses the scheme '${scheme}:'; ${platform} redirect URIs must use 'https' (or 'http' on a loopback host)`;
+}
+
+function parseRedirectUris(body: Record<string, any>, platform: RedirectPlatform): string[] {
+  const uris = optionalStringArray(body, 'redirectUris') ?? [];
+  const invalid = (why: string) => graphErrors.badRequest(`Invalid value specified for property '${platform}' of resource 'Application'. ${why}`);
+  if (uris.length > MAX_REDIRECT_URIS) throw invalid(`At most ${MAX_REDIRECT_URIS} redirect URIs are allowed.`);
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri, platform);
+    if (problem) throw invalid(`The redirect URI '${uri}' ${problem}.`);
+  }
+  return uris;
+}
+
+const aliasInvalid = (code: string, uri: string, why = '') => new GraphError(400, code, `Application alias '${uri}' value is invalid.${why}`);
+
+/**
+ * Entra's identifier URI rules (reference/security.md §1.2, §1.6, §1.7), checked against the store
+ * before an application is written: a first-party resource's URI or appId, or Kentra's own host, is
+ * reserved everywhere; a new URI must not end with '/', names in api://<GUID> only the app's own appId
+ * or the tenant, and is unique in the tenant compared case-insensitively and ignoring a trailing slash.
+ */
+async function checkIdentifierUris(r: GraphRequest, store: Store, before: Application | null, next: Application): Promise<void> {
+  const kept = new Set(before?.identifierUris ?? []);
+  for (const uri of next.identifierUris) {
+    if (isReservedIdentifierUri(uri) || r.services.isOwnOrigin(uri)) throw aliasInvalid('IdentifierUriValueIsReserved', uri);
+    if (kept.has(uri)) continue; // Entra checks only new and changed entries
+    if (uri.length > 255) throw graphErrors.badRequest(`Application alias '${uri}' value is invalid. An identifier URI is at most 255 characters.`);
+    if (uri.endsWith('/')) throw aliasInvalid('IdentifierUrisEndsWithSlash', uri);
+    const apiGuid = /^api:\/\/([^/?#]+)/i.exec(uri)?.[1];
+    if (apiGuid && isGuid(apiGuid) && ![next.appId, r.tenant.id].includes(apiGuid.toLowerCase())) {
+      throw aliasInvalid('Request_BadRequest', uri, " The GUID of an 'api://' identifier URI must be the application's appId or the tenant ID.");
+    }
+    for (const variant of [uri, `${uri}/`]) {
+      const holder = await store.findApplicationByIdentifierUri(r.tenant.id, variant);
+      if (holder && holder.id !== next.id) throw new GraphError(400, 'ObjectConflict', 'Another object with the same value for property identifierUris already exists.');
+    }
+  }
 }
 
 function parseScopes(value: unknown): PermissionScope[] {
@@ -85,17 +157,13 @@ function applyApplicationBody(app: Application, body: Record<string, any>): { ap
   }
   if (body.web !== undefined) {
     const web = body.web ?? {};
-    if (web.redirectUris !== undefined) {
-      next.webRedirectUris = optionalStringArray(web, 'redirectUris')!;
-      next.webRedirectUris.forEach((u) => checkUri(u, 'web.redirectUris'));
-    }
+    if (web.redirectUris !== undefined) next.webRedirectUris = parseRedirectUris(web, 'web');
     extra.web = { ...(extra.web ?? {}), ...(web.homePageUrl !== undefined ? { homePageUrl: web.homePageUrl } : {}), ...(web.logoutUrl !== undefined ? { logoutUrl: web.logoutUrl } : {}), ...(web.implicitGrantSettings ? { implicitGrantSettings: web.implicitGrantSettings } : {}) };
   }
   if (body.publicClient !== undefined) {
-    next.publicClientRedirectUris = optionalStringArray(body.publicClient ?? {}, 'redirectUris') ?? [];
-    next.publicClientRedirectUris.forEach((u) => checkUri(u, 'publicClient.redirectUris'));
+    next.publicClientRedirectUris = parseRedirectUris(body.publicClient ?? {}, 'publicClient');
   }
-  if (body.spa !== undefined) extra.spa = { redirectUris: optionalStringArray(body.spa ?? {}, 'redirectUris') ?? [] };
+  if (body.spa !== undefined) extra.spa = { redirectUris: parseRedirectUris(body.spa ?? {}, 'spa') };
   if (body.api !== undefined) {
     const api = body.api ?? {};
     for (const key of Object.keys(api)) {
@@ -148,6 +216,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       const d = new Directory(tx, r.services.clock);
       const base = await d.createApplication(r.tenant.id, { displayName: body.displayName });
       const { app: next, keyCredentials } = applyApplicationBody(base, body);
+      await checkIdentifierUris(r, tx, null, next);
       // As AAD Graph did (and the legacy walkthrough expects): an API with an identifier URI gets a
       // user_impersonation scope unless the request defines its own.
       if (next.identifierUris.length && body.api?.oauth2PermissionScopes === undefined) {
@@ -177,6 +246,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     const body = jsonBody(r, APP_WRITABLE, 'microsoft.graph.application');
     const { app: next, keyCredentials } = applyApplicationBody(a, body);
     await r.store.transaction(async (tx) => {
+      await checkIdentifierUris(r, tx, a, next);
       await tx.updateApplication(r.tenant.id, a.id, () => next);
       if (keyCredentials) {
         for (const k of await tx.listKeyCredentials(r.tenant.id, a.id)) await tx.removeKeyCredential(r.tenant.id, a.id, k.keyId);

@@ -1,6 +1,6 @@
 import { isGuid } from '../../shared/crypto.js';
 import type { Application, ServicePrincipal, Tenant, User } from '../../store/index.js';
-import { firstPartyApp, GRAPH_APP_ID } from '../directory/first-party.js';
+import { firstPartyApp, firstPartyResource, GRAPH_APP_ID } from '../directory/first-party.js';
 import { aad } from '../errors.js';
 import type { IdentityServices } from './context.js';
 
@@ -53,21 +53,29 @@ export interface Resource {
   audience: string;
 }
 
-/** Finds the resource application and its service principal in the tenant. */
+/**
+ * Finds the resource application and its service principal in the tenant: exactly one resource.
+ * First-party resources resolve first, by appId or identifier URI in any case or slash form, so no
+ * tenant application (even one an old seed file gave a look-alike URI) can capture their scopes.
+ * A tenant application is then found by appId, or by its identifier URI exactly (case-insensitive),
+ * and only when no application holds it exactly, by the same URI with or without a trailing slash.
+ */
 export async function resolveResource(services: IdentityServices, tenant: Tenant, resourceId: string): Promise<Resource> {
   const { store } = services;
   let app: Application | null = null;
-  if (isGuid(resourceId)) {
+  const firstParty = firstPartyResource(resourceId);
+  if (firstParty) {
+    app = await store.findApplicationByAppId(tenant.id, firstParty.appId);
+  } else if (isGuid(resourceId)) {
     app = await store.findApplicationByAppId(tenant.id, resourceId.toLowerCase());
   } else if (services.isOwnOrigin(resourceId)) {
     // The Azure CLI asks for Graph by the cloud's `microsoftGraphResourceId`: this server.
     app = await store.findApplicationByAppId(tenant.id, GRAPH_APP_ID);
   } else {
-    const bare = resourceId.replace(/\/+$/, '');
-    app = (await store.findApplicationByIdentifierUri(tenant.id, resourceId))
-      ?? (await store.findApplicationByIdentifierUri(tenant.id, bare))
-      ?? (await store.findApplicationByIdentifierUri(tenant.id, `${bare}/`));
+    const other = resourceId.endsWith('/') ? resourceId.replace(/\/+$/, '') : `${resourceId}/`;
+    app = (await store.findApplicationByIdentifierUri(tenant.id, resourceId)) ?? (await store.findApplicationByIdentifierUri(tenant.id, other));
   }
+  if (app && !app.firstParty && (firstParty || services.isOwnOrigin(resourceId))) app = null; // never a tenant app in a first-party app's place
   const sp = app ? await store.findServicePrincipalByAppId(tenant.id, app.appId) : null;
   if (!app || !sp) throw aad.resourceNotFound(resourceId, tenant.defaultDomain);
   return { app, sp, audience: resourceId === GRAPH_APP_ID ? 'https://graph.microsoft.com' : resourceId };

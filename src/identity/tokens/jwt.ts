@@ -7,7 +7,7 @@ export type JwtHeader = { alg: string; typ?: string; kid?: string; x5t?: string;
 export type JwtPayload = Record<string, unknown>;
 
 export class JwtError extends Error {
-  constructor(readonly reason: 'malformed' | 'algorithm' | 'key' | 'signature', message: string) {
+  constructor(readonly reason: 'malformed' | 'algorithm' | 'header' | 'key' | 'signature', message: string) {
     super(message);
     this.name = 'JwtError';
   }
@@ -45,10 +45,26 @@ export function decodeJwt(token: string): DecodedJwt {
   }
 }
 
-/** Checks the signature of a decoded JWT with the given public key (RS256 or PS256 only). */
-export function verifySignature(jwt: DecodedJwt, publicKey: KeyObject): void {
+/** The algorithms `verifySignature` accepts unless the caller narrows them (RFC 8725 §3.1: an allow-list, never `none` or HMAC). */
+export const JWS_ALGORITHMS = ['RS256', 'PS256'] as const;
+export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
+
+/**
+ * Checks a decoded JWT's header and signature with the given public key. `algorithms` is the
+ * caller's allow-list (a subset of RS256 and PS256): Kentra's own tokens are RS256 only, so a key is
+ * used with one algorithm (RFC 8725 §3.1). A `crit` header makes the token invalid: Kentra implements
+ * no JWS extension, so any name in it is one it does not understand, and an empty list is malformed
+ * (RFC 7515 §4.1.11). Every verifier goes through here, so each gets both checks.
+ */
+export function verifySignature(jwt: DecodedJwt, publicKey: KeyObject, algorithms: readonly JwsAlgorithm[] = JWS_ALGORITHMS): void {
   const { alg } = jwt.header;
-  if (alg !== 'RS256' && alg !== 'PS256') throw new JwtError('algorithm', `the signing algorithm '${String(alg)}' is not accepted`);
+  if (typeof alg !== 'string' || !(algorithms as readonly string[]).includes(alg)) throw new JwtError('algorithm', `the signing algorithm '${String(alg)}' is not accepted`);
+  if (Object.prototype.hasOwnProperty.call(jwt.header, 'crit')) {
+    const crit = jwt.header.crit;
+    throw new JwtError('header', Array.isArray(crit) && crit.length > 0
+      ? `the token requires header extensions this server does not understand (crit: ${crit.map(String).join(', ')})`
+      : 'the token has an empty or invalid crit header');
+  }
   const ok = alg === 'PS256'
     ? verify('sha256', Buffer.from(jwt.signingInput), { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, jwt.signature)
     : verify('sha256', Buffer.from(jwt.signingInput), publicKey, jwt.signature);

@@ -32,12 +32,23 @@ export function audienceAccepted(claims: Record<string, unknown>, accepted: Set<
   return (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).some((a) => accepted.has(normalizeAudience(String(a))));
 }
 
-/** `https://<host>/<tid>/v2.0` for any host: a string test, not a RegExp built per token from its claims. */
-function isV2Issuer(iss: string, tid: string): boolean {
+/**
+ * `https://<origin>/<tid>/v2.0` where the origin is one this server answers on (RFC 8725 §3.8: the
+ * issuer is this server, not any https host). A string test, not a RegExp built per token from its claims.
+ */
+function isV2Issuer(iss: string, tid: string, isOwnOrigin: (origin: string) => boolean): boolean {
   const suffix = `/${tid}/v2.0`;
   if (!tid || !iss.startsWith('https://') || !iss.endsWith(suffix)) return false;
   const host = iss.slice('https://'.length, iss.length - suffix.length);
-  return host !== '' && !host.includes('/');
+  return /^(\[[0-9a-f:]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(host) && isOwnOrigin(`https://${host}`);
+}
+
+export interface TokenVerifierOptions {
+  /**
+   * Is `https://host[:port]` an origin of this server (the hosts and port it answers on)? A v2 issuer
+   * must name one. Without it only v1 tokens (`https://sts.windows.net/<tid>/`) verify.
+   */
+  isOwnOrigin?: (origin: string) => boolean;
 }
 
 /** A token naming a kid not loaded here (still an InvalidTokenError('signature') to `verify`'s callers). */
@@ -47,9 +58,13 @@ class UnknownKidError extends InvalidTokenError {
   }
 }
 
-/** Verifies tokens this server issued: signature with the key ring, then iss, tid, aud, exp and nbf. */
+/** Verifies tokens this server issued: header (RS256, no crit) and signature with the key ring, then iss, tid, aud, exp and nbf. */
 export class TokenVerifier {
-  constructor(private readonly keys: KeyRing, private readonly clock: Clock) {}
+  private readonly isOwnOrigin: (origin: string) => boolean;
+
+  constructor(private readonly keys: KeyRing, private readonly clock: Clock, opts: TokenVerifierOptions = {}) {
+    this.isOwnOrigin = opts.isOwnOrigin ?? (() => false);
+  }
 
   verify(token: string, opts: VerifyOptions = {}): Record<string, unknown> {
     return this.check(token, opts, undefined);
@@ -80,7 +95,7 @@ export class TokenVerifier {
         const message = 'the token was not signed by a key of this server';
         throw typeof kid === 'string' && !reloaded ? new UnknownKidError(kid, message) : new InvalidTokenError('signature', message);
       }
-      verifySignature(jwt, key);
+      verifySignature(jwt, key, ['RS256']); // Kentra signs its tokens with RS256 only
       claims = jwt.payload;
     } catch (err) {
       if (err instanceof InvalidTokenError) throw err;
@@ -88,7 +103,7 @@ export class TokenVerifier {
     }
     const tid = String(claims.tid ?? '');
     const iss = String(claims.iss ?? '');
-    if (iss !== `https://sts.windows.net/${tid}/` && !isV2Issuer(iss, tid)) {
+    if (iss !== `https://sts.windows.net/${tid}/` && !isV2Issuer(iss, tid, this.isOwnOrigin)) {
       throw new InvalidTokenError('issuer', `the token issuer '${iss}' is not this server's for tenant '${tid}'`);
     }
     if (opts.tenantId && tid !== opts.tenantId) throw new InvalidTokenError('tenant', `the token is for tenant '${tid}', not '${opts.tenantId}'`);

@@ -1,3 +1,4 @@
+import { isReservedIdentifierUri, normalizeResourceId } from '../../directory/first-party.js';
 import { aad } from '../../errors.js';
 import { InvalidTokenError, type TokenVerifier } from '../../tokens/verify.js';
 import { authenticateClient } from '../client-auth.js';
@@ -21,8 +22,12 @@ export function onBehalfOfGrant(verifier: TokenVerifier) {
       throw aad.oboAssertionInvalid(err instanceof InvalidTokenError ? err.message : 'The assertion is not a valid token.');
     }
     if (claims.idtyp === 'app' || typeof claims.oid !== 'string') throw aad.oboAssertionInvalid('An application token cannot be exchanged on behalf of a user.');
-    const audiences = [client.app.appId, ...client.app.identifierUris].map((a) => a.toLowerCase().replace(/\/+$/, ''));
-    if (!audiences.includes(String(claims.aud).toLowerCase().replace(/\/+$/, ''))) throw aad.oboAudience();
+    // Only a user's access token (it carries `scp`); an id_token for the same client is another kind of JWT (RFC 8725 §3.12).
+    if (typeof claims.scp !== 'string' || claims.scp.trim() === '') throw aad.oboAssertionInvalid('The assertion is not an access token with delegated permissions; an id_token cannot be exchanged.');
+    // The assertion must be for this client: its appId or an identifier URI of its own, never a
+    // first-party resource's URI an old seed file may have given it (reference/security.md §1.7).
+    const audiences = [client.app.appId, ...client.app.identifierUris.filter((u) => !isReservedIdentifierUri(u))].map(normalizeResourceId);
+    if (!audiences.includes(normalizeResourceId(String(claims.aud)))) throw aad.oboAudience();
     const user = await services.store.getUser(tenant.id, claims.oid);
     if (!user || !user.accountEnabled) throw aad.accountDisabled();
     const home = await homeAccountOf(services, user);
