@@ -3,7 +3,7 @@ import { createHash, createHmac, createPublicKey, createSign, generateKeyPairSyn
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { storeSigningKeyPem } from '../support/signing-key.js';
 import { parse } from 'yaml';
 import { createSelfSignedCertificate, loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm } from '../support/http.js';
@@ -57,18 +57,8 @@ const partsOf = (jwt: string) => {
   return { header: JSON.parse(Buffer.from(h!, 'base64url').toString()), payload: JSON.parse(Buffer.from(p!, 'base64url').toString()) };
 };
 
-/** Kentra's signing key for `kid`, read from the store in the data directory (test-only; see the note above). */
-function storeSigningKey(dataDir: string, kid: string): string {
-  const db = new Database(join(dataDir, 'kentra.db'), { readonly: true, fileMustExist: true });
-  try {
-    const row = db.prepare('select private_key_pem as pem from signing_keys where kid = ?').get(kid) as { pem: string } | undefined;
-    assert.ok(row, `the signing key ${kid} is in the store`);
-    assert.match(row.pem, /BEGIN PRIVATE KEY/, 'the store holds the key as PEM (if it is sealed now, this test needs the unsealing hook)');
-    return row.pem;
-  } finally {
-    db.close();
-  }
-}
+/** Kentra's signing key for `kid`, from the store in the data directory, unsealed (test-only). */
+const storeSigningKey = (dataDir: string, kid: string): string => storeSigningKeyPem(dataDir, kid);
 
 const rs256 = (header: object, payload: object, key: string | KeyObject) => {
   const input = `${b64(header)}.${b64(payload)}`;

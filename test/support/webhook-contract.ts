@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { createSign } from 'node:crypto';
-import { join } from 'node:path';
 import { it } from 'node:test';
-import Database from 'better-sqlite3';
 import { postForm } from './http.js';
+import { storeSigningKeyPem } from './signing-key.js';
 import type { TestKentra } from './kentra.js';
 
 // The TokenReview webhook contract shared by the webhooks of `kentra up` (access-webhook.test.ts)
@@ -74,13 +73,10 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64ur
 export function expiredCopy(token: string, dataDir: string): string {
   const [h] = token.split('.');
   const header = JSON.parse(Buffer.from(h!, 'base64url').toString());
-  const db = new Database(join(dataDir, 'kentra.db'), { readonly: true, fileMustExist: true });
-  const key = db.prepare('select private_key_pem as pem from signing_keys where kid = ?').get(header.kid) as { pem: string } | undefined;
-  db.close();
-  assert.ok(key, `the signing key ${header.kid} is in the store`);
+  const pem = storeSigningKeyPem(dataDir, header.kid);
   const now = Math.floor(Date.now() / 1000);
   const input = `${h}.${b64url({ ...claimsOf(token), iat: now - 7200, nbf: now - 7200, exp: now - 3600 })}`;
-  return `${input}.${createSign('RSA-SHA256').update(input).sign(key.pem).toString('base64url')}`;
+  return `${input}.${createSign('RSA-SHA256').update(input).sign(pem).toString('base64url')}`;
 }
 
 export async function contractTokens(k: TestKentra): Promise<ContractTokens> {
