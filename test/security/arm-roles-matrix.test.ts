@@ -41,22 +41,24 @@ const ROLES: { name: string; id: string | null; grants: ActionKey[]; namespaceSc
 ];
 type ScopeLevel = 'subscription' | 'resourceGroup' | 'cluster' | 'namespace' | 'none';
 
+// One user per role: the scope levels of a role run one after another, its assignment moved between them.
 interface Cell { index: number; role: (typeof ROLES)[number] | null; level: ScopeLevel; upn: string; objectId: string }
+const principal = (roleIndex: number) => ({ upn: `m${roleIndex}@kentra.onmicrosoft.com`, objectId: `99990000-0000-4000-8000-${String(roleIndex).padStart(12, '0')}` });
 const cells: Cell[] = [];
-for (const role of ROLES) {
+ROLES.forEach((role, r) => {
   for (const level of ['subscription', 'resourceGroup', 'cluster', ...(role.namespaceScope ? ['namespace'] : [])] as ScopeLevel[]) {
-    const index = cells.length;
-    cells.push({ index, role, level, upn: `m${index}@kentra.onmicrosoft.com`, objectId: `99990000-0000-4000-8000-${String(index).padStart(12, '0')}` });
+    cells.push({ index: cells.length, role, level, ...principal(r) });
   }
-}
-cells.push({ index: cells.length, role: null, level: 'none', upn: `m${cells.length}@kentra.onmicrosoft.com`, objectId: `99990000-0000-4000-8000-${String(cells.length).padStart(12, '0')}` });
+});
+cells.push({ index: cells.length, role: null, level: 'none', ...principal(ROLES.length) });
+const users = [...new Map(cells.map((c) => [c.upn, c])).values()];
 const BYSTANDER = '99990000-0000-4000-8000-ffffffffffff';
 const PASSWORD = 'Matrix-Passw0rd!';
 const SEED = `
 tenants:
   - domain: kentra.onmicrosoft.com
     users:
-${[...cells.map((c) => `      - { userPrincipalName: ${c.upn}, password: '${PASSWORD}', id: ${c.objectId} }`), `      - { userPrincipalName: bystander@kentra.onmicrosoft.com, password: '${PASSWORD}', id: ${BYSTANDER} }`].join('\n')}
+${[...users.map((c) => `      - { userPrincipalName: ${c.upn}, password: '${PASSWORD}', id: ${c.objectId} }`), `      - { userPrincipalName: bystander@kentra.onmicrosoft.com, password: '${PASSWORD}', id: ${BYSTANDER} }`].join('\n')}
 `;
 
 interface Res { status: number; text: string; json(): any }
@@ -158,15 +160,14 @@ describe('ARM role matrix: built-in role × control-plane action × scope (issue
       return res.json().access_token as string;
     };
     tokens.set('owner', await token({ client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, grant_type: 'client_credentials' }));
+    await inBatches(users, 8, async (u) => {
+      tokens.set(u.upn, await token({ client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: u.upn, password: PASSWORD }));
+    });
     await inBatches(cells, 8, async (c) => {
-      tokens.set(c.upn, await token({ client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: c.upn, password: PASSWORD }));
       const ok = (res: Res, status: number, what: string) => assert.equal(res.status, status, `${what}: ${res.text}`);
       ok(await owner('PUT', rgId(c), { location: 'eastus' }), 201, 'group');
       ok(await owner('PUT', mcId(c), clusterBody()), 201, 'cluster');
       ok(await owner('PUT', raId(c, 1), { properties: { roleDefinitionId: roleDef('acdd72a7-3385-48ef-bd42-f606fba81ae7'), principalId: BYSTANDER } }), 201, 'the assignment to read and delete');
-      if (c.role) {
-        ok(await owner('PUT', `${scopeOf(c)}/providers/Microsoft.Authorization/roleAssignments/${guid(c, 9)}`, { properties: { roleDefinitionId: roleDef(c.role.id!), principalId: c.objectId } }), 201, 'the role under test');
-      }
     });
   });
   after(async () => {
@@ -177,6 +178,11 @@ describe('ARM role matrix: built-in role × control-plane action × scope (issue
   /** Runs one cell's actions in order (reads, then writes, the destructive ones last) and lists what differs from Azure. */
   const runCell = async (c: Cell): Promise<string[]> => {
     const mismatches: string[] = [];
+    const roleAt = c.role ? `${scopeOf(c)}/providers/Microsoft.Authorization/roleAssignments/${guid(c, 9)}` : null;
+    if (roleAt) {
+      const given = await owner('PUT', roleAt, { properties: { roleDefinitionId: roleDef(c.role!.id!), principalId: c.objectId } });
+      assert.equal(given.status, 201, `the role under test: ${given.text}`);
+    }
     for (const key of ALL) {
       const a = ACTIONS[key](c);
       const granted = !!c.role?.grants.includes(key) && covers(scopeOf(c), a.scope);
@@ -195,6 +201,7 @@ describe('ARM role matrix: built-in role × control-plane action × scope (issue
       const changed = await a.unchanged?.();
       if (changed) mismatches.push(`${cell}: refused, yet ${changed}`);
     }
+    if (roleAt) assert.equal((await owner('DELETE', roleAt)).status, 200, 'the role under test is taken back');
     return mismatches;
   };
   let requests = 0;
@@ -202,7 +209,9 @@ describe('ARM role matrix: built-in role × control-plane action × scope (issue
   before(async () => {
     // The cells are independent (each has its own group, cluster and assignments): run them side by side.
     const setUp = Date.now();
-    await inBatches(cells, 8, async (c) => { results.set(c, await runCell(c)); });
+    for (const level of ['subscription', 'resourceGroup', 'cluster', 'namespace', 'none'] as ScopeLevel[]) {
+      await inBatches(cells.filter((c) => c.level === level), 8, async (c) => { results.set(c, await runCell(c)); });
+    }
     console.log(`ARM role matrix: set up in ${setUp - started} ms, ${requests} requests in ${Date.now() - setUp} ms`);
   });
   for (const c of cells) {
@@ -213,7 +222,7 @@ describe('ARM role matrix: built-in role × control-plane action × scope (issue
     });
   }
   it('covered every cell', () => {
-    console.log(`ARM role matrix: ${cells.length} principals × ${ALL.length} actions = ${requests} requests`);
+    console.log(`ARM role matrix: ${cells.length} role × scope cells × ${ALL.length} actions = ${requests} requests`);
     assert.equal(requests, cells.length * ALL.length);
   });
 });
