@@ -129,6 +129,7 @@ export function registerAdminRoutes(app: FastifyInstance, o: ArmContext & { now(
     if (!validScope(scope)) {
       throw new ArmError(400, 'InvalidScope', `The scope '${scope}' is not valid. A scope is /subscriptions/{subscriptionId}, optionally followed by /resourceGroups/{name} and by type and name pairs of a resource.`);
     }
+    if (m[3] && /[\u0000-\u001f\u007f]/.test(m[3])) throw new ArmError(400, 'InvalidResourceName', `The name '${JSON.stringify(m[3]).slice(1, -1)}' in the request URI is not valid: it holds a control character.`);
     const sub = /^\/subscriptions\/([^/]+)/i.exec(scope)?.[1];
     return { scope, kind: m[2]!.toLowerCase(), name: m[3], subscriptionId: sub };
   };

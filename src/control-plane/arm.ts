@@ -115,6 +115,17 @@ export function checkBody(value: unknown, schema: BodySchema = { type: 'any' }, 
   }
 }
 
+/** Names in the path go to the store: one with a control character or an unpaired surrogate names nothing. */
+function checkPathParams(params: Record<string, string>): void {
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value !== 'string' || !(unstorable(value) || /[\u0000-\u001f\u007f]/.test(value))) continue;
+    const shown = JSON.stringify(value.slice(0, 100)).slice(1, -1);
+    throw key === 'subscriptionId'
+      ? new ArmError(400, 'InvalidSubscriptionId', `The provided subscription identifier '${shown}' is malformed or invalid.`)
+      : new ArmError(400, 'InvalidResourceName', `The name '${shown}' in the request URI is not valid: it holds a control character or an unpaired surrogate.`);
+  }
+}
+
 /** Schema builders. Values are nullable unless said: ARM clients send null for what they leave unset. */
 export const shape = {
   any: { type: 'any' } as BodySchema,
@@ -150,6 +161,7 @@ export function armRoute(app: FastifyInstance, ctx: ArmContext, method: 'GET' | 
         const query = (req.query ?? {}) as Record<string, string | undefined>;
         const params = req.params as Record<string, string>;
         if (!query['api-version']) throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+        checkPathParams(params);
         const caller = await armCaller(req, ctx.verifier, ctx.store);
         let subscription: Subscription | null = null;
         if (params.subscriptionId) {
