@@ -4,7 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { hashSecret, newId } from '../shared/crypto.js';
 import { createCertificateAuthority } from '../pki/index.js';
 import type { ArmOperation, ArmResource, Store } from '../store/index.js';
-import { ArmError, armRoute, authorize, type ArmContext, type ArmRequest } from './arm.js';
+import { ArmError, armLocation, armRoute, authorize, shape, type ArmContext, type ArmRequest } from './arm.js';
 import { aadProfileJson, attachedCaPem, attachedClusterProperties, clusterProperties, decideAadProfile, execByDefault, isAttached, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
 import { checkClusterAccess, parseCheckAccessRequest, type ClusterAccess } from './check-access.js';
 import { attachedNoLocalCredential, authenticationConfiguration, certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
@@ -37,6 +37,24 @@ export interface ControlPlaneOptions extends ArmContext {
   clusterReady?(clusterUid: string): Promise<string | null>;
 }
 
+// The shapes of the bodies (what the handlers read is typed; the rest is kept as sent or ignored).
+const RG_BODY = shape.body({ location: shape.string, tags: shape.tags, managedBy: shape.string, properties: shape.object({}, { additional: shape.any }) });
+const AGENT_POOL = shape.object({ name: shape.string, count: shape.integer, vmSize: shape.string, mode: shape.string, osType: shape.string, type: shape.string, orchestratorVersion: shape.string }, { additional: shape.any, nullable: false });
+const AAD_PROFILE = shape.object({
+  managed: shape.boolean, enableAzureRBAC: shape.boolean, adminGroupObjectIDs: shape.array({ type: 'string' }), tenantID: shape.string,
+  clientAppID: shape.string, serverAppID: shape.string, serverAppSecret: shape.string,
+}, { additional: shape.any });
+const OBJECT = shape.object({}, { additional: shape.any });
+const MC_BODY = shape.body({
+  location: shape.string, tags: shape.tags, sku: shape.object({ name: shape.string, tier: shape.string }, { additional: shape.any }), identity: OBJECT,
+  properties: shape.object({
+    kubernetesVersion: shape.string, dnsPrefix: shape.string, enableRBAC: shape.boolean, disableLocalAccounts: shape.boolean, nodeResourceGroup: shape.string,
+    agentPoolProfiles: shape.array(AGENT_POOL), aadProfile: AAD_PROFILE, networkProfile: OBJECT, linuxProfile: OBJECT, windowsProfile: OBJECT, addonProfiles: OBJECT,
+    oidcIssuerProfile: OBJECT, storageProfile: OBJECT, securityProfile: OBJECT, attachedClusterProfile: OBJECT,
+  }, { additional: shape.any }),
+});
+const MC_PATCH_BODY = shape.body({ tags: shape.tags });
+
 const rgId = (sub: string, rg: string) => `/subscriptions/${sub}/resourceGroups/${rg}`;
 const mcId = (sub: string, rg: string, name: string) => `${rgId(sub, rg)}/providers/${MC_TYPE}/${name}`;
 const etagOf = () => `"${newId()}"`;
@@ -59,16 +77,17 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   const now = () => o.clock.now();
 
   // ---- long-running operations ----------------------------------------------------------------
-  const newOperation = async (r: ArmRequest, resource: ArmResource, kind: ArmOperation['kind'], persist = true) => {
-    const op: ArmOperation = {
-      id: newId(), subscriptionId: resource.subscriptionId, location: resource.location.toLowerCase(), resourceId: resource.id, kind,
-      status: 'InProgress', startTime: now(), endTime: null, completeAt: now() + o.provisioningDelayMs, error: null,
-    };
-    if (persist) await store.createOperation(op);
+  /** A new operation on the resource, written in the same transaction as the resource's change (no orphan rows). */
+  const newOperation = (resource: ArmResource, kind: ArmOperation['kind']): ArmOperation => ({
+    id: newId(), subscriptionId: resource.subscriptionId, location: resource.location.toLowerCase(), resourceId: resource.id, kind,
+    status: 'InProgress', startTime: now(), endTime: null, completeAt: now() + o.provisioningDelayMs, error: null,
+  });
+  /** The headers a client polls by, set once the operation is stored. */
+  const operationHeaders = (r: ArmRequest, op: ArmOperation) => {
+    const kind = op.kind;
     const base = `${r.origin}/subscriptions/${op.subscriptionId}/providers/Microsoft.ContainerService/locations/${op.location}`;
     r.reply.header('azure-asyncoperation', `${base}/operations/${op.id}?api-version=2016-03-30`).header('retry-after', '1');
     if (kind === 'delete') r.reply.header('location', `${base}/operationresults/${op.id}?api-version=2016-03-30`);
-    return op;
   };
 
   /** Finishes an operation whose time has come: the resource reaches its end state. */
@@ -147,10 +166,11 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (!/^[-\w._()]{1,90}$/.test(name) || name.endsWith('.')) throw new ArmError(400, 'InvalidResourceGroup', `The provided resource group name '${name}' has these invalid characters. The name can only be a letter, digit, '-', '.', '_', '(', ')' and can not end with '.'`);
     const id = rgId(r.subscription!.id, name);
     await authorize(store, r, id, 'Microsoft.Resources/subscriptions/resourceGroups/write');
-    const body = (r.req.body ?? {}) as { location?: string; tags?: Record<string, string> };
+    const body = (r.req.body ?? {}) as { location?: string | null; tags?: Record<string, string> | null };
     const existing = await store.getResource(id);
     if (!body.location && !existing) throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
-    if (existing && body.location && body.location.toLowerCase() !== existing.location.toLowerCase()) {
+    const location = body.location ? armLocation(body.location) : null;
+    if (existing && location && location !== existing.location.toLowerCase()) {
       throw new ArmError(409, 'InvalidResourceGroupLocation', `Invalid resource group location '${body.location}'. The Resource group already exists in location '${existing.location}'.`);
     }
     if (existing) {
@@ -158,12 +178,12 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       return r.reply.code(200).send(rgJson(updated!));
     }
     const rg: ArmResource = {
-      id, subscriptionId: r.subscription!.id, resourceGroup: null, type: RG_TYPE, name, location: body.location!.toLowerCase().replace(/\s+/g, ''),
+      id, subscriptionId: r.subscription!.id, resourceGroup: null, type: RG_TYPE, name, location: location!,
       tags: body.tags ?? {}, etag: etagOf(), body: { provisioningState: 'Succeeded' }, secrets: {}, createdAt: now(), updatedAt: now(),
     };
     await store.createResource(rg);
     return r.reply.code(201).send(rgJson(rg));
-  });
+  }, { body: RG_BODY });
   armRoute(app, o, 'GET', rgPath, async (r) => {
     const rg = await findRg(r);
     await authorize(store, r, rg.id, 'Microsoft.Resources/subscriptions/resourceGroups/read');
@@ -229,8 +249,9 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (existing && ['Creating', 'Updating', 'Deleting'].includes(String((existing.body as any).properties?.provisioningState))) {
       throw new ArmError(409, 'OperationNotAllowed', `Operation is not allowed because there's an in progress ${(existing.body as any).properties.provisioningState.toLowerCase()} operation on the managed cluster. Please wait for it to finish.`);
     }
-    const location = String(body.location ?? existing?.location ?? '').toLowerCase().replace(/\s+/g, '');
-    if (!location) throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
+    const given = body.location ?? existing?.location ?? '';
+    if (!given) throw new ArmError(400, 'LocationRequired', 'The location property is required for this definition.');
+    const location = armLocation(given, MC_TYPE);
     const props = body.properties ?? {};
     const existingProps = (existing?.body as any)?.properties ?? null;
     if (existingProps && props.enableRBAC !== undefined && props.enableRBAC !== existingProps.enableRBAC) {
@@ -269,12 +290,13 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       body: { identity, sku: body.sku ?? (existing?.body as any)?.sku ?? { name: 'Base', tier: 'Free' }, properties: { ...properties, provisioningState: existing ? 'Updating' : 'Creating', ...(attached ? {} : { powerState: { code: String(existing?.secrets.powerState ?? 'Running') } }) } },
       secrets, createdAt: existing?.createdAt ?? now(), updatedAt: now(),
     };
-    const op = await newOperation(r, resource, existing ? 'update' : 'create', false);
+    const op = newOperation(resource, existing ? 'update' : 'create');
     resource.secrets.pendingOperation = op.id;
     // The operation row and the resource in one transaction: a crash leaves both or neither.
     await store.putResourceWithOperation(resource, op, existing ? 'replace' : 'create');
+    operationHeaders(r, op);
     return r.reply.code(existing ? 200 : 201).send(clusterJson(resource));
-  });
+  }, { body: MC_BODY });
 
   armRoute(app, o, 'GET', clusterPath, async (r) => r.reply.send(clusterJson(await findCluster(r, `${MC}/read`))));
 
@@ -285,7 +307,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (extra.length) throw new ArmError(400, 'InvalidRequestContent', `PATCH on a managed cluster updates tags only; found '${extra.join("', '")}'. Use PUT for other changes.`);
     const updated = await store.updateResource(res.id, (x) => ({ ...x, tags: (body.tags as Record<string, string>) ?? {}, etag: etagOf(), updatedAt: now() }));
     return r.reply.send(clusterJson(updated!));
-  });
+  }, { body: MC_PATCH_BODY });
 
   // az aks start / stop: the power state of a cluster Kentra runs (the built-in sandbox keeps answering
   // while Stopped). An attached cluster runs elsewhere: Kentra cannot start or stop it.
@@ -299,8 +321,12 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       if (['Creating', 'Updating', 'Deleting', 'Starting', 'Stopping'].includes(String(props.provisioningState))) {
         throw new ArmError(409, 'OperationNotAllowed', `Operation is not allowed because there's an in progress ${String(props.provisioningState).toLowerCase()} operation on the managed cluster. Please wait for it to finish.`);
       }
-      const op = await newOperation(r, res, 'update');
-      await store.updateResource(res.id, (x) => ({ ...x, etag: etagOf(), updatedAt: now(), body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: during } }, secrets: { ...x.secrets, powerState: code, pendingOperation: op.id } }));
+      const op = newOperation(res, 'update');
+      await store.transaction(async (tx) => {
+        await tx.createOperation(op);
+        await tx.updateResource(res.id, (x) => ({ ...x, etag: etagOf(), updatedAt: now(), body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: during } }, secrets: { ...x.secrets, powerState: code, pendingOperation: op.id } }));
+      });
+      operationHeaders(r, op);
       return r.reply.code(202).send();
     });
   }
@@ -310,8 +336,12 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     await authorize(store, r, id, `${MC}/delete`);
     const res = await load(id);
     if (!res) return r.reply.code(204).send();
-    const op = await newOperation(r, res, 'delete');
-    await store.updateResource(res.id, (x) => ({ ...x, body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: 'Deleting' } }, secrets: { ...x.secrets, pendingOperation: op.id } }));
+    const op = newOperation(res, 'delete');
+    await store.transaction(async (tx) => {
+      await tx.createOperation(op);
+      await tx.updateResource(res.id, (x) => ({ ...x, body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: 'Deleting' } }, secrets: { ...x.secrets, pendingOperation: op.id } }));
+    });
+    operationHeaders(r, op);
     return r.reply.code(202).send();
   });
 
@@ -322,7 +352,10 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       try {
         await authorize(store, r, res.id, `${MC}/read`);
         value.push(clusterJson((await load(res.id)) ?? res));
-      } catch { /* not visible */ }
+      } catch (err) {
+        // Not visible to this caller; anything else (the store away) is the request's failure, not an empty list.
+        if (!(err instanceof ArmError && err.status === 403)) throw err;
+      }
     }
     return r.reply.send({ value });
   };

@@ -141,7 +141,7 @@ describe('the real Azure CLI managing clusters', { skip: azSkip, timeout: 600_00
     const denied = await httpsFetch(url, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token.json().access_token}` } });
     assert.equal(denied.status, 403);
     assert.equal(denied.json().error.code, 'AuthorizationFailed');
-    assert.match(denied.json().error.message, /does not have authorization to perform action 'Microsoft\.ContainerService\/managedClusters\/read' over scope/);
+    assert.match(denied.json().error.message, /does not have authorization or an ABAC condition not fulfilled to perform action 'Microsoft\.ContainerService\/managedClusters\/read' over scope/);
     const names = await az.json('aks', 'list', '--query', '[].name');
     assert.deepEqual(names.sort(), ['legacyCluster', 'myManagedCluster', 'plainCluster']);
     await az.run('aks', 'delete', '-g', rg, '-n', 'plainCluster', '--yes');
