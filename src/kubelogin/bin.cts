@@ -45,7 +45,7 @@ Flags:
   -t, --tenant-id string                     AAD tenant ID. It may be specified in AZURE_TENANT_ID environment variable
   -s, --subscription string                  subscription for azurecli login
   -e, --environment string                   Azure environment name: AzurePublicCloud, AzureUSGovernmentCloud, AzureChinaCloud, or Kentra (read from endpoints.json) (default "AzurePublicCloud")
-      --authority-host string                Workload Identity / any mode: authority host, with a trailing slash. It may be specified in AZURE_AUTHORITY_HOST (workloadidentity)
+      --authority-host string                Workload Identity / any mode: authority host, with a trailing slash. It may be specified in AZURE_AUTHORITY_HOST environment variable
       --federated-token-file string          Workload Identity federated token file. It may be specified in AZURE_FEDERATED_TOKEN_FILE environment variable
       --cache-dir string                     directory of the token cache (default $KUBECACHEDIR or ~/.kube/cache/kubelogin)
       --timeout duration                     timeout duration for the whole sign-in (default 1m0s)
