@@ -35,6 +35,20 @@ function splitIds(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(/[,\s]+/).filter(Boolean);
 }
 
+/** A role definition's ID from its name or GUID, as `role assignment create --role` and `ad sp create-for-rbac --role` take it. */
+export async function roleDefinitionId(a: Arm, name: string): Promise<string> {
+  if (GUID.test(name)) return `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
+  const defs = (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, { $filter: `roleName eq '${name}'` })).body.value;
+  if (!defs.length) throw new CliError(`Role '${name}' doesn't exist.`, 3);
+  return defs[0].id;
+}
+
+/** Assigns a role at a scope (a new assignment name each time, as az does). */
+export async function createRoleAssignment(a: Arm, role: string, principalId: string, scope: string): Promise<any> {
+  const { randomUUID } = await import('node:crypto');
+  return (await a.call('PUT', `${scope.replace(/\/+$/, '')}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleDefinitionId(a, role), principalId } })).body;
+}
+
 /** PUT and wait (unless --no-wait), then read the cluster back, as az does. */
 async function putCluster(ctx: Context, arm: Arm, path: string, body: unknown): Promise<unknown> {
   const res = await arm.call('PUT', path, AKS_API, body);
@@ -186,6 +200,10 @@ export function registerAksCommands(program: Command): void {
     const res = await a.call('DELETE', clusterPath(a.subscriptionId, ctx.opts.resourceGroup, ctx.opts.name), AKS_API);
     if (ctx.opts.wait !== false && typeof res.headers['azure-asyncoperation'] === 'string') await a.wait(res.headers['azure-asyncoperation']);
     return undefined;
+  });
+  leaf(aks, 'get-versions', 'List the Kubernetes versions clusters can use in a location.', (c) => c.requiredOption('-l, --location <location>'), async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.ContainerService/locations/${encodeURIComponent(ctx.opts.location)}/kubernetesVersions`, '2024-02-01')).body;
   });
   leaf(aks, 'get-credentials', 'Get the kubeconfig and merge it into ~/.kube/config (or --file).', (c) => target(c)
     .option('-a, --admin', 'the local admin credential').option('--format <format>', 'exec (kubelogin) or azure (legacy auth-provider)')
@@ -494,20 +512,13 @@ Examples:
     if (user.status !== 200) throw new CliError(`Cannot find user or service principal in graph database for '${assignee}'. If the assignee is an appId, make sure the corresponding service principal is created with 'kentra ad sp create --id ${assignee}'.`);
     return user.body.id;
   };
-  const roleId = async (ctx: Context, a: Arm, name: string): Promise<string> => {
-    if (GUID.test(name)) return `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
-    const defs = (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, { $filter: `roleName eq '${name}'` })).body.value;
-    if (!defs.length) throw new CliError(`Role '${name}' doesn't exist.`, 3);
-    return defs[0].id;
-  };
   leaf(assignment, 'create', 'Assign a role to a user, group or service principal at a scope.', (c) => c.requiredOption('--role <name-or-id>')
     .option('--assignee <upn-or-appid>').option('--assignee-object-id <id>').option('--scope <scope>', 'default: the subscription'), async (ctx) => {
     const a = arm(ctx);
     const principalId = ctx.opts.assigneeObjectId ?? (ctx.opts.assignee ? await resolveAssignee(ctx, ctx.opts.assignee) : undefined);
     if (!principalId) throw new CliError('usage error: --assignee STRING | --assignee-object-id GUID', 2);
     const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
-    const { randomUUID } = await import('node:crypto');
-    return (await a.call('PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleId(ctx, a, ctx.opts.role), principalId } })).body;
+    return createRoleAssignment(a, ctx.opts.role, principalId, scope);
   });
   leaf(assignment, 'list', 'List role assignments.', (c) => c.option('--assignee <upn-or-appid>').option('--scope <scope>').option('--all'), async (ctx) => {
     const a = arm(ctx);
@@ -522,7 +533,7 @@ Examples:
       const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
       const filter = ctx.opts.assignee ? { $filter: `principalId eq '${await resolveAssignee(ctx, ctx.opts.assignee)}'` } : undefined;
       const all = (await a.call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHZ_API, undefined, filter)).body.value as any[];
-      const wanted = ctx.opts.role ? (await roleId(ctx, a, ctx.opts.role)).split('/').pop() : undefined;
+      const wanted = ctx.opts.role ? (await roleDefinitionId(a, ctx.opts.role)).split('/').pop() : undefined;
       ids = all.filter((x) => x.properties.scope.toLowerCase() === scope.toLowerCase() && (!wanted || x.properties.roleDefinitionId.endsWith(wanted))).map((x) => x.id);
       if (!ids.length) throw new CliError('No matched assignments were found to delete', 3);
     }

@@ -278,7 +278,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         }, a.ca), o.tenantId);
       }
       default:
-        throw new KubeloginError(`login method ${o.loginMethod} is not available in this kubelogin yet`);
+        throw new KubeloginError(`login method ${o.loginMethod} is not available in Kentra's kubelogin: use -l azurecli (kentra login or az login) or upstream Azure/kubelogin`);
     }
   };
 

@@ -140,6 +140,78 @@ kubectl get nodes`);
     assert.deepEqual(user.exec.args.slice(0, 5), ['get-token', '--login', 'devicecode', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630']);
   });
 
+  it('aks get-credentials --admin twice: the same credential, merged silently the second time', async () => {
+    const r = await shell(`
+kentra aks get-credentials --resource-group myResourceGroup --name myManagedCluster --admin
+kentra aks get-credentials --resource-group myResourceGroup --name myManagedCluster --admin
+kubectl get nodes -o name | head -n 1`);
+    assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
+    assert.equal(r.stderr.match(/Merged "myManagedCluster-admin" as current context/g)?.length, 2, r.stderr);
+    assert.match(r.stdout, /^node\//);
+  });
+
+  it('kubectl 1.32 and 1.33: auth can-i --list', async () => {
+    for (const v of ['1.32', '1.33']) {
+      const r = await shell(`/usr/lib/google-cloud-sdk/bin/kubectl.${v} auth can-i --list`);
+      assert.equal(r.code, 0, `kubectl ${v}: ${r.stderr}${r.stdout}`);
+      assert.match(r.stdout, /^Resources\s+Non-Resource URLs\s+Resource Names\s+Verbs/, `kubectl ${v}`);
+      assert.doesNotMatch(r.stderr, /protobuf/);
+    }
+  });
+
+  it('kubelogin lists only the login modes it has', async () => {
+    const r = await shell('kubelogin get-token --help');
+    assert.equal(r.code, 0, r.stderr);
+    const modes = /Supported methods: ([^.]+)\./.exec(r.stdout)![1]!.split(', ');
+    for (const mode of modes) {
+      const run = await shell(`kubelogin get-token --login ${mode} --server-id x --client-id x --tenant-id x --cache-dir "$HOME/modes" --timeout 2s </dev/null || true`);
+      assert.doesNotMatch(run.stderr, /not available/, `${mode} is listed: ${run.stderr}`);
+    }
+  });
+
+  it('usage errors, --subscription and a missing resource group answer as az does', async () => {
+    const usage = await shell('kentra aks show --resource-group myResourceGroup || echo "exit $?"');
+    assert.match(usage.stderr, /^ERROR: the following arguments are required: --name\/-n\n/);
+    assert.equal(usage.stdout, 'exit 2\n');
+    const bySubscription = await shell(`kentra aks show -g myResourceGroup -n myManagedCluster --subscription '${k.endpoints.subscriptionId}' --query name -o tsv`);
+    assert.equal(bySubscription.code, 0, bySubscription.stderr);
+    assert.equal(bySubscription.stdout, 'myManagedCluster\n');
+    const unknown = await shell('kentra aks show -g myResourceGroup -n myManagedCluster --subscription nope || echo "exit $?"');
+    assert.equal(unknown.stderr, "ERROR: Subscription 'nope' not found. Check the spelling and casing and try again.\n");
+    assert.equal(unknown.stdout, 'exit 1\n');
+    const noGroup = await shell('kentra aks show -g nope -n myManagedCluster || echo "exit $?"');
+    assert.match(noGroup.stderr, /^ERROR: \(ResourceGroupNotFound\) Resource group 'nope' could not be found\./);
+    assert.equal(noGroup.stdout, 'exit 3\n');
+  });
+
+  it('aks get-versions, which K8sVersionNotSupported tells a user to run, lists the versions create accepts', async () => {
+    const refused = await shell('kentra aks create -g myResourceGroup -n old --kubernetes-version 1.19 --generate-ssh-keys || echo "exit $?"');
+    assert.match(refused.stderr, /Please use \[az aks get-versions\] command/);
+    const r = await shell(`kentra aks get-versions --location centralus --query 'values[?isDefault].version' -o tsv
+kentra aks get-versions -l centralus --query 'values[].version' -o tsv`);
+    assert.equal(r.code, 0, r.stderr);
+    const [byDefault, ...all] = r.stdout.trim().split('\n');
+    assert.equal(byDefault, '1.32');
+    assert.ok(all.includes('1.20') && all.includes('1.34') && !all.includes('1.19'), r.stdout);
+  });
+
+  it('ad sp create-for-rbac --role --scopes: a service principal that can sign in and use its role', async () => {
+    const scope = `/subscriptions/${k.endpoints.subscriptionId}/resourceGroups/myResourceGroup`;
+    const r = await shell(`kentra ad sp create-for-rbac --name ci-pipeline --role Contributor --scopes '${scope}'`);
+    assert.equal(r.code, 0, r.stderr);
+    const sp = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(sp).sort(), ['appId', 'displayName', 'password', 'tenant']);
+    assert.equal(sp.displayName, 'ci-pipeline');
+    assert.equal(sp.tenant, k.endpoints.tenantId);
+    assert.match(r.stderr, /WARNING: Creating 'Contributor' role assignment under scope/);
+    assert.match(r.stderr, /WARNING: The output includes credentials that you must protect/);
+    const asSp = await shell(`export KENTRA_CONFIG_DIR="$HOME/ci"
+kentra login --service-principal -u '${sp.appId}' -p '${sp.password}' --tenant '${sp.tenant}' >/dev/null
+kentra aks list -g myResourceGroup --query '[].name' -o tsv`);
+    assert.equal(asSp.code, 0, asSp.stderr);
+    assert.equal(asSp.stdout, 'myManagedCluster\n');
+  });
+
   describe('scripts/build-kube-apiserver.sh started twice at once', () => {
     // A FAKE cached kube-apiserver (a shell script that prints the version) stands for the real build,
     // which takes about 10 minutes: what is tested is the cache and the lock, not the compiler.
