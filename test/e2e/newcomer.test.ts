@@ -140,6 +140,30 @@ kubectl get nodes`);
     assert.deepEqual(user.exec.args.slice(0, 5), ['get-token', '--login', 'devicecode', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630']);
   });
 
+  it('attack: a token for the AKS server app is refused by the Arc cluster, and an Arc token by the AKS cluster', async () => {
+    const AKS = ['6dae42f8-4368-4678-94ff-3960e28e3630', '80faf920-1908-4b52-b5ef-a8e7bedfc67a'];
+    const ARC = ['6256c85f-0aad-4d50-b960-e6e9b21efe35', '3f4439ff-e698-4d6d-84fe-09c9d574f06b'];
+    // Each kubeconfig's exec args rewritten to ask for the other server app (tokens both users hold already).
+    const crossed = (context: string, from: string[], to: string[]) => shell(`
+kubectl config view --raw --minify --context ${context} > "$HOME/${context}-crossed.yaml"
+sed -i -e 's/${from[0]}/${to[0]}/' -e 's/${from[1]}/${to[1]}/' "$HOME/${context}-crossed.yaml"
+grep -q -- '${to[0]}' "$HOME/${context}-crossed.yaml"
+kubectl --kubeconfig "$HOME/${context}-crossed.yaml" get nodes || echo "exit $?"`);
+    for (const r of [await crossed('arc1', ARC, AKS), await crossed('myManagedCluster', AKS, ARC)]) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'exit 1\n');
+      assert.match(r.stderr, /error: You must be logged in to the server/);
+    }
+    assert.match(k.logs(), /expected audience \\"6256c85f-0aad-4d50-b960-e6e9b21efe35\\" got \[\\"6dae42f8/, 'the Arc cluster names the audience it wants');
+  });
+
+  it('attack: aks get-versions without a token is refused', async () => {
+    const { httpsFetch } = await import('../support/http.js');
+    const r = await httpsFetch(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.ContainerService/locations/centralus/kubernetesVersions?api-version=2024-02-01`, { caFile: k.endpoints.caFile });
+    assert.equal(r.status, 401);
+    assert.ok(r.json().error.code, r.text);
+  });
+
   it('aks get-credentials --admin twice: the same credential, merged silently the second time', async () => {
     const r = await shell(`
 kentra aks get-credentials --resource-group myResourceGroup --name myManagedCluster --admin
