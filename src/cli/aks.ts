@@ -49,6 +49,35 @@ export async function createRoleAssignment(a: Arm, role: string, principalId: st
   return (await a.call('PUT', `${scope.replace(/\/+$/, '')}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleDefinitionId(a, role), principalId } })).body;
 }
 
+/**
+ * az's `--generate-ssh-keys` / `--ssh-key-value`: the public key of ~/.ssh/id_rsa.pub (made, with its
+ * private key, when it does not exist yet), as the cluster's linuxProfile.
+ */
+async function linuxProfile(ctx: Context, o: Record<string, any>): Promise<Record<string, unknown> | undefined> {
+  let keyData: string | undefined;
+  const given = o.sshKeyValue as string | undefined;
+  if (given) keyData = existsSync(given) ? readFileSync(given, 'utf8').trim() : given.trim();
+  else if (o.generateSshKeys) {
+    const pub = join(homedir(), '.ssh', 'id_rsa.pub');
+    if (!existsSync(pub)) {
+      const { generateKeyPairSync } = await import('node:crypto');
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
+      const field = (b: Buffer) => { const len = Buffer.alloc(4); len.writeUInt32BE(b.length); return Buffer.concat([len, b]); };
+      const mpint = (b64: string) => { const b = Buffer.from(b64, 'base64url'); return field(b[0]! & 0x80 ? Buffer.concat([Buffer.alloc(1), b]) : b); };
+      const blob = Buffer.concat([field(Buffer.from('ssh-rsa')), mpint(jwk.e), mpint(jwk.n)]);
+      mkdirSync(dirname(pub), { recursive: true, mode: 0o700 });
+      writeFileSync(pub.slice(0, -4), privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+      writeFileSync(pub, `ssh-rsa ${blob.toString('base64')}\n`, { mode: 0o644 });
+      ctx.warn(`SSH key files '${pub.slice(0, -4)}' and '${pub}' have been generated under ~/.ssh to allow SSH access to the VM. If using machines without permanent storage like Azure Cloud Shell without an attached file share, back up your keys to a safe location`);
+    }
+    keyData = readFileSync(pub, 'utf8').trim();
+  }
+  if (keyData === undefined) return undefined;
+  if (!/^(ssh-rsa|ecdsa-sha2-\S+|ssh-ed25519) [A-Za-z0-9+/=]+/.test(keyData)) throw new CliError('Provided ssh key has an invalid format: an OpenSSH public key (ssh-rsa AAAA…) is expected.', 2);
+  return { adminUsername: 'azureuser', ssh: { publicKeys: [{ keyData }] } };
+}
+
 /** PUT and wait (unless --no-wait), then read the cluster back, as az does. */
 async function putCluster(ctx: Context, arm: Arm, path: string, body: unknown): Promise<unknown> {
   const res = await arm.call('PUT', path, AKS_API, body);
@@ -127,7 +156,7 @@ export function registerAksCommands(program: Command): void {
     .option('--aad-admin-group-object-ids <ids>', 'comma-separated admin group object IDs').option('--aad-tenant-id <tenant>')
     .option('--enable-azure-rbac').option('--disable-rbac').option('--enable-rbac').option('--disable-local-accounts')
     .option('--aad-server-app-id <appId>').option('--aad-server-app-secret <secret>').option('--aad-client-app-id <appId>')
-    .option('--generate-ssh-keys').option('-c, --node-count <n>', 'nodes in the first pool', '3').option('-k, --kubernetes-version <version>')
+    .option('--generate-ssh-keys', 'use ~/.ssh/id_rsa.pub, made if missing').option('--ssh-key-value <key-or-file>').option('-c, --node-count <n>', 'nodes in the first pool', '3').option('-k, --kubernetes-version <version>')
     .option('--dns-name-prefix <prefix>').option('--no-wait'), async (ctx) => {
     const o = ctx.opts;
     const a = arm(ctx);
@@ -138,6 +167,7 @@ export function registerAksCommands(program: Command): void {
     const rg = (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups/${o.resourceGroup}`, RG_API)).body;
     const nodeCount = Number(o.nodeCount);
     if (!Number.isInteger(nodeCount) || nodeCount < 0) throw new CliError('usage error: --node-count must be a whole number', 2);
+    const ssh = await linuxProfile(ctx, o);
     const aadProfile = o.enableAad
       ? { managed: true, enableAzureRBAC: !!o.enableAzureRbac, adminGroupObjectIDs: splitIds(o.aadAdminGroupObjectIds) ?? null, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) }
       : legacy ? { clientAppID: o.aadClientAppId, serverAppID: o.aadServerAppId, serverAppSecret: o.aadServerAppSecret, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) } : undefined;
@@ -147,6 +177,7 @@ export function registerAksCommands(program: Command): void {
         kubernetesVersion: o.kubernetesVersion ?? '', dnsPrefix: o.dnsNamePrefix, enableRBAC: !o.disableRbac, disableLocalAccounts: !!o.disableLocalAccounts,
         agentPoolProfiles: [{ name: 'nodepool1', count: nodeCount, vmSize: 'Standard_DS2_v2', mode: 'System', osType: 'Linux' }],
         ...(aadProfile ? { aadProfile } : {}),
+        ...(ssh ? { linuxProfile: ssh } : {}),
       },
     });
   });
@@ -418,6 +449,7 @@ Examples:
     if (o.enableAzureRbac && !o.aadAdminGroupObjectIds) throw new CliError('--enable-azure-rbac needs --aad-admin-group-object-ids', 2);
     const a = arm(ctx);
     const rg = (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups/${o.resourceGroup}`, RG_API)).body;
+    const ssh = await linuxProfile(ctx, o);
     const path = ccPath(a, o.resourceGroup, o.name);
     const cc = (await a.call('PUT', path, ARC_API, {
       location: rg.location, identity: { type: 'SystemAssigned' }, kind: 'ProvisionedCluster',
@@ -429,6 +461,7 @@ Examples:
         kubernetesVersion: o.kubernetesVersion, controlPlane: { count: 1, ...(o.controlPlaneIp ? { controlPlaneEndpoint: { hostIP: o.controlPlaneIp } } : {}) },
         agentPoolProfiles: [{ name: 'nodepool1', count: Number(o.nodeCount), osType: 'Linux' }],
         cloudProviderProfile: o.vnetIds ? { infraNetworkProfile: { vnetSubnetIds: splitIds(o.vnetIds) } } : null,
+        ...(ssh ? { linuxProfile: ssh } : {}),
       },
     })).body;
     return o.wait === false ? undefined : arcView(cc, instance);

@@ -164,6 +164,16 @@ kubectl --kubeconfig "$HOME/${context}-crossed.yaml" get nodes || echo "exit $?"
     assert.ok(r.json().error.code, r.text);
   });
 
+  it('aks create --generate-ssh-keys: the key it made in ~/.ssh is the cluster\'s linuxProfile', async () => {
+    const r = await shell(`kentra aks show -g myResourceGroup -n myManagedCluster --query linuxProfile -o json
+cat "$HOME/.ssh/id_rsa.pub"; stat -c %a "$HOME/.ssh/id_rsa"`);
+    assert.equal(r.code, 0, r.stderr);
+    const [json, pub, mode] = [r.stdout.slice(0, r.stdout.lastIndexOf('}') + 1), ...r.stdout.slice(r.stdout.lastIndexOf('}') + 2).trim().split('\n')];
+    assert.deepEqual(JSON.parse(json!), { adminUsername: 'azureuser', ssh: { publicKeys: [{ keyData: pub }] } });
+    assert.match(pub!, /^ssh-rsa AAAAB3NzaC1yc2E/);
+    assert.equal(mode, '600');
+  });
+
   it('aks get-credentials --admin twice: the same credential, merged silently the second time', async () => {
     const r = await shell(`
 kentra aks get-credentials --resource-group myResourceGroup --name myManagedCluster --admin
