@@ -78,6 +78,20 @@ async function linuxProfile(ctx: Context, o: Record<string, any>): Promise<Recor
   return { adminUsername: 'azureuser', ssh: { publicKeys: [{ keyData }] } };
 }
 
+/**
+ * A warning for each admin group ID that is not a group of the signed-in tenant: ARM accepts any GUID,
+ * and a mistyped one leaves the cluster with no admin (Entra tokens carry only real group IDs).
+ */
+async function warnUnknownAdminGroups(ctx: Context, ids: string[] | undefined, tenantId: string | undefined): Promise<void> {
+  if (!ids?.length) return;
+  const { token, tenant } = await ctx.session.token(GRAPH_SCOPE);
+  if (tenantId && tenantId.toLowerCase() !== tenant.toLowerCase()) return; // another tenant's directory: not ours to read
+  for (const id of ids) {
+    const res = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/groups/${encodeURIComponent(id)}?$select=id`, { token });
+    if (res.status === 404) ctx.warn(`The admin group '${id}' is not a group in tenant ${tenant}: its members will not be cluster admins. Check the ID with 'kentra ad group show --group ${id}'.`);
+  }
+}
+
 /** PUT and wait (unless --no-wait), then read the cluster back, as az does. */
 async function putCluster(ctx: Context, arm: Arm, path: string, body: unknown): Promise<unknown> {
   const res = await arm.call('PUT', path, AKS_API, body);
@@ -168,6 +182,7 @@ export function registerAksCommands(program: Command): void {
     const nodeCount = Number(o.nodeCount);
     if (!Number.isInteger(nodeCount) || nodeCount < 0) throw new CliError('usage error: --node-count must be a whole number', 2);
     const ssh = await linuxProfile(ctx, o);
+    if (o.enableAad) await warnUnknownAdminGroups(ctx, splitIds(o.aadAdminGroupObjectIds), o.aadTenantId);
     const aadProfile = o.enableAad
       ? { managed: true, enableAzureRBAC: !!o.enableAzureRbac, adminGroupObjectIDs: splitIds(o.aadAdminGroupObjectIds) ?? null, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) }
       : legacy ? { clientAppID: o.aadClientAppId, serverAppID: o.aadServerAppId, serverAppSecret: o.aadServerAppSecret, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) } : undefined;
@@ -207,6 +222,7 @@ export function registerAksCommands(program: Command): void {
       if (o.aadAdminGroupObjectIds !== undefined) aad.adminGroupObjectIDs = splitIds(o.aadAdminGroupObjectIds);
       if (o.aadTenantId) aad.tenantID = o.aadTenantId;
     }
+    if (o.aadAdminGroupObjectIds !== undefined && aad) await warnUnknownAdminGroups(ctx, aad.adminGroupObjectIDs ?? undefined, aad.tenantID);
     if (aad && o.enableAzureRbac) aad.enableAzureRBAC = true;
     if (aad && o.disableAzureRbac) aad.enableAzureRBAC = false;
     if (aad) delete aad.serverAppSecret;

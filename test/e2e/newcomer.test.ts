@@ -174,6 +174,13 @@ cat "$HOME/.ssh/id_rsa.pub"; stat -c %a "$HOME/.ssh/id_rsa"`);
     assert.equal(mode, '600');
   });
 
+  it('an admin group ID that is not a group of the tenant gets a warning', async () => {
+    const r = await shell(`kentra aks update -g myResourceGroup -n myManagedCluster --aad-admin-group-object-ids 00000000-1111-4222-8333-444444444444,'${adminGroup}' >/dev/null`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^WARNING: The admin group '00000000-1111-4222-8333-444444444444' is not a group in tenant [0-9a-f-]+: its members will not be cluster admins/m);
+    assert.doesNotMatch(r.stderr, new RegExp(adminGroup), 'the real group is not warned about');
+  });
+
   it('aks get-credentials --admin twice: the same credential, merged silently the second time', async () => {
     const r = await shell(`
 kentra aks get-credentials --resource-group myResourceGroup --name myManagedCluster --admin
