@@ -6,15 +6,33 @@
 #
 # CACHE_DIR defaults to $KENTRA_CACHE_DIR, else ~/.cache/kentra. The binary depends only on the
 # source package's version, so a second run prints the cached path at once.
-# Needs: golang-1.19 and rsync (Debian), apt-get, tar, make. Does not touch the system's apt configuration.
+# Needs: golang-1.19 and rsync (Debian), apt-get, tar, make, flock (util-linux). Does not touch the system's apt configuration.
 set -euo pipefail
 
 cache="${1:-${KENTRA_CACHE_DIR:-$HOME/.cache/kentra}}"
 version=v1.20.2
 out="$cache/kube-apiserver-$version/kube-apiserver"
-if [ -x "$out" ] && "$out" --version 2>/dev/null | grep -q "$version"; then
+cached() { [ -x "$out" ] && "$out" --version 2>/dev/null | grep -q "$version"; }
+if cached; then
   echo "$out"; exit 0
 fi
+
+# One build per cache folder: a second run started meanwhile (two test files at once) waits for the
+# first on this lock, then finds the binary cached. The lock is released when this process exits.
+mkdir -p "$cache"
+lock="$cache/.build-kube-apiserver.lock"
+exec 9>"$lock"
+if ! flock --nonblock 9; then
+  echo "build-kube-apiserver: waiting for another build of kube-apiserver $version in $cache (lock $lock)" >&2
+  waited=$SECONDS
+  flock 9
+  echo "build-kube-apiserver: the other build finished after $((SECONDS - waited)) s" >&2
+fi
+if cached; then
+  echo "$out"; exit 0
+fi
+started=$SECONDS
+echo "build-kube-apiserver: building kube-apiserver $version into $cache (about 10 minutes on 2 cores; later runs use the cache)" >&2
 
 goroot=""
 for d in /usr/lib/go-1.19 /usr/lib/go-1.21 /usr/lib/go; do
@@ -48,4 +66,5 @@ mkdir -p "$(dirname "$out")"
 go build -ldflags "-s -w $v" -o "$out.tmp" ./cmd/kube-apiserver >&2
 mv "$out.tmp" "$out"
 cd / && rm -rf "$work"
+echo "build-kube-apiserver: built $out in $((SECONDS - started)) s" >&2
 echo "$out"

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clusterAccessConfig, type ClusterAccessConfig } from '../control-plane/index.js';
-import { AKS_SERVER_APP_ID, type KeyRing } from '../identity/index.js';
+import { AKS_SERVER_APP_ID, ARC_SERVER_APP_ID, type KeyRing } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { Store } from '../store/index.js';
 import { NO_ANSWER, type TokenAuthenticator } from './authn.js';
@@ -32,11 +32,12 @@ export interface AccessWebhookOptions {
 /** The subject organization that binds a webhook client certificate to one cluster. */
 export const webhookOrganization = (uid: string): string => `cluster:${uid}`;
 
-/** The Entra authenticator for a cluster's settings: the AKS server app (managed) or the legacy server app. */
+/** The Entra authenticator for a cluster's settings: the AKS server app (managed), the Arc server app (AKS Arc), or the legacy server app. */
 export function clusterEntraAuthenticator(cfg: ClusterAccessConfig, deps: { store: Store; keys: KeyRing; clock: Clock; origin: string }): TokenAuthenticator {
   const aad = cfg.aad;
   if (!aad) return async () => NO_ANSWER;
-  const server = aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID;
+  // AKS Arc clusters take tokens for the Arc server app, the one their kubeconfig's --server-id names.
+  const server = cfg.kind === 'arc' ? ARC_SERVER_APP_ID : aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID;
   if (!server) return async () => NO_ANSWER;
   return entraTokenAuthenticator({
     tenantId: aad.tenantID, audiences: [server, `https://${server}`], authorityOrigin: deps.origin,

@@ -351,6 +351,31 @@ export function registerAdCommands(program: Command): void {
     const a = await resolveApp(g, ctx.opts.id).catch(() => null);
     return g.call('POST', '/servicePrincipals', { appId: a?.appId ?? ctx.opts.id, accountEnabled: true });
   });
+  leaf(sp, 'create-for-rbac', 'Create an application, its service principal and a secret; with --role and --scopes, assign it that role.', (c) => c
+    .option('-n, --name <display-name>', 'display name of the application (default: azure-cli-<time>)').option('--role <name-or-id>')
+    .option('--scopes <scopes...>', 'scopes of the role assignment').option('--years <n>', 'years the secret is valid (default 1)'), async (ctx) => {
+    const o = ctx.opts;
+    if (!o.role !== !o.scopes) throw new CliError('usage error: To create role assignments, specify both --role and --scopes.', 2);
+    const g = graph(ctx);
+    const name = String(o.name ?? `azure-cli-${new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-')}`);
+    const existing = (await g.list('/applications', `displayName eq '${quote(name)}'`)).filter((a) => a.displayName === name);
+    if (existing.length > 1) throw new CliError(`More than one application have the same display name '${name}': (id) ${existing.map((a) => a.id).join(', ')}, please remove them first.`);
+    let app = existing[0];
+    if (app) ctx.warn(`Found an existing application instance: (id) ${app.id}. We will patch it.`);
+    else app = await g.call('POST', '/applications', { displayName: name });
+    const sps = await g.list('/servicePrincipals', `appId eq '${app.appId}'`);
+    const principal = sps[0] ?? await g.call('POST', '/servicePrincipals', { appId: app.appId, accountEnabled: true });
+    const credential = await resetCredential({ ...ctx, opts: { years: o.years } }, 'applications', app, app.appId) as { appId: string; password: string; tenant: string };
+    if (o.role) {
+      const { Arm } = await import('./arm.js');
+      const { createRoleAssignment } = await import('./aks.js');
+      for (const scope of o.scopes as string[]) {
+        ctx.warn(`Creating '${o.role}' role assignment under scope '${scope}'`);
+        await createRoleAssignment(new Arm(ctx.session), String(o.role), principal.id, scope);
+      }
+    }
+    return { appId: credential.appId, displayName: name, password: credential.password, tenant: credential.tenant };
+  });
   leaf(sp, 'show', 'Show a service principal.', (c) => c.requiredOption('--id <app-id-or-object-id-or-spn>'), async (ctx) => resolveSp(graph(ctx), ctx.opts.id));
   leaf(sp, 'list', 'List service principals.', (c) => c.option('--display-name <prefix>').option('--spn <name>').option('--filter <odata>').option('--all'), async (ctx) => {
     const o = ctx.opts;

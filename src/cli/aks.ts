@@ -35,6 +35,63 @@ function splitIds(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(/[,\s]+/).filter(Boolean);
 }
 
+/** A role definition's ID from its name or GUID, as `role assignment create --role` and `ad sp create-for-rbac --role` take it. */
+export async function roleDefinitionId(a: Arm, name: string): Promise<string> {
+  if (GUID.test(name)) return `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
+  const defs = (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, { $filter: `roleName eq '${name}'` })).body.value;
+  if (!defs.length) throw new CliError(`Role '${name}' doesn't exist.`, 3);
+  return defs[0].id;
+}
+
+/** Assigns a role at a scope (a new assignment name each time, as az does). */
+export async function createRoleAssignment(a: Arm, role: string, principalId: string, scope: string): Promise<any> {
+  const { randomUUID } = await import('node:crypto');
+  return (await a.call('PUT', `${scope.replace(/\/+$/, '')}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleDefinitionId(a, role), principalId } })).body;
+}
+
+/**
+ * az's `--generate-ssh-keys` / `--ssh-key-value`: the public key of ~/.ssh/id_rsa.pub (made, with its
+ * private key, when it does not exist yet), as the cluster's linuxProfile.
+ */
+async function linuxProfile(ctx: Context, o: Record<string, any>): Promise<Record<string, unknown> | undefined> {
+  let keyData: string | undefined;
+  const given = o.sshKeyValue as string | undefined;
+  if (given) keyData = existsSync(given) ? readFileSync(given, 'utf8').trim() : given.trim();
+  else if (o.generateSshKeys) {
+    const pub = join(homedir(), '.ssh', 'id_rsa.pub');
+    if (!existsSync(pub)) {
+      const { generateKeyPairSync } = await import('node:crypto');
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
+      const field = (b: Buffer) => { const len = Buffer.alloc(4); len.writeUInt32BE(b.length); return Buffer.concat([len, b]); };
+      const mpint = (b64: string) => { const b = Buffer.from(b64, 'base64url'); return field(b[0]! & 0x80 ? Buffer.concat([Buffer.alloc(1), b]) : b); };
+      const blob = Buffer.concat([field(Buffer.from('ssh-rsa')), mpint(jwk.e), mpint(jwk.n)]);
+      mkdirSync(dirname(pub), { recursive: true, mode: 0o700 });
+      writeFileSync(pub.slice(0, -4), privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+      writeFileSync(pub, `ssh-rsa ${blob.toString('base64')}\n`, { mode: 0o644 });
+      ctx.warn(`SSH key files '${pub.slice(0, -4)}' and '${pub}' have been generated under ~/.ssh to allow SSH access to the VM. If using machines without permanent storage like Azure Cloud Shell without an attached file share, back up your keys to a safe location`);
+    }
+    keyData = readFileSync(pub, 'utf8').trim();
+  }
+  if (keyData === undefined) return undefined;
+  if (!/^(ssh-rsa|ecdsa-sha2-\S+|ssh-ed25519) [A-Za-z0-9+/=]+/.test(keyData)) throw new CliError('Provided ssh key has an invalid format: an OpenSSH public key (ssh-rsa AAAA…) is expected.', 2);
+  return { adminUsername: 'azureuser', ssh: { publicKeys: [{ keyData }] } };
+}
+
+/**
+ * A warning for each admin group ID that is not a group of the signed-in tenant: ARM accepts any GUID,
+ * and a mistyped one leaves the cluster with no admin (Entra tokens carry only real group IDs).
+ */
+async function warnUnknownAdminGroups(ctx: Context, ids: string[] | undefined, tenantId: string | undefined): Promise<void> {
+  if (!ids?.length) return;
+  const { token, tenant } = await ctx.session.token(GRAPH_SCOPE);
+  if (tenantId && tenantId.toLowerCase() !== tenant.toLowerCase()) return; // another tenant's directory: not ours to read
+  for (const id of ids) {
+    const res = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/groups/${encodeURIComponent(id)}?$select=id`, { token });
+    if (res.status === 404) ctx.warn(`The admin group '${id}' is not a group in tenant ${tenant}: its members will not be cluster admins. Check the ID with 'kentra ad group show --group ${id}'.`);
+  }
+}
+
 /** PUT and wait (unless --no-wait), then read the cluster back, as az does. */
 async function putCluster(ctx: Context, arm: Arm, path: string, body: unknown): Promise<unknown> {
   const res = await arm.call('PUT', path, AKS_API, body);
@@ -113,7 +170,7 @@ export function registerAksCommands(program: Command): void {
     .option('--aad-admin-group-object-ids <ids>', 'comma-separated admin group object IDs').option('--aad-tenant-id <tenant>')
     .option('--enable-azure-rbac').option('--disable-rbac').option('--enable-rbac').option('--disable-local-accounts')
     .option('--aad-server-app-id <appId>').option('--aad-server-app-secret <secret>').option('--aad-client-app-id <appId>')
-    .option('--generate-ssh-keys').option('-c, --node-count <n>', 'nodes in the first pool', '3').option('-k, --kubernetes-version <version>')
+    .option('--generate-ssh-keys', 'use ~/.ssh/id_rsa.pub, made if missing').option('--ssh-key-value <key-or-file>').option('-c, --node-count <n>', 'nodes in the first pool', '3').option('-k, --kubernetes-version <version>')
     .option('--dns-name-prefix <prefix>').option('--no-wait'), async (ctx) => {
     const o = ctx.opts;
     const a = arm(ctx);
@@ -124,6 +181,8 @@ export function registerAksCommands(program: Command): void {
     const rg = (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups/${o.resourceGroup}`, RG_API)).body;
     const nodeCount = Number(o.nodeCount);
     if (!Number.isInteger(nodeCount) || nodeCount < 0) throw new CliError('usage error: --node-count must be a whole number', 2);
+    const ssh = await linuxProfile(ctx, o);
+    if (o.enableAad) await warnUnknownAdminGroups(ctx, splitIds(o.aadAdminGroupObjectIds), o.aadTenantId);
     const aadProfile = o.enableAad
       ? { managed: true, enableAzureRBAC: !!o.enableAzureRbac, adminGroupObjectIDs: splitIds(o.aadAdminGroupObjectIds) ?? null, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) }
       : legacy ? { clientAppID: o.aadClientAppId, serverAppID: o.aadServerAppId, serverAppSecret: o.aadServerAppSecret, ...(o.aadTenantId ? { tenantID: o.aadTenantId } : {}) } : undefined;
@@ -133,6 +192,7 @@ export function registerAksCommands(program: Command): void {
         kubernetesVersion: o.kubernetesVersion ?? '', dnsPrefix: o.dnsNamePrefix, enableRBAC: !o.disableRbac, disableLocalAccounts: !!o.disableLocalAccounts,
         agentPoolProfiles: [{ name: 'nodepool1', count: nodeCount, vmSize: 'Standard_DS2_v2', mode: 'System', osType: 'Linux' }],
         ...(aadProfile ? { aadProfile } : {}),
+        ...(ssh ? { linuxProfile: ssh } : {}),
       },
     });
   });
@@ -162,6 +222,7 @@ export function registerAksCommands(program: Command): void {
       if (o.aadAdminGroupObjectIds !== undefined) aad.adminGroupObjectIDs = splitIds(o.aadAdminGroupObjectIds);
       if (o.aadTenantId) aad.tenantID = o.aadTenantId;
     }
+    if (o.aadAdminGroupObjectIds !== undefined && aad) await warnUnknownAdminGroups(ctx, aad.adminGroupObjectIDs ?? undefined, aad.tenantID);
     if (aad && o.enableAzureRbac) aad.enableAzureRBAC = true;
     if (aad && o.disableAzureRbac) aad.enableAzureRBAC = false;
     if (aad) delete aad.serverAppSecret;
@@ -186,6 +247,10 @@ export function registerAksCommands(program: Command): void {
     const res = await a.call('DELETE', clusterPath(a.subscriptionId, ctx.opts.resourceGroup, ctx.opts.name), AKS_API);
     if (ctx.opts.wait !== false && typeof res.headers['azure-asyncoperation'] === 'string') await a.wait(res.headers['azure-asyncoperation']);
     return undefined;
+  });
+  leaf(aks, 'get-versions', 'List the Kubernetes versions clusters can use in a location.', (c) => c.requiredOption('-l, --location <location>'), async (ctx) => {
+    const a = arm(ctx);
+    return (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.ContainerService/locations/${encodeURIComponent(ctx.opts.location)}/kubernetesVersions`, '2024-02-01')).body;
   });
   leaf(aks, 'get-credentials', 'Get the kubeconfig and merge it into ~/.kube/config (or --file).', (c) => target(c)
     .option('-a, --admin', 'the local admin credential').option('--format <format>', 'exec (kubelogin) or azure (legacy auth-provider)')
@@ -400,6 +465,7 @@ Examples:
     if (o.enableAzureRbac && !o.aadAdminGroupObjectIds) throw new CliError('--enable-azure-rbac needs --aad-admin-group-object-ids', 2);
     const a = arm(ctx);
     const rg = (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups/${o.resourceGroup}`, RG_API)).body;
+    const ssh = await linuxProfile(ctx, o);
     const path = ccPath(a, o.resourceGroup, o.name);
     const cc = (await a.call('PUT', path, ARC_API, {
       location: rg.location, identity: { type: 'SystemAssigned' }, kind: 'ProvisionedCluster',
@@ -411,6 +477,7 @@ Examples:
         kubernetesVersion: o.kubernetesVersion, controlPlane: { count: 1, ...(o.controlPlaneIp ? { controlPlaneEndpoint: { hostIP: o.controlPlaneIp } } : {}) },
         agentPoolProfiles: [{ name: 'nodepool1', count: Number(o.nodeCount), osType: 'Linux' }],
         cloudProviderProfile: o.vnetIds ? { infraNetworkProfile: { vnetSubnetIds: splitIds(o.vnetIds) } } : null,
+        ...(ssh ? { linuxProfile: ssh } : {}),
       },
     })).body;
     return o.wait === false ? undefined : arcView(cc, instance);
@@ -494,20 +561,13 @@ Examples:
     if (user.status !== 200) throw new CliError(`Cannot find user or service principal in graph database for '${assignee}'. If the assignee is an appId, make sure the corresponding service principal is created with 'kentra ad sp create --id ${assignee}'.`);
     return user.body.id;
   };
-  const roleId = async (ctx: Context, a: Arm, name: string): Promise<string> => {
-    if (GUID.test(name)) return `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
-    const defs = (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, { $filter: `roleName eq '${name}'` })).body.value;
-    if (!defs.length) throw new CliError(`Role '${name}' doesn't exist.`, 3);
-    return defs[0].id;
-  };
   leaf(assignment, 'create', 'Assign a role to a user, group or service principal at a scope.', (c) => c.requiredOption('--role <name-or-id>')
     .option('--assignee <upn-or-appid>').option('--assignee-object-id <id>').option('--scope <scope>', 'default: the subscription'), async (ctx) => {
     const a = arm(ctx);
     const principalId = ctx.opts.assigneeObjectId ?? (ctx.opts.assignee ? await resolveAssignee(ctx, ctx.opts.assignee) : undefined);
     if (!principalId) throw new CliError('usage error: --assignee STRING | --assignee-object-id GUID', 2);
     const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
-    const { randomUUID } = await import('node:crypto');
-    return (await a.call('PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleId(ctx, a, ctx.opts.role), principalId } })).body;
+    return createRoleAssignment(a, ctx.opts.role, principalId, scope);
   });
   leaf(assignment, 'list', 'List role assignments.', (c) => c.option('--assignee <upn-or-appid>').option('--scope <scope>').option('--all'), async (ctx) => {
     const a = arm(ctx);
@@ -522,7 +582,7 @@ Examples:
       const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
       const filter = ctx.opts.assignee ? { $filter: `principalId eq '${await resolveAssignee(ctx, ctx.opts.assignee)}'` } : undefined;
       const all = (await a.call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHZ_API, undefined, filter)).body.value as any[];
-      const wanted = ctx.opts.role ? (await roleId(ctx, a, ctx.opts.role)).split('/').pop() : undefined;
+      const wanted = ctx.opts.role ? (await roleDefinitionId(a, ctx.opts.role)).split('/').pop() : undefined;
       ids = all.filter((x) => x.properties.scope.toLowerCase() === scope.toLowerCase() && (!wanted || x.properties.roleDefinitionId.endsWith(wanted))).map((x) => x.id);
       if (!ids.length) throw new CliError('No matched assignments were found to delete', 3);
     }

@@ -9,7 +9,7 @@ export class Arm {
   constructor(private readonly session: Session) {}
 
   get subscriptionId(): string {
-    const sub = this.session.account?.subscriptions.find((s) => s.isDefault);
+    const sub = this.session.currentSubscription();
     if (!sub) throw new CliError("No subscription found. Run 'kentra account list' or log in again.");
     return sub.id;
   }

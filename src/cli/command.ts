@@ -17,11 +17,13 @@ export function leaf(parent: Command, name: string, description: string, build: 
   build(c);
   c.addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('json'))
     .option('--query <jmespath>', 'JMESPath query string, see http://jmespath.org/')
+    .option('--subscription <name-or-id>', 'name or ID of subscription (default: the one `kentra login` chose)')
     .option('--only-show-errors', 'only show errors, suppressing warnings')
     .option('--debug', 'increase logging verbosity to show all debug logs')
     .option('--verbose', 'increase logging verbosity');
   c.action(async (opts: Record<string, any>) => {
     const session = new Session();
+    session.subscription = opts.subscription;
     if (opts.debug) session.debug = (line) => process.stderr.write(`DEBUG: ${line}\n`);
     const ctx: Context = { session, opts, warn: (m) => { if (!opts.onlyShowErrors) process.stderr.write(`WARNING: ${m}\n`); } };
     try {
@@ -34,6 +36,31 @@ export function leaf(parent: Command, name: string, description: string, build: 
     }
   });
   return c;
+}
+
+/**
+ * A usage error in az's words (argparse's), from commander's: `the following arguments are required:
+ * --name/-n`, `unrecognized arguments: --x`, `argument --name/-n: expected one argument`.
+ */
+export function azUsageMessage(commanderMessage: string): string {
+  const text = commanderMessage.replace(/^error: /, '').trim();
+  const azFlags = (flags: string) => {
+    const names = flags.replace(/\s*[<[].*$/, '').split(/[ ,|]+/).filter(Boolean);
+    const long = names.filter((n) => n.startsWith('--'));
+    const short = names.filter((n) => !n.startsWith('--'));
+    return [...long, ...short].join('/');
+  };
+  let m = /^required option '([^']+)' not specified$/.exec(text);
+  if (m) return `the following arguments are required: ${azFlags(m[1]!)}`;
+  m = /^option '([^']+)' argument missing$/.exec(text);
+  if (m) return `argument ${azFlags(m[1]!)}: expected one argument`;
+  m = /^unknown option '([^']+)'/.exec(text);
+  if (m) return `unrecognized arguments: ${m[1]}`;
+  m = /^too many arguments.*?Expected (\d+) arguments? but got (\d+)\.$/.exec(text);
+  if (m) return `unrecognized arguments: ${text}`;
+  m = /^unknown command '([^']+)'/.exec(text);
+  if (m) return `'${m[1]}' is misspelled or not recognized by the system.`;
+  return text;
 }
 
 /** SIGINT or SIGTERM: close once, then exit 0 (1 with an ERROR line when closing fails). */

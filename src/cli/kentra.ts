@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 
 import { registerAccountCommands } from './account.js';
+import { azUsageMessage } from './command.js';
 import { registerAdCommands } from './ad.js';
 import { registerAksCommands } from './aks.js';
 import { registerKeysCommands } from './keys.js';
@@ -14,6 +15,8 @@ program
   .description('Self-hosted AKS-managed Microsoft Entra ID integration: identity provider, control plane and cluster access.')
   .version(JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string, '-v, --version')
   .showHelpAfterError('(run with --help for usage)')
+  // Usage errors as az prints them: `ERROR: <argparse's words>` (exit 2, below).
+  .configureOutput({ outputError: (text, write) => write(`ERROR: ${azUsageMessage(text)}\n`) })
   // Usage errors exit 2, as az's do; set before the subcommands so they inherit it.
   .exitOverride();
 

@@ -69,8 +69,21 @@ export class Session {
     this.secrets = readJson<Secrets>(join(this.dir, 'tokens.json')) ?? { accessTokens: {} };
   }
 
+  /** The global `--subscription` (name or id) of this command, instead of the default subscription. */
+  subscription: string | undefined;
+
   get account(): AccountEntry | null {
     return this.profile?.account ?? null;
+  }
+
+  /** The subscription this command works in: `--subscription`, else the default one. */
+  currentSubscription(): SubscriptionEntry | undefined {
+    const subs = this.account?.subscriptions ?? [];
+    if (this.subscription === undefined) return subs.find((s) => s.isDefault);
+    const wanted = this.subscription.toLowerCase();
+    const found = subs.find((s) => s.id.toLowerCase() === wanted) ?? subs.find((s) => s.name.toLowerCase() === wanted);
+    if (!found) throw new CliError(`Subscription '${this.subscription}' not found. Check the spelling and casing and try again.`);
+    return found;
   }
 
   get authority(): string {
@@ -159,7 +172,7 @@ export class Session {
   async token(scope: string, tenant?: string): Promise<{ token: string; expiresOn: number; tenant: string }> {
     const account = this.account;
     if (!account) throw new CliError("Please run 'kentra login' to setup account.");
-    const tid = tenant ?? account.subscriptions.find((s) => s.isDefault)?.tenantId ?? account.homeTenantId;
+    const tid = tenant ?? this.currentSubscription()?.tenantId ?? account.homeTenantId;
     const cached = this.secrets.accessTokens[`${tid}|${scope}`];
     if (cached && cached.expiresOn - 300 > Date.now() / 1000) return { ...cached, tenant: tid };
     let body: any;

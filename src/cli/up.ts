@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { defaultDataDir, startKentra, type Endpoints, type KentraOptions } from '../kentra.js';
+import { clientEnvironment, shellExports } from './client-env.js';
 import { stopOnSignals } from './command.js';
 
 function summary(e: Endpoints): string {
@@ -23,8 +24,8 @@ function summary(e: Endpoints): string {
     '',
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
     '',
-    '  Client environment (also printed by `kentra env`):',
-    ...Object.entries(e.env).map(([k, v]) => `    export ${k}=${v}`),
+    '  Ready a shell with: eval "$(kentra env)"   (it prints:)',
+    ...shellExports(e).trimEnd().split('\n').map((line) => `    ${line}`),
     '',
     `  Written to ${join(e.dataDir, 'endpoints.json')}. Stop with Ctrl-C.`,
     '',
@@ -55,9 +56,9 @@ export function runEnv(dataDir: string | undefined, json: boolean): void {
     throw new Error(`no endpoints.json in ${dir}: start Kentra there first with \`kentra up --data-dir ${dir}\``);
   }
   if (json) {
-    process.stdout.write(`${JSON.stringify(endpoints, null, 2)}\n`);
+    const { binDir, vars } = clientEnvironment(endpoints);
+    process.stdout.write(`${JSON.stringify({ ...endpoints, binDir, env: Object.fromEntries(vars) }, null, 2)}\n`);
     return;
   }
-  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-  for (const [k, v] of Object.entries(endpoints.env)) process.stdout.write(`export ${k}=${quote(v)}\n`);
+  process.stdout.write(shellExports(endpoints));
 }

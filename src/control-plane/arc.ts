@@ -6,7 +6,7 @@ import { isGuid, newId } from '../shared/crypto.js';
 import type { ArmResource } from '../store/index.js';
 import { ArmError, armRoute, authorize, type ArmRequest } from './arm.js';
 import type { AadProfile } from './cluster-model.js';
-import { certificateKubeconfig, credentialResults, userKubeconfig } from './credentials.js';
+import { certificateKubeconfig, credentialResults, storedClientCertificates, userKubeconfig } from './credentials.js';
 import type { ControlPlaneOptions } from './managed-clusters.js';
 
 // The AKS Arc variant (source document 004): a Microsoft.Kubernetes/connectedClusters resource that
@@ -40,6 +40,7 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
   const find = async (r: ArmRequest, action: string, scope?: string) => {
     const res = await store.getResource(idOf(r));
     await authorize(store, r, scope ?? idOf(r), action);
+    if (!res && !(await store.getResource(`/subscriptions/${r.subscription!.id}/resourceGroups/${r.params.resourceGroup}`))) throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${r.params.resourceGroup}' could not be found.`);
     if (!res) throw new ArmError(404, 'ResourceNotFound', `The Resource '${CC_TYPE}/${r.params.name}' under resource group '${r.params.resourceGroup}' was not found.`);
     return res;
   };
@@ -117,14 +118,12 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
   });
   armRoute(app, o, 'POST', `${instancePath}/listAdminKubeconfig`, async (r) => {
     const cc = await find(r, `${HYBRID}/listAdminKubeconfig/action`, `${idOf(r)}/providers/${HYBRID}/default`);
-    let caPem = cc.secrets.caCertPem as string | undefined;
-    let keyPem = cc.secrets.caKeyPem as string | undefined;
-    if (!caPem) {
+    let current = cc;
+    if (!cc.secrets.caCertPem) {
       const ca = await createCertificateAuthority('ca');
-      const stored = await store.updateResource(cc.id, (x) => (x.secrets.caCertPem ? x : { ...x, secrets: { ...x.secrets, caCertPem: ca.certPem, caKeyPem: ca.keyPem } }));
-      caPem = String(stored!.secrets.caCertPem);
-      keyPem = String(stored!.secrets.caKeyPem);
+      current = (await store.updateResource(cc.id, (x) => (x.secrets.caCertPem ? x : { ...x, secrets: { ...x.secrets, caCertPem: ca.certPem, caKeyPem: ca.keyPem } })))!;
     }
-    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(server(r, cc), 'clusterAdmin', { certPem: caPem, keyPem: keyPem! }, String(cc.secrets.adminToken))));
+    const ca = { certPem: String(current.secrets.caCertPem), keyPem: String(current.secrets.caKeyPem) };
+    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(server(r, current), 'clusterAdmin', ca, String(current.secrets.adminToken), storedClientCertificates(store, current))));
   });
 }

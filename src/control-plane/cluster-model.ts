@@ -7,6 +7,22 @@ import { ArmError } from './arm.js';
 
 export const DEFAULT_KUBERNETES_VERSION = '1.32.7';
 const SUPPORTED_MINOR = { min: 20, max: 34 };
+
+/**
+ * The versions `aks get-versions` lists (ARM's KubernetesVersionListResult): each minor Kentra accepts,
+ * with the patch it gives a bare `1.N`, and the next minor as its upgrade.
+ */
+export function kubernetesVersionList(): { values: unknown[] } {
+  const values = [];
+  for (let minor = SUPPORTED_MINOR.max; minor >= SUPPORTED_MINOR.min; minor--) {
+    const patch = `1.${minor}.7`;
+    values.push({
+      version: `1.${minor}`, capabilities: { supportPlan: ['KubernetesOfficial'] }, isDefault: patch === DEFAULT_KUBERNETES_VERSION ? true : undefined, isPreview: undefined,
+      patchVersions: { [patch]: { upgrades: minor < SUPPORTED_MINOR.max ? [`1.${minor + 1}.7`] : [] } },
+    });
+  }
+  return { values };
+}
 /** New clusters cannot use the legacy integration after this date unless the subscription opted in. */
 export const LEGACY_AAD_RETIRED = Date.UTC(2023, 5, 1);
 export const LEGACY_AAD_OPT_IN = { namespace: 'Microsoft.ContainerService', name: 'AllowLegacyAADIntegration' };

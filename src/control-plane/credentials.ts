@@ -1,7 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import { stringify } from 'yaml';
 import { AKS_CLIENT_APP_ID, AKS_SERVER_APP_ID, v1Issuer } from '../identity/index.js';
 import { loadCertificateAuthority } from '../pki/index.js';
 import { ArmError } from './arm.js';
+import type { ArmResource, Store } from '../store/index.js';
 import type { AadProfile } from './cluster-model.js';
 
 // The kubeconfigs of listClusterUserCredential / listClusterAdminCredential, shaped as AKS returns
@@ -54,11 +56,56 @@ export function userKubeconfig(c: ClusterEndpoint, format: 'exec' | 'azure', aut
   });
 }
 
-/** A client certificate credential signed by the cluster's own CA (local accounts, and non-Entra clusters' users). */
-export async function certificateKubeconfig(c: ClusterEndpoint, kind: 'clusterAdmin' | 'clusterUser' | 'clusterMonitoringUser', ca: { certPem: string; keyPem: string }, token: string): Promise<string> {
-  const authority = await loadCertificateAuthority(ca.certPem, ca.keyPem);
-  const identity = kind === 'clusterMonitoringUser' ? { commonName: 'monitoringclient', organizations: ['system:monitoring'] } : { commonName: 'masterclient', organizations: ['system:masters'] };
-  const cert = await authority.issue({ ...identity, usage: 'client', days: 730 });
+export type CertificateCredentialKind = 'clusterAdmin' | 'clusterUser' | 'clusterMonitoringUser';
+type CertificateAndKey = { certPem: string; keyPem: string };
+
+/** Where a cluster keeps the client certificates it issued, so that each call returns the same one (as AKS does). */
+export interface IssuedClientCertificates {
+  get(kind: CertificateCredentialKind): CertificateAndKey | undefined;
+  /** Keeps `cert` unless another request stored one first; returns the one kept. */
+  put(kind: CertificateCredentialKind, cert: CertificateAndKey): Promise<CertificateAndKey>;
+}
+
+/** The client certificates of a cluster resource, in its secrets (next to the CA that issues them). */
+export function storedClientCertificates(store: Pick<Store, 'updateResource'>, res: ArmResource): IssuedClientCertificates {
+  const all = () => (res.secrets.clientCertificates ?? {}) as Partial<Record<CertificateCredentialKind, CertificateAndKey>>;
+  return {
+    get: (kind) => all()[kind],
+    async put(kind, cert) {
+      const updated = await store.updateResource(res.id, (x) => {
+        const current = (x.secrets.clientCertificates ?? {}) as Record<string, CertificateAndKey>;
+        const kept = current[kind];
+        return kept && kept.certPem !== all()[kind]?.certPem ? x : { ...x, secrets: { ...x.secrets, clientCertificates: { ...current, [kind]: cert } } };
+      });
+      return ((updated?.secrets.clientCertificates ?? {}) as Record<string, CertificateAndKey>)[kind] ?? cert;
+    },
+  };
+}
+
+/** A stored certificate is reused while the current CA issued it and it has more than 30 days left. */
+function stillGood(cert: CertificateAndKey | undefined, caPem: string, now = Date.now()): cert is CertificateAndKey {
+  if (!cert) return false;
+  try {
+    const x = new X509Certificate(cert.certPem);
+    return x.checkIssued(new X509Certificate(caPem)) && Date.parse(x.validTo) - now > 30 * 86_400_000;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A client certificate credential signed by the cluster's own CA (local accounts, and non-Entra clusters'
+ * users). With `issued`, the certificate is made once per cluster and kind and returned on every call, so
+ * that `get-credentials --admin` run twice merges silently, as with AKS.
+ */
+export async function certificateKubeconfig(c: ClusterEndpoint, kind: CertificateCredentialKind, ca: CertificateAndKey, token: string, issued?: IssuedClientCertificates): Promise<string> {
+  let cert = issued?.get(kind);
+  if (!stillGood(cert, ca.certPem)) {
+    const authority = await loadCertificateAuthority(ca.certPem, ca.keyPem);
+    const identity = kind === 'clusterMonitoringUser' ? { commonName: 'monitoringclient', organizations: ['system:monitoring'] } : { commonName: 'masterclient', organizations: ['system:masters'] };
+    const fresh = await authority.issue({ ...identity, usage: 'client', days: 730 });
+    cert = issued ? await issued.put(kind, { certPem: fresh.certPem, keyPem: fresh.keyPem }) : fresh;
+  }
   return kubeconfig(c, `${kind}_${c.resourceGroup}_${c.name}`, {
     'client-certificate-data': Buffer.from(cert.certPem).toString('base64'),
     'client-key-data': Buffer.from(cert.keyPem).toString('base64'),

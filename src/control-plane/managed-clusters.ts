@@ -5,9 +5,9 @@ import { hashSecret, newId } from '../shared/crypto.js';
 import { createCertificateAuthority } from '../pki/index.js';
 import type { ArmOperation, ArmResource, Store } from '../store/index.js';
 import { ArmError, armLocation, armRoute, authorize, shape, type ArmContext, type ArmRequest } from './arm.js';
-import { aadProfileJson, attachedCaPem, attachedClusterProperties, clusterProperties, decideAadProfile, execByDefault, isAttached, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
+import { aadProfileJson, attachedCaPem, attachedClusterProperties, clusterProperties, decideAadProfile, execByDefault, isAttached, kubernetesVersionList, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
 import { checkClusterAccess, parseCheckAccessRequest, type ClusterAccess } from './check-access.js';
-import { attachedNoLocalCredential, authenticationConfiguration, certificateKubeconfig, credentialResults, localAccountsDisabled, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
+import { attachedNoLocalCredential, authenticationConfiguration, certificateKubeconfig, credentialResults, localAccountsDisabled, storedClientCertificates, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
 
 // Resource groups and Microsoft.ContainerService/managedClusters, with ARM's long-running operation
 // contract: operations complete when read after their due time, so any instance can finish them.
@@ -136,6 +136,8 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (!op || op.subscriptionId !== r.subscription!.id) throw new ArmError(404, 'NotFound', `Operation ${r.params.operationId} was not found.`);
     return settle(op);
   };
+  // `az aks get-versions -l <location>` (which K8sVersionNotSupported tells users to run).
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/locations/:location/kubernetesVersions', async (r) => r.reply.send(kubernetesVersionList()));
   armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/locations/:location/operations/:operationId', async (r) => {
     const op = await operation(r);
     const iso = (t: number | null) => (t === null ? undefined : new Date(t).toISOString());
@@ -226,6 +228,8 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const res = await load(id);
     if (!res) {
       await authorize(store, r, id, action);
+      // ARM names the missing resource group before the missing resource.
+      if (!(await store.getResource(`/subscriptions/${r.subscription!.id}/resourceGroups/${r.params.resourceGroup}`))) throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${r.params.resourceGroup}' could not be found.`);
       throw new ArmError(404, 'ResourceNotFound', `The Resource '${MC_TYPE}/${r.params.name}' under resource group '${r.params.resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
     }
     await authorize(store, r, res.id, action);
@@ -392,7 +396,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (!c.aad) {
       notAttached(res);
       if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-      return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', await localCa(res), String(res.secrets.adminToken))));
+      return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', await localCa(res), String(res.secrets.adminToken), storedClientCertificates(store, res))));
     }
     // An attached cluster's users run today's kubectl whatever its server version: exec by default (a difference from AKS's < 1.24 rule).
     const chosen = (format ?? (execByDefault(c.kubernetesVersion) || isAttached((res.body as any).properties) ? 'exec' : 'azure')) as 'exec' | 'azure';
@@ -403,7 +407,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const res = await findCluster(r, `${MC}/listClusterAdminCredential/action`);
     notAttached(res);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', await localCa(res), String(res.secrets.adminToken))));
+    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', await localCa(res), String(res.secrets.adminToken), storedClientCertificates(store, res))));
   });
 
   // Kentra's own action (no Azure counterpart): what a real kube-apiserver needs to use this cluster's
@@ -437,7 +441,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const res = await findCluster(r, `${MC}/listClusterMonitoringUserCredential/action`);
     notAttached(res);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-    return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', await localCa(res), String(res.secrets.adminToken))));
+    return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', await localCa(res), String(res.secrets.adminToken), storedClientCertificates(store, res))));
   });
 }
 

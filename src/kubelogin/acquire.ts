@@ -33,7 +33,14 @@ export function resolveAuthority(o: TokenOptions, env: NodeJS.ProcessEnv): Autho
       throw new KubeloginError(`the Kentra environment needs ${join(dir, 'endpoints.json')}: start Kentra with \`kentra up\` or set KENTRA_DATA_DIR`);
     }
   };
-  if (o.authorityHost) return { host: o.authorityHost };
+  if (o.authorityHost) {
+    // The local Kentra (endpoints.json in its data directory) is trusted by its own CA, without NODE_EXTRA_CA_CERTS.
+    try {
+      const e = JSON.parse(readFileSync(join(env.KENTRA_DATA_DIR || join(homedir(), '.kentra'), 'endpoints.json'), 'utf8')) as { authority: string; caFile: string };
+      if (`${e.authority}/` === o.authorityHost && existsSync(e.caFile)) return { host: o.authorityHost, ca: [...rootCertificates, readFileSync(e.caFile, 'utf8')] };
+    } catch { /* not a local Kentra */ }
+    return { host: o.authorityHost };
+  }
   const name = o.environment.toUpperCase();
   const host = name === 'KENTRA' ? kentra() : CLOUDS[name] ?? CLOUDS.AZUREPUBLICCLOUD!;
   return { host, ca: kentraCa };
@@ -213,6 +220,16 @@ async function azureCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheE
   return { accessToken: body.accessToken, expiresOn, tenantId: body.tenant };
 }
 
+/** Node's codes for a server certificate it cannot verify (a private CA such as Kentra's). */
+const UNTRUSTED_CERTIFICATE = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
+
+/** What to run when the authority's certificate is not trusted: Kentra's shell set-up trusts its CA. */
+export function tlsHint(err: NodeJS.ErrnoException): string {
+  if (!err.code || !UNTRUSTED_CERTIFICATE.has(err.code)) return '';
+  return '\nThe authority\'s TLS certificate is not trusted by this kubelogin (Node.js). If the authority is Kentra, run\n'
+    + '  eval "$(kentra env)"\nin this shell (it sets NODE_EXTRA_CA_CERTS to Kentra\'s CA), or set NODE_EXTRA_CA_CERTS to the CA file yourself, and try again.';
+}
+
 /** A token for the cache miss: refresh silently when possible, sign in otherwise; cache the result. */
 export async function acquire(o: TokenOptions, file: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream): Promise<CacheEntry> {
   const scope = scopeOf(o.serverId);
@@ -261,7 +278,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         }, a.ca), o.tenantId);
       }
       default:
-        throw new KubeloginError(`login method ${o.loginMethod} is not available in this kubelogin yet`);
+        throw new KubeloginError(`login method ${o.loginMethod} is not available in Kentra's kubelogin: use -l azurecli (kentra login or az login) or upstream Azure/kubelogin`);
     }
   };
 
@@ -281,7 +298,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
     return await Promise.race([work, deadline]);
   } catch (err) {
     if (err instanceof KubeloginError) throw err;
-    throw new KubeloginError(`failed to get token: ${(err as Error).message}`);
+    throw new KubeloginError(`failed to get token: ${(err as Error).message}${tlsHint(err as NodeJS.ErrnoException)}`);
   } finally {
     clearTimeout(timer);
   }

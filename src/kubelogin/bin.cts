@@ -34,7 +34,7 @@ Usage:
   kubelogin get-token [flags]
 
 Flags:
-  -l, --login string                         Login method. Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, azd, workloadidentity, azurepipelines. It may be specified in AAD_LOGIN_METHOD environment variable (default "devicecode")
+  -l, --login string                         Login method. Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, workloadidentity. It may be specified in AAD_LOGIN_METHOD environment variable (default "devicecode")
       --server-id string                     AAD server application ID
       --client-id string                     AAD client application ID. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_ID or AZURE_CLIENT_ID environment variable
       --client-secret string                 AAD client application secret. Used in spn login. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_SECRET or AZURE_CLIENT_SECRET environment variable
@@ -45,7 +45,7 @@ Flags:
   -t, --tenant-id string                     AAD tenant ID. It may be specified in AZURE_TENANT_ID environment variable
   -s, --subscription string                  subscription for azurecli login
   -e, --environment string                   Azure environment name: AzurePublicCloud, AzureUSGovernmentCloud, AzureChinaCloud, or Kentra (read from endpoints.json) (default "AzurePublicCloud")
-      --authority-host string                Workload Identity / any mode: authority host, with a trailing slash. It may be specified in AZURE_AUTHORITY_HOST (workloadidentity)
+      --authority-host string                Workload Identity / any mode: authority host, with a trailing slash. It may be specified in AZURE_AUTHORITY_HOST environment variable
       --federated-token-file string          Workload Identity federated token file. It may be specified in AZURE_FEDERATED_TOKEN_FILE environment variable
       --cache-dir string                     directory of the token cache (default $KUBECACHEDIR or ~/.kube/cache/kubelogin)
       --timeout duration                     timeout duration for the whole sign-in (default 1m0s)

@@ -149,6 +149,11 @@ export function updateFromEnv(o: TokenOptions, env: NodeJS.ProcessEnv): void {
     set('federatedTokenFile', 'AZURE_FEDERATED_TOKEN_FILE');
     set('authorityHost', 'AZURE_AUTHORITY_HOST');
     set('clientId', 'AZURE_CLIENT_ID');
+  } else if (!o.authorityHost) {
+    // Every other mode: azidentity's default authority is AZURE_AUTHORITY_HOST when it is set, so a
+    // kubeconfig that names only `--environment AzurePublicCloud` (convert-kubeconfig's) reaches the
+    // authority `kentra env` exports. An explicit --authority-host still wins.
+    set('authorityHost', 'AZURE_AUTHORITY_HOST');
   }
 }
 

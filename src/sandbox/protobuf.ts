@@ -55,7 +55,7 @@ const BINDING: Schema = {
 };
 const RESOURCE_ATTRIBUTES: Schema = { 1: ['namespace', 'string'], 2: ['verb', 'string'], 3: ['group', 'string'], 4: ['version', 'string'], 5: ['resource', 'string'], 6: ['subresource', 'string'], 7: ['name', 'string'] };
 
-/** The kinds kubectl's typed clients create (`kubectl create namespace|serviceaccount|configmap|secret|role…|token`, `auth can-i`, `auth whoami`). */
+/** The kinds kubectl's typed clients create (`kubectl create namespace|serviceaccount|configmap|secret|role…|token`, `auth can-i [--list]`, `auth whoami`). */
 const SCHEMAS: Record<string, Schema> = {
   Namespace: { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['finalizers', 'string', 'repeated'] }] },
   ServiceAccount: { 1: ['metadata', OBJECT_META], 2: ['secrets', { 1: ['kind', 'string'], 2: ['namespace', 'string'], 3: ['name', 'string'] }, 'repeated'], 3: ['imagePullSecrets', { 1: ['name', 'string'] }, 'repeated'], 4: ['automountServiceAccountToken', 'bool'] },
@@ -67,6 +67,8 @@ const SCHEMAS: Record<string, Schema> = {
   RoleBinding: BINDING,
   SelfSubjectAccessReview: { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['resourceAttributes', RESOURCE_ATTRIBUTES], 2: ['nonResourceAttributes', { 1: ['path', 'string'], 2: ['verb', 'string'] }] }] },
   SelfSubjectReview: { 1: ['metadata', OBJECT_META] },
+  // kubectl auth can-i --list (1.32+ sends it as protobuf).
+  SelfSubjectRulesReview: { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['namespace', 'string'] }] },
   TokenRequest: {
     1: ['metadata', OBJECT_META],
     2: ['spec', { 1: ['audiences', 'string', 'repeated'], 4: ['expirationSeconds', 'int'], 3: ['boundObjectRef', { 1: ['kind', 'string'], 2: ['apiVersion', 'string'], 3: ['name', 'string'], 4: ['uid', 'string'] }] }],

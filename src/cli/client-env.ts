@@ -1,0 +1,90 @@
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import type { Endpoints } from '../kentra.js';
+
+// What `eval "$(kentra env)"` sets up in a shell (issue 13): `kentra` and `kubelogin` on PATH, and
+// Kentra's CA trusted by Node (NODE_EXTRA_CA_CERTS adds to Node's roots), Python requests
+// (REQUESTS_CA_BUNDLE) and Go (SSL_CERT_FILE). Python's and Go's variables replace the system pool, so
+// they point at a bundle of the system roots plus Kentra's CA, written into the data directory.
+
+/** The files Go's crypto/x509 reads for the system pool on Linux and the BSDs (root_linux.go, root_bsd.go). */
+const SYSTEM_BUNDLES = [
+  '/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/ca-bundle.pem',
+  '/etc/pki/tls/cacert.pem', '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', '/etc/ssl/cert.pem', '/usr/local/etc/ssl/cert.pem',
+];
+
+export const CA_BUNDLE_FILE = 'ca-bundle.pem';
+
+/** The system's roots as PEM: the bundle file Go would read, else Node's own (Mozilla's) list. */
+function systemRoots(env: NodeJS.ProcessEnv, ownBundle: string): string {
+  const candidates = [env.SSL_CERT_FILE, ...SYSTEM_BUNDLES].filter((f): f is string => !!f && f !== ownBundle);
+  for (const file of candidates) {
+    try {
+      const text = readFileSync(file, 'utf8');
+      if (text.includes('-----BEGIN CERTIFICATE-----')) return text.trim();
+    } catch { /* next */ }
+  }
+  return rootCertificates.join('\n');
+}
+
+function writeIfChanged(file: string, text: string, mode: number): void {
+  let current: string | undefined;
+  try { current = readFileSync(file, 'utf8'); } catch { /* new */ }
+  if (current !== text) writeFileSync(file, text, { mode });
+  chmodSync(file, mode);
+}
+
+const executable = (file: string) => {
+  try { accessSync(file, constants.X_OK); return true; } catch { return false; }
+};
+
+/**
+ * The folder to put on PATH for `kentra` and `kubelogin`. When kentra runs from a bin folder that holds
+ * both (npm install -g, npx), that one; otherwise (a checkout) `<data-dir>/bin`, with two small shims that
+ * run this package's scripts, found from this module's own location, with the node that runs now.
+ */
+export function clientBinDir(dataDir: string, argv1 = process.argv[1] ?? ''): string {
+  const invokedFrom = dirname(argv1);
+  if (argv1 && executable(join(invokedFrom, 'kentra')) && executable(join(invokedFrom, 'kubelogin'))) return invokedFrom;
+  const bin = join(dataDir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const scripts = { kentra: fileURLToPath(new URL('./kentra.js', import.meta.url)), kubelogin: fileURLToPath(new URL('../kubelogin/bin.cjs', import.meta.url)) };
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  for (const [name, script] of Object.entries(scripts)) {
+    writeIfChanged(join(bin, name), `#!/bin/sh\n# Written by \`kentra env\`: runs this Kentra's ${name}.\nexec ${quote(process.execPath)} ${quote(script)} "$@"\n`, 0o755);
+  }
+  return bin;
+}
+
+/** The CA bundle (system roots + Kentra's CA) in the data directory, for REQUESTS_CA_BUNDLE and SSL_CERT_FILE. */
+export function writeCaBundle(e: Pick<Endpoints, 'caFile' | 'dataDir'>, env: NodeJS.ProcessEnv = process.env): string {
+  const file = join(e.dataDir, CA_BUNDLE_FILE);
+  const kentraCa = existsSync(e.caFile) ? readFileSync(e.caFile, 'utf8').trim() : '';
+  writeIfChanged(file, `${systemRoots(env, file)}\n# Kentra's CA (${e.caFile})\n${kentraCa}\n`, 0o644);
+  return file;
+}
+
+/** The variables, in the order they are printed. PATH is printed as a prefix of the shell's own PATH. */
+export function clientEnvironment(e: Endpoints, env: NodeJS.ProcessEnv = process.env): { binDir: string; vars: [string, string][] } {
+  const bundle = writeCaBundle(e, env);
+  return {
+    binDir: clientBinDir(e.dataDir),
+    vars: [
+      ['KENTRA_DATA_DIR', e.dataDir],
+      ['NODE_EXTRA_CA_CERTS', e.caFile],
+      ['REQUESTS_CA_BUNDLE', bundle],
+      ['SSL_CERT_FILE', bundle],
+      ['AZURE_AUTHORITY_HOST', `${e.authority}/`],
+    ],
+  };
+}
+
+/** `export` lines for a POSIX shell. */
+export function shellExports(e: Endpoints, env: NodeJS.ProcessEnv = process.env): string {
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const { binDir, vars } = clientEnvironment(e, env);
+  // Evaluated twice, the shell still gets the folder on PATH once.
+  return [`case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`, ...vars.map(([k, v]) => `export ${k}=${quote(v)}`)].join('\n') + '\n';
+}
