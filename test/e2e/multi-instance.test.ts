@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { parseAllDocuments } from 'yaml';
 import { loadOrCreateCertificateAuthority } from '../../src/pki/index.js';
+import { sealerForDataDir } from '../../src/shared/key-sealing.js';
 import { openStore } from '../../src/store/index.js';
 import { packageSkip } from '../support/packages.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -288,7 +289,8 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       await jwtVerify(fromA.access_token, jwks);
       assert.equal((await p.on(1, '/subscriptions?api-version=2020-01-01', { token: fromA.access_token })).status, 200);
 
-      const s = await openStore({ url: store });
+      // The signing keys are sealed: opened with the deployment's key-encryption key (from the data directory's CA key).
+      const s = await openStore({ url: store, sealer: sealerForDataDir(dataDir) });
       try {
         assert.equal((await s.listTenants()).filter((t) => t.defaultDomain === 'kentra.onmicrosoft.com').length, 1);
         const keys = await s.listSigningKeys();

@@ -142,7 +142,8 @@ for (const store of stores) describe(`ARM request bodies on ${store.name}: bad i
     for (const [method, path] of paths) {
       const res = await arm(method, path, method === 'PUT' ? cluster() : undefined);
       assert.equal(res.status, 400, `${method} ${path}: ${res.status} ${res.text}`);
-      assert.match(res.json().error.code, /^(InvalidSubscriptionId|InvalidResourceName|InvalidScope|InvalidResourceGroup)$/, res.text);
+      // U+0000 anywhere in a request is refused at the edge, before routing (InvalidRequestContent); other control characters by the name's check.
+      assert.match(res.json().error.code, path.includes('%00') ? /^InvalidRequestContent$/ : /^(InvalidSubscriptionId|InvalidResourceName|InvalidScope|InvalidResourceGroup)$/, res.text);
     }
     assert.deepEqual(await rows(), before);
   });

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
+import { clusterWithWebhookClient } from '../support/arm-cluster.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { postJson, tokenReview } from '../support/webhook-client.js';
 
@@ -115,14 +116,7 @@ describe('Entra application registration rules (reference/security.md §1, §2)'
     // A managed-Entra cluster whose admin group mallory is in: a TokenReview that passes names him.
     const owner = (await token({ client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default' })).json().access_token as string;
     const arm = (method: string, path: string, body?: unknown) => call(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}${path}?api-version=2022-11-01`, owner, method, body);
-    assert.equal((await arm('PUT', '/resourcegroups/rg1', { location: 'eastus' })).status, 201);
-    const mc = '/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1';
-    const created = await arm('PUT', mc, { location: 'eastus', properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, adminGroupObjectIDs: [ADMINS] } } });
-    assert.equal(created.status, 201, created.text);
-    const kubeconfig = parse(Buffer.from((await arm('POST', `${mc}/listClusterUserCredential`)).json().kubeconfigs[0].value, 'base64').toString());
-    uid = /\/clusters\/([^/]+)$/.exec(kubeconfig.clusters[0].cluster.server)![1]!;
-    const ca = await loadCertificateAuthority(readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'), readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'));
-    webhookClient = await ca.issue({ commonName: 'kube-apiserver', organizations: [`cluster:${uid}`], usage: 'client' });
+    ({ uid, webhookClient } = await clusterWithWebhookClient(k, arm, ADMINS));
   });
   after(async () => k?.close());
 

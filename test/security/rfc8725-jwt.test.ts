@@ -7,6 +7,7 @@ import { storeSigningKeyPem } from '../support/signing-key.js';
 import { parse } from 'yaml';
 import { createSelfSignedCertificate, loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm } from '../support/http.js';
+import { clusterWithWebhookClient } from '../support/arm-cluster.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { postJson, tokenReview } from '../support/webhook-client.js';
 
@@ -107,14 +108,7 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
       method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : JSON.stringify(body),
       headers: { authorization: `Bearer ${owner}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     });
-    assert.equal((await arm('PUT', '/resourcegroups/rg1', { location: 'eastus' })).status, 201);
-    const mc = '/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1';
-    const created = await arm('PUT', mc, { location: 'eastus', properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, adminGroupObjectIDs: [ADMINS] } } });
-    assert.equal(created.status, 201, created.text);
-    const kubeconfig = parse(Buffer.from((await arm('POST', `${mc}/listClusterUserCredential`)).json().kubeconfigs[0].value, 'base64').toString());
-    uid = /\/clusters\/([^/]+)$/.exec(kubeconfig.clusters[0].cluster.server)![1]!;
-    const ca = await loadCertificateAuthority(readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'), readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'));
-    webhookClient = await ca.issue({ commonName: 'kube-apiserver', organizations: [`cluster:${uid}`], usage: 'client' });
+    ({ uid, webhookClient } = await clusterWithWebhookClient(k, arm, ADMINS));
   });
   after(async () => k?.close());
 
