@@ -76,6 +76,7 @@ describe('the README walkthrough, run as written', { timeout: 120_000 }, () => {
     assert.equal(readme.indexOf('\n## '), readme.indexOf('\n## Walkthrough'), 'the walkthrough is the first section');
     assert.match(readme, /^npm ci && npm start$/m);
     assert.match(readme, /`npm start -- --seed examples\/seed\.yaml`/);
+    assert.doesNotMatch(readme, /Parts that are not built yet|## Status/, 'the stale Status lines are gone');
     assert.deepEqual(steps.map((s) => s.name), ['login', 'setup', 'admin', 'refused', 'check-access']);
   });
 
