@@ -1,5 +1,8 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { loadCertificateAuthority } from '../../src/pki/index.js';
 import type { TestKentra } from '../support/kentra.js';
 
 // Helpers of the reliability suite: requests with a deadline (a hung server must fail a test, not hang
@@ -13,6 +16,8 @@ export interface Answer {
   json<T = any>(): T;
 }
 
+export interface ClientCertificate { certPem: string; keyPem: string }
+
 /** No answer: the connection was refused or reset (status 0), or nothing came within the deadline (-1). */
 export const REFUSED = 0;
 export const NO_ANSWER_IN_TIME = -1;
@@ -20,10 +25,12 @@ export const NO_ANSWER_IN_TIME = -1;
 const agents = new Map<string, Agent>();
 
 /** One HTTPS request trusting Kentra's CA; never rejects, never waits past `timeoutMs`. */
-export function call(k: Pick<TestKentra, 'endpoints'>, method: string, url: string, opts: { body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Answer> {
+export function call(k: Pick<TestKentra, 'endpoints'>, method: string, url: string, opts: { body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; cert?: ClientCertificate } = {}): Promise<Answer> {
   const caFile = k.endpoints.caFile;
-  let agent = agents.get(caFile);
-  if (!agent) agents.set(caFile, (agent = new Agent({ ca: readFileSync(caFile), keepAlive: true, maxSockets: 64 })));
+  // A client certificate (a kube-apiserver calling the webhooks) gets its own connections.
+  const agentKey = opts.cert ? `${caFile}\n${opts.cert.certPem}` : caFile;
+  let agent = agents.get(agentKey);
+  if (!agent) agents.set(agentKey, (agent = new Agent({ ca: readFileSync(caFile), keepAlive: true, maxSockets: 64, ...(opts.cert ? { cert: opts.cert.certPem, key: opts.cert.keyPem } : {}) })));
   const started = Date.now();
   const full = url.startsWith('https://') ? url : `${k.endpoints.authority}${url}`;
   return new Promise((resolve) => {
@@ -99,5 +106,45 @@ export async function countInStore(dataDir: string, url: string | undefined, que
     return Number(Object.values((await client.query(query, params)).rows[0] as Record<string, unknown>)[0]);
   } finally {
     await client.end();
+  }
+}
+
+/** The AKS server application: the audience of the tokens a cluster's TokenReview webhook accepts. */
+export const AKS_SERVER_SCOPE = '6dae42f8-4368-4678-94ff-3960e28e3630/.default';
+
+/**
+ * A managed cluster made through ARM (resource group `rg`, cluster `name`, Owner's `armToken`), and the
+ * client certificate its kube-apiserver presents to `/clusters/<uid>/webhooks/*`, issued by the data
+ * directory's CA. `origin` is the instance to ask (default: `k`'s authority).
+ */
+export async function webhookCluster(k: Pick<TestKentra, 'endpoints' | 'dataDir'>, armToken: string, name = 'c1', origin = k.endpoints.authority): Promise<{ uid: string; cert: ClientCertificate; tokenReviewPath: string }> {
+  const sub = `${origin}/subscriptions/${k.endpoints.subscriptionId}`;
+  const api = 'api-version=2022-11-01';
+  const rg = await call(k, 'PUT', `${sub}/resourcegroups/rg-${name}?${api}`, { body: JSON.stringify({ location: 'eastus' }), headers: jsonHeaders(armToken) });
+  if (rg.status !== 201 && rg.status !== 200) throw new Error(`resource group: ${rg.status} ${rg.text}`);
+  const mc = `${sub}/resourceGroups/rg-${name}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+  const put = await call(k, 'PUT', `${mc}?${api}`, {
+    body: JSON.stringify({ location: 'eastus', properties: { dnsPrefix: name, agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, adminGroupObjectIDs: [] } } }), headers: jsonHeaders(armToken),
+  });
+  if (put.status !== 201) throw new Error(`managed cluster: ${put.status} ${put.text}`);
+  const creds = await call(k, 'POST', `${mc}/listClusterUserCredential?${api}`, { headers: jsonHeaders(armToken) });
+  if (creds.status !== 200) throw new Error(`credentials: ${creds.status} ${creds.text}`);
+  const kubeconfig = parse(Buffer.from(creds.json().kubeconfigs[0].value, 'base64').toString());
+  const uid = /\/clusters\/([^/]+)$/.exec(kubeconfig.clusters[0].cluster.server)![1]!;
+  const ca = await loadCertificateAuthority(readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'), readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'));
+  const cert = await ca.issue({ commonName: 'kube-apiserver', organizations: [`cluster:${uid}`], usage: 'client' });
+  return { uid, cert, tokenReviewPath: `/clusters/${uid}/webhooks/tokenreviews` };
+}
+
+/** The TokenReview body a kube-apiserver POSTs for a bearer token. */
+export const tokenReviewBody = (token: string) => JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
+
+/** Resident set size of a process in KiB, from /proc/<pid>/status (VmRSS); null when it is gone. */
+export function rssKiB(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
   }
 }
