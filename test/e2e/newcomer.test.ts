@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { BUILD_SCRIPT } from '../support/kube-apiserver.js';
 import { completeDeviceLogin, KENTRA_BIN, startTestKentra, type TestKentra } from '../support/kentra.js';
 import type { Run } from '../support/kentra-cli.js';
+import { machinePath } from '../support/user-shell.js';
 
 // A newcomer's first hour (issue 13): what a user types in a fresh shell, as typed. The shell gets
 // nothing from the test but HOME and KENTRA_DATA_DIR: `eval "$(kentra env)"` must put `kentra` and
@@ -20,8 +21,6 @@ describe('a newcomer\'s first hour: the commands a user types', { timeout: 300_0
   let baseEnv: NodeJS.ProcessEnv;
   let adminGroup: string;
 
-  /** PATH without any kentra or kubelogin: only what the machine has (node, kubectl, bash…). */
-  const machinePath = () => (process.env.PATH ?? '').split(':').filter((p) => p && !existsSync(join(p, 'kubelogin')) && !existsSync(join(p, 'kentra'))).join(':');
 
   /**
    * Runs a bash script as a user would type it, after `eval "$(node …/kentra.js env)"`. A device-code

@@ -76,14 +76,23 @@ async function checkSecret(services: IdentityServices, tenant: Tenant, app: Appl
   }
   for (const c of creds) {
     if (secret.slice(0, 3) !== c.hint) continue;
-    if (await verifySecret(secret, c.secretHash)) {
+    const key = hmacBase64Url(services.formKey, `${tenant.id}|${app.id}|${c.keyId}|${secret}`);
+    // Requests that arrive together with the same secret share one scrypt: when the remembered pair
+    // expires under load, a burst must not run one 16 MiB, 30 ms hash per request.
+    let check = verifying.get(key);
+    if (!check) {
+      check = verifySecret(secret, c.secretHash).finally(() => verifying.delete(key));
+      verifying.set(key, check);
+    }
+    if (await check) {
       if (verifiedSecrets.size >= VERIFIED_MAX) verifiedSecrets.clear();
-      verifiedSecrets.set(hmacBase64Url(services.formKey, `${tenant.id}|${app.id}|${c.keyId}|${secret}`), now + VERIFIED_TTL_MS);
+      verifiedSecrets.set(key, now + VERIFIED_TTL_MS);
       return;
     }
   }
   throw aad.invalidSecret(app.appId);
 }
+const verifying = new Map<string, Promise<boolean>>();
 
 function checkTimes(payload: Record<string, unknown>, nowS: number): void {
   const exp = Number(payload.exp);
