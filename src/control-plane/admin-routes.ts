@@ -4,6 +4,7 @@ import { isGuid } from '../shared/crypto.js';
 import { StoreError, type RoleAssignment } from '../store/index.js';
 import { ArmError, armRoute, authorize, shape, type ArmContext, type ArmRequest } from './arm.js';
 import { findRoleDefinition, OWNER_ROLE_ID, ROLE_DEFINITIONS, roleDefinitionResourceId, scopeCovers, type RoleDefinition } from './roles.js';
+import { decodeComponent } from '../shared/uri.js';
 
 // Microsoft.Features (preview features), resource provider registration, and
 // Microsoft.Authorization role assignments and definitions at any scope.
@@ -119,7 +120,7 @@ export function registerAdminRoutes(app: FastifyInstance, o: ArmContext & { now(
   const parse = (r: ArmRequest) => {
     let path: string;
     try {
-      path = decodeURIComponent(r.req.url.split('?')[0]!);
+      path = decodeComponent(r.req.url.split('?')[0]!);
     } catch {
       throw new ArmError(400, 'BadRequest', 'The request URI is not valid: it holds a malformed percent-encoding.');
     }

@@ -11,6 +11,7 @@ import { namespaceDefaults, SYSTEM_NAMESPACES } from './system.js';
 import {
   alreadyExists, badRequest, conflict, forbidden, KubeError, methodNotAllowed, noSuchResource, notFound, requestInfo, unauthorized, unsupportedMedia, type RequestInfo,
 } from './status.js';
+import { decodeComponent } from '../shared/uri.js';
 
 // Each emulated cluster's Kubernetes API on Kentra's listener, under `/clusters/<uid>`: the requests
 // kubectl makes for the source documents' flows, through the same authenticators and authorizers as
@@ -115,7 +116,7 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
     if (asUid) await check('uids', asUid, 'authentication.k8s.io');
     const extra: Record<string, string[]> = {};
     for (const h of extras) {
-      const key = decodeURIComponent(h.slice('impersonate-extra-'.length));
+      const key = decodeComponent(h.slice('impersonate-extra-'.length));
       extra[key] = header(h);
       for (const v of extra[key]!) await check('userextras', v, 'authentication.k8s.io', '', key);
     }

@@ -8,6 +8,7 @@ import { seal, unseal } from '../shared/sealed.js';
 import type { Application } from '../store/index.js';
 import { askConsent, consentQuestion, formBody, html, recordConsent, signInFromForm, signInTarget, STATE_TTL_MS, type PagePolicy } from './flow.js';
 import { FORM_POST_SCRIPT_SOURCE, formPostPage, messagePage, signInPage } from './pages.js';
+import { searchParamsOf } from '../shared/uri.js';
 
 export { matchRedirectUri };
 
@@ -78,7 +79,7 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
     const action = req.url.split('?')[0]!.replace(/\/$/, '');
     try {
       // Duplicated parameters are refused (as Entra does) before anything is trusted.
-      const params = Params.fromSearch(new URL(req.url, 'https://x').searchParams);
+      const params = Params.fromSearch(searchParamsOf(req.url));
       const q = Object.fromEntries(params.entries().filter(([, v]) => v !== '')) as Record<string, string | undefined>;
       const clientId = (q.client_id ?? '').toLowerCase();
       if (!clientId) throw aad.missingParameter('client_id');

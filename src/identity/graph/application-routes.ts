@@ -12,6 +12,7 @@ import {
 import { GraphError, graphErrors } from './errors.js';
 import { listQuery, page, applySelect } from './odata.js';
 import { appRoleAssignmentJson, federatedCredentialJson, grantJson, passwordCredentialJson, typed } from './shapes.js';
+import { decodeComponent } from '../../shared/uri.js';
 
 const APP_FILTERS = ['id', 'appId', 'displayName', 'identifierUris', 'signInAudience', 'publisherDomain'];
 const SP_FILTERS = ['id', 'appId', 'displayName', 'servicePrincipalNames', 'accountEnabled', 'servicePrincipalType', 'appOwnerOrganizationId'];
@@ -317,7 +318,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
   const findFed = async (r: GraphRequest) => {
     const a = await findApplication(r, r.params.id!);
-    const key = decodeURIComponent(r.params.fid!);
+    const key = decodeComponent(r.params.fid!);
     const fed = (await r.store.listFederatedCredentials(r.tenant.id, a.id)).find((f) => f.id === key || f.name === key);
     if (!fed) throw graphErrors.notFound(key);
     return { a, fed };

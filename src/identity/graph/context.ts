@@ -8,6 +8,7 @@ import type { TokenVerifier } from '../tokens/verify.js';
 import { graphAudiences, graphCaller, type GraphCaller } from './caller.js';
 import { GraphError, graphErrors, sendGraphError } from './errors.js';
 import { applicationJson, groupJson, servicePrincipalJson, typed, userJson } from './shapes.js';
+import { decodeComponent } from '../../shared/uri.js';
 
 export const GRAPH_MAX_MEMBER_OBJECTS = 11_000;
 
@@ -110,7 +111,7 @@ export async function collect<T>(list: (after?: string) => Promise<Page<T>>): Pr
 
 /** A user by object id or UPN. */
 export async function findUser(r: GraphRequest, idOrUpn: string): Promise<User> {
-  const key = decodeURIComponent(idOrUpn).replace(/^\('|'\)$/g, '');
+  const key = decodeComponent(idOrUpn).replace(/^\('|'\)$/g, '');
   const user = isGuid(key) ? await r.store.getUser(r.tenant.id, key.toLowerCase()) : await r.store.findUserByUpn(r.tenant.id, key);
   if (!user) throw graphErrors.notFound(key);
   return user;

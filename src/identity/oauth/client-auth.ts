@@ -6,6 +6,7 @@ import { aad } from '../errors.js';
 import { decodeJwt, JwtError, verifySignature, type DecodedJwt } from '../tokens/jwt.js';
 import type { IdentityServices, TokenRequest } from './context.js';
 import { federatedSigningKey } from './federation.js';
+import { decodeComponent } from '../../shared/uri.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const LEEWAY_S = 300;
@@ -26,10 +27,10 @@ export function clientCredentials(req: TokenRequest): { clientId: string | undef
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw aad.malformed('The Basic authorization header is malformed.');
-    const id = decodeURIComponent(decoded.slice(0, colon));
+    const id = decodeComponent(decoded.slice(0, colon));
     const bodyId = req.params.get('client_id');
     if (bodyId && bodyId !== id) throw aad.malformed('client_id in the body and in the Authorization header differ.');
-    return { clientId: id, secret: decodeURIComponent(decoded.slice(colon + 1)) };
+    return { clientId: id, secret: decodeComponent(decoded.slice(colon + 1)) };
   }
   return { clientId: req.params.get('client_id'), secret: req.params.get('client_secret') };
 }

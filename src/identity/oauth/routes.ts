@@ -10,6 +10,7 @@ import { grantHandlers } from './grants/index.js';
 import { Params } from './params.js';
 import { sendAadError } from './respond.js';
 import { parseScope } from './scopes.js';
+import { searchParamsOf } from '../../shared/uri.js';
 
 export interface HttpEdge {
   /** `https://host:port` of this request, from a Host header that names this server. */
@@ -85,7 +86,7 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     async (req: FastifyRequest, reply: FastifyReply) => {
       let params: Params | undefined;
       try {
-        params = req.method === 'POST' ? Params.fromBody(req.body) : Params.fromSearch(new URL(req.url, 'https://x').searchParams);
+        params = req.method === 'POST' ? Params.fromBody(req.body) : Params.fromSearch(searchParamsOf(req.url));
         return await handler(req, reply, params);
       } catch (err) {
         if (err instanceof AadError) return sendAadError(reply, err, correlationIdOf(req, params), edge.originOf(req));
