@@ -37,10 +37,11 @@ describe('Malformed URLs and escapes are the client\'s mistake, never a 5xx (fou
     }
   });
 
-  it('HTTP Basic client credentials with an escape that does not decode are invalid_client (401), not a 5xx', async () => {
+  it('HTTP Basic client credentials with an escape that does not decode name an unknown client (AADSTS700016), not a 5xx', async () => {
     const res = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, { grant_type: 'client_credentials', scope: 'https://management.azure.com/.default' }, k.endpoints.caFile,
       { authorization: `Basic ${Buffer.from('%ZZ:%ZZ').toString('base64')}` });
     assert.ok(res.status === 400 || res.status === 401, `${res.status} ${res.text}`);
-    assert.equal(res.json().error, 'invalid_client', res.text);
+    assert.equal(res.json().error, 'unauthorized_client', res.text);
+    assert.match(res.json().error_description, /^AADSTS700016: Application with identifier '%zz' was not found/i);
   });
 });
