@@ -31,6 +31,33 @@ export function clusterView(c: any): any {
   return out;
 }
 
+/** az's `aks_show_table_format` / `aks_list_table_format` (acs/_format.py): seven columns. */
+export function aksTable(result: unknown): unknown {
+  const row = (c: any) => ({
+    name: c.name, location: c.location, resourceGroup: c.resourceGroup, kubernetesVersion: c.kubernetesVersion,
+    currentKubernetesVersion: c.currentKubernetesVersion, provisioningState: c.provisioningState, fqdn: c.fqdn || c.privateFqdn,
+  });
+  return Array.isArray(result) ? result.map(row) : row(result);
+}
+
+/** A role assignment as az prints it: ARM's properties flattened onto the resource (the SDK model's `todict`). */
+export function roleAssignmentView(x: any): any {
+  const p = x.properties ?? {};
+  const out: any = {
+    canDelegate: p.canDelegate ?? null, condition: p.condition ?? null, conditionVersion: p.conditionVersion ?? null,
+    createdBy: p.createdBy ?? null, createdOn: p.createdOn ?? null, delegatedManagedIdentityResourceId: p.delegatedManagedIdentityResourceId ?? null,
+    description: p.description ?? null, id: x.id, name: x.name, principalId: p.principalId ?? null, principalType: p.principalType ?? null,
+  };
+  const rg = /\/resourceGroups\/([^/]+)/i.exec(String(p.scope ?? ''));
+  if (rg) out.resourceGroup = rg[1];
+  Object.assign(out, { roleDefinitionId: p.roleDefinitionId ?? null, scope: p.scope ?? null, type: x.type, updatedBy: p.updatedBy ?? null, updatedOn: p.updatedOn ?? null });
+  return out;
+}
+
+/** az's `transform_assignment_list`: Principal, Role, Scope. */
+const roleAssignmentTable = (result: unknown) => (Array.isArray(result) ? result : [result])
+  .map((r: any) => ({ Principal: r.principalName ?? '', Role: r.roleDefinitionName ?? '', Scope: r.scope ?? '' }));
+
 function splitIds(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(/[,\s]+/).filter(Boolean);
 }
@@ -46,7 +73,7 @@ export async function roleDefinitionId(a: Arm, name: string): Promise<string> {
 /** Assigns a role at a scope (a new assignment name each time, as az does). */
 export async function createRoleAssignment(a: Arm, role: string, principalId: string, scope: string): Promise<any> {
   const { randomUUID } = await import('node:crypto');
-  return (await a.call('PUT', `${scope.replace(/\/+$/, '')}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleDefinitionId(a, role), principalId } })).body;
+  return roleAssignmentView((await a.call('PUT', `${scope.replace(/\/+$/, '')}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, AUTHZ_API, { properties: { roleDefinitionId: await roleDefinitionId(a, role), principalId } })).body);
 }
 
 /**
@@ -235,12 +262,12 @@ export function registerAksCommands(program: Command): void {
   leaf(aks, 'show', 'Show a managed cluster.', target, async (ctx) => {
     const a = arm(ctx);
     return clusterView((await a.call('GET', clusterPath(a.subscriptionId, ctx.opts.resourceGroup, ctx.opts.name), AKS_API)).body);
-  });
+  }, aksTable);
   leaf(aks, 'list', 'List managed clusters.', (c) => c.option('-g, --resource-group <rg>'), async (ctx) => {
     const a = arm(ctx);
     const path = ctx.opts.resourceGroup ? `/subscriptions/${a.subscriptionId}/resourceGroups/${ctx.opts.resourceGroup}/providers/Microsoft.ContainerService/managedClusters` : `/subscriptions/${a.subscriptionId}/providers/Microsoft.ContainerService/managedClusters`;
     return (await a.call('GET', path, AKS_API)).body.value.map(clusterView);
-  });
+  }, aksTable);
   leaf(aks, 'delete', 'Delete a managed cluster.', (c) => target(c).option('-y, --yes').option('--no-wait'), async (ctx) => {
     if (!ctx.opts.yes) throw new CliError('Are you sure you want to perform this operation? Pass --yes to confirm (no terminal to ask on).', 2);
     const a = arm(ctx);
@@ -561,6 +588,28 @@ Examples:
     if (user.status !== 200) throw new CliError(`Cannot find user or service principal in graph database for '${assignee}'. If the assignee is an appId, make sure the corresponding service principal is created with 'kentra ad sp create --id ${assignee}'.`);
     return user.body.id;
   };
+  // az's `list_role_assignments` adds roleDefinitionName (from the role definitions) and principalName
+  // (the principal's userPrincipalName, first servicePrincipalName or displayName, from Graph).
+  const withNames = async (ctx: Context, a: Arm, found: any[]): Promise<any[]> => {
+    if (!found.length) return found;
+    const defs = (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API)).body.value as any[];
+    const roleNames = new Map(defs.map((d) => [String(d.name).toLowerCase(), d.properties?.roleName as string]));
+    const { token } = await ctx.session.token(GRAPH_SCOPE);
+    const principalNames = new Map<string, string>();
+    const collection = { User: 'users', Group: 'groups', ServicePrincipal: 'servicePrincipals' } as Record<string, string>;
+    for (const x of found) {
+      const key = String(x.principalId);
+      if (principalNames.has(key) || !collection[x.principalType]) continue;
+      const o = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/${collection[x.principalType]}/${encodeURIComponent(key)}`, { token });
+      const b = o.status === 200 ? o.body : {};
+      principalNames.set(key, b.userPrincipalName || b.servicePrincipalNames?.[0] || b.displayName || '');
+    }
+    return found.map((x) => {
+      const { roleDefinitionId: rd, ...rest } = x;
+      const out: any = { ...rest, principalName: principalNames.get(String(x.principalId)) ?? '', roleDefinitionId: rd, roleDefinitionName: roleNames.get(String(rd).split('/').pop()!.toLowerCase()) ?? '' };
+      return Object.fromEntries(Object.keys(out).sort().map((k2) => [k2, out[k2]]));
+    });
+  };
   leaf(assignment, 'create', 'Assign a role to a user, group or service principal at a scope.', (c) => c.requiredOption('--role <name-or-id>')
     .option('--assignee <upn-or-appid>').option('--assignee-object-id <id>').option('--scope <scope>', 'default: the subscription'), async (ctx) => {
     const a = arm(ctx);
@@ -569,12 +618,15 @@ Examples:
     const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
     return createRoleAssignment(a, ctx.opts.role, principalId, scope);
   });
-  leaf(assignment, 'list', 'List role assignments.', (c) => c.option('--assignee <upn-or-appid>').option('--scope <scope>').option('--all'), async (ctx) => {
+  leaf(assignment, 'list', 'List role assignments.', (c) => c.option('--assignee <upn-or-appid>').option('--scope <scope>').option('--include-inherited', 'with --scope, also the assignments at its parent scopes').option('--all'), async (ctx) => {
     const a = arm(ctx);
     const scope = (ctx.opts.scope ?? `/subscriptions/${a.subscriptionId}`).replace(/\/+$/, '');
     const filter = ctx.opts.assignee ? { $filter: `principalId eq '${await resolveAssignee(ctx, ctx.opts.assignee)}'` } : undefined;
-    return (await a.call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHZ_API, undefined, filter)).body.value;
-  });
+    let found = ((await a.call('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, AUTHZ_API, undefined, filter)).body.value as any[]).map(roleAssignmentView);
+    // az: with --scope, only the assignments at that scope, unless --include-inherited.
+    if (ctx.opts.scope && !ctx.opts.includeInherited) found = found.filter((x) => String(x.scope).toLowerCase() === scope.toLowerCase());
+    return withNames(ctx, a, found);
+  }, roleAssignmentTable);
   leaf(assignment, 'delete', 'Delete role assignments.', (c) => c.option('--ids <ids...>').option('--assignee <upn-or-appid>').option('--role <name-or-id>').option('--scope <scope>'), async (ctx) => {
     const a = arm(ctx);
     let ids: string[] = ctx.opts.ids ?? [];

@@ -12,7 +12,13 @@ export interface Context {
   warn(message: string): void;
 }
 
-export function leaf(parent: Command, name: string, description: string, build: (c: Command) => Command, run: (ctx: Context) => Promise<unknown>): Command {
+/**
+ * az's table transformer: with `-o table` and no `--query`, the result is reshaped first (the columns
+ * az's command module chose, e.g. `aks list`'s seven); with a --query, az prints the query's result.
+ */
+export type TableTransformer = (result: unknown) => unknown;
+
+export function leaf(parent: Command, name: string, description: string, build: (c: Command) => Command, run: (ctx: Context) => Promise<unknown>, tableTransformer?: TableTransformer): Command {
   const c = parent.command(name).description(description);
   build(c);
   c.addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('json'))
@@ -27,7 +33,8 @@ export function leaf(parent: Command, name: string, description: string, build: 
     if (opts.debug) session.debug = (line) => process.stderr.write(`DEBUG: ${line}\n`);
     const ctx: Context = { session, opts, warn: (m) => { if (!opts.onlyShowErrors) process.stderr.write(`WARNING: ${m}\n`); } };
     try {
-      const result = applyQuery(await run(ctx), opts.query);
+      const raw = await run(ctx);
+      const result = opts.output === 'table' && !opts.query && tableTransformer && raw !== undefined ? tableTransformer(raw) : applyQuery(raw, opts.query);
       process.stdout.write(formatOutput(result, opts.output as OutputFormat, process.stdout.isTTY === true));
     } catch (err) {
       const exitCode = err instanceof CliError ? err.exitCode : err instanceof UsageError ? 2 : 1;

@@ -11,7 +11,9 @@ function summary(e: Endpoints): string {
     ['Tenant', `${e.tenantDomain} (${e.tenantId})`],
     ['Subscription', e.subscriptionId],
     ['ARM', e.armEndpoint],
-    ['Graph', `${e.graphEndpoint}v1.0`],
+    // The Graph resource URL, as endpoints.json and `kentra env --json` give it (az's microsoftGraphResourceId):
+    // clients call `<graphEndpoint>v1.0/…`.
+    ['Graph', e.graphEndpoint],
     ['Device login', e.deviceLoginUrl],
     ['ADFS authority (az)', e.adfsAuthority],
     ['CA certificate', e.caFile],

@@ -9,7 +9,7 @@ import { applyPatch, decodeBody, fieldsMatch, kubeTime, labelsMatch, prepareCrea
 import { apiVersionOf, findResourceType, RESOURCE_TYPES, storeKeyOf, type KubeBody, type ResourceType } from './resources.js';
 import { namespaceDefaults, SYSTEM_NAMESPACES } from './system.js';
 import {
-  alreadyExists, badRequest, conflict, forbidden, KubeError, methodNotAllowed, noSuchResource, notFound, requestInfo, unauthorized, unsupportedMedia, type RequestInfo,
+  alreadyExists, badRequest, conflict, forbidden, KubeError, methodNotAllowed, noSuchResource, notFound, notServed, requestedResource, requestInfo, unauthorized, unsupportedMedia, type RequestInfo,
 } from './status.js';
 import { decodeComponent } from '../shared/uri.js';
 
@@ -155,7 +155,7 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
 
   const resourceRequest = async (req: FastifyRequest, reply: FastifyReply, state: ClusterState, user: UserInfo, info: RequestInfo, query: URLSearchParams) => {
     const t = findResourceType(info.apiGroup, info.apiVersion, info.resource);
-    if (!t) throw noSuchResource();
+    if (!t) throw notServed(requestedResource(info));
     const uid = state.cfg.uid;
     const key = storeKeyOf(t);
     const now = clock.now();
@@ -171,7 +171,7 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
     }
     if (info.subresource) {
       if (t.resource === 'serviceaccounts' && info.subresource === 'token' && info.verb === 'create') return send(reply, 201, await tokenRequest(state, ns, info.name, parseBody(req), now));
-      throw noSuchResource();
+      throw notServed(requestedResource(info));
     }
     const requireNamespace = async () => {
       if (t.namespaced && !(await store.getKubeObject(uid, '/namespaces', '', ns))) throw notFound(findResourceType('', 'v1', 'namespaces')!, ns);

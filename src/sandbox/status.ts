@@ -23,6 +23,16 @@ const detailsOf = (t: { group: string; resource: string }, name?: string): Statu
 export const unauthorized = () => new KubeError(401, 'Unauthorized', 'Unauthorized');
 export const notFound = (t: ResourceType, name: string) => new KubeError(404, 'NotFound', `${qualified(t)} "${name}" not found`, detailsOf(t, name));
 export const noSuchResource = () => new KubeError(404, 'NotFound', 'the server could not find the requested resource', {});
+/**
+ * A resource (or subresource) the built-in cluster API does not emulate: a 404 NotFound Status, as the
+ * kube-apiserver answers for what it does not serve, whose message says why and what to run instead,
+ * so that kubectl prints `Error from server (NotFound): the built-in cluster API of Kentra does not serve pods/log: …`.
+ */
+export const notServed = (what: string) => new KubeError(404, 'NotFound',
+  `the built-in cluster API of Kentra does not serve ${what}: run a real kube-apiserver with kentra up --kube-apiserver <path> --etcd <path> (docs/real-api-servers.md)`, {});
+/** `deployments.apps`, `pods/log`: what a request asked for, as the message above names it. */
+export const requestedResource = (info: { apiGroup: string; resource: string; subresource: string }) =>
+  `${qualified({ group: info.apiGroup, resource: info.resource })}${info.subresource ? `/${info.subresource}` : ''}`;
 export const alreadyExists = (t: ResourceType, name: string) => new KubeError(409, 'AlreadyExists', `${qualified(t)} "${name}" already exists`, detailsOf(t, name));
 export const conflict = (t: ResourceType, name: string) =>
   new KubeError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(t)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, detailsOf(t, name));

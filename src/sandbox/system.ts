@@ -113,7 +113,8 @@ export function systemPods(c: ClusterShape): KubeBody[] {
   deployment('coredns', 'mcr.microsoft.com/oss/v2/kubernetes/coredns:v1.11.3-8', 2);
   deployment('coredns-autoscaler', 'mcr.microsoft.com/oss/v2/kubernetes/autoscaler/cluster-proportional-autoscaler:v1.9.0-1', 1);
   deployment('konnectivity-agent', 'mcr.microsoft.com/oss/kubernetes/apiserver-network-proxy/agent:v0.30.3-hotfix.20240819', 2);
-  deployment('metrics-server', 'mcr.microsoft.com/oss/v2/kubernetes/metrics-server:v0.7.2-1', 2);
+  // No metrics-server: the built-in API serves no metrics.k8s.io (it would have to invent usage
+  // figures), so listing its pods as Running would contradict `kubectl top`'s "Metrics API not available".
   for (let i = 0; i < nodes.length; i++) {
     for (const [app, image] of [['azure-ip-masq-agent', 'mcr.microsoft.com/aks/ip-masq-agent-v2:v0.1.15'], ['cloud-node-manager', 'mcr.microsoft.com/oss/kubernetes/azure-cloud-node-manager:v1.31.1'], ['kube-proxy', `mcr.microsoft.com/oss/kubernetes/kube-proxy:v${c.kubernetesVersion}`]] as const) {
       pods.push(pod(c, `${app}-${suffix(`${c.uid}/${app}/${nodes[i]!.name}`)}`, app, image, at(i), ipOf(i), true));
@@ -154,7 +155,7 @@ export function systemObjects(c: ClusterShape): SystemObject[] {
     out.push({ resource: 'coordination.k8s.io/leases', namespace: 'kube-node-lease', body: nodeLease(c, n.name) });
   }
   for (const p of systemPods(c)) out.push({ resource: '/pods', namespace: 'kube-system', body: p });
-  for (const sa of ['coredns', 'coredns-autoscaler', 'konnectivity-agent', 'metrics-server', 'azure-ip-masq-agent', 'cloud-node-manager', 'kube-proxy']) {
+  for (const sa of ['coredns', 'coredns-autoscaler', 'konnectivity-agent', 'azure-ip-masq-agent', 'cloud-node-manager', 'kube-proxy']) {
     out.push({ resource: '/serviceaccounts', namespace: 'kube-system', body: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: 'kube-system', uid: uidOf(`${c.uid}/sa/${sa}`), creationTimestamp: created, labels: { 'addonmanager.kubernetes.io/mode': 'Reconcile' } } } });
   }
   const service = (name: string, namespace: string, ip: string, ports: KubeBody[], selector?: Record<string, string>, labels?: Record<string, string>) => ({
@@ -163,7 +164,6 @@ export function systemObjects(c: ClusterShape): SystemObject[] {
   });
   out.push(service('kubernetes', 'default', '10.0.0.1', [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 443 }], undefined, { component: 'apiserver', provider: 'kubernetes' }));
   out.push(service('kube-dns', 'kube-system', '10.0.0.10', [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 }, { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 }], { 'k8s-app': 'kube-dns' }, { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true' }));
-  out.push(service('metrics-server', 'kube-system', '10.0.0.171', [{ port: 443, protocol: 'TCP', targetPort: 4443 }], { 'k8s-app': 'metrics-server' }, { 'k8s-app': 'metrics-server' }));
 
   const rbac = defaultRbacObjects();
   for (const r of rbac.clusterRoles) out.push({ resource: 'rbac.authorization.k8s.io/clusterroles', namespace: '', body: rbacBody('ClusterRole', r, c.createdAt) });

@@ -3,7 +3,7 @@ import { AadError, aad, isGlobalAdministrator, type IdentityServices } from '../
 import { seal, unseal } from '../shared/sealed.js';
 import type { DeviceCode } from '../store/index.js';
 import { askConsent, consentQuestion, formBody, html, recordConsent, signInFromForm, signInTarget, STATE_TTL_MS } from './flow.js';
-import { deviceCodeEntryPage, messagePage, signInPage } from './pages.js';
+import { deviceCodeEntryPage, deviceSignInText, messagePage, signInPage } from './pages.js';
 
 interface DeviceState { h: string }
 interface DeviceConsentState { h: string; t: string; u: string }
@@ -38,7 +38,7 @@ export function registerDeviceLogin(app: FastifyInstance, services: IdentityServ
     const { client } = await signInTarget(services, record.requestTenant, record.clientId).catch(() => ({ client: null }));
     const state = seal(services.formKey, { h: record.deviceCodeHash }, now() + STATE_TTL_MS);
     const appName = client?.displayName ?? 'your application';
-    return html(reply, signInPage({ action: '/devicelogin/signin', state, appName, intro: `Sign in to ${appName} on your device.` }));
+    return html(reply, signInPage({ action: '/devicelogin/signin', state, appName, ...deviceSignInText(appName) }));
   });
 
   app.post('/devicelogin/signin', async (req, reply) => {
@@ -47,8 +47,9 @@ export function registerDeviceLogin(app: FastifyInstance, services: IdentityServ
     const record = st ? await pending(st.h) : null;
     if (!st || !record) return html(reply, deviceCodeEntryPage('This sign-in has expired. Enter the code again.'), 400);
     try {
-      const { tenant } = await signInTarget(services, record.requestTenant, record.clientId);
-      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action: '/devicelogin/signin', state: form.state!, appName: 'your application' });
+      const { tenant, client: named } = await signInTarget(services, record.requestTenant, record.clientId);
+      const appName = named?.displayName ?? 'your application';
+      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action: '/devicelogin/signin', state: form.state!, appName, ...deviceSignInText(appName) });
       if (!signedIn) return reply;
       const client = await clientOf(record, signedIn.tenant.id);
       if (!client) throw aad.appNotFound(record.clientId, signedIn.tenant.defaultDomain);

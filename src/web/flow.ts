@@ -93,7 +93,7 @@ export function formBody(req: FastifyRequest): Record<string, string> {
 /** Signs the user in from the sign-in form, or renders the form again with the error. */
 export async function signInFromForm(
   services: IdentityServices, req: FastifyRequest, reply: FastifyReply, form: Record<string, string>,
-  target: Tenant | null, again: { action: string; state: string; appName: string; policy?: PagePolicy },
+  target: Tenant | null, again: { action: string; state: string; appName: string; heading?: string; intro?: string; policy?: PagePolicy },
 ): Promise<SignedInUser | null> {
   try {
     return await signInWithPassword(services, { username: form.username ?? '', password: form.password ?? '', target, ip: req.ip });

@@ -40,8 +40,8 @@ export function deviceCodeEntryPage(error?: string): string {
 <div class="actions"><button type="submit">Next</button></div></form>`);
 }
 
-export function signInPage(input: { action: string; state: string; appName: string; error?: string; loginHint?: string; intro?: string }): string {
-  return page('Sign in to your account', `<h1>Sign in</h1>
+export function signInPage(input: { action: string; state: string; appName: string; error?: string; loginHint?: string; intro?: string; heading?: string }): string {
+  return page('Sign in to your account', `<h1>${escapeHtml(input.heading ?? 'Sign in')}</h1>
 <p>${escapeHtml(input.intro ?? `to continue to ${input.appName}`)}</p>${errorLine(input.error)}
 <form method="post" action="${escapeHtml(input.action)}">
 <input type="hidden" name="state" value="${escapeHtml(input.state)}">
@@ -51,6 +51,12 @@ export function signInPage(input: { action: string; state: string; appName: stri
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 <div class="actions"><button type="submit">Sign in</button></div></form>`);
 }
+
+/** Entra's device-code sign-in names the application the code was asked for, and that it runs elsewhere. */
+export const deviceSignInText = (appName: string) => ({
+  heading: `Sign in to ${appName}`,
+  intro: `You're signing in to ${appName} on another device. Only continue if you started this sign-in there yourself.`,
+});
 
 export function consentPage(input: {
   action: string; state: string; appName: string; user: string; scopes: { value: string; description: string }[];

@@ -157,7 +157,7 @@ describe('kentra CLI: clusters, features and roles (documents 000–004)', { tim
     const user = await cli.json('ad', 'user', 'create', '--display-name', 'Dev', '--password', 'Dev-Passw0rd!', '--user-principal-name', 'dev@kentra.onmicrosoft.com');
     const scope = `/subscriptions/${k.endpoints.subscriptionId}/resourceGroups/myResourceGroup/providers/Microsoft.ContainerService/managedClusters/myManagedCluster`;
     const created = await cli.json('role', 'assignment', 'create', '--role', 'Azure Kubernetes Service Cluster User Role', '--assignee', 'dev@kentra.onmicrosoft.com', '--scope', scope);
-    assert.equal(created.properties.principalId, user.id);
+    assert.equal(created.principalId, user.id);
     assert.equal((await cli.json('role', 'assignment', 'list', '--assignee', 'dev@kentra.onmicrosoft.com', '--scope', scope)).length, 1);
     assert.ok((await cli.json('role', 'definition', 'list', '--query', '[].properties.roleName')).includes('Azure Kubernetes Service RBAC Writer'));
     await cli.ok('role', 'assignment', 'delete', '--assignee', 'dev@kentra.onmicrosoft.com', '--role', 'Azure Kubernetes Service Cluster User Role', '--scope', scope);
