@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { httpsFetch, postForm } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
+import { storeMatrix } from '../support/postgres.js';
 
 // What the 100,000-request fuzzing run found (npm run fuzz): a URL whose tenant segment is empty, and
 // percent-escapes that do not decode, answered 500. Each is the client's mistake: a 4xx in the protocol's shape.
 
-describe('Malformed URLs and escapes are the client\'s mistake, never a 5xx (found by npm run fuzz)', { timeout: 120_000 }, () => {
+const stores = storeMatrix(after);
+for (const store of stores) describe(`Malformed URLs and escapes are the client's mistake, never a 5xx (found by npm run fuzz), on ${store.name}`, { timeout: 120_000 }, () => {
   let k: TestKentra;
   let graph: string;
   before(async () => {
-    k = await startTestKentra();
+    k = await startTestKentra({ store: store.url ? await store.url() : undefined });
     const res = await postForm(`${k.endpoints.authority}/organizations/oauth2/v2.0/token`, {
       grant_type: 'password', client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', scope: 'https://graph.microsoft.com/.default',
       username: k.endpoints.admin.userPrincipalName, password: k.endpoints.admin.password,
@@ -27,8 +29,8 @@ describe('Malformed URLs and escapes are the client\'s mistake, never a 5xx (fou
     }
   });
 
-  it('a Graph object key whose escape does not decode (%ZZ, a lone %) is 404 Request_ResourceNotFound', async () => {
-    for (const [method, key] of [['DELETE', '%25ZZ'], ['GET', '%25'], ['PATCH', 'a%25%3A']] as const) {
+  it('a Graph object key whose escape does not decode (%ZZ, a lone %), or decodes again to U+0000 (%2500), is 404 Request_ResourceNotFound on both stores', async () => {
+    for (const [method, key] of [['DELETE', '%25ZZ'], ['GET', '%25'], ['PATCH', 'a%25%3A'], ['DELETE', '%2500'], ['GET', 'a%2500b']] as const) {
       const res = await httpsFetch(`${k.endpoints.graphEndpoint}v1.0/users/${key}`, {
         method, caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${graph}`, 'content-type': 'application/json' }, body: method === 'PATCH' ? '{"displayName":"x"}' : undefined,
       });
