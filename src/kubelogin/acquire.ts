@@ -122,15 +122,20 @@ function certificateAssertion(o: TokenOptions, audience: string): string {
 }
 
 async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
-  const base = `${a.host}${o.tenantId}/oauth2/v2.0`;
-  const dc = await post(`${base}/devicecode`, { client_id: o.clientId, scope: `${scope} openid offline_access profile` }, a.ca);
+  // --legacy: ADAL's device flow on the v1 endpoints with resource = the server id.
+  const base = o.isLegacy ? `${a.host}${o.tenantId}/oauth2` : `${a.host}${o.tenantId}/oauth2/v2.0`;
+  const target: Record<string, string> = o.isLegacy ? { resource: scope.replace('/.default', '') } : { scope: `${scope} openid offline_access profile` };
+  const dc = await post(`${base}/devicecode`, { client_id: o.clientId, ...target }, a.ca);
   // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
   stderr.write(`${dc.message}\n`);
   const deadline = Date.now() + Number(dc.expires_in) * 1000;
   for (;;) {
     await new Promise((r) => setTimeout(r, Number(dc.interval ?? 5) * 1000));
     try {
-      return await post(`${base}/token`, { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', scope: `${scope} openid offline_access profile` }, a.ca);
+      return await post(`${base}/token`, o.isLegacy
+        // ADAL sends the device code as `code`; Kentra's token endpoint reads `device_code`, so both go.
+        ? { client_id: o.clientId, grant_type: 'device_code', code: dc.device_code, device_code: dc.device_code, ...target }
+        : { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', ...target }, a.ca);
     } catch (err) {
       if (err instanceof OAuthError && err.error === 'authorization_pending' && Date.now() < deadline) continue;
       throw err;
@@ -294,13 +299,17 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
     }
     const a = resolveAuthority(o, env);
     const tokenUrl = `${a.host}${o.tenantId}/oauth2/v2.0/token`;
+    const v1TokenUrl = `${a.host}${o.tenantId}/oauth2/token`;
+    const resource = scope.replace('/.default', '');
     switch (o.loginMethod) {
       case 'devicecode': case 'ropc': case 'interactive': {
         requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID']]);
         const cached = readEntry(file);
         if (cached?.refreshToken) {
           try {
-            const body = await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+            const body = o.isLegacy
+              ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, resource }, a.ca)
+              : await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
             return toEntry(body, o.tenantId, cached.username);
           } catch (err) {
             // A revoked or expired refresh token: forget it and sign in again, once.
@@ -310,7 +319,9 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         }
         if (o.loginMethod === 'ropc') {
           requireFields(o, [['username', 'username'], ['password', 'password']]);
-          const body = await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+          const body = o.isLegacy
+            ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, resource }, a.ca)
+            : await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
           return toEntry(body, o.tenantId, o.username);
         }
         if (o.loginMethod === 'interactive') return toEntry(await interactive(o, a, scope, env, stderr), o.tenantId);
@@ -322,6 +333,8 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         const credential: Record<string, string> = o.clientSecret
           ? { client_secret: o.clientSecret }
           : { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: certificateAssertion(o, tokenUrl) };
+        // --legacy: ADAL on the v1 endpoint, resource = the server id (upstream's ADALClientSecret/CertCredential).
+        if (o.isLegacy) return toEntry(await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca), o.tenantId);
         return toEntry(await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential }, a.ca), o.tenantId);
       }
       case 'workloadidentity': {
