@@ -195,7 +195,7 @@ ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
     assert.match(c.stderr, /exec: executable kubelogin failed with exit code 1/);
   });
 
-  it('spn --legacy signs in through the v1 token endpoint with resource = the server id (ADAL'\''s request)', async () => {
+  it('spn --legacy signs in through the v1 token endpoint with resource = the server id as ADAL asks', async () => {
     const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--login', 'spn', '--legacy', '--client-id', '66666666-0000-4000-8000-0000000000c1', '--cache-dir', join(dir, 'legacy')],
       [{ name: 'AAD_SERVICE_PRINCIPAL_CLIENT_SECRET', value: 'pipeline-secret-0123456789' }]), 'spn-legacy');
     const r = await getNodes(kubeconfig);
