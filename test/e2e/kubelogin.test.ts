@@ -274,6 +274,38 @@ ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
     assert.equal(again.stderr, '', 'cached: no second browser sign-in');
   });
 
+  it('interactive --redirect-url and --login-hint: the authorize request carries both, the redirect comes back on that port', async () => {
+    const opened = join(dir, 'opened-urls-redirect');
+    const browser = join(dir, 'browser-redirect.sh');
+    writeFileSync(browser, `#!/bin/sh\necho "$1" >> "${opened}"\n`);
+    chmodSync(browser, 0o755);
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((done) => { const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => done(p)); }); });
+    const redirectUrl = `http://localhost:${port}`;
+    const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--client-id', AKS_CLIENT, '--login', 'interactive', '--redirect-url', redirectUrl, '--login-hint', 'dev@kubelogin.onmicrosoft.com', '--cache-dir', join(dir, 'redirect')]), 'interactive-redirect');
+    let signIn: Promise<void> | undefined;
+    const r = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'nodes'], { BROWSER: browser }, (stderr) => {
+      const m = /To sign in, open (\S+) in a browser\./.exec(stderr);
+      if (!m || signIn) return;
+      signIn = (async () => {
+        const page = await httpsFetch(m[1]!, { caFile: k.endpoints.caFile });
+        const state = /name="state" value="([^"]*)"/.exec(page.text)![1]!.replace(/&amp;/g, '&');
+        const action = /<form method="post" action="([^"]*)"/.exec(page.text)![1]!;
+        const res = await postForm(`${k.endpoints.authority}${action}`, { state, username: 'dev@kubelogin.onmicrosoft.com', password: 'Dev-Passw0rd!' }, k.endpoints.caFile);
+        assert.equal(res.status, 303, res.text);
+        const location = String(res.headers.location);
+        assert.ok(location.startsWith(`${redirectUrl}/?code=`) || location.startsWith(`${redirectUrl}?code=`), location);
+        await (await fetch(location)).text();
+      })();
+    });
+    await signIn;
+    assert.equal(r.code, 0, r.stderr);
+    const url = new URL(readFileSync(opened, 'utf8').trim().split('\n').at(-1)!);
+    assert.equal(url.searchParams.get('redirect_uri'), redirectUrl);
+    assert.equal(url.searchParams.get('login_hint'), 'dev@kubelogin.onmicrosoft.com');
+    assert.equal(api.accepted.at(-1)!.upn, 'dev@kubelogin.onmicrosoft.com');
+  });
+
   it('interactive with the real Chromium: the page kubelogin opened, the sign-in form, the loopback redirect', { skip: CHROMIUM_SKIP }, async () => {
     const opened = join(dir, 'opened-by-chromium-test');
     const browserScript = join(dir, 'browser-chromium.sh');
