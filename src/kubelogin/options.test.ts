@@ -82,6 +82,13 @@ describe('the kubelogin command', () => {
     assert.match(r.stderr, /^Error: .*azurepipelines.*not available in Kentra's kubelogin.*Azure DevOps/m);
   });
 
+  it('--pop-enabled says that Kentra issues no proof-of-possession tokens, rather than handing out a bearer token', () => {
+    const r = kubelogin(['get-token', '-l', 'spn', '--server-id', SERVER, '-t', TENANT, '--client-id', CLIENT, '--client-secret', 's', '--pop-enabled', '--pop-claims', 'u=/arm/id',
+      '--authority-host', 'https://127.0.0.1:9/', '--cache-dir', join(dir, 'c-pop')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error: --pop-enabled is not available in Kentra's kubelogin: Kentra's identity provider does not issue proof-of-possession tokens/m);
+  });
+
   it('remove-cache-dir removes --cache-dir, and by default ~/.kube/cache/kubelogin/ (not KUBECACHEDIR)', () => {
     const custom = join(dir, 'custom-cache');
     mkdirSync(custom);
