@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -81,13 +81,40 @@ function requireFields(o: TokenOptions, fields: [keyof TokenOptions, string][]):
   for (const [key, label] of fields) if (!o[key]) throw new KubeloginError(`${label} cannot be empty`);
 }
 
-/** A client assertion signed with the PEM certificate and key, as azidentity sends it (PS256, x5t#S256). */
+/**
+ * The certificate and key of a PFX/PKCS#12 file, as PEM. Node's crypto can use a PFX for TLS
+ * (`tls.createSecureContext({ pfx })`) but cannot export its key, and no PKCS#12 parser is a dependency,
+ * so this runs `openssl pkcs12` once per sign-in (never on the cache-hit path). The password goes to
+ * openssl in its environment, not its argv.
+ */
+function pfxToPem(file: string, password: string): string {
+  const run = (legacy: boolean) => spawnSync('openssl', ['pkcs12', '-in', file, '-nodes', '-passin', 'env:KUBELOGIN_PFX_PASSWORD', ...(legacy ? ['-legacy'] : [])], {
+    env: { PATH: process.env.PATH, KUBELOGIN_PFX_PASSWORD: password }, encoding: 'utf8', timeout: 10_000,
+  });
+  let r = run(false);
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new KubeloginError(`cannot read the PKCS#12 (PFX) client certificate ${file}: this needs the openssl command, which is not on PATH (Node.js cannot export a key from PKCS#12). Install openssl, or convert it once with \`openssl pkcs12 -in ${file} -nodes -out cert.pem\` and pass the PEM file`);
+  }
+  // OpenSSL 3 reads old RC2/3DES PFX files (Windows exports) only with -legacy.
+  if (r.status !== 0 && /unsupported|RC2|legacy/i.test(r.stderr)) r = run(true);
+  if (r.status !== 0) {
+    const wrongPassword = /mac verify failure|invalid password|bad decrypt/i.test(r.stderr);
+    throw new KubeloginError(`cannot read the PKCS#12 (PFX) client certificate ${file}: ${wrongPassword ? 'wrong password (--client-certificate-password or AZURE_CLIENT_CERTIFICATE_PASSWORD)' : (r.stderr.trim().split('\n')[0] || 'not a PKCS#12 file')}`);
+  }
+  return r.stdout;
+}
+
+/** A client assertion signed with the certificate and key (PEM, or PFX/PKCS#12), as azidentity sends it (PS256, x5t#S256). */
 function certificateAssertion(o: TokenOptions, audience: string): string {
-  if (/\.pfx$|\.p12$/i.test(o.clientCert)) throw new KubeloginError('PFX client certificates are not supported yet: convert it with `openssl pkcs12 -in cert.pfx -nodes -out cert.pem`');
-  const pem = readFileSync(o.clientCert, 'utf8');
+  const raw = readFileSync(o.clientCert);
+  // azidentity's ParseCertificates: PEM when it has PEM blocks, PKCS#12 otherwise.
+  const isPem = raw.includes('-----BEGIN ');
+  const pem = isPem ? raw.toString('utf8') : pfxToPem(o.clientCert, o.clientCertPassword);
   const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
   if (!certPem) throw new KubeloginError(`no certificate found in ${o.clientCert}`);
-  const key = createPrivateKey({ key: pem, passphrase: o.clientCertPassword || undefined });
+  const keyPem = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
+  if (!keyPem) throw new KubeloginError(`no private key found in ${o.clientCert}`);
+  const key = createPrivateKey({ key: keyPem, passphrase: isPem ? o.clientCertPassword || undefined : undefined });
   const der = new X509Certificate(certPem).raw;
   const now = Math.floor(Date.now() / 1000);
   return signJwt({ alg: 'PS256', typ: 'JWT', 'x5t#S256': createHash('sha256').update(der).digest('base64url') },
@@ -95,15 +122,20 @@ function certificateAssertion(o: TokenOptions, audience: string): string {
 }
 
 async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
-  const base = `${a.host}${o.tenantId}/oauth2/v2.0`;
-  const dc = await post(`${base}/devicecode`, { client_id: o.clientId, scope: `${scope} openid offline_access profile` }, a.ca);
+  // --legacy: ADAL's device flow on the v1 endpoints with resource = the server id.
+  const base = o.isLegacy ? `${a.host}${o.tenantId}/oauth2` : `${a.host}${o.tenantId}/oauth2/v2.0`;
+  const target: Record<string, string> = o.isLegacy ? { resource: scope.replace('/.default', '') } : { scope: `${scope} openid offline_access profile` };
+  const dc = await post(`${base}/devicecode`, { client_id: o.clientId, ...target }, a.ca);
   // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
   stderr.write(`${dc.message}\n`);
   const deadline = Date.now() + Number(dc.expires_in) * 1000;
   for (;;) {
     await new Promise((r) => setTimeout(r, Number(dc.interval ?? 5) * 1000));
     try {
-      return await post(`${base}/token`, { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', scope: `${scope} openid offline_access profile` }, a.ca);
+      return await post(`${base}/token`, o.isLegacy
+        // ADAL sends the device code as `code`; Kentra's token endpoint reads `device_code`, so both go.
+        ? { client_id: o.clientId, grant_type: 'device_code', code: dc.device_code, device_code: dc.device_code, ...target }
+        : { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', ...target }, a.ca);
     } catch (err) {
       if (err instanceof OAuthError && err.error === 'authorization_pending' && Date.now() < deadline) continue;
       throw err;
@@ -220,6 +252,26 @@ async function azureCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheE
   return { accessToken: body.accessToken, expiresOn, tenantId: body.tenant };
 }
 
+/** `-l azd`: azidentity's AzureDeveloperCLICredential runs `azd auth token` and reads `{token, expiresOn}`. */
+async function azureDeveloperCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheEntry> {
+  const args = ['auth', 'token', '--output', 'json', '--no-prompt', '--scope', scopeOf(o.serverId)];
+  if (o.tenantId) args.push('--tenant-id', o.tenantId);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('azd', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', () => reject(new KubeloginError('AzureDeveloperCLICredential: Azure Developer CLI not found on path')));
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new KubeloginError(`failed to get token: AzureDeveloperCLICredential: ${stderr.trim() || `azd exited with ${code}`}`))));
+  });
+  let body: { token?: string; expiresOn?: string };
+  try { body = JSON.parse(out); } catch { throw new KubeloginError(`failed to get token: AzureDeveloperCLICredential: cannot parse the output of azd auth token: ${out.slice(0, 200)}`); }
+  const expiresOn = Math.floor(new Date(body.expiresOn ?? '').getTime() / 1000);
+  if (!body.token || !Number.isFinite(expiresOn)) throw new KubeloginError('failed to get token: AzureDeveloperCLICredential: azd auth token gave no token or expiresOn');
+  return { accessToken: body.token, expiresOn, tenantId: o.tenantId || undefined };
+}
+
 /** Node's codes for a server certificate it cannot verify (a private CA such as Kentra's). */
 const UNTRUSTED_CERTIFICATE = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
 
@@ -238,15 +290,26 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
   const fetchToken = async (): Promise<CacheEntry> => {
     if (o.loginMethod === 'azurecli') return azureCli(o, env);
     if (o.loginMethod === 'msi') return managedIdentity(o, env);
+    if (o.loginMethod === 'azd') return azureDeveloperCli(o, env);
+    if (o.loginMethod === 'azurepipelines') {
+      throw new KubeloginError('login method azurepipelines is not available in Kentra\'s kubelogin: it needs the Azure DevOps OIDC token endpoint (SYSTEM_OIDCREQUESTURI with SYSTEM_ACCESSTOKEN and a service connection), which Kentra does not emulate; use -l workloadidentity with a federated token file, or -l spn');
+    }
+    if (o.isPoPTokenEnabled) {
+      throw new KubeloginError('--pop-enabled is not available in Kentra\'s kubelogin: Kentra\'s identity provider does not issue proof-of-possession tokens (token_type=pop with req_cnf) yet');
+    }
     const a = resolveAuthority(o, env);
     const tokenUrl = `${a.host}${o.tenantId}/oauth2/v2.0/token`;
+    const v1TokenUrl = `${a.host}${o.tenantId}/oauth2/token`;
+    const resource = scope.replace('/.default', '');
     switch (o.loginMethod) {
       case 'devicecode': case 'ropc': case 'interactive': {
         requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID']]);
         const cached = readEntry(file);
         if (cached?.refreshToken) {
           try {
-            const body = await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+            const body = o.isLegacy
+              ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, resource }, a.ca)
+              : await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
             return toEntry(body, o.tenantId, cached.username);
           } catch (err) {
             // A revoked or expired refresh token: forget it and sign in again, once.
@@ -256,7 +319,9 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         }
         if (o.loginMethod === 'ropc') {
           requireFields(o, [['username', 'username'], ['password', 'password']]);
-          const body = await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+          const body = o.isLegacy
+            ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, resource }, a.ca)
+            : await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
           return toEntry(body, o.tenantId, o.username);
         }
         if (o.loginMethod === 'interactive') return toEntry(await interactive(o, a, scope, env, stderr), o.tenantId);
@@ -268,6 +333,8 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         const credential: Record<string, string> = o.clientSecret
           ? { client_secret: o.clientSecret }
           : { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: certificateAssertion(o, tokenUrl) };
+        // --legacy: ADAL on the v1 endpoint, resource = the server id (upstream's ADALClientSecret/CertCredential).
+        if (o.isLegacy) return toEntry(await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca), o.tenantId);
         return toEntry(await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential }, a.ca), o.tenantId);
       }
       case 'workloadidentity': {

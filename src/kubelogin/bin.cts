@@ -34,15 +34,15 @@ Usage:
   kubelogin get-token [flags]
 
 Flags:
-  -l, --login string                         Login method. Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, workloadidentity. It may be specified in AAD_LOGIN_METHOD environment variable (default "devicecode")
+  -l, --login string                         Login method. Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, azd, workloadidentity. It may be specified in AAD_LOGIN_METHOD environment variable (default "devicecode")
       --server-id string                     AAD server application ID
       --client-id string                     AAD client application ID. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_ID or AZURE_CLIENT_ID environment variable
       --client-secret string                 AAD client application secret. Used in spn login. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_SECRET or AZURE_CLIENT_SECRET environment variable
-      --client-certificate string            AAD client cert in PEM. Used in spn login. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_CERTIFICATE or AZURE_CLIENT_CERTIFICATE_PATH environment variable
+      --client-certificate string            AAD client cert in PEM or PFX (PKCS#12). Used in spn login. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_CERTIFICATE or AZURE_CLIENT_CERTIFICATE_PATH environment variable
       --client-certificate-password string   Password for the client certificate key
       --username string                      user name for ropc login flow. It may be specified in AAD_USER_PRINCIPAL_NAME or AZURE_USERNAME environment variable
       --password string                      password for ropc login flow. It may be specified in AAD_USER_PRINCIPAL_PASSWORD or AZURE_PASSWORD environment variable
-  -t, --tenant-id string                     AAD tenant ID. It may be specified in AZURE_TENANT_ID environment variable
+  -t, --tenant-id string                     AAD tenant ID. It may be specified in AZURE_TENANT_ID environment variable (azd: passed to azd auth token --tenant-id)
   -s, --subscription string                  subscription for azurecli login
   -e, --environment string                   Azure environment name: AzurePublicCloud, AzureUSGovernmentCloud, AzureChinaCloud, or Kentra (read from endpoints.json) (default "AzurePublicCloud")
       --authority-host string                Workload Identity / any mode: authority host, with a trailing slash. It may be specified in AZURE_AUTHORITY_HOST environment variable
@@ -54,7 +54,10 @@ Flags:
       --identity-resource-id string          Managed Identity resource id
       --redirect-url string                  interactive: the loopback redirect URL
       --login-hint string                    interactive: login hint
-      --legacy                               set to true to get token with 'spn:' prefix in audience claim
+      --legacy                               set to true to get token with 'spn:' prefix in audience claim (devicecode, spn, ropc: the v1 endpoint with resource=<server-id>)
+      --pop-enabled                          set to true to use a PoP token for authentication or false to use a regular bearer token
+      --pop-claims string                    contains a comma-separated list of claims to attach to the pop token in the format key=val,key2=val2. At minimum, specify the ARM ID of the cluster as u=ARM_ID
+      --use-azurerm-env-vars                 Use environment variable names of Terraform Azure Provider (ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_CLIENT_CERTIFICATE_PATH, ARM_CLIENT_CERTIFICATE_PASSWORD, ARM_TENANT_ID)
   -h, --help                                 help for get-token
 
 Environment variables override flags unless --disable-environment-override is given.
@@ -80,9 +83,14 @@ export function execCredential(entry: CacheEntry, execInfo: string | undefined):
   return `${JSON.stringify({ kind: 'ExecCredential', apiVersion, spec: { interactive: false }, status: { expirationTimestamp, token: entry.accessToken } })}\n`;
 }
 
+function legacyIdentity(o: TokenOptions): string {
+  return cacheIdentity({ ...o, isLegacy: false });
+}
+
 function cacheIdentity(o: TokenOptions): string {
   if (o.loginMethod === 'ropc') return o.username.toLowerCase();
   if (o.loginMethod === 'azurecli') return `${o.subscription}`;
+  if (o.isLegacy) return `legacy:${legacyIdentity(o)}`;
   if (o.loginMethod === 'workloadidentity') return o.federatedTokenFile;
   // A token cached for one credential must not answer for another (a rotated or mistyped secret).
   if (o.loginMethod === 'spn') return o.clientCert ? `cert:${o.clientCert}` : `secret:${createHash('sha256').update(o.clientSecret).digest('hex').slice(0, 16)}`;

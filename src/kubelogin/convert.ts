@@ -82,21 +82,30 @@ export async function convertKubeconfig(argv: string[]): Promise<void> {
       args.push('--client-id', clientId, '--tenant-id', tenantId);
       if (environment) args.push('--environment', environment);
     };
-    const optional = (name: string, key: keyof TokenOptions) => { if (flag(name) && o[key]) args.push(`--${name}`, String(o[key])); };
+    const optional = (name: string, key: keyof TokenOptions, short?: string) => { if (flag(name, short) && o[key]) args.push(`--${name}`, String(o[key])); };
+    const pop = () => { if (o.isPoPTokenEnabled) args.push('--pop-enabled', '--pop-claims', o.popClaims); };
     switch (mode) {
       case 'devicecode': needIds(); if (legacy) args.push('--legacy'); break;
-      case 'interactive': needIds(); optional('redirect-url', 'redirectUrl'); optional('login-hint', 'loginHint'); break;
-      case 'spn': needIds(); optional('client-secret', 'clientSecret'); optional('client-certificate', 'clientCert'); optional('client-certificate-password', 'clientCertPassword'); if (legacy) args.push('--legacy'); break;
-      case 'ropc': needIds(); optional('username', 'username'); optional('password', 'password'); if (legacy) args.push('--legacy'); break;
+      case 'interactive': needIds(); pop(); optional('redirect-url', 'redirectUrl'); optional('login-hint', 'loginHint'); break;
+      case 'spn':
+        needIds(); optional('client-secret', 'clientSecret'); optional('client-certificate', 'clientCert'); optional('client-certificate-password', 'clientCertPassword');
+        if (legacy) args.push('--legacy');
+        pop();
+        if (o.disableEnvironmentOverride) args.push('--disable-environment-override');
+        break;
+      case 'ropc': needIds(); optional('username', 'username'); optional('password', 'password'); if (legacy) args.push('--legacy'); pop(); break;
       case 'msi': if (flag('client-id')) args.push('--client-id', o.clientId); else if (o.identityResourceId) args.push('--identity-resource-id', o.identityResourceId); break;
-      case 'azurecli': if (flag('tenant-id', 't')) args.push('--tenant-id', o.tenantId); optional('subscription', 'subscription'); break;
+      case 'azurecli': if (flag('tenant-id', 't')) args.push('--tenant-id', o.tenantId); optional('subscription', 'subscription', 's'); break;
       case 'azd': if (flag('tenant-id', 't')) args.push('--tenant-id', o.tenantId); break;
       case 'workloadidentity':
         if (flag('client-id')) args.push('--client-id', o.clientId);
         if (flag('tenant-id', 't')) args.push('--tenant-id', o.tenantId);
         optional('federated-token-file', 'federatedTokenFile');
         break;
-      case 'azurepipelines': if (tenantId) args.push('--tenant-id', tenantId); break;
+      case 'azurepipelines':
+        if (tenantId) args.push('--tenant-id', tenantId);
+        optional('azure-pipelines-service-connection-id', 'azurePipelinesServiceConnectionId');
+        break;
     }
     // Kept for every mode (upstream drops them), so converted kubeconfigs still reach a custom authority.
     if (authorityHost && !args.includes('--authority-host')) args.push('--authority-host', authorityHost);

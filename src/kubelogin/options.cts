@@ -29,6 +29,7 @@ export interface TokenOptions {
   disableInstanceDiscovery: boolean;
   redirectUrl: string;
   loginHint: string;
+  azurePipelinesServiceConnectionId: string;
 }
 
 export class KubeloginError extends Error {}
@@ -61,6 +62,7 @@ export const GET_TOKEN_FLAGS: Flag[] = [
   { name: 'disable-instance-discovery', key: 'disableInstanceDiscovery', kind: 'bool' },
   { name: 'redirect-url', key: 'redirectUrl', kind: 'string' },
   { name: 'login-hint', key: 'loginHint', kind: 'string' },
+  { name: 'azure-pipelines-service-connection-id', key: 'azurePipelinesServiceConnectionId', kind: 'string' },
 ];
 
 /** Go durations as kubelogin takes them: 60s, 1m30s, 500ms, 2h. */
@@ -86,7 +88,7 @@ export function defaultOptions(env: NodeJS.ProcessEnv, home: string): TokenOptio
     identityResourceId: '', serverId: '', federatedTokenFile: '', authorityHost: '', tokenCacheDir: defaultCacheDir(env, home),
     tenantId: '', subscription: '', environment: 'AzurePublicCloud', isLegacy: false, useAzureRMTerraformEnv: false,
     isPoPTokenEnabled: false, popClaims: '', timeoutSeconds: 60, disableEnvironmentOverride: false, disableInstanceDiscovery: false,
-    redirectUrl: '', loginHint: '',
+    redirectUrl: '', loginHint: '', azurePipelinesServiceConnectionId: '',
   };
 }
 
@@ -144,6 +146,13 @@ export function updateFromEnv(o: TokenOptions, env: NodeJS.ProcessEnv): void {
   }
   set('username', 'AAD_USER_PRINCIPAL_NAME', 'AZURE_USERNAME');
   set('password', 'AAD_USER_PRINCIPAL_PASSWORD', 'AZURE_PASSWORD');
+  if (o.loginMethod === 'azurepipelines') {
+    // Upstream reads these only to fill what the flags left empty.
+    const fill = (key: keyof TokenOptions, name: string) => { if (!o[key] && env[name]) (o as unknown as Record<string, unknown>)[key] = env[name]; };
+    fill('clientId', 'AZURESUBSCRIPTION_CLIENT_ID');
+    fill('tenantId', 'AZURESUBSCRIPTION_TENANT_ID');
+    fill('azurePipelinesServiceConnectionId', 'AZURESUBSCRIPTION_SERVICE_CONNECTION_ID');
+  }
   if (env.AZURE_CLI_TIMEOUT) o.timeoutSeconds = parseDuration(env.AZURE_CLI_TIMEOUT);
   if (o.loginMethod === 'workloadidentity') {
     set('federatedTokenFile', 'AZURE_FEDERATED_TOKEN_FILE');

@@ -175,6 +175,46 @@ ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
     assert.match(c.stderr, /exec: executable kubelogin failed with exit code 1/);
   });
 
+  it('spn with a PFX (PKCS#12) client certificate, by flag and by AZURE_CLIENT_CERTIFICATE_PATH/PASSWORD; a wrong password is named', async () => {
+    const pfx = join(dir, 'pipeline.pfx');
+    const made = spawnSync('openssl', ['pkcs12', '-export', '-in', certFile, '-out', pfx, '-passout', 'pass:pfx-Passw0rd'], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    const byFlag = api.kubeconfig(dir, execUser([...base(), '--login', 'spn', '--client-id', '66666666-0000-4000-8000-0000000000c1', '--client-certificate', pfx, '--client-certificate-password', 'pfx-Passw0rd', '--cache-dir', join(dir, 'pfx-flag')]), 'spn-pfx');
+    const a = await getNodes(byFlag);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(api.accepted.at(-1)!.appid, '66666666-0000-4000-8000-0000000000c1');
+    assert.equal(api.accepted.at(-1)!.appidacr, '2', 'signed in with the certificate');
+    const byEnv = api.kubeconfig(dir, execUser([...base(), '--login', 'spn', '--client-id', '66666666-0000-4000-8000-0000000000c1', '--cache-dir', join(dir, 'pfx-env')]), 'spn-pfx-env');
+    const b = await getNodes(byEnv, { extraEnv: { AZURE_CLIENT_CERTIFICATE_PATH: pfx, AZURE_CLIENT_CERTIFICATE_PASSWORD: 'pfx-Passw0rd' } });
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(api.accepted.at(-1)!.appidacr, '2');
+    const fresh = api.kubeconfig(dir, execUser([...base(), '--login', 'spn', '--client-id', '66666666-0000-4000-8000-0000000000c1', '--cache-dir', join(dir, 'pfx-wrong')]), 'spn-pfx-wrong');
+    const c = await getNodes(fresh, { extraEnv: { AZURE_CLIENT_CERTIFICATE_PATH: pfx, AZURE_CLIENT_CERTIFICATE_PASSWORD: 'wrong' } });
+    assert.notEqual(c.code, 0);
+    assert.match(c.stderr, /Error: cannot read the PKCS#12 \(PFX\) client certificate \S+pipeline\.pfx: wrong password/);
+    assert.match(c.stderr, /exec: executable kubelogin failed with exit code 1/);
+  });
+
+  it('spn --legacy signs in through the v1 token endpoint with resource = the server id as ADAL asks', async () => {
+    const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--login', 'spn', '--legacy', '--client-id', '66666666-0000-4000-8000-0000000000c1', '--cache-dir', join(dir, 'legacy')],
+      [{ name: 'AAD_SERVICE_PRINCIPAL_CLIENT_SECRET', value: 'pipeline-secret-0123456789' }]), 'spn-legacy');
+    const r = await getNodes(kubeconfig);
+    assert.equal(r.code, 0, r.stderr);
+    const claims = api.accepted.at(-1)!;
+    assert.equal(claims.appid, '66666666-0000-4000-8000-0000000000c1');
+    assert.equal(claims.ver, '1.0', 'a v1 token, as ADAL gets');
+  });
+
+  it('--timeout bounds the whole sign-in: a device code nobody enters fails after it', async () => {
+    const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--client-id', AKS_CLIENT, '--login', 'devicecode', '--timeout', '3s', '--cache-dir', join(dir, 'timeout')]), 'timeout');
+    const started = Date.now();
+    const r = await getNodes(kubeconfig, { signIn: false });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /enter the code [A-Z]{9} to authenticate/);
+    assert.match(r.stderr, /Error: failed to get token: context deadline exceeded/);
+    assert.ok(Date.now() - started < 20_000, 'well before the 60s default');
+  });
+
   it('ropc, with the user name and password from the environment overriding the login mode', async () => {
     const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--client-id', AKS_CLIENT, '--login', 'devicecode']), 'ropc');
     const r = await getNodes(kubeconfig, { extraEnv: { AAD_LOGIN_METHOD: 'ropc', AZURE_USERNAME: 'dev@kubelogin.onmicrosoft.com', AZURE_PASSWORD: 'Dev-Passw0rd!' }, signIn: false });
@@ -232,6 +272,38 @@ ${certPem.trim().split('\n').map((l) => `              ${l}`).join('\n')}
     assert.match(readFileSync(opened, 'utf8'), /\/oauth2\/v2\.0\/authorize\?client_id=80faf920-1908-4b52-b5ef-a8e7bedfc67a&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A\d+&/);
     const again = await getNodes(kubeconfig, { extraEnv: { BROWSER: browser }, signIn: false });
     assert.equal(again.stderr, '', 'cached: no second browser sign-in');
+  });
+
+  it('interactive --redirect-url and --login-hint: the authorize request carries both, the redirect comes back on that port', async () => {
+    const opened = join(dir, 'opened-urls-redirect');
+    const browser = join(dir, 'browser-redirect.sh');
+    writeFileSync(browser, `#!/bin/sh\necho "$1" >> "${opened}"\n`);
+    chmodSync(browser, 0o755);
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((done) => { const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => done(p)); }); });
+    const redirectUrl = `http://localhost:${port}`;
+    const kubeconfig = api.kubeconfig(dir, execUser([...base(), '--client-id', AKS_CLIENT, '--login', 'interactive', '--redirect-url', redirectUrl, '--login-hint', 'dev@kubelogin.onmicrosoft.com', '--cache-dir', join(dir, 'redirect')]), 'interactive-redirect');
+    let signIn: Promise<void> | undefined;
+    const r = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'nodes'], { BROWSER: browser }, (stderr) => {
+      const m = /To sign in, open (\S+) in a browser\./.exec(stderr);
+      if (!m || signIn) return;
+      signIn = (async () => {
+        const page = await httpsFetch(m[1]!, { caFile: k.endpoints.caFile });
+        const state = /name="state" value="([^"]*)"/.exec(page.text)![1]!.replace(/&amp;/g, '&');
+        const action = /<form method="post" action="([^"]*)"/.exec(page.text)![1]!;
+        const res = await postForm(`${k.endpoints.authority}${action}`, { state, username: 'dev@kubelogin.onmicrosoft.com', password: 'Dev-Passw0rd!' }, k.endpoints.caFile);
+        assert.equal(res.status, 303, res.text);
+        const location = String(res.headers.location);
+        assert.ok(location.startsWith(`${redirectUrl}/?code=`) || location.startsWith(`${redirectUrl}?code=`), location);
+        await (await fetch(location)).text();
+      })();
+    });
+    await signIn;
+    assert.equal(r.code, 0, r.stderr);
+    const url = new URL(readFileSync(opened, 'utf8').trim().split('\n').at(-1)!);
+    assert.equal(url.searchParams.get('redirect_uri'), redirectUrl);
+    assert.equal(url.searchParams.get('login_hint'), 'dev@kubelogin.onmicrosoft.com');
+    assert.equal(api.accepted.at(-1)!.upn, 'dev@kubelogin.onmicrosoft.com');
   });
 
   it('interactive with the real Chromium: the page kubelogin opened, the sign-in form, the loopback redirect', { skip: CHROMIUM_SKIP }, async () => {
