@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import pg from 'pg';
-import { postForm } from '../support/http.js';
+import { postForm, requestAsWritten } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { storeMatrix } from '../support/postgres.js';
 
@@ -29,20 +29,10 @@ for (const store of stores) describe(`ARM request bodies on ${store.name}: bad i
   const sub = () => `/subscriptions/${k.endpoints.subscriptionId}`;
   const rg = (name: string) => `${sub()}/resourcegroups/${name}`;
   const mc = (name: string) => `${sub()}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/${name}`;
-  const arm = (method: string, path: string, body?: unknown, raw?: string): Promise<Res> => new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(k.endpoints.armEndpoint);
+  const arm = (method: string, path: string, body?: unknown, raw?: string): Promise<Res> => {
     const data = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-    const req = request({ hostname, port, path: `${path}?api-version=2022-11-01`, method, agent, ca, headers: { authorization: `Bearer ${owner}`, ...(data !== undefined ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) });
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
+    return requestAsWritten(k.endpoints.armEndpoint, { method, path: `${path}?api-version=2022-11-01`, agent, ca, body: data, headers: { authorization: `Bearer ${owner}`, ...(data !== undefined ? { 'content-type': 'application/json' } : {}) } });
+  };
   /** Rows of the ARM tables, read from the store itself: a refused request adds none. */
   const rows = async () => ({ resources: await count('arm_resources'), operations: await count('arm_operations') });
   const refused = async (res: Res, code: RegExp, what: string) => {
@@ -191,10 +181,7 @@ for (const store of stores) describe(`ARM request bodies on ${store.name}: bad i
     for (const [kind, arbitrary] of [['rg', anyJson], ['rg', mutated(rgBase, rgPaths)], ['mc', anyJson], ['mc', mutated(mcBase, mcPaths)]] as const) {
       await fc.assert(fc.asyncProperty(arbitrary, (body) => send(kind, body)), { numRuns: RUNS });
     }
-    const health = await new Promise<number>((resolve, reject) => {
-      const { hostname, port } = new URL(k.endpoints.armEndpoint);
-      request({ hostname, port, path: '/healthz', agent, ca }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
-    });
+    const health = (await requestAsWritten(k.endpoints.armEndpoint, { method: 'GET', path: '/healthz', agent, ca })).status;
     console.log(`issue 16.4 ARM fuzz on ${store.name}: ${requests} requests, ${fiveXx} 5xx, ${accepted} accepted PUTs`);
     assert.equal(health, 200, 'the server is alive after');
     assert.equal(k.process.exitCode, null);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { postForm } from '../support/http.js';
+import { postForm, requestAsWritten } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 
 // ARM role assignments (security.md §5): an assignment lives at exactly one scope, is looked up by
@@ -42,21 +42,11 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
   const rgA = () => `${sub()}/resourceGroups/rg-a`;
   const raPath = (scope: string, name: string) => `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
   const roleDef = (id: string) => `${sub()}/providers/Microsoft.Authorization/roleDefinitions/${id}`;
-  const arm = (who: string, method: string, path: string, body?: unknown): Promise<Res> => new Promise((resolve, reject) => {
+  const arm = (who: string, method: string, path: string, body?: unknown): Promise<Res> => {
     // The path goes as written (no URL parsing, which would resolve dot segments).
-    const { hostname, port } = new URL(k.endpoints.armEndpoint);
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ hostname, port, path: `${path}${path.includes('?') ? '&' : '?'}api-version=2022-04-01`, method, agent, ca, headers: { authorization: `Bearer ${tokens[who]}`, ...(data ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) });
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
+    return requestAsWritten(k.endpoints.armEndpoint, { method, path: `${path}${path.includes('?') ? '&' : '?'}api-version=2022-04-01`, agent, ca, body: data, headers: { authorization: `Bearer ${tokens[who]}`, ...(data ? { 'content-type': 'application/json' } : {}) } });
+  };
   const assignBody = (principalId: string, roleId: string, extra: Record<string, unknown> = {}) => ({ properties: { roleDefinitionId: roleDef(roleId), principalId, ...extra } });
   const error = (res: Res, status: number, code: string, message?: string | RegExp) => {
     assert.equal(res.status, status, res.text);

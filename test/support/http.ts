@@ -42,3 +42,23 @@ export function hiddenField(html: string, name: string): string | undefined {
 export function formAction(html: string): string | undefined {
   return /<form method="post" action="([^"]*)"/.exec(html)?.[1]?.replace(/&amp;/g, '&');
 }
+
+/**
+ * A request with the path sent exactly as written (no URL parsing, which would resolve dot segments
+ * or re-encode), over a given agent: for tests that probe a server's own path handling.
+ */
+export function requestAsWritten(origin: string, opts: { method: string; path: string; headers?: Record<string, string>; body?: string; agent?: import('node:https').Agent; ca: Buffer | string }): Promise<HttpResponse> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ hostname, port, path: opts.path, method: opts.method, agent: opts.agent, ca: opts.ca, headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
