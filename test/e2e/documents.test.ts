@@ -163,35 +163,8 @@ kubectl get nodes`, h.admin());
     assert.match(readFileSync(join(h.dir, '.kube', 'config'), 'utf8'), /- --login\n\s+- azurecli\n/);
   });
 
-  it('use an existing cluster: aks update --enable-aad with two admin groups, then get-credentials and kubectl get nodes (device code)', async () => {
-    const r = await h.shell(`
-id1=$(cat group.txt)
-id2=$(kentra ad group create --display-name myAKSAdminGroup2 --mail-nickname myAKSAdminGroup2 --query id -o tsv)
-kentra aks create -g myResourceGroup -n myExistingCluster --generate-ssh-keys >/dev/null
-kentra aks update \\
-  --resource-group MyResourceGroup \\
-  --name myExistingCluster \\
-  --enable-aad \\
-  --aad-admin-group-object-ids $id1,$id2 \\
-  --aad-tenant-id ${h.k.endpoints.tenantId} > update.json
-echo "$id2" > group2.txt
-kentra aks get-credentials --resource-group myResourceGroup --name myExistingCluster
-kubectl get nodes`, h.admin());
-    assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
-    const ids = ['group.txt', 'group2.txt'].map((f) => readFileSync(join(h.dir, f), 'utf8').trim());
-    const aad = JSON.parse(readFileSync(join(h.dir, 'update.json'), 'utf8')).aadProfile;
-    assert.deepEqual(aad.adminGroupObjectIDs, ids);
-    assert.equal(aad.managed, true);
-    assert.equal(aad.serverAppId, null);
-    assert.equal(r.signIns, 1, `kubelogin (devicecode) asked for one sign-in: ${r.stderr}`);
-    assert.match(r.stdout, NODES);
-    // The section as written names myManagedCluster, which the "Create a new cluster" section already made with
-    // --enable-aad: az refuses before any request, and so does Kentra.
-    const again = await h.shell(`kentra aks update --resource-group MyResourceGroup --name myManagedCluster --enable-aad --aad-admin-group-object-ids $(cat group.txt) --aad-tenant-id ${h.k.endpoints.tenantId} || echo "exit $?"`);
-    assert.equal(again.stderr, 'ERROR: Cannot specify "--enable-aad" if managed AAD is already enabled\n');
-    assert.match(again.stdout, /^exit [12]\n$/);
-  });
-
+  // Before "Use an existing cluster" (the document's order is create, existing, migrate, access, non-interactive), so
+  // that the converted kubeconfig's sign-in is not already in kubelogin's cache: it must reach Kentra's authority.
   it('non-interactive sign-in: get-credentials --format azure, kubectl refuses the azure auth plugin, kubelogin convert-kubeconfig, kubectl get nodes', async () => {
     // As written, `az aks get-credentials --format azure` has no cluster: a usage error, exit 2. (az names every
     // missing argument, "--resource-group/-g, --name/-n"; Kentra names the first only: a gap, so only the start is asserted.)
@@ -216,12 +189,43 @@ kubectl get nodes`, h.admin());
     const [refused, nodes] = r.stdout.split(/(?<=^exit 1\n)/m);
     assert.equal(refused, 'exit 1\n');
     assert.match(nodes!, NODES);
-    // No prompt: the device-code sign-in of the section above (same server application, client and tenant) is in
-    // kubelogin's token cache (~/.kube/cache/kubelogin), as with upstream kubelogin.
-    assert.equal(r.signIns, 0, `the converted kubeconfig used the cached token: ${r.stderr}`);
+    // The converted kubeconfig signs in against Kentra's authority (AZURE_AUTHORITY_HOST from `kentra env`), not
+    // login.microsoftonline.com: the one device-code sign-in of this document so far.
+    assert.equal(r.signIns, 1, `the converted kubeconfig (devicecode) asked for one sign-in: ${r.stderr}`);
     const kubeconfig = readFileSync(join(h.dir, '.kube', 'config'), 'utf8');
     assert.match(kubeconfig, /- get-token\n\s+- --login\n\s+- devicecode\n\s+- --server-id\n\s+- 6dae42f8-4368-4678-94ff-3960e28e3630\n/);
   });
+  it('use an existing cluster: aks update --enable-aad with two admin groups, then get-credentials and kubectl get nodes (the cached token)', async () => {
+    const r = await h.shell(`
+id1=$(cat group.txt)
+id2=$(kentra ad group create --display-name myAKSAdminGroup2 --mail-nickname myAKSAdminGroup2 --query id -o tsv)
+kentra aks create -g myResourceGroup -n myExistingCluster --generate-ssh-keys >/dev/null
+kentra aks update \\
+  --resource-group MyResourceGroup \\
+  --name myExistingCluster \\
+  --enable-aad \\
+  --aad-admin-group-object-ids $id1,$id2 \\
+  --aad-tenant-id ${h.k.endpoints.tenantId} > update.json
+echo "$id2" > group2.txt
+kentra aks get-credentials --resource-group myResourceGroup --name myExistingCluster
+kubectl get nodes`, h.admin());
+    assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
+    const ids = ['group.txt', 'group2.txt'].map((f) => readFileSync(join(h.dir, f), 'utf8').trim());
+    const aad = JSON.parse(readFileSync(join(h.dir, 'update.json'), 'utf8')).aadProfile;
+    assert.deepEqual(aad.adminGroupObjectIDs, ids);
+    assert.equal(aad.managed, true);
+    assert.equal(aad.serverAppId, null);
+    // No prompt: the device-code sign-in of the non-interactive section (same server application, client and
+    // tenant) is in kubelogin's token cache (~/.kube/cache/kubelogin), as with upstream kubelogin.
+    assert.equal(r.signIns, 0, `kubelogin used the cached token: ${r.stderr}`);
+    assert.match(r.stdout, NODES);
+    // The section as written names myManagedCluster, which the "Create a new cluster" section already made with
+    // --enable-aad: az refuses before any request, and so does Kentra.
+    const again = await h.shell(`kentra aks update --resource-group MyResourceGroup --name myManagedCluster --enable-aad --aad-admin-group-object-ids $(cat group.txt) --aad-tenant-id ${h.k.endpoints.tenantId} || echo "exit $?"`);
+    assert.equal(again.stderr, 'ERROR: Cannot specify "--enable-aad" if managed AAD is already enabled\n');
+    assert.match(again.stdout, /^exit [12]\n$/);
+  });
+
 });
 
 describe('source document 003 (legacy integration), kubectl steps included', { timeout: 300_000 }, () => {
