@@ -103,7 +103,7 @@ kubectl get nodes || echo "exit $?"`, admin());
     // authenticate the user and refuse the request: Forbidden, naming the user.
     assert.match(r.stderr, /^Error from server \(Forbidden\): nodes is forbidden: User "admin@kentra\.onmicrosoft\.com" cannot list resource "nodes" in API group "" at the cluster scope$/m);
   });
-  it('document 004: aksarc create and update with an admin group, aksarc get-credentials, kubectl get nodes as a group member', async () => {
+  it('document 004: aksarc create and update with an admin group, aksarc get-credentials, kubectl get nodes as a group member; a non-member is refused', async () => {
     const r = await h.shell(`
 resource_group=rgArc
 aks_cluster_name=arc1
@@ -129,6 +129,16 @@ echo "$aadgroupID" > arc-group.txt`, admin());
     assert.match(r.stdout, NODES);
     const kubeconfig = readFileSync(join(h.dir, '.kube', 'config'), 'utf8');
     assert.match(kubeconfig, /--server-id\n\s+- 6256c85f-0aad-4d50-b960-e6e9b21efe35\n/, 'the kubeconfig asks for the Arc server application');
+
+    // "You need to be in the Microsoft Entra ID group": a user who is not, with the same kubeconfig (and a kubelogin
+    // cache of their own), signs in and is refused.
+    const bob = { user: 'bob@kentra.onmicrosoft.com', password: 'Bob-not-an-admin-7!' };
+    const created = await h.shell(`kentra ad user create --display-name Bob --user-principal-name ${bob.user} --password '${bob.password}' >/dev/null`);
+    assert.equal(created.code, 0, created.stderr);
+    const refused = await h.shell('mkdir -p bob && HOME="$PWD/bob" kubectl --kubeconfig "$HOME/.kube/config" get nodes || echo "exit $?"', bob);
+    assert.equal(refused.stdout, 'exit 1\n');
+    assert.equal(refused.signIns, 1, refused.stderr);
+    assert.match(refused.stderr, /^Error from server \(Forbidden\): nodes is forbidden: User "bob@kentra\.onmicrosoft\.com" cannot list resource "nodes" in API group "" at the cluster scope$/m);
   });
 });
 
