@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
-import { bootstrapToken, call, closeAgents, jsonHeaders, sleep } from './load.js';
+import { bootstrapToken, call, closeAgents, countInStore, jsonHeaders, sleep } from './load.js';
 
 // Issue 16: Kentra killed with SIGKILL in the middle of hundreds of concurrent Graph and ARM writes, on
 // each store. After a restart on the same data: every acknowledged write is there and whole (0 lost,
@@ -16,23 +16,14 @@ const API = 'api-version=2022-11-01';
 /** Rows the store holds that a crash could have left inconsistent, read straight from the database. */
 async function storeCheck(store: { name: string }, dataDir: string, url: string | undefined): Promise<{ integrity: string; orphanOperations: number }> {
   const orphans = `SELECT count(*) AS n FROM arm_operations o WHERE o.kind = 'create' AND NOT EXISTS (SELECT 1 FROM arm_resources r WHERE r.id_lower = lower(o.resource_id))`;
-  if (store.name === 'SQLite') {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(join(dataDir, 'kentra.db'));
-    try {
-      const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join(',');
-      return { integrity, orphanOperations: Number((db.prepare(orphans).get() as { n: number }).n) };
-    } finally {
-      db.close();
-    }
-  }
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const orphanOperations = await countInStore(dataDir, store.name === 'SQLite' ? undefined : url, orphans);
+  if (store.name !== 'SQLite') return { integrity: 'n/a', orphanOperations };
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(dataDir, 'kentra.db'), { readonly: true });
   try {
-    return { integrity: 'n/a', orphanOperations: Number((await client.query(orphans)).rows[0].n) };
+    return { integrity: (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join(','), orphanOperations };
   } finally {
-    await client.end();
+    db.close();
   }
 }
 

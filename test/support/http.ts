@@ -1,5 +1,6 @@
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 
 export interface HttpResponse {
   status: number;
@@ -8,18 +9,21 @@ export interface HttpResponse {
   json<T = any>(): T;
 }
 
+/** The whole body of a response, as an HttpResponse. */
+function readResponse(res: IncomingMessage, resolve: (r: HttpResponse) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => {
+    const text = Buffer.concat(chunks).toString('utf8');
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+  });
+}
+
 /** A plain HTTPS request trusting the given CA file: what a browser or script sends, nothing more. */
 export function httpsFetch(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; caFile: string }): Promise<HttpResponse> {
   const ca = readFileSync(opts.caFile);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, ca }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-      });
-    });
+    const req = httpsRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, ca }, (res) => readResponse(res, resolve));
     req.on('error', reject);
     if (opts.body !== undefined) req.write(opts.body);
     req.end();
@@ -50,14 +54,7 @@ export function formAction(html: string): string | undefined {
 export function requestAsWritten(origin: string, opts: { method: string; path: string; headers?: Record<string, string>; body?: string; agent?: import('node:https').Agent; ca: Buffer | string }): Promise<HttpResponse> {
   const { hostname, port } = new URL(origin);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ hostname, port, path: opts.path, method: opts.method, agent: opts.agent, ca: opts.ca, headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-      });
-    });
+    const req = httpsRequest({ hostname, port, path: opts.path, method: opts.method, agent: opts.agent, ca: opts.ca, headers: opts.headers }, (res) => readResponse(res, resolve));
     req.on('error', reject);
     req.end(opts.body);
   });

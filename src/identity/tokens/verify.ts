@@ -63,7 +63,18 @@ export class TokenVerifier {
   private readonly isOwnOrigin: (origin: string) => boolean;
 
   constructor(private readonly keys: KeyRing, private readonly clock: Clock, opts: TokenVerifierOptions = {}) {
-    this.isOwnOrigin = opts.isOwnOrigin ?? (() => false);
+    const isOwn = opts.isOwnOrigin ?? (() => false);
+    // On the verification hot path: the answer per origin is kept (only tokens Kentra signed get here,
+    // so the origins are the few this deployment has served under), instead of a URL parse per token.
+    const known = new Map<string, boolean>();
+    this.isOwnOrigin = (origin) => {
+      let own = known.get(origin);
+      if (own === undefined) {
+        own = isOwn(origin);
+        if (known.size < 64) known.set(origin, own);
+      }
+      return own;
+    };
   }
 
   verify(token: string, opts: VerifyOptions = {}): Record<string, unknown> {
