@@ -5,7 +5,7 @@ import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { signJwt } from '../identity/tokens/jwt.js';
+import { signJwt } from '../shared/jwt.js';
 import { readEntry, removeEntry, usable, withLock, writeEntry, type CacheEntry } from './cache.cjs';
 import { KubeloginError, scopeOf, type TokenOptions } from './options.cjs';
 
