@@ -310,7 +310,8 @@ ${indent(cert.certPem)}
     before(async () => { az = await azFor(k.endpoints); });
     after(() => az?.close());
 
-    it('azurecli: upstream runs az account get-access-token after az login', async () => {
+    it('azurecli: upstream runs az account get-access-token after az login', async (t) => {
+      t.diagnostic(`az: ${(await az.run('version', '--query', '"azure-cli"', '-o', 'tsv')).stdout.trim()} (Debian's, through Kentra's ADFS authority: docs/azure-cli.md)`);
       const login = await az.run('login', '-u', DEV.username, '-p', DEV.password, '--tenant', TENANT);
       assert.equal(login.code, 0, login.stderr);
       const env = { ...isolated('azurecli'), AZURE_CONFIG_DIR: az.env.AZURE_CONFIG_DIR, REQUESTS_CA_BUNDLE: az.env.REQUESTS_CA_BUNDLE };
