@@ -154,7 +154,9 @@ ${indent(registered.certPem)}
     });
 
     it('the registered thumbprint on an assertion signed with another key is refused (AADSTS700027)', async () => {
-      assertAadError(await certificateGrant(assertion(stranger, { 'x5t#S256': stdThumbprint(registered.certPem) })), 401, 'invalid_client', 700027);
+      const r = await certificateGrant(assertion(stranger, { 'x5t#S256': stdThumbprint(registered.certPem) }));
+      assertAadError(r, 401, 'invalid_client', 700027);
+      assert.match(r.json().error_description, /^AADSTS700027: Client assertion failed signature validation\./, 'the certificate was found, and the signature checked against it');
     });
 
     it('an unregistered certificate, in either encoding, is refused', async () => {
