@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { httpsFetch } from './http.js';
 import { completeDeviceLogin, KENTRA_BIN, type TestKentra } from './kentra.js';
 import type { Run } from './kentra-cli.js';
-import { goTool } from './tools.js';
 import { machinePath } from './user-shell.js';
 
 // Upstream Azure/kubelogin (pinned, built from its Go module by scripts/build-go-tool.sh) as the
@@ -14,13 +13,6 @@ import { machinePath } from './user-shell.js';
 
 export const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 export const AKS_CLIENT = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
-
-/** The upstream kubelogin binary: built (or taken from the cache) by scripts/build-go-tool.sh. */
-export function upstreamKubeloginPath(): string {
-  const tool = goTool('kubelogin');
-  if (tool.skip) throw new Error(tool.skip);
-  return tool.path;
-}
 
 /** The environment `eval "$(kentra env)"` leaves in a fresh shell whose HOME is `home`. */
 export function kentraEnvironment(k: TestKentra, home: string): NodeJS.ProcessEnv {
