@@ -114,8 +114,13 @@ function acceptedAudiences(req: TokenRequest, tenant: Tenant): Set<string> {
   return new Set([...urls].flatMap((u) => [u.toLowerCase(), `${u.toLowerCase()}/`]));
 }
 
+/** A certificate thumbprint as base64url: MSAL Go sends it in standard base64 with padding, which Entra accepts too. */
+function base64UrlThumbprint(value: unknown): string {
+  return typeof value === 'string' ? value.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') : '';
+}
+
 async function checkCertificateAssertion(req: TokenRequest, tenant: Tenant, app: Application, jwt: DecodedJwt): Promise<void> {
-  const thumbprint = (jwt.header['x5t#S256'] ?? jwt.header.x5t) as string;
+  const thumbprint = base64UrlThumbprint(jwt.header['x5t#S256'] ?? jwt.header.x5t);
   const creds = await req.services.store.listKeyCredentials(tenant.id, app.id);
   const cred = creds.find((c) => c.thumbprintSha256 === thumbprint || c.thumbprintSha1 === thumbprint);
   if (!cred) throw aad.assertionCertUnknown(thumbprint);

@@ -50,7 +50,9 @@ function lifetime(services: IdentityServices): { expiresIn: number } {
 export async function issueAppToken(req: TokenRequest, client: AuthenticatedClient, scope: ParsedScope): Promise<TokenResponseBody> {
   const { services } = req;
   const tenant = client.tenant;
-  if (!scope.resourceId || scope.values.length !== 1 || scope.values[0] !== '.default' || scope.oidc.size) {
+  // OIDC scopes next to `<resource>/.default` are ignored, as Entra does: MSAL Go (azidentity, upstream kubelogin)
+  // always sends `<resource>/.default openid offline_access profile` (kubelogin's recorded client_secret_credential.yaml).
+  if (!scope.resourceId || scope.values.length !== 1 || scope.values[0] !== '.default') {
     throw aad.clientCredentialScope(scope.requested.join(' '));
   }
   const resource = await resolveResource(services, tenant, scope.resourceId);

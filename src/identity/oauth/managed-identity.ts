@@ -11,7 +11,10 @@ import { parseScope } from './scopes.js';
 // An IMDS-compatible managed identity endpoint (`/metadata/identity/oauth2/token`), for `kubelogin -l msi`
 // and the Azure SDKs. It issues app tokens to service principals marked as managed identities (seed:
 // `managedIdentity: true`); like IMDS it trusts its network position, so it answers only requests that
-// carry the `Metadata: true` header (which a browser cannot be made to send across origins).
+// carry the `Metadata: true` header (which a browser cannot be made to send across origins). The App
+// Service form of the same endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER, which MSAL Go and azidentity
+// use when those are set) sends `X-IDENTITY-HEADER` instead: accepted in its place, its value unchecked
+// (App Service compares it with a per-site secret; Kentra, like its IMDS, trusts its network position).
 
 interface Identity { tenant: Tenant; app: Application; sp: ServicePrincipal }
 
@@ -32,11 +35,17 @@ async function managedIdentities(services: IdentityServices): Promise<Identity[]
   return out;
 }
 
+/** IMDS's `Metadata: true`, or App Service's non-empty `X-IDENTITY-HEADER`: headers a cross-origin page cannot send. */
+export function isManagedIdentityRequest(headers: Record<string, string | string[] | undefined>): boolean {
+  const appService = headers['x-identity-header'];
+  return String(headers.metadata ?? '').toLowerCase() === 'true' || (typeof appService === 'string' && appService.trim() !== '');
+}
+
 export function registerManagedIdentityRoute(app: FastifyInstance, services: IdentityServices, edge: HttpEdge): void {
   app.get('/metadata/identity/oauth2/token', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
     const fail = (status: number, error: string, description: string) => reply.code(status).send({ error, error_description: description });
-    if (String(req.headers.metadata ?? '').toLowerCase() !== 'true') return fail(400, 'invalid_request', 'Required metadata header not specified');
+    if (!isManagedIdentityRequest(req.headers)) return fail(400, 'invalid_request', 'Required metadata header not specified');
     if (!q['api-version']) return fail(400, 'invalid_request', 'Required query variable \'api-version\' is missing');
     if (!q.resource) return fail(400, 'invalid_request', 'Required query variable \'resource\' is missing');
     const all = await managedIdentities(services);
