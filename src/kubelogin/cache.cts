@@ -78,7 +78,7 @@ export async function withLock<T>(file: string, dir: string, timeoutMs: number, 
       try {
         if (Date.now() - statSync(lock).mtimeMs > staleMs) { unlinkSync(lock); continue; }
       } catch { continue; }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for another kubelogin to finish signing in (lock ${lock})`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for another kubelogin to finish signing in (lock ${lock})`, { cause: err });
       await sleep(100);
     }
   }

@@ -72,5 +72,5 @@ export function verifySignature(jwt: DecodedJwt, publicKey: KeyObject, algorithm
 }
 
 export function publicKeyFromJwk(jwk: { kty: string; n: string; e: string }): KeyObject {
-  return createPublicKey({ key: jwk as any, format: 'jwk' });
+  return createPublicKey({ key: jwk, format: 'jwk' });
 }

@@ -16,7 +16,7 @@ const cache = new Map<string, IssuerKeys>();
 const TTL_MS = 5 * 60_000;
 const MIN_REFETCH_MS = 10_000;
 
-async function getJson(url: string, extraCaPem?: string): Promise<any> {
+async function getJson(url: string, extraCaPem?: string): Promise<unknown> {
   if (!extraCaPem) {
     const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
@@ -42,12 +42,12 @@ async function getJson(url: string, extraCaPem?: string): Promise<any> {
 }
 
 async function fetchKeys(issuer: string, extraCaPem?: string): Promise<IssuerKeys> {
-  const config = await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, extraCaPem);
+  const config = (await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, extraCaPem)) as { jwks_uri?: unknown } | null;
   if (typeof config?.jwks_uri !== 'string') throw new Error(`the OpenID configuration of ${issuer} has no jwks_uri`);
-  const jwks = await getJson(config.jwks_uri, extraCaPem);
+  const jwks = (await getJson(config.jwks_uri, extraCaPem)) as { keys?: unknown } | null;
   const keys = new Map<string, KeyObject>();
-  for (const jwk of Array.isArray(jwks?.keys) ? jwks.keys : []) {
-    if (jwk?.kty === 'RSA' && typeof jwk.n === 'string') keys.set(String(jwk.kid ?? ''), publicKeyFromJwk(jwk));
+  for (const jwk of Array.isArray(jwks?.keys) ? (jwks.keys as Record<string, unknown>[]) : []) {
+    if (jwk?.kty === 'RSA' && typeof jwk.n === 'string' && typeof jwk.e === 'string') keys.set(String(jwk.kid ?? ''), publicKeyFromJwk({ kty: 'RSA', n: jwk.n, e: jwk.e }));
   }
   return { keys, fetchedAt: Date.now() };
 }
@@ -63,7 +63,7 @@ export async function federatedSigningKey(issuer: string, kid: unknown, extraCaP
       entry = await fetchKeys(issuer, extraCaPem);
       cache.set(issuer, entry);
     } catch (err) {
-      if (!entry) throw new Error(`the signing keys of the issuer ${issuer} could not be fetched: ${(err as Error).message}`);
+      if (!entry) throw new Error(`the signing keys of the issuer ${issuer} could not be fetched: ${(err as Error).message}`, { cause: err });
     }
   }
   const key = entry!.keys.get(id) ?? (entry!.keys.size === 1 && !kid ? [...entry!.keys.values()][0] : undefined);
