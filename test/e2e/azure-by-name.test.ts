@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { createSelfSignedCertificate } from '../../src/pki/index.js';
 import { ALICE, API_APP, API_SECRET, CLI_APP, CLIENTS_TENANT, clientSeed, DAEMON_APP, DAEMON_SECRET } from '../support/client-seed.js';
 import { KENTRA_BIN } from '../support/kentra.js';
-import { createNetns, kentraEnv, netnsSkip, startKentraIn, type KentraInNetns, type Netns } from '../support/netns.js';
+import { createNetns, kentraEnv, netnsSkip, nsFetch, startKentraIn, type KentraInNetns, type Netns, type RunResult } from '../support/netns.js';
+import { goTool } from '../support/tools.js';
+import { parse } from 'yaml';
 
 // Issue 19: clients left unchanged reach Kentra at Microsoft's own host names. Everything runs in a
 // network namespace the test makes (its /etc/hosts gets the lines of `kentra env --hosts`), with
@@ -16,6 +18,8 @@ import { createNetns, kentraEnv, netnsSkip, startKentraIn, type KentraInNetns, t
 
 const CLIENT = join(resolve(dirname(fileURLToPath(import.meta.url))), 'clients/azure-by-name-client.js');
 const AZ_CLI_APP = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
+const kubelogin = goTool('kubelogin');
 
 describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostnames, in a network namespace)', { skip: netnsSkip(), timeout: 900_000 }, () => {
   let ns: Netns;
@@ -24,6 +28,43 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
   let home: string;
   /** What a user's shell has: PATH, a HOME, and what `eval "$(kentra env)"` set; nothing else. */
   const clientEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ PATH: process.env.PATH!, HOME: home, ...trust, ...extra });
+
+  /** Runs the client program (test/e2e/clients/azure-by-name-client.ts) in the namespace; its result. */
+  const runClient = async (scenario: Record<string, unknown>, extraEnv: Record<string, string> = {}) => {
+    const r = await ns.run(process.execPath, [CLIENT, JSON.stringify(scenario)], { env: clientEnv(extraEnv), timeoutMs: 90_000 });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    let out: { ok: boolean; result: any; error?: string };
+    try { out = JSON.parse(line); } catch { throw new Error(`client printed no result: ${r.stdout} ${r.stderr}`); }
+    assert.ok(out.ok, out.error);
+    return out.result;
+  };
+
+  /**
+   * A bash script in the namespace; each device-code prompt it prints (kubelogin's, az's) is answered
+   * by a person signing in as `user` on the page the prompt names. Counts the sign-ins.
+   */
+  const shell = async (script: string, env: NodeJS.ProcessEnv, user: { username: string; password: string }): Promise<RunResult & { signIns: number; pages: string[] }> => {
+    const child = ns.spawn('bash', ['-euo', 'pipefail', '-c', script], { env, cwd: home });
+    let stdout = '';
+    let stderr = '';
+    const signIns: Promise<string>[] = [];
+    const codes = new Set<string>();
+    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      for (const m of stderr.matchAll(/open the page (https:\/\/\S+) and enter the code ([A-Z0-9]+) to authenticate/g)) {
+        if (codes.has(m[2]!)) continue;
+        codes.add(m[2]!);
+        signIns.push(runClient({ flow: 'device-login', verificationUri: m[1], userCode: m[2], ...user }).then((r) => r.page as string));
+      }
+    });
+    child.stdin!.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    clearTimeout(timer);
+    const pages = await Promise.all(signIns);
+    return { code, stdout, stderr, signIns: signIns.length, pages };
+  };
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'kentra-byname-home-'));
@@ -51,15 +92,6 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
   });
 
   describe('msal-node and @azure/identity with their default authority', () => {
-    const runClient = async (scenario: Record<string, unknown>, extraEnv: Record<string, string> = {}) => {
-      const r = await ns.run(process.execPath, [CLIENT, JSON.stringify(scenario)], { env: clientEnv(extraEnv), timeoutMs: 90_000 });
-      const line = r.stdout.trim().split('\n').pop() ?? '';
-      let out: { ok: boolean; result: any; error?: string };
-      try { out = JSON.parse(line); } catch { throw new Error(`client printed no result: ${r.stdout} ${r.stderr}`); }
-      assert.ok(out.ok, out.error);
-      return out.result;
-    };
-
     it('msal-node client credentials: a v2 token whose issuer is Entra\'s, https://login.microsoftonline.com/<tid>/v2.0', async () => {
       const r = await runClient({ flow: 'msal-client-secret', tenantId: CLIENTS_TENANT, clientId: DAEMON_APP, secret: DAEMON_SECRET, scopes: ['api://orders-api/.default'] });
       assert.equal(r.claims.iss, `https://login.microsoftonline.com/${CLIENTS_TENANT}/v2.0`);
@@ -120,6 +152,75 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
       assert.equal(r.call.status, 404);
       assert.equal(r.call.body.error.code, 'NotImplementedByKentra');
       assert.match(r.call.body.error.message, /Kentra does not implement GET https:\/\/graph\.microsoft\.com\/beta\/users/);
+    });
+  });
+
+  describe('upstream kubelogin with the kubeconfig as AKS writes it (no --authority-host), and kubectl', { skip: kubelogin.skip }, () => {
+    let dir: string;
+    const admin = () => ({ username: k.endpoints.admin.userPrincipalName, password: k.endpoints.admin.password });
+    const kubeEnv = () => clientEnv({ PATH: `${dirname(kubelogin.path)}:${process.env.PATH}`, KUBECONFIG: join(dir, 'config') });
+    let credential: (format: 'exec' | 'azure') => Promise<string>;
+
+    before(async () => {
+      dir = mkdtempSync(join(home, 'kube-'));
+      const ca = k.endpoints.caFile;
+      const sp = k.endpoints.servicePrincipal;
+      // Set up through Microsoft's names, as any script would: a token, an admin group, a cluster.
+      const tokenFor = async (scope: string) => {
+        const r = await nsFetch(ns, `https://login.microsoftonline.com/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
+          method: 'POST', caFile: ca, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'client_credentials', client_id: sp.appId, client_secret: sp.secret, scope }).toString(),
+        });
+        assert.equal(r.status, 200, r.text);
+        return r.json().access_token as string;
+      };
+      const graphToken = await tokenFor('https://graph.microsoft.com/.default');
+      const armToken = await tokenFor('https://management.azure.com/.default');
+      const call = (token: string) => async (method: string, url: string, body?: unknown) =>
+        nsFetch(ns, url, { method, caFile: ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const graph = call(graphToken);
+      const arm = call(armToken);
+      const group = await graph('POST', 'https://graph.microsoft.com/v1.0/groups', { displayName: 'aks-admins', mailNickname: 'aks-admins', mailEnabled: false, securityEnabled: true });
+      assert.equal(group.status, 201, group.text);
+      const gid = group.json().id as string;
+      const member = await graph('POST', `https://graph.microsoft.com/v1.0/groups/${gid}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${k.endpoints.admin.objectId}` });
+      assert.equal(member.status, 204, member.text);
+      const rg = `https://management.azure.com/subscriptions/${k.endpoints.subscriptionId}/resourceGroups/byname`;
+      assert.ok([200, 201].includes((await arm('PUT', `${rg}?api-version=2024-11-01`, { location: 'eastus' })).status));
+      const mc = `${rg}/providers/Microsoft.ContainerService/managedClusters/aks1`;
+      const created = await arm('PUT', `${mc}?api-version=2026-04-01`, { location: 'eastus', properties: { dnsPrefix: 'aks1', agentPoolProfiles: [{ name: 'nodepool1', count: 1, mode: 'System' }], aadProfile: { managed: true, adminGroupObjectIDs: [gid] } } });
+      assert.equal(created.status, 201, created.text);
+      for (let i = 0; i < 100 && (await arm('GET', `${mc}?api-version=2026-04-01`)).json().properties.provisioningState !== 'Succeeded'; i++) await new Promise((r) => setTimeout(r, 200));
+      credential = async (format) => {
+        const r = await arm('POST', `${mc}/listClusterUserCredential?api-version=2026-04-01&format=${format}`);
+        assert.equal(r.status, 200, r.text);
+        return Buffer.from(r.json().kubeconfigs[0].value, 'base64').toString('utf8');
+      };
+    });
+
+    it('the exec kubeconfig is AKS\'s (no --authority-host, no --disable-instance-discovery); kubectl get nodes after one device-code sign-in at login.microsoftonline.com', async () => {
+      const config = await credential('exec');
+      const user = parse(config).users[0].user.exec;
+      assert.deepEqual(user.args, ['get-token', '--environment', 'AzurePublicCloud', '--server-id', AKS_SERVER_APP, '--client-id', '80faf920-1908-4b52-b5ef-a8e7bedfc67a', '--tenant-id', k.endpoints.tenantId, '--login', 'devicecode']);
+      writeFileSync(join(dir, 'config'), config);
+      const r = await shell('kubectl get nodes', kubeEnv(), admin());
+      assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
+      assert.match(r.stderr, /open the page https:\/\/login\.microsoftonline\.com\/devicelogin and enter the code/);
+      assert.equal(r.signIns, 1);
+      assert.match(r.pages[0]!, /You have signed in/);
+      assert.match(r.stdout, /^NAME\s+STATUS/m);
+    });
+
+    it('document 002: --format azure is refused by kubectl until kubelogin convert-kubeconfig; then kubectl get nodes', async () => {
+      writeFileSync(join(dir, 'config'), await credential('azure'));
+      const r = await shell('kubectl get nodes || echo "exit $?"\nkubelogin convert-kubeconfig\nkubectl get nodes', kubeEnv(), admin());
+      assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
+      assert.match(r.stderr, /The azure auth plugin has been removed/i);
+      assert.match(r.stdout, /^exit 1$/m);
+      assert.match(r.stdout, /^NAME\s+STATUS/m);
+      const converted = parse((await ns.run('cat', [join(dir, 'config')])).stdout).users[0].user.exec.args as string[];
+      assert.ok(!converted.includes('--authority-host'), converted.join(' '));
+      assert.ok(r.signIns <= 1, `at most one sign-in (kubelogin may reuse its cached token): ${r.stderr}`);
     });
   });
 });
