@@ -143,28 +143,46 @@ export interface NsResponse { status: number; headers: Record<string, string>; t
 
 const SELF = fileURLToPath(import.meta.url);
 
+export interface NsRequest { url: string; method?: string; headers?: Record<string, string>; body?: string; pathAsWritten?: string }
+
 /**
- * One HTTPS request made from inside the namespace (by this file run as a script), trusting `caFile`.
- * `headers.host` overrides the Host header while the connection goes where the URL says (SNI included).
+ * HTTPS requests made in turn from inside the namespace (by this file run as a script, one process),
+ * trusting `caFile`. `headers.host` overrides the Host header while the connection and the certificate
+ * check go where the URL says; `pathAsWritten` is sent exactly (no dot-segment resolution or re-encoding).
  */
-export async function nsFetch(ns: Netns, url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; caFile: string }): Promise<NsResponse> {
-  const r = await ns.run(process.execPath, [SELF, JSON.stringify({ url, ...opts })], { timeoutMs: 30_000 });
+export async function nsFetchAll(ns: Netns, caFile: string, requests: NsRequest[]): Promise<NsResponse[]> {
+  const r = await ns.run(process.execPath, [SELF, JSON.stringify({ caFile, requests })], { timeoutMs: 60_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  let parsed: { status: number; headers: Record<string, string>; text: string; error?: string };
-  try { parsed = JSON.parse(line); } catch { throw new Error(`request in ${ns.name} printed nothing: ${r.stdout} ${r.stderr}`); }
-  if (parsed.error) throw new Error(`request in ${ns.name} failed: ${parsed.error}`);
-  return { ...parsed, json: () => JSON.parse(parsed.text) };
+  let parsed: { status: number; headers: Record<string, string>; text: string; error?: string }[];
+  try { parsed = JSON.parse(line); } catch { throw new Error(`requests in ${ns.name} printed nothing: ${r.stdout} ${r.stderr}`); }
+  return parsed.map((p, i) => {
+    if (p.error) throw new Error(`request ${requests[i]!.url} in ${ns.name} failed: ${p.error}`);
+    return { ...p, json: () => JSON.parse(p.text) };
+  });
+}
+
+/** One request of `nsFetchAll`. */
+export async function nsFetch(ns: Netns, url: string, opts: Omit<NsRequest, 'url'> & { caFile: string }): Promise<NsResponse> {
+  const { caFile, ...rest } = opts;
+  return (await nsFetchAll(ns, caFile, [{ url, ...rest }]))[0]!;
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
-  const o = JSON.parse(process.argv[2]!) as { url: string; method?: string; headers?: Record<string, string>; body?: string; caFile: string };
-  const req = httpsRequest(o.url, { method: o.method ?? 'GET', headers: o.headers, ca: readFileSync(o.caFile), servername: new URL(o.url).hostname }, (res) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => process.stdout.write(`${JSON.stringify({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') })}\n`));
+  const { caFile, requests } = JSON.parse(process.argv[2]!) as { caFile: string; requests: NsRequest[] };
+  const ca = readFileSync(caFile);
+  const one = (o: NsRequest) => new Promise<unknown>((resolvePromise) => {
+    const u = new URL(o.url);
+    const req = httpsRequest({ hostname: u.hostname, port: u.port || 443, path: o.pathAsWritten ?? `${u.pathname}${u.search}`, method: o.method ?? 'GET', headers: o.headers, ca, servername: u.hostname }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', (err) => resolvePromise({ error: err.message }));
+    req.end(o.body);
   });
-  req.on('error', (err) => process.stdout.write(`${JSON.stringify({ error: err.message })}\n`));
-  req.end(o.body);
+  const results: unknown[] = [];
+  for (const o of requests) results.push(await one(o));
+  process.stdout.write(`${JSON.stringify(results)}\n`);
 }
 
 /** The variables `kentra env` exports (run inside the namespace), as a client's shell would have them. */
