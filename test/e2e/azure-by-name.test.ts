@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { createSelfSignedCertificate } from '../../src/pki/index.js';
 import { ALICE, API_APP, API_SECRET, CLI_APP, CLIENTS_TENANT, clientSeed, DAEMON_APP, DAEMON_SECRET } from '../support/client-seed.js';
 import { KENTRA_BIN } from '../support/kentra.js';
 import { createNetns, kentraEnv, netnsSkip, nsFetch, startKentraIn, type KentraInNetns, type Netns, type RunResult } from '../support/netns.js';
-import { goTool } from '../support/tools.js';
+import { currentAzureCli, goTool } from '../support/tools.js';
 import { parse } from 'yaml';
 
 // Issue 19: clients left unchanged reach Kentra at Microsoft's own host names. Everything runs in a
@@ -20,6 +20,8 @@ const CLIENT = join(resolve(dirname(fileURLToPath(import.meta.url))), 'clients/a
 const AZ_CLI_APP = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const kubelogin = goTool('kubelogin');
+const az = currentAzureCli();
+const NODES = /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\n\S+\s+Ready/m;
 
 describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostnames, in a network namespace)', { skip: netnsSkip(), timeout: 900_000 }, () => {
   let ns: Netns;
@@ -44,7 +46,7 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
    * by a person signing in as `user` on the page the prompt names. Counts the sign-ins.
    */
   const shell = async (script: string, env: NodeJS.ProcessEnv, user: { username: string; password: string }): Promise<RunResult & { signIns: number; pages: string[] }> => {
-    const child = ns.spawn('bash', ['-euo', 'pipefail', '-c', script], { env, cwd: home });
+    const child = ns.spawn('bash', ['-c', `set -euo pipefail\n${script}`], { env, cwd: env.HOME ?? home });
     let stdout = '';
     let stderr = '';
     const signIns: Promise<string>[] = [];
@@ -155,6 +157,47 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
     });
   });
 
+  describe('the current Azure CLI in its default AzureCloud', { skip: az.skip || kubelogin.skip }, () => {
+    it('az login (service principal), ad group create, aks create --enable-aad; az login -u/-p, aks get-credentials (converted to kubelogin -l azurecli), kubectl get nodes', async () => {
+      // A HOME of its own: az's and kubelogin's caches start empty.
+      const azHome = join(home, 'az');
+      mkdirSync(azHome);
+      const sp = k.endpoints.servicePrincipal;
+      const admin = k.endpoints.admin;
+      const r = await shell(`
+az cloud show --query name -o tsv
+az login --service-principal -u ${sp.appId} -p '${sp.secret}' --tenant ${k.endpoints.tenantId} --query '[].{id:id,user:user.type}' -o tsv
+gid=$(az ad group create --display-name myAKSAdminGroup --mail-nickname myAKSAdminGroup --query id -o tsv)
+az ad group member add --group $gid --member-id ${admin.objectId}
+az group create --name myResourceGroup --location eastus -o none
+az aks create -g myResourceGroup -n myManagedCluster --enable-aad --aad-admin-group-object-ids $gid --generate-ssh-keys -o json > aks.json
+echo "$gid" > group.txt
+az account clear
+az login -u ${admin.userPrincipalName} -p '${admin.password}' --query '[].user.name' -o tsv
+az aks get-credentials --resource-group myResourceGroup --name myManagedCluster
+kubectl get nodes`, clientEnv({ HOME: azHome, PATH: `${dirname(az.path)}:${dirname(kubelogin.path)}:${process.env.PATH}` }), { username: admin.userPrincipalName, password: admin.password });
+      assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
+      const [cloud, spLogin, userLogin] = r.stdout.split('\n');
+      assert.equal(cloud, 'AzureCloud');
+      assert.equal(spLogin, `${k.endpoints.subscriptionId}\tservicePrincipal`);
+      assert.equal(userLogin, admin.userPrincipalName);
+      const gid = readFileSync(join(azHome, 'group.txt'), 'utf8').trim();
+      const aks = JSON.parse(readFileSync(join(azHome, 'aks.json'), 'utf8'));
+      assert.equal(aks.provisioningState, 'Succeeded');
+      assert.equal(aks.aadProfile.managed, true);
+      assert.deepEqual(aks.aadProfile.adminGroupObjectIDs, [gid]);
+      // az 2.91 finds kubelogin on PATH and converts AKS's kubeconfig to -l azurecli: kubectl's token comes
+      // from az's own sign-in (no device code), through `az account get-access-token` at login.microsoftonline.com.
+      assert.match(r.stderr, /^WARNING: Merged "myManagedCluster" as current context in .*\n^WARNING: Converted kubeconfig to use Azure CLI authentication\.$/m);
+      const exec = parse(readFileSync(join(azHome, '.kube', 'config'), 'utf8')).users[0].user.exec;
+      assert.deepEqual(exec.args.slice(0, 1), ['get-token']);
+      assert.equal(exec.args[exec.args.indexOf('--login') + 1], 'azurecli');
+      assert.ok(!exec.args.includes('--authority-host'), exec.args.join(' '));
+      assert.equal(r.signIns, 0, r.stderr);
+      assert.match(r.stdout, NODES);
+    });
+  });
+
   describe('upstream kubelogin with the kubeconfig as AKS writes it (no --authority-host), and kubectl', { skip: kubelogin.skip }, () => {
     let dir: string;
     const admin = () => ({ username: k.endpoints.admin.userPrincipalName, password: k.endpoints.admin.password });
@@ -208,7 +251,7 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
       assert.match(r.stderr, /open the page https:\/\/login\.microsoftonline\.com\/devicelogin and enter the code/);
       assert.equal(r.signIns, 1);
       assert.match(r.pages[0]!, /You have signed in/);
-      assert.match(r.stdout, /^NAME\s+STATUS/m);
+      assert.match(r.stdout, NODES);
     });
 
     it('document 002: --format azure is refused by kubectl until kubelogin convert-kubeconfig; then kubectl get nodes', async () => {
@@ -217,7 +260,7 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
       assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
       assert.match(r.stderr, /The azure auth plugin has been removed/i);
       assert.match(r.stdout, /^exit 1$/m);
-      assert.match(r.stdout, /^NAME\s+STATUS/m);
+      assert.match(r.stdout, NODES);
       const converted = parse((await ns.run('cat', [join(dir, 'config')])).stdout).users[0].user.exec.args as string[];
       assert.ok(!converted.includes('--authority-host'), converted.join(' '));
       assert.ok(r.signIns <= 1, `at most one sign-in (kubelogin may reuse its cached token): ${r.stderr}`);
