@@ -21,6 +21,11 @@ export const AZURE_HOST_NAMES: readonly string[] = Object.keys(AZURE_HOSTS);
 /** Entra's authority: every login alias answers as this origin, so issuers stay Entra's (`…/<tid>/v2.0`). */
 export const ENTRA_AUTHORITY_ORIGIN = 'https://login.microsoftonline.com';
 
+/** Where Graph is for clients of `origin`: graph.microsoft.com when Kentra answers as Entra, else Kentra's own origin. */
+export function graphOriginFor(origin: string): string {
+  return origin === ENTRA_AUTHORITY_ORIGIN ? 'https://graph.microsoft.com' : origin;
+}
+
 /** The role of a host name (no port), or undefined when it is not one of Microsoft's names Kentra knows. */
 export function azureHostRole(host: string): AzureHostRole | undefined {
   return Object.hasOwn(AZURE_HOSTS, host.toLowerCase()) ? AZURE_HOSTS[host.toLowerCase()] : undefined;

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { createSelfSignedCertificate } from '../../src/pki/index.js';
 import { ALICE, API_APP, API_SECRET, CLI_APP, CLIENTS_TENANT, clientSeed, DAEMON_APP, DAEMON_SECRET } from '../support/client-seed.js';
 import { KENTRA_BIN } from '../support/kentra.js';
-import { createNetns, kentraEnv, netnsSkip, nsFetch, startKentraIn, type KentraInNetns, type Netns, type RunResult } from '../support/netns.js';
+import { createNetns, kentraEnv, netnsSkip, nsFetch, nsFetchAll, startKentraIn, type KentraInNetns, type Netns, type RunResult } from '../support/netns.js';
 import { currentAzureCli, goTool } from '../support/tools.js';
 import { parse } from 'yaml';
 
@@ -91,6 +91,24 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
     }
     assert.ok(trust.NODE_EXTRA_CA_CERTS && trust.REQUESTS_CA_BUNDLE && trust.SSL_CERT_FILE, JSON.stringify(trust));
     assert.equal(trust.AZURE_AUTHORITY_HOST, undefined, 'clients keep their default authority');
+  });
+
+  it('each login alias (TLS for its name) answers as login.microsoftonline.com, by tenant GUID and by domain; v1 discovery at sts.windows.net as Guard reads it', async () => {
+    const tid = k.endpoints.tenantId;
+    const [v2, byDomain, alias, v1] = await nsFetchAll(ns, k.endpoints.caFile, [
+      { url: `https://login.microsoftonline.com/${tid}/v2.0/.well-known/openid-configuration` },
+      { url: `https://login.microsoftonline.com/${k.endpoints.tenantDomain}/v2.0/.well-known/openid-configuration` },
+      { url: `https://login.windows.net/${tid}/v2.0/.well-known/openid-configuration` },
+      { url: `https://sts.windows.net/${tid}/.well-known/openid-configuration` },
+    ]);
+    for (const r of [v2!, byDomain!, alias!]) {
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json().issuer, `https://login.microsoftonline.com/${tid}/v2.0`);
+      assert.equal(r.json().token_endpoint, `https://login.microsoftonline.com/${tid}/oauth2/v2.0/token`);
+    }
+    assert.equal(v1!.json().issuer, `https://sts.windows.net/${tid}/`);
+    assert.equal(v1!.json().jwks_uri, `https://login.microsoftonline.com/${tid}/discovery/keys`);
+    assert.equal(v1!.json().msgraph_host, 'graph.microsoft.com');
   });
 
   describe('msal-node and @azure/identity with their default authority', () => {
