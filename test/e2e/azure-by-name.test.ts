@@ -93,6 +93,17 @@ describe('unchanged clients at Microsoft\'s host names (kentra up --azure-hostna
     assert.equal(trust.AZURE_AUTHORITY_HOST, undefined, 'clients keep their default authority');
   });
 
+  it('a second kentra up --azure-hostnames while port 443 is taken stops with a clear ERROR, exit 1', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'kentra-byname-second-'));
+    try {
+      const r = await ns.run(process.execPath, [KENTRA_BIN, 'up', '--data-dir', dataDir, '--port', '0', '--azure-hostnames'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, /^ERROR: --azure-hostnames needs port 443 on 127\.0\.0\.1, which something else already listens on$/m);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('each login alias (TLS for its name) answers as login.microsoftonline.com, by tenant GUID and by domain; v1 discovery at sts.windows.net as Guard reads it', async () => {
     const tid = k.endpoints.tenantId;
     const [v2, byDomain, alias, v1] = await nsFetchAll(ns, k.endpoints.caFile, [
