@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { KEY_RELOAD_INTERVAL_MS } from './identity/tokens/keys.js';
 import { loadOrCreateCertificateAuthority, type CertificateAndKey, type CertificateAuthority } from './pki/index.js';
 import { applySeed, loadSeedFile, parseSeed, type SeedFile } from './seed/seed.js';
 import { createServer } from './server/app.js';
+import { AZURE_HOST_NAMES, ENTRA_AUTHORITY_ORIGIN, isAzureOrigin } from './shared/azure-hosts.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { sealerForDataDir } from './shared/key-sealing.js';
@@ -31,6 +33,11 @@ export interface KentraOptions {
   listen?: string;
   /** Extra host names for the serving certificate and the issuer. */
   hosts?: string[];
+  /**
+   * Serve Microsoft's own host names (login.microsoftonline.com, management.azure.com, graph.microsoft.com, …)
+   * on port 443 of the listen address, with certificates from Kentra's CA, for clients left unchanged (issue 19).
+   */
+  azureHostnames?: boolean;
   /** Store URL; default the embedded SQLite file in the data directory. */
   store?: string;
   /** A seed file path, YAML text, or a parsed seed. */
@@ -63,6 +70,8 @@ export interface Endpoints {
   deviceLoginUrl: string;
   adfsAuthority: string;
   caFile: string;
+  /** With --azure-hostnames: the names served on port 443 and the address they must resolve to. */
+  azureHostnames?: { address: string; names: string[] };
   dataDir: string;
   admin: { userPrincipalName: string; password: string; objectId: string };
   servicePrincipal: { appId: string; secret: string; objectId: string; displayName: string };
@@ -196,7 +205,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? pino({ level: opts.logLevel ?? process.env.KENTRA_LOG_LEVEL ?? 'info' });
   const hosts = [...new Set(['localhost', '127.0.0.1', '::1', ...(opts.hosts ?? [])])];
-  const tls = await servingCertificate(dataDir, hosts);
+  const tls = await servingCertificate(dataDir, opts.azureHostnames ? [...hosts, ...AZURE_HOST_NAMES] : hosts);
   const caFile = join(dataDir, 'ca.pem');
 
   const store = await openStore({ url: opts.store, dataDir, sealer: sealerForDataDir(dataDir, opts.keyEncryptionKey) });
@@ -216,6 +225,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     await keys.refresh();
 
     let port = opts.port ?? 8443;
+    const localAuthority = () => `https://localhost${port === 443 ? '' : `:${port}`}`;
     const allowedHosts = hosts.map((h) => (h.includes(':') ? `[${h}]` : h));
     const isOwnOrigin = (url: string): boolean => {
       try {
@@ -225,8 +235,10 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         return false;
       }
     };
-    // v2 tokens name this server as issuer: the verifier accepts no other host (RFC 8725 §3.8).
-    const verifier = new TokenVerifier(keys, clock, { isOwnOrigin });
+    // v2 tokens name this server as issuer: the verifier accepts no other host (RFC 8725 §3.8). Serving
+    // Microsoft's names, this server is also login.microsoftonline.com, and only then.
+    const isIssuerOrigin = (origin: string) => isOwnOrigin(origin) || (!!opts.azureHostnames && origin === ENTRA_AUTHORITY_ORIGIN);
+    const verifier = new TokenVerifier(keys, clock, { isOwnOrigin: isIssuerOrigin });
     const services: IdentityServices = {
       store, directory: new Directory(store, clock), keys, clock, formKey: await formKey(store),
       rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits }, accessTokenLifetime: randomLifetime,
@@ -235,6 +247,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     };
     const { app, edge } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` }, logger, hosts: allowedHosts, port: () => port,
+      azureHostnames: opts.azureHostnames ? { port: 443 } : undefined,
       ready: async () => (await store.getMeta(BOOTSTRAP_KEY)) !== null,
     });
     registerOAuthRoutes(app, services, verifier, edge);
@@ -250,7 +263,8 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     let real: RealClusters | undefined;
     const controlPlane: ControlPlaneOptions = {
       store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
-      clusterServer: (origin, uid) => real?.serverOf(uid) ?? `${origin}/clusters/${uid}`,
+      // Reached by ARM at management.azure.com, a cluster's API server is still Kentra's own listener.
+      clusterServer: (origin, uid) => real?.serverOf(uid) ?? `${isAzureOrigin(origin) ? localAuthority() : origin}/clusters/${uid}`,
       clusterReady: binaries ? async (uid) => (real ? real.ensure(uid) : 'Kentra is still starting') : undefined,
       webhookClientCertificate: (uid) => tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
       isGroup: async (tenantId, id) => {
@@ -278,9 +292,29 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       },
     });
 
-    await app.listen({ port, host: opts.listen ?? '127.0.0.1' });
+    const listen = opts.listen ?? '127.0.0.1';
+    await app.listen({ port, host: listen });
     const address = app.server.address();
     if (address && typeof address === 'object') port = address.port;
+    // Microsoft's names on 443: a second listener handing its connections to the same HTTPS server
+    // (same certificate, routes and host routing), unless the main listener is on 443 already.
+    let hostnameListener: TcpServer | undefined;
+    if (opts.azureHostnames && port !== 443) {
+      const server = createTcpServer((socket) => app.server.emit('connection', socket));
+      hostnameListener = server;
+      try {
+        await new Promise<void>((resolvePromise, reject) => {
+          server.once('error', reject);
+          server.listen(443, listen, () => { server.off('error', reject); resolvePromise(); });
+        });
+      } catch (err) {
+        await app.close();
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EACCES') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which this user may not open: run kentra as root, or allow it with \`sudo setcap cap_net_bind_service=+ep $(command -v node)\` (Linux)`);
+        if (e.code === 'EADDRINUSE') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which something else already listens on`);
+        throw err;
+      }
+    }
 
     // Every few seconds the key list is re-read (a rotation by another instance or `kentra keys rotate`
     // is seen within that); every minute the policy's rotation runs (under the store's key lock, so
@@ -293,7 +327,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     }, KEY_RELOAD_INTERVAL_MS);
     timer.unref();
 
-    const authority = `https://localhost${port === 443 ? '' : `:${port}`}`;
+    const authority = localAuthority();
     if (binaries) {
       real = new RealClusters({ binaries, dir: join(dataDir, 'clusters'), store, ca: tls.ca, authority: () => authority, webhookOrganization, logger });
       await real.start();
@@ -302,6 +336,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       authority, tenantId: record.tenantId, tenantDomain: BOOTSTRAP_DOMAIN, subscriptionId: record.subscriptionId,
       armEndpoint: `${authority}/`, graphEndpoint: `${authority}/`, deviceLoginUrl: `${authority}/devicelogin`,
       adfsAuthority: `${authority}/adfs`, caFile, dataDir,
+      ...(opts.azureHostnames ? { azureHostnames: { address: /^(0\.0\.0\.0|::)$/.test(listen) ? '127.0.0.1' : listen, names: [...AZURE_HOST_NAMES] } } : {}),
       admin: { userPrincipalName: record.adminUpn, password: secrets?.password ?? '(set at first start; see the first endpoints.json)', objectId: record.adminId },
       servicePrincipal: { appId: record.spAppId, secret: secrets?.secret ?? '(set at first start; see the first endpoints.json)', objectId: record.spObjectId, displayName: record.spName },
       env: { NODE_EXTRA_CA_CERTS: caFile, REQUESTS_CA_BUNDLE: caFile, AZURE_AUTHORITY_HOST: `${authority}/` },
@@ -314,6 +349,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       endpoints, store, services, port,
       async close() {
         clearInterval(timer);
+        await new Promise<void>((r) => (hostnameListener ? hostnameListener.close(() => r()) : r()));
         await real?.close();
         await app.close();
         await store.close();

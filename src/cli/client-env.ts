@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Endpoints } from '../kentra.js';
+import { hostsFileLines } from '../shared/azure-hosts.js';
 
 // What `eval "$(kentra env)"` sets up in a shell (issue 13): `kentra` and `kubelogin` on PATH, and
 // Kentra's CA trusted by Node (NODE_EXTRA_CA_CERTS adds to Node's roots), Python requests
@@ -76,7 +77,8 @@ export function clientEnvironment(e: Endpoints, env: NodeJS.ProcessEnv = process
       ['NODE_EXTRA_CA_CERTS', e.caFile],
       ['REQUESTS_CA_BUNDLE', bundle],
       ['SSL_CERT_FILE', bundle],
-      ['AZURE_AUTHORITY_HOST', `${e.authority}/`],
+      // Serving Microsoft's names, clients keep their default authority (login.microsoftonline.com).
+      ...(e.azureHostnames ? [] : [['AZURE_AUTHORITY_HOST', `${e.authority}/`] as [string, string]]),
     ],
   };
 }
@@ -87,4 +89,10 @@ export function shellExports(e: Endpoints, env: NodeJS.ProcessEnv = process.env)
   const { binDir, vars } = clientEnvironment(e, env);
   // Evaluated twice, the shell still gets the folder on PATH once.
   return [`case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`, ...vars.map(([k, v]) => `export ${k}=${quote(v)}`)].join('\n') + '\n';
+}
+
+/** `kentra env --hosts`: the /etc/hosts lines for a Kentra started with --azure-hostnames (issue 19). */
+export function hostsLines(e: Pick<Endpoints, 'azureHostnames'>): string {
+  if (!e.azureHostnames) return '';
+  return `# Kentra (kentra up --azure-hostnames): Microsoft's host names served locally\n${hostsFileLines(e.azureHostnames.address)}`;
 }

@@ -38,6 +38,7 @@ program.command('up')
   .option('--port <port>', 'HTTPS port (0 picks a free one)', port, 8443)
   .option('--host <name>', 'an extra host name for the certificate and issuer (repeatable)', collect, [])
   .option('--listen <address>', 'address to listen on', '127.0.0.1')
+  .option('--azure-hostnames', "also serve Microsoft's host names (login.microsoftonline.com, management.azure.com, graph.microsoft.com, …) on port 443, for clients left unchanged: see `kentra env --hosts`")
   .option('--store <url>', 'store URL: sqlite: (default, in the data directory) or postgres://user:pass@host/db [env KENTRA_STORE]')
   .option('--seed <file>', 'YAML seed file applied at start (idempotent) [env KENTRA_SEED]')
   .option('--device-code-interval <seconds>', 'polling interval device-code clients are told to use', seconds, 5)
@@ -57,11 +58,21 @@ Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the serv
 
 With --kube-apiserver and --etcd (scripts/build-kube-apiserver.sh builds a kube-apiserver from
 Debian's source package), each managed cluster runs a real kube-apiserver on 127.0.0.1 that calls
-Kentra's webhooks; get-credentials points at it. Its files live in <data-dir>/clusters/<uid>.`)
+Kentra's webhooks; get-credentials points at it. Its files live in <data-dir>/clusters/<uid>.
+
+With --azure-hostnames, Kentra also listens on port 443 of the listen address (root, or
+CAP_NET_BIND_SERVICE) and answers as login.microsoftonline.com (and its aliases login.windows.net,
+login.microsoft.com, sts.windows.net), management.azure.com (and management.core.windows.net) and
+graph.microsoft.com, with certificates from its CA. Point those names at it with the lines of
+\`kentra env --hosts\` in /etc/hosts and trust the CA (\`eval "$(kentra env)"\`): az in its default
+AzureCloud, msal, @azure/identity and kubelogin then need no other setting. Each name reaches only
+its own routes; anything Kentra does not implement there is refused, naming the host and path.
+Issuers are Entra's: https://login.microsoftonline.com/<tenant>/v2.0 and https://sts.windows.net/<tenant>/.
+See docs/azure-by-name.md.`)
   .action(async (opts) => {
     const { runUp } = await import('./up.js');
     await runUp({
-      dataDir: opts.dataDir, port: opts.port, hosts: opts.host, listen: opts.listen,
+      dataDir: opts.dataDir, port: opts.port, hosts: opts.host, listen: opts.listen, azureHostnames: Boolean(opts.azureHostnames),
       store: opts.store ?? process.env.KENTRA_STORE, seed: opts.seed ?? process.env.KENTRA_SEED,
       deviceCodeInterval: opts.deviceCodeInterval, provisioningDelayMs: opts.provisioningDelay, logLevel: opts.logLevel,
       kubeApiserver: opts.kubeApiserver, etcd: opts.etcd,
@@ -73,7 +84,8 @@ program.command('env')
   .description('Print the shell exports a client needs to trust and find a running Kentra.')
   .option('--data-dir <dir>', 'data directory [env KENTRA_DATA_DIR, default ~/.kentra]')
   .option('--json', 'print the whole endpoints.json instead')
-  .action(async (opts) => (await import('./up.js')).runEnv(opts.dataDir, Boolean(opts.json)));
+  .option('--hosts', 'print the /etc/hosts lines that send Microsoft\'s host names to a Kentra started with --azure-hostnames')
+  .action(async (opts) => (await import('./up.js')).runEnv(opts.dataDir, Boolean(opts.json), Boolean(opts.hosts)));
 
 registerAccountCommands(program);
 registerAdCommands(program);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { defaultDataDir, startKentra, type Endpoints, type KentraOptions } from '../kentra.js';
-import { clientEnvironment, shellExports } from './client-env.js';
+import { clientEnvironment, hostsLines, shellExports } from './client-env.js';
 import { stopOnSignals } from './command.js';
 
 function summary(e: Endpoints): string {
@@ -19,6 +19,7 @@ function summary(e: Endpoints): string {
     ['CA certificate', e.caFile],
     ['Admin', `${e.admin.userPrincipalName}  password: ${e.admin.password}`],
     ['Service principal', `${e.servicePrincipal.appId}  secret: ${e.servicePrincipal.secret}`],
+    ...(e.azureHostnames ? [['Azure host names', `${e.azureHostnames.names.join(', ')} on ${e.azureHostnames.address}:443`] as [string, string]] : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return [
@@ -29,6 +30,7 @@ function summary(e: Endpoints): string {
     '  Ready a shell with: eval "$(kentra env)"   (it prints:)',
     ...shellExports(e).trimEnd().split('\n').map((line) => `    ${line}`),
     '',
+    ...(e.azureHostnames ? ['  Point Microsoft\'s names at it: kentra env --hosts | sudo tee -a /etc/hosts', ''] : []),
     `  Written to ${join(e.dataDir, 'endpoints.json')}. Stop with Ctrl-C.`,
     '',
   ].join('\n');
@@ -49,13 +51,18 @@ export async function runUp(opts: KentraOptions & { logLevel?: string }): Promis
 }
 
 
-export function runEnv(dataDir: string | undefined, json: boolean): void {
+export function runEnv(dataDir: string | undefined, json: boolean, hosts = false): void {
   const dir = resolve(dataDir ?? defaultDataDir());
   let endpoints: Endpoints;
   try {
     endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as Endpoints;
   } catch {
     throw new Error(`no endpoints.json in ${dir}: start Kentra there first with \`kentra up --data-dir ${dir}\``);
+  }
+  if (hosts) {
+    if (!endpoints.azureHostnames) throw new Error(`the Kentra in ${dir} does not serve Microsoft's host names: start it with \`kentra up --azure-hostnames\``);
+    process.stdout.write(hostsLines(endpoints));
+    return;
   }
   if (json) {
     const { binDir, vars } = clientEnvironment(endpoints);

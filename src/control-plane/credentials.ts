@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { stringify } from 'yaml';
 import { AKS_CLIENT_APP_ID, AKS_SERVER_APP_ID, v1Issuer } from '../identity/index.js';
 import { loadCertificateAuthority } from '../pki/index.js';
+import { isAzureOrigin } from '../shared/azure-hosts.js';
 import { ArmError } from './arm.js';
 import type { ArmResource, Store } from '../store/index.js';
 import type { AadProfile } from './cluster-model.js';
@@ -48,9 +49,10 @@ export function userKubeconfig(c: ClusterEndpoint, format: 'exec' | 'azure', aut
   return kubeconfig(c, userName, {
     exec: {
       apiVersion: 'client.authentication.k8s.io/v1beta1',
-      // AKS's argument order, then what points kubelogin at this Kentra instead of login.microsoftonline.com.
+      // AKS's argument order, then what points kubelogin at this Kentra instead of login.microsoftonline.com;
+      // reached at Microsoft's names (--azure-hostnames), exactly what AKS writes, for kubelogin unchanged.
       args: ['get-token', '--environment', 'AzurePublicCloud', '--server-id', serverId, '--client-id', clientId, '--tenant-id', aad.tenantID, '--login', 'devicecode',
-        '--authority-host', `${authority}/`, '--disable-instance-discovery'],
+        ...(isAzureOrigin(authority) ? [] : ['--authority-host', `${authority}/`, '--disable-instance-discovery'])],
       command: 'kubelogin', env: null, installHint: INSTALL_HINT, provideClusterInfo: false,
     },
   });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpEdge } from '../identity/index.js';
 import { isStoreUnavailable, StoreError } from '../store/index.js';
+import { azureHostRole, azurePathServed, ENTRA_AUTHORITY_ORIGIN, ROLE_DESCRIPTION, type AzureHostRole } from '../shared/azure-hosts.js';
 import { Metrics } from './metrics.js';
 
 export interface ServerOptions {
@@ -13,7 +14,16 @@ export interface ServerOptions {
   /** Filled once the port is known (port 0 asks the OS for one). */
   port: () => number;
   ready: () => Promise<boolean>;
+  /**
+   * `kentra up --azure-hostnames`: Microsoft's host names (src/shared/azure-hosts.ts) are served on
+   * port 443, each reaching only its own routes. The local port of the listener on 443 is passed
+   * when it is a second listener (any other Host there is refused).
+   */
+  azureHostnames?: { port: number };
 }
+
+/** Host names that are Microsoft's cloud: refused unless served in --azure-hostnames mode. */
+const MICROSOFT_SUFFIX = /(^|\.)(microsoftonline\.com|microsoft\.com|windows\.net|azure\.com|azure\.net|microsoftonline\.us|usgovcloudapi\.net|chinacloudapi\.cn|azmk8s\.io|windowsazure\.com)$/;
 
 /** Which protocol's error shape a path answers in: one error mapper per protocol, chosen here. */
 export function protocolOf(url: string): 'arm' | 'graph' | 'aad' | 'plain' {
@@ -99,15 +109,52 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   const metrics = new Metrics();
 
   const allowed = new Set(['localhost', '127.0.0.1', '[::1]', ...opts.hosts.map((h) => h.toLowerCase())]);
+  const hostOf = (req: FastifyRequest) => /^(\[[0-9a-f:]+\]|[a-z0-9.-]+)(?::(\d+))?$/.exec((req.headers.host ?? '').toLowerCase());
+  /** The Microsoft role of a request's Host in --azure-hostnames mode (name known, port 443), else undefined. */
+  const servedRole = (m: RegExpExecArray | null): AzureHostRole | undefined => {
+    if (!m || !opts.azureHostnames || (m[2] !== undefined && m[2] !== '443')) return undefined;
+    return azureHostRole(m[1]!);
+  };
   const edge: HttpEdge = {
     originOf(req: FastifyRequest): string {
       const port = opts.port();
       const suffix = port === 443 ? '' : `:${port}`;
-      const host = (req.headers.host ?? '').toLowerCase();
-      const m = /^(\[[0-9a-f:]+\]|[a-z0-9.-]+)(?::(\d+))?$/.exec(host);
+      const m = hostOf(req);
+      const role = servedRole(m);
+      // Every login alias answers as login.microsoftonline.com, so issuers and endpoints are Entra's.
+      if (role) return role === 'login' ? ENTRA_AUTHORITY_ORIGIN : `https://${m![1]}`;
       if (m && allowed.has(m[1]!) && (m[2] ? Number(m[2]) === port : port === 443)) return `https://${m[1]}${suffix}`;
       return `https://localhost${suffix}`;
     },
+  };
+
+  /**
+   * Host routing (issue 19): a Microsoft name reaches only its own routes, and only in --azure-hostnames
+   * mode on port 443; on the second listener (443) only Microsoft's and Kentra's own names are served.
+   * A refusal names the host and path, in the protocol's shape: never another route's answer.
+   */
+  const hostRefusal = (req: FastifyRequest): { status: number; protocol: ReturnType<typeof protocolOf>; code: string; message: string } | null => {
+    const m = hostOf(req);
+    const path = req.url.split('?')[0]!;
+    const onHostnameListener = !!opts.azureHostnames && opts.azureHostnames.port !== opts.port() && req.socket.localPort === opts.azureHostnames.port;
+    if (!m) return onHostnameListener ? { status: 421, protocol: protocolOf(req.url), code: 'MisdirectedRequest', message: 'The request has no valid Host header: Kentra cannot tell which service it is for.' } : null;
+    const name = m[1]!;
+    const role = azureHostRole(name);
+    if (role) {
+      const protocol = role === 'login' ? 'aad' : role;
+      if (!opts.azureHostnames) return { status: 421, protocol, code: 'MisdirectedRequest', message: `Kentra is not serving Microsoft's host names: ${name} is only answered by \`kentra up --azure-hostnames\`.` };
+      if (!servedRole(m)) return { status: 421, protocol, code: 'MisdirectedRequest', message: `Kentra serves ${name} on port 443 only, not on port ${m[2]}.` };
+      // The matched route's pattern, not the raw path: encoded or dotted paths cannot pass as another route.
+      const route = req.routeOptions?.url;
+      if (!route || !azurePathServed(role, route)) {
+        return { status: 404, protocol, code: 'NotImplementedByKentra', message: `Kentra does not implement ${req.method} https://${name}${path}: on ${name} it serves ${ROLE_DESCRIPTION[role]} only.` };
+      }
+      return null;
+    }
+    if (MICROSOFT_SUFFIX.test(name) || (onHostnameListener && !allowed.has(name))) {
+      return { status: 421, protocol: protocolOf(req.url), code: 'MisdirectedRequest', message: `Kentra does not serve the host ${name} (${req.method} https://${name}${path}).` };
+    }
+    return null;
   };
 
   // ARM clients post actions with an empty JSON body (`az provider register`): empty means no body.
@@ -146,6 +193,11 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     reply.header('x-ms-request-id', req.id);
     (req as any).startedAt = process.hrtime.bigint();
     if (urlContainsNul(req.url)) throw badRequest(NUL_MESSAGE);
+    const refusal = hostRefusal(req);
+    if (refusal) {
+      if (refusal.protocol === 'aad') reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
+      return reply.code(refusal.status).send(errorBody(refusal.protocol, refusal.status, refusal.code, refusal.message, req.id));
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     const started = (req as any).startedAt as bigint | undefined;

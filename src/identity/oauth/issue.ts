@@ -7,6 +7,7 @@ import {
 import type { AuthenticatedClient } from './client-auth.js';
 import type { IdentityServices, TokenRequest } from './context.js';
 import { applicationRoles, delegatedScopes, resolveResource, type ParsedScope } from './scopes.js';
+import { graphOriginFor } from '../../shared/azure-hosts.js';
 
 const REFRESH_LIFETIME_MS = 90 * 24 * 3600 * 1000;
 const ID_TOKEN_LIFETIME_S = 3600;
@@ -34,7 +35,7 @@ export async function groupClaimsFor(
     }
     if (ids.length > GROUP_OVERAGE_LIMIT) {
       const collection = principal.kind === 'user' ? 'users' : 'servicePrincipals';
-      claims.overageEndpoint = `${origin}/v1.0/${collection}/${principal.id}/getMemberObjects`;
+      claims.overageEndpoint = `${graphOriginFor(origin)}/v1.0/${collection}/${principal.id}/getMemberObjects`;
     } else {
       claims.groups = ids;
     }

@@ -11,6 +11,7 @@ import { Params } from './params.js';
 import { sendAadError } from './respond.js';
 import { parseScope } from './scopes.js';
 import { searchParamsOf } from '../../shared/uri.js';
+import { graphOriginFor } from '../../shared/azure-hosts.js';
 
 export interface HttpEdge {
   /** `https://host:port` of this request, from a Host header that names this server. */
@@ -72,7 +73,7 @@ function openIdConfiguration(origin: string, segment: string, tenant: Tenant | n
     tenant_region_scope: 'WW',
     cloud_instance_name: 'microsoftonline.com',
     cloud_graph_host_name: 'graph.windows.net',
-    msgraph_host: new URL(origin).host,
+    msgraph_host: new URL(graphOriginFor(origin)).host,
     rbac_url: 'https://pas.windows.net',
   };
 }
