@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { registerAdminRoutes, registerArcRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes, type ControlPlaneOptions } from './control-plane/index.js';
+import { controlPlaneAccessPorts, registerAdminRoutes, registerCheckAccessRoutes, registerArcRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes, type ControlPlaneOptions } from './control-plane/index.js';
 import {
   DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
@@ -17,7 +17,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { sealerForDataDir } from './shared/key-sealing.js';
 import { openStore, type Store } from './store/index.js';
-import { registerAccessWebhooks, webhookOrganization } from './access/index.js';
+import { ClusterAccessService, registerAccessWebhooks, webhookOrganization } from './access/index.js';
 import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
 import { binariesFrom, RealClusters } from './apiserver/index.js';
 import { registerAuthorize } from './web/authorize.js';
@@ -259,6 +259,13 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerManagedIdentityRoute(app, services, edge);
     const directory = services.directory;
     let clusterApi: ClusterApi | undefined;
+    const canonicalAuthority = () => `https://localhost${port === 443 ? '' : `:${port}`}`;
+    // The one cluster-access service: the built-in API, the webhooks, check-access and the runner share its chains and caches.
+    const access = new ClusterAccessService({
+      // A kid this instance has not loaded yet (rotated in by another instance) is looked up in the store once.
+      ...controlPlaneAccessPorts(store, { publicKey: (kid) => keys.publicKey(kid) ?? keys.publicKeyOrReload(kid) }, clock),
+      serviceAccountIssuer: (uid) => `${canonicalAuthority()}/clusters/${uid}`,
+    });
     const binaries = binariesFrom({ kubeApiserver: opts.kubeApiserver, etcd: opts.etcd });
     let real: RealClusters | undefined;
     const controlPlane: ControlPlaneOptions = {
@@ -271,17 +278,18 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         const type = await directory.objectType(tenantId, id);
         return type === null ? null : type === 'group';
       },
+      // check-access answers with the built-in API's view: its objects (the admin-group binding) brought in step first.
       clusterAccess: {
-        authenticate: async (uid, origin, token) => (clusterApi ? clusterApi.authenticate(uid, origin, token) : null),
-        authorize: async (uid, origin, a) => (clusterApi ? clusterApi.authorize(uid, origin, a) : null),
+        authenticate: async (uid, origin, token) => ((await clusterApi?.clusters.get(uid, origin)) ? access.authenticate(uid, origin, token) : null),
+        authorize: async (uid, origin, a) => ((await clusterApi?.clusters.get(uid, origin)) ? access.authorize(uid, origin, a) : null),
       },
     };
     registerManagedClusterRoutes(app, controlPlane);
     registerArcRoutes(app, controlPlane);
-    registerAccessWebhooks(app, { store, keys, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
+    registerCheckAccessRoutes(app, controlPlane);
+    registerAccessWebhooks(app, { access, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
     clusterApi = registerClusterApi(app, {
-      store, keys, clock, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
-      authority: () => `https://localhost${port === 443 ? '' : `:${port}`}`,
+      store, clock, access, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
       externalServer: (uid) => real?.serverOf(uid) ?? null,
     });
     registerAdminRoutes(app, {
@@ -329,7 +337,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
 
     const authority = localAuthority();
     if (binaries) {
-      real = new RealClusters({ binaries, dir: join(dataDir, 'clusters'), store, ca: tls.ca, authority: () => authority, webhookOrganization, logger });
+      real = new RealClusters({ binaries, dir: join(dataDir, 'clusters'), store, access, ca: tls.ca, authority: () => authority, webhookOrganization, logger });
       await real.start();
     }
     const endpoints: Endpoints = {

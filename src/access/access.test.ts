@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { KeyRing, signJwt, v1Issuer } from '../identity/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { before, describe, it } from 'node:test';
+import { signJwt, v1Issuer } from '../identity/index.js';
 import { authenticatorChain, cachedGroupLookup, cachedTokenAuthenticator, entraTokenAuthenticator, reviewToken, SPN_OVERAGE_MESSAGE, type AuthnResult, type GroupLookup, type TokenAuthenticator } from './index.js';
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -10,9 +10,16 @@ const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const ORIGIN = 'https://localhost:8443';
 const ALICE = { oid: 'a11ce000-0000-4000-8000-000000000001', upn: 'alice@contoso.com' };
 
+/** A signing key and the key source that publishes it (the access component's KeySource port). */
+class TestKeyRing {
+  private readonly kid = randomUUID();
+  private readonly pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  current(): { kid: string; privateKey: KeyObject } { return { kid: this.kid, privateKey: this.pair.privateKey }; }
+  publicKey(kid: string): KeyObject | undefined { return kid === this.kid ? this.pair.publicKey : undefined; }
+}
+
 describe('access: Entra token authentication and the TokenReview webhook', () => {
-  let store: Store;
-  let keys: KeyRing;
+  let keys: TestKeyRing;
   let now = Date.UTC(2026, 10, 25, 12);
   const clock = { now: () => now };
   const lookups: string[] = [];
@@ -40,12 +47,9 @@ describe('access: Entra token authentication and the TokenReview webhook', () =>
   };
 
   before(async () => {
-    store = await openStore({ url: 'sqlite::memory:' });
-    keys = new KeyRing(store, clock);
-    await keys.refresh();
+    keys = new TestKeyRing();
     authn = entraTokenAuthenticator({ tenantId: TENANT, audiences: [AKS_SERVER], authorityOrigin: ORIGIN, keys, groups, clock });
   });
-  after(async () => { await store.close(); });
 
   it('a member\'s v1 token: username is the UPN, groups by object ID, extra.oid, no uid', async () => {
     assert.deepEqual(await user(v1User()), { username: ALICE.upn, uid: '', groups: ['g-1', 'g-2'], extra: { oid: [ALICE.oid] } });
@@ -72,11 +76,8 @@ describe('access: Entra token authentication and the TokenReview webhook', () =>
     const [h, p, s] = v1User().split('.');
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), groups: ['cluster-admins'] })).toString('base64url');
     assert.equal((await error(`${h}.${forged}.${s}`)).message, 'failed to verify token for azure: failed to verify id token signature');
-    const otherStore = await openStore({ url: 'sqlite::memory:' });
-    const otherRing = new KeyRing(otherStore, clock);
-    await otherRing.refresh();
+    const otherRing = new TestKeyRing();
     assert.match((await error(sign({ aud: AKS_SERVER, iss: v1Issuer(TENANT), exp: sec() + 60, tid: TENANT, upn: ALICE.upn, oid: ALICE.oid }, otherRing))).message, /no signing key with that kid/);
-    await otherStore.close();
     assert.equal((await error(v1User({ upn: undefined, oid: undefined }))).message, 'failed to verify token for azure: username: upn and objectID: oid claims not found');
   });
 

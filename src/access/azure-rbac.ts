@@ -1,6 +1,5 @@
-import { checkAccess } from '../control-plane/index.js';
 import type { Clock } from '../shared/clock.js';
-import type { Store } from '../store/index.js';
+import type { DataActionCheck } from './ports.js';
 
 // Azure RBAC for Kubernetes, as Guard's authorizer decides it (reference/guard-rbac.md §2): system
 // users and users without an Entra object ID get no opinion, discovery paths are allowed, every other
@@ -48,7 +47,8 @@ export function dataActionOf(clusterType: string, req: AccessRequest): string {
 }
 
 export interface AzureRbacOptions {
-  store: Store;
+  /** ARM's checkaccess: in-process in `kentra up`, over HTTPS in `kentra webhook`. */
+  dataActions: DataActionCheck;
   clock: Clock;
   tenantId: string;
   clusterResourceId: string;
@@ -87,11 +87,14 @@ export function azureRbacAuthorizer(opts: AzureRbacOptions): AzureAuthorizer {
     if (!UUID.test(oid)) return { allowed: false, reason: '', error: `error in preparing check access request: oid ${oid} is not a valid UUID` };
     const scope = r?.namespace ? `${opts.clusterResourceId}/namespaces/${r.namespace}` : opts.clusterResourceId;
     const action = dataActionOf(opts.clusterType, req);
-    const principals = [oid, ...req.groups.filter((g) => UUID.test(g))];
-    const result = await checkAccess(opts.store, { tenantId: opts.tenantId, principalIds: principals, scope, action, data: true });
-    if (!result.allowed) return remember({ allowed: false, denied: true, reason: AZURE_DENIED });
-    const a = result.assignment!;
-    const raId = `${a.scope}/providers/Microsoft.Authorization/roleAssignments/${a.id}`;
-    return remember({ allowed: true, reason: `Access allowed by Azure RBAC Role Assignment ${raId} of Role ${result.role!.id} to user ${req.user}` });
+    let result;
+    try {
+      result = await opts.dataActions.checkDataAction({ tenantId: opts.tenantId, subject: { objectId: oid, groups: req.groups.filter((g) => UUID.test(g)) }, scope, action });
+    } catch (err) {
+      // Guard: a 5xx, a timeout or a network failure is an error (not cached), which the API server takes as no opinion.
+      return { allowed: false, reason: '', error: (err as Error).message };
+    }
+    if (!result.allowed) return remember({ allowed: false, denied: true, reason: result.reason ?? AZURE_DENIED });
+    return remember({ allowed: true, reason: `Access allowed by Azure RBAC Role Assignment ${result.roleAssignmentId} of Role ${result.roleDefinitionId} to user ${req.user}` });
   };
 }

@@ -1,11 +1,5 @@
-import type { Store } from '../store/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { GroupLookup } from './entra.js';
-
-/** Group look-ups straight from the directory, when the access layer runs inside Kentra. */
-export function storeGroupLookup(store: Store): GroupLookup {
-  return { memberGroups: (tenantId, objectId) => store.listTransitiveGroupIds(tenantId, objectId) };
-}
 
 /** Keeps each user's groups for a short while (default 60 s), so a burst of requests costs one look-up. */
 export function cachedGroupLookup(inner: GroupLookup, clock: Clock, ttlMs = 60_000): GroupLookup {

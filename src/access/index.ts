@@ -2,11 +2,18 @@
 // Kubernetes API, usable in-process and behind the kube-apiserver's webhooks.
 export { authenticatorChain, NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenRequest, type UserInfo } from './authn.js';
 export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOptions, type GroupLookup, type KeySource } from './entra.js';
-export { cachedGroupLookup, storeGroupLookup } from './groups.js';
+export { cachedGroupLookup } from './groups.js';
 export { graphGroupLookup, type GraphGroupLookup, type GraphGroupLookupOptions } from './graph-groups.js';
 export { cachedTokenAuthenticator, tokenCacheStats, type CachedTokenAuthenticator, type TokenCacheOptions, type TokenCacheStats } from './token-cache.js';
 export { reviewToken, badRequest, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
-export { clusterEntraAuthenticator, registerAccessWebhooks, webhookOrganization, type AccessWebhookOptions } from './webhooks.js';
+export { peerCertificate, registerAccessWebhooks, webhookClientCheck, webhookClientProblem, webhookOrganization, type AccessWebhookOptions } from './webhooks.js';
+export {
+  ClusterAccessService, serverAppIdsOf, withAuthenticated, type ClusterAccessOptions, type ClusterAccessPorts, type ClusterChains,
+} from './cluster-access.js';
+export type {
+  ClusterAadSettings, ClusterSettings, ClusterSettingsSource, DataActionAnswer, DataActionCheck, DataActionQuestion, KubeObjectSource,
+} from './ports.js';
+export { armDataActionCheck, CHECK_ACCESS_API_VERSION, type ArmDataActionCheckOptions } from './arm-check-access.js';
 export {
   adminGroupBinding, aggregateClusterRoles, defaultRbacObjects, rbacAuthorize, ruleAllows, selectorMatches,
   type Decision, type LabelSelector, type PolicyRule, type RbacBinding, type RbacObjects, type RbacRole, type RequestAttributes, type Subject,

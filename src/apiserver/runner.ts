@@ -2,10 +2,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
-import { accessConfigOf, isAttached, MC_TYPE, type ClusterAccessConfig } from '../control-plane/index.js';
+import { clusterSecretsOf, isAttached, isClusterResource, MC_TYPE, withClusterSecrets } from '../control-plane/index.js';
 import { createCertificateAuthority, loadCertificateAuthority, type CertificateAuthority } from '../pki/index.js';
 import { clusterShapeOf, systemObjects, ADMIN_GROUP_BINDING, adminGroupBindingObject } from '../sandbox/index.js';
-import { aggregateClusterRoles, serviceAccountSigningKey, type RbacRole } from '../access/index.js';
+import { aggregateClusterRoles, type ClusterAccessService, type ClusterSettings, type RbacRole } from '../access/index.js';
 import type { ArmResource, Store } from '../store/index.js';
 import { KubeClient } from './kube-client.js';
 import { freePort, ManagedProcess, portInUse, type Binaries } from './processes.js';
@@ -22,6 +22,8 @@ export interface RealClustersOptions {
   /** `<data-dir>/clusters`: one folder per cluster uid. */
   dir: string;
   store: Store;
+  /** The cluster-access service: each cluster's settings as its webhooks see them (and its service-account key, made on first use). */
+  access: ClusterAccessService;
   /** Kentra's CA: signs each API server's serving certificate and its webhook client certificate. */
   ca: CertificateAuthority;
   /** Kentra's canonical origin (`https://localhost:8443`): webhooks and the service-account issuer. */
@@ -105,13 +107,13 @@ export class RealClusters {
   }
 
   /** The clusters that should have a real API server, each with its folder and ports chosen. */
-  private async plan(): Promise<Map<string, { res: ArmResource; cfg: ClusterAccessConfig }>> {
-    const wanted = new Map<string, { res: ArmResource; cfg: ClusterAccessConfig }>();
+  private async plan(): Promise<Map<string, { res: ArmResource; cfg: ClusterSettings }>> {
+    const wanted = new Map<string, { res: ArmResource; cfg: ClusterSettings }>();
     for (const sub of await this.o.store.listSubscriptions()) {
       for (const res of await this.o.store.listResources({ subscriptionId: sub.id, type: MC_TYPE })) {
-        const cfg = accessConfigOf(res);
-        if (!cfg || isAttached((res.body as any).properties)) continue; // attached: someone else runs its API server
-        wanted.set(cfg.uid, { res, cfg });
+        if (!isClusterResource(res) || isAttached((res.body as any).properties)) continue; // attached: someone else runs its API server
+        const chains = await this.o.access.cluster(clusterSecretsOf(res).uid, this.o.authority());
+        if (chains) wanted.set(chains.settings.uid, { res, cfg: chains.settings });
       }
     }
     for (const { cfg } of wanted.values()) {
@@ -143,7 +145,7 @@ export class RealClusters {
       const c = this.clusters.get(cfg.uid)!;
       if (c.starting || (c.problem && Date.now() < c.retryAt)) return;
       // The power state asked for (a stop in progress has it already; the body shows it once done).
-      const stopped = String(res.secrets.powerState ?? (res.body as any).properties?.powerState?.code) === 'Stopped';
+      const stopped = String(clusterSecretsOf(res).powerState ?? (res.body as any).properties?.powerState?.code) === 'Stopped';
       c.starting = (stopped ? this.stopCluster(c) : this.converge(c, res, cfg))
         .then(() => { c.problem = null; }, (err: Error) => {
           if (c.problem !== err.message) this.o.logger.error({ cluster: cfg.uid, err: { message: err.message } }, 'the cluster\'s API server is not running');
@@ -165,11 +167,12 @@ export class RealClusters {
     };
   }
 
-  private async converge(c: Cluster, res: ArmResource, cfg: ClusterAccessConfig): Promise<void> {
+  private async converge(c: Cluster, res: ArmResource, cfg: ClusterSettings): Promise<void> {
     const res2 = await this.ensureSecrets(res);
     const internal = await this.internalCa(c);
     // The client CA bundle: Kentra's own identity always; the cluster CA (local accounts) unless disabled.
-    const clientCa = `${internal.certPem}${!cfg.disableLocalAccounts && res2.secrets.caCertPem ? String(res2.secrets.caCertPem) : ''}`;
+    const caCertPem = clusterSecretsOf(res2).caCertPem;
+    const clientCa = `${internal.certPem}${!cfg.disableLocalAccounts && caCertPem ? caCertPem : ''}`;
     // kube-apiserver 1.20 re-reads --client-ca-file only once a minute: a change of the bundle (local
     // accounts turned off or on) restarts it instead, as AKS rolls its control plane for that setting.
     const caChanged = clientCa !== c.clientCa;
@@ -179,7 +182,7 @@ export class RealClusters {
     }
     const aad = cfg.aad;
     const mode = !cfg.enableRBAC ? 'AlwaysAllow' : aad?.enableAzureRBAC ? 'Node,RBAC,Webhook' : 'Node,RBAC';
-    const flagsKey = JSON.stringify([mode, String(res2.secrets.saKid), this.o.authority(), c.ports]);
+    const flagsKey = JSON.stringify([mode, String(clusterSecretsOf(res2).saKid), this.o.authority(), c.ports]);
     if (c.startedWith !== flagsKey || caChanged || c.apiserver.exited() || c.etcd.exited()) {
       await this.stopCluster(c);
       await this.writeFiles(c, res2);
@@ -190,19 +193,16 @@ export class RealClusters {
     await this.reconcileObjects(c, res2, cfg);
   }
 
-  /** The cluster CA (for local admin certificates) and service-account key, made once and kept with the cluster. */
+  /** The cluster CA (for local admin certificates), made once and kept with the cluster; its service-account key is made by the access ports. */
   private async ensureSecrets(res: ArmResource): Promise<ArmResource> {
-    if (res.secrets.caCertPem && res.secrets.saKeyPem) return res;
-    const ca = res.secrets.caCertPem ? null : await createCertificateAuthority('ca');
-    const sa = res.secrets.saKeyPem ? null : await serviceAccountSigningKey();
+    const fresh = await this.o.store.getResource(res.id);
+    if (!fresh) throw new Error(`cluster ${res.name} was deleted`);
+    const secrets = clusterSecretsOf(fresh);
+    if (!secrets.saKeyPem) throw new Error(`cluster ${res.name} has no service-account key yet`);
+    if (secrets.caCertPem) return fresh;
+    const ca = await createCertificateAuthority('ca');
     // Two writers at once (a credential request, the built-in API): the first stored wins.
-    const stored = await this.o.store.updateResource(res.id, (x) => ({
-      ...x, secrets: {
-        ...x.secrets,
-        ...(!x.secrets.caCertPem && ca ? { caCertPem: ca.certPem, caKeyPem: ca.keyPem } : {}),
-        ...(!x.secrets.saKeyPem && sa ? { saKeyPem: sa.privateKeyPem, saPublicKeyPem: sa.publicKeyPem, saKid: sa.kid } : {}),
-      },
-    }));
+    const stored = await this.o.store.updateResource(res.id, (x) => (clusterSecretsOf(x).caCertPem ? x : withClusterSecrets(x, { caCertPem: ca.certPem, caKeyPem: ca.keyPem })));
     if (!stored) throw new Error(`cluster ${res.name} was deleted`);
     return stored;
   }
@@ -227,8 +227,9 @@ export class RealClusters {
     const admin = await internal.issue({ commonName: 'kentra-control-plane', organizations: ['system:masters'], usage: 'client', days: 3650 });
     writeFileSync(f('control-plane.pem'), admin.certPem);
     secret('control-plane-key.pem', admin.keyPem);
-    writeFileSync(f('sa.pub'), String(res.secrets.saPublicKeyPem));
-    secret('sa.key', String(res.secrets.saKeyPem));
+    const secrets = clusterSecretsOf(res);
+    writeFileSync(f('sa.pub'), String(secrets.saPublicKeyPem));
+    secret('sa.key', String(secrets.saKeyPem));
     const webhookCert = await this.o.ca.issue({ commonName: 'kube-apiserver', organizations: [this.o.webhookOrganization(c.uid)], usage: 'client', days: 365 });
     for (const [file, path] of [['authn-webhook.kubeconfig', 'tokenreviews'], ['authz-webhook.kubeconfig', 'subjectaccessreviews']] as const) {
       secret(file, stringify({
@@ -289,7 +290,7 @@ export class RealClusters {
   }
 
   /** What AKS keeps in the cluster: its admin-group binding, the nodes of its pools, the kube-system pods. */
-  private async reconcileObjects(c: Cluster, res: ArmResource, cfg: ClusterAccessConfig): Promise<void> {
+  private async reconcileObjects(c: Cluster, res: ArmResource, cfg: ClusterSettings): Promise<void> {
     const client = c.client;
     if (!client) return;
     const shape = clusterShapeOf(res, cfg, this.o.ca.certPem);

@@ -1,25 +1,26 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { GroupLookup, TokenAuthenticator, WebhookReply } from '../access/index.js';
+import type { AzureAuthorizer, ClusterSettings, DataActionCheck, GroupLookup, TokenAuthenticator, WebhookReply } from '../access/index.js';
 import type { Clock } from '../shared/clock.js';
 
 // `kentra webhook`: the access webhooks alone, next to a kube-apiserver, as Guard runs beside one.
 // No store: signing keys come from the tenant's published JWKS, a user's groups in overage from
-// Microsoft Graph (`getMemberGroups` with an app-only token), both at `--authority`. The token
-// reviews are those of `kentra up` (same authenticator, same cache, same contract); access reviews
-// get no opinion, so the kube-apiserver's own RBAC decides (Azure RBAC needs the role assignments,
-// which live in ARM: not supported here). Only over mutual TLS with a client certificate from
+// Microsoft Graph (`getMemberGroups` with an app-only token), both at `--authority`. The reviews
+// are those of `kentra up`: the same cluster-access service builds the chains, here over ports that
+// reach Kentra over HTTPS. With `--resource-id` (Guard's `--azure.resource-id`), access reviews are
+// decided by Azure RBAC through ARM's checkaccess, as Guard does; without it they get no opinion, so
+// the kube-apiserver's own RBAC decides. Only over mutual TLS with a client certificate from
 // `--client-ca-file`.
 
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The reason of every SubjectAccessReview answer: no opinion, the next authorizer (RBAC) decides. */
+/** The reason of every SubjectAccessReview answer without --resource-id: no opinion, the next authorizer (RBAC) decides. */
 export const WEBHOOK_NO_OPINION = 'kentra webhook does not evaluate Azure RBAC; Kubernetes RBAC decides.';
+const CLUSTER_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/(Microsoft\.ContainerService\/managedClusters|Microsoft\.Kubernetes\/connectedClusters)\/[^/]+$/i;
 
 export interface WebhookOptions {
   tenantId: string;
@@ -31,7 +32,11 @@ export interface WebhookOptions {
   serverAppIds: string[];
   clientId?: string;
   clientSecret?: string;
-  /** CA to trust for the authority and Graph. */
+  /** The cluster's ARM id: SubjectAccessReviews are decided by Azure RBAC (ARM's checkaccess at this scope). Needs clientId. */
+  resourceId?: string;
+  /** ARM's origin; the authority by default. */
+  armEndpoint?: string;
+  /** CA to trust for the authority, Graph and ARM. */
   caPem?: string;
   tlsCertPem: string;
   tlsKeyPem: string;
@@ -62,11 +67,28 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
       authority, tenantId: o.tenantId, clientId: o.clientId, clientSecret: o.clientSecret, graphEndpoint: o.graphEndpoint ?? authority, caPem: o.caPem, clock,
     }), clock, 30_000)
     : { memberGroups: async () => { throw new Error('kentra webhook was started without --client-id and a client secret, so it cannot ask Microsoft Graph'); } };
-  const audiences = o.serverAppIds.flatMap((id) => (GUID.test(id) ? [id, `https://${id}`] : [id]));
-  const authenticate: TokenAuthenticator = access.cachedTokenAuthenticator(access.entraTokenAuthenticator({
-    tenantId: o.tenantId, audiences, authorityOrigin: authority, keys, groups, clock,
-  }), { clock });
-  const noOpinion = async () => ({ allowed: false, reason: WEBHOOK_NO_OPINION });
+  const resourceId = o.resourceId;
+  if (resourceId && !CLUSTER_ID.test(resourceId)) throw new Error(`--resource-id: ${resourceId} is not the ARM id of a managed or connected cluster`);
+  if (resourceId && !(o.clientId && o.clientSecret)) throw new Error('--resource-id needs --client-id and a client secret: ARM\'s checkaccess is called with an app-only token');
+  const dataActions: DataActionCheck = resourceId
+    ? access.armDataActionCheck({ authority, armEndpoint: o.armEndpoint ?? authority, tenantId: o.tenantId, clientId: o.clientId!, clientSecret: o.clientSecret!, caPem: o.caPem, clock })
+    : { checkDataAction: async () => { throw new Error('kentra webhook was started without --resource-id'); } };
+  // The one cluster this webhook answers for, as its flags describe it.
+  const settings: ClusterSettings = {
+    uid: 'webhook', resourceId: resourceId ?? '', kind: /connectedClusters/i.test(resourceId ?? '') ? 'arc' : 'managedCluster', kubernetesVersion: '',
+    enableRBAC: true, disableLocalAccounts: true, localCaPem: null, adminToken: '', serviceAccountKey: null, revision: 0, serverAppIds: o.serverAppIds,
+    aad: { managed: true, enableAzureRBAC: !!resourceId, adminGroupObjectIDs: null, tenantID: o.tenantId, clientAppID: null, serverAppID: null },
+  };
+  const service = new access.ClusterAccessService({
+    settings: { settings: async () => settings, revision: async () => 0 }, keys, groups, dataActions, clock,
+    objects: {
+      rbacObjects: async () => { throw new Error('kentra webhook does not read Kubernetes RBAC: the kube-apiserver does'); },
+      serviceAccountUid: async () => null,
+    },
+  });
+  const chains = (await service.cluster(settings.uid, authority))!;
+  const authenticate: TokenAuthenticator = chains.authenticateEntra;
+  const authorize: AzureAuthorizer = resourceId ? chains.azureRbac : async () => ({ allowed: false, reason: WEBHOOK_NO_OPINION });
 
   const app = Fastify({
     https: { key: o.tlsKeyPem, cert: o.tlsCertPem, ca: o.clientCaPem, requestCert: true, rejectUnauthorized: false },
@@ -89,19 +111,8 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
     return send(reply, access.kubeStatus(code, reason, code === 500 ? 'internal error' : err.message));
   });
 
-  /** Why this request's client certificate is not good enough, or null. */
-  const certificateProblem = (req: FastifyRequest, uid?: string): WebhookReply | null => {
-    const socket = req.raw.socket as TLSSocket;
-    const peer = socket.getPeerCertificate();
-    if (!peer || !peer.raw) return access.kubeStatus(400, 'BadRequest', 'Missing client certificate');
-    if (!socket.authorized) return access.kubeStatus(403, 'Forbidden', `the client certificate was not issued by the client CA (${String(socket.authorizationError ?? 'unverified')})`);
-    if (uid !== undefined) {
-      const cert = new X509Certificate(peer.raw);
-      const orgs = cert.subject.split('\n').filter((l) => l.startsWith('O=')).map((l) => l.slice(2));
-      if (!orgs.includes(access.webhookOrganization(uid))) return access.kubeStatus(403, 'Forbidden', `the client certificate is not for cluster ${uid}`);
-    }
-    return null;
-  };
+  /** Why this request's client certificate is not good enough, or null (the check of `kentra up`'s webhooks). */
+  const certificateProblem = access.webhookClientCheck(o.clientCaPem, clock, 'the client CA');
 
   const bodyOf = (req: FastifyRequest): { body: unknown } | null => {
     const raw = (req.body as { text?: string } | undefined)?.text;
@@ -120,7 +131,7 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
       }
       const parsed = bodyOf(req);
       const answer = !parsed ? access.badRequest('the request body is not valid JSON')
-        : kind === 'tokenreviews' ? await access.reviewToken(parsed.body, authenticate) : await access.reviewAccess(parsed.body, noOpinion);
+        : kind === 'tokenreviews' ? await access.reviewToken(parsed.body, authenticate) : await access.reviewAccess(parsed.body, authorize);
       const status = answer.body.status as { authenticated?: boolean; error?: string; allowed?: boolean } | string | undefined;
       // Never the token: the outcome, the username and the error message only.
       req.log.info({
@@ -174,6 +185,8 @@ export function registerWebhookCommand(program: Command): void {
     .option('--server-app-id <id>', `accepted token audience, app ID or identifier URI; repeatable (the spn: form of each is accepted too) [default: the AKS server app ${AKS_SERVER_APP}]`, collect)
     .option('--client-id <appId>', 'the app that reads group memberships over Graph (application permission GroupMember.Read.All or Directory.Read.All)')
     .option('--client-secret <secret>', "that app's secret [env KENTRA_WEBHOOK_CLIENT_SECRET, which keeps it out of the process list]")
+    .option('--resource-id <armId>', "the cluster's ARM id: decide SubjectAccessReviews by Azure RBAC through ARM's checkaccess, as Guard's --azure.resource-id (the --client-id app needs Reader on the cluster)")
+    .option('--arm-endpoint <url>', "ARM's origin for checkaccess [default: the authority]")
     .option('--ca-file <file>', 'CA certificate (PEM) to trust for the authority and Graph, e.g. Kentra\'s <data-dir>/ca.pem')
     .option('--tls-cert-file <file>', 'serving certificate (PEM) the kube-apiserver checks (required)')
     .option('--tls-key-file <file>', 'its private key (PEM) (required)')
@@ -186,9 +199,10 @@ Serves POST /tokenreviews and /subjectaccessreviews (Guard's paths) and the path
 /clusters/<uid>/webhooks/tokenreviews|subjectaccessreviews (there the client certificate must
 also have O=cluster:<uid>), plus GET /healthz and /readyz. Token reviews are answered as kentra up
 answers them (v1 and v1beta1; Entra v1 and v2 tokens of --tenant-id for --server-app-id; groups
-in overage from Graph). SubjectAccessReviews always get no opinion (allowed: false, not denied),
-so with --authorization-mode=Node,RBAC,Webhook Kubernetes RBAC decides: Azure RBAC for
-Kubernetes is not evaluated here. Logs are JSON lines on stderr; SIGINT or SIGTERM stop it.
+in overage from Graph). With --resource-id, SubjectAccessReviews are decided by Azure RBAC as
+Guard decides them (role assignments at the cluster or <cluster>/namespaces/<ns>, through ARM's
+checkaccess; allowed, or denied with Guard's reason); without it they get no opinion (allowed:
+false, not denied), so with --authorization-mode=Node,RBAC,Webhook Kubernetes RBAC decides. Logs are JSON lines on stderr; SIGINT or SIGTERM stop it.
 
 Example:
   KENTRA_WEBHOOK_CLIENT_SECRET=... kentra webhook --tenant-id <tid> \\
@@ -217,7 +231,7 @@ Example:
       try {
         running = await startWebhook({
           tenantId: opts.tenantId, authority: authorityUrl.origin, graphEndpoint: opts.graphEndpoint, serverAppIds,
-          clientId: opts.clientId, clientSecret: secret, caPem: opts.caFile ? certificate('--ca-file', opts.caFile) : undefined,
+          clientId: opts.clientId, clientSecret: secret, resourceId: opts.resourceId, armEndpoint: opts.armEndpoint, caPem: opts.caFile ? certificate('--ca-file', opts.caFile) : undefined,
           tlsCertPem: certificate('--tls-cert-file', opts.tlsCertFile), tlsKeyPem, clientCaPem: certificate('--client-ca-file', opts.clientCaFile),
           port: opts.port, listen: opts.listen, logger,
         });

@@ -4,6 +4,7 @@ import { ARC_CLIENT_APP_ID, ARC_SERVER_APP_ID } from '../identity/index.js';
 import { createCertificateAuthority } from '../pki/index.js';
 import { isGuid, newId } from '../shared/crypto.js';
 import type { ArmResource } from '../store/index.js';
+import { clusterSecretsOf, isClusterResource, withClusterSecrets } from './cluster-record.js';
 import { ArmError, armRoute, authorize, type ArmRequest } from './arm.js';
 import type { AadProfile } from './cluster-model.js';
 import { certificateKubeconfig, credentialResults, storedClientCertificates, userKubeconfig } from './credentials.js';
@@ -17,7 +18,7 @@ const CC_TYPE = 'Microsoft.Kubernetes/connectedClusters';
 const HYBRID = 'Microsoft.HybridContainerService/provisionedClusterInstances';
 
 function ccJson(r: ArmResource) {
-  const aad = (r.secrets.aad ?? null) as AadProfile | null;
+  const { aad } = clusterSecretsOf(r);
   return {
     id: r.id, name: r.name, type: CC_TYPE, location: r.location, tags: r.tags, identity: (r.body as any).identity, kind: 'ProvisionedCluster',
     properties: {
@@ -51,7 +52,7 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
     await authorize(store, r, idOf(r), `${CC_TYPE}/write`);
     const body = (r.req.body ?? {}) as Record<string, any>;
     const existing = await store.getResource(idOf(r));
-    const current = (existing?.secrets.aad ?? null) as AadProfile | null;
+    const current = existing ? clusterSecretsOf(existing).aad : null;
     const input = body.properties?.aadProfile;
     let aad: AadProfile | null = current;
     if (!input && current) throw new ArmError(400, 'AADDisableNotAllowed', "Microsoft Entra integration can't be disabled once added. You can still change the admin groups with az aksarc update --aad-admin-group-object-ids.");
@@ -80,7 +81,7 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
     await authorize(store, r, idOf(r), `${CC_TYPE}/delete`);
     await store.transaction(async (tx) => {
       const res = await tx.getResource(idOf(r));
-      if (typeof res?.secrets.uid === 'string') await tx.deleteKubeObjectsOfCluster(res.secrets.uid);
+      if (res && isClusterResource(res)) await tx.deleteKubeObjectsOfCluster(clusterSecretsOf(res).uid);
       await tx.deleteResource(idOf(r));
     });
     return r.reply.code(200).send();
@@ -107,8 +108,8 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
   });
 
   const server = (r: ArmRequest, cc: ArmResource) => ({
-    name: cc.name, resourceGroup: cc.resourceGroup!, server: o.clusterServer(r.origin, String(cc.secrets.uid)), serverCaPem: o.serverCaPem,
-    kubernetesVersion: String((cc.body as any).instance?.properties?.kubernetesVersion ?? '1.29.4'), aad: (cc.secrets.aad ?? null) as AadProfile | null,
+    name: cc.name, resourceGroup: cc.resourceGroup!, server: o.clusterServer(r.origin, clusterSecretsOf(cc).uid), serverCaPem: o.serverCaPem,
+    kubernetesVersion: String((cc.body as any).instance?.properties?.kubernetesVersion ?? '1.29.4'), aad: clusterSecretsOf(cc).aad,
   });
   armRoute(app, o, 'POST', `${instancePath}/listUserKubeconfig`, async (r) => {
     const cc = await find(r, `${HYBRID}/listUserKubeconfig/action`, `${idOf(r)}/providers/${HYBRID}/default`);
@@ -119,11 +120,12 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
   armRoute(app, o, 'POST', `${instancePath}/listAdminKubeconfig`, async (r) => {
     const cc = await find(r, `${HYBRID}/listAdminKubeconfig/action`, `${idOf(r)}/providers/${HYBRID}/default`);
     let current = cc;
-    if (!cc.secrets.caCertPem) {
+    if (!clusterSecretsOf(cc).caCertPem) {
       const ca = await createCertificateAuthority('ca');
-      current = (await store.updateResource(cc.id, (x) => (x.secrets.caCertPem ? x : { ...x, secrets: { ...x.secrets, caCertPem: ca.certPem, caKeyPem: ca.keyPem } })))!;
+      current = (await store.updateResource(cc.id, (x) => (clusterSecretsOf(x).caCertPem ? x : withClusterSecrets(x, { caCertPem: ca.certPem, caKeyPem: ca.keyPem }))))!;
     }
-    const ca = { certPem: String(current.secrets.caCertPem), keyPem: String(current.secrets.caKeyPem) };
-    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(server(r, current), 'clusterAdmin', ca, String(current.secrets.adminToken), storedClientCertificates(store, current))));
+    const s = clusterSecretsOf(current);
+    const ca = { certPem: s.caCertPem!, keyPem: s.caKeyPem! };
+    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(server(r, current), 'clusterAdmin', ca, s.adminToken, storedClientCertificates(store, current))));
   });
 }

@@ -1,20 +1,14 @@
-import type { AuthnResult, ChainDecision, RequestAttributes, UserInfo } from '../access/index.js';
+import type { ChainDecision, ClusterAccessService, RequestAttributes, UserInfo } from '../access/index.js';
 import { decodeJwt } from '../identity/index.js';
 import type { ArmResource, Store } from '../store/index.js';
 import { ArmError } from './arm.js';
-import type { AadProfile } from './cluster-model.js';
+import { clusterSecretsOf } from './cluster-record.js';
 
 // Kentra's `checkAccess` action (`kentra aks check-access`): one cluster access decision explained
 // step by step, with the same authenticators and authorizer chain as the cluster's Kubernetes API.
 // It answers "You must be logged in to the server" (which token check failed) and "Forbidden"
 // (which authorizer said what, and which binding or role assignment allowed it, or that none did).
 // The token is never echoed: only the claims that explain the decision are shown.
-
-/** The cluster API's own chains, as `registerClusterApi` hands them out. */
-export interface ClusterAccess {
-  authenticate(uid: string, origin: string, token: string): Promise<AuthnResult | null>;
-  authorize(uid: string, origin: string, a: RequestAttributes): Promise<ChainDecision | null>;
-}
 
 export interface CheckAccessRequest {
   token?: string;
@@ -132,12 +126,12 @@ const claimsOf = (token: string): Record<string, unknown> | null => {
 
 export interface CheckAccessDeps {
   store: Store;
-  access: ClusterAccess;
+  /** The cluster API's own chains (the one cluster-access service). */
+  access: Pick<ClusterAccessService, 'authenticate' | 'authorize'>;
 }
 
 export async function checkClusterAccess(deps: CheckAccessDeps, cluster: ArmResource, origin: string, q: CheckAccessRequest): Promise<CheckAccessResult> {
-  const uid = String(cluster.secrets.uid);
-  const aad = (cluster.secrets.aad ?? null) as AadProfile | null;
+  const { uid, aad } = clusterSecretsOf(cluster);
   const steps: CheckStep[] = [];
   const add = (title: string, outcome: CheckStep['outcome'], details: string[] = []) => steps.push({ step: steps.length + 1, title, outcome, details });
   const request = q.path ? { verb: q.verb, path: q.path, description: describeRequest(q) }

@@ -4,6 +4,7 @@ import { AKS_CLIENT_APP_ID, AKS_SERVER_APP_ID, v1Issuer } from '../identity/inde
 import { loadCertificateAuthority } from '../pki/index.js';
 import { isAzureOrigin } from '../shared/azure-hosts.js';
 import { ArmError } from './arm.js';
+import { clusterSecretsOf, withClusterSecrets } from './cluster-record.js';
 import type { ArmResource, Store } from '../store/index.js';
 import type { AadProfile } from './cluster-model.js';
 
@@ -70,16 +71,16 @@ export interface IssuedClientCertificates {
 
 /** The client certificates of a cluster resource, in its secrets (next to the CA that issues them). */
 export function storedClientCertificates(store: Pick<Store, 'updateResource'>, res: ArmResource): IssuedClientCertificates {
-  const all = () => (res.secrets.clientCertificates ?? {}) as Partial<Record<CertificateCredentialKind, CertificateAndKey>>;
+  const all = () => clusterSecretsOf(res).clientCertificates;
   return {
     get: (kind) => all()[kind],
     async put(kind, cert) {
       const updated = await store.updateResource(res.id, (x) => {
-        const current = (x.secrets.clientCertificates ?? {}) as Record<string, CertificateAndKey>;
+        const current = clusterSecretsOf(x).clientCertificates;
         const kept = current[kind];
-        return kept && kept.certPem !== all()[kind]?.certPem ? x : { ...x, secrets: { ...x.secrets, clientCertificates: { ...current, [kind]: cert } } };
+        return kept && kept.certPem !== all()[kind]?.certPem ? x : withClusterSecrets(x, { clientCertificates: { ...current, [kind]: cert } });
       });
-      return ((updated?.secrets.clientCertificates ?? {}) as Record<string, CertificateAndKey>)[kind] ?? cert;
+      return (updated ? clusterSecretsOf(updated).clientCertificates[kind] : undefined) ?? cert;
     },
   };
 }

@@ -5,8 +5,9 @@ import { hashSecret, newId } from '../shared/crypto.js';
 import { createCertificateAuthority } from '../pki/index.js';
 import type { ArmOperation, ArmResource, Store } from '../store/index.js';
 import { ArmError, armLocation, armRoute, authorize, shape, type ArmContext, type ArmRequest } from './arm.js';
-import { aadProfileJson, attachedCaPem, attachedClusterProperties, clusterProperties, decideAadProfile, execByDefault, isAttached, kubernetesVersionList, LEGACY_AAD_OPT_IN, type AadProfile } from './cluster-model.js';
-import { checkClusterAccess, parseCheckAccessRequest, type ClusterAccess } from './check-access.js';
+import { aadProfileJson, attachedCaPem, attachedClusterProperties, clusterProperties, decideAadProfile, execByDefault, isAttached, kubernetesVersionList, LEGACY_AAD_OPT_IN } from './cluster-model.js';
+import { checkClusterAccess, parseCheckAccessRequest, type CheckAccessDeps } from './check-access.js';
+import { clusterSecretsOf, isClusterResource, pendingOperationOf, withClusterSecrets, withPendingOperation, type ClusterSecrets } from './cluster-record.js';
 import { attachedNoLocalCredential, authenticationConfiguration, certificateKubeconfig, credentialResults, localAccountsDisabled, storedClientCertificates, userKubeconfig, webhookKubeconfig, type ClusterEndpoint } from './credentials.js';
 
 // Resource groups and Microsoft.ContainerService/managedClusters, with ARM's long-running operation
@@ -29,7 +30,7 @@ export interface ControlPlaneOptions extends ArmContext {
   /** A client certificate from Kentra's CA for a cluster's webhooks (subject O=`cluster:<uid>`). */
   webhookClientCertificate(clusterUid: string): Promise<{ certPem: string; keyPem: string }>;
   /** The cluster API's authenticators and authorizer chain, for the checkAccess action. */
-  clusterAccess?: ClusterAccess;
+  clusterAccess?: CheckAccessDeps['access'];
   /**
    * With real API servers: brings the cluster's up (or down, when stopped) and says what is wrong, or
    * null when it is as its settings say. A create, update, start or stop finishes only then, as in AKS.
@@ -65,7 +66,7 @@ function rgJson(r: ArmResource) {
 
 function clusterJson(r: ArmResource) {
   const body = r.body as { properties: Record<string, unknown>; identity?: unknown; sku?: unknown };
-  const aad = (r.secrets.aad ?? null) as AadProfile | null;
+  const { aad } = clusterSecretsOf(r);
   return {
     id: r.id, location: r.location, name: r.name, tags: r.tags, type: MC_TYPE, eTag: r.etag, identity: body.identity, sku: body.sku,
     properties: { ...body.properties, aadProfile: aadProfileJson(aad) },
@@ -94,11 +95,11 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   const settle = async (op: ArmOperation): Promise<ArmOperation> => {
     if (op.status !== 'InProgress' || now() < op.completeAt) return op;
     if (op.kind !== 'delete' && o.clusterReady) {
-      const uid = (await store.getResource(op.resourceId))?.secrets.uid;
-      const problem = typeof uid === 'string' ? await o.clusterReady(uid) : null;
+      const found = await store.getResource(op.resourceId);
+      const problem = found && isClusterResource(found) ? await o.clusterReady(clusterSecretsOf(found).uid) : null;
       if (problem) {
         return (await store.transaction(async (tx) => {
-          await tx.updateResource(op.resourceId, (res) => ({ ...res, body: { ...res.body, properties: { ...(res.body as any).properties, provisioningState: 'Failed' } }, secrets: { ...res.secrets, pendingOperation: null } }));
+          await tx.updateResource(op.resourceId, (res) => ({ ...withPendingOperation(res, null), body: { ...res.body, properties: { ...(res.body as any).properties, provisioningState: 'Failed' } } }));
           return tx.updateOperation(op.id, (x) => ({ ...x, status: 'Failed', endTime: now(), error: { code: 'KubeAPIServerNotReady', message: `The cluster's API server did not start: ${problem}` } }));
         }))!;
       }
@@ -107,14 +108,14 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       if (op.kind === 'delete') {
         // The cluster's Kubernetes objects go with it.
         const res = await tx.getResource(op.resourceId);
-        if (typeof res?.secrets.uid === 'string') await tx.deleteKubeObjectsOfCluster(res.secrets.uid);
+        if (res && isClusterResource(res)) await tx.deleteKubeObjectsOfCluster(clusterSecretsOf(res).uid);
         await tx.deleteResource(op.resourceId);
       } else {
         await tx.updateResource(op.resourceId, (res) => {
           const body = res.body as { properties: Record<string, unknown> };
           // An attached cluster has no power state Kentra knows; an emulated one is as last started or stopped.
-          const power = isAttached(body.properties) ? {} : { powerState: { code: String(res.secrets.powerState ?? 'Running') } };
-          return { ...res, body: { ...res.body, properties: { ...body.properties, provisioningState: 'Succeeded', ...power } }, secrets: { ...res.secrets, pendingOperation: null } };
+          const power = isAttached(body.properties) || !isClusterResource(res) ? {} : { powerState: { code: clusterSecretsOf(res).powerState ?? 'Running' } };
+          return { ...withPendingOperation(res, null), body: { ...res.body, properties: { ...body.properties, provisioningState: 'Succeeded', ...power } } };
         });
       }
       return tx.updateOperation(op.id, (x) => ({ ...x, status: 'Succeeded', endTime: now() }));
@@ -124,7 +125,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   /** A resource read settles its pending operation first. */
   const load = async (id: string): Promise<ArmResource | null> => {
     const res = await store.getResource(id);
-    const pending = res?.secrets.pendingOperation as string | null | undefined;
+    const pending = res ? pendingOperationOf(res) : null;
     if (!res || !pending) return res;
     const op = await store.getOperation(pending);
     if (op) await settle(op);
@@ -212,10 +213,10 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     };
     await store.transaction(async (tx) => {
       for (const res of await tx.listResources({ subscriptionId: rg.subscriptionId, resourceGroup: rg.name })) {
-        if (typeof res.secrets.uid === 'string') await tx.deleteKubeObjectsOfCluster(res.secrets.uid);
+        if (isClusterResource(res)) await tx.deleteKubeObjectsOfCluster(clusterSecretsOf(res).uid);
         await tx.deleteResource(res.id);
       }
-      await tx.updateResource(rg.id, (x) => ({ ...x, body: { ...x.body, provisioningState: 'Deleting' }, secrets: { ...x.secrets, pendingOperation: op.id } }));
+      await tx.updateResource(rg.id, (x) => ({ ...withPendingOperation(x, op.id), body: { ...x.body, provisioningState: 'Deleting' } }));
       await tx.createOperation(op);
     });
     return r.reply.code(202).header('location', `${r.origin}/subscriptions/${rg.subscriptionId}/operationresults/${op.id}?api-version=2021-04-01`).header('retry-after', '1').send();
@@ -273,29 +274,31 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       throw new ArmError(400, 'AttachedClusterNeedsManagedAAD', 'An attached cluster uses the managed Microsoft Entra integration: send aadProfile with managed: true (and the admin groups).');
     }
     const legacyOptIn = (await store.getFeature(sub.id, LEGACY_AAD_OPT_IN.namespace, LEGACY_AAD_OPT_IN.name))?.state === 'Registered';
-    const currentAad = (existing?.secrets.aad ?? null) as AadProfile | null;
+    const prior = existing ? clusterSecretsOf(existing) : null;
+    const currentAad = prior?.aad ?? null;
     const decision = decideAadProfile(props.aadProfile, currentAad, { enableRBAC: properties.enableRBAC, callerTenant: r.caller.tenantId, legacyAllowed: legacyOptIn, now: now(), creating: !existing });
     for (const g of decision.profile?.adminGroupObjectIDs ?? []) {
       if ((await o.isGroup(decision.profile!.tenantID, g)) === false) {
         throw new ArmError(400, 'InvalidAADAdminGroupObjectID', `The admin group object ID '${g}' is not a group in tenant ${decision.profile!.tenantID}.`);
       }
     }
-    const secrets: Record<string, unknown> = { ...(existing?.secrets ?? {}), aad: decision.profile };
-    if (decision.serverAppSecret) secrets.serverAppSecretHash = await hashSecret(decision.serverAppSecret);
-    if (decision.migratedFromLegacy) secrets.serverAppSecretHash = null;
+    const patch: Partial<ClusterSecrets> = { aad: decision.profile };
+    if (decision.serverAppSecret) patch.serverAppSecretHash = await hashSecret(decision.serverAppSecret);
+    if (decision.migratedFromLegacy) patch.serverAppSecretHash = null;
     // Also marked in the secrets (never returned): what src/apiserver's runner reads to start no API server for it.
-    if (attached) secrets.attached = true;
+    if (attached) patch.attached = true;
     // The cluster's own CA is made when a certificate credential is first asked for: most clusters never need it.
-    if (!existing) Object.assign(secrets, { uid: newId(), adminToken: randomBytes(16).toString('hex') });
+    if (!existing) Object.assign(patch, { uid: newId(), adminToken: randomBytes(16).toString('hex') });
+    const secrets: Record<string, unknown> = { ...(existing?.secrets ?? {}), ...patch };
     const identity = existing ? (existing.body as any).identity : { principalId: newId(), tenantId: r.caller.tenantId, type: 'SystemAssigned' };
-    const resource: ArmResource = {
+    const draft: ArmResource = {
       id: existing?.id ?? id, subscriptionId: sub.id, resourceGroup: rg.name, type: MC_TYPE, name: existing?.name ?? name, location,
       tags: body.tags ?? existing?.tags ?? {}, etag: etagOf(),
-      body: { identity, sku: body.sku ?? (existing?.body as any)?.sku ?? { name: 'Base', tier: 'Free' }, properties: { ...properties, provisioningState: existing ? 'Updating' : 'Creating', ...(attached ? {} : { powerState: { code: String(existing?.secrets.powerState ?? 'Running') } }) } },
+      body: { identity, sku: body.sku ?? (existing?.body as any)?.sku ?? { name: 'Base', tier: 'Free' }, properties: { ...properties, provisioningState: existing ? 'Updating' : 'Creating', ...(attached ? {} : { powerState: { code: prior?.powerState ?? 'Running' } }) } },
       secrets, createdAt: existing?.createdAt ?? now(), updatedAt: now(),
     };
-    const op = newOperation(resource, existing ? 'update' : 'create');
-    resource.secrets.pendingOperation = op.id;
+    const op = newOperation(draft, existing ? 'update' : 'create');
+    const resource = withPendingOperation(draft, op.id);
     // The operation row and the resource in one transaction: a crash leaves both or neither.
     await store.putResourceWithOperation(resource, op, existing ? 'replace' : 'create');
     operationHeaders(r, op);
@@ -328,7 +331,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
       const op = newOperation(res, 'update');
       await store.transaction(async (tx) => {
         await tx.createOperation(op);
-        await tx.updateResource(res.id, (x) => ({ ...x, etag: etagOf(), updatedAt: now(), body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: during } }, secrets: { ...x.secrets, powerState: code, pendingOperation: op.id } }));
+        await tx.updateResource(res.id, (x) => ({ ...withClusterSecrets(x, { powerState: code, pendingOperation: op.id }), etag: etagOf(), updatedAt: now(), body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: during } } }));
       });
       operationHeaders(r, op);
       return r.reply.code(202).send();
@@ -343,7 +346,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const op = newOperation(res, 'delete');
     await store.transaction(async (tx) => {
       await tx.createOperation(op);
-      await tx.updateResource(res.id, (x) => ({ ...x, body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: 'Deleting' } }, secrets: { ...x.secrets, pendingOperation: op.id } }));
+      await tx.updateResource(res.id, (x) => ({ ...withPendingOperation(x, op.id), body: { ...x.body, properties: { ...(x.body as any).properties, provisioningState: 'Deleting' } } }));
     });
     operationHeaders(r, op);
     return r.reply.code(202).send();
@@ -372,8 +375,8 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     return {
       name: res.name, resourceGroup: res.resourceGroup!,
       // An attached cluster is reached at its own API server, with the CA given when it was attached.
-      server: attached ? attached.serverUrl : o.clusterServer(r.origin, String(res.secrets.uid)), serverCaPem: attached ? attachedCaPem(attached) : o.serverCaPem,
-      kubernetesVersion: String((res.body as any).properties.kubernetesVersion), aad: (res.secrets.aad ?? null) as AadProfile | null,
+      server: attached ? attached.serverUrl : o.clusterServer(r.origin, clusterSecretsOf(res).uid), serverCaPem: attached ? attachedCaPem(attached) : o.serverCaPem,
+      kubernetesVersion: String((res.body as any).properties.kubernetesVersion), aad: clusterSecretsOf(res).aad,
     };
   };
   /** Refuses a local (certificate) credential of a cluster Kentra does not run. */
@@ -381,11 +384,12 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (isAttached((res.body as any).properties)) throw attachedNoLocalCredential(res.name);
   };
   const localCa = async (res: ArmResource) => {
-    if (res.secrets.caCertPem) return { certPem: String(res.secrets.caCertPem), keyPem: String(res.secrets.caKeyPem) };
+    const s = clusterSecretsOf(res);
+    if (s.caCertPem && s.caKeyPem) return { certPem: s.caCertPem, keyPem: s.caKeyPem };
     const ca = await createCertificateAuthority('ca');
     // Two first requests at once: the one stored first wins, and both use it.
-    const stored = await store.updateResource(res.id, (x) => (x.secrets.caCertPem ? x : { ...x, secrets: { ...x.secrets, caCertPem: ca.certPem, caKeyPem: ca.keyPem } }));
-    return { certPem: String(stored!.secrets.caCertPem), keyPem: String(stored!.secrets.caKeyPem) };
+    const stored = clusterSecretsOf((await store.updateResource(res.id, (x) => (clusterSecretsOf(x).caCertPem ? x : withClusterSecrets(x, { caCertPem: ca.certPem, caKeyPem: ca.keyPem }))))!);
+    return { certPem: stored.caCertPem!, keyPem: stored.caKeyPem! };
   };
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterUserCredential`, async (r) => {
@@ -396,7 +400,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     if (!c.aad) {
       notAttached(res);
       if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-      return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', await localCa(res), String(res.secrets.adminToken), storedClientCertificates(store, res))));
+      return r.reply.send(credentialResults('clusterUser', await certificateKubeconfig(c, 'clusterUser', await localCa(res), clusterSecretsOf(res).adminToken, storedClientCertificates(store, res))));
     }
     // An attached cluster's users run today's kubectl whatever its server version: exec by default (a difference from AKS's < 1.24 rule).
     const chosen = (format ?? (execByDefault(c.kubernetesVersion) || isAttached((res.body as any).properties) ? 'exec' : 'azure')) as 'exec' | 'azure';
@@ -407,14 +411,14 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const res = await findCluster(r, `${MC}/listClusterAdminCredential/action`);
     notAttached(res);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', await localCa(res), String(res.secrets.adminToken), storedClientCertificates(store, res))));
+    return r.reply.send(credentialResults('clusterAdmin', await certificateKubeconfig(endpoint(r, res), 'clusterAdmin', await localCa(res), clusterSecretsOf(res).adminToken, storedClientCertificates(store, res))));
   });
 
   // Kentra's own action (no Azure counterpart): what a real kube-apiserver needs to use this cluster's
   // webhooks. Owner and Contributor have it; the AKS data-plane roles do not.
   armRoute(app, o, 'POST', `${clusterPath}/listWebhookCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listWebhookCredential/action`);
-    const uid = String(res.secrets.uid);
+    const { uid } = clusterSecretsOf(res);
     const cert = await o.webhookClientCertificate(uid);
     // The webhooks are on Kentra's listener: Kentra's CA, also for an attached cluster.
     const at = (path: string) => webhookKubeconfig({ ...endpoint(r, res), server: `${r.origin}/clusters/${uid}/webhooks/${path}`, serverCaPem: o.serverCaPem }, cert);
@@ -441,7 +445,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     const res = await findCluster(r, `${MC}/listClusterMonitoringUserCredential/action`);
     notAttached(res);
     if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-    return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', await localCa(res), String(res.secrets.adminToken), storedClientCertificates(store, res))));
+    return r.reply.send(credentialResults('clusterMonitoringUser', await certificateKubeconfig(endpoint(r, res), 'clusterMonitoringUser', await localCa(res), clusterSecretsOf(res).adminToken, storedClientCertificates(store, res))));
   });
 }
 

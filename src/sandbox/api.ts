@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
-import { issueServiceAccountToken, serviceAccountJwks, serviceAccountOidcDiscovery, TokenRequestInvalidError, type AuthnResult, type RequestAttributes, type UserInfo } from '../access/index.js';
+import { issueServiceAccountToken, peerCertificate, serviceAccountJwks, serviceAccountOidcDiscovery, TokenRequestInvalidError, withAuthenticated, type RequestAttributes, type UserInfo } from '../access/index.js';
 import { StoreError, type KubeObject } from '../store/index.js';
-import { Clusters, peerCertificate, type ClusterState, type SandboxDeps } from './cluster-state.js';
+import { Clusters, type ClusterState, type SandboxDeps } from './cluster-state.js';
 import { discovery } from './discovery.js';
 import { decodeKubeProtobuf } from './protobuf.js';
 import { applyPatch, decodeBody, fieldsMatch, kubeTime, labelsMatch, prepareCreate, prepareUpdate, validate } from './objects.js';
@@ -25,10 +25,6 @@ export interface ClusterApiOptions extends SandboxDeps {
 
 export interface ClusterApi {
   clusters: Clusters;
-  /** The user a credential stands for on a cluster, with each authenticator's say (for check-access). */
-  authenticate(uid: string, origin: string, token: string): Promise<AuthnResult | null>;
-  /** The decision for a user and request on a cluster, step by step (for check-access). */
-  authorize(uid: string, origin: string, a: RequestAttributes): Promise<Awaited<ReturnType<ClusterState['authorize']>> | null>;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-cache, private' };
@@ -374,22 +370,7 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
     scope.all('/clusters/:uid/*', route);
   });
 
-  return {
-    clusters,
-    async authenticate(uid, origin, token) {
-      const state = await clusters.get(uid, origin);
-      return state ? state.authenticateToken({ token }) : null;
-    },
-    async authorize(uid, origin, a) {
-      const state = await clusters.get(uid, origin);
-      return state ? state.authorize({ ...a, user: withAuthenticated(a.user) }) : null;
-    },
-  };
-}
-
-/** The kube-apiserver adds system:authenticated to every authenticated user. */
-function withAuthenticated(user: UserInfo): UserInfo {
-  return user.groups.includes('system:authenticated') ? user : { ...user, groups: [...user.groups, 'system:authenticated'] };
+  return { clusters };
 }
 
 const userJson = (u: UserInfo) => ({ username: u.username, ...(u.uid ? { uid: u.uid } : {}), groups: u.groups, ...(Object.keys(u.extra).length ? { extra: u.extra } : {}) });

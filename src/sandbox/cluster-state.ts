@@ -1,47 +1,36 @@
-import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import {
-  alwaysAllowAuthorizer, authenticatorChain, authorizerChain, azureRbacAuthorizer, azureRbacStep, cachedTokenAuthenticator, clientCertificateAuthenticator, clusterEntraAuthenticator,
-  CLUSTER_TYPES, LOCAL_ADMIN_USER, rbacAuthorizer, serviceAccountAuthenticator, serviceAccountSigningKey, staticTokenAuthenticator, superUserAuthorizer,
-  type AuthorizerChain, type ClientCertificateAuthenticator, type RbacObjects, type TokenAuthenticator,
-} from '../access/index.js';
-import { clusterAccessConfig, type ClusterAccessConfig } from '../control-plane/index.js';
-import type { KeyRing } from '../identity/index.js';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { AuthorizerChain, ClientCertificateAuthenticator, ClusterAccessService, ClusterSettings, TokenAuthenticator } from '../access/index.js';
+import { clusterSecretsOf } from '../control-plane/index.js';
 import type { Clock } from '../shared/clock.js';
 import { StoreError, type ArmResource, type Store } from '../store/index.js';
 import { ADMIN_GROUP_BINDING, adminGroupBindingObject, nodeNames, systemObjects, systemPods, type ClusterShape } from './system.js';
 
-// One emulated cluster as its API server sees it: its settings from the control plane, its
-// authenticators and authorizers (rebuilt only when the settings they depend on change), its
-// service-account signing key, and the objects AKS reconciles (nodes, the admin-group binding).
+// One emulated cluster as its API server sees it: its chains from the one cluster-access service,
+// its service-account signing key, and the objects AKS reconciles (nodes, the admin-group binding),
+// brought in step when the cluster's record changes (its revision, checked by the service on each request).
 
 export interface SandboxDeps {
   store: Store;
-  keys: KeyRing;
   clock: Clock;
   /** The CA kubectl trusts for the API (Kentra's serving CA). */
   serverCaPem: string;
-  /** Kentra's canonical origin (`https://localhost:8443`), for stable service-account issuers. */
-  authority(): string;
+  access: ClusterAccessService;
 }
 
 export interface ClusterState {
-  cfg: ClusterAccessConfig;
-  fingerprint: string;
-  checkedUntil: number;
+  cfg: ClusterSettings;
   /** `<authority>/clusters/<uid>`: the service-account issuer and default token audience. */
   issuer: string;
   saKey: { privateKey: KeyObject; publicKeyPem: string; kid: string };
   authenticateToken: TokenAuthenticator;
   authenticateCertificate: ClientCertificateAuthenticator;
   authorize: AuthorizerChain;
-  rbac: { objects: RbacObjects | null; until: number };
 }
 
-const RBAC_TTL_MS = 2_000;
 const RBAC = 'rbac.authorization.k8s.io/';
 
 /** The cluster as AKS would build it: its node pools, version and admin groups. */
-export function clusterShapeOf(res: ArmResource, cfg: ClusterAccessConfig, serverCaPem: string): ClusterShape {
+export function clusterShapeOf(res: ArmResource, cfg: Pick<ClusterSettings, 'uid' | 'kind' | 'kubernetesVersion' | 'aad'>, serverCaPem: string): ClusterShape {
   const props = cfg.kind === 'managedCluster' ? ((res.body as any).properties ?? {}) : ((res.body as any).instance?.properties ?? (res.body as any).properties ?? {});
   const pools = Array.isArray(props.agentPoolProfiles) && props.agentPoolProfiles.length ? props.agentPoolProfiles : [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2' }];
   return {
@@ -51,87 +40,46 @@ export function clusterShapeOf(res: ArmResource, cfg: ClusterAccessConfig, serve
   };
 }
 
-/** The cluster's service-account signing key, made on first use and kept with the cluster's secrets. */
-async function saKeyOf(store: Store, res: ArmResource): Promise<ClusterState['saKey']> {
-  let secrets = res.secrets;
-  if (!secrets.saKeyPem) {
-    const made = await serviceAccountSigningKey();
-    const stored = await store.updateResource(res.id, (x) => (x.secrets.saKeyPem ? x : { ...x, secrets: { ...x.secrets, saKeyPem: made.privateKeyPem, saPublicKeyPem: made.publicKeyPem, saKid: made.kid } }));
-    secrets = stored?.secrets ?? secrets;
-  }
-  return { privateKey: createPrivateKey(String(secrets.saKeyPem)), publicKeyPem: String(secrets.saPublicKeyPem), kid: String(secrets.saKid) };
-}
-
 export class Clusters {
-  private readonly states = new Map<string, ClusterState>();
+  /** Per cluster: the record revision its objects were last brought in step with, and its service-account key. */
+  private readonly synced = new Map<string, { revision: number; shapeKey: string; saKey: ClusterState['saKey'] }>();
   private readonly ready = new Set<string>();
 
   constructor(private readonly deps: SandboxDeps) {}
 
   /** The state of the cluster behind `/clusters/<uid>`, or null when there is none. */
   async get(uid: string, origin: string): Promise<ClusterState | null> {
-    const now = this.deps.clock.now();
-    const hit = this.states.get(uid);
-    if (hit && hit.checkedUntil > now) return hit;
-    const cfg = await clusterAccessConfig(this.deps.store, uid);
-    if (!cfg) { this.states.delete(uid); this.ready.delete(uid); return null; }
-    const res = await this.deps.store.getResource(cfg.resourceId);
-    if (!res) return null;
-    const shape = clusterShapeOf(res, cfg, this.deps.serverCaPem);
-    const fingerprint = JSON.stringify([cfg.aad, cfg.enableRBAC, cfg.disableLocalAccounts, cfg.localCaPem, cfg.adminToken, shape.agentPools, shape.kubernetesVersion, origin]);
-    if (hit && hit.fingerprint === fingerprint) { hit.checkedUntil = now + 10_000; return hit; }
-    await this.initialize(shape);
-    await this.reconcile(shape);
-    const state = await this.build(cfg, res, fingerprint, origin);
-    this.states.set(uid, state);
-    return state;
+    const chains = await this.deps.access.cluster(uid, origin);
+    if (!chains) {
+      this.synced.delete(uid);
+      this.ready.delete(uid);
+      return null;
+    }
+    const cfg = chains.settings;
+    let synced = this.synced.get(uid);
+    if (!synced || synced.revision !== cfg.revision) {
+      const found = await this.deps.store.getClusterByUid(uid);
+      if (!found) return null;
+      const shape = clusterShapeOf(found.resource, cfg, this.deps.serverCaPem);
+      const shapeKey = JSON.stringify([shape.adminGroupObjectIDs, shape.agentPools, shape.kubernetesVersion]);
+      if (!synced || synced.shapeKey !== shapeKey) {
+        await this.initialize(shape);
+        await this.reconcile(shape);
+      }
+      const secrets = clusterSecretsOf(found.resource);
+      if (!secrets.saKeyPem || !secrets.saPublicKeyPem || !secrets.saKid) throw new Error(`cluster ${uid} has no service-account key yet`);
+      const saKey = synced && synced.saKey.kid === secrets.saKid ? synced.saKey : { privateKey: createPrivateKey(secrets.saKeyPem), publicKeyPem: secrets.saPublicKeyPem, kid: secrets.saKid };
+      synced = { revision: found.revision, shapeKey, saKey };
+      this.synced.set(uid, synced);
+    }
+    return {
+      cfg, issuer: chains.issuer, saKey: synced.saKey, authenticateToken: chains.authenticateToken, authenticateCertificate: chains.authenticateCertificate, authorize: chains.authorize,
+    };
   }
 
   /** Forget cached RBAC objects after a write to them (other instances notice within the TTL). */
   rbacChanged(uid: string): void {
-    const s = this.states.get(uid);
-    if (s) s.rbac.until = 0;
-  }
-
-  private async build(cfg: ClusterAccessConfig, res: ArmResource, fingerprint: string, origin: string): Promise<ClusterState> {
-    const { store, keys, clock } = this.deps;
-    const issuer = `${this.deps.authority()}/clusters/${cfg.uid}`;
-    const saKey = await saKeyOf(store, res);
-    const saPublic = createPublicKey(saKey.publicKeyPem);
-    const authenticateToken = authenticatorChain(
-      staticTokenAuthenticator({ token: cfg.adminToken, user: LOCAL_ADMIN_USER, disabled: cfg.disableLocalAccounts }),
-      serviceAccountAuthenticator({
-        issuer, publicKey: (kid) => (kid === saKey.kid ? saPublic : undefined), apiAudiences: [issuer], clock,
-        serviceAccount: async (ns, name) => {
-          const sa = await store.getKubeObject(cfg.uid, '/serviceaccounts', ns, name);
-          return sa ? { uid: String((sa.body as any).metadata?.uid ?? '') } : null;
-        },
-      }),
-      cachedTokenAuthenticator(clusterEntraAuthenticator(cfg, { store, keys, clock, origin }), { clock }),
-    );
-    const state: ClusterState = {
-      cfg, fingerprint, checkedUntil: clock.now() + 10_000, issuer, saKey, authenticateToken,
-      authenticateCertificate: clientCertificateAuthenticator({ caPem: cfg.localCaPem, localAccountsDisabled: cfg.disableLocalAccounts, clock }),
-      authorize: async () => { throw new Error('unreachable'); },
-      rbac: { objects: null, until: 0 },
-    };
-    const objects = async (): Promise<RbacObjects> => {
-      if (state.rbac.objects && state.rbac.until > clock.now()) return state.rbac.objects;
-      const list = async (r: string) => (await store.listKubeObjects(cfg.uid, `${RBAC}${r}`)).map((o) => o.body as any);
-      const [clusterRoles, clusterRoleBindings, roles, roleBindings] = await Promise.all([list('clusterroles'), list('clusterrolebindings'), list('roles'), list('rolebindings')]);
-      const fresh: RbacObjects = { clusterRoles, clusterRoleBindings, roles, roleBindings };
-      state.rbac = { objects: fresh, until: clock.now() + RBAC_TTL_MS };
-      return fresh;
-    };
-    const aad = cfg.aad;
-    state.authorize = authorizerChain([
-      superUserAuthorizer,
-      cfg.enableRBAC ? rbacAuthorizer(objects) : alwaysAllowAuthorizer,
-      ...(aad?.enableAzureRBAC
-        ? [azureRbacStep(azureRbacAuthorizer({ store, clock, tenantId: aad.tenantID, clusterResourceId: cfg.resourceId, clusterType: CLUSTER_TYPES[cfg.kind] }))]
-        : []),
-    ]);
-    return state;
+    this.deps.access.rbacChanged(uid);
   }
 
   /** The first time a cluster's API is used: everything a new cluster has, in one transaction. */
@@ -199,12 +147,4 @@ export class Clusters {
 
 function ignoreConflict(err: unknown): void {
   if (!(err instanceof StoreError && err.code === 'conflict')) throw err;
-}
-
-/** The peer certificate of a request's TLS socket, if the client sent one. */
-export function peerCertificate(socket: unknown): X509Certificate | undefined {
-  const s = socket as { getPeerCertificate?: () => { raw?: Buffer } };
-  const peer = typeof s.getPeerCertificate === 'function' ? s.getPeerCertificate() : undefined;
-  if (!peer?.raw) return undefined;
-  try { return new X509Certificate(peer.raw); } catch { return undefined; }
 }

@@ -471,6 +471,37 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(await s.updateResource(mc.id, (r) => r), null);
     });
 
+    it('issue 14: finds a cluster by the uid in its API URL, and every write raises its revision', async () => {
+      const sub = id();
+      const uid = id();
+      const mc = {
+        id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c`, subscriptionId: sub, resourceGroup: 'rg',
+        type: 'Microsoft.ContainerService/managedClusters', name: 'c', location: 'eastus', tags: {}, etag: '"1"', body: { properties: {} },
+        secrets: { uid, adminToken: 'secret-admin-token' }, createdAt: now, updatedAt: now,
+      };
+      assert.equal(await s.getClusterByUid(uid), null);
+      assert.equal(await s.clusterRevision(uid), null);
+      await s.createResource(mc);
+      const found = await s.getClusterByUid(uid);
+      assert.deepEqual(found?.resource, mc);
+      const first = found!.revision;
+      assert.equal(await s.clusterRevision(uid), first);
+      await s.updateResource(mc.id, (r) => ({ ...r, secrets: { ...r.secrets, caCertPem: 'pem' } }));
+      await Promise.all(Array.from({ length: 3 }, () => s.updateResource(mc.id, (r) => r)));
+      assert.equal(await s.clusterRevision(uid), first + 4, 'each write, even one that changes only the secrets, raises the revision once');
+      const op = { id: id(), subscriptionId: sub, location: 'eastus', resourceId: mc.id, kind: 'update' as const, status: 'InProgress' as const, startTime: now, endTime: null, completeAt: now, error: null };
+      await s.putResourceWithOperation({ ...mc, etag: '"2"' }, op, 'replace');
+      assert.equal(await s.clusterRevision(uid), first + 5, 'a replace is a write too');
+      assert.equal((await s.getClusterByUid(uid))?.resource.etag, '"2"');
+      await assert.rejects(s.updateResource(mc.id, (r) => ({ ...r, secrets: { ...r.secrets, uid: id() } })), (e: unknown) => e instanceof StoreError && e.code === 'invalid', 'the uid cannot change');
+      const twin = { ...mc, id: `${mc.id}-twin`, name: 'c-twin' };
+      await assert.rejects(s.createResource(twin), isConflict, 'two clusters cannot share a uid');
+      assert.equal(await s.getClusterByUid(uid.toUpperCase()), null, 'the uid is matched exactly');
+      await s.deleteResource(mc.id);
+      assert.equal(await s.getClusterByUid(uid), null);
+      assert.equal(await s.clusterRevision(uid), null);
+    });
+
     it('keeps long-running operations and feature registrations', async () => {
       const op = { id: id(), subscriptionId: id(), location: 'eastus', resourceId: '/x', kind: 'create' as const, status: 'InProgress' as const, startTime: now, endTime: null, completeAt: now + 1, error: null };
       await s.createOperation(op);

@@ -87,7 +87,9 @@ export class KyselyStore implements Store {
   }
 
   /** Read-modify-write in one transaction, with the row locked on PostgreSQL. */
-  private async update<T>(c: Codec<T>, where: Where, fn: Updater<T>, what: string, after?: (tx: KyselyStore, before: T, next: T) => Promise<void>): Promise<T | null> {
+  private async update<T>(
+    c: Codec<T>, where: Where, fn: Updater<T>, what: string, after?: (tx: KyselyStore, before: T, next: T) => Promise<void>, alsoSet: Record<string, unknown> = {},
+  ): Promise<T | null> {
     return this.transaction(async (store) => {
       const tx = store as KyselyStore;
       let q = tx.where(tx.db.selectFrom(c.table).selectAll(), where);
@@ -101,7 +103,7 @@ export class KyselyStore implements Store {
         if (key !== undefined && next[key] !== value) throw new StoreError('invalid', `${what}: the key ${String(key)} cannot change`);
       }
       try {
-        await tx.where(tx.db.updateTable(c.table).set(this.toRow(c, next)), where).execute();
+        await tx.where(tx.db.updateTable(c.table).set({ ...this.toRow(c, next), ...alsoSet }), where).execute();
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} conflicts with an existing one`);
         throw err;
@@ -505,8 +507,29 @@ export class KyselyStore implements Store {
     return this.update(t.armResources, { id_lower: id.toLowerCase() }, (cur) => {
       const next = fn(cur);
       if (next.id.toLowerCase() !== cur.id.toLowerCase()) throw new StoreError('invalid', `resource ${id}: the id cannot change`);
+      if (typeof cur.secrets.uid === 'string' && next.secrets.uid !== cur.secrets.uid) throw new StoreError('invalid', `resource ${id}: the cluster uid cannot change`);
       return next;
-    }, `resource ${id}`);
+    }, `resource ${id}`, undefined, { revision: sql`revision + 1` });
+  }
+
+  async getClusterByUid(uid: string): Promise<{ resource: ArmResource; revision: number } | null> {
+    const row = await this.db.selectFrom('arm_resources').selectAll().where('cluster_uid', '=', uid).executeTakeFirst();
+    return row ? { resource: this.fromRow(t.armResources, row), revision: Number(row.revision) } : null;
+  }
+
+  async clusterRevision(uid: string): Promise<number | null> {
+    const row = await this.db.selectFrom('arm_resources').select('revision').where('cluster_uid', '=', uid).executeTakeFirst();
+    return row ? Number(row.revision) : null;
+  }
+
+  /** Fills `cluster_uid` of clusters written before migration 0006 (the uid is in the sealed secrets, which SQL cannot read). */
+  async backfillClusterUids(): Promise<void> {
+    const rows = await this.db.selectFrom('arm_resources').selectAll().where('cluster_uid', 'is', null)
+      .where('type_lower', 'in', ['microsoft.containerservice/managedclusters', 'microsoft.kubernetes/connectedclusters']).execute();
+    for (const row of rows) {
+      const uid = this.fromRow(t.armResources, row).secrets.uid;
+      if (typeof uid === 'string') await this.db.updateTable('arm_resources').set({ cluster_uid: uid }).where('id_lower', '=', row.id_lower).execute();
+    }
   }
 
   async deleteResource(id: string) { return (await this.remove('arm_resources', { id_lower: id.toLowerCase() })) > 0; }

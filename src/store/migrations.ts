@@ -332,12 +332,25 @@ async function kubeObjects(db: Db): Promise<void> {
     .execute();
 }
 
+/**
+ * Issue 14: a managed cluster is found by the uid in its API URL through an index (not by scanning
+ * every subscription), and each write of a resource bumps its revision, which the cluster-access
+ * service compares on every request (one indexed read) to see a change made by any instance.
+ * `cluster_uid` of existing rows is filled in when the store opens (it lives in the sealed secrets).
+ */
+async function clusterRecord(db: Db): Promise<void> {
+  await db.schema.alterTable('arm_resources').addColumn('cluster_uid', 'text').execute();
+  await db.schema.alterTable('arm_resources').addColumn('revision', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.createIndex('arm_resources_cluster_uid').on('arm_resources').column('cluster_uid').unique().execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
   '0003_covering_member_index': { up: coveringMemberIndex },
   '0004_control_plane': { up: controlPlane },
   '0005_kube_objects': { up: kubeObjects },
+  '0006_cluster_record': { up: clusterRecord },
 };
 
 export const migrationProvider: MigrationProvider = {

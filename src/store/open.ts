@@ -97,5 +97,12 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(kind, db, db, opts.sealer);
+  const store = new KyselyStore(kind, db, db, opts.sealer);
+  try {
+    await store.backfillClusterUids();
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return store;
 }

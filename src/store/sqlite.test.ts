@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { runStoreConformance } from './conformance.js';
 import { openStore } from './open.js';
 
@@ -21,6 +22,28 @@ describe('SQLite file store', () => {
       await a.close();
       const b = await openStore({ url: `sqlite:${join(d, 'kentra.db')}` });
       assert.equal(await b.getMeta('k'), 'v');
+      await b.close();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('issue 14: fills in the uid index of clusters written before migration 0006, when it opens', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'kentra-sqlite-backfill-'));
+    try {
+      const a = await openStore({ dataDir: d });
+      const id = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/old';
+      await a.createResource({
+        id, subscriptionId: 's', resourceGroup: 'rg', type: 'Microsoft.ContainerService/managedClusters', name: 'old', location: 'eastus', tags: {}, etag: '"1"',
+        body: {}, secrets: { uid: 'old-uid', adminToken: 't' }, createdAt: 1, updatedAt: 1,
+      });
+      await a.close();
+      // A row as the versions before 0006 left it: no cluster_uid.
+      const raw = new Database(join(d, 'kentra.db'));
+      raw.prepare('UPDATE arm_resources SET cluster_uid = NULL').run();
+      raw.close();
+      const b = await openStore({ dataDir: d });
+      assert.equal((await b.getClusterByUid('old-uid'))?.resource.id, id);
       await b.close();
     } finally {
       rmSync(d, { recursive: true, force: true });

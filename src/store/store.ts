@@ -170,6 +170,13 @@ export interface Store {
   /** Read-modify-write; the id cannot change. */
   updateResource(id: string, fn: Updater<ArmResource>): Promise<ArmResource | null>;
   deleteResource(id: string): Promise<boolean>;
+  /**
+   * A managed (or Arc) cluster by the uid in its API URL (`secrets.uid`), through an index, with its
+   * revision: a number every write of the resource increases (the uid itself cannot change).
+   */
+  getClusterByUid(uid: string): Promise<{ resource: ArmResource; revision: number } | null>;
+  /** Only the revision of the cluster with that uid (null when there is none): one indexed read, for change checks. */
+  clusterRevision(uid: string): Promise<number | null>;
 
   createOperation(op: ArmOperation): Promise<void>;
   /** Creates (or replaces) a resource and creates its long-running operation in one transaction: neither is written without the other. */

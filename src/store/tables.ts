@@ -133,7 +133,11 @@ export const armResources = codec<ArmResource>('arm_resources', {
   id: ['id', 'text'], subscriptionId: ['subscription_id', 'text'], resourceGroup: ['resource_group', 'text'], type: ['type', 'text'],
   name: ['name', 'text'], location: ['location', 'text'], tags: ['tags', 'json'], etag: ['etag', 'text'], body: ['body', 'json'],
   secrets: ['secrets', 'sealed-json'], createdAt: ['created_at', 'int'], updatedAt: ['updated_at', 'int'],
-}, (r) => ({ id_lower: r.id.toLowerCase(), type_lower: r.type.toLowerCase(), resource_group_lower: r.resourceGroup?.toLowerCase() ?? null }));
+}, (r) => ({
+  id_lower: r.id.toLowerCase(), type_lower: r.type.toLowerCase(), resource_group_lower: r.resourceGroup?.toLowerCase() ?? null,
+  // The uid in a cluster's API URL, kept in the clear beside the sealed secrets for the indexed look-up (it is no secret: it is in every kubeconfig).
+  cluster_uid: typeof r.secrets.uid === 'string' ? r.secrets.uid : null,
+}));
 
 export const armOperations = codec<ArmOperation>('arm_operations', {
   id: ['id', 'text'], subscriptionId: ['subscription_id', 'text'], location: ['location', 'text'], resourceId: ['resource_id', 'text'],

@@ -125,7 +125,7 @@ describe(`cluster access with the real kubectl: F3, F5, F7, F8, F9, against ${ba
     assert.equal(res.status, 200, res.text);
     return res.json().access_token as string;
   };
-  /** Polls kubectl until it is refused with a 401, for at most 15 s (cluster settings are re-read every 10 s). */
+  /** Polls kubectl until it is refused with a 401, for at most 15 s (a real kube-apiserver keeps a token review for its webhook cache TTL, 2 s). */
   const untilUnauthorized = async (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
     const deadline = Date.now() + 15_000;
     let r: Run;

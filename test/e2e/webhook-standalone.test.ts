@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -215,6 +216,59 @@ describe('kentra webhook, standalone beside a kube-apiserver', { timeout: 180_00
     }
     const bad = await post(webhook, '/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'x' } }, apiserver);
     assert.deepEqual([bad.status, bad.json.kind, bad.json.reason], [400, 'Status', 'BadRequest']);
+  });
+
+  it('with --resource-id, decides Azure RBAC SubjectAccessReviews through ARM\'s checkaccess, as Guard: one allowed, one denied, with the reasons', async () => {
+    const { tenantId, subscriptionId, servicePrincipal } = k.endpoints;
+    const arm = await postForm(`${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`, {
+      grant_type: 'client_credentials', client_id: servicePrincipal.appId, client_secret: servicePrincipal.secret, scope: 'https://management.azure.com/.default',
+    }, k.endpoints.caFile);
+    assert.equal(arm.status, 200, arm.text);
+    const call = (method: string, path: string, body?: unknown) => httpsFetch(`${k.endpoints.authority}${path}`, {
+      method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { authorization: `Bearer ${arm.json().access_token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    });
+    const rg = `/subscriptions/${subscriptionId}/resourceGroups/rbac`;
+    assert.equal((await call('PUT', `${rg}?api-version=2021-04-01`, { location: 'eastus' })).status, 201);
+    const cluster = `${rg}/providers/Microsoft.ContainerService/managedClusters/guarded`;
+    const created = await call('PUT', `${cluster}?api-version=2023-08-01`, {
+      location: 'eastus', properties: { dnsPrefix: 'guarded', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, enableAzureRBAC: true, adminGroupObjectIDs: [] } },
+    });
+    assert.equal(created.status, 201, created.text);
+    const sp = await graph('GET', `/servicePrincipals?$filter=appId eq '${READER}'`);
+    const readerSp = sp.json().value[0].id as string;
+    const assign = async (scope: string, role: string, principalId: string, principalType: string) => {
+      const id = randomUUID();
+      const put = await call('PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${id}?api-version=2022-04-01`, {
+        properties: { roleDefinitionId: `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${role}`, principalId, principalType },
+      });
+      assert.equal(put.status, 201, put.text);
+      return id;
+    };
+    // The webhook's app reads role assignments at the cluster (Reader); alice may read in namespace dev only.
+    await assign(cluster, 'acdd72a7-3385-48ef-bd42-f606fba81ae7', readerSp, 'ServicePrincipal');
+    const aksReader = '7f6c6a51-bcf8-42ba-9220-52d62157d7db';
+    const raId = await assign(`${cluster}/namespaces/dev`, aksReader, ALICE, 'User');
+
+    const guarded = await startWebhook(['--resource-id', cluster], READER_SECRET);
+    try {
+      const sar = (namespace: string, user = `alice@${D}`, oid = ALICE) => ({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+        spec: { resourceAttributes: { namespace, verb: 'list', group: '', version: 'v1', resource: 'pods' }, user, groups: ['system:authenticated'], extra: { oid: [oid] } } });
+      const allowed = await post(guarded, '/subjectaccessreviews', sar('dev'), apiserver);
+      assert.equal(allowed.status, 200, JSON.stringify(allowed.json));
+      assert.deepEqual(allowed.json.status, {
+        allowed: true,
+        reason: `Access allowed by Azure RBAC Role Assignment ${cluster}/namespaces/dev/providers/Microsoft.Authorization/roleAssignments/${raId} of Role ${aksReader} to user alice@${D}`,
+      });
+      const denied = await post(guarded, '/subjectaccessreviews', sar('prod'), apiserver);
+      assert.equal(denied.status, 200, JSON.stringify(denied.json));
+      assert.deepEqual(denied.json.status, { allowed: false, denied: true, reason: 'User does not have access to the resource in Azure. Update role assignment to allow access.' });
+      const system = await post(guarded, '/subjectaccessreviews', sar('dev', 'system:kube-scheduler', ''), apiserver);
+      assert.deepEqual(system.json.status, { allowed: false, reason: 'Azure does not have opinion for this user.' }, 'system users get no opinion, as from Guard');
+      assert.ok(k.logs().split('\n').some((l) => l.includes('Microsoft.Authorization/checkaccess') && l.includes('"status":200')), 'the decisions came from ARM\'s checkaccess');
+    } finally {
+      await guarded.stop();
+    }
   });
 
   it('health and readiness without a client certificate; JSON logs on stderr without tokens; SIGTERM stops it cleanly', async () => {

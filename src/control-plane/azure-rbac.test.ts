@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openStore, type Store } from '../store/index.js';
-import { reviewAccess } from './access-review.js';
-import { AZURE_DENIED, AZURE_NO_OPINION, AZURE_NO_OPINION_NON_AAD, azureRbacAuthorizer, CLUSTER_TYPES, dataActionOf, type AccessRequest, type AzureAuthorizer } from './azure-rbac.js';
+import { AZURE_DENIED, AZURE_NO_OPINION, AZURE_NO_OPINION_NON_AAD, azureRbacAuthorizer, CLUSTER_TYPES, dataActionOf, reviewAccess, type AccessRequest, type AzureAuthorizer } from '../access/index.js';
+import { controlPlaneAccessPorts } from './access-ports.js';
+
+// Guard's Azure RBAC authorizer (src/access) over the control plane's data-action check (its role assignments).
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLUSTER = '/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1';
@@ -25,7 +27,8 @@ describe('Azure RBAC for Kubernetes, as Guard decides it', () => {
     store = await openStore({ url: 'sqlite::memory:' });
     await store.createRoleAssignment({ id: 'ra-reader', tenantId: TENANT, scope: `${CLUSTER}/namespaces/dev`, roleDefinitionId: READER, principalId: ALICE, principalType: 'User', createdAt: 0 });
     await store.createRoleAssignment({ id: 'ra-team', tenantId: TENANT, scope: CLUSTER, roleDefinitionId: WRITER, principalId: TEAM, principalType: 'Group', createdAt: 0 });
-    authorize = azureRbacAuthorizer({ store, clock, tenantId: TENANT, clusterResourceId: CLUSTER, clusterType: MC });
+    const { dataActions } = controlPlaneAccessPorts(store, { publicKey: () => undefined }, clock);
+    authorize = azureRbacAuthorizer({ dataActions, clock, tenantId: TENANT, clusterResourceId: CLUSTER, clusterType: MC });
   });
   after(async () => store.close());
 

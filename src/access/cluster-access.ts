@@ -1,0 +1,205 @@
+import { createPublicKey } from 'node:crypto';
+import { AKS_SERVER_APP_ID, ARC_SERVER_APP_ID } from '../identity/index.js';
+import type { Clock } from '../shared/clock.js';
+import { authenticatorChain, NO_ANSWER, type TokenAuthenticator, type UserInfo } from './authn.js';
+import { alwaysAllowAuthorizer, authorizerChain, azureRbacStep, rbacAuthorizer, superUserAuthorizer, type AuthorizerChain, type ChainDecision } from './authz.js';
+import { azureRbacAuthorizer, CLUSTER_TYPES, type AzureAuthorizer } from './azure-rbac.js';
+import { entraTokenAuthenticator, type GroupLookup, type KeySource } from './entra.js';
+import { clientCertificateAuthenticator, LOCAL_ADMIN_USER, staticTokenAuthenticator, type ClientCertificateAuthenticator } from './local-accounts.js';
+import type { ClusterSettings, ClusterSettingsSource, DataActionCheck, KubeObjectSource } from './ports.js';
+import type { RbacObjects, RequestAttributes } from './rbac.js';
+import { serviceAccountAuthenticator } from './service-accounts.js';
+import { cachedTokenAuthenticator } from './token-cache.js';
+import type { AuthnResult } from './authn.js';
+
+// The one place a cluster's authenticators and authorizers are built: the built-in API, the
+// webhooks (`kentra up` and `kentra webhook`), `check-access` and the apiserver runner all ask this
+// service. Each cluster's chains are built once and kept, with their token and decision caches, until
+// its settings change. A change made by any instance is seen on the next request: every request
+// compares the record's revision (one indexed read, concurrent ones merged), and only a new revision
+// re-reads the settings; only changed settings rebuild the chains.
+
+export interface ClusterAccessPorts {
+  settings: ClusterSettingsSource;
+  keys: KeySource;
+  groups: GroupLookup;
+  dataActions: DataActionCheck;
+  objects: KubeObjectSource;
+  clock: Clock;
+}
+
+export interface ClusterAccessOptions extends ClusterAccessPorts {
+  /** The service-account issuer of a cluster served by Kentra (`<authority>/clusters/<uid>`). */
+  serviceAccountIssuer?(uid: string): string;
+  /** How long RBAC objects are kept before they are read again (default 2 s; `rbacChanged` forgets them at once). */
+  rbacTtlMs?: number;
+  /**
+   * Wraps each cluster's Entra token authenticator (before its cache): the hook for further token
+   * checks such as proof-of-possession (src/access/pop.ts).
+   */
+  wrapEntra?(authenticate: TokenAuthenticator, settings: ClusterSettings): TokenAuthenticator;
+}
+
+/** One cluster's access, as built from its settings. */
+export interface ClusterChains {
+  settings: ClusterSettings;
+  /** `<authority>/clusters/<uid>`: the service-account issuer and default token audience ('' when not served by Kentra). */
+  issuer: string;
+  /** Entra tokens only (the TokenReview webhook), cached. */
+  authenticateEntra: TokenAuthenticator;
+  /** The cluster API's bearer tokens: the local admin token, service-account tokens, Entra tokens. */
+  authenticateToken: TokenAuthenticator;
+  /** The local admin client certificates of the cluster's own CA. */
+  authenticateCertificate: ClientCertificateAuthenticator;
+  /** Guard's Azure RBAC authorizer (the SubjectAccessReview webhook). */
+  azureRbac: AzureAuthorizer;
+  /** The cluster API's authorizer chain: system:masters, RBAC (or AlwaysAllow), Azure RBAC when enabled. */
+  authorize: AuthorizerChain;
+}
+
+interface Entry {
+  revision: number;
+  fingerprint: string;
+  chains: ClusterChains;
+  rbac: { objects: RbacObjects | null; until: number };
+}
+
+/** The server app a cluster's tokens are for: the AKS server app (managed), the Arc server app, or the legacy server app. */
+export function serverAppIdsOf(s: ClusterSettings): string[] {
+  if (s.serverAppIds) return s.serverAppIds;
+  const aad = s.aad;
+  if (!aad) return [];
+  const server = s.kind === 'arc' ? ARC_SERVER_APP_ID : aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID;
+  return server ? [server] : [];
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What the chains depend on; a change of anything else (tags, power state, node pools) keeps them and their caches. */
+function fingerprintOf(s: ClusterSettings, origin: string): string {
+  return JSON.stringify([s.resourceId, s.kind, s.enableRBAC, s.disableLocalAccounts, s.aad, s.serverAppIds, s.localCaPem, s.adminToken, s.serviceAccountKey?.kid, origin]);
+}
+
+export class ClusterAccessService {
+  /** Per cluster and origin (the v2 issuer names the host the client used). */
+  private readonly entries = new Map<string, Entry>();
+  private readonly revisions = new Map<string, Promise<number | null>>();
+  private readonly rbacTtl: number;
+
+  constructor(private readonly o: ClusterAccessOptions) {
+    this.rbacTtl = o.rbacTtlMs ?? 2_000;
+  }
+
+  /** The cluster's chains as its settings are now, or null when there is no such cluster. */
+  async cluster(uid: string, origin: string): Promise<ClusterChains | null> {
+    const key = `${uid}\n${origin}`;
+    const revision = await this.revisionOf(uid);
+    if (revision === null) {
+      this.forget(uid);
+      return null;
+    }
+    const hit = this.entries.get(key);
+    if (hit && hit.revision === revision) return hit.chains;
+    const settings = await this.o.settings.settings(uid);
+    if (!settings) {
+      this.forget(uid);
+      return null;
+    }
+    const fingerprint = fingerprintOf(settings, origin);
+    if (hit && hit.fingerprint === fingerprint) {
+      hit.revision = settings.revision;
+      hit.chains.settings = settings;
+      return hit.chains;
+    }
+    const entry = this.build(settings, origin, fingerprint);
+    if (this.entries.size >= 10_000) this.entries.clear();
+    this.entries.set(key, entry);
+    return entry.chains;
+  }
+
+  /** The user a bearer token stands for on the cluster (null: no such cluster). */
+  async authenticate(uid: string, origin: string, token: string): Promise<AuthnResult | null> {
+    const c = await this.cluster(uid, origin);
+    return c ? c.authenticateToken({ token }) : null;
+  }
+
+  /** The cluster API's decision for a user and request, step by step (null: no such cluster). */
+  async authorize(uid: string, origin: string, a: RequestAttributes): Promise<ChainDecision | null> {
+    const c = await this.cluster(uid, origin);
+    return c ? c.authorize({ ...a, user: withAuthenticated(a.user) }) : null;
+  }
+
+  /** Forget cached RBAC objects after a write to them (other instances read them again within the TTL). */
+  rbacChanged(uid: string): void {
+    for (const [key, e] of this.entries) if (key.startsWith(`${uid}\n`)) e.rbac.until = 0;
+  }
+
+  private forget(uid: string): void {
+    for (const key of this.entries.keys()) if (key.startsWith(`${uid}\n`)) this.entries.delete(key);
+  }
+
+  /** Concurrent requests for one cluster share one revision read. */
+  private revisionOf(uid: string): Promise<number | null> {
+    let pending = this.revisions.get(uid);
+    if (!pending) {
+      pending = this.o.settings.revision(uid).finally(() => this.revisions.delete(uid));
+      this.revisions.set(uid, pending);
+    }
+    return pending;
+  }
+
+  private build(settings: ClusterSettings, origin: string, fingerprint: string): Entry {
+    const { clock } = this.o;
+    const uid = settings.uid;
+    const entry: Entry = { revision: settings.revision, fingerprint, chains: undefined as unknown as ClusterChains, rbac: { objects: null, until: 0 } };
+    const aad = settings.aad;
+    const servers = serverAppIdsOf(settings);
+    let entra: TokenAuthenticator = async () => NO_ANSWER;
+    if (aad && servers.length) {
+      entra = entraTokenAuthenticator({
+        tenantId: aad.tenantID, audiences: servers.flatMap((id) => (GUID.test(id) ? [id, `https://${id}`] : [id])), authorityOrigin: origin,
+        keys: this.o.keys, groups: this.o.groups, clock,
+      });
+      if (this.o.wrapEntra) entra = this.o.wrapEntra(entra, settings);
+    }
+    const authenticateEntra = cachedTokenAuthenticator(entra, { clock });
+    const issuer = this.o.serviceAccountIssuer?.(uid) ?? '';
+    const saKey = settings.serviceAccountKey;
+    const saPublic = saKey ? createPublicKey(saKey.publicKeyPem) : null;
+    const authenticateToken = authenticatorChain(
+      ...(settings.adminToken ? [staticTokenAuthenticator({ token: settings.adminToken, user: LOCAL_ADMIN_USER, disabled: settings.disableLocalAccounts })] : []),
+      ...(saKey && issuer ? [serviceAccountAuthenticator({
+        issuer, publicKey: (kid) => (kid === saKey.kid ? saPublic! : undefined), apiAudiences: [issuer], clock,
+        serviceAccount: async (ns, name) => {
+          const saUid = await this.o.objects.serviceAccountUid(uid, ns, name);
+          return saUid === null ? null : { uid: saUid };
+        },
+      })] : []),
+      authenticateEntra,
+    );
+    const azureRbac: AzureAuthorizer = aad?.enableAzureRBAC
+      ? azureRbacAuthorizer({ dataActions: this.o.dataActions, clock, tenantId: aad.tenantID, clusterResourceId: settings.resourceId, clusterType: CLUSTER_TYPES[settings.kind] })
+      : async () => ({ allowed: false, reason: 'Azure RBAC is not enabled for this cluster.' });
+    const objects = async (): Promise<RbacObjects> => {
+      if (entry.rbac.objects && entry.rbac.until > clock.now()) return entry.rbac.objects;
+      const fresh = await this.o.objects.rbacObjects(uid);
+      entry.rbac = { objects: fresh, until: clock.now() + this.rbacTtl };
+      return fresh;
+    };
+    entry.chains = {
+      settings, issuer, authenticateEntra, authenticateToken, azureRbac,
+      authenticateCertificate: clientCertificateAuthenticator({ caPem: settings.localCaPem, localAccountsDisabled: settings.disableLocalAccounts, clock }),
+      authorize: authorizerChain([
+        superUserAuthorizer,
+        settings.enableRBAC ? rbacAuthorizer(objects) : alwaysAllowAuthorizer,
+        ...(aad?.enableAzureRBAC ? [azureRbacStep(azureRbac)] : []),
+      ]),
+    };
+    return entry;
+  }
+}
+
+/** The kube-apiserver adds system:authenticated to every authenticated user. */
+export function withAuthenticated(user: UserInfo): UserInfo {
+  return user.groups.includes('system:authenticated') ? user : { ...user, groups: [...user.groups, 'system:authenticated'] };
+}
