@@ -167,7 +167,8 @@ function mergeKubeconfig(ctx: Context, text: string, admin: boolean): void {
     for (const item of incoming[key] ?? []) {
       const i = existing[key].findIndex((x: any) => x.name === item.name);
       if (i >= 0 && JSON.stringify(existing[key][i]) !== JSON.stringify(item)) {
-        if (!ctx.opts.overwriteExisting) throw new CliError(`A different object named ${item.name} already exists in your kubeconfig file.\nOverwrite? Run again with --overwrite-existing.`);
+        // az's `_handle_merge` with no TTY to ask "Overwrite?" (Kentra never prompts): --overwrite-existing replaces.
+        if (!ctx.opts.overwriteExisting) throw new CliError(`A different object named ${item.name} already exists in ${key} in your kubeconfig file.`);
         existing[key][i] = item;
       } else if (i < 0) {
         existing[key].push(item);
