@@ -121,18 +121,25 @@ function certificateAssertion(o: TokenOptions, audience: string): string {
     { aud: audience, iss: o.clientId, sub: o.clientId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 }, key);
 }
 
+/**
+ * ADAL's `adal.NewOAuthConfig` (upstream's --legacy paths) adds `api-version=1.0` to the v1 endpoints; Entra then
+ * names an app-id resource `spn:<appId>` in the token's `aud`: "a token with 'spn:' prefix in audience claim".
+ */
+const ADAL_API_VERSION = '?api-version=1.0';
+
 async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
   // --legacy: ADAL's device flow on the v1 endpoints with resource = the server id.
   const base = o.isLegacy ? `${a.host}${o.tenantId}/oauth2` : `${a.host}${o.tenantId}/oauth2/v2.0`;
+  const query = o.isLegacy ? ADAL_API_VERSION : '';
   const target: Record<string, string> = o.isLegacy ? { resource: scope.replace('/.default', '') } : { scope: `${scope} openid offline_access profile` };
-  const dc = await post(`${base}/devicecode`, { client_id: o.clientId, ...target }, a.ca);
+  const dc = await post(`${base}/devicecode${query}`, { client_id: o.clientId, ...target }, a.ca);
   // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
   stderr.write(`${dc.message}\n`);
   const deadline = Date.now() + Number(dc.expires_in) * 1000;
   for (;;) {
     await new Promise((r) => setTimeout(r, Number(dc.interval ?? 5) * 1000));
     try {
-      return await post(`${base}/token`, o.isLegacy
+      return await post(`${base}/token${query}`, o.isLegacy
         // ADAL sends the device code as `code`; Kentra's token endpoint reads `device_code`, so both go.
         ? { client_id: o.clientId, grant_type: 'device_code', code: dc.device_code, device_code: dc.device_code, ...target }
         : { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', ...target }, a.ca);
@@ -299,7 +306,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
     }
     const a = resolveAuthority(o, env);
     const tokenUrl = `${a.host}${o.tenantId}/oauth2/v2.0/token`;
-    const v1TokenUrl = `${a.host}${o.tenantId}/oauth2/token`;
+    const v1TokenUrl = `${a.host}${o.tenantId}/oauth2/token${ADAL_API_VERSION}`;
     const resource = scope.replace('/.default', '');
     switch (o.loginMethod) {
       case 'devicecode': case 'ropc': case 'interactive': {
