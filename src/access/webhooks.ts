@@ -7,6 +7,7 @@ import type { Clock } from '../shared/clock.js';
 import type { Store } from '../store/index.js';
 import { NO_ANSWER, type TokenAuthenticator } from './authn.js';
 import { entraTokenAuthenticator } from './entra.js';
+import { popTokenAuthenticator } from './pop.js';
 import { cachedGroupLookup, storeGroupLookup } from './groups.js';
 import { cachedTokenAuthenticator } from './token-cache.js';
 import { kubeStatus, reviewToken, type WebhookReply } from './token-review.js';
@@ -39,11 +40,14 @@ export function clusterEntraAuthenticator(cfg: ClusterAccessConfig, deps: { stor
   // AKS Arc clusters take tokens for the Arc server app, the one their kubeconfig's --server-id names.
   const server = cfg.kind === 'arc' ? ARC_SERVER_APP_ID : aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID;
   if (!server) return async () => NO_ANSWER;
-  return entraTokenAuthenticator({
+  const entra = entraTokenAuthenticator({
     tenantId: aad.tenantID, audiences: [server, `https://${server}`], authorityOrigin: deps.origin,
     // A kid this instance has not loaded yet (rotated in by another instance) is looked up in the store once.
     keys: { publicKey: (kid) => deps.keys.publicKey(kid) ?? deps.keys.publicKeyOrReload(kid) }, clock: deps.clock, groups: cachedGroupLookup(storeGroupLookup(deps.store), deps.clock, 30_000),
   });
+  // PoP (Guard's --azure.enable-pop): AKS Arc clusters take PoP tokens whose `u` is their ARM ID (kubelogin
+  // --pop-claims u=<ARM ID>); on every cluster a key-bound (cnf) access token is refused as a bare bearer.
+  return popTokenAuthenticator(entra, { hostname: cfg.kind === 'arc' ? cfg.resourceId : undefined, clock: deps.clock });
 }
 
 function clientCertificateProblem(req: FastifyRequest, ca: X509Certificate, uid: string, now: number): string | null {
