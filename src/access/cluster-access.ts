@@ -5,6 +5,7 @@ import { authenticatorChain, NO_ANSWER, type TokenAuthenticator, type UserInfo }
 import { alwaysAllowAuthorizer, authorizerChain, azureRbacStep, rbacAuthorizer, superUserAuthorizer, type AuthorizerChain, type ChainDecision } from './authz.js';
 import { azureRbacAuthorizer, CLUSTER_TYPES, type AzureAuthorizer } from './azure-rbac.js';
 import { entraTokenAuthenticator, type GroupLookup, type KeySource } from './entra.js';
+import { popTokenAuthenticator } from './pop.js';
 import { clientCertificateAuthenticator, LOCAL_ADMIN_USER, staticTokenAuthenticator, type ClientCertificateAuthenticator } from './local-accounts.js';
 import type { ClusterSettings, ClusterSettingsSource, DataActionCheck, KubeObjectSource } from './ports.js';
 import type { RbacObjects, RequestAttributes } from './rbac.js';
@@ -160,6 +161,9 @@ export class ClusterAccessService {
         tenantId: aad.tenantID, audiences: servers.flatMap((id) => (GUID.test(id) ? [id, `https://${id}`] : [id])), authorityOrigin: origin,
         keys: this.o.keys, groups: this.o.groups, clock,
       });
+      // PoP (Guard's --azure.enable-pop): AKS Arc clusters take PoP tokens whose `u` is their ARM ID (kubelogin
+      // --pop-claims u=<ARM ID>); on every cluster a key-bound (cnf) access token is refused as a bare bearer.
+      entra = popTokenAuthenticator(entra, { hostname: settings.kind === 'arc' ? settings.resourceId : undefined, clock });
       if (this.o.wrapEntra) entra = this.o.wrapEntra(entra, settings);
     }
     const authenticateEntra = cachedTokenAuthenticator(entra, { clock });

@@ -3,6 +3,7 @@
 export { authenticatorChain, NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenRequest, type UserInfo } from './authn.js';
 export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOptions, type GroupLookup, type KeySource } from './entra.js';
 export { cachedGroupLookup } from './groups.js';
+export { popTokenAuthenticator, rsaThumbprint, type PopOptions } from './pop.js';
 export { graphGroupLookup, type GraphGroupLookup, type GraphGroupLookupOptions } from './graph-groups.js';
 export { cachedTokenAuthenticator, tokenCacheStats, type CachedTokenAuthenticator, type TokenCacheOptions, type TokenCacheStats } from './token-cache.js';
 export { reviewToken, badRequest, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';

@@ -54,6 +54,24 @@ export function roleAssignmentView(x: any): any {
   return out;
 }
 
+/** A role definition as az prints it: ARM's properties flattened (`properties.type` is the SDK's `roleType`), keys sorted. */
+export function roleDefinitionView(x: any): any {
+  const p = x.properties ?? {};
+  return {
+    assignableScopes: p.assignableScopes ?? [], createdBy: p.createdBy ?? null, createdOn: p.createdOn ?? null, description: p.description ?? null,
+    id: x.id, name: x.name,
+    permissions: (p.permissions ?? []).map((q: any) => ({
+      actions: q.actions ?? [], condition: q.condition ?? null, conditionVersion: q.conditionVersion ?? null,
+      dataActions: q.dataActions ?? [], notActions: q.notActions ?? [], notDataActions: q.notDataActions ?? [],
+    })),
+    roleName: p.roleName ?? null, roleType: p.type ?? null, type: x.type, updatedBy: p.updatedBy ?? null, updatedOn: p.updatedOn ?? null,
+  };
+}
+
+/** az's `transform_definition_list`: Name, Type, Description. */
+const roleDefinitionTable = (result: unknown) => (Array.isArray(result) ? result : [result])
+  .map((r: any) => ({ Name: r.roleName ?? '', Type: r.type ?? '', Description: r.description ?? '' }));
+
 /** az's `transform_assignment_list`: Principal, Role, Scope. */
 const roleAssignmentTable = (result: unknown) => (Array.isArray(result) ? result : [result])
   .map((r: any) => ({ Principal: r.principalName ?? '', Role: r.roleDefinitionName ?? '', Scope: r.scope ?? '' }));
@@ -149,7 +167,8 @@ function mergeKubeconfig(ctx: Context, text: string, admin: boolean): void {
     for (const item of incoming[key] ?? []) {
       const i = existing[key].findIndex((x: any) => x.name === item.name);
       if (i >= 0 && JSON.stringify(existing[key][i]) !== JSON.stringify(item)) {
-        if (!ctx.opts.overwriteExisting) throw new CliError(`A different object named ${item.name} already exists in your kubeconfig file.\nOverwrite? Run again with --overwrite-existing.`);
+        // az's `_handle_merge` with no TTY to ask "Overwrite?" (Kentra never prompts): --overwrite-existing replaces.
+        if (!ctx.opts.overwriteExisting) throw new CliError(`A different object named ${item.name} already exists in ${key} in your kubeconfig file.`);
         existing[key][i] = item;
       } else if (i < 0) {
         existing[key].push(item);
@@ -643,6 +662,6 @@ Examples:
   });
   leaf(role.command('definition').description('Role definitions.'), 'list', 'List role definitions.', (c) => c.option('-n, --name <role>'), async (ctx) => {
     const a = arm(ctx);
-    return (await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, ctx.opts.name ? { $filter: `roleName eq '${ctx.opts.name}'` } : undefined)).body.value;
-  });
+    return ((await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, ctx.opts.name ? { $filter: `roleName eq '${ctx.opts.name}'` } : undefined)).body.value as any[]).map(roleDefinitionView);
+  }, roleDefinitionTable);
 }

@@ -21,6 +21,13 @@ export type TableTransformer = (result: unknown) => unknown;
 export function leaf(parent: Command, name: string, description: string, build: (c: Command) => Command, run: (ctx: Context) => Promise<unknown>, tableTransformer?: TableTransformer): Command {
   const c = parent.command(name).description(description);
   build(c);
+  // argparse names every missing required argument at once; commander stops at the first.
+  const required = c.options.filter((o) => o.mandatory);
+  for (const o of required) o.mandatory = false;
+  c.hook('preAction', () => {
+    const missing = required.filter((o) => c.getOptionValue(o.attributeName()) === undefined);
+    if (missing.length) c.error(`error: the following arguments are required: ${missing.map((o) => azFlags(o.flags)).join(', ')}`, { code: 'commander.missingMandatoryOptionValue' });
+  });
   c.addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('json'))
     .option('--query <jmespath>', 'JMESPath query string, see http://jmespath.org/')
     .option('--subscription <name-or-id>', 'name or ID of subscription (default: the one `kentra login` chose)')
@@ -45,18 +52,20 @@ export function leaf(parent: Command, name: string, description: string, build: 
   return c;
 }
 
+/** An option's flags as argparse names them: `-g, --resource-group <rg>` → `--resource-group/-g`. */
+function azFlags(flags: string): string {
+  const names = flags.replace(/\s*[<[].*$/, '').split(/[ ,|]+/).filter(Boolean);
+  const long = names.filter((n) => n.startsWith('--'));
+  const short = names.filter((n) => !n.startsWith('--'));
+  return [...long, ...short].join('/');
+}
+
 /**
  * A usage error in az's words (argparse's), from commander's: `the following arguments are required:
  * --name/-n`, `unrecognized arguments: --x`, `argument --name/-n: expected one argument`.
  */
 export function azUsageMessage(commanderMessage: string): string {
   const text = commanderMessage.replace(/^error: /, '').trim();
-  const azFlags = (flags: string) => {
-    const names = flags.replace(/\s*[<[].*$/, '').split(/[ ,|]+/).filter(Boolean);
-    const long = names.filter((n) => n.startsWith('--'));
-    const short = names.filter((n) => !n.startsWith('--'));
-    return [...long, ...short].join('/');
-  };
   let m = /^required option '([^']+)' not specified$/.exec(text);
   if (m) return `the following arguments are required: ${azFlags(m[1]!)}`;
   m = /^option '([^']+)' argument missing$/.exec(text);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { signJwt } from '../shared/jwt.js';
 import { readEntry, removeEntry, usable, withLock, writeEntry, type CacheEntry } from './cache.cjs';
+import { popKey, reqCnf } from './pop.cjs';
 import { KubeloginError, scopeOf, type TokenOptions } from './options.cjs';
 
 // Everything a cache miss needs: the token endpoint, device code, password, client credentials
@@ -121,18 +122,25 @@ function certificateAssertion(o: TokenOptions, audience: string): string {
     { aud: audience, iss: o.clientId, sub: o.clientId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 }, key);
 }
 
+/**
+ * ADAL's `adal.NewOAuthConfig` (upstream's --legacy paths) adds `api-version=1.0` to the v1 endpoints; Entra then
+ * names an app-id resource `spn:<appId>` in the token's `aud`: "a token with 'spn:' prefix in audience claim".
+ */
+const ADAL_API_VERSION = '?api-version=1.0';
+
 async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
   // --legacy: ADAL's device flow on the v1 endpoints with resource = the server id.
   const base = o.isLegacy ? `${a.host}${o.tenantId}/oauth2` : `${a.host}${o.tenantId}/oauth2/v2.0`;
+  const query = o.isLegacy ? ADAL_API_VERSION : '';
   const target: Record<string, string> = o.isLegacy ? { resource: scope.replace('/.default', '') } : { scope: `${scope} openid offline_access profile` };
-  const dc = await post(`${base}/devicecode`, { client_id: o.clientId, ...target }, a.ca);
+  const dc = await post(`${base}/devicecode${query}`, { client_id: o.clientId, ...target }, a.ca);
   // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
   stderr.write(`${dc.message}\n`);
   const deadline = Date.now() + Number(dc.expires_in) * 1000;
   for (;;) {
     await new Promise((r) => setTimeout(r, Number(dc.interval ?? 5) * 1000));
     try {
-      return await post(`${base}/token`, o.isLegacy
+      return await post(`${base}/token${query}`, o.isLegacy
         // ADAL sends the device code as `code`; Kentra's token endpoint reads `device_code`, so both go.
         ? { client_id: o.clientId, grant_type: 'device_code', code: dc.device_code, device_code: dc.device_code, ...target }
         : { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', ...target }, a.ca);
@@ -182,7 +190,7 @@ async function managedIdentity(o: TokenOptions, env: NodeJS.ProcessEnv): Promise
  * Interactive: authorization code with PKCE and a loopback redirect. The browser is $BROWSER, or the
  * system opener when there is a display; the URL is always printed on stderr so it can be opened by hand.
  */
-async function interactive(o: TokenOptions, a: Authority, scope: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
+async function interactive(o: TokenOptions, a: Authority, scope: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream, extra: Record<string, string> = {}): Promise<TokenResponse> {
   const { createServer } = await import('node:http');
   const { randomBytes } = await import('node:crypto');
   const verifier = randomBytes(32).toString('base64url');
@@ -219,7 +227,7 @@ async function interactive(o: TokenOptions, a: Authority, scope: string, env: No
     });
   });
   return post(`${a.host}${o.tenantId}/oauth2/v2.0/token`, {
-    client_id: o.clientId, grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, scope: `${scope} openid offline_access profile`, client_info: '1',
+    client_id: o.clientId, grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, scope: `${scope} openid offline_access profile`, client_info: '1', ...extra,
   }, a.ca);
 }
 
@@ -294,12 +302,14 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
     if (o.loginMethod === 'azurepipelines') {
       throw new KubeloginError('login method azurepipelines is not available in Kentra\'s kubelogin: it needs the Azure DevOps OIDC token endpoint (SYSTEM_OIDCREQUESTURI with SYSTEM_ACCESSTOKEN and a service connection), which Kentra does not emulate; use -l workloadidentity with a federated token file, or -l spn');
     }
-    if (o.isPoPTokenEnabled) {
-      throw new KubeloginError('--pop-enabled is not available in Kentra\'s kubelogin: Kentra\'s identity provider does not issue proof-of-possession tokens (token_type=pop with req_cnf) yet');
+    if (o.isPoPTokenEnabled && !['spn', 'ropc', 'interactive'].includes(o.loginMethod)) {
+      throw new KubeloginError(`--pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l ${o.loginMethod}`);
     }
+    // PoP: every token request names this cache dir's key (upstream's TokenRequestParams).
+    const popParams: Record<string, string> = o.isPoPTokenEnabled ? { token_type: 'pop', req_cnf: reqCnf(popKey(o.tokenCacheDir)) } : {};
     const a = resolveAuthority(o, env);
     const tokenUrl = `${a.host}${o.tenantId}/oauth2/v2.0/token`;
-    const v1TokenUrl = `${a.host}${o.tenantId}/oauth2/token`;
+    const v1TokenUrl = `${a.host}${o.tenantId}/oauth2/token${ADAL_API_VERSION}`;
     const resource = scope.replace('/.default', '');
     switch (o.loginMethod) {
       case 'devicecode': case 'ropc': case 'interactive': {
@@ -309,7 +319,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
           try {
             const body = o.isLegacy
               ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, resource }, a.ca)
-              : await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+              : await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1', ...popParams }, a.ca);
             return toEntry(body, o.tenantId, cached.username);
           } catch (err) {
             // A revoked or expired refresh token: forget it and sign in again, once.
@@ -321,10 +331,10 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
           requireFields(o, [['username', 'username'], ['password', 'password']]);
           const body = o.isLegacy
             ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, resource }, a.ca)
-            : await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1' }, a.ca);
+            : await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1', ...popParams }, a.ca);
           return toEntry(body, o.tenantId, o.username);
         }
-        if (o.loginMethod === 'interactive') return toEntry(await interactive(o, a, scope, env, stderr), o.tenantId);
+        if (o.loginMethod === 'interactive') return toEntry(await interactive(o, a, scope, env, stderr, popParams), o.tenantId);
         return toEntry(await deviceCode(o, a, scope, stderr), o.tenantId);
       }
       case 'spn': {
@@ -335,7 +345,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
           : { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: certificateAssertion(o, tokenUrl) };
         // --legacy: ADAL on the v1 endpoint, resource = the server id (upstream's ADALClientSecret/CertCredential).
         if (o.isLegacy) return toEntry(await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca), o.tenantId);
-        return toEntry(await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential }, a.ca), o.tenantId);
+        return toEntry(await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential, ...popParams }, a.ca), o.tenantId);
       }
       case 'workloadidentity': {
         requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID'], ['federatedTokenFile', 'federated token file']]);

@@ -65,7 +65,7 @@ Tokens are cached per authority, tenant, client, server id, login mode and ident
 `;
 
 /** ExecCredential for kubectl, in the version kubectl asked for (v1beta1 by default). */
-export function execCredential(entry: CacheEntry, execInfo: string | undefined): string {
+export function execCredential(entry: CacheEntry, execInfo: string | undefined, token = entry.accessToken): string {
   let apiVersion = 'client.authentication.k8s.io/v1beta1';
   if (execInfo) {
     let requested: string | undefined;
@@ -80,7 +80,7 @@ export function execCredential(entry: CacheEntry, execInfo: string | undefined):
     }
   }
   const expirationTimestamp = new Date(entry.expiresOn * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return `${JSON.stringify({ kind: 'ExecCredential', apiVersion, spec: { interactive: false }, status: { expirationTimestamp, token: entry.accessToken } })}\n`;
+  return `${JSON.stringify({ kind: 'ExecCredential', apiVersion, spec: { interactive: false }, status: { expirationTimestamp, token } })}\n`;
 }
 
 function legacyIdentity(o: TokenOptions): string {
@@ -88,6 +88,8 @@ function legacyIdentity(o: TokenOptions): string {
 }
 
 function cacheIdentity(o: TokenOptions): string {
+  // A PoP token is bound to this cache dir's key: never the same entry as a bearer token.
+  if (o.isPoPTokenEnabled) return `pop:${cacheIdentity({ ...o, isPoPTokenEnabled: false })}`;
   if (o.loginMethod === 'ropc') return o.username.toLowerCase();
   if (o.loginMethod === 'azurecli') return `${o.subscription}`;
   if (o.isLegacy) return `legacy:${legacyIdentity(o)}`;
@@ -106,16 +108,22 @@ async function getToken(args: string[]): Promise<void> {
   updateFromEnv(o, process.env);
   validate(o);
   if (!o.serverId) throw new KubeloginError('server-id is required');
+  const popHost = o.isPoPTokenEnabled ? (await import('./pop.cjs')).popHost(o.popClaims) : undefined;
   const file = cacheFile(o.tokenCacheDir, {
     authority: o.authorityHost || o.environment, tenantId: o.tenantId, clientId: o.clientId, scope: scopeOf(o.serverId),
     loginMethod: o.loginMethod, identity: cacheIdentity(o),
   });
   let entry = readEntry(file);
-  if (!usable(entry, Math.floor(Date.now() / 1000))) {
+  const pop = popHost === undefined ? undefined : await import('./pop.cjs');
+  const key = pop?.popKey(o.tokenCacheDir);
+  // A cached PoP access token bound to another key (the key file was replaced) is no use.
+  if (!usable(entry, Math.floor(Date.now() / 1000)) || (key && pop!.boundKeyId(entry!.accessToken) !== key.kid)) {
     const { acquire } = await import('./acquire.js');
     entry = await acquire(o, file, process.env, process.stderr);
   }
-  process.stdout.write(execCredential(entry, process.env.KUBERNETES_EXEC_INFO));
+  // --pop-enabled: a fresh SignedHttpRequest around the access token on every run (its ts is checked by the cluster).
+  const token = key ? pop!.signedHttpRequest(entry!.accessToken, popHost!, key) : entry!.accessToken;
+  process.stdout.write(execCredential(entry!, process.env.KUBERNETES_EXEC_INFO, token));
 }
 
 async function removeCacheDir(args: string[], flag: string): Promise<void> {

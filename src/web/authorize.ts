@@ -110,7 +110,9 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
         throw err;
       }
       const state = seal(services.formKey, s, now() + STATE_TTL_MS);
-      return html(reply, signInPage({ action, state, appName: client.displayName, loginHint: s.hint }), 200, pagePolicy(s));
+      // Entra: a login_hint naming an account of the tenant goes straight to that account's password.
+      const known = s.hint ? await knownAccount(services, tenant, s.hint) : undefined;
+      return html(reply, signInPage({ action, state, appName: client.displayName, loginHint: known ?? s.hint, knownAccount: !!known }), 200, pagePolicy(s));
     } catch (err) {
       if (err instanceof AadError) return html(reply, messagePage('Sorry, but we\'re having trouble signing you in.', err.message, true), 400);
       throw err;
@@ -160,6 +162,15 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
     app.post(prefix, submit);
     app.post(`${prefix}/consent`, consent);
   }
+}
+
+/** The UPN of the enabled account a login_hint names, in the request's tenant (or its domain's, for common). */
+async function knownAccount(services: IdentityServices, tenant: { id: string } | null, hint: string): Promise<string | undefined> {
+  const at = hint.lastIndexOf('@');
+  if (at < 1 || hint.length > 256) return undefined;
+  const home = tenant ?? await services.store.findTenantByDomain(hint.slice(at + 1));
+  const user = home ? await services.store.findUserByUpn(home.id, hint) : null;
+  return user && user.accountEnabled !== false ? user.userPrincipalName : undefined;
 }
 
 /** A first-party client as registered in any tenant (they are alike in every tenant). */

@@ -40,15 +40,17 @@ export function deviceCodeEntryPage(error?: string): string {
 <div class="actions"><button type="submit">Next</button></div></form>`);
 }
 
-export function signInPage(input: { action: string; state: string; appName: string; error?: string; loginHint?: string; intro?: string; heading?: string }): string {
-  return page('Sign in to your account', `<h1>${escapeHtml(input.heading ?? 'Sign in')}</h1>
-<p>${escapeHtml(input.intro ?? `to continue to ${input.appName}`)}</p>${errorLine(input.error)}
+export function signInPage(input: { action: string; state: string; appName: string; error?: string; loginHint?: string; knownAccount?: boolean; intro?: string; heading?: string }): string {
+  // A login_hint naming a known account: Entra's "Enter password" step for that account (the name shown, the password focused).
+  const known = input.knownAccount && input.loginHint;
+  return page('Sign in to your account', `<h1>${escapeHtml(input.heading ?? (known ? 'Enter password' : 'Sign in'))}</h1>
+<p>${escapeHtml(input.intro ?? `to continue to ${input.appName}`)}</p>${known ? `<p class="account">${escapeHtml(input.loginHint)}</p>` : ''}${errorLine(input.error)}
 <form method="post" action="${escapeHtml(input.action)}">
 <input type="hidden" name="state" value="${escapeHtml(input.state)}">
 <label for="username">Email, phone, or Skype</label>
-<input type="email" id="username" name="username" value="${escapeHtml(input.loginHint ?? '')}" autocomplete="username" required autofocus>
+<input type="email" id="username" name="username" value="${escapeHtml(input.loginHint ?? '')}" autocomplete="username" required${known ? '' : ' autofocus'}>
 <label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required>
+<input type="password" id="password" name="password" autocomplete="current-password" required${known ? ' autofocus' : ''}>
 <div class="actions"><button type="submit">Sign in</button></div></form>`);
 }
 

@@ -159,7 +159,7 @@ describe('kentra CLI: clusters, features and roles (documents 000–004)', { tim
     const created = await cli.json('role', 'assignment', 'create', '--role', 'Azure Kubernetes Service Cluster User Role', '--assignee', 'dev@kentra.onmicrosoft.com', '--scope', scope);
     assert.equal(created.principalId, user.id);
     assert.equal((await cli.json('role', 'assignment', 'list', '--assignee', 'dev@kentra.onmicrosoft.com', '--scope', scope)).length, 1);
-    assert.ok((await cli.json('role', 'definition', 'list', '--query', '[].properties.roleName')).includes('Azure Kubernetes Service RBAC Writer'));
+    assert.ok((await cli.json('role', 'definition', 'list', '--query', '[].roleName')).includes('Azure Kubernetes Service RBAC Writer'));
     await cli.ok('role', 'assignment', 'delete', '--assignee', 'dev@kentra.onmicrosoft.com', '--role', 'Azure Kubernetes Service Cluster User Role', '--scope', scope);
     assert.equal((await cli.json('role', 'assignment', 'list', '--assignee', 'dev@kentra.onmicrosoft.com', '--scope', scope)).length, 0);
     assert.equal((await cli.run(['aks', 'delete', '-g', 'myResourceGroup', '-n', 'plain2'])).code, 2, 'needs --yes without a terminal');

@@ -67,6 +67,43 @@ describe('kentra CLI output as az and AKS print it (issue 13)', { timeout: 180_0
     assert.ok(table.some((l) => row('Reader').test(l)) && table.some((l) => row('Contributor').test(l)), table.join('\n'));
   });
 
+  it('role definition list prints az\'s flattened shape; -o table shows Name, Type, Description', async () => {
+    const [reader] = await cli.json('role', 'definition', 'list', '--name', 'Reader');
+    assert.equal(reader.properties, undefined, 'no nested ARM properties');
+    assert.deepEqual(Object.keys(reader), ['assignableScopes', 'createdBy', 'createdOn', 'description', 'id', 'name', 'permissions', 'roleName', 'roleType', 'type', 'updatedBy', 'updatedOn']);
+    assert.equal(reader.roleName, 'Reader');
+    assert.equal(reader.roleType, 'BuiltInRole');
+    assert.equal(reader.type, 'Microsoft.Authorization/roleDefinitions');
+    assert.equal(reader.name, 'acdd72a7-3385-48ef-bd42-f606fba81ae7');
+    assert.equal(reader.id, `/subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`);
+    assert.deepEqual(reader.assignableScopes, ['/']);
+    assert.deepEqual(reader.permissions, [{ actions: ['*/read'], condition: null, conditionVersion: null, dataActions: [], notActions: [], notDataActions: [] }]);
+    // What users pipe: `--query "[].roleName"` over the whole list, as with az.
+    const names = (await cli.ok('role', 'definition', 'list', '--query', '[].roleName', '-o', 'tsv')).trim().split('\n');
+    assert.ok(names.includes('Azure Kubernetes Service RBAC Cluster Admin') && names.includes('Owner'), names.join(','));
+    const table = (await cli.ok('role', 'definition', 'list', '--name', 'Reader', '-o', 'table')).split('\n');
+    assert.match(table[0]!, /^Name\s+Type\s+Description$/);
+    assert.match(table[2]!, /^Reader\s+Microsoft\.Authorization\/roleDefinitions\s+View all resources/);
+  });
+
+  it('get-credentials names every missing argument and refuses a merge in az\'s words', async () => {
+    const bare = await cli.run(['aks', 'get-credentials', '--format', 'azure']);
+    assert.equal(bare.code, 2);
+    assert.equal(bare.stderr.split('\n')[0], 'ERROR: the following arguments are required: --resource-group/-g, --name/-n');
+    const noName = await cli.run(['aks', 'get-credentials', '-g', 'rgOut']);
+    assert.equal(noName.code, 2);
+    assert.equal(noName.stderr.split('\n')[0], 'ERROR: the following arguments are required: --name/-n');
+    // The exec-format user is in the file; the azure-format one differs: with no TTY, az refuses and names the section.
+    const groupId = (await cli.ok('ad', 'group', 'create', '--display-name', 'outAdmins', '--mail-nickname', 'outAdmins', '--query', 'id', '-o', 'tsv')).trim();
+    await cli.json('aks', 'create', '-g', 'rgOut', '-n', 'aad1', '--kubernetes-version', '1.30.5', '--enable-aad', '--aad-admin-group-object-ids', groupId);
+    const file = join(dir, 'merge', 'config');
+    const first = await cli.run(['aks', 'get-credentials', '-g', 'rgOut', '-n', 'aad1', '-f', file]);
+    assert.equal(first.code, 0, first.stderr);
+    const merge = await cli.run(['aks', 'get-credentials', '-g', 'rgOut', '-n', 'aad1', '-f', file, '--format', 'azure']);
+    assert.equal(merge.code, 1);
+    assert.equal(merge.stderr, 'ERROR: A different object named clusterUser_rgOut_aad1 already exists in users in your kubeconfig file.\n');
+  });
+
   it('aks list / aks show -o table print az\'s 7 columns', async () => {
     const header = /^Name\s+Location\s+ResourceGroup\s+KubernetesVersion\s+CurrentKubernetesVersion\s+ProvisioningState\s+Fqdn$/;
     for (const args of [['aks', 'list'], ['aks', 'show', '-g', 'rgOut', '-n', 'out1']]) {

@@ -51,6 +51,8 @@ export interface TokenRequest {
   tokenUrl: string;
   ip: string;
   authorization?: string;
+  /** The `api-version` query parameter (`1.0` makes v1 app-id resources `spn:<appId>`, as Entra does). */
+  apiVersion?: string;
 }
 
 export const MULTI_TENANT_SEGMENTS = new Set(['common', 'organizations', 'consumers', 'adfs']);

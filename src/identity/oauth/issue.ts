@@ -43,6 +43,32 @@ export async function groupClaimsFor(
   return claims;
 }
 
+/**
+ * Proof-of-possession (MSAL's PoP scheme, kubelogin --pop-enabled): `token_type=pop` with `req_cnf`, the
+ * base64url JSON `{"kid":"<RFC 7638 thumbprint of the client's RSA key>","xms_ksl":"sw"}`. Entra binds the
+ * access token to that key with a `cnf` claim and answers `token_type: pop`. Null for a bearer request.
+ */
+export function popConfirmation(req: TokenRequest): { cnf: Record<string, string> } | null {
+  const tokenType = req.params.get('token_type');
+  if (tokenType === undefined || tokenType.toLowerCase() === 'bearer') return null;
+  if (tokenType.toLowerCase() !== 'pop') throw aad.malformed(`The token_type '${tokenType.slice(0, 40)}' is not supported: use 'pop' (with req_cnf) or leave it out.`);
+  const reqCnf = req.params.get('req_cnf');
+  if (!reqCnf) throw aad.missingParameter('req_cnf');
+  let value: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]{1,1024}$/.test(reqCnf)) throw new Error('not base64url');
+    value = JSON.parse(Buffer.from(reqCnf, 'base64url').toString('utf8'));
+  } catch {
+    throw aad.malformed("The req_cnf parameter must be the base64url encoding of a JSON object such as {\"kid\":\"<key thumbprint>\"}.");
+  }
+  const o = value as Record<string, unknown>;
+  if (!o || typeof o !== 'object' || Array.isArray(o) || typeof o.kid !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(o.kid)) {
+    throw aad.malformed("The req_cnf parameter must name the key by its SHA-256 JWK thumbprint: {\"kid\":\"<43 base64url characters>\"}.");
+  }
+  if (o.xms_ksl !== undefined && (typeof o.xms_ksl !== 'string' || !/^[a-z]{1,8}$/.test(o.xms_ksl))) throw aad.malformed("The req_cnf parameter's xms_ksl must be a short key-storage name such as 'sw'.");
+  return { cnf: { kid: o.kid, ...(typeof o.xms_ksl === 'string' ? { xms_ksl: o.xms_ksl } : {}) } };
+}
+
 function lifetime(services: IdentityServices): { expiresIn: number } {
   return { expiresIn: services.accessTokenLifetime() };
 }
@@ -56,6 +82,7 @@ export async function issueAppToken(req: TokenRequest, client: AuthenticatedClie
   if (!scope.resourceId || scope.values.length !== 1 || scope.values[0] !== '.default') {
     throw aad.clientCredentialScope(scope.requested.join(' '));
   }
+  const pop = popConfirmation(req);
   const resource = await resolveResource(services, tenant, scope.resourceId);
   const sp: ServicePrincipal | null = client.sp;
   if (!sp) throw aad.appNotFound(client.app.appId, tenant.defaultDomain);
@@ -65,9 +92,9 @@ export async function issueAppToken(req: TokenRequest, client: AuthenticatedClie
   const claims = accessTokenClaims({
     subject: { kind: 'app', tenantId: tenant.id, servicePrincipal: sp, roles, groupClaims },
     audience: resource.audience, resource: resource.app, client: { appId: client.app.appId, authMethod: client.authMethod },
-    origin: req.origin, lifetimeSeconds: expiresIn, now: services.clock.now(),
+    origin: req.origin, lifetimeSeconds: expiresIn, now: services.clock.now(), extra: pop ?? undefined,
   });
-  return withV1Fields(req, { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: signToken(services.keys, claims) }, resource.audience, expiresIn);
+  return withV1Fields(req, { token_type: pop ? 'pop' : 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: signToken(services.keys, claims) }, resource.audience, expiresIn);
 }
 
 function withV1Fields(req: TokenRequest, body: TokenResponseBody, resource: string, expiresIn: number): TokenResponseBody {
@@ -111,6 +138,7 @@ async function mustTenant(services: IdentityServices, tenantId: string): Promise
 export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Promise<TokenResponseBody> {
   const { services } = req;
   const { tenant, user, home, client, scope } = grant;
+  const pop = popConfirmation(req);
   const { resource, granted } = await consentedScopes(services, tenant.id, client, scope, user);
   if (!granted) throw aad.consentRequired(client.app.appId, client.app.displayName);
   const groupClaims = await groupClaimsFor(services, tenant.id, { id: user.id, kind: 'user', member: user.userType === 'Member' }, resource.app.groupMembershipClaims, req.origin);
@@ -119,11 +147,11 @@ export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Prom
   const { expiresIn } = lifetime(services);
   const accessToken = signToken(services.keys, accessTokenClaims({
     subject, audience: resource.audience, resource: resource.app, client: { appId: client.app.appId, authMethod: client.authMethod },
-    origin: req.origin, ipaddr: req.ip, lifetimeSeconds: expiresIn, now,
+    origin: req.origin, ipaddr: req.ip, lifetimeSeconds: expiresIn, now, extra: pop ?? undefined,
   }));
   await grant.commit?.();
   const body: TokenResponseBody = {
-    token_type: 'Bearer',
+    token_type: pop ? 'pop' : 'Bearer',
     scope: (scope.requested.length ? scope.requested : ['openid', 'profile', 'User.Read']).join(' '),
     expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken,
   };

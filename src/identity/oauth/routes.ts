@@ -9,7 +9,7 @@ import { MULTI_TENANT_SEGMENTS, type IdentityServices, type TokenRequest } from 
 import { grantHandlers } from './grants/index.js';
 import { Params } from './params.js';
 import { sendAadError } from './respond.js';
-import { parseScope } from './scopes.js';
+import { parseScope, v1Resource } from './scopes.js';
 import { searchParamsOf } from '../../shared/uri.js';
 import { graphOriginFor } from '../../shared/azure-hosts.js';
 
@@ -32,6 +32,12 @@ function correlationIdOf(req: FastifyRequest, params?: Params): string {
   const h = req.headers['client-request-id'] ?? req.headers['x-ms-client-request-id'];
   const candidate = params?.get('client-request-id') ?? (typeof q === 'string' ? q : undefined) ?? (typeof h === 'string' ? h : undefined);
   return candidate && /^[0-9a-zA-Z-]{1,64}$/.test(candidate) ? candidate : newId();
+}
+
+/** The `api-version` query parameter of a request, when it is one plain value. */
+function apiVersionOf(req: FastifyRequest): string | undefined {
+  const v = (req.query as Record<string, unknown> | undefined)?.['api-version'];
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** The tenant a path segment names; null for the multi-tenant segments. Unknown tenants are an error. */
@@ -105,6 +111,7 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     const tokenRequest: TokenRequest = {
       services, params, tenantSegment: segment, tenant, version: segment.toLowerCase() === 'adfs' ? 1 : version, origin,
       tokenUrl: `${origin}${req.url.split('?')[0]!.replace(/\/$/, '')}`, ip: req.ip, authorization: req.headers.authorization,
+      apiVersion: version === 1 ? apiVersionOf(req) : undefined,
     };
     const body = await handler(tokenRequest);
     return reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache').type('application/json; charset=utf-8').send(body);
@@ -122,7 +129,8 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     } else {
       await findHomeTenantForClient(services, clientId);
     }
-    const scopeText = params.get('scope') ?? (params.get('resource') ? `${params.get('resource')}/.default openid profile offline_access` : undefined);
+    const resource = params.get('resource');
+    const scopeText = params.get('scope') ?? (resource ? `${version === 1 ? v1Resource(resource, apiVersionOf(req)) : resource}/.default openid profile offline_access` : undefined);
     if (!scopeText) throw aad.missingParameter('scope');
     parseScope(scopeText);
     const code = randomToken(48);

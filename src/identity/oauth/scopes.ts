@@ -31,7 +31,7 @@ export function parseScope(scope: string): ParsedScope {
       continue;
     }
     const slash = token.lastIndexOf('/');
-    const [resource, value] = token.includes('://') || (slash > 0 && isGuid(token.slice(0, slash)))
+    const [resource, value] = token.includes('://') || (slash > 0 && (isGuid(token.slice(0, slash)) || SPN_PREFIX.test(token)))
       ? [token.slice(0, slash), token.slice(slash + 1)]
       : [GRAPH_APP_ID, token];
     if (!value) throw aad.invalidScope(token);
@@ -40,6 +40,25 @@ export function parseScope(scope: string): ParsedScope {
     values.push(value);
   }
   return { resourceId, values, oidc, requested };
+}
+
+/** `spn:<appId>`: the service-principal-name form of a resource (v1 era, kubelogin --legacy, the old azure auth provider). */
+const SPN_PREFIX = /^spn:/i;
+
+/** The app id an `spn:<appId>` resource names, or undefined when the resource is not in that form. */
+export function spnAppId(resourceId: string): string | undefined {
+  if (!SPN_PREFIX.test(resourceId)) return undefined;
+  const id = resourceId.slice(4);
+  return isGuid(id) ? id.toLowerCase() : '';
+}
+
+/**
+ * The resource of a v1 request: with `api-version=1.0` (ADAL's default, kubelogin --legacy, client-go's
+ * old azure auth provider) Entra names an app-id resource by its `spn:` form, so the token's `aud` and the
+ * response's `resource` are `spn:<appId>`.
+ */
+export function v1Resource(resource: string, apiVersion: string | undefined): string {
+  return apiVersion === '1.0' && isGuid(resource) ? `spn:${resource}` : resource;
 }
 
 function isGraphAlias(id: string): boolean {
@@ -63,11 +82,16 @@ export interface Resource {
 export async function resolveResource(services: IdentityServices, tenant: Tenant, resourceId: string): Promise<Resource> {
   const { store } = services;
   let app: Application | null = null;
-  const firstParty = firstPartyResource(resourceId);
-  if (firstParty) {
+  // `spn:<appId>` names the application by its app id; the token's `aud` keeps the form the client sent.
+  const spn = spnAppId(resourceId);
+  const lookupId = spn ?? resourceId;
+  const firstParty = spn === '' ? undefined : firstPartyResource(lookupId);
+  if (spn === '') {
+    app = null;
+  } else if (firstParty) {
     app = await store.findApplicationByAppId(tenant.id, firstParty.appId);
-  } else if (isGuid(resourceId)) {
-    app = await store.findApplicationByAppId(tenant.id, resourceId.toLowerCase());
+  } else if (isGuid(lookupId)) {
+    app = await store.findApplicationByAppId(tenant.id, lookupId.toLowerCase());
   } else if (services.isOwnOrigin(resourceId)) {
     // The Azure CLI asks for Graph by the cloud's `microsoftGraphResourceId`: this server.
     app = await store.findApplicationByAppId(tenant.id, GRAPH_APP_ID);

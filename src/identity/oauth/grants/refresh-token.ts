@@ -3,7 +3,7 @@ import { aad } from '../../errors.js';
 import { authenticateClient, clientCredentials } from '../client-auth.js';
 import type { TokenRequest } from '../context.js';
 import { issueUserTokens, type TokenResponseBody } from '../issue.js';
-import { parseScope } from '../scopes.js';
+import { parseScope, v1Resource } from '../scopes.js';
 import { accountInTenant } from '../sign-in.js';
 
 /** Two processes refreshing with the same token at the same moment is not theft. */
@@ -33,7 +33,8 @@ export async function refreshTokenGrant(req: TokenRequest): Promise<TokenRespons
   if (!tenant) throw aad.refreshRevoked();
   const user = await accountInTenant(services, home, tenant);
   const client = await authenticateClient(req, tenant, { requireConfidential: false });
-  const scope = parseScope(req.params.get('scope') ?? (req.params.get('resource') ? `${req.params.get('resource')}/.default openid profile offline_access` : record.scope));
+  const resource = req.params.get('resource');
+  const scope = parseScope(req.params.get('scope') ?? (resource ? `${v1Resource(resource, req.apiVersion)}/.default openid profile offline_access` : record.scope));
   return issueUserTokens(req, {
     tenant, user, home, client, scope, amr: ['pwd'], authTime: record.createdAt, familyId: record.familyId, alwaysRefresh: true,
     commit: async () => {
