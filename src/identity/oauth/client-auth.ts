@@ -115,7 +115,8 @@ function acceptedAudiences(req: TokenRequest, tenant: Tenant): Set<string> {
 }
 
 async function checkCertificateAssertion(req: TokenRequest, tenant: Tenant, app: Application, jwt: DecodedJwt): Promise<void> {
-  const thumbprint = (jwt.header['x5t#S256'] ?? jwt.header.x5t) as string;
+  // MSAL Python sends the thumbprint base64url-encoded with its '=' padding (urlsafe_b64encode); Entra accepts that.
+  const thumbprint = String(jwt.header['x5t#S256'] ?? jwt.header.x5t).replace(/=+$/, '');
   const creds = await req.services.store.listKeyCredentials(tenant.id, app.id);
   const cred = creds.find((c) => c.thumbprintSha256 === thumbprint || c.thumbprintSha1 === thumbprint);
   if (!cred) throw aad.assertionCertUnknown(thumbprint);
