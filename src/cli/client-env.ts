@@ -83,12 +83,25 @@ export function clientEnvironment(e: Endpoints, env: NodeJS.ProcessEnv = process
   };
 }
 
-/** `export` lines for a POSIX shell. */
+/**
+ * The commands that point the current Azure CLI (2.54 or later: `core.instance_discovery`) at this Kentra:
+ * a cloud whose endpoints az reads from Kentra's /metadata/endpoints, with Kentra's tenant authority as
+ * its Entra endpoint. Debian's az 2.45 needs the ADFS-style set-up of docs/azure-cli.md instead.
+ */
+export function azureCliSetup(e: Pick<Endpoints, 'authority'>): string[] {
+  return [
+    `az cloud register -n Kentra --endpoint-resource-manager '${e.authority}/' && az cloud set -n Kentra`,
+    'az config set core.instance_discovery=false',
+  ];
+}
+
+/** `export` lines for a POSIX shell, then the Azure CLI set-up as comments. */
 export function shellExports(e: Endpoints, env: NodeJS.ProcessEnv = process.env): string {
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const { binDir, vars } = clientEnvironment(e, env);
   // Evaluated twice, the shell still gets the folder on PATH once.
-  return [`case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`, ...vars.map(([k, v]) => `export ${k}=${quote(v)}`)].join('\n') + '\n';
+  return [`case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`, ...vars.map(([k, v]) => `export ${k}=${quote(v)}`),
+    '# The Azure CLI 2.54 or later, once per az configuration:', ...azureCliSetup(e).map((c) => `#   ${c}`)].join('\n') + '\n';
 }
 
 /** `kentra env --hosts`: the /etc/hosts lines for a Kentra started with --azure-hostnames (issue 19). */

@@ -18,6 +18,38 @@ function tenantBody(t: Tenant) {
   };
 }
 
+// ---- cloud metadata (GET /metadata/endpoints) ------------------------------------------------------------
+// Three shapes, by api-version, as ARM answers them: before 2019-05-01 the msrestazure object (Debian's
+// az 2.45 registers with 2015-01-01; its login endpoint is the ADFS-style path it needs, docs/azure-cli.md);
+// from 2019-05-01 a list of clouds (what ARM_CLOUD_METADATA_URL reads); from 2022-09-01 the one cloud
+// object that today's `az cloud register` maps with `_arm_to_cli_mapper`, whose Entra endpoint is the
+// tenant authority itself (today's az turns instance discovery off with core.instance_discovery=false).
+
+const METADATA_API_VERSIONS = ['2015-01-01', '2019-05-01', '2020-06-01', '2022-09-01'];
+
+function metadataShape(apiVersion: unknown): 'legacy' | 'list' | 'cloud' | null {
+  if (apiVersion === undefined) return 'legacy';
+  if (typeof apiVersion !== 'string' || !/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion)) return null;
+  const date = apiVersion.slice(0, 10);
+  return date < '2019-05-01' ? 'legacy' : date < '2022-09-01' ? 'list' : 'cloud';
+}
+
+function legacyCloudMetadata(origin: string) {
+  return {
+    galleryEndpoint: `${origin}/`, graphEndpoint: 'https://graph.windows.net/', portalEndpoint: `${origin}/`,
+    authentication: { loginEndpoint: `${origin}/adfs`, audiences: ['https://management.core.windows.net/', 'https://management.azure.com/'] },
+  };
+}
+
+function cloudMetadata(origin: string) {
+  return {
+    name: 'Kentra', portal: `${origin}/`, resourceManager: `${origin}/`, gallery: `${origin}/`,
+    authentication: { loginEndpoint: origin, audiences: ['https://management.core.windows.net/', 'https://management.azure.com/'], tenant: 'common', identityProvider: 'AAD' },
+    graph: 'https://graph.windows.net/', graphAudience: 'https://graph.windows.net/', microsoftGraphResourceId: `${origin}/`,
+    suffixes: { acrLoginServer: 'azurecr.io', keyVaultDns: 'vault.azure.net', storage: 'core.windows.net', sqlServerHostname: 'database.windows.net' },
+  };
+}
+
 /** Subscriptions the caller holds any role in (at the subscription or below). */
 export async function visibleSubscriptions(store: Store, caller: ArmCaller): Promise<Subscription[]> {
   const assignments = await store.listRoleAssignments({ tenantId: caller.tenantId, principalIds: caller.principalIds });
@@ -64,9 +96,13 @@ export function registerSubscriptionRoutes(app: FastifyInstance, store: Store, v
   // Cloud metadata, for `az cloud register --endpoint-resource-manager <this server>` autodetection.
   app.get('/metadata/endpoints', async (req, reply) => {
     const origin = edge.originOf(req);
-    return reply.send({
-      galleryEndpoint: `${origin}/`, graphEndpoint: 'https://graph.windows.net/', portalEndpoint: `${origin}/`,
-      authentication: { loginEndpoint: `${origin}/adfs`, audiences: ['https://management.core.windows.net/', 'https://management.azure.com/'] },
-    });
+    const apiVersion = (req.query as Record<string, unknown>)['api-version'];
+    const shape = metadataShape(apiVersion);
+    if (!shape) {
+      const shown = String(apiVersion).slice(0, 100).replace(/[^\w.-]/g, '?');
+      return sendArmError(reply, new ArmError(400, 'InvalidApiVersionParameter', `The api-version '${shown}' is invalid. The supported versions are '${METADATA_API_VERSIONS.join(',')}'.`));
+    }
+    if (shape === 'legacy') return reply.send(legacyCloudMetadata(origin));
+    return reply.send(shape === 'list' ? [cloudMetadata(origin)] : cloudMetadata(origin));
   });
 }

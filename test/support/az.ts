@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Endpoints } from './kentra.js';
+import { dirname, join } from 'node:path';
+import { KENTRA_BIN, type Endpoints } from './kentra.js';
 import { onPath, packageSkip } from './packages.js';
+import { currentAzureCli } from './tools.js';
 
-// The real Azure CLI (Debian azure-cli 2.45) registered against a Kentra as README's docs/azure-cli.md says.
+// The real Azure CLI registered against a Kentra, in its two set-ups (docs/clients.md):
+// - Debian's azure-cli 2.45 (`az` on PATH) with the ADFS-style authority `<authority>/adfs`, because its
+//   MSAL cannot turn instance discovery off (docs/azure-cli.md);
+// - the current azure-cli from PyPI (scripts/install-azure-cli.sh) with Kentra's tenant authority itself
+//   as the cloud's Entra endpoint and `core.instance_discovery=false`.
 
 export const hasAz = onPath('az');
 export const azSkip = packageSkip(hasAz, 'azure-cli', 'the Azure CLI (az)');
@@ -14,33 +22,46 @@ export const azSkip = packageSkip(hasAz, 'azure-cli', 'the Azure CLI (az)');
 export interface AzResult { code: number; stdout: string; stderr: string }
 
 export interface Az {
+  /** The az program this runs (`az` on PATH, or the current az's path). */
+  bin: string;
   env: NodeJS.ProcessEnv;
   run(...args: string[]): Promise<AzResult>;
+  /** Runs az, calling `onStderr` with all of stderr so far each time it grows (prompts such as the device code). */
+  spawn(args: string[], onStderr: (stderr: string) => void): Promise<AzResult>;
   json(...args: string[]): Promise<any>;
   tsv(...args: string[]): Promise<string>;
   close(): void;
 }
 
-/** A fresh az configuration (own config dir and HOME) with Kentra registered as the active cloud. */
-export async function azFor(e: Endpoints): Promise<Az> {
-  const home = mkdtempSync(join(tmpdir(), 'kentra-az-'));
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: home, AZURE_CONFIG_DIR: join(home, '.azure'), AZURE_CORE_COLLECT_TELEMETRY: 'false',
-    AZURE_CORE_NO_COLOR: 'true', REQUESTS_CA_BUNDLE: e.caFile,
-  };
-  const run = (...args: string[]) => new Promise<AzResult>((resolve) => {
-    const child = spawn('az', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function azRunner(bin: string, env: NodeJS.ProcessEnv) {
+  const spawnAz = (args: string[], onStderr?: (stderr: string) => void) => new Promise<AzResult>((resolve) => {
+    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr); });
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+  const run = (...args: string[]) => spawnAz(args);
   const ok = async (...args: string[]) => {
     const r = await run(...args);
     assert.equal(r.code, 0, `az ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
     return r;
   };
+  return { spawnAz, run, ok };
+}
+
+/**
+ * A fresh az configuration (own config dir and HOME) with Kentra registered as the active cloud in the
+ * ADFS-style set-up of docs/azure-cli.md: Debian's `az` by default, or another az program (`bin`).
+ */
+export async function azFor(e: Endpoints, bin = 'az', extraEnv: NodeJS.ProcessEnv = {}): Promise<Az> {
+  const home = mkdtempSync(join(tmpdir(), 'kentra-az-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH, HOME: home, AZURE_CONFIG_DIR: join(home, '.azure'), AZURE_CORE_COLLECT_TELEMETRY: 'false',
+    AZURE_CORE_NO_COLOR: 'true', REQUESTS_CA_BUNDLE: e.caFile, ...extraEnv,
+  };
+  const { spawnAz, run, ok } = azRunner(bin, env);
   const cloud = {
     endpoints: {
       resourceManager: `${e.authority}/`, activeDirectory: `${e.authority}/adfs`, activeDirectoryResourceId: 'https://management.core.windows.net/',
@@ -52,7 +73,83 @@ export async function azFor(e: Endpoints): Promise<Az> {
   await ok('cloud', 'register', '-n', 'Kentra', '--cloud-config', `@${join(home, 'cloud.json')}`);
   await ok('cloud', 'set', '-n', 'Kentra');
   return {
-    env, run,
+    bin, env, run, spawn: spawnAz,
+    json: async (...args) => JSON.parse((await ok(...args, '-o', 'json')).stdout || 'null'),
+    tsv: async (...args) => (await ok(...args, '-o', 'tsv')).stdout.trim(),
+    close: () => rmSync(home, { recursive: true, force: true }),
+  };
+}
+
+/** What `kentra env` gives a shell for this Kentra: its variables (REQUESTS_CA_BUNDLE: the system roots plus Kentra's CA) and the folder with `kentra` and `kubelogin`. */
+export function kentraEnv(e: Endpoints): { env: Record<string, string>; binDir: string } {
+  const r = spawnSync(process.execPath, [KENTRA_BIN, 'env', '--json', '--data-dir', e.dataDir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `kentra env --json: ${r.stderr}`);
+  const json = JSON.parse(r.stdout) as { env: Record<string, string>; binDir: string };
+  return { env: json.env, binDir: json.binDir };
+}
+
+/** The one request for anything but Kentra the current az makes: its version check, once per fresh config directory (silent when refused). */
+export const AZ_VERSION_CHECK = 'CONNECT azcliprod.blob.core.windows.net:443';
+
+/**
+ * An HTTPS proxy (CONNECT only) that carries az's traffic to Kentra and refuses and records
+ * everything else, so a test can prove az talked to nothing but Kentra. It also stands in for
+ * "Kentra on port 443": MSAL Python drops the authority's port for its user-realm lookup (`az login
+ * -u -p` asks `https://localhost/common/userrealm/…`), so a tunnel to localhost:443 goes to Kentra's
+ * port, as `kentra up --port 443` or a port forward would give a user.
+ */
+export async function kentraOnlyProxy(kentraPort: number): Promise<{ url: string; refused: string[]; tunnelsTo443: () => number; close(): void }> {
+  const refused: string[] = [];
+  let to443 = 0;
+  const server = createServer((req, res) => { refused.push(`${req.method} ${req.url}`); res.writeHead(403).end(); });
+  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const m = /^(localhost|127\.0\.0\.1):(\d+)$/.exec(req.url ?? '');
+    const port = m ? Number(m[2]) : 0;
+    if (!m || (port !== 443 && port !== kentraPort)) {
+      refused.push(`CONNECT ${req.url}`);
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
+    if (port === 443) to443++;
+    const upstream = connect(kentraPort, '127.0.0.1', () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, refused, tunnelsTo443: () => to443,
+    close: () => { server.closeAllConnections(); server.close(); },
+  };
+}
+
+/**
+ * A fresh configuration of the current Azure CLI with Kentra registered the way `kentra env` prints it
+ * (docs/clients.md): `az cloud register` reads the endpoints from Kentra's `/metadata/endpoints` (Kentra's
+ * tenant authority as the Entra endpoint, Kentra's Graph), then `az config set core.instance_discovery=false`.
+ * The printed commands run as written, in bash, with the current az first on PATH.
+ */
+export async function currentAzFor(e: Endpoints, extraEnv: NodeJS.ProcessEnv = {}): Promise<Az> {
+  const currentAz = currentAzureCli();
+  if (currentAz.skip) throw new Error(currentAz.skip);
+  const home = mkdtempSync(join(tmpdir(), 'kentra-az-current-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH, HOME: home, AZURE_CONFIG_DIR: join(home, '.azure'), AZURE_CORE_COLLECT_TELEMETRY: 'false',
+    AZURE_CORE_NO_COLOR: 'true', REQUESTS_CA_BUNDLE: kentraEnv(e).env.REQUESTS_CA_BUNDLE, ...extraEnv,
+  };
+  const { spawnAz, run, ok } = azRunner(currentAz.path, env);
+  const printed = spawnSync(process.execPath, [KENTRA_BIN, 'env', '--data-dir', e.dataDir], { encoding: 'utf8' }).stdout;
+  const setup = printed.split('\n').filter((line) => line.startsWith('#   az ')).map((line) => line.slice('#   '.length));
+  assert.equal(setup.length, 2, `kentra env prints the az set-up:\n${printed}`);
+  // Not spawnSync: az may go through a proxy served by this very process.
+  const bash = azRunner('bash', { ...env, PATH: `${dirname(currentAz.path)}:${env.PATH}` });
+  for (const command of setup) await bash.ok('-c', command);
+  return {
+    bin: currentAz.path, env, run, spawn: spawnAz,
     json: async (...args) => JSON.parse((await ok(...args, '-o', 'json')).stdout || 'null'),
     tsv: async (...args) => (await ok(...args, '-o', 'tsv')).stdout.trim(),
     close: () => rmSync(home, { recursive: true, force: true }),
