@@ -280,6 +280,33 @@ async function azureDeveloperCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promi
   return { accessToken: body.token, expiresOn, tenantId: o.tenantId || undefined };
 }
 
+/**
+ * The pipeline job's OIDC token for a service connection: POST `$SYSTEM_OIDCREQUESTURI?api-version=7.1&serviceConnectionId=<id>`
+ * with the job's `SYSTEM_ACCESSTOKEN` as bearer, answer `{"oidcToken": …}` (azidentity azure_pipelines_credential.go).
+ */
+async function azurePipelinesOidcToken(requestUri: string, connectionId: string, systemAccessToken: string): Promise<string> {
+  const url = new URL(requestUri);
+  url.searchParams.set('api-version', '7.1');
+  url.searchParams.set('serviceConnectionId', connectionId);
+  const { request: req } = url.protocol === 'http:' ? await import('node:http') : await import('node:https');
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const r = req(url, { method: 'POST', headers: { authorization: `Bearer ${systemAccessToken}`, 'content-type': 'application/json', 'x-tfs-fedauthredirect': 'Suppress', accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    r.setTimeout(30_000, () => r.destroy(new Error('no answer from SYSTEM_OIDCREQUESTURI')));
+    r.on('error', (err) => reject(new Error(`AzurePipelinesCredential: ${(err as Error).message}${tlsHint(err as NodeJS.ErrnoException)}`)));
+    r.end();
+  });
+  let token: unknown;
+  try { token = (JSON.parse(text) as { oidcToken?: unknown }).oidcToken; } catch { /* not JSON */ }
+  if (status !== 200 || typeof token !== 'string' || !token) {
+    throw new KubeloginError(`failed to get token: AzurePipelinesCredential: the OIDC token request for service connection ${connectionId} answered HTTP ${status}: ${text.slice(0, 200)}`);
+  }
+  return token;
+}
+
 /** Node's codes for a server certificate it cannot verify (a private CA such as Kentra's). */
 const UNTRUSTED_CERTIFICATE = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
 
@@ -296,15 +323,12 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
   const now = () => Math.floor(Date.now() / 1000);
 
   const fetchToken = async (): Promise<CacheEntry> => {
-    if (o.loginMethod === 'azurecli') return azureCli(o, env);
-    if (o.loginMethod === 'msi') return managedIdentity(o, env);
-    if (o.loginMethod === 'azd') return azureDeveloperCli(o, env);
-    if (o.loginMethod === 'azurepipelines') {
-      throw new KubeloginError('login method azurepipelines is not available in Kentra\'s kubelogin: it needs the Azure DevOps OIDC token endpoint (SYSTEM_OIDCREQUESTURI with SYSTEM_ACCESSTOKEN and a service connection), which Kentra does not emulate; use -l workloadidentity with a federated token file, or -l spn');
-    }
     if (o.isPoPTokenEnabled && !['spn', 'ropc', 'interactive'].includes(o.loginMethod)) {
       throw new KubeloginError(`--pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l ${o.loginMethod}`);
     }
+    if (o.loginMethod === 'azurecli') return azureCli(o, env);
+    if (o.loginMethod === 'msi') return managedIdentity(o, env);
+    if (o.loginMethod === 'azd') return azureDeveloperCli(o, env);
     // PoP: every token request names this cache dir's key (upstream's TokenRequestParams).
     const popParams: Record<string, string> = o.isPoPTokenEnabled ? { token_type: 'pop', req_cnf: reqCnf(popKey(o.tokenCacheDir)) } : {};
     const a = resolveAuthority(o, env);
@@ -346,6 +370,18 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         // --legacy: ADAL on the v1 endpoint, resource = the server id (upstream's ADALClientSecret/CertCredential).
         if (o.isLegacy) return toEntry(await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca), o.tenantId);
         return toEntry(await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential, ...popParams }, a.ca), o.tenantId);
+      }
+      case 'azurepipelines': {
+        // azidentity's AzurePipelinesCredential: the job's OIDC token for the service connection, as a client assertion.
+        const systemAccessToken = env.SYSTEM_ACCESSTOKEN;
+        if (!systemAccessToken) throw new KubeloginError('SYSTEM_ACCESSTOKEN environment variable not set');
+        const oidcUri = env.SYSTEM_OIDCREQUESTURI;
+        if (!oidcUri) throw new KubeloginError('failed to create azure pipelines credential: no value for environment variable SYSTEM_OIDCREQUESTURI. This should be set by Azure Pipelines');
+        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID'], ['azurePipelinesServiceConnectionId', 'service connection ID']]);
+        const assertion = await azurePipelinesOidcToken(oidcUri, o.azurePipelinesServiceConnectionId, systemAccessToken);
+        return toEntry(await post(tokenUrl, {
+          client_id: o.clientId, grant_type: 'client_credentials', scope, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion,
+        }, a.ca), o.tenantId);
       }
       case 'workloadidentity': {
         requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID'], ['federatedTokenFile', 'federated token file']]);

@@ -34,7 +34,7 @@ Usage:
   kubelogin get-token [flags]
 
 Flags:
-  -l, --login string                         Login method. Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, azd, workloadidentity. It may be specified in AAD_LOGIN_METHOD environment variable (default "devicecode")
+  -l, --login string                         Login method. Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, azd, workloadidentity, azurepipelines. It may be specified in AAD_LOGIN_METHOD environment variable (default "devicecode")
       --server-id string                     AAD server application ID
       --client-id string                     AAD client application ID. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_ID or AZURE_CLIENT_ID environment variable
       --client-secret string                 AAD client application secret. Used in spn login. It may be specified in AAD_SERVICE_PRINCIPAL_CLIENT_SECRET or AZURE_CLIENT_SECRET environment variable
@@ -52,6 +52,7 @@ Flags:
       --disable-environment-override         do not let environment variables override flags
       --disable-instance-discovery           accepted for compatibility: this kubelogin never calls instance discovery
       --identity-resource-id string          Managed Identity resource id
+      --azure-pipelines-service-connection-id string   Service connection (resource) ID used by azurepipelines login method. It may be specified in AZURESUBSCRIPTION_SERVICE_CONNECTION_ID environment variable
       --redirect-url string                  interactive: the loopback redirect URL
       --login-hint string                    interactive: login hint
       --legacy                               set to true to get token with 'spn:' prefix in audience claim (devicecode, spn, ropc: the v1 endpoint with resource=<server-id>)
@@ -94,6 +95,7 @@ function cacheIdentity(o: TokenOptions): string {
   if (o.loginMethod === 'azurecli') return `${o.subscription}`;
   if (o.isLegacy) return `legacy:${legacyIdentity(o)}`;
   if (o.loginMethod === 'workloadidentity') return o.federatedTokenFile;
+  if (o.loginMethod === 'azurepipelines') return o.azurePipelinesServiceConnectionId;
   // A token cached for one credential must not answer for another (a rotated or mistyped secret).
   if (o.loginMethod === 'spn') return o.clientCert ? `cert:${o.clientCert}` : `secret:${createHash('sha256').update(o.clientSecret).digest('hex').slice(0, 16)}`;
   return '';

@@ -68,25 +68,23 @@ describe('the kubelogin command', () => {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
-  it('get-token --help lists the modes that work: azd yes, azurepipelines not (Kentra has no Azure DevOps OIDC endpoint)', () => {
+  it('get-token --help lists every mode, azd and azurepipelines included, and the flags upstream has', () => {
     const r = kubelogin(['get-token', '--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, azd, workloadidentity\./);
-    assert.doesNotMatch(r.stdout, /azurepipelines/);
-    for (const flag of ['--login-hint', '--redirect-url', '--timeout', '--legacy', '-s, --subscription', '--pop-enabled', '--pop-claims']) assert.ok(r.stdout.includes(flag), flag);
+    assert.match(r.stdout, /Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, azd, workloadidentity, azurepipelines\./);
+    for (const flag of ['--login-hint', '--redirect-url', '--timeout', '--legacy', '-s, --subscription', '--pop-enabled', '--pop-claims', '--azure-pipelines-service-connection-id']) assert.ok(r.stdout.includes(flag), flag);
   });
 
-  it('-l azurepipelines says why it is not available, as an upstream-style error with exit 1', () => {
+  it('-l azurepipelines outside a pipeline fails as upstream does: SYSTEM_ACCESSTOKEN environment variable not set', () => {
     const r = kubelogin(['get-token', '-l', 'azurepipelines', '--server-id', SERVER, '--cache-dir', join(dir, 'c-ap')]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Error: .*azurepipelines.*not available in Kentra's kubelogin.*Azure DevOps/m);
+    assert.equal(r.stderr, 'Error: SYSTEM_ACCESSTOKEN environment variable not set\n');
   });
 
-  it('--pop-enabled says that Kentra issues no proof-of-possession tokens, rather than handing out a bearer token', () => {
-    const r = kubelogin(['get-token', '-l', 'spn', '--server-id', SERVER, '-t', TENANT, '--client-id', CLIENT, '--client-secret', 's', '--pop-enabled', '--pop-claims', 'u=/arm/id',
-      '--authority-host', 'https://127.0.0.1:9/', '--cache-dir', join(dir, 'c-pop')]);
+  it('--pop-enabled with a mode that has no PoP credential upstream says so, rather than handing out a bearer token', () => {
+    const r = kubelogin(['get-token', '-l', 'azurecli', '--server-id', SERVER, '--pop-enabled', '--pop-claims', 'u=/arm/id', '--cache-dir', join(dir, 'c-pop')]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Error: --pop-enabled is not available in Kentra's kubelogin: Kentra's identity provider does not issue proof-of-possession tokens/m);
+    assert.equal(r.stderr, "Error: --pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l azurecli\n");
   });
 
   it('remove-cache-dir removes --cache-dir, and by default ~/.kube/cache/kubelogin/ (not KUBECACHEDIR)', () => {

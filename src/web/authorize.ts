@@ -166,8 +166,9 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
 
 /** The UPN of the enabled account a login_hint names, in the request's tenant (or its domain's, for common). */
 async function knownAccount(services: IdentityServices, tenant: { id: string } | null, hint: string): Promise<string | undefined> {
+  // Only something shaped like a UPN reaches the store (no control characters, a plain domain).
+  if (!/^[^\s@\u0000-\u001f\u007f]{1,113}@[A-Za-z0-9.-]{1,255}$/.test(hint)) return undefined;
   const at = hint.lastIndexOf('@');
-  if (at < 1 || hint.length > 256) return undefined;
   const home = tenant ?? await services.store.findTenantByDomain(hint.slice(at + 1));
   const user = home ? await services.store.findUserByUpn(home.id, hint) : null;
   return user && user.accountEnabled !== false ? user.userPrincipalName : undefined;

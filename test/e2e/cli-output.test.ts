@@ -86,24 +86,6 @@ describe('kentra CLI output as az and AKS print it (issue 13)', { timeout: 180_0
     assert.match(table[2]!, /^Reader\s+Microsoft\.Authorization\/roleDefinitions\s+View all resources/);
   });
 
-  it('get-credentials names every missing argument and refuses a merge in az\'s words', async () => {
-    const bare = await cli.run(['aks', 'get-credentials', '--format', 'azure']);
-    assert.equal(bare.code, 2);
-    assert.equal(bare.stderr.split('\n')[0], 'ERROR: the following arguments are required: --resource-group/-g, --name/-n');
-    const noName = await cli.run(['aks', 'get-credentials', '-g', 'rgOut']);
-    assert.equal(noName.code, 2);
-    assert.equal(noName.stderr.split('\n')[0], 'ERROR: the following arguments are required: --name/-n');
-    // The exec-format user is in the file; the azure-format one differs: with no TTY, az refuses and names the section.
-    const groupId = (await cli.ok('ad', 'group', 'create', '--display-name', 'outAdmins', '--mail-nickname', 'outAdmins', '--query', 'id', '-o', 'tsv')).trim();
-    await cli.json('aks', 'create', '-g', 'rgOut', '-n', 'aad1', '--kubernetes-version', '1.30.5', '--enable-aad', '--aad-admin-group-object-ids', groupId);
-    const file = join(dir, 'merge', 'config');
-    const first = await cli.run(['aks', 'get-credentials', '-g', 'rgOut', '-n', 'aad1', '-f', file]);
-    assert.equal(first.code, 0, first.stderr);
-    const merge = await cli.run(['aks', 'get-credentials', '-g', 'rgOut', '-n', 'aad1', '-f', file, '--format', 'azure']);
-    assert.equal(merge.code, 1);
-    assert.equal(merge.stderr, 'ERROR: A different object named clusterUser_rgOut_aad1 already exists in users in your kubeconfig file.\n');
-  });
-
   it('aks list / aks show -o table print az\'s 7 columns', async () => {
     const header = /^Name\s+Location\s+ResourceGroup\s+KubernetesVersion\s+CurrentKubernetesVersion\s+ProvisioningState\s+Fqdn$/;
     for (const args of [['aks', 'list'], ['aks', 'show', '-g', 'rgOut', '-n', 'out1']]) {
@@ -162,5 +144,23 @@ describe('kentra CLI output as az and AKS print it (issue 13)', { timeout: 180_0
     assert.notEqual(top.status, 0);
     assert.match(top.stderr, /Metrics API not available/);
     assert.ok(!pods.stdout.includes('metrics-server'), pods.stdout);
+  });
+  // Last: it adds a second cluster, which the 7-column test above does not expect.
+  it('get-credentials names every missing argument and refuses a merge in az\'s words', async () => {
+    const bare = await cli.run(['aks', 'get-credentials', '--format', 'azure']);
+    assert.equal(bare.code, 2);
+    assert.equal(bare.stderr.split('\n')[0], 'ERROR: the following arguments are required: --resource-group/-g, --name/-n');
+    const noName = await cli.run(['aks', 'get-credentials', '-g', 'rgOut']);
+    assert.equal(noName.code, 2);
+    assert.equal(noName.stderr.split('\n')[0], 'ERROR: the following arguments are required: --name/-n');
+    // The exec-format user is in the file; the azure-format one differs: with no TTY, az refuses and names the section.
+    const groupId = (await cli.ok('ad', 'group', 'create', '--display-name', 'outAdmins', '--mail-nickname', 'outAdmins', '--query', 'id', '-o', 'tsv')).trim();
+    await cli.json('aks', 'create', '-g', 'rgOut', '-n', 'aad1', '--kubernetes-version', '1.30.5', '--enable-aad', '--aad-admin-group-object-ids', groupId);
+    const file = join(dir, 'merge', 'config');
+    const first = await cli.run(['aks', 'get-credentials', '-g', 'rgOut', '-n', 'aad1', '-f', file]);
+    assert.equal(first.code, 0, first.stderr);
+    const merge = await cli.run(['aks', 'get-credentials', '-g', 'rgOut', '-n', 'aad1', '-f', file, '--format', 'azure']);
+    assert.equal(merge.code, 1);
+    assert.equal(merge.stderr, 'ERROR: A different object named clusterUser_rgOut_aad1 already exists in users in your kubeconfig file.\n');
   });
 });
