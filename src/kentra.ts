@@ -252,6 +252,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
       clusterServer: (origin, uid) => real?.serverOf(uid) ?? `${origin}/clusters/${uid}`,
       clusterReady: binaries ? async (uid) => (real ? real.ensure(uid) : 'Kentra is still starting') : undefined,
+      kubernetesVersion: binaries?.kubernetesVersion,
       webhookClientCertificate: (uid) => tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
       isGroup: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);
