@@ -51,7 +51,7 @@ describe('kube-apiserver flags by version', () => {
 
     kubeApiserverArgs({ version: '1.36.3', dir, ports, issuer, mode: 'AlwaysAllow' });
     const open = parse(readFileSync(join(dir, 'authorization-config.yaml'), 'utf8'));
-    assert.deepEqual(open.authorizers, [{ type: 'AlwaysAllow', name: 'always-allow' }], 'a cluster without Kubernetes RBAC');
+    assert.deepEqual(open.authorizers, [{ type: 'AlwaysAllow', name: 'alwaysallow' }], 'a cluster without Kubernetes RBAC');
   });
 });
 

@@ -111,8 +111,9 @@ export function kubeApiserverArgs(o: KubeApiserverInputs): string[] {
 
 /** The `apiserver.config.k8s.io/v1` AuthorizationConfiguration of a mode (kube-apiserver 1.32+). */
 export function authorizationConfiguration(mode: AuthorizationMode, webhookKubeconfig: string, ttl: string): Record<string, unknown> {
+  // kube-apiserver requires each built-in authorizer's name to be its type in lower case.
   const authorizers: Record<string, unknown>[] = mode === 'AlwaysAllow'
-    ? [{ type: 'AlwaysAllow', name: 'always-allow' }]
+    ? [{ type: 'AlwaysAllow', name: 'alwaysallow' }]
     : [{ type: 'Node', name: 'node' }, { type: 'RBAC', name: 'rbac' }];
   if (mode === 'Node,RBAC,Webhook') {
     authorizers.push({
