@@ -127,7 +127,8 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     // Another is refused in ARM's shape, and nothing is created.
     const refused = await cli.run(['aks', 'create', '-g', 'rg', '-n', 'ver-old', '--kubernetes-version', '1.29.4']);
     assert.equal(refused.code, 1);
-    assert.equal(refused.stderr, `ERROR: (K8sVersionNotSupported) Version 1.29.4 is not supported in this region: Kentra runs every cluster's API server with the kube-apiserver it was started with (--kube-apiserver), which is ${version}. Leave the Kubernetes version out or use ${version}. Please use [az aks get-versions] command to get the supported version list in this region.\n`);
+    const message = `Version 1.29.4 is not supported in this region: Kentra runs every cluster's API server with the kube-apiserver it was started with (--kube-apiserver), which is ${version}. Leave the Kubernetes version out or use ${version}. Please use [az aks get-versions] command to get the supported version list in this region.`;
+    assert.equal(refused.stderr, `ERROR: (K8sVersionNotSupported) ${message}\nCode: K8sVersionNotSupported\nMessage: ${message}\n`);
     const gone = await cli.run(['aks', 'show', '-g', 'rg', '-n', 'ver-old']);
     assert.match(gone.stderr, /^ERROR: \(ResourceNotFound\)/, gone.stderr);
 
