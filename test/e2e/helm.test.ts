@@ -81,7 +81,7 @@ describe('helm 3 against a real kube-apiserver, through Kentra\'s kubelogin', { 
     await cli.json('group', 'create', '--name', 'rg', '--location', 'eastus');
     await cli.json('aks', 'create', '-g', 'rg', '-n', 'apps', '--enable-aad', '--aad-admin-group-object-ids', ADMINS);
     user = join(dir, 'apps-user.kubeconfig');
-    await cli.ok('aks', 'get-credentials', '-g', 'rg', '-n', 'apps', '--file', user);
+    await cli.ok('aks', 'get-credentials', '-g', 'rg', '-n', 'apps', '--format', 'exec', '--file', user);
     chart = writeChart(dir);
   });
   after(async () => {
