@@ -153,11 +153,18 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
       const bob = await runAs(['get', 'pods'], ropcEnv('bob', 'Bob-Passw0rd!'));
       assert.equal(bob.code, 1, name);
       assert.equal(bob.stderr, `Error from server (Forbidden): pods is forbidden: User "bob@${D}" cannot list resource "pods" in API group "" in the namespace "default"\n`, name);
-      seen.push(name);
-      if (!backend.selfSubjectReview) continue; // kube-apiserver before 1.28: no SelfSubjectReview v1
+      if (!backend.selfSubjectReview) { seen.push(name); continue; } // kube-apiserver before 1.28: no SelfSubjectReview v1
       const who = await runAs(['auth', 'whoami'], ropcEnv('alice', 'Alice-Passw0rd!'));
+      if (minorOf(name.slice(8)) < 28) {
+        // kubectl 1.27 asks only for SelfSubjectReview v1alpha1/v1beta1, which a 1.30+ server no longer serves (upstream's skew, not Kentra's).
+        assert.equal(who.code, 1, name);
+        assert.match(who.stderr, /^error: the selfsubjectreviews API is not enabled in the cluster\nenable APISelfSubjectReview feature gate and authentication\.k8s\.io\/v1alpha1 or authentication\.k8s\.io\/v1beta1 API\n+$/, name);
+        seen.push(`${name} (auth whoami: not served to it)`);
+        continue;
+      }
       assert.equal(who.code, 0, `${name}: ${who.stderr}`);
       assert.match(who.stdout, new RegExp(`Username\\s+alice@${D.replace(/\./g, '\\.')}\\n`), name);
+      seen.push(name);
     }
     t.diagnostic(`kubectl versions that worked: ${seen.join(', ')}`);
   });
@@ -263,7 +270,7 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     // The same user, through kubelogin with the same token cache, is the same Kubernetes user on both.
     const aliceWebhook = await whoami(user, ropc('alice', ALICE_PW));
     const aliceJwt = await whoami(jwtUser, ropc('alice', ALICE_PW));
-    const rows = (table: string) => table.split('\n').filter((l) => /^(Username|Groups)\s/.test(l));
+    const rows = (table: string) => table.split('\n').filter((l) => /^(Username|Groups)\s/.test(l)).map((l) => l.split(/\s+/).join(' '));
     assert.match(aliceJwt, new RegExp(`^ATTRIBUTE\\s+VALUE\\nUsername\\s+alice@${D.replace(/\./g, '\\.')}\\nGroups\\s+\\[${ADMINS} system:authenticated\\]\\n`));
     assert.deepEqual(rows(aliceJwt), rows(aliceWebhook));
     // What differs: the webhook adds the object ID as an extra (Azure RBAC reads it); the structured file cannot (see docs).
