@@ -273,6 +273,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       // Reached by ARM at management.azure.com, a cluster's API server is still Kentra's own listener.
       clusterServer: (origin, uid) => real?.serverOf(uid) ?? `${isAzureOrigin(origin) ? localAuthority() : origin}/clusters/${uid}`,
       clusterReady: binaries ? async (uid) => (real ? real.ensure(uid) : 'Kentra is still starting') : undefined,
+      kubernetesVersion: binaries?.kubernetesVersion,
       webhookClientCertificate: (uid) => tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
       isGroup: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);

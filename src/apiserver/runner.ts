@@ -8,7 +8,7 @@ import { clusterShapeOf, systemObjects, ADMIN_GROUP_BINDING, adminGroupBindingOb
 import { aggregateClusterRoles, type ClusterAccessService, type ClusterSettings, type RbacRole } from '../access/index.js';
 import type { ArmResource, Store } from '../store/index.js';
 import { KubeClient } from './kube-client.js';
-import { freePort, ManagedProcess, portInUse, type Binaries } from './processes.js';
+import { etcdArgs, freePort, kubeApiserverArgs, ManagedProcess, portInUse, type AuthorizationMode, type Binaries } from './processes.js';
 
 // A real kube-apiserver (with its own etcd) behind each managed cluster, the way AKS runs a control
 // plane per cluster: started when the cluster is created or Kentra starts, stopped when it is
@@ -181,7 +181,7 @@ export class RealClusters {
       c.clientCa = clientCa;
     }
     const aad = cfg.aad;
-    const mode = !cfg.enableRBAC ? 'AlwaysAllow' : aad?.enableAzureRBAC ? 'Node,RBAC,Webhook' : 'Node,RBAC';
+    const mode: AuthorizationMode = !cfg.enableRBAC ? 'AlwaysAllow' : aad?.enableAzureRBAC ? 'Node,RBAC,Webhook' : 'Node,RBAC';
     const flagsKey = JSON.stringify([mode, String(clusterSecretsOf(res2).saKid), this.o.authority(), c.ports]);
     if (c.startedWith !== flagsKey || caChanged || c.apiserver.exited() || c.etcd.exited()) {
       await this.stopCluster(c);
@@ -241,16 +241,12 @@ export class RealClusters {
     }
   }
 
-  private async launch(c: Cluster, mode: string): Promise<void> {
+  private async launch(c: Cluster, mode: AuthorizationMode): Promise<void> {
     const f = (name: string) => join(c.dir, name);
-    const { etcd: e, etcdPeer: p, apiserver: a } = c.ports;
+    const { etcd: e, apiserver: a } = c.ports;
     await c.etcd.stopLeftover();
     await c.apiserver.stopLeftover();
-    c.etcd.start(this.o.binaries.etcd, [
-      '--name', 'default', '--data-dir', f('etcd'),
-      '--listen-client-urls', `http://127.0.0.1:${e}`, '--advertise-client-urls', `http://127.0.0.1:${e}`,
-      '--listen-peer-urls', `http://127.0.0.1:${p}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${p}`, '--initial-cluster', `default=http://127.0.0.1:${p}`,
-    ]);
+    c.etcd.start(this.o.binaries.etcd, etcdArgs(c.dir, c.ports));
     await waitFor(async () => {
       const why = c.etcd.exited();
       if (why) throw new Error(`etcd stopped (${why}): ${c.etcd.tail()}`);
@@ -258,20 +254,7 @@ export class RealClusters {
     }, 30_000, 'etcd did not become healthy in 30 s');
 
     const issuer = `${this.o.authority()}/clusters/${c.uid}`;
-    c.apiserver.start(this.o.binaries.kubeApiserver, [
-      '--bind-address=127.0.0.1', `--secure-port=${a}`, '--insecure-port=0', '--advertise-address=127.0.0.1', '--endpoint-reconciler-type=none',
-      `--etcd-servers=http://127.0.0.1:${e}`, '--service-cluster-ip-range=10.0.0.0/16', `--cert-dir=${c.dir}`,
-      `--tls-cert-file=${f('serving.pem')}`, `--tls-private-key-file=${f('serving-key.pem')}`, `--client-ca-file=${f('client-ca.pem')}`,
-      `--service-account-key-file=${f('sa.pub')}`, `--service-account-signing-key-file=${f('sa.key')}`, `--service-account-issuer=${issuer}`, `--api-audiences=${issuer}`,
-      `--authorization-mode=${mode}`,
-      ...(mode.includes('Webhook') ? [
-        `--authorization-webhook-config-file=${f('authz-webhook.kubeconfig')}`, '--authorization-webhook-version=v1',
-        // Kentra caches decisions itself; short caches here keep role changes visible within seconds.
-        '--authorization-webhook-cache-authorized-ttl=2s', '--authorization-webhook-cache-unauthorized-ttl=2s',
-      ] : []),
-      `--authentication-token-webhook-config-file=${f('authn-webhook.kubeconfig')}`, '--authentication-token-webhook-version=v1', '--authentication-token-webhook-cache-ttl=2s',
-      '--anonymous-auth=false', '--profiling=false',
-    ]);
+    c.apiserver.start(this.o.binaries.kubeApiserver, kubeApiserverArgs({ version: this.o.binaries.kubernetesVersion, dir: c.dir, ports: c.ports, issuer, mode }));
     const client = new KubeClient(`https://127.0.0.1:${a}`, {
       caPem: this.o.ca.certPem, certPem: readFileSync(f('control-plane.pem'), 'utf8'), keyPem: readFileSync(f('control-plane-key.pem'), 'utf8'),
     });

@@ -56,9 +56,10 @@ The first start creates a local CA (<data-dir>/ca.pem), a tenant, an admin user,
 principal and a subscription, prints them, and writes them to <data-dir>/endpoints.json.
 Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the server cleanly.
 
-With --kube-apiserver and --etcd (scripts/build-kube-apiserver.sh builds a kube-apiserver from
-Debian's source package), each managed cluster runs a real kube-apiserver on 127.0.0.1 that calls
-Kentra's webhooks; get-credentials points at it. Its files live in <data-dir>/clusters/<uid>.
+With --kube-apiserver and --etcd (scripts/build-go-tool.sh kube-apiserver|etcd builds v1.36.3 and
+v3.6.16 from their Go modules), each managed cluster runs a real kube-apiserver on 127.0.0.1 that
+calls Kentra's webhooks; get-credentials points at it, and the cluster's kubernetesVersion is the
+binary's. Its files live in <data-dir>/clusters/<uid>.
 
 With --azure-hostnames, Kentra also listens on port 443 of the listen address (root, or
 CAP_NET_BIND_SERVICE) and answers as login.microsoftonline.com (and its aliases login.windows.net,

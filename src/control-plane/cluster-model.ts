@@ -6,13 +6,18 @@ import { ArmError } from './arm.js';
 // profile from the source documents (F1–F3, F9, F10, F14). Each refusal is a 400 that says what to do.
 
 export const DEFAULT_KUBERNETES_VERSION = '1.32.7';
-const SUPPORTED_MINOR = { min: 20, max: 34 };
+const SUPPORTED_MINOR = { min: 20, max: 36 };
 
 /**
  * The versions `aks get-versions` lists (ARM's KubernetesVersionListResult): each minor Kentra accepts,
  * with the patch it gives a bare `1.N`, and the next minor as its upgrade.
  */
-export function kubernetesVersionList(): { values: unknown[] } {
+export function kubernetesVersionList(realVersion?: string): { values: unknown[] } {
+  if (realVersion) {
+    // Real API servers: the one version the kube-apiserver binary has.
+    const minor = realVersion.split('.').slice(0, 2).join('.');
+    return { values: [{ version: minor, capabilities: { supportPlan: ['KubernetesOfficial'] }, isDefault: true, patchVersions: { [realVersion]: { upgrades: [] } } }] };
+  }
   const values = [];
   for (let minor = SUPPORTED_MINOR.max; minor >= SUPPORTED_MINOR.min; minor--) {
     const patch = `1.${minor}.7`;
@@ -45,6 +50,17 @@ export function parseVersion(v: unknown): string {
     throw bad(`Version ${String(v)} is not supported in this region. Please use [az aks get-versions] command to get the supported version list in this region.`, 'K8sVersionNotSupported');
   }
   return m[3] !== undefined ? String(v) : `${m[1]}.${m[2]}.7`;
+}
+
+/**
+ * With real API servers (`kentra up --kube-apiserver`) every cluster Kentra runs has the binary's
+ * version: none asked for (or the minor alone) gives it; any other is refused, naming the one it has.
+ */
+export function realClusterVersion(asked: unknown, real: string): string {
+  if (asked === undefined || asked === null || asked === '') return real;
+  const a = String(asked);
+  if (a === real || a === real.split('.').slice(0, 2).join('.')) return real;
+  throw bad(`Version ${a} is not supported in this region: Kentra runs every cluster's API server with the kube-apiserver it was started with (--kube-apiserver), which is ${real}. Leave the Kubernetes version out or use ${real}. Please use [az aks get-versions] command to get the supported version list in this region.`, 'K8sVersionNotSupported');
 }
 
 /** True for Kubernetes 1.24 and later: the user credential defaults to the exec (kubelogin) format. */
@@ -138,10 +154,12 @@ export function aadProfileJson(p: AadProfile | null): Record<string, unknown> | 
 }
 
 /** Fills what a create or full update leaves out, as AKS does, and checks what it must not leave out. */
-export function clusterProperties(input: Record<string, any>, ctx: { name: string; resourceGroup: string; subscriptionId: string; location: string; existing: Record<string, any> | null }): Record<string, any> {
+export function clusterProperties(input: Record<string, any>, ctx: { name: string; resourceGroup: string; subscriptionId: string; location: string; existing: Record<string, any> | null; realVersion?: string }): Record<string, any> {
   const p = { ...(input ?? {}) };
   const existing = ctx.existing ?? {};
-  const version = parseVersion(p.kubernetesVersion || existing.kubernetesVersion);
+  // With real API servers, a request that repeats the stored version (a full PUT after a GET) asks for nothing new.
+  const version = ctx.realVersion ? realClusterVersion(p.kubernetesVersion === existing.kubernetesVersion ? undefined : p.kubernetesVersion, ctx.realVersion)
+    : parseVersion(p.kubernetesVersion || existing.kubernetesVersion);
   const dnsPrefix = p.dnsPrefix || existing.dnsPrefix || `${ctx.name.replace(/[^A-Za-z0-9]/g, '').slice(0, 10)}-${ctx.resourceGroup.replace(/[^A-Za-z0-9]/g, '').slice(0, 16)}-${ctx.subscriptionId.slice(0, 6)}`;
   if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,52}[A-Za-z0-9]?$/.test(dnsPrefix)) throw bad(`The DNS prefix '${dnsPrefix}' is invalid: use letters, numbers and hyphens, starting and ending with a letter or number.`, 'InvalidDnsPrefix');
   const hash = existing.fqdn ? String(existing.fqdn).split('.')[0]!.split('-').pop()! : createHash('sha256').update(`${ctx.subscriptionId}/${ctx.resourceGroup}/${ctx.name}/${randomBytes(4).toString('hex')}`).digest('hex').slice(0, 8);

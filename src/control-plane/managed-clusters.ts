@@ -36,6 +36,8 @@ export interface ControlPlaneOptions extends ArmContext {
    * null when it is as its settings say. A create, update, start or stop finishes only then, as in AKS.
    */
   clusterReady?(clusterUid: string): Promise<string | null>;
+  /** With real API servers, the kube-apiserver binary's version (`1.36.3`): every cluster Kentra runs has it. */
+  kubernetesVersion?: string;
 }
 
 // The shapes of the bodies (what the handlers read is typed; the rest is kept as sent or ignored).
@@ -138,7 +140,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     return settle(op);
   };
   // `az aks get-versions -l <location>` (which K8sVersionNotSupported tells users to run).
-  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/locations/:location/kubernetesVersions', async (r) => r.reply.send(kubernetesVersionList()));
+  armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/locations/:location/kubernetesVersions', async (r) => r.reply.send(kubernetesVersionList(o.kubernetesVersion)));
   armRoute(app, o, 'GET', '/subscriptions/:subscriptionId/providers/Microsoft.ContainerService/locations/:location/operations/:operationId', async (r) => {
     const op = await operation(r);
     const iso = (t: number | null) => (t === null ? undefined : new Date(t).toISOString());
@@ -269,7 +271,7 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
         ? `The cluster '${name}' is attached: keep properties.attachedClusterProfile in the request (an attached cluster cannot become one Kentra runs).`
         : `The cluster '${name}' exists and Kentra runs it: it cannot be attached. Attach under another name.`);
     }
-    const properties = attached ? attachedClusterProperties(props, existingProps) : clusterProperties(props, { name, resourceGroup: rg.name, subscriptionId: sub.id, location, existing: existingProps });
+    const properties = attached ? attachedClusterProperties(props, existingProps) : clusterProperties(props, { name, resourceGroup: rg.name, subscriptionId: sub.id, location, existing: existingProps, realVersion: o.kubernetesVersion });
     if (attached && !props.aadProfile?.managed) {
       throw new ArmError(400, 'AttachedClusterNeedsManagedAAD', 'An attached cluster uses the managed Microsoft Entra integration: send aadProfile with managed: true (and the admin groups).');
     }

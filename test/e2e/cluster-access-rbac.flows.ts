@@ -53,8 +53,8 @@ describe(`cluster access with the real kubectl: F6, F12, F13, against ${backend.
   const files = { admin: '', user: '', rbacUser: '' };
 
   const { run, kubectl, kubectlOk, whoami } = processRunner(() => env);
-  /** `kubectl auth whoami`; on kube-apiserver 1.20 (no SelfSubjectReview) the same answer from its TokenReview, asked by the admin. */
-  const whoamiRun = (kubeconfig: string, extraEnv: NodeJS.ProcessEnv = {}) => whoami(kubeconfig, extraEnv, backend.real ? files.admin : undefined);
+  /** `kubectl auth whoami`; on a kube-apiserver before 1.28 (no SelfSubjectReview v1) the same answer from its TokenReview, asked by the admin. */
+  const whoamiRun = (kubeconfig: string, extraEnv: NodeJS.ProcessEnv = {}) => whoami(kubeconfig, extraEnv, backend.selfSubjectReview ? undefined : files.admin);
   const whoamiOk = async (kubeconfig: string, extraEnv: NodeJS.ProcessEnv = {}) => {
     const r = await whoamiRun(kubeconfig, extraEnv);
     assert.equal(r.code, 0, r.stderr);
@@ -108,7 +108,8 @@ describe(`cluster access with the real kubectl: F6, F12, F13, against ${backend.
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('F6 spn: a service principal bound to `view` by the cluster admin lists pods and is Forbidden on secrets', async () => {
+  it('F6 spn: a service principal bound to `view` by the cluster admin lists pods and is Forbidden on secrets', async (t) => {
+    t.diagnostic(`against ${backend.versions()}`);
     const oid = await id('ad', 'sp', 'show', '--id', PIPELINE);
     await kubectlOk(files.admin, ['create', 'clusterrolebinding', 'pipeline-view', '--clusterrole', 'view', '--user', oid]);
     const file = await convert(files.user, 'spn', 'spn');
