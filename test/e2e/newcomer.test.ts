@@ -317,4 +317,53 @@ kentra aks list -g myResourceGroup --query '[].name' -o tsv`);
       }
     });
   });
+
+  describe('scripts/build-go-tool.sh started twice at once (upstream kubelogin, helm, etcd, kube-apiserver)', () => {
+    const GO_TOOL = join(BUILD_SCRIPT, '..', 'build-go-tool.sh');
+    // A FAKE cached kubelogin (a shell script) stands for the real build: what is tested is the cache
+    // and the lock, not the Go compiler.
+    const cached = (cache: string) => {
+      const dir = join(cache, 'kubelogin-v0.2.19');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'kubelogin'), '#!/bin/sh\necho v0.2.19\n');
+      chmodSync(join(dir, 'kubelogin'), 0o755);
+      writeFileSync(join(dir, '.built'), '');
+      return join(dir, 'kubelogin');
+    };
+    const run = (cache: string): Promise<Run> => new Promise((resolveRun) => {
+      const child = spawn('bash', [GO_TOOL, 'kubelogin', cache], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
+      child.on('close', (code) => { clearTimeout(timer); resolveRun({ code: code ?? -1, stdout, stderr }); });
+    });
+
+    it('a second run waits for the build in progress (a lock per tool), says so, then prints the cached path', async () => {
+      const cache = mkdtempSync(join(tmpdir(), 'kentra-go-cache-'));
+      try {
+        const lock = join(cache, '.build-kubelogin.lock');
+        const release = join(cache, 'release');
+        const holder = spawn('flock', ['--exclusive', lock, 'bash', '-c', `while [ ! -e '${release}' ]; do sleep 0.1; done`], { stdio: 'ignore' });
+        const holderDone = new Promise((r) => holder.on('close', r));
+        while (spawnSync('flock', ['--nonblock', lock, 'true']).status === 0) await new Promise((r) => setTimeout(r, 50));
+        const second = run(cache);
+        const deadline = Date.now() + 20_000;
+        while (Date.now() < deadline && spawnSync('bash', ['-c', `pgrep -f "${GO_TOOL} kubelogin ${cache}" >/dev/null`]).status !== 0) await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 1000));
+        const bin = cached(cache); // the other build finishes: its binary and stamp are in the cache
+        writeFileSync(release, '');
+        await holderDone;
+        const r = await second;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /waiting for another build of kubelogin v0\.2\.19/);
+        assert.equal(r.stdout, `${bin}\n`);
+        const [a, b] = await Promise.all([run(cache), run(cache)]);
+        for (const x of [a, b]) assert.deepEqual([x.code, x.stdout, x.stderr], [0, `${bin}\n`, '']);
+      } finally {
+        rmSync(cache, { recursive: true, force: true });
+      }
+    });
+  });
 });
