@@ -1,5 +1,6 @@
 import type { Clock } from '../shared/clock.js';
 import type { DataActionCheck } from './ports.js';
+import { isGuid } from '../shared/crypto.js';
 
 // Azure RBAC for Kubernetes, as Guard's authorizer decides it (reference/guard-rbac.md §2): system
 // users and users without an Entra object ID get no opinion, discovery paths are allowed, every other
@@ -33,7 +34,6 @@ const SUFFIX: Record<string, string> = {
 };
 const suffixOf = (verb: string) => SUFFIX[verb] ?? '';
 const join = (...parts: string[]) => parts.filter((p) => p !== '').join('/').replace(/\/+/g, '/');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The data action Guard checks for a request (`…/pods/read`, `…/apps/deployments/write`, `…/pods/exec/action`, `…/metrics/read`). */
 export function dataActionOf(clusterType: string, req: AccessRequest): string {
@@ -84,12 +84,12 @@ export function azureRbacAuthorizer(opts: AzureRbacOptions): AzureAuthorizer {
     if (r && (r.verb === '*' || r.resource === '*' || r.group === '*')) {
       return { allowed: false, reason: '', error: 'Wildcard support for Resource/Verb/Group is not enabled for request Group: ' + `${r.group ?? ''}, Resource: ${r.resource ?? ''}, Verb: ${r.verb ?? ''}` };
     }
-    if (!UUID.test(oid)) return { allowed: false, reason: '', error: `error in preparing check access request: oid ${oid} is not a valid UUID` };
+    if (!isGuid(oid)) return { allowed: false, reason: '', error: `error in preparing check access request: oid ${oid} is not a valid UUID` };
     const scope = r?.namespace ? `${opts.clusterResourceId}/namespaces/${r.namespace}` : opts.clusterResourceId;
     const action = dataActionOf(opts.clusterType, req);
     let result;
     try {
-      result = await opts.dataActions.checkDataAction({ tenantId: opts.tenantId, subject: { objectId: oid, groups: req.groups.filter((g) => UUID.test(g)) }, scope, action });
+      result = await opts.dataActions.checkDataAction({ tenantId: opts.tenantId, subject: { objectId: oid, groups: req.groups.filter((g) => isGuid(g)) }, scope, action });
     } catch (err) {
       // Guard: a 5xx, a timeout or a network failure is an error (not cached), which the API server takes as no opinion.
       return { allowed: false, reason: '', error: (err as Error).message };

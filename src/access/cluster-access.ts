@@ -12,6 +12,7 @@ import type { RbacObjects, RequestAttributes } from './rbac.js';
 import { serviceAccountAuthenticator } from './service-accounts.js';
 import { cachedTokenAuthenticator } from './token-cache.js';
 import type { AuthnResult } from './authn.js';
+import { isGuid } from '../shared/crypto.js';
 
 // The one place a cluster's authenticators and authorizers are built: the built-in API, the
 // webhooks (`kentra up` and `kentra webhook`), `check-access` and the apiserver runner all ask this
@@ -74,7 +75,6 @@ export function serverAppIdsOf(s: ClusterSettings): string[] {
   return server ? [server] : [];
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What the chains depend on; a change of anything else (tags, power state, node pools) keeps them and their caches. */
 function fingerprintOf(s: ClusterSettings, origin: string): string {
@@ -158,7 +158,7 @@ export class ClusterAccessService {
     let entra: TokenAuthenticator = async () => NO_ANSWER;
     if (aad && servers.length) {
       entra = entraTokenAuthenticator({
-        tenantId: aad.tenantID, audiences: servers.flatMap((id) => (GUID.test(id) ? [id, `https://${id}`] : [id])), authorityOrigin: origin,
+        tenantId: aad.tenantID, audiences: servers.flatMap((id) => (isGuid(id) ? [id, `https://${id}`] : [id])), authorityOrigin: origin,
         keys: this.o.keys, groups: this.o.groups, clock,
       });
       // PoP (Guard's --azure.enable-pop): AKS Arc clusters take PoP tokens whose `u` is their ARM ID (kubelogin

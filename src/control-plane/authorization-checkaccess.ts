@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ArmError, armRoute, authorize, shape, type ArmContext, type ArmRequest } from './arm.js';
 import { checkAccess } from './roles.js';
+import { isGuid } from '../shared/crypto.js';
 
 // ARM's Microsoft.Authorization/checkaccess at a cluster's scope, the PDP Guard asks for Azure RBAC for
 // Kubernetes (reference/guard-rbac.md §2.3), so that `kentra webhook` beside a kube-apiserver decides
@@ -10,7 +11,6 @@ import { checkAccess } from './roles.js';
 // → one decision per action. The caller needs Microsoft.Authorization/roleAssignments/read at the scope
 // (Reader has it): the answer reveals who may do what there (Kentra's rule; Azure's is not published).
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BODY = shape.body({
   Subject: shape.object({ Attributes: shape.object({ ObjectId: shape.string, Groups: shape.array(shape.string) }, { additional: shape.any }) }, { additional: shape.any }),
   Actions: shape.array(shape.object({ Id: shape.string, IsDataAction: shape.boolean }, { additional: shape.any })),
@@ -38,8 +38,8 @@ export function registerCheckAccessRoutes(app: FastifyInstance, o: ArmContext): 
     await authorize(store, r, scope, 'Microsoft.Authorization/roleAssignments/read');
     const body = (r.req.body ?? {}) as Body;
     const oid = body.Subject?.Attributes?.ObjectId;
-    if (!oid || !GUID.test(oid)) throw invalid('Subject.Attributes.ObjectId must be the object id (a GUID) of the principal to check.');
-    const groups = (body.Subject?.Attributes?.Groups ?? []).filter((g): g is string => typeof g === 'string' && GUID.test(g));
+    if (!oid || !isGuid(oid)) throw invalid('Subject.Attributes.ObjectId must be the object id (a GUID) of the principal to check.');
+    const groups = (body.Subject?.Attributes?.Groups ?? []).filter((g): g is string => typeof g === 'string' && isGuid(g));
     const actions = body.Actions ?? [];
     if (!actions.length || actions.length > 200) throw invalid('Actions must hold from 1 to 200 actions.');
     if (actions.some((a) => !a?.Id)) throw invalid('Each action needs an Id, e.g. Microsoft.ContainerService/managedClusters/pods/read.');

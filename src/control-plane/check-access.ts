@@ -3,6 +3,7 @@ import { decodeJwt } from '../identity/index.js';
 import type { ArmResource, Store } from '../store/index.js';
 import { ArmError } from './arm.js';
 import { clusterSecretsOf } from './cluster-record.js';
+import { isGuid } from '../shared/crypto.js';
 
 // Kentra's `checkAccess` action (`kentra aks check-access`): one cluster access decision explained
 // step by step, with the same authenticators and authorizer chain as the cluster's Kubernetes API.
@@ -47,7 +48,6 @@ export interface CheckAccessResult {
   steps: CheckStep[];
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const invalid = (message: string) => new ArmError(400, 'InvalidRequestContent', message);
 const UNAUTHORIZED = 'error: You must be logged in to the server (Unauthorized)';
 
@@ -137,7 +137,7 @@ export async function checkClusterAccess(deps: CheckAccessDeps, cluster: ArmReso
   const request = q.path ? { verb: q.verb, path: q.path, description: describeRequest(q) }
     : { verb: q.verb, resource: q.resource, apiGroup: q.apiGroup ?? '', ...(q.subresource ? { subresource: q.subresource } : {}), ...(q.namespace ? { namespace: q.namespace } : {}), ...(q.name ? { name: q.name } : {}), description: describeRequest(q) };
   const groupName = async (id: string) => {
-    if (!aad || !GUID.test(id)) return '';
+    if (!aad || !isGuid(id)) return '';
     const g = await deps.store.getGroup(aad.tenantID, id).catch(() => null);
     return g ? ` (${g.displayName})` : '';
   };
@@ -153,8 +153,8 @@ export async function checkClusterAccess(deps: CheckAccessDeps, cluster: ArmReso
   if (q.user) {
     if (!aad) throw new ArmError(400, 'BadRequest', `The cluster '${cluster.name}' has no Microsoft Entra integration: no directory user can sign in to it. Check a token (--token) instead.`);
     const tenant = aad.tenantID;
-    const u = GUID.test(q.user) ? await deps.store.getUser(tenant, q.user.toLowerCase()) : await deps.store.findUserByUpn(tenant, q.user);
-    const sp = !u && GUID.test(q.user) ? await deps.store.getServicePrincipal(tenant, q.user.toLowerCase()) : null;
+    const u = isGuid(q.user) ? await deps.store.getUser(tenant, q.user.toLowerCase()) : await deps.store.findUserByUpn(tenant, q.user);
+    const sp = !u && isGuid(q.user) ? await deps.store.getServicePrincipal(tenant, q.user.toLowerCase()) : null;
     if (!u && !sp) throw new ArmError(400, 'InvalidParameter', `No user or service principal '${q.user}' in the cluster's tenant ${tenant}.`);
     const oid = u?.id ?? sp!.id;
     // Guard names members by UPN; guests (no usable UPN in their tokens) and service principals by object id.

@@ -49,7 +49,8 @@ export function randomToken(bytes = 32): string {
 
 export const newId = (): string => randomUUID();
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A GUID in its 8-4-4-4-12 hex form, any case: the one pattern for object, tenant and app ids. */
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isGuid(value: unknown): boolean {
   return typeof value === 'string' && GUID.test(value);
 }
