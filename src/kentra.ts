@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { registerAdminRoutes, registerArcRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes, type ControlPlaneOptions } from './control-plane/index.js';
 import {
-  DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
+  DEFAULT_RATE_LIMITS, DEFAULT_SIGN_IN_LOG_RETENTION_DAYS, Directory, SignInLog, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
 import { KEY_RELOAD_INTERVAL_MS } from './identity/tokens/keys.js';
 import { loadOrCreateCertificateAuthority, type CertificateAndKey, type CertificateAuthority } from './pki/index.js';
@@ -50,6 +50,8 @@ export interface KentraOptions {
   clock?: Clock;
   /** The key that seals private keys at rest (32 bytes, base64 or hex). Default `$KENTRA_KEY_ENCRYPTION_KEY`, else derived from the data directory's CA key. */
   keyEncryptionKey?: string;
+  /** Days the sign-in log keeps a row (default 30). */
+  signInLogRetentionDays?: number;
 }
 
 /** What `endpoints.json` holds; scripts rely on these keys. */
@@ -232,6 +234,10 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits }, accessTokenLifetime: randomLifetime,
       isOwnOrigin,
       deviceCodeLifetime: 900, devicePollInterval: opts.deviceCodeInterval ?? 5, outboundCaPem: tls.caPem,
+      signInLog: new SignInLog(store, clock, {
+        retentionDays: opts.signInLogRetentionDays ?? DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
+        onError: (message) => logger.error(message),
+      }),
     };
     const { app, edge } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` }, logger, hosts: allowedHosts, port: () => port,
@@ -278,6 +284,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       },
     });
 
+    await services.signInLog!.prune();
     await app.listen({ port, host: opts.listen ?? '127.0.0.1' });
     const address = app.server.address();
     if (address && typeof address === 'object') port = address.port;
@@ -290,6 +297,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       const minute = ++ticks % Math.round(60_000 / KEY_RELOAD_INTERVAL_MS) === 0;
       (minute ? keys.refresh() : keys.reload()).catch((err) => logger.error({ err: { message: (err as Error).message } }, minute ? 'key rotation failed' : 'key reload failed'));
       if (minute) store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
+      if (minute) services.signInLog?.prune().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'sign-in log prune failed'));
     }, KEY_RELOAD_INTERVAL_MS);
     timer.unref();
 
@@ -316,6 +324,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         clearInterval(timer);
         await real?.close();
         await app.close();
+        await services.signInLog?.close();
         await store.close();
       },
     };

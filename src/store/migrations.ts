@@ -332,12 +332,40 @@ async function kubeObjects(db: Db): Promise<void> {
     .execute();
 }
 
+/** The sign-in log (Graph `auditLogs/signIns`): newest first per tenant, pruned by age. */
+async function signInLog(db: Db): Promise<void> {
+  await db.schema.createTable('sign_ins')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('event_type', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text')
+    .addColumn('user_principal_name', 'text')
+    .addColumn('user_principal_name_lower', 'text')
+    .addColumn('user_display_name', 'text')
+    .addColumn('app_id', 'text')
+    .addColumn('app_display_name', 'text')
+    .addColumn('service_principal_id', 'text')
+    .addColumn('ip_address', 'text', (c) => c.notNull())
+    .addColumn('client_app_used', 'text')
+    .addColumn('resource_id', 'text')
+    .addColumn('resource_display_name', 'text')
+    .addColumn('error_code', 'integer', (c) => c.notNull())
+    .addColumn('failure_reason', 'text')
+    .addColumn('additional_details', 'text')
+    .addColumn('correlation_id', 'text')
+    .execute();
+  await db.schema.createIndex('sign_ins_tenant_time').on('sign_ins').columns(['tenant_id', 'created_at', 'id']).execute();
+  await db.schema.createIndex('sign_ins_time').on('sign_ins').columns(['created_at']).execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
   '0003_covering_member_index': { up: coveringMemberIndex },
   '0004_control_plane': { up: controlPlane },
   '0005_kube_objects': { up: kubeObjects },
+  '0006_sign_in_log': { up: signInLog },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -124,7 +124,7 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
     if (!s) return html(reply, messagePage('Sign-in expired', 'This sign-in page has expired. Go back to the application and sign in again.', true), 400);
     try {
       const { tenant } = await signInTarget(services, s.seg, s.cid);
-      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action, state: form.state!, appName: s.cid, policy: pagePolicy(s) });
+      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action, state: form.state!, appName: s.cid, clientId: s.cid, policy: pagePolicy(s) });
       if (!signedIn) return reply;
       const client = await services.store.findApplicationByAppId(signedIn.tenant.id, s.cid);
       if (!client) throw aad.appNotFound(s.cid, signedIn.tenant.defaultDomain);
