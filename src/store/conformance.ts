@@ -440,7 +440,18 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.createRefreshToken(deadRt);
       const key = `p-${id()}`;
       await s.hitCounter(key, 10, late - 100);
+      const liveSession = { idHash: id(), tenantId: id(), userId: id(), authTime: now, expiresAt: late + 1 };
+      const deadSession = { ...liveSession, idHash: id(), expiresAt: late - 1 };
+      await s.createSignInSession(liveSession);
+      await s.createSignInSession(deadSession);
+      assert.deepEqual(await s.getSignInSession(deadSession.idHash, now), deadSession);
+      assert.equal(await s.getSignInSession(deadSession.idHash, late), null, 'an expired session is never returned');
       await s.purgeExpired(late);
+      assert.deepEqual(await s.getSignInSession(liveSession.idHash, late), liveSession);
+      assert.equal(await s.getSignInSession(deadSession.idHash, now), null, 'the expired session was removed');
+      assert.equal(await s.deleteSignInSession(liveSession.idHash), true);
+      assert.equal(await s.deleteSignInSession(liveSession.idHash), false);
+      assert.equal(await s.getSignInSession(liveSession.idHash, now), null);
       assert.ok(await s.getDeviceCode(live.deviceCodeHash));
       assert.equal(await s.getDeviceCode(dead.deviceCodeHash), null);
       assert.ok(await s.getRefreshToken(liveRt.tokenHash));

@@ -8,7 +8,7 @@ import type {
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
-  SignInEvent, SignInQuery, SigningKey, Subscription, Tenant, User,
+  SignInEvent, SignInQuery, SignInSession, SigningKey, Subscription, Tenant, User,
 } from './types.js';
 
 type Db = Kysely<any> | Transaction<any>;
@@ -682,12 +682,25 @@ export class KyselyStore implements Store {
     return Number(res.numDeletedRows);
   }
 
+  createSignInSession(s: SignInSession) { return this.insert(t.signInSessions, s, 'sign-in session'); }
+
+  async getSignInSession(idHash: string, now: number): Promise<SignInSession | null> {
+    const row = await this.db.selectFrom('sign_in_sessions').selectAll().where('id_hash', '=', idHash).where('expires_at', '>', now).executeTakeFirst();
+    return row ? this.fromRow(t.signInSessions, row) : null;
+  }
+
+  async deleteSignInSession(idHash: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('sign_in_sessions').where('id_hash', '=', idHash).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
   async purgeExpired(now: number): Promise<void> {
     await this.transaction(async (tx) => {
       const s = (tx as KyselyStore).db;
       await s.deleteFrom('device_codes').where('expires_at', '<=', now).execute();
       await s.deleteFrom('authorization_codes').where('expires_at', '<=', now).execute();
       await s.deleteFrom('refresh_tokens').where('expires_at', '<=', now).execute();
+      await s.deleteFrom('sign_in_sessions').where('expires_at', '<=', now).execute();
       await s.deleteFrom('counters').where(sql`window_start + window_ms`, '<=', now).execute();
     });
   }

@@ -359,6 +359,18 @@ async function signInLog(db: Db): Promise<void> {
   await db.schema.createIndex('sign_ins_time').on('sign_ins').columns(['created_at']).execute();
 }
 
+/** Browser sign-in sessions (SSO) of the authorization endpoint, by the hash of their cookie. */
+async function signInSessions(db: Db): Promise<void> {
+  await db.schema.createTable('sign_in_sessions')
+    .addColumn('id_hash', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('auth_time', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('sign_in_sessions_expiry').on('sign_in_sessions').columns(['expires_at']).execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
@@ -366,6 +378,7 @@ const migrations: Record<string, Migration> = {
   '0004_control_plane': { up: controlPlane },
   '0005_kube_objects': { up: kubeObjects },
   '0006_sign_in_log': { up: signInLog },
+  '0007_sign_in_sessions': { up: signInSessions },
 };
 
 export const migrationProvider: MigrationProvider = {

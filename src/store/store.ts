@@ -3,7 +3,7 @@ import type {
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
-  SignInEvent, SignInQuery, SigningKey, Subscription, Tenant, User,
+  SignInEvent, SignInQuery, SignInSession, SigningKey, Subscription, Tenant, User,
 } from './types.js';
 
 /** Read-modify-write: receives the current entity, returns the new one. Runs inside one transaction. */
@@ -203,6 +203,11 @@ export interface Store {
   /** Deletes sign-ins created before `before` (retention); returns how many. */
   pruneSignIns(before: number): Promise<number>;
 
-  /** Deletes expired device codes, authorization codes, refresh tokens and counters. */
+  createSignInSession(s: SignInSession): Promise<void>;
+  /** Only a session not expired at `now`. */
+  getSignInSession(idHash: string, now: number): Promise<SignInSession | null>;
+  deleteSignInSession(idHash: string): Promise<boolean>;
+
+  /** Deletes expired device codes, authorization codes, refresh tokens, sign-in sessions and counters. */
   purgeExpired(now: number): Promise<void>;
 }

@@ -4,7 +4,7 @@ import type {
   Application, AppRoleAssignment, AuthorizationCode, DeviceCode, DirectoryRoleAssignment,
   FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject, OAuth2PermissionGrant, Owner,
   PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal, SigningKey, Subscription,
-  SignInEvent, Tenant, User,
+  SignInEvent, SignInSession, Tenant, User,
 } from './types.js';
 
 export const tenants = codec<Tenant>('tenants', {
@@ -158,3 +158,8 @@ export const signIns = codec<SignInEvent>('sign_ins', {
   resourceDisplayName: ['resource_display_name', 'text'], errorCode: ['error_code', 'int'], failureReason: ['failure_reason', 'text'],
   additionalDetails: ['additional_details', 'text'], correlationId: ['correlation_id', 'text'],
 }, (e) => ({ user_principal_name_lower: e.userPrincipalName?.toLowerCase() ?? null }));
+
+export const signInSessions = codec<SignInSession>('sign_in_sessions', {
+  idHash: ['id_hash', 'text'], tenantId: ['tenant_id', 'text'], userId: ['user_id', 'text'], authTime: ['auth_time', 'int'],
+  expiresAt: ['expires_at', 'int'],
+});

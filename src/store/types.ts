@@ -378,3 +378,15 @@ export interface SignInQuery {
   appId?: string;
   errorCode?: number;
 }
+
+/** A browser's sign-in session (SSO) on the authorization endpoint; the cookie value is known only as its hash. */
+export interface SignInSession {
+  idHash: string;
+  /** The tenant the session was made for; it serves no other. */
+  tenantId: string;
+  /** The account in that tenant. */
+  userId: string;
+  /** When the password was checked. */
+  authTime: number;
+  expiresAt: number;
+}
