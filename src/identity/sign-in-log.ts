@@ -88,6 +88,7 @@ function eventTypeOfGrant(grantType: string, params: Params): SignInEventType {
 export class SignInLog {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate = false;
   private writing: Promise<void> = Promise.resolve();
   private dropped = 0;
   private readonly cache = new Map<string, { value: unknown; until: number }>();
@@ -181,10 +182,12 @@ export class SignInLog {
       return;
     }
     this.queue.push(p);
+    if (this.immediate) return;
     if (this.queue.length >= this.batchSize) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
-      setImmediate(() => void this.flush());
+      this.immediate = true;
+      setImmediate(() => { this.immediate = false; void this.flush(); });
     } else if (!this.timer) {
       this.timer = setTimeout(() => { this.timer = null; void this.flush(); }, this.flushMs);
       this.timer.unref();
