@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { controlPlaneAccessPorts, registerAdminRoutes, registerCheckAccessRoutes, registerArcRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes, type ControlPlaneOptions } from './control-plane/index.js';
 import {
-  DEFAULT_RATE_LIMITS, Directory, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
+  DEFAULT_RATE_LIMITS, DEFAULT_SIGN_IN_LOG_RETENTION_DAYS, Directory, SignInLog, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
 } from './identity/index.js';
 import { KEY_RELOAD_INTERVAL_MS } from './identity/tokens/keys.js';
 import { loadOrCreateCertificateAuthority, type CertificateAndKey, type CertificateAuthority } from './pki/index.js';
@@ -57,6 +57,8 @@ export interface KentraOptions {
   clock?: Clock;
   /** The key that seals private keys at rest (32 bytes, base64 or hex). Default `$KENTRA_KEY_ENCRYPTION_KEY`, else derived from the data directory's CA key. */
   keyEncryptionKey?: string;
+  /** Days the sign-in log keeps a row (default 30). */
+  signInLogRetentionDays?: number;
 }
 
 /** What `endpoints.json` holds; scripts rely on these keys. */
@@ -244,6 +246,10 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits }, accessTokenLifetime: randomLifetime,
       isOwnOrigin,
       deviceCodeLifetime: 900, devicePollInterval: opts.deviceCodeInterval ?? 5, outboundCaPem: tls.caPem,
+      signInLog: new SignInLog(store, clock, {
+        retentionDays: opts.signInLogRetentionDays ?? DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
+        onError: (message) => logger.error(message),
+      }),
     };
     const { app, edge } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` }, logger, hosts: allowedHosts, port: () => port,
@@ -301,6 +307,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       },
     });
 
+    await services.signInLog!.prune();
     const listen = opts.listen ?? '127.0.0.1';
     await app.listen({ port, host: listen });
     const address = app.server.address();
@@ -333,6 +340,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       const minute = ++ticks % Math.round(60_000 / KEY_RELOAD_INTERVAL_MS) === 0;
       (minute ? keys.refresh() : keys.reload()).catch((err) => logger.error({ err: { message: (err as Error).message } }, minute ? 'key rotation failed' : 'key reload failed'));
       if (minute) store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
+      if (minute) services.signInLog?.prune().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'sign-in log prune failed'));
     }, KEY_RELOAD_INTERVAL_MS);
     timer.unref();
 
@@ -361,6 +369,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         await new Promise<void>((r) => (hostnameListener ? hostnameListener.close(() => r()) : r()));
         await real?.close();
         await app.close();
+        await services.signInLog?.close();
         await store.close();
       },
     };

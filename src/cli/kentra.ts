@@ -51,6 +51,11 @@ program.command('up')
   .option('--kube-apiserver <path>', 'a kube-apiserver binary: every managed cluster gets a real API server with its own etcd [env KENTRA_KUBE_APISERVER]')
   .option('--etcd <path>', 'the etcd binary for those API servers [env KENTRA_ETCD]')
   .option('--key-encryption-key-file <file>', 'a file holding the 32-byte key (base64) that seals private keys in the store [env KENTRA_KEY_ENCRYPTION_KEY; default derived from <data-dir>/ca-key.pem]')
+  .option('--sign-in-log-retention-days <days>', 'days the sign-in log (Graph auditLogs/signIns) keeps a sign-in; older ones are pruned', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 3650) throw new InvalidArgumentError('must be a whole number of days from 1 to 3650');
+    return n;
+  }, 30)
   .addHelpText('after', `
 The first start creates a local CA (<data-dir>/ca.pem), a tenant, an admin user, a service
 principal and a subscription, prints them, and writes them to <data-dir>/endpoints.json.
@@ -77,6 +82,7 @@ See docs/azure-by-name.md.`)
       store: opts.store ?? process.env.KENTRA_STORE, seed: opts.seed ?? process.env.KENTRA_SEED,
       deviceCodeInterval: opts.deviceCodeInterval, provisioningDelayMs: opts.provisioningDelay, logLevel: opts.logLevel,
       kubeApiserver: opts.kubeApiserver, etcd: opts.etcd,
+      signInLogRetentionDays: opts.signInLogRetentionDays,
       keyEncryptionKey: opts.keyEncryptionKeyFile ? (await import('node:fs')).readFileSync(opts.keyEncryptionKeyFile, 'utf8') : undefined,
     });
   });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { StoreError } from './errors.js';
 import type { Store } from './store.js';
-import type { Application, DeviceCode, Group, KubeObject, RefreshToken, Tenant, User } from './types.js';
+import type { Application, DeviceCode, Group, KubeObject, RefreshToken, SignInEvent, Tenant, User } from './types.js';
 
 // One suite every Store backend must pass (dex's storage/conformance, for Kentra). Each test works in
 // tenants of its own, so the tests share one store and stay independent.
@@ -440,7 +440,18 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.createRefreshToken(deadRt);
       const key = `p-${id()}`;
       await s.hitCounter(key, 10, late - 100);
+      const liveSession = { idHash: id(), tenantId: id(), userId: id(), authTime: now, expiresAt: late + 1 };
+      const deadSession = { ...liveSession, idHash: id(), expiresAt: late - 1 };
+      await s.createSignInSession(liveSession);
+      await s.createSignInSession(deadSession);
+      assert.deepEqual(await s.getSignInSession(deadSession.idHash, now), deadSession);
+      assert.equal(await s.getSignInSession(deadSession.idHash, late), null, 'an expired session is never returned');
       await s.purgeExpired(late);
+      assert.deepEqual(await s.getSignInSession(liveSession.idHash, late), liveSession);
+      assert.equal(await s.getSignInSession(deadSession.idHash, now), null, 'the expired session was removed');
+      assert.equal(await s.deleteSignInSession(liveSession.idHash), true);
+      assert.equal(await s.deleteSignInSession(liveSession.idHash), false);
+      assert.equal(await s.getSignInSession(liveSession.idHash, now), null);
       assert.ok(await s.getDeviceCode(live.deviceCodeHash));
       assert.equal(await s.getDeviceCode(dead.deviceCodeHash), null);
       assert.ok(await s.getRefreshToken(liveRt.tokenHash));
@@ -654,6 +665,47 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       ]);
       assert.deepEqual([created.resourceVersion, updated?.resourceVersion], [2, 3]);
       assert.deepEqual(await s.listKubeObjects(c, '/configmaps', 'default'), [updated, created]);
+    });
+
+    it('keeps sign-ins per tenant, filters them, pages them newest first and prunes them by age', async () => {
+      const t1 = id();
+      const t2 = id();
+      const userId = id();
+      const appId = id();
+      const signIn = (over: Partial<SignInEvent>): SignInEvent => ({
+        id: id(), tenantId: t1, createdAt: now, eventType: 'interactiveUser', userId, userPrincipalName: 'Ann@Example.com', userDisplayName: 'Ann',
+        appId, appDisplayName: 'app', servicePrincipalId: null, ipAddress: '127.0.0.1', clientAppUsed: 'Browser', resourceId: null,
+        resourceDisplayName: null, errorCode: 0, failureReason: null, additionalDetails: null, correlationId: null, ...over,
+      });
+      const events = Array.from({ length: 7 }, (_, i) => signIn({ createdAt: now - i * 1000, errorCode: i % 2 ? 50126 : 0 }));
+      const sp = signIn({ eventType: 'servicePrincipal', userId: null, userPrincipalName: null, createdAt: now - 500 });
+      const other = signIn({ tenantId: t2 });
+      await s.addSignIns([...events, sp, other]);
+      await s.addSignIns([]);
+      assert.deepEqual(await s.getSignIn(t1, events[3]!.id), events[3]);
+      assert.equal(await s.getSignIn(t2, events[3]!.id), null, 'another tenant never sees the row');
+
+      const all = await s.listSignIns(t1, { eventTypes: ['interactiveUser'] });
+      assert.deepEqual(all.items.map((e) => e.id), events.map((e) => e.id));
+      assert.equal(all.next, undefined);
+      const seen: string[] = [];
+      let after: string | undefined;
+      do {
+        const p = await s.listSignIns(t1, { eventTypes: ['interactiveUser'] }, { limit: 3, after });
+        assert.ok(p.items.length <= 3);
+        seen.push(...p.items.map((e) => e.id));
+        after = p.next;
+      } while (after);
+      assert.deepEqual(seen, events.map((e) => e.id), 'pages join into the whole list, newest first');
+
+      assert.deepEqual((await s.listSignIns(t1, { from: now - 2000, to: now - 1000 })).items.map((e) => e.id), [events[1]!.id, events[2]!.id], 'both bounds inclusive');
+      assert.deepEqual((await s.listSignIns(t1, { errorCode: 50126, userPrincipalName: 'ann@example.COM', userId, appId })).items.map((e) => e.id), [events[1]!.id, events[3]!.id, events[5]!.id]);
+      assert.deepEqual((await s.listSignIns(t1, { eventTypes: ['servicePrincipal'] })).items.map((e) => e.id), [sp.id]);
+      assert.deepEqual((await s.listSignIns(t2, {})).items.map((e) => e.id), [other.id]);
+      await assert.rejects(s.listSignIns(t1, {}, { after: 'not-a-cursor' }), (e: unknown) => e instanceof StoreError && e.code === 'invalid');
+
+      assert.ok(await s.pruneSignIns(now - 4500) >= 2);
+      assert.deepEqual((await s.listSignIns(t1, { eventTypes: ['interactiveUser'] })).items.map((e) => e.id), events.slice(0, 5).map((e) => e.id));
     });
 
     it('stores meta values and overwrites them', async () => {

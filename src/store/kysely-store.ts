@@ -8,7 +8,7 @@ import type {
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
-  SigningKey, Subscription, Tenant, User,
+  SignInEvent, SignInQuery, SignInSession, SigningKey, Subscription, Tenant, User,
 } from './types.js';
 
 type Db = Kysely<any> | Transaction<any>;
@@ -669,12 +669,61 @@ export class KyselyStore implements Store {
     await this.remove('counters', { key });
   }
 
+  async addSignIns(events: SignInEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.db.insertInto('sign_ins').values(events.map((e) => this.toRow(t.signIns, e))).execute();
+  }
+
+  getSignIn(tenantId: string, id: string) { return this.one(t.signIns, { tenant_id: tenantId, id }); }
+
+  async listSignIns(tenantId: string, query: SignInQuery, opts: ListOptions = {}): Promise<Page<SignInEvent>> {
+    const limit = Math.min(Math.max(opts.limit ?? MAX_PAGE, 1), MAX_PAGE);
+    let q = this.db.selectFrom('sign_ins').selectAll().where('tenant_id', '=', tenantId);
+    if (query.eventTypes) q = q.where('event_type', 'in', query.eventTypes.length ? query.eventTypes : ['']);
+    if (query.from !== undefined) q = q.where('created_at', '>=', query.from);
+    if (query.to !== undefined) q = q.where('created_at', '<=', query.to);
+    if (query.userId !== undefined) q = q.where('user_id', '=', query.userId);
+    if (query.userPrincipalName !== undefined) q = q.where('user_principal_name_lower', '=', query.userPrincipalName.toLowerCase());
+    if (query.appId !== undefined) q = q.where('app_id', '=', query.appId);
+    if (query.errorCode !== undefined) q = q.where('error_code', '=', query.errorCode);
+    if (opts.after) {
+      // The cursor is the last row's (created_at, id): the next page starts strictly after it, newest first.
+      const m = /^(\d{1,16})\.([0-9a-f-]{1,64})$/.exec(Buffer.from(opts.after, 'base64url').toString('utf8'));
+      if (!m) throw new StoreError('invalid', 'The skip token is not valid.');
+      const at = Number(m[1]);
+      const id = m[2]!;
+      q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const items = rows.slice(0, limit).map((r: Record<string, unknown>) => this.fromRow(t.signIns, r));
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, next: Buffer.from(`${last.createdAt}.${last.id}`, 'utf8').toString('base64url') } : { items };
+  }
+
+  async pruneSignIns(before: number): Promise<number> {
+    const res = await this.db.deleteFrom('sign_ins').where('created_at', '<', before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  createSignInSession(s: SignInSession) { return this.insert(t.signInSessions, s, 'sign-in session'); }
+
+  async getSignInSession(idHash: string, now: number): Promise<SignInSession | null> {
+    const row = await this.db.selectFrom('sign_in_sessions').selectAll().where('id_hash', '=', idHash).where('expires_at', '>', now).executeTakeFirst();
+    return row ? this.fromRow(t.signInSessions, row) : null;
+  }
+
+  async deleteSignInSession(idHash: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('sign_in_sessions').where('id_hash', '=', idHash).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
   async purgeExpired(now: number): Promise<void> {
     await this.transaction(async (tx) => {
       const s = (tx as KyselyStore).db;
       await s.deleteFrom('device_codes').where('expires_at', '<=', now).execute();
       await s.deleteFrom('authorization_codes').where('expires_at', '<=', now).execute();
       await s.deleteFrom('refresh_tokens').where('expires_at', '<=', now).execute();
+      await s.deleteFrom('sign_in_sessions').where('expires_at', '<=', now).execute();
       await s.deleteFrom('counters').where(sql`window_start + window_ms`, '<=', now).execute();
     });
   }

@@ -344,6 +344,45 @@ async function clusterRecord(db: Db): Promise<void> {
   await db.schema.createIndex('arm_resources_cluster_uid').on('arm_resources').column('cluster_uid').unique().execute();
 }
 
+/** The sign-in log (Graph `auditLogs/signIns`): newest first per tenant, pruned by age. */
+async function signInLog(db: Db): Promise<void> {
+  await db.schema.createTable('sign_ins')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('event_type', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text')
+    .addColumn('user_principal_name', 'text')
+    .addColumn('user_principal_name_lower', 'text')
+    .addColumn('user_display_name', 'text')
+    .addColumn('app_id', 'text')
+    .addColumn('app_display_name', 'text')
+    .addColumn('service_principal_id', 'text')
+    .addColumn('ip_address', 'text', (c) => c.notNull())
+    .addColumn('client_app_used', 'text')
+    .addColumn('resource_id', 'text')
+    .addColumn('resource_display_name', 'text')
+    .addColumn('error_code', 'integer', (c) => c.notNull())
+    .addColumn('failure_reason', 'text')
+    .addColumn('additional_details', 'text')
+    .addColumn('correlation_id', 'text')
+    .execute();
+  await db.schema.createIndex('sign_ins_tenant_time').on('sign_ins').columns(['tenant_id', 'created_at', 'id']).execute();
+  await db.schema.createIndex('sign_ins_time').on('sign_ins').columns(['created_at']).execute();
+}
+
+/** Browser sign-in sessions (SSO) of the authorization endpoint, by the hash of their cookie. */
+async function signInSessions(db: Db): Promise<void> {
+  await db.schema.createTable('sign_in_sessions')
+    .addColumn('id_hash', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('auth_time', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('sign_in_sessions_expiry').on('sign_in_sessions').columns(['expires_at']).execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
@@ -351,6 +390,8 @@ const migrations: Record<string, Migration> = {
   '0004_control_plane': { up: controlPlane },
   '0005_kube_objects': { up: kubeObjects },
   '0006_cluster_record': { up: clusterRecord },
+  '0007_sign_in_log': { up: signInLog },
+  '0008_sign_in_sessions': { up: signInSessions },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -3,7 +3,7 @@ import type {
   Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
   DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
   OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
-  SigningKey, Subscription, Tenant, User,
+  SignInEvent, SignInQuery, SignInSession, SigningKey, Subscription, Tenant, User,
 } from './types.js';
 
 /** Read-modify-write: receives the current entity, returns the new one. Runs inside one transaction. */
@@ -202,6 +202,19 @@ export interface Store {
   /** The cluster's current resourceVersion counter (0 before its first write), for list metadata. */
   kubeResourceVersion(clusterUid: string): Promise<number>;
 
-  /** Deletes expired device codes, authorization codes, refresh tokens and counters. */
+  /** Appends sign-in log entries (one statement per batch). */
+  addSignIns(events: SignInEvent[]): Promise<void>;
+  getSignIn(tenantId: string, id: string): Promise<SignInEvent | null>;
+  /** A tenant's sign-ins matching `query`, newest first (then by id), paged. */
+  listSignIns(tenantId: string, query: SignInQuery, opts?: ListOptions): Promise<Page<SignInEvent>>;
+  /** Deletes sign-ins created before `before` (retention); returns how many. */
+  pruneSignIns(before: number): Promise<number>;
+
+  createSignInSession(s: SignInSession): Promise<void>;
+  /** Only a session not expired at `now`. */
+  getSignInSession(idHash: string, now: number): Promise<SignInSession | null>;
+  deleteSignInSession(idHash: string): Promise<boolean>;
+
+  /** Deletes expired device codes, authorization codes, refresh tokens, sign-in sessions and counters. */
   purgeExpired(now: number): Promise<void>;
 }

@@ -4,7 +4,7 @@ import type {
   Application, AppRoleAssignment, AuthorizationCode, DeviceCode, DirectoryRoleAssignment,
   FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject, OAuth2PermissionGrant, Owner,
   PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal, SigningKey, Subscription,
-  Tenant, User,
+  SignInEvent, SignInSession, Tenant, User,
 } from './types.js';
 
 export const tenants = codec<Tenant>('tenants', {
@@ -152,4 +152,18 @@ export const featureRegistrations = codec<FeatureRegistration>('feature_registra
 export const kubeObjects = codec<KubeObject>('kube_objects', {
   clusterUid: ['cluster_uid', 'text'], resource: ['resource', 'text'], namespace: ['namespace', 'text'], name: ['name', 'text'],
   resourceVersion: ['resource_version', 'int'], body: ['body', 'json'],
+});
+
+export const signIns = codec<SignInEvent>('sign_ins', {
+  id: ['id', 'text'], tenantId: ['tenant_id', 'text'], createdAt: ['created_at', 'int'], eventType: ['event_type', 'text'],
+  userId: ['user_id', 'text'], userPrincipalName: ['user_principal_name', 'text'], userDisplayName: ['user_display_name', 'text'],
+  appId: ['app_id', 'text'], appDisplayName: ['app_display_name', 'text'], servicePrincipalId: ['service_principal_id', 'text'],
+  ipAddress: ['ip_address', 'text'], clientAppUsed: ['client_app_used', 'text'], resourceId: ['resource_id', 'text'],
+  resourceDisplayName: ['resource_display_name', 'text'], errorCode: ['error_code', 'int'], failureReason: ['failure_reason', 'text'],
+  additionalDetails: ['additional_details', 'text'], correlationId: ['correlation_id', 'text'],
+}, (e) => ({ user_principal_name_lower: e.userPrincipalName?.toLowerCase() ?? null }));
+
+export const signInSessions = codec<SignInSession>('sign_in_sessions', {
+  idHash: ['id_hash', 'text'], tenantId: ['tenant_id', 'text'], userId: ['user_id', 'text'], authTime: ['auth_time', 'int'],
+  expiresAt: ['expires_at', 'int'],
 });

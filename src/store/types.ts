@@ -336,3 +336,57 @@ export interface KubeObject {
   /** The whole object as JSON (apiVersion, kind, metadata, spec…); the store does not interpret it. */
   body: Record<string, unknown>;
 }
+
+/** Who signed in: a user interactively (sign-in page, password grant), a user's client without them, or an application. */
+export type SignInEventType = 'interactiveUser' | 'nonInteractiveUser' | 'servicePrincipal';
+
+/**
+ * One sign-in, as Entra's sign-in log keeps it (Graph `signIn`). Never holds a token, code, password,
+ * secret or assertion: only who, which app, for which resource, from where, and the AADSTS outcome.
+ */
+export interface SignInEvent {
+  id: string;
+  tenantId: string;
+  createdAt: number;
+  eventType: SignInEventType;
+  userId: string | null;
+  userPrincipalName: string | null;
+  userDisplayName: string | null;
+  appId: string | null;
+  appDisplayName: string | null;
+  /** The service principal that signed in (servicePrincipal sign-ins). */
+  servicePrincipalId: string | null;
+  ipAddress: string;
+  clientAppUsed: string | null;
+  resourceId: string | null;
+  resourceDisplayName: string | null;
+  /** 0 for success, else the AADSTS number. */
+  errorCode: number;
+  failureReason: string | null;
+  additionalDetails: string | null;
+  correlationId: string | null;
+}
+
+/** What a sign-in log query selects; every field narrows (and). Times are inclusive bounds in ms. */
+export interface SignInQuery {
+  eventTypes?: SignInEventType[];
+  from?: number;
+  to?: number;
+  userId?: string;
+  /** Case-insensitive. */
+  userPrincipalName?: string;
+  appId?: string;
+  errorCode?: number;
+}
+
+/** A browser's sign-in session (SSO) on the authorization endpoint; the cookie value is known only as its hash. */
+export interface SignInSession {
+  idHash: string;
+  /** The tenant the session was made for; it serves no other. */
+  tenantId: string;
+  /** The account in that tenant. */
+  userId: string;
+  /** When the password was checked. */
+  authTime: number;
+  expiresAt: number;
+}

@@ -8,6 +8,7 @@ import { seal, unseal } from '../shared/sealed.js';
 import type { Application } from '../store/index.js';
 import { askConsent, consentQuestion, formBody, html, recordConsent, signInFromForm, signInTarget, STATE_TTL_MS, type PagePolicy } from './flow.js';
 import { FORM_POST_SCRIPT_SOURCE, formPostPage, messagePage, signInPage } from './pages.js';
+import { consentRequired, sessionUser, startSession } from './session.js';
 import { searchParamsOf } from '../shared/uri.js';
 
 export { matchRedirectUri };
@@ -52,7 +53,7 @@ function redirectError(reply: FastifyReply, s: AuthorizeState, err: AadError, st
 export function registerAuthorize(app: FastifyInstance, services: IdentityServices): void {
   const now = () => services.clock.now();
 
-  const issueCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser) => {
+  const issueCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser, status: 302 | 303 = 303) => {
     const code = randomToken(48);
     await services.store.createAuthorizationCode({
       codeHash: sha256Hex(code), tenantId: signedIn.tenant.id, clientId: s.cid, userId: signedIn.user.id, redirectUri: s.ru,
@@ -60,13 +61,14 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
       createdAt: now(), expiresAt: now() + CODE_LIFETIME_MS, redeemedAt: null,
     });
     const clientInfo = Buffer.from(JSON.stringify({ uid: signedIn.home.id, utid: signedIn.home.tenantId })).toString('base64url');
-    // Only ever after a POST (sign-in or consent): 303.
-    return redirectWith(reply, s, { code, client_info: clientInfo, state: s.st, session_state: randomToken(16) }, 303);
+    // 303 after a POST (sign-in or consent); 302 when the session answered a GET.
+    return redirectWith(reply, s, { code, client_info: clientInfo, state: s.st, session_state: randomToken(16) }, status);
   };
 
-  const consentOrCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser, client: Application, action: string) => {
+  const consentOrCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser, client: Application, action: string, fromSession?: { silent: boolean }) => {
     const question = await consentQuestion(services, signedIn, client, s.sc);
-    if (!question) return issueCode(reply, s, signedIn);
+    if (!question) return issueCode(reply, s, signedIn, fromSession ? 302 : 303);
+    if (fromSession?.silent) throw consentRequired(client.displayName);
     const state = seal(services.formKey, { ...s, t: signedIn.tenant.id, u: signedIn.user.id }, now() + STATE_TTL_MS);
     return askConsent(reply, {
       action: `${action}/consent`, state, appName: client.displayName, user: signedIn.home.userPrincipalName, question,
@@ -104,6 +106,11 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
         if (s.cc && !/^[A-Za-z0-9_-]{43}$/.test(s.cc)) throw aad.pkceChallengeSize();
         if (s.cc && !q.code_challenge_method) throw aad.pkceMethod();
         if (!s.cc && kind === 'public') throw aad.pkceRequired();
+        // The browser's sign-in session answers without a page, unless prompt=login asks for the password.
+        const session = q.prompt === 'login' ? null : await sessionUser(services, req, tenant, q.login_hint);
+        if (!session && q.prompt === 'none') throw aad.loginRequired();
+        const sessionClient = session ? await services.store.findApplicationByAppId(session.tenant.id, clientId) : null;
+        if (session && sessionClient && q.prompt !== 'consent' && q.prompt !== 'select_account') return await consentOrCode(reply, s, session, sessionClient, action, { silent: q.prompt === 'none' });
         if (q.prompt === 'none') throw aad.loginRequired();
       } catch (err) {
         if (err instanceof AadError) return redirectError(reply, s, err, 302);
@@ -126,10 +133,11 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
     if (!s) return html(reply, messagePage('Sign-in expired', 'This sign-in page has expired. Go back to the application and sign in again.', true), 400);
     try {
       const { tenant } = await signInTarget(services, s.seg, s.cid);
-      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action, state: form.state!, appName: s.cid, policy: pagePolicy(s) });
+      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action, state: form.state!, appName: s.cid, clientId: s.cid, policy: pagePolicy(s) });
       if (!signedIn) return reply;
       const client = await services.store.findApplicationByAppId(signedIn.tenant.id, s.cid);
       if (!client) throw aad.appNotFound(s.cid, signedIn.tenant.defaultDomain);
+      await startSession(services, reply, s.seg, signedIn);
       return await consentOrCode(reply, s, signedIn, client, action);
     } catch (err) {
       if (err instanceof AadError) return redirectError(reply, s, err, 303);

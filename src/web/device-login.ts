@@ -49,7 +49,7 @@ export function registerDeviceLogin(app: FastifyInstance, services: IdentityServ
     try {
       const { tenant, client: named } = await signInTarget(services, record.requestTenant, record.clientId);
       const appName = named?.displayName ?? 'your application';
-      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action: '/devicelogin/signin', state: form.state!, appName, ...deviceSignInText(appName) });
+      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action: '/devicelogin/signin', state: form.state!, appName, clientId: record.clientId, ...deviceSignInText(appName) });
       if (!signedIn) return reply;
       const client = await clientOf(record, signedIn.tenant.id);
       if (!client) throw aad.appNotFound(record.clientId, signedIn.tenant.defaultDomain);

@@ -93,13 +93,17 @@ export function formBody(req: FastifyRequest): Record<string, string> {
 /** Signs the user in from the sign-in form, or renders the form again with the error. */
 export async function signInFromForm(
   services: IdentityServices, req: FastifyRequest, reply: FastifyReply, form: Record<string, string>,
-  target: Tenant | null, again: { action: string; state: string; appName: string; heading?: string; intro?: string; policy?: PagePolicy },
+  target: Tenant | null, again: { action: string; state: string; appName: string; heading?: string; intro?: string; policy?: PagePolicy; clientId?: string },
 ): Promise<SignedInUser | null> {
+  const attempt = { ip: req.ip, clientId: again.clientId, username: form.username ?? '', target };
   try {
-    return await signInWithPassword(services, { username: form.username ?? '', password: form.password ?? '', target, ip: req.ip });
+    const signedIn = await signInWithPassword(services, { username: form.username ?? '', password: form.password ?? '', target, ip: req.ip });
+    services.signInLog?.recordInteractive({ ...attempt, signedIn });
+    return signedIn;
   } catch (err) {
+    services.signInLog?.recordInteractive({ ...attempt, error: err });
     if (!(err instanceof AadError)) throw err;
-    const { policy, ...page } = again;
+    const { policy, clientId: _clientId, ...page } = again;
     html(reply, signInPage({ ...page, error: err.message, loginHint: form.username }), err.status === 429 ? 429 : 400, policy);
     return null;
   }

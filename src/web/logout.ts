@@ -3,12 +3,13 @@ import { AadError, browserMayGoTo, Params, type IdentityServices, type TokenVeri
 import type { Application } from '../store/index.js';
 import { formBody, html, signInTarget } from './flow.js';
 import { messagePage, signedOutPage } from './pages.js';
+import { endSession } from './session.js';
 
 /** An id_token_hint may have expired (OpenID RP-Initiated Logout §2); it still proves who the client is. */
 const HINT_LEEWAY_S = 30 * 24 * 3600;
 
-// The end-session endpoint (`/{tenant}/oauth2[/v2.0]/logout`, GET and POST as Entra has it). Sign-in keeps
-// no session here, so there is nothing to end; the only question is where the browser goes next.
+// The end-session endpoint (`/{tenant}/oauth2[/v2.0]/logout`, GET and POST as Entra has it). It ends the
+// browser's sign-in session (web/session.ts) for the tenant path, then decides where the browser goes next.
 // OpenID RP-Initiated Logout §3 and RFC 9700 §4.11: only to a post_logout_redirect_uri registered, exactly,
 // for the client that client_id or the id_token_hint's audience names; otherwise Kentra's signed-out page.
 
@@ -45,6 +46,7 @@ export function registerLogout(app: FastifyInstance, services: IdentityServices,
       if (err instanceof AadError) return html(reply, messagePage('Sign-out request not valid', err.message, true), 400);
       throw err;
     }
+    await endSession(services, req, reply, segment);
     const target = params.get('post_logout_redirect_uri');
     if (target) {
       const client = await clientOf(segment, params);

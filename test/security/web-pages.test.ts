@@ -47,7 +47,10 @@ function assertPageHeaders(res: HttpResponse, what: string): string {
   assert.equal(res.headers['x-frame-options'], 'DENY', what);
   assert.equal(res.headers['referrer-policy'], 'no-referrer', what);
   assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
-  assert.equal(res.headers['set-cookie'], undefined, `${what}: Kentra's pages set no cookies`);
+  // The one cookie a page may set is the sign-in session's (test/security/sign-in-session.test.ts).
+  for (const cookie of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
+    assert.match(cookie, /^kentra_sso=[A-Za-z0-9_-]*; Path=\/[^;]+\/; Secure; HttpOnly; SameSite=None(; Max-Age=\d+)?$/, `${what}: only the sign-in session cookie, Secure and HttpOnly`);
+  }
   return csp;
 }
 

@@ -22,6 +22,12 @@ export const DIRECTORY_ROLES: Record<string, string> = {
   'Application Administrator': '9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3',
   'Groups Administrator': 'fdd7a751-b60b-444a-984c-02652fe8fa1c',
   'Directory Readers': '88d8e3e3-8f55-4a1e-953a-9b9898b8876b',
+  // The roles that read the sign-in log (reference/security.md §8.2).
+  'Global Reader': 'f2ef992c-3afb-46b9-b7cf-a126ee74c451',
+  'Reports Reader': '4a5d8f65-41da-4de4-8968-e035b65339cf',
+  'Security Administrator': '194ae4cb-b126-40b2-bd5b-6091b380977d',
+  'Security Operator': '5f2222b1-57c3-48ba-8ad5-d4759f1fde6f',
+  'Security Reader': '5d6b6bb7-de71-4623-b4af-96380a352509',
 };
 
 const scope = (id: string, value: string, type: 'User' | 'Admin', text: string): PermissionScope => ({
@@ -45,6 +51,7 @@ export const GRAPH_PERMISSIONS: { value: string; scopeId: string; roleId: string
   { value: 'GroupMember.Read.All', scopeId: 'bc024368-1153-4739-b217-4326f2e966d0', roleId: '98830695-27a2-44f7-8c18-0c3ebc9698f6', text: 'Read all group memberships', adminOnly: true },
   { value: 'Application.Read.All', scopeId: 'c79f8feb-a9db-4090-85f9-90d820caa0eb', roleId: '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30', text: 'Read all applications', adminOnly: true },
   { value: 'Application.ReadWrite.All', scopeId: 'bdfbf15f-ee85-4955-8675-146e8e5296b5', roleId: '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9', text: 'Read and write all applications', adminOnly: true },
+  { value: 'AuditLog.Read.All', scopeId: 'e4c9e354-4dc5-45b8-9e7c-e1393b0b1a20', roleId: 'b0afded3-3588-46d8-8b3d-9842eff778da', text: 'Read all audit log data', adminOnly: true },
   { value: 'openid', scopeId: '37f7f235-527c-4136-accd-4a02d197296e', roleId: null, text: 'Sign users in', adminOnly: false },
   { value: 'profile', scopeId: '14dad69e-099b-42c9-810b-d002981feec1', roleId: null, text: 'View users\' basic profile', adminOnly: false },
   { value: 'email', scopeId: '64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0', roleId: null, text: 'View users\' email address', adminOnly: false },

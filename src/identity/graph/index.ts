@@ -3,6 +3,7 @@ import type { IdentityServices } from '../oauth/context.js';
 import type { HttpEdge } from '../oauth/routes.js';
 import type { TokenVerifier } from '../tokens/verify.js';
 import { registerApplicationRoutes } from './application-routes.js';
+import { registerAuditLogRoutes } from './audit-log-routes.js';
 import { registerDirectoryRoutes } from './directory-routes.js';
 
 /** Microsoft Graph v1.0 (the directory subset) at `/v1.0` on the shared listener. */
@@ -10,6 +11,7 @@ export function registerGraphRoutes(app: FastifyInstance, services: IdentityServ
   const ctx = { services, verifier, edge };
   registerDirectoryRoutes(app, ctx);
   registerApplicationRoutes(app, ctx);
+  registerAuditLogRoutes(app, ctx);
 }
 
 export { GraphError, sendGraphError } from './errors.js';

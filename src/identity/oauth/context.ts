@@ -3,6 +3,7 @@ import type { Store, Tenant } from '../../store/index.js';
 import type { Directory } from '../directory/directory.js';
 import type { KeyRing } from '../tokens/keys.js';
 import type { Params } from './params.js';
+import type { SignInLog } from '../sign-in-log.js';
 
 export interface RateLimits {
   /** Password attempts per account before lock-out, per window. */
@@ -34,6 +35,8 @@ export interface IdentityServices {
   devicePollInterval: number;
   /** A CA trusted besides the system's when fetching external issuers' keys (Kentra's own, for its clusters' service-account issuers). */
   outboundCaPem?: string;
+  /** Where sign-ins are recorded (Graph auditLogs/signIns); absent in unit tests. */
+  signInLog?: SignInLog;
 }
 
 /** One token-endpoint request, after the shared steps. */

@@ -113,7 +113,14 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
       tokenUrl: `${origin}${req.url.split('?')[0]!.replace(/\/$/, '')}`, ip: req.ip, authorization: req.headers.authorization,
       apiVersion: version === 1 ? apiVersionOf(req) : undefined,
     };
-    const body = await handler(tokenRequest);
+    let body: unknown;
+    try {
+      body = await handler(tokenRequest);
+    } catch (error) {
+      services.signInLog?.recordToken(tokenRequest, grantType, { error });
+      throw error;
+    }
+    services.signInLog?.recordToken(tokenRequest, grantType, { body });
     return reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache').type('application/json; charset=utf-8').send(body);
   });
 
