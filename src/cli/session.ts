@@ -14,8 +14,8 @@ export const ARM_SCOPE = 'https://management.core.windows.net//.default';
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
+  constructor(message: string, readonly exitCode = 1, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CliError';
   }
 }
@@ -125,7 +125,7 @@ export class Session {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           this.debug(`Response status: ${res.statusCode}`);
-          let parsed: unknown = null;
+          let parsed: unknown;
           try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
           resolvePromise({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
         });
@@ -181,7 +181,7 @@ export class Session {
       try {
         body = await this.tokenRequest(tid, { client_id: AZURE_CLI_CLIENT, grant_type: 'refresh_token', refresh_token: this.secrets.refreshToken, scope: `${scope} offline_access openid profile` });
       } catch (err) {
-        throw new CliError(`${(err as Error).message}\nRun 'kentra login' to sign in again.`);
+        throw new CliError(`${(err as Error).message}\nRun 'kentra login' to sign in again.`, 1, { cause: err });
       }
     } else {
       body = await this.tokenRequest(tid, { ...this.clientCredential(tid), grant_type: 'client_credentials', scope });
