@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { AuthorizerChain, ClientCertificateAuthenticator, ClusterAccessService, ClusterSettings, TokenAuthenticator } from '../access/index.js';
 import { clusterSecretsOf } from '../control-plane/index.js';
 import type { Clock } from '../shared/clock.js';
+import type { ClusterBodyJson } from '../shared/json.js';
 import { StoreError, type ArmResource, type Store } from '../store/index.js';
 import { ADMIN_GROUP_BINDING, adminGroupBindingObject, nodeNames, systemObjects, systemPods, type ClusterShape } from './system.js';
 
@@ -31,11 +32,12 @@ const RBAC = 'rbac.authorization.k8s.io/';
 
 /** The cluster as AKS would build it: its node pools, version and admin groups. */
 export function clusterShapeOf(res: ArmResource, cfg: Pick<ClusterSettings, 'uid' | 'kind' | 'kubernetesVersion' | 'aad'>, serverCaPem: string): ClusterShape {
-  const props = cfg.kind === 'managedCluster' ? ((res.body as any).properties ?? {}) : ((res.body as any).instance?.properties ?? (res.body as any).properties ?? {});
+  const body = res.body as ClusterBodyJson;
+  const props = (cfg.kind === 'managedCluster' ? body.properties : body.instance?.properties ?? body.properties) ?? {};
   const pools = Array.isArray(props.agentPoolProfiles) && props.agentPoolProfiles.length ? props.agentPoolProfiles : [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2' }];
   return {
     uid: cfg.uid, kubernetesVersion: cfg.kubernetesVersion || '1.30.0', location: res.location, serverCaPem, createdAt: res.createdAt,
-    agentPools: pools.map((p: any) => ({ name: String(p.name), count: Number(p.count ?? 1), vmSize: String(p.vmSize ?? 'Standard_DS2_v2'), mode: p.mode, orchestratorVersion: p.orchestratorVersion })),
+    agentPools: pools.map((p) => ({ name: String(p.name), count: Number(p.count ?? 1), vmSize: String(p.vmSize ?? 'Standard_DS2_v2'), mode: p.mode, orchestratorVersion: p.orchestratorVersion })),
     adminGroupObjectIDs: cfg.aad ? cfg.aad.adminGroupObjectIDs ?? [] : null,
   };
 }
