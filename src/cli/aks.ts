@@ -18,6 +18,9 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const clusterPath = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
 
+/** The names of a Graph user, group or service principal that az shows as a role assignment's principalName. */
+interface PrincipalJson { userPrincipalName?: string; servicePrincipalNames?: string[]; displayName?: string }
+
 /** A cluster as az prints it: properties flattened, with the SDK's attribute names. */
 export function clusterView(c: any): any {
   const { properties = {}, ...rest } = c;
@@ -599,11 +602,11 @@ Examples:
   const resolveAssignee = async (ctx: Context, assignee: string): Promise<string> => {
     if (GUID.test(assignee)) {
       const { token } = await ctx.session.token(GRAPH_SCOPE);
-      const sps = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${assignee}'`)}`, { token });
+      const sps = await ctx.session.http<{ value?: { id?: string }[] } | null>('GET', `${ctx.session.authority}/v1.0/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${assignee}'`)}`, { token });
       return sps.body?.value?.[0]?.id ?? assignee.toLowerCase();
     }
     const { token } = await ctx.session.token(GRAPH_SCOPE);
-    const user = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/users/${encodeURIComponent(assignee)}`, { token });
+    const user = await ctx.session.http<{ id: string }>('GET', `${ctx.session.authority}/v1.0/users/${encodeURIComponent(assignee)}`, { token });
     if (user.status !== 200) throw new CliError(`Cannot find user or service principal in graph database for '${assignee}'. If the assignee is an appId, make sure the corresponding service principal is created with 'kentra ad sp create --id ${assignee}'.`);
     return user.body.id;
   };
@@ -619,8 +622,8 @@ Examples:
     for (const x of found) {
       const key = String(x.principalId);
       if (principalNames.has(key) || !collection[x.principalType]) continue;
-      const o = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/${collection[x.principalType]}/${encodeURIComponent(key)}`, { token });
-      const b = o.status === 200 ? o.body : {};
+      const o = await ctx.session.http<PrincipalJson>('GET', `${ctx.session.authority}/v1.0/${collection[x.principalType]}/${encodeURIComponent(key)}`, { token });
+      const b: PrincipalJson = o.status === 200 ? o.body : {};
       principalNames.set(key, b.userPrincipalName || b.servicePrincipalNames?.[0] || b.displayName || '');
     }
     return found.map((x) => {
