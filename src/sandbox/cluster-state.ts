@@ -29,6 +29,8 @@ export interface ClusterState {
 }
 
 const RBAC = 'rbac.authorization.k8s.io/';
+/** A stored Kubernetes object's labels. */
+type Labelled = { metadata?: { labels?: Record<string, string> } };
 
 /** The cluster as AKS would build it: its node pools, version and admin groups. */
 export function clusterShapeOf(res: ArmResource, cfg: Pick<ClusterSettings, 'uid' | 'kind' | 'kubernetesVersion' | 'aad'>, serverCaPem: string): ClusterShape {
@@ -110,7 +112,7 @@ export class Clusters {
     if (shape.adminGroupObjectIDs) {
       const wanted = adminGroupBindingObject(shape.adminGroupObjectIDs, clock.now());
       if (!current) await store.createKubeObject({ clusterUid: uid, resource: crb, namespace: '', name: ADMIN_GROUP_BINDING, body: wanted }).catch(ignoreConflict);
-      else if (JSON.stringify((current.body as any).subjects) !== JSON.stringify(wanted.subjects)) {
+      else if (JSON.stringify((current.body as { subjects?: unknown }).subjects) !== JSON.stringify(wanted.subjects)) {
         await store.updateKubeObject(uid, crb, '', ADMIN_GROUP_BINDING, (b) => ({ ...b, subjects: wanted.subjects, roleRef: wanted.roleRef }));
       }
     } else if (current) {
@@ -121,12 +123,12 @@ export class Clusters {
     const wantedNodes = new Set(nodeNames(shape).map((n) => n.name));
     const nodes = await store.listKubeObjects(uid, '/nodes');
     const have = new Set(nodes.map((n) => n.name));
-    if ([...wantedNodes].every((n) => have.has(n)) && nodes.every((n) => wantedNodes.has(n.name) || !(n.body as any).metadata?.labels?.['kubernetes.azure.com/agentpool'])) return;
+    if ([...wantedNodes].every((n) => have.has(n)) && nodes.every((n) => wantedNodes.has(n.name) || !(n.body as Labelled).metadata?.labels?.['kubernetes.azure.com/agentpool'])) return;
     await store.transaction(async (tx) => {
       const fresh = systemObjects(shape);
       const LEASES = 'coordination.k8s.io/leases';
       for (const n of nodes) {
-        if (wantedNodes.has(n.name) || !(n.body as any).metadata?.labels?.['kubernetes.azure.com/agentpool']) continue;
+        if (wantedNodes.has(n.name) || !(n.body as Labelled).metadata?.labels?.['kubernetes.azure.com/agentpool']) continue;
         await tx.deleteKubeObject(uid, '/nodes', '', n.name);
         await tx.deleteKubeObject(uid, LEASES, 'kube-node-lease', n.name);
       }
@@ -140,7 +142,7 @@ export class Clusters {
       const havePods = new Set<string>();
       for (const p of await tx.listKubeObjects(uid, '/pods', 'kube-system')) {
         havePods.add(p.name);
-        if ((p.body as any).metadata?.labels?.['kubernetes.azure.com/managedby'] === 'aks' && !wantedPods.has(p.name)) await tx.deleteKubeObject(uid, '/pods', 'kube-system', p.name);
+        if ((p.body as Labelled).metadata?.labels?.['kubernetes.azure.com/managedby'] === 'aks' && !wantedPods.has(p.name)) await tx.deleteKubeObject(uid, '/pods', 'kube-system', p.name);
       }
       for (const p of pods) if (!havePods.has(p.metadata.name)) await tx.createKubeObject({ clusterUid: uid, resource: '/pods', namespace: 'kube-system', name: p.metadata.name, body: p });
     });
