@@ -46,7 +46,7 @@ export function armDataActionCheck(opts: ArmDataActionCheckOptions): DataActionC
         try {
           return await send(url, { body, contentType: 'application/json', authorization: `Bearer ${bearer}`, caPem: opts.caPem, timeoutMs });
         } catch (err) {
-          throw new Error(`cannot reach ARM's checkaccess at ${arm}: ${(err as Error).message}`);
+          throw new Error(`cannot reach ARM's checkaccess at ${arm}: ${(err as Error).message}`, { cause: err });
         }
       };
       let answer = await call(await tokens.token());

@@ -52,7 +52,7 @@ export function graphGroupLookup(opts: GraphGroupLookupOptions): GraphGroupLooku
         try {
           return await send(url, { body: JSON.stringify({ securityEnabledOnly: false }), contentType: 'application/json', authorization: `Bearer ${bearer}`, caPem: opts.caPem, timeoutMs });
         } catch (err) {
-          throw new Error(`cannot reach Microsoft Graph at ${graph}: ${(err as Error).message}`);
+          throw new Error(`cannot reach Microsoft Graph at ${graph}: ${(err as Error).message}`, { cause: err });
         }
       };
       let answer = await call(await token());

@@ -73,7 +73,7 @@ export function appOnlyTokens(opts: AppOnlyTokenOptions): AppOnlyTokens {
     try {
       answer = await send(tokenUrl, { body: form, contentType: 'application/x-www-form-urlencoded', caPem: opts.caPem, timeoutMs: opts.timeoutMs });
     } catch (err) {
-      throw new Error(`cannot reach the token endpoint ${tokenUrl}: ${(err as Error).message}`);
+      throw new Error(`cannot reach the token endpoint ${tokenUrl}: ${(err as Error).message}`, { cause: err });
     }
     const body = answer.json as { access_token?: unknown; expires_in?: unknown } | null;
     if (answer.status !== 200 || typeof body?.access_token !== 'string') {

@@ -11,9 +11,12 @@ function subscriptionsView(session: Session) {
   }));
 }
 
+/** The device authorization answer (or an OAuth error). */
+interface DeviceCodeJson { message: string; expires_in: number; interval: number; device_code: string; error_description?: string }
+
 async function deviceCodeSignIn(ctx: Context, tenant: string): Promise<void> {
   const { session } = ctx;
-  const res = await session.http('POST', `${session.authority}/${tenant}/oauth2/v2.0/devicecode`, {
+  const res = await session.http<DeviceCodeJson>('POST', `${session.authority}/${tenant}/oauth2/v2.0/devicecode`, {
     form: { client_id: AZURE_CLI_CLIENT, scope: `${ARM_SCOPE} offline_access openid profile` },
   });
   if (res.status !== 200) throw new CliError(String(res.body?.error_description ?? res.text).split('\r\n')[0]!);

@@ -7,6 +7,9 @@ import { CliError, GRAPH_SCOPE, type Session } from './session.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A Graph answer as the client reads it: an object, a page of a collection, or an error. */
+interface GraphAnswerJson { value?: unknown; '@odata.nextLink'?: string; '@odata.context'?: string; error?: { message?: string }; [key: string]: unknown }
+
 class Graph {
   constructor(private readonly session: Session) {}
 
@@ -15,7 +18,7 @@ class Graph {
     let url = `${this.session.authority}/v1.0${path}`;
     const items: unknown[] = [];
     for (;;) {
-      const res = await this.session.http(method, url, { token, json: body });
+      const res = await this.session.http<GraphAnswerJson | null>(method, url, { token, json: body });
       if (res.status >= 400) {
         const message = res.body?.error?.message ?? `Graph answered HTTP ${res.status}`;
         throw new CliError(message, res.status === 404 ? 3 : 1);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
+import type { JsonObject } from '../shared/json.js';
 import { Arm } from './arm.js';
 import { leaf, type Context } from './command.js';
 import { CliError, GRAPH_SCOPE, Session } from './session.js';
@@ -17,6 +18,9 @@ const AUTHZ_API = '2022-04-01';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const clusterPath = (sub: string, rg: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+
+/** The names of a Graph user, group or service principal that az shows as a role assignment's principalName. */
+interface PrincipalJson { userPrincipalName?: string; servicePrincipalNames?: string[]; displayName?: string }
 
 /** A cluster as az prints it: properties flattened, with the SDK's attribute names. */
 export function clusterView(c: any): any {
@@ -33,11 +37,11 @@ export function clusterView(c: any): any {
 
 /** az's `aks_show_table_format` / `aks_list_table_format` (acs/_format.py): seven columns. */
 export function aksTable(result: unknown): unknown {
-  const row = (c: any) => ({
+  const row = (c: JsonObject) => ({
     name: c.name, location: c.location, resourceGroup: c.resourceGroup, kubernetesVersion: c.kubernetesVersion,
     currentKubernetesVersion: c.currentKubernetesVersion, provisioningState: c.provisioningState, fqdn: c.fqdn || c.privateFqdn,
   });
-  return Array.isArray(result) ? result.map(row) : row(result);
+  return Array.isArray(result) ? result.map(row) : row(result as JsonObject);
 }
 
 /** A role assignment as az prints it: ARM's properties flattened onto the resource (the SDK model's `todict`). */
@@ -60,7 +64,7 @@ export function roleDefinitionView(x: any): any {
   return {
     assignableScopes: p.assignableScopes ?? [], createdBy: p.createdBy ?? null, createdOn: p.createdOn ?? null, description: p.description ?? null,
     id: x.id, name: x.name,
-    permissions: (p.permissions ?? []).map((q: any) => ({
+    permissions: (p.permissions ?? []).map((q: JsonObject) => ({
       actions: q.actions ?? [], condition: q.condition ?? null, conditionVersion: q.conditionVersion ?? null,
       dataActions: q.dataActions ?? [], notActions: q.notActions ?? [], notDataActions: q.notDataActions ?? [],
     })),
@@ -70,11 +74,11 @@ export function roleDefinitionView(x: any): any {
 
 /** az's `transform_definition_list`: Name, Type, Description. */
 const roleDefinitionTable = (result: unknown) => (Array.isArray(result) ? result : [result])
-  .map((r: any) => ({ Name: r.roleName ?? '', Type: r.type ?? '', Description: r.description ?? '' }));
+  .map((r: JsonObject) => ({ Name: r.roleName ?? '', Type: r.type ?? '', Description: r.description ?? '' }));
 
 /** az's `transform_assignment_list`: Principal, Role, Scope. */
 const roleAssignmentTable = (result: unknown) => (Array.isArray(result) ? result : [result])
-  .map((r: any) => ({ Principal: r.principalName ?? '', Role: r.roleDefinitionName ?? '', Scope: r.scope ?? '' }));
+  .map((r: JsonObject) => ({ Principal: r.principalName ?? '', Role: r.roleDefinitionName ?? '', Scope: r.scope ?? '' }));
 
 function splitIds(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(/[,\s]+/).filter(Boolean);
@@ -165,7 +169,7 @@ function mergeKubeconfig(ctx: Context, text: string, admin: boolean): void {
   for (const key of ['clusters', 'users', 'contexts'] as const) {
     existing[key] ??= [];
     for (const item of incoming[key] ?? []) {
-      const i = existing[key].findIndex((x: any) => x.name === item.name);
+      const i = existing[key].findIndex((x: { name?: string }) => x.name === item.name);
       if (i >= 0 && JSON.stringify(existing[key][i]) !== JSON.stringify(item)) {
         // az's `_handle_merge` with no TTY to ask "Overwrite?" (Kentra never prompts): --overwrite-existing replaces.
         if (!ctx.opts.overwriteExisting) throw new CliError(`A different object named ${item.name} already exists in ${key} in your kubeconfig file.`);
@@ -599,11 +603,11 @@ Examples:
   const resolveAssignee = async (ctx: Context, assignee: string): Promise<string> => {
     if (GUID.test(assignee)) {
       const { token } = await ctx.session.token(GRAPH_SCOPE);
-      const sps = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${assignee}'`)}`, { token });
+      const sps = await ctx.session.http<{ value?: { id?: string }[] } | null>('GET', `${ctx.session.authority}/v1.0/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${assignee}'`)}`, { token });
       return sps.body?.value?.[0]?.id ?? assignee.toLowerCase();
     }
     const { token } = await ctx.session.token(GRAPH_SCOPE);
-    const user = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/users/${encodeURIComponent(assignee)}`, { token });
+    const user = await ctx.session.http<{ id: string }>('GET', `${ctx.session.authority}/v1.0/users/${encodeURIComponent(assignee)}`, { token });
     if (user.status !== 200) throw new CliError(`Cannot find user or service principal in graph database for '${assignee}'. If the assignee is an appId, make sure the corresponding service principal is created with 'kentra ad sp create --id ${assignee}'.`);
     return user.body.id;
   };
@@ -619,8 +623,8 @@ Examples:
     for (const x of found) {
       const key = String(x.principalId);
       if (principalNames.has(key) || !collection[x.principalType]) continue;
-      const o = await ctx.session.http('GET', `${ctx.session.authority}/v1.0/${collection[x.principalType]}/${encodeURIComponent(key)}`, { token });
-      const b = o.status === 200 ? o.body : {};
+      const o = await ctx.session.http<PrincipalJson>('GET', `${ctx.session.authority}/v1.0/${collection[x.principalType]}/${encodeURIComponent(key)}`, { token });
+      const b: PrincipalJson = o.status === 200 ? o.body : {};
       principalNames.set(key, b.userPrincipalName || b.servicePrincipalNames?.[0] || b.displayName || '');
     }
     return found.map((x) => {

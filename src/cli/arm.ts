@@ -5,6 +5,9 @@ import { CliError, type Session } from './session.js';
 
 export const ARM_TOKEN_SCOPE = 'https://management.core.windows.net//.default';
 
+/** ARM's error answer, and an operation status answer. */
+interface ArmErrorJson { error?: { code?: string; message?: string }; status?: string }
+
 export class Arm {
   constructor(private readonly session: Session) {}
 
@@ -21,7 +24,7 @@ export class Arm {
 
   async call(method: string, path: string, apiVersion: string, body?: unknown, query?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
     const { token } = await this.session.token(ARM_TOKEN_SCOPE);
-    const res = await this.session.http(method, this.url(path, apiVersion, query), { token, json: body });
+    const res = await this.session.http<ArmErrorJson>(method, this.url(path, apiVersion, query), { token, json: body });
     if (res.status >= 400) {
       const e = res.body?.error ?? {};
       throw new CliError(`(${e.code ?? res.status}) ${e.message ?? res.text}\nCode: ${e.code ?? res.status}\nMessage: ${e.message ?? res.text}`, res.status === 404 ? 3 : 1);
@@ -35,7 +38,7 @@ export class Arm {
     let i = 0;
     for (;;) {
       const { token } = await this.session.token(ARM_TOKEN_SCOPE);
-      const res = await this.session.http('GET', statusUrl, { token });
+      const res = await this.session.http<ArmErrorJson | null>('GET', statusUrl, { token });
       const status = String(res.body?.status ?? (res.status === 202 ? 'InProgress' : 'Succeeded'));
       if (/fail|cancel/i.test(status)) throw new CliError(`(${res.body?.error?.code ?? status}) ${res.body?.error?.message ?? 'The operation failed.'}`);
       if (!/inprogress|running|accepted/i.test(status)) break;

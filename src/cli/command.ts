@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Command, Option } from 'commander';
+import { Command, Option, type OptionValues } from 'commander';
 import { applyQuery, formatOutput, OUTPUT_FORMATS, UsageError, type OutputFormat } from './output.js';
 import { CliError, Session } from './session.js';
 
@@ -8,7 +8,8 @@ import { CliError, Session } from './session.js';
 
 export interface Context {
   session: Session;
-  opts: Record<string, any>;
+  /** The parsed options, as commander gives them. */
+  opts: OptionValues;
   warn(message: string): void;
 }
 
@@ -34,7 +35,7 @@ export function leaf(parent: Command, name: string, description: string, build: 
     .option('--only-show-errors', 'only show errors, suppressing warnings')
     .option('--debug', 'increase logging verbosity to show all debug logs')
     .option('--verbose', 'increase logging verbosity');
-  c.action(async (opts: Record<string, any>) => {
+  c.action(async (opts: OptionValues) => {
     const session = new Session();
     session.subscription = opts.subscription;
     if (opts.debug) session.debug = (line) => process.stderr.write(`DEBUG: ${line}\n`);

@@ -11,7 +11,7 @@ export class UsageError extends Error {}
 export function applyQuery(result: unknown, query: string | undefined): unknown {
   if (!query) return result;
   try {
-    return jmespath.search(result as any, query);
+    return jmespath.search(result, query);
   } catch (err) {
     throw new UsageError(`argument --query: invalid jmespath_type value: '${query}' (${(err as Error).message})`);
   }

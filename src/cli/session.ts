@@ -14,8 +14,8 @@ export const ARM_SCOPE = 'https://management.core.windows.net//.default';
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
+  constructor(message: string, readonly exitCode = 1, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CliError';
   }
 }
@@ -56,7 +56,12 @@ export function defaultServer(): { authority: string; caFile?: string } | null {
   return endpoints ? { authority: endpoints.authority, caFile: endpoints.caFile } : null;
 }
 
-export interface HttpResult { status: number; body: any; text: string; headers: Record<string, string | string[] | undefined> }
+export interface HttpResult<T = unknown> { status: number; body: T; text: string; headers: Record<string, string | string[] | undefined> }
+
+/** An OAuth token answer's fields the CLI reads. */
+export interface TokenJson { access_token: string; expires_in: number | string; refresh_token?: string }
+/** An OAuth error answer (AADSTS text in error_description). */
+export interface OAuthErrorJson { error?: string; error_description?: string }
 
 export class Session {
   private readonly dir = configDir();
@@ -109,7 +114,7 @@ export class Session {
   }
 
   /** HTTPS to the server, trusting its CA (and the system's). */
-  http(method: string, url: string, opts: { token?: string; json?: unknown; form?: Record<string, string> } = {}): Promise<HttpResult> {
+  http<T = unknown>(method: string, url: string, opts: { token?: string; json?: unknown; form?: Record<string, string> } = {}): Promise<HttpResult<T>> {
     const caFile = this.profile?.caFile;
     const ca = caFile && existsSync(caFile) ? [...rootCertificates, readFileSync(caFile, 'utf8')] : undefined;
     const headers: Record<string, string> = { accept: 'application/json', 'x-ms-client-request-id': randomUUID(), 'user-agent': 'kentra-cli' };
@@ -125,9 +130,9 @@ export class Session {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           this.debug(`Response status: ${res.statusCode}`);
-          let parsed: unknown = null;
+          let parsed: unknown;
           try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
-          resolvePromise({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
+          resolvePromise({ status: res.statusCode ?? 0, body: parsed as T, text, headers: res.headers });
         });
       });
       req.on('error', (err) => reject(new CliError(`cannot reach ${new URL(url).origin}: ${err.message}${/certificate|self.signed/i.test(err.message) ? ' (pass --ca-file with Kentra\'s ca.pem)' : ''}`)));
@@ -136,8 +141,8 @@ export class Session {
   }
 
   /** A token request; OAuth errors become the AADSTS message. */
-  async tokenRequest(tenant: string, form: Record<string, string>): Promise<any> {
-    const res = await this.http('POST', `${this.authority}/${tenant}/oauth2/v2.0/token`, { form: { ...form, client_info: '1' } });
+  async tokenRequest(tenant: string, form: Record<string, string>): Promise<TokenJson> {
+    const res = await this.http<TokenJson & OAuthErrorJson>('POST', `${this.authority}/${tenant}/oauth2/v2.0/token`, { form: { ...form, client_info: '1' } });
     if (res.status !== 200) {
       const description = String(res.body?.error_description ?? res.text).split('\r\n')[0];
       throw new CliError(description);
@@ -152,16 +157,16 @@ export class Session {
     this.secrets = { accessTokens: {}, refreshToken: body.refresh_token, servicePrincipal: sp };
     this.cacheToken(claims.tid!, ARM_SCOPE, body);
     const name = kind === 'user' ? (claims.upn ?? claims.unique_name ?? claims.preferred_username)! : sp!.appId;
-    const subs = await this.http('GET', `${this.authority}/subscriptions?api-version=2022-12-01`, { token: body.access_token });
+    const subs = await this.http<{ value: { subscriptionId: string; displayName: string; state: string; tenantId: string }[]; error?: { message?: string } }>('GET', `${this.authority}/subscriptions?api-version=2022-12-01`, { token: body.access_token });
     if (subs.status !== 200) throw new CliError(subs.body?.error?.message ?? `listing subscriptions failed with HTTP ${subs.status}`);
-    const subscriptions: SubscriptionEntry[] = (subs.body.value as any[]).map((s, i) => ({
+    const subscriptions: SubscriptionEntry[] = subs.body.value.map((s, i) => ({
       id: s.subscriptionId, name: s.displayName, state: s.state, tenantId: s.tenantId, homeTenantId: claims.tid!, isDefault: i === 0,
     }));
     this.profile = { ...this.profile!, account: { type: kind, name, homeTenantId: claims.tid!, subscriptions } };
     this.save();
   }
 
-  private cacheToken(tenant: string, scope: string, body: any): { token: string; expiresOn: number } {
+  private cacheToken(tenant: string, scope: string, body: TokenJson): { token: string; expiresOn: number } {
     const entry = { token: String(body.access_token), expiresOn: Math.floor(Date.now() / 1000) + Number(body.expires_in) };
     this.secrets.accessTokens[`${tenant}|${scope}`] = entry;
     if (body.refresh_token) this.secrets.refreshToken = body.refresh_token;
@@ -175,13 +180,13 @@ export class Session {
     const tid = tenant ?? this.currentSubscription()?.tenantId ?? account.homeTenantId;
     const cached = this.secrets.accessTokens[`${tid}|${scope}`];
     if (cached && cached.expiresOn - 300 > Date.now() / 1000) return { ...cached, tenant: tid };
-    let body: any;
+    let body: TokenJson;
     if (account.type === 'user') {
       if (!this.secrets.refreshToken) throw new CliError("Please run 'kentra login' to setup account.");
       try {
         body = await this.tokenRequest(tid, { client_id: AZURE_CLI_CLIENT, grant_type: 'refresh_token', refresh_token: this.secrets.refreshToken, scope: `${scope} offline_access openid profile` });
       } catch (err) {
-        throw new CliError(`${(err as Error).message}\nRun 'kentra login' to sign in again.`);
+        throw new CliError(`${(err as Error).message}\nRun 'kentra login' to sign in again.`, 1, { cause: err });
       }
     } else {
       body = await this.tokenRequest(tid, { ...this.clientCredential(tid), grant_type: 'client_credentials', scope });

@@ -43,7 +43,7 @@ export async function runUp(opts: KentraOptions & { logLevel?: string }): Promis
     running = await startKentra({ ...opts, logger });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`port ${opts.port} is already in use: stop what listens there or pass --port (0 picks a free one)`);
+    if (e.code === 'EADDRINUSE') throw new Error(`port ${opts.port} is already in use: stop what listens there or pass --port (0 picks a free one)`, { cause: err });
     throw err;
   }
   process.stdout.write(summary(running.endpoints));

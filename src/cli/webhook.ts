@@ -167,7 +167,7 @@ function readFile(flag: string, file: string | undefined): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 function certificate(flag: string, file: string | undefined): string {
@@ -236,7 +236,7 @@ Example:
           port: opts.port, listen: opts.listen, logger,
         });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`port ${opts.port} is already in use: pass --port (0 picks a free one)`);
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`port ${opts.port} is already in use: pass --port (0 picks a free one)`, { cause: err });
         throw err;
       }
       const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;

@@ -1,4 +1,5 @@
-import { cachedGroupLookup, serviceAccountSigningKey, type ClusterAccessPorts, type ClusterSettings, type KeySource, type RbacObjects } from '../access/index.js';
+import { cachedGroupLookup, serviceAccountSigningKey, type ClusterAccessPorts, type ClusterSettings, type KeySource, type RbacBinding, type RbacObjects, type RbacRole } from '../access/index.js';
+import type { ClusterBodyJson } from '../shared/json.js';
 import type { Clock } from '../shared/clock.js';
 import type { ArmResource, Store } from '../store/index.js';
 import { checkAccess } from './roles.js';
@@ -17,7 +18,8 @@ export function clusterSettingsOf(res: ArmResource, revision: number): ClusterSe
   const kind = TYPES[res.type.toLowerCase() as keyof typeof TYPES];
   if (!kind || !isClusterResource(res)) return null;
   const s = clusterSecretsOf(res);
-  const props = kind === 'managedCluster' ? ((res.body as any).properties ?? {}) : ((res.body as any).instance?.properties ?? {});
+  const body = res.body as ClusterBodyJson;
+  const props = (kind === 'managedCluster' ? body.properties : body.instance?.properties) ?? {};
   return {
     uid: s.uid, resourceId: res.id, kind, kubernetesVersion: String(props.kubernetesVersion ?? ''),
     enableRBAC: props.enableRBAC ?? true, disableLocalAccounts: !!props.disableLocalAccounts, aad: s.aad,
@@ -61,13 +63,13 @@ export function controlPlaneAccessPorts(store: Store, keys: KeySource, clock: Cl
     },
     objects: {
       async rbacObjects(uid): Promise<RbacObjects> {
-        const list = async (r: string) => (await store.listKubeObjects(uid, `${RBAC}${r}`)).map((o) => o.body as any);
-        const [clusterRoles, clusterRoleBindings, roles, roleBindings] = await Promise.all([list('clusterroles'), list('clusterrolebindings'), list('roles'), list('rolebindings')]);
+        const list = async <T>(r: string) => (await store.listKubeObjects(uid, `${RBAC}${r}`)).map((o) => o.body as unknown as T);
+        const [clusterRoles, clusterRoleBindings, roles, roleBindings] = await Promise.all([list<RbacRole>('clusterroles'), list<RbacBinding>('clusterrolebindings'), list<RbacRole>('roles'), list<RbacBinding>('rolebindings')]);
         return { clusterRoles, clusterRoleBindings, roles, roleBindings };
       },
       async serviceAccountUid(uid, ns, name) {
         const sa = await store.getKubeObject(uid, '/serviceaccounts', ns, name);
-        return sa ? String((sa.body as any).metadata?.uid ?? '') : null;
+        return sa ? String((sa.body as { metadata?: { uid?: string } }).metadata?.uid ?? '') : null;
       },
     },
   };

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ARC_CLIENT_APP_ID, ARC_SERVER_APP_ID } from '../identity/index.js';
 import { createCertificateAuthority } from '../pki/index.js';
 import { isGuid, newId } from '../shared/crypto.js';
+import type { ClusterBodyJson } from '../shared/json.js';
 import type { ArmResource } from '../store/index.js';
 import { clusterSecretsOf, isClusterResource, withClusterSecrets } from './cluster-record.js';
 import { ArmError, armRoute, authorize, type ArmRequest } from './arm.js';
@@ -14,22 +15,31 @@ import type { ControlPlaneOptions } from './managed-clusters.js';
 // holds the Entra profile, and its Microsoft.HybridContainerService/provisionedClusterInstances/default
 // child with the listUserKubeconfig / listAdminKubeconfig actions. Operations finish at once here.
 
+/** The fields of a connected cluster's or provisioned instance's PUT body that Kentra reads. */
+interface ArcRequestJson {
+  location?: unknown;
+  tags?: Record<string, string>;
+  extendedLocation?: unknown;
+  properties?: { aadProfile?: { adminGroupObjectIDs?: string[] | null; tenantID?: string; enableAzureRBAC?: boolean } | null; [key: string]: unknown };
+}
+
 const CC_TYPE = 'Microsoft.Kubernetes/connectedClusters';
 const HYBRID = 'Microsoft.HybridContainerService/provisionedClusterInstances';
 
 function ccJson(r: ArmResource) {
   const { aad } = clusterSecretsOf(r);
+  const body = r.body as ClusterBodyJson;
   return {
-    id: r.id, name: r.name, type: CC_TYPE, location: r.location, tags: r.tags, identity: (r.body as any).identity, kind: 'ProvisionedCluster',
+    id: r.id, name: r.name, type: CC_TYPE, location: r.location, tags: r.tags, identity: body.identity, kind: 'ProvisionedCluster',
     properties: {
-      provisioningState: 'Succeeded', connectivityStatus: 'Connected', kubernetesVersion: (r.body as any).instance?.properties?.kubernetesVersion ?? null,
+      provisioningState: 'Succeeded', connectivityStatus: 'Connected', kubernetesVersion: body.instance?.properties?.kubernetesVersion ?? null,
       aadProfile: aad ? { enableAzureRBAC: aad.enableAzureRBAC, adminGroupObjectIDs: aad.adminGroupObjectIDs, tenantID: aad.tenantID } : null,
     },
   };
 }
 
 function instanceJson(r: ArmResource) {
-  const instance = (r.body as any).instance;
+  const instance = (r.body as ClusterBodyJson).instance;
   if (!instance) return null;
   return { id: `${r.id}/providers/${HYBRID}/default`, name: 'default', type: HYBRID, extendedLocation: instance.extendedLocation, properties: { ...instance.properties, provisioningState: 'Succeeded' } };
 }
@@ -50,7 +60,7 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
     const rg = await store.getResource(`/subscriptions/${r.subscription!.id}/resourceGroups/${r.params.resourceGroup}`);
     if (!rg) throw new ArmError(404, 'ResourceGroupNotFound', `Resource group '${r.params.resourceGroup}' could not be found.`);
     await authorize(store, r, idOf(r), `${CC_TYPE}/write`);
-    const body = (r.req.body ?? {}) as Record<string, any>;
+    const body = (r.req.body ?? {}) as ArcRequestJson;
     const existing = await store.getResource(idOf(r));
     const current = existing ? clusterSecretsOf(existing).aad : null;
     const input = body.properties?.aadProfile;
@@ -68,7 +78,7 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
     const resource: ArmResource = {
       id: existing?.id ?? idOf(r), subscriptionId: r.subscription!.id, resourceGroup: rg.name, type: CC_TYPE, name: existing?.name ?? r.params.name!,
       location: String(body.location ?? existing?.location ?? rg.location).toLowerCase(), tags: body.tags ?? existing?.tags ?? {}, etag: `"${newId()}"`,
-      body: { ...(existing?.body ?? {}), identity: existing ? (existing.body as any).identity : { type: 'SystemAssigned', principalId: newId(), tenantId: r.caller.tenantId } },
+      body: { ...(existing?.body ?? {}), identity: existing ? (existing.body as ClusterBodyJson).identity : { type: 'SystemAssigned', principalId: newId(), tenantId: r.caller.tenantId } },
       secrets: { ...(existing?.secrets ?? { uid: newId(), adminToken: randomBytes(16).toString('hex') }), aad },
       createdAt: existing?.createdAt ?? now, updatedAt: now,
     };
@@ -90,7 +100,7 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
   const instancePath = `${ccPath}/providers/${HYBRID}/default`;
   armRoute(app, o, 'PUT', instancePath, async (r) => {
     const cc = await find(r, `${HYBRID}/write`);
-    const body = (r.req.body ?? {}) as Record<string, any>;
+    const body = (r.req.body ?? {}) as ArcRequestJson;
     const properties = {
       kubernetesVersion: body.properties?.kubernetesVersion || '1.29.4', controlPlane: body.properties?.controlPlane ?? { count: 1 },
       agentPoolProfiles: body.properties?.agentPoolProfiles ?? [{ name: 'nodepool1', count: 1, osType: 'Linux' }],
@@ -109,7 +119,7 @@ export function registerArcRoutes(app: FastifyInstance, o: ControlPlaneOptions):
 
   const server = (r: ArmRequest, cc: ArmResource) => ({
     name: cc.name, resourceGroup: cc.resourceGroup!, server: o.clusterServer(r.origin, clusterSecretsOf(cc).uid), serverCaPem: o.serverCaPem,
-    kubernetesVersion: String((cc.body as any).instance?.properties?.kubernetesVersion ?? '1.29.4'), aad: clusterSecretsOf(cc).aad,
+    kubernetesVersion: String((cc.body as ClusterBodyJson).instance?.properties?.kubernetesVersion ?? '1.29.4'), aad: clusterSecretsOf(cc).aad,
   });
   armRoute(app, o, 'POST', `${instancePath}/listUserKubeconfig`, async (r) => {
     const cc = await find(r, `${HYBRID}/listUserKubeconfig/action`, `${idOf(r)}/providers/${HYBRID}/default`);

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { request, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -53,14 +53,20 @@ class OAuthError extends Error {
   constructor(readonly error: string, message: string) { super(message); }
 }
 
-function post(url: string, form: Record<string, string>, ca?: string[]): Promise<any> {
+/** An OAuth error answer's fields. */
+interface OAuthErrorJson { error?: unknown; error_description?: unknown }
+
+/** Azure AD's device authorization answer. */
+interface DeviceCodeResponse { device_code: string; message: string; expires_in: number | string; interval?: number | string }
+
+function post<T = TokenResponse>(url: string, form: Record<string, string>, ca?: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, ca }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: any;
+        let body: T & OAuthErrorJson;
         try { body = JSON.parse(text); } catch { return reject(new Error(`${url} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)); }
         if ((res.statusCode ?? 500) >= 400) return reject(new OAuthError(String(body.error), String(body.error_description ?? body.error).split('\r\n')[0]!));
         resolve(body);
@@ -133,7 +139,7 @@ async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: 
   const base = o.isLegacy ? `${a.host}${o.tenantId}/oauth2` : `${a.host}${o.tenantId}/oauth2/v2.0`;
   const query = o.isLegacy ? ADAL_API_VERSION : '';
   const target: Record<string, string> = o.isLegacy ? { resource: scope.replace('/.default', '') } : { scope: `${scope} openid offline_access profile` };
-  const dc = await post(`${base}/devicecode${query}`, { client_id: o.clientId, ...target }, a.ca);
+  const dc = await post<DeviceCodeResponse>(`${base}/devicecode${query}`, { client_id: o.clientId, ...target }, a.ca);
   // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
   stderr.write(`${dc.message}\n`);
   const deadline = Date.now() + Number(dc.expires_in) * 1000;
@@ -151,15 +157,18 @@ async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: 
   }
 }
 
-function get(url: string, headers: Record<string, string>, ca?: string[]): Promise<any> {
+/** A managed identity endpoint's token answer (App Service / Arc style, or IMDS). */
+interface ManagedIdentityToken { access_token: string; expires_on?: number | string; expires_in?: number | string; error?: unknown; error_description?: unknown }
+
+function get(url: string, headers: Record<string, string>, ca?: string[]): Promise<ManagedIdentityToken> {
   const client = url.startsWith('http:') ? import('node:http') : import('node:https');
   return client.then(({ request: req }) => new Promise((resolve, reject) => {
-    const r = req(url, { headers: { accept: 'application/json', ...headers }, ...(url.startsWith('https:') ? { ca } : {}) } as any, (res) => {
+    const r = req(url, { headers: { accept: 'application/json', ...headers }, ...(url.startsWith('https:') ? { ca } : {}) } as HttpsRequestOptions, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: any;
+        let body: ManagedIdentityToken;
         try { body = JSON.parse(text); } catch { return reject(new Error(`${url.split('?')[0]} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)); }
         if ((res.statusCode ?? 500) >= 400) return reject(new Error(`ManagedIdentityCredential: ${body.error_description ?? body.error ?? `HTTP ${res.statusCode}`}`));
         resolve(body);

@@ -33,6 +33,13 @@ function argValue(args: string[], name: string): string | undefined {
   return eq?.slice(name.length + 3);
 }
 
+/** What conversion reads of a kubeconfig user: the legacy azure auth provider, or an exec plugin. */
+interface KubeconfigUser {
+  'auth-provider'?: { name?: string; config?: Record<string, string> };
+  exec?: { command?: unknown; args?: string[]; installHint?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
 export async function convertKubeconfig(argv: string[]): Promise<void> {
   const explicit = new Set(argv.filter((a) => a.startsWith('-')).map((a) => a.replace(/^-+/, '').split('=')[0]!));
   const flag = (long: string, short?: string) => explicit.has(long) || (short !== undefined && explicit.has(short));
@@ -42,7 +49,7 @@ export async function convertKubeconfig(argv: string[]): Promise<void> {
   const path = kubeconfigPath(o);
   if (!existsSync(path)) throw new KubeloginError(`kubeconfig ${path} does not exist`);
   const doc = parseDocument(readFileSync(path, 'utf8'));
-  const config = doc.toJS() as { users?: { name: string; user: Record<string, any> }[]; contexts?: { name: string; context: { user: string } }[] };
+  const config = doc.toJS() as { users?: { name: string; user: KubeconfigUser }[]; contexts?: { name: string; context: { user: string } }[] };
   let targetUser: string | undefined;
   if (o.context) {
     const ctx = (config.contexts ?? []).find((c) => c.name === o.context);

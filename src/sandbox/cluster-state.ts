@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { AuthorizerChain, ClientCertificateAuthenticator, ClusterAccessService, ClusterSettings, TokenAuthenticator } from '../access/index.js';
 import { clusterSecretsOf } from '../control-plane/index.js';
 import type { Clock } from '../shared/clock.js';
+import type { ClusterBodyJson } from '../shared/json.js';
 import { StoreError, type ArmResource, type Store } from '../store/index.js';
 import { ADMIN_GROUP_BINDING, adminGroupBindingObject, nodeNames, systemObjects, systemPods, type ClusterShape } from './system.js';
 
@@ -28,14 +29,17 @@ export interface ClusterState {
 }
 
 const RBAC = 'rbac.authorization.k8s.io/';
+/** A stored Kubernetes object's labels. */
+type Labelled = { metadata?: { labels?: Record<string, string> } };
 
 /** The cluster as AKS would build it: its node pools, version and admin groups. */
 export function clusterShapeOf(res: ArmResource, cfg: Pick<ClusterSettings, 'uid' | 'kind' | 'kubernetesVersion' | 'aad'>, serverCaPem: string): ClusterShape {
-  const props = cfg.kind === 'managedCluster' ? ((res.body as any).properties ?? {}) : ((res.body as any).instance?.properties ?? (res.body as any).properties ?? {});
+  const body = res.body as ClusterBodyJson;
+  const props = (cfg.kind === 'managedCluster' ? body.properties : body.instance?.properties ?? body.properties) ?? {};
   const pools = Array.isArray(props.agentPoolProfiles) && props.agentPoolProfiles.length ? props.agentPoolProfiles : [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2' }];
   return {
     uid: cfg.uid, kubernetesVersion: cfg.kubernetesVersion || '1.30.0', location: res.location, serverCaPem, createdAt: res.createdAt,
-    agentPools: pools.map((p: any) => ({ name: String(p.name), count: Number(p.count ?? 1), vmSize: String(p.vmSize ?? 'Standard_DS2_v2'), mode: p.mode, orchestratorVersion: p.orchestratorVersion })),
+    agentPools: pools.map((p) => ({ name: String(p.name), count: Number(p.count ?? 1), vmSize: String(p.vmSize ?? 'Standard_DS2_v2'), mode: p.mode, orchestratorVersion: p.orchestratorVersion })),
     adminGroupObjectIDs: cfg.aad ? cfg.aad.adminGroupObjectIDs ?? [] : null,
   };
 }
@@ -108,7 +112,7 @@ export class Clusters {
     if (shape.adminGroupObjectIDs) {
       const wanted = adminGroupBindingObject(shape.adminGroupObjectIDs, clock.now());
       if (!current) await store.createKubeObject({ clusterUid: uid, resource: crb, namespace: '', name: ADMIN_GROUP_BINDING, body: wanted }).catch(ignoreConflict);
-      else if (JSON.stringify((current.body as any).subjects) !== JSON.stringify(wanted.subjects)) {
+      else if (JSON.stringify((current.body as { subjects?: unknown }).subjects) !== JSON.stringify(wanted.subjects)) {
         await store.updateKubeObject(uid, crb, '', ADMIN_GROUP_BINDING, (b) => ({ ...b, subjects: wanted.subjects, roleRef: wanted.roleRef }));
       }
     } else if (current) {
@@ -119,12 +123,12 @@ export class Clusters {
     const wantedNodes = new Set(nodeNames(shape).map((n) => n.name));
     const nodes = await store.listKubeObjects(uid, '/nodes');
     const have = new Set(nodes.map((n) => n.name));
-    if ([...wantedNodes].every((n) => have.has(n)) && nodes.every((n) => wantedNodes.has(n.name) || !(n.body as any).metadata?.labels?.['kubernetes.azure.com/agentpool'])) return;
+    if ([...wantedNodes].every((n) => have.has(n)) && nodes.every((n) => wantedNodes.has(n.name) || !(n.body as Labelled).metadata?.labels?.['kubernetes.azure.com/agentpool'])) return;
     await store.transaction(async (tx) => {
       const fresh = systemObjects(shape);
       const LEASES = 'coordination.k8s.io/leases';
       for (const n of nodes) {
-        if (wantedNodes.has(n.name) || !(n.body as any).metadata?.labels?.['kubernetes.azure.com/agentpool']) continue;
+        if (wantedNodes.has(n.name) || !(n.body as Labelled).metadata?.labels?.['kubernetes.azure.com/agentpool']) continue;
         await tx.deleteKubeObject(uid, '/nodes', '', n.name);
         await tx.deleteKubeObject(uid, LEASES, 'kube-node-lease', n.name);
       }
@@ -138,7 +142,7 @@ export class Clusters {
       const havePods = new Set<string>();
       for (const p of await tx.listKubeObjects(uid, '/pods', 'kube-system')) {
         havePods.add(p.name);
-        if ((p.body as any).metadata?.labels?.['kubernetes.azure.com/managedby'] === 'aks' && !wantedPods.has(p.name)) await tx.deleteKubeObject(uid, '/pods', 'kube-system', p.name);
+        if ((p.body as Labelled).metadata?.labels?.['kubernetes.azure.com/managedby'] === 'aks' && !wantedPods.has(p.name)) await tx.deleteKubeObject(uid, '/pods', 'kube-system', p.name);
       }
       for (const p of pods) if (!havePods.has(p.metadata.name)) await tx.createKubeObject({ clusterUid: uid, resource: '/pods', namespace: 'kube-system', name: p.metadata.name, body: p });
     });

@@ -191,7 +191,9 @@ function stripDirectives(v: unknown): unknown {
 /** RFC 6902 JSON patch; a failed `test` or a missing path is a 422, as the apiserver answers. */
 export function jsonPatch(target: unknown, ops: unknown, t: ResourceType, name: string): unknown {
   if (!Array.isArray(ops)) throw badRequest('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
-  let doc: any = structuredClone(target);
+  /** An object or array of the document, as a JSON pointer's parent. */
+  type Container = Record<string, unknown> | unknown[];
+  let doc: unknown = structuredClone(target);
   const fail = (detail: string) => invalid(t, name, [{ field: '', type: 'Invalid value', value: '', detail }]);
   const parse = (p: unknown): string[] => {
     if (typeof p !== 'string' || (p !== '' && !p.startsWith('/'))) throw fail(`invalid JSON pointer ${JSON.stringify(p)}`);
@@ -200,12 +202,12 @@ export function jsonPatch(target: unknown, ops: unknown, t: ResourceType, name: 
   const parentOf = (path: string[]) => {
     let cur = doc;
     for (const seg of path.slice(0, -1)) {
-      cur = Array.isArray(cur) ? cur[Number(seg)] : cur?.[seg];
+      cur = Array.isArray(cur) ? cur[Number(seg)] : (cur as Record<string, unknown> | null | undefined)?.[seg];
       if (cur === undefined || cur === null || typeof cur !== 'object') throw fail(`doc is missing path: "/${path.join('/')}"`);
     }
-    return cur;
+    return cur as Container;
   };
-  const get = (path: string[]) => path.reduce((cur: any, seg) => (cur === undefined || cur === null ? undefined : Array.isArray(cur) ? cur[Number(seg)] : cur[seg]), doc);
+  const get = (path: string[]) => path.reduce((cur: unknown, seg) => (cur === undefined || cur === null ? undefined : Array.isArray(cur) ? cur[Number(seg)] : (cur as Record<string, unknown>)[seg]), doc);
   const remove = (path: string[]) => {
     const parent = parentOf(path);
     const key = path[path.length - 1]!;
@@ -293,7 +295,7 @@ export function fieldsMatch(selector: string, obj: KubeBody): boolean {
     return { key: m[1]!.trim(), op: (m[2] === '!=' ? '!=' : '=') as '=' | '!=', values: [m[3]!.trim()] };
   });
   return satisfies(reqs, (path) => {
-    const v = path.split('.').reduce((cur: any, seg) => (cur === undefined || cur === null ? undefined : cur[seg]), obj);
+    const v = path.split('.').reduce((cur: unknown, seg) => (cur === undefined || cur === null ? undefined : (cur as Record<string, unknown>)[seg]), obj);
     return v === undefined || v === null ? '' : String(v);
   });
 }

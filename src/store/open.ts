@@ -5,6 +5,11 @@ import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
 import type { ColumnSealer } from './codecs.js';
 import type { Store } from './store.js';
+import type { CustomTypesConfig } from 'pg';
+
+/** Opening a database knows no tables: the migrations make them and the store's queries name them. */
+type Tables = object;
+type Connection = Kysely<Tables>;
 
 export interface OpenStoreOptions {
   /** Undefined or `sqlite:` → `<dataDir>/kentra.db`; `sqlite::memory:`; `sqlite:/path/file.db`; `postgres://…`. */
@@ -20,7 +25,7 @@ function ownerOnly(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
-async function sqlite(file: string): Promise<Kysely<any>> {
+async function sqlite(file: string): Promise<Connection> {
   const { default: Database } = await import('better-sqlite3');
   const onDisk = file !== ':memory:' && file !== '';
   if (onDisk) ownerOnly(file);
@@ -31,7 +36,7 @@ async function sqlite(file: string): Promise<Kysely<any>> {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  return new Kysely<any>({ dialect: new SqliteDialect({ database }) });
+  return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
 }
 
 /** How long a statement may run on the server, and how long the client waits for any answer. */
@@ -40,15 +45,15 @@ export const POSTGRES_QUERY_TIMEOUT_MS = 6_000;
 /** How long opening a connection (or waiting for a free one in the pool) may take. */
 export const POSTGRES_CONNECT_TIMEOUT_MS = 3_000;
 
-async function postgres(url: string): Promise<Kysely<any>> {
+async function postgres(url: string): Promise<Connection> {
   const { default: pg } = await import('pg');
   // bigint columns hold epoch milliseconds: safe as JavaScript numbers.
-  const types = { getTypeParser: (oid: number, format?: any) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) };
+  const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format))) as CustomTypesConfig['getTypeParser'] };
   // Timeouts, so a frozen or unreachable server fails requests in seconds (503) instead of hanging them:
   // statement_timeout ends a slow statement on the server; query_timeout gives up on a server that
   // does not answer at all; idle_in_transaction_session_timeout frees locks a vanished client held.
   const pool = new pg.Pool({
-    connectionString: url, max: 10, types: types as any, keepAlive: true,
+    connectionString: url, max: 10, types, keepAlive: true,
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS, query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
     statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: 60_000,
   });
@@ -61,7 +66,7 @@ async function postgres(url: string): Promise<Kysely<any>> {
     // A query the server never answered may still run when it wakes up, and the transaction around it
     // with it: such a connection is closed (its session rolls back), never handed to the next request.
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as any).query = (...args: unknown[]) => {
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const result = query(...args) as Promise<unknown> | undefined;
       result?.catch?.((err: Error) => {
         if (err?.message === 'Query read timeout') client.end().catch(() => {});
@@ -69,13 +74,13 @@ async function postgres(url: string): Promise<Kysely<any>> {
       return result;
     };
   });
-  return new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /** Opens (and migrates) the store named by `url`. */
 export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const url = opts.url ?? 'sqlite:';
-  let db: Kysely<any>;
+  let db: Connection;
   let kind: 'sqlite' | 'postgres';
   if (/^postgres(ql)?:\/\//.test(url)) {
     db = await postgres(url);

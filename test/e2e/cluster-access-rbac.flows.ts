@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { httpsFetch } from '../support/http.js';
-import { kentraCli, type Run } from '../support/kentra-cli.js';
+import { kentraCli } from '../support/kentra-cli.js';
 import { commandShims, KUBELOGIN_BIN, processRunner } from '../support/kubectl.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import type { Backend } from '../support/kube-apiserver.js';
@@ -45,7 +45,6 @@ describe(`cluster access with the real kubectl: F6, F12, F13, against ${backend.
   let dir: string;
   let env: NodeJS.ProcessEnv;
   const cli = kentraCli(() => ({ ...env, KENTRA_CONFIG_DIR: join(dir, 'config') }));
-  let clusterId: string;
   let rbacClusterId: string;
   let uid: string;
   let many250: string;
@@ -88,7 +87,7 @@ describe(`cluster access with the real kubectl: F6, F12, F13, against ${backend.
     const admins = await id('ad', 'group', 'show', '--group', 'aks-admins');
     many250 = await id('ad', 'group', 'show', '--group', 'many-250');
     await cli.json('group', 'create', '--name', 'rg', '--location', 'eastus');
-    clusterId = (await cli.json('aks', 'create', '-g', 'rg', '-n', 'c1', '--enable-aad', '--aad-admin-group-object-ids', `${admins},${many250}`)).id;
+    await cli.json('aks', 'create', '-g', 'rg', '-n', 'c1', '--enable-aad', '--aad-admin-group-object-ids', `${admins},${many250}`);
     rbacClusterId = (await cli.json('aks', 'create', '-g', 'rg', '-n', 'c2', '--enable-aad', '--enable-azure-rbac')).id;
     files.admin = join(dir, 'c1-admin.kubeconfig');
     files.user = join(dir, 'c1-user.kubeconfig');

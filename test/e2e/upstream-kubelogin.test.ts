@@ -259,7 +259,6 @@ ${indent(cert.certPem)}
     await restoreAuthority(env, kubeconfig);
     const browser = await launchChromium(k.endpoints.authority);
     try {
-      let signIn: Promise<string> | undefined;
       const opened = () => (existsSync(upstream.openedUrls) ? readFileSync(upstream.openedUrls, 'utf8').trim().split('\n').at(-1) ?? '' : '');
       const started = Date.now();
       const run = kubectl(env, kubeconfig, ['get', 'nodes']);
@@ -267,7 +266,7 @@ ${indent(cert.certPem)}
       const url = opened();
       assert.match(url, new RegExp(`^${k.endpoints.authority.replace(/[.]/g, '\\.')}/${TENANT}/oauth2/v2\\.0/authorize\\?`));
       assert.match(new URL(url).searchParams.get('redirect_uri') ?? '', /^http:\/\/localhost:\d+$/);
-      signIn = (async () => {
+      const signIn = (async () => {
         const page = await browser.newPage();
         await page.goto(url);
         assert.equal(await page.title(), 'Sign in to your account');

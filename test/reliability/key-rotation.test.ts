@@ -113,10 +113,10 @@ describe('reliability: key rotation under load on two instances', { skip, timeou
 
     const started = Date.now();
     const firstKid = kidOf(await bootstrapToken(k, 'arm'));
-    let kids: string[] = [];
+    const kids: string[] = [];
     try {
       await sleep(3_000);
-      kids = [await rotate()];
+      kids.push(await rotate());
       await sleep(2_000);
       kids.push(await rotate());
       await sleep(3_000);

@@ -26,7 +26,6 @@ tenants:
 const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
 const CONTRIBUTOR = 'b24988ac-6180-42a0-ab88-20f7382dd24c';
 const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
-const CLUSTER_USER = '4abbcc35-e782-43d8-92c5-2d3f1bd2253f';
 const SUB_READER_NAME = `${T}0000000000f1`; // the victim's Reader assignment at the subscription
 const RG_OWNER_NAME = `${T}0000000000f2`; // mallory's Owner assignment at rg-a
 const SUB_CONTRIB_NAME = `${T}0000000000f3`;

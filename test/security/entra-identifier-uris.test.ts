@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
-import { loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
+import { type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
 import { clusterWithWebhookClient } from '../support/arm-cluster.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, createPublicKey, createSign, generateKeyPairSync, constants, randomUUID, sign as rawSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { storeSigningKeyPem } from '../support/signing-key.js';
-import { parse } from 'yaml';
-import { createSelfSignedCertificate, loadCertificateAuthority, type CertificateAndKey } from '../../src/pki/index.js';
+import { createSelfSignedCertificate, type CertificateAndKey } from '../../src/pki/index.js';
 import { httpsFetch, postForm } from '../support/http.js';
 import { clusterWithWebhookClient } from '../support/arm-cluster.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
@@ -165,7 +163,7 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
     {
       rule: 'RFC 8725 §3.10', what: "signed with an attacker's key announced in its own jwk and jku headers",
       forge: (real) => {
-        const { header, payload } = partsOf(real);
+        const { payload } = partsOf(real);
         const { privateKey, publicKey } = attackerKeys;
         const jwk = publicKey.export({ format: 'jwk' });
         return rs256({ alg: 'RS256', typ: 'JWT', kid: 'attacker-key', jwk: { ...jwk, kid: 'attacker-key' }, jku: 'https://evil.example/keys' }, payload, privateKey);

@@ -23,7 +23,7 @@ export function postJson(url: string, body: unknown, caPem: string, cert?: Clien
       let text = '';
       res.on('data', (d: Buffer) => { text += d.toString(); });
       res.on('end', () => {
-        let json: any = null;
+        let json: any;
         try { json = JSON.parse(text); } catch { json = { text }; }
         resolve({ status: res.statusCode ?? 0, json });
       });

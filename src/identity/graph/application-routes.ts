@@ -1,3 +1,4 @@
+import type { JsonObject } from '../../shared/json.js';
 import type { FastifyInstance } from 'fastify';
 import { isGuid, newId } from '../../shared/crypto.js';
 import type { Application, AppRole, PermissionScope, RequiredResourceAccess, Store } from '../../store/index.js';
@@ -21,6 +22,9 @@ const APP_WRITABLE = [
   'api', 'appRoles', 'requiredResourceAccess', 'optionalClaims', 'keyCredentials', 'tags', 'notes', 'description', 'info',
 ];
 const GROUP_CLAIMS = ['None', 'SecurityGroup', 'All', 'DirectoryRole', 'ApplicationGroup'];
+
+/** A federatedIdentityCredential request body as the routes read it (requireString checks the required strings). */
+interface FederatedCredentialBody { name?: string; issuer?: string; subject?: string; audiences?: string[]; description?: string | null; [key: string]: unknown }
 
 function checkUri(uri: string, what: string): void {
   let ok = false;
@@ -64,7 +68,7 @@ function redirectUriProblem(uri: string, platform: RedirectPlatform): string | n
   return `uses the scheme '${scheme}:'; ${platform} redirect URIs must use 'https' (or 'http' on a loopback host)`;
 }
 
-function parseRedirectUris(body: Record<string, any>, platform: RedirectPlatform): string[] {
+function parseRedirectUris(body: JsonObject, platform: RedirectPlatform): string[] {
   const uris = optionalStringArray(body, 'redirectUris') ?? [];
   const invalid = (why: string) => graphErrors.badRequest(`Invalid value specified for property '${platform}' of resource 'Application'. ${why}`);
   if (uris.length > MAX_REDIRECT_URIS) throw invalid(`At most ${MAX_REDIRECT_URIS} redirect URIs are allowed.`);
@@ -101,9 +105,30 @@ async function checkIdentifierUris(r: GraphRequest, store: Store, before: Applic
   }
 }
 
+/** An oauth2PermissionScope of a request body (value is checked; the display texts are stored as given). */
+interface ScopeJson {
+  id?: unknown; value?: unknown; type?: unknown; isEnabled?: unknown;
+  adminConsentDisplayName?: string; adminConsentDescription?: string; userConsentDisplayName?: string | null; userConsentDescription?: string | null;
+}
+/** An appRole of a request body (value and allowedMemberTypes are checked; the texts are stored as given). */
+interface AppRoleJson { id?: unknown; value?: unknown; allowedMemberTypes?: unknown; displayName?: string; description?: string; isEnabled?: unknown }
+/** A requiredResourceAccess entry of a request body. */
+interface RequiredResourceAccessJson { resourceAppId?: unknown; resourceAccess?: unknown }
+/** The platform objects of an application body (each checked where it is read). */
+interface PlatformJson { redirectUris?: unknown; homePageUrl?: unknown; logoutUrl?: unknown; implicitGrantSettings?: unknown; [key: string]: unknown }
+/** An application POST or PATCH body as applyApplicationBody reads it. */
+interface ApplicationBody {
+  signInAudience?: Application['signInAudience'];
+  groupMembershipClaims?: Application['groupMembershipClaims'];
+  web?: PlatformJson | null; publicClient?: PlatformJson | null; spa?: PlatformJson | null;
+  api?: { requestedAccessTokenVersion?: Application['accessTokenAcceptedVersion']; oauth2PermissionScopes?: unknown; preAuthorizedApplications?: unknown; knownClientApplications?: unknown; [key: string]: unknown } | null;
+  keyCredentials?: unknown;
+  [key: string]: unknown;
+}
+
 function parseScopes(value: unknown): PermissionScope[] {
   if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'api.oauth2PermissionScopes' must be an array.");
-  return value.map((s: any) => {
+  return value.map((s: ScopeJson | null) => {
     if (!s || typeof s.value !== 'string' || !/^[^\s]+$/.test(s.value)) throw graphErrors.badRequest('Each oauth2PermissionScope needs a value without spaces.');
     return {
       id: s.id && isGuid(s.id) ? String(s.id).toLowerCase() : newId(), value: s.value, type: s.type === 'Admin' ? 'Admin' : 'User',
@@ -115,7 +140,7 @@ function parseScopes(value: unknown): PermissionScope[] {
 
 function parseAppRoles(value: unknown): AppRole[] {
   if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'appRoles' must be an array.");
-  return value.map((r: any) => {
+  return value.map((r: AppRoleJson | null) => {
     if (!r || typeof r.value !== 'string' || !Array.isArray(r.allowedMemberTypes)) throw graphErrors.badRequest('Each app role needs a value and allowedMemberTypes.');
     return {
       id: r.id && isGuid(r.id) ? String(r.id).toLowerCase() : newId(), value: r.value, displayName: r.displayName ?? r.value,
@@ -126,22 +151,22 @@ function parseAppRoles(value: unknown): AppRole[] {
 
 function parseRequiredResourceAccess(value: unknown): RequiredResourceAccess[] {
   if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'requiredResourceAccess' must be an array.");
-  return value.map((x: any) => {
+  return value.map((x: RequiredResourceAccessJson | null) => {
     if (!x || !isGuid(x.resourceAppId) || !Array.isArray(x.resourceAccess)) throw graphErrors.badRequest('Each requiredResourceAccess needs a resourceAppId GUID and a resourceAccess list.');
     return {
       resourceAppId: String(x.resourceAppId).toLowerCase(),
-      resourceAccess: x.resourceAccess.map((a: any) => {
-        if (!isGuid(a?.id) || (a.type !== 'Scope' && a.type !== 'Role')) throw graphErrors.badRequest("Each resourceAccess needs a GUID id and type 'Scope' or 'Role'.");
-        return { id: String(a.id).toLowerCase(), type: a.type };
+      resourceAccess: x.resourceAccess.map((a: { id?: unknown; type?: unknown } | null) => {
+        if (!isGuid(a?.id) || (a?.type !== 'Scope' && a?.type !== 'Role')) throw graphErrors.badRequest("Each resourceAccess needs a GUID id and type 'Scope' or 'Role'.");
+        return { id: String(a!.id).toLowerCase(), type: a!.type as 'Scope' | 'Role' };
       }),
     };
   });
 }
 
 /** Applies a POST or PATCH body to an application: the one place application properties are validated. */
-function applyApplicationBody(app: Application, body: Record<string, any>): { app: Application; keyCredentials?: string[] } {
+function applyApplicationBody(app: Application, body: ApplicationBody): { app: Application; keyCredentials?: string[] } {
   const next: Application = structuredClone(app);
-  const extra = next.extra as Record<string, any>;
+  const extra = next.extra as JsonObject;
   if (body.displayName !== undefined) next.displayName = requireString(body, 'displayName', 'application');
   if (body.identifierUris !== undefined) {
     next.identifierUris = optionalStringArray(body, 'identifierUris')!;
@@ -159,7 +184,7 @@ function applyApplicationBody(app: Application, body: Record<string, any>): { ap
   if (body.web !== undefined) {
     const web = body.web ?? {};
     if (web.redirectUris !== undefined) next.webRedirectUris = parseRedirectUris(web, 'web');
-    extra.web = { ...(extra.web ?? {}), ...(web.homePageUrl !== undefined ? { homePageUrl: web.homePageUrl } : {}), ...(web.logoutUrl !== undefined ? { logoutUrl: web.logoutUrl } : {}), ...(web.implicitGrantSettings ? { implicitGrantSettings: web.implicitGrantSettings } : {}) };
+    extra.web = { ...(extra.web as JsonObject | undefined ?? {}), ...(web.homePageUrl !== undefined ? { homePageUrl: web.homePageUrl } : {}), ...(web.logoutUrl !== undefined ? { logoutUrl: web.logoutUrl } : {}), ...(web.implicitGrantSettings ? { implicitGrantSettings: web.implicitGrantSettings } : {}) };
   }
   if (body.publicClient !== undefined) {
     next.publicClientRedirectUris = parseRedirectUris(body.publicClient ?? {}, 'publicClient');
@@ -184,9 +209,9 @@ function applyApplicationBody(app: Application, body: Record<string, any>): { ap
   let keyCredentials: string[] | undefined;
   if (body.keyCredentials !== undefined) {
     if (!Array.isArray(body.keyCredentials)) throw graphErrors.badRequest("Property 'keyCredentials' must be an array.");
-    keyCredentials = body.keyCredentials.map((k: any) => {
+    keyCredentials = body.keyCredentials.map((k: { key?: unknown } | null) => {
       if (typeof k?.key !== 'string') throw graphErrors.badRequest('Each keyCredential needs its certificate as base64 in "key".');
-      return k.key;
+      return k!.key as string;
     });
   }
   return { app: next, keyCredentials };
@@ -215,12 +240,12 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     requireString(body, 'displayName', 'application');
     const created = await r.store.transaction(async (tx) => {
       const d = new Directory(tx, r.services.clock);
-      const base = await d.createApplication(r.tenant.id, { displayName: body.displayName });
+      const base = await d.createApplication(r.tenant.id, { displayName: body.displayName as string });
       const { app: next, keyCredentials } = applyApplicationBody(base, body);
       await checkIdentifierUris(r, tx, null, next);
       // As AAD Graph did (and the legacy walkthrough expects): an API with an identifier URI gets a
       // user_impersonation scope unless the request defines its own.
-      if (next.identifierUris.length && body.api?.oauth2PermissionScopes === undefined) {
+      if (next.identifierUris.length && (body.api as { oauth2PermissionScopes?: unknown } | undefined)?.oauth2PermissionScopes === undefined) {
         next.oauth2PermissionScopes = [{
           id: newId(), value: 'user_impersonation', type: 'User', isEnabled: true,
           adminConsentDisplayName: `Access ${next.displayName}`, adminConsentDescription: `Allow the application to access ${next.displayName} on behalf of the signed-in user.`,
@@ -289,7 +314,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     const { ownerId, check } = await resolve(r);
     await check();
     const body = jsonBody(r, ['keyId'], 'removePassword');
-    const keyId = requireGuid(body.keyId, 'keyId');
+    const keyId = requireGuid(body.keyId as string | undefined, 'keyId');
     if (!(await r.store.removePasswordCredential(r.tenant.id, ownerId, keyId))) throw graphErrors.badRequest(`No password credential with keyId '${keyId}' was found.`);
     return noContent(r.reply);
   };
@@ -308,7 +333,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'POST', '/applications/:id/federatedIdentityCredentials', async (r) => {
     const a = await findApplication(r, r.params.id!);
     await writableApp(r, a);
-    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential');
+    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential') as FederatedCredentialBody;
     if (body.audiences !== undefined && (!Array.isArray(body.audiences) || body.audiences.length !== 1)) throw graphErrors.badRequest("Property 'audiences' must hold exactly one value.");
     const cred = await dir(r).addFederatedCredential(r.tenant.id, a.id, {
       name: requireString(body, 'name', 'federatedIdentityCredential'), issuer: requireString(body, 'issuer', 'federatedIdentityCredential'),
@@ -330,7 +355,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'PATCH', '/applications/:id/federatedIdentityCredentials/:fid', async (r) => {
     const { a, fed } = await findFed(r);
     await writableApp(r, a);
-    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential');
+    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential') as FederatedCredentialBody;
     if (body.name !== undefined && body.name !== fed.name) throw graphErrors.badRequest("Property 'name' cannot be changed.");
     await r.store.transaction(async (tx) => {
       await tx.removeFederatedCredential(r.tenant.id, a.id, fed.id);
@@ -394,7 +419,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
 
   graphRoute(app, ctx, 'POST', '/servicePrincipals', async (r) => {
     const body = jsonBody(r, ['appId', 'accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description'], 'microsoft.graph.servicePrincipal');
-    const appId = requireGuid(body.appId, 'appId');
+    const appId = requireGuid(body.appId as string | undefined, 'appId');
     const application = await r.store.findApplicationByAppId(r.tenant.id, appId);
     if (!application) throw graphErrors.badRequest(`The appId '${appId}' of the service principal does not reference a valid application object.`);
     requireWrite(r.caller, 'application', { owner: await owns(r, application.id) });
@@ -467,9 +492,9 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   const createAssignment = async (r: GraphRequest) => {
     if (!canConsent(r.caller, 'appRole')) throw graphErrors.denied();
     const body = jsonBody(r, ['principalId', 'resourceId', 'appRoleId'], 'microsoft.graph.appRoleAssignment');
-    const principalId = requireGuid(body.principalId, 'principalId');
-    const resourceId = requireGuid(body.resourceId, 'resourceId');
-    const appRoleId = requireGuid(body.appRoleId, 'appRoleId');
+    const principalId = requireGuid(body.principalId as string | undefined, 'principalId');
+    const resourceId = requireGuid(body.resourceId as string | undefined, 'resourceId');
+    const appRoleId = requireGuid(body.appRoleId as string | undefined, 'appRoleId');
     const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
     if (!resource) throw graphErrors.notFound(resourceId);
     // Microsoft Graph's app roles: Privileged Role Administrator or Global Administrator only (security.md §4.6).
@@ -516,11 +541,11 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'POST', '/oauth2PermissionGrants', async (r) => {
     if (!canGrant(r)) throw graphErrors.denied();
     const body = jsonBody(r, ['clientId', 'consentType', 'principalId', 'resourceId', 'scope', 'startTime', 'expiryTime'], 'microsoft.graph.oAuth2PermissionGrant');
-    const clientId = requireGuid(body.clientId, 'clientId');
-    const resourceId = requireGuid(body.resourceId, 'resourceId');
+    const clientId = requireGuid(body.clientId as string | undefined, 'clientId');
+    const resourceId = requireGuid(body.resourceId as string | undefined, 'resourceId');
     const consentType = body.consentType ?? 'AllPrincipals';
     if (consentType !== 'AllPrincipals' && consentType !== 'Principal') throw graphErrors.badRequest("Property 'consentType' must be 'AllPrincipals' or 'Principal'.");
-    const principalId = consentType === 'Principal' ? requireGuid(body.principalId, 'principalId') : null;
+    const principalId = consentType === 'Principal' ? requireGuid(body.principalId as string | undefined, 'principalId') : null;
     if (consentType === 'AllPrincipals' && body.principalId) throw graphErrors.badRequest("Property 'principalId' must be null for consentType 'AllPrincipals'.");
     const scope = typeof body.scope === 'string' ? body.scope.trim() : '';
     if (!(await r.store.getServicePrincipal(r.tenant.id, clientId))) throw graphErrors.notFound(clientId);

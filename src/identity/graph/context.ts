@@ -1,3 +1,4 @@
+import type { JsonObject } from '../../shared/json.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isGuid } from '../../shared/crypto.js';
 import { StoreError, type Application, type Page, type ServicePrincipal, type Store, type Tenant, type User } from '../../store/index.js';
@@ -61,23 +62,23 @@ export function graphRoute(app: FastifyInstance, ctx: GraphContext, method: 'GET
 }
 
 /** The JSON object body of a request, refusing properties the resource does not have. */
-export function jsonBody(r: GraphRequest, allowed: string[], type: string): Record<string, any> {
+export function jsonBody(r: GraphRequest, allowed: string[], type: string): JsonObject {
   const body = r.req.body;
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw graphErrors.badRequest('The request body must be a JSON object.');
   for (const key of Object.keys(body)) {
     if (key.startsWith('@odata.')) continue;
     if (!allowed.includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist as a declared property or extension property of '${type}'.`);
   }
-  return body as Record<string, any>;
+  return body as JsonObject;
 }
 
-export function requireString(body: Record<string, any>, key: string, type: string): string {
+export function requireString(body: JsonObject, key: string, type: string): string {
   const v = body[key];
   if (typeof v !== 'string' || !v.trim()) throw graphErrors.badRequest(`Property '${key}' is required on '${type}' and must be a non-empty string.`);
   return v;
 }
 
-export function optionalStringArray(body: Record<string, any>, key: string): string[] | undefined {
+export function optionalStringArray(body: JsonObject, key: string): string[] | undefined {
   const v = body[key];
   if (v === undefined) return undefined;
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw graphErrors.badRequest(`Property '${key}' must be an array of strings.`);
@@ -169,7 +170,7 @@ export async function memberGroups(r: GraphRequest, objectId: string, securityEn
   return ids;
 }
 
-export function boolField(body: Record<string, any>, key: string): boolean | undefined {
+export function boolField(body: JsonObject, key: string): boolean | undefined {
   const v = body[key];
   if (v === undefined) return undefined;
   if (typeof v !== 'boolean') throw graphErrors.badRequest(`Property '${key}' must be a boolean.`);

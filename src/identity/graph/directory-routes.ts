@@ -1,3 +1,4 @@
+import type { JsonObject } from '../../shared/json.js';
 import type { FastifyInstance } from 'fastify';
 import { hashSecret, isGuid } from '../../shared/crypto.js';
 import type { Group, User } from '../../store/index.js';
@@ -19,6 +20,11 @@ const GROUP_WRITABLE = ['displayName', 'mailNickname', 'mailEnabled', 'securityE
 const MAX_BOUND_ON_CREATE = 20;
 
 /** What a user PATCH changes, in the terms of Entra's tables (security.md §4.2, §4.3). */
+/** A user request body as the routes read it (the password is checked by checkPassword). */
+interface UserBody { passwordProfile?: { password?: unknown }; mail?: string | null; [key: string]: unknown }
+/** A group request body as the routes read it (description is stored as given). */
+interface GroupBody { description?: string | null; [key: string]: unknown }
+
 function userChanges(body: Record<string, unknown>): Set<UserChange> {
   const changes = new Set<UserChange>();
   for (const key of Object.keys(body)) {
@@ -32,7 +38,7 @@ function userChanges(body: Record<string, unknown>): Set<UserChange> {
 }
 
 /** The object ids of an `owners@odata.bind` / `members@odata.bind` list of `…/directoryObjects/{id}`-style URLs. */
-function boundIds(body: Record<string, any>, key: string): string[] {
+function boundIds(body: JsonObject, key: string): string[] {
   const v = body[key];
   if (v === undefined) return [];
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw graphErrors.badRequest(`Property '${key}' must be an array of directory object URLs.`);
@@ -109,7 +115,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
 
   graphRoute(app, ctx, 'POST', '/users', async (r) => {
     requireWrite(r.caller, 'user');
-    const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user');
+    const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user') as UserBody;
     const upn = requireString(body, 'userPrincipalName', 'user');
     const displayName = requireString(body, 'displayName', 'user');
     const mailNickname = requireString(body, 'mailNickname', 'user');
@@ -135,7 +141,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
 
   graphRoute(app, ctx, 'PATCH', '/users/:id', async (r) => {
     const user = await findUser(r, r.params.id!);
-    const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user');
+    const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user') as UserBody;
     // The target is protected by every role it holds: checked before anything is read from the values.
     if (!canChangeUser(r.caller, await protectingRoleIds(r.store, r.tenant.id, user.id), userChanges(body))) throw graphErrors.denied();
     const next: User = { ...user };
@@ -207,7 +213,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
 
   graphRoute(app, ctx, 'POST', '/groups', async (r) => {
     requireWrite(r.caller, 'group', { create: true });
-    const body = jsonBody(r, GROUP_WRITABLE, 'microsoft.graph.group');
+    const body = jsonBody(r, GROUP_WRITABLE, 'microsoft.graph.group') as GroupBody;
     const displayName = requireString(body, 'displayName', 'group');
     const mailNickname = requireString(body, 'mailNickname', 'group');
     const securityEnabled = boolField(body, 'securityEnabled');
@@ -251,7 +257,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   graphRoute(app, ctx, 'PATCH', '/groups/:id', async (r) => {
     const group = await findGroup(r);
     requireWrite(r.caller, 'group', { owner: await owns(r, group.id) });
-    const body = jsonBody(r, ['displayName', 'mailNickname', 'description', 'visibility'], 'microsoft.graph.group');
+    const body = jsonBody(r, ['displayName', 'mailNickname', 'description', 'visibility'], 'microsoft.graph.group') as GroupBody;
     await r.store.updateGroup(r.tenant.id, group.id, (g) => ({
       ...g,
       displayName: body.displayName !== undefined ? requireString(body, 'displayName', 'group') : g.displayName,

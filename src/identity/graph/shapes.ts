@@ -1,3 +1,4 @@
+import type { JsonObject } from '../../shared/json.js';
 import type {
   Application, AppRoleAssignment, FederatedIdentityCredential, Group, KeyCredential, OAuth2PermissionGrant, PasswordCredential,
   ServicePrincipal, Tenant, User,
@@ -58,7 +59,7 @@ export function keyCredentialJson(c: KeyCredential): Record<string, unknown> {
 }
 
 export function applicationJson(a: Application, tenant: Tenant, creds: { passwords: PasswordCredential[]; keys: KeyCredential[] }): Record<string, unknown> {
-  const extra = a.extra as Record<string, any>;
+  const extra = a.extra as JsonObject;
   const web = (extra.web ?? {}) as Record<string, unknown>;
   return {
     id: a.id, deletedDateTime: null, appId: a.appId, applicationTemplateId: null, disabledByMicrosoftStatus: null,

@@ -81,7 +81,7 @@ export interface Resource {
  */
 export async function resolveResource(services: IdentityServices, tenant: Tenant, resourceId: string): Promise<Resource> {
   const { store } = services;
-  let app: Application | null = null;
+  let app: Application | null;
   // `spn:<appId>` names the application by its app id; the token's `aud` keeps the form the client sent.
   const spn = spnAppId(resourceId);
   const lookupId = spn ?? resourceId;
