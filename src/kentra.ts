@@ -264,7 +264,6 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerGraphRoutes(app, services, verifier, edge);
     registerManagedIdentityRoute(app, services, edge);
     const directory = services.directory;
-    let clusterApi: ClusterApi | undefined;
     const canonicalAuthority = () => `https://localhost${port === 443 ? '' : `:${port}`}`;
     // The one cluster-access service: the built-in API, the webhooks, check-access and the runner share its chains and caches.
     const access = new ClusterAccessService({
@@ -295,7 +294,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerArcRoutes(app, controlPlane);
     registerCheckAccessRoutes(app, controlPlane);
     registerAccessWebhooks(app, { access, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
-    clusterApi = registerClusterApi(app, {
+    const clusterApi: ClusterApi = registerClusterApi(app, {
       store, clock, access, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
       externalServer: (uid) => real?.serverOf(uid) ?? null,
     });
@@ -326,8 +325,8 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       } catch (err) {
         await app.close();
         const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EACCES') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which this user may not open: run kentra as root, or allow it with \`sudo setcap cap_net_bind_service=+ep $(command -v node)\` (Linux)`);
-        if (e.code === 'EADDRINUSE') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which something else already listens on`);
+        if (e.code === 'EACCES') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which this user may not open: run kentra as root, or allow it with \`sudo setcap cap_net_bind_service=+ep $(command -v node)\` (Linux)`, { cause: err });
+        if (e.code === 'EADDRINUSE') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which something else already listens on`, { cause: err });
         throw err;
       }
     }
