@@ -23,12 +23,23 @@ const boundaries = {
 const boundaryConfigs = Object.entries(boundaries).map(([component, forbidden]) => ({
   files: [`src/${component}/**/*.{ts,cts,mts}`],
   rules: {
-    'no-restricted-imports': ['error', {
-      patterns: [{
-        group: forbidden.flatMap((other) => [`../${other}/*`, `../../${other}/*`, `../../../${other}/*`, `../${other}`, `../../${other}`]),
-        message: `src/${component} may not import this component (DESIGN.md, "Boundaries that must stay clean").`,
-      }],
-    }],
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            group: forbidden.flatMap((other) => [
+              `../${other}/*`,
+              `../../${other}/*`,
+              `../../../${other}/*`,
+              `../${other}`,
+              `../../${other}`,
+            ]),
+            message: `src/${component} may not import this component (DESIGN.md, "Boundaries that must stay clean").`,
+          },
+        ],
+      },
+    ],
   },
 }));
 
@@ -57,10 +68,14 @@ export default tseslint.config(
   // this list when it is typed (issue 14).
   {
     files: [
-      'src/cli/aks.ts', 'src/cli/ad.ts', 'src/cli/arm.ts',
-      'src/control-plane/managed-clusters.ts', 'src/control-plane/cluster-model.ts',
+      'src/cli/aks.ts',
+      'src/cli/ad.ts',
+      'src/cli/arm.ts',
+      'src/control-plane/managed-clusters.ts',
+      'src/control-plane/cluster-model.ts',
       'src/store/kysely-store.ts',
-      'src/apiserver/kube-client.ts', 'src/apiserver/runner.ts',
+      'src/apiserver/kube-client.ts',
+      'src/apiserver/runner.ts',
       'src/sandbox/resources.ts',
     ],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -4,7 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
-const names = existsSync('dist/bench') ? readdirSync('dist/bench').filter((f) => f.endsWith('.js') && !f.startsWith('_')).map((f) => f.slice(0, -3)) : [];
+const names = existsSync('dist/bench')
+  ? readdirSync('dist/bench')
+      .filter((f) => f.endsWith('.js') && !f.startsWith('_'))
+      .map((f) => f.slice(0, -3))
+  : [];
 const [name, ...rest] = process.argv.slice(2);
 if (!name || !names.includes(name)) {
   console.error(`usage: npm run bench -- <name>   (available: ${names.join(', ') || 'none: run npm run build'})`);

@@ -4,5 +4,8 @@
 import { spawnSync } from 'node:child_process';
 
 const requests = process.argv[2] ?? process.env.FUZZ_REQUESTS ?? '100000';
-const result = spawnSync(process.execPath, ['--test', 'dist/test/security/fuzz.test.js'], { stdio: 'inherit', env: { ...process.env, FUZZ_REQUESTS: requests } });
+const result = spawnSync(process.execPath, ['--test', 'dist/test/security/fuzz.test.js'], {
+  stdio: 'inherit',
+  env: { ...process.env, FUZZ_REQUESTS: requests },
+});
 process.exit(result.status ?? 1);

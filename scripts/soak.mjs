@@ -12,7 +12,9 @@ const [secondsArg, rateArg] = process.argv.slice(2);
 const whole = (value, name) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
-    console.error(`usage: npm run soak -- [seconds (default 1800)] [requests per second (default 200)]\n${name} must be a whole number of at least 1, not '${value}'`);
+    console.error(
+      `usage: npm run soak -- [seconds (default 1800)] [requests per second (default 200)]\n${name} must be a whole number of at least 1, not '${value}'`,
+    );
     process.exit(2);
   }
   return n;
@@ -39,7 +41,10 @@ if (existsSync(rssFile)) {
   const width = Math.max(1, Math.ceil(samples.length / buckets));
   const series = [];
   for (let i = 0; i < samples.length; i += width) {
-    const part = samples.slice(i, i + width).map((s) => s.kib).sort((a, b) => a - b);
+    const part = samples
+      .slice(i, i + width)
+      .map((s) => s.kib)
+      .sort((a, b) => a - b);
     series.push(`${Math.round(samples[i].t)} s ${mib(part[Math.floor(part.length / 2)])}`);
   }
   // Least-squares slope over the samples after warm-up (the first 15 %, as the test), in MiB per hour.
@@ -49,7 +54,9 @@ if (existsSync(rssFile)) {
   const mk = tail.reduce((a, s) => a + s.kib, 0) / n;
   const slope = tail.reduce((a, s) => a + (s.t - mt) * (s.kib - mk), 0) / (tail.reduce((a, s) => a + (s.t - mt) ** 2, 0) || 1);
   console.log(`soak RSS series (MiB, median per tenth of the run): ${series.join(', ')}`);
-  console.log(`soak RSS: ${samples.length} samples, min ${mib(Math.min(...kibs))} MiB, max ${mib(Math.max(...kibs))} MiB, first ${mib(kibs[0])} MiB, last ${mib(kibs.at(-1))} MiB; trend after warm-up ${(slope * 3600 / 1024).toFixed(1)} MiB/h`);
+  console.log(
+    `soak RSS: ${samples.length} samples, min ${mib(Math.min(...kibs))} MiB, max ${mib(Math.max(...kibs))} MiB, first ${mib(kibs[0])} MiB, last ${mib(kibs.at(-1))} MiB; trend after warm-up ${((slope * 3600) / 1024).toFixed(1)} MiB/h`,
+  );
 } else {
   console.log('soak: no RSS series was written (the test did not reach its end)');
 }

@@ -4,9 +4,28 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { controlPlaneAccessPorts, registerAdminRoutes, registerCheckAccessRoutes, registerArcRoutes, registerManagedClusterRoutes, registerSubscriptionRoutes, type ControlPlaneOptions } from './control-plane/index.js';
 import {
-  DEFAULT_RATE_LIMITS, DEFAULT_SIGN_IN_LOG_RETENTION_DAYS, Directory, SignInLog, KeyRing, TokenVerifier, registerGraphRoutes, registerManagedIdentityRoute, registerOAuthRoutes, type IdentityServices, type KeyRotationPolicy, type RateLimits,
+  controlPlaneAccessPorts,
+  registerAdminRoutes,
+  registerCheckAccessRoutes,
+  registerArcRoutes,
+  registerManagedClusterRoutes,
+  registerSubscriptionRoutes,
+  type ControlPlaneOptions,
+} from './control-plane/index.js';
+import {
+  DEFAULT_RATE_LIMITS,
+  DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
+  Directory,
+  SignInLog,
+  KeyRing,
+  TokenVerifier,
+  registerGraphRoutes,
+  registerManagedIdentityRoute,
+  registerOAuthRoutes,
+  type IdentityServices,
+  type KeyRotationPolicy,
+  type RateLimits,
 } from './identity/index.js';
 import { KEY_RELOAD_INTERVAL_MS } from './identity/tokens/keys.js';
 import { loadOrCreateCertificateAuthority, type CertificateAndKey, type CertificateAuthority } from './pki/index.js';
@@ -97,7 +116,13 @@ const FORM_KEY = 'form-key';
 export const BOOTSTRAP_DOMAIN = 'kentra.onmicrosoft.com';
 
 interface BootstrapRecord {
-  tenantId: string; subscriptionId: string; adminUpn: string; adminId: string; spAppId: string; spObjectId: string; spName: string;
+  tenantId: string;
+  subscriptionId: string;
+  adminUpn: string;
+  adminId: string;
+  spAppId: string;
+  spObjectId: string;
+  spName: string;
 }
 
 /**
@@ -110,29 +135,67 @@ interface BootstrapRecord {
  * The bootstrap password and secret are only in the winner's endpoints.json: a loser sharing the data
  * directory waits briefly for that file and reuses them.
  */
-async function bootstrap(store: Store, clock: Clock, dataDir: string): Promise<{ record: BootstrapRecord; secrets: { password: string; secret: string } | null }> {
+async function bootstrap(
+  store: Store,
+  clock: Clock,
+  dataDir: string,
+): Promise<{ record: BootstrapRecord; secrets: { password: string; secret: string } | null }> {
   const saved = await store.getMeta(BOOTSTRAP_KEY);
-  if (saved) return { record: JSON.parse(saved) as BootstrapRecord, secrets: readSavedSecrets(dataDir, (JSON.parse(saved) as BootstrapRecord).tenantId) };
+  if (saved)
+    return {
+      record: JSON.parse(saved) as BootstrapRecord,
+      secrets: readSavedSecrets(dataDir, (JSON.parse(saved) as BootstrapRecord).tenantId),
+    };
   const record: BootstrapRecord = {
-    tenantId: newId(), subscriptionId: newId(), adminUpn: `admin@${BOOTSTRAP_DOMAIN}`, adminId: newId(),
-    spAppId: newId(), spObjectId: newId(), spName: 'kentra-bootstrap',
+    tenantId: newId(),
+    subscriptionId: newId(),
+    adminUpn: `admin@${BOOTSTRAP_DOMAIN}`,
+    adminId: newId(),
+    spAppId: newId(),
+    spObjectId: newId(),
+    spName: 'kentra-bootstrap',
   };
   const password = `Kt-${randomToken(18)}`;
   const secret = `Kt${randomToken(3).slice(0, 1)}8Q~${randomToken(30).slice(0, 36)}`;
   const seed: SeedFile = {
-    tenants: [{
-      id: record.tenantId, displayName: 'Kentra', domain: BOOTSTRAP_DOMAIN,
-      users: [{ userPrincipalName: record.adminUpn, id: record.adminId, displayName: 'Kentra Administrator', password, directoryRoles: ['Global Administrator'] }],
-      applications: [{
-        displayName: record.spName, appId: record.spAppId, secrets: [{ value: secret, displayName: 'bootstrap' }],
-        servicePrincipal: { id: record.spObjectId }, adminConsent: true,
-        graphPermissions: { application: ['Directory.ReadWrite.All', 'Application.ReadWrite.All', 'Group.ReadWrite.All', 'User.ReadWrite.All'] },
-      }],
-      subscriptions: [{
-        id: record.subscriptionId, displayName: 'Kentra Subscription',
-        roleAssignments: [{ principal: record.adminUpn, role: 'Owner' }, { principal: `app:${record.spAppId}`, role: 'Owner' }],
-      }],
-    }],
+    tenants: [
+      {
+        id: record.tenantId,
+        displayName: 'Kentra',
+        domain: BOOTSTRAP_DOMAIN,
+        users: [
+          {
+            userPrincipalName: record.adminUpn,
+            id: record.adminId,
+            displayName: 'Kentra Administrator',
+            password,
+            directoryRoles: ['Global Administrator'],
+          },
+        ],
+        applications: [
+          {
+            displayName: record.spName,
+            appId: record.spAppId,
+            secrets: [{ value: secret, displayName: 'bootstrap' }],
+            servicePrincipal: { id: record.spObjectId },
+            adminConsent: true,
+            graphPermissions: {
+              application: ['Directory.ReadWrite.All', 'Application.ReadWrite.All', 'Group.ReadWrite.All', 'User.ReadWrite.All'],
+            },
+          },
+        ],
+        subscriptions: [
+          {
+            id: record.subscriptionId,
+            displayName: 'Kentra Subscription',
+            roleAssignments: [
+              { principal: record.adminUpn, role: 'Owner' },
+              { principal: `app:${record.spAppId}`, role: 'Owner' },
+            ],
+          },
+        ],
+      },
+    ],
   };
   const won = await store.transaction(async (tx) => {
     if (!(await tx.insertMetaIfAbsent(BOOTSTRAP_KEY, JSON.stringify(record)))) return false;
@@ -172,7 +235,10 @@ async function formKey(store: Store): Promise<Buffer> {
 }
 
 /** The serving certificate, reissued when the host list changes or it nears expiry. */
-async function servingCertificate(dataDir: string, hosts: string[]): Promise<CertificateAndKey & { caPem: string; ca: CertificateAuthority }> {
+async function servingCertificate(
+  dataDir: string,
+  hosts: string[],
+): Promise<CertificateAndKey & { caPem: string; ca: CertificateAuthority }> {
   const ca = await loadOrCreateCertificateAuthority(dataDir, 'Kentra Local CA');
   const certFile = join(dataDir, 'server.pem');
   const keyFile = join(dataDir, 'server-key.pem');
@@ -242,17 +308,27 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     const isIssuerOrigin = (origin: string) => isOwnOrigin(origin) || (!!opts.azureHostnames && origin === ENTRA_AUTHORITY_ORIGIN);
     const verifier = new TokenVerifier(keys, clock, { isOwnOrigin: isIssuerOrigin });
     const services: IdentityServices = {
-      store, directory: new Directory(store, clock), keys, clock, formKey: await formKey(store),
-      rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits }, accessTokenLifetime: randomLifetime,
+      store,
+      directory: new Directory(store, clock),
+      keys,
+      clock,
+      formKey: await formKey(store),
+      rateLimits: { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
+      accessTokenLifetime: randomLifetime,
       isOwnOrigin,
-      deviceCodeLifetime: 900, devicePollInterval: opts.deviceCodeInterval ?? 5, outboundCaPem: tls.caPem,
+      deviceCodeLifetime: 900,
+      devicePollInterval: opts.deviceCodeInterval ?? 5,
+      outboundCaPem: tls.caPem,
       signInLog: new SignInLog(store, clock, {
         retentionDays: opts.signInLogRetentionDays ?? DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
         onError: (message) => logger.error(message),
       }),
     };
     const { app, edge } = createServer({
-      tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` }, logger, hosts: allowedHosts, port: () => port,
+      tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` },
+      logger,
+      hosts: allowedHosts,
+      port: () => port,
       azureHostnames: opts.azureHostnames ? { port: 443 } : undefined,
       ready: async () => (await store.getMeta(BOOTSTRAP_KEY)) !== null,
     });
@@ -274,19 +350,26 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     const binaries = binariesFrom({ kubeApiserver: opts.kubeApiserver, etcd: opts.etcd });
     let real: RealClusters | undefined;
     const controlPlane: ControlPlaneOptions = {
-      store, verifier, edge, clock, provisioningDelayMs: opts.provisioningDelayMs ?? 1000, serverCaPem: tls.caPem,
+      store,
+      verifier,
+      edge,
+      clock,
+      provisioningDelayMs: opts.provisioningDelayMs ?? 1000,
+      serverCaPem: tls.caPem,
       // Reached by ARM at management.azure.com, a cluster's API server is still Kentra's own listener.
       clusterServer: (origin, uid) => real?.serverOf(uid) ?? `${isAzureOrigin(origin) ? localAuthority() : origin}/clusters/${uid}`,
       clusterReady: binaries ? async (uid) => (real ? real.ensure(uid) : 'Kentra is still starting') : undefined,
       kubernetesVersion: binaries?.kubernetesVersion,
-      webhookClientCertificate: (uid) => tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
+      webhookClientCertificate: (uid) =>
+        tls.ca.issue({ commonName: 'kube-apiserver', organizations: [webhookOrganization(uid)], usage: 'client', days: 365 }),
       isGroup: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);
         return type === null ? null : type === 'group';
       },
       // check-access answers with the built-in API's view: its objects (the admin-group binding) brought in step first.
       clusterAccess: {
-        authenticate: async (uid, origin, token) => ((await clusterApi?.clusters.get(uid, origin)) ? access.authenticate(uid, origin, token) : null),
+        authenticate: async (uid, origin, token) =>
+          (await clusterApi?.clusters.get(uid, origin)) ? access.authenticate(uid, origin, token) : null,
         authorize: async (uid, origin, a) => ((await clusterApi?.clusters.get(uid, origin)) ? access.authorize(uid, origin, a) : null),
       },
     };
@@ -295,11 +378,18 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerCheckAccessRoutes(app, controlPlane);
     registerAccessWebhooks(app, { access, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
     const clusterApi: ClusterApi = registerClusterApi(app, {
-      store, clock, access, serverCaPem: tls.caPem, originOf: (req) => edge.originOf(req),
+      store,
+      clock,
+      access,
+      serverCaPem: tls.caPem,
+      originOf: (req) => edge.originOf(req),
       externalServer: (uid) => real?.serverOf(uid) ?? null,
     });
     registerAdminRoutes(app, {
-      store, verifier, edge, now: () => clock.now(),
+      store,
+      verifier,
+      edge,
+      now: () => clock.now(),
       principalType: async (tenantId, id) => {
         const type = await directory.objectType(tenantId, id);
         return type === 'user' ? 'User' : type === 'group' ? 'Group' : type === 'servicePrincipal' ? 'ServicePrincipal' : null;
@@ -320,13 +410,21 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       try {
         await new Promise<void>((resolvePromise, reject) => {
           server.once('error', reject);
-          server.listen(443, listen, () => { server.off('error', reject); resolvePromise(); });
+          server.listen(443, listen, () => {
+            server.off('error', reject);
+            resolvePromise();
+          });
         });
       } catch (err) {
         await app.close();
         const e = err as NodeJS.ErrnoException;
-        if (e.code === 'EACCES') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which this user may not open: run kentra as root, or allow it with \`sudo setcap cap_net_bind_service=+ep $(command -v node)\` (Linux)`, { cause: err });
-        if (e.code === 'EADDRINUSE') throw new Error(`--azure-hostnames needs port 443 on ${listen}, which something else already listens on`, { cause: err });
+        if (e.code === 'EACCES')
+          throw new Error(
+            `--azure-hostnames needs port 443 on ${listen}, which this user may not open: run kentra as root, or allow it with \`sudo setcap cap_net_bind_service=+ep $(command -v node)\` (Linux)`,
+            { cause: err },
+          );
+        if (e.code === 'EADDRINUSE')
+          throw new Error(`--azure-hostnames needs port 443 on ${listen}, which something else already listens on`, { cause: err });
         throw err;
       }
     }
@@ -337,24 +435,55 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     let ticks = 0;
     const timer = setInterval(() => {
       const minute = ++ticks % Math.round(60_000 / KEY_RELOAD_INTERVAL_MS) === 0;
-      (minute ? keys.refresh() : keys.reload()).catch((err) => logger.error({ err: { message: (err as Error).message } }, minute ? 'key rotation failed' : 'key reload failed'));
-      if (minute) store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
-      if (minute) services.signInLog?.prune().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'sign-in log prune failed'));
+      (minute ? keys.refresh() : keys.reload()).catch((err) =>
+        logger.error({ err: { message: (err as Error).message } }, minute ? 'key rotation failed' : 'key reload failed'),
+      );
+      if (minute)
+        store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
+      if (minute)
+        services.signInLog?.prune().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'sign-in log prune failed'));
     }, KEY_RELOAD_INTERVAL_MS);
     timer.unref();
 
     const authority = localAuthority();
     if (binaries) {
-      real = new RealClusters({ binaries, dir: join(dataDir, 'clusters'), store, access, ca: tls.ca, authority: () => authority, webhookOrganization, logger });
+      real = new RealClusters({
+        binaries,
+        dir: join(dataDir, 'clusters'),
+        store,
+        access,
+        ca: tls.ca,
+        authority: () => authority,
+        webhookOrganization,
+        logger,
+      });
       await real.start();
     }
     const endpoints: Endpoints = {
-      authority, tenantId: record.tenantId, tenantDomain: BOOTSTRAP_DOMAIN, subscriptionId: record.subscriptionId,
-      armEndpoint: `${authority}/`, graphEndpoint: `${authority}/`, deviceLoginUrl: `${authority}/devicelogin`,
-      adfsAuthority: `${authority}/adfs`, caFile, dataDir,
-      ...(opts.azureHostnames ? { azureHostnames: { address: /^(0\.0\.0\.0|::)$/.test(listen) ? '127.0.0.1' : listen, names: [...AZURE_HOST_NAMES] } } : {}),
-      admin: { userPrincipalName: record.adminUpn, password: secrets?.password ?? '(set at first start; see the first endpoints.json)', objectId: record.adminId },
-      servicePrincipal: { appId: record.spAppId, secret: secrets?.secret ?? '(set at first start; see the first endpoints.json)', objectId: record.spObjectId, displayName: record.spName },
+      authority,
+      tenantId: record.tenantId,
+      tenantDomain: BOOTSTRAP_DOMAIN,
+      subscriptionId: record.subscriptionId,
+      armEndpoint: `${authority}/`,
+      graphEndpoint: `${authority}/`,
+      deviceLoginUrl: `${authority}/devicelogin`,
+      adfsAuthority: `${authority}/adfs`,
+      caFile,
+      dataDir,
+      ...(opts.azureHostnames
+        ? { azureHostnames: { address: /^(0\.0\.0\.0|::)$/.test(listen) ? '127.0.0.1' : listen, names: [...AZURE_HOST_NAMES] } }
+        : {}),
+      admin: {
+        userPrincipalName: record.adminUpn,
+        password: secrets?.password ?? '(set at first start; see the first endpoints.json)',
+        objectId: record.adminId,
+      },
+      servicePrincipal: {
+        appId: record.spAppId,
+        secret: secrets?.secret ?? '(set at first start; see the first endpoints.json)',
+        objectId: record.spObjectId,
+        displayName: record.spName,
+      },
       env: { NODE_EXTRA_CA_CERTS: caFile, REQUESTS_CA_BUNDLE: caFile, AZURE_AUTHORITY_HOST: `${authority}/` },
     };
     const file = join(dataDir, 'endpoints.json');
@@ -362,7 +491,10 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     chmodSync(file, 0o600);
 
     return {
-      endpoints, store, services, port,
+      endpoints,
+      store,
+      services,
+      port,
       async close() {
         clearInterval(timer);
         await new Promise<void>((r) => (hostnameListener ? hostnameListener.close(() => r()) : r()));

@@ -17,19 +17,38 @@ export async function reviewAccess(body: unknown, authorize: AzureAuthorizer): P
   if (!ACCESS_REVIEW_VERSIONS.includes(apiVersion as (typeof ACCESS_REVIEW_VERSIONS)[number])) {
     return badRequest(`unsupported apiVersion ${JSON.stringify(review.apiVersion)}: expected one of ${ACCESS_REVIEW_VERSIONS.join(', ')}`);
   }
-  if (review.kind !== 'SubjectAccessReview') return badRequest(`unsupported kind ${JSON.stringify(review.kind)}: expected SubjectAccessReview`);
+  if (review.kind !== 'SubjectAccessReview')
+    return badRequest(`unsupported kind ${JSON.stringify(review.kind)}: expected SubjectAccessReview`);
   const spec = review.spec ?? {};
   const groups = apiVersion.endsWith('v1beta1') ? spec.group : spec.groups;
   const extra = spec.extra ?? {};
   const ra = spec.resourceAttributes as AccessRequest['resourceAttributes'] | undefined;
   const na = spec.nonResourceAttributes as AccessRequest['nonResourceAttributes'] | undefined;
-  if (typeof spec.user !== 'string' || (groups !== undefined && groups !== null && !strings(groups))
-    || typeof extra !== 'object' || Object.values(extra as object).some((v) => !strings(v))
-    || (!ra === !na) || (ra && typeof ra !== 'object') || (na && typeof na !== 'object')) {
-    return badRequest('spec needs user (a string), groups (strings), extra (lists of strings) and exactly one of resourceAttributes and nonResourceAttributes');
+  if (
+    typeof spec.user !== 'string' ||
+    (groups !== undefined && groups !== null && !strings(groups)) ||
+    typeof extra !== 'object' ||
+    Object.values(extra as object).some((v) => !strings(v)) ||
+    !ra === !na ||
+    (ra && typeof ra !== 'object') ||
+    (na && typeof na !== 'object')
+  ) {
+    return badRequest(
+      'spec needs user (a string), groups (strings), extra (lists of strings) and exactly one of resourceAttributes and nonResourceAttributes',
+    );
   }
-  const decision = await authorize({ user: spec.user, groups: (groups as string[] | null) ?? [], extra: extra as Record<string, string[]>, resourceAttributes: ra, nonResourceAttributes: na });
+  const decision = await authorize({
+    user: spec.user,
+    groups: (groups as string[] | null) ?? [],
+    extra: extra as Record<string, string[]>,
+    resourceAttributes: ra,
+    nonResourceAttributes: na,
+  });
   if (decision.error) return kubeStatus(500, 'InternalError', decision.error);
-  const status: Record<string, unknown> = { allowed: decision.allowed, ...(decision.denied ? { denied: true } : {}), reason: decision.reason };
+  const status: Record<string, unknown> = {
+    allowed: decision.allowed,
+    ...(decision.denied ? { denied: true } : {}),
+    reason: decision.reason,
+  };
   return { statusCode: 200, body: { apiVersion, kind: 'SubjectAccessReview', metadata: { creationTimestamp: null }, spec: {}, status } };
 }

@@ -44,7 +44,13 @@ export function armDataActionCheck(opts: ArmDataActionCheckOptions): DataActionC
       const call = async (bearer: string) => {
         calls++;
         try {
-          return await send(url, { body, contentType: 'application/json', authorization: `Bearer ${bearer}`, caPem: opts.caPem, timeoutMs });
+          return await send(url, {
+            body,
+            contentType: 'application/json',
+            authorization: `Bearer ${bearer}`,
+            caPem: opts.caPem,
+            timeoutMs,
+          });
         } catch (err) {
           throw new Error(`cannot reach ARM's checkaccess at ${arm}: ${(err as Error).message}`, { cause: err });
         }
@@ -55,9 +61,13 @@ export function armDataActionCheck(opts: ArmDataActionCheckOptions): DataActionC
         answer = await call(await tokens.token());
       }
       if (answer.status >= 400 && answer.status < 500) {
-        return { allowed: false, reason: `Access denied due to Azure RBAC check failure. Please retry later. (statusCode ${answer.status}): ${describeError(answer.json)}` };
+        return {
+          allowed: false,
+          reason: `Access denied due to Azure RBAC check failure. Please retry later. (statusCode ${answer.status}): ${describeError(answer.json)}`,
+        };
       }
-      const decisions = answer.json as { accessDecision?: unknown; roleAssignment?: { id?: unknown; roleDefinitionId?: unknown } | null }[] | null;
+      const decisions = answer.json as
+        { accessDecision?: unknown; roleAssignment?: { id?: unknown; roleDefinitionId?: unknown } | null }[] | null;
       if (answer.status !== 200 || !Array.isArray(decisions) || decisions.length === 0) {
         throw new Error(`ARM's checkaccess at ${arm} failed (HTTP ${answer.status}): ${describeError(answer.json)}`);
       }

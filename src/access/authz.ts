@@ -42,12 +42,17 @@ export function authorizerChain(authorizers: NamedAuthorizer[]): AuthorizerChain
 export const superUserAuthorizer: NamedAuthorizer = {
   name: 'system:masters',
   async authorize(a) {
-    return a.user.groups.includes('system:masters') ? { decision: 'allow', reason: 'member of system:masters' } : { decision: 'no-opinion', reason: '' };
+    return a.user.groups.includes('system:masters')
+      ? { decision: 'allow', reason: 'member of system:masters' }
+      : { decision: 'no-opinion', reason: '' };
   },
 };
 
 /** Clusters created without Kubernetes RBAC (`--disable-rbac`) allow everything authenticated. */
-export const alwaysAllowAuthorizer: NamedAuthorizer = { name: 'AlwaysAllow', authorize: async () => ({ decision: 'allow', reason: 'Kubernetes RBAC is disabled on this cluster' }) };
+export const alwaysAllowAuthorizer: NamedAuthorizer = {
+  name: 'AlwaysAllow',
+  authorize: async () => ({ decision: 'allow', reason: 'Kubernetes RBAC is disabled on this cluster' }),
+};
 
 /** Kubernetes RBAC over the cluster's current roles and bindings. */
 export function rbacAuthorizer(objects: () => Promise<RbacObjects>): NamedAuthorizer {
@@ -67,9 +72,20 @@ export function azureRbacStep(authorize: AzureAuthorizer): NamedAuthorizer {
     name: 'Webhook (Azure RBAC)',
     async authorize(a) {
       const d = await authorize({
-        user: a.user.username, groups: a.user.groups, extra: a.user.extra,
+        user: a.user.username,
+        groups: a.user.groups,
+        extra: a.user.extra,
         ...(a.resourceRequest
-          ? { resourceAttributes: { namespace: a.namespace ?? '', verb: a.verb, group: a.apiGroup ?? '', resource: a.resource ?? '', subresource: a.subresource ?? '', name: a.name ?? '' } }
+          ? {
+              resourceAttributes: {
+                namespace: a.namespace ?? '',
+                verb: a.verb,
+                group: a.apiGroup ?? '',
+                resource: a.resource ?? '',
+                subresource: a.subresource ?? '',
+                name: a.name ?? '',
+              },
+            }
           : { nonResourceAttributes: { path: a.path ?? '', verb: a.verb } }),
       });
       if (d.error) return { decision: 'no-opinion', reason: d.reason, error: d.error };

@@ -23,17 +23,36 @@ export interface AzureDecision {
   error?: string;
 }
 
-export const CLUSTER_TYPES = { managedCluster: 'Microsoft.ContainerService/managedClusters', arc: 'Microsoft.Kubernetes/connectedClusters' } as const;
+export const CLUSTER_TYPES = {
+  managedCluster: 'Microsoft.ContainerService/managedClusters',
+  arc: 'Microsoft.Kubernetes/connectedClusters',
+} as const;
 export const AZURE_DENIED = 'User does not have access to the resource in Azure. Update role assignment to allow access.';
 export const AZURE_NO_OPINION = 'Azure does not have opinion for this user.';
-export const AZURE_NO_OPINION_NON_AAD = 'Azure does not have opinion for this non AAD user. If you are an AAD user, please set Extra:oid parameter for impersonated user in the kubeconfig';
+export const AZURE_NO_OPINION_NON_AAD =
+  'Azure does not have opinion for this non AAD user. If you are an AAD user, please set Extra:oid parameter for impersonated user in the kubeconfig';
 
 const SUFFIX: Record<string, string> = {
-  get: 'read', list: 'read', watch: 'read', create: 'write', update: 'write', patch: 'write', delete: 'delete', deletecollection: 'delete',
-  bind: 'bind/action', escalate: 'escalate/action', use: 'use/action', impersonate: 'impersonate/action', '*': '*',
+  get: 'read',
+  list: 'read',
+  watch: 'read',
+  create: 'write',
+  update: 'write',
+  patch: 'write',
+  delete: 'delete',
+  deletecollection: 'delete',
+  bind: 'bind/action',
+  escalate: 'escalate/action',
+  use: 'use/action',
+  impersonate: 'impersonate/action',
+  '*': '*',
 };
 const suffixOf = (verb: string) => SUFFIX[verb] ?? '';
-const join = (...parts: string[]) => parts.filter((p) => p !== '').join('/').replace(/\/+/g, '/');
+const join = (...parts: string[]) =>
+  parts
+    .filter((p) => p !== '')
+    .join('/')
+    .replace(/\/+/g, '/');
 
 /** The data action Guard checks for a request (`…/pods/read`, `…/apps/deployments/write`, `…/pods/exec/action`, `…/metrics/read`). */
 export function dataActionOf(clusterType: string, req: AccessRequest): string {
@@ -69,7 +88,9 @@ export function azureRbacAuthorizer(opts: AzureRbacOptions): AzureAuthorizer {
     const r = req.resourceAttributes;
     const n = req.nonResourceAttributes;
     // Guard's key: user, namespace, group, resource and verb suffix (not the groups, the name or extra).
-    const key = r ? `${req.user}/${r.namespace || '-'}/${r.group || '-'}/${r.resource ?? ''}/${suffixOf(r.verb ?? '')}` : `${req.user}/${n?.path ?? ''}/${suffixOf(n?.verb ?? '')}`;
+    const key = r
+      ? `${req.user}/${r.namespace || '-'}/${r.group || '-'}/${r.resource ?? ''}/${suffixOf(r.verb ?? '')}`
+      : `${req.user}/${n?.path ?? ''}/${suffixOf(n?.verb ?? '')}`;
     const hit = cache.get(key);
     if (hit && hit.until > opts.clock.now()) return hit.decision;
     const remember = (decision: AzureDecision) => {
@@ -79,22 +100,38 @@ export function azureRbacAuthorizer(opts: AzureRbacOptions): AzureAuthorizer {
     };
     if (n) {
       const path = (n.path ?? '').toLowerCase();
-      if (n.verb === 'get' && ['/api', '/openapi', '/version', '/healthz'].some((p) => path.startsWith(p))) return remember({ allowed: true, reason: 'Access allowed by Azure RBAC' });
+      if (n.verb === 'get' && ['/api', '/openapi', '/version', '/healthz'].some((p) => path.startsWith(p)))
+        return remember({ allowed: true, reason: 'Access allowed by Azure RBAC' });
     }
     if (r && (r.verb === '*' || r.resource === '*' || r.group === '*')) {
-      return { allowed: false, reason: '', error: 'Wildcard support for Resource/Verb/Group is not enabled for request Group: ' + `${r.group ?? ''}, Resource: ${r.resource ?? ''}, Verb: ${r.verb ?? ''}` };
+      return {
+        allowed: false,
+        reason: '',
+        error:
+          'Wildcard support for Resource/Verb/Group is not enabled for request Group: ' +
+          `${r.group ?? ''}, Resource: ${r.resource ?? ''}, Verb: ${r.verb ?? ''}`,
+      };
     }
-    if (!isGuid(oid)) return { allowed: false, reason: '', error: `error in preparing check access request: oid ${oid} is not a valid UUID` };
+    if (!isGuid(oid))
+      return { allowed: false, reason: '', error: `error in preparing check access request: oid ${oid} is not a valid UUID` };
     const scope = r?.namespace ? `${opts.clusterResourceId}/namespaces/${r.namespace}` : opts.clusterResourceId;
     const action = dataActionOf(opts.clusterType, req);
     let result;
     try {
-      result = await opts.dataActions.checkDataAction({ tenantId: opts.tenantId, subject: { objectId: oid, groups: req.groups.filter((g) => isGuid(g)) }, scope, action });
+      result = await opts.dataActions.checkDataAction({
+        tenantId: opts.tenantId,
+        subject: { objectId: oid, groups: req.groups.filter((g) => isGuid(g)) },
+        scope,
+        action,
+      });
     } catch (err) {
       // Guard: a 5xx, a timeout or a network failure is an error (not cached), which the API server takes as no opinion.
       return { allowed: false, reason: '', error: (err as Error).message };
     }
     if (!result.allowed) return remember({ allowed: false, denied: true, reason: result.reason ?? AZURE_DENIED });
-    return remember({ allowed: true, reason: `Access allowed by Azure RBAC Role Assignment ${result.roleAssignmentId} of Role ${result.roleDefinitionId} to user ${req.user}` });
+    return remember({
+      allowed: true,
+      reason: `Access allowed by Azure RBAC Role Assignment ${result.roleAssignmentId} of Role ${result.roleDefinitionId} to user ${req.user}`,
+    });
   };
 }

@@ -12,35 +12,71 @@ const ORIGIN = 'https://localhost:8443';
 
 function fakeCluster() {
   let settings: ClusterSettings | null = {
-    uid: 'u1', resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1', kind: 'managedCluster',
-    kubernetesVersion: '1.32.7', enableRBAC: true, disableLocalAccounts: false, localCaPem: null, adminToken: 'admin-token-0123456789abcdef', serviceAccountKey: null,
-    aad: { managed: false, enableAzureRBAC: false, adminGroupObjectIDs: null, tenantID: TENANT, clientAppID: null, serverAppID: LEGACY_SERVER }, revision: 1,
+    uid: 'u1',
+    resourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1',
+    kind: 'managedCluster',
+    kubernetesVersion: '1.32.7',
+    enableRBAC: true,
+    disableLocalAccounts: false,
+    localCaPem: null,
+    adminToken: 'admin-token-0123456789abcdef',
+    serviceAccountKey: null,
+    aad: {
+      managed: false,
+      enableAzureRBAC: false,
+      adminGroupObjectIDs: null,
+      tenantID: TENANT,
+      clientAppID: null,
+      serverAppID: LEGACY_SERVER,
+    },
+    revision: 1,
   };
   const reads = { revision: 0, settings: 0 };
   const wrapped: string[] = [];
   const service = new ClusterAccessService({
     clock: { now: () => 0 },
     settings: {
-      revision: async (uid) => { reads.revision++; await new Promise((r) => setImmediate(r)); return uid === 'u1' && settings ? settings.revision : null; },
-      settings: async (uid) => { reads.settings++; return uid === 'u1' && settings ? { ...settings } : null; },
+      revision: async (uid) => {
+        reads.revision++;
+        await new Promise((r) => setImmediate(r));
+        return uid === 'u1' && settings ? settings.revision : null;
+      },
+      settings: async (uid) => {
+        reads.settings++;
+        return uid === 'u1' && settings ? { ...settings } : null;
+      },
     },
     keys: { publicKey: () => undefined },
     groups: { memberGroups: async () => [] },
     dataActions: { checkDataAction: async () => ({ allowed: false }) },
     objects: { rbacObjects: async () => defaultRbacObjects(), serviceAccountUid: async () => null },
     // The hook a proof-of-possession check uses: it sees each Entra authenticator built, with its cluster's settings.
-    wrapEntra: (inner: TokenAuthenticator, s) => { wrapped.push(s.aad?.serverAppID ?? AKS_SERVER); return inner; },
+    wrapEntra: (inner: TokenAuthenticator, s) => {
+      wrapped.push(s.aad?.serverAppID ?? AKS_SERVER);
+      return inner;
+    },
   });
-  return { service, reads, wrapped, set: (next: ClusterSettings | null) => { settings = next; }, get: () => settings! };
+  return {
+    service,
+    reads,
+    wrapped,
+    set: (next: ClusterSettings | null) => {
+      settings = next;
+    },
+    get: () => settings!,
+  };
 }
 
 describe('the cluster-access service', () => {
-  it('builds a cluster\'s chains once; each request reads only the revision, concurrent ones share the read', async () => {
+  it("builds a cluster's chains once; each request reads only the revision, concurrent ones share the read", async () => {
     const c = fakeCluster();
     const first = await c.service.cluster('u1', ORIGIN);
     assert.ok(first);
     const again = await Promise.all([1, 2, 3].map(() => c.service.cluster('u1', ORIGIN)));
-    assert.ok(again.every((x) => x === first), 'the same chains, with their caches');
+    assert.ok(
+      again.every((x) => x === first),
+      'the same chains, with their caches',
+    );
     assert.equal(c.reads.settings, 1);
     assert.equal(c.reads.revision, 2, 'one read for the first request, one shared by the three concurrent ones');
     assert.deepEqual(c.wrapped, [LEGACY_SERVER]);
@@ -53,7 +89,11 @@ describe('the cluster-access service', () => {
     const sameChains = (await c.service.cluster('u1', ORIGIN))!;
     assert.equal(sameChains.authenticateEntra, legacy.authenticateEntra, 'a version change keeps the token cache');
     assert.equal(sameChains.settings.kubernetesVersion, '1.33.7');
-    c.set({ ...c.get(), aad: { managed: true, enableAzureRBAC: false, adminGroupObjectIDs: ['g'], tenantID: TENANT, clientAppID: null, serverAppID: null }, revision: 3 });
+    c.set({
+      ...c.get(),
+      aad: { managed: true, enableAzureRBAC: false, adminGroupObjectIDs: ['g'], tenantID: TENANT, clientAppID: null, serverAppID: null },
+      revision: 3,
+    });
     const managed = (await c.service.cluster('u1', ORIGIN))!;
     assert.notEqual(managed.authenticateEntra, legacy.authenticateEntra, 'a migration to managed integration rebuilds the chains at once');
     assert.deepEqual(c.wrapped, [LEGACY_SERVER, AKS_SERVER]);
@@ -73,8 +113,20 @@ describe('the cluster-access service', () => {
     const c = fakeCluster();
     const admin = await c.service.authenticate('u1', ORIGIN, 'admin-token-0123456789abcdef');
     assert.equal(admin?.kind, 'user');
-    const d = await c.service.authorize('u1', ORIGIN, { user: { username: 'nobody', uid: '', groups: [], extra: {} }, verb: 'list', resourceRequest: true, namespace: 'default', apiGroup: '', resource: 'pods', subresource: '', name: '' });
+    const d = await c.service.authorize('u1', ORIGIN, {
+      user: { username: 'nobody', uid: '', groups: [], extra: {} },
+      verb: 'list',
+      resourceRequest: true,
+      namespace: 'default',
+      apiGroup: '',
+      resource: 'pods',
+      subresource: '',
+      name: '',
+    });
     assert.equal(d?.decision, 'no-opinion');
-    assert.deepEqual(d?.steps.map((s) => s.name), ['system:masters', 'RBAC']);
+    assert.deepEqual(
+      d?.steps.map((s) => s.name),
+      ['system:masters', 'RBAC'],
+    );
   });
 });

@@ -2,11 +2,24 @@ import { createPublicKey } from 'node:crypto';
 import { AKS_SERVER_APP_ID, ARC_SERVER_APP_ID } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
 import { authenticatorChain, NO_ANSWER, type TokenAuthenticator, type UserInfo } from './authn.js';
-import { alwaysAllowAuthorizer, authorizerChain, azureRbacStep, rbacAuthorizer, superUserAuthorizer, type AuthorizerChain, type ChainDecision } from './authz.js';
+import {
+  alwaysAllowAuthorizer,
+  authorizerChain,
+  azureRbacStep,
+  rbacAuthorizer,
+  superUserAuthorizer,
+  type AuthorizerChain,
+  type ChainDecision,
+} from './authz.js';
 import { azureRbacAuthorizer, CLUSTER_TYPES, type AzureAuthorizer } from './azure-rbac.js';
 import { entraTokenAuthenticator, type GroupLookup, type KeySource } from './entra.js';
 import { popTokenAuthenticator } from './pop.js';
-import { clientCertificateAuthenticator, LOCAL_ADMIN_USER, staticTokenAuthenticator, type ClientCertificateAuthenticator } from './local-accounts.js';
+import {
+  clientCertificateAuthenticator,
+  LOCAL_ADMIN_USER,
+  staticTokenAuthenticator,
+  type ClientCertificateAuthenticator,
+} from './local-accounts.js';
 import type { ClusterSettings, ClusterSettingsSource, DataActionCheck, KubeObjectSource } from './ports.js';
 import type { RbacObjects, RequestAttributes } from './rbac.js';
 import { serviceAccountAuthenticator } from './service-accounts.js';
@@ -75,10 +88,20 @@ export function serverAppIdsOf(s: ClusterSettings): string[] {
   return server ? [server] : [];
 }
 
-
 /** What the chains depend on; a change of anything else (tags, power state, node pools) keeps them and their caches. */
 function fingerprintOf(s: ClusterSettings, origin: string): string {
-  return JSON.stringify([s.resourceId, s.kind, s.enableRBAC, s.disableLocalAccounts, s.aad, s.serverAppIds, s.localCaPem, s.adminToken, s.serviceAccountKey?.kid, origin]);
+  return JSON.stringify([
+    s.resourceId,
+    s.kind,
+    s.enableRBAC,
+    s.disableLocalAccounts,
+    s.aad,
+    s.serverAppIds,
+    s.localCaPem,
+    s.adminToken,
+    s.serviceAccountKey?.kid,
+    origin,
+  ]);
 }
 
 export class ClusterAccessService {
@@ -152,14 +175,23 @@ export class ClusterAccessService {
   private build(settings: ClusterSettings, origin: string, fingerprint: string): Entry {
     const { clock } = this.o;
     const uid = settings.uid;
-    const entry: Entry = { revision: settings.revision, fingerprint, chains: undefined as unknown as ClusterChains, rbac: { objects: null, until: 0 } };
+    const entry: Entry = {
+      revision: settings.revision,
+      fingerprint,
+      chains: undefined as unknown as ClusterChains,
+      rbac: { objects: null, until: 0 },
+    };
     const aad = settings.aad;
     const servers = serverAppIdsOf(settings);
     let entra: TokenAuthenticator = async () => NO_ANSWER;
     if (aad && servers.length) {
       entra = entraTokenAuthenticator({
-        tenantId: aad.tenantID, audiences: servers.flatMap((id) => (isGuid(id) ? [id, `https://${id}`] : [id])), authorityOrigin: origin,
-        keys: this.o.keys, groups: this.o.groups, clock,
+        tenantId: aad.tenantID,
+        audiences: servers.flatMap((id) => (isGuid(id) ? [id, `https://${id}`] : [id])),
+        authorityOrigin: origin,
+        keys: this.o.keys,
+        groups: this.o.groups,
+        clock,
       });
       // PoP (Guard's --azure.enable-pop): AKS Arc clusters take PoP tokens whose `u` is their ARM ID (kubelogin
       // --pop-claims u=<ARM ID>); on every cluster a key-bound (cnf) access token is refused as a bare bearer.
@@ -171,18 +203,33 @@ export class ClusterAccessService {
     const saKey = settings.serviceAccountKey;
     const saPublic = saKey ? createPublicKey(saKey.publicKeyPem) : null;
     const authenticateToken = authenticatorChain(
-      ...(settings.adminToken ? [staticTokenAuthenticator({ token: settings.adminToken, user: LOCAL_ADMIN_USER, disabled: settings.disableLocalAccounts })] : []),
-      ...(saKey && issuer ? [serviceAccountAuthenticator({
-        issuer, publicKey: (kid) => (kid === saKey.kid ? saPublic! : undefined), apiAudiences: [issuer], clock,
-        serviceAccount: async (ns, name) => {
-          const saUid = await this.o.objects.serviceAccountUid(uid, ns, name);
-          return saUid === null ? null : { uid: saUid };
-        },
-      })] : []),
+      ...(settings.adminToken
+        ? [staticTokenAuthenticator({ token: settings.adminToken, user: LOCAL_ADMIN_USER, disabled: settings.disableLocalAccounts })]
+        : []),
+      ...(saKey && issuer
+        ? [
+            serviceAccountAuthenticator({
+              issuer,
+              publicKey: (kid) => (kid === saKey.kid ? saPublic! : undefined),
+              apiAudiences: [issuer],
+              clock,
+              serviceAccount: async (ns, name) => {
+                const saUid = await this.o.objects.serviceAccountUid(uid, ns, name);
+                return saUid === null ? null : { uid: saUid };
+              },
+            }),
+          ]
+        : []),
       authenticateEntra,
     );
     const azureRbac: AzureAuthorizer = aad?.enableAzureRBAC
-      ? azureRbacAuthorizer({ dataActions: this.o.dataActions, clock, tenantId: aad.tenantID, clusterResourceId: settings.resourceId, clusterType: CLUSTER_TYPES[settings.kind] })
+      ? azureRbacAuthorizer({
+          dataActions: this.o.dataActions,
+          clock,
+          tenantId: aad.tenantID,
+          clusterResourceId: settings.resourceId,
+          clusterType: CLUSTER_TYPES[settings.kind],
+        })
       : async () => ({ allowed: false, reason: 'Azure RBAC is not enabled for this cluster.' });
     const objects = async (): Promise<RbacObjects> => {
       if (entry.rbac.objects && entry.rbac.until > clock.now()) return entry.rbac.objects;
@@ -191,8 +238,16 @@ export class ClusterAccessService {
       return fresh;
     };
     entry.chains = {
-      settings, issuer, authenticateEntra, authenticateToken, azureRbac,
-      authenticateCertificate: clientCertificateAuthenticator({ caPem: settings.localCaPem, localAccountsDisabled: settings.disableLocalAccounts, clock }),
+      settings,
+      issuer,
+      authenticateEntra,
+      authenticateToken,
+      azureRbac,
+      authenticateCertificate: clientCertificateAuthenticator({
+        caPem: settings.localCaPem,
+        localAccountsDisabled: settings.disableLocalAccounts,
+        clock,
+      }),
       authorize: authorizerChain([
         superUserAuthorizer,
         settings.enableRBAC ? rbacAuthorizer(objects) : alwaysAllowAuthorizer,

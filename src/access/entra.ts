@@ -1,5 +1,14 @@
 import type { KeyObject } from 'node:crypto';
-import { audienceAccepted, decodeJwt, JwtError, normalizeAudience, timeProblem, verifySignature, v1Issuer, type DecodedJwt } from '../identity/index.js';
+import {
+  audienceAccepted,
+  decodeJwt,
+  JwtError,
+  normalizeAudience,
+  timeProblem,
+  verifySignature,
+  v1Issuer,
+  type DecodedJwt,
+} from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
 import { NO_ANSWER, type AuthnResult, type TokenAuthenticator } from './authn.js';
 
@@ -31,10 +40,15 @@ export interface EntraAuthenticatorOptions {
   leewaySeconds?: number;
 }
 
-export const SPN_OVERAGE_MESSAGE = 'service principal with group membership exceeding 200 is not supported. See https://learn.microsoft.com/en-us/azure/aks/kubelogin-authentication#kubelogin-authentication-in-aks-limitations';
+export const SPN_OVERAGE_MESSAGE =
+  'service principal with group membership exceeding 200 is not supported. See https://learn.microsoft.com/en-us/azure/aks/kubelogin-authentication#kubelogin-authentication-in-aks-limitations';
 
 const ENTRA_V1 = /^https:\/\/sts\.windows\.net\/([^/]+)\/$/;
-const fail = (message: string, httpStatus = 401): AuthnResult => ({ kind: 'error', message: `failed to verify token for azure: ${message}`, httpStatus });
+const fail = (message: string, httpStatus = 401): AuthnResult => ({
+  kind: 'error',
+  message: `failed to verify token for azure: ${message}`,
+  httpStatus,
+});
 
 export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenAuthenticator {
   const leeway = opts.leewaySeconds ?? 60;
@@ -52,7 +66,11 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
 
   return async ({ token }) => {
     let jwt: DecodedJwt;
-    try { jwt = decodeJwt(token); } catch { return NO_ANSWER; } // not a JWT: the admin token, perhaps
+    try {
+      jwt = decodeJwt(token);
+    } catch {
+      return NO_ANSWER;
+    } // not a JWT: the admin token, perhaps
     const claims = jwt.payload;
     const iss = typeof claims.iss === 'string' ? claims.iss : '';
     if (!issuers.has(iss)) {
@@ -64,23 +82,39 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     const key = typeof kid === 'string' ? await opts.keys.publicKey(kid) : undefined;
     if (!key) return fail('failed to verify id token signature: no signing key with that kid');
     // RS256 only (Entra's and Kentra's tokens), and no `crit` header (checked in verifySignature, RFC 7515 §4.1.11).
-    try { verifySignature(jwt, key, ['RS256']); } catch (err) {
-      return fail(err instanceof JwtError && err.reason !== 'signature' ? `failed to verify id token signature: ${err.message}` : 'failed to verify id token signature');
+    try {
+      verifySignature(jwt, key, ['RS256']);
+    } catch (err) {
+      return fail(
+        err instanceof JwtError && err.reason !== 'signature'
+          ? `failed to verify id token signature: ${err.message}`
+          : 'failed to verify id token signature',
+      );
     }
     const now = Math.floor(opts.clock.now() / 1000);
     const time = timeProblem(claims, now, leeway);
     if (time === 'expired') {
-      return fail(typeof claims.exp === 'number' ? `oidc: token is expired (Token Expiry: ${new Date(claims.exp * 1000).toISOString()})` : 'oidc: the token has no exp claim');
+      return fail(
+        typeof claims.exp === 'number'
+          ? `oidc: token is expired (Token Expiry: ${new Date(claims.exp * 1000).toISOString()})`
+          : 'oidc: the token has no exp claim',
+      );
     }
-    if (time === 'not_yet_valid') return fail(`oidc: current time ${new Date(now * 1000).toISOString()} before the nbf (not before) time: ${new Date(Number(claims.nbf) * 1000).toISOString()}`);
+    if (time === 'not_yet_valid')
+      return fail(
+        `oidc: current time ${new Date(now * 1000).toISOString()} before the nbf (not before) time: ${new Date(Number(claims.nbf) * 1000).toISOString()}`,
+      );
     if (!audienceAccepted(claims, audiences)) {
-      return fail(`oidc: expected audience "${opts.audiences[0]}" got ${JSON.stringify((Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map(String))}`);
+      return fail(
+        `oidc: expected audience "${opts.audiences[0]}" got ${JSON.stringify((Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map(String))}`,
+      );
     }
     if (claims.tid !== opts.tenantId) return fail(`the token is for tenant "${String(claims.tid)}", the cluster's is "${opts.tenantId}"`);
 
     const oid = claims.oid;
     const upn = claims.upn;
-    if ((upn !== undefined && typeof upn !== 'string') || (oid !== undefined && typeof oid !== 'string')) return fail('upn and oid claims must be strings');
+    if ((upn !== undefined && typeof upn !== 'string') || (oid !== undefined && typeof oid !== 'string'))
+      return fail('upn and oid claims must be strings');
     const username = upn || oid;
     if (!username) return fail('username: upn and objectID: oid claims not found');
 

@@ -50,13 +50,20 @@ export function graphGroupLookup(opts: GraphGroupLookupOptions): GraphGroupLooku
       const call = async (bearer: string) => {
         lookupCount++;
         try {
-          return await send(url, { body: JSON.stringify({ securityEnabledOnly: false }), contentType: 'application/json', authorization: `Bearer ${bearer}`, caPem: opts.caPem, timeoutMs });
+          return await send(url, {
+            body: JSON.stringify({ securityEnabledOnly: false }),
+            contentType: 'application/json',
+            authorization: `Bearer ${bearer}`,
+            caPem: opts.caPem,
+            timeoutMs,
+          });
         } catch (err) {
           throw new Error(`cannot reach Microsoft Graph at ${graph}: ${(err as Error).message}`, { cause: err });
         }
       };
       let answer = await call(await token());
-      if (answer.status === 401) { // the token was revoked or the keys rolled: one fresh token, once
+      if (answer.status === 401) {
+        // the token was revoked or the keys rolled: one fresh token, once
         tokens.reset();
         answer = await call(await token());
       }

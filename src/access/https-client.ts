@@ -6,22 +6,43 @@ import type { Clock } from '../shared/clock.js';
 // before it expires (Guard's margin), and one POST helper. Errors name the endpoint and what it
 // answered, never the secret or a token.
 
-export interface Answer { status: number; json: unknown }
+export interface Answer {
+  status: number;
+  json: unknown;
+}
 
-export function send(url: string, opts: { body: string; contentType: string; authorization?: string; caPem?: string; timeoutMs: number }): Promise<Answer> {
+export function send(
+  url: string,
+  opts: { body: string; contentType: string; authorization?: string; caPem?: string; timeoutMs: number },
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST', timeout: opts.timeoutMs, ...(opts.caPem ? { ca: opts.caPem } : {}),
-      headers: { accept: 'application/json', 'content-type': opts.contentType, 'content-length': Buffer.byteLength(opts.body), ...(opts.authorization ? { authorization: opts.authorization } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        let json: unknown = null;
-        try { json = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { /* not JSON: reported by the caller */ }
-        resolve({ status: res.statusCode ?? 0, json });
-      });
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        timeout: opts.timeoutMs,
+        ...(opts.caPem ? { ca: opts.caPem } : {}),
+        headers: {
+          accept: 'application/json',
+          'content-type': opts.contentType,
+          'content-length': Buffer.byteLength(opts.body),
+          ...(opts.authorization ? { authorization: opts.authorization } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let json: unknown = null;
+          try {
+            json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            /* not JSON: reported by the caller */
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer in time')));
     req.on('error', reject);
     req.end(opts.body);
@@ -33,14 +54,14 @@ export function describeError(json: unknown): string {
   if (!json || typeof json !== 'object') return 'no JSON body';
   const j = json as { error?: unknown; error_description?: unknown };
   let text: string;
-  if (typeof j.error === 'string') text = typeof j.error_description === 'string' ? `${j.error}: ${j.error_description.split('\n')[0]}` : j.error;
+  if (typeof j.error === 'string')
+    text = typeof j.error_description === 'string' ? `${j.error}: ${j.error_description.split('\n')[0]}` : j.error;
   else if (j.error && typeof j.error === 'object') {
     const e = j.error as { code?: unknown; message?: unknown };
     text = `${String(e.code ?? 'error')}: ${String(e.message ?? '')}`;
   } else text = 'an unexpected body';
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
-
 
 export interface AppOnlyTokenOptions {
   authority: string;
@@ -68,16 +89,28 @@ export function appOnlyTokens(opts: AppOnlyTokenOptions): AppOnlyTokens {
   let count = 0;
   const fetchToken = async (): Promise<string> => {
     count++;
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: opts.clientId, client_secret: opts.clientSecret, scope: opts.scope }).toString();
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: opts.clientId,
+      client_secret: opts.clientSecret,
+      scope: opts.scope,
+    }).toString();
     let answer: Answer;
     try {
-      answer = await send(tokenUrl, { body: form, contentType: 'application/x-www-form-urlencoded', caPem: opts.caPem, timeoutMs: opts.timeoutMs });
+      answer = await send(tokenUrl, {
+        body: form,
+        contentType: 'application/x-www-form-urlencoded',
+        caPem: opts.caPem,
+        timeoutMs: opts.timeoutMs,
+      });
     } catch (err) {
       throw new Error(`cannot reach the token endpoint ${tokenUrl}: ${(err as Error).message}`, { cause: err });
     }
     const body = answer.json as { access_token?: unknown; expires_in?: unknown } | null;
     if (answer.status !== 200 || typeof body?.access_token !== 'string') {
-      throw new Error(`the token endpoint ${tokenUrl} refused client ${opts.clientId} (HTTP ${answer.status}): ${describeError(answer.json)}`);
+      throw new Error(
+        `the token endpoint ${tokenUrl} refused client ${opts.clientId} (HTTP ${answer.status}): ${describeError(answer.json)}`,
+      );
     }
     const lifetime = Number(body.expires_in) > 0 ? Number(body.expires_in) : 3600;
     // Guard reuses a token until 300 s before it expires; a short-lived one is kept for half its life.
@@ -88,10 +121,14 @@ export function appOnlyTokens(opts: AppOnlyTokenOptions): AppOnlyTokens {
   return {
     token() {
       if (cached && cached.until > opts.clock.now()) return Promise.resolve(cached.token);
-      inflight ??= fetchToken().finally(() => { inflight = null; });
+      inflight ??= fetchToken().finally(() => {
+        inflight = null;
+      });
       return inflight;
     },
-    reset() { cached = null; },
+    reset() {
+      cached = null;
+    },
     requests: () => count,
   };
 }

@@ -5,37 +5,104 @@ export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOp
 export { cachedGroupLookup } from './groups.js';
 export { popTokenAuthenticator, rsaThumbprint, type PopOptions } from './pop.js';
 export { graphGroupLookup, type GraphGroupLookup, type GraphGroupLookupOptions } from './graph-groups.js';
-export { cachedTokenAuthenticator, tokenCacheStats, type CachedTokenAuthenticator, type TokenCacheOptions, type TokenCacheStats } from './token-cache.js';
-export { reviewToken, badRequest, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
-export { peerCertificate, registerAccessWebhooks, webhookClientCheck, webhookClientProblem, webhookOrganization, type AccessWebhookOptions } from './webhooks.js';
 export {
-  ClusterAccessService, serverAppIdsOf, withAuthenticated, type ClusterAccessOptions, type ClusterAccessPorts, type ClusterChains,
+  cachedTokenAuthenticator,
+  tokenCacheStats,
+  type CachedTokenAuthenticator,
+  type TokenCacheOptions,
+  type TokenCacheStats,
+} from './token-cache.js';
+export { reviewToken, badRequest, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
+export {
+  peerCertificate,
+  registerAccessWebhooks,
+  webhookClientCheck,
+  webhookClientProblem,
+  webhookOrganization,
+  type AccessWebhookOptions,
+} from './webhooks.js';
+export {
+  ClusterAccessService,
+  serverAppIdsOf,
+  withAuthenticated,
+  type ClusterAccessOptions,
+  type ClusterAccessPorts,
+  type ClusterChains,
 } from './cluster-access.js';
 export type {
-  ClusterAadSettings, ClusterSettings, ClusterSettingsSource, DataActionAnswer, DataActionCheck, DataActionQuestion, KubeObjectSource,
+  ClusterAadSettings,
+  ClusterSettings,
+  ClusterSettingsSource,
+  DataActionAnswer,
+  DataActionCheck,
+  DataActionQuestion,
+  KubeObjectSource,
 } from './ports.js';
 export { armDataActionCheck, CHECK_ACCESS_API_VERSION, type ArmDataActionCheckOptions } from './arm-check-access.js';
 export {
-  adminGroupBinding, aggregateClusterRoles, defaultRbacObjects, rbacAuthorize, ruleAllows, selectorMatches,
-  type Decision, type LabelSelector, type PolicyRule, type RbacBinding, type RbacObjects, type RbacRole, type RequestAttributes, type Subject,
+  adminGroupBinding,
+  aggregateClusterRoles,
+  defaultRbacObjects,
+  rbacAuthorize,
+  ruleAllows,
+  selectorMatches,
+  type Decision,
+  type LabelSelector,
+  type PolicyRule,
+  type RbacBinding,
+  type RbacObjects,
+  type RbacRole,
+  type RequestAttributes,
+  type Subject,
 } from './rbac.js';
 export {
-  AZURE_DENIED, AZURE_NO_OPINION, AZURE_NO_OPINION_NON_AAD, azureRbacAuthorizer, CLUSTER_TYPES, dataActionOf,
-  type AccessRequest, type AzureAuthorizer, type AzureDecision, type AzureRbacOptions,
+  AZURE_DENIED,
+  AZURE_NO_OPINION,
+  AZURE_NO_OPINION_NON_AAD,
+  azureRbacAuthorizer,
+  CLUSTER_TYPES,
+  dataActionOf,
+  type AccessRequest,
+  type AzureAuthorizer,
+  type AzureDecision,
+  type AzureRbacOptions,
 } from './azure-rbac.js';
 export { ACCESS_REVIEW_VERSIONS, reviewAccess } from './access-review.js';
 export { remoteKeySource, type RemoteKeySource, type RemoteKeySourceOptions } from './remote-keys.js';
 export {
-  issueServiceAccountToken, serviceAccountAuthenticator, serviceAccountJwks, serviceAccountKeyId, serviceAccountOidcDiscovery,
-  serviceAccountSigningKey, serviceAccountUsername, TokenRequestInvalidError,
-  type BoundObjectRef, type IssueServiceAccountTokenOptions, type ServiceAccountAuthenticatorOptions, type ServiceAccountJwk,
-  type ServiceAccountOidcDiscovery, type ServiceAccountSigningKey, type ServiceAccountToken,
+  issueServiceAccountToken,
+  serviceAccountAuthenticator,
+  serviceAccountJwks,
+  serviceAccountKeyId,
+  serviceAccountOidcDiscovery,
+  serviceAccountSigningKey,
+  serviceAccountUsername,
+  TokenRequestInvalidError,
+  type BoundObjectRef,
+  type IssueServiceAccountTokenOptions,
+  type ServiceAccountAuthenticatorOptions,
+  type ServiceAccountJwk,
+  type ServiceAccountOidcDiscovery,
+  type ServiceAccountSigningKey,
+  type ServiceAccountToken,
 } from './service-accounts.js';
 export {
-  clientCertificateAuthenticator, LOCAL_ACCOUNTS_DISABLED, LOCAL_ADMIN_USER, staticTokenAuthenticator,
-  type ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions, type StaticTokenAuthenticatorOptions,
+  clientCertificateAuthenticator,
+  LOCAL_ACCOUNTS_DISABLED,
+  LOCAL_ADMIN_USER,
+  staticTokenAuthenticator,
+  type ClientCertificateAuthenticator,
+  type ClientCertificateAuthenticatorOptions,
+  type StaticTokenAuthenticatorOptions,
 } from './local-accounts.js';
 export {
-  alwaysAllowAuthorizer, authorizerChain, azureRbacStep, rbacAuthorizer, superUserAuthorizer,
-  type AuthorizerChain, type AuthzDecision, type ChainDecision, type NamedAuthorizer,
+  alwaysAllowAuthorizer,
+  authorizerChain,
+  azureRbacStep,
+  rbacAuthorizer,
+  superUserAuthorizer,
+  type AuthorizerChain,
+  type AuthzDecision,
+  type ChainDecision,
+  type NamedAuthorizer,
 } from './authz.js';

@@ -3,7 +3,11 @@ import { X509Certificate } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { createCertificateAuthority, createSelfSignedCertificate, type CertificateAuthority } from '../pki/index.js';
 import {
-  authenticatorChain, clientCertificateAuthenticator, LOCAL_ACCOUNTS_DISABLED, LOCAL_ADMIN_USER, staticTokenAuthenticator,
+  authenticatorChain,
+  clientCertificateAuthenticator,
+  LOCAL_ACCOUNTS_DISABLED,
+  LOCAL_ADMIN_USER,
+  staticTokenAuthenticator,
   type AuthnResult,
 } from './index.js';
 
@@ -19,19 +23,32 @@ describe('access: AKS local accounts', () => {
     let master: X509Certificate;
     let now = Date.now();
     const clock = { now: () => now };
-    const authn = (localAccountsDisabled = false, caPem: string | null = ca.certPem) => clientCertificateAuthenticator({ caPem, localAccountsDisabled, clock });
+    const authn = (localAccountsDisabled = false, caPem: string | null = ca.certPem) =>
+      clientCertificateAuthenticator({ caPem, localAccountsDisabled, clock });
 
     before(async () => {
-      [ca, lookalike] = await Promise.all([createCertificateAuthority('kentra-cluster-ca'), createCertificateAuthority('kentra-cluster-ca')]);
-      master = new X509Certificate((await ca.issue({ commonName: 'masterclient', organizations: ['system:masters'], usage: 'client' })).certPem);
+      [ca, lookalike] = await Promise.all([
+        createCertificateAuthority('kentra-cluster-ca'),
+        createCertificateAuthority('kentra-cluster-ca'),
+      ]);
+      master = new X509Certificate(
+        (await ca.issue({ commonName: 'masterclient', organizations: ['system:masters'], usage: 'client' })).certPem,
+      );
     });
 
     it('names the user by CN and the groups by every O, until the certificate ends', async () => {
       now = Date.now();
       const check = authn();
       assert.deepEqual(check(master), { kind: 'user', user: MASTERCLIENT, expiresAt: Date.parse(master.validTo) });
-      const team = new X509Certificate((await ca.issue({ commonName: 'alice', organizations: ['system:masters', 'team-a'], usage: 'both' })).certPem);
-      assert.deepEqual((check(team) as Extract<AuthnResult, { kind: 'user' }>).user, { username: 'alice', uid: '', groups: ['system:masters', 'team-a'], extra: {} });
+      const team = new X509Certificate(
+        (await ca.issue({ commonName: 'alice', organizations: ['system:masters', 'team-a'], usage: 'both' })).certPem,
+      );
+      assert.deepEqual((check(team) as Extract<AuthnResult, { kind: 'user' }>).user, {
+        username: 'alice',
+        uid: '',
+        groups: ['system:masters', 'team-a'],
+        extra: {},
+      });
       const nobody = new X509Certificate((await ca.issue({ commonName: 'kubelet', usage: 'client' })).certPem);
       assert.deepEqual((check(nobody) as Extract<AuthnResult, { kind: 'user' }>).user.groups, []);
     });
@@ -41,7 +58,9 @@ describe('access: AKS local accounts', () => {
       const check = authn();
       assert.deepEqual(check(undefined), { kind: 'none' });
       assert.deepEqual(authn(false, null)(master), { kind: 'none' });
-      const forged = new X509Certificate((await lookalike.issue({ commonName: 'masterclient', organizations: ['system:masters'], usage: 'client' })).certPem);
+      const forged = new X509Certificate(
+        (await lookalike.issue({ commonName: 'masterclient', organizations: ['system:masters'], usage: 'client' })).certPem,
+      );
       assert.equal(forged.issuer, master.issuer, 'same issuer name, another key');
       assert.deepEqual(check(forged), { kind: 'none' });
       assert.deepEqual(check(forged), { kind: 'none' }, 'and again, from the cache');
@@ -64,7 +83,11 @@ describe('access: AKS local accounts', () => {
       now = Date.parse(master.validTo) + 1000;
       assert.deepEqual(check(master), { kind: 'error', message: EXPIRED });
       now = Date.parse(master.validFrom) - HOUR;
-      assert.deepEqual(check(new X509Certificate(master.raw)), { kind: 'error', message: EXPIRED }, 'the same certificate on a new connection');
+      assert.deepEqual(
+        check(new X509Certificate(master.raw)),
+        { kind: 'error', message: EXPIRED },
+        'the same certificate on a new connection',
+      );
       now = Date.now();
       assert.equal(check(master).kind, 'user');
     });
@@ -72,18 +95,25 @@ describe('access: AKS local accounts', () => {
     it('refuses a certificate that outlives an expired CA, one not meant for client authentication, and the CA itself', async () => {
       now = Date.now();
       const shortCa = await createCertificateAuthority('short-lived', 1);
-      const leaf = new X509Certificate((await shortCa.issue({ commonName: 'masterclient', organizations: ['system:masters'], usage: 'client', days: 365 })).certPem);
+      const leaf = new X509Certificate(
+        (await shortCa.issue({ commonName: 'masterclient', organizations: ['system:masters'], usage: 'client', days: 365 })).certPem,
+      );
       const check = clientCertificateAuthenticator({ caPem: shortCa.certPem, localAccountsDisabled: false, clock });
       assert.equal(check(leaf).kind, 'user');
       now = Date.now() + 2 * DAY;
       assert.deepEqual(check(leaf), { kind: 'error', message: EXPIRED });
       now = Date.now();
-      const serving = new X509Certificate((await ca.issue({ commonName: 'kube-apiserver', dnsNames: ['localhost'], usage: 'server' })).certPem);
+      const serving = new X509Certificate(
+        (await ca.issue({ commonName: 'kube-apiserver', dnsNames: ['localhost'], usage: 'server' })).certPem,
+      );
       assert.deepEqual(authn()(serving), { kind: 'error', message: 'x509: certificate specifies an incompatible key usage' });
-      assert.deepEqual(authn()(new X509Certificate(ca.certPem)), { kind: 'error', message: 'x509: a CA certificate is not a client certificate' });
+      assert.deepEqual(authn()(new X509Certificate(ca.certPem)), {
+        kind: 'error',
+        message: 'x509: a CA certificate is not a client certificate',
+      });
     });
 
-    it('refuses the cluster\'s own certificates when local accounts are disabled', () => {
+    it("refuses the cluster's own certificates when local accounts are disabled", () => {
       now = Date.now();
       assert.deepEqual(authn(true)(master), { kind: 'error', message: LOCAL_ACCOUNTS_DISABLED });
       assert.equal(LOCAL_ACCOUNTS_DISABLED, 'local accounts are disabled for this cluster');
@@ -102,7 +132,7 @@ describe('access: AKS local accounts', () => {
     const TOKEN = 'f3c0a7b2e9d84c61a5b7e0d2c9f8a1b3e6d5c4b3a2918f7e6d5c4b3a29180f7e';
     const admin = staticTokenAuthenticator({ token: TOKEN, user: LOCAL_ADMIN_USER, disabled: false });
 
-    it('is AKS\'s clusterAdmin in system:masters', async () => {
+    it("is AKS's clusterAdmin in system:masters", async () => {
       assert.deepEqual(LOCAL_ADMIN_USER, { username: 'clusterAdmin', uid: '', groups: ['system:masters'], extra: {} });
       assert.deepEqual(await admin({ token: TOKEN }), { kind: 'user', user: LOCAL_ADMIN_USER });
       const first = await admin({ token: TOKEN });
@@ -111,7 +141,14 @@ describe('access: AKS local accounts', () => {
     });
 
     it('gives no answer for any other token: shorter, longer, one character off, empty', async () => {
-      for (const token of [TOKEN.slice(0, -1), `${TOKEN}0`, `${TOKEN.slice(0, -1)}0`, TOKEN.toUpperCase(), '', 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln']) {
+      for (const token of [
+        TOKEN.slice(0, -1),
+        `${TOKEN}0`,
+        `${TOKEN.slice(0, -1)}0`,
+        TOKEN.toUpperCase(),
+        '',
+        'eyJhbGciOiJSUzI1NiJ9.e30.c2ln',
+      ]) {
         assert.deepEqual(await admin({ token }), { kind: 'none' }, token);
       }
     });
@@ -127,7 +164,11 @@ describe('access: AKS local accounts', () => {
     });
 
     it('sits in a chain beside other authenticators', async () => {
-      const user = staticTokenAuthenticator({ token: 'user-token', user: { username: 'clusterUser', uid: '', groups: ['system:authenticated'], extra: {} }, disabled: false });
+      const user = staticTokenAuthenticator({
+        token: 'user-token',
+        user: { username: 'clusterUser', uid: '', groups: ['system:authenticated'], extra: {} },
+        disabled: false,
+      });
       const chain = authenticatorChain(user, admin);
       assert.equal(((await chain({ token: TOKEN })) as Extract<AuthnResult, { kind: 'user' }>).user.username, 'clusterAdmin');
       assert.equal(((await chain({ token: 'user-token' })) as Extract<AuthnResult, { kind: 'user' }>).user.username, 'clusterUser');

@@ -10,11 +10,16 @@ export const LOCAL_ACCOUNTS_DISABLED = 'local accounts are disabled for this clu
 
 /** The user AKS's static admin token names. */
 export const LOCAL_ADMIN_USER: UserInfo = Object.freeze({
-  username: 'clusterAdmin', uid: '', groups: Object.freeze(['system:masters']) as string[], extra: Object.freeze({}) as Record<string, string[]>,
+  username: 'clusterAdmin',
+  uid: '',
+  groups: Object.freeze(['system:masters']) as string[],
+  extra: Object.freeze({}) as Record<string, string[]>,
 });
 
 const copyOf = (user: UserInfo): UserInfo => ({
-  username: user.username, uid: user.uid, groups: [...user.groups],
+  username: user.username,
+  uid: user.uid,
+  groups: [...user.groups],
   extra: Object.fromEntries(Object.entries(user.extra).map(([k, v]) => [k, [...v]])),
 });
 
@@ -29,8 +34,7 @@ export type ClientCertificateAuthenticator = (peer: X509Certificate | undefined)
 
 /** What stays true of a certificate however often it is presented; the time checks are redone each call. */
 type Examined =
-  | { issuedHere: false }
-  | { issuedHere: true; notBefore: number; notAfter: number; isCa: boolean; clientUsage: boolean; user: UserInfo };
+  { issuedHere: false } | { issuedHere: true; notBefore: number; notAfter: number; isCa: boolean; clientUsage: boolean; user: UserInfo };
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_USAGE = '2.5.29.37.0';

@@ -23,7 +23,7 @@ function part(segment: string | undefined): Record<string, unknown> | undefined 
   if (!segment) return undefined;
   try {
     const value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
@@ -42,7 +42,8 @@ function unwrap(token: string, opts: PopOptions): { at: string; validUntil: numb
   const claims = part(data[1]);
   if (!header || !claims) return fail('Could not parse PoP token.');
   if (typeof header.kid !== 'string' || !header.kid) return fail('No KeyID found in PoP token header');
-  if (header.alg !== 'RS256') return fail(`Wrong algorithm found in PoP token header, expected 'RS256' having '${String(header.alg ?? '')}'`);
+  if (header.alg !== 'RS256')
+    return fail(`Wrong algorithm found in PoP token header, expected 'RS256' having '${String(header.alg ?? '')}'`);
   if (header.typ === undefined) return fail("Invalid token. 'typ' claim is missing");
   if (typeof header.typ !== 'string') return fail("Invalid token. 'typ' claim should be of string");
   if (header.typ.toLowerCase() !== 'pop') return fail(`Wrong typ. Expected 'pop' having '${header.typ}'`);
@@ -50,14 +51,26 @@ function unwrap(token: string, opts: PopOptions): { at: string; validUntil: numb
   const now = Math.floor(opts.clock.now() / 1000);
   const validity = opts.validitySeconds ?? 900;
   if (claims.ts === undefined) return fail("Invalid token. 'ts' claim is missing");
-  const ts = typeof claims.ts === 'number' ? Math.trunc(claims.ts) : typeof claims.ts === 'string' && /^\d+$/.test(claims.ts) ? Number(claims.ts) : 0;
-  if (ts + validity < now) return fail(`Token is expired. Now: ${new Date(now * 1000).toISOString()}, Valid till: ${new Date((ts + validity) * 1000).toISOString()}`);
+  const ts =
+    typeof claims.ts === 'number'
+      ? Math.trunc(claims.ts)
+      : typeof claims.ts === 'string' && /^\d+$/.test(claims.ts)
+        ? Number(claims.ts)
+        : 0;
+  if (ts + validity < now)
+    return fail(
+      `Token is expired. Now: ${new Date(now * 1000).toISOString()}, Valid till: ${new Date((ts + validity) * 1000).toISOString()}`,
+    );
   // Kentra's addition: Guard takes any future `ts`, which would let a token outlive the validity window.
-  if (ts - validity > now) return fail(`Token is not valid yet. Now: ${new Date(now * 1000).toISOString()}, issued at: ${new Date(ts * 1000).toISOString()}`);
+  if (ts - validity > now)
+    return fail(`Token is not valid yet. Now: ${new Date(now * 1000).toISOString()}, issued at: ${new Date(ts * 1000).toISOString()}`);
 
   if (claims.u === undefined) return fail("Invalid token. 'u' claim is missing");
   if (typeof claims.u !== 'string') return fail("Invalid token. 'u' claim should be of string");
-  if (claims.u.toLowerCase() !== opts.hostname!.toLowerCase()) return fail(`Invalid Pop token due to host mismatch. Expected: ${JSON.stringify(opts.hostname)}, received: ${JSON.stringify(claims.u)}`);
+  if (claims.u.toLowerCase() !== opts.hostname!.toLowerCase())
+    return fail(
+      `Invalid Pop token due to host mismatch. Expected: ${JSON.stringify(opts.hostname)}, received: ${JSON.stringify(claims.u)}`,
+    );
 
   const cnf = claims.cnf;
   if (cnf === undefined) return fail("Invalid token. 'cnf' claim is missing");
@@ -84,7 +97,9 @@ function unwrap(token: string, opts: PopOptions): { at: string; validUntil: numb
   let ok = false;
   try {
     ok = verify('RSA-SHA256', Buffer.from(`${data[0]}.${data[1]}`), key, Buffer.from(data[2], 'base64url'));
-  } catch { /* a key or signature that cannot be used */ }
+  } catch {
+    /* a key or signature that cannot be used */
+  }
   if (!ok) return fail('RSA verify err: crypto/rsa: verification error');
   return { at: claims.at, validUntil: (ts + validity) * 1000 };
 }
@@ -103,7 +118,12 @@ export function popTokenAuthenticator(inner: TokenAuthenticator, opts: PopOption
     if (!isPop) {
       if (opts.hostname && opts.required) return unwrap(req.token, opts) as AuthnResult;
       if (part(p)?.cnf !== undefined) {
-        return { kind: 'error', message: 'failed to verify token for azure: the access token is bound to a proof-of-possession key (cnf) and is not accepted as a bearer token: send it in a PoP token signed with that key (kubelogin --pop-enabled)', httpStatus: 401 };
+        return {
+          kind: 'error',
+          message:
+            'failed to verify token for azure: the access token is bound to a proof-of-possession key (cnf) and is not accepted as a bearer token: send it in a PoP token signed with that key (kubelogin --pop-enabled)',
+          httpStatus: 401,
+        };
       }
       return inner(req);
     }

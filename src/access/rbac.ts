@@ -26,7 +26,12 @@ export interface RbacRole {
   aggregationRule?: { clusterRoleSelectors?: LabelSelector[] } | null;
 }
 
-export interface Subject { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string; apiGroup?: string }
+export interface Subject {
+  kind: 'User' | 'Group' | 'ServiceAccount';
+  name: string;
+  namespace?: string;
+  apiGroup?: string;
+}
 
 export interface RbacBinding {
   kind?: 'RoleBinding' | 'ClusterRoleBinding';
@@ -70,7 +75,9 @@ export function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
   }
   if (!has(rule.apiGroups, a.apiGroup ?? '')) return false;
   const combined = a.subresource ? `${a.resource}/${a.subresource}` : (a.resource ?? '');
-  const resourceOk = (rule.resources ?? []).some((r) => r === '*' || r === combined || (a.subresource !== undefined && a.subresource !== '' && r === `*/${a.subresource}`));
+  const resourceOk = (rule.resources ?? []).some(
+    (r) => r === '*' || r === combined || (a.subresource !== undefined && a.subresource !== '' && r === `*/${a.subresource}`),
+  );
   if (!resourceOk) return false;
   if (!rule.resourceNames || rule.resourceNames.length === 0) return true;
   return !!a.name && rule.resourceNames.includes(a.name);
@@ -78,10 +85,14 @@ export function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
 
 function appliesTo(subject: Subject, user: UserInfo, bindingNamespace: string | undefined): boolean {
   switch (subject.kind) {
-    case 'User': return subject.name === user.username;
-    case 'Group': return user.groups.includes(subject.name);
-    case 'ServiceAccount': return user.username === `system:serviceaccount:${subject.namespace || bindingNamespace || ''}:${subject.name}`;
-    default: return false;
+    case 'User':
+      return subject.name === user.username;
+    case 'Group':
+      return user.groups.includes(subject.name);
+    case 'ServiceAccount':
+      return user.username === `system:serviceaccount:${subject.namespace || bindingNamespace || ''}:${subject.name}`;
+    default:
+      return false;
   }
 }
 
@@ -116,7 +127,10 @@ export function aggregateClusterRoles(roles: RbacRole[]): RbacRole[] {
         if (other.metadata.name === role.metadata.name || !selectors.some((s) => selectorMatches(s, other.metadata.labels))) continue;
         for (const rule of other.rules ?? []) {
           const key = JSON.stringify(rule);
-          if (!seen.has(key)) { seen.add(key); rules.push(rule); }
+          if (!seen.has(key)) {
+            seen.add(key);
+            rules.push(rule);
+          }
         }
       }
       if (rules.length === (role.rules ?? []).length) return role;
@@ -128,7 +142,8 @@ export function aggregateClusterRoles(roles: RbacRole[]): RbacRole[] {
   return current;
 }
 
-const subjectText = (s: Subject) => (s.kind === 'ServiceAccount' ? `ServiceAccount "${s.namespace ? `${s.namespace}/` : ''}${s.name}"` : `${s.kind} "${s.name}"`);
+const subjectText = (s: Subject) =>
+  s.kind === 'ServiceAccount' ? `ServiceAccount "${s.namespace ? `${s.namespace}/` : ''}${s.name}"` : `${s.kind} "${s.name}"`;
 
 /** The RBAC decision for one request: allow with the binding that allowed it, or no opinion with why. */
 export function rbacAuthorize(objects: RbacObjects, a: RequestAttributes): Decision {
@@ -139,11 +154,16 @@ export function rbacAuthorize(objects: RbacObjects, a: RequestAttributes): Decis
     const subject = (binding.subjects ?? []).find((s) => appliesTo(s, a.user, ns));
     if (!subject) return null;
     const ref = binding.roleRef;
-    const role = ref.kind === 'ClusterRole'
-      ? clusterRoles.get(ref.name)
-      : kind === 'RoleBinding' ? objects.roles.find((r) => r.metadata.name === ref.name && r.metadata.namespace === ns) : undefined;
+    const role =
+      ref.kind === 'ClusterRole'
+        ? clusterRoles.get(ref.name)
+        : kind === 'RoleBinding'
+          ? objects.roles.find((r) => r.metadata.name === ref.name && r.metadata.namespace === ns)
+          : undefined;
     if (!role) {
-      problems.push(`${kind === 'RoleBinding' ? `RoleBinding "${ns}/${binding.metadata.name}"` : `ClusterRoleBinding "${binding.metadata.name}"`}: ${ref.kind}.rbac.authorization.k8s.io "${ref.name}" not found`);
+      problems.push(
+        `${kind === 'RoleBinding' ? `RoleBinding "${ns}/${binding.metadata.name}"` : `ClusterRoleBinding "${binding.metadata.name}"`}: ${ref.kind}.rbac.authorization.k8s.io "${ref.name}" not found`,
+      );
       return null;
     }
     if (!(role.rules ?? []).some((rule) => ruleAllows(rule, a))) return null;
@@ -169,18 +189,47 @@ export function rbacAuthorize(objects: RbacObjects, a: RequestAttributes): Decis
 const AGG = 'rbac.authorization.k8s.io/aggregate-to-';
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'delete', 'deletecollection', 'patch', 'update'];
-const CORE_VIEW = ['configmaps', 'endpoints', 'persistentvolumeclaims', 'persistentvolumeclaims/status', 'pods', 'replicationcontrollers', 'replicationcontrollers/scale',
-  'serviceaccounts', 'services', 'services/status', 'bindings', 'events', 'limitranges', 'namespaces/status', 'pods/log', 'pods/status',
-  'replicationcontrollers/status', 'resourcequotas', 'resourcequotas/status', 'namespaces'];
+const CORE_VIEW = [
+  'configmaps',
+  'endpoints',
+  'persistentvolumeclaims',
+  'persistentvolumeclaims/status',
+  'pods',
+  'replicationcontrollers',
+  'replicationcontrollers/scale',
+  'serviceaccounts',
+  'services',
+  'services/status',
+  'bindings',
+  'events',
+  'limitranges',
+  'namespaces/status',
+  'pods/log',
+  'pods/status',
+  'replicationcontrollers/status',
+  'resourcequotas',
+  'resourcequotas/status',
+  'namespaces',
+];
 const APPS = ['daemonsets', 'deployments', 'deployments/scale', 'replicasets', 'replicasets/scale', 'statefulsets', 'statefulsets/scale'];
 const bootstrapLabels = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
 
 const clusterRole = (name: string, rules: PolicyRule[], labels: Record<string, string> = {}, aggregateFrom?: string): RbacRole => ({
-  kind: 'ClusterRole', metadata: { name, labels: { ...bootstrapLabels, ...labels } }, rules,
+  kind: 'ClusterRole',
+  metadata: { name, labels: { ...bootstrapLabels, ...labels } },
+  rules,
   ...(aggregateFrom ? { aggregationRule: { clusterRoleSelectors: [{ matchLabels: { [`${AGG}${aggregateFrom}`]: 'true' } }] } } : {}),
 });
-const clusterBinding = (name: string, role: string, subjects: Subject[], labels: Record<string, string> = bootstrapLabels): RbacBinding => ({
-  kind: 'ClusterRoleBinding', metadata: { name, labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects,
+const clusterBinding = (
+  name: string,
+  role: string,
+  subjects: Subject[],
+  labels: Record<string, string> = bootstrapLabels,
+): RbacBinding => ({
+  kind: 'ClusterRoleBinding',
+  metadata: { name, labels },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+  subjects,
 });
 const group = (name: string): Subject => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name });
 
@@ -192,37 +241,110 @@ const group = (name: string): Subject => ({ apiGroup: 'rbac.authorization.k8s.io
 export function defaultRbacObjects(): RbacObjects {
   return {
     clusterRoles: [
-      clusterRole('cluster-admin', [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }]),
+      clusterRole('cluster-admin', [
+        { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+        { nonResourceURLs: ['*'], verbs: ['*'] },
+      ]),
       clusterRole('admin', [], {}, 'admin'),
       clusterRole('edit', [], { [`${AGG}admin`]: 'true' }, 'edit'),
       clusterRole('view', [], { [`${AGG}edit`]: 'true' }, 'view'),
-      clusterRole('system:aggregate-to-admin', [
-        { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings', 'roles'], verbs: [...READ, ...WRITE] },
-        { apiGroups: ['authorization.k8s.io'], resources: ['localsubjectaccessreviews'], verbs: ['create'] },
-      ], { [`${AGG}admin`]: 'true' }),
-      clusterRole('system:aggregate-to-edit', [
-        { apiGroups: [''], resources: ['pods', 'pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy'], verbs: ['create', 'delete', 'deletecollection', 'patch', 'update'] },
-        { apiGroups: [''], resources: ['configmaps', 'endpoints', 'events', 'persistentvolumeclaims', 'replicationcontrollers', 'replicationcontrollers/scale', 'secrets', 'serviceaccounts', 'services', 'services/proxy'], verbs: WRITE },
-        { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] },
-        { apiGroups: ['apps'], resources: APPS, verbs: WRITE },
-        { apiGroups: [''], resources: ['secrets', 'pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy', 'services/proxy'], verbs: READ },
-        { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] },
-      ], { [`${AGG}edit`]: 'true' }),
-      clusterRole('system:aggregate-to-view', [
-        { apiGroups: [''], resources: CORE_VIEW, verbs: READ },
-        { apiGroups: ['apps'], resources: [...APPS, 'controllerrevisions', 'daemonsets/status', 'deployments/status', 'replicasets/status', 'statefulsets/status'], verbs: READ },
-        { apiGroups: ['batch'], resources: ['cronjobs', 'cronjobs/status', 'jobs', 'jobs/status'], verbs: READ },
-      ], { [`${AGG}view`]: 'true' }),
-      clusterRole('system:basic-user', [{ apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] },
-        { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] }]),
-      clusterRole('system:discovery', [{ nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
-      clusterRole('system:public-info-viewer', [{ nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'], verbs: ['get'] }]),
+      clusterRole(
+        'system:aggregate-to-admin',
+        [
+          { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings', 'roles'], verbs: [...READ, ...WRITE] },
+          { apiGroups: ['authorization.k8s.io'], resources: ['localsubjectaccessreviews'], verbs: ['create'] },
+        ],
+        { [`${AGG}admin`]: 'true' },
+      ),
+      clusterRole(
+        'system:aggregate-to-edit',
+        [
+          {
+            apiGroups: [''],
+            resources: ['pods', 'pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy'],
+            verbs: ['create', 'delete', 'deletecollection', 'patch', 'update'],
+          },
+          {
+            apiGroups: [''],
+            resources: [
+              'configmaps',
+              'endpoints',
+              'events',
+              'persistentvolumeclaims',
+              'replicationcontrollers',
+              'replicationcontrollers/scale',
+              'secrets',
+              'serviceaccounts',
+              'services',
+              'services/proxy',
+            ],
+            verbs: WRITE,
+          },
+          { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] },
+          { apiGroups: ['apps'], resources: APPS, verbs: WRITE },
+          {
+            apiGroups: [''],
+            resources: ['secrets', 'pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy', 'services/proxy'],
+            verbs: READ,
+          },
+          { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] },
+        ],
+        { [`${AGG}edit`]: 'true' },
+      ),
+      clusterRole(
+        'system:aggregate-to-view',
+        [
+          { apiGroups: [''], resources: CORE_VIEW, verbs: READ },
+          {
+            apiGroups: ['apps'],
+            resources: [
+              ...APPS,
+              'controllerrevisions',
+              'daemonsets/status',
+              'deployments/status',
+              'replicasets/status',
+              'statefulsets/status',
+            ],
+            verbs: READ,
+          },
+          { apiGroups: ['batch'], resources: ['cronjobs', 'cronjobs/status', 'jobs', 'jobs/status'], verbs: READ },
+        ],
+        { [`${AGG}view`]: 'true' },
+      ),
+      clusterRole('system:basic-user', [
+        { apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] },
+        { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },
+      ]),
+      clusterRole('system:discovery', [
+        {
+          nonResourceURLs: [
+            '/api',
+            '/api/*',
+            '/apis',
+            '/apis/*',
+            '/healthz',
+            '/livez',
+            '/openapi',
+            '/openapi/*',
+            '/readyz',
+            '/version',
+            '/version/',
+          ],
+          verbs: ['get'],
+        },
+      ]),
+      clusterRole('system:public-info-viewer', [
+        { nonResourceURLs: ['/healthz', '/livez', '/readyz', '/version', '/version/'], verbs: ['get'] },
+      ]),
     ],
     clusterRoleBindings: [
       clusterBinding('cluster-admin', 'cluster-admin', [group('system:masters')]),
       clusterBinding('system:basic-user', 'system:basic-user', [group('system:authenticated')]),
       clusterBinding('system:discovery', 'system:discovery', [group('system:authenticated')]),
-      clusterBinding('system:public-info-viewer', 'system:public-info-viewer', [group('system:authenticated'), group('system:unauthenticated')]),
+      clusterBinding('system:public-info-viewer', 'system:public-info-viewer', [
+        group('system:authenticated'),
+        group('system:unauthenticated'),
+      ]),
     ],
     roles: [],
     roleBindings: [],
@@ -231,6 +353,8 @@ export function defaultRbacObjects(): RbacObjects {
 
 /** AKS's binding of the cluster's admin groups to cluster-admin, reconciled whenever `adminGroupObjectIDs` change. */
 export function adminGroupBinding(adminGroupObjectIDs: string[]): RbacBinding {
-  return clusterBinding('aks-cluster-admin-binding-aad', 'cluster-admin', adminGroupObjectIDs.map(group),
-    { 'addonmanager.kubernetes.io/mode': 'Reconcile', 'kubernetes.io/cluster-service': 'true' });
+  return clusterBinding('aks-cluster-admin-binding-aad', 'cluster-admin', adminGroupObjectIDs.map(group), {
+    'addonmanager.kubernetes.io/mode': 'Reconcile',
+    'kubernetes.io/cluster-service': 'true',
+  });
 }

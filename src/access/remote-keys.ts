@@ -27,14 +27,22 @@ export interface RemoteKeySource extends KeySource {
 
 function getJson(url: string, caPem: string | undefined, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers: { accept: 'application/json' }, ...(caPem ? { ca: caPem } : {}), timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`the JWKS endpoint answered ${res.statusCode}`));
-        try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch { reject(new Error('the JWKS endpoint did not answer JSON')); }
-      });
-    });
+    const req = request(
+      url,
+      { method: 'GET', headers: { accept: 'application/json' }, ...(caPem ? { ca: caPem } : {}), timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode !== 200) return reject(new Error(`the JWKS endpoint answered ${res.statusCode}`));
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          } catch {
+            reject(new Error('the JWKS endpoint did not answer JSON'));
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('the JWKS endpoint did not answer in time')));
     req.on('error', reject);
     req.end();
@@ -53,11 +61,17 @@ export function remoteKeySource(opts: RemoteKeySourceOptions): RemoteKeySource {
       lastFetch = opts.clock.now();
       count++;
       try {
-        const doc = await getJson(opts.jwksUri, opts.caPem, opts.timeoutMs ?? 5_000) as { keys?: { kid?: string; kty?: string; n?: string; e?: string; use?: string }[] };
+        const doc = (await getJson(opts.jwksUri, opts.caPem, opts.timeoutMs ?? 5_000)) as {
+          keys?: { kid?: string; kty?: string; n?: string; e?: string; use?: string }[];
+        };
         const next = new Map<string, KeyObject>();
         for (const k of doc.keys ?? []) {
           if (k.kty !== 'RSA' || typeof k.kid !== 'string' || !k.n || !k.e || (k.use && k.use !== 'sig')) continue;
-          try { next.set(k.kid, publicKeyFromJwk({ kty: 'RSA', n: k.n, e: k.e })); } catch { /* a malformed key is skipped */ }
+          try {
+            next.set(k.kid, publicKeyFromJwk({ kty: 'RSA', n: k.n, e: k.e }));
+          } catch {
+            /* a malformed key is skipped */
+          }
         }
         keys = next;
       } finally {
@@ -73,7 +87,11 @@ export function remoteKeySource(opts: RemoteKeySourceOptions): RemoteKeySource {
       const known = keys.get(kid);
       if (known) return known;
       if (opts.clock.now() - lastFetch < minInterval && !inflight) return undefined;
-      try { await refresh(); } catch { return undefined; } // unreachable JWKS: the token fails verification
+      try {
+        await refresh();
+      } catch {
+        return undefined;
+      } // unreachable JWKS: the token fails verification
       return keys.get(kid);
     },
   };

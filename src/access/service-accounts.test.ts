@@ -1,10 +1,26 @@
 import assert from 'node:assert/strict';
-import { constants, createHash, createPrivateKey, createPublicKey, sign as rsaSign, verify as rsaVerify, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign as rsaSign,
+  verify as rsaVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { decodeJwt, signJwt, v1Issuer } from '../identity/index.js';
 import {
-  issueServiceAccountToken, serviceAccountAuthenticator, serviceAccountJwks, serviceAccountKeyId, serviceAccountOidcDiscovery,
-  serviceAccountSigningKey, TokenRequestInvalidError, type AuthnResult, type IssueServiceAccountTokenOptions, type ServiceAccountSigningKey,
+  issueServiceAccountToken,
+  serviceAccountAuthenticator,
+  serviceAccountJwks,
+  serviceAccountKeyId,
+  serviceAccountOidcDiscovery,
+  serviceAccountSigningKey,
+  TokenRequestInvalidError,
+  type AuthnResult,
+  type IssueServiceAccountTokenOptions,
+  type ServiceAccountSigningKey,
   type TokenAuthenticator,
 } from './index.js';
 
@@ -26,10 +42,18 @@ describe('access: Kubernetes service account tokens', () => {
   let lookupFails = false;
   let authn: TokenAuthenticator;
 
-  const issue = (extra: Partial<IssueServiceAccountTokenOptions> = {}) => issueServiceAccountToken({
-    issuer: ISSUER, key: { privateKey, kid: signing.kid }, namespace: 'default', name: 'builder', uid: SA_UID,
-    audiences: [API], expirationSeconds: 3600, now: T0, ...extra,
-  });
+  const issue = (extra: Partial<IssueServiceAccountTokenOptions> = {}) =>
+    issueServiceAccountToken({
+      issuer: ISSUER,
+      key: { privateKey, kid: signing.kid },
+      namespace: 'default',
+      name: 'builder',
+      uid: SA_UID,
+      audiences: [API],
+      expirationSeconds: 3600,
+      now: T0,
+      ...extra,
+    });
   const result = (token: string, audiences?: string[], with_ = authn) => with_({ token, audiences });
   const error = async (token: string, audiences?: string[], with_ = authn) => {
     const r = await result(token, audiences, with_);
@@ -48,8 +72,14 @@ describe('access: Kubernetes service account tokens', () => {
     accounts.set('default/builder', { uid: SA_UID });
     pods.set('default/web-0', { uid: POD_UID });
     authn = serviceAccountAuthenticator({
-      issuer: ISSUER, publicKey: (kid) => publicKeys.get(kid), apiAudiences: [API], clock,
-      serviceAccount: async (ns, name) => { if (lookupFails) throw new Error('store unavailable'); return accounts.get(`${ns}/${name}`) ?? null; },
+      issuer: ISSUER,
+      publicKey: (kid) => publicKeys.get(kid),
+      apiAudiences: [API],
+      clock,
+      serviceAccount: async (ns, name) => {
+        if (lookupFails) throw new Error('store unavailable');
+        return accounts.get(`${ns}/${name}`) ?? null;
+      },
       boundObject: async (kind, ns, name) => (kind === 'Pod' ? pods.get(`${ns}/${name}`) : undefined) ?? null,
     });
   });
@@ -58,7 +88,9 @@ describe('access: Kubernetes service account tokens', () => {
     const key = createPublicKey(signing.publicKeyPem);
     assert.equal(key.asymmetricKeyDetails?.modulusLength, 2048);
     assert.equal(createPrivateKey(signing.privateKeyPem).asymmetricKeyType, 'rsa');
-    const expected = createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('base64url');
+    const expected = createHash('sha256')
+      .update(key.export({ type: 'spki', format: 'der' }))
+      .digest('base64url');
     assert.equal(signing.kid, expected);
     assert.match(signing.kid, /^[A-Za-z0-9_-]{43}$/, 'unpadded base64url');
     assert.equal(serviceAccountKeyId(signing.publicKeyPem), signing.kid);
@@ -74,25 +106,39 @@ describe('access: Kubernetes service account tokens', () => {
     const { jti, ...rest } = jwt.payload;
     assert.match(String(jti), UUID);
     assert.deepEqual(rest, {
-      aud: [API], exp: iat + 3600, iat, nbf: iat, iss: ISSUER, sub: 'system:serviceaccount:default:builder',
+      aud: [API],
+      exp: iat + 3600,
+      iat,
+      nbf: iat,
+      iss: ISSUER,
+      sub: 'system:serviceaccount:default:builder',
       'kubernetes.io': { namespace: 'default', serviceaccount: { name: 'builder', uid: SA_UID } },
     });
     assert.equal(expirationTimestamp, '2026-11-25T13:00:00Z');
     assert.notEqual(claimsOf(issue().token).jti, jti, 'a fresh jti per token');
     const pod = claimsOf(issue({ boundObject: { kind: 'Pod', name: 'web-0', uid: POD_UID } }).token)['kubernetes.io'];
     assert.deepEqual(pod, { namespace: 'default', serviceaccount: { name: 'builder', uid: SA_UID }, pod: { name: 'web-0', uid: POD_UID } });
-    const secret = claimsOf(issue({ boundObject: { kind: 'Secret', name: 'tok', uid: 's-1' } }).token)['kubernetes.io'] as Record<string, unknown>;
+    const secret = claimsOf(issue({ boundObject: { kind: 'Secret', name: 'tok', uid: 's-1' } }).token)['kubernetes.io'] as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual([secret.secret, secret.pod], [{ name: 'tok', uid: 's-1' }, undefined]);
   });
 
   it('refuses TokenRequests the kube-apiserver refuses, saying which field and why', () => {
     const refused = (extra: Partial<IssueServiceAccountTokenOptions>, message: RegExp) =>
-      assert.throws(() => issue(extra), (err: unknown) => err instanceof TokenRequestInvalidError && err.code === 'TokenRequestInvalid' && message.test(err.message));
+      assert.throws(
+        () => issue(extra),
+        (err: unknown) => err instanceof TokenRequestInvalidError && err.code === 'TokenRequestInvalid' && message.test(err.message),
+      );
     refused({ expirationSeconds: 599 }, /^spec\.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes$/);
     refused({ expirationSeconds: 2 ** 32 + 1 }, /may not specify a duration larger than 2\^32 seconds/);
     refused({ expirationSeconds: 3600.5 }, /whole number of seconds/);
     assert.equal(claimsOf(issue({ expirationSeconds: 600 }).token).exp, Math.floor(T0 / 1000) + 600, 'ten minutes is allowed');
-    assert.equal(issue({ expirationSeconds: 2 ** 32 }).expirationTimestamp, new Date((Math.floor(T0 / 1000) + 2 ** 32) * 1000).toISOString().replace('.000Z', 'Z'));
+    assert.equal(
+      issue({ expirationSeconds: 2 ** 32 }).expirationTimestamp,
+      new Date((Math.floor(T0 / 1000) + 2 ** 32) * 1000).toISOString().replace('.000Z', 'Z'),
+    );
     refused({ name: '' }, /^metadata\.name: Required value$/);
     refused({ namespace: '' }, /^metadata\.namespace: Required value$/);
     refused({ uid: '' }, /^metadata\.uid: Required value$/);
@@ -103,21 +149,44 @@ describe('access: Kubernetes service account tokens', () => {
     refused({ boundObject: { kind: 'Node' as 'Pod', name: 'n', uid: 'u' } }, /^spec\.boundObjectRef\.kind: Unsupported value: "Node"/);
   });
 
-  it('the JWKS serves keys whose n and e verify the tokens; the discovery document is the kube-apiserver\'s', () => {
+  it("the JWKS serves keys whose n and e verify the tokens; the discovery document is the kube-apiserver's", () => {
     const jwks = serviceAccountJwks([signing, other]);
-    assert.deepEqual(jwks.keys.map(({ kty, alg, use, kid, e }) => ({ kty, alg, use, kid, e })), [
-      { kty: 'RSA', alg: 'RS256', use: 'sig', kid: signing.kid, e: 'AQAB' },
-      { kty: 'RSA', alg: 'RS256', use: 'sig', kid: other.kid, e: 'AQAB' },
-    ]);
+    assert.deepEqual(
+      jwks.keys.map(({ kty, alg, use, kid, e }) => ({ kty, alg, use, kid, e })),
+      [
+        { kty: 'RSA', alg: 'RS256', use: 'sig', kid: signing.kid, e: 'AQAB' },
+        { kty: 'RSA', alg: 'RS256', use: 'sig', kid: other.kid, e: 'AQAB' },
+      ],
+    );
     const jwt = decodeJwt(issue().token);
     const fromJwk = (i: number) => createPublicKey({ key: { kty: 'RSA', n: jwks.keys[i]!.n, e: jwks.keys[i]!.e }, format: 'jwk' });
     assert.equal(rsaVerify('sha256', Buffer.from(jwt.signingInput), fromJwk(0), jwt.signature), true);
     assert.equal(rsaVerify('sha256', Buffer.from(jwt.signingInput), fromJwk(1), jwt.signature), false, 'the other key does not');
-    assert.equal(serviceAccountKeyId(fromJwk(0)), signing.kid, 'the published kid is the key\'s own');
-    assert.throws(() => serviceAccountJwks([{ publicKeyPem: createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: 'MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4', y: '4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM' }, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string, kid: 'ec' }]), /not an RSA key/);
+    assert.equal(serviceAccountKeyId(fromJwk(0)), signing.kid, "the published kid is the key's own");
+    assert.throws(
+      () =>
+        serviceAccountJwks([
+          {
+            publicKeyPem: createPublicKey({
+              key: {
+                kty: 'EC',
+                crv: 'P-256',
+                x: 'MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4',
+                y: '4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM',
+              },
+              format: 'jwk',
+            }).export({ type: 'spki', format: 'pem' }) as string,
+            kid: 'ec',
+          },
+        ]),
+      /not an RSA key/,
+    );
     assert.deepEqual(serviceAccountOidcDiscovery(ISSUER, `${ISSUER}/openid/v1/jwks`), {
-      issuer: ISSUER, jwks_uri: `${ISSUER}/openid/v1/jwks`, response_types_supported: ['id_token'],
-      subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'],
+      issuer: ISSUER,
+      jwks_uri: `${ISSUER}/openid/v1/jwks`,
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['RS256'],
     });
   });
 
@@ -126,9 +195,12 @@ describe('access: Kubernetes service account tokens', () => {
     const { token } = issue();
     const r = await result(token);
     assert.deepEqual(r, {
-      kind: 'user', expiresAt: (Math.floor(T0 / 1000) + 3600) * 1000,
+      kind: 'user',
+      expiresAt: (Math.floor(T0 / 1000) + 3600) * 1000,
       user: {
-        username: 'system:serviceaccount:default:builder', uid: SA_UID, groups: ['system:serviceaccounts', 'system:serviceaccounts:default'],
+        username: 'system:serviceaccount:default:builder',
+        uid: SA_UID,
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:default'],
         extra: { 'authentication.kubernetes.io/credential-id': [`JTI=${String(claimsOf(token).jti)}`] },
       },
     });
@@ -142,22 +214,38 @@ describe('access: Kubernetes service account tokens', () => {
     const { extra } = (r as Extract<AuthnResult, { kind: 'user' }>).user;
     assert.deepEqual(extra, {
       'authentication.kubernetes.io/credential-id': [`JTI=${String(claimsOf(token).jti)}`],
-      'authentication.kubernetes.io/pod-name': ['web-0'], 'authentication.kubernetes.io/pod-uid': [POD_UID],
+      'authentication.kubernetes.io/pod-name': ['web-0'],
+      'authentication.kubernetes.io/pod-uid': [POD_UID],
     });
     pods.set('default/web-0', { uid: 'recreated-pod' });
     assert.equal(await error(token), `pod UID (recreated-pod) does not match claim (${POD_UID})`);
     pods.delete('default/web-0');
     assert.equal(await error(token), 'pod default/web-0 has been deleted');
     pods.set('default/web-0', { uid: POD_UID });
-    assert.equal(await error(issue({ boundObject: { kind: 'Secret', name: 'gone', uid: 's-1' } }).token), 'secret default/gone has been deleted');
+    assert.equal(
+      await error(issue({ boundObject: { kind: 'Secret', name: 'gone', uid: 's-1' } }).token),
+      'secret default/gone has been deleted',
+    );
   });
 
   it('gives no answer for what is not a JWT or not from this issuer, so the next authenticator can judge it', async () => {
     now = T0;
     assert.deepEqual(await result('static-admin-token-0123456789'), { kind: 'none' });
-    assert.deepEqual(await result(issue({ issuer: 'https://kentra.localhost:8443/clusters/c2' }).token), { kind: 'none' }, 'another cluster\'s');
-    assert.deepEqual(await result(signed({ iss: v1Issuer('72f988bf-86f1-41af-91ab-2d7cd011db47'), aud: API, exp: 9e9 })), { kind: 'none' }, 'an Entra token');
-    assert.deepEqual(await result(signed({ sub: 'system:serviceaccount:default:builder', exp: 9e9 })), { kind: 'none' }, 'no issuer at all');
+    assert.deepEqual(
+      await result(issue({ issuer: 'https://kentra.localhost:8443/clusters/c2' }).token),
+      { kind: 'none' },
+      "another cluster's",
+    );
+    assert.deepEqual(
+      await result(signed({ iss: v1Issuer('72f988bf-86f1-41af-91ab-2d7cd011db47'), aud: API, exp: 9e9 })),
+      { kind: 'none' },
+      'an Entra token',
+    );
+    assert.deepEqual(
+      await result(signed({ sub: 'system:serviceaccount:default:builder', exp: 9e9 })),
+      { kind: 'none' },
+      'no issuer at all',
+    );
   });
 
   it('refuses a token of this issuer with a foreign key, a forged payload or another algorithm', async () => {
@@ -168,7 +256,10 @@ describe('access: Kubernetes service account tokens', () => {
     assert.equal(await error(forgedKid), 'service account token: the signature is invalid', 'the right kid, the wrong key');
     const [h, p, s] = issue().token.split('.');
     const payload = { ...JSON.parse(Buffer.from(p!, 'base64url').toString()), sub: 'system:serviceaccount:kube-system:admin' };
-    assert.equal(await error(`${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`), 'service account token: the signature is invalid');
+    assert.equal(
+      await error(`${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`),
+      'service account token: the signature is invalid',
+    );
     const pss = signJwt({ alg: 'PS256', kid: signing.kid }, claimsOf(issue().token), privateKey);
     assert.equal(await error(pss), 'service account token: the signing algorithm "PS256" is not accepted');
     const input = `${Buffer.from(JSON.stringify({ alg: 'RS512', kid: signing.kid })).toString('base64url')}.${p}`;
@@ -191,22 +282,37 @@ describe('access: Kubernetes service account tokens', () => {
     assert.equal(await error(signed({ ...claims, exp: undefined })), 'service account token has no exp claim');
   });
 
-  it('checks the audience against the request\'s audiences, or the API audiences when the request names none', async () => {
+  it("checks the audience against the request's audiences, or the API audiences when the request names none", async () => {
     now = T0;
     const vault = issue({ audiences: ['vault'] }).token;
     assert.equal(await error(vault), `token audiences ["vault"] is invalid for the target audiences ["${API}"]`);
-    assert.equal(await error(vault, []), `token audiences ["vault"] is invalid for the target audiences ["${API}"]`, 'an empty list means the API audiences');
+    assert.equal(
+      await error(vault, []),
+      `token audiences ["vault"] is invalid for the target audiences ["${API}"]`,
+      'an empty list means the API audiences',
+    );
     assert.equal((await result(vault, ['vault', 'other'])).kind, 'user');
-    assert.equal(await error(issue().token, ['vault']), `token audiences ["${API}"] is invalid for the target audiences ["vault"]`, 'the request\'s audiences replace the API\'s');
+    assert.equal(
+      await error(issue().token, ['vault']),
+      `token audiences ["${API}"] is invalid for the target audiences ["vault"]`,
+      "the request's audiences replace the API's",
+    );
     assert.equal((await result(issue({ audiences: ['vault', API] }).token)).kind, 'user', 'one audience in common is enough');
-    assert.equal(await error(signed({ ...claimsOf(issue().token), aud: API.toUpperCase() })), `token audiences ["${API.toUpperCase()}"] is invalid for the target audiences ["${API}"]`, 'compared exactly');
+    assert.equal(
+      await error(signed({ ...claimsOf(issue().token), aud: API.toUpperCase() })),
+      `token audiences ["${API.toUpperCase()}"] is invalid for the target audiences ["${API}"]`,
+      'compared exactly',
+    );
   });
 
   it('refuses the token of a deleted or recreated service account, and claims that do not agree', async () => {
     now = T0;
     const { token } = issue();
     accounts.set('default/builder', { uid: 'c0ffee00-0000-4000-8000-000000000001' });
-    assert.equal(await error(token), `service account UID (c0ffee00-0000-4000-8000-000000000001) does not match claim (${SA_UID}): the token was issued to an earlier service account of that name`);
+    assert.equal(
+      await error(token),
+      `service account UID (c0ffee00-0000-4000-8000-000000000001) does not match claim (${SA_UID}): the token was issued to an earlier service account of that name`,
+    );
     accounts.delete('default/builder');
     assert.equal(await error(token), 'service account default/builder has been deleted');
     accounts.set('default/builder', { uid: SA_UID });
@@ -218,14 +324,23 @@ describe('access: Kubernetes service account tokens', () => {
     const disagreeing = 'service account token: the kubernetes.io and sub claims are missing or do not agree';
     assert.equal(await error(signed({ ...claims, sub: 'system:serviceaccount:kube-system:builder' })), disagreeing);
     assert.equal(await error(signed({ ...claims, 'kubernetes.io': undefined })), disagreeing);
-    assert.equal(await error(signed({ ...claims, 'kubernetes.io': { namespace: 'default', serviceaccount: { name: 'builder' } } })), disagreeing);
-    assert.equal(await error(signed({ ...claims, 'kubernetes.io': { ...(claims['kubernetes.io'] as object), pod: { name: 'web-0' } } })), 'service account token: the bound object claim is malformed');
+    assert.equal(
+      await error(signed({ ...claims, 'kubernetes.io': { namespace: 'default', serviceaccount: { name: 'builder' } } })),
+      disagreeing,
+    );
+    assert.equal(
+      await error(signed({ ...claims, 'kubernetes.io': { ...(claims['kubernetes.io'] as object), pod: { name: 'web-0' } } })),
+      'service account token: the bound object claim is malformed',
+    );
   });
 
   it('without a bound-object look-up, a bound token is judged by its service account alone', async () => {
     now = T0;
     const plain = serviceAccountAuthenticator({
-      issuer: ISSUER, publicKey: async (kid) => (kid === signing.kid ? createPublicKey(signing.publicKeyPem) : undefined), apiAudiences: [API], clock,
+      issuer: ISSUER,
+      publicKey: async (kid) => (kid === signing.kid ? createPublicKey(signing.publicKeyPem) : undefined),
+      apiAudiences: [API],
+      clock,
       serviceAccount: async (ns, name) => accounts.get(`${ns}/${name}`) ?? null,
     });
     const token = issue({ boundObject: { kind: 'Pod', name: 'never-existed', uid: 'p-0' } }).token;

@@ -10,13 +10,20 @@ import { NO_ANSWER, type AuthnResult, type TokenAuthenticator, type UserInfo } f
 /** A TokenRequest the kube-apiserver would refuse; the message reads as its field validation does. */
 export class TokenRequestInvalidError extends Error {
   readonly code = 'TokenRequestInvalid';
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
     this.name = 'TokenRequestInvalidError';
   }
 }
 
-export interface BoundObjectRef { kind: 'Pod' | 'Secret'; name: string; uid: string }
+export interface BoundObjectRef {
+  kind: 'Pod' | 'Secret';
+  name: string;
+  uid: string;
+}
 
 export interface IssueServiceAccountTokenOptions {
   /** The cluster's `--service-account-issuer`. */
@@ -56,15 +63,29 @@ export function issueServiceAccountToken(opts: IssueServiceAccountTokenOptions):
   required('metadata.namespace', opts.namespace);
   required('metadata.name', opts.name);
   required('metadata.uid', opts.uid);
-  if (!Array.isArray(opts.audiences) || opts.audiences.length === 0) throw new TokenRequestInvalidError('spec.audiences', 'Required value: at least one audience');
+  if (!Array.isArray(opts.audiences) || opts.audiences.length === 0)
+    throw new TokenRequestInvalidError('spec.audiences', 'Required value: at least one audience');
   opts.audiences.forEach((a, i) => required(`spec.audiences[${i}]`, a));
   const seconds = opts.expirationSeconds;
-  if (!Number.isInteger(seconds)) throw new TokenRequestInvalidError('spec.expirationSeconds', `Invalid value: ${String(seconds)}: must be a whole number of seconds`);
-  if (seconds < MIN_EXPIRATION_SECONDS) throw new TokenRequestInvalidError('spec.expirationSeconds', `Invalid value: ${seconds}: may not specify a duration less than 10 minutes`);
-  if (seconds > MAX_EXPIRATION_SECONDS) throw new TokenRequestInvalidError('spec.expirationSeconds', `Invalid value: ${seconds}: may not specify a duration larger than 2^32 seconds`);
+  if (!Number.isInteger(seconds))
+    throw new TokenRequestInvalidError('spec.expirationSeconds', `Invalid value: ${String(seconds)}: must be a whole number of seconds`);
+  if (seconds < MIN_EXPIRATION_SECONDS)
+    throw new TokenRequestInvalidError(
+      'spec.expirationSeconds',
+      `Invalid value: ${seconds}: may not specify a duration less than 10 minutes`,
+    );
+  if (seconds > MAX_EXPIRATION_SECONDS)
+    throw new TokenRequestInvalidError(
+      'spec.expirationSeconds',
+      `Invalid value: ${seconds}: may not specify a duration larger than 2^32 seconds`,
+    );
   const bound = opts.boundObject;
   if (bound) {
-    if (bound.kind !== 'Pod' && bound.kind !== 'Secret') throw new TokenRequestInvalidError('spec.boundObjectRef.kind', `Unsupported value: "${String(bound.kind)}": supported values: "Pod", "Secret"`);
+    if (bound.kind !== 'Pod' && bound.kind !== 'Secret')
+      throw new TokenRequestInvalidError(
+        'spec.boundObjectRef.kind',
+        `Unsupported value: "${String(bound.kind)}": supported values: "Pod", "Secret"`,
+      );
     required('spec.boundObjectRef.name', bound.name);
     required('spec.boundObjectRef.uid', bound.uid);
   }
@@ -74,7 +95,13 @@ export function issueServiceAccountToken(opts: IssueServiceAccountTokenOptions):
   const kubernetes: Record<string, unknown> = { namespace: opts.namespace, serviceaccount: { name: opts.name, uid: opts.uid } };
   if (bound) kubernetes[bound.kind === 'Pod' ? 'pod' : 'secret'] = { name: bound.name, uid: bound.uid };
   const claims = {
-    aud: [...opts.audiences], exp, iat, iss: opts.issuer, jti: randomUUID(), 'kubernetes.io': kubernetes, nbf: iat,
+    aud: [...opts.audiences],
+    exp,
+    iat,
+    iss: opts.issuer,
+    jti: randomUUID(),
+    'kubernetes.io': kubernetes,
+    nbf: iat,
     sub: serviceAccountUsername(opts.namespace, opts.name),
   };
   return { token: signJwt({ alg: 'RS256', kid: opts.key.kid }, claims, opts.key.privateKey), expirationTimestamp: rfc3339(exp) };
@@ -83,10 +110,16 @@ export function issueServiceAccountToken(opts: IssueServiceAccountTokenOptions):
 /** The kube-apiserver's key ID: base64url (unpadded) of the SHA-256 of the DER SubjectPublicKeyInfo. */
 export function serviceAccountKeyId(publicKey: KeyObject | string): string {
   const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('base64url');
+  return createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('base64url');
 }
 
-export interface ServiceAccountSigningKey { privateKeyPem: string; publicKeyPem: string; kid: string }
+export interface ServiceAccountSigningKey {
+  privateKeyPem: string;
+  publicKeyPem: string;
+  kid: string;
+}
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -100,7 +133,14 @@ export async function serviceAccountSigningKey(): Promise<ServiceAccountSigningK
   };
 }
 
-export interface ServiceAccountJwk { kty: 'RSA'; alg: 'RS256'; use: 'sig'; kid: string; n: string; e: string }
+export interface ServiceAccountJwk {
+  kty: 'RSA';
+  alg: 'RS256';
+  use: 'sig';
+  kid: string;
+  n: string;
+  e: string;
+}
 
 /** The document `/openid/v1/jwks` serves. */
 export function serviceAccountJwks(publicKeys: { publicKeyPem: string; kid: string }[]): { keys: ServiceAccountJwk[] } {
@@ -125,8 +165,11 @@ export interface ServiceAccountOidcDiscovery {
 /** The document `/.well-known/openid-configuration` serves. */
 export function serviceAccountOidcDiscovery(issuer: string, jwksUri: string): ServiceAccountOidcDiscovery {
   return {
-    issuer, jwks_uri: jwksUri,
-    response_types_supported: ['id_token'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'],
+    issuer,
+    jwks_uri: jwksUri,
+    response_types_supported: ['id_token'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'],
   };
 }
 
@@ -146,14 +189,26 @@ const LEEWAY_SECONDS = 60;
 
 const fail = (message: string): AuthnResult => ({ kind: 'error', message });
 
-interface Ref { name: string; uid: string }
-const isRef = (v: unknown): v is Ref => !!v && typeof v === 'object'
-  && typeof (v as Ref).name === 'string' && (v as Ref).name !== '' && typeof (v as Ref).uid === 'string' && (v as Ref).uid !== '';
+interface Ref {
+  name: string;
+  uid: string;
+}
+const isRef = (v: unknown): v is Ref =>
+  !!v &&
+  typeof v === 'object' &&
+  typeof (v as Ref).name === 'string' &&
+  (v as Ref).name !== '' &&
+  typeof (v as Ref).uid === 'string' &&
+  (v as Ref).uid !== '';
 
 export function serviceAccountAuthenticator(opts: ServiceAccountAuthenticatorOptions): TokenAuthenticator {
   return async ({ token, audiences: requested }) => {
     let jwt: DecodedJwt;
-    try { jwt = decodeJwt(token); } catch { return NO_ANSWER; } // not a JWT: the static admin token, perhaps
+    try {
+      jwt = decodeJwt(token);
+    } catch {
+      return NO_ANSWER;
+    } // not a JWT: the static admin token, perhaps
     const claims = jwt.payload;
     if (claims.iss !== opts.issuer) return NO_ANSWER; // an Entra token, or another cluster's
 
@@ -161,10 +216,15 @@ export function serviceAccountAuthenticator(opts: ServiceAccountAuthenticatorOpt
     const kid = jwt.header.kid;
     const key = typeof kid === 'string' ? await opts.publicKey(kid) : undefined;
     if (!key) return fail(`service account token: no signing key with kid "${String(kid)}"`);
-    try { verifySignature(jwt, key); } catch { return fail('service account token: the signature is invalid'); }
+    try {
+      verifySignature(jwt, key);
+    } catch {
+      return fail('service account token: the signature is invalid');
+    }
 
     const time = timeProblem(claims, Math.floor(opts.clock.now() / 1000), LEEWAY_SECONDS);
-    if (time === 'expired') return fail(typeof claims.exp === 'number' ? 'service account token has expired' : 'service account token has no exp claim');
+    if (time === 'expired')
+      return fail(typeof claims.exp === 'number' ? 'service account token has expired' : 'service account token has no exp claim');
     if (time === 'not_yet_valid') return fail('service account token is not valid yet');
 
     const tokenAudiences = (Array.isArray(claims.aud) ? claims.aud : [claims.aud]).filter((a): a is string => typeof a === 'string');
@@ -181,11 +241,15 @@ export function serviceAccountAuthenticator(opts: ServiceAccountAuthenticatorOpt
     }
     const pod = k8s!.pod;
     const secret = k8s!.secret;
-    if ((pod !== undefined && !isRef(pod)) || (secret !== undefined && !isRef(secret))) return fail('service account token: the bound object claim is malformed');
+    if ((pod !== undefined && !isRef(pod)) || (secret !== undefined && !isRef(secret)))
+      return fail('service account token: the bound object claim is malformed');
 
     try {
       // Bound objects first, as upstream does: a token outlives neither its pod nor its secret.
-      for (const [kind, ref] of [['Secret', secret], ['Pod', pod]] as const) {
+      for (const [kind, ref] of [
+        ['Secret', secret],
+        ['Pod', pod],
+      ] as const) {
         if (!ref || !opts.boundObject) continue;
         const live = await opts.boundObject(kind, namespace, ref.name);
         const noun = kind.toLowerCase();
@@ -195,10 +259,14 @@ export function serviceAccountAuthenticator(opts: ServiceAccountAuthenticatorOpt
       const account = await opts.serviceAccount(namespace, sa.name);
       if (!account) return fail(`service account ${namespace}/${sa.name} has been deleted`);
       if (account.uid !== sa.uid) {
-        return fail(`service account UID (${account.uid}) does not match claim (${sa.uid}): the token was issued to an earlier service account of that name`);
+        return fail(
+          `service account UID (${account.uid}) does not match claim (${sa.uid}): the token was issued to an earlier service account of that name`,
+        );
       }
     } catch (err) {
-      return fail(`service account token: could not look up service account ${namespace}/${sa.name} or its bound object: ${(err as Error).message}`);
+      return fail(
+        `service account token: could not look up service account ${namespace}/${sa.name} or its bound object: ${(err as Error).message}`,
+      );
     }
 
     const extra: Record<string, string[]> = {};
@@ -208,8 +276,10 @@ export function serviceAccountAuthenticator(opts: ServiceAccountAuthenticatorOpt
       extra['authentication.kubernetes.io/pod-uid'] = [pod.uid];
     }
     const user: UserInfo = {
-      username: serviceAccountUsername(namespace, sa.name), uid: sa.uid,
-      groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`], extra,
+      username: serviceAccountUsername(namespace, sa.name),
+      uid: sa.uid,
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`],
+      extra,
     };
     return { kind: 'user', user, expiresAt: (claims.exp as number) * 1000 };
   };

@@ -82,19 +82,21 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
     totals.misses++;
     const pending = inflight.get(key);
     if (pending) return pending;
-    const call = inner(req).then((result) => {
-      if (result.kind !== 'error') {
-        const ttl = result.kind === 'user' ? successTtl : failureTtl;
-        const until = Math.min(opts.clock.now() + ttl, result.kind === 'user' && result.expiresAt ? result.expiresAt : Infinity);
-        entries.delete(key);
-        if (entries.size >= max) {
-          entries.delete(entries.keys().next().value!); // the least recently used
-          totals.evictions++;
+    const call = inner(req)
+      .then((result) => {
+        if (result.kind !== 'error') {
+          const ttl = result.kind === 'user' ? successTtl : failureTtl;
+          const until = Math.min(opts.clock.now() + ttl, result.kind === 'user' && result.expiresAt ? result.expiresAt : Infinity);
+          entries.delete(key);
+          if (entries.size >= max) {
+            entries.delete(entries.keys().next().value!); // the least recently used
+            totals.evictions++;
+          }
+          entries.set(key, { result, until });
         }
-        entries.set(key, { result, until });
-      }
-      return result;
-    }).finally(() => inflight.delete(key));
+        return result;
+      })
+      .finally(() => inflight.delete(key));
     inflight.set(key, call);
     return call;
   }) as CachedTokenAuthenticator;

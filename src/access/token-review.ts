@@ -29,7 +29,8 @@ export async function reviewToken(body: unknown, authenticate: TokenAuthenticato
   }
   if (review.kind !== 'TokenReview') return badRequest(`unsupported kind ${JSON.stringify(review.kind)}: expected TokenReview`);
   const reply = (statusCode: number, status: Record<string, unknown>): WebhookReply => ({
-    statusCode, body: { apiVersion, kind: 'TokenReview', metadata: { creationTimestamp: null }, spec: {}, status },
+    statusCode,
+    body: { apiVersion, kind: 'TokenReview', metadata: { creationTimestamp: null }, spec: {}, status },
   });
   const token = review.spec?.token;
   if (typeof token !== 'string' || token === '') return reply(400, { authenticated: false, error: 'spec.token is required' });

@@ -29,30 +29,48 @@ export function peerCertificate(socket: unknown): X509Certificate | undefined {
   const s = socket as { getPeerCertificate?: () => { raw?: Buffer } };
   const peer = typeof s.getPeerCertificate === 'function' ? s.getPeerCertificate() : undefined;
   if (!peer?.raw) return undefined;
-  try { return new X509Certificate(peer.raw); } catch { return undefined; }
+  try {
+    return new X509Certificate(peer.raw);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Why a webhook client may not be answered, as the Status to send, or null: no certificate (400), one
  * not issued by `ca` or not valid now (403), or, on a cluster's path, one without O=cluster:<uid> (403).
  */
-export function webhookClientProblem(socket: unknown, ca: X509Certificate, opts: { uid?: string; now: number; caName: string }): WebhookReply | null {
+export function webhookClientProblem(
+  socket: unknown,
+  ca: X509Certificate,
+  opts: { uid?: string; now: number; caName: string },
+): WebhookReply | null {
   const s = socket as { getPeerCertificate?: () => { raw?: Buffer } };
   const peer = typeof s.getPeerCertificate === 'function' ? s.getPeerCertificate() : undefined;
   if (!peer?.raw) return kubeStatus(400, 'BadRequest', 'Missing client certificate');
   const cert = peerCertificate(socket);
   if (!cert) return kubeStatus(403, 'Forbidden', 'the client certificate cannot be read');
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return kubeStatus(403, 'Forbidden', `the client certificate was not issued by ${opts.caName}`);
-  if (Date.parse(cert.validFrom) > opts.now || Date.parse(cert.validTo) < opts.now) return kubeStatus(403, 'Forbidden', 'the client certificate is not valid now');
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
+    return kubeStatus(403, 'Forbidden', `the client certificate was not issued by ${opts.caName}`);
+  if (Date.parse(cert.validFrom) > opts.now || Date.parse(cert.validTo) < opts.now)
+    return kubeStatus(403, 'Forbidden', 'the client certificate is not valid now');
   if (opts.uid !== undefined) {
-    const orgs = cert.subject.split('\n').filter((l) => l.startsWith('O=')).map((l) => l.slice(2));
-    if (!orgs.includes(webhookOrganization(opts.uid))) return kubeStatus(403, 'Forbidden', `the client certificate is not for cluster ${opts.uid}`);
+    const orgs = cert.subject
+      .split('\n')
+      .filter((l) => l.startsWith('O='))
+      .map((l) => l.slice(2));
+    if (!orgs.includes(webhookOrganization(opts.uid)))
+      return kubeStatus(403, 'Forbidden', `the client certificate is not for cluster ${opts.uid}`);
   }
   return null;
 }
 
 /** A kept-alive connection presents the same certificate on every request: it is checked once per socket and path uid. */
-export function webhookClientCheck(caPem: string, clock: Clock, caName: string): (req: FastifyRequest, uid?: string) => WebhookReply | null {
+export function webhookClientCheck(
+  caPem: string,
+  clock: Clock,
+  caName: string,
+): (req: FastifyRequest, uid?: string) => WebhookReply | null {
   const ca = new X509Certificate(caPem);
   const checked = new WeakMap<object, { uid: string | undefined; problem: WebhookReply | null; until: number }>();
   return (req, uid) => {
@@ -68,7 +86,10 @@ export function webhookClientCheck(caPem: string, clock: Clock, caName: string):
 export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhookOptions): void {
   const certificateProblem = webhookClientCheck(opts.caPem, opts.clock, 'Kentra');
   const send = (reply: FastifyReply, r: WebhookReply) => reply.code(r.statusCode).header('cache-control', 'no-store').send(r.body);
-  const webhook = (path: string, answer: (cluster: NonNullable<Awaited<ReturnType<ClusterAccessService['cluster']>>>, body: unknown) => Promise<WebhookReply>) => {
+  const webhook = (
+    path: string,
+    answer: (cluster: NonNullable<Awaited<ReturnType<ClusterAccessService['cluster']>>>, body: unknown) => Promise<WebhookReply>,
+  ) => {
     app.post(`/clusters/:uid/webhooks/${path}`, async (req, reply) => {
       const { uid } = req.params as { uid: string };
       const problem = certificateProblem(req, uid);

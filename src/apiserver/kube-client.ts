@@ -4,31 +4,50 @@ import { Agent, request } from 'node:https';
 // certificate from the cluster's internal CA, in system:masters): enough to seed and reconcile the
 // objects AKS keeps in a cluster.
 
-export interface KubeResponse { status: number; body: any }
+export interface KubeResponse {
+  status: number;
+  body: any;
+}
 
 export class KubeClient {
   private readonly agent: Agent;
 
-  constructor(private readonly server: string, tls: { caPem: string; certPem: string; keyPem: string }) {
+  constructor(
+    private readonly server: string,
+    tls: { caPem: string; certPem: string; keyPem: string },
+  ) {
     this.agent = new Agent({ keepAlive: true, maxSockets: 4, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem });
   }
 
   call(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<KubeResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const req = request(`${this.server}${path}`, {
-        method, agent: this.agent, timeout: timeoutMs,
-        headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON: keep the text */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
+      const req = request(
+        `${this.server}${path}`,
+        {
+          method,
+          agent: this.agent,
+          timeout: timeoutMs,
+          headers: {
+            accept: 'application/json',
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = text ? JSON.parse(text) : null;
+            } catch {
+              /* not JSON: keep the text */
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end(payload);
@@ -64,7 +83,13 @@ export class KubeClient {
 }
 
 export class KubeClientError extends Error {
-  constructor(method: string, path: string, readonly response: KubeResponse) {
-    super(`${method} ${path}: ${response.status} ${typeof response.body === 'object' && response.body?.message ? response.body.message : String(response.body).slice(0, 200)}`);
+  constructor(
+    method: string,
+    path: string,
+    readonly response: KubeResponse,
+  ) {
+    super(
+      `${method} ${path}: ${response.status} ${typeof response.body === 'object' && response.body?.message ? response.body.message : String(response.body).slice(0, 200)}`,
+    );
   }
 }

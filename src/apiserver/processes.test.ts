@@ -43,7 +43,10 @@ describe('kube-apiserver flags by version', () => {
     const config = parse(readFileSync(join(dir, 'authorization-config.yaml'), 'utf8'));
     assert.equal(config.apiVersion, 'apiserver.config.k8s.io/v1');
     assert.equal(config.kind, 'AuthorizationConfiguration');
-    assert.deepEqual(config.authorizers.map((a: { type: string }) => a.type), ['Node', 'RBAC', 'Webhook']);
+    assert.deepEqual(
+      config.authorizers.map((a: { type: string }) => a.type),
+      ['Node', 'RBAC', 'Webhook'],
+    );
     const webhook = config.authorizers[2].webhook;
     assert.equal(webhook.subjectAccessReviewVersion, 'v1');
     assert.equal(webhook.failurePolicy, 'NoOpinion');
@@ -65,12 +68,22 @@ describe('binariesFrom', () => {
   };
   const etcd = fake('fake-etcd', 'etcd Version: 3.6.16');
 
-  it('reads the kube-apiserver\'s version', () => {
-    assert.deepEqual(binariesFrom({ kubeApiserver: fake('fake-kas', 'Kubernetes v1.36.3'), etcd }, {}), { kubeApiserver: join(dir, 'fake-kas'), etcd, kubernetesVersion: '1.36.3' });
+  it("reads the kube-apiserver's version", () => {
+    assert.deepEqual(binariesFrom({ kubeApiserver: fake('fake-kas', 'Kubernetes v1.36.3'), etcd }, {}), {
+      kubeApiserver: join(dir, 'fake-kas'),
+      etcd,
+      kubernetesVersion: '1.36.3',
+    });
   });
 
   it('refuses a binary that names no version (built without -X …gitVersion) or one older than 1.20', () => {
-    assert.throws(() => binariesFrom({ kubeApiserver: fake('fake-master', 'Kubernetes v0.0.0-master+$Format:%H$'), etcd }, {}), /--version` printed "Kubernetes v0\.0\.0-master\+\$Format:%H\$"; Kentra needs a kube-apiserver 1\.20 or later/);
-    assert.throws(() => binariesFrom({ kubeApiserver: fake('fake-old', 'Kubernetes v1.19.16'), etcd }, {}), /Kentra needs a kube-apiserver 1\.20 or later/);
+    assert.throws(
+      () => binariesFrom({ kubeApiserver: fake('fake-master', 'Kubernetes v0.0.0-master+$Format:%H$'), etcd }, {}),
+      /--version` printed "Kubernetes v0\.0\.0-master\+\$Format:%H\$"; Kentra needs a kube-apiserver 1\.20 or later/,
+    );
+    assert.throws(
+      () => binariesFrom({ kubeApiserver: fake('fake-old', 'Kubernetes v1.19.16'), etcd }, {}),
+      /Kentra needs a kube-apiserver 1\.20 or later/,
+    );
   });
 });

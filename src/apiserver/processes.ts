@@ -23,17 +23,24 @@ export function binariesFrom(opts: { kubeApiserver?: string; etcd?: string }, en
   const kubeApiserver = opts.kubeApiserver || env.KENTRA_KUBE_APISERVER || '';
   const etcd = opts.etcd || env.KENTRA_ETCD || '';
   if (!kubeApiserver && !etcd) return null;
-  if (!kubeApiserver || !etcd) throw new Error('a real API server needs both --kube-apiserver and --etcd (or KENTRA_KUBE_APISERVER and KENTRA_ETCD)');
+  if (!kubeApiserver || !etcd)
+    throw new Error('a real API server needs both --kube-apiserver and --etcd (or KENTRA_KUBE_APISERVER and KENTRA_ETCD)');
   const versions: string[] = [];
-  for (const [flag, path] of [['--kube-apiserver', kubeApiserver], ['--etcd', etcd]] as const) {
+  for (const [flag, path] of [
+    ['--kube-apiserver', kubeApiserver],
+    ['--etcd', etcd],
+  ] as const) {
     const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 20_000 });
-    if (r.error || r.status !== 0) throw new Error(`${flag} ${path}: not a program that runs here (${r.error?.message ?? `exit ${r.status}`})`);
+    if (r.error || r.status !== 0)
+      throw new Error(`${flag} ${path}: not a program that runs here (${r.error?.message ?? `exit ${r.status}`})`);
     versions.push(r.stdout ?? '');
   }
   const kubernetesVersion = versionOf(versions[0]!);
   const minor = Number(kubernetesVersion.split('.')[1]);
   if (!kubernetesVersion || kubernetesVersion.split('.')[0] !== '1' || minor < OLDEST_KUBE_APISERVER_MINOR) {
-    throw new Error(`--kube-apiserver ${kubeApiserver}: \`--version\` printed ${JSON.stringify(versions[0]!.trim())}; Kentra needs a kube-apiserver 1.${OLDEST_KUBE_APISERVER_MINOR} or later that names its version (built with -X k8s.io/component-base/version.gitVersion=v1.N.P; see docs/real-api-servers.md)`);
+    throw new Error(
+      `--kube-apiserver ${kubeApiserver}: \`--version\` printed ${JSON.stringify(versions[0]!.trim())}; Kentra needs a kube-apiserver 1.${OLDEST_KUBE_APISERVER_MINOR} or later that names its version (built with -X k8s.io/component-base/version.gitVersion=v1.N.P; see docs/real-api-servers.md)`,
+    );
   }
   return { kubeApiserver, etcd, kubernetesVersion };
 }
@@ -48,15 +55,30 @@ export function apiserverVersion(path: string): string {
   return versionOf(spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 20_000 }).stdout ?? '');
 }
 
-export interface ClusterPorts { apiserver: number; etcd: number; etcdPeer: number }
+export interface ClusterPorts {
+  apiserver: number;
+  etcd: number;
+  etcdPeer: number;
+}
 
 /** etcd's flags: one member, client and peer URLs on 127.0.0.1, its data in `<dir>/etcd` (3.4 to 3.6 read the same flags). */
 export function etcdArgs(dir: string, ports: ClusterPorts): string[] {
   const { etcd: e, etcdPeer: p } = ports;
   return [
-    '--name', 'default', '--data-dir', join(dir, 'etcd'),
-    '--listen-client-urls', `http://127.0.0.1:${e}`, '--advertise-client-urls', `http://127.0.0.1:${e}`,
-    '--listen-peer-urls', `http://127.0.0.1:${p}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${p}`, '--initial-cluster', `default=http://127.0.0.1:${p}`,
+    '--name',
+    'default',
+    '--data-dir',
+    join(dir, 'etcd'),
+    '--listen-client-urls',
+    `http://127.0.0.1:${e}`,
+    '--advertise-client-urls',
+    `http://127.0.0.1:${e}`,
+    '--listen-peer-urls',
+    `http://127.0.0.1:${p}`,
+    '--initial-advertise-peer-urls',
+    `http://127.0.0.1:${p}`,
+    '--initial-cluster',
+    `default=http://127.0.0.1:${p}`,
   ];
 }
 
@@ -93,34 +115,63 @@ export function kubeApiserverArgs(o: KubeApiserverInputs): string[] {
     authorization = [`--authorization-config=${f('authorization-config.yaml')}`];
   } else {
     rmSync(f('authorization-config.yaml'), { force: true });
-    authorization = [`--authorization-mode=${o.mode}`, ...(webhook ? [
-      `--authorization-webhook-config-file=${f('authz-webhook.kubeconfig')}`, '--authorization-webhook-version=v1',
-      `--authorization-webhook-cache-authorized-ttl=${ttl}`, `--authorization-webhook-cache-unauthorized-ttl=${ttl}`,
-    ] : [])];
+    authorization = [
+      `--authorization-mode=${o.mode}`,
+      ...(webhook
+        ? [
+            `--authorization-webhook-config-file=${f('authz-webhook.kubeconfig')}`,
+            '--authorization-webhook-version=v1',
+            `--authorization-webhook-cache-authorized-ttl=${ttl}`,
+            `--authorization-webhook-cache-unauthorized-ttl=${ttl}`,
+          ]
+        : []),
+    ];
   }
   return [
-    '--bind-address=127.0.0.1', `--secure-port=${a}`, ...(minor < 24 ? ['--insecure-port=0'] : []), '--advertise-address=127.0.0.1', '--endpoint-reconciler-type=none',
-    `--etcd-servers=http://127.0.0.1:${e}`, '--service-cluster-ip-range=10.0.0.0/16', `--cert-dir=${o.dir}`,
-    `--tls-cert-file=${f('serving.pem')}`, `--tls-private-key-file=${f('serving-key.pem')}`, `--client-ca-file=${f('client-ca.pem')}`,
-    `--service-account-key-file=${f('sa.pub')}`, `--service-account-signing-key-file=${f('sa.key')}`, `--service-account-issuer=${o.issuer}`, `--api-audiences=${o.issuer}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${a}`,
+    ...(minor < 24 ? ['--insecure-port=0'] : []),
+    '--advertise-address=127.0.0.1',
+    '--endpoint-reconciler-type=none',
+    `--etcd-servers=http://127.0.0.1:${e}`,
+    '--service-cluster-ip-range=10.0.0.0/16',
+    `--cert-dir=${o.dir}`,
+    `--tls-cert-file=${f('serving.pem')}`,
+    `--tls-private-key-file=${f('serving-key.pem')}`,
+    `--client-ca-file=${f('client-ca.pem')}`,
+    `--service-account-key-file=${f('sa.pub')}`,
+    `--service-account-signing-key-file=${f('sa.key')}`,
+    `--service-account-issuer=${o.issuer}`,
+    `--api-audiences=${o.issuer}`,
     ...authorization,
-    `--authentication-token-webhook-config-file=${f('authn-webhook.kubeconfig')}`, '--authentication-token-webhook-version=v1', `--authentication-token-webhook-cache-ttl=${ttl}`,
-    '--anonymous-auth=false', '--profiling=false',
+    `--authentication-token-webhook-config-file=${f('authn-webhook.kubeconfig')}`,
+    '--authentication-token-webhook-version=v1',
+    `--authentication-token-webhook-cache-ttl=${ttl}`,
+    '--anonymous-auth=false',
+    '--profiling=false',
   ];
 }
 
 /** The `apiserver.config.k8s.io/v1` AuthorizationConfiguration of a mode (kube-apiserver 1.32+). */
 export function authorizationConfiguration(mode: AuthorizationMode, webhookKubeconfig: string, ttl: string): Record<string, unknown> {
   // kube-apiserver requires each built-in authorizer's name to be its type in lower case.
-  const authorizers: Record<string, unknown>[] = mode === 'AlwaysAllow'
-    ? [{ type: 'AlwaysAllow', name: 'alwaysallow' }]
-    : [{ type: 'Node', name: 'node' }, { type: 'RBAC', name: 'rbac' }];
+  const authorizers: Record<string, unknown>[] =
+    mode === 'AlwaysAllow'
+      ? [{ type: 'AlwaysAllow', name: 'alwaysallow' }]
+      : [
+          { type: 'Node', name: 'node' },
+          { type: 'RBAC', name: 'rbac' },
+        ];
   if (mode === 'Node,RBAC,Webhook') {
     authorizers.push({
-      type: 'Webhook', name: 'kentra-azure-rbac',
+      type: 'Webhook',
+      name: 'kentra-azure-rbac',
       webhook: {
-        timeout: '10s', authorizedTTL: ttl, unauthorizedTTL: ttl,
-        subjectAccessReviewVersion: 'v1', matchConditionSubjectAccessReviewVersion: 'v1',
+        timeout: '10s',
+        authorizedTTL: ttl,
+        unauthorizedTTL: ttl,
+        subjectAccessReviewVersion: 'v1',
+        matchConditionSubjectAccessReviewVersion: 'v1',
         // As the --authorization-webhook-* flags behave: an unreachable webhook has no opinion (so nothing more is allowed).
         failurePolicy: 'NoOpinion',
         connectionInfo: { type: 'KubeConfigFile', kubeConfigFile: webhookKubeconfig },
@@ -152,7 +203,12 @@ export function portInUse(port: number): Promise<boolean> {
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The process of a pid file, when it still runs and its command line names `marker` (our folder). */
@@ -171,11 +227,19 @@ function ownProcess(pidFile: string, marker: string): number | null {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function terminate(pid: number, graceMs: number): Promise<void> {
-  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) await sleep(100);
   if (alive(pid)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     while (alive(pid)) await sleep(50);
   }
 }
@@ -184,10 +248,17 @@ export class ManagedProcess {
   private child: ChildProcess | null = null;
   private exitedWith: string | null = null;
 
-  constructor(readonly name: string, private readonly dir: string) {}
+  constructor(
+    readonly name: string,
+    private readonly dir: string,
+  ) {}
 
-  get pidFile(): string { return join(this.dir, `${this.name}.pid`); }
-  get logFile(): string { return join(this.dir, `${this.name}.log`); }
+  get pidFile(): string {
+    return join(this.dir, `${this.name}.pid`);
+  }
+  get logFile(): string {
+    return join(this.dir, `${this.name}.log`);
+  }
 
   /** Stops a process an earlier Kentra left running for this folder (found by its pid file). */
   async stopLeftover(): Promise<void> {
@@ -201,8 +272,13 @@ export class ManagedProcess {
     this.exitedWith = null;
     const child = spawn(program, args, { stdio: ['ignore', log, log], cwd: this.dir });
     closeSync(log);
-    child.on('error', (err) => { this.exitedWith = err.message; });
-    child.on('exit', (code, signal) => { this.exitedWith = signal ? `signal ${signal}` : `exit code ${code}`; this.child = null; });
+    child.on('error', (err) => {
+      this.exitedWith = err.message;
+    });
+    child.on('exit', (code, signal) => {
+      this.exitedWith = signal ? `signal ${signal}` : `exit code ${code}`;
+      this.child = null;
+    });
     this.child = child;
     if (child.pid) writeFileSync(this.pidFile, `${child.pid}\n`);
   }
@@ -214,7 +290,11 @@ export class ManagedProcess {
 
   /** The last lines it wrote, for error messages. */
   tail(lines = 12): string {
-    try { return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return ''; }
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
   }
 
   async stop(graceMs = 10_000): Promise<void> {

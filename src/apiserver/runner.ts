@@ -35,7 +35,11 @@ export interface RealClustersOptions {
   intervalMs?: number;
 }
 
-interface Ports { apiserver: number; etcd: number; etcdPeer: number }
+interface Ports {
+  apiserver: number;
+  etcd: number;
+  etcdPeer: number;
+}
 
 interface Cluster {
   uid: string;
@@ -55,7 +59,13 @@ interface Cluster {
   starting: Promise<void> | null;
 }
 
-const readJson = <T>(file: string): T | null => { try { return JSON.parse(readFileSync(file, 'utf8')) as T; } catch { return null; } };
+const readJson = <T>(file: string): T | null => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+};
 
 export class RealClusters {
   private readonly clusters = new Map<string, Cluster>();
@@ -96,13 +106,17 @@ export class RealClusters {
   async start(): Promise<void> {
     await this.plan();
     this.reconcileAll().catch(() => undefined);
-    this.timer = setInterval(() => { this.reconcileAll().catch(() => undefined); }, this.o.intervalMs ?? 2_000);
+    this.timer = setInterval(() => {
+      this.reconcileAll().catch(() => undefined);
+    }, this.o.intervalMs ?? 2_000);
     this.timer.unref();
   }
 
   /** Compares every managed cluster with the processes and objects it should have. */
   reconcileAll(): Promise<void> {
-    this.running ??= this.reconcileOnce().finally(() => { this.running = null; });
+    this.running ??= this.reconcileOnce().finally(() => {
+      this.running = null;
+    });
     return this.running;
   }
 
@@ -119,7 +133,10 @@ export class RealClusters {
     for (const { cfg } of wanted.values()) {
       if (this.clusters.has(cfg.uid)) continue;
       const c = this.load(cfg.uid);
-      if (!existsSync(join(c.dir, 'ports.json')) || await Promise.all(Object.values(c.ports).map(portInUse)).then((busy) => busy.some(Boolean))) {
+      if (
+        !existsSync(join(c.dir, 'ports.json')) ||
+        (await Promise.all(Object.values(c.ports).map(portInUse)).then((busy) => busy.some(Boolean)))
+      ) {
         c.ports = { apiserver: await freePort(), etcd: await freePort(), etcdPeer: await freePort() };
         writeFileSync(join(c.dir, 'ports.json'), `${JSON.stringify(c.ports)}\n`);
       }
@@ -141,20 +158,30 @@ export class RealClusters {
         await this.remove(leftover);
       }
     }
-    await Promise.all([...wanted.values()].map(async ({ res, cfg }) => {
-      const c = this.clusters.get(cfg.uid)!;
-      if (c.starting || (c.problem && Date.now() < c.retryAt)) return;
-      // The power state asked for (a stop in progress has it already; the body shows it once done).
-      const stopped = String(clusterSecretsOf(res).powerState ?? (res.body as any).properties?.powerState?.code) === 'Stopped';
-      c.starting = (stopped ? this.stopCluster(c) : this.converge(c, res, cfg))
-        .then(() => { c.problem = null; }, (err: Error) => {
-          if (c.problem !== err.message) this.o.logger.error({ cluster: cfg.uid, err: { message: err.message } }, 'the cluster\'s API server is not running');
-          c.problem = err.message;
-          c.retryAt = Date.now() + 15_000;
-        })
-        .finally(() => { c.starting = null; });
-      await c.starting;
-    }));
+    await Promise.all(
+      [...wanted.values()].map(async ({ res, cfg }) => {
+        const c = this.clusters.get(cfg.uid)!;
+        if (c.starting || (c.problem && Date.now() < c.retryAt)) return;
+        // The power state asked for (a stop in progress has it already; the body shows it once done).
+        const stopped = String(clusterSecretsOf(res).powerState ?? (res.body as any).properties?.powerState?.code) === 'Stopped';
+        c.starting = (stopped ? this.stopCluster(c) : this.converge(c, res, cfg))
+          .then(
+            () => {
+              c.problem = null;
+            },
+            (err: Error) => {
+              if (c.problem !== err.message)
+                this.o.logger.error({ cluster: cfg.uid, err: { message: err.message } }, "the cluster's API server is not running");
+              c.problem = err.message;
+              c.retryAt = Date.now() + 15_000;
+            },
+          )
+          .finally(() => {
+            c.starting = null;
+          });
+        await c.starting;
+      }),
+    );
   }
 
   private load(uid: string): Cluster {
@@ -162,8 +189,18 @@ export class RealClusters {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const ports = readJson<Ports>(join(dir, 'ports.json')) ?? { apiserver: 0, etcd: 0, etcdPeer: 0 };
     return {
-      uid, dir, ports, etcd: new ManagedProcess('etcd', dir), apiserver: new ManagedProcess('kube-apiserver', dir),
-      client: null, startedWith: null, reconciled: null, clientCa: null, problem: null, retryAt: 0, starting: null,
+      uid,
+      dir,
+      ports,
+      etcd: new ManagedProcess('etcd', dir),
+      apiserver: new ManagedProcess('kube-apiserver', dir),
+      client: null,
+      startedWith: null,
+      reconciled: null,
+      clientCa: null,
+      problem: null,
+      retryAt: 0,
+      starting: null,
     };
   }
 
@@ -202,7 +239,9 @@ export class RealClusters {
     if (secrets.caCertPem) return fresh;
     const ca = await createCertificateAuthority('ca');
     // Two writers at once (a credential request, the built-in API): the first stored wins.
-    const stored = await this.o.store.updateResource(res.id, (x) => (clusterSecretsOf(x).caCertPem ? x : withClusterSecrets(x, { caCertPem: ca.certPem, caKeyPem: ca.keyPem })));
+    const stored = await this.o.store.updateResource(res.id, (x) =>
+      clusterSecretsOf(x).caCertPem ? x : withClusterSecrets(x, { caCertPem: ca.certPem, caKeyPem: ca.keyPem }),
+    );
     if (!stored) throw new Error(`cluster ${res.name} was deleted`);
     return stored;
   }
@@ -220,24 +259,63 @@ export class RealClusters {
   private async writeFiles(c: Cluster, res: ArmResource): Promise<void> {
     const f = (name: string) => join(c.dir, name);
     const secret = (name: string, text: string) => writeFileSync(f(name), text, { mode: 0o600 });
-    const serving = await this.o.ca.issue({ commonName: 'kube-apiserver', dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'], ipAddresses: ['127.0.0.1', '10.0.0.1'], usage: 'server' });
+    const serving = await this.o.ca.issue({
+      commonName: 'kube-apiserver',
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      ipAddresses: ['127.0.0.1', '10.0.0.1'],
+      usage: 'server',
+    });
     writeFileSync(f('serving.pem'), `${serving.certPem}${this.o.ca.certPem}`);
     secret('serving-key.pem', serving.keyPem);
     const internal = await this.internalCa(c);
-    const admin = await internal.issue({ commonName: 'kentra-control-plane', organizations: ['system:masters'], usage: 'client', days: 3650 });
+    const admin = await internal.issue({
+      commonName: 'kentra-control-plane',
+      organizations: ['system:masters'],
+      usage: 'client',
+      days: 3650,
+    });
     writeFileSync(f('control-plane.pem'), admin.certPem);
     secret('control-plane-key.pem', admin.keyPem);
     const secrets = clusterSecretsOf(res);
     writeFileSync(f('sa.pub'), String(secrets.saPublicKeyPem));
     secret('sa.key', String(secrets.saKeyPem));
-    const webhookCert = await this.o.ca.issue({ commonName: 'kube-apiserver', organizations: [this.o.webhookOrganization(c.uid)], usage: 'client', days: 365 });
-    for (const [file, path] of [['authn-webhook.kubeconfig', 'tokenreviews'], ['authz-webhook.kubeconfig', 'subjectaccessreviews']] as const) {
-      secret(file, stringify({
-        apiVersion: 'v1', kind: 'Config', 'current-context': 'webhook',
-        clusters: [{ name: 'kentra', cluster: { server: `${this.o.authority()}/clusters/${c.uid}/webhooks/${path}`, 'certificate-authority-data': Buffer.from(this.o.ca.certPem).toString('base64') } }],
-        users: [{ name: 'kube-apiserver', user: { 'client-certificate-data': Buffer.from(webhookCert.certPem).toString('base64'), 'client-key-data': Buffer.from(webhookCert.keyPem).toString('base64') } }],
-        contexts: [{ name: 'webhook', context: { cluster: 'kentra', user: 'kube-apiserver' } }],
-      }));
+    const webhookCert = await this.o.ca.issue({
+      commonName: 'kube-apiserver',
+      organizations: [this.o.webhookOrganization(c.uid)],
+      usage: 'client',
+      days: 365,
+    });
+    for (const [file, path] of [
+      ['authn-webhook.kubeconfig', 'tokenreviews'],
+      ['authz-webhook.kubeconfig', 'subjectaccessreviews'],
+    ] as const) {
+      secret(
+        file,
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          'current-context': 'webhook',
+          clusters: [
+            {
+              name: 'kentra',
+              cluster: {
+                server: `${this.o.authority()}/clusters/${c.uid}/webhooks/${path}`,
+                'certificate-authority-data': Buffer.from(this.o.ca.certPem).toString('base64'),
+              },
+            },
+          ],
+          users: [
+            {
+              name: 'kube-apiserver',
+              user: {
+                'client-certificate-data': Buffer.from(webhookCert.certPem).toString('base64'),
+                'client-key-data': Buffer.from(webhookCert.keyPem).toString('base64'),
+              },
+            },
+          ],
+          contexts: [{ name: 'webhook', context: { cluster: 'kentra', user: 'kube-apiserver' } }],
+        }),
+      );
     }
   }
 
@@ -247,23 +325,40 @@ export class RealClusters {
     await c.etcd.stopLeftover();
     await c.apiserver.stopLeftover();
     c.etcd.start(this.o.binaries.etcd, etcdArgs(c.dir, c.ports));
-    await waitFor(async () => {
-      const why = c.etcd.exited();
-      if (why) throw new Error(`etcd stopped (${why}): ${c.etcd.tail()}`);
-      return etcdHealthy(e);
-    }, 30_000, 'etcd did not become healthy in 30 s');
+    await waitFor(
+      async () => {
+        const why = c.etcd.exited();
+        if (why) throw new Error(`etcd stopped (${why}): ${c.etcd.tail()}`);
+        return etcdHealthy(e);
+      },
+      30_000,
+      'etcd did not become healthy in 30 s',
+    );
 
     const issuer = `${this.o.authority()}/clusters/${c.uid}`;
-    c.apiserver.start(this.o.binaries.kubeApiserver, kubeApiserverArgs({ version: this.o.binaries.kubernetesVersion, dir: c.dir, ports: c.ports, issuer, mode }));
+    c.apiserver.start(
+      this.o.binaries.kubeApiserver,
+      kubeApiserverArgs({ version: this.o.binaries.kubernetesVersion, dir: c.dir, ports: c.ports, issuer, mode }),
+    );
     const client = new KubeClient(`https://127.0.0.1:${a}`, {
-      caPem: this.o.ca.certPem, certPem: readFileSync(f('control-plane.pem'), 'utf8'), keyPem: readFileSync(f('control-plane-key.pem'), 'utf8'),
+      caPem: this.o.ca.certPem,
+      certPem: readFileSync(f('control-plane.pem'), 'utf8'),
+      keyPem: readFileSync(f('control-plane-key.pem'), 'utf8'),
     });
     try {
-      await waitFor(async () => {
-        const why = c.apiserver.exited();
-        if (why) throw new Error(`kube-apiserver stopped (${why}): ${c.apiserver.tail()}`);
-        try { return (await client.call('GET', '/readyz', undefined, 2_000)).status === 200; } catch { return false; }
-      }, 90_000, 'kube-apiserver was not ready in 90 s');
+      await waitFor(
+        async () => {
+          const why = c.apiserver.exited();
+          if (why) throw new Error(`kube-apiserver stopped (${why}): ${c.apiserver.tail()}`);
+          try {
+            return (await client.call('GET', '/readyz', undefined, 2_000)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        90_000,
+        'kube-apiserver was not ready in 90 s',
+      );
     } catch (err) {
       client.close();
       throw err;
@@ -285,9 +380,12 @@ export class RealClusters {
       const { uid: _u, creationTimestamp: _c, resourceVersion: _r, ...metadata } = b.metadata;
       return { ...b, metadata };
     };
-    const pick = (resource: string, ns?: string) => objects.filter((o) => o.resource === resource && (ns === undefined || o.namespace === ns)).map((o) => strip(o.body));
+    const pick = (resource: string, ns?: string) =>
+      objects.filter((o) => o.resource === resource && (ns === undefined || o.namespace === ns)).map((o) => strip(o.body));
     for (const sa of pick('/serviceaccounts', 'kube-system')) await client.ensure('/api/v1/namespaces/kube-system/serviceaccounts', sa);
-    for (const binding of pick('rbac.authorization.k8s.io/clusterrolebindings').filter((b) => b.metadata.name.startsWith('aks-') && b.metadata.name !== ADMIN_GROUP_BINDING)) {
+    for (const binding of pick('rbac.authorization.k8s.io/clusterrolebindings').filter(
+      (b) => b.metadata.name.startsWith('aks-') && b.metadata.name !== ADMIN_GROUP_BINDING,
+    )) {
       await client.ensure('/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding);
     }
     const crbPath = `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${ADMIN_GROUP_BINDING}`;
@@ -323,7 +421,10 @@ export class RealClusters {
       const body = { ...p, spec: { ...p.spec, automountServiceAccountToken: false } };
       const stored = await client.ensure('/api/v1/namespaces/kube-system/pods', body);
       if (stored.status?.phase !== 'Running') {
-        await client.replace(`/api/v1/namespaces/kube-system/pods/${p.metadata.name}/status`, (cur) => ({ ...cur, status: freshStatus(p.status) }));
+        await client.replace(`/api/v1/namespaces/kube-system/pods/${p.metadata.name}/status`, (cur) => ({
+          ...cur,
+          status: freshStatus(p.status),
+        }));
       }
     }
     c.reconciled = key;
@@ -341,7 +442,10 @@ export class RealClusters {
     for (const role of aggregateClusterRoles(roles)) {
       const before = byName.get(role.metadata.name);
       if (!role.aggregationRule || !before || JSON.stringify(before.rules ?? []) === JSON.stringify(role.rules ?? [])) continue;
-      const put = await client.call('PUT', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${role.metadata.name}`, { ...before, rules: role.rules });
+      const put = await client.call('PUT', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${role.metadata.name}`, {
+        ...before,
+        rules: role.rules,
+      });
       if (put.status !== 200 && put.status !== 409) throw new Error(`aggregating cluster role ${role.metadata.name}: ${put.status}`);
     }
   }
@@ -369,21 +473,24 @@ export class RealClusters {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.running?.catch(() => undefined);
-    await Promise.all([...this.clusters.values()].map(async (c) => {
-      if (c.starting) await c.starting.catch(() => undefined);
-      await this.stopCluster(c);
-    }));
+    await Promise.all(
+      [...this.clusters.values()].map(async (c) => {
+        if (c.starting) await c.starting.catch(() => undefined);
+        await this.stopCluster(c);
+      }),
+    );
   }
 }
-
 
 /** Status timestamps as of now: the built-in API's are the cluster's creation time. */
 function freshStatus(status: any): any {
   const now = `${new Date().toISOString().slice(0, 19)}Z`;
-  const text = JSON.stringify(status ?? {}).replace(/"(lastHeartbeatTime|lastTransitionTime|startTime|startedAt)":"[^"]*"/g, `"$1":"${now}"`);
+  const text = JSON.stringify(status ?? {}).replace(
+    /"(lastHeartbeatTime|lastTransitionTime|startTime|startedAt)":"[^"]*"/g,
+    `"$1":"${now}"`,
+  );
   return JSON.parse(text);
 }
-
 
 async function etcdHealthy(port: number): Promise<boolean> {
   try {

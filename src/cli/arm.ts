@@ -6,7 +6,10 @@ import { CliError, type Session } from './session.js';
 export const ARM_TOKEN_SCOPE = 'https://management.core.windows.net//.default';
 
 /** ARM's error answer, and an operation status answer. */
-interface ArmErrorJson { error?: { code?: string; message?: string }; status?: string }
+interface ArmErrorJson {
+  error?: { code?: string; message?: string };
+  status?: string;
+}
 
 export class Arm {
   constructor(private readonly session: Session) {}
@@ -22,12 +25,21 @@ export class Arm {
     return `${this.session.authority}${path}?${params}`;
   }
 
-  async call(method: string, path: string, apiVersion: string, body?: unknown, query?: Record<string, string>): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
+  async call(
+    method: string,
+    path: string,
+    apiVersion: string,
+    body?: unknown,
+    query?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
     const { token } = await this.session.token(ARM_TOKEN_SCOPE);
     const res = await this.session.http<ArmErrorJson>(method, this.url(path, apiVersion, query), { token, json: body });
     if (res.status >= 400) {
       const e = res.body?.error ?? {};
-      throw new CliError(`(${e.code ?? res.status}) ${e.message ?? res.text}\nCode: ${e.code ?? res.status}\nMessage: ${e.message ?? res.text}`, res.status === 404 ? 3 : 1);
+      throw new CliError(
+        `(${e.code ?? res.status}) ${e.message ?? res.text}\nCode: ${e.code ?? res.status}\nMessage: ${e.message ?? res.text}`,
+        res.status === 404 ? 3 : 1,
+      );
     }
     return res;
   }
@@ -40,7 +52,8 @@ export class Arm {
       const { token } = await this.session.token(ARM_TOKEN_SCOPE);
       const res = await this.session.http<ArmErrorJson | null>('GET', statusUrl, { token });
       const status = String(res.body?.status ?? (res.status === 202 ? 'InProgress' : 'Succeeded'));
-      if (/fail|cancel/i.test(status)) throw new CliError(`(${res.body?.error?.code ?? status}) ${res.body?.error?.message ?? 'The operation failed.'}`);
+      if (/fail|cancel/i.test(status))
+        throw new CliError(`(${res.body?.error?.code ?? status}) ${res.body?.error?.message ?? 'The operation failed.'}`);
       if (!/inprogress|running|accepted/i.test(status)) break;
       if (spinner) process.stderr.write(`\r${spinner[i++ % 4]} Running ..`);
       await new Promise((r) => setTimeout(r, 500));

@@ -12,8 +12,13 @@ import { hostsFileLines } from '../shared/azure-hosts.js';
 
 /** The files Go's crypto/x509 reads for the system pool on Linux and the BSDs (root_linux.go, root_bsd.go). */
 const SYSTEM_BUNDLES = [
-  '/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/ca-bundle.pem',
-  '/etc/pki/tls/cacert.pem', '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', '/etc/ssl/cert.pem', '/usr/local/etc/ssl/cert.pem',
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/ca-bundle.pem',
+  '/etc/pki/tls/cacert.pem',
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+  '/etc/ssl/cert.pem',
+  '/usr/local/etc/ssl/cert.pem',
 ];
 
 export const CA_BUNDLE_FILE = 'ca-bundle.pem';
@@ -25,20 +30,31 @@ function systemRoots(env: NodeJS.ProcessEnv, ownBundle: string): string {
     try {
       const text = readFileSync(file, 'utf8');
       if (text.includes('-----BEGIN CERTIFICATE-----')) return text.trim();
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return rootCertificates.join('\n');
 }
 
 function writeIfChanged(file: string, text: string, mode: number): void {
   let current: string | undefined;
-  try { current = readFileSync(file, 'utf8'); } catch { /* new */ }
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    /* new */
+  }
   if (current !== text) writeFileSync(file, text, { mode });
   chmodSync(file, mode);
 }
 
 const executable = (file: string) => {
-  try { accessSync(file, constants.X_OK); return true; } catch { return false; }
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 /**
@@ -51,10 +67,17 @@ export function clientBinDir(dataDir: string, argv1 = process.argv[1] ?? ''): st
   if (argv1 && executable(join(invokedFrom, 'kentra')) && executable(join(invokedFrom, 'kubelogin'))) return invokedFrom;
   const bin = join(dataDir, 'bin');
   mkdirSync(bin, { recursive: true });
-  const scripts = { kentra: fileURLToPath(new URL('./kentra.js', import.meta.url)), kubelogin: fileURLToPath(new URL('../kubelogin/bin.cjs', import.meta.url)) };
+  const scripts = {
+    kentra: fileURLToPath(new URL('./kentra.js', import.meta.url)),
+    kubelogin: fileURLToPath(new URL('../kubelogin/bin.cjs', import.meta.url)),
+  };
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   for (const [name, script] of Object.entries(scripts)) {
-    writeIfChanged(join(bin, name), `#!/bin/sh\n# Written by \`kentra env\`: runs this Kentra's ${name}.\nexec ${quote(process.execPath)} ${quote(script)} "$@"\n`, 0o755);
+    writeIfChanged(
+      join(bin, name),
+      `#!/bin/sh\n# Written by \`kentra env\`: runs this Kentra's ${name}.\nexec ${quote(process.execPath)} ${quote(script)} "$@"\n`,
+      0o755,
+    );
   }
   return bin;
 }
@@ -100,8 +123,14 @@ export function shellExports(e: Endpoints, env: NodeJS.ProcessEnv = process.env)
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const { binDir, vars } = clientEnvironment(e, env);
   // Evaluated twice, the shell still gets the folder on PATH once.
-  return [`case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`, ...vars.map(([k, v]) => `export ${k}=${quote(v)}`),
-    '# The Azure CLI 2.54 or later, once per az configuration:', ...azureCliSetup(e).map((c) => `#   ${c}`)].join('\n') + '\n';
+  return (
+    [
+      `case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`,
+      ...vars.map(([k, v]) => `export ${k}=${quote(v)}`),
+      '# The Azure CLI 2.54 or later, once per az configuration:',
+      ...azureCliSetup(e).map((c) => `#   ${c}`),
+    ].join('\n') + '\n'
+  );
 }
 
 /** `kentra env --hosts`: the /etc/hosts lines for a Kentra started with --azure-hostnames (issue 19). */

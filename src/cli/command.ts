@@ -19,7 +19,14 @@ export interface Context {
  */
 export type TableTransformer = (result: unknown) => unknown;
 
-export function leaf(parent: Command, name: string, description: string, build: (c: Command) => Command, run: (ctx: Context) => Promise<unknown>, tableTransformer?: TableTransformer): Command {
+export function leaf(
+  parent: Command,
+  name: string,
+  description: string,
+  build: (c: Command) => Command,
+  run: (ctx: Context) => Promise<unknown>,
+  tableTransformer?: TableTransformer,
+): Command {
   const c = parent.command(name).description(description);
   build(c);
   // argparse names every missing required argument at once; commander stops at the first.
@@ -27,7 +34,10 @@ export function leaf(parent: Command, name: string, description: string, build: 
   for (const o of required) o.mandatory = false;
   c.hook('preAction', () => {
     const missing = required.filter((o) => c.getOptionValue(o.attributeName()) === undefined);
-    if (missing.length) c.error(`error: the following arguments are required: ${missing.map((o) => azFlags(o.flags)).join(', ')}`, { code: 'commander.missingMandatoryOptionValue' });
+    if (missing.length)
+      c.error(`error: the following arguments are required: ${missing.map((o) => azFlags(o.flags)).join(', ')}`, {
+        code: 'commander.missingMandatoryOptionValue',
+      });
   });
   c.addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('json'))
     .option('--query <jmespath>', 'JMESPath query string, see http://jmespath.org/')
@@ -39,10 +49,19 @@ export function leaf(parent: Command, name: string, description: string, build: 
     const session = new Session();
     session.subscription = opts.subscription;
     if (opts.debug) session.debug = (line) => process.stderr.write(`DEBUG: ${line}\n`);
-    const ctx: Context = { session, opts, warn: (m) => { if (!opts.onlyShowErrors) process.stderr.write(`WARNING: ${m}\n`); } };
+    const ctx: Context = {
+      session,
+      opts,
+      warn: (m) => {
+        if (!opts.onlyShowErrors) process.stderr.write(`WARNING: ${m}\n`);
+      },
+    };
     try {
       const raw = await run(ctx);
-      const result = opts.output === 'table' && !opts.query && tableTransformer && raw !== undefined ? tableTransformer(raw) : applyQuery(raw, opts.query);
+      const result =
+        opts.output === 'table' && !opts.query && tableTransformer && raw !== undefined
+          ? tableTransformer(raw)
+          : applyQuery(raw, opts.query);
       process.stdout.write(formatOutput(result, opts.output as OutputFormat, process.stdout.isTTY === true));
     } catch (err) {
       const exitCode = err instanceof CliError ? err.exitCode : err instanceof UsageError ? 2 : 1;
@@ -55,7 +74,10 @@ export function leaf(parent: Command, name: string, description: string, build: 
 
 /** An option's flags as argparse names them: `-g, --resource-group <rg>` → `--resource-group/-g`. */
 function azFlags(flags: string): string {
-  const names = flags.replace(/\s*[<[].*$/, '').split(/[ ,|]+/).filter(Boolean);
+  const names = flags
+    .replace(/\s*[<[].*$/, '')
+    .split(/[ ,|]+/)
+    .filter(Boolean);
   const long = names.filter((n) => n.startsWith('--'));
   const short = names.filter((n) => !n.startsWith('--'));
   return [...long, ...short].join('/');
@@ -87,10 +109,13 @@ export function stopOnSignals(logger: Logger, close: () => Promise<void>): void 
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    close().then(() => process.exit(0), (err) => {
-      process.stderr.write(`ERROR: shutdown failed: ${(err as Error).message}\n`);
-      process.exit(1);
-    });
+    close().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`ERROR: shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -32,31 +32,53 @@ const seconds = (value: string) => {
 };
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-program.command('up')
+program
+  .command('up')
   .description('Start Kentra: the identity provider, ARM and the sign-in pages on one HTTPS listener.')
   .option('--data-dir <dir>', 'data directory (CA, SQLite store, endpoints.json) [env KENTRA_DATA_DIR, default ~/.kentra]')
   .option('--port <port>', 'HTTPS port (0 picks a free one)', port, 8443)
   .option('--host <name>', 'an extra host name for the certificate and issuer (repeatable)', collect, [])
   .option('--listen <address>', 'address to listen on', '127.0.0.1')
-  .option('--azure-hostnames', "also serve Microsoft's host names (login.microsoftonline.com, management.azure.com, graph.microsoft.com, …) on port 443, for clients left unchanged: see `kentra env --hosts`")
+  .option(
+    '--azure-hostnames',
+    "also serve Microsoft's host names (login.microsoftonline.com, management.azure.com, graph.microsoft.com, …) on port 443, for clients left unchanged: see `kentra env --hosts`",
+  )
   .option('--store <url>', 'store URL: sqlite: (default, in the data directory) or postgres://user:pass@host/db [env KENTRA_STORE]')
   .option('--seed <file>', 'YAML seed file applied at start (idempotent) [env KENTRA_SEED]')
   .option('--device-code-interval <seconds>', 'polling interval device-code clients are told to use', seconds, 5)
-  .option('--provisioning-delay <ms>', 'milliseconds a cluster create, update or delete stays in progress', (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new InvalidArgumentError('a whole number of milliseconds from 0 to 600000');
-    return n;
-  }, 1000)
+  .option(
+    '--provisioning-delay <ms>',
+    'milliseconds a cluster create, update or delete stays in progress',
+    (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new InvalidArgumentError('a whole number of milliseconds from 0 to 600000');
+      return n;
+    },
+    1000,
+  )
   .option('--log-level <level>', 'log level: fatal, error, warn, info, debug', 'info')
-  .option('--kube-apiserver <path>', 'a kube-apiserver binary: every managed cluster gets a real API server with its own etcd [env KENTRA_KUBE_APISERVER]')
+  .option(
+    '--kube-apiserver <path>',
+    'a kube-apiserver binary: every managed cluster gets a real API server with its own etcd [env KENTRA_KUBE_APISERVER]',
+  )
   .option('--etcd <path>', 'the etcd binary for those API servers [env KENTRA_ETCD]')
-  .option('--key-encryption-key-file <file>', 'a file holding the 32-byte key (base64) that seals private keys in the store [env KENTRA_KEY_ENCRYPTION_KEY; default derived from <data-dir>/ca-key.pem]')
-  .option('--sign-in-log-retention-days <days>', 'days the sign-in log (Graph auditLogs/signIns) keeps a sign-in; older ones are pruned', (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 3650) throw new InvalidArgumentError('must be a whole number of days from 1 to 3650');
-    return n;
-  }, 30)
-  .addHelpText('after', `
+  .option(
+    '--key-encryption-key-file <file>',
+    'a file holding the 32-byte key (base64) that seals private keys in the store [env KENTRA_KEY_ENCRYPTION_KEY; default derived from <data-dir>/ca-key.pem]',
+  )
+  .option(
+    '--sign-in-log-retention-days <days>',
+    'days the sign-in log (Graph auditLogs/signIns) keeps a sign-in; older ones are pruned',
+    (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 3650) throw new InvalidArgumentError('must be a whole number of days from 1 to 3650');
+      return n;
+    },
+    30,
+  )
+  .addHelpText(
+    'after',
+    `
 The first start creates a local CA (<data-dir>/ca.pem), a tenant, an admin user, a service
 principal and a subscription, prints them, and writes them to <data-dir>/endpoints.json.
 Later starts reuse all of it. Logs go to stderr; SIGINT or SIGTERM stop the server cleanly.
@@ -74,24 +96,34 @@ graph.microsoft.com, with certificates from its CA. Point those names at it with
 AzureCloud, msal, @azure/identity and kubelogin then need no other setting. Each name reaches only
 its own routes; anything Kentra does not implement there is refused, naming the host and path.
 Issuers are Entra's: https://login.microsoftonline.com/<tenant>/v2.0 and https://sts.windows.net/<tenant>/.
-See docs/azure-by-name.md.`)
+See docs/azure-by-name.md.`,
+  )
   .action(async (opts) => {
     const { runUp } = await import('./up.js');
     await runUp({
-      dataDir: opts.dataDir, port: opts.port, hosts: opts.host, listen: opts.listen, azureHostnames: Boolean(opts.azureHostnames),
-      store: opts.store ?? process.env.KENTRA_STORE, seed: opts.seed ?? process.env.KENTRA_SEED,
-      deviceCodeInterval: opts.deviceCodeInterval, provisioningDelayMs: opts.provisioningDelay, logLevel: opts.logLevel,
-      kubeApiserver: opts.kubeApiserver, etcd: opts.etcd,
+      dataDir: opts.dataDir,
+      port: opts.port,
+      hosts: opts.host,
+      listen: opts.listen,
+      azureHostnames: Boolean(opts.azureHostnames),
+      store: opts.store ?? process.env.KENTRA_STORE,
+      seed: opts.seed ?? process.env.KENTRA_SEED,
+      deviceCodeInterval: opts.deviceCodeInterval,
+      provisioningDelayMs: opts.provisioningDelay,
+      logLevel: opts.logLevel,
+      kubeApiserver: opts.kubeApiserver,
+      etcd: opts.etcd,
       signInLogRetentionDays: opts.signInLogRetentionDays,
       keyEncryptionKey: opts.keyEncryptionKeyFile ? (await import('node:fs')).readFileSync(opts.keyEncryptionKeyFile, 'utf8') : undefined,
     });
   });
 
-program.command('env')
+program
+  .command('env')
   .description('Print the shell exports a client needs to trust and find a running Kentra.')
   .option('--data-dir <dir>', 'data directory [env KENTRA_DATA_DIR, default ~/.kentra]')
   .option('--json', 'print the whole endpoints.json instead')
-  .option('--hosts', 'print the /etc/hosts lines that send Microsoft\'s host names to a Kentra started with --azure-hostnames')
+  .option('--hosts', "print the /etc/hosts lines that send Microsoft's host names to a Kentra started with --azure-hostnames")
   .action(async (opts) => (await import('./up.js')).runEnv(opts.dataDir, Boolean(opts.json), Boolean(opts.hosts)));
 
 registerAccountCommands(program);
@@ -107,4 +139,3 @@ program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`ERROR: ${err.message}\n`);
   process.exit(1);
 });
-

@@ -36,14 +36,20 @@ function tsvValue(v: unknown): string {
 
 function tsv(result: unknown): string {
   const rows = Array.isArray(result) ? result : [result];
-  return rows.map((row) => {
-    if (row && typeof row === 'object' && !Array.isArray(row)) {
-      return Object.keys(row).sort().map((k) => tsvValue((row as Record<string, unknown>)[k])).join('\t');
-    }
-    if (Array.isArray(row)) return row.map(tsvValue).join('\t');
-    if (typeof row === 'boolean') return String(row).toLowerCase();
-    return tsvValue(row);
-  }).map((line) => `${line}\n`).join('');
+  return rows
+    .map((row) => {
+      if (row && typeof row === 'object' && !Array.isArray(row)) {
+        return Object.keys(row)
+          .sort()
+          .map((k) => tsvValue((row as Record<string, unknown>)[k]))
+          .join('\t');
+      }
+      if (Array.isArray(row)) return row.map(tsvValue).join('\t');
+      if (typeof row === 'boolean') return String(row).toLowerCase();
+      return tsvValue(row);
+    })
+    .map((line) => `${line}\n`)
+    .join('');
 }
 
 const SKIP_KEYS = new Set(['id', 'type', 'etag']);
@@ -56,7 +62,9 @@ function tableRow(item: unknown): Record<string, string> {
       row[k.charAt(0).toUpperCase() + k.slice(1)] = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
     }
   } else if (Array.isArray(item)) {
-    item.forEach((v, i) => { row[`Column${i + 1}`] = String(v); });
+    item.forEach((v, i) => {
+      row[`Column${i + 1}`] = String(v);
+    });
   } else {
     row.Result = String(item);
   }
@@ -69,17 +77,29 @@ function table(result: unknown): string {
   const headers = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   if (!headers.length) return '';
   const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => (r[h] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(headers.map((h) => r[h] ?? '')))].join('\n') + '\n';
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return (
+    [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(headers.map((h) => r[h] ?? '')))].join('\n') + '\n'
+  );
 }
 
 export function formatOutput(result: unknown, format: OutputFormat, color = false): string {
   if (result === undefined || format === 'none') return '';
   switch (format) {
-    case 'json': return `${JSON.stringify(result, null, 2)}\n`;
-    case 'jsonc': return `${color ? colorJson(JSON.stringify(result, null, 2)) : JSON.stringify(result, null, 2)}\n`;
-    case 'yaml': case 'yamlc': return toYaml(result);
-    case 'tsv': return tsv(result);
-    case 'table': return table(result);
+    case 'json':
+      return `${JSON.stringify(result, null, 2)}\n`;
+    case 'jsonc':
+      return `${color ? colorJson(JSON.stringify(result, null, 2)) : JSON.stringify(result, null, 2)}\n`;
+    case 'yaml':
+    case 'yamlc':
+      return toYaml(result);
+    case 'tsv':
+      return tsv(result);
+    case 'table':
+      return table(result);
   }
 }

@@ -14,15 +14,35 @@ export const ARM_SCOPE = 'https://management.core.windows.net//.default';
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'CliError';
   }
 }
 
-export interface SubscriptionEntry { id: string; name: string; state: string; tenantId: string; homeTenantId: string; isDefault: boolean }
-export interface AccountEntry { type: 'user' | 'servicePrincipal'; name: string; homeTenantId: string; subscriptions: SubscriptionEntry[] }
-interface Profile { authority: string; caFile?: string; account: AccountEntry | null }
+export interface SubscriptionEntry {
+  id: string;
+  name: string;
+  state: string;
+  tenantId: string;
+  homeTenantId: string;
+  isDefault: boolean;
+}
+export interface AccountEntry {
+  type: 'user' | 'servicePrincipal';
+  name: string;
+  homeTenantId: string;
+  subscriptions: SubscriptionEntry[];
+}
+interface Profile {
+  authority: string;
+  caFile?: string;
+  account: AccountEntry | null;
+}
 interface Secrets {
   refreshToken?: string;
   servicePrincipal?: { appId: string; tenantId: string; secret?: string; certificatePem?: string };
@@ -50,18 +70,31 @@ function readJson<T>(file: string): T | null {
 
 /** Where the server is when no --authority is given: the local `kentra up` data directory. */
 export function defaultServer(): { authority: string; caFile?: string } | null {
-  if (process.env.KENTRA_AUTHORITY) return { authority: process.env.KENTRA_AUTHORITY.replace(/\/+$/, ''), caFile: process.env.KENTRA_CA_FILE };
+  if (process.env.KENTRA_AUTHORITY)
+    return { authority: process.env.KENTRA_AUTHORITY.replace(/\/+$/, ''), caFile: process.env.KENTRA_CA_FILE };
   const dir = resolve(process.env.KENTRA_DATA_DIR || join(homedir(), '.kentra'));
   const endpoints = readJson<{ authority: string; caFile: string }>(join(dir, 'endpoints.json'));
   return endpoints ? { authority: endpoints.authority, caFile: endpoints.caFile } : null;
 }
 
-export interface HttpResult<T = unknown> { status: number; body: T; text: string; headers: Record<string, string | string[] | undefined> }
+export interface HttpResult<T = unknown> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+}
 
 /** An OAuth token answer's fields the CLI reads. */
-export interface TokenJson { access_token: string; expires_in: number | string; refresh_token?: string }
+export interface TokenJson {
+  access_token: string;
+  expires_in: number | string;
+  refresh_token?: string;
+}
 /** An OAuth error answer (AADSTS text in error_description). */
-export interface OAuthErrorJson { error?: string; error_description?: string }
+export interface OAuthErrorJson {
+  error?: string;
+  error_description?: string;
+}
 
 export class Session {
   private readonly dir = configDir();
@@ -114,14 +147,28 @@ export class Session {
   }
 
   /** HTTPS to the server, trusting its CA (and the system's). */
-  http<T = unknown>(method: string, url: string, opts: { token?: string; json?: unknown; form?: Record<string, string> } = {}): Promise<HttpResult<T>> {
+  http<T = unknown>(
+    method: string,
+    url: string,
+    opts: { token?: string; json?: unknown; form?: Record<string, string> } = {},
+  ): Promise<HttpResult<T>> {
     const caFile = this.profile?.caFile;
     const ca = caFile && existsSync(caFile) ? [...rootCertificates, readFileSync(caFile, 'utf8')] : undefined;
-    const headers: Record<string, string> = { accept: 'application/json', 'x-ms-client-request-id': randomUUID(), 'user-agent': 'kentra-cli' };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'x-ms-client-request-id': randomUUID(),
+      'user-agent': 'kentra-cli',
+    };
     let body: string | undefined;
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.json !== undefined) { body = JSON.stringify(opts.json); headers['content-type'] = 'application/json'; }
-    if (opts.form) { body = new URLSearchParams(opts.form).toString(); headers['content-type'] = 'application/x-www-form-urlencoded'; }
+    if (opts.json !== undefined) {
+      body = JSON.stringify(opts.json);
+      headers['content-type'] = 'application/json';
+    }
+    if (opts.form) {
+      body = new URLSearchParams(opts.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
     this.debug(`Request: ${method} ${url.split('?')[0]}`);
     return new Promise((resolvePromise, reject) => {
       const req = request(url, { method, headers, ca }, (res) => {
@@ -131,18 +178,30 @@ export class Session {
           const text = Buffer.concat(chunks).toString('utf8');
           this.debug(`Response status: ${res.statusCode}`);
           let parsed: unknown;
-          try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+          try {
+            parsed = text ? JSON.parse(text) : null;
+          } catch {
+            parsed = null;
+          }
           resolvePromise({ status: res.statusCode ?? 0, body: parsed as T, text, headers: res.headers });
         });
       });
-      req.on('error', (err) => reject(new CliError(`cannot reach ${new URL(url).origin}: ${err.message}${/certificate|self.signed/i.test(err.message) ? ' (pass --ca-file with Kentra\'s ca.pem)' : ''}`)));
+      req.on('error', (err) =>
+        reject(
+          new CliError(
+            `cannot reach ${new URL(url).origin}: ${err.message}${/certificate|self.signed/i.test(err.message) ? " (pass --ca-file with Kentra's ca.pem)" : ''}`,
+          ),
+        ),
+      );
       req.end(body);
     });
   }
 
   /** A token request; OAuth errors become the AADSTS message. */
   async tokenRequest(tenant: string, form: Record<string, string>): Promise<TokenJson> {
-    const res = await this.http<TokenJson & OAuthErrorJson>('POST', `${this.authority}/${tenant}/oauth2/v2.0/token`, { form: { ...form, client_info: '1' } });
+    const res = await this.http<TokenJson & OAuthErrorJson>('POST', `${this.authority}/${tenant}/oauth2/v2.0/token`, {
+      form: { ...form, client_info: '1' },
+    });
     if (res.status !== 200) {
       const description = String(res.body?.error_description ?? res.text).split('\r\n')[0];
       throw new CliError(description);
@@ -151,16 +210,32 @@ export class Session {
   }
 
   /** Signs in and records the account; returns the token response of the ARM token. */
-  async signIn(kind: 'user' | 'servicePrincipal', tenant: string, form: Record<string, string>, sp?: Secrets['servicePrincipal']): Promise<void> {
-    const body = await this.tokenRequest(tenant, { ...form, scope: kind === 'user' ? `${ARM_SCOPE} offline_access openid profile` : ARM_SCOPE });
+  async signIn(
+    kind: 'user' | 'servicePrincipal',
+    tenant: string,
+    form: Record<string, string>,
+    sp?: Secrets['servicePrincipal'],
+  ): Promise<void> {
+    const body = await this.tokenRequest(tenant, {
+      ...form,
+      scope: kind === 'user' ? `${ARM_SCOPE} offline_access openid profile` : ARM_SCOPE,
+    });
     const claims = JSON.parse(Buffer.from(String(body.access_token).split('.')[1]!, 'base64url').toString()) as Record<string, string>;
     this.secrets = { accessTokens: {}, refreshToken: body.refresh_token, servicePrincipal: sp };
     this.cacheToken(claims.tid!, ARM_SCOPE, body);
     const name = kind === 'user' ? (claims.upn ?? claims.unique_name ?? claims.preferred_username)! : sp!.appId;
-    const subs = await this.http<{ value: { subscriptionId: string; displayName: string; state: string; tenantId: string }[]; error?: { message?: string } }>('GET', `${this.authority}/subscriptions?api-version=2022-12-01`, { token: body.access_token });
+    const subs = await this.http<{
+      value: { subscriptionId: string; displayName: string; state: string; tenantId: string }[];
+      error?: { message?: string };
+    }>('GET', `${this.authority}/subscriptions?api-version=2022-12-01`, { token: body.access_token });
     if (subs.status !== 200) throw new CliError(subs.body?.error?.message ?? `listing subscriptions failed with HTTP ${subs.status}`);
     const subscriptions: SubscriptionEntry[] = subs.body.value.map((s, i) => ({
-      id: s.subscriptionId, name: s.displayName, state: s.state, tenantId: s.tenantId, homeTenantId: claims.tid!, isDefault: i === 0,
+      id: s.subscriptionId,
+      name: s.displayName,
+      state: s.state,
+      tenantId: s.tenantId,
+      homeTenantId: claims.tid!,
+      isDefault: i === 0,
     }));
     this.profile = { ...this.profile!, account: { type: kind, name, homeTenantId: claims.tid!, subscriptions } };
     this.save();
@@ -184,7 +259,12 @@ export class Session {
     if (account.type === 'user') {
       if (!this.secrets.refreshToken) throw new CliError("Please run 'kentra login' to setup account.");
       try {
-        body = await this.tokenRequest(tid, { client_id: AZURE_CLI_CLIENT, grant_type: 'refresh_token', refresh_token: this.secrets.refreshToken, scope: `${scope} offline_access openid profile` });
+        body = await this.tokenRequest(tid, {
+          client_id: AZURE_CLI_CLIENT,
+          grant_type: 'refresh_token',
+          refresh_token: this.secrets.refreshToken,
+          scope: `${scope} offline_access openid profile`,
+        });
       } catch (err) {
         throw new CliError(`${(err as Error).message}\nRun 'kentra login' to sign in again.`, 1, { cause: err });
       }
@@ -206,9 +286,21 @@ export class Session {
     const now = Math.floor(Date.now() / 1000);
     const assertion = signJwt(
       { alg: 'PS256', typ: 'JWT', 'x5t#S256': createHash('sha256').update(cert.raw).digest('base64url') },
-      { aud: `${this.authority}/${tenant}/oauth2/v2.0/token`, iss: sp.appId, sub: sp.appId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 },
+      {
+        aud: `${this.authority}/${tenant}/oauth2/v2.0/token`,
+        iss: sp.appId,
+        sub: sp.appId,
+        jti: randomUUID(),
+        nbf: now,
+        iat: now,
+        exp: now + 600,
+      },
       key,
     );
-    return { client_id: sp.appId, client_assertion: assertion, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' };
+    return {
+      client_id: sp.appId,
+      client_assertion: assertion,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    };
   }
 }

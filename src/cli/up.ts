@@ -19,7 +19,9 @@ function summary(e: Endpoints): string {
     ['CA certificate', e.caFile],
     ['Admin', `${e.admin.userPrincipalName}  password: ${e.admin.password}`],
     ['Service principal', `${e.servicePrincipal.appId}  secret: ${e.servicePrincipal.secret}`],
-    ...(e.azureHostnames ? [['Azure host names', `${e.azureHostnames.names.join(', ')} on ${e.azureHostnames.address}:443`] as [string, string]] : []),
+    ...(e.azureHostnames
+      ? [['Azure host names', `${e.azureHostnames.names.join(', ')} on ${e.azureHostnames.address}:443`] as [string, string]]
+      : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return [
@@ -28,9 +30,12 @@ function summary(e: Endpoints): string {
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
     '',
     '  Ready a shell with: eval "$(kentra env)"   (it prints:)',
-    ...shellExports(e).trimEnd().split('\n').map((line) => `    ${line}`),
+    ...shellExports(e)
+      .trimEnd()
+      .split('\n')
+      .map((line) => `    ${line}`),
     '',
-    ...(e.azureHostnames ? ['  Point Microsoft\'s names at it: kentra env --hosts | sudo tee -a /etc/hosts', ''] : []),
+    ...(e.azureHostnames ? ["  Point Microsoft's names at it: kentra env --hosts | sudo tee -a /etc/hosts", ''] : []),
     `  Written to ${join(e.dataDir, 'endpoints.json')}. Stop with Ctrl-C.`,
     '',
   ].join('\n');
@@ -43,13 +48,13 @@ export async function runUp(opts: KentraOptions & { logLevel?: string }): Promis
     running = await startKentra({ ...opts, logger });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new Error(`port ${opts.port} is already in use: stop what listens there or pass --port (0 picks a free one)`, { cause: err });
+    if (e.code === 'EADDRINUSE')
+      throw new Error(`port ${opts.port} is already in use: stop what listens there or pass --port (0 picks a free one)`, { cause: err });
     throw err;
   }
   process.stdout.write(summary(running.endpoints));
   stopOnSignals(logger, () => running.close());
 }
-
 
 export function runEnv(dataDir: string | undefined, json: boolean, hosts = false): void {
   const dir = resolve(dataDir ?? defaultDataDir());
@@ -60,7 +65,8 @@ export function runEnv(dataDir: string | undefined, json: boolean, hosts = false
     throw new Error(`no endpoints.json in ${dir}: start Kentra there first with \`kentra up --data-dir ${dir}\``);
   }
   if (hosts) {
-    if (!endpoints.azureHostnames) throw new Error(`the Kentra in ${dir} does not serve Microsoft's host names: start it with \`kentra up --azure-hostnames\``);
+    if (!endpoints.azureHostnames)
+      throw new Error(`the Kentra in ${dir} does not serve Microsoft's host names: start it with \`kentra up --azure-hostnames\``);
     process.stdout.write(hostsLines(endpoints));
     return;
   }

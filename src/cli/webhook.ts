@@ -20,7 +20,8 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The reason of every SubjectAccessReview answer without --resource-id: no opinion, the next authorizer (RBAC) decides. */
 export const WEBHOOK_NO_OPINION = 'kentra webhook does not evaluate Azure RBAC; Kubernetes RBAC decides.';
-const CLUSTER_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/(Microsoft\.ContainerService\/managedClusters|Microsoft\.Kubernetes\/connectedClusters)\/[^/]+$/i;
+const CLUSTER_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/(Microsoft\.ContainerService\/managedClusters|Microsoft\.Kubernetes\/connectedClusters)\/[^/]+$/i;
 
 export interface WebhookOptions {
   tenantId: string;
@@ -62,27 +63,78 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
   const authority = o.authority.replace(/\/+$/, '');
 
   const keys = access.remoteKeySource({ jwksUri: `${authority}/${o.tenantId}/discovery/v2.0/keys`, caPem: o.caPem, clock });
-  const groups: GroupLookup = o.clientId && o.clientSecret
-    ? access.cachedGroupLookup(access.graphGroupLookup({
-      authority, tenantId: o.tenantId, clientId: o.clientId, clientSecret: o.clientSecret, graphEndpoint: o.graphEndpoint ?? authority, caPem: o.caPem, clock,
-    }), clock, 30_000)
-    : { memberGroups: async () => { throw new Error('kentra webhook was started without --client-id and a client secret, so it cannot ask Microsoft Graph'); } };
+  const groups: GroupLookup =
+    o.clientId && o.clientSecret
+      ? access.cachedGroupLookup(
+          access.graphGroupLookup({
+            authority,
+            tenantId: o.tenantId,
+            clientId: o.clientId,
+            clientSecret: o.clientSecret,
+            graphEndpoint: o.graphEndpoint ?? authority,
+            caPem: o.caPem,
+            clock,
+          }),
+          clock,
+          30_000,
+        )
+      : {
+          memberGroups: async () => {
+            throw new Error('kentra webhook was started without --client-id and a client secret, so it cannot ask Microsoft Graph');
+          },
+        };
   const resourceId = o.resourceId;
-  if (resourceId && !CLUSTER_ID.test(resourceId)) throw new Error(`--resource-id: ${resourceId} is not the ARM id of a managed or connected cluster`);
-  if (resourceId && !(o.clientId && o.clientSecret)) throw new Error('--resource-id needs --client-id and a client secret: ARM\'s checkaccess is called with an app-only token');
+  if (resourceId && !CLUSTER_ID.test(resourceId))
+    throw new Error(`--resource-id: ${resourceId} is not the ARM id of a managed or connected cluster`);
+  if (resourceId && !(o.clientId && o.clientSecret))
+    throw new Error("--resource-id needs --client-id and a client secret: ARM's checkaccess is called with an app-only token");
   const dataActions: DataActionCheck = resourceId
-    ? access.armDataActionCheck({ authority, armEndpoint: o.armEndpoint ?? authority, tenantId: o.tenantId, clientId: o.clientId!, clientSecret: o.clientSecret!, caPem: o.caPem, clock })
-    : { checkDataAction: async () => { throw new Error('kentra webhook was started without --resource-id'); } };
+    ? access.armDataActionCheck({
+        authority,
+        armEndpoint: o.armEndpoint ?? authority,
+        tenantId: o.tenantId,
+        clientId: o.clientId!,
+        clientSecret: o.clientSecret!,
+        caPem: o.caPem,
+        clock,
+      })
+    : {
+        checkDataAction: async () => {
+          throw new Error('kentra webhook was started without --resource-id');
+        },
+      };
   // The one cluster this webhook answers for, as its flags describe it.
   const settings: ClusterSettings = {
-    uid: 'webhook', resourceId: resourceId ?? '', kind: /connectedClusters/i.test(resourceId ?? '') ? 'arc' : 'managedCluster', kubernetesVersion: '',
-    enableRBAC: true, disableLocalAccounts: true, localCaPem: null, adminToken: '', serviceAccountKey: null, revision: 0, serverAppIds: o.serverAppIds,
-    aad: { managed: true, enableAzureRBAC: !!resourceId, adminGroupObjectIDs: null, tenantID: o.tenantId, clientAppID: null, serverAppID: null },
+    uid: 'webhook',
+    resourceId: resourceId ?? '',
+    kind: /connectedClusters/i.test(resourceId ?? '') ? 'arc' : 'managedCluster',
+    kubernetesVersion: '',
+    enableRBAC: true,
+    disableLocalAccounts: true,
+    localCaPem: null,
+    adminToken: '',
+    serviceAccountKey: null,
+    revision: 0,
+    serverAppIds: o.serverAppIds,
+    aad: {
+      managed: true,
+      enableAzureRBAC: !!resourceId,
+      adminGroupObjectIDs: null,
+      tenantID: o.tenantId,
+      clientAppID: null,
+      serverAppID: null,
+    },
   };
   const service = new access.ClusterAccessService({
-    settings: { settings: async () => settings, revision: async () => 0 }, keys, groups, dataActions, clock,
+    settings: { settings: async () => settings, revision: async () => 0 },
+    keys,
+    groups,
+    dataActions,
+    clock,
     objects: {
-      rbacObjects: async () => { throw new Error('kentra webhook does not read Kubernetes RBAC: the kube-apiserver does'); },
+      rbacObjects: async () => {
+        throw new Error('kentra webhook does not read Kubernetes RBAC: the kube-apiserver does');
+      },
       serviceAccountUid: async () => null,
     },
   });
@@ -99,15 +151,22 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
   }) as unknown as FastifyInstance;
 
   // Bodies are parsed in the handlers, so that a malformed one gets a Kubernetes Status.
-  const asText = (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, { text: String(body) });
+  const asText = (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) =>
+    done(null, { text: String(body) });
   app.addContentTypeParser('application/json', { parseAs: 'string' }, asText);
   app.addContentTypeParser('*', { parseAs: 'string' }, asText);
 
   const send = (reply: FastifyReply, r: WebhookReply) => reply.code(r.statusCode).header('cache-control', 'no-store').send(r.body);
-  app.setNotFoundHandler((req, reply) => send(reply, access.kubeStatus(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.url.split('?')[0]})`)));
+  app.setNotFoundHandler((req, reply) =>
+    send(
+      reply,
+      access.kubeStatus(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.url.split('?')[0]})`),
+    ),
+  );
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    const reason = code === 500 ? 'InternalError' : code === 413 ? 'RequestEntityTooLarge' : code === 415 ? 'UnsupportedMediaType' : 'BadRequest';
+    const reason =
+      code === 500 ? 'InternalError' : code === 413 ? 'RequestEntityTooLarge' : code === 415 ? 'UnsupportedMediaType' : 'BadRequest';
     return send(reply, access.kubeStatus(code, reason, code === 500 ? 'internal error' : err.message));
   });
 
@@ -117,7 +176,11 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
   const bodyOf = (req: FastifyRequest): { body: unknown } | null => {
     const raw = (req.body as { text?: string } | undefined)?.text;
     if (raw === undefined || raw.trim() === '') return { body: undefined };
-    try { return { body: JSON.parse(raw) }; } catch { return null; }
+    try {
+      return { body: JSON.parse(raw) };
+    } catch {
+      return null;
+    }
   };
 
   const route = (path: string, kind: 'tokenreviews' | 'subjectaccessreviews') => {
@@ -130,14 +193,24 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
         return send(reply, refused);
       }
       const parsed = bodyOf(req);
-      const answer = !parsed ? access.badRequest('the request body is not valid JSON')
-        : kind === 'tokenreviews' ? await access.reviewToken(parsed.body, authenticate) : await access.reviewAccess(parsed.body, authorize);
+      const answer = !parsed
+        ? access.badRequest('the request body is not valid JSON')
+        : kind === 'tokenreviews'
+          ? await access.reviewToken(parsed.body, authenticate)
+          : await access.reviewAccess(parsed.body, authorize);
       const status = answer.body.status as { authenticated?: boolean; error?: string; allowed?: boolean } | string | undefined;
       // Never the token: the outcome, the username and the error message only.
-      req.log.info({
-        path: req.url, status: answer.statusCode, ms: clock.now() - started,
-        ...(typeof status === 'object' ? { authenticated: status.authenticated, allowed: status.allowed, error: status.error } : { error: answer.body.message }),
-      }, kind === 'tokenreviews' ? 'token review' : 'access review');
+      req.log.info(
+        {
+          path: req.url,
+          status: answer.statusCode,
+          ms: clock.now() - started,
+          ...(typeof status === 'object'
+            ? { authenticated: status.authenticated, allowed: status.allowed, error: status.error }
+            : { error: answer.body.message }),
+        },
+        kind === 'tokenreviews' ? 'token review' : 'access review',
+      );
       return send(reply, answer);
     });
   };
@@ -172,29 +245,48 @@ function readFile(flag: string, file: string | undefined): string {
 }
 function certificate(flag: string, file: string | undefined): string {
   const pem = readFile(flag, file);
-  try { new X509Certificate(pem); } catch { throw new Error(`${flag}: ${file} is not a PEM certificate`); }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new Error(`${flag}: ${file} is not a PEM certificate`);
+  }
   return pem;
 }
 
 export function registerWebhookCommand(program: Command): void {
-  program.command('webhook')
-    .description('Run only the TokenReview and SubjectAccessReview webhooks next to a kube-apiserver, as Guard does: no store, the directory reached over HTTPS.')
+  program
+    .command('webhook')
+    .description(
+      'Run only the TokenReview and SubjectAccessReview webhooks next to a kube-apiserver, as Guard does: no store, the directory reached over HTTPS.',
+    )
     .option('--tenant-id <id>', 'the tenant whose tokens are accepted (required)')
     .option('--authority <url>', "Kentra's origin, e.g. https://kentra.example:8443: v2 issuer, JWKS, token endpoint (required)")
     .option('--graph-endpoint <url>', 'Microsoft Graph origin for group overage look-ups [default: the authority]')
-    .option('--server-app-id <id>', `accepted token audience, app ID or identifier URI; repeatable (the spn: form of each is accepted too) [default: the AKS server app ${AKS_SERVER_APP}]`, collect)
-    .option('--client-id <appId>', 'the app that reads group memberships over Graph (application permission GroupMember.Read.All or Directory.Read.All)')
+    .option(
+      '--server-app-id <id>',
+      `accepted token audience, app ID or identifier URI; repeatable (the spn: form of each is accepted too) [default: the AKS server app ${AKS_SERVER_APP}]`,
+      collect,
+    )
+    .option(
+      '--client-id <appId>',
+      'the app that reads group memberships over Graph (application permission GroupMember.Read.All or Directory.Read.All)',
+    )
     .option('--client-secret <secret>', "that app's secret [env KENTRA_WEBHOOK_CLIENT_SECRET, which keeps it out of the process list]")
-    .option('--resource-id <armId>', "the cluster's ARM id: decide SubjectAccessReviews by Azure RBAC through ARM's checkaccess, as Guard's --azure.resource-id (the --client-id app needs Reader on the cluster)")
+    .option(
+      '--resource-id <armId>',
+      "the cluster's ARM id: decide SubjectAccessReviews by Azure RBAC through ARM's checkaccess, as Guard's --azure.resource-id (the --client-id app needs Reader on the cluster)",
+    )
     .option('--arm-endpoint <url>', "ARM's origin for checkaccess [default: the authority]")
-    .option('--ca-file <file>', 'CA certificate (PEM) to trust for the authority and Graph, e.g. Kentra\'s <data-dir>/ca.pem')
+    .option('--ca-file <file>', "CA certificate (PEM) to trust for the authority and Graph, e.g. Kentra's <data-dir>/ca.pem")
     .option('--tls-cert-file <file>', 'serving certificate (PEM) the kube-apiserver checks (required)')
     .option('--tls-key-file <file>', 'its private key (PEM) (required)')
     .option('--client-ca-file <file>', 'only clients with a certificate from this CA are answered (mutual TLS; required)')
     .option('--port <port>', 'HTTPS port (0 picks a free one, printed on stdout)', portNumber, 9443)
     .option('--listen <address>', 'address to listen on', '127.0.0.1')
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug', 'info')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Serves POST /tokenreviews and /subjectaccessreviews (Guard's paths) and the paths of kentra up,
 /clusters/<uid>/webhooks/tokenreviews|subjectaccessreviews (there the client certificate must
 also have O=cluster:<uid>), plus GET /healthz and /readyz. Token reviews are answered as kentra up
@@ -207,21 +299,34 @@ false, not denied), so with --authorization-mode=Node,RBAC,Webhook Kubernetes RB
 Example:
   KENTRA_WEBHOOK_CLIENT_SECRET=... kentra webhook --tenant-id <tid> \\
     --authority https://kentra.example:8443 --ca-file kentra-ca.pem --client-id <appId> \\
-    --tls-cert-file webhook.pem --tls-key-file webhook-key.pem --client-ca-file apiserver-ca.pem`)
+    --tls-cert-file webhook.pem --tls-key-file webhook-key.pem --client-ca-file apiserver-ca.pem`,
+    )
     .action(async (opts) => {
       if (!opts.tenantId || !GUID.test(opts.tenantId)) throw new Error('--tenant-id is required: the tenant ID (a GUID)');
       if (!opts.authority) throw new Error("--authority is required: Kentra's origin, e.g. https://localhost:8443");
       let authorityUrl: URL;
-      try { authorityUrl = new URL(opts.authority); } catch { throw new Error(`--authority: ${opts.authority} is not a URL`); }
+      try {
+        authorityUrl = new URL(opts.authority);
+      } catch {
+        throw new Error(`--authority: ${opts.authority} is not a URL`);
+      }
       if (authorityUrl.protocol !== 'https:') throw new Error('--authority must be an https:// URL');
       if (!opts.tlsCertFile || !opts.tlsKeyFile) {
-        throw new Error('--tls-cert-file and --tls-key-file are required: a kube-apiserver only calls webhooks over HTTPS (issue a serving certificate for this host and give the kube-apiserver its CA)');
+        throw new Error(
+          '--tls-cert-file and --tls-key-file are required: a kube-apiserver only calls webhooks over HTTPS (issue a serving certificate for this host and give the kube-apiserver its CA)',
+        );
       }
-      if (!opts.clientCaFile) throw new Error('--client-ca-file is required: only a kube-apiserver with a client certificate from that CA may call the webhooks');
+      if (!opts.clientCaFile)
+        throw new Error('--client-ca-file is required: only a kube-apiserver with a client certificate from that CA may call the webhooks');
       const secret: string | undefined = opts.clientSecret ?? process.env.KENTRA_WEBHOOK_CLIENT_SECRET;
-      if (Boolean(opts.clientId) !== Boolean(secret)) throw new Error('--client-id and a client secret (--client-secret or env KENTRA_WEBHOOK_CLIENT_SECRET) go together');
+      if (Boolean(opts.clientId) !== Boolean(secret))
+        throw new Error('--client-id and a client secret (--client-secret or env KENTRA_WEBHOOK_CLIENT_SECRET) go together');
       const tlsKeyPem = readFile('--tls-key-file', opts.tlsKeyFile);
-      try { createPrivateKey(tlsKeyPem); } catch { throw new Error(`--tls-key-file: ${opts.tlsKeyFile} is not a PEM private key`); }
+      try {
+        createPrivateKey(tlsKeyPem);
+      } catch {
+        throw new Error(`--tls-key-file: ${opts.tlsKeyFile} is not a PEM private key`);
+      }
       const serverAppIds = ((opts.serverAppId as string[] | undefined) ?? [AKS_SERVER_APP]).map((id) => id.replace(/^spn:/i, ''));
 
       const { default: pino } = await import('pino');
@@ -230,18 +335,41 @@ Example:
       let running: RunningWebhook;
       try {
         running = await startWebhook({
-          tenantId: opts.tenantId, authority: authorityUrl.origin, graphEndpoint: opts.graphEndpoint, serverAppIds,
-          clientId: opts.clientId, clientSecret: secret, resourceId: opts.resourceId, armEndpoint: opts.armEndpoint, caPem: opts.caFile ? certificate('--ca-file', opts.caFile) : undefined,
-          tlsCertPem: certificate('--tls-cert-file', opts.tlsCertFile), tlsKeyPem, clientCaPem: certificate('--client-ca-file', opts.clientCaFile),
-          port: opts.port, listen: opts.listen, logger,
+          tenantId: opts.tenantId,
+          authority: authorityUrl.origin,
+          graphEndpoint: opts.graphEndpoint,
+          serverAppIds,
+          clientId: opts.clientId,
+          clientSecret: secret,
+          resourceId: opts.resourceId,
+          armEndpoint: opts.armEndpoint,
+          caPem: opts.caFile ? certificate('--ca-file', opts.caFile) : undefined,
+          tlsCertPem: certificate('--tls-cert-file', opts.tlsCertFile),
+          tlsKeyPem,
+          clientCaPem: certificate('--client-ca-file', opts.clientCaFile),
+          port: opts.port,
+          listen: opts.listen,
+          logger,
         });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`port ${opts.port} is already in use: pass --port (0 picks a free one)`, { cause: err });
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+          throw new Error(`port ${opts.port} is already in use: pass --port (0 picks a free one)`, { cause: err });
         throw err;
       }
       const host = opts.listen.includes(':') ? `[${opts.listen}]` : opts.listen;
-      process.stdout.write(`kentra webhook is listening on https://${host}:${running.port}\n  POST /tokenreviews  POST /subjectaccessreviews  GET /healthz  GET /readyz\n`);
-      logger.info({ port: running.port, tenantId: opts.tenantId, authority: authorityUrl.origin, audiences: serverAppIds, graph: Boolean(opts.clientId) }, 'kentra webhook started');
+      process.stdout.write(
+        `kentra webhook is listening on https://${host}:${running.port}\n  POST /tokenreviews  POST /subjectaccessreviews  GET /healthz  GET /readyz\n`,
+      );
+      logger.info(
+        {
+          port: running.port,
+          tenantId: opts.tenantId,
+          authority: authorityUrl.origin,
+          audiences: serverAppIds,
+          graph: Boolean(opts.clientId),
+        },
+        'kentra webhook started',
+      );
       (await import('./command.js')).stopOnSignals(logger, () => running.close());
     });
 }

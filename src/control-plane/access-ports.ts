@@ -1,4 +1,13 @@
-import { cachedGroupLookup, serviceAccountSigningKey, type ClusterAccessPorts, type ClusterSettings, type KeySource, type RbacBinding, type RbacObjects, type RbacRole } from '../access/index.js';
+import {
+  cachedGroupLookup,
+  serviceAccountSigningKey,
+  type ClusterAccessPorts,
+  type ClusterSettings,
+  type KeySource,
+  type RbacBinding,
+  type RbacObjects,
+  type RbacRole,
+} from '../access/index.js';
 import type { ClusterBodyJson } from '../shared/json.js';
 import type { Clock } from '../shared/clock.js';
 import type { ArmResource, Store } from '../store/index.js';
@@ -21,9 +30,15 @@ export function clusterSettingsOf(res: ArmResource, revision: number): ClusterSe
   const body = res.body as ClusterBodyJson;
   const props = (kind === 'managedCluster' ? body.properties : body.instance?.properties) ?? {};
   return {
-    uid: s.uid, resourceId: res.id, kind, kubernetesVersion: String(props.kubernetesVersion ?? ''),
-    enableRBAC: props.enableRBAC ?? true, disableLocalAccounts: !!props.disableLocalAccounts, aad: s.aad,
-    localCaPem: s.caCertPem, adminToken: s.adminToken,
+    uid: s.uid,
+    resourceId: res.id,
+    kind,
+    kubernetesVersion: String(props.kubernetesVersion ?? ''),
+    enableRBAC: props.enableRBAC ?? true,
+    disableLocalAccounts: !!props.disableLocalAccounts,
+    aad: s.aad,
+    localCaPem: s.caCertPem,
+    adminToken: s.adminToken,
     serviceAccountKey: s.saPublicKeyPem && s.saKid ? { publicKeyPem: s.saPublicKeyPem, kid: s.saKid } : null,
     ...(typeof props.attachedClusterProfile?.serverUrl === 'string' ? { attachedServer: props.attachedClusterProfile.serverUrl } : {}),
     revision,
@@ -34,13 +49,18 @@ export function clusterSettingsOf(res: ArmResource, revision: number): ClusterSe
 export async function ensureServiceAccountKey(store: Store, res: ArmResource): Promise<ArmResource> {
   if (clusterSecretsOf(res).saKeyPem) return res;
   const made = await serviceAccountSigningKey();
-  const stored = await store.updateResource(res.id, (x) => (clusterSecretsOf(x).saKeyPem ? x : withClusterSecrets(x, { saKeyPem: made.privateKeyPem, saPublicKeyPem: made.publicKeyPem, saKid: made.kid })));
+  const stored = await store.updateResource(res.id, (x) =>
+    clusterSecretsOf(x).saKeyPem
+      ? x
+      : withClusterSecrets(x, { saKeyPem: made.privateKeyPem, saPublicKeyPem: made.publicKeyPem, saKid: made.kid }),
+  );
   return stored ?? res;
 }
 
 export function controlPlaneAccessPorts(store: Store, keys: KeySource, clock: Clock): ClusterAccessPorts {
   return {
-    clock, keys,
+    clock,
+    keys,
     settings: {
       async settings(uid) {
         let found = await store.getClusterByUid(uid);
@@ -55,16 +75,31 @@ export function controlPlaneAccessPorts(store: Store, keys: KeySource, clock: Cl
     groups: cachedGroupLookup({ memberGroups: (tenantId, objectId) => store.listTransitiveGroupIds(tenantId, objectId) }, clock, 30_000),
     dataActions: {
       async checkDataAction(q) {
-        const result = await checkAccess(store, { tenantId: q.tenantId, principalIds: [q.subject.objectId, ...q.subject.groups], scope: q.scope, action: q.action, data: true });
+        const result = await checkAccess(store, {
+          tenantId: q.tenantId,
+          principalIds: [q.subject.objectId, ...q.subject.groups],
+          scope: q.scope,
+          action: q.action,
+          data: true,
+        });
         if (!result.allowed) return { allowed: false };
         const a = result.assignment!;
-        return { allowed: true, roleAssignmentId: `${a.scope}/providers/Microsoft.Authorization/roleAssignments/${a.id}`, roleDefinitionId: result.role!.id };
+        return {
+          allowed: true,
+          roleAssignmentId: `${a.scope}/providers/Microsoft.Authorization/roleAssignments/${a.id}`,
+          roleDefinitionId: result.role!.id,
+        };
       },
     },
     objects: {
       async rbacObjects(uid): Promise<RbacObjects> {
         const list = async <T>(r: string) => (await store.listKubeObjects(uid, `${RBAC}${r}`)).map((o) => o.body as unknown as T);
-        const [clusterRoles, clusterRoleBindings, roles, roleBindings] = await Promise.all([list<RbacRole>('clusterroles'), list<RbacBinding>('clusterrolebindings'), list<RbacRole>('roles'), list<RbacBinding>('rolebindings')]);
+        const [clusterRoles, clusterRoleBindings, roles, roleBindings] = await Promise.all([
+          list<RbacRole>('clusterroles'),
+          list<RbacBinding>('clusterrolebindings'),
+          list<RbacRole>('roles'),
+          list<RbacBinding>('rolebindings'),
+        ]);
         return { clusterRoles, clusterRoleBindings, roles, roleBindings };
       },
       async serviceAccountUid(uid, ns, name) {

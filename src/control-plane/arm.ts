@@ -5,7 +5,11 @@ import { checkAccess } from './roles.js';
 
 /** An ARM error, answered as `{"error":{"code","message"}}` by the one ARM mapper below. */
 export class ArmError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'ArmError';
   }
@@ -15,7 +19,10 @@ export function sendArmError(reply: FastifyReply, err: ArmError, authority?: str
   if (err.status === 401 && authority) {
     reply.header('www-authenticate', `Bearer authorization_uri="${authority}", error="invalid_token", error_description="${err.message}"`);
   }
-  return reply.code(err.status).type('application/json; charset=utf-8').send({ error: { code: err.code, message: err.message } });
+  return reply
+    .code(err.status)
+    .type('application/json; charset=utf-8')
+    .send({ error: { code: err.code, message: err.message } });
 }
 
 /** Who is calling ARM: the token's tenant, object id and every group the object is in. */
@@ -36,15 +43,19 @@ export async function armCaller(req: FastifyRequest, verifier: TokenVerifier, st
     claims = await verifier.verifyAsync(header.slice(7).trim(), { audiences: ARM_RESOURCE_URIS });
   } catch (err) {
     const expired = err instanceof InvalidTokenError && err.reason === 'expired';
-    throw new ArmError(401, expired ? 'ExpiredAuthenticationToken' : 'InvalidAuthenticationToken',
-      expired ? 'The access token expiry UTC time is earlier than current UTC time.' : `The access token is invalid. ${(err as Error).message}`);
+    throw new ArmError(
+      401,
+      expired ? 'ExpiredAuthenticationToken' : 'InvalidAuthenticationToken',
+      expired
+        ? 'The access token expiry UTC time is earlier than current UTC time.'
+        : `The access token is invalid. ${(err as Error).message}`,
+    );
   }
   const tenantId = String(claims.tid);
   const objectId = String(claims.oid);
   const groups = await store.listTransitiveGroupIds(tenantId, objectId);
   return { tenantId, objectId, principalIds: [objectId, ...groups], claims };
 }
-
 
 export interface ArmContext {
   store: Store;
@@ -68,7 +79,11 @@ export async function authorize(store: Store, r: ArmRequest, scope: string, acti
   const decision = await checkAccess(store, { tenantId: r.caller.tenantId, principalIds: r.caller.principalIds, scope, action });
   if (!decision.allowed) {
     const who = String(r.caller.claims.upn ?? r.caller.claims.unique_name ?? r.caller.claims.appid ?? r.caller.objectId);
-    throw new ArmError(403, 'AuthorizationFailed', `The client '${who}' with object id '${r.caller.objectId}' does not have authorization or an ABAC condition not fulfilled to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`);
+    throw new ArmError(
+      403,
+      'AuthorizationFailed',
+      `The client '${who}' with object id '${r.caller.objectId}' does not have authorization or an ABAC condition not fulfilled to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+    );
   }
 }
 
@@ -87,7 +102,8 @@ export type BodySchema =
 const MAX_BODY_DEPTH = 32;
 const invalidContent = (reason: string, path: string) =>
   new ArmError(400, 'InvalidRequestContent', `The request content was invalid and could not be deserialized: '${reason} Path '${path}'.'.`);
-const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' && Number.isInteger(v) ? 'integer' : typeof v);
+const kindOf = (v: unknown) =>
+  v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' && Number.isInteger(v) ? 'integer' : typeof v;
 /** U+0000 or an unpaired surrogate: text neither store can keep. */
 const unstorable = (s: string) => /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 const join = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
@@ -98,14 +114,18 @@ export function checkBody(value: unknown, schema: BodySchema = { type: 'any' }, 
   if (typeof value === 'string' && unstorable(value)) throw invalidContent('A string holds U+0000 or an unpaired surrogate.', path);
   if (value === null && schema.type !== 'any' && !schema.nullable) throw invalidContent('Null is not a valid value here.', path);
   if (schema.type !== 'any' && value !== null && kindOf(value) !== schema.type) {
-    throw invalidContent(`Expected ${schema.type === 'object' ? 'an object' : schema.type === 'array' ? 'an array' : `a ${schema.type}`}, found ${kindOf(value) === 'object' ? 'an object' : kindOf(value) === 'array' ? 'an array' : kindOf(value)}.`, path);
+    throw invalidContent(
+      `Expected ${schema.type === 'object' ? 'an object' : schema.type === 'array' ? 'an array' : `a ${schema.type}`}, found ${kindOf(value) === 'object' ? 'an object' : kindOf(value) === 'array' ? 'an array' : kindOf(value)}.`,
+      path,
+    );
   }
   if (Array.isArray(value)) {
     value.forEach((item, i) => checkBody(item, schema.type === 'array' ? schema.items : { type: 'any' }, join(path, i), depth + 1));
   } else if (value !== null && typeof value === 'object') {
-    const props = schema.type === 'object' ? schema.properties ?? {} : {};
-    for (const key of schema.type === 'object' ? schema.required ?? [] : []) {
-      if ((value as Record<string, unknown>)[key] === undefined) throw invalidContent(`Required property '${key}' not found in JSON.`, join(path, key));
+    const props = schema.type === 'object' ? (schema.properties ?? {}) : {};
+    for (const key of schema.type === 'object' ? (schema.required ?? []) : []) {
+      if ((value as Record<string, unknown>)[key] === undefined)
+        throw invalidContent(`Required property '${key}' not found in JSON.`, join(path, key));
     }
     for (const [key, item] of Object.entries(value)) {
       if (unstorable(key)) throw invalidContent('A property name holds U+0000 or an unpaired surrogate.', path);
@@ -122,7 +142,11 @@ function checkPathParams(params: Record<string, string>): void {
     const shown = JSON.stringify(value.slice(0, 100)).slice(1, -1);
     throw key === 'subscriptionId'
       ? new ArmError(400, 'InvalidSubscriptionId', `The provided subscription identifier '${shown}' is malformed or invalid.`)
-      : new ArmError(400, 'InvalidResourceName', `The name '${shown}' in the request URI is not valid: it holds a control character or an unpaired surrogate.`);
+      : new ArmError(
+          400,
+          'InvalidResourceName',
+          `The name '${shown}' in the request URI is not valid: it holds a control character or an unpaired surrogate.`,
+        );
   }
 }
 
@@ -133,7 +157,10 @@ export const shape = {
   boolean: { type: 'boolean', nullable: true } as BodySchema,
   integer: { type: 'integer', nullable: true } as BodySchema,
   array: (items: BodySchema): BodySchema => ({ type: 'array', items, nullable: true }),
-  object: (properties: Record<string, BodySchema> = {}, more: { additional?: BodySchema; required?: string[]; nullable?: boolean } = {}): BodySchema => ({ type: 'object', properties, nullable: true, ...more }),
+  object: (
+    properties: Record<string, BodySchema> = {},
+    more: { additional?: BodySchema; required?: string[]; nullable?: boolean } = {},
+  ): BodySchema => ({ type: 'object', properties, nullable: true, ...more }),
   /** A request body: an object, never null. */
   body: (properties: Record<string, BodySchema>): BodySchema => ({ type: 'object', properties, nullable: false }),
   /** ARM tags: a map of strings. */
@@ -146,21 +173,42 @@ export function armLocation(location: string, resourceType?: string): string {
   if (!/^[a-z][a-z0-9]{1,63}$/.test(normalized)) {
     const shown = JSON.stringify(location.slice(0, 100)).slice(1, -1);
     throw resourceType
-      ? new ArmError(400, 'LocationNotAvailableForResourceType', `The provided location '${shown}' is not available for resource type '${resourceType}'. A location is a region name of letters and digits, such as 'eastus'.`)
-      : new ArmError(400, 'LocationNotAvailableForResourceGroup', `The provided location '${shown}' is not available for resource group. A location is a region name of letters and digits, such as 'eastus'.`);
+      ? new ArmError(
+          400,
+          'LocationNotAvailableForResourceType',
+          `The provided location '${shown}' is not available for resource type '${resourceType}'. A location is a region name of letters and digits, such as 'eastus'.`,
+        )
+      : new ArmError(
+          400,
+          'LocationNotAvailableForResourceGroup',
+          `The provided location '${shown}' is not available for resource group. A location is a region name of letters and digits, such as 'eastus'.`,
+        );
   }
   return normalized;
 }
 
 /** Registers an ARM route: bearer token, api-version, the subscription, the body's shape, and ARM's error envelope. */
-export function armRoute(app: FastifyInstance, ctx: ArmContext, method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE', url: string, handler: (r: ArmRequest) => Promise<unknown>, opts: { body?: BodySchema } = {}): void {
+export function armRoute(
+  app: FastifyInstance,
+  ctx: ArmContext,
+  method: 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  handler: (r: ArmRequest) => Promise<unknown>,
+  opts: { body?: BodySchema } = {},
+): void {
   app.route({
-    method, url,
+    method,
+    url,
     handler: async (req, reply) => {
       try {
         const query = (req.query ?? {}) as Record<string, string | undefined>;
         const params = req.params as Record<string, string>;
-        if (!query['api-version']) throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+        if (!query['api-version'])
+          throw new ArmError(
+            400,
+            'MissingApiVersionParameter',
+            'The api-version query parameter (?api-version=) is required for all requests.',
+          );
         checkPathParams(params);
         const caller = await armCaller(req, ctx.verifier, ctx.store);
         let subscription: Subscription | null = null;

@@ -12,7 +12,10 @@ import { isGuid } from '../shared/crypto.js';
 // (Reader has it): the answer reveals who may do what there (Kentra's rule; Azure's is not published).
 
 const BODY = shape.body({
-  Subject: shape.object({ Attributes: shape.object({ ObjectId: shape.string, Groups: shape.array(shape.string) }, { additional: shape.any }) }, { additional: shape.any }),
+  Subject: shape.object(
+    { Attributes: shape.object({ ObjectId: shape.string, Groups: shape.array(shape.string) }, { additional: shape.any }) },
+    { additional: shape.any },
+  ),
   Actions: shape.array(shape.object({ Id: shape.string, IsDataAction: shape.boolean }, { additional: shape.any })),
   Resource: shape.object({ Id: shape.string }, { additional: shape.any }),
 });
@@ -32,7 +35,11 @@ export function registerCheckAccessRoutes(app: FastifyInstance, o: ArmContext): 
     const cluster = `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroup}/providers/${p.provider}/${p.type}/${p.name}`;
     const res = await store.getResource(cluster);
     if (!res || res.type.toLowerCase() !== `${p.provider}/${p.type}`.toLowerCase()) {
-      throw new ArmError(404, 'ResourceNotFound', `The Resource '${p.provider}/${p.type}/${p.name}' under resource group '${p.resourceGroup}' was not found.`);
+      throw new ArmError(
+        404,
+        'ResourceNotFound',
+        `The Resource '${p.provider}/${p.type}/${p.name}' under resource group '${p.resourceGroup}' was not found.`,
+      );
     }
     const scope = p.namespace ? `${res.id}/namespaces/${p.namespace}` : res.id;
     await authorize(store, r, scope, 'Microsoft.Authorization/roleAssignments/read');
@@ -43,16 +50,34 @@ export function registerCheckAccessRoutes(app: FastifyInstance, o: ArmContext): 
     const actions = body.Actions ?? [];
     if (!actions.length || actions.length > 200) throw invalid('Actions must hold from 1 to 200 actions.');
     if (actions.some((a) => !a?.Id)) throw invalid('Each action needs an Id, e.g. Microsoft.ContainerService/managedClusters/pods/read.');
-    if (body.Resource?.Id && body.Resource.Id.toLowerCase() !== scope.toLowerCase()) throw invalid(`Resource.Id '${body.Resource.Id}' is not the scope of the request, '${scope}'.`);
+    if (body.Resource?.Id && body.Resource.Id.toLowerCase() !== scope.toLowerCase())
+      throw invalid(`Resource.Id '${body.Resource.Id}' is not the scope of the request, '${scope}'.`);
     const decisions = [];
     for (const a of actions) {
       const data = a!.IsDataAction !== false;
-      const d = await checkAccess(store, { tenantId: r.caller.tenantId, principalIds: [oid.toLowerCase(), ...groups.map((g) => g.toLowerCase())], scope, action: a!.Id!, data });
+      const d = await checkAccess(store, {
+        tenantId: r.caller.tenantId,
+        principalIds: [oid.toLowerCase(), ...groups.map((g) => g.toLowerCase())],
+        scope,
+        action: a!.Id!,
+        data,
+      });
       const ra = d.assignment;
       decisions.push({
-        accessDecision: d.allowed ? 'Allowed' : 'NotAllowed', actionId: a!.Id, isDataAction: data,
-        roleAssignment: ra ? { id: `${ra.scope}/providers/Microsoft.Authorization/roleAssignments/${ra.id}`, roleDefinitionId: d.role!.id, principalId: ra.principalId, principalType: ra.principalType, scope: ra.scope } : null,
-        denyAssignment: null, timeToLiveInMs: 300_000,
+        accessDecision: d.allowed ? 'Allowed' : 'NotAllowed',
+        actionId: a!.Id,
+        isDataAction: data,
+        roleAssignment: ra
+          ? {
+              id: `${ra.scope}/providers/Microsoft.Authorization/roleAssignments/${ra.id}`,
+              roleDefinitionId: d.role!.id,
+              principalId: ra.principalId,
+              principalType: ra.principalType,
+              scope: ra.scope,
+            }
+          : null,
+        denyAssignment: null,
+        timeToLiveInMs: 300_000,
       });
     }
     return r.reply.send(decisions);

@@ -11,30 +11,51 @@ const ctx = { name: 'c1', resourceGroup: 'rg', subscriptionId: '00000000-0000-40
 const pools = [{ name: 'nodepool1', count: 1 }];
 
 describe('the version of clusters on a real kube-apiserver', () => {
-  it('none asked for, the same, or its minor alone: the binary\'s version', () => {
+  it("none asked for, the same, or its minor alone: the binary's version", () => {
     for (const asked of [undefined, null, '', '1.36.3', '1.36']) assert.equal(realClusterVersion(asked, '1.36.3'), '1.36.3', String(asked));
   });
 
   it('another version (older, newer, another patch) is a 400 K8sVersionNotSupported naming the one there is', () => {
     for (const asked of ['1.29.4', '1.37.0', '1.36.2', '1.3', 'latest']) {
-      assert.throws(() => realClusterVersion(asked, '1.36.3'), (err: ArmError) => {
-        assert.equal(err.status, 400);
-        assert.equal(err.code, 'K8sVersionNotSupported');
-        assert.match(err.message, new RegExp(`^Version ${asked.replace(/\./g, '\\.')} is not supported in this region: .*which is 1\\.36\\.3\\. Leave the Kubernetes version out or use 1\\.36\\.3\\.`));
-        return true;
-      }, asked);
+      assert.throws(
+        () => realClusterVersion(asked, '1.36.3'),
+        (err: ArmError) => {
+          assert.equal(err.status, 400);
+          assert.equal(err.code, 'K8sVersionNotSupported');
+          assert.match(
+            err.message,
+            new RegExp(
+              `^Version ${asked.replace(/\./g, '\\.')} is not supported in this region: .*which is 1\\.36\\.3\\. Leave the Kubernetes version out or use 1\\.36\\.3\\.`,
+            ),
+          );
+          return true;
+        },
+        asked,
+      );
     }
   });
 
-  it('a full PUT that repeats the stored version (az aks update after a GET) gets the binary\'s version, not a refusal', () => {
+  it("a full PUT that repeats the stored version (az aks update after a GET) gets the binary's version, not a refusal", () => {
     const existing = clusterProperties({ kubernetesVersion: '1.32.7', agentPoolProfiles: pools }, { ...ctx, existing: null });
     assert.equal(existing.kubernetesVersion, '1.32.7');
     const updated = clusterProperties({ ...existing }, { ...ctx, existing, realVersion: '1.36.3' });
     assert.equal(updated.kubernetesVersion, '1.36.3');
-    assert.throws(() => clusterProperties({ ...existing, kubernetesVersion: '1.33.1' }, { ...ctx, existing, realVersion: '1.36.3' }), /K8sVersionNotSupported|Version 1\.33\.1 is not supported/);
+    assert.throws(
+      () => clusterProperties({ ...existing, kubernetesVersion: '1.33.1' }, { ...ctx, existing, realVersion: '1.36.3' }),
+      /K8sVersionNotSupported|Version 1\.33\.1 is not supported/,
+    );
   });
 
-  it('aks get-versions lists only the binary\'s version', () => {
-    assert.deepEqual(kubernetesVersionList('1.36.3'), { values: [{ version: '1.36', capabilities: { supportPlan: ['KubernetesOfficial'] }, isDefault: true, patchVersions: { '1.36.3': { upgrades: [] } } }] });
+  it("aks get-versions lists only the binary's version", () => {
+    assert.deepEqual(kubernetesVersionList('1.36.3'), {
+      values: [
+        {
+          version: '1.36',
+          capabilities: { supportPlan: ['KubernetesOfficial'] },
+          isDefault: true,
+          patchVersions: { '1.36.3': { upgrades: [] } },
+        },
+      ],
+    });
   });
 });

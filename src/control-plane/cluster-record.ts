@@ -46,13 +46,21 @@ function aadOf(v: unknown, id: string): AadProfile | null {
   if (v === undefined || v === null) return null;
   const a = v as Record<string, unknown>;
   const groups = a.adminGroupObjectIDs;
-  if (typeof a !== 'object' || typeof a.managed !== 'boolean' || typeof a.tenantID !== 'string'
-    || (groups !== null && groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string')))) {
+  if (
+    typeof a !== 'object' ||
+    typeof a.managed !== 'boolean' ||
+    typeof a.tenantID !== 'string' ||
+    (groups !== null && groups !== undefined && !(Array.isArray(groups) && groups.every((g) => typeof g === 'string')))
+  ) {
     throw new ClusterRecordError(`cluster ${id}: secrets.aad is not an Entra profile`);
   }
   return {
-    managed: a.managed, enableAzureRBAC: a.enableAzureRBAC === true, adminGroupObjectIDs: (groups as string[] | null | undefined) ?? null, tenantID: a.tenantID,
-    clientAppID: typeof a.clientAppID === 'string' ? a.clientAppID : null, serverAppID: typeof a.serverAppID === 'string' ? a.serverAppID : null,
+    managed: a.managed,
+    enableAzureRBAC: a.enableAzureRBAC === true,
+    adminGroupObjectIDs: (groups as string[] | null | undefined) ?? null,
+    tenantID: a.tenantID,
+    clientAppID: typeof a.clientAppID === 'string' ? a.clientAppID : null,
+    serverAppID: typeof a.serverAppID === 'string' ? a.serverAppID : null,
   };
 }
 
@@ -65,12 +73,20 @@ export function clusterSecretsOf(res: ArmResource): ClusterSecrets {
   const uid = text(s, 'uid', res.id);
   if (!uid) throw new ClusterRecordError(`resource ${res.id} is not a cluster: it has no uid`);
   const power = text(s, 'powerState', res.id);
-  if (power !== null && power !== 'Running' && power !== 'Stopped') throw new ClusterRecordError(`cluster ${res.id}: secrets.powerState is ${power}`);
+  if (power !== null && power !== 'Running' && power !== 'Stopped')
+    throw new ClusterRecordError(`cluster ${res.id}: secrets.powerState is ${power}`);
   return {
-    uid, aad: aadOf(s.aad, res.id), adminToken: text(s, 'adminToken', res.id) ?? '',
-    caCertPem: text(s, 'caCertPem', res.id), caKeyPem: text(s, 'caKeyPem', res.id),
-    saKeyPem: text(s, 'saKeyPem', res.id), saPublicKeyPem: text(s, 'saPublicKeyPem', res.id), saKid: text(s, 'saKid', res.id),
-    powerState: power, pendingOperation: text(s, 'pendingOperation', res.id), attached: s.attached === true,
+    uid,
+    aad: aadOf(s.aad, res.id),
+    adminToken: text(s, 'adminToken', res.id) ?? '',
+    caCertPem: text(s, 'caCertPem', res.id),
+    caKeyPem: text(s, 'caKeyPem', res.id),
+    saKeyPem: text(s, 'saKeyPem', res.id),
+    saPublicKeyPem: text(s, 'saPublicKeyPem', res.id),
+    saKid: text(s, 'saKid', res.id),
+    powerState: power,
+    pendingOperation: text(s, 'pendingOperation', res.id),
+    attached: s.attached === true,
     serverAppSecretHash: text(s, 'serverAppSecretHash', res.id),
     clientCertificates: certificatesOf(s.clientCertificates, res.id),
   };

@@ -11,7 +11,8 @@ import type { AadProfile } from './cluster-model.js';
 // The kubeconfigs of listClusterUserCredential / listClusterAdminCredential, shaped as AKS returns
 // them (reference/kubelogin.md §2.3–2.5), plus what makes the exec one reach this Kentra.
 
-const INSTALL_HINT = '\nkubelogin is not installed which is required to connect to AAD enabled cluster.\n\nTo learn more, please go to https://aka.ms/aks/kubelogin\n';
+const INSTALL_HINT =
+  '\nkubelogin is not installed which is required to connect to AAD enabled cluster.\n\nTo learn more, please go to https://aka.ms/aks/kubelogin\n';
 
 export interface ClusterEndpoint {
   name: string;
@@ -27,7 +28,9 @@ export interface ClusterEndpoint {
 function kubeconfig(c: ClusterEndpoint, userName: string, user: Record<string, unknown>, contextName = c.name): string {
   return stringify({
     apiVersion: 'v1',
-    clusters: [{ cluster: { 'certificate-authority-data': Buffer.from(c.serverCaPem).toString('base64'), server: c.server }, name: c.name }],
+    clusters: [
+      { cluster: { 'certificate-authority-data': Buffer.from(c.serverCaPem).toString('base64'), server: c.server }, name: c.name },
+    ],
     contexts: [{ context: { cluster: c.name, user: userName }, name: contextName }],
     'current-context': contextName,
     kind: 'Config',
@@ -37,14 +40,28 @@ function kubeconfig(c: ClusterEndpoint, userName: string, user: Record<string, u
 }
 
 /** The Entra user credential: exec (kubelogin) or the legacy azure auth-provider. */
-export function userKubeconfig(c: ClusterEndpoint, format: 'exec' | 'azure', authority: string, apps?: { serverId: string; clientId: string }): string {
+export function userKubeconfig(
+  c: ClusterEndpoint,
+  format: 'exec' | 'azure',
+  authority: string,
+  apps?: { serverId: string; clientId: string },
+): string {
   const aad = c.aad!;
   const serverId = apps?.serverId ?? (aad.managed ? AKS_SERVER_APP_ID : aad.serverAppID!);
   const clientId = apps?.clientId ?? (aad.managed ? AKS_CLIENT_APP_ID : aad.clientAppID!);
   const userName = `clusterUser_${c.resourceGroup}_${c.name}`;
   if (format === 'azure') {
     return kubeconfig(c, userName, {
-      'auth-provider': { config: { 'apiserver-id': serverId, 'client-id': clientId, 'config-mode': aad.managed ? '1' : '', environment: 'AzurePublicCloud', 'tenant-id': aad.tenantID }, name: 'azure' },
+      'auth-provider': {
+        config: {
+          'apiserver-id': serverId,
+          'client-id': clientId,
+          'config-mode': aad.managed ? '1' : '',
+          environment: 'AzurePublicCloud',
+          'tenant-id': aad.tenantID,
+        },
+        name: 'azure',
+      },
     });
   }
   return kubeconfig(c, userName, {
@@ -52,9 +69,24 @@ export function userKubeconfig(c: ClusterEndpoint, format: 'exec' | 'azure', aut
       apiVersion: 'client.authentication.k8s.io/v1beta1',
       // AKS's argument order, then what points kubelogin at this Kentra instead of login.microsoftonline.com;
       // reached at Microsoft's names (--azure-hostnames), exactly what AKS writes, for kubelogin unchanged.
-      args: ['get-token', '--environment', 'AzurePublicCloud', '--server-id', serverId, '--client-id', clientId, '--tenant-id', aad.tenantID, '--login', 'devicecode',
-        ...(isAzureOrigin(authority) ? [] : ['--authority-host', `${authority}/`, '--disable-instance-discovery'])],
-      command: 'kubelogin', env: null, installHint: INSTALL_HINT, provideClusterInfo: false,
+      args: [
+        'get-token',
+        '--environment',
+        'AzurePublicCloud',
+        '--server-id',
+        serverId,
+        '--client-id',
+        clientId,
+        '--tenant-id',
+        aad.tenantID,
+        '--login',
+        'devicecode',
+        ...(isAzureOrigin(authority) ? [] : ['--authority-host', `${authority}/`, '--disable-instance-discovery']),
+      ],
+      command: 'kubelogin',
+      env: null,
+      installHint: INSTALL_HINT,
+      provideClusterInfo: false,
     },
   });
 }
@@ -78,7 +110,9 @@ export function storedClientCertificates(store: Pick<Store, 'updateResource'>, r
       const updated = await store.updateResource(res.id, (x) => {
         const current = clusterSecretsOf(x).clientCertificates;
         const kept = current[kind];
-        return kept && kept.certPem !== all()[kind]?.certPem ? x : withClusterSecrets(x, { clientCertificates: { ...current, [kind]: cert } });
+        return kept && kept.certPem !== all()[kind]?.certPem
+          ? x
+          : withClusterSecrets(x, { clientCertificates: { ...current, [kind]: cert } });
       });
       return (updated ? clusterSecretsOf(updated).clientCertificates[kind] : undefined) ?? cert;
     },
@@ -101,11 +135,20 @@ function stillGood(cert: CertificateAndKey | undefined, caPem: string, now = Dat
  * users). With `issued`, the certificate is made once per cluster and kind and returned on every call, so
  * that `get-credentials --admin` run twice merges silently, as with AKS.
  */
-export async function certificateKubeconfig(c: ClusterEndpoint, kind: CertificateCredentialKind, ca: CertificateAndKey, token: string, issued?: IssuedClientCertificates): Promise<string> {
+export async function certificateKubeconfig(
+  c: ClusterEndpoint,
+  kind: CertificateCredentialKind,
+  ca: CertificateAndKey,
+  token: string,
+  issued?: IssuedClientCertificates,
+): Promise<string> {
   let cert = issued?.get(kind);
   if (!stillGood(cert, ca.certPem)) {
     const authority = await loadCertificateAuthority(ca.certPem, ca.keyPem);
-    const identity = kind === 'clusterMonitoringUser' ? { commonName: 'monitoringclient', organizations: ['system:monitoring'] } : { commonName: 'masterclient', organizations: ['system:masters'] };
+    const identity =
+      kind === 'clusterMonitoringUser'
+        ? { commonName: 'monitoringclient', organizations: ['system:monitoring'] }
+        : { commonName: 'masterclient', organizations: ['system:masters'] };
     const fresh = await authority.issue({ ...identity, usage: 'client', days: 730 });
     cert = issued ? await issued.put(kind, { certPem: fresh.certPem, keyPem: fresh.keyPem }) : fresh;
   }
@@ -122,10 +165,15 @@ export async function certificateKubeconfig(c: ClusterEndpoint, kind: Certificat
  * certificate from Kentra's CA bound to this cluster (subject O=`cluster:<uid>`).
  */
 export function webhookKubeconfig(c: ClusterEndpoint, clientCert: { certPem: string; keyPem: string }): string {
-  return kubeconfig({ ...c, name: 'kentra-webhook' }, 'kube-apiserver', {
-    'client-certificate-data': Buffer.from(clientCert.certPem).toString('base64'),
-    'client-key-data': Buffer.from(clientCert.keyPem).toString('base64'),
-  }, 'webhook');
+  return kubeconfig(
+    { ...c, name: 'kentra-webhook' },
+    'kube-apiserver',
+    {
+      'client-certificate-data': Buffer.from(clientCert.certPem).toString('base64'),
+      'client-key-data': Buffer.from(clientCert.keyPem).toString('base64'),
+    },
+    'webhook',
+  );
 }
 
 export function localAccountsDisabled(): ArmError {
@@ -157,25 +205,37 @@ export function authenticationConfiguration(c: { aad: AadProfile; kubernetesVers
   const audiences = [server, `https://${server}`];
   const base = origin.replace(/\/+$/, '');
   const authenticator = (url: string, discoveryURL?: string) => ({
-    issuer: { url, ...(discoveryURL ? { discoveryURL } : {}), certificateAuthority: caPem, audiences: [...audiences, ...audiences.map((a) => `spn:${a}`)], audienceMatchPolicy: 'MatchAny' },
+    issuer: {
+      url,
+      ...(discoveryURL ? { discoveryURL } : {}),
+      certificateAuthority: caPem,
+      audiences: [...audiences, ...audiences.map((a) => `spn:${a}`)],
+      audienceMatchPolicy: 'MatchAny',
+    },
     claimValidationRules: [{ claim: 'tid', requiredValue: tid }],
     claimMappings: {
       username: { expression: "has(claims.upn) && claims.upn != '' ? claims.upn : claims.oid" },
       groups: { claim: 'groups', prefix: '' },
     },
-    userValidationRules: [{ expression: "!user.username.startsWith('system:')", message: 'usernames starting with system: are reserved for Kubernetes components' }],
+    userValidationRules: [
+      {
+        expression: "!user.username.startsWith('system:')",
+        message: 'usernames starting with system: are reserved for Kubernetes components',
+      },
+    ],
   });
   return stringify({
     apiVersion: authenticationConfigApiVersion(c.kubernetesVersion).apiVersion,
     kind: 'AuthenticationConfiguration',
-    jwt: [
-      authenticator(v1Issuer(tid), `${base}/${tid}/.well-known/openid-configuration`),
-      authenticator(`${base}/${tid}/v2.0`),
-    ],
+    jwt: [authenticator(v1Issuer(tid), `${base}/${tid}/.well-known/openid-configuration`), authenticator(`${base}/${tid}/v2.0`)],
   });
 }
 
 /** The refusal of a local (certificate) credential for a cluster Kentra does not run. */
 export function attachedNoLocalCredential(name: string): ArmError {
-  return new ArmError(400, 'OperationNotAllowed', `The cluster '${name}' is attached: Kentra does not run it and holds no admin or local credential for it. Use the cluster's own admin kubeconfig, or the Entra user credential (kentra aks get-credentials without --admin).`);
+  return new ArmError(
+    400,
+    'OperationNotAllowed',
+    `The cluster '${name}' is attached: Kentra does not run it and holds no admin or local credential for it. Use the cluster's own admin kubeconfig, or the Entra user credential (kentra aks get-credentials without --admin).`,
+  );
 }

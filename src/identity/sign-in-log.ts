@@ -28,14 +28,24 @@ const MAX_TEXT = 256;
 const CACHE_TTL_MS = 60_000;
 
 /** Request parameters that hold a credential: their values never reach a row, even inside an error message. */
-const SECRET_PARAMS = ['password', 'client_secret', 'code', 'refresh_token', 'assertion', 'client_assertion', 'device_code', 'code_verifier'];
+const SECRET_PARAMS = [
+  'password',
+  'client_secret',
+  'code',
+  'refresh_token',
+  'assertion',
+  'client_assertion',
+  'device_code',
+  'code_verifier',
+];
 
 /** Device-code polling answers are not sign-ins. */
 const NOT_SIGN_INS = new Set(['authorization_pending', 'slow_down']);
 
 /** Entra's `additionalDetails` for the outcomes people look for. */
 const DETAILS: Record<number, string> = {
-  50126: "The user didn't enter the right credentials. It's expected to see some number of these errors in your logs due to users making mistakes.",
+  50126:
+    "The user didn't enter the right credentials. It's expected to see some number of these errors in your logs due to users making mistakes.",
   50053: 'The account is locked because of too many sign-in attempts with a wrong password (smart lockout).',
   50034: 'The user account does not exist in the directory.',
   7000215: 'The client secret is not valid for the application.',
@@ -81,7 +91,8 @@ function failureReason(err: AadError, secrets: string[]): string {
 function eventTypeOfGrant(grantType: string, params: Params): SignInEventType {
   if (grantType === 'client_credentials') return 'servicePrincipal';
   if (grantType === 'password') return 'interactiveUser';
-  if (grantType === 'urn:ietf:params:oauth:grant-type:jwt-bearer' && params.get('requested_token_use') !== 'on_behalf_of') return 'servicePrincipal';
+  if (grantType === 'urn:ietf:params:oauth:grant-type:jwt-bearer' && params.get('requested_token_use') !== 'on_behalf_of')
+    return 'servicePrincipal';
   return 'nonInteractiveUser';
 }
 
@@ -95,7 +106,11 @@ export class SignInLog {
   private readonly batchSize: number;
   private readonly flushMs: number;
 
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly opts: SignInLogOptions) {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly opts: SignInLogOptions,
+  ) {
     this.batchSize = opts.batchSize ?? 200;
     this.flushMs = opts.flushMs ?? 250;
   }
@@ -112,20 +127,33 @@ export class SignInLog {
 
   /** One password check on a sign-in page (authorize, device login). */
   recordInteractive(input: {
-    ip: string; clientId?: string; username: string; target: Tenant | null;
-    signedIn?: { tenant: Tenant; user: { id: string; userPrincipalName: string; displayName: string } }; error?: unknown;
+    ip: string;
+    clientId?: string;
+    username: string;
+    target: Tenant | null;
+    signedIn?: { tenant: Tenant; user: { id: string; userPrincipalName: string; displayName: string } };
+    error?: unknown;
   }): void {
     const { signedIn, error } = input;
     if (error !== undefined && !(error instanceof AadError)) return;
     const err = error as AadError | undefined;
     this.push({
       event: this.event({
-        tenantId: signedIn?.tenant.id ?? input.target?.id ?? '', eventType: 'interactiveUser', ipAddress: input.ip, clientAppUsed: 'Browser',
-        userId: signedIn?.user.id ?? null, userPrincipalName: clip(signedIn?.user.userPrincipalName ?? input.username.trim()),
-        userDisplayName: signedIn?.user.displayName ?? null, appId: clip(input.clientId?.toLowerCase()),
-        errorCode: err?.code ?? 0, failureReason: err ? failureReason(err, []) : null, additionalDetails: err ? DETAILS[err.code] ?? null : null,
+        tenantId: signedIn?.tenant.id ?? input.target?.id ?? '',
+        eventType: 'interactiveUser',
+        ipAddress: input.ip,
+        clientAppUsed: 'Browser',
+        userId: signedIn?.user.id ?? null,
+        userPrincipalName: clip(signedIn?.user.userPrincipalName ?? input.username.trim()),
+        userDisplayName: signedIn?.user.displayName ?? null,
+        appId: clip(input.clientId?.toLowerCase()),
+        errorCode: err?.code ?? 0,
+        failureReason: err ? failureReason(err, []) : null,
+        additionalDetails: err ? (DETAILS[err.code] ?? null) : null,
       }),
-      tenantHint: signedIn || input.target ? null : input.username.split('@')[1] ?? null, resourceHint: null, lookUpUser: !signedIn,
+      tenantHint: signedIn || input.target ? null : (input.username.split('@')[1] ?? null),
+      resourceHint: null,
+      lookUpUser: !signedIn,
     });
   }
 
@@ -137,7 +165,9 @@ export class SignInLog {
     const tid = String(claims.tid ?? req.tenant?.id ?? '');
     this.push({
       event: this.event({
-        tenantId: tid, eventType: app ? 'servicePrincipal' : eventTypeOfGrant(grantType, req.params), ipAddress: req.ip,
+        tenantId: tid,
+        eventType: app ? 'servicePrincipal' : eventTypeOfGrant(grantType, req.params),
+        ipAddress: req.ip,
         clientAppUsed: app ? null : 'Mobile Apps and Desktop clients',
         userId: app ? null : String(claims.oid ?? '') || null,
         userPrincipalName: app ? null : clip(String(claims.upn ?? claims.preferred_username ?? claims.unique_name ?? '')),
@@ -146,7 +176,9 @@ export class SignInLog {
         appId: clip(String(claims.appid ?? claims.azp ?? req.params.get('client_id') ?? '').toLowerCase()),
         correlationId: clip(req.params.get('client-request-id')),
       }),
-      tenantHint: null, resourceHint: claims.aud === claims.appid || !b?.access_token ? null : String(claims.aud ?? ''), lookUpUser: false,
+      tenantHint: null,
+      resourceHint: claims.aud === claims.appid || !b?.access_token ? null : String(claims.aud ?? ''),
+      lookUpUser: false,
     });
   }
 
@@ -154,25 +186,45 @@ export class SignInLog {
     if (!(error instanceof AadError) || NOT_SIGN_INS.has(error.error)) return;
     const p = req.params;
     const eventType = eventTypeOfGrant(grantType, p);
-    const username = grantType === 'password' ? p.get('username')?.trim() ?? null : null;
+    const username = grantType === 'password' ? (p.get('username')?.trim() ?? null) : null;
     const secrets = SECRET_PARAMS.map((n) => p.get(n)).filter((v): v is string => !!v);
     this.push({
       event: this.event({
-        tenantId: req.tenant?.id ?? '', eventType, ipAddress: req.ip,
+        tenantId: req.tenant?.id ?? '',
+        eventType,
+        ipAddress: req.ip,
         clientAppUsed: eventType === 'servicePrincipal' ? null : 'Mobile Apps and Desktop clients',
-        userPrincipalName: clip(username), appId: clip(p.get('client_id')?.toLowerCase()), correlationId: clip(p.get('client-request-id')),
-        errorCode: error.code, failureReason: failureReason(error, secrets), additionalDetails: DETAILS[error.code] ?? null,
+        userPrincipalName: clip(username),
+        appId: clip(p.get('client_id')?.toLowerCase()),
+        correlationId: clip(p.get('client-request-id')),
+        errorCode: error.code,
+        failureReason: failureReason(error, secrets),
+        additionalDetails: DETAILS[error.code] ?? null,
       }),
-      tenantHint: req.tenant ? null : username?.split('@')[1] ?? null,
-      resourceHint: clip(p.get('resource') ?? p.get('scope')), lookUpUser: !!username,
+      tenantHint: req.tenant ? null : (username?.split('@')[1] ?? null),
+      resourceHint: clip(p.get('resource') ?? p.get('scope')),
+      lookUpUser: !!username,
     });
   }
 
   private event(over: Partial<SignInEvent> & Pick<SignInEvent, 'tenantId' | 'eventType' | 'ipAddress'>): SignInEvent {
     return {
-      id: randomUUID(), createdAt: this.clock.now(), userId: null, userPrincipalName: null, userDisplayName: null, appId: null,
-      appDisplayName: null, servicePrincipalId: null, clientAppUsed: null, resourceId: null, resourceDisplayName: null, errorCode: 0,
-      failureReason: null, additionalDetails: null, correlationId: null, ...over,
+      id: randomUUID(),
+      createdAt: this.clock.now(),
+      userId: null,
+      userPrincipalName: null,
+      userDisplayName: null,
+      appId: null,
+      appDisplayName: null,
+      servicePrincipalId: null,
+      clientAppUsed: null,
+      resourceId: null,
+      resourceDisplayName: null,
+      errorCode: 0,
+      failureReason: null,
+      additionalDetails: null,
+      correlationId: null,
+      ...over,
     };
   }
 
@@ -187,9 +239,15 @@ export class SignInLog {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       this.immediate = true;
-      setImmediate(() => { this.immediate = false; void this.flush(); });
+      setImmediate(() => {
+        this.immediate = false;
+        void this.flush();
+      });
     } else if (!this.timer) {
-      this.timer = setTimeout(() => { this.timer = null; void this.flush(); }, this.flushMs);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.flush();
+      }, this.flushMs);
       this.timer.unref();
     }
   }
@@ -243,7 +301,10 @@ export class SignInLog {
   private async complete(p: Pending): Promise<SignInEvent | null> {
     const e = p.event;
     if (!e.tenantId && p.tenantHint) {
-      e.tenantId = (await this.cached(`domain|${p.tenantHint.toLowerCase()}`, async () => (await this.store.findTenantByDomain(p.tenantHint!))?.id ?? '')) as string;
+      e.tenantId = (await this.cached(
+        `domain|${p.tenantHint.toLowerCase()}`,
+        async () => (await this.store.findTenantByDomain(p.tenantHint!))?.id ?? '',
+      )) as string;
     }
     if (!e.tenantId) return null;
     const t = e.tenantId;
@@ -253,8 +314,13 @@ export class SignInLog {
     }
     if (e.appId) {
       const appId = e.appId;
-      e.appDisplayName = await this.cached(`app|${t}|${appId}`, async () => (await this.store.findServicePrincipalByAppId(t, appId))?.displayName
-        ?? (await this.store.findApplicationByAppId(t, appId))?.displayName ?? null);
+      e.appDisplayName = await this.cached(
+        `app|${t}|${appId}`,
+        async () =>
+          (await this.store.findServicePrincipalByAppId(t, appId))?.displayName ??
+          (await this.store.findApplicationByAppId(t, appId))?.displayName ??
+          null,
+      );
     }
     if (p.resourceHint) {
       const resource = await this.cached(`res|${t}|${p.resourceHint}`, () => this.resourceOf(t, p.resourceHint!));

@@ -14,12 +14,18 @@ import { KubeloginError, scopeOf, type TokenOptions } from './options.cjs';
 // (secret, certificate, federated assertion), refresh, and the CLI modes. Loaded only on a miss.
 
 const CLOUDS: Record<string, string> = {
-  AZURECLOUD: 'https://login.microsoftonline.com/', AZUREPUBLIC: 'https://login.microsoftonline.com/', AZUREPUBLICCLOUD: 'https://login.microsoftonline.com/',
-  AZUREUSGOVERNMENT: 'https://login.microsoftonline.us/', AZUREUSGOVERNMENTCLOUD: 'https://login.microsoftonline.us/',
+  AZURECLOUD: 'https://login.microsoftonline.com/',
+  AZUREPUBLIC: 'https://login.microsoftonline.com/',
+  AZUREPUBLICCLOUD: 'https://login.microsoftonline.com/',
+  AZUREUSGOVERNMENT: 'https://login.microsoftonline.us/',
+  AZUREUSGOVERNMENTCLOUD: 'https://login.microsoftonline.us/',
   AZURECHINACLOUD: 'https://login.chinacloudapi.cn/',
 };
 
-interface Authority { host: string; ca?: string[] }
+interface Authority {
+  host: string;
+  ca?: string[];
+}
 
 /** Where tokens come from: --authority-host, else the --environment, where `Kentra` reads endpoints.json. */
 export function resolveAuthority(o: TokenOptions, env: NodeJS.ProcessEnv): Authority {
@@ -31,47 +37,84 @@ export function resolveAuthority(o: TokenOptions, env: NodeJS.ProcessEnv): Autho
       kentraCa = existsSync(e.caFile) ? [...rootCertificates, readFileSync(e.caFile, 'utf8')] : undefined;
       return `${e.authority}/`;
     } catch {
-      throw new KubeloginError(`the Kentra environment needs ${join(dir, 'endpoints.json')}: start Kentra with \`kentra up\` or set KENTRA_DATA_DIR`);
+      throw new KubeloginError(
+        `the Kentra environment needs ${join(dir, 'endpoints.json')}: start Kentra with \`kentra up\` or set KENTRA_DATA_DIR`,
+      );
     }
   };
   if (o.authorityHost) {
     // The local Kentra (endpoints.json in its data directory) is trusted by its own CA, without NODE_EXTRA_CA_CERTS.
     try {
-      const e = JSON.parse(readFileSync(join(env.KENTRA_DATA_DIR || join(homedir(), '.kentra'), 'endpoints.json'), 'utf8')) as { authority: string; caFile: string };
-      if (`${e.authority}/` === o.authorityHost && existsSync(e.caFile)) return { host: o.authorityHost, ca: [...rootCertificates, readFileSync(e.caFile, 'utf8')] };
-    } catch { /* not a local Kentra */ }
+      const e = JSON.parse(readFileSync(join(env.KENTRA_DATA_DIR || join(homedir(), '.kentra'), 'endpoints.json'), 'utf8')) as {
+        authority: string;
+        caFile: string;
+      };
+      if (`${e.authority}/` === o.authorityHost && existsSync(e.caFile))
+        return { host: o.authorityHost, ca: [...rootCertificates, readFileSync(e.caFile, 'utf8')] };
+    } catch {
+      /* not a local Kentra */
+    }
     return { host: o.authorityHost };
   }
   const name = o.environment.toUpperCase();
-  const host = name === 'KENTRA' ? kentra() : CLOUDS[name] ?? CLOUDS.AZUREPUBLICCLOUD!;
+  const host = name === 'KENTRA' ? kentra() : (CLOUDS[name] ?? CLOUDS.AZUREPUBLICCLOUD!);
   return { host, ca: kentraCa };
 }
 
-interface TokenResponse { access_token: string; expires_in: number | string; refresh_token?: string; client_info?: string; id_token?: string; message?: string }
+interface TokenResponse {
+  access_token: string;
+  expires_in: number | string;
+  refresh_token?: string;
+  client_info?: string;
+  id_token?: string;
+  message?: string;
+}
 
 class OAuthError extends Error {
-  constructor(readonly error: string, message: string) { super(message); }
+  constructor(
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** An OAuth error answer's fields. */
-interface OAuthErrorJson { error?: unknown; error_description?: unknown }
+interface OAuthErrorJson {
+  error?: unknown;
+  error_description?: unknown;
+}
 
 /** Azure AD's device authorization answer. */
-interface DeviceCodeResponse { device_code: string; message: string; expires_in: number | string; interval?: number | string }
+interface DeviceCodeResponse {
+  device_code: string;
+  message: string;
+  expires_in: number | string;
+  interval?: number | string;
+}
 
 function post<T = TokenResponse>(url: string, form: Record<string, string>, ca?: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, ca }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: T & OAuthErrorJson;
-        try { body = JSON.parse(text); } catch { return reject(new Error(`${url} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)); }
-        if ((res.statusCode ?? 500) >= 400) return reject(new OAuthError(String(body.error), String(body.error_description ?? body.error).split('\r\n')[0]!));
-        resolve(body);
-      });
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, ca },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: T & OAuthErrorJson;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            return reject(new Error(`${url} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          }
+          if ((res.statusCode ?? 500) >= 400)
+            return reject(new OAuthError(String(body.error), String(body.error_description ?? body.error).split('\r\n')[0]!));
+          resolve(body);
+        });
+      },
+    );
     req.on('error', reject);
     req.end(new URLSearchParams(form).toString());
   });
@@ -79,8 +122,11 @@ function post<T = TokenResponse>(url: string, form: Record<string, string>, ca?:
 
 function toEntry(body: TokenResponse, tenantId: string, username?: string): CacheEntry {
   return {
-    accessToken: body.access_token, expiresOn: Math.floor(Date.now() / 1000) + Number(body.expires_in),
-    refreshToken: body.refresh_token, tenantId, username,
+    accessToken: body.access_token,
+    expiresOn: Math.floor(Date.now() / 1000) + Number(body.expires_in),
+    refreshToken: body.refresh_token,
+    tenantId,
+    username,
   };
 }
 
@@ -95,18 +141,25 @@ function requireFields(o: TokenOptions, fields: [keyof TokenOptions, string][]):
  * openssl in its environment, not its argv.
  */
 function pfxToPem(file: string, password: string): string {
-  const run = (legacy: boolean) => spawnSync('openssl', ['pkcs12', '-in', file, '-nodes', '-passin', 'env:KUBELOGIN_PFX_PASSWORD', ...(legacy ? ['-legacy'] : [])], {
-    env: { PATH: process.env.PATH, KUBELOGIN_PFX_PASSWORD: password }, encoding: 'utf8', timeout: 10_000,
-  });
+  const run = (legacy: boolean) =>
+    spawnSync('openssl', ['pkcs12', '-in', file, '-nodes', '-passin', 'env:KUBELOGIN_PFX_PASSWORD', ...(legacy ? ['-legacy'] : [])], {
+      env: { PATH: process.env.PATH, KUBELOGIN_PFX_PASSWORD: password },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
   let r = run(false);
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    throw new KubeloginError(`cannot read the PKCS#12 (PFX) client certificate ${file}: this needs the openssl command, which is not on PATH (Node.js cannot export a key from PKCS#12). Install openssl, or convert it once with \`openssl pkcs12 -in ${file} -nodes -out cert.pem\` and pass the PEM file`);
+    throw new KubeloginError(
+      `cannot read the PKCS#12 (PFX) client certificate ${file}: this needs the openssl command, which is not on PATH (Node.js cannot export a key from PKCS#12). Install openssl, or convert it once with \`openssl pkcs12 -in ${file} -nodes -out cert.pem\` and pass the PEM file`,
+    );
   }
   // OpenSSL 3 reads old RC2/3DES PFX files (Windows exports) only with -legacy.
   if (r.status !== 0 && /unsupported|RC2|legacy/i.test(r.stderr)) r = run(true);
   if (r.status !== 0) {
     const wrongPassword = /mac verify failure|invalid password|bad decrypt/i.test(r.stderr);
-    throw new KubeloginError(`cannot read the PKCS#12 (PFX) client certificate ${file}: ${wrongPassword ? 'wrong password (--client-certificate-password or AZURE_CLIENT_CERTIFICATE_PASSWORD)' : (r.stderr.trim().split('\n')[0] || 'not a PKCS#12 file')}`);
+    throw new KubeloginError(
+      `cannot read the PKCS#12 (PFX) client certificate ${file}: ${wrongPassword ? 'wrong password (--client-certificate-password or AZURE_CLIENT_CERTIFICATE_PASSWORD)' : r.stderr.trim().split('\n')[0] || 'not a PKCS#12 file'}`,
+    );
   }
   return r.stdout;
 }
@@ -119,13 +172,18 @@ function certificateAssertion(o: TokenOptions, audience: string): string {
   const pem = isPem ? raw.toString('utf8') : pfxToPem(o.clientCert, o.clientCertPassword);
   const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
   if (!certPem) throw new KubeloginError(`no certificate found in ${o.clientCert}`);
-  const keyPem = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(pem)?.[0];
+  const keyPem = /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.exec(
+    pem,
+  )?.[0];
   if (!keyPem) throw new KubeloginError(`no private key found in ${o.clientCert}`);
   const key = createPrivateKey({ key: keyPem, passphrase: isPem ? o.clientCertPassword || undefined : undefined });
   const der = new X509Certificate(certPem).raw;
   const now = Math.floor(Date.now() / 1000);
-  return signJwt({ alg: 'PS256', typ: 'JWT', 'x5t#S256': createHash('sha256').update(der).digest('base64url') },
-    { aud: audience, iss: o.clientId, sub: o.clientId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 }, key);
+  return signJwt(
+    { alg: 'PS256', typ: 'JWT', 'x5t#S256': createHash('sha256').update(der).digest('base64url') },
+    { aud: audience, iss: o.clientId, sub: o.clientId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 },
+    key,
+  );
 }
 
 /**
@@ -138,7 +196,9 @@ async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: 
   // --legacy: ADAL's device flow on the v1 endpoints with resource = the server id.
   const base = o.isLegacy ? `${a.host}${o.tenantId}/oauth2` : `${a.host}${o.tenantId}/oauth2/v2.0`;
   const query = o.isLegacy ? ADAL_API_VERSION : '';
-  const target: Record<string, string> = o.isLegacy ? { resource: scope.replace('/.default', '') } : { scope: `${scope} openid offline_access profile` };
+  const target: Record<string, string> = o.isLegacy
+    ? { resource: scope.replace('/.default', '') }
+    : { scope: `${scope} openid offline_access profile` };
   const dc = await post<DeviceCodeResponse>(`${base}/devicecode${query}`, { client_id: o.clientId, ...target }, a.ca);
   // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
   stderr.write(`${dc.message}\n`);
@@ -146,10 +206,14 @@ async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: 
   for (;;) {
     await new Promise((r) => setTimeout(r, Number(dc.interval ?? 5) * 1000));
     try {
-      return await post(`${base}/token${query}`, o.isLegacy
-        // ADAL sends the device code as `code`; Kentra's token endpoint reads `device_code`, so both go.
-        ? { client_id: o.clientId, grant_type: 'device_code', code: dc.device_code, device_code: dc.device_code, ...target }
-        : { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', ...target }, a.ca);
+      return await post(
+        `${base}/token${query}`,
+        o.isLegacy
+          ? // ADAL sends the device code as `code`; Kentra's token endpoint reads `device_code`, so both go.
+            { client_id: o.clientId, grant_type: 'device_code', code: dc.device_code, device_code: dc.device_code, ...target }
+          : { client_id: o.clientId, grant_type: 'device_code', device_code: dc.device_code, client_info: '1', ...target },
+        a.ca,
+      );
     } catch (err) {
       if (err instanceof OAuthError && err.error === 'authorization_pending' && Date.now() < deadline) continue;
       throw err;
@@ -158,26 +222,44 @@ async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: 
 }
 
 /** A managed identity endpoint's token answer (App Service / Arc style, or IMDS). */
-interface ManagedIdentityToken { access_token: string; expires_on?: number | string; expires_in?: number | string; error?: unknown; error_description?: unknown }
+interface ManagedIdentityToken {
+  access_token: string;
+  expires_on?: number | string;
+  expires_in?: number | string;
+  error?: unknown;
+  error_description?: unknown;
+}
 
 function get(url: string, headers: Record<string, string>, ca?: string[]): Promise<ManagedIdentityToken> {
   const client = url.startsWith('http:') ? import('node:http') : import('node:https');
-  return client.then(({ request: req }) => new Promise((resolve, reject) => {
-    const r = req(url, { headers: { accept: 'application/json', ...headers }, ...(url.startsWith('https:') ? { ca } : {}) } as HttpsRequestOptions, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: ManagedIdentityToken;
-        try { body = JSON.parse(text); } catch { return reject(new Error(`${url.split('?')[0]} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`)); }
-        if ((res.statusCode ?? 500) >= 400) return reject(new Error(`ManagedIdentityCredential: ${body.error_description ?? body.error ?? `HTTP ${res.statusCode}`}`));
-        resolve(body);
-      });
-    });
-    r.setTimeout(10_000, () => r.destroy(new Error(`ManagedIdentityCredential: no answer from ${url.split('?')[0]}`)));
-    r.on('error', (err) => reject(new Error(`ManagedIdentityCredential: ${(err as Error).message}`)));
-    r.end();
-  }));
+  return client.then(
+    ({ request: req }) =>
+      new Promise((resolve, reject) => {
+        const r = req(
+          url,
+          { headers: { accept: 'application/json', ...headers }, ...(url.startsWith('https:') ? { ca } : {}) } as HttpsRequestOptions,
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              let body: ManagedIdentityToken;
+              try {
+                body = JSON.parse(text);
+              } catch {
+                return reject(new Error(`${url.split('?')[0]} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+              }
+              if ((res.statusCode ?? 500) >= 400)
+                return reject(new Error(`ManagedIdentityCredential: ${body.error_description ?? body.error ?? `HTTP ${res.statusCode}`}`));
+              resolve(body);
+            });
+          },
+        );
+        r.setTimeout(10_000, () => r.destroy(new Error(`ManagedIdentityCredential: no answer from ${url.split('?')[0]}`)));
+        r.on('error', (err) => reject(new Error(`ManagedIdentityCredential: ${(err as Error).message}`)));
+        r.end();
+      }),
+  );
 }
 
 /**
@@ -185,7 +267,9 @@ function get(url: string, headers: Record<string, string>, ca?: string[]): Promi
  * one at `<authority>/metadata/identity/oauth2/token`), otherwise the instance metadata service.
  */
 async function managedIdentity(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheEntry> {
-  const endpoint = env.IDENTITY_ENDPOINT || `${(env.AZURE_POD_IDENTITY_AUTHORITY_HOST || 'http://169.254.169.254').replace(/\/+$/, '')}/metadata/identity/oauth2/token`;
+  const endpoint =
+    env.IDENTITY_ENDPOINT ||
+    `${(env.AZURE_POD_IDENTITY_AUTHORITY_HOST || 'http://169.254.169.254').replace(/\/+$/, '')}/metadata/identity/oauth2/token`;
   const params = new URLSearchParams({ 'api-version': env.IDENTITY_ENDPOINT ? '2019-08-01' : '2018-02-01', resource: o.serverId });
   if (o.clientId) params.set('client_id', o.clientId);
   else if (o.identityResourceId) params.set(env.IDENTITY_ENDPOINT ? 'mi_res_id' : 'msi_res_id', o.identityResourceId);
@@ -199,7 +283,14 @@ async function managedIdentity(o: TokenOptions, env: NodeJS.ProcessEnv): Promise
  * Interactive: authorization code with PKCE and a loopback redirect. The browser is $BROWSER, or the
  * system opener when there is a display; the URL is always printed on stderr so it can be opened by hand.
  */
-async function interactive(o: TokenOptions, a: Authority, scope: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream, extra: Record<string, string> = {}): Promise<TokenResponse> {
+async function interactive(
+  o: TokenOptions,
+  a: Authority,
+  scope: string,
+  env: NodeJS.ProcessEnv,
+  stderr: NodeJS.WritableStream,
+  extra: Record<string, string> = {},
+): Promise<TokenResponse> {
   const { createServer } = await import('node:http');
   const { randomBytes } = await import('node:crypto');
   const verifier = randomBytes(32).toString('base64url');
@@ -210,14 +301,25 @@ async function interactive(o: TokenOptions, a: Authority, scope: string, env: No
   const code = await new Promise<string>((resolvePromise, reject) => {
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (wanted && url.pathname !== wanted.pathname) { res.writeHead(404).end(); return; }
+      if (wanted && url.pathname !== wanted.pathname) {
+        res.writeHead(404).end();
+        return;
+      }
       const done = (ok: boolean, text: string) => {
-        res.writeHead(ok ? 200 : 400, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><title>kubelogin</title><p>${text}</p>`);
+        res
+          .writeHead(ok ? 200 : 400, { 'content-type': 'text/html; charset=utf-8' })
+          .end(`<!doctype html><title>kubelogin</title><p>${text}</p>`);
         server.close();
       };
-      if (url.searchParams.get('state') !== state) { done(false, 'The sign-in response does not match this request.'); return reject(new KubeloginError('interactive sign-in: state mismatch')); }
+      if (url.searchParams.get('state') !== state) {
+        done(false, 'The sign-in response does not match this request.');
+        return reject(new KubeloginError('interactive sign-in: state mismatch'));
+      }
       const error = url.searchParams.get('error');
-      if (error) { done(false, 'Sign-in failed. You can close this window.'); return reject(new KubeloginError(`InteractiveBrowserCredential: ${url.searchParams.get('error_description') ?? error}`)); }
+      if (error) {
+        done(false, 'Sign-in failed. You can close this window.');
+        return reject(new KubeloginError(`InteractiveBrowserCredential: ${url.searchParams.get('error_description') ?? error}`));
+      }
       done(true, 'Authentication complete. You can close this window and return to the application.');
       resolvePromise(url.searchParams.get('code') ?? '');
     });
@@ -226,18 +328,39 @@ async function interactive(o: TokenOptions, a: Authority, scope: string, env: No
       const port = (server.address() as { port: number }).port;
       redirectUri = wanted ? o.redirectUrl : `http://localhost:${port}`;
       const params = new URLSearchParams({
-        client_id: o.clientId, response_type: 'code', redirect_uri: redirectUri, scope: `${scope} openid offline_access profile`,
-        state, code_challenge: challenge, code_challenge_method: 'S256', prompt: 'select_account', ...(o.loginHint ? { login_hint: o.loginHint } : {}),
+        client_id: o.clientId,
+        response_type: 'code',
+        redirect_uri: redirectUri,
+        scope: `${scope} openid offline_access profile`,
+        state,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        prompt: 'select_account',
+        ...(o.loginHint ? { login_hint: o.loginHint } : {}),
       });
       const authorizeUrl = `${a.host}${o.tenantId}/oauth2/v2.0/authorize?${params}`;
       stderr.write(`To sign in, open ${authorizeUrl} in a browser.\n`);
       const browser = env.BROWSER || (process.platform === 'darwin' ? 'open' : env.DISPLAY || env.WAYLAND_DISPLAY ? 'xdg-open' : '');
-      if (browser) spawn(browser, [authorizeUrl], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+      if (browser)
+        spawn(browser, [authorizeUrl], { stdio: 'ignore', detached: true })
+          .on('error', () => {})
+          .unref();
     });
   });
-  return post(`${a.host}${o.tenantId}/oauth2/v2.0/token`, {
-    client_id: o.clientId, grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, scope: `${scope} openid offline_access profile`, client_info: '1', ...extra,
-  }, a.ca);
+  return post(
+    `${a.host}${o.tenantId}/oauth2/v2.0/token`,
+    {
+      client_id: o.clientId,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+      scope: `${scope} openid offline_access profile`,
+      client_info: '1',
+      ...extra,
+    },
+    a.ca,
+  );
 }
 
 /** The `kentra login` session, or the real `az`, for `-l azurecli`. */
@@ -259,10 +382,18 @@ async function azureCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promise<CacheE
     const child = spawn('az', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', () => reject(new KubeloginError('AzureCLICredential: Azure CLI not found on path (neither `kentra login` nor `az login` has been run)')));
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new KubeloginError(`AzureCLICredential: ${stderr.trim() || `az exited with ${code}`}`))));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', () =>
+      reject(new KubeloginError('AzureCLICredential: Azure CLI not found on path (neither `kentra login` nor `az login` has been run)')),
+    );
+    child.on('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new KubeloginError(`AzureCLICredential: ${stderr.trim() || `az exited with ${code}`}`)),
+    );
   });
   const body = JSON.parse(out) as { accessToken: string; expiresOn: string; expires_on?: number; tenant?: string };
   const expiresOn = body.expires_on ?? Math.floor(new Date(body.expiresOn.replace(' ', 'T')).getTime() / 1000);
@@ -277,15 +408,30 @@ async function azureDeveloperCli(o: TokenOptions, env: NodeJS.ProcessEnv): Promi
     const child = spawn('azd', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('error', () => reject(new KubeloginError('AzureDeveloperCLICredential: Azure Developer CLI not found on path')));
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new KubeloginError(`failed to get token: AzureDeveloperCLICredential: ${stderr.trim() || `azd exited with ${code}`}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new KubeloginError(`failed to get token: AzureDeveloperCLICredential: ${stderr.trim() || `azd exited with ${code}`}`)),
+    );
   });
   let body: { token?: string; expiresOn?: string };
-  try { body = JSON.parse(out); } catch { throw new KubeloginError(`failed to get token: AzureDeveloperCLICredential: cannot parse the output of azd auth token: ${out.slice(0, 200)}`); }
+  try {
+    body = JSON.parse(out);
+  } catch {
+    throw new KubeloginError(
+      `failed to get token: AzureDeveloperCLICredential: cannot parse the output of azd auth token: ${out.slice(0, 200)}`,
+    );
+  }
   const expiresOn = Math.floor(new Date(body.expiresOn ?? '').getTime() / 1000);
-  if (!body.token || !Number.isFinite(expiresOn)) throw new KubeloginError('failed to get token: AzureDeveloperCLICredential: azd auth token gave no token or expiresOn');
+  if (!body.token || !Number.isFinite(expiresOn))
+    throw new KubeloginError('failed to get token: AzureDeveloperCLICredential: azd auth token gave no token or expiresOn');
   return { accessToken: body.token, expiresOn, tenantId: o.tenantId || undefined };
 }
 
@@ -299,31 +445,59 @@ async function azurePipelinesOidcToken(requestUri: string, connectionId: string,
   url.searchParams.set('serviceConnectionId', connectionId);
   const { request: req } = url.protocol === 'http:' ? await import('node:http') : await import('node:https');
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const r = req(url, { method: 'POST', headers: { authorization: `Bearer ${systemAccessToken}`, 'content-type': 'application/json', 'x-tfs-fedauthredirect': 'Suppress', accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const r = req(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${systemAccessToken}`,
+          'content-type': 'application/json',
+          'x-tfs-fedauthredirect': 'Suppress',
+          accept: 'application/json',
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     r.setTimeout(30_000, () => r.destroy(new Error('no answer from SYSTEM_OIDCREQUESTURI')));
-    r.on('error', (err) => reject(new Error(`AzurePipelinesCredential: ${(err as Error).message}${tlsHint(err as NodeJS.ErrnoException)}`)));
+    r.on('error', (err) =>
+      reject(new Error(`AzurePipelinesCredential: ${(err as Error).message}${tlsHint(err as NodeJS.ErrnoException)}`)),
+    );
     r.end();
   });
   let token: unknown;
-  try { token = (JSON.parse(text) as { oidcToken?: unknown }).oidcToken; } catch { /* not JSON */ }
+  try {
+    token = (JSON.parse(text) as { oidcToken?: unknown }).oidcToken;
+  } catch {
+    /* not JSON */
+  }
   if (status !== 200 || typeof token !== 'string' || !token) {
-    throw new KubeloginError(`failed to get token: AzurePipelinesCredential: the OIDC token request for service connection ${connectionId} answered HTTP ${status}: ${text.slice(0, 200)}`);
+    throw new KubeloginError(
+      `failed to get token: AzurePipelinesCredential: the OIDC token request for service connection ${connectionId} answered HTTP ${status}: ${text.slice(0, 200)}`,
+    );
   }
   return token;
 }
 
 /** Node's codes for a server certificate it cannot verify (a private CA such as Kentra's). */
-const UNTRUSTED_CERTIFICATE = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+]);
 
 /** What to run when the authority's certificate is not trusted: Kentra's shell set-up trusts its CA. */
 export function tlsHint(err: NodeJS.ErrnoException): string {
   if (!err.code || !UNTRUSTED_CERTIFICATE.has(err.code)) return '';
-  return '\nThe authority\'s TLS certificate is not trusted by this kubelogin (Node.js). If the authority is Kentra, run\n'
-    + '  eval "$(kentra env)"\nin this shell (it sets NODE_EXTRA_CA_CERTS to Kentra\'s CA), or set NODE_EXTRA_CA_CERTS to the CA file yourself, and try again.';
+  return (
+    "\nThe authority's TLS certificate is not trusted by this kubelogin (Node.js). If the authority is Kentra, run\n" +
+    '  eval "$(kentra env)"\nin this shell (it sets NODE_EXTRA_CA_CERTS to Kentra\'s CA), or set NODE_EXTRA_CA_CERTS to the CA file yourself, and try again.'
+  );
 }
 
 /** A token for the cache miss: refresh silently when possible, sign in otherwise; cache the result. */
@@ -333,7 +507,9 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
 
   const fetchToken = async (): Promise<CacheEntry> => {
     if (o.isPoPTokenEnabled && !['spn', 'ropc', 'interactive'].includes(o.loginMethod)) {
-      throw new KubeloginError(`--pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l ${o.loginMethod}`);
+      throw new KubeloginError(
+        `--pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l ${o.loginMethod}`,
+      );
     }
     if (o.loginMethod === 'azurecli') return azureCli(o, env);
     if (o.loginMethod === 'msi') return managedIdentity(o, env);
@@ -345,14 +521,34 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
     const v1TokenUrl = `${a.host}${o.tenantId}/oauth2/token${ADAL_API_VERSION}`;
     const resource = scope.replace('/.default', '');
     switch (o.loginMethod) {
-      case 'devicecode': case 'ropc': case 'interactive': {
-        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID']]);
+      case 'devicecode':
+      case 'ropc':
+      case 'interactive': {
+        requireFields(o, [
+          ['clientId', 'client ID'],
+          ['tenantId', 'tenant ID'],
+        ]);
         const cached = readEntry(file);
         if (cached?.refreshToken) {
           try {
             const body = o.isLegacy
-              ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, resource }, a.ca)
-              : await post(tokenUrl, { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, scope: `${scope} openid offline_access profile`, client_info: '1', ...popParams }, a.ca);
+              ? await post(
+                  v1TokenUrl,
+                  { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, resource },
+                  a.ca,
+                )
+              : await post(
+                  tokenUrl,
+                  {
+                    client_id: o.clientId,
+                    grant_type: 'refresh_token',
+                    refresh_token: cached.refreshToken,
+                    scope: `${scope} openid offline_access profile`,
+                    client_info: '1',
+                    ...popParams,
+                  },
+                  a.ca,
+                );
             return toEntry(body, o.tenantId, cached.username);
           } catch (err) {
             // A revoked or expired refresh token: forget it and sign in again, once.
@@ -361,46 +557,113 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
           }
         }
         if (o.loginMethod === 'ropc') {
-          requireFields(o, [['username', 'username'], ['password', 'password']]);
+          requireFields(o, [
+            ['username', 'username'],
+            ['password', 'password'],
+          ]);
           const body = o.isLegacy
-            ? await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, resource }, a.ca)
-            : await post(tokenUrl, { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, scope: `${scope} openid offline_access profile`, client_info: '1', ...popParams }, a.ca);
+            ? await post(
+                v1TokenUrl,
+                { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, resource },
+                a.ca,
+              )
+            : await post(
+                tokenUrl,
+                {
+                  client_id: o.clientId,
+                  grant_type: 'password',
+                  username: o.username,
+                  password: o.password,
+                  scope: `${scope} openid offline_access profile`,
+                  client_info: '1',
+                  ...popParams,
+                },
+                a.ca,
+              );
           return toEntry(body, o.tenantId, o.username);
         }
         if (o.loginMethod === 'interactive') return toEntry(await interactive(o, a, scope, env, stderr, popParams), o.tenantId);
         return toEntry(await deviceCode(o, a, scope, stderr), o.tenantId);
       }
       case 'spn': {
-        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID']]);
+        requireFields(o, [
+          ['clientId', 'client ID'],
+          ['tenantId', 'tenant ID'],
+        ]);
         if (!o.clientSecret && !o.clientCert) throw new KubeloginError('client secret cannot be empty');
         const credential: Record<string, string> = o.clientSecret
           ? { client_secret: o.clientSecret }
-          : { client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: certificateAssertion(o, tokenUrl) };
+          : {
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: certificateAssertion(o, tokenUrl),
+            };
         // --legacy: ADAL on the v1 endpoint, resource = the server id (upstream's ADALClientSecret/CertCredential).
-        if (o.isLegacy) return toEntry(await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca), o.tenantId);
-        return toEntry(await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential, ...popParams }, a.ca), o.tenantId);
+        if (o.isLegacy)
+          return toEntry(
+            await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca),
+            o.tenantId,
+          );
+        return toEntry(
+          await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential, ...popParams }, a.ca),
+          o.tenantId,
+        );
       }
       case 'azurepipelines': {
         // azidentity's AzurePipelinesCredential: the job's OIDC token for the service connection, as a client assertion.
         const systemAccessToken = env.SYSTEM_ACCESSTOKEN;
         if (!systemAccessToken) throw new KubeloginError('SYSTEM_ACCESSTOKEN environment variable not set');
         const oidcUri = env.SYSTEM_OIDCREQUESTURI;
-        if (!oidcUri) throw new KubeloginError('failed to create azure pipelines credential: no value for environment variable SYSTEM_OIDCREQUESTURI. This should be set by Azure Pipelines');
-        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID'], ['azurePipelinesServiceConnectionId', 'service connection ID']]);
+        if (!oidcUri)
+          throw new KubeloginError(
+            'failed to create azure pipelines credential: no value for environment variable SYSTEM_OIDCREQUESTURI. This should be set by Azure Pipelines',
+          );
+        requireFields(o, [
+          ['clientId', 'client ID'],
+          ['tenantId', 'tenant ID'],
+          ['azurePipelinesServiceConnectionId', 'service connection ID'],
+        ]);
         const assertion = await azurePipelinesOidcToken(oidcUri, o.azurePipelinesServiceConnectionId, systemAccessToken);
-        return toEntry(await post(tokenUrl, {
-          client_id: o.clientId, grant_type: 'client_credentials', scope, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion,
-        }, a.ca), o.tenantId);
+        return toEntry(
+          await post(
+            tokenUrl,
+            {
+              client_id: o.clientId,
+              grant_type: 'client_credentials',
+              scope,
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: assertion,
+            },
+            a.ca,
+          ),
+          o.tenantId,
+        );
       }
       case 'workloadidentity': {
-        requireFields(o, [['clientId', 'client ID'], ['tenantId', 'tenant ID'], ['federatedTokenFile', 'federated token file']]);
+        requireFields(o, [
+          ['clientId', 'client ID'],
+          ['tenantId', 'tenant ID'],
+          ['federatedTokenFile', 'federated token file'],
+        ]);
         const assertion = readFileSync(o.federatedTokenFile, 'utf8').trim();
-        return toEntry(await post(tokenUrl, {
-          client_id: o.clientId, grant_type: 'client_credentials', scope, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion,
-        }, a.ca), o.tenantId);
+        return toEntry(
+          await post(
+            tokenUrl,
+            {
+              client_id: o.clientId,
+              grant_type: 'client_credentials',
+              scope,
+              client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+              client_assertion: assertion,
+            },
+            a.ca,
+          ),
+          o.tenantId,
+        );
       }
       default:
-        throw new KubeloginError(`login method ${o.loginMethod} is not available in Kentra's kubelogin: use -l azurecli (kentra login or az login) or upstream Azure/kubelogin`);
+        throw new KubeloginError(
+          `login method ${o.loginMethod} is not available in Kentra's kubelogin: use -l azurecli (kentra login or az login) or upstream Azure/kubelogin`,
+        );
     }
   };
 
@@ -415,7 +678,9 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
     return entry;
   });
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new KubeloginError('failed to get token: context deadline exceeded')), timeoutMs); });
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KubeloginError('failed to get token: context deadline exceeded')), timeoutMs);
+  });
   try {
     return await Promise.race([work, deadline]);
   } catch (err) {

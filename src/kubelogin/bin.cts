@@ -4,7 +4,16 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { cacheFile, readEntry, usable, type CacheEntry } from './cache.cjs';
-import { defaultOptions, GET_TOKEN_FLAGS, KubeloginError, parseFlags, scopeOf, updateFromEnv, validate, type TokenOptions } from './options.cjs';
+import {
+  defaultOptions,
+  GET_TOKEN_FLAGS,
+  KubeloginError,
+  parseFlags,
+  scopeOf,
+  updateFromEnv,
+  validate,
+  type TokenOptions,
+} from './options.cjs';
 
 const VERSION = '0.2.99-kentra';
 
@@ -76,7 +85,8 @@ export function execCredential(entry: CacheEntry, execInfo: string | undefined, 
       throw new KubeloginError(`cannot unmarshal "${execInfo}" to ExecCredential: ${(err as Error).message}`);
     }
     if (requested) {
-      if (requested !== 'client.authentication.k8s.io/v1' && requested !== 'client.authentication.k8s.io/v1beta1') throw new KubeloginError(`api version: ${requested} is not supported`);
+      if (requested !== 'client.authentication.k8s.io/v1' && requested !== 'client.authentication.k8s.io/v1beta1')
+        throw new KubeloginError(`api version: ${requested} is not supported`);
       apiVersion = requested;
     }
   }
@@ -97,7 +107,8 @@ function cacheIdentity(o: TokenOptions): string {
   if (o.loginMethod === 'workloadidentity') return o.federatedTokenFile;
   if (o.loginMethod === 'azurepipelines') return o.azurePipelinesServiceConnectionId;
   // A token cached for one credential must not answer for another (a rotated or mistyped secret).
-  if (o.loginMethod === 'spn') return o.clientCert ? `cert:${o.clientCert}` : `secret:${createHash('sha256').update(o.clientSecret).digest('hex').slice(0, 16)}`;
+  if (o.loginMethod === 'spn')
+    return o.clientCert ? `cert:${o.clientCert}` : `secret:${createHash('sha256').update(o.clientSecret).digest('hex').slice(0, 16)}`;
   return '';
 }
 
@@ -112,8 +123,12 @@ async function getToken(args: string[]): Promise<void> {
   if (!o.serverId) throw new KubeloginError('server-id is required');
   const popHost = o.isPoPTokenEnabled ? (await import('./pop.cjs')).popHost(o.popClaims) : undefined;
   const file = cacheFile(o.tokenCacheDir, {
-    authority: o.authorityHost || o.environment, tenantId: o.tenantId, clientId: o.clientId, scope: scopeOf(o.serverId),
-    loginMethod: o.loginMethod, identity: cacheIdentity(o),
+    authority: o.authorityHost || o.environment,
+    tenantId: o.tenantId,
+    clientId: o.clientId,
+    scope: scopeOf(o.serverId),
+    loginMethod: o.loginMethod,
+    identity: cacheIdentity(o),
   });
   let entry = readEntry(file);
   const pop = popHost === undefined ? undefined : await import('./pop.cjs');
@@ -147,16 +162,25 @@ async function removeCacheDir(args: string[], flag: string): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'get-token': return getToken(rest);
-    case 'convert-kubeconfig': return (await import('./convert.js')).convertKubeconfig(rest);
-    case 'remove-cache-dir': return removeCacheDir(rest, 'cache-dir');
+    case 'get-token':
+      return getToken(rest);
+    case 'convert-kubeconfig':
+      return (await import('./convert.js')).convertKubeconfig(rest);
+    case 'remove-cache-dir':
+      return removeCacheDir(rest, 'cache-dir');
     case 'remove-tokens':
       process.stderr.write('Command "remove-tokens" is deprecated, remove-tokens is deprecated, use remove-cache-dir instead\n');
       return removeCacheDir(rest, 'token-cache-dir');
-    case '--version': case 'version':
-      process.stdout.write(`kubelogin version\ngit hash: ${VERSION}/kentra\nGo version: none (Node.js ${process.version})\nBuild time: -\nPlatform: ${process.platform}/${process.arch}\n`);
+    case '--version':
+    case 'version':
+      process.stdout.write(
+        `kubelogin version\ngit hash: ${VERSION}/kentra\nGo version: none (Node.js ${process.version})\nBuild time: -\nPlatform: ${process.platform}/${process.arch}\n`,
+      );
       return;
-    case undefined: case 'help': case '-h': case '--help':
+    case undefined:
+    case 'help':
+    case '-h':
+    case '--help':
       process.stdout.write(HELP);
       return;
     default:

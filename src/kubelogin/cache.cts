@@ -26,7 +26,19 @@ export interface CacheKey {
 }
 
 export function cacheFile(dir: string, key: CacheKey): string {
-  const id = createHash('sha256').update(JSON.stringify([key.authority.toLowerCase(), key.tenantId.toLowerCase(), key.clientId.toLowerCase(), key.scope, key.loginMethod, key.identity])).digest('hex').slice(0, 32);
+  const id = createHash('sha256')
+    .update(
+      JSON.stringify([
+        key.authority.toLowerCase(),
+        key.tenantId.toLowerCase(),
+        key.clientId.toLowerCase(),
+        key.scope,
+        key.loginMethod,
+        key.identity,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 32);
   return join(dir, `${key.loginMethod}-${id}.json`);
 }
 
@@ -47,7 +59,11 @@ export function writeEntry(dir: string, file: string, entry: CacheEntry): void {
 }
 
 export function removeEntry(file: string): void {
-  try { unlinkSync(file); } catch { /* already gone */ }
+  try {
+    unlinkSync(file);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** Tokens closer than this to expiry are refreshed rather than handed to kubectl. */
@@ -76,15 +92,25 @@ export async function withLock<T>(file: string, dir: string, timeoutMs: number, 
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       try {
-        if (Date.now() - statSync(lock).mtimeMs > staleMs) { unlinkSync(lock); continue; }
-      } catch { continue; }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for another kubelogin to finish signing in (lock ${lock})`, { cause: err });
+        if (Date.now() - statSync(lock).mtimeMs > staleMs) {
+          unlinkSync(lock);
+          continue;
+        }
+      } catch {
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for another kubelogin to finish signing in (lock ${lock})`, { cause: err });
       await sleep(100);
     }
   }
   try {
     return await fn();
   } finally {
-    try { unlinkSync(lock); } catch { /* removed as stale by someone else */ }
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* removed as stale by someone else */
+    }
   }
 }

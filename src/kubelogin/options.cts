@@ -1,7 +1,17 @@
 // `kubelogin get-token` flags, environment variables and validation, as upstream v0.2.x has them
 // (reference/kubelogin.md §1.2–1.3). No imports: this runs on the cache-hit path.
 
-export const LOGIN_MODES = ['devicecode', 'interactive', 'spn', 'ropc', 'msi', 'azurecli', 'azd', 'workloadidentity', 'azurepipelines'] as const;
+export const LOGIN_MODES = [
+  'devicecode',
+  'interactive',
+  'spn',
+  'ropc',
+  'msi',
+  'azurecli',
+  'azd',
+  'workloadidentity',
+  'azurepipelines',
+] as const;
 export type LoginMode = (typeof LOGIN_MODES)[number];
 
 export interface TokenOptions {
@@ -74,7 +84,8 @@ export function parseDuration(text: string): number {
     matched += m[0];
     total += Number(m[1]) * ({ ms: 0.001, s: 1, m: 60, h: 3600 } as Record<string, number>)[m[2]!]!;
   }
-  if (!text || matched !== text) throw new KubeloginError(`invalid argument "${text}" for "--timeout" flag: time: invalid duration "${text}"`);
+  if (!text || matched !== text)
+    throw new KubeloginError(`invalid argument "${text}" for "--timeout" flag: time: invalid duration "${text}"`);
   return total;
 }
 
@@ -84,16 +95,40 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv, home: string): string {
 
 export function defaultOptions(env: NodeJS.ProcessEnv, home: string): TokenOptions {
   return {
-    loginMethod: 'devicecode', clientId: '', clientSecret: '', clientCert: '', clientCertPassword: '', username: '', password: '',
-    identityResourceId: '', serverId: '', federatedTokenFile: '', authorityHost: '', tokenCacheDir: defaultCacheDir(env, home),
-    tenantId: '', subscription: '', environment: 'AzurePublicCloud', isLegacy: false, useAzureRMTerraformEnv: false,
-    isPoPTokenEnabled: false, popClaims: '', timeoutSeconds: 60, disableEnvironmentOverride: false, disableInstanceDiscovery: false,
-    redirectUrl: '', loginHint: '', azurePipelinesServiceConnectionId: '',
+    loginMethod: 'devicecode',
+    clientId: '',
+    clientSecret: '',
+    clientCert: '',
+    clientCertPassword: '',
+    username: '',
+    password: '',
+    identityResourceId: '',
+    serverId: '',
+    federatedTokenFile: '',
+    authorityHost: '',
+    tokenCacheDir: defaultCacheDir(env, home),
+    tenantId: '',
+    subscription: '',
+    environment: 'AzurePublicCloud',
+    isLegacy: false,
+    useAzureRMTerraformEnv: false,
+    isPoPTokenEnabled: false,
+    popClaims: '',
+    timeoutSeconds: 60,
+    disableEnvironmentOverride: false,
+    disableInstanceDiscovery: false,
+    redirectUrl: '',
+    loginHint: '',
+    azurePipelinesServiceConnectionId: '',
   };
 }
 
 /** Parses `--flag value`, `--flag=value`, `-l value` and boolean flags. Unknown flags are an error, as in cobra. */
-export function parseFlags<T extends object>(args: string[], flags: { name: string; short?: string; key: keyof T; kind: string }[], into: T): T {
+export function parseFlags<T extends object>(
+  args: string[],
+  flags: { name: string; short?: string; key: keyof T; kind: string }[],
+  into: T,
+): T {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     let name: string;
@@ -148,7 +183,9 @@ export function updateFromEnv(o: TokenOptions, env: NodeJS.ProcessEnv): void {
   set('password', 'AAD_USER_PRINCIPAL_PASSWORD', 'AZURE_PASSWORD');
   if (o.loginMethod === 'azurepipelines') {
     // Upstream reads these only to fill what the flags left empty.
-    const fill = (key: keyof TokenOptions, name: string) => { if (!o[key] && env[name]) (o as unknown as Record<string, unknown>)[key] = env[name]; };
+    const fill = (key: keyof TokenOptions, name: string) => {
+      if (!o[key] && env[name]) (o as unknown as Record<string, unknown>)[key] = env[name];
+    };
     fill('clientId', 'AZURESUBSCRIPTION_CLIENT_ID');
     fill('tenantId', 'AZURESUBSCRIPTION_TENANT_ID');
     fill('azurePipelinesServiceConnectionId', 'AZURESUBSCRIPTION_SERVICE_CONNECTION_ID');
@@ -180,8 +217,14 @@ export function validate(o: TokenOptions): void {
     if (url.protocol !== 'https:' || !url.host) throw new KubeloginError(`authority host "${o.authorityHost}" is not valid`);
     if (!o.authorityHost.endsWith('/')) throw new KubeloginError(`authority host "${o.authorityHost}" should have a trailing slash`);
   }
-  if (o.isPoPTokenEnabled && !o.popClaims) throw new KubeloginError('if enabling pop token mode, please provide the pop-claims flag containing the PoP token claims as a comma-separated string: `u=popClaimHost,key1=val1`');
-  if (!o.isPoPTokenEnabled && o.popClaims) throw new KubeloginError('pop-enabled flag is required to use the PoP token feature. Please provide both pop-enabled and pop-claims flags');
+  if (o.isPoPTokenEnabled && !o.popClaims)
+    throw new KubeloginError(
+      'if enabling pop token mode, please provide the pop-claims flag containing the PoP token claims as a comma-separated string: `u=popClaimHost,key1=val1`',
+    );
+  if (!o.isPoPTokenEnabled && o.popClaims)
+    throw new KubeloginError(
+      'pop-enabled flag is required to use the PoP token feature. Please provide both pop-enabled and pop-claims flags',
+    );
   if (!(o.timeoutSeconds > 0)) throw new KubeloginError('timeout must be greater than 0');
 }
 

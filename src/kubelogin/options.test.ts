@@ -26,7 +26,19 @@ const parseGetToken = (args: string[], env: NodeJS.ProcessEnv = {}) => {
 
 describe('kubelogin get-token options as upstream v0.2.x', () => {
   it('--login-hint, --redirect-url, --legacy, -s/--subscription and the spn: server id are accepted', () => {
-    const o = parseGetToken(['-l', 'interactive', '--server-id', `spn:${SERVER}`, '--login-hint', 'dev@contoso.com', '--redirect-url', 'http://localhost:8400/', '--legacy', '-s', 'sub-1']);
+    const o = parseGetToken([
+      '-l',
+      'interactive',
+      '--server-id',
+      `spn:${SERVER}`,
+      '--login-hint',
+      'dev@contoso.com',
+      '--redirect-url',
+      'http://localhost:8400/',
+      '--legacy',
+      '-s',
+      'sub-1',
+    ]);
     assert.equal(o.loginHint, 'dev@contoso.com');
     assert.equal(o.redirectUrl, 'http://localhost:8400/');
     assert.equal(o.isLegacy, true);
@@ -36,7 +48,7 @@ describe('kubelogin get-token options as upstream v0.2.x', () => {
     assert.equal(parseGetToken(['--subscription=sub-2']).subscription, 'sub-2');
   });
 
-  it('--timeout takes Go durations, AZURE_CLI_TIMEOUT overrides it, and a bad one is cobra\'s error', () => {
+  it("--timeout takes Go durations, AZURE_CLI_TIMEOUT overrides it, and a bad one is cobra's error", () => {
     assert.equal(parseGetToken([]).timeoutSeconds, 60);
     assert.equal(parseGetToken(['--timeout', '1m30s']).timeoutSeconds, 90);
     assert.equal(parseGetToken(['--timeout=500ms']).timeoutSeconds, 0.5);
@@ -45,8 +57,15 @@ describe('kubelogin get-token options as upstream v0.2.x', () => {
   });
 
   it('azurepipelines: the AZURESUBSCRIPTION_* variables fill only what the flags left empty', () => {
-    const env = { AZURESUBSCRIPTION_CLIENT_ID: 'env-client', AZURESUBSCRIPTION_TENANT_ID: 'env-tenant', AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: 'env-conn' };
-    const o = parseGetToken(['-l', 'azurepipelines', '--client-id', 'flag-client', '--azure-pipelines-service-connection-id', 'flag-conn'], env);
+    const env = {
+      AZURESUBSCRIPTION_CLIENT_ID: 'env-client',
+      AZURESUBSCRIPTION_TENANT_ID: 'env-tenant',
+      AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: 'env-conn',
+    };
+    const o = parseGetToken(
+      ['-l', 'azurepipelines', '--client-id', 'flag-client', '--azure-pipelines-service-connection-id', 'flag-conn'],
+      env,
+    );
     assert.equal(o.clientId, 'flag-client');
     assert.equal(o.tenantId, 'env-tenant');
     assert.equal(o.azurePipelinesServiceConnectionId, 'flag-conn');
@@ -61,10 +80,16 @@ describe('kubelogin get-token options as upstream v0.2.x', () => {
 
 describe('the kubelogin command', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'kentra-kubelogin-unit-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kentra-kubelogin-unit-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const kubelogin = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const r = spawnSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: dir, ...env }, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH, HOME: dir, ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -72,7 +97,17 @@ describe('the kubelogin command', () => {
     const r = kubelogin(['get-token', '--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /Supported methods: devicecode, interactive, spn, ropc, msi, azurecli, azd, workloadidentity, azurepipelines\./);
-    for (const flag of ['--login-hint', '--redirect-url', '--timeout', '--legacy', '-s, --subscription', '--pop-enabled', '--pop-claims', '--azure-pipelines-service-connection-id']) assert.ok(r.stdout.includes(flag), flag);
+    for (const flag of [
+      '--login-hint',
+      '--redirect-url',
+      '--timeout',
+      '--legacy',
+      '-s, --subscription',
+      '--pop-enabled',
+      '--pop-claims',
+      '--azure-pipelines-service-connection-id',
+    ])
+      assert.ok(r.stdout.includes(flag), flag);
   });
 
   it('-l azurepipelines outside a pipeline fails as upstream does: SYSTEM_ACCESSTOKEN environment variable not set', () => {
@@ -82,9 +117,23 @@ describe('the kubelogin command', () => {
   });
 
   it('--pop-enabled with a mode that has no PoP credential upstream says so, rather than handing out a bearer token', () => {
-    const r = kubelogin(['get-token', '-l', 'azurecli', '--server-id', SERVER, '--pop-enabled', '--pop-claims', 'u=/arm/id', '--cache-dir', join(dir, 'c-pop')]);
+    const r = kubelogin([
+      'get-token',
+      '-l',
+      'azurecli',
+      '--server-id',
+      SERVER,
+      '--pop-enabled',
+      '--pop-claims',
+      'u=/arm/id',
+      '--cache-dir',
+      join(dir, 'c-pop'),
+    ]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, "Error: --pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l azurecli\n");
+    assert.equal(
+      r.stderr,
+      "Error: --pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l azurecli\n",
+    );
   });
 
   it('remove-cache-dir removes --cache-dir, and by default ~/.kube/cache/kubelogin/ (not KUBECACHEDIR)', () => {
@@ -111,21 +160,36 @@ describe('the kubelogin command', () => {
     mkdirSync(bin);
     const argvFile = join(dir, 'fake-azd-argv');
     // FAKE azd: records its arguments and answers as `azd auth token --output json` does.
-    writeFileSync(join(bin, 'azd'), `#!/bin/sh\necho "$@" > "${argvFile}"\necho '{"token":"fake-azd-token","expiresOn":"2099-01-01T00:00:00Z"}'\n`);
+    writeFileSync(
+      join(bin, 'azd'),
+      `#!/bin/sh\necho "$@" > "${argvFile}"\necho '{"token":"fake-azd-token","expiresOn":"2099-01-01T00:00:00Z"}'\n`,
+    );
     chmodSync(join(bin, 'azd'), 0o755);
-    const r = kubelogin(['get-token', '-l', 'azd', '--server-id', SERVER, '-t', TENANT, '--cache-dir', join(dir, 'c-azd')], { PATH: `${bin}:${process.env.PATH}` });
+    const r = kubelogin(['get-token', '-l', 'azd', '--server-id', SERVER, '-t', TENANT, '--cache-dir', join(dir, 'c-azd')], {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     assert.equal(r.code, 0, r.stderr);
     const cred = JSON.parse(r.stdout);
     assert.equal(cred.status.token, 'fake-azd-token');
     assert.equal(cred.status.expirationTimestamp, '2099-01-01T00:00:00Z');
-    assert.equal(readFileSync(argvFile, 'utf8').trim(), `auth token --output json --no-prompt --scope ${SERVER}/.default --tenant-id ${TENANT}`);
+    assert.equal(
+      readFileSync(argvFile, 'utf8').trim(),
+      `auth token --output json --no-prompt --scope ${SERVER}/.default --tenant-id ${TENANT}`,
+    );
 
     writeFileSync(join(bin, 'azd'), "#!/bin/sh\necho 'ERROR: not logged in, run `azd auth login` to login' >&2\nexit 1\n");
-    const failed = kubelogin(['get-token', '-l', 'azd', '--server-id', `${SERVER}x`, '--cache-dir', join(dir, 'c-azd2')], { PATH: `${bin}:${process.env.PATH}` });
+    const failed = kubelogin(['get-token', '-l', 'azd', '--server-id', `${SERVER}x`, '--cache-dir', join(dir, 'c-azd2')], {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /^Error: failed to get token: AzureDeveloperCLICredential: ERROR: not logged in, run `azd auth login` to login$/m);
+    assert.match(
+      failed.stderr,
+      /^Error: failed to get token: AzureDeveloperCLICredential: ERROR: not logged in, run `azd auth login` to login$/m,
+    );
 
-    const missing = kubelogin(['get-token', '-l', 'azd', '--server-id', SERVER, '--cache-dir', join(dir, 'c-azd3')], { PATH: '/nonexistent' });
+    const missing = kubelogin(['get-token', '-l', 'azd', '--server-id', SERVER, '--cache-dir', join(dir, 'c-azd3')], {
+      PATH: '/nonexistent',
+    });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /AzureDeveloperCLICredential: Azure Developer CLI not found on path/);
   });
@@ -134,10 +198,39 @@ describe('the kubelogin command', () => {
     const key = join(dir, 'k.pem');
     const cert = join(dir, 'c.pem');
     const pfx = join(dir, 'client.pfx');
-    assert.equal(spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=pfx', '-days', '1'], { stdio: 'ignore' }).status, 0);
-    assert.equal(spawnSync('openssl', ['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', pfx, '-passout', 'pass:right-password'], { stdio: 'ignore' }).status, 0);
-    const r = kubelogin(['get-token', '-l', 'spn', '--server-id', SERVER, '-t', TENANT, '--client-id', CLIENT, '--client-certificate', pfx, '--client-certificate-password', 'wrong',
-      '--authority-host', 'https://127.0.0.1:9/', '--cache-dir', join(dir, 'c-pfx')]);
+    assert.equal(
+      spawnSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=pfx', '-days', '1'],
+        { stdio: 'ignore' },
+      ).status,
+      0,
+    );
+    assert.equal(
+      spawnSync('openssl', ['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', pfx, '-passout', 'pass:right-password'], {
+        stdio: 'ignore',
+      }).status,
+      0,
+    );
+    const r = kubelogin([
+      'get-token',
+      '-l',
+      'spn',
+      '--server-id',
+      SERVER,
+      '-t',
+      TENANT,
+      '--client-id',
+      CLIENT,
+      '--client-certificate',
+      pfx,
+      '--client-certificate-password',
+      'wrong',
+      '--authority-host',
+      'https://127.0.0.1:9/',
+      '--cache-dir',
+      join(dir, 'c-pfx'),
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^Error: .*cannot read the PKCS#12 \(PFX\) client certificate .*client\.pfx.*wrong password/m);
   });
@@ -145,7 +238,9 @@ describe('the kubelogin command', () => {
 
 describe('convert-kubeconfig output as upstream v0.2.x', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'kentra-kubelogin-convert-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kentra-kubelogin-convert-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const azureKubeconfig = (configMode: string) => `apiVersion: v1
@@ -164,7 +259,10 @@ users:
   const convert = (args: string[], configMode = '1', env: NodeJS.ProcessEnv = {}) => {
     const file = join(dir, `k${n++}`);
     writeFileSync(file, azureKubeconfig(configMode));
-    const r = spawnSync(process.execPath, [BIN, 'convert-kubeconfig', '--kubeconfig', file, ...args], { env: { PATH: process.env.PATH, HOME: dir, ...env }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BIN, 'convert-kubeconfig', '--kubeconfig', file, ...args], {
+      env: { PATH: process.env.PATH, HOME: dir, ...env },
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     return (parse(readFileSync(file, 'utf8')) as any).users[0].user.exec.args as string[];
   };
@@ -177,28 +275,118 @@ users:
   });
 
   it('interactive carries --pop-enabled/--pop-claims, --redirect-url and --login-hint', () => {
-    assert.deepEqual(convert(['-l', 'interactive', '--redirect-url', 'http://localhost:8400/', '--login-hint', 'dev@contoso.com', '--pop-enabled', '--pop-claims', 'u=/arm/id']),
-      ['get-token', '--login', 'interactive', '--server-id', SERVER, ...ids, '--pop-enabled', '--pop-claims', 'u=/arm/id', '--redirect-url', 'http://localhost:8400/', '--login-hint', 'dev@contoso.com']);
+    assert.deepEqual(
+      convert([
+        '-l',
+        'interactive',
+        '--redirect-url',
+        'http://localhost:8400/',
+        '--login-hint',
+        'dev@contoso.com',
+        '--pop-enabled',
+        '--pop-claims',
+        'u=/arm/id',
+      ]),
+      [
+        'get-token',
+        '--login',
+        'interactive',
+        '--server-id',
+        SERVER,
+        ...ids,
+        '--pop-enabled',
+        '--pop-claims',
+        'u=/arm/id',
+        '--redirect-url',
+        'http://localhost:8400/',
+        '--login-hint',
+        'dev@contoso.com',
+      ],
+    );
   });
 
   it('spn carries the certificate, --legacy, PoP and --disable-environment-override', () => {
-    assert.deepEqual(convert(['-l', 'spn', '--client-certificate', '/c.pfx', '--client-certificate-password', 'pw', '--legacy', '--pop-enabled', '--pop-claims', 'u=x', '--disable-environment-override']),
-      ['get-token', '--login', 'spn', '--server-id', SERVER, ...ids, '--client-certificate', '/c.pfx', '--client-certificate-password', 'pw', '--legacy', '--pop-enabled', '--pop-claims', 'u=x', '--disable-environment-override']);
+    assert.deepEqual(
+      convert([
+        '-l',
+        'spn',
+        '--client-certificate',
+        '/c.pfx',
+        '--client-certificate-password',
+        'pw',
+        '--legacy',
+        '--pop-enabled',
+        '--pop-claims',
+        'u=x',
+        '--disable-environment-override',
+      ]),
+      [
+        'get-token',
+        '--login',
+        'spn',
+        '--server-id',
+        SERVER,
+        ...ids,
+        '--client-certificate',
+        '/c.pfx',
+        '--client-certificate-password',
+        'pw',
+        '--legacy',
+        '--pop-enabled',
+        '--pop-claims',
+        'u=x',
+        '--disable-environment-override',
+      ],
+    );
   });
 
   it('the spn: server id is written as given', () => {
-    assert.deepEqual(convert(['--server-id', `spn:${SERVER}`]), ['get-token', '--login', 'devicecode', '--server-id', `spn:${SERVER}`, ...ids]);
+    assert.deepEqual(convert(['--server-id', `spn:${SERVER}`]), [
+      'get-token',
+      '--login',
+      'devicecode',
+      '--server-id',
+      `spn:${SERVER}`,
+      ...ids,
+    ]);
   });
 
   it('azurecli writes --tenant-id and -s/--subscription only when passed; azd only --tenant-id', () => {
     assert.deepEqual(convert(['-l', 'azurecli']), ['get-token', '--login', 'azurecli', '--server-id', SERVER]);
-    assert.deepEqual(convert(['-l', 'azurecli', '-s', 'sub-1', '-t', TENANT]), ['get-token', '--login', 'azurecli', '--server-id', SERVER, '--tenant-id', TENANT, '--subscription', 'sub-1']);
+    assert.deepEqual(convert(['-l', 'azurecli', '-s', 'sub-1', '-t', TENANT]), [
+      'get-token',
+      '--login',
+      'azurecli',
+      '--server-id',
+      SERVER,
+      '--tenant-id',
+      TENANT,
+      '--subscription',
+      'sub-1',
+    ]);
     assert.deepEqual(convert(['-l', 'azd']), ['get-token', '--login', 'azd', '--server-id', SERVER]);
-    assert.deepEqual(convert(['-l', 'azd', '--tenant-id', TENANT]), ['get-token', '--login', 'azd', '--server-id', SERVER, '--tenant-id', TENANT]);
+    assert.deepEqual(convert(['-l', 'azd', '--tenant-id', TENANT]), [
+      'get-token',
+      '--login',
+      'azd',
+      '--server-id',
+      SERVER,
+      '--tenant-id',
+      TENANT,
+    ]);
   });
 
   it('azurepipelines writes --tenant-id and --azure-pipelines-service-connection-id', () => {
-    assert.deepEqual(convert(['-l', 'azurepipelines', '--azure-pipelines-service-connection-id', 'conn-1']),
-      ['get-token', '--login', 'azurepipelines', '--server-id', SERVER, '--tenant-id', TENANT, '--azure-pipelines-service-connection-id', 'conn-1']);
+    assert.deepEqual(convert(['-l', 'azurepipelines', '--azure-pipelines-service-connection-id', 'conn-1']), [
+      'get-token',
+      '--login',
+      'azurepipelines',
+      '--server-id',
+      SERVER,
+      '--tenant-id',
+      TENANT,
+      '--azure-pipelines-service-connection-id',
+      'conn-1',
+    ]);
   });
 });

@@ -28,7 +28,10 @@ export function popKey(cacheDir: string): PopKey {
   try {
     return fromPrivateKey(createPrivateKey(readFileSync(file, 'utf8')));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KubeloginError(`failed to read the PoP key ${file}: ${(err as Error).message}; remove it (kubelogin remove-cache-dir) to make a new one`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new KubeloginError(
+        `failed to read the PoP key ${file}: ${(err as Error).message}; remove it (kubelogin remove-cache-dir) to make a new one`,
+      );
   }
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -57,11 +60,15 @@ export function popHost(popClaims: string): string {
     const eq = pair.indexOf('=');
     const key = pair.slice(0, eq).trim();
     const value = pair.slice(eq + 1).trim();
-    if (eq < 1 || !key || !value) throw new KubeloginError('failed to parse PoP token claims. Ensure the claims are formatted as `key=value` with no extra whitespace');
+    if (eq < 1 || !key || !value)
+      throw new KubeloginError('failed to parse PoP token claims. Ensure the claims are formatted as `key=value` with no extra whitespace');
     claims.set(key, value);
   }
   const u = claims.get('u');
-  if (!u) throw new KubeloginError('required u-claim not provided for PoP token flow. Please provide the ARM ID of the cluster in the format `u=<ARM_ID>`');
+  if (!u)
+    throw new KubeloginError(
+      'required u-claim not provided for PoP token flow. Please provide the ARM ID of the cluster in the format `u=<ARM_ID>`',
+    );
   return u;
 }
 
@@ -79,7 +86,9 @@ export function boundKeyId(accessToken: string): string | undefined {
 export function signedHttpRequest(accessToken: string, host: string, k: PopKey, now = Date.now()): string {
   const header = Buffer.from(`{"typ":"pop","alg":"RS256","kid":"${k.kid}"}`).toString('base64url');
   const jwk = `{"e":"${k.e}","kty":"RSA","n":"${k.n}","alg":"RS256","kid":"${k.kid}"}`;
-  const payload = Buffer.from(`{"at":${JSON.stringify(accessToken)},"ts":${Math.floor(now / 1000)},"u":${JSON.stringify(host)},"cnf":{"jwk":${jwk}},"nonce":"${randomUUID().replace(/-/g, '')}"}`).toString('base64url');
+  const payload = Buffer.from(
+    `{"at":${JSON.stringify(accessToken)},"ts":${Math.floor(now / 1000)},"u":${JSON.stringify(host)},"cnf":{"jwk":${jwk}},"nonce":"${randomUUID().replace(/-/g, '')}"}`,
+  ).toString('base64url');
   const signature = sign('RSA-SHA256', Buffer.from(`${header}.${payload}`), k.key).toString('base64url');
   return `${header}.${payload}.${signature}`;
 }

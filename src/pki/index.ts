@@ -14,15 +14,28 @@ const subtle = webcrypto.subtle;
 const ALG = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 const DAY = 24 * 3600 * 1000;
 
-export interface CertificateAndKey { certPem: string; keyPem: string; certDer: Buffer }
-export interface IssueOptions {
-  commonName: string; organizations?: string[]; dnsNames?: string[]; ipAddresses?: string[];
-  usage: 'server' | 'client' | 'both'; days?: number;
+export interface CertificateAndKey {
+  certPem: string;
+  keyPem: string;
+  certDer: Buffer;
 }
-export interface CertificateAuthority extends CertificateAndKey { issue(opts: IssueOptions): Promise<CertificateAndKey> }
+export interface IssueOptions {
+  commonName: string;
+  organizations?: string[];
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  usage: 'server' | 'client' | 'both';
+  days?: number;
+}
+export interface CertificateAuthority extends CertificateAndKey {
+  issue(opts: IssueOptions): Promise<CertificateAndKey>;
+}
 
 async function generateKeys(): Promise<CryptoKeyPair> {
-  return subtle.generateKey({ ...ALG, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  return subtle.generateKey({ ...ALG, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, [
+    'sign',
+    'verify',
+  ]) as Promise<CryptoKeyPair>;
 }
 
 async function keysFromPem(privateKeyPem: string): Promise<CryptoKeyPair> {
@@ -30,14 +43,17 @@ async function keysFromPem(privateKeyPem: string): Promise<CryptoKeyPair> {
   const pkcs8 = priv.export({ type: 'pkcs8', format: 'der' });
   const spki = createPublicKey(priv).export({ type: 'spki', format: 'der' });
   return {
-    privateKey: await subtle.importKey('pkcs8', pkcs8, ALG, true, ['sign']) as unknown as CryptoKey,
-    publicKey: await subtle.importKey('spki', spki, ALG, true, ['verify']) as unknown as CryptoKey,
+    privateKey: (await subtle.importKey('pkcs8', pkcs8, ALG, true, ['sign'])) as unknown as CryptoKey,
+    publicKey: (await subtle.importKey('spki', spki, ALG, true, ['verify'])) as unknown as CryptoKey,
   };
 }
 
 async function privatePem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END PRIVATE KEY-----\n`;
 }
 
 function serial(): string {
@@ -65,17 +81,24 @@ function authority(caCert: x509.X509Certificate, caKeys: CryptoKeyPair, keyPem: 
     ...toResult(caCert, keyPem),
     async issue(opts: IssueOptions): Promise<CertificateAndKey> {
       const keys = await generateKeys();
-      const eku = opts.usage === 'server' ? [x509.ExtendedKeyUsage.serverAuth]
-        : opts.usage === 'client' ? [x509.ExtendedKeyUsage.clientAuth]
-          : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+      const eku =
+        opts.usage === 'server'
+          ? [x509.ExtendedKeyUsage.serverAuth]
+          : opts.usage === 'client'
+            ? [x509.ExtendedKeyUsage.clientAuth]
+            : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
       const san = [
         ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
         ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
       ];
       const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: serial(), subject: name(opts.commonName, opts.organizations), issuer: caCert.subject,
-        ...validity(opts.days ?? (opts.usage === 'client' ? 365 : 825)), signingAlgorithm: ALG,
-        publicKey: keys.publicKey, signingKey: caKeys.privateKey,
+        serialNumber: serial(),
+        subject: name(opts.commonName, opts.organizations),
+        issuer: caCert.subject,
+        ...validity(opts.days ?? (opts.usage === 'client' ? 365 : 825)),
+        signingAlgorithm: ALG,
+        publicKey: keys.publicKey,
+        signingKey: caKeys.privateKey,
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
@@ -93,7 +116,11 @@ function authority(caCert: x509.X509Certificate, caKeys: CryptoKeyPair, keyPem: 
 export async function createCertificateAuthority(commonName: string, days = 3650): Promise<CertificateAuthority> {
   const keys = await generateKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: name(commonName), ...validity(days), signingAlgorithm: ALG, keys,
+    serialNumber: serial(),
+    name: name(commonName),
+    ...validity(days),
+    signingAlgorithm: ALG,
+    keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
@@ -111,7 +138,8 @@ export async function loadCertificateAuthority(certPem: string, keyPem: string):
 export async function loadOrCreateCertificateAuthority(dir: string, commonName: string): Promise<CertificateAuthority> {
   const certFile = join(dir, 'ca.pem');
   const keyFile = join(dir, 'ca-key.pem');
-  if (existsSync(certFile) && existsSync(keyFile)) return loadCertificateAuthority(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'));
+  if (existsSync(certFile) && existsSync(keyFile))
+    return loadCertificateAuthority(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = await createCertificateAuthority(commonName);
   writeFileSync(keyFile, ca.keyPem, { mode: 0o600 });
@@ -120,10 +148,18 @@ export async function loadOrCreateCertificateAuthority(dir: string, commonName: 
 }
 
 /** A self-signed leaf certificate (not a CA); with `privateKeyPem`, for that key. */
-export async function createSelfSignedCertificate(opts: { commonName: string; days?: number; privateKeyPem?: string }): Promise<CertificateAndKey> {
+export async function createSelfSignedCertificate(opts: {
+  commonName: string;
+  days?: number;
+  privateKeyPem?: string;
+}): Promise<CertificateAndKey> {
   const keys = opts.privateKeyPem ? await keysFromPem(opts.privateKeyPem) : await generateKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: name(opts.commonName), ...validity(opts.days ?? 365), signingAlgorithm: ALG, keys,
+    serialNumber: serial(),
+    name: name(opts.commonName),
+    ...validity(opts.days ?? 365),
+    signingAlgorithm: ALG,
+    keys,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),

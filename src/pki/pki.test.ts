@@ -8,8 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  certificateThumbprints, createCertificateAuthority, createSelfSignedCertificate, loadCertificateAuthority,
-  loadOrCreateCertificateAuthority, verifyIssuedBy, type CertificateAndKey,
+  certificateThumbprints,
+  createCertificateAuthority,
+  createSelfSignedCertificate,
+  loadCertificateAuthority,
+  loadOrCreateCertificateAuthority,
+  verifyIssuedBy,
+  type CertificateAndKey,
 } from './index.js';
 
 // Interoperability, not round-trips: OpenSSL's own parser and verifier, Node's X509Certificate,
@@ -47,12 +52,21 @@ function extension(txt: string, header: string): { critical: boolean; value: str
 }
 
 const caPromise = createCertificateAuthority('Kentra Test CA');
-const serverPromise = caPromise.then((ca) => ca.issue({
-  commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'], usage: 'server',
-}));
-const clientPromise = caPromise.then((ca) => ca.issue({
-  commonName: 'alice@example.com', organizations: ['system:masters', 'developers'], usage: 'client',
-}));
+const serverPromise = caPromise.then((ca) =>
+  ca.issue({
+    commonName: 'localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1', '::1'],
+    usage: 'server',
+  }),
+);
+const clientPromise = caPromise.then((ca) =>
+  ca.issue({
+    commonName: 'alice@example.com',
+    organizations: ['system:masters', 'developers'],
+    usage: 'client',
+  }),
+);
 
 test('the CA certificate: critical CA:TRUE, keyCertSign and cRLSign, a subject key id, RSA-2048/SHA-256', async () => {
   const ca = await caPromise;
@@ -95,11 +109,12 @@ test('a server certificate: openssl verifies it and reads every extension (IPv6 
   assert.deepEqual(extension(txt, 'X509v3 Basic Constraints'), { critical: true, value: 'CA:FALSE' });
   assert.equal(extension(txt, 'X509v3 Key Usage')!.value, 'Digital Signature, Key Encipherment');
   assert.equal(extension(txt, 'X509v3 Extended Key Usage')!.value, 'TLS Web Server Authentication');
-  assert.equal(extension(txt, 'X509v3 Subject Alternative Name')!.value,
-    'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+  assert.equal(extension(txt, 'X509v3 Subject Alternative Name')!.value, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
   // The authority key id is the CA's subject key id.
-  assert.equal(extension(txt, 'X509v3 Authority Key Identifier')!.value.replace(/^keyid:/, ''),
-    extension(text(ca.certPem), 'X509v3 Subject Key Identifier')!.value);
+  assert.equal(
+    extension(txt, 'X509v3 Authority Key Identifier')!.value.replace(/^keyid:/, ''),
+    extension(text(ca.certPem), 'X509v3 Subject Key Identifier')!.value,
+  );
   assert.match(txt, /Public-Key: \(2048 bit\)/);
 
   const node = new X509Certificate(server.certPem);
@@ -139,7 +154,13 @@ test('a client certificate: CN plus one O per organization (Kubernetes groups), 
 
 test('usage "both" carries both extended key usages; days is honoured; odd characters in names survive', async () => {
   const ca = await caPromise;
-  const both = await ca.issue({ commonName: 'node, "one"', organizations: ['a+b=c'], dnsNames: ['a.example', '*.b.example'], usage: 'both', days: 30 });
+  const both = await ca.issue({
+    commonName: 'node, "one"',
+    organizations: ['a+b=c'],
+    dnsNames: ['a.example', '*.b.example'],
+    usage: 'both',
+    days: 30,
+  });
   const txt = text(both.certPem);
   assert.equal(extension(txt, 'X509v3 Extended Key Usage')!.value, 'TLS Web Server Authentication, TLS Web Client Authentication');
   assert.equal(extension(txt, 'X509v3 Subject Alternative Name')!.value, 'DNS:a.example, DNS:*.b.example');
@@ -179,33 +200,48 @@ test('TLS: an https server with the issued certificate is trusted with the CA on
   for (const host of ['localhost', '127.0.0.1', '[::1]']) {
     const res = await get(`https://${host}:${port}/`, { ca: ca.certPem });
     assert.deepEqual(res, { status: 200, body: 'hello' }, host);
-    await assert.rejects(get(`https://${host}:${port}/`, {}), (err: NodeJS.ErrnoException) =>
-      err.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', `${host} without the CA`);
+    await assert.rejects(
+      get(`https://${host}:${port}/`, {}),
+      (err: NodeJS.ErrnoException) => err.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      `${host} without the CA`,
+    );
   }
   // A name the certificate does not carry is refused even with the CA.
   const other = await createCertificateAuthority('Another CA');
-  await assert.rejects(get(`https://127.0.0.1:${port}/`, { ca: other.certPem }), (err: NodeJS.ErrnoException) =>
-    err.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
-  await assert.rejects(get(`https://127.0.0.1:${port}/`, { ca: ca.certPem, servername: 'example.com' }),
-    (err: NodeJS.ErrnoException) => err.code === 'ERR_TLS_CERT_ALTNAME_INVALID');
+  await assert.rejects(
+    get(`https://127.0.0.1:${port}/`, { ca: other.certPem }),
+    (err: NodeJS.ErrnoException) => err.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  );
+  await assert.rejects(
+    get(`https://127.0.0.1:${port}/`, { ca: ca.certPem, servername: 'example.com' }),
+    (err: NodeJS.ErrnoException) => err.code === 'ERR_TLS_CERT_ALTNAME_INVALID',
+  );
   // OpenSSL's client agrees (s_client verifies the chain and the IP).
   // Asynchronously: the server runs in this process. -verify_return_error makes a failed verification a non-zero exit.
-  const sClient = (args: string[]) => new Promise<string>((resolve, reject) => {
-    const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', file(ca.certPem), '-verify_return_error', '-brief', ...args],
-      { timeout: 10_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(`${stdout}${stderr}`)));
-    child.stdin!.end();
-  });
+  const sClient = (args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        'openssl',
+        ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', file(ca.certPem), '-verify_return_error', '-brief', ...args],
+        { timeout: 10_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(`${stdout}${stderr}`)),
+      );
+      child.stdin!.end();
+    });
   assert.match(await sClient(['-verify_ip', '127.0.0.1']), /Verification: OK/);
   await assert.rejects(sClient(['-verify_ip', '10.9.8.7']));
 });
 
 test('TLS: a client certificate is accepted by a server with requestCert and the CA; its subject reaches the server', async (t) => {
   const [ca, server, client] = await Promise.all([caPromise, serverPromise, clientPromise]);
-  const srv = https.createServer({ cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const socket = req.socket as import('node:tls').TLSSocket;
-    const peer = socket.getPeerCertificate();
-    res.end(JSON.stringify({ authorized: socket.authorized, cn: peer.subject.CN, o: peer.subject.O }));
-  });
+  const srv = https.createServer(
+    { cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const socket = req.socket as import('node:tls').TLSSocket;
+      const peer = socket.getPeerCertificate();
+      res.end(JSON.stringify({ authorized: socket.authorized, cn: peer.subject.CN, o: peer.subject.O }));
+    },
+  );
   const port = await listen(srv, '127.0.0.1');
   t.after(() => new Promise<void>((r) => srv.close(() => r())));
   const url = `https://127.0.0.1:${port}/`;
@@ -245,8 +281,25 @@ test('loadCertificateAuthority accepts the PEM pair (also an openssl-made CA) an
   // A CA made by openssl itself loads too.
   const keyFile = join(work, 'openssl-ca.key');
   const certFile = join(work, 'openssl-ca.pem');
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '30', '-subj', '/CN=OpenSSL CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '30',
+    '-subj',
+    '/CN=OpenSSL CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   const foreign = await loadCertificateAuthority(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'));
   const leaf = await foreign.issue({ commonName: 'x', dnsNames: ['x.example'], usage: 'server' });
   const [ok, out] = opensslVerify(readFileSync(certFile, 'utf8'), leaf.certPem, '-purpose', 'sslserver');
@@ -283,8 +336,11 @@ test('createSelfSignedCertificate: a self-signed leaf, not a CA; with privateKey
 test('certificateThumbprints are the base64url SHA-1 and SHA-256 fingerprints openssl prints', async () => {
   const server: CertificateAndKey = await serverPromise;
   const prints = certificateThumbprints(server.certDer);
-  const fp = (alg: string) => Buffer.from(openssl('x509', '-noout', '-fingerprint', `-${alg}`, '-in', file(server.certPem))
-    .trim().split('=')[1]!.replace(/:/g, ''), 'hex').toString('base64url');
+  const fp = (alg: string) =>
+    Buffer.from(
+      openssl('x509', '-noout', '-fingerprint', `-${alg}`, '-in', file(server.certPem)).trim().split('=')[1]!.replace(/:/g, ''),
+      'hex',
+    ).toString('base64url');
   assert.equal(prints.sha1, fp('sha1'));
   assert.equal(prints.sha256, fp('sha256'));
   assert.match(prints.sha1, /^[A-Za-z0-9_-]{27}$/);

@@ -1,5 +1,11 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import type { AuthorizerChain, ClientCertificateAuthenticator, ClusterAccessService, ClusterSettings, TokenAuthenticator } from '../access/index.js';
+import type {
+  AuthorizerChain,
+  ClientCertificateAuthenticator,
+  ClusterAccessService,
+  ClusterSettings,
+  TokenAuthenticator,
+} from '../access/index.js';
 import { clusterSecretsOf } from '../control-plane/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClusterBodyJson } from '../shared/json.js';
@@ -33,14 +39,31 @@ const RBAC = 'rbac.authorization.k8s.io/';
 type Labelled = { metadata?: { labels?: Record<string, string> } };
 
 /** The cluster as AKS would build it: its node pools, version and admin groups. */
-export function clusterShapeOf(res: ArmResource, cfg: Pick<ClusterSettings, 'uid' | 'kind' | 'kubernetesVersion' | 'aad'>, serverCaPem: string): ClusterShape {
+export function clusterShapeOf(
+  res: ArmResource,
+  cfg: Pick<ClusterSettings, 'uid' | 'kind' | 'kubernetesVersion' | 'aad'>,
+  serverCaPem: string,
+): ClusterShape {
   const body = res.body as ClusterBodyJson;
-  const props = (cfg.kind === 'managedCluster' ? body.properties : body.instance?.properties ?? body.properties) ?? {};
-  const pools = Array.isArray(props.agentPoolProfiles) && props.agentPoolProfiles.length ? props.agentPoolProfiles : [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2' }];
+  const props = (cfg.kind === 'managedCluster' ? body.properties : (body.instance?.properties ?? body.properties)) ?? {};
+  const pools =
+    Array.isArray(props.agentPoolProfiles) && props.agentPoolProfiles.length
+      ? props.agentPoolProfiles
+      : [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2' }];
   return {
-    uid: cfg.uid, kubernetesVersion: cfg.kubernetesVersion || '1.30.0', location: res.location, serverCaPem, createdAt: res.createdAt,
-    agentPools: pools.map((p) => ({ name: String(p.name), count: Number(p.count ?? 1), vmSize: String(p.vmSize ?? 'Standard_DS2_v2'), mode: p.mode, orchestratorVersion: p.orchestratorVersion })),
-    adminGroupObjectIDs: cfg.aad ? cfg.aad.adminGroupObjectIDs ?? [] : null,
+    uid: cfg.uid,
+    kubernetesVersion: cfg.kubernetesVersion || '1.30.0',
+    location: res.location,
+    serverCaPem,
+    createdAt: res.createdAt,
+    agentPools: pools.map((p) => ({
+      name: String(p.name),
+      count: Number(p.count ?? 1),
+      vmSize: String(p.vmSize ?? 'Standard_DS2_v2'),
+      mode: p.mode,
+      orchestratorVersion: p.orchestratorVersion,
+    })),
+    adminGroupObjectIDs: cfg.aad ? (cfg.aad.adminGroupObjectIDs ?? []) : null,
   };
 }
 
@@ -72,12 +95,20 @@ export class Clusters {
       }
       const secrets = clusterSecretsOf(found.resource);
       if (!secrets.saKeyPem || !secrets.saPublicKeyPem || !secrets.saKid) throw new Error(`cluster ${uid} has no service-account key yet`);
-      const saKey = synced && synced.saKey.kid === secrets.saKid ? synced.saKey : { privateKey: createPrivateKey(secrets.saKeyPem), publicKeyPem: secrets.saPublicKeyPem, kid: secrets.saKid };
+      const saKey =
+        synced && synced.saKey.kid === secrets.saKid
+          ? synced.saKey
+          : { privateKey: createPrivateKey(secrets.saKeyPem), publicKeyPem: secrets.saPublicKeyPem, kid: secrets.saKid };
       synced = { revision: found.revision, shapeKey, saKey };
       this.synced.set(uid, synced);
     }
     return {
-      cfg, issuer: chains.issuer, saKey: synced.saKey, authenticateToken: chains.authenticateToken, authenticateCertificate: chains.authenticateCertificate, authorize: chains.authorize,
+      cfg,
+      issuer: chains.issuer,
+      saKey: synced.saKey,
+      authenticateToken: chains.authenticateToken,
+      authenticateCertificate: chains.authenticateCertificate,
+      authorize: chains.authorize,
     };
   }
 
@@ -93,7 +124,14 @@ export class Clusters {
     if ((await store.kubeResourceVersion(shape.uid)) === 0) {
       try {
         await store.transaction(async (tx) => {
-          for (const o of systemObjects(shape)) await tx.createKubeObject({ clusterUid: shape.uid, resource: o.resource, namespace: o.namespace, name: o.body.metadata.name, body: o.body });
+          for (const o of systemObjects(shape))
+            await tx.createKubeObject({
+              clusterUid: shape.uid,
+              resource: o.resource,
+              namespace: o.namespace,
+              name: o.body.metadata.name,
+              body: o.body,
+            });
         });
       } catch (err) {
         // Another request (or instance) initialized it first.
@@ -111,9 +149,16 @@ export class Clusters {
     const current = await store.getKubeObject(uid, crb, '', ADMIN_GROUP_BINDING);
     if (shape.adminGroupObjectIDs) {
       const wanted = adminGroupBindingObject(shape.adminGroupObjectIDs, clock.now());
-      if (!current) await store.createKubeObject({ clusterUid: uid, resource: crb, namespace: '', name: ADMIN_GROUP_BINDING, body: wanted }).catch(ignoreConflict);
+      if (!current)
+        await store
+          .createKubeObject({ clusterUid: uid, resource: crb, namespace: '', name: ADMIN_GROUP_BINDING, body: wanted })
+          .catch(ignoreConflict);
       else if (JSON.stringify((current.body as { subjects?: unknown }).subjects) !== JSON.stringify(wanted.subjects)) {
-        await store.updateKubeObject(uid, crb, '', ADMIN_GROUP_BINDING, (b) => ({ ...b, subjects: wanted.subjects, roleRef: wanted.roleRef }));
+        await store.updateKubeObject(uid, crb, '', ADMIN_GROUP_BINDING, (b) => ({
+          ...b,
+          subjects: wanted.subjects,
+          roleRef: wanted.roleRef,
+        }));
       }
     } else if (current) {
       await store.deleteKubeObject(uid, crb, '', ADMIN_GROUP_BINDING);
@@ -123,7 +168,11 @@ export class Clusters {
     const wantedNodes = new Set(nodeNames(shape).map((n) => n.name));
     const nodes = await store.listKubeObjects(uid, '/nodes');
     const have = new Set(nodes.map((n) => n.name));
-    if ([...wantedNodes].every((n) => have.has(n)) && nodes.every((n) => wantedNodes.has(n.name) || !(n.body as Labelled).metadata?.labels?.['kubernetes.azure.com/agentpool'])) return;
+    if (
+      [...wantedNodes].every((n) => have.has(n)) &&
+      nodes.every((n) => wantedNodes.has(n.name) || !(n.body as Labelled).metadata?.labels?.['kubernetes.azure.com/agentpool'])
+    )
+      return;
     await store.transaction(async (tx) => {
       const fresh = systemObjects(shape);
       const LEASES = 'coordination.k8s.io/leases';
@@ -133,8 +182,18 @@ export class Clusters {
         await tx.deleteKubeObject(uid, LEASES, 'kube-node-lease', n.name);
       }
       for (const o of fresh) {
-        if ((o.resource === '/nodes' || o.resource === LEASES) && !have.has(o.body.metadata.name) && !(o.resource === LEASES && await tx.getKubeObject(uid, LEASES, o.namespace, o.body.metadata.name))) {
-          await tx.createKubeObject({ clusterUid: uid, resource: o.resource, namespace: o.namespace, name: o.body.metadata.name, body: o.body });
+        if (
+          (o.resource === '/nodes' || o.resource === LEASES) &&
+          !have.has(o.body.metadata.name) &&
+          !(o.resource === LEASES && (await tx.getKubeObject(uid, LEASES, o.namespace, o.body.metadata.name)))
+        ) {
+          await tx.createKubeObject({
+            clusterUid: uid,
+            resource: o.resource,
+            namespace: o.namespace,
+            name: o.body.metadata.name,
+            body: o.body,
+          });
         }
       }
       const pods = systemPods(shape);
@@ -142,9 +201,12 @@ export class Clusters {
       const havePods = new Set<string>();
       for (const p of await tx.listKubeObjects(uid, '/pods', 'kube-system')) {
         havePods.add(p.name);
-        if ((p.body as Labelled).metadata?.labels?.['kubernetes.azure.com/managedby'] === 'aks' && !wantedPods.has(p.name)) await tx.deleteKubeObject(uid, '/pods', 'kube-system', p.name);
+        if ((p.body as Labelled).metadata?.labels?.['kubernetes.azure.com/managedby'] === 'aks' && !wantedPods.has(p.name))
+          await tx.deleteKubeObject(uid, '/pods', 'kube-system', p.name);
       }
-      for (const p of pods) if (!havePods.has(p.metadata.name)) await tx.createKubeObject({ clusterUid: uid, resource: '/pods', namespace: 'kube-system', name: p.metadata.name, body: p });
+      for (const p of pods)
+        if (!havePods.has(p.metadata.name))
+          await tx.createKubeObject({ clusterUid: uid, resource: '/pods', namespace: 'kube-system', name: p.metadata.name, body: p });
     });
   }
 }

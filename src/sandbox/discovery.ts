@@ -8,19 +8,41 @@ import { apiGroups, apiVersionOf, RESOURCE_TYPES, type ResourceType } from './re
 // an OpenAPI v3 index whose operations declare `fieldValidation`, so `kubectl apply` validates on
 // the server instead of needing a schema.
 
-const storageHash = (t: ResourceType) => createHash('sha256').update(`${apiVersionOf(t)}/${t.kind}`).digest('base64').slice(0, 11);
+const storageHash = (t: ResourceType) =>
+  createHash('sha256')
+    .update(`${apiVersionOf(t)}/${t.kind}`)
+    .digest('base64')
+    .slice(0, 11);
 
 function resourceList(group: string, version: string): Record<string, unknown> | null {
-  const types = RESOURCE_TYPES.filter((t) => t.group === group && (t.version === version || (group === 'authentication.k8s.io' && t.resource === 'selfsubjectreviews' && ['v1beta1', 'v1alpha1'].includes(version))));
+  const types = RESOURCE_TYPES.filter(
+    (t) =>
+      t.group === group &&
+      (t.version === version ||
+        (group === 'authentication.k8s.io' && t.resource === 'selfsubjectreviews' && ['v1beta1', 'v1alpha1'].includes(version))),
+  );
   if (types.length === 0) return null;
   const resources: Record<string, unknown>[] = [];
   for (const t of types) {
     resources.push({
-      name: t.resource, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs: t.verbs,
-      ...(t.shortNames ? { shortNames: t.shortNames } : {}), ...(t.categories ? { categories: t.categories } : {}), ...(t.virtual ? {} : { storageVersionHash: storageHash(t) }),
+      name: t.resource,
+      singularName: t.singular,
+      namespaced: t.namespaced,
+      kind: t.kind,
+      verbs: t.verbs,
+      ...(t.shortNames ? { shortNames: t.shortNames } : {}),
+      ...(t.categories ? { categories: t.categories } : {}),
+      ...(t.virtual ? {} : { storageVersionHash: storageHash(t) }),
     });
     for (const s of t.subresources ?? []) {
-      resources.push({ name: `${t.resource}/${s.name}`, singularName: '', namespaced: t.namespaced, ...(s.group ? { group: s.group, version: s.version } : {}), kind: s.kind, verbs: s.verbs });
+      resources.push({
+        name: `${t.resource}/${s.name}`,
+        singularName: '',
+        namespaced: t.namespaced,
+        ...(s.group ? { group: s.group, version: s.version } : {}),
+        kind: s.kind,
+        verbs: s.verbs,
+      });
     }
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
@@ -41,12 +63,22 @@ function openApiV3(group: string, version: string, kubernetesVersion: string): R
   for (const t of types) {
     const gvk = { group, version, kind: t.kind };
     const op = (action: string, extra: object[] = []) => ({
-      'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': gvk, parameters: [param('dryRun'), param('fieldManager'), ...extra],
+      'x-kubernetes-action': action,
+      'x-kubernetes-group-version-kind': gvk,
+      parameters: [param('dryRun'), param('fieldManager'), ...extra],
       responses: { '200': { description: 'OK' } },
     });
     const item = `${prefix}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.resource}/{name}`;
-    paths[`${prefix}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.resource}`] = { post: op('post', [param('fieldValidation')]), get: op('list') };
-    paths[item] = { get: op('get'), put: op('put', [param('fieldValidation')]), patch: op('patch', [param('fieldValidation'), param('force')]), delete: op('delete') };
+    paths[`${prefix}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.resource}`] = {
+      post: op('post', [param('fieldValidation')]),
+      get: op('list'),
+    };
+    paths[item] = {
+      get: op('get'),
+      put: op('put', [param('fieldValidation')]),
+      patch: op('patch', [param('fieldValidation'), param('force')]),
+      delete: op('delete'),
+    };
   }
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version: `v${kubernetesVersion}` }, paths, components: { schemas: {} } };
 }
@@ -58,7 +90,11 @@ export function openApiV2(kubernetesVersion: string): Buffer {
     const prefix = `${t.group ? `/apis/${t.group}` : '/api'}/${t.version}${t.namespaced ? '/namespaces/{namespace}' : ''}/${t.resource}`;
     const gvk = { group: t.group, version: t.version, kind: t.kind };
     const params = ['dryRun', 'fieldManager', 'fieldValidation'];
-    ops.push({ path: prefix, method: 'post', gvk, queryParams: params }, { path: `${prefix}/{name}`, method: 'put', gvk, queryParams: params }, { path: `${prefix}/{name}`, method: 'patch', gvk, queryParams: [...params, 'force'] });
+    ops.push(
+      { path: prefix, method: 'post', gvk, queryParams: params },
+      { path: `${prefix}/{name}`, method: 'put', gvk, queryParams: params },
+      { path: `${prefix}/{name}`, method: 'patch', gvk, queryParams: [...params, 'force'] },
+    );
   }
   return encodeOpenApiV2('Kubernetes', `v${kubernetesVersion}`, ops);
 }
@@ -69,15 +105,42 @@ export function discovery(path: string, state: ClusterState, host: string): Reco
   const v = state.cfg.kubernetesVersion || '1.30.0';
   switch (parts[0]) {
     case undefined:
-      return { paths: ['/api', '/api/v1', '/apis', ...apiGroups().filter((g) => g.group).flatMap((g) => [`/apis/${g.group}`, ...g.versions.map((x) => `/apis/${g.group}/${x}`)]), '/healthz', '/livez', '/openapi/v3', '/readyz', '/version'] };
-    case 'healthz': case 'livez': case 'readyz':
+      return {
+        paths: [
+          '/api',
+          '/api/v1',
+          '/apis',
+          ...apiGroups()
+            .filter((g) => g.group)
+            .flatMap((g) => [`/apis/${g.group}`, ...g.versions.map((x) => `/apis/${g.group}/${x}`)]),
+          '/healthz',
+          '/livez',
+          '/openapi/v3',
+          '/readyz',
+          '/version',
+        ],
+      };
+    case 'healthz':
+    case 'livez':
+    case 'readyz':
       return parts.length === 1 ? 'ok' : null;
     case 'version': {
       const [major, minor] = v.split('.');
-      return { major, minor, gitVersion: `v${v}`, gitCommit: createHash('sha1').update(v).digest('hex'), gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23.8', compiler: 'gc', platform: 'linux/amd64' };
+      return {
+        major,
+        minor,
+        gitVersion: `v${v}`,
+        gitCommit: createHash('sha1').update(v).digest('hex'),
+        gitTreeState: 'clean',
+        buildDate: '2025-01-01T00:00:00Z',
+        goVersion: 'go1.23.8',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      };
     }
     case 'api':
-      if (parts.length === 1) return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: host }] };
+      if (parts.length === 1)
+        return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: host }] };
       return parts.length === 2 ? resourceList('', parts[1]!) : null;
     case 'apis': {
       const groups = apiGroups().filter((g) => g.group);
@@ -95,7 +158,9 @@ export function discovery(path: string, state: ClusterState, host: string): Reco
         for (const g of apiGroups()) {
           for (const ver of g.versions) {
             const rel = g.group ? `apis/${g.group}/${ver}` : `api/${ver}`;
-            index[rel] = { serverRelativeURL: `/openapi/v3/${rel}?hash=${createHash('sha512').update(`${rel}/${v}`).digest('hex').toUpperCase().slice(0, 128)}` };
+            index[rel] = {
+              serverRelativeURL: `/openapi/v3/${rel}?hash=${createHash('sha512').update(`${rel}/${v}`).digest('hex').toUpperCase().slice(0, 128)}`,
+            };
           }
         }
         return { paths: index };

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fieldsMatch, jsonPatch, labelsMatch, mergePatch, parseLabelSelector, prepareCreate, strategicMergePatch, validate } from './objects.js';
+import {
+  fieldsMatch,
+  jsonPatch,
+  labelsMatch,
+  mergePatch,
+  parseLabelSelector,
+  prepareCreate,
+  strategicMergePatch,
+  validate,
+} from './objects.js';
 import { findResourceType, type KubeBody, type ResourceType } from './resources.js';
 import { KubeError } from './status.js';
 
@@ -31,14 +40,26 @@ function problems(t: ResourceType, obj: KubeBody, old?: KubeBody): string[] | nu
 }
 const view = { apiGroup: RBAC, kind: 'ClusterRole', name: 'view' };
 const user = { kind: 'User', apiGroup: RBAC, name: 'alice@contoso.com' };
-const crb = (name: string, extra: KubeBody = {}): KubeBody => ({ apiVersion: `${RBAC}/v1`, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: view, subjects: [user], ...extra });
+const crb = (name: string, extra: KubeBody = {}): KubeBody => ({
+  apiVersion: `${RBAC}/v1`,
+  kind: 'ClusterRoleBinding',
+  metadata: { name },
+  roleRef: view,
+  subjects: [user],
+  ...extra,
+});
 
 describe('validate', () => {
   it('names of most types are DNS-1123 subdomains', () => {
     assert.equal(problems(CM, { metadata: { name: 'app.config-1' } }), null);
     const p = problems(CM, { metadata: { name: 'Bad_Name' } });
     assert.equal(p?.length, 1);
-    assert.ok(p![0]!.startsWith('metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters'), p![0]);
+    assert.ok(
+      p![0]!.startsWith(
+        'metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters',
+      ),
+      p![0],
+    );
     assert.ok(problems(CM, { metadata: { name: 'x'.repeat(254) } }));
     assert.deepEqual(problems(CM, { metadata: {} }), ['metadata.name: Required value: name or generateName is required']);
   });
@@ -73,7 +94,9 @@ describe('validate', () => {
   });
 
   it('a ClusterRoleBinding may only reference a ClusterRole; a RoleBinding a Role or ClusterRole', () => {
-    assert.deepEqual(problems(CRB, crb('x', { roleRef: { ...view, kind: 'Role' } })), ['roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole"']);
+    assert.deepEqual(problems(CRB, crb('x', { roleRef: { ...view, kind: 'Role' } })), [
+      'roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole"',
+    ]);
     assert.equal(problems(RB, { metadata: { name: 'x', namespace: 'ns' }, roleRef: { ...view, kind: 'Role' }, subjects: [user] }), null);
   });
 
@@ -85,8 +108,14 @@ describe('validate', () => {
   });
 
   it('User and Group subjects need the RBAC apiGroup; unknown kinds are refused', () => {
-    assert.deepEqual(problems(CRB, crb('x', { subjects: [{ kind: 'User', name: 'bob' }] })), ['subjects[0].apiGroup: Unsupported value: "": supported values: "rbac.authorization.k8s.io"']);
-    assert.ok(problems(CRB, crb('x', { subjects: [{ kind: 'Robot', apiGroup: RBAC, name: 'r2' }] }))?.[0]?.startsWith('subjects[0].kind: Unsupported value: "Robot"'));
+    assert.deepEqual(problems(CRB, crb('x', { subjects: [{ kind: 'User', name: 'bob' }] })), [
+      'subjects[0].apiGroup: Unsupported value: "": supported values: "rbac.authorization.k8s.io"',
+    ]);
+    assert.ok(
+      problems(CRB, crb('x', { subjects: [{ kind: 'Robot', apiGroup: RBAC, name: 'r2' }] }))?.[0]?.startsWith(
+        'subjects[0].kind: Unsupported value: "Robot"',
+      ),
+    );
   });
 
   it('roleRef cannot change on update', () => {
@@ -104,12 +133,19 @@ describe('validate', () => {
   });
 
   it('the Invalid message of an RBAC kind is qualified by its group', () => {
-    assert.throws(() => validate(CRB, crb('a/b')), (e: unknown) => e instanceof KubeError
-      && e.message === 'ClusterRoleBinding.rbac.authorization.k8s.io "a/b" is invalid: metadata.name: Invalid value: "a/b": may not contain \'/\'');
+    assert.throws(
+      () => validate(CRB, crb('a/b')),
+      (e: unknown) =>
+        e instanceof KubeError &&
+        e.message ===
+          'ClusterRoleBinding.rbac.authorization.k8s.io "a/b" is invalid: metadata.name: Invalid value: "a/b": may not contain \'/\'',
+    );
   });
 
   it('role rules need verbs and resources', () => {
-    assert.deepEqual(problems(CR, { metadata: { name: 'r' }, rules: [{ apiGroups: [''], resources: ['pods'] }] }), ['rules[0].verbs: Required value: verbs must contain at least one value']);
+    assert.deepEqual(problems(CR, { metadata: { name: 'r' }, rules: [{ apiGroups: [''], resources: ['pods'] }] }), [
+      'rules[0].verbs: Required value: verbs must contain at least one value',
+    ]);
     assert.equal(problems(CR, { metadata: { name: 'r' }, rules: [{ verbs: ['get'], nonResourceURLs: ['/metrics'] }] }), null);
   });
 
@@ -143,7 +179,12 @@ describe('prepareCreate', () => {
   });
 
   it('secrets: stringData is folded into base64 data, type defaults to Opaque', () => {
-    const out = prepareCreate(SECRET, { metadata: { name: 's' }, data: { a: Buffer.from('one').toString('base64') }, stringData: { b: 'two', a: 'uno' } }, 'ns', now);
+    const out = prepareCreate(
+      SECRET,
+      { metadata: { name: 's' }, data: { a: Buffer.from('one').toString('base64') }, stringData: { b: 'two', a: 'uno' } },
+      'ns',
+      now,
+    );
     assert.deepEqual(out.data, { a: Buffer.from('uno').toString('base64'), b: 'dHdv' });
     assert.equal('stringData' in out, false);
     assert.equal(out.type, 'Opaque');
@@ -160,7 +201,11 @@ describe('mergePatch (RFC 7386 appendix A)', () => {
     [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
     [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
     [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-    [['a', 'b'], ['c', 'd'], ['c', 'd']],
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['c', 'd'],
+    ],
     [{ a: 'b' }, ['c'], ['c']],
     [{ a: 'foo' }, null, null],
     [{ a: 'foo' }, 'bar', 'bar'],
@@ -168,7 +213,9 @@ describe('mergePatch (RFC 7386 appendix A)', () => {
     [[1, 2], { a: 'b', c: null }, { a: 'b' }],
     [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
   ];
-  cases.forEach(([target, patch, want], i) => it(`example ${i + 1}: ${JSON.stringify(patch)}`, () => assert.deepEqual(mergePatch(target, patch), want)));
+  cases.forEach(([target, patch, want], i) =>
+    it(`example ${i + 1}: ${JSON.stringify(patch)}`, () => assert.deepEqual(mergePatch(target, patch), want)),
+  );
 
   it('does not modify its target', () => {
     const target = { a: { b: 'c' } };
@@ -181,19 +228,27 @@ describe('strategicMergePatch', () => {
   const cm = { metadata: { name: 'c', labels: { a: '1', b: '2' }, finalizers: ['x', 'y'] }, data: { k: 'v' } };
 
   it('maps merge, null deletes, lists are replaced', () => {
-    assert.deepEqual(strategicMergePatch(cm, { metadata: { labels: { b: null, c: '3' }, finalizers: ['z'] }, data: { k2: 'v2' } }),
-      { metadata: { name: 'c', labels: { a: '1', c: '3' }, finalizers: ['z'] }, data: { k: 'v', k2: 'v2' } });
+    assert.deepEqual(strategicMergePatch(cm, { metadata: { labels: { b: null, c: '3' }, finalizers: ['z'] }, data: { k2: 'v2' } }), {
+      metadata: { name: 'c', labels: { a: '1', c: '3' }, finalizers: ['z'] },
+      data: { k: 'v', k2: 'v2' },
+    });
   });
 
   it('$setElementOrder and $retainKeys directives are dropped', () => {
-    const out = strategicMergePatch(cm, { $setElementOrder: [], metadata: { '$setElementOrder/finalizers': ['y', 'x'], $retainKeys: ['name', 'labels'], labels: { a: '9' } } }) as KubeBody;
+    const out = strategicMergePatch(cm, {
+      $setElementOrder: [],
+      metadata: { '$setElementOrder/finalizers': ['y', 'x'], $retainKeys: ['name', 'labels'], labels: { a: '9' } },
+    }) as KubeBody;
     assert.deepEqual(out, { metadata: { name: 'c', labels: { a: '9', b: '2' }, finalizers: ['x', 'y'] }, data: { k: 'v' } });
     assert.ok(!JSON.stringify(out).includes('$'));
   });
 
   it('$patch: delete removes a map; $patch: replace replaces it', () => {
     assert.deepEqual(strategicMergePatch(cm, { data: { $patch: 'delete' } }), { metadata: cm.metadata });
-    assert.deepEqual(strategicMergePatch(cm, { metadata: { labels: { $patch: 'replace', z: '0' } } }), { metadata: { ...cm.metadata, labels: { z: '0' } }, data: { k: 'v' } });
+    assert.deepEqual(strategicMergePatch(cm, { metadata: { labels: { $patch: 'replace', z: '0' } } }), {
+      metadata: { ...cm.metadata, labels: { z: '0' } },
+      data: { k: 'v' },
+    });
   });
 });
 
@@ -208,7 +263,13 @@ describe('jsonPatch (RFC 6902)', () => {
     assert.deepEqual(apply([{ op: 'remove', path: '/data/k' }]).data, {});
     assert.deepEqual(apply([{ op: 'remove', path: '/list/0' }]).list, ['b']);
     assert.deepEqual(apply([{ op: 'replace', path: '/data/k', value: 'w' }]).data, { k: 'w' });
-    assert.deepEqual(apply([{ op: 'add', path: '/metadata/annotations', value: { 'a~b/c': 'x' } }, { op: 'remove', path: '/metadata/annotations/a~0b~1c' }]).metadata.annotations, {});
+    assert.deepEqual(
+      apply([
+        { op: 'add', path: '/metadata/annotations', value: { 'a~b/c': 'x' } },
+        { op: 'remove', path: '/metadata/annotations/a~0b~1c' },
+      ]).metadata.annotations,
+      {},
+    );
     assert.deepEqual(doc.data, { k: 'v' }, 'the target is not modified');
   });
 
@@ -221,15 +282,36 @@ describe('jsonPatch (RFC 6902)', () => {
   });
 
   it('test passes on equal values and fails with a 422', () => {
-    assert.deepEqual(apply([{ op: 'test', path: '/data/k', value: 'v' }, { op: 'replace', path: '/data/k', value: 'w' }]).data, { k: 'w' });
-    assert.throws(() => apply([{ op: 'test', path: '/data/k', value: 'nope' }, { op: 'replace', path: '/data/k', value: 'w' }]),
-      (e: unknown) => e instanceof KubeError && e.code === 422 && e.reason === 'Invalid');
+    assert.deepEqual(
+      apply([
+        { op: 'test', path: '/data/k', value: 'v' },
+        { op: 'replace', path: '/data/k', value: 'w' },
+      ]).data,
+      { k: 'w' },
+    );
+    assert.throws(
+      () =>
+        apply([
+          { op: 'test', path: '/data/k', value: 'nope' },
+          { op: 'replace', path: '/data/k', value: 'w' },
+        ]),
+      (e: unknown) => e instanceof KubeError && e.code === 422 && e.reason === 'Invalid',
+    );
   });
 
   it('a missing path is a 422; a body that is not a list is a 400', () => {
-    assert.throws(() => apply([{ op: 'remove', path: '/data/missing' }]), (e: unknown) => e instanceof KubeError && e.code === 422);
-    assert.throws(() => apply([{ op: 'replace', path: '/nope/x', value: 1 }]), (e: unknown) => e instanceof KubeError && e.code === 422);
-    assert.throws(() => apply({ op: 'add' }), (e: unknown) => e instanceof KubeError && e.code === 400);
+    assert.throws(
+      () => apply([{ op: 'remove', path: '/data/missing' }]),
+      (e: unknown) => e instanceof KubeError && e.code === 422,
+    );
+    assert.throws(
+      () => apply([{ op: 'replace', path: '/nope/x', value: 1 }]),
+      (e: unknown) => e instanceof KubeError && e.code === 422,
+    );
+    assert.throws(
+      () => apply({ op: 'add' }),
+      (e: unknown) => e instanceof KubeError && e.code === 400,
+    );
   });
 });
 
@@ -238,8 +320,13 @@ describe('label and field selectors', () => {
 
   it('parses every requirement form', () => {
     assert.deepEqual(parseLabelSelector('a=b,c!=d,e in (x, y),f notin (x),g,!h,i==j'), [
-      { key: 'a', op: '=', values: ['b'] }, { key: 'c', op: '!=', values: ['d'] }, { key: 'e', op: 'in', values: ['x', 'y'] },
-      { key: 'f', op: 'notin', values: ['x'] }, { key: 'g', op: 'exists', values: [] }, { key: 'h', op: '!exists', values: [] }, { key: 'i', op: '=', values: ['j'] },
+      { key: 'a', op: '=', values: ['b'] },
+      { key: 'c', op: '!=', values: ['d'] },
+      { key: 'e', op: 'in', values: ['x', 'y'] },
+      { key: 'f', op: 'notin', values: ['x'] },
+      { key: 'g', op: 'exists', values: [] },
+      { key: 'h', op: '!exists', values: [] },
+      { key: 'i', op: '=', values: ['j'] },
     ]);
     assert.deepEqual(parseLabelSelector(''), []);
   });
@@ -276,17 +363,27 @@ describe('label and field selectors', () => {
   });
 
   it('a malformed requirement is a 400', () => {
-    assert.throws(() => parseLabelSelector('a in x'), (e: unknown) => e instanceof KubeError && e.code === 400);
+    assert.throws(
+      () => parseLabelSelector('a in x'),
+      (e: unknown) => e instanceof KubeError && e.code === 400,
+    );
   });
 
   it('field selectors: spec.nodeName=n1,status.phase!=Failed', () => {
-    const pod = (nodeName: string | undefined, phase: string): KubeBody => ({ metadata: { name: 'p', namespace: 'd' }, spec: { nodeName }, status: { phase } });
+    const pod = (nodeName: string | undefined, phase: string): KubeBody => ({
+      metadata: { name: 'p', namespace: 'd' },
+      spec: { nodeName },
+      status: { phase },
+    });
     const sel = 'spec.nodeName=n1,status.phase!=Failed';
     assert.equal(fieldsMatch(sel, pod('n1', 'Running')), true);
     assert.equal(fieldsMatch(sel, pod('n1', 'Failed')), false);
     assert.equal(fieldsMatch(sel, pod('n2', 'Running')), false);
     assert.equal(fieldsMatch('spec.nodeName=', pod(undefined, 'Pending')), true, 'an unset field is the empty string');
     assert.equal(fieldsMatch('metadata.name==p,metadata.namespace=d', pod('n1', 'Running')), true);
-    assert.throws(() => fieldsMatch('spec.nodeName', pod('n1', 'Running')), (e: unknown) => e instanceof KubeError && e.code === 400);
+    assert.throws(
+      () => fieldsMatch('spec.nodeName', pod('n1', 'Running')),
+      (e: unknown) => e instanceof KubeError && e.code === 400,
+    );
   });
 });

@@ -8,8 +8,10 @@ import { badRequest, invalid, KubeError } from './status.js';
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const SUBDOMAIN_MSG = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const LABEL_MSG = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const SUBDOMAIN_MSG =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL_MSG =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 
 /** Seconds-precision RFC 3339, as metav1.Time marshals. */
 export const kubeTime = (ms: number) => `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
@@ -23,7 +25,8 @@ function nameProblem(t: ResourceType, name: string): string | null {
     if (/[/%]/.test(name)) return `may not contain '${name.includes('/') ? '/' : '%'}'`;
     return null;
   }
-  if (t.resource === 'namespaces') return name.length > 63 ? 'must be no more than 63 characters' : DNS1123_LABEL.test(name) ? null : LABEL_MSG;
+  if (t.resource === 'namespaces')
+    return name.length > 63 ? 'must be no more than 63 characters' : DNS1123_LABEL.test(name) ? null : LABEL_MSG;
   if (name.length > 253) return 'must be no more than 253 characters';
   return DNS1123_SUBDOMAIN.test(name) ? null : SUBDOMAIN_MSG;
 }
@@ -35,7 +38,8 @@ export function decodeBody(t: ResourceType, body: unknown, urlNamespace: string)
   if (body.apiVersion !== undefined && body.apiVersion !== want && !(t.virtual && String(body.apiVersion).startsWith(`${t.group}/`))) {
     throw badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${want})`);
   }
-  if (body.kind !== undefined && body.kind !== t.kind) throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${t.kind})`);
+  if (body.kind !== undefined && body.kind !== t.kind)
+    throw badRequest(`the kind in the data (${String(body.kind)}) does not match the expected kind (${t.kind})`);
   const meta = body.metadata ?? {};
   if (!isObject(meta)) throw badRequest('metadata must be an object');
   if (t.namespaced && meta.namespace && urlNamespace && meta.namespace !== urlNamespace) {
@@ -52,27 +56,59 @@ function rbacProblems(t: ResourceType, obj: KubeBody): Cause[] {
     // ValidateRoleRef's order: apiGroup, kind, name.
     const ref: KubeBody = isObject(obj.roleRef) ? obj.roleRef : {};
     const kinds = t.resource === 'clusterrolebindings' ? ['ClusterRole'] : ['Role', 'ClusterRole'];
-    if (ref.apiGroup !== 'rbac.authorization.k8s.io') causes.push({ field: 'roleRef.apiGroup', type: 'Unsupported value', value: ref.apiGroup ?? '', detail: 'supported values: "rbac.authorization.k8s.io"' });
-    if (!kinds.includes(ref.kind)) causes.push({ field: 'roleRef.kind', type: 'Unsupported value', value: ref.kind ?? '', detail: `supported values: ${kinds.map((k) => `"${k}"`).join(', ')}` });
+    if (ref.apiGroup !== 'rbac.authorization.k8s.io')
+      causes.push({
+        field: 'roleRef.apiGroup',
+        type: 'Unsupported value',
+        value: ref.apiGroup ?? '',
+        detail: 'supported values: "rbac.authorization.k8s.io"',
+      });
+    if (!kinds.includes(ref.kind))
+      causes.push({
+        field: 'roleRef.kind',
+        type: 'Unsupported value',
+        value: ref.kind ?? '',
+        detail: `supported values: ${kinds.map((k) => `"${k}"`).join(', ')}`,
+      });
     if (!ref.name) causes.push({ field: 'roleRef.name', type: 'Required value', detail: '' });
     (Array.isArray(obj.subjects) ? obj.subjects : []).forEach((s: KubeBody, i: number) => {
       const f = `subjects[${i}]`;
       if (!isObject(s) || !s.name) causes.push({ field: `${f}.name`, type: 'Required value', detail: '' });
       if (!isObject(s) || !['User', 'Group', 'ServiceAccount'].includes(s.kind)) {
-        causes.push({ field: `${f}.kind`, type: 'Unsupported value', value: isObject(s) ? s.kind ?? '' : '', detail: 'supported values: "ServiceAccount", "User", "Group"' });
+        causes.push({
+          field: `${f}.kind`,
+          type: 'Unsupported value',
+          value: isObject(s) ? (s.kind ?? '') : '',
+          detail: 'supported values: "ServiceAccount", "User", "Group"',
+        });
       } else if (s.kind === 'ServiceAccount') {
-        if (s.apiGroup) causes.push({ field: `${f}.apiGroup`, type: 'Unsupported value', value: s.apiGroup, detail: 'supported values: ""' });
-        if (t.resource === 'clusterrolebindings' && !s.namespace) causes.push({ field: `${f}.namespace`, type: 'Required value', detail: '' });
+        if (s.apiGroup)
+          causes.push({ field: `${f}.apiGroup`, type: 'Unsupported value', value: s.apiGroup, detail: 'supported values: ""' });
+        if (t.resource === 'clusterrolebindings' && !s.namespace)
+          causes.push({ field: `${f}.namespace`, type: 'Required value', detail: '' });
       } else if (s.apiGroup !== 'rbac.authorization.k8s.io') {
-        causes.push({ field: `${f}.apiGroup`, type: 'Unsupported value', value: s.apiGroup ?? '', detail: 'supported values: "rbac.authorization.k8s.io"' });
+        causes.push({
+          field: `${f}.apiGroup`,
+          type: 'Unsupported value',
+          value: s.apiGroup ?? '',
+          detail: 'supported values: "rbac.authorization.k8s.io"',
+        });
       }
     });
   }
   if (t.resource === 'clusterroles' || t.resource === 'roles') {
     (Array.isArray(obj.rules) ? obj.rules : []).forEach((r: KubeBody, i: number) => {
-      if (!isObject(r) || !Array.isArray(r.verbs) || r.verbs.length === 0) causes.push({ field: `rules[${i}].verbs`, type: 'Required value', detail: 'verbs must contain at least one value' });
-      else if (!r.nonResourceURLs?.length && !r.resources?.length) causes.push({ field: `rules[${i}].resources`, type: 'Required value', detail: 'resource rules must supply at least one resource' });
-      else if (r.nonResourceURLs?.length && t.resource === 'roles') causes.push({ field: `rules[${i}].nonResourceURLs`, type: 'Invalid value', value: r.nonResourceURLs, detail: 'namespaced rules cannot apply to non-resource URLs' });
+      if (!isObject(r) || !Array.isArray(r.verbs) || r.verbs.length === 0)
+        causes.push({ field: `rules[${i}].verbs`, type: 'Required value', detail: 'verbs must contain at least one value' });
+      else if (!r.nonResourceURLs?.length && !r.resources?.length)
+        causes.push({ field: `rules[${i}].resources`, type: 'Required value', detail: 'resource rules must supply at least one resource' });
+      else if (r.nonResourceURLs?.length && t.resource === 'roles')
+        causes.push({
+          field: `rules[${i}].nonResourceURLs`,
+          type: 'Invalid value',
+          value: r.nonResourceURLs,
+          detail: 'namespaced rules cannot apply to non-resource URLs',
+        });
     });
   }
   return causes;
@@ -100,7 +136,14 @@ export function validate(t: ResourceType, obj: KubeBody, old?: KubeBody): void {
   }
   if (t.resource === 'configmaps' || t.resource === 'secrets') {
     for (const key of Object.keys({ ...(obj.data ?? {}), ...(obj.binaryData ?? {}), ...(obj.stringData ?? {}) })) {
-      if (!/^[-._a-zA-Z0-9]+$/.test(key)) causes.push({ field: `data[${key}]`, type: 'Invalid value', value: key, detail: "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')" });
+      if (!/^[-._a-zA-Z0-9]+$/.test(key))
+        causes.push({
+          field: `data[${key}]`,
+          type: 'Invalid value',
+          value: key,
+          detail:
+            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+        });
     }
   }
   if (causes.length) throw invalid(t, name, causes);
@@ -141,7 +184,13 @@ export function prepareUpdate(t: ResourceType, next: KubeBody, old: KubeBody): K
 /** A secret's stringData is write-only: folded into data, base64. */
 function foldStringData(t: ResourceType, obj: KubeBody): KubeBody {
   if (t.resource !== 'secrets' || !isObject(obj.stringData)) return obj;
-  const out: KubeBody = { ...obj, data: { ...(obj.data ?? {}), ...Object.fromEntries(Object.entries(obj.stringData).map(([k, v]) => [k, Buffer.from(String(v)).toString('base64')])) } };
+  const out: KubeBody = {
+    ...obj,
+    data: {
+      ...(obj.data ?? {}),
+      ...Object.fromEntries(Object.entries(obj.stringData).map(([k, v]) => [k, Buffer.from(String(v)).toString('base64')])),
+    },
+  };
   delete out.stringData;
   return out;
 }
@@ -174,7 +223,10 @@ export function strategicMergePatch(target: unknown, patch: unknown): unknown {
   const out: KubeBody = isObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (k.startsWith('$')) continue;
-    if (v === null) { delete out[k]; continue; }
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
     const merged = strategicMergePatch(out[k], v);
     if (merged === undefined) delete out[k];
     else out[k] = merged;
@@ -185,7 +237,11 @@ export function strategicMergePatch(target: unknown, patch: unknown): unknown {
 function stripDirectives(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripDirectives);
   if (!isObject(v)) return v;
-  return Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith('$')).map(([k, x]) => [k, stripDirectives(x)]));
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([k]) => !k.startsWith('$'))
+      .map(([k, x]) => [k, stripDirectives(x)]),
+  );
 }
 
 /** RFC 6902 JSON patch; a failed `test` or a missing path is a 422, as the apiserver answers. */
@@ -197,7 +253,12 @@ export function jsonPatch(target: unknown, ops: unknown, t: ResourceType, name: 
   const fail = (detail: string) => invalid(t, name, [{ field: '', type: 'Invalid value', value: '', detail }]);
   const parse = (p: unknown): string[] => {
     if (typeof p !== 'string' || (p !== '' && !p.startsWith('/'))) throw fail(`invalid JSON pointer ${JSON.stringify(p)}`);
-    return p === '' ? [] : p.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    return p === ''
+      ? []
+      : p
+          .slice(1)
+          .split('/')
+          .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   };
   const parentOf = (path: string[]) => {
     let cur = doc;
@@ -207,17 +268,28 @@ export function jsonPatch(target: unknown, ops: unknown, t: ResourceType, name: 
     }
     return cur as Container;
   };
-  const get = (path: string[]) => path.reduce((cur: unknown, seg) => (cur === undefined || cur === null ? undefined : Array.isArray(cur) ? cur[Number(seg)] : (cur as Record<string, unknown>)[seg]), doc);
+  const get = (path: string[]) =>
+    path.reduce(
+      (cur: unknown, seg) =>
+        cur === undefined || cur === null ? undefined : Array.isArray(cur) ? cur[Number(seg)] : (cur as Record<string, unknown>)[seg],
+      doc,
+    );
   const remove = (path: string[]) => {
     const parent = parentOf(path);
     const key = path[path.length - 1]!;
-    if (Array.isArray(parent)) { if (Number(key) >= parent.length) throw fail(`Unable to remove nonexistent key: ${key}: missing value`); parent.splice(Number(key), 1); } else {
+    if (Array.isArray(parent)) {
+      if (Number(key) >= parent.length) throw fail(`Unable to remove nonexistent key: ${key}: missing value`);
+      parent.splice(Number(key), 1);
+    } else {
       if (!(key in parent)) throw fail(`Unable to remove nonexistent key: ${key}: missing value`);
       delete parent[key];
     }
   };
   const add = (path: string[], value: unknown) => {
-    if (path.length === 0) { doc = value; return; }
+    if (path.length === 0) {
+      doc = value;
+      return;
+    }
     const parent = parentOf(path);
     const key = path[path.length - 1]!;
     if (Array.isArray(parent)) parent.splice(key === '-' ? parent.length : Number(key), 0, value);
@@ -227,13 +299,36 @@ export function jsonPatch(target: unknown, ops: unknown, t: ResourceType, name: 
     if (!isObject(op)) throw badRequest('each JSON patch operation must be an object');
     const path = parse(op.path);
     switch (op.op) {
-      case 'add': add(path, structuredClone(op.value)); break;
-      case 'remove': remove(path); break;
-      case 'replace': if (get(path) === undefined) throw fail(`replace operation does not apply: doc is missing key: ${op.path}: missing value`); remove(path); add(path, structuredClone(op.value)); break;
-      case 'move': { const from = parse(op.from); const v = get(from); if (v === undefined) throw fail(`move operation does not apply: doc is missing from path: ${op.from}`); remove(from); add(path, v); break; }
-      case 'copy': { const v = get(parse(op.from)); if (v === undefined) throw fail(`copy operation does not apply: doc is missing from path: ${op.from}`); add(path, structuredClone(v)); break; }
-      case 'test': if (JSON.stringify(get(path)) !== JSON.stringify(op.value)) throw fail(`testing value ${op.path} failed: test failed`); break;
-      default: throw badRequest(`Unexpected kind: ${String(op.op)}`);
+      case 'add':
+        add(path, structuredClone(op.value));
+        break;
+      case 'remove':
+        remove(path);
+        break;
+      case 'replace':
+        if (get(path) === undefined) throw fail(`replace operation does not apply: doc is missing key: ${op.path}: missing value`);
+        remove(path);
+        add(path, structuredClone(op.value));
+        break;
+      case 'move': {
+        const from = parse(op.from);
+        const v = get(from);
+        if (v === undefined) throw fail(`move operation does not apply: doc is missing from path: ${op.from}`);
+        remove(from);
+        add(path, v);
+        break;
+      }
+      case 'copy': {
+        const v = get(parse(op.from));
+        if (v === undefined) throw fail(`copy operation does not apply: doc is missing from path: ${op.from}`);
+        add(path, structuredClone(v));
+        break;
+      }
+      case 'test':
+        if (JSON.stringify(get(path)) !== JSON.stringify(op.value)) throw fail(`testing value ${op.path} failed: test failed`);
+        break;
+      default:
+        throw badRequest(`Unexpected kind: ${String(op.op)}`);
     }
   }
   return doc;
@@ -245,7 +340,12 @@ export function applyPatch(contentType: string, target: KubeBody, patch: unknown
   if (type === 'application/merge-patch+json') out = mergePatch(target, patch);
   else if (type === 'application/strategic-merge-patch+json') out = strategicMergePatch(target, patch);
   else if (type === 'application/json-patch+json') out = jsonPatch(target, patch, t, name);
-  else throw new KubeError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
+  else
+    throw new KubeError(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
+    );
   if (!isObject(out)) throw badRequest('the patched object is not an object');
   return out;
 }
@@ -255,12 +355,24 @@ export function applyPatch(contentType: string, target: KubeBody, patch: unknown
 type Requirement = { key: string; op: '=' | '!=' | 'in' | 'notin' | 'exists' | '!exists'; values: string[] };
 
 /** Splits on commas outside parentheses. */
-const splitTerms = (s: string) => s.match(/([^,(]+(\([^)]*\))?)+/g)?.map((x) => x.trim()).filter(Boolean) ?? [];
+const splitTerms = (s: string) =>
+  s
+    .match(/([^,(]+(\([^)]*\))?)+/g)
+    ?.map((x) => x.trim())
+    .filter(Boolean) ?? [];
 
 export function parseLabelSelector(s: string): Requirement[] {
   return splitTerms(s).map((term) => {
     let m = /^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
-    if (m) return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter(Boolean) };
+    if (m)
+      return {
+        key: m[1]!,
+        op: m[2] as 'in' | 'notin',
+        values: m[3]!
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean),
+      };
     m = /^([^\s!=]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
     if (m) return { key: m[1]!, op: m[2] === '!=' ? '!=' : '=', values: [m[3]!] };
     if (/^![^\s!=]+$/.test(term)) return { key: term.slice(1), op: '!exists', values: [] };
@@ -273,12 +385,18 @@ function satisfies(reqs: Requirement[], get: (key: string) => string | undefined
   return reqs.every((r) => {
     const v = get(r.key);
     switch (r.op) {
-      case '=': return v === r.values[0];
-      case '!=': return v !== r.values[0];
-      case 'in': return v !== undefined && r.values.includes(v);
-      case 'notin': return v === undefined || !r.values.includes(v);
-      case 'exists': return v !== undefined;
-      case '!exists': return v === undefined;
+      case '=':
+        return v === r.values[0];
+      case '!=':
+        return v !== r.values[0];
+      case 'in':
+        return v !== undefined && r.values.includes(v);
+      case 'notin':
+        return v === undefined || !r.values.includes(v);
+      case 'exists':
+        return v !== undefined;
+      case '!exists':
+        return v === undefined;
     }
   });
 }
@@ -295,7 +413,9 @@ export function fieldsMatch(selector: string, obj: KubeBody): boolean {
     return { key: m[1]!.trim(), op: (m[2] === '!=' ? '!=' : '=') as '=' | '!=', values: [m[3]!.trim()] };
   });
   return satisfies(reqs, (path) => {
-    const v = path.split('.').reduce((cur: unknown, seg) => (cur === undefined || cur === null ? undefined : (cur as Record<string, unknown>)[seg]), obj);
+    const v = path
+      .split('.')
+      .reduce((cur: unknown, seg) => (cur === undefined || cur === null ? undefined : (cur as Record<string, unknown>)[seg]), obj);
     return v === undefined || v === null ? '' : String(v);
   });
 }

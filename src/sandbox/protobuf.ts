@@ -31,47 +31,108 @@ function fields(buf: Buffer): Field[] {
       if (i + len > buf.length) throw badRequest('truncated protobuf body');
       out.push({ no, wire, value: buf.subarray(i, i + len) });
       i += len;
-    } else if (wire === 1) { out.push({ no, wire, value: buf.subarray(i, i + 8) }); i += 8; }
-    else if (wire === 5) { out.push({ no, wire, value: buf.subarray(i, i + 4) }); i += 4; }
-    else throw badRequest(`unsupported protobuf wire type ${wire}`);
+    } else if (wire === 1) {
+      out.push({ no, wire, value: buf.subarray(i, i + 8) });
+      i += 8;
+    } else if (wire === 5) {
+      out.push({ no, wire, value: buf.subarray(i, i + 4) });
+      i += 4;
+    } else throw badRequest(`unsupported protobuf wire type ${wire}`);
   }
   return out;
 }
 
 const bytesOf = (fs: Field[], no: number) => fs.filter((f) => f.no === no && Buffer.isBuffer(f.value)).map((f) => f.value as Buffer);
-const str = (fs: Field[], no: number) => { const b = bytesOf(fs, no)[0]; return b ? b.toString('utf8') : undefined; };
+const str = (fs: Field[], no: number) => {
+  const b = bytesOf(fs, no)[0];
+  return b ? b.toString('utf8') : undefined;
+};
 
 /** A message's fields by number: name, kind, and for nested messages their schema. Lists are `[…]`. */
 type Kind = 'string' | 'bytes' | 'bool' | 'int' | 'map' | 'bytesMap' | Schema;
-interface Schema { [no: number]: [name: string, kind: Kind, repeated?: 'repeated'] }
+interface Schema {
+  [no: number]: [name: string, kind: Kind, repeated?: 'repeated'];
+}
 
-const OBJECT_META: Schema = { 1: ['name', 'string'], 2: ['generateName', 'string'], 3: ['namespace', 'string'], 11: ['labels', 'map'], 12: ['annotations', 'map'], 14: ['finalizers', 'string', 'repeated'] };
-const POLICY_RULE: Schema = { 1: ['verbs', 'string', 'repeated'], 2: ['apiGroups', 'string', 'repeated'], 3: ['resources', 'string', 'repeated'], 4: ['resourceNames', 'string', 'repeated'], 5: ['nonResourceURLs', 'string', 'repeated'] };
-const LABEL_SELECTOR: Schema = { 1: ['matchLabels', 'map'], 2: ['matchExpressions', { 1: ['key', 'string'], 2: ['operator', 'string'], 3: ['values', 'string', 'repeated'] }, 'repeated'] };
+const OBJECT_META: Schema = {
+  1: ['name', 'string'],
+  2: ['generateName', 'string'],
+  3: ['namespace', 'string'],
+  11: ['labels', 'map'],
+  12: ['annotations', 'map'],
+  14: ['finalizers', 'string', 'repeated'],
+};
+const POLICY_RULE: Schema = {
+  1: ['verbs', 'string', 'repeated'],
+  2: ['apiGroups', 'string', 'repeated'],
+  3: ['resources', 'string', 'repeated'],
+  4: ['resourceNames', 'string', 'repeated'],
+  5: ['nonResourceURLs', 'string', 'repeated'],
+};
+const LABEL_SELECTOR: Schema = {
+  1: ['matchLabels', 'map'],
+  2: ['matchExpressions', { 1: ['key', 'string'], 2: ['operator', 'string'], 3: ['values', 'string', 'repeated'] }, 'repeated'],
+};
 const BINDING: Schema = {
   1: ['metadata', OBJECT_META],
   2: ['subjects', { 1: ['kind', 'string'], 2: ['apiGroup', 'string'], 3: ['name', 'string'], 4: ['namespace', 'string'] }, 'repeated'],
   3: ['roleRef', { 1: ['apiGroup', 'string'], 2: ['kind', 'string'], 3: ['name', 'string'] }],
 };
-const RESOURCE_ATTRIBUTES: Schema = { 1: ['namespace', 'string'], 2: ['verb', 'string'], 3: ['group', 'string'], 4: ['version', 'string'], 5: ['resource', 'string'], 6: ['subresource', 'string'], 7: ['name', 'string'] };
+const RESOURCE_ATTRIBUTES: Schema = {
+  1: ['namespace', 'string'],
+  2: ['verb', 'string'],
+  3: ['group', 'string'],
+  4: ['version', 'string'],
+  5: ['resource', 'string'],
+  6: ['subresource', 'string'],
+  7: ['name', 'string'],
+};
 
 /** The kinds kubectl's typed clients create (`kubectl create namespace|serviceaccount|configmap|secret|role…|token`, `auth can-i [--list]`, `auth whoami`). */
 const SCHEMAS: Record<string, Schema> = {
   Namespace: { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['finalizers', 'string', 'repeated'] }] },
-  ServiceAccount: { 1: ['metadata', OBJECT_META], 2: ['secrets', { 1: ['kind', 'string'], 2: ['namespace', 'string'], 3: ['name', 'string'] }, 'repeated'], 3: ['imagePullSecrets', { 1: ['name', 'string'] }, 'repeated'], 4: ['automountServiceAccountToken', 'bool'] },
+  ServiceAccount: {
+    1: ['metadata', OBJECT_META],
+    2: ['secrets', { 1: ['kind', 'string'], 2: ['namespace', 'string'], 3: ['name', 'string'] }, 'repeated'],
+    3: ['imagePullSecrets', { 1: ['name', 'string'] }, 'repeated'],
+    4: ['automountServiceAccountToken', 'bool'],
+  },
   ConfigMap: { 1: ['metadata', OBJECT_META], 2: ['data', 'map'], 3: ['binaryData', 'bytesMap'], 4: ['immutable', 'bool'] },
-  Secret: { 1: ['metadata', OBJECT_META], 2: ['data', 'bytesMap'], 3: ['type', 'string'], 4: ['stringData', 'map'], 5: ['immutable', 'bool'] },
-  ClusterRole: { 1: ['metadata', OBJECT_META], 2: ['rules', POLICY_RULE, 'repeated'], 3: ['aggregationRule', { 1: ['clusterRoleSelectors', LABEL_SELECTOR, 'repeated'] }] },
+  Secret: {
+    1: ['metadata', OBJECT_META],
+    2: ['data', 'bytesMap'],
+    3: ['type', 'string'],
+    4: ['stringData', 'map'],
+    5: ['immutable', 'bool'],
+  },
+  ClusterRole: {
+    1: ['metadata', OBJECT_META],
+    2: ['rules', POLICY_RULE, 'repeated'],
+    3: ['aggregationRule', { 1: ['clusterRoleSelectors', LABEL_SELECTOR, 'repeated'] }],
+  },
   Role: { 1: ['metadata', OBJECT_META], 2: ['rules', POLICY_RULE, 'repeated'] },
   ClusterRoleBinding: BINDING,
   RoleBinding: BINDING,
-  SelfSubjectAccessReview: { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['resourceAttributes', RESOURCE_ATTRIBUTES], 2: ['nonResourceAttributes', { 1: ['path', 'string'], 2: ['verb', 'string'] }] }] },
+  SelfSubjectAccessReview: {
+    1: ['metadata', OBJECT_META],
+    2: [
+      'spec',
+      { 1: ['resourceAttributes', RESOURCE_ATTRIBUTES], 2: ['nonResourceAttributes', { 1: ['path', 'string'], 2: ['verb', 'string'] }] },
+    ],
+  },
   SelfSubjectReview: { 1: ['metadata', OBJECT_META] },
   // kubectl auth can-i --list (1.32+ sends it as protobuf).
   SelfSubjectRulesReview: { 1: ['metadata', OBJECT_META], 2: ['spec', { 1: ['namespace', 'string'] }] },
   TokenRequest: {
     1: ['metadata', OBJECT_META],
-    2: ['spec', { 1: ['audiences', 'string', 'repeated'], 4: ['expirationSeconds', 'int'], 3: ['boundObjectRef', { 1: ['kind', 'string'], 2: ['apiVersion', 'string'], 3: ['name', 'string'], 4: ['uid', 'string'] }] }],
+    2: [
+      'spec',
+      {
+        1: ['audiences', 'string', 'repeated'],
+        4: ['expirationSeconds', 'int'],
+        3: ['boundObjectRef', { 1: ['kind', 'string'], 2: ['apiVersion', 'string'], 3: ['name', 'string'], 4: ['uid', 'string'] }],
+      },
+    ],
   },
 };
 
@@ -93,8 +154,7 @@ function decodeMessage(buf: Buffer, schema: Schema): Record<string, unknown> {
       value = (f.value as Buffer).toString('utf8');
       // gogo-protobuf writes empty optional strings; their JSON form omits them.
       if (value === '' && !repeated) continue;
-    }
-    else if (kind === 'bytes') value = (f.value as Buffer).toString('base64');
+    } else if (kind === 'bytes') value = (f.value as Buffer).toString('base64');
     else if (kind === 'bool') value = f.value === 1n;
     else if (kind === 'int') value = Number(f.value);
     else value = decodeMessage(f.value as Buffer, kind);
@@ -108,7 +168,8 @@ const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 /** The JSON form of a protobuf-encoded request body, for the kinds kubectl sends that way. */
 export function decodeKubeProtobuf(body: Buffer): Record<string, unknown> {
-  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw badRequest('the protobuf body does not start with the Kubernetes magic number');
+  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC))
+    throw badRequest('the protobuf body does not start with the Kubernetes magic number');
   const unknown = fields(body.subarray(4));
   const typeMeta = fields(bytesOf(unknown, 1)[0] ?? Buffer.alloc(0));
   const apiVersion = str(typeMeta, 1) ?? '';
@@ -123,7 +184,10 @@ export function decodeKubeProtobuf(body: Buffer): Record<string, unknown> {
 const varint = (n: number): Buffer => {
   const out: number[] = [];
   let v = n >>> 0;
-  while (v > 0x7f) { out.push((v & 0x7f) | 0x80); v >>>= 7; }
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
   out.push(v);
   return Buffer.from(out);
 };
@@ -134,7 +198,12 @@ const field = (no: number, value: string | Buffer): Buffer => {
 };
 const message = (...parts: Buffer[]) => Buffer.concat(parts);
 
-export interface OpenApiV2Operation { path: string; method: 'get' | 'put' | 'post' | 'delete' | 'patch'; gvk: { group: string; version: string; kind: string }; queryParams: string[] }
+export interface OpenApiV2Operation {
+  path: string;
+  method: 'get' | 'put' | 'post' | 'delete' | 'patch';
+  gvk: { group: string; version: string; kind: string };
+  queryParams: string[];
+}
 
 /**
  * gnostic's openapi_v2.Document (OpenAPIv2.proto): swagger, info, and paths whose operations carry
@@ -147,11 +216,21 @@ export function encodeOpenApiV2(title: string, version: string, operations: Open
   for (const op of operations) byPath.set(op.path, [...(byPath.get(op.path) ?? []), op]);
   const paths: Buffer[] = [];
   for (const [path, ops] of byPath) {
-    const item = message(...ops.map((op) => {
-      const params = op.queryParams.map((name) => field(8, message(field(1, message(field(2, message(field(3, message(field(2, 'query'), field(4, name), field(6, 'string'))))))))));
-      const gvk = field(13, message(field(1, 'x-kubernetes-group-version-kind'), field(2, message(field(2, `group: "${op.gvk.group}"\nkind: ${op.gvk.kind}\nversion: ${op.gvk.version}\n`)))));
-      return field(methodField[op.method], message(...params, gvk));
-    }));
+    const item = message(
+      ...ops.map((op) => {
+        const params = op.queryParams.map((name) =>
+          field(8, message(field(1, message(field(2, message(field(3, message(field(2, 'query'), field(4, name), field(6, 'string'))))))))),
+        );
+        const gvk = field(
+          13,
+          message(
+            field(1, 'x-kubernetes-group-version-kind'),
+            field(2, message(field(2, `group: "${op.gvk.group}"\nkind: ${op.gvk.kind}\nversion: ${op.gvk.version}\n`))),
+          ),
+        );
+        return field(methodField[op.method], message(...params, gvk));
+      }),
+    );
     paths.push(field(2, message(field(1, path), field(2, item))));
   }
   return message(field(1, '2.0'), field(2, message(field(1, title), field(2, version))), field(8, message(...paths)));

@@ -26,12 +26,14 @@ export interface ServerOptions {
 }
 
 /** Host names that are Microsoft's cloud: refused unless served in --azure-hostnames mode. */
-const MICROSOFT_SUFFIX = /(^|\.)(microsoftonline\.com|microsoft\.com|windows\.net|azure\.com|azure\.net|microsoftonline\.us|usgovcloudapi\.net|chinacloudapi\.cn|azmk8s\.io|windowsazure\.com)$/;
+const MICROSOFT_SUFFIX =
+  /(^|\.)(microsoftonline\.com|microsoft\.com|windows\.net|azure\.com|azure\.net|microsoftonline\.us|usgovcloudapi\.net|chinacloudapi\.cn|azmk8s\.io|windowsazure\.com)$/;
 
 /** Which protocol's error shape a path answers in: one error mapper per protocol, chosen here. */
 export function protocolOf(url: string): 'arm' | 'graph' | 'aad' | 'plain' {
   const path = url.split('?')[0]!.toLowerCase();
-  if (path.startsWith('/subscriptions') || path.startsWith('/providers') || path.startsWith('/tenants') || path.includes('/metadata/')) return 'arm';
+  if (path.startsWith('/subscriptions') || path.startsWith('/providers') || path.startsWith('/tenants') || path.includes('/metadata/'))
+    return 'arm';
   if (path.startsWith('/v1.0')) return 'graph';
   if (path.includes('/oauth2/') || path.includes('/.well-known/') || path.includes('/discovery/')) return 'aad';
   return 'plain';
@@ -39,13 +41,25 @@ export function protocolOf(url: string): 'arm' | 'graph' | 'aad' | 'plain' {
 
 function errorBody(protocol: ReturnType<typeof protocolOf>, status: number, code: string, message: string, requestId: string): unknown {
   switch (protocol) {
-    case 'arm': return { error: { code, message } };
-    case 'graph': return { error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId } } };
+    case 'arm':
+      return { error: { code, message } };
+    case 'graph':
+      return {
+        error: { code, message, innerError: { date: new Date().toISOString(), 'request-id': requestId, 'client-request-id': requestId } },
+      };
     case 'aad': {
       const error = status === 503 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request';
-      return { error, error_description: message, error_codes: [], timestamp: new Date().toISOString(), trace_id: requestId, correlation_id: requestId };
+      return {
+        error,
+        error_description: message,
+        error_codes: [],
+        timestamp: new Date().toISOString(),
+        trace_id: requestId,
+        correlation_id: requestId,
+      };
     }
-    default: return { error: code, message };
+    default:
+      return { error: code, message };
   }
 }
 
@@ -136,26 +150,59 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
    * mode on port 443; on the second listener (443) only Microsoft's and Kentra's own names are served.
    * A refusal names the host and path, in the protocol's shape: never another route's answer.
    */
-  const hostRefusal = (req: FastifyRequest): { status: number; protocol: ReturnType<typeof protocolOf>; code: string; message: string } | null => {
+  const hostRefusal = (
+    req: FastifyRequest,
+  ): { status: number; protocol: ReturnType<typeof protocolOf>; code: string; message: string } | null => {
     const m = hostOf(req);
     const path = req.url.split('?')[0]!;
-    const onHostnameListener = !!opts.azureHostnames && opts.azureHostnames.port !== opts.port() && req.socket.localPort === opts.azureHostnames.port;
-    if (!m) return onHostnameListener ? { status: 421, protocol: protocolOf(req.url), code: 'MisdirectedRequest', message: 'The request has no valid Host header: Kentra cannot tell which service it is for.' } : null;
+    const onHostnameListener =
+      !!opts.azureHostnames && opts.azureHostnames.port !== opts.port() && req.socket.localPort === opts.azureHostnames.port;
+    if (!m)
+      return onHostnameListener
+        ? {
+            status: 421,
+            protocol: protocolOf(req.url),
+            code: 'MisdirectedRequest',
+            message: 'The request has no valid Host header: Kentra cannot tell which service it is for.',
+          }
+        : null;
     const name = m[1]!;
     const role = azureHostRole(name);
     if (role) {
       const protocol = role === 'login' ? 'aad' : role;
-      if (!opts.azureHostnames) return { status: 421, protocol, code: 'MisdirectedRequest', message: `Kentra is not serving Microsoft's host names: ${name} is only answered by \`kentra up --azure-hostnames\`.` };
-      if (!servedRole(m)) return { status: 421, protocol, code: 'MisdirectedRequest', message: `Kentra serves ${name} on port 443 only, not on port ${m[2]}.` };
+      if (!opts.azureHostnames)
+        return {
+          status: 421,
+          protocol,
+          code: 'MisdirectedRequest',
+          message: `Kentra is not serving Microsoft's host names: ${name} is only answered by \`kentra up --azure-hostnames\`.`,
+        };
+      if (!servedRole(m))
+        return {
+          status: 421,
+          protocol,
+          code: 'MisdirectedRequest',
+          message: `Kentra serves ${name} on port 443 only, not on port ${m[2]}.`,
+        };
       // The matched route's pattern, not the raw path: encoded or dotted paths cannot pass as another route.
       const route = req.routeOptions?.url;
       if (!route || !azurePathServed(role, route)) {
-        return { status: 404, protocol, code: 'NotImplementedByKentra', message: `Kentra does not implement ${req.method} https://${name}${path}: on ${name} it serves ${ROLE_DESCRIPTION[role]} only.` };
+        return {
+          status: 404,
+          protocol,
+          code: 'NotImplementedByKentra',
+          message: `Kentra does not implement ${req.method} https://${name}${path}: on ${name} it serves ${ROLE_DESCRIPTION[role]} only.`,
+        };
       }
       return null;
     }
     if (MICROSOFT_SUFFIX.test(name) || (onHostnameListener && !allowed.has(name))) {
-      return { status: 421, protocol: protocolOf(req.url), code: 'MisdirectedRequest', message: `Kentra does not serve the host ${name} (${req.method} https://${name}${path}).` };
+      return {
+        status: 421,
+        protocol: protocolOf(req.url),
+        code: 'MisdirectedRequest',
+        message: `Kentra does not serve the host ${name} (${req.method} https://${name}${path}).`,
+      };
     }
     return null;
   };
@@ -216,13 +263,17 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req: FastifyRequest, reply: FastifyReply) => {
     const unavailable = isStoreUnavailable(err);
     const storeStatus = err instanceof StoreError ? (err.code === 'conflict' ? 409 : err.code === 'not_found' ? 404 : 400) : null;
-    const status = unavailable ? 503 : storeStatus ?? (err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500);
+    const status = unavailable
+      ? 503
+      : (storeStatus ?? (err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500));
     const protocol = protocolOf(req.url);
     if (unavailable) req.log.warn({ err: { message: err.message, code: err.code } }, 'store unavailable');
     else if (status >= 500) req.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
     const message = unavailable
       ? 'The service is temporarily unavailable: its database cannot be reached. Retry after the time in Retry-After.'
-      : status >= 500 ? 'The server had an internal error. The request was logged with its id.' : err.message;
+      : status >= 500
+        ? 'The server had an internal error. The request was logged with its id.'
+        : err.message;
     if (unavailable) reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS));
     if (protocol === 'aad') reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
     return reply.code(status).send(errorBody(protocol, status, errorCode(protocol, status), message, req.id));
@@ -238,9 +289,14 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   app.get('/readyz', async (_req, reply) => {
     // Bounded: a frozen store makes the instance unready within seconds instead of hanging the probe.
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS); });
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+    });
     const ok = await Promise.race([opts.ready().catch(() => false), timeout]).finally(() => clearTimeout(timer));
-    return reply.code(ok ? 200 : 503).type('text/plain').send(ok ? 'ready' : 'not ready');
+    return reply
+      .code(ok ? 200 : 503)
+      .type('text/plain')
+      .send(ok ? 'ready' : 'not ready');
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
 

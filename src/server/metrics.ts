@@ -9,20 +9,41 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'kentra_' });
-    this.requests = new Counter({ name: 'kentra_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+    this.requests = new Counter({
+      name: 'kentra_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [this.registry],
+    });
     this.duration = new Histogram({
-      name: 'kentra_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['method', 'route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+      name: 'kentra_http_request_duration_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
     });
     // The cluster token caches (TokenReview and the built-in API): their bound, fill and hit rate.
     const cache = (name: string, help: string, read: (s: ReturnType<typeof tokenCacheStats>) => number) =>
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read(tokenCacheStats())); } });
-    cache('kentra_token_cache_max_entries', 'Bound of a cluster token cache (least recently used entries are evicted beyond it)', (s) => s.maxEntries);
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read(tokenCacheStats()));
+        },
+      });
+    cache(
+      'kentra_token_cache_max_entries',
+      'Bound of a cluster token cache (least recently used entries are evicted beyond it)',
+      (s) => s.maxEntries,
+    );
     cache('kentra_token_cache_entries', 'Entries held in the cluster token caches', (s) => s.entries);
     cache('kentra_token_cache_hits', 'Token cache hits since start', (s) => s.hits);
     cache('kentra_token_cache_misses', 'Token cache misses since start', (s) => s.misses);
     cache('kentra_token_cache_evictions', 'Token cache entries evicted by the bound since start', (s) => s.evictions);
-    cache('kentra_token_cache_hit_ratio', 'Token cache hits / (hits + misses) since start', (s) => (s.hits + s.misses ? s.hits / (s.hits + s.misses) : 0));
+    cache('kentra_token_cache_hit_ratio', 'Token cache hits / (hits + misses) since start', (s) =>
+      s.hits + s.misses ? s.hits / (s.hits + s.misses) : 0,
+    );
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {

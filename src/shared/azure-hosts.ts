@@ -55,14 +55,18 @@ const PATHS: Record<AzureHostRole, RegExp[]> = { login: LOGIN_PATHS, arm: ARM_PA
 
 /** What each name serves, for the refusal's message. */
 export const ROLE_DESCRIPTION: Record<AzureHostRole, string> = {
-  login: "Entra ID's sign-in endpoints (/{tenant}/oauth2/…, /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/…, /common/discovery/instance, /common/userrealm/…)",
+  login:
+    "Entra ID's sign-in endpoints (/{tenant}/oauth2/…, /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/…, /common/discovery/instance, /common/userrealm/…)",
   arm: "Azure Resource Manager's /subscriptions, /tenants, /providers and /metadata/endpoints",
   graph: "Microsoft Graph's /v1.0 subset",
 };
 
 /** Whether a path (no query; any case, trailing slash ignored) is one of Kentra's routes for that role. */
 export function azurePathServed(role: AzureHostRole, path: string): boolean {
-  const p = path.toLowerCase().replace(/\/{2,}/g, '/').replace(/(.)\/+$/, '$1');
+  const p = path
+    .toLowerCase()
+    .replace(/\/{2,}/g, '/')
+    .replace(/(.)\/+$/, '$1');
   return PATHS[role].some((re) => re.test(p));
 }
 

@@ -7,7 +7,10 @@ export type JwtHeader = { alg: string; typ?: string; kid?: string; x5t?: string;
 export type JwtPayload = Record<string, unknown>;
 
 export class JwtError extends Error {
-  constructor(readonly reason: 'malformed' | 'algorithm' | 'header' | 'key' | 'signature', message: string) {
+  constructor(
+    readonly reason: 'malformed' | 'algorithm' | 'header' | 'key' | 'signature',
+    message: string,
+  ) {
     super(message);
     this.name = 'JwtError';
   }
@@ -17,9 +20,10 @@ const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toStr
 
 export function signJwt(header: JwtHeader, payload: JwtPayload, privateKey: KeyObject): string {
   const input = `${b64(header)}.${b64(payload)}`;
-  const signature = header.alg === 'PS256'
-    ? sign('sha256', Buffer.from(input), { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
-    : sign('sha256', Buffer.from(input), privateKey);
+  const signature =
+    header.alg === 'PS256'
+      ? sign('sha256', Buffer.from(input), { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 })
+      : sign('sha256', Buffer.from(input), privateKey);
   return `${input}.${signature.toString('base64url')}`;
 }
 
@@ -38,7 +42,8 @@ export function decodeJwt(token: string): DecodedJwt {
   try {
     const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as JwtHeader;
     const payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as JwtPayload;
-    if (!header || typeof header !== 'object' || !payload || typeof payload !== 'object' || Array.isArray(payload)) throw new Error('not objects');
+    if (!header || typeof header !== 'object' || !payload || typeof payload !== 'object' || Array.isArray(payload))
+      throw new Error('not objects');
     return { header, payload, signingInput: `${parts[0]}.${parts[1]}`, signature: Buffer.from(parts[2]!, 'base64url') };
   } catch {
     throw new JwtError('malformed', 'the token is not a JWT (its header or payload is not JSON)');
@@ -58,16 +63,26 @@ export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number];
  */
 export function verifySignature(jwt: DecodedJwt, publicKey: KeyObject, algorithms: readonly JwsAlgorithm[] = JWS_ALGORITHMS): void {
   const { alg } = jwt.header;
-  if (typeof alg !== 'string' || !(algorithms as readonly string[]).includes(alg)) throw new JwtError('algorithm', `the signing algorithm '${String(alg)}' is not accepted`);
+  if (typeof alg !== 'string' || !(algorithms as readonly string[]).includes(alg))
+    throw new JwtError('algorithm', `the signing algorithm '${String(alg)}' is not accepted`);
   if (Object.prototype.hasOwnProperty.call(jwt.header, 'crit')) {
     const crit = jwt.header.crit;
-    throw new JwtError('header', Array.isArray(crit) && crit.length > 0
-      ? `the token requires header extensions this server does not understand (crit: ${crit.map(String).join(', ')})`
-      : 'the token has an empty or invalid crit header');
+    throw new JwtError(
+      'header',
+      Array.isArray(crit) && crit.length > 0
+        ? `the token requires header extensions this server does not understand (crit: ${crit.map(String).join(', ')})`
+        : 'the token has an empty or invalid crit header',
+    );
   }
-  const ok = alg === 'PS256'
-    ? verify('sha256', Buffer.from(jwt.signingInput), { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, jwt.signature)
-    : verify('sha256', Buffer.from(jwt.signingInput), publicKey, jwt.signature);
+  const ok =
+    alg === 'PS256'
+      ? verify(
+          'sha256',
+          Buffer.from(jwt.signingInput),
+          { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+          jwt.signature,
+        )
+      : verify('sha256', Buffer.from(jwt.signingInput), publicKey, jwt.signature);
   if (!ok) throw new JwtError('signature', 'the token signature is invalid');
 }
 

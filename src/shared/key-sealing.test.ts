@@ -20,7 +20,10 @@ describe('Sealer (private material at rest)', () => {
 
   it('refuses another key, and a changed value, with SealingError', () => {
     const stored = sealer.seal('secret');
-    assert.throws(() => new Sealer(Buffer.alloc(32, 2)).unseal(stored), (e: unknown) => e instanceof SealingError && /sealed with key-encryption key/.test(e.message));
+    assert.throws(
+      () => new Sealer(Buffer.alloc(32, 2)).unseal(stored),
+      (e: unknown) => e instanceof SealingError && /sealed with key-encryption key/.test(e.message),
+    );
     const tampered = stored.slice(0, -3) + (stored.endsWith('AAA') ? 'BBB' : 'AAA');
     assert.throws(() => sealer.unseal(tampered), SealingError);
   });

@@ -39,7 +39,9 @@ export class Sealer {
     if (!stored.startsWith(PREFIX)) return stored;
     const [keyId, rest] = [stored.slice(PREFIX.length, PREFIX.length + 8), stored.slice(PREFIX.length + 9)];
     if (keyId !== this.keyId) {
-      throw new SealingError(`the store's private keys were sealed with key-encryption key ${keyId}, but this instance has ${this.keyId}: give every instance the same --key-encryption-key (or the same CA in its data directory)`);
+      throw new SealingError(
+        `the store's private keys were sealed with key-encryption key ${keyId}, but this instance has ${this.keyId}: give every instance the same --key-encryption-key (or the same CA in its data directory)`,
+      );
     }
     const [iv, body, tag] = rest.split('.').map((p) => Buffer.from(p, 'base64url'));
     try {
@@ -59,7 +61,8 @@ export const isSealed = (value: string): boolean => value.startsWith(PREFIX);
 export function parseKeyEncryptionKey(text: string): Buffer {
   const t = text.trim();
   const key = /^[0-9a-f]{64}$/i.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
-  if (key.length !== 32) throw new Error('the key-encryption key must be 32 bytes, as base64 or 64 hex digits (make one with: openssl rand -base64 32)');
+  if (key.length !== 32)
+    throw new Error('the key-encryption key must be 32 bytes, as base64 or 64 hex digits (make one with: openssl rand -base64 32)');
   return key;
 }
 
@@ -77,6 +80,9 @@ export function sealerForDataDir(dataDir: string, given?: string): Sealer {
   const text = given ?? process.env.KENTRA_KEY_ENCRYPTION_KEY;
   if (text) return new Sealer(parseKeyEncryptionKey(text));
   const caKey = join(dataDir, 'ca-key.pem');
-  if (!existsSync(caKey)) throw new Error(`no key-encryption key to open the store's private keys: set KENTRA_KEY_ENCRYPTION_KEY, or pass --data-dir of an instance of this deployment (its CA key derives the key; ${caKey} is not there)`);
+  if (!existsSync(caKey))
+    throw new Error(
+      `no key-encryption key to open the store's private keys: set KENTRA_KEY_ENCRYPTION_KEY, or pass --data-dir of an instance of this deployment (its CA key derives the key; ${caKey} is not there)`,
+    );
   return new Sealer(deriveKeyEncryptionKey(readFileSync(caKey, 'utf8')));
 }

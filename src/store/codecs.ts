@@ -26,12 +26,20 @@ export function toRow<T>(c: Codec<T>, entity: T, sealer?: ColumnSealer): Record<
   for (const key of Object.keys(c.fields) as (keyof T)[]) {
     const [column, kind] = c.fields[key];
     const value = entity[key];
-    row[column] = value === undefined || value === null ? null
-      : kind === 'bool' ? (value ? 1 : 0)
-      : kind === 'json' ? JSON.stringify(value)
-      : kind === 'sealed-json' ? sealed(sealer, JSON.stringify(value))
-      : kind === 'sealed-text' ? sealed(sealer, String(value))
-      : value;
+    row[column] =
+      value === undefined || value === null
+        ? null
+        : kind === 'bool'
+          ? value
+            ? 1
+            : 0
+          : kind === 'json'
+            ? JSON.stringify(value)
+            : kind === 'sealed-json'
+              ? sealed(sealer, JSON.stringify(value))
+              : kind === 'sealed-text'
+                ? sealed(sealer, String(value))
+                : value;
   }
   return c.derived ? { ...row, ...c.derived(entity) } : row;
 }
@@ -41,13 +49,20 @@ export function fromRow<T>(c: Codec<T>, row: Record<string, unknown>, sealer?: C
   for (const key of Object.keys(c.fields)) {
     const [column, kind] = c.fields[key as keyof T];
     const value = row[column];
-    entity[key] = value === null || value === undefined ? null
-      : kind === 'bool' ? Number(value) === 1
-      : kind === 'json' ? JSON.parse(String(value))
-      : kind === 'sealed-json' ? JSON.parse(opened(sealer, String(value)))
-      : kind === 'sealed-text' ? opened(sealer, String(value))
-      : kind === 'int' ? Number(value)
-      : value;
+    entity[key] =
+      value === null || value === undefined
+        ? null
+        : kind === 'bool'
+          ? Number(value) === 1
+          : kind === 'json'
+            ? JSON.parse(String(value))
+            : kind === 'sealed-json'
+              ? JSON.parse(opened(sealer, String(value)))
+              : kind === 'sealed-text'
+                ? opened(sealer, String(value))
+                : kind === 'int'
+                  ? Number(value)
+                  : value;
   }
   return entity as T;
 }

@@ -16,30 +16,93 @@ const tenant = (over: Partial<Tenant> = {}): Tenant => {
   return { id: tid, displayName: 'T', defaultDomain: `t${tid.slice(0, 8)}.onmicrosoft.com`, domains: [], createdAt: now, ...over };
 };
 const user = (tenantId: string, over: Partial<User> = {}): User => ({
-  tenantId, id: id(), userPrincipalName: `u${id().slice(0, 8)}@example.com`, displayName: 'U', mailNickname: 'u', mail: null,
-  passwordHash: 'scrypt$1$1$1$x$y', accountEnabled: true, userType: 'Member', homeTenantId: null, homeObjectId: null, createdAt: now, ...over,
+  tenantId,
+  id: id(),
+  userPrincipalName: `u${id().slice(0, 8)}@example.com`,
+  displayName: 'U',
+  mailNickname: 'u',
+  mail: null,
+  passwordHash: 'scrypt$1$1$1$x$y',
+  accountEnabled: true,
+  userType: 'Member',
+  homeTenantId: null,
+  homeObjectId: null,
+  createdAt: now,
+  ...over,
 });
 const group = (tenantId: string, over: Partial<Group> = {}): Group => ({
-  tenantId, id: id(), displayName: `g-${id().slice(0, 6)}`, mailNickname: 'g', description: null, securityEnabled: true, mailEnabled: false, createdAt: now, ...over,
+  tenantId,
+  id: id(),
+  displayName: `g-${id().slice(0, 6)}`,
+  mailNickname: 'g',
+  description: null,
+  securityEnabled: true,
+  mailEnabled: false,
+  createdAt: now,
+  ...over,
 });
 const app = (tenantId: string, over: Partial<Application> = {}): Application => ({
-  tenantId, id: id(), appId: id(), displayName: 'A', identifierUris: [], signInAudience: 'AzureADMyOrg', publicClientRedirectUris: [],
-  webRedirectUris: ['https://a.example/cb'], isFallbackPublicClient: false, groupMembershipClaims: 'All',
-  oauth2PermissionScopes: [{ id: id(), value: 'access', type: 'User', adminConsentDisplayName: 'x', adminConsentDescription: 'x', isEnabled: true }],
-  appRoles: [], requiredResourceAccess: [{ resourceAppId: id(), resourceAccess: [{ id: id(), type: 'Scope' }] }],
-  accessTokenAcceptedVersion: 2, firstParty: false, extra: { optionalClaims: { idToken: [] } }, createdAt: now, ...over,
+  tenantId,
+  id: id(),
+  appId: id(),
+  displayName: 'A',
+  identifierUris: [],
+  signInAudience: 'AzureADMyOrg',
+  publicClientRedirectUris: [],
+  webRedirectUris: ['https://a.example/cb'],
+  isFallbackPublicClient: false,
+  groupMembershipClaims: 'All',
+  oauth2PermissionScopes: [
+    { id: id(), value: 'access', type: 'User', adminConsentDisplayName: 'x', adminConsentDescription: 'x', isEnabled: true },
+  ],
+  appRoles: [],
+  requiredResourceAccess: [{ resourceAppId: id(), resourceAccess: [{ id: id(), type: 'Scope' }] }],
+  accessTokenAcceptedVersion: 2,
+  firstParty: false,
+  extra: { optionalClaims: { idToken: [] } },
+  createdAt: now,
+  ...over,
 });
 const deviceCode = (over: Partial<DeviceCode> = {}): DeviceCode => ({
-  deviceCodeHash: id(), userCode: `UC${id().slice(0, 7).toUpperCase()}`, requestTenant: 'organizations', clientId: id(), scope: 'openid',
-  status: 'pending', tenantId: null, userId: null, createdAt: now, expiresAt: now + 900_000, interval: 5, lastPolledAt: null, ...over,
+  deviceCodeHash: id(),
+  userCode: `UC${id().slice(0, 7).toUpperCase()}`,
+  requestTenant: 'organizations',
+  clientId: id(),
+  scope: 'openid',
+  status: 'pending',
+  tenantId: null,
+  userId: null,
+  createdAt: now,
+  expiresAt: now + 900_000,
+  interval: 5,
+  lastPolledAt: null,
+  ...over,
 });
 const refresh = (over: Partial<RefreshToken> = {}): RefreshToken => ({
-  tokenHash: id(), familyId: id(), tenantId: id(), clientId: id(), userId: id(), scope: 'openid', createdAt: now,
-  expiresAt: now + 1000, rotatedAt: null, revokedAt: null, ...over,
+  tokenHash: id(),
+  familyId: id(),
+  tenantId: id(),
+  clientId: id(),
+  userId: id(),
+  scope: 'openid',
+  createdAt: now,
+  expiresAt: now + 1000,
+  rotatedAt: null,
+  revokedAt: null,
+  ...over,
 });
 
-const configMap = (clusterUid: string, namespace: string, name: string, data: Record<string, unknown> = {}): Omit<KubeObject, 'resourceVersion'> => ({
-  clusterUid, resource: '/configmaps', namespace, name, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data },
+const configMap = (
+  clusterUid: string,
+  namespace: string,
+  name: string,
+  data: Record<string, unknown> = {},
+): Omit<KubeObject, 'resourceVersion'> => ({
+  clusterUid,
+  resource: '/configmaps',
+  namespace,
+  name,
+  body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data },
 });
 
 const isConflict = (err: unknown) => err instanceof StoreError && err.code === 'conflict';
@@ -47,8 +110,12 @@ const isConflict = (err: unknown) => err instanceof StoreError && err.code === '
 export function runStoreConformance(name: string, open: () => Promise<Store>): void {
   describe(`store conformance: ${name}`, () => {
     let s: Store;
-    before(async () => { s = await open(); });
-    after(async () => { await s?.close(); });
+    before(async () => {
+      s = await open();
+    });
+    after(async () => {
+      await s?.close();
+    });
 
     it('creates, finds (case-insensitively by domain) and updates tenants', async () => {
       const t = tenant({ domains: ['Contoso.COM'] });
@@ -83,7 +150,10 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(updated?.accountEnabled, false);
       assert.equal((await s.getUser(t.id, u.id))?.mail, 'a@b.c');
       assert.equal(await s.updateUser(t.id, id(), (x) => x), null);
-      await assert.rejects(s.updateUser(t.id, u.id, (x) => ({ ...x, id: id() })), (e: unknown) => e instanceof StoreError && e.code === 'invalid');
+      await assert.rejects(
+        s.updateUser(t.id, u.id, (x) => ({ ...x, id: id() })),
+        (e: unknown) => e instanceof StoreError && e.code === 'invalid',
+      );
     });
 
     it('finds the guest accounts of a home user', async () => {
@@ -95,7 +165,10 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.createUser(h);
       const g = user(host.id, { userType: 'Guest', passwordHash: null, homeTenantId: home.id, homeObjectId: h.id });
       await s.createUser(g);
-      assert.deepEqual((await s.listGuestAccounts(home.id, h.id)).map((x) => x.id), [g.id]);
+      assert.deepEqual(
+        (await s.listGuestAccounts(home.id, h.id)).map((x) => x.id),
+        [g.id],
+      );
       assert.deepEqual(await s.listGuestAccounts(home.id, id()), []);
     });
 
@@ -131,7 +204,15 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.createGroup(g);
       await s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: u.id, memberType: 'user' });
       await s.addDirectoryRoleAssignment({ tenantId: t.id, principalId: u.id, roleTemplateId: id() });
-      await s.createRoleAssignment({ id: id(), tenantId: t.id, scope: '/subscriptions/x', roleDefinitionId: 'r', principalId: u.id, principalType: 'User', createdAt: now });
+      await s.createRoleAssignment({
+        id: id(),
+        tenantId: t.id,
+        scope: '/subscriptions/x',
+        roleDefinitionId: 'r',
+        principalId: u.id,
+        principalType: 'User',
+        createdAt: now,
+      });
       assert.equal(await s.deleteUser(t.id, u.id), true);
       assert.equal(await s.getUser(t.id, u.id), null);
       assert.deepEqual(await s.listGroupMembers(t.id, g.id), []);
@@ -147,7 +228,8 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       for (const g of [a, b, c, d, e]) await s.createGroup(g!);
       const u = user(t.id);
       await s.createUser(u);
-      const add = (g: Group, m: string, type: 'user' | 'group' = 'group') => s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: m, memberType: type });
+      const add = (g: Group, m: string, type: 'user' | 'group' = 'group') =>
+        s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: m, memberType: type });
       await add(a!, u.id, 'user');
       await add(b!, a!.id); // u ∈ a ∈ b
       await add(c!, a!.id); // u ∈ a ∈ c
@@ -156,8 +238,16 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await assert.rejects(add(d!, c!.id), isConflict);
       assert.deepEqual(await s.listDirectGroupIds(t.id, u.id), [a!.id]);
       assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a!.id, b!.id, c!.id, d!.id].sort());
-      await assert.rejects(add(a!, d!.id), (e: unknown) => e instanceof StoreError && e.code === 'invalid' && /cycle/.test(e.message), 'a cycle is refused');
-      await assert.rejects(add(e!, e!.id), (x: unknown) => x instanceof StoreError && x.code === 'invalid', 'a group is not its own member');
+      await assert.rejects(
+        add(a!, d!.id),
+        (e: unknown) => e instanceof StoreError && e.code === 'invalid' && /cycle/.test(e.message),
+        'a cycle is refused',
+      );
+      await assert.rejects(
+        add(e!, e!.id),
+        (x: unknown) => x instanceof StoreError && x.code === 'invalid',
+        'a group is not its own member',
+      );
       assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a!.id, b!.id, c!.id, d!.id].sort());
       assert.deepEqual((await s.listGroupMembers(t.id, d!.id)).map((m) => m.memberId).sort(), [b!.id, c!.id].sort());
       assert.equal(await s.removeGroupMember(t.id, d!.id, b!.id), true);
@@ -177,14 +267,17 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       for (const g of groups) await s.createGroup(g);
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       // Each add runs in a transaction that lingers after its write, as a request's transaction does.
-      const add = (groupId: string, memberId: string) => s.transaction(async (tx) => {
-        await tx.addGroupMember({ tenantId: t.id, groupId, memberId, memberType: 'group' });
-        await sleep(5);
-      });
-      const results = await Promise.all(Array.from({ length: pairs }, (_, p) => {
-        const [a, b] = [groups[2 * p]!.id, groups[2 * p + 1]!.id];
-        return Promise.allSettled([add(b, a), add(a, b)]);
-      }));
+      const add = (groupId: string, memberId: string) =>
+        s.transaction(async (tx) => {
+          await tx.addGroupMember({ tenantId: t.id, groupId, memberId, memberType: 'group' });
+          await sleep(5);
+        });
+      const results = await Promise.all(
+        Array.from({ length: pairs }, (_, p) => {
+          const [a, b] = [groups[2 * p]!.id, groups[2 * p + 1]!.id];
+          return Promise.allSettled([add(b, a), add(a, b)]);
+        }),
+      );
       const both = results.filter(([x, y]) => x.status === 'fulfilled' && y.status === 'fulfilled').length;
       console.log(`issue 16.2 figure (${name}): ${pairs} pairs raced in the store, both directions accepted in ${both}`);
       assert.equal(both, 0, `cycles got in on ${both} of ${pairs} pairs`);
@@ -199,10 +292,30 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const sub = id();
       const resource = {
         id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c-${id().slice(0, 6)}`,
-        subscriptionId: sub, resourceGroup: 'rg', type: 'Microsoft.ContainerService/managedClusters', name: 'c', location: 'eastus', tags: {}, etag: '"1"',
-        body: { properties: { provisioningState: 'Creating' } }, secrets: {}, createdAt: now, updatedAt: now,
+        subscriptionId: sub,
+        resourceGroup: 'rg',
+        type: 'Microsoft.ContainerService/managedClusters',
+        name: 'c',
+        location: 'eastus',
+        tags: {},
+        etag: '"1"',
+        body: { properties: { provisioningState: 'Creating' } },
+        secrets: {},
+        createdAt: now,
+        updatedAt: now,
       };
-      const op = (resourceId: string) => ({ id: id(), subscriptionId: sub, location: 'eastus', resourceId, kind: 'create' as const, status: 'InProgress' as const, startTime: now, endTime: null, completeAt: now + 1, error: null });
+      const op = (resourceId: string) => ({
+        id: id(),
+        subscriptionId: sub,
+        location: 'eastus',
+        resourceId,
+        kind: 'create' as const,
+        status: 'InProgress' as const,
+        startTime: now,
+        endTime: null,
+        completeAt: now + 1,
+        error: null,
+      });
       const first = op(resource.id);
       await s.putResourceWithOperation(resource, first, 'create');
       assert.deepEqual(await s.getResource(resource.id), resource);
@@ -212,7 +325,10 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(await s.getOperation(second.id), null, 'the refused create leaves no operation behind');
       const missing = { ...resource, id: `${resource.id}-missing` };
       const third = op(missing.id);
-      await assert.rejects(s.putResourceWithOperation(missing, third, 'replace'), (e: unknown) => e instanceof StoreError && e.code === 'not_found');
+      await assert.rejects(
+        s.putResourceWithOperation(missing, third, 'replace'),
+        (e: unknown) => e instanceof StoreError && e.code === 'not_found',
+      );
       assert.equal(await s.getOperation(third.id), null);
       const fourth = op(resource.id);
       await s.putResourceWithOperation({ ...resource, etag: '"2"' }, fourth, 'replace');
@@ -229,23 +345,58 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal((await s.findApplicationByAppId(t.id, a.appId))?.id, a.id);
       assert.equal((await s.findApplicationByIdentifierUri(t.id, 'API://thing'))?.id, a.id);
       await assert.rejects(s.createApplication(app(t.id, { appId: a.appId })), isConflict);
-      await assert.rejects(s.createApplication(app(t.id, { identifierUris: ['api://thing'] })), isConflict, 'identifier URIs are unique in a tenant');
+      await assert.rejects(
+        s.createApplication(app(t.id, { identifierUris: ['api://thing'] })),
+        isConflict,
+        'identifier URIs are unique in a tenant',
+      );
       const b = app(t.id);
       await s.createApplication(b);
-      await assert.rejects(s.updateApplication(t.id, b.id, (x) => ({ ...x, identifierUris: ['api://thing'] })), isConflict);
+      await assert.rejects(
+        s.updateApplication(t.id, b.id, (x) => ({ ...x, identifierUris: ['api://thing'] })),
+        isConflict,
+      );
       assert.deepEqual((await s.getApplication(t.id, b.id))?.identifierUris, [], 'a refused update changes nothing');
       await s.updateApplication(t.id, a.id, (x) => ({ ...x, identifierUris: ['api://other'] }));
       assert.equal(await s.findApplicationByIdentifierUri(t.id, 'api://thing'), null);
       assert.equal((await s.findApplicationByIdentifierUri(t.id, 'api://other'))?.id, a.id);
 
-      const pw = { tenantId: t.id, appObjectId: a.id, keyId: id(), displayName: 'ci', hint: 'abc', secretHash: 'h', startDateTime: now, endDateTime: now + 1 };
+      const pw = {
+        tenantId: t.id,
+        appObjectId: a.id,
+        keyId: id(),
+        displayName: 'ci',
+        hint: 'abc',
+        secretHash: 'h',
+        startDateTime: now,
+        endDateTime: now + 1,
+      };
       await s.addPasswordCredential(pw);
       await assert.rejects(s.addPasswordCredential(pw), isConflict);
       assert.deepEqual(await s.listPasswordCredentials(t.id, a.id), [pw]);
-      const key = { tenantId: t.id, appObjectId: a.id, keyId: id(), displayName: null, certificateDer: 'MII', thumbprintSha1: 's1', thumbprintSha256: 's256', startDateTime: now, endDateTime: now + 1 };
+      const key = {
+        tenantId: t.id,
+        appObjectId: a.id,
+        keyId: id(),
+        displayName: null,
+        certificateDer: 'MII',
+        thumbprintSha1: 's1',
+        thumbprintSha256: 's256',
+        startDateTime: now,
+        endDateTime: now + 1,
+      };
       await s.addKeyCredential(key);
       assert.deepEqual(await s.listKeyCredentials(t.id, a.id), [key]);
-      const fed = { tenantId: t.id, appObjectId: a.id, id: id(), name: 'gh', issuer: 'https://issuer', subject: 'repo:x', audiences: ['api://AzureADTokenExchange'], description: null };
+      const fed = {
+        tenantId: t.id,
+        appObjectId: a.id,
+        id: id(),
+        name: 'gh',
+        issuer: 'https://issuer',
+        subject: 'repo:x',
+        audiences: ['api://AzureADTokenExchange'],
+        description: null,
+      };
       await s.addFederatedCredential(fed);
       await assert.rejects(s.addFederatedCredential({ ...fed, id: id() }), isConflict, 'federated credential names are unique per app');
       assert.deepEqual(await s.listFederatedCredentials(t.id, a.id), [fed]);
@@ -265,19 +416,43 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     it('keeps service principals, consent grants and app role assignments', async () => {
       const t = tenant();
       await s.createTenant(t);
-      const sp = { tenantId: t.id, id: id(), appId: id(), displayName: 'sp', accountEnabled: true, servicePrincipalNames: ['x'], appRoleAssignmentRequired: false, createdAt: now };
+      const sp = {
+        tenantId: t.id,
+        id: id(),
+        appId: id(),
+        displayName: 'sp',
+        accountEnabled: true,
+        servicePrincipalNames: ['x'],
+        appRoleAssignmentRequired: false,
+        createdAt: now,
+      };
       const res = { ...sp, id: id(), appId: id() };
       await s.createServicePrincipal(sp);
       await s.createServicePrincipal(res);
       await assert.rejects(s.createServicePrincipal({ ...sp, id: id() }), isConflict, 'one service principal per app in a tenant');
       assert.equal((await s.findServicePrincipalByAppId(t.id, sp.appId))?.id, sp.id);
       assert.equal((await s.updateServicePrincipal(t.id, sp.id, (x) => ({ ...x, accountEnabled: false })))?.accountEnabled, false);
-      const grant = { tenantId: t.id, id: id(), clientId: sp.id, resourceId: res.id, consentType: 'AllPrincipals' as const, principalId: null, scope: 'a b' };
+      const grant = {
+        tenantId: t.id,
+        id: id(),
+        clientId: sp.id,
+        resourceId: res.id,
+        consentType: 'AllPrincipals' as const,
+        principalId: null,
+        scope: 'a b',
+      };
       await s.createOAuth2PermissionGrant(grant);
       assert.deepEqual(await s.listOAuth2PermissionGrants(t.id, { clientId: sp.id }), [grant]);
       assert.deepEqual(await s.listOAuth2PermissionGrants(t.id, { clientId: sp.id, resourceId: id() }), []);
       assert.equal((await s.updateOAuth2PermissionGrant(t.id, grant.id, (g) => ({ ...g, scope: 'a b c' })))?.scope, 'a b c');
-      const ara = { tenantId: t.id, id: id(), principalId: sp.id, principalType: 'ServicePrincipal' as const, resourceId: res.id, appRoleId: id() };
+      const ara = {
+        tenantId: t.id,
+        id: id(),
+        principalId: sp.id,
+        principalType: 'ServicePrincipal' as const,
+        resourceId: res.id,
+        appRoleId: id(),
+      };
       await s.createAppRoleAssignment(ara);
       await assert.rejects(s.createAppRoleAssignment({ ...ara, id: id() }), isConflict, 'the same role once per principal');
       assert.deepEqual(await s.listAppRoleAssignments(t.id, { principalId: sp.id }), [ara]);
@@ -300,10 +475,16 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.addOwner({ tenantId: t.id, objectId: a.id, objectType: 'application', ownerId: owner.id });
       await s.addOwner({ tenantId: t.id, objectId: g.id, objectType: 'group', ownerId: owner.id });
       await assert.rejects(s.addOwner({ tenantId: t.id, objectId: a.id, objectType: 'application', ownerId: owner.id }), isConflict);
-      assert.deepEqual((await s.listOwners(t.id, a.id)).map((o) => o.ownerId), [owner.id]);
+      assert.deepEqual(
+        (await s.listOwners(t.id, a.id)).map((o) => o.ownerId),
+        [owner.id],
+      );
       assert.deepEqual((await s.listOwnedObjects(t.id, owner.id)).map((o) => o.objectId).sort(), [a.id, g.id].sort());
       await s.deleteApplication(t.id, a.id);
-      assert.deepEqual((await s.listOwnedObjects(t.id, owner.id)).map((o) => o.objectType), ['group']);
+      assert.deepEqual(
+        (await s.listOwnedObjects(t.id, owner.id)).map((o) => o.objectType),
+        ['group'],
+      );
       assert.equal(await s.removeOwner(t.id, g.id, owner.id), true);
       assert.equal(await s.removeOwner(t.id, g.id, owner.id), false);
       await s.addOwner({ tenantId: t.id, objectId: g.id, objectType: 'group', ownerId: owner.id });
@@ -318,21 +499,47 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.createSubscription(sub);
       await assert.rejects(s.createSubscription(sub), isConflict);
       assert.deepEqual(await s.getSubscription(sub.id), sub);
-      assert.deepEqual((await s.listSubscriptions(t.id)).map((x) => x.id), [sub.id]);
+      assert.deepEqual(
+        (await s.listSubscriptions(t.id)).map((x) => x.id),
+        [sub.id],
+      );
       const scope = `/subscriptions/${sub.id}/resourceGroups/RG`;
       const p = id();
-      const ra = { id: id(), tenantId: t.id, scope, roleDefinitionId: 'owner', principalId: p, principalType: 'Group' as const, createdAt: now };
+      const ra = {
+        id: id(),
+        tenantId: t.id,
+        scope,
+        roleDefinitionId: 'owner',
+        principalId: p,
+        principalType: 'Group' as const,
+        createdAt: now,
+      };
       await s.createRoleAssignment(ra);
       assert.deepEqual(await s.getRoleAssignment(ra.id), ra);
-      assert.deepEqual((await s.listRoleAssignments({ scope: scope.toLowerCase() })).map((x) => x.id), [ra.id], 'scopes compare case-insensitively');
-      assert.deepEqual((await s.listRoleAssignments({ principalIds: [id(), p] })).map((x) => x.id), [ra.id]);
+      assert.deepEqual(
+        (await s.listRoleAssignments({ scope: scope.toLowerCase() })).map((x) => x.id),
+        [ra.id],
+        'scopes compare case-insensitively',
+      );
+      assert.deepEqual(
+        (await s.listRoleAssignments({ principalIds: [id(), p] })).map((x) => x.id),
+        [ra.id],
+      );
       assert.deepEqual(await s.listRoleAssignments({ principalIds: [] }), []);
       assert.equal(await s.deleteRoleAssignment(ra.id), true);
       assert.equal(await s.getRoleAssignment(ra.id), null);
     });
 
     it('keeps signing keys', async () => {
-      const k = { kid: id(), privateKeyPem: 'pem', certificateDer: 'der', publishAt: now, activateAt: now, retireAt: now + 1, expireAt: now + 2 };
+      const k = {
+        kid: id(),
+        privateKeyPem: 'pem',
+        certificateDer: 'der',
+        publishAt: now,
+        activateAt: now,
+        retireAt: now + 1,
+        expireAt: now + 2,
+      };
       await s.addSigningKey(k);
       await assert.rejects(s.addSigningKey(k), isConflict);
       assert.ok((await s.listSigningKeys()).some((x) => x.kid === k.kid));
@@ -346,7 +553,9 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.deepEqual(await s.getDeviceCode(d.deviceCodeHash), d);
       assert.equal((await s.findDeviceCodeByUserCode(d.userCode, now))?.deviceCodeHash, d.deviceCodeHash);
       assert.equal(await s.findDeviceCodeByUserCode(d.userCode, d.expiresAt), null, 'expired codes are not found by user code');
-      const results = await Promise.all([1, 2, 3].map(() => s.transitionDeviceCode(d.deviceCodeHash, 'pending', { status: 'approved', tenantId: 't', userId: 'u' })));
+      const results = await Promise.all(
+        [1, 2, 3].map(() => s.transitionDeviceCode(d.deviceCodeHash, 'pending', { status: 'approved', tenantId: 't', userId: 'u' })),
+      );
       assert.deepEqual(results.filter(Boolean).length, 1, 'exactly one of three concurrent approvals wins');
       const approved = await s.getDeviceCode(d.deviceCodeHash);
       assert.equal(approved?.status, 'approved');
@@ -357,7 +566,20 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     });
 
     it('redeems an authorization code once', async () => {
-      const c = { codeHash: id(), tenantId: id(), clientId: id(), userId: id(), redirectUri: 'http://localhost', scope: 'openid', codeChallenge: 'x', codeChallengeMethod: 'S256', nonce: null, createdAt: now, expiresAt: now + 1, redeemedAt: null };
+      const c = {
+        codeHash: id(),
+        tenantId: id(),
+        clientId: id(),
+        userId: id(),
+        redirectUri: 'http://localhost',
+        scope: 'openid',
+        codeChallenge: 'x',
+        codeChallengeMethod: 'S256',
+        nonce: null,
+        createdAt: now,
+        expiresAt: now + 1,
+        redeemedAt: null,
+      };
       await s.createAuthorizationCode(c);
       const [a, b] = await Promise.all([s.redeemAuthorizationCode(c.codeHash, now), s.redeemAuthorizationCode(c.codeHash, now)]);
       assert.equal([a, b].filter(Boolean).length, 1);
@@ -386,8 +608,13 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
 
     it('counts hits in a fixed window without losing concurrent ones', async () => {
       const key = `k-${id()}`;
-      const counts = (await Promise.all(Array.from({ length: 20 }, () => s.hitCounter(key, 1000, now)))).map((h) => h.count).sort((a, b) => a - b);
-      assert.deepEqual(counts, Array.from({ length: 20 }, (_, i) => i + 1));
+      const counts = (await Promise.all(Array.from({ length: 20 }, () => s.hitCounter(key, 1000, now))))
+        .map((h) => h.count)
+        .sort((a, b) => a - b);
+      assert.deepEqual(
+        counts,
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
       assert.equal((await s.hitCounter(key, 1000, now + 999)).count, 21);
       assert.deepEqual(await s.hitCounter(key, 1000, now + 1000), { count: 1, windowStart: now + 1000 }, 'a new window starts over');
       await s.resetCounter(key);
@@ -399,7 +626,9 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.createTenant(t);
       const u = user(t.id, { displayName: '0' });
       await s.createUser(u);
-      await Promise.all(Array.from({ length: 10 }, () => s.updateUser(t.id, u.id, (x) => ({ ...x, displayName: String(Number(x.displayName) + 1) }))));
+      await Promise.all(
+        Array.from({ length: 10 }, () => s.updateUser(t.id, u.id, (x) => ({ ...x, displayName: String(Number(x.displayName) + 1) }))),
+      );
       assert.equal((await s.getUser(t.id, u.id))?.displayName, '10');
     });
 
@@ -408,17 +637,23 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.createTenant(t);
       const u1 = user(t.id);
       const u2 = user(t.id);
-      await assert.rejects(s.transaction(async (tx) => {
-        await tx.createUser(u1);
-        await tx.transaction(async (inner) => inner.createUser(u2));
-        throw new Error('boom');
-      }), /boom/);
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.createUser(u1);
+          await tx.transaction(async (inner) => inner.createUser(u2));
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
       assert.equal(await s.getUser(t.id, u1.id), null);
       assert.equal(await s.getUser(t.id, u2.id), null);
-      await assert.rejects(s.transaction(async (tx) => {
-        await tx.createUser(u1);
-        await tx.createUser({ ...u2, userPrincipalName: u1.userPrincipalName });
-      }), isConflict);
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.createUser(u1);
+          await tx.createUser({ ...u2, userPrincipalName: u1.userPrincipalName });
+        }),
+        isConflict,
+      );
       assert.equal(await s.getUser(t.id, u1.id), null, 'a conflict inside a transaction rolls back the earlier writes');
       await s.transaction(async (tx) => {
         await tx.createUser(u1);
@@ -463,8 +698,17 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const sub = id();
       const res = (name: string, rg: string | null, type: string) => ({
         id: rg ? `/subscriptions/${sub}/resourceGroups/${rg}/providers/${type}/${name}` : `/subscriptions/${sub}/resourceGroups/${name}`,
-        subscriptionId: sub, resourceGroup: rg, type, name, location: 'eastus', tags: { env: 'test' }, etag: '"1"',
-        body: { properties: { provisioningState: 'Succeeded' } }, secrets: { key: 'k' }, createdAt: now, updatedAt: now,
+        subscriptionId: sub,
+        resourceGroup: rg,
+        type,
+        name,
+        location: 'eastus',
+        tags: { env: 'test' },
+        etag: '"1"',
+        body: { properties: { provisioningState: 'Succeeded' } },
+        secrets: { key: 'k' },
+        createdAt: now,
+        updatedAt: now,
       });
       const rg = res('MyRG', null, 'Microsoft.Resources/resourceGroups');
       const mc = res('Cluster1', 'MyRG', 'Microsoft.ContainerService/managedClusters');
@@ -472,11 +716,24 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       for (const r of [rg, mc, other]) await s.createResource(r);
       await assert.rejects(s.createResource({ ...mc, id: mc.id.toUpperCase() }), isConflict, 'ids are case-insensitive');
       assert.deepEqual(await s.getResource(mc.id.toLowerCase()), mc);
-      assert.deepEqual((await s.listResources({ subscriptionId: sub, type: 'microsoft.containerservice/managedclusters' })).map((r) => r.name), ['Cluster1', 'Cluster2']);
-      assert.deepEqual((await s.listResources({ subscriptionId: sub, type: 'Microsoft.ContainerService/managedClusters', resourceGroup: 'myrg' })).map((r) => r.name), ['Cluster1']);
-      await Promise.all(Array.from({ length: 5 }, () => s.updateResource(mc.id, (r) => ({ ...r, etag: `"${Number(JSON.parse(r.etag)) + 1}"` }))));
+      assert.deepEqual(
+        (await s.listResources({ subscriptionId: sub, type: 'microsoft.containerservice/managedclusters' })).map((r) => r.name),
+        ['Cluster1', 'Cluster2'],
+      );
+      assert.deepEqual(
+        (await s.listResources({ subscriptionId: sub, type: 'Microsoft.ContainerService/managedClusters', resourceGroup: 'myrg' })).map(
+          (r) => r.name,
+        ),
+        ['Cluster1'],
+      );
+      await Promise.all(
+        Array.from({ length: 5 }, () => s.updateResource(mc.id, (r) => ({ ...r, etag: `"${Number(JSON.parse(r.etag)) + 1}"` }))),
+      );
       assert.equal((await s.getResource(mc.id))?.etag, '"6"', 'no lost update');
-      await assert.rejects(s.updateResource(mc.id, (r) => ({ ...r, id: other.id })), (e: unknown) => e instanceof StoreError && e.code === 'invalid');
+      await assert.rejects(
+        s.updateResource(mc.id, (r) => ({ ...r, id: other.id })),
+        (e: unknown) => e instanceof StoreError && e.code === 'invalid',
+      );
       assert.equal(await s.deleteResource(mc.id.toUpperCase()), true);
       assert.equal(await s.getResource(mc.id), null);
       assert.equal(await s.updateResource(mc.id, (r) => r), null);
@@ -486,9 +743,18 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const sub = id();
       const uid = id();
       const mc = {
-        id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c`, subscriptionId: sub, resourceGroup: 'rg',
-        type: 'Microsoft.ContainerService/managedClusters', name: 'c', location: 'eastus', tags: {}, etag: '"1"', body: { properties: {} },
-        secrets: { uid, adminToken: 'secret-admin-token' }, createdAt: now, updatedAt: now,
+        id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c`,
+        subscriptionId: sub,
+        resourceGroup: 'rg',
+        type: 'Microsoft.ContainerService/managedClusters',
+        name: 'c',
+        location: 'eastus',
+        tags: {},
+        etag: '"1"',
+        body: { properties: {} },
+        secrets: { uid, adminToken: 'secret-admin-token' },
+        createdAt: now,
+        updatedAt: now,
       };
       assert.equal(await s.getClusterByUid(uid), null);
       assert.equal(await s.clusterRevision(uid), null);
@@ -500,11 +766,26 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       await s.updateResource(mc.id, (r) => ({ ...r, secrets: { ...r.secrets, caCertPem: 'pem' } }));
       await Promise.all(Array.from({ length: 3 }, () => s.updateResource(mc.id, (r) => r)));
       assert.equal(await s.clusterRevision(uid), first + 4, 'each write, even one that changes only the secrets, raises the revision once');
-      const op = { id: id(), subscriptionId: sub, location: 'eastus', resourceId: mc.id, kind: 'update' as const, status: 'InProgress' as const, startTime: now, endTime: null, completeAt: now, error: null };
+      const op = {
+        id: id(),
+        subscriptionId: sub,
+        location: 'eastus',
+        resourceId: mc.id,
+        kind: 'update' as const,
+        status: 'InProgress' as const,
+        startTime: now,
+        endTime: null,
+        completeAt: now,
+        error: null,
+      };
       await s.putResourceWithOperation({ ...mc, etag: '"2"' }, op, 'replace');
       assert.equal(await s.clusterRevision(uid), first + 5, 'a replace is a write too');
       assert.equal((await s.getClusterByUid(uid))?.resource.etag, '"2"');
-      await assert.rejects(s.updateResource(mc.id, (r) => ({ ...r, secrets: { ...r.secrets, uid: id() } })), (e: unknown) => e instanceof StoreError && e.code === 'invalid', 'the uid cannot change');
+      await assert.rejects(
+        s.updateResource(mc.id, (r) => ({ ...r, secrets: { ...r.secrets, uid: id() } })),
+        (e: unknown) => e instanceof StoreError && e.code === 'invalid',
+        'the uid cannot change',
+      );
       const twin = { ...mc, id: `${mc.id}-twin`, name: 'c-twin' };
       await assert.rejects(s.createResource(twin), isConflict, 'two clusters cannot share a uid');
       assert.equal(await s.getClusterByUid(uid.toUpperCase()), null, 'the uid is matched exactly');
@@ -514,10 +795,26 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     });
 
     it('keeps long-running operations and feature registrations', async () => {
-      const op = { id: id(), subscriptionId: id(), location: 'eastus', resourceId: '/x', kind: 'create' as const, status: 'InProgress' as const, startTime: now, endTime: null, completeAt: now + 1, error: null };
+      const op = {
+        id: id(),
+        subscriptionId: id(),
+        location: 'eastus',
+        resourceId: '/x',
+        kind: 'create' as const,
+        status: 'InProgress' as const,
+        startTime: now,
+        endTime: null,
+        completeAt: now + 1,
+        error: null,
+      };
       await s.createOperation(op);
       assert.deepEqual(await s.getOperation(op.id), op);
-      const done = await s.updateOperation(op.id, (o) => ({ ...o, status: 'Failed', endTime: now + 2, error: { code: 'BadRequest', message: 'no' } }));
+      const done = await s.updateOperation(op.id, (o) => ({
+        ...o,
+        status: 'Failed',
+        endTime: now + 2,
+        error: { code: 'BadRequest', message: 'no' },
+      }));
       assert.deepEqual(done?.error, { code: 'BadRequest', message: 'no' });
       const sub = id();
       assert.equal(await s.getFeature(sub, 'Microsoft.ContainerService', 'AAD-V2'), null);
@@ -535,10 +832,25 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const web2 = await s.createKubeObject(configMap(c, 'default', 'web-2', { a: '1' }));
       const web10 = await s.createKubeObject(configMap(c, 'default', 'web10'));
       const b = await s.createKubeObject(configMap(c, 'kube-system', 'b'));
-      const ns = await s.createKubeObject({ clusterUid: c, resource: '/namespaces', namespace: '', name: 'default', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } } });
-      const crb = await s.createKubeObject({ clusterUid: c, resource: 'rbac.authorization.k8s.io/clusterrolebindings', namespace: '', name: 'default', body: { kind: 'ClusterRoleBinding' } });
+      const ns = await s.createKubeObject({
+        clusterUid: c,
+        resource: '/namespaces',
+        namespace: '',
+        name: 'default',
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } },
+      });
+      const crb = await s.createKubeObject({
+        clusterUid: c,
+        resource: 'rbac.authorization.k8s.io/clusterrolebindings',
+        namespace: '',
+        name: 'default',
+        body: { kind: 'ClusterRoleBinding' },
+      });
       const elsewhere = await s.createKubeObject(configMap(other, 'default', 'web-2', { a: 'other' }));
-      assert.deepEqual([web2, web10, b, ns, crb].map((o) => o.resourceVersion), [1, 2, 3, 4, 5]);
+      assert.deepEqual(
+        [web2, web10, b, ns, crb].map((o) => o.resourceVersion),
+        [1, 2, 3, 4, 5],
+      );
       assert.equal(elsewhere.resourceVersion, 1, 'each cluster counts its own writes');
       assert.deepEqual(web2, { ...configMap(c, 'default', 'web-2', { a: '1' }), resourceVersion: 1 });
       assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'web-2'), web2);
@@ -548,15 +860,30 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(await s.getKubeObject(c, '/configmaps', '', 'web-2'), null, 'the namespace is part of the key');
       assert.equal(await s.getKubeObject(c, '/secrets', 'default', 'web-2'), null, 'and so is the resource');
       const names = (list: KubeObject[]) => list.map((o) => `${o.namespace}/${o.name}`);
-      assert.deepEqual(names(await s.listKubeObjects(c, '/configmaps')), ['default/web-2', 'default/web10', 'kube-system/b'], "'-' sorts before '1', whatever the database's locale");
+      assert.deepEqual(
+        names(await s.listKubeObjects(c, '/configmaps')),
+        ['default/web-2', 'default/web10', 'kube-system/b'],
+        "'-' sorts before '1', whatever the database's locale",
+      );
       assert.deepEqual(await s.listKubeObjects(c, '/configmaps', 'default'), [web2, web10]);
       assert.deepEqual(await s.listKubeObjects(c, '/configmaps', 'nowhere'), []);
       assert.deepEqual(await s.listKubeObjects(c, '/namespaces'), [ns]);
       assert.deepEqual(await s.listKubeObjects(c, '/namespaces', ''), [ns]);
       assert.deepEqual(await s.listKubeObjects(c, 'rbac.authorization.k8s.io/clusterrolebindings'), [crb]);
       const roles = ['systema', 'system:c', 'system0', 'system.b', 'system-a'];
-      for (const name of roles) await s.createKubeObject({ clusterUid: other, resource: 'rbac.authorization.k8s.io/clusterroles', namespace: '', name, body: { kind: 'ClusterRole' } });
-      assert.deepEqual((await s.listKubeObjects(other, 'rbac.authorization.k8s.io/clusterroles')).map((o) => o.name), [...roles].reverse(), 'byte order, not ICU\'s or glibc\'s');
+      for (const name of roles)
+        await s.createKubeObject({
+          clusterUid: other,
+          resource: 'rbac.authorization.k8s.io/clusterroles',
+          namespace: '',
+          name,
+          body: { kind: 'ClusterRole' },
+        });
+      assert.deepEqual(
+        (await s.listKubeObjects(other, 'rbac.authorization.k8s.io/clusterroles')).map((o) => o.name),
+        [...roles].reverse(),
+        "byte order, not ICU's or glibc's",
+      );
       assert.deepEqual(await s.listKubeObjects(id(), '/configmaps'), []);
       await assert.rejects(s.createKubeObject(configMap(c, 'default', 'web-2', { a: 'again' })), isConflict);
       assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'web-2'), web2, 'a refused create changes nothing');
@@ -564,7 +891,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(await s.kubeResourceVersion(other), 1 + roles.length);
     });
 
-    it('updates a Kubernetes object in one transaction with its cluster\'s next resourceVersion', async () => {
+    it("updates a Kubernetes object in one transaction with its cluster's next resourceVersion", async () => {
       const c = id();
       const other = id();
       await s.createKubeObject(configMap(c, 'default', 'app', { k: 'v1' }));
@@ -578,11 +905,18 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(await s.updateKubeObject(c, '/configmaps', 'default', 'missing', (body) => body), null);
       assert.equal(await s.updateKubeObject(id(), '/configmaps', 'default', 'app', (body) => body), null, 'a cluster without objects');
       assert.equal(await s.kubeResourceVersion(c), 2, 'an update of a missing object takes no resourceVersion');
-      await assert.rejects(s.updateKubeObject(c, '/configmaps', 'default', 'app', (body) => {
-        (body.data as Record<string, unknown>).k = 'mutated';
-        throw new Error('boom');
-      }), /boom/);
-      assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'app'), updated, 'a throwing updater changes nothing, even the body it mutated');
+      await assert.rejects(
+        s.updateKubeObject(c, '/configmaps', 'default', 'app', (body) => {
+          (body.data as Record<string, unknown>).k = 'mutated';
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      assert.deepEqual(
+        await s.getKubeObject(c, '/configmaps', 'default', 'app'),
+        updated,
+        'a throwing updater changes nothing, even the body it mutated',
+      );
       assert.equal(await s.kubeResourceVersion(c), 2);
       const again = await s.updateKubeObject(c, '/configmaps', 'default', 'app', (body) => body);
       assert.equal(again?.resourceVersion, 3, 'every update is a write, even one that keeps the body');
@@ -618,13 +952,18 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     it('loses no concurrent Kubernetes write and gives each its own resourceVersion', async () => {
       const c = id();
       await s.createKubeObject({ ...configMap(c, 'default', 'counter'), body: { kind: 'ConfigMap', count: 0 } });
-      const increment = () => s.updateKubeObject(c, '/configmaps', 'default', 'counter', (body) => ({ ...body, count: Number(body.count) + 1 }));
+      const increment = () =>
+        s.updateKubeObject(c, '/configmaps', 'default', 'counter', (body) => ({ ...body, count: Number(body.count) + 1 }));
       const writes = await Promise.all([
         ...Array.from({ length: 20 }, increment),
         ...Array.from({ length: 5 }, (_, i) => s.createKubeObject(configMap(c, 'default', `cm-${i}`))),
       ]);
       const versions = writes.map((o) => o?.resourceVersion ?? 0).sort((x, y) => x - y);
-      assert.deepEqual(versions, Array.from({ length: 25 }, (_, i) => i + 2), 'distinct, with no gap');
+      assert.deepEqual(
+        versions,
+        Array.from({ length: 25 }, (_, i) => i + 2),
+        'distinct, with no gap',
+      );
       const final = await s.getKubeObject(c, '/configmaps', 'default', 'counter');
       assert.equal(final?.body.count, 20);
       assert.equal(final?.resourceVersion, Math.max(...writes.filter((o) => o?.name === 'counter').map((o) => o!.resourceVersion)));
@@ -635,10 +974,15 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const c = id();
       await s.createKubeObject({ ...configMap(c, 'default', 'x'), body: { count: 0 } });
       await s.createKubeObject({ ...configMap(c, 'default', 'y'), body: { count: 0 } });
-      const bump = (store: Store, name: string) => store.updateKubeObject(c, '/configmaps', 'default', name, (body) => ({ ...body, count: Number(body.count) + 1 }));
+      const bump = (store: Store, name: string) =>
+        store.updateKubeObject(c, '/configmaps', 'default', name, (body) => ({ ...body, count: Number(body.count) + 1 }));
       const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       await Promise.all([
-        s.transaction(async (tx) => { await bump(tx, 'x'); await pause(30); await bump(tx, 'y'); }),
+        s.transaction(async (tx) => {
+          await bump(tx, 'x');
+          await pause(30);
+          await bump(tx, 'y');
+        }),
         pause(10).then(() => bump(s, 'y')),
         pause(10).then(() => bump(s, 'x')),
       ]);
@@ -650,12 +994,15 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     it('rolls back Kubernetes object writes with the transaction around them', async () => {
       const c = id();
       const kept = await s.createKubeObject(configMap(c, 'default', 'kept', { k: 'v' }));
-      await assert.rejects(s.transaction(async (tx) => {
-        await tx.createKubeObject(configMap(c, 'default', 'new'));
-        await tx.updateKubeObject(c, '/configmaps', 'default', 'kept', (body) => ({ ...body, data: { k: 'changed' } }));
-        await tx.transaction(async (inner) => inner.deleteKubeObject(c, '/configmaps', 'default', 'kept'));
-        throw new Error('boom');
-      }), /boom/);
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.createKubeObject(configMap(c, 'default', 'new'));
+          await tx.updateKubeObject(c, '/configmaps', 'default', 'kept', (body) => ({ ...body, data: { k: 'changed' } }));
+          await tx.transaction(async (inner) => inner.deleteKubeObject(c, '/configmaps', 'default', 'kept'));
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
       assert.equal(await s.getKubeObject(c, '/configmaps', 'default', 'new'), null);
       assert.deepEqual(await s.getKubeObject(c, '/configmaps', 'default', 'kept'), kept);
       assert.equal(await s.kubeResourceVersion(c), 1, 'the counter rolls back too');
@@ -673,9 +1020,25 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const userId = id();
       const appId = id();
       const signIn = (over: Partial<SignInEvent>): SignInEvent => ({
-        id: id(), tenantId: t1, createdAt: now, eventType: 'interactiveUser', userId, userPrincipalName: 'Ann@Example.com', userDisplayName: 'Ann',
-        appId, appDisplayName: 'app', servicePrincipalId: null, ipAddress: '127.0.0.1', clientAppUsed: 'Browser', resourceId: null,
-        resourceDisplayName: null, errorCode: 0, failureReason: null, additionalDetails: null, correlationId: null, ...over,
+        id: id(),
+        tenantId: t1,
+        createdAt: now,
+        eventType: 'interactiveUser',
+        userId,
+        userPrincipalName: 'Ann@Example.com',
+        userDisplayName: 'Ann',
+        appId,
+        appDisplayName: 'app',
+        servicePrincipalId: null,
+        ipAddress: '127.0.0.1',
+        clientAppUsed: 'Browser',
+        resourceId: null,
+        resourceDisplayName: null,
+        errorCode: 0,
+        failureReason: null,
+        additionalDetails: null,
+        correlationId: null,
+        ...over,
       });
       const events = Array.from({ length: 7 }, (_, i) => signIn({ createdAt: now - i * 1000, errorCode: i % 2 ? 50126 : 0 }));
       const sp = signIn({ eventType: 'servicePrincipal', userId: null, userPrincipalName: null, createdAt: now - 500 });
@@ -686,7 +1049,10 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(await s.getSignIn(t2, events[3]!.id), null, 'another tenant never sees the row');
 
       const all = await s.listSignIns(t1, { eventTypes: ['interactiveUser'] });
-      assert.deepEqual(all.items.map((e) => e.id), events.map((e) => e.id));
+      assert.deepEqual(
+        all.items.map((e) => e.id),
+        events.map((e) => e.id),
+      );
       assert.equal(all.next, undefined);
       const seen: string[] = [];
       let after: string | undefined;
@@ -696,16 +1062,39 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         seen.push(...p.items.map((e) => e.id));
         after = p.next;
       } while (after);
-      assert.deepEqual(seen, events.map((e) => e.id), 'pages join into the whole list, newest first');
+      assert.deepEqual(
+        seen,
+        events.map((e) => e.id),
+        'pages join into the whole list, newest first',
+      );
 
-      assert.deepEqual((await s.listSignIns(t1, { from: now - 2000, to: now - 1000 })).items.map((e) => e.id), [events[1]!.id, events[2]!.id], 'both bounds inclusive');
-      assert.deepEqual((await s.listSignIns(t1, { errorCode: 50126, userPrincipalName: 'ann@example.COM', userId, appId })).items.map((e) => e.id), [events[1]!.id, events[3]!.id, events[5]!.id]);
-      assert.deepEqual((await s.listSignIns(t1, { eventTypes: ['servicePrincipal'] })).items.map((e) => e.id), [sp.id]);
-      assert.deepEqual((await s.listSignIns(t2, {})).items.map((e) => e.id), [other.id]);
-      await assert.rejects(s.listSignIns(t1, {}, { after: 'not-a-cursor' }), (e: unknown) => e instanceof StoreError && e.code === 'invalid');
+      assert.deepEqual(
+        (await s.listSignIns(t1, { from: now - 2000, to: now - 1000 })).items.map((e) => e.id),
+        [events[1]!.id, events[2]!.id],
+        'both bounds inclusive',
+      );
+      assert.deepEqual(
+        (await s.listSignIns(t1, { errorCode: 50126, userPrincipalName: 'ann@example.COM', userId, appId })).items.map((e) => e.id),
+        [events[1]!.id, events[3]!.id, events[5]!.id],
+      );
+      assert.deepEqual(
+        (await s.listSignIns(t1, { eventTypes: ['servicePrincipal'] })).items.map((e) => e.id),
+        [sp.id],
+      );
+      assert.deepEqual(
+        (await s.listSignIns(t2, {})).items.map((e) => e.id),
+        [other.id],
+      );
+      await assert.rejects(
+        s.listSignIns(t1, {}, { after: 'not-a-cursor' }),
+        (e: unknown) => e instanceof StoreError && e.code === 'invalid',
+      );
 
-      assert.ok(await s.pruneSignIns(now - 4500) >= 2);
-      assert.deepEqual((await s.listSignIns(t1, { eventTypes: ['interactiveUser'] })).items.map((e) => e.id), events.slice(0, 5).map((e) => e.id));
+      assert.ok((await s.pruneSignIns(now - 4500)) >= 2);
+      assert.deepEqual(
+        (await s.listSignIns(t1, { eventTypes: ['interactiveUser'] })).items.map((e) => e.id),
+        events.slice(0, 5).map((e) => e.id),
+      );
     });
 
     it('stores meta values and overwrites them', async () => {
@@ -730,18 +1119,25 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     it('claims a meta key inside transactions: a claim racing an uncommitted one loses once it commits, and a rolled-back claim frees the key', async () => {
       const key = `claim-${id()}`;
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-      const results = await Promise.all([0, 1].map((i) => s.transaction(async (tx) => {
-        const won = await tx.insertMetaIfAbsent(key, `tx${i}`);
-        await sleep(30);
-        return won;
-      })));
+      const results = await Promise.all(
+        [0, 1].map((i) =>
+          s.transaction(async (tx) => {
+            const won = await tx.insertMetaIfAbsent(key, `tx${i}`);
+            await sleep(30);
+            return won;
+          }),
+        ),
+      );
       assert.equal(results.filter(Boolean).length, 1);
       assert.equal(await s.getMeta(key), `tx${results.indexOf(true)}`);
       const freed = `claim-${id()}`;
-      await assert.rejects(s.transaction(async (tx) => {
-        assert.equal(await tx.insertMetaIfAbsent(freed, 'rolled back'), true);
-        throw new Error('abort');
-      }), /abort/);
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          assert.equal(await tx.insertMetaIfAbsent(freed, 'rolled back'), true);
+          throw new Error('abort');
+        }),
+        /abort/,
+      );
       assert.equal(await s.getMeta(freed), null);
       assert.equal(await s.insertMetaIfAbsent(freed, 'kept'), true);
     });
@@ -750,12 +1146,16 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       const name = `lock-${id()}`;
       const key = `count-${id()}`;
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-      await Promise.all(Array.from({ length: 5 }, () => s.transaction(async (tx) => {
-        await tx.lockNamed(name);
-        const n = Number((await tx.getMeta(key)) ?? '0');
-        await sleep(10);
-        await tx.setMeta(key, String(n + 1));
-      })));
+      await Promise.all(
+        Array.from({ length: 5 }, () =>
+          s.transaction(async (tx) => {
+            await tx.lockNamed(name);
+            const n = Number((await tx.getMeta(key)) ?? '0');
+            await sleep(10);
+            await tx.setMeta(key, String(n + 1));
+          }),
+        ),
+      );
       assert.equal(await s.getMeta(key), '5');
       await s.lockNamed(name); // outside a transaction: harmless
     });

@@ -2,7 +2,10 @@ export type StoreErrorCode = 'conflict' | 'not_found' | 'invalid';
 
 /** The only error the store throws on purpose; the protocol edges map `code` to their own shapes. */
 export class StoreError extends Error {
-  constructor(readonly code: StoreErrorCode, message: string) {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'StoreError';
   }
@@ -12,17 +15,25 @@ export class StoreError extends Error {
 // may succeed later, so the edges answer 503 with Retry-After rather than 500.
 const PG_TRANSIENT_CLASSES = ['08']; // connection exception
 const PG_TRANSIENT_CODES = new Set([
-  '57P01', '57P02', '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
+  '57P01',
+  '57P02',
+  '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
   '57014', // query_canceled (statement_timeout)
-  '53300', '53400', // too_many_connections, configuration_limit_exceeded
-  '40001', '40P01', // serialization_failure, deadlock_detected
+  '53300',
+  '53400', // too_many_connections, configuration_limit_exceeded
+  '40001',
+  '40P01', // serialization_failure, deadlock_detected
   '55P03', // lock_not_available
   '25P03', // idle_in_transaction_session_timeout
 ]);
 const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
 const PG_CLIENT_MESSAGES = [
-  'Connection terminated', 'timeout exceeded when trying to connect', 'Query read timeout',
-  'is not queryable', 'Client was closed', 'Connection terminated due to connection timeout',
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'is not queryable',
+  'Client was closed',
+  'Connection terminated due to connection timeout',
 ];
 
 /** Whether `err` says the store cannot be reached or answer now (not that the request was wrong). */

@@ -4,11 +4,34 @@ import { StoreError } from './errors.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
 import * as t from './tables.js';
 import type {
-  ArmOperation, ArmResource, FeatureRegistration,
-  Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
-  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
-  OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
-  SignInEvent, SignInQuery, SignInSession, SigningKey, Subscription, Tenant, User,
+  ArmOperation,
+  ArmResource,
+  FeatureRegistration,
+  Application,
+  AppRoleAssignment,
+  AuthorizationCode,
+  CounterHit,
+  DeviceCode,
+  DeviceCodeStatus,
+  DirectoryRoleAssignment,
+  FederatedIdentityCredential,
+  Group,
+  GroupMember,
+  KeyCredential,
+  KubeObject,
+  OAuth2PermissionGrant,
+  Owner,
+  PasswordCredential,
+  RefreshToken,
+  RoleAssignment,
+  ServicePrincipal,
+  SignInEvent,
+  SignInQuery,
+  SignInSession,
+  SigningKey,
+  Subscription,
+  Tenant,
+  User,
 } from './types.js';
 
 type Db = Kysely<any> | Transaction<any>;
@@ -36,8 +59,12 @@ export class KyselyStore implements Store {
     private readonly sealer?: ColumnSealer,
   ) {}
 
-  private toRow<T>(c: Codec<T>, entity: T): Record<string, unknown> { return toRowPlain(c, entity, this.sealer); }
-  private fromRow<T>(c: Codec<T>, row: Record<string, unknown>): T { return fromRowPlain(c, row, this.sealer); }
+  private toRow<T>(c: Codec<T>, entity: T): Record<string, unknown> {
+    return toRowPlain(c, entity, this.sealer);
+  }
+  private fromRow<T>(c: Codec<T>, row: Record<string, unknown>): T {
+    return fromRowPlain(c, row, this.sealer);
+  }
 
   async close(): Promise<void> {
     await this.root?.destroy();
@@ -78,7 +105,9 @@ export class KyselyStore implements Store {
   private async page<T>(c: Codec<T>, where: Where, key: keyof T, opts: ListOptions = {}): Promise<Page<T>> {
     const limit = Math.min(Math.max(opts.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
     const column = col(c, key);
-    let q = this.where(this.db.selectFrom(c.table).selectAll(), where).orderBy(column).limit(limit + 1);
+    let q = this.where(this.db.selectFrom(c.table).selectAll(), where)
+      .orderBy(column)
+      .limit(limit + 1);
     if (opts.after) q = q.where(column, '>', Buffer.from(opts.after, 'base64url').toString('utf8'));
     const rows = await q.execute();
     const items = rows.slice(0, limit).map((r: Record<string, unknown>) => this.fromRow(c, r));
@@ -88,7 +117,12 @@ export class KyselyStore implements Store {
 
   /** Read-modify-write in one transaction, with the row locked on PostgreSQL. */
   private async update<T>(
-    c: Codec<T>, where: Where, fn: Updater<T>, what: string, after?: (tx: KyselyStore, before: T, next: T) => Promise<void>, alsoSet: Record<string, unknown> = {},
+    c: Codec<T>,
+    where: Where,
+    fn: Updater<T>,
+    what: string,
+    after?: (tx: KyselyStore, before: T, next: T) => Promise<void>,
+    alsoSet: Record<string, unknown> = {},
   ): Promise<T | null> {
     return this.transaction(async (store) => {
       const tx = store as KyselyStore;
@@ -126,23 +160,38 @@ export class KyselyStore implements Store {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await this.db.insertInto('meta').values({ key, value })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 
   async insertMetaIfAbsent(key: string, value: string): Promise<boolean> {
     // ON CONFLICT DO NOTHING: a concurrent insert of the same key waits for the other transaction and
     // inserts nothing if it committed; RETURNING tells the winner apart on both dialects.
-    const rows = await this.db.insertInto('meta').values({ key, value })
-      .onConflict((oc) => oc.column('key').doNothing()).returning('key').execute();
+    const rows = await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .returning('key')
+      .execute();
     return rows.length > 0;
   }
 
   async lockNamed(name: string): Promise<void> {
     const key = `lock:${name}`;
-    await this.db.insertInto('meta').values({ key, value: '' }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    await this.db
+      .insertInto('meta')
+      .values({ key, value: '' })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
     // A no-op UPDATE rather than SELECT … FOR UPDATE: it also takes SQLite's write lock up front.
-    await this.db.updateTable('meta').set({ value: sql`value` }).where('key', '=', key).execute();
+    await this.db
+      .updateTable('meta')
+      .set({ value: sql`value` })
+      .where('key', '=', key)
+      .execute();
   }
 
   // ---- tenants ---------------------------------------------------------------------------
@@ -167,14 +216,22 @@ export class KyselyStore implements Store {
     });
   }
 
-  getTenant(id: string) { return this.one(t.tenants, { id }); }
+  getTenant(id: string) {
+    return this.one(t.tenants, { id });
+  }
 
   async findTenantByDomain(domain: string): Promise<Tenant | null> {
-    const row = await this.db.selectFrom('tenant_domains').select('tenant_id').where('domain', '=', domain.toLowerCase()).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('tenant_domains')
+      .select('tenant_id')
+      .where('domain', '=', domain.toLowerCase())
+      .executeTakeFirst();
     return row ? this.getTenant(String(row.tenant_id)) : null;
   }
 
-  listTenants() { return this.many(t.tenants, {}, 'id'); }
+  listTenants() {
+    return this.many(t.tenants, {}, 'id');
+  }
 
   updateTenant(id: string, fn: Updater<Tenant>) {
     return this.update(t.tenants, { id }, fn, `tenant ${id}`, (tx, _b, next) => tx.writeDomains(id, [next.defaultDomain, ...next.domains]));
@@ -182,14 +239,24 @@ export class KyselyStore implements Store {
 
   // ---- users -----------------------------------------------------------------------------
 
-  createUser(u: User) { return this.insert(t.users, u, `a user with the UPN ${u.userPrincipalName} or id ${u.id}`); }
-  getUser(tenantId: string, id: string) { return this.one(t.users, { tenant_id: tenantId, id }); }
-  findUserByUpn(tenantId: string, upn: string) { return this.one(t.users, { tenant_id: tenantId, upn_lower: upn.toLowerCase() }); }
+  createUser(u: User) {
+    return this.insert(t.users, u, `a user with the UPN ${u.userPrincipalName} or id ${u.id}`);
+  }
+  getUser(tenantId: string, id: string) {
+    return this.one(t.users, { tenant_id: tenantId, id });
+  }
+  findUserByUpn(tenantId: string, upn: string) {
+    return this.one(t.users, { tenant_id: tenantId, upn_lower: upn.toLowerCase() });
+  }
   listGuestAccounts(homeTenantId: string, homeObjectId: string) {
     return this.many(t.users, { home_tenant_id: homeTenantId, home_object_id: homeObjectId }, 'tenant_id');
   }
-  listUsers(tenantId: string, opts?: ListOptions) { return this.page(t.users, { tenant_id: tenantId }, 'id', opts); }
-  updateUser(tenantId: string, id: string, fn: Updater<User>) { return this.update(t.users, { tenant_id: tenantId, id }, fn, `user ${id}`); }
+  listUsers(tenantId: string, opts?: ListOptions) {
+    return this.page(t.users, { tenant_id: tenantId }, 'id', opts);
+  }
+  updateUser(tenantId: string, id: string, fn: Updater<User>) {
+    return this.update(t.users, { tenant_id: tenantId, id }, fn, `user ${id}`);
+  }
 
   deleteUser(tenantId: string, id: string): Promise<boolean> {
     return this.transaction(async (tx) => {
@@ -212,10 +279,18 @@ export class KyselyStore implements Store {
 
   // ---- groups ----------------------------------------------------------------------------
 
-  createGroup(g: Group) { return this.insert(t.groups, g, `group ${g.id}`); }
-  getGroup(tenantId: string, id: string) { return this.one(t.groups, { tenant_id: tenantId, id }); }
-  listGroups(tenantId: string, opts?: ListOptions) { return this.page(t.groups, { tenant_id: tenantId }, 'id', opts); }
-  updateGroup(tenantId: string, id: string, fn: Updater<Group>) { return this.update(t.groups, { tenant_id: tenantId, id }, fn, `group ${id}`); }
+  createGroup(g: Group) {
+    return this.insert(t.groups, g, `group ${g.id}`);
+  }
+  getGroup(tenantId: string, id: string) {
+    return this.one(t.groups, { tenant_id: tenantId, id });
+  }
+  listGroups(tenantId: string, opts?: ListOptions) {
+    return this.page(t.groups, { tenant_id: tenantId }, 'id', opts);
+  }
+  updateGroup(tenantId: string, id: string, fn: Updater<Group>) {
+    return this.update(t.groups, { tenant_id: tenantId, id }, fn, `group ${id}`);
+  }
 
   deleteGroup(tenantId: string, id: string): Promise<boolean> {
     return this.transaction(async (tx) => {
@@ -253,8 +328,13 @@ export class KyselyStore implements Store {
   }
 
   async listDirectGroupIds(tenantId: string, memberId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('group_members').select('group_id')
-      .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).orderBy('group_id').execute();
+    const rows = await this.db
+      .selectFrom('group_members')
+      .select('group_id')
+      .where('tenant_id', '=', tenantId)
+      .where('member_id', '=', memberId)
+      .orderBy('group_id')
+      .execute();
     return rows.map((r: any) => String(r.group_id));
   }
 
@@ -277,7 +357,10 @@ export class KyselyStore implements Store {
     await this.remove('application_identifier_uris', { tenant_id: app.tenantId, app_object_id: app.id });
     for (const uri of new Set(app.identifierUris.map((u) => u.toLowerCase()))) {
       try {
-        await this.db.insertInto('application_identifier_uris').values({ tenant_id: app.tenantId, uri_lower: uri, app_object_id: app.id }).execute();
+        await this.db
+          .insertInto('application_identifier_uris')
+          .values({ tenant_id: app.tenantId, uri_lower: uri, app_object_id: app.id })
+          .execute();
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('conflict', `another application already uses the identifier URI ${uri}`);
         throw err;
@@ -293,19 +376,31 @@ export class KyselyStore implements Store {
     });
   }
 
-  getApplication(tenantId: string, id: string) { return this.one(t.applications, { tenant_id: tenantId, id }); }
-  findApplicationByAppId(tenantId: string, appId: string) { return this.one(t.applications, { tenant_id: tenantId, app_id: appId }); }
+  getApplication(tenantId: string, id: string) {
+    return this.one(t.applications, { tenant_id: tenantId, id });
+  }
+  findApplicationByAppId(tenantId: string, appId: string) {
+    return this.one(t.applications, { tenant_id: tenantId, app_id: appId });
+  }
 
   async findApplicationByIdentifierUri(tenantId: string, uri: string): Promise<Application | null> {
-    const row = await this.db.selectFrom('application_identifier_uris').select('app_object_id')
-      .where('tenant_id', '=', tenantId).where('uri_lower', '=', uri.toLowerCase()).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('application_identifier_uris')
+      .select('app_object_id')
+      .where('tenant_id', '=', tenantId)
+      .where('uri_lower', '=', uri.toLowerCase())
+      .executeTakeFirst();
     return row ? this.getApplication(tenantId, String(row.app_object_id)) : null;
   }
 
-  listApplications(tenantId: string, opts?: ListOptions) { return this.page(t.applications, { tenant_id: tenantId }, 'id', opts); }
+  listApplications(tenantId: string, opts?: ListOptions) {
+    return this.page(t.applications, { tenant_id: tenantId }, 'id', opts);
+  }
 
   updateApplication(tenantId: string, id: string, fn: Updater<Application>) {
-    return this.update(t.applications, { tenant_id: tenantId, id }, fn, `application ${id}`, (tx, _b, next) => tx.writeIdentifierUris(next));
+    return this.update(t.applications, { tenant_id: tenantId, id }, fn, `application ${id}`, (tx, _b, next) =>
+      tx.writeIdentifierUris(next),
+    );
   }
 
   deleteApplication(tenantId: string, id: string): Promise<boolean> {
@@ -322,21 +417,27 @@ export class KyselyStore implements Store {
     });
   }
 
-  addPasswordCredential(c: PasswordCredential) { return this.insert(t.passwordCredentials, c, `password credential ${c.keyId}`); }
+  addPasswordCredential(c: PasswordCredential) {
+    return this.insert(t.passwordCredentials, c, `password credential ${c.keyId}`);
+  }
   listPasswordCredentials(tenantId: string, appObjectId: string) {
     return this.many(t.passwordCredentials, { tenant_id: tenantId, app_object_id: appObjectId }, 'start_date_time');
   }
   async removePasswordCredential(tenantId: string, appObjectId: string, keyId: string) {
     return (await this.remove('password_credentials', { tenant_id: tenantId, app_object_id: appObjectId, key_id: keyId })) > 0;
   }
-  addKeyCredential(c: KeyCredential) { return this.insert(t.keyCredentials, c, `key credential ${c.keyId}`); }
+  addKeyCredential(c: KeyCredential) {
+    return this.insert(t.keyCredentials, c, `key credential ${c.keyId}`);
+  }
   listKeyCredentials(tenantId: string, appObjectId: string) {
     return this.many(t.keyCredentials, { tenant_id: tenantId, app_object_id: appObjectId }, 'start_date_time');
   }
   async removeKeyCredential(tenantId: string, appObjectId: string, keyId: string) {
     return (await this.remove('key_credentials', { tenant_id: tenantId, app_object_id: appObjectId, key_id: keyId })) > 0;
   }
-  addFederatedCredential(c: FederatedIdentityCredential) { return this.insert(t.federatedCredentials, c, `federated identity credential ${c.name}`); }
+  addFederatedCredential(c: FederatedIdentityCredential) {
+    return this.insert(t.federatedCredentials, c, `federated identity credential ${c.name}`);
+  }
   listFederatedCredentials(tenantId: string, appObjectId: string) {
     return this.many(t.federatedCredentials, { tenant_id: tenantId, app_object_id: appObjectId }, 'name');
   }
@@ -346,10 +447,18 @@ export class KyselyStore implements Store {
 
   // ---- service principals and consent --------------------------------------------------------
 
-  createServicePrincipal(sp: ServicePrincipal) { return this.insert(t.servicePrincipals, sp, `a service principal for appId ${sp.appId}`); }
-  getServicePrincipal(tenantId: string, id: string) { return this.one(t.servicePrincipals, { tenant_id: tenantId, id }); }
-  findServicePrincipalByAppId(tenantId: string, appId: string) { return this.one(t.servicePrincipals, { tenant_id: tenantId, app_id: appId }); }
-  listServicePrincipals(tenantId: string, opts?: ListOptions) { return this.page(t.servicePrincipals, { tenant_id: tenantId }, 'id', opts); }
+  createServicePrincipal(sp: ServicePrincipal) {
+    return this.insert(t.servicePrincipals, sp, `a service principal for appId ${sp.appId}`);
+  }
+  getServicePrincipal(tenantId: string, id: string) {
+    return this.one(t.servicePrincipals, { tenant_id: tenantId, id });
+  }
+  findServicePrincipalByAppId(tenantId: string, appId: string) {
+    return this.one(t.servicePrincipals, { tenant_id: tenantId, app_id: appId });
+  }
+  listServicePrincipals(tenantId: string, opts?: ListOptions) {
+    return this.page(t.servicePrincipals, { tenant_id: tenantId }, 'id', opts);
+  }
   updateServicePrincipal(tenantId: string, id: string, fn: Updater<ServicePrincipal>) {
     return this.update(t.servicePrincipals, { tenant_id: tenantId, id }, fn, `service principal ${id}`);
   }
@@ -370,7 +479,9 @@ export class KyselyStore implements Store {
     });
   }
 
-  createOAuth2PermissionGrant(g: OAuth2PermissionGrant) { return this.insert(t.oauth2PermissionGrants, g, `permission grant ${g.id}`); }
+  createOAuth2PermissionGrant(g: OAuth2PermissionGrant) {
+    return this.insert(t.oauth2PermissionGrants, g, `permission grant ${g.id}`);
+  }
   listOAuth2PermissionGrants(tenantId: string, filter: { clientId?: string; resourceId?: string } = {}) {
     const where: Where = { tenant_id: tenantId };
     if (filter.clientId) where.client_id = filter.clientId;
@@ -384,7 +495,9 @@ export class KyselyStore implements Store {
     return (await this.remove('oauth2_permission_grants', { tenant_id: tenantId, id })) > 0;
   }
 
-  createAppRoleAssignment(a: AppRoleAssignment) { return this.insert(t.appRoleAssignments, a, `app role assignment ${a.appRoleId} to ${a.principalId}`); }
+  createAppRoleAssignment(a: AppRoleAssignment) {
+    return this.insert(t.appRoleAssignments, a, `app role assignment ${a.appRoleId} to ${a.principalId}`);
+  }
   listAppRoleAssignments(tenantId: string, filter: { principalId?: string; resourceId?: string } = {}) {
     const where: Where = { tenant_id: tenantId };
     if (filter.principalId) where.principal_id = filter.principalId;
@@ -395,28 +508,46 @@ export class KyselyStore implements Store {
     return (await this.remove('app_role_assignments', { tenant_id: tenantId, id })) > 0;
   }
 
-  addDirectoryRoleAssignment(a: DirectoryRoleAssignment) { return this.insert(t.directoryRoleAssignments, a, `directory role ${a.roleTemplateId} for ${a.principalId}`); }
+  addDirectoryRoleAssignment(a: DirectoryRoleAssignment) {
+    return this.insert(t.directoryRoleAssignments, a, `directory role ${a.roleTemplateId} for ${a.principalId}`);
+  }
   listDirectoryRoleAssignments(tenantId: string, principalId: string) {
     return this.many(t.directoryRoleAssignments, { tenant_id: tenantId, principal_id: principalId }, 'role_template_id');
   }
 
   // ---- owners ----------------------------------------------------------------------------
 
-  addOwner(o: Owner) { return this.insert(t.owners, o, `owner ${o.ownerId} of ${o.objectId}`); }
+  addOwner(o: Owner) {
+    return this.insert(t.owners, o, `owner ${o.ownerId} of ${o.objectId}`);
+  }
   async removeOwner(tenantId: string, objectId: string, ownerId: string) {
     return (await this.remove('owners', { tenant_id: tenantId, object_id: objectId, owner_id: ownerId })) > 0;
   }
-  listOwners(tenantId: string, objectId: string) { return this.many(t.owners, { tenant_id: tenantId, object_id: objectId }, 'owner_id'); }
-  listOwnedObjects(tenantId: string, ownerId: string) { return this.many(t.owners, { tenant_id: tenantId, owner_id: ownerId }, 'object_id'); }
+  listOwners(tenantId: string, objectId: string) {
+    return this.many(t.owners, { tenant_id: tenantId, object_id: objectId }, 'owner_id');
+  }
+  listOwnedObjects(tenantId: string, ownerId: string) {
+    return this.many(t.owners, { tenant_id: tenantId, owner_id: ownerId }, 'object_id');
+  }
 
   // ---- subscriptions and role assignments -------------------------------------------------
 
-  createSubscription(s: Subscription) { return this.insert(t.subscriptions, s, `subscription ${s.id}`); }
-  getSubscription(id: string) { return this.one(t.subscriptions, { id }); }
-  listSubscriptions(tenantId?: string) { return this.many(t.subscriptions, tenantId ? { tenant_id: tenantId } : {}, 'id'); }
+  createSubscription(s: Subscription) {
+    return this.insert(t.subscriptions, s, `subscription ${s.id}`);
+  }
+  getSubscription(id: string) {
+    return this.one(t.subscriptions, { id });
+  }
+  listSubscriptions(tenantId?: string) {
+    return this.many(t.subscriptions, tenantId ? { tenant_id: tenantId } : {}, 'id');
+  }
 
-  createRoleAssignment(a: RoleAssignment) { return this.insert(t.roleAssignments, a, `role assignment ${a.id}`); }
-  getRoleAssignment(id: string) { return this.one(t.roleAssignments, { id }); }
+  createRoleAssignment(a: RoleAssignment) {
+    return this.insert(t.roleAssignments, a, `role assignment ${a.id}`);
+  }
+  getRoleAssignment(id: string) {
+    return this.one(t.roleAssignments, { id });
+  }
 
   async listRoleAssignments(filter: { tenantId?: string; scope?: string; principalIds?: string[] } = {}): Promise<RoleAssignment[]> {
     if (filter.principalIds && filter.principalIds.length === 0) return [];
@@ -427,33 +558,57 @@ export class KyselyStore implements Store {
     return (await q.orderBy('created_at').orderBy('id').execute()).map((r: any) => this.fromRow(t.roleAssignments, r));
   }
 
-  async deleteRoleAssignment(id: string) { return (await this.remove('role_assignments', { id })) > 0; }
+  async deleteRoleAssignment(id: string) {
+    return (await this.remove('role_assignments', { id })) > 0;
+  }
 
   // ---- signing keys ----------------------------------------------------------------------
 
-  addSigningKey(k: SigningKey) { return this.insert(t.signingKeys, k, `signing key ${k.kid}`); }
-  listSigningKeys() { return this.many(t.signingKeys, {}, 'activate_at'); }
-  async deleteSigningKey(kid: string) { return (await this.remove('signing_keys', { kid })) > 0; }
+  addSigningKey(k: SigningKey) {
+    return this.insert(t.signingKeys, k, `signing key ${k.kid}`);
+  }
+  listSigningKeys() {
+    return this.many(t.signingKeys, {}, 'activate_at');
+  }
+  async deleteSigningKey(kid: string) {
+    return (await this.remove('signing_keys', { kid })) > 0;
+  }
 
   // ---- device codes, authorization codes, refresh tokens ---------------------------------
 
-  createDeviceCode(d: DeviceCode) { return this.insert(t.deviceCodes, d, 'device code'); }
-  getDeviceCode(deviceCodeHash: string) { return this.one(t.deviceCodes, { device_code_hash: deviceCodeHash }); }
+  createDeviceCode(d: DeviceCode) {
+    return this.insert(t.deviceCodes, d, 'device code');
+  }
+  getDeviceCode(deviceCodeHash: string) {
+    return this.one(t.deviceCodes, { device_code_hash: deviceCodeHash });
+  }
 
   async findDeviceCodeByUserCode(userCode: string, now: number): Promise<DeviceCode | null> {
-    const row = await this.db.selectFrom('device_codes').selectAll()
-      .where('user_code', '=', userCode).where('expires_at', '>', now)
-      .orderBy('created_at', 'desc').executeTakeFirst();
+    const row = await this.db
+      .selectFrom('device_codes')
+      .selectAll()
+      .where('user_code', '=', userCode)
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
     return row ? this.fromRow(t.deviceCodes, row) : null;
   }
 
-  async transitionDeviceCode(deviceCodeHash: string, expected: DeviceCodeStatus, patch: Partial<Pick<DeviceCode, 'status' | 'tenantId' | 'userId'>>): Promise<boolean> {
+  async transitionDeviceCode(
+    deviceCodeHash: string,
+    expected: DeviceCodeStatus,
+    patch: Partial<Pick<DeviceCode, 'status' | 'tenantId' | 'userId'>>,
+  ): Promise<boolean> {
     const set: Record<string, unknown> = {};
     if (patch.status !== undefined) set.status = patch.status;
     if (patch.tenantId !== undefined) set.tenant_id = patch.tenantId;
     if (patch.userId !== undefined) set.user_id = patch.userId;
-    const res = await this.db.updateTable('device_codes').set(set)
-      .where('device_code_hash', '=', deviceCodeHash).where('status', '=', expected).executeTakeFirst();
+    const res = await this.db
+      .updateTable('device_codes')
+      .set(set)
+      .where('device_code_hash', '=', deviceCodeHash)
+      .where('status', '=', expected)
+      .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 
@@ -461,40 +616,68 @@ export class KyselyStore implements Store {
     await this.db.updateTable('device_codes').set({ last_polled_at: polledAt }).where('device_code_hash', '=', deviceCodeHash).execute();
   }
 
-  createAuthorizationCode(c: AuthorizationCode) { return this.insert(t.authorizationCodes, c, 'authorization code'); }
+  createAuthorizationCode(c: AuthorizationCode) {
+    return this.insert(t.authorizationCodes, c, 'authorization code');
+  }
 
   async redeemAuthorizationCode(codeHash: string, now: number): Promise<AuthorizationCode | null> {
-    const res = await this.db.updateTable('authorization_codes').set({ redeemed_at: now })
-      .where('code_hash', '=', codeHash).where('redeemed_at', 'is', null).executeTakeFirst();
+    const res = await this.db
+      .updateTable('authorization_codes')
+      .set({ redeemed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('redeemed_at', 'is', null)
+      .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return null;
     return this.one(t.authorizationCodes, { code_hash: codeHash });
   }
 
-  createRefreshToken(r: RefreshToken) { return this.insert(t.refreshTokens, r, 'refresh token'); }
-  getRefreshToken(tokenHash: string) { return this.one(t.refreshTokens, { token_hash: tokenHash }); }
+  createRefreshToken(r: RefreshToken) {
+    return this.insert(t.refreshTokens, r, 'refresh token');
+  }
+  getRefreshToken(tokenHash: string) {
+    return this.one(t.refreshTokens, { token_hash: tokenHash });
+  }
 
   async rotateRefreshToken(tokenHash: string, now: number): Promise<boolean> {
-    const res = await this.db.updateTable('refresh_tokens').set({ rotated_at: now })
-      .where('token_hash', '=', tokenHash).where('rotated_at', 'is', null).where('revoked_at', 'is', null).executeTakeFirst();
+    const res = await this.db
+      .updateTable('refresh_tokens')
+      .set({ rotated_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('rotated_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 
   async revokeRefreshTokenFamily(familyId: string, now: number): Promise<number> {
-    const res = await this.db.updateTable('refresh_tokens').set({ revoked_at: now })
-      .where('family_id', '=', familyId).where('revoked_at', 'is', null).executeTakeFirst();
+    const res = await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
 
   async revokeRefreshTokensOfUser(tenantId: string, userId: string, now: number): Promise<number> {
-    const res = await this.db.updateTable('refresh_tokens').set({ revoked_at: now })
-      .where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+    const res = await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
 
   // ---- ARM resources, operations, features -----------------------------------------------
 
-  createResource(r: ArmResource) { return this.insert(t.armResources, r, `resource ${r.id}`); }
-  getResource(id: string) { return this.one(t.armResources, { id_lower: id.toLowerCase() }); }
+  createResource(r: ArmResource) {
+    return this.insert(t.armResources, r, `resource ${r.id}`);
+  }
+  getResource(id: string) {
+    return this.one(t.armResources, { id_lower: id.toLowerCase() });
+  }
 
   async listResources(filter: { subscriptionId: string; type?: string; resourceGroup?: string }): Promise<ArmResource[]> {
     let q = this.db.selectFrom('arm_resources').selectAll().where('subscription_id', '=', filter.subscriptionId);
@@ -504,12 +687,20 @@ export class KyselyStore implements Store {
   }
 
   updateResource(id: string, fn: Updater<ArmResource>) {
-    return this.update(t.armResources, { id_lower: id.toLowerCase() }, (cur) => {
-      const next = fn(cur);
-      if (next.id.toLowerCase() !== cur.id.toLowerCase()) throw new StoreError('invalid', `resource ${id}: the id cannot change`);
-      if (typeof cur.secrets.uid === 'string' && next.secrets.uid !== cur.secrets.uid) throw new StoreError('invalid', `resource ${id}: the cluster uid cannot change`);
-      return next;
-    }, `resource ${id}`, undefined, { revision: sql`revision + 1` });
+    return this.update(
+      t.armResources,
+      { id_lower: id.toLowerCase() },
+      (cur) => {
+        const next = fn(cur);
+        if (next.id.toLowerCase() !== cur.id.toLowerCase()) throw new StoreError('invalid', `resource ${id}: the id cannot change`);
+        if (typeof cur.secrets.uid === 'string' && next.secrets.uid !== cur.secrets.uid)
+          throw new StoreError('invalid', `resource ${id}: the cluster uid cannot change`);
+        return next;
+      },
+      `resource ${id}`,
+      undefined,
+      { revision: sql`revision + 1` },
+    );
   }
 
   async getClusterByUid(uid: string): Promise<{ resource: ArmResource; revision: number } | null> {
@@ -524,42 +715,70 @@ export class KyselyStore implements Store {
 
   /** Fills `cluster_uid` of clusters written before migration 0006 (the uid is in the sealed secrets, which SQL cannot read). */
   async backfillClusterUids(): Promise<void> {
-    const rows = await this.db.selectFrom('arm_resources').selectAll().where('cluster_uid', 'is', null)
-      .where('type_lower', 'in', ['microsoft.containerservice/managedclusters', 'microsoft.kubernetes/connectedclusters']).execute();
+    const rows = await this.db
+      .selectFrom('arm_resources')
+      .selectAll()
+      .where('cluster_uid', 'is', null)
+      .where('type_lower', 'in', ['microsoft.containerservice/managedclusters', 'microsoft.kubernetes/connectedclusters'])
+      .execute();
     for (const row of rows) {
       const uid = this.fromRow(t.armResources, row).secrets.uid;
-      if (typeof uid === 'string') await this.db.updateTable('arm_resources').set({ cluster_uid: uid }).where('id_lower', '=', row.id_lower).execute();
+      if (typeof uid === 'string')
+        await this.db.updateTable('arm_resources').set({ cluster_uid: uid }).where('id_lower', '=', row.id_lower).execute();
     }
   }
 
-  async deleteResource(id: string) { return (await this.remove('arm_resources', { id_lower: id.toLowerCase() })) > 0; }
+  async deleteResource(id: string) {
+    return (await this.remove('arm_resources', { id_lower: id.toLowerCase() })) > 0;
+  }
 
-  createOperation(op: ArmOperation) { return this.insert(t.armOperations, op, `operation ${op.id}`); }
+  createOperation(op: ArmOperation) {
+    return this.insert(t.armOperations, op, `operation ${op.id}`);
+  }
 
   putResourceWithOperation(resource: ArmResource, op: ArmOperation, mode: 'create' | 'replace'): Promise<void> {
     return this.transaction(async (tx) => {
       const s = tx as KyselyStore;
       await s.insert(t.armOperations, op, `operation ${op.id}`);
       if (mode === 'create') await s.insert(t.armResources, resource, `resource ${resource.id}`);
-      else if (!(await s.updateResource(resource.id, () => resource))) throw new StoreError('not_found', `resource ${resource.id} not found`);
+      else if (!(await s.updateResource(resource.id, () => resource)))
+        throw new StoreError('not_found', `resource ${resource.id} not found`);
     });
   }
-  getOperation(id: string) { return this.one(t.armOperations, { id }); }
-  updateOperation(id: string, fn: Updater<ArmOperation>) { return this.update(t.armOperations, { id }, fn, `operation ${id}`); }
+  getOperation(id: string) {
+    return this.one(t.armOperations, { id });
+  }
+  updateOperation(id: string, fn: Updater<ArmOperation>) {
+    return this.update(t.armOperations, { id }, fn, `operation ${id}`);
+  }
 
   getFeature(subscriptionId: string, namespace: string, name: string) {
-    return this.one(t.featureRegistrations, { subscription_id: subscriptionId, namespace_lower: namespace.toLowerCase(), name_lower: name.toLowerCase() });
+    return this.one(t.featureRegistrations, {
+      subscription_id: subscriptionId,
+      namespace_lower: namespace.toLowerCase(),
+      name_lower: name.toLowerCase(),
+    });
   }
 
   async setFeature(f: FeatureRegistration): Promise<void> {
     const row = this.toRow(t.featureRegistrations, f);
-    await this.db.insertInto('feature_registrations').values(row)
-      .onConflict((oc) => oc.columns(['subscription_id', 'namespace_lower', 'name_lower']).doUpdateSet({ state: f.state, name: f.name, namespace: f.namespace }))
+    await this.db
+      .insertInto('feature_registrations')
+      .values(row)
+      .onConflict((oc) =>
+        oc
+          .columns(['subscription_id', 'namespace_lower', 'name_lower'])
+          .doUpdateSet({ state: f.state, name: f.name, namespace: f.namespace }),
+      )
       .execute();
   }
 
   listFeatures(subscriptionId: string, namespace?: string) {
-    return this.many(t.featureRegistrations, namespace ? { subscription_id: subscriptionId, namespace_lower: namespace.toLowerCase() } : { subscription_id: subscriptionId }, 'name_lower');
+    return this.many(
+      t.featureRegistrations,
+      namespace ? { subscription_id: subscriptionId, namespace_lower: namespace.toLowerCase() } : { subscription_id: subscriptionId },
+      'name_lower',
+    );
   }
 
   // ---- Kubernetes objects ----------------------------------------------------------------
@@ -569,14 +788,19 @@ export class KyselyStore implements Store {
   /** Locks the cluster's counter row until the transaction ends; false when the cluster never had an object. */
   private async lockKubeCluster(clusterUid: string): Promise<boolean> {
     // A no-op UPDATE rather than SELECT … FOR UPDATE: it also takes SQLite's write lock up front.
-    const res = await this.db.updateTable('kube_clusters').set({ resource_version: sql`resource_version` })
-      .where('cluster_uid', '=', clusterUid).executeTakeFirst();
+    const res = await this.db
+      .updateTable('kube_clusters')
+      .set({ resource_version: sql`resource_version` })
+      .where('cluster_uid', '=', clusterUid)
+      .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
   }
 
   /** Counts one write of the cluster (locking its row) and returns the new resourceVersion. */
   private async nextKubeResourceVersion(clusterUid: string): Promise<number> {
-    const row = await this.db.insertInto('kube_clusters').values({ cluster_uid: clusterUid, resource_version: 1 })
+    const row = await this.db
+      .insertInto('kube_clusters')
+      .values({ cluster_uid: clusterUid, resource_version: 1 })
       .onConflict((oc) => oc.column('cluster_uid').doUpdateSet({ resource_version: sql`kube_clusters.resource_version + 1` }))
       .returning('resource_version')
       .executeTakeFirstOrThrow();
@@ -587,8 +811,12 @@ export class KyselyStore implements Store {
     return this.transaction(async (tx) => {
       const s = tx as KyselyStore;
       const created: KubeObject = {
-        clusterUid: o.clusterUid, resource: o.resource, namespace: o.namespace, name: o.name,
-        resourceVersion: await s.nextKubeResourceVersion(o.clusterUid), body: structuredClone(o.body),
+        clusterUid: o.clusterUid,
+        resource: o.resource,
+        namespace: o.namespace,
+        name: o.name,
+        resourceVersion: await s.nextKubeResourceVersion(o.clusterUid),
+        body: structuredClone(o.body),
       };
       await s.insert(t.kubeObjects, created, kubeObjectName(o));
       return created;
@@ -607,7 +835,13 @@ export class KyselyStore implements Store {
     return (await q.orderBy(bytewise('namespace')).orderBy(bytewise('name')).execute()).map((r: any) => this.fromRow(t.kubeObjects, r));
   }
 
-  updateKubeObject(clusterUid: string, resource: string, namespace: string, name: string, fn: Updater<Record<string, unknown>>): Promise<KubeObject | null> {
+  updateKubeObject(
+    clusterUid: string,
+    resource: string,
+    namespace: string,
+    name: string,
+    fn: Updater<Record<string, unknown>>,
+  ): Promise<KubeObject | null> {
     return this.transaction(async (tx) => {
       const s = tx as KyselyStore;
       if (!(await s.lockKubeCluster(clusterUid))) return null;
@@ -625,7 +859,10 @@ export class KyselyStore implements Store {
     return this.transaction(async (tx) => {
       const s = tx as KyselyStore;
       if (!(await s.lockKubeCluster(clusterUid))) return null;
-      const row = await s.where(s.db.deleteFrom('kube_objects'), { cluster_uid: clusterUid, resource, namespace, name }).returningAll().executeTakeFirst();
+      const row = await s
+        .where(s.db.deleteFrom('kube_objects'), { cluster_uid: clusterUid, resource, namespace, name })
+        .returningAll()
+        .executeTakeFirst();
       if (!row) return null;
       await s.nextKubeResourceVersion(clusterUid);
       return this.fromRow(t.kubeObjects, row);
@@ -644,7 +881,11 @@ export class KyselyStore implements Store {
   }
 
   async kubeResourceVersion(clusterUid: string): Promise<number> {
-    const row = await this.db.selectFrom('kube_clusters').select('resource_version').where('cluster_uid', '=', clusterUid).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('kube_clusters')
+      .select('resource_version')
+      .where('cluster_uid', '=', clusterUid)
+      .executeTakeFirst();
     return row ? Number(row.resource_version) : 0;
   }
 
@@ -653,13 +894,16 @@ export class KyselyStore implements Store {
   async hitCounter(key: string, windowMs: number, now: number): Promise<CounterHit> {
     // One upsert statement, so concurrent hits never lose a count on either backend.
     const expired = sql`counters.window_start + counters.window_ms <= ${now}`;
-    const row = await this.db.insertInto('counters')
+    const row = await this.db
+      .insertInto('counters')
       .values({ key, window_start: now, window_ms: windowMs, count: 1 })
-      .onConflict((oc) => oc.column('key').doUpdateSet({
-        count: sql`CASE WHEN ${expired} THEN 1 ELSE counters.count + 1 END`,
-        window_start: sql`CASE WHEN ${expired} THEN ${now} ELSE counters.window_start END`,
-        window_ms: windowMs,
-      }))
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet({
+          count: sql`CASE WHEN ${expired} THEN 1 ELSE counters.count + 1 END`,
+          window_start: sql`CASE WHEN ${expired} THEN ${now} ELSE counters.window_start END`,
+          window_ms: windowMs,
+        }),
+      )
       .returning(['count', 'window_start'])
       .executeTakeFirstOrThrow();
     return { count: Number(row.count), windowStart: Number(row.window_start) };
@@ -671,10 +915,15 @@ export class KyselyStore implements Store {
 
   async addSignIns(events: SignInEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db.insertInto('sign_ins').values(events.map((e) => this.toRow(t.signIns, e))).execute();
+    await this.db
+      .insertInto('sign_ins')
+      .values(events.map((e) => this.toRow(t.signIns, e)))
+      .execute();
   }
 
-  getSignIn(tenantId: string, id: string) { return this.one(t.signIns, { tenant_id: tenantId, id }); }
+  getSignIn(tenantId: string, id: string) {
+    return this.one(t.signIns, { tenant_id: tenantId, id });
+  }
 
   async listSignIns(tenantId: string, query: SignInQuery, opts: ListOptions = {}): Promise<Page<SignInEvent>> {
     const limit = Math.min(Math.max(opts.limit ?? MAX_PAGE, 1), MAX_PAGE);
@@ -694,10 +943,16 @@ export class KyselyStore implements Store {
       const id = m[2]!;
       q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
     }
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
     const items = rows.slice(0, limit).map((r: Record<string, unknown>) => this.fromRow(t.signIns, r));
     const last = items[items.length - 1];
-    return rows.length > limit && last ? { items, next: Buffer.from(`${last.createdAt}.${last.id}`, 'utf8').toString('base64url') } : { items };
+    return rows.length > limit && last
+      ? { items, next: Buffer.from(`${last.createdAt}.${last.id}`, 'utf8').toString('base64url') }
+      : { items };
   }
 
   async pruneSignIns(before: number): Promise<number> {
@@ -705,10 +960,17 @@ export class KyselyStore implements Store {
     return Number(res.numDeletedRows);
   }
 
-  createSignInSession(s: SignInSession) { return this.insert(t.signInSessions, s, 'sign-in session'); }
+  createSignInSession(s: SignInSession) {
+    return this.insert(t.signInSessions, s, 'sign-in session');
+  }
 
   async getSignInSession(idHash: string, now: number): Promise<SignInSession | null> {
-    const row = await this.db.selectFrom('sign_in_sessions').selectAll().where('id_hash', '=', idHash).where('expires_at', '>', now).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('sign_in_sessions')
+      .selectAll()
+      .where('id_hash', '=', idHash)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
     return row ? this.fromRow(t.signInSessions, row) : null;
   }
 
@@ -724,7 +986,10 @@ export class KyselyStore implements Store {
       await s.deleteFrom('authorization_codes').where('expires_at', '<=', now).execute();
       await s.deleteFrom('refresh_tokens').where('expires_at', '<=', now).execute();
       await s.deleteFrom('sign_in_sessions').where('expires_at', '<=', now).execute();
-      await s.deleteFrom('counters').where(sql`window_start + window_ms`, '<=', now).execute();
+      await s
+        .deleteFrom('counters')
+        .where(sql`window_start + window_ms`, '<=', now)
+        .execute();
     });
   }
 }

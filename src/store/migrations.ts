@@ -7,21 +7,28 @@ type Db = Kysely<any>;
 
 async function initial(db: Db): Promise<void> {
   const s = db.schema;
-  await s.createTable('meta').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+  await s
+    .createTable('meta')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
 
-  await s.createTable('tenants')
+  await s
+    .createTable('tenants')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('display_name', 'text', (c) => c.notNull())
     .addColumn('default_domain', 'text', (c) => c.notNull())
     .addColumn('domains', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
-  await s.createTable('tenant_domains')
+  await s
+    .createTable('tenant_domains')
     .addColumn('domain', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .execute();
 
-  await s.createTable('users')
+  await s
+    .createTable('users')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('upn', 'text', (c) => c.notNull())
@@ -40,7 +47,8 @@ async function initial(db: Db): Promise<void> {
     .execute();
   await s.createIndex('users_home').on('users').columns(['home_tenant_id', 'home_object_id']).execute();
 
-  await s.createTable('groups')
+  await s
+    .createTable('groups')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('display_name', 'text', (c) => c.notNull())
@@ -52,7 +60,8 @@ async function initial(db: Db): Promise<void> {
     .addPrimaryKeyConstraint('groups_pk', ['tenant_id', 'id'])
     .execute();
 
-  await s.createTable('group_members')
+  await s
+    .createTable('group_members')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('group_id', 'text', (c) => c.notNull())
     .addColumn('member_id', 'text', (c) => c.notNull())
@@ -61,7 +70,8 @@ async function initial(db: Db): Promise<void> {
     .execute();
   await s.createIndex('group_members_member').on('group_members').columns(['tenant_id', 'member_id']).execute();
 
-  await s.createTable('applications')
+  await s
+    .createTable('applications')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('app_id', 'text', (c) => c.notNull())
@@ -81,7 +91,8 @@ async function initial(db: Db): Promise<void> {
     .addPrimaryKeyConstraint('applications_pk', ['tenant_id', 'id'])
     .addUniqueConstraint('applications_app_id_unique', ['tenant_id', 'app_id'])
     .execute();
-  await s.createTable('application_identifier_uris')
+  await s
+    .createTable('application_identifier_uris')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('uri_lower', 'text', (c) => c.notNull())
     .addColumn('app_object_id', 'text', (c) => c.notNull())
@@ -89,38 +100,48 @@ async function initial(db: Db): Promise<void> {
     .execute();
 
   const credentialKey = (t: string, extra: (b: any) => any) =>
-    extra(s.createTable(t)
-      .addColumn('tenant_id', 'text', (c) => c.notNull())
-      .addColumn('app_object_id', 'text', (c) => c.notNull()));
+    extra(
+      s
+        .createTable(t)
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('app_object_id', 'text', (c) => c.notNull()),
+    );
 
-  await credentialKey('password_credentials', (b) => b
-    .addColumn('key_id', 'text', (c: any) => c.notNull())
-    .addColumn('display_name', 'text')
-    .addColumn('hint', 'text', (c: any) => c.notNull())
-    .addColumn('secret_hash', 'text', (c: any) => c.notNull())
-    .addColumn('start_date_time', 'bigint', (c: any) => c.notNull())
-    .addColumn('end_date_time', 'bigint', (c: any) => c.notNull())
-    .addPrimaryKeyConstraint('password_credentials_pk', ['tenant_id', 'app_object_id', 'key_id'])).execute();
-  await credentialKey('key_credentials', (b) => b
-    .addColumn('key_id', 'text', (c: any) => c.notNull())
-    .addColumn('display_name', 'text')
-    .addColumn('certificate_der', 'text', (c: any) => c.notNull())
-    .addColumn('thumbprint_sha1', 'text', (c: any) => c.notNull())
-    .addColumn('thumbprint_sha256', 'text', (c: any) => c.notNull())
-    .addColumn('start_date_time', 'bigint', (c: any) => c.notNull())
-    .addColumn('end_date_time', 'bigint', (c: any) => c.notNull())
-    .addPrimaryKeyConstraint('key_credentials_pk', ['tenant_id', 'app_object_id', 'key_id'])).execute();
-  await credentialKey('federated_credentials', (b) => b
-    .addColumn('id', 'text', (c: any) => c.notNull())
-    .addColumn('name', 'text', (c: any) => c.notNull())
-    .addColumn('issuer', 'text', (c: any) => c.notNull())
-    .addColumn('subject', 'text', (c: any) => c.notNull())
-    .addColumn('audiences', 'text', (c: any) => c.notNull())
-    .addColumn('description', 'text')
-    .addPrimaryKeyConstraint('federated_credentials_pk', ['tenant_id', 'app_object_id', 'id'])
-    .addUniqueConstraint('federated_credentials_name_unique', ['tenant_id', 'app_object_id', 'name'])).execute();
+  await credentialKey('password_credentials', (b) =>
+    b
+      .addColumn('key_id', 'text', (c: any) => c.notNull())
+      .addColumn('display_name', 'text')
+      .addColumn('hint', 'text', (c: any) => c.notNull())
+      .addColumn('secret_hash', 'text', (c: any) => c.notNull())
+      .addColumn('start_date_time', 'bigint', (c: any) => c.notNull())
+      .addColumn('end_date_time', 'bigint', (c: any) => c.notNull())
+      .addPrimaryKeyConstraint('password_credentials_pk', ['tenant_id', 'app_object_id', 'key_id']),
+  ).execute();
+  await credentialKey('key_credentials', (b) =>
+    b
+      .addColumn('key_id', 'text', (c: any) => c.notNull())
+      .addColumn('display_name', 'text')
+      .addColumn('certificate_der', 'text', (c: any) => c.notNull())
+      .addColumn('thumbprint_sha1', 'text', (c: any) => c.notNull())
+      .addColumn('thumbprint_sha256', 'text', (c: any) => c.notNull())
+      .addColumn('start_date_time', 'bigint', (c: any) => c.notNull())
+      .addColumn('end_date_time', 'bigint', (c: any) => c.notNull())
+      .addPrimaryKeyConstraint('key_credentials_pk', ['tenant_id', 'app_object_id', 'key_id']),
+  ).execute();
+  await credentialKey('federated_credentials', (b) =>
+    b
+      .addColumn('id', 'text', (c: any) => c.notNull())
+      .addColumn('name', 'text', (c: any) => c.notNull())
+      .addColumn('issuer', 'text', (c: any) => c.notNull())
+      .addColumn('subject', 'text', (c: any) => c.notNull())
+      .addColumn('audiences', 'text', (c: any) => c.notNull())
+      .addColumn('description', 'text')
+      .addPrimaryKeyConstraint('federated_credentials_pk', ['tenant_id', 'app_object_id', 'id'])
+      .addUniqueConstraint('federated_credentials_name_unique', ['tenant_id', 'app_object_id', 'name']),
+  ).execute();
 
-  await s.createTable('service_principals')
+  await s
+    .createTable('service_principals')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('app_id', 'text', (c) => c.notNull())
@@ -133,7 +154,8 @@ async function initial(db: Db): Promise<void> {
     .addUniqueConstraint('service_principals_app_id_unique', ['tenant_id', 'app_id'])
     .execute();
 
-  await s.createTable('oauth2_permission_grants')
+  await s
+    .createTable('oauth2_permission_grants')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('client_id', 'text', (c) => c.notNull())
@@ -145,7 +167,8 @@ async function initial(db: Db): Promise<void> {
     .execute();
   await s.createIndex('oauth2_permission_grants_client').on('oauth2_permission_grants').columns(['tenant_id', 'client_id']).execute();
 
-  await s.createTable('app_role_assignments')
+  await s
+    .createTable('app_role_assignments')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('principal_id', 'text', (c) => c.notNull())
@@ -156,14 +179,16 @@ async function initial(db: Db): Promise<void> {
     .addUniqueConstraint('app_role_assignments_unique', ['tenant_id', 'principal_id', 'resource_id', 'app_role_id'])
     .execute();
 
-  await s.createTable('directory_role_assignments')
+  await s
+    .createTable('directory_role_assignments')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('principal_id', 'text', (c) => c.notNull())
     .addColumn('role_template_id', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('directory_role_assignments_pk', ['tenant_id', 'principal_id', 'role_template_id'])
     .execute();
 
-  await s.createTable('subscriptions')
+  await s
+    .createTable('subscriptions')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('display_name', 'text', (c) => c.notNull())
@@ -171,7 +196,8 @@ async function initial(db: Db): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
 
-  await s.createTable('role_assignments')
+  await s
+    .createTable('role_assignments')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('scope', 'text', (c) => c.notNull())
@@ -184,7 +210,8 @@ async function initial(db: Db): Promise<void> {
   await s.createIndex('role_assignments_principal').on('role_assignments').columns(['principal_id']).execute();
   await s.createIndex('role_assignments_scope').on('role_assignments').columns(['scope_lower']).execute();
 
-  await s.createTable('signing_keys')
+  await s
+    .createTable('signing_keys')
     .addColumn('kid', 'text', (c) => c.primaryKey())
     .addColumn('private_key_pem', 'text', (c) => c.notNull())
     .addColumn('certificate_der', 'text', (c) => c.notNull())
@@ -194,7 +221,8 @@ async function initial(db: Db): Promise<void> {
     .addColumn('expire_at', 'bigint', (c) => c.notNull())
     .execute();
 
-  await s.createTable('device_codes')
+  await s
+    .createTable('device_codes')
     .addColumn('device_code_hash', 'text', (c) => c.primaryKey())
     .addColumn('user_code', 'text', (c) => c.notNull())
     .addColumn('request_tenant', 'text', (c) => c.notNull())
@@ -210,7 +238,8 @@ async function initial(db: Db): Promise<void> {
     .execute();
   await s.createIndex('device_codes_user_code').on('device_codes').columns(['user_code']).execute();
 
-  await s.createTable('authorization_codes')
+  await s
+    .createTable('authorization_codes')
     .addColumn('code_hash', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('client_id', 'text', (c) => c.notNull())
@@ -225,7 +254,8 @@ async function initial(db: Db): Promise<void> {
     .addColumn('redeemed_at', 'bigint')
     .execute();
 
-  await s.createTable('refresh_tokens')
+  await s
+    .createTable('refresh_tokens')
     .addColumn('token_hash', 'text', (c) => c.primaryKey())
     .addColumn('family_id', 'text', (c) => c.notNull())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
@@ -240,7 +270,8 @@ async function initial(db: Db): Promise<void> {
   await s.createIndex('refresh_tokens_family').on('refresh_tokens').columns(['family_id']).execute();
   await s.createIndex('refresh_tokens_user').on('refresh_tokens').columns(['tenant_id', 'user_id']).execute();
 
-  await s.createTable('counters')
+  await s
+    .createTable('counters')
     .addColumn('key', 'text', (c) => c.primaryKey())
     .addColumn('window_start', 'bigint', (c) => c.notNull())
     .addColumn('window_ms', 'bigint', (c) => c.notNull())
@@ -250,8 +281,12 @@ async function initial(db: Db): Promise<void> {
 
 /** Owners of directory objects, and the Graph properties of applications kept as JSON. */
 async function ownersAndExtras(db: Db): Promise<void> {
-  await db.schema.alterTable('applications').addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}')).execute();
-  await db.schema.createTable('owners')
+  await db.schema
+    .alterTable('applications')
+    .addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}'))
+    .execute();
+  await db.schema
+    .createTable('owners')
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('object_id', 'text', (c) => c.notNull())
     .addColumn('object_type', 'text', (c) => c.notNull())
@@ -273,7 +308,8 @@ async function coveringMemberIndex(db: Db): Promise<void> {
 
 /** The control plane: ARM resources, long-running operations, preview-feature registrations. */
 async function controlPlane(db: Db): Promise<void> {
-  await db.schema.createTable('arm_resources')
+  await db.schema
+    .createTable('arm_resources')
     .addColumn('id_lower', 'text', (c) => c.primaryKey())
     .addColumn('id', 'text', (c) => c.notNull())
     .addColumn('subscription_id', 'text', (c) => c.notNull())
@@ -290,8 +326,13 @@ async function controlPlane(db: Db): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('arm_resources_scope').on('arm_resources').columns(['subscription_id', 'type_lower', 'resource_group_lower']).execute();
-  await db.schema.createTable('arm_operations')
+  await db.schema
+    .createIndex('arm_resources_scope')
+    .on('arm_resources')
+    .columns(['subscription_id', 'type_lower', 'resource_group_lower'])
+    .execute();
+  await db.schema
+    .createTable('arm_operations')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('subscription_id', 'text', (c) => c.notNull())
     .addColumn('location', 'text', (c) => c.notNull())
@@ -303,7 +344,8 @@ async function controlPlane(db: Db): Promise<void> {
     .addColumn('complete_at', 'bigint', (c) => c.notNull())
     .addColumn('error', 'text')
     .execute();
-  await db.schema.createTable('feature_registrations')
+  await db.schema
+    .createTable('feature_registrations')
     .addColumn('subscription_id', 'text', (c) => c.notNull())
     .addColumn('namespace', 'text', (c) => c.notNull())
     .addColumn('namespace_lower', 'text', (c) => c.notNull())
@@ -317,7 +359,8 @@ async function controlPlane(db: Db): Promise<void> {
 /** The emulated clusters' Kubernetes objects, and each cluster's resourceVersion counter. */
 async function kubeObjects(db: Db): Promise<void> {
   // The key's order serves list (cluster, resource[, namespace]) by namespace and name, and the delete of a cluster.
-  await db.schema.createTable('kube_objects')
+  await db.schema
+    .createTable('kube_objects')
     .addColumn('cluster_uid', 'text', (c) => c.notNull())
     .addColumn('resource', 'text', (c) => c.notNull())
     .addColumn('namespace', 'text', (c) => c.notNull())
@@ -326,7 +369,8 @@ async function kubeObjects(db: Db): Promise<void> {
     .addColumn('body', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('kube_objects_pk', ['cluster_uid', 'resource', 'namespace', 'name'])
     .execute();
-  await db.schema.createTable('kube_clusters')
+  await db.schema
+    .createTable('kube_clusters')
     .addColumn('cluster_uid', 'text', (c) => c.primaryKey())
     .addColumn('resource_version', 'bigint', (c) => c.notNull())
     .execute();
@@ -340,13 +384,17 @@ async function kubeObjects(db: Db): Promise<void> {
  */
 async function clusterRecord(db: Db): Promise<void> {
   await db.schema.alterTable('arm_resources').addColumn('cluster_uid', 'text').execute();
-  await db.schema.alterTable('arm_resources').addColumn('revision', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('arm_resources')
+    .addColumn('revision', 'bigint', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.createIndex('arm_resources_cluster_uid').on('arm_resources').column('cluster_uid').unique().execute();
 }
 
 /** The sign-in log (Graph `auditLogs/signIns`): newest first per tenant, pruned by age. */
 async function signInLog(db: Db): Promise<void> {
-  await db.schema.createTable('sign_ins')
+  await db.schema
+    .createTable('sign_ins')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
@@ -373,7 +421,8 @@ async function signInLog(db: Db): Promise<void> {
 
 /** Browser sign-in sessions (SSO) of the authorization endpoint, by the hash of their cookie. */
 async function signInSessions(db: Db): Promise<void> {
-  await db.schema.createTable('sign_in_sessions')
+  await db.schema
+    .createTable('sign_in_sessions')
     .addColumn('id_hash', 'text', (c) => c.primaryKey())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('user_id', 'text', (c) => c.notNull())

@@ -48,14 +48,22 @@ export const POSTGRES_CONNECT_TIMEOUT_MS = 3_000;
 async function postgres(url: string): Promise<Connection> {
   const { default: pg } = await import('pg');
   // bigint columns hold epoch milliseconds: safe as JavaScript numbers.
-  const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format))) as CustomTypesConfig['getTypeParser'] };
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+  };
   // Timeouts, so a frozen or unreachable server fails requests in seconds (503) instead of hanging them:
   // statement_timeout ends a slow statement on the server; query_timeout gives up on a server that
   // does not answer at all; idle_in_transaction_session_timeout frees locks a vanished client held.
   const pool = new pg.Pool({
-    connectionString: url, max: 10, types, keepAlive: true,
-    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS, query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
-    statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS, idle_in_transaction_session_timeout: 60_000,
+    connectionString: url,
+    max: 10,
+    types,
+    keepAlive: true,
+    connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+    query_timeout: POSTGRES_QUERY_TIMEOUT_MS,
+    statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: 60_000,
   });
   // A connection that the server drops (a restart, a failover) must not crash the process: pool.on('error')
   // covers idle clients, and each client gets its own listener for the time it is checked out. The query

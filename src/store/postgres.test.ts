@@ -10,8 +10,12 @@ const skip = packageSkip(available, 'postgresql', 'PostgreSQL (initdb)');
 
 if (available) {
   let pg: TestPostgres;
-  before(async () => { pg = await startPostgres(); });
-  after(async () => { await pg?.stop(); });
+  before(async () => {
+    pg = await startPostgres();
+  });
+  after(async () => {
+    await pg?.stop();
+  });
   runStoreConformance('PostgreSQL', async () => openStore({ url: await pg.newDatabase() }));
 } else {
   describe('store conformance: PostgreSQL', () => {

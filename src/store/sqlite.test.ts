@@ -34,8 +34,18 @@ describe('SQLite file store', () => {
       const a = await openStore({ dataDir: d });
       const id = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/old';
       await a.createResource({
-        id, subscriptionId: 's', resourceGroup: 'rg', type: 'Microsoft.ContainerService/managedClusters', name: 'old', location: 'eastus', tags: {}, etag: '"1"',
-        body: {}, secrets: { uid: 'old-uid', adminToken: 't' }, createdAt: 1, updatedAt: 1,
+        id,
+        subscriptionId: 's',
+        resourceGroup: 'rg',
+        type: 'Microsoft.ContainerService/managedClusters',
+        name: 'old',
+        location: 'eastus',
+        tags: {},
+        etag: '"1"',
+        body: {},
+        secrets: { uid: 'old-uid', adminToken: 't' },
+        createdAt: 1,
+        updatedAt: 1,
       });
       await a.close();
       // A row as the versions before 0006 left it: no cluster_uid.
@@ -51,6 +61,9 @@ describe('SQLite file store', () => {
   });
 
   it('refuses a URL it does not know, without echoing a password', async () => {
-    await assert.rejects(openStore({ url: 'mysql://root:hunter2@db/x' }), (e: Error) => /unsupported store URL/.test(e.message) && !e.message.includes('hunter2'));
+    await assert.rejects(
+      openStore({ url: 'mysql://root:hunter2@db/x' }),
+      (e: Error) => /unsupported store URL/.test(e.message) && !e.message.includes('hunter2'),
+    );
   });
 });

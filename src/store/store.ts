@@ -1,9 +1,32 @@
 import type {
-  ArmOperation, ArmResource, FeatureRegistration,
-  Application, AppRoleAssignment, AuthorizationCode, CounterHit, DeviceCode, DeviceCodeStatus,
-  DirectoryRoleAssignment, FederatedIdentityCredential, Group, GroupMember, KeyCredential, KubeObject,
-  OAuth2PermissionGrant, Owner, PasswordCredential, RefreshToken, RoleAssignment, ServicePrincipal,
-  SignInEvent, SignInQuery, SignInSession, SigningKey, Subscription, Tenant, User,
+  ArmOperation,
+  ArmResource,
+  FeatureRegistration,
+  Application,
+  AppRoleAssignment,
+  AuthorizationCode,
+  CounterHit,
+  DeviceCode,
+  DeviceCodeStatus,
+  DirectoryRoleAssignment,
+  FederatedIdentityCredential,
+  Group,
+  GroupMember,
+  KeyCredential,
+  KubeObject,
+  OAuth2PermissionGrant,
+  Owner,
+  PasswordCredential,
+  RefreshToken,
+  RoleAssignment,
+  ServicePrincipal,
+  SignInEvent,
+  SignInQuery,
+  SignInSession,
+  SigningKey,
+  Subscription,
+  Tenant,
+  User,
 } from './types.js';
 
 /** Read-modify-write: receives the current entity, returns the new one. Runs inside one transaction. */
@@ -145,7 +168,11 @@ export interface Store {
   /** Only codes not yet expired at `now`. */
   findDeviceCodeByUserCode(userCode: string, now: number): Promise<DeviceCode | null>;
   /** Compare-and-set on status: applies `patch` only if the code is still in `expected`. */
-  transitionDeviceCode(deviceCodeHash: string, expected: DeviceCodeStatus, patch: Partial<Pick<DeviceCode, 'status' | 'tenantId' | 'userId'>>): Promise<boolean>;
+  transitionDeviceCode(
+    deviceCodeHash: string,
+    expected: DeviceCodeStatus,
+    patch: Partial<Pick<DeviceCode, 'status' | 'tenantId' | 'userId'>>,
+  ): Promise<boolean>;
   touchDeviceCode(deviceCodeHash: string, polledAt: number): Promise<void>;
 
   createAuthorizationCode(c: AuthorizationCode): Promise<void>;
@@ -194,7 +221,13 @@ export interface Store {
   /** Ordered by namespace then name, byte-wise (as Kubernetes lists). `namespace` undefined = every namespace. */
   listKubeObjects(clusterUid: string, resource: string, namespace?: string): Promise<KubeObject[]>;
   /** Read-modify-write of the body in one transaction; the new version gets the cluster's next resourceVersion. Null when missing. If `fn` throws, nothing changes and the error propagates. */
-  updateKubeObject(clusterUid: string, resource: string, namespace: string, name: string, fn: Updater<Record<string, unknown>>): Promise<KubeObject | null>;
+  updateKubeObject(
+    clusterUid: string,
+    resource: string,
+    namespace: string,
+    name: string,
+    fn: Updater<Record<string, unknown>>,
+  ): Promise<KubeObject | null>;
   /** Removes and returns the object (as last written), or null when missing; bumps the cluster's counter. */
   deleteKubeObject(clusterUid: string, resource: string, namespace: string, name: string): Promise<KubeObject | null>;
   /** Removes every object of a cluster (when the cluster is deleted); returns how many. The counter is kept, so a resourceVersion never repeats. */

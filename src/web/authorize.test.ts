@@ -16,7 +16,11 @@ describe('redirect URI matching', () => {
     assert.equal(matchRedirectUri(app(['http://localhost']), 'http://localhost:51234'), 'public');
     assert.equal(matchRedirectUri(app(['http://127.0.0.1/cb']), 'http://127.0.0.1:8400/cb'), 'public');
     assert.equal(matchRedirectUri(app(['http://localhost']), 'http://evil.example:51234'), null);
-    assert.equal(matchRedirectUri(app(['http://localhost:8000']), 'http://localhost:9000'), 'public', 'Entra ignores the port of a loopback URI');
+    assert.equal(
+      matchRedirectUri(app(['http://localhost:8000']), 'http://localhost:9000'),
+      'public',
+      'Entra ignores the port of a loopback URI',
+    );
     assert.equal(matchRedirectUri(app(['http://localhost']), 'https://localhost:51234'), null);
     assert.equal(matchRedirectUri(app(['http://localhost']), 'http://localhost.evil.com:51234'), null);
     assert.equal(matchRedirectUri(app(['http://localhost']), 'http://localhost@evil.example'), null);

@@ -1,12 +1,32 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  AadError, aad, browserMayGoTo, cspSourceFor, homeAccountOf, isGlobalAdministrator, matchRedirectUri, Params, parseScope,
-  type IdentityServices, type RedirectPlatform, type SignedInUser,
+  AadError,
+  aad,
+  browserMayGoTo,
+  cspSourceFor,
+  homeAccountOf,
+  isGlobalAdministrator,
+  matchRedirectUri,
+  Params,
+  parseScope,
+  type IdentityServices,
+  type RedirectPlatform,
+  type SignedInUser,
 } from '../identity/index.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import { seal, unseal } from '../shared/sealed.js';
 import type { Application } from '../store/index.js';
-import { askConsent, consentQuestion, formBody, html, recordConsent, signInFromForm, signInTarget, STATE_TTL_MS, type PagePolicy } from './flow.js';
+import {
+  askConsent,
+  consentQuestion,
+  formBody,
+  html,
+  recordConsent,
+  signInFromForm,
+  signInTarget,
+  STATE_TTL_MS,
+  type PagePolicy,
+} from './flow.js';
 import { FORM_POST_SCRIPT_SOURCE, formPostPage, messagePage, signInPage } from './pages.js';
 import { consentRequired, sessionUser, startSession } from './session.js';
 import { searchParamsOf } from '../shared/uri.js';
@@ -16,9 +36,20 @@ export { matchRedirectUri };
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 
 interface AuthorizeState {
-  seg: string; cid: string; ru: string; sc: string; st?: string; cc?: string; nonce?: string; mode: string; hint?: string;
+  seg: string;
+  cid: string;
+  ru: string;
+  sc: string;
+  st?: string;
+  cc?: string;
+  nonce?: string;
+  mode: string;
+  hint?: string;
 }
-interface ConsentState extends AuthorizeState { t: string; u: string }
+interface ConsentState extends AuthorizeState {
+  t: string;
+  u: string;
+}
 
 /** The pages of one authorization request may post to Kentra and be redirected on to the client's redirect URI. */
 function pagePolicy(s: AuthorizeState): PagePolicy {
@@ -56,24 +87,48 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
   const issueCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser, status: 302 | 303 = 303) => {
     const code = randomToken(48);
     await services.store.createAuthorizationCode({
-      codeHash: sha256Hex(code), tenantId: signedIn.tenant.id, clientId: s.cid, userId: signedIn.user.id, redirectUri: s.ru,
-      scope: s.sc, codeChallenge: s.cc ?? null, codeChallengeMethod: s.cc ? 'S256' : null, nonce: s.nonce ?? null,
-      createdAt: now(), expiresAt: now() + CODE_LIFETIME_MS, redeemedAt: null,
+      codeHash: sha256Hex(code),
+      tenantId: signedIn.tenant.id,
+      clientId: s.cid,
+      userId: signedIn.user.id,
+      redirectUri: s.ru,
+      scope: s.sc,
+      codeChallenge: s.cc ?? null,
+      codeChallengeMethod: s.cc ? 'S256' : null,
+      nonce: s.nonce ?? null,
+      createdAt: now(),
+      expiresAt: now() + CODE_LIFETIME_MS,
+      redeemedAt: null,
     });
     const clientInfo = Buffer.from(JSON.stringify({ uid: signedIn.home.id, utid: signedIn.home.tenantId })).toString('base64url');
     // 303 after a POST (sign-in or consent); 302 when the session answered a GET.
     return redirectWith(reply, s, { code, client_info: clientInfo, state: s.st, session_state: randomToken(16) }, status);
   };
 
-  const consentOrCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser, client: Application, action: string, fromSession?: { silent: boolean }) => {
+  const consentOrCode = async (
+    reply: FastifyReply,
+    s: AuthorizeState,
+    signedIn: SignedInUser,
+    client: Application,
+    action: string,
+    fromSession?: { silent: boolean },
+  ) => {
     const question = await consentQuestion(services, signedIn, client, s.sc);
     if (!question) return issueCode(reply, s, signedIn, fromSession ? 302 : 303);
     if (fromSession?.silent) throw consentRequired(client.displayName);
     const state = seal(services.formKey, { ...s, t: signedIn.tenant.id, u: signedIn.user.id }, now() + STATE_TTL_MS);
-    return askConsent(reply, {
-      action: `${action}/consent`, state, appName: client.displayName, user: signedIn.home.userPrincipalName, question,
-      canConsentForOrganization: await isGlobalAdministrator(services, signedIn.tenant.id, signedIn.user.id),
-    }, pagePolicy(s));
+    return askConsent(
+      reply,
+      {
+        action: `${action}/consent`,
+        state,
+        appName: client.displayName,
+        user: signedIn.home.userPrincipalName,
+        question,
+        canConsentForOrganization: await isGlobalAdministrator(services, signedIn.tenant.id, signedIn.user.id),
+      },
+      pagePolicy(s),
+    );
   };
 
   const start = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -96,7 +151,15 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
       // Not registered, or registered but not a place a browser may be sent (javascript:, data:, …): a page, never a redirect.
       if (!kind || !browserMayGoTo(redirectUri, kind, mode)) throw aad.redirectMismatch(redirectUri, clientId);
       const s: AuthorizeState = {
-        seg: segment, cid: clientId, ru: redirectUri, sc: q.scope ?? '', st: q.state, cc: q.code_challenge, nonce: q.nonce, mode, hint: q.login_hint,
+        seg: segment,
+        cid: clientId,
+        ru: redirectUri,
+        sc: q.scope ?? '',
+        st: q.state,
+        cc: q.code_challenge,
+        nonce: q.nonce,
+        mode,
+        hint: q.login_hint,
       };
       try {
         if (q.response_type !== 'code') throw aad.responseTypeUnsupported(q.response_type ?? '');
@@ -110,7 +173,8 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
         const session = q.prompt === 'login' ? null : await sessionUser(services, req, tenant, q.login_hint);
         if (!session && q.prompt === 'none') throw aad.loginRequired();
         const sessionClient = session ? await services.store.findApplicationByAppId(session.tenant.id, clientId) : null;
-        if (session && sessionClient && q.prompt !== 'consent' && q.prompt !== 'select_account') return await consentOrCode(reply, s, session, sessionClient, action, { silent: q.prompt === 'none' });
+        if (session && sessionClient && q.prompt !== 'consent' && q.prompt !== 'select_account')
+          return await consentOrCode(reply, s, session, sessionClient, action, { silent: q.prompt === 'none' });
         if (q.prompt === 'none') throw aad.loginRequired();
       } catch (err) {
         if (err instanceof AadError) return redirectError(reply, s, err, 302);
@@ -119,9 +183,15 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
       const state = seal(services.formKey, s, now() + STATE_TTL_MS);
       // Entra: a login_hint naming an account of the tenant goes straight to that account's password.
       const known = s.hint ? await knownAccount(services, tenant, s.hint) : undefined;
-      return html(reply, signInPage({ action, state, appName: client.displayName, loginHint: known ?? s.hint, knownAccount: !!known }), 200, pagePolicy(s));
+      return html(
+        reply,
+        signInPage({ action, state, appName: client.displayName, loginHint: known ?? s.hint, knownAccount: !!known }),
+        200,
+        pagePolicy(s),
+      );
     } catch (err) {
-      if (err instanceof AadError) return html(reply, messagePage('Sorry, but we\'re having trouble signing you in.', err.message, true), 400);
+      if (err instanceof AadError)
+        return html(reply, messagePage("Sorry, but we're having trouble signing you in.", err.message, true), 400);
       throw err;
     }
   };
@@ -130,10 +200,21 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
     const form = formBody(req);
     const action = req.url.split('?')[0]!.replace(/\/$/, '');
     const s = unseal<AuthorizeState>(services.formKey, form.state, now());
-    if (!s) return html(reply, messagePage('Sign-in expired', 'This sign-in page has expired. Go back to the application and sign in again.', true), 400);
+    if (!s)
+      return html(
+        reply,
+        messagePage('Sign-in expired', 'This sign-in page has expired. Go back to the application and sign in again.', true),
+        400,
+      );
     try {
       const { tenant } = await signInTarget(services, s.seg, s.cid);
-      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action, state: form.state!, appName: s.cid, clientId: s.cid, policy: pagePolicy(s) });
+      const signedIn = await signInFromForm(services, req, reply, form, tenant, {
+        action,
+        state: form.state!,
+        appName: s.cid,
+        clientId: s.cid,
+        policy: pagePolicy(s),
+      });
       if (!signedIn) return reply;
       const client = await services.store.findApplicationByAppId(signedIn.tenant.id, s.cid);
       if (!client) throw aad.appNotFound(s.cid, signedIn.tenant.defaultDomain);
@@ -148,7 +229,12 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
   const consent = async (req: FastifyRequest, reply: FastifyReply) => {
     const form = formBody(req);
     const s = unseal<ConsentState>(services.formKey, form.state, now());
-    if (!s) return html(reply, messagePage('Sign-in expired', 'This sign-in page has expired. Go back to the application and sign in again.', true), 400);
+    if (!s)
+      return html(
+        reply,
+        messagePage('Sign-in expired', 'This sign-in page has expired. Go back to the application and sign in again.', true),
+        400,
+      );
     try {
       if (form.decision !== 'accept') throw aad.consentDeclined();
       const tenant = await services.store.getTenant(s.t);
@@ -177,7 +263,7 @@ async function knownAccount(services: IdentityServices, tenant: { id: string } |
   // Only something shaped like a UPN reaches the store (no control characters, a plain domain).
   if (!/^[^\s@\u0000-\u001f\u007f]{1,113}@[A-Za-z0-9.-]{1,255}$/.test(hint)) return undefined;
   const at = hint.lastIndexOf('@');
-  const home = tenant ?? await services.store.findTenantByDomain(hint.slice(at + 1));
+  const home = tenant ?? (await services.store.findTenantByDomain(hint.slice(at + 1)));
   const user = home ? await services.store.findUserByUpn(home.id, hint) : null;
   return user && user.accountEnabled !== false ? user.userPrincipalName : undefined;
 }

@@ -5,8 +5,14 @@ import type { DeviceCode } from '../store/index.js';
 import { askConsent, consentQuestion, formBody, html, recordConsent, signInFromForm, signInTarget, STATE_TTL_MS } from './flow.js';
 import { deviceCodeEntryPage, deviceSignInText, messagePage, signInPage } from './pages.js';
 
-interface DeviceState { h: string }
-interface DeviceConsentState { h: string; t: string; u: string }
+interface DeviceState {
+  h: string;
+}
+interface DeviceConsentState {
+  h: string;
+  t: string;
+  u: string;
+}
 
 /** `/devicelogin`: enter the code, sign in, consent, done — the page the device-code message names. */
 export function registerDeviceLogin(app: FastifyInstance, services: IdentityServices): void {
@@ -49,14 +55,27 @@ export function registerDeviceLogin(app: FastifyInstance, services: IdentityServ
     try {
       const { tenant, client: named } = await signInTarget(services, record.requestTenant, record.clientId);
       const appName = named?.displayName ?? 'your application';
-      const signedIn = await signInFromForm(services, req, reply, form, tenant, { action: '/devicelogin/signin', state: form.state!, appName, clientId: record.clientId, ...deviceSignInText(appName) });
+      const signedIn = await signInFromForm(services, req, reply, form, tenant, {
+        action: '/devicelogin/signin',
+        state: form.state!,
+        appName,
+        clientId: record.clientId,
+        ...deviceSignInText(appName),
+      });
       if (!signedIn) return reply;
       const client = await clientOf(record, signedIn.tenant.id);
       if (!client) throw aad.appNotFound(record.clientId, signedIn.tenant.defaultDomain);
       const question = await consentQuestion(services, signedIn, client, record.scope);
       if (!question) return html(reply, await approve(record, signedIn.tenant.id, signedIn.user.id, client.displayName));
       const state = seal(services.formKey, { h: record.deviceCodeHash, t: signedIn.tenant.id, u: signedIn.user.id }, now() + STATE_TTL_MS);
-      return askConsent(reply, { action: '/devicelogin/consent', state, appName: client.displayName, user: signedIn.home.userPrincipalName, question, canConsentForOrganization: await isGlobalAdministrator(services, signedIn.tenant.id, signedIn.user.id) });
+      return askConsent(reply, {
+        action: '/devicelogin/consent',
+        state,
+        appName: client.displayName,
+        user: signedIn.home.userPrincipalName,
+        question,
+        canConsentForOrganization: await isGlobalAdministrator(services, signedIn.tenant.id, signedIn.user.id),
+      });
     } catch (err) {
       if (err instanceof AadError) return html(reply, messagePage('Sign-in failed', err.message, true), 400);
       throw err;
@@ -71,13 +90,26 @@ export function registerDeviceLogin(app: FastifyInstance, services: IdentityServ
     const tenant = await services.store.getTenant(st.t);
     const user = tenant ? await services.store.getUser(tenant.id, st.u) : null;
     const client = tenant ? await clientOf(record, tenant.id) : null;
-    if (!tenant || !user || !client) return html(reply, messagePage('Sign-in failed', 'The account or application no longer exists.', true), 400);
+    if (!tenant || !user || !client)
+      return html(reply, messagePage('Sign-in failed', 'The account or application no longer exists.', true), 400);
     if (form.decision !== 'accept') {
       await services.store.transitionDeviceCode(record.deviceCodeHash, 'pending', { status: 'declined' });
-      return html(reply, messagePage('Permission declined', `You declined the permissions ${client.displayName} asked for. You may now close this window.`));
+      return html(
+        reply,
+        messagePage('Permission declined', `You declined the permissions ${client.displayName} asked for. You may now close this window.`),
+      );
     }
-    const home = user.userType === 'Guest' && user.homeTenantId && user.homeObjectId ? await services.store.getUser(user.homeTenantId, user.homeObjectId) : user;
-    const problem = await recordConsent(services, { tenant, user, home: home ?? user }, client, record.scope, form.for_organization === '1');
+    const home =
+      user.userType === 'Guest' && user.homeTenantId && user.homeObjectId
+        ? await services.store.getUser(user.homeTenantId, user.homeObjectId)
+        : user;
+    const problem = await recordConsent(
+      services,
+      { tenant, user, home: home ?? user },
+      client,
+      record.scope,
+      form.for_organization === '1',
+    );
     if (problem) return html(reply, messagePage('Need admin approval', problem, true), 403);
     return html(reply, await approve(record, tenant.id, user.id, client.displayName));
   });

@@ -41,7 +41,10 @@ export function registerLogout(app: FastifyInstance, services: IdentityServices,
     const { tenant: segment } = req.params as { tenant: string };
     let params: Params;
     try {
-      params = req.method === 'POST' ? Params.fromSearch(new URLSearchParams(formBody(req))) : Params.fromSearch(new URL(req.url, 'https://x').searchParams);
+      params =
+        req.method === 'POST'
+          ? Params.fromSearch(new URLSearchParams(formBody(req)))
+          : Params.fromSearch(new URL(req.url, 'https://x').searchParams);
     } catch (err) {
       if (err instanceof AadError) return html(reply, messagePage('Sign-out request not valid', err.message, true), 400);
       throw err;
@@ -50,14 +53,21 @@ export function registerLogout(app: FastifyInstance, services: IdentityServices,
     const target = params.get('post_logout_redirect_uri');
     if (target) {
       const client = await clientOf(segment, params);
-      const platform = !client ? null
-        : client.webRedirectUris.includes(target) ? 'web' as const
-          : client.publicClientRedirectUris.includes(target) ? 'public' as const : null;
+      const platform = !client
+        ? null
+        : client.webRedirectUris.includes(target)
+          ? ('web' as const)
+          : client.publicClientRedirectUris.includes(target)
+            ? ('public' as const)
+            : null;
       if (platform && browserMayGoTo(target, platform, 'query')) {
         const url = new URL(target);
         const state = params.get('state');
         if (state) url.searchParams.set('state', state);
-        return reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(url.toString(), req.method === 'POST' ? 303 : 302);
+        return reply
+          .header('cache-control', 'no-store')
+          .header('referrer-policy', 'no-referrer')
+          .redirect(url.toString(), req.method === 'POST' ? 303 : 302);
       }
     }
     return html(reply, signedOutPage());

@@ -33,17 +33,31 @@ export function page(title: string, body: string): string {
 const errorLine = (error?: string) => (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '');
 
 export function deviceCodeEntryPage(error?: string): string {
-  return page('Enter code', `<h1>Enter code</h1>
+  return page(
+    'Enter code',
+    `<h1>Enter code</h1>
 <p>Enter the code displayed on your app or device.</p>${errorLine(error)}
 <form method="post" action="/devicelogin">
 <label for="otc">Code</label><input type="text" id="otc" name="user_code" autocomplete="off" autofocus required maxlength="20">
-<div class="actions"><button type="submit">Next</button></div></form>`);
+<div class="actions"><button type="submit">Next</button></div></form>`,
+  );
 }
 
-export function signInPage(input: { action: string; state: string; appName: string; error?: string; loginHint?: string; knownAccount?: boolean; intro?: string; heading?: string }): string {
+export function signInPage(input: {
+  action: string;
+  state: string;
+  appName: string;
+  error?: string;
+  loginHint?: string;
+  knownAccount?: boolean;
+  intro?: string;
+  heading?: string;
+}): string {
   // A login_hint naming a known account: Entra's "Enter password" step for that account (the name shown, the password focused).
   const known = input.knownAccount && input.loginHint;
-  return page('Sign in to your account', `<h1>${escapeHtml(input.heading ?? (known ? 'Enter password' : 'Sign in'))}</h1>
+  return page(
+    'Sign in to your account',
+    `<h1>${escapeHtml(input.heading ?? (known ? 'Enter password' : 'Sign in'))}</h1>
 <p>${escapeHtml(input.intro ?? `to continue to ${input.appName}`)}</p>${known ? `<p class="account">${escapeHtml(input.loginHint)}</p>` : ''}${errorLine(input.error)}
 <form method="post" action="${escapeHtml(input.action)}">
 <input type="hidden" name="state" value="${escapeHtml(input.state)}">
@@ -51,7 +65,8 @@ export function signInPage(input: { action: string; state: string; appName: stri
 <input type="email" id="username" name="username" value="${escapeHtml(input.loginHint ?? '')}" autocomplete="username" required${known ? '' : ' autofocus'}>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required${known ? ' autofocus' : ''}>
-<div class="actions"><button type="submit">Sign in</button></div></form>`);
+<div class="actions"><button type="submit">Sign in</button></div></form>`,
+  );
 }
 
 /** Entra's device-code sign-in names the application the code was asked for, and that it runs elsewhere. */
@@ -61,20 +76,28 @@ export const deviceSignInText = (appName: string) => ({
 });
 
 export function consentPage(input: {
-  action: string; state: string; appName: string; user: string; scopes: { value: string; description: string }[];
-  canConsentForOrganization: boolean; error?: string;
+  action: string;
+  state: string;
+  appName: string;
+  user: string;
+  scopes: { value: string; description: string }[];
+  canConsentForOrganization: boolean;
+  error?: string;
 }): string {
   const items = input.scopes.map((s) => `<li>${escapeHtml(s.description)} <small>(${escapeHtml(s.value)})</small></li>`).join('');
   const org = input.canConsentForOrganization
     ? '<p><label><input type="checkbox" name="for_organization" value="1"> Consent on behalf of your organization</label></p>'
     : '';
-  return page('Permissions requested', `<h1>Permissions requested</h1>
+  return page(
+    'Permissions requested',
+    `<h1>Permissions requested</h1>
 <p><strong>${escapeHtml(input.appName)}</strong> would like to:</p><ul>${items}</ul>
 <p><small>Signed in as ${escapeHtml(input.user)}</small></p>${errorLine(input.error)}
 <form method="post" action="${escapeHtml(input.action)}">
 <input type="hidden" name="state" value="${escapeHtml(input.state)}">${org}
 <div class="actions"><button type="submit" name="decision" value="decline" class="secondary">Cancel</button>
-<button type="submit" name="decision" value="accept">Accept</button></div></form>`);
+<button type="submit" name="decision" value="accept">Accept</button></div></form>`,
+  );
 }
 
 export function messagePage(title: string, text: string, error = false): string {
@@ -87,10 +110,15 @@ export const FORM_POST_SCRIPT_SOURCE = `'sha256-${createHash('sha256').update(FO
 
 /** Posts the response to the client (response_mode=form_post); the button works without scripts. */
 export function formPostPage(action: string, fields: Record<string, string>): string {
-  const inputs = Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('');
-  return page('Working...', `<form method="post" action="${escapeHtml(action)}">${inputs}
+  const inputs = Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+    .join('');
+  return page(
+    'Working...',
+    `<form method="post" action="${escapeHtml(action)}">${inputs}
 <p>Sign-in is complete.</p><div class="actions"><button type="submit">Continue</button></div></form>
-<script>${FORM_POST_SCRIPT}</script>`);
+<script>${FORM_POST_SCRIPT}</script>`,
+  );
 }
 
 export function signedOutPage(): string {

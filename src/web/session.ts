@@ -38,10 +38,21 @@ function setCookie(reply: FastifyReply, segment: string, value: string, maxAgeSe
 }
 
 /** After a password sign-in on the authorize page: a new session and its cookie. */
-export async function startSession(services: IdentityServices, reply: FastifyReply, segment: string, signedIn: SignedInUser): Promise<void> {
+export async function startSession(
+  services: IdentityServices,
+  reply: FastifyReply,
+  segment: string,
+  signedIn: SignedInUser,
+): Promise<void> {
   const value = randomToken(32);
   const now = services.clock.now();
-  await services.store.createSignInSession({ idHash: sha256Hex(value), tenantId: signedIn.tenant.id, userId: signedIn.user.id, authTime: now, expiresAt: now + SESSION_LIFETIME_MS });
+  await services.store.createSignInSession({
+    idHash: sha256Hex(value),
+    tenantId: signedIn.tenant.id,
+    userId: signedIn.user.id,
+    authTime: now,
+    expiresAt: now + SESSION_LIFETIME_MS,
+  });
   setCookie(reply, segment, value, Math.floor(SESSION_LIFETIME_MS / 1000));
 }
 
@@ -50,7 +61,12 @@ export async function startSession(services: IdentityServices, reply: FastifyRep
  * the session's own tenant is used). Null when there is no live session, the account is gone or
  * disabled, the session is another tenant's, or `loginHint` names someone else.
  */
-export async function sessionUser(services: IdentityServices, req: FastifyRequest, tenant: Tenant | null, loginHint?: string): Promise<SignedInUser | null> {
+export async function sessionUser(
+  services: IdentityServices,
+  req: FastifyRequest,
+  tenant: Tenant | null,
+  loginHint?: string,
+): Promise<SignedInUser | null> {
   const value = cookieValue(req);
   if (!value) return null;
   const session = await services.store.getSignInSession(sha256Hex(value), services.clock.now());
@@ -60,7 +76,12 @@ export async function sessionUser(services: IdentityServices, req: FastifyReques
   if (!sessionTenant || !user || !user.accountEnabled) return null;
   const home = await homeAccountOf(services, user).catch(() => null);
   if (!home?.accountEnabled) return null;
-  if (loginHint && loginHint.toLowerCase() !== home.userPrincipalName.toLowerCase() && loginHint.toLowerCase() !== user.userPrincipalName.toLowerCase()) return null;
+  if (
+    loginHint &&
+    loginHint.toLowerCase() !== home.userPrincipalName.toLowerCase() &&
+    loginHint.toLowerCase() !== user.userPrincipalName.toLowerCase()
+  )
+    return null;
   return { tenant: sessionTenant, user, home };
 }
 
@@ -73,5 +94,10 @@ export async function endSession(services: IdentityServices, req: FastifyRequest
 }
 
 /** `prompt=none` when the user would have to consent: the request fails as Entra fails it. */
-export const consentRequired = (appName: string): AadError => new AadError(65001, 'consent_required', 400,
-  `The user or administrator has not consented to use the application '${appName}'. Send an interactive authorization request for this user and resource.`);
+export const consentRequired = (appName: string): AadError =>
+  new AadError(
+    65001,
+    'consent_required',
+    400,
+    `The user or administrator has not consented to use the application '${appName}'. Send an interactive authorization request for this user and resource.`,
+  );

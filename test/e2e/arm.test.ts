@@ -26,11 +26,19 @@ describe('ARM for managed clusters', { timeout: 180_000 }, () => {
   const cluster = (name: string) => `${base()}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/${name}`;
   const arm = (token: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResponse> =>
     httpsFetch(url.includes('api-version') ? url : `${url}${url.includes('?') ? '&' : '?'}${API}`, {
-      method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : JSON.stringify(body),
+      method,
+      caFile: k.endpoints.caFile,
+      body: body === undefined ? undefined : JSON.stringify(body),
       headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     });
   const clusterBody = (aadProfile?: unknown, extra: Record<string, unknown> = {}) => ({
-    location: 'eastus', properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], ...(aadProfile === undefined ? {} : { aadProfile }), ...extra },
+    location: 'eastus',
+    properties: {
+      dnsPrefix: 'c1',
+      agentPoolProfiles: [{ name: 'nodepool1', count: 1 }],
+      ...(aadProfile === undefined ? {} : { aadProfile }),
+      ...extra,
+    },
   });
   const waitFor = async (res: HttpResponse) => {
     const op = String(res.headers['azure-asyncoperation']);
@@ -49,24 +57,50 @@ describe('ARM for managed clusters', { timeout: 180_000 }, () => {
 
   before(async () => {
     k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '200'] });
-    const token = async (fields: Record<string, string>) => (await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, { scope: 'https://management.azure.com/.default', ...fields }, k.endpoints.caFile)).json().access_token as string;
-    owner = await token({ client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, grant_type: 'client_credentials' });
-    dev = await token({ client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: 'dev@kentra.onmicrosoft.com', password: 'Dev-Passw0rd!' });
+    const token = async (fields: Record<string, string>) =>
+      (
+        await postForm(
+          `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+          { scope: 'https://management.azure.com/.default', ...fields },
+          k.endpoints.caFile,
+        )
+      ).json().access_token as string;
+    owner = await token({
+      client_id: k.endpoints.servicePrincipal.appId,
+      client_secret: k.endpoints.servicePrincipal.secret,
+      grant_type: 'client_credentials',
+    });
+    dev = await token({
+      client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+      grant_type: 'password',
+      username: 'dev@kentra.onmicrosoft.com',
+      password: 'Dev-Passw0rd!',
+    });
     assert.equal((await arm(owner, 'PUT', `${base()}/resourcegroups/rg1`, { location: 'eastus' })).status, 201);
   });
   after(async () => k?.close());
 
   it('runs a create as a long-running operation with Azure-AsyncOperation and Retry-After', async () => {
-    const res = await arm(owner, 'PUT', cluster('c1'), clusterBody({ managed: true, adminGroupObjectIDs: ['77777777-0000-4000-8000-0000000000a1'] }));
+    const res = await arm(
+      owner,
+      'PUT',
+      cluster('c1'),
+      clusterBody({ managed: true, adminGroupObjectIDs: ['77777777-0000-4000-8000-0000000000a1'] }),
+    );
     assert.equal(res.status, 201, res.text);
     assert.equal(res.json().properties.provisioningState, 'Creating');
-    assert.match(String(res.headers['azure-asyncoperation']), new RegExp(`^https://localhost:\\d+/subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.ContainerService/locations/eastus/operations/[0-9a-f-]{36}\\?api-version=`));
+    assert.match(
+      String(res.headers['azure-asyncoperation']),
+      new RegExp(
+        `^https://localhost:\\d+/subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.ContainerService/locations/eastus/operations/[0-9a-f-]{36}\\?api-version=`,
+      ),
+    );
     assert.equal(res.headers['retry-after'], '1');
     const done = await waitFor(res);
     assert.equal(done.status, 'Succeeded');
     const got = (await arm(owner, 'GET', cluster('c1'))).json();
     assert.equal(got.properties.provisioningState, 'Succeeded');
-    assert.equal(got.properties.aadProfile.tenantID, k.endpoints.tenantId, 'the tenant defaults to the caller\'s');
+    assert.equal(got.properties.aadProfile.tenantID, k.endpoints.tenantId, "the tenant defaults to the caller's");
     assert.equal(got.properties.servicePrincipalProfile.clientId, 'msi');
     assert.ok(got.properties.identityProfile.kubeletidentity.objectId);
   });
@@ -74,37 +108,109 @@ describe('ARM for managed clusters', { timeout: 180_000 }, () => {
   it('honours If-Match and takes only tags on PATCH', async () => {
     const current = (await arm(owner, 'GET', cluster('c1'))).json();
     error(await arm(owner, 'PUT', cluster('c1'), clusterBody({ managed: true }), { 'if-match': '"stale"' }), 412, 'PreconditionFailed');
-    const ok = await arm(owner, 'PUT', cluster('c1'), clusterBody({ managed: true, adminGroupObjectIDs: [] }), { 'if-match': current.eTag });
+    const ok = await arm(owner, 'PUT', cluster('c1'), clusterBody({ managed: true, adminGroupObjectIDs: [] }), {
+      'if-match': current.eTag,
+    });
     assert.equal(ok.status, 200, ok.text);
     await waitFor(ok);
     const patched = await arm(owner, 'PATCH', cluster('c1'), { tags: { team: 'blue' } });
     assert.deepEqual(patched.json().tags, { team: 'blue' });
-    error(await arm(owner, 'PATCH', cluster('c1'), { properties: { disableLocalAccounts: true } }), 400, 'InvalidRequestContent', /tags only/);
+    error(
+      await arm(owner, 'PATCH', cluster('c1'), { properties: { disableLocalAccounts: true } }),
+      400,
+      'InvalidRequestContent',
+      /tags only/,
+    );
   });
 
   it('refuses what the source documents say cannot be done, changing nothing (F14)', async () => {
     error(await arm(owner, 'PUT', cluster('c1'), clusterBody()), 400, 'AADDisableNotAllowed', /can't be disabled/);
-    error(await arm(owner, 'PUT', cluster('c1'), clusterBody({ managed: false, serverAppID: '77777777-0000-4000-8000-0000000000b1', clientAppID: '77777777-0000-4000-8000-0000000000b2', serverAppSecret: 'x' })), 400, 'AADManagedToLegacyNotAllowed');
+    error(
+      await arm(
+        owner,
+        'PUT',
+        cluster('c1'),
+        clusterBody({
+          managed: false,
+          serverAppID: '77777777-0000-4000-8000-0000000000b1',
+          clientAppID: '77777777-0000-4000-8000-0000000000b2',
+          serverAppSecret: 'x',
+        }),
+      ),
+      400,
+      'AADManagedToLegacyNotAllowed',
+    );
     error(await arm(owner, 'PUT', cluster('c1'), clusterBody({ managed: true }, { enableRBAC: false })), 400, 'BadRequest', /enableRBAC/);
     error(await arm(owner, 'PUT', cluster('c2'), clusterBody({ managed: true }, { enableRBAC: false })), 400, 'AADWithoutRBACNotAllowed');
-    error(await arm(owner, 'PUT', cluster('c2'), clusterBody({ managed: true, adminGroupObjectIDs: ['not-a-guid'] })), 400, 'InvalidAADAdminGroupObjectID', /not a valid GUID/);
-    error(await arm(owner, 'PUT', cluster('c2'), clusterBody({ managed: true, adminGroupObjectIDs: ['77777777-0000-4000-8000-000000000001'] })), 400, 'InvalidAADAdminGroupObjectID', /is not a group/);
-    error(await arm(owner, 'PUT', cluster('c2'), clusterBody({ managed: false, serverAppID: '77777777-0000-4000-8000-0000000000b1', clientAppID: '77777777-0000-4000-8000-0000000000b2', serverAppSecret: 'x' })), 400, 'AADLegacyRetired');
+    error(
+      await arm(owner, 'PUT', cluster('c2'), clusterBody({ managed: true, adminGroupObjectIDs: ['not-a-guid'] })),
+      400,
+      'InvalidAADAdminGroupObjectID',
+      /not a valid GUID/,
+    );
+    error(
+      await arm(owner, 'PUT', cluster('c2'), clusterBody({ managed: true, adminGroupObjectIDs: ['77777777-0000-4000-8000-000000000001'] })),
+      400,
+      'InvalidAADAdminGroupObjectID',
+      /is not a group/,
+    );
+    error(
+      await arm(
+        owner,
+        'PUT',
+        cluster('c2'),
+        clusterBody({
+          managed: false,
+          serverAppID: '77777777-0000-4000-8000-0000000000b1',
+          clientAppID: '77777777-0000-4000-8000-0000000000b2',
+          serverAppSecret: 'x',
+        }),
+      ),
+      400,
+      'AADLegacyRetired',
+    );
     const plain = await arm(owner, 'PUT', cluster('plain'), clusterBody());
     await waitFor(plain);
-    error(await arm(owner, 'PUT', cluster('plain'), clusterBody({ managed: false, serverAppID: '77777777-0000-4000-8000-0000000000b1', clientAppID: '77777777-0000-4000-8000-0000000000b2', serverAppSecret: 'x' })), 400, 'AADLegacyUpdateNotAllowed');
+    error(
+      await arm(
+        owner,
+        'PUT',
+        cluster('plain'),
+        clusterBody({
+          managed: false,
+          serverAppID: '77777777-0000-4000-8000-0000000000b1',
+          clientAppID: '77777777-0000-4000-8000-0000000000b2',
+          serverAppSecret: 'x',
+        }),
+      ),
+      400,
+      'AADLegacyUpdateNotAllowed',
+    );
     error(await arm(owner, 'PUT', cluster('c3'), clusterBody(undefined, { kubernetesVersion: '1.9' })), 400, 'K8sVersionNotSupported');
     assert.equal((await arm(owner, 'GET', cluster('c2'))).status, 404, 'nothing was created by a refused request');
     assert.equal((await arm(owner, 'GET', cluster('c1'))).json().properties.aadProfile.managed, true);
-    error(await httpsFetch(cluster('c1'), { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${owner}` } }), 400, 'MissingApiVersionParameter');
+    error(
+      await httpsFetch(cluster('c1'), { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${owner}` } }),
+      400,
+      'MissingApiVersionParameter',
+    );
     error(await arm('not-a-token', 'GET', cluster('c1')), 401, 'InvalidAuthenticationToken');
   });
 
   it('decides access by role assignments, inherited from the scope above', async () => {
-    error(await arm(dev, 'GET', cluster('c1')), 403, 'AuthorizationFailed', /'Microsoft.ContainerService\/managedClusters\/read' over scope/);
-    const assign = (scope: string, roleId: string, name: string) => arm(owner, 'PUT', `${k.endpoints.armEndpoint}${scope.slice(1)}/providers/Microsoft.Authorization/roleAssignments/${name}`, {
-      properties: { roleDefinitionId: `/subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`, principalId: '77777777-0000-4000-8000-000000000001' },
-    });
+    error(
+      await arm(dev, 'GET', cluster('c1')),
+      403,
+      'AuthorizationFailed',
+      /'Microsoft.ContainerService\/managedClusters\/read' over scope/,
+    );
+    const assign = (scope: string, roleId: string, name: string) =>
+      arm(owner, 'PUT', `${k.endpoints.armEndpoint}${scope.slice(1)}/providers/Microsoft.Authorization/roleAssignments/${name}`, {
+        properties: {
+          roleDefinitionId: `/subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`,
+          principalId: '77777777-0000-4000-8000-000000000001',
+        },
+      });
     const rgScope = `/subscriptions/${k.endpoints.subscriptionId}/resourceGroups/rg1`;
     const created = await assign(rgScope, '4abbcc35-e782-43d8-92c5-2d3f1bd2253f', '77777777-1111-4000-8000-000000000001');
     assert.equal(created.status, 201, created.text);
@@ -115,13 +221,42 @@ describe('ARM for managed clusters', { timeout: 180_000 }, () => {
     assert.equal(userCreds.json().kubeconfigs[0].name, 'clusterUser');
     assert.match(kubeconfig.clusters[0].cluster.server, /^https:\/\/localhost:\d+\/clusters\/[0-9a-f-]{36}$/);
     error(await arm(dev, 'POST', `${cluster('c1')}/listClusterAdminCredential`), 403, 'AuthorizationFailed', /listClusterAdminCredential/);
-    const listed = (await arm(owner, 'GET', `${base()}/resourceGroups/rg1/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '77777777-0000-4000-8000-000000000001'`)).json();
+    const listed = (
+      await arm(
+        owner,
+        'GET',
+        `${base()}/resourceGroups/rg1/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '77777777-0000-4000-8000-000000000001'`,
+      )
+    ).json();
     assert.equal(listed.value.length, 1);
-    error(await assign(rgScope, '4abbcc35-e782-43d8-92c5-2d3f1bd2253f', '77777777-1111-4000-8000-000000000002'), 409, 'RoleAssignmentExists');
-    error(await assign(rgScope, '00000000-0000-0000-0000-000000000000', '77777777-1111-4000-8000-000000000003'), 400, 'RoleDefinitionDoesNotExist');
-    const defs = (await arm(owner, 'GET', `${base()}/providers/Microsoft.Authorization/roleDefinitions?$filter=roleName eq 'Azure Kubernetes Service RBAC Reader'`)).json();
+    error(
+      await assign(rgScope, '4abbcc35-e782-43d8-92c5-2d3f1bd2253f', '77777777-1111-4000-8000-000000000002'),
+      409,
+      'RoleAssignmentExists',
+    );
+    error(
+      await assign(rgScope, '00000000-0000-0000-0000-000000000000', '77777777-1111-4000-8000-000000000003'),
+      400,
+      'RoleDefinitionDoesNotExist',
+    );
+    const defs = (
+      await arm(
+        owner,
+        'GET',
+        `${base()}/providers/Microsoft.Authorization/roleDefinitions?$filter=roleName eq 'Azure Kubernetes Service RBAC Reader'`,
+      )
+    ).json();
     assert.equal(defs.value[0].name, '7f6c6a51-bcf8-42ba-9220-52d62157d7db');
-    assert.equal((await arm(owner, 'DELETE', `${k.endpoints.armEndpoint}${rgScope.slice(1)}/providers/Microsoft.Authorization/roleAssignments/77777777-1111-4000-8000-000000000001`)).status, 200);
+    assert.equal(
+      (
+        await arm(
+          owner,
+          'DELETE',
+          `${k.endpoints.armEndpoint}${rgScope.slice(1)}/providers/Microsoft.Authorization/roleAssignments/77777777-1111-4000-8000-000000000001`,
+        )
+      ).status,
+      200,
+    );
     error(await arm(dev, 'POST', `${cluster('c1')}/listClusterUserCredential`), 403, 'AuthorizationFailed');
   });
 
@@ -138,10 +273,20 @@ describe('ARM for managed clusters', { timeout: 180_000 }, () => {
 
   it('serves the real @azure/arm-containerservice: create (polled), get, user credentials, delete', async () => {
     assert.equal((await arm(owner, 'PUT', `${base()}/resourcegroups/sdk-rg`, { location: 'eastus' })).status, 201);
-    const r = await runClient({
-      lib: 'arm', authority: k.endpoints.authority, tenantId: k.endpoints.tenantId, clientId: k.endpoints.servicePrincipal.appId, secret: k.endpoints.servicePrincipal.secret,
-      subscriptionId: k.endpoints.subscriptionId, resourceGroup: 'sdk-rg', clusterName: 'sdk-cluster', adminGroup: '77777777-0000-4000-8000-0000000000a1',
-    }, { caFile: k.endpoints.caFile });
+    const r = await runClient(
+      {
+        lib: 'arm',
+        authority: k.endpoints.authority,
+        tenantId: k.endpoints.tenantId,
+        clientId: k.endpoints.servicePrincipal.appId,
+        secret: k.endpoints.servicePrincipal.secret,
+        subscriptionId: k.endpoints.subscriptionId,
+        resourceGroup: 'sdk-rg',
+        clusterName: 'sdk-cluster',
+        adminGroup: '77777777-0000-4000-8000-0000000000a1',
+      },
+      { caFile: k.endpoints.caFile },
+    );
     assert.ok(r.ok, r.error);
     assert.equal(r.result.provisioningState, 'Succeeded');
     assert.equal(r.result.aadProfile.managed, true);

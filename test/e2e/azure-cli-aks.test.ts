@@ -31,7 +31,17 @@ describe('the real Azure CLI managing clusters', { skip: azSkip, timeout: 600_00
     k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '300'] });
     az = await azFor(k.endpoints);
     await az.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
-    groupA = await az.tsv('ad', 'group', 'create', '--display-name', 'myAKSAdminGroup', '--mail-nickname', 'myAKSAdminGroup', '--query', 'id');
+    groupA = await az.tsv(
+      'ad',
+      'group',
+      'create',
+      '--display-name',
+      'myAKSAdminGroup',
+      '--mail-nickname',
+      'myAKSAdminGroup',
+      '--query',
+      'id',
+    );
     groupB = await az.tsv('ad', 'group', 'create', '--display-name', 'secondAdmins', '--mail-nickname', 'secondAdmins', '--query', 'id');
     const group = await az.json('group', 'create', '--name', rg, '--location', 'centralus');
     assert.equal(group.properties.provisioningState, 'Succeeded');
@@ -42,17 +52,46 @@ describe('the real Azure CLI managing clusters', { skip: azSkip, timeout: 600_00
   });
 
   it('document 000: creates a cluster with managed Entra integration and shows its aadProfile', async () => {
-    const cluster = await az.json('aks', 'create', '-g', rg, '-n', 'myManagedCluster', '--enable-aad', '--aad-admin-group-object-ids', groupA,
-      '--aad-tenant-id', k.endpoints.tenantId, '--generate-ssh-keys');
+    const cluster = await az.json(
+      'aks',
+      'create',
+      '-g',
+      rg,
+      '-n',
+      'myManagedCluster',
+      '--enable-aad',
+      '--aad-admin-group-object-ids',
+      groupA,
+      '--aad-tenant-id',
+      k.endpoints.tenantId,
+      '--generate-ssh-keys',
+    );
     assert.equal(cluster.provisioningState, 'Succeeded', 'az waited for the long-running operation');
     assert.deepEqual(cluster.aadProfile, {
-      adminGroupObjectIDs: [groupA], clientAppId: null, enableAzureRbac: false, managed: true, serverAppId: null, serverAppSecret: null, tenantId: k.endpoints.tenantId,
+      adminGroupObjectIDs: [groupA],
+      clientAppId: null,
+      enableAzureRbac: false,
+      managed: true,
+      serverAppId: null,
+      serverAppSecret: null,
+      tenantId: k.endpoints.tenantId,
     });
     assert.equal(cluster.enableRbac, true);
     assert.match(cluster.fqdn, /\.hcp\.centralus\.azmk8s\.io$/);
     const shown = await az.json('aks', 'show', '-g', rg, '-n', 'myManagedCluster', '--query', 'aadProfile');
     assert.deepEqual(shown, cluster.aadProfile);
-    const updated = await az.json('aks', 'update', '-g', rg, '-n', 'myManagedCluster', '--aad-admin-group-object-ids', `${groupA},${groupB}`, '--query', 'aadProfile.adminGroupObjectIDs');
+    const updated = await az.json(
+      'aks',
+      'update',
+      '-g',
+      rg,
+      '-n',
+      'myManagedCluster',
+      '--aad-admin-group-object-ids',
+      `${groupA},${groupB}`,
+      '--query',
+      'aadProfile.adminGroupObjectIDs',
+    );
     assert.deepEqual(updated, [groupA, groupB], 'admin groups can be changed');
     const again = await az.run('aks', 'update', '-g', rg, '-n', 'myManagedCluster', '--enable-aad');
     assert.match(again.stderr, /Cannot specify "--enable-aad" if managed AAD is already enabled/);
@@ -66,10 +105,23 @@ describe('the real Azure CLI managing clusters', { skip: azSkip, timeout: 600_00
     const exec = user.users[0].user.exec;
     assert.equal(user.users[0].name, `clusterUser_${rg}_myManagedCluster`);
     assert.equal(exec.command, 'kubelogin');
-    assert.deepEqual(exec.args.slice(0, 11), ['get-token', '--environment', 'AzurePublicCloud', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630',
-      '--client-id', '80faf920-1908-4b52-b5ef-a8e7bedfc67a', '--tenant-id', k.endpoints.tenantId, '--login', 'devicecode']);
+    assert.deepEqual(exec.args.slice(0, 11), [
+      'get-token',
+      '--environment',
+      'AzurePublicCloud',
+      '--server-id',
+      '6dae42f8-4368-4678-94ff-3960e28e3630',
+      '--client-id',
+      '80faf920-1908-4b52-b5ef-a8e7bedfc67a',
+      '--tenant-id',
+      k.endpoints.tenantId,
+      '--login',
+      'devicecode',
+    ]);
     assert.deepEqual(exec.args.slice(11), ['--authority-host', `${k.endpoints.authority}/`, '--disable-instance-discovery']);
-    const azure = parse((await az.run('aks', 'get-credentials', '-g', rg, '-n', 'myManagedCluster', '--format', 'azure', '--file', '-')).stdout);
+    const azure = parse(
+      (await az.run('aks', 'get-credentials', '-g', rg, '-n', 'myManagedCluster', '--format', 'azure', '--file', '-')).stdout,
+    );
     assert.equal(azure.users[0].user['auth-provider'].name, 'azure');
     assert.equal(azure.users[0].user['auth-provider'].config['apiserver-id'], '6dae42f8-4368-4678-94ff-3960e28e3630');
     const admin = await az.run('aks', 'get-credentials', '-g', rg, '-n', 'myManagedCluster', '--admin', '--file', file);
@@ -102,46 +154,125 @@ describe('the real Azure CLI managing clusters', { skip: azSkip, timeout: 600_00
   it('document 001: registers the AAD-V2 preview feature and the provider', async () => {
     const registered = await az.json('feature', 'register', '--name', 'AAD-V2', '--namespace', 'Microsoft.ContainerService');
     assert.equal(registered.name, 'Microsoft.ContainerService/AAD-V2');
-    const listed = await az.json('feature', 'list', '--query', "[?contains(name, 'Microsoft.ContainerService/AAD-V2')].{Name:name,State:properties.state}");
+    const listed = await az.json(
+      'feature',
+      'list',
+      '--query',
+      "[?contains(name, 'Microsoft.ContainerService/AAD-V2')].{Name:name,State:properties.state}",
+    );
     assert.deepEqual(listed, [{ Name: 'Microsoft.ContainerService/AAD-V2', State: 'Registered' }]);
     const provider = await az.run('provider', 'register', '--namespace', 'Microsoft.ContainerService');
     assert.equal(provider.code, 0, provider.stderr);
   });
 
   it('document 003: legacy integration is refused until the subscription opts in, then migrates to managed', async () => {
-    const serverApp = await az.tsv('ad', 'app', 'create', '--display-name', 'legacyServer', '--identifier-uris', 'https://legacyServer', '--query', 'appId');
-    const clientApp = await az.tsv('ad', 'app', 'create', '--display-name', 'legacyClient', '--is-fallback-public-client', 'true', '--public-client-redirect-uris', 'https://legacyClient', '--query', 'appId');
+    const serverApp = await az.tsv(
+      'ad',
+      'app',
+      'create',
+      '--display-name',
+      'legacyServer',
+      '--identifier-uris',
+      'https://legacyServer',
+      '--query',
+      'appId',
+    );
+    const clientApp = await az.tsv(
+      'ad',
+      'app',
+      'create',
+      '--display-name',
+      'legacyClient',
+      '--is-fallback-public-client',
+      'true',
+      '--public-client-redirect-uris',
+      'https://legacyClient',
+      '--query',
+      'appId',
+    );
     const secret = await az.tsv('ad', 'app', 'credential', 'reset', '--id', serverApp, '--query', 'password');
-    const legacy = ['aks', 'create', '-g', rg, '-n', 'legacyCluster', '--generate-ssh-keys', '--aad-server-app-id', serverApp, '--aad-server-app-secret', secret,
-      '--aad-client-app-id', clientApp, '--aad-tenant-id', k.endpoints.tenantId];
+    const legacy = [
+      'aks',
+      'create',
+      '-g',
+      rg,
+      '-n',
+      'legacyCluster',
+      '--generate-ssh-keys',
+      '--aad-server-app-id',
+      serverApp,
+      '--aad-server-app-secret',
+      secret,
+      '--aad-client-app-id',
+      clientApp,
+      '--aad-tenant-id',
+      k.endpoints.tenantId,
+    ];
     const retired = await az.run(...legacy);
     assert.notEqual(retired.code, 0);
-    assert.match(retired.stderr, /retired on 2023-06-01.*az feature register --namespace Microsoft\.ContainerService --name AllowLegacyAADIntegration/s);
+    assert.match(
+      retired.stderr,
+      /retired on 2023-06-01.*az feature register --namespace Microsoft\.ContainerService --name AllowLegacyAADIntegration/s,
+    );
     await az.json('feature', 'register', '--namespace', 'Microsoft.ContainerService', '--name', 'AllowLegacyAADIntegration');
     const created = await az.json(...legacy);
-    assert.deepEqual({ ...created.aadProfile }, { adminGroupObjectIDs: null, clientAppId: clientApp, enableAzureRbac: false, managed: false, serverAppId: serverApp, serverAppSecret: null, tenantId: k.endpoints.tenantId });
+    assert.deepEqual(
+      { ...created.aadProfile },
+      {
+        adminGroupObjectIDs: null,
+        clientAppId: clientApp,
+        enableAzureRbac: false,
+        managed: false,
+        serverAppId: serverApp,
+        serverAppSecret: null,
+        tenantId: k.endpoints.tenantId,
+      },
+    );
     const legacyKubeconfig = parse((await az.run('aks', 'get-credentials', '-g', rg, '-n', 'legacyCluster', '--file', '-')).stdout);
     const legacyArgs = legacyKubeconfig.users[0].user.exec.args as string[];
     assert.equal(legacyArgs[legacyArgs.indexOf('--server-id') + 1], serverApp, 'a legacy cluster names its own server app');
     assert.equal(legacyArgs[legacyArgs.indexOf('--client-id') + 1], clientApp);
-    const migrated = await az.json('aks', 'update', '-g', rg, '-n', 'legacyCluster', '--enable-aad', '--aad-admin-group-object-ids', groupA);
+    const migrated = await az.json(
+      'aks',
+      'update',
+      '-g',
+      rg,
+      '-n',
+      'legacyCluster',
+      '--enable-aad',
+      '--aad-admin-group-object-ids',
+      groupA,
+    );
     assert.equal(migrated.aadProfile.managed, true);
     assert.equal(migrated.aadProfile.serverAppId, null);
     const exec = parse((await az.run('aks', 'get-credentials', '-g', rg, '-n', 'legacyCluster', '--file', '-')).stdout);
-    assert.ok(exec.users[0].user.exec.args.includes('6dae42f8-4368-4678-94ff-3960e28e3630'), 'after migration the kubeconfig names the AKS server app');
+    assert.ok(
+      exec.users[0].user.exec.args.includes('6dae42f8-4368-4678-94ff-3960e28e3630'),
+      'after migration the kubeconfig names the AKS server app',
+    );
   });
 
   it('authorizes every call: a user with no role is refused, lists nothing, and delete works for the owner', async () => {
     // A user with no role: az itself will not name a subscription the user cannot list, so ask ARM directly.
-    const token = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
-      client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: 'nobody@kentra.onmicrosoft.com', password: 'Nobody-Passw0rd!',
-      scope: 'https://management.core.windows.net//.default',
-    }, k.endpoints.caFile);
+    const token = await postForm(
+      `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+      {
+        client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+        grant_type: 'password',
+        username: 'nobody@kentra.onmicrosoft.com',
+        password: 'Nobody-Passw0rd!',
+        scope: 'https://management.core.windows.net//.default',
+      },
+      k.endpoints.caFile,
+    );
     const url = `${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/myManagedCluster?api-version=2022-11-01`;
     const denied = await httpsFetch(url, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token.json().access_token}` } });
     assert.equal(denied.status, 403);
     assert.equal(denied.json().error.code, 'AuthorizationFailed');
-    assert.match(denied.json().error.message, /does not have authorization or an ABAC condition not fulfilled to perform action 'Microsoft\.ContainerService\/managedClusters\/read' over scope/);
+    assert.match(
+      denied.json().error.message,
+      /does not have authorization or an ABAC condition not fulfilled to perform action 'Microsoft\.ContainerService\/managedClusters\/read' over scope/,
+    );
     const names = await az.json('aks', 'list', '--query', '[].name');
     assert.deepEqual(names.sort(), ['legacyCluster', 'myManagedCluster', 'plainCluster']);
     await az.run('aks', 'delete', '-g', rg, '-n', 'plainCluster', '--yes');

@@ -29,7 +29,13 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
   let shellEnv: NodeJS.ProcessEnv;
   const rg = 'myResourceGroup';
   const aadProfile = (groups: string[]) => ({
-    adminGroupObjectIDs: groups, clientAppId: null, enableAzureRbac: false, managed: true, serverAppId: null, serverAppSecret: null, tenantId: k.endpoints.tenantId,
+    adminGroupObjectIDs: groups,
+    clientAppId: null,
+    enableAzureRbac: false,
+    managed: true,
+    serverAppId: null,
+    serverAppSecret: null,
+    tenantId: k.endpoints.tenantId,
   });
   /** kubectl with a kubeconfig; a device-code prompt from kubelogin is completed as the admin, who is in the admin group. */
   const kubectl = async (kubeconfig: string, ...args: string[]) => {
@@ -52,7 +58,17 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
     tools = processRunner(() => shellEnv);
     const { servicePrincipal: sp, tenantId, admin } = k.endpoints;
     await az.json('login', '--service-principal', '-u', sp.appId, '-p', sp.secret, '--tenant', tenantId);
-    groupA = await az.tsv('ad', 'group', 'create', '--display-name', 'myAKSAdminGroup', '--mail-nickname', 'myAKSAdminGroup', '--query', 'id');
+    groupA = await az.tsv(
+      'ad',
+      'group',
+      'create',
+      '--display-name',
+      'myAKSAdminGroup',
+      '--mail-nickname',
+      'myAKSAdminGroup',
+      '--query',
+      'id',
+    );
     groupB = await az.tsv('ad', 'group', 'create', '--display-name', 'secondAdmins', '--mail-nickname', 'secondAdmins', '--query', 'id');
     await az.run('ad', 'group', 'member', 'add', '--group', groupA, '--member-id', admin.objectId);
   });
@@ -64,8 +80,20 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
 
   it('document 000: group create, aks create with an admin group, get-credentials, kubectl get nodes; break-glass --admin', async () => {
     assert.equal((await az.json('group', 'create', '--name', rg, '--location', 'centralus')).properties.provisioningState, 'Succeeded');
-    const cluster = await az.json('aks', 'create', '-g', rg, '-n', 'myManagedCluster', '--enable-aad', '--aad-admin-group-object-ids', groupA,
-      '--aad-tenant-id', k.endpoints.tenantId, '--generate-ssh-keys');
+    const cluster = await az.json(
+      'aks',
+      'create',
+      '-g',
+      rg,
+      '-n',
+      'myManagedCluster',
+      '--enable-aad',
+      '--aad-admin-group-object-ids',
+      groupA,
+      '--aad-tenant-id',
+      k.endpoints.tenantId,
+      '--generate-ssh-keys',
+    );
     assert.equal(cluster.provisioningState, 'Succeeded', 'az waited for the long-running operation');
     assert.deepEqual(cluster.aadProfile, aadProfile([groupA]));
 
@@ -90,7 +118,18 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
   });
 
   it('document 000: change the admin groups; show, list; --enable-aad twice is refused by az', async () => {
-    const updated = await az.json('aks', 'update', '-g', rg, '-n', 'myManagedCluster', '--aad-admin-group-object-ids', `${groupA},${groupB}`, '--query', 'aadProfile');
+    const updated = await az.json(
+      'aks',
+      'update',
+      '-g',
+      rg,
+      '-n',
+      'myManagedCluster',
+      '--aad-admin-group-object-ids',
+      `${groupA},${groupB}`,
+      '--query',
+      'aadProfile',
+    );
     assert.deepEqual(updated, aadProfile([groupA, groupB]));
     assert.deepEqual(await az.json('aks', 'show', '-g', rg, '-n', 'myManagedCluster', '--query', 'aadProfile'), updated);
     assert.deepEqual(await az.json('aks', 'list', '--query', '[].name'), ['myManagedCluster']);
@@ -99,7 +138,7 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
     assert.match(again.stderr, /Cannot specify "--enable-aad" if managed AAD is already enabled/);
   });
 
-  it('document 002: kubelogin convert-kubeconfig -l azurecli, then kubectl get nodes with the current az\'s sign-in', async () => {
+  it("document 002: kubelogin convert-kubeconfig -l azurecli, then kubectl get nodes with the current az's sign-in", async () => {
     const { servicePrincipal: sp } = k.endpoints;
     await az.run('ad', 'group', 'member', 'add', '--group', groupA, '--member-id', sp.objectId);
     const file = join(az.env.HOME!, 'kubeconfig-azurecli');
@@ -121,12 +160,36 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
   it('document 002: enable the integration on an existing cluster; --format azure, kubectl refuses, kubelogin convert-kubeconfig, kubectl get nodes', async () => {
     const plain = await az.json('aks', 'create', '--resource-group', rg, '--name', 'existingCluster', '--generate-ssh-keys');
     assert.equal(plain.aadProfile, null);
-    const enabled = await az.json('aks', 'update', '--resource-group', rg, '--name', 'existingCluster', '--enable-aad',
-      '--aad-admin-group-object-ids', `${groupA},${groupB}`, '--aad-tenant-id', k.endpoints.tenantId, '--query', 'aadProfile');
+    const enabled = await az.json(
+      'aks',
+      'update',
+      '--resource-group',
+      rg,
+      '--name',
+      'existingCluster',
+      '--enable-aad',
+      '--aad-admin-group-object-ids',
+      `${groupA},${groupB}`,
+      '--aad-tenant-id',
+      k.endpoints.tenantId,
+      '--query',
+      'aadProfile',
+    );
     assert.deepEqual(enabled, aadProfile([groupA, groupB]));
 
     const file = join(az.env.HOME!, 'kubeconfig-azure');
-    const written = await az.run('aks', 'get-credentials', '--resource-group', rg, '--name', 'existingCluster', '--format', 'azure', '--file', file);
+    const written = await az.run(
+      'aks',
+      'get-credentials',
+      '--resource-group',
+      rg,
+      '--name',
+      'existingCluster',
+      '--format',
+      'azure',
+      '--file',
+      file,
+    );
     assert.equal(written.code, 0, written.stderr);
     assert.equal(parse(readFileSync(file, 'utf8')).users[0].user['auth-provider'].name, 'azure');
     const refused = await kubectl(file, 'get', 'nodes');
@@ -149,6 +212,9 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
   });
 
   it('sent nothing anywhere but Kentra (but its version check on a fresh config directory)', () => {
-    assert.deepEqual(proxy.refused.filter((r) => r !== AZ_VERSION_CHECK), []);
+    assert.deepEqual(
+      proxy.refused.filter((r) => r !== AZ_VERSION_CHECK),
+      [],
+    );
   });
 });

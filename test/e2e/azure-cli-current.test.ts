@@ -69,7 +69,10 @@ describe('the current Azure CLI against Kentra as a custom cloud', { skip: azCli
   it('signs in as a service principal with a secret and gets tokens for ARM and the AKS server app', async () => {
     const { servicePrincipal: sp, tenantId, subscriptionId } = k.endpoints;
     const subs = await az.json('login', '--service-principal', '-u', sp.appId, '-p', sp.secret, '--tenant', tenantId);
-    assert.deepEqual(subs.map((s: any) => [s.id, s.tenantId, s.cloudName, s.user.type, s.user.name]), [[subscriptionId, tenantId, 'Kentra', 'servicePrincipal', sp.appId]]);
+    assert.deepEqual(
+      subs.map((s: any) => [s.id, s.tenantId, s.cloudName, s.user.type, s.user.name]),
+      [[subscriptionId, tenantId, 'Kentra', 'servicePrincipal', sp.appId]],
+    );
     const arm = await az.json('account', 'get-access-token');
     assert.equal(arm.subscription, subscriptionId);
     assert.equal(arm.tenant, tenantId);
@@ -86,7 +89,10 @@ describe('the current Azure CLI against Kentra as a custom cloud', { skip: azCli
     const user = await freshAz();
     const before443 = proxy.tunnelsTo443();
     const subs = await user.json('login', '-u', admin.userPrincipalName, '-p', admin.password);
-    assert.deepEqual(subs.map((s: any) => [s.tenantId, s.user.name, s.user.type]), [[tenantId, admin.userPrincipalName, 'user']]);
+    assert.deepEqual(
+      subs.map((s: any) => [s.tenantId, s.user.name, s.user.type]),
+      [[tenantId, admin.userPrincipalName, 'user']],
+    );
     assert.ok(proxy.tunnelsTo443() > before443, "MSAL asked the authority's host on port 443 for the user realm");
     const token = await user.json('account', 'get-access-token', '--resource', AKS_SERVER_APP);
     const claims = await verify(token.accessToken);
@@ -104,7 +110,10 @@ describe('the current Azure CLI against Kentra as a custom cloud', { skip: azCli
     assert.equal(await adfs.tsv('cloud', 'show', '-n', 'Kentra', '--query', 'endpoints.activeDirectory'), `${k.endpoints.authority}/adfs`);
     const before443 = proxy.tunnelsTo443();
     const subs = await adfs.json('login', '-u', admin.userPrincipalName, '-p', admin.password);
-    assert.deepEqual(subs.map((s: any) => [s.tenantId, s.user.name]), [[tenantId, admin.userPrincipalName]]);
+    assert.deepEqual(
+      subs.map((s: any) => [s.tenantId, s.user.name]),
+      [[tenantId, admin.userPrincipalName]],
+    );
     assert.equal(proxy.tunnelsTo443(), before443, 'no request to port 443');
   });
 
@@ -123,11 +132,17 @@ describe('the current Azure CLI against Kentra as a custom cloud', { skip: azCli
     assert.match(await signIn, /You have signed in to the Microsoft Azure CLI application on your device/);
     assert.equal(r.code, 0, r.stderr);
     const subs = JSON.parse(r.stdout);
-    assert.deepEqual(subs.map((s: any) => [s.id, s.user.name]), [[subscriptionId, admin.userPrincipalName]]);
+    assert.deepEqual(
+      subs.map((s: any) => [s.id, s.user.name]),
+      [[subscriptionId, admin.userPrincipalName]],
+    );
     assert.equal((await verify((await user.json('account', 'get-access-token')).accessToken)).upn, admin.userPrincipalName);
   });
 
   it('sent nothing anywhere but Kentra (but its version check on a fresh config directory)', () => {
-    assert.deepEqual(proxy.refused.filter((r) => r !== AZ_VERSION_CHECK), []);
+    assert.deepEqual(
+      proxy.refused.filter((r) => r !== AZ_VERSION_CHECK),
+      [],
+    );
   });
 });

@@ -12,7 +12,7 @@ import { startTestKentra, type TestKentra } from '../support/kentra.js';
 
 const GRAPH = '00000003-0000-0000-c000-000000000000';
 
-describe('the real Azure CLI managing Kentra\'s directory', { skip: azSkip, timeout: 300_000 }, () => {
+describe("the real Azure CLI managing Kentra's directory", { skip: azSkip, timeout: 300_000 }, () => {
   let k: TestKentra;
   let az: Az;
 
@@ -37,22 +37,64 @@ describe('the real Azure CLI managing Kentra\'s directory', { skip: azSkip, time
     const group = await az.json('ad', 'group', 'create', '--display-name', 'myAKSAdminGroup', '--mail-nickname', 'myAKSAdminGroup');
     assert.equal(group.displayName, 'myAKSAdminGroup');
     assert.equal(group.securityEnabled, true);
-    const again = await az.run('ad', 'group', 'create', '--display-name', 'myAKSAdminGroup', '--mail-nickname', 'myAKSAdminGroup', '-o', 'json');
+    const again = await az.run(
+      'ad',
+      'group',
+      'create',
+      '--display-name',
+      'myAKSAdminGroup',
+      '--mail-nickname',
+      'myAKSAdminGroup',
+      '-o',
+      'json',
+    );
     assert.equal(JSON.parse(again.stdout).id, group.id, 'az finds the existing group instead of making a second one');
     assert.match(again.stderr, /already exists/);
-    const user = await az.json('ad', 'user', 'create', '--display-name', 'Alice', '--password', 'Alice-Passw0rd!', '--user-principal-name', 'alice@kentra.onmicrosoft.com');
+    const user = await az.json(
+      'ad',
+      'user',
+      'create',
+      '--display-name',
+      'Alice',
+      '--password',
+      'Alice-Passw0rd!',
+      '--user-principal-name',
+      'alice@kentra.onmicrosoft.com',
+    );
     assert.equal(user.userPrincipalName, 'alice@kentra.onmicrosoft.com');
     assert.equal((await az.json('ad', 'user', 'show', '--id', 'alice@kentra.onmicrosoft.com')).id, user.id);
-    const dupe = await az.run('ad', 'user', 'create', '--display-name', 'Alice', '--password', 'Alice-Passw0rd!', '--user-principal-name', 'alice@kentra.onmicrosoft.com');
+    const dupe = await az.run(
+      'ad',
+      'user',
+      'create',
+      '--display-name',
+      'Alice',
+      '--password',
+      'Alice-Passw0rd!',
+      '--user-principal-name',
+      'alice@kentra.onmicrosoft.com',
+    );
     assert.notEqual(dupe.code, 0);
     assert.match(dupe.stderr, /ERROR: Another object with the same value for property userPrincipalName already exists/);
-    const weak = await az.run('ad', 'user', 'create', '--display-name', 'Weak', '--password', 'short', '--user-principal-name', 'weak@kentra.onmicrosoft.com');
+    const weak = await az.run(
+      'ad',
+      'user',
+      'create',
+      '--display-name',
+      'Weak',
+      '--password',
+      'short',
+      '--user-principal-name',
+      'weak@kentra.onmicrosoft.com',
+    );
     assert.match(weak.stderr, /password complexity/);
 
     assert.equal((await az.json('ad', 'group', 'member', 'check', '--group', group.id, '--member-id', user.id)).value, false);
     await az.run('ad', 'group', 'member', 'add', '--group', group.id, '--member-id', user.id);
     assert.equal((await az.json('ad', 'group', 'member', 'check', '--group', group.id, '--member-id', user.id)).value, true);
-    assert.deepEqual(await az.json('ad', 'group', 'member', 'list', '--group', group.id, '--query', '[].userPrincipalName'), ['alice@kentra.onmicrosoft.com']);
+    assert.deepEqual(await az.json('ad', 'group', 'member', 'list', '--group', group.id, '--query', '[].userPrincipalName'), [
+      'alice@kentra.onmicrosoft.com',
+    ]);
     const twice = await az.run('ad', 'group', 'member', 'add', '--group', group.id, '--member-id', user.id);
     assert.match(twice.stderr, /One or more added object references already exist/);
     const missing = await az.run('ad', 'user', 'show', '--id', 'nobody@kentra.onmicrosoft.com');
@@ -61,19 +103,53 @@ describe('the real Azure CLI managing Kentra\'s directory', { skip: azSkip, time
 
   it('runs the directory part of the legacy walkthrough (document 003)', async () => {
     const aksname = 'myakscluster';
-    const serverApplicationId = await az.tsv('ad', 'app', 'create', '--display-name', `${aksname}Server`, '--identifier-uris', `https://${aksname}Server`, '--query', 'appId');
+    const serverApplicationId = await az.tsv(
+      'ad',
+      'app',
+      'create',
+      '--display-name',
+      `${aksname}Server`,
+      '--identifier-uris',
+      `https://${aksname}Server`,
+      '--query',
+      'appId',
+    );
     await az.run('ad', 'app', 'update', '--id', serverApplicationId, '--set', 'groupMembershipClaims=All');
     assert.equal(await az.tsv('ad', 'app', 'show', '--id', serverApplicationId, '--query', 'groupMembershipClaims'), 'All');
     await az.json('ad', 'sp', 'create', '--id', serverApplicationId);
     const serverApplicationSecret = await az.tsv('ad', 'sp', 'credential', 'reset', '--id', serverApplicationId, '--query', 'password');
     assert.ok(serverApplicationSecret.length >= 16);
 
-    await az.run('ad', 'app', 'permission', 'add', '--id', serverApplicationId, '--api', GRAPH, '--api-permissions',
-      'e1fe6dd8-ba31-4d61-89e7-88639da4683d=Scope', '06da0dbc-49e2-44d2-8312-53f166ab848a=Scope', '7ab1d382-f21e-4acd-a863-ba3e13f7da61=Role');
+    await az.run(
+      'ad',
+      'app',
+      'permission',
+      'add',
+      '--id',
+      serverApplicationId,
+      '--api',
+      GRAPH,
+      '--api-permissions',
+      'e1fe6dd8-ba31-4d61-89e7-88639da4683d=Scope',
+      '06da0dbc-49e2-44d2-8312-53f166ab848a=Scope',
+      '7ab1d382-f21e-4acd-a863-ba3e13f7da61=Role',
+    );
     const required = await az.json('ad', 'app', 'permission', 'list', '--id', serverApplicationId);
     assert.equal(required[0].resourceAppId, GRAPH);
     assert.equal(required[0].resourceAccess.length, 3);
-    const grant = await az.json('ad', 'app', 'permission', 'grant', '--id', serverApplicationId, '--api', GRAPH, '--scope', 'User.Read', 'Directory.Read.All');
+    const grant = await az.json(
+      'ad',
+      'app',
+      'permission',
+      'grant',
+      '--id',
+      serverApplicationId,
+      '--api',
+      GRAPH,
+      '--scope',
+      'User.Read',
+      'Directory.Read.All',
+    );
     assert.equal(grant.scope, 'User.Read Directory.Read.All');
     assert.equal(grant.consentType, 'AllPrincipals');
     const consent = await az.run('ad', 'app', 'permission', 'admin-consent', '--id', serverApplicationId);
@@ -81,29 +157,85 @@ describe('the real Azure CLI managing Kentra\'s directory', { skip: azSkip, time
     // What admin consent does for the application permission, through Graph with `az rest`.
     const serverSp = await az.json('ad', 'sp', 'show', '--id', serverApplicationId);
     const graphSp = await az.json('ad', 'sp', 'show', '--id', GRAPH);
-    await az.json('rest', '--method', 'post', '--url', `${k.endpoints.graphEndpoint}v1.0/servicePrincipals/${serverSp.id}/appRoleAssignments`,
-      '--resource', k.endpoints.graphEndpoint, '--body', JSON.stringify({ principalId: serverSp.id, resourceId: graphSp.id, appRoleId: '7ab1d382-f21e-4acd-a863-ba3e13f7da61' }));
+    await az.json(
+      'rest',
+      '--method',
+      'post',
+      '--url',
+      `${k.endpoints.graphEndpoint}v1.0/servicePrincipals/${serverSp.id}/appRoleAssignments`,
+      '--resource',
+      k.endpoints.graphEndpoint,
+      '--body',
+      JSON.stringify({ principalId: serverSp.id, resourceId: graphSp.id, appRoleId: '7ab1d382-f21e-4acd-a863-ba3e13f7da61' }),
+    );
 
     // The server app signs in with the secret az printed and holds Directory.Read.All.
-    const serverToken = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
-      client_id: serverApplicationId, client_secret: serverApplicationSecret, grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default',
-    }, k.endpoints.caFile);
+    const serverToken = await postForm(
+      `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+      {
+        client_id: serverApplicationId,
+        client_secret: serverApplicationSecret,
+        grant_type: 'client_credentials',
+        scope: 'https://graph.microsoft.com/.default',
+      },
+      k.endpoints.caFile,
+    );
     assert.equal(serverToken.status, 200, serverToken.text);
     assert.deepEqual(decodeJwt(serverToken.json().access_token).roles, ['Directory.Read.All']);
 
-    const clientApplicationId = await az.tsv('ad', 'app', 'create', '--display-name', `${aksname}Client`, '--is-fallback-public-client', 'true',
-      '--public-client-redirect-uris', `https://${aksname}Client`, '--query', 'appId');
+    const clientApplicationId = await az.tsv(
+      'ad',
+      'app',
+      'create',
+      '--display-name',
+      `${aksname}Client`,
+      '--is-fallback-public-client',
+      'true',
+      '--public-client-redirect-uris',
+      `https://${aksname}Client`,
+      '--query',
+      'appId',
+    );
     await az.json('ad', 'sp', 'create', '--id', clientApplicationId);
     const oAuthPermissionId = await az.tsv('ad', 'app', 'show', '--id', serverApplicationId, '--query', 'oauth2Permissions[0].id');
     assert.match(oAuthPermissionId, /^[0-9a-f-]{36}$/);
-    await az.run('ad', 'app', 'permission', 'add', '--id', clientApplicationId, '--api', serverApplicationId, '--api-permissions', `${oAuthPermissionId}=Scope`);
-    await az.json('ad', 'app', 'permission', 'grant', '--id', clientApplicationId, '--api', serverApplicationId, '--scope', 'user_impersonation');
+    await az.run(
+      'ad',
+      'app',
+      'permission',
+      'add',
+      '--id',
+      clientApplicationId,
+      '--api',
+      serverApplicationId,
+      '--api-permissions',
+      `${oAuthPermissionId}=Scope`,
+    );
+    await az.json(
+      'ad',
+      'app',
+      'permission',
+      'grant',
+      '--id',
+      clientApplicationId,
+      '--api',
+      serverApplicationId,
+      '--scope',
+      'user_impersonation',
+    );
 
     // A user signing in through the client app now gets a token for the server app, with groups.
-    const userToken = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
-      client_id: clientApplicationId, grant_type: 'password', username: k.endpoints.admin.userPrincipalName, password: k.endpoints.admin.password,
-      scope: `https://${aksname}Server/.default`,
-    }, k.endpoints.caFile);
+    const userToken = await postForm(
+      `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+      {
+        client_id: clientApplicationId,
+        grant_type: 'password',
+        username: k.endpoints.admin.userPrincipalName,
+        password: k.endpoints.admin.password,
+        scope: `https://${aksname}Server/.default`,
+      },
+      k.endpoints.caFile,
+    );
     assert.equal(userToken.status, 200, userToken.text);
     const claims = decodeJwt(userToken.json().access_token);
     assert.equal(claims.aud, `https://${aksname}Server`);

@@ -28,8 +28,14 @@ describe('the real Azure CLI against Kentra', { skip: azSkip, timeout: 300_000 }
     k = await startTestKentra();
     cli = await azFor(k.endpoints);
     env = cli.env;
-    proxy = createServer((req, res) => { leaked.push(`${req.method} ${req.url}`); res.writeHead(403).end(); });
-    proxy.on('connect', (req, socket) => { leaked.push(`CONNECT ${req.url}`); socket.end('HTTP/1.1 403 Forbidden\r\n\r\n'); });
+    proxy = createServer((req, res) => {
+      leaked.push(`${req.method} ${req.url}`);
+      res.writeHead(403).end();
+    });
+    proxy.on('connect', (req, socket) => {
+      leaked.push(`CONNECT ${req.url}`);
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+    });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     // The same object az's runs spawn with (cloud registration, which made az's one-off version check, is done).
@@ -97,7 +103,9 @@ describe('the real Azure CLI against Kentra', { skip: azSkip, timeout: 300_000 }
     const child = spawn('az', ['login', '--use-device-code', '-o', 'json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
     const code = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no device code message from az: ${stderr}`)), 60_000);
       child.stderr.on('data', (d: Buffer) => {

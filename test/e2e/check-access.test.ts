@@ -36,7 +36,19 @@ describe('kentra aks check-access', { timeout: 180_000 }, () => {
     env = { PATH: process.env.PATH, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir };
     await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
     await cli.json('group', 'create', '--name', 'rg1', '--location', 'westeurope');
-    await cli.json('aks', 'create', '-g', 'rg1', '-n', 'c1', '--enable-aad', '--aad-admin-group-object-ids', ADMINS, '--aad-tenant-id', k.endpoints.tenantId);
+    await cli.json(
+      'aks',
+      'create',
+      '-g',
+      'rg1',
+      '-n',
+      'c1',
+      '--enable-aad',
+      '--aad-admin-group-object-ids',
+      ADMINS,
+      '--aad-tenant-id',
+      k.endpoints.tenantId,
+    );
   });
   after(async () => {
     await k?.close();
@@ -54,14 +66,37 @@ describe('kentra aks check-access', { timeout: 180_000 }, () => {
     assert.match(r.stdout, /Authorizer RBAC: allow\n\s+RBAC: allowed by ClusterRoleBinding "aks-cluster-admin-binding-aad"/);
     assert.match(r.stdout, /\nallowed: yes\n$/);
 
-    const json = await cli.run(['aks', 'check-access', '-g', 'rg1', '-n', 'c1', '--user', ALICE, '--verb', 'delete', '--resource', 'deployments.apps', '--namespace', 'dev', '-o', 'json']);
+    const json = await cli.run([
+      'aks',
+      'check-access',
+      '-g',
+      'rg1',
+      '-n',
+      'c1',
+      '--user',
+      ALICE,
+      '--verb',
+      'delete',
+      '--resource',
+      'deployments.apps',
+      '--namespace',
+      'dev',
+      '-o',
+      'json',
+    ]);
     assert.equal(json.code, 0, json.stderr);
     const body = JSON.parse(json.stdout);
     assert.equal(body.allowed, true);
     assert.equal(body.identity.source, 'directory');
     assert.equal(body.identity.groupsSource, 'directory');
     assert.deepEqual(body.identity.user, { username: 'alice@kentra.onmicrosoft.com', uid: '', groups: [ADMINS], extra: { oid: [ALICE] } });
-    assert.deepEqual(body.request, { verb: 'delete', resource: 'deployments', apiGroup: 'apps', namespace: 'dev', description: 'delete deployments in API group "apps" in namespace "dev"' });
+    assert.deepEqual(body.request, {
+      verb: 'delete',
+      resource: 'deployments',
+      apiGroup: 'apps',
+      namespace: 'dev',
+      description: 'delete deployments in API group "apps" in namespace "dev"',
+    });
     assert.equal(body.authorization.steps.at(-1).name, 'RBAC');
     assert.match(body.authorization.reason, /ClusterRoleBinding "aks-cluster-admin-binding-aad"/);
   });
@@ -71,11 +106,18 @@ describe('kentra aks check-access', { timeout: 180_000 }, () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /Groups from the directory \(what a token would carry, or overage resolution\): 0/);
     assert.match(r.stdout, /Authorizer RBAC: no-opinion\n\s+no RoleBinding or ClusterRoleBinding matched/);
-    assert.match(r.stdout, /kubectl would say: Error from server \(Forbidden\): pods is forbidden: User "bob@kentra\.onmicrosoft\.com" cannot list resource "pods" in API group "" in the namespace "default"/);
+    assert.match(
+      r.stdout,
+      /kubectl would say: Error from server \(Forbidden\): pods is forbidden: User "bob@kentra\.onmicrosoft\.com" cannot list resource "pods" in API group "" in the namespace "default"/,
+    );
     assert.match(r.stdout, /\nallowed: no\n$/);
     const metrics = await check('--user', 'bob@kentra.onmicrosoft.com', '--verb', 'get', '--path', '/metrics', '-o', 'json');
     assert.equal(metrics.code, 1);
-    assert.deepEqual(JSON.parse(metrics.stdout).request, { verb: 'get', path: '/metrics', description: 'get /metrics (a non-resource request)' });
+    assert.deepEqual(JSON.parse(metrics.stdout).request, {
+      verb: 'get',
+      path: '/metrics',
+      description: 'get /metrics (a non-resource request)',
+    });
   });
 
   it('--token: a wrong-audience (ARM) token fails the audience check and stops; a cluster token is allowed with its groups claim', async () => {
@@ -86,7 +128,10 @@ describe('kentra aks check-access', { timeout: 180_000 }, () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /^1\. Token: refused \(the audience check failed\)$/m);
     assert.match(r.stdout, /issuer: passed/);
-    assert.match(r.stdout, /audience: failed — failed to verify token for azure: oidc: expected audience "6dae42f8-4368-4678-94ff-3960e28e3630"/);
+    assert.match(
+      r.stdout,
+      /audience: failed — failed to verify token for azure: oidc: expected audience "6dae42f8-4368-4678-94ff-3960e28e3630"/,
+    );
     assert.match(r.stdout, /kubectl would say: error: You must be logged in to the server \(Unauthorized\)/);
     assert.doesNotMatch(r.stdout, /Authorizer/, 'an unauthenticated request reaches no authorizer');
     assert.ok(!r.stdout.includes(armToken) && !r.stderr.includes(armToken), 'the token is never echoed');
@@ -108,7 +153,12 @@ describe('kentra aks check-access', { timeout: 180_000 }, () => {
     // alice's own token for the cluster: her groups come from the token's groups claim.
     const home = mkdtempSync(join(tmpdir(), 'kentra-check-access-alice-'));
     try {
-      const alice = kentraCli(() => ({ PATH: process.env.PATH, HOME: home, KENTRA_CONFIG_DIR: join(home, 'config'), KENTRA_DATA_DIR: k.dataDir }));
+      const alice = kentraCli(() => ({
+        PATH: process.env.PATH,
+        HOME: home,
+        KENTRA_CONFIG_DIR: join(home, 'config'),
+        KENTRA_DATA_DIR: k.dataDir,
+      }));
       await alice.json('login', '-u', 'alice@kentra.onmicrosoft.com', '-p', 'Alice-Passw0rd!');
       writeFileSync(file, (await alice.json('account', 'get-access-token', '--resource', AKS_SERVER)).accessToken);
     } finally {
@@ -121,7 +171,20 @@ describe('kentra aks check-access', { timeout: 180_000 }, () => {
   });
 
   it('bad input and an unknown cluster: exit 2 with ERROR', async () => {
-    const unknown = await cli.run(['aks', 'check-access', '-g', 'rg1', '-n', 'nope', '--user', ALICE, '--verb', 'get', '--resource', 'pods']);
+    const unknown = await cli.run([
+      'aks',
+      'check-access',
+      '-g',
+      'rg1',
+      '-n',
+      'nope',
+      '--user',
+      ALICE,
+      '--verb',
+      'get',
+      '--resource',
+      'pods',
+    ]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^ERROR: \(ResourceNotFound\)/m);
     const both = await check('--user', ALICE, '--token', 'x', '--verb', 'get', '--resource', 'pods');
@@ -136,13 +199,41 @@ describe('kentra aks check-access', { timeout: 180_000 }, () => {
   });
 
   it('a Reader of the subscription may not ask: ARM AuthorizationFailed', async () => {
-    await cli.json('role', 'assignment', 'create', '--assignee', 'bob@kentra.onmicrosoft.com', '--role', 'Reader', '--scope', `/subscriptions/${k.endpoints.subscriptionId}`);
+    await cli.json(
+      'role',
+      'assignment',
+      'create',
+      '--assignee',
+      'bob@kentra.onmicrosoft.com',
+      '--role',
+      'Reader',
+      '--scope',
+      `/subscriptions/${k.endpoints.subscriptionId}`,
+    );
     const home = mkdtempSync(join(tmpdir(), 'kentra-check-access-bob-'));
     try {
-      const bob = kentraCli(() => ({ PATH: process.env.PATH, HOME: home, KENTRA_CONFIG_DIR: join(home, 'config'), KENTRA_DATA_DIR: k.dataDir }));
+      const bob = kentraCli(() => ({
+        PATH: process.env.PATH,
+        HOME: home,
+        KENTRA_CONFIG_DIR: join(home, 'config'),
+        KENTRA_DATA_DIR: k.dataDir,
+      }));
       await bob.json('login', '-u', 'bob@kentra.onmicrosoft.com', '-p', 'Bob-Passw0rd!');
       assert.equal((await bob.json('aks', 'show', '-g', 'rg1', '-n', 'c1')).name, 'c1', 'a Reader sees the cluster');
-      const refused = await bob.run(['aks', 'check-access', '-g', 'rg1', '-n', 'c1', '--user', ALICE, '--verb', 'get', '--resource', 'pods']);
+      const refused = await bob.run([
+        'aks',
+        'check-access',
+        '-g',
+        'rg1',
+        '-n',
+        'c1',
+        '--user',
+        ALICE,
+        '--verb',
+        'get',
+        '--resource',
+        'pods',
+      ]);
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /^ERROR: \(AuthorizationFailed\)/m);
       assert.match(refused.stderr, /Microsoft\.ContainerService\/managedClusters\/checkAccess\/action/);

@@ -15,7 +15,6 @@ import { storeMatrix } from '../support/postgres.js';
 // command of the directory issue, and document 003's legacy walkthrough as written (with `kentra`
 // in place of `az`). On SQLite and on PostgreSQL.
 
-
 /** Document 003's directory steps, exactly as written there but for the command name. */
 const LEGACY_WALKTHROUGH = `
 set -euo pipefail
@@ -75,7 +74,10 @@ for (const store of stores) {
     it('signs in with a password, keeps its files private, and shows the account', async () => {
       const { admin, tenantId, subscriptionId } = k.endpoints;
       const subs = await okJson('login', '-u', admin.userPrincipalName, '-p', admin.password);
-      assert.deepEqual(subs.map((s: any) => [s.id, s.tenantId, s.user.name, s.user.type, s.isDefault]), [[subscriptionId, tenantId, admin.userPrincipalName, 'user', true]]);
+      assert.deepEqual(
+        subs.map((s: any) => [s.id, s.tenantId, s.user.name, s.user.type, s.isDefault]),
+        [[subscriptionId, tenantId, admin.userPrincipalName, 'user', true]],
+      );
       for (const f of ['profile.json', 'tokens.json']) assert.equal(statSync(join(dir, 'config', f)).mode & 0o777, 0o600, f);
       assert.equal((await ok('account', 'show', '--query', 'tenantId', '-o', 'tsv')).trim(), tenantId);
       assert.equal((await okJson('account', 'list')).length, 1);
@@ -97,15 +99,19 @@ for (const store of stores) {
       await okJson('login', '-u', admin.userPrincipalName, '-p', admin.password);
     });
 
-    it('runs document 003\'s legacy walkthrough as written, and the result works', async () => {
+    it("runs document 003's legacy walkthrough as written, and the result works", async () => {
       const script = join(dir, 'walkthrough.sh');
       writeFileSync(script, `kentra() { "${process.execPath}" "${KENTRA_BIN}" "$@"; }\n${LEGACY_WALKTHROUGH}`);
       const r = await new Promise<Run>((resolve) => {
         const child = spawn('bash', [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
-        child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-        child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
         child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
       });
       assert.equal(r.code, 0, r.stderr);
@@ -120,20 +126,47 @@ for (const store of stores) {
       assert.equal(client.isFallbackPublicClient, true);
       assert.deepEqual(client.publicClient.redirectUris, ['https://myaksclusterClient']);
       // admin-consent gave the server app Directory.Read.All; its secret signs it in.
-      const appToken = await postForm(`${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`, { client_id: serverApp!, client_secret: serverSecret!, grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default' }, k.endpoints.caFile);
+      const appToken = await postForm(
+        `${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`,
+        {
+          client_id: serverApp!,
+          client_secret: serverSecret!,
+          grant_type: 'client_credentials',
+          scope: 'https://graph.microsoft.com/.default',
+        },
+        k.endpoints.caFile,
+      );
       assert.deepEqual(decodeJwt(appToken.json().access_token).roles, ['Directory.Read.All']);
       const grants = await okJson('ad', 'sp', 'show', '--id', serverApp!, '--query', 'id', '-o', 'json');
       assert.match(grants, /^[0-9a-f-]{36}$/);
       // A user signs in through the client app for the server app, with directory roles and groups.
-      const userToken = await postForm(`${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`, {
-        client_id: clientApp!, grant_type: 'password', username: k.endpoints.admin.userPrincipalName, password: k.endpoints.admin.password, scope: 'https://myaksclusterServer/.default',
-      }, k.endpoints.caFile);
+      const userToken = await postForm(
+        `${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`,
+        {
+          client_id: clientApp!,
+          grant_type: 'password',
+          username: k.endpoints.admin.userPrincipalName,
+          password: k.endpoints.admin.password,
+          scope: 'https://myaksclusterServer/.default',
+        },
+        k.endpoints.caFile,
+      );
       assert.equal(userToken.status, 200, userToken.text);
       assert.equal(decodeJwt(userToken.json().access_token).scp, 'user_impersonation');
     });
 
     it('manages users, groups and members', async () => {
-      const user = await okJson('ad', 'user', 'create', '--display-name', 'Bob', '--password', 'Bob-Passw0rd!', '--user-principal-name', 'bob@kentra.onmicrosoft.com');
+      const user = await okJson(
+        'ad',
+        'user',
+        'create',
+        '--display-name',
+        'Bob',
+        '--password',
+        'Bob-Passw0rd!',
+        '--user-principal-name',
+        'bob@kentra.onmicrosoft.com',
+      );
       assert.equal(user.userPrincipalName, 'bob@kentra.onmicrosoft.com');
       assert.equal((await okJson('ad', 'user', 'show', '--id', 'bob@kentra.onmicrosoft.com')).id, user.id);
       await ok('ad', 'user', 'update', '--id', user.id, '--display-name', 'Robert');
@@ -145,7 +178,9 @@ for (const store of stores) {
       assert.match(again.stderr, /WARNING: A group with the same display name and mail nickname already exists, returning\./);
       await ok('ad', 'group', 'member', 'add', '--group', 'devs', '--member-id', user.id);
       assert.deepEqual(await okJson('ad', 'group', 'member', 'check', '--group', group.id, '--member-id', user.id), { value: true });
-      assert.deepEqual(await okJson('ad', 'group', 'member', 'list', '--group', 'devs', '--query', '[].userPrincipalName'), ['bob@kentra.onmicrosoft.com']);
+      assert.deepEqual(await okJson('ad', 'group', 'member', 'list', '--group', 'devs', '--query', '[].userPrincipalName'), [
+        'bob@kentra.onmicrosoft.com',
+      ]);
       const dup = await kentra(['ad', 'group', 'member', 'add', '--group', 'devs', '--member-id', user.id]);
       assert.equal(dup.code, 1);
       assert.match(dup.stderr, /^ERROR: One or more added object references already exist/);
@@ -162,11 +197,31 @@ for (const store of stores) {
     });
 
     it('manages applications, their credentials and service principals', async () => {
-      const a = await okJson('ad', 'app', 'create', '--display-name', 'billing', '--web-redirect-uris', 'https://billing.example/cb', '--identifier-uris', 'api://billing');
+      const a = await okJson(
+        'ad',
+        'app',
+        'create',
+        '--display-name',
+        'billing',
+        '--web-redirect-uris',
+        'https://billing.example/cb',
+        '--identifier-uris',
+        'api://billing',
+      );
       assert.deepEqual(a.web.redirectUris, ['https://billing.example/cb']);
       assert.equal((await okJson('ad', 'app', 'list', '--app-id', a.appId)).length, 1);
       assert.equal((await okJson('ad', 'app', 'show', '--id', 'api://billing')).appId, a.appId);
-      await ok('ad', 'app', 'update', '--id', a.appId, '--public-client-redirect-uris', 'http://localhost', '--set', 'isFallbackPublicClient=true');
+      await ok(
+        'ad',
+        'app',
+        'update',
+        '--id',
+        a.appId,
+        '--public-client-redirect-uris',
+        'http://localhost',
+        '--set',
+        'isFallbackPublicClient=true',
+      );
       const updated = await okJson('ad', 'app', 'show', '--id', a.id);
       assert.equal(updated.isFallbackPublicClient, true);
       assert.deepEqual(updated.publicClient.redirectUris, ['http://localhost']);
@@ -176,13 +231,20 @@ for (const store of stores) {
       const second = await okJson('ad', 'app', 'credential', 'reset', '--id', a.appId, '--append', '--years', '2');
       const creds = await okJson('ad', 'app', 'credential', 'list', '--id', a.appId);
       assert.equal(creds.length, 2);
-      assert.ok(creds.every((c: any) => c.secretText === null && c.hint.length === 3), 'secrets are never shown again');
+      assert.ok(
+        creds.every((c: any) => c.secretText === null && c.hint.length === 3),
+        'secrets are never shown again',
+      );
       await okJson('ad', 'sp', 'create', '--id', a.appId);
       const sp = await okJson('ad', 'sp', 'show', '--id', a.appId);
       assert.equal(sp.appId, a.appId);
       assert.ok((await okJson('ad', 'sp', 'list', '--display-name', 'billing')).some((s: any) => s.id === sp.id));
       for (const secret of [first.password, second.password]) {
-        const res = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, { client_id: a.appId, client_secret: secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default' }, k.endpoints.caFile);
+        const res = await postForm(
+          `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+          { client_id: a.appId, client_secret: secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default' },
+          k.endpoints.caFile,
+        );
         assert.equal(res.status, 200, 'both appended secrets work');
       }
       await ok('ad', 'app', 'credential', 'delete', '--id', a.appId, '--key-id', creds[0].keyId);
@@ -191,8 +253,14 @@ for (const store of stores) {
       assert.ok(spSecret.password.length >= 16);
       assert.deepEqual(await okJson('ad', 'app', 'permission', 'list', '--id', a.appId), []);
       const owned = await okJson('ad', 'signed-in-user', 'list-owned-objects', '--type', 'application');
-      assert.ok(owned.some((o: any) => o.appId === a.appId), 'the creator owns the application');
-      assert.equal((await ok('ad', 'signed-in-user', 'show', '--query', 'userPrincipalName', '-o', 'tsv')).trim(), k.endpoints.admin.userPrincipalName);
+      assert.ok(
+        owned.some((o: any) => o.appId === a.appId),
+        'the creator owns the application',
+      );
+      assert.equal(
+        (await ok('ad', 'signed-in-user', 'show', '--query', 'userPrincipalName', '-o', 'tsv')).trim(),
+        k.endpoints.admin.userPrincipalName,
+      );
       await ok('ad', 'sp', 'delete', '--id', a.appId);
       await ok('ad', 'app', 'delete', '--id', a.appId);
       assert.equal((await kentra(['ad', 'app', 'show', '--id', a.appId])).code, 3);
@@ -211,9 +279,15 @@ for (const store of stores) {
       const app = await okJson('ad', 'app', 'create', '--display-name', 'cert-app');
       await ok('ad', 'sp', 'create', '--id', app.appId);
       const token = (await okJson('account', 'get-access-token', '--scope', 'https://graph.microsoft.com/.default')).accessToken;
-      const patch = await postForm(`${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`, { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default' }, k.endpoints.caFile);
+      const patch = await postForm(
+        `${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`,
+        { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default' },
+        k.endpoints.caFile,
+      );
       assert.equal(patch.status, 200);
-      const res = await fetchJson(`${k.endpoints.authority}/v1.0/applications/${app.id}`, 'PATCH', token, { keyCredentials: [{ type: 'AsymmetricX509Cert', usage: 'Verify', key: cert.certDer.toString('base64') }] });
+      const res = await fetchJson(`${k.endpoints.authority}/v1.0/applications/${app.id}`, 'PATCH', token, {
+        keyCredentials: [{ type: 'AsymmetricX509Cert', usage: 'Verify', key: cert.certDer.toString('base64') }],
+      });
       assert.equal(res, 204);
       await ok('logout');
       await okJson('login', '--service-principal', '-u', app.appId, '--certificate', pem, '--tenant', tenantId, '--allow-no-subscriptions');
@@ -236,7 +310,12 @@ for (const store of stores) {
 
     async function fetchJson(url: string, method: string, token: string, body: unknown): Promise<number> {
       const { httpsFetch } = await import('../support/http.js');
-      const res = await httpsFetch(url, { method, caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await httpsFetch(url, {
+        method,
+        caFile: k.endpoints.caFile,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return res.status;
     }
   });

@@ -32,9 +32,18 @@ tenants:
 `;
 const API = 'api-version=2023-08-01';
 
-interface Res { status: number; text: string; json(): any; headers: Record<string, unknown> }
+interface Res {
+  status: number;
+  text: string;
+  json(): any;
+  headers: Record<string, unknown>;
+}
 
-function call(url: string, ca: string, opts: { method?: string; json?: unknown; form?: Record<string, string>; token?: string; cert?: { cert: string; key: string } } = {}): Promise<Res> {
+function call(
+  url: string,
+  ca: string,
+  opts: { method?: string; json?: unknown; form?: Record<string, string>; token?: string; cert?: { cert: string; key: string } } = {},
+): Promise<Res> {
   const body = opts.form ? new URLSearchParams(opts.form).toString() : opts.json !== undefined ? JSON.stringify(opts.json) : undefined;
   const headers: Record<string, string> = {
     ...(opts.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
@@ -42,22 +51,29 @@ function call(url: string, ca: string, opts: { method?: string; json?: unknown; 
     ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
   };
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: opts.method ?? (body ? 'POST' : 'GET'), headers, ca, agent: false, ...(opts.cert ?? {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, text, headers: res.headers, json: () => JSON.parse(text) });
-      });
-    });
+    const req = httpsRequest(
+      url,
+      { method: opts.method ?? (body ? 'POST' : 'GET'), headers, ca, agent: false, ...(opts.cert ?? {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, text, headers: res.headers, json: () => JSON.parse(text) });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const kubectl = (kubeconfig: string, args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-  execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], (err, stdout, stderr) => resolve({ code: err ? Number((err as any).code ?? 1) : 0, stdout, stderr }));
-});
+const kubectl = (kubeconfig: string, args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as any).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 
 describe('a cluster settings change takes effect before its operation succeeds, on every instance', { skip, timeout: 120_000 }, () => {
   let pg: TestPostgres;
@@ -98,25 +114,61 @@ describe('a cluster settings change takes effect before its operation succeeds, 
     return 'InProgress';
   };
 
-  it('legacy → managed on A: right after Succeeded, get-credentials and kubectl get nodes on B work, and B\'s webhook accepts the token', async () => {
+  it("legacy → managed on A: right after Succeeded, get-credentials and kubectl get nodes on B work, and B's webhook accepts the token", async () => {
     const { tenantId, subscriptionId } = a.endpoints;
-    const owner = await token(a, { grant_type: 'client_credentials', client_id: a.endpoints.servicePrincipal.appId, client_secret: a.endpoints.servicePrincipal.secret, scope: 'https://management.azure.com/.default' });
+    const owner = await token(a, {
+      grant_type: 'client_credentials',
+      client_id: a.endpoints.servicePrincipal.appId,
+      client_secret: a.endpoints.servicePrincipal.secret,
+      scope: 'https://management.azure.com/.default',
+    });
     const sub = `/subscriptions/${subscriptionId}`;
-    const register = await call(`${origin(a)}${sub}/providers/Microsoft.Features/providers/Microsoft.ContainerService/features/AllowLegacyAADIntegration/register?api-version=2021-07-01`, ca, { method: 'POST', token: owner });
+    const register = await call(
+      `${origin(a)}${sub}/providers/Microsoft.Features/providers/Microsoft.ContainerService/features/AllowLegacyAADIntegration/register?api-version=2021-07-01`,
+      ca,
+      { method: 'POST', token: owner },
+    );
     assert.equal(register.status, 200, register.text);
-    assert.equal((await call(`${origin(a)}${sub}/resourcegroups/rg?api-version=2021-04-01`, ca, { method: 'PUT', json: { location: 'eastus' }, token: owner })).status, 201);
+    assert.equal(
+      (
+        await call(`${origin(a)}${sub}/resourcegroups/rg?api-version=2021-04-01`, ca, {
+          method: 'PUT',
+          json: { location: 'eastus' },
+          token: owner,
+        })
+      ).status,
+      201,
+    );
     const cluster = `${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/legacy`;
     const legacyServer = '5e5e5e5e-0000-4000-8000-000000000001';
     const properties = { dnsPrefix: 'legacy', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }] };
     const created = await call(`${origin(a)}${cluster}?${API}`, ca, {
-      method: 'PUT', token: owner,
-      json: { location: 'eastus', properties: { ...properties, aadProfile: { serverAppID: legacyServer, clientAppID: '5e5e5e5e-0000-4000-8000-000000000002', serverAppSecret: 'legacy-secret-1', tenantID: tenantId } } },
+      method: 'PUT',
+      token: owner,
+      json: {
+        location: 'eastus',
+        properties: {
+          ...properties,
+          aadProfile: {
+            serverAppID: legacyServer,
+            clientAppID: '5e5e5e5e-0000-4000-8000-000000000002',
+            serverAppSecret: 'legacy-secret-1',
+            tenantID: tenantId,
+          },
+        },
+      },
     });
     assert.equal(created.status, 201, created.text);
     assert.equal(await waitSucceeded(a, owner, created), 'Succeeded');
 
     // A user's token for the AKS server app, and B's view of the cluster while it is still legacy.
-    const alice = await token(b, { grant_type: 'password', client_id: AZ_CLI, scope: `${AKS_SERVER}/.default`, username: `alice@${D}`, password: 'Alice-Passw0rd!' });
+    const alice = await token(b, {
+      grant_type: 'password',
+      client_id: AZ_CLI,
+      scope: `${AKS_SERVER}/.default`,
+      username: `alice@${D}`,
+      password: 'Alice-Passw0rd!',
+    });
     const credential = async (k: TestKentra) => {
       const res = await call(`${origin(k)}${cluster}/listClusterUserCredential?${API}`, ca, { method: 'POST', token: owner });
       assert.equal(res.status, 200, res.text);
@@ -126,19 +178,32 @@ describe('a cluster settings change takes effect before its operation succeeds, 
     const server = String(legacyConfig.clusters[0].cluster.server);
     const uid = /\/clusters\/([^/]+)$/.exec(server)![1]!;
     const kubeconfigOnB = join(dataDir, 'alice-on-b.kubeconfig');
-    writeFileSync(kubeconfigOnB, stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-      clusters: [{ name: 'c', cluster: { server: `${origin(b)}/clusters/${uid}`, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: 'alice' } }],
-      users: [{ name: 'alice', user: { token: alice } }],
-    }));
+    writeFileSync(
+      kubeconfigOnB,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'c',
+        clusters: [
+          {
+            name: 'c',
+            cluster: { server: `${origin(b)}/clusters/${uid}`, 'certificate-authority-data': Buffer.from(ca).toString('base64') },
+          },
+        ],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'alice' } }],
+        users: [{ name: 'alice', user: { token: alice } }],
+      }),
+    );
     const before = await kubectl(kubeconfigOnB, ['get', 'nodes']);
     assert.equal(before.code, 1, 'the legacy cluster refuses a token for the AKS server app');
     assert.match(before.stderr, /You must be logged in to the server/);
     const hooks = await call(`${origin(a)}${cluster}/listWebhookCredential?${API}`, ca, { method: 'POST', token: owner });
     assert.equal(hooks.status, 200, hooks.text);
     const hook = parse(Buffer.from(hooks.json().kubeconfigs[0].value, 'base64').toString('utf8'));
-    const cert = { cert: Buffer.from(hook.users[0].user['client-certificate-data'], 'base64').toString(), key: Buffer.from(hook.users[0].user['client-key-data'], 'base64').toString() };
+    const cert = {
+      cert: Buffer.from(hook.users[0].user['client-certificate-data'], 'base64').toString(),
+      key: Buffer.from(hook.users[0].user['client-key-data'], 'base64').toString(),
+    };
     const review = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: alice } };
     const reviewOnB = () => call(`${origin(b)}/clusters/${uid}/webhooks/tokenreviews`, ca, { json: review, cert });
     const refused = await reviewOnB();
@@ -147,7 +212,9 @@ describe('a cluster settings change takes effect before its operation succeeds, 
 
     // `aks update --enable-aad --aad-admin-group-object-ids` on A.
     const migrated = await call(`${origin(a)}${cluster}?${API}`, ca, {
-      method: 'PUT', token: owner, json: { location: 'eastus', properties: { ...properties, aadProfile: { managed: true, adminGroupObjectIDs: [ADMINS] } } },
+      method: 'PUT',
+      token: owner,
+      json: { location: 'eastus', properties: { ...properties, aadProfile: { managed: true, adminGroupObjectIDs: [ADMINS] } } },
     });
     assert.equal(migrated.status, 200, migrated.text);
     assert.equal(await waitSucceeded(a, owner, migrated), 'Succeeded');

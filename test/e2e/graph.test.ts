@@ -36,14 +36,30 @@ for (const store of stores) {
     const tenant = '55555555-5555-4555-8555-555555555555';
 
     const token = async (fields: Record<string, string>) => {
-      const res = await postForm(`${k.endpoints.authority}/${tenant}/oauth2/v2.0/token`, { scope: 'https://graph.microsoft.com/.default', ...fields }, k.endpoints.caFile);
+      const res = await postForm(
+        `${k.endpoints.authority}/${tenant}/oauth2/v2.0/token`,
+        { scope: 'https://graph.microsoft.com/.default', ...fields },
+        k.endpoints.caFile,
+      );
       assert.equal(res.status, 200, res.text);
       return res.json().access_token as string;
     };
-    const graph = (who: keyof typeof tokens, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResponse> =>
+    const graph = (
+      who: keyof typeof tokens,
+      method: string,
+      path: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<HttpResponse> =>
       httpsFetch(`${k.endpoints.authority}/v1.0${path}`, {
-        method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        headers: { authorization: `Bearer ${tokens[who]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        method,
+        caFile: k.endpoints.caFile,
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        headers: {
+          authorization: `Bearer ${tokens[who]}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
       });
     const assertGraphError = (res: HttpResponse, status: number, code: string, message?: RegExp) => {
       assert.equal(res.status, status, res.text);
@@ -57,9 +73,23 @@ for (const store of stores) {
       k = await startTestKentra({ seed: SEED, store: store.url ? await store.url() : undefined });
       const cli = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
       tokens = {
-        admin: await token({ client_id: cli, grant_type: 'password', username: 'gadmin@graphtest.onmicrosoft.com', password: 'Gadmin-Passw0rd!' }),
-        member: await token({ client_id: cli, grant_type: 'password', username: 'member@graphtest.onmicrosoft.com', password: 'Member-Passw0rd!' }),
-        daemon: await token({ client_id: '55555555-0000-4000-8000-0000000000c1', client_secret: 'reader-daemon-secret-0123456789', grant_type: 'client_credentials' }),
+        admin: await token({
+          client_id: cli,
+          grant_type: 'password',
+          username: 'gadmin@graphtest.onmicrosoft.com',
+          password: 'Gadmin-Passw0rd!',
+        }),
+        member: await token({
+          client_id: cli,
+          grant_type: 'password',
+          username: 'member@graphtest.onmicrosoft.com',
+          password: 'Member-Passw0rd!',
+        }),
+        daemon: await token({
+          client_id: '55555555-0000-4000-8000-0000000000c1',
+          client_secret: 'reader-daemon-secret-0123456789',
+          grant_type: 'client_credentials',
+        }),
         bootstrap: '',
       };
     });
@@ -69,31 +99,84 @@ for (const store of stores) {
       const me = await graph('member', 'GET', '/me');
       assert.equal(me.status, 200);
       assert.equal(me.json().userPrincipalName, 'member@graphtest.onmicrosoft.com');
-      assert.deepEqual(Object.keys(me.json()).filter((x) => x !== '@odata.context').sort(),
-        ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName']);
+      assert.deepEqual(
+        Object.keys(me.json())
+          .filter((x) => x !== '@odata.context')
+          .sort(),
+        [
+          'businessPhones',
+          'displayName',
+          'givenName',
+          'id',
+          'jobTitle',
+          'mail',
+          'mobilePhone',
+          'officeLocation',
+          'preferredLanguage',
+          'surname',
+          'userPrincipalName',
+        ],
+      );
       assertGraphError(await graph('daemon', 'GET', '/me'), 400, 'Request_BadRequest', /only valid with delegated authentication flow/);
     });
 
     it('filters, selects, counts and pages collections', async () => {
-      const byName = (await graph('daemon', 'GET', `/groups?$filter=${encodeURIComponent("displayName eq 'PARENT'")}&$select=id,displayName`)).json();
+      const byName = (
+        await graph('daemon', 'GET', `/groups?$filter=${encodeURIComponent("displayName eq 'PARENT'")}&$select=id,displayName`)
+      ).json();
       assert.deepEqual(byName.value, [{ id: '55555555-0000-4000-8000-0000000000a1', displayName: 'parent' }]);
-      const starts = (await graph('daemon', 'GET', `/groups?$filter=${encodeURIComponent("startswith(displayName,'paged-') and securityEnabled eq true")}`)).json();
+      const starts = (
+        await graph(
+          'daemon',
+          'GET',
+          `/groups?$filter=${encodeURIComponent("startswith(displayName,'paged-') and securityEnabled eq true")}`,
+        )
+      ).json();
       assert.equal(starts.value.length, 7);
-      const first = await graph('daemon', 'GET', `/groups?$top=3&$count=true&$filter=${encodeURIComponent("startswith(displayName,'paged-')")}`, undefined, { consistencylevel: 'eventual' });
+      const first = await graph(
+        'daemon',
+        'GET',
+        `/groups?$top=3&$count=true&$filter=${encodeURIComponent("startswith(displayName,'paged-')")}`,
+        undefined,
+        { consistencylevel: 'eventual' },
+      );
       assert.equal(first.json()['@odata.count'], 7);
       const seen = first.json().value.map((g: any) => g.displayName);
       let next: string | undefined = first.json()['@odata.nextLink'];
       assert.match(next!, /^https:\/\/localhost:\d+\/v1\.0\/groups\?.*\$skiptoken=/);
       while (next) {
-        const res = await httpsFetch(next, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${tokens.daemon}`, consistencylevel: 'eventual' } });
+        const res = await httpsFetch(next, {
+          caFile: k.endpoints.caFile,
+          headers: { authorization: `Bearer ${tokens.daemon}`, consistencylevel: 'eventual' },
+        });
         seen.push(...res.json().value.map((g: any) => g.displayName));
         next = res.json()['@odata.nextLink'];
       }
-      assert.deepEqual([...seen].sort(), ['paged-001', 'paged-002', 'paged-003', 'paged-004', 'paged-005', 'paged-006', 'paged-007'], 'every item once across the pages');
-      const sps = (await graph('daemon', 'GET', `/servicePrincipals?$filter=${encodeURIComponent("servicePrincipalNames/any(c:c eq 'https://management.azure.com/')")}`)).json();
+      assert.deepEqual(
+        [...seen].sort(),
+        ['paged-001', 'paged-002', 'paged-003', 'paged-004', 'paged-005', 'paged-006', 'paged-007'],
+        'every item once across the pages',
+      );
+      const sps = (
+        await graph(
+          'daemon',
+          'GET',
+          `/servicePrincipals?$filter=${encodeURIComponent("servicePrincipalNames/any(c:c eq 'https://management.azure.com/')")}`,
+        )
+      ).json();
       assert.equal(sps.value[0].appId, '797f4846-ba00-4fd7-ba43-dac1f8f63013');
-      assertGraphError(await graph('daemon', 'GET', `/users?$filter=${encodeURIComponent("displayName eq 'unterminated")}`), 400, 'Request_BadRequest', /unterminated/);
-      assertGraphError(await graph('daemon', 'GET', `/users?$filter=${encodeURIComponent("shoeSize eq 42")}`), 400, 'Request_UnsupportedQuery', /property 'shoeSize' of resource 'User'/);
+      assertGraphError(
+        await graph('daemon', 'GET', `/users?$filter=${encodeURIComponent("displayName eq 'unterminated")}`),
+        400,
+        'Request_BadRequest',
+        /unterminated/,
+      );
+      assertGraphError(
+        await graph('daemon', 'GET', `/users?$filter=${encodeURIComponent('shoeSize eq 42')}`),
+        400,
+        'Request_UnsupportedQuery',
+        /property 'shoeSize' of resource 'User'/,
+      );
       assertGraphError(await graph('daemon', 'GET', '/users?$top=5000'), 400, 'Request_BadRequest', /page size/);
       assertGraphError(await graph('daemon', 'GET', '/users?$count=true'), 400, 'Request_BadRequest', /ConsistencyLevel/);
     });
@@ -102,48 +185,102 @@ for (const store of stores) {
       const member = '55555555-0000-4000-8000-000000000002';
       const direct = (await graph('daemon', 'GET', `/users/${member}/memberOf`)).json().value.map((g: any) => g.displayName);
       assert.deepEqual(direct, ['child']);
-      const all = (await graph('daemon', 'GET', `/users/${member}/transitiveMemberOf`)).json().value.map((g: any) => g.displayName).sort();
+      const all = (await graph('daemon', 'GET', `/users/${member}/transitiveMemberOf`))
+        .json()
+        .value.map((g: any) => g.displayName)
+        .sort();
       assert.deepEqual(all, ['child', 'parent']);
       const ids = (await graph('daemon', 'POST', `/users/${member}/getMemberGroups`, { securityEnabledOnly: true })).json().value.sort();
       assert.deepEqual(ids, ['55555555-0000-4000-8000-0000000000a1', '55555555-0000-4000-8000-0000000000a2']);
-      const check = (await graph('daemon', 'POST', `/directoryObjects/${member}/checkMemberGroups`, { groupIds: ['55555555-0000-4000-8000-0000000000a1', '55555555-0000-4000-8000-0000000000c9'] })).json();
+      const check = (
+        await graph('daemon', 'POST', `/directoryObjects/${member}/checkMemberGroups`, {
+          groupIds: ['55555555-0000-4000-8000-0000000000a1', '55555555-0000-4000-8000-0000000000c9'],
+        })
+      ).json();
       assert.deepEqual(check.value, ['55555555-0000-4000-8000-0000000000a1']);
-      const byUpn = (await graph('daemon', 'POST', '/users/member@graphtest.onmicrosoft.com/getMemberObjects', { securityEnabledOnly: false })).json();
+      const byUpn = (
+        await graph('daemon', 'POST', '/users/member@graphtest.onmicrosoft.com/getMemberObjects', { securityEnabledOnly: false })
+      ).json();
       assert.equal(byUpn.value.length, 2);
       const members = (await graph('daemon', 'GET', '/groups/55555555-0000-4000-8000-0000000000a1/transitiveMembers')).json().value;
       assert.deepEqual(members.map((m: any) => m['@odata.type']).sort(), ['#microsoft.graph.group', '#microsoft.graph.user']);
     });
 
     it('refuses a membership cycle and changes nothing', async () => {
-      const res = await graph('admin', 'POST', '/groups/55555555-0000-4000-8000-0000000000a2/members/$ref', { '@odata.id': `${k.endpoints.graphEndpoint}v1.0/directoryObjects/55555555-0000-4000-8000-0000000000a1` });
+      const res = await graph('admin', 'POST', '/groups/55555555-0000-4000-8000-0000000000a2/members/$ref', {
+        '@odata.id': `${k.endpoints.graphEndpoint}v1.0/directoryObjects/55555555-0000-4000-8000-0000000000a1`,
+      });
       assertGraphError(res, 400, 'Request_BadRequest', /membership cycle/);
       const members = (await graph('daemon', 'GET', '/groups/55555555-0000-4000-8000-0000000000a2/members')).json().value;
       assert.equal(members.length, 1);
     });
 
     it('enforces permissions: a reader app cannot write, a plain member cannot create users, an admin can', async () => {
-      const user = { accountEnabled: true, displayName: 'New', mailNickname: 'new', userPrincipalName: 'new@graphtest.onmicrosoft.com', passwordProfile: { password: 'New-Passw0rd!' } };
+      const user = {
+        accountEnabled: true,
+        displayName: 'New',
+        mailNickname: 'new',
+        userPrincipalName: 'new@graphtest.onmicrosoft.com',
+        passwordProfile: { password: 'New-Passw0rd!' },
+      };
       assertGraphError(await graph('daemon', 'POST', '/users', user), 403, 'Authorization_RequestDenied', /Insufficient privileges/);
       assertGraphError(await graph('member', 'POST', '/users', user), 403, 'Authorization_RequestDenied');
       const created = await graph('admin', 'POST', '/users', user);
       assert.equal(created.status, 201, created.text);
       assert.equal(created.json().userPrincipalName, user.userPrincipalName);
       // A new user can sign in with the password set through Graph.
-      const signIn = await postForm(`${k.endpoints.authority}/${tenant}/oauth2/v2.0/token`, { client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: user.userPrincipalName, password: 'New-Passw0rd!', scope: 'https://management.azure.com/.default' }, k.endpoints.caFile);
+      const signIn = await postForm(
+        `${k.endpoints.authority}/${tenant}/oauth2/v2.0/token`,
+        {
+          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+          grant_type: 'password',
+          username: user.userPrincipalName,
+          password: 'New-Passw0rd!',
+          scope: 'https://management.azure.com/.default',
+        },
+        k.endpoints.caFile,
+      );
       assert.equal(signIn.status, 200);
       assertGraphError(await graph('admin', 'POST', '/users', user), 400, 'Request_BadRequest', /userPrincipalName already exists/);
-      assertGraphError(await graph('admin', 'POST', '/users', { ...user, userPrincipalName: 'x@not-ours.example' }), 400, 'Request_BadRequest', /not a verified domain/);
-      assertGraphError(await graph('admin', 'POST', '/users', { ...user, userPrincipalName: 'y@graphtest.onmicrosoft.com', shoeSize: 42 }), 400, 'Request_BadRequest', /'shoeSize' does not exist/);
+      assertGraphError(
+        await graph('admin', 'POST', '/users', { ...user, userPrincipalName: 'x@not-ours.example' }),
+        400,
+        'Request_BadRequest',
+        /not a verified domain/,
+      );
+      assertGraphError(
+        await graph('admin', 'POST', '/users', { ...user, userPrincipalName: 'y@graphtest.onmicrosoft.com', shoeSize: 42 }),
+        400,
+        'Request_BadRequest',
+        /'shoeSize' does not exist/,
+      );
       assertGraphError(await graph('admin', 'POST', '/users', '{not json'), 400, 'Request_BadRequest');
       assertGraphError(await graph('admin', 'GET', '/groups/not-a-guid'), 400, 'Request_BadRequest', /Invalid object identifier/);
-      assertGraphError(await graph('admin', 'GET', '/users/11111111-2222-4333-8444-555555555555'), 404, 'Request_ResourceNotFound', /does not exist/);
+      assertGraphError(
+        await graph('admin', 'GET', '/users/11111111-2222-4333-8444-555555555555'),
+        404,
+        'Request_ResourceNotFound',
+        /does not exist/,
+      );
       // Members may create groups and manage the ones they own, as Entra allows by default.
-      const mine = await graph('member', 'POST', '/groups', { displayName: 'mine', mailNickname: 'mine', mailEnabled: false, securityEnabled: true });
+      const mine = await graph('member', 'POST', '/groups', {
+        displayName: 'mine',
+        mailNickname: 'mine',
+        mailEnabled: false,
+        securityEnabled: true,
+      });
       assert.equal(mine.status, 201, mine.text);
       assert.equal((await graph('member', 'PATCH', `/groups/${mine.json().id}`, { description: 'owned' })).status, 204);
-      assertGraphError(await graph('member', 'PATCH', '/groups/55555555-0000-4000-8000-0000000000a1', { description: 'not mine' }), 403, 'Authorization_RequestDenied');
+      assertGraphError(
+        await graph('member', 'PATCH', '/groups/55555555-0000-4000-8000-0000000000a1', { description: 'not mine' }),
+        403,
+        'Authorization_RequestDenied',
+      );
       const owned = (await graph('member', 'GET', '/me/ownedObjects')).json().value;
-      assert.deepEqual(owned.map((o: any) => o.displayName), ['mine']);
+      assert.deepEqual(
+        owned.map((o: any) => o.displayName),
+        ['mine'],
+      );
     });
 
     it('deletes a group an administrator names, and refuses an unauthenticated or foreign token', async () => {
@@ -151,8 +288,16 @@ for (const store of stores) {
       assertGraphError(await graph('daemon', 'GET', '/groups/55555555-0000-4000-8000-0000000000a2'), 404, 'Request_ResourceNotFound');
       const anonymous = await httpsFetch(`${k.endpoints.authority}/v1.0/users`, { caFile: k.endpoints.caFile });
       assertGraphError(anonymous, 401, 'InvalidAuthenticationToken');
-      const armToken = await token({ client_id: '55555555-0000-4000-8000-0000000000c1', client_secret: 'reader-daemon-secret-0123456789', grant_type: 'client_credentials', scope: 'https://management.azure.com/.default' });
-      const wrongAudience = await httpsFetch(`${k.endpoints.authority}/v1.0/users`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${armToken}` } });
+      const armToken = await token({
+        client_id: '55555555-0000-4000-8000-0000000000c1',
+        client_secret: 'reader-daemon-secret-0123456789',
+        grant_type: 'client_credentials',
+        scope: 'https://management.azure.com/.default',
+      });
+      const wrongAudience = await httpsFetch(`${k.endpoints.authority}/v1.0/users`, {
+        caFile: k.endpoints.caFile,
+        headers: { authorization: `Bearer ${armToken}` },
+      });
       assertGraphError(wrongAudience, 401, 'InvalidAuthenticationToken', /audience/);
     });
   });

@@ -69,7 +69,9 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
     assert.equal(v2.issuer, `${authority}/${contoso}/v2.0`);
     assert.equal(v2.token_endpoint, `${authority}/${contoso}/oauth2/v2.0/token`);
     assert.equal(v2.device_authorization_endpoint, `${authority}/${contoso}/oauth2/v2.0/devicecode`);
-    const byDomain = (await httpsFetch(`${authority}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration`, { caFile: ca })).json();
+    const byDomain = (
+      await httpsFetch(`${authority}/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration`, { caFile: ca })
+    ).json();
     assert.equal(byDomain.issuer, `${authority}/${contoso}/v2.0`);
     const v1 = (await httpsFetch(`${authority}/${contoso}/.well-known/openid-configuration`, { caFile: ca })).json();
     assert.equal(v1.issuer, `https://sts.windows.net/${contoso}/`);
@@ -85,7 +87,12 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
 
   it('issues v1 app tokens with roles for the bootstrap service principal, verifiable against the JWKS', async () => {
     const sp = k.endpoints.servicePrincipal;
-    const res = await token(tid, { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default' });
+    const res = await token(tid, {
+      client_id: sp.appId,
+      client_secret: sp.secret,
+      grant_type: 'client_credentials',
+      scope: 'https://graph.microsoft.com/.default',
+    });
     assert.equal(res.status, 200, res.text);
     const body = res.json();
     assert.equal(body.token_type, 'Bearer');
@@ -99,20 +106,34 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
     assert.equal(claims.appid, sp.appId);
     assert.equal(claims.appidacr, '1');
     assert.equal(claims.oid, sp.objectId);
-    assert.deepEqual((claims.roles as string[]).sort(), ['Application.ReadWrite.All', 'Directory.ReadWrite.All', 'Group.ReadWrite.All', 'User.ReadWrite.All']);
+    assert.deepEqual((claims.roles as string[]).sort(), [
+      'Application.ReadWrite.All',
+      'Directory.ReadWrite.All',
+      'Group.ReadWrite.All',
+      'User.ReadWrite.All',
+    ]);
   });
 
   it('takes the client secret from HTTP Basic as well', async () => {
     const sp = k.endpoints.servicePrincipal;
     const basic = Buffer.from(`${encodeURIComponent(sp.appId)}:${encodeURIComponent(sp.secret)}`).toString('base64');
-    const res = await token(tid, { grant_type: 'client_credentials', scope: `${AKS_SERVER}/.default` }, { authorization: `Basic ${basic}` });
+    const res = await token(
+      tid,
+      { grant_type: 'client_credentials', scope: `${AKS_SERVER}/.default` },
+      { authorization: `Basic ${basic}` },
+    );
     assert.equal(res.status, 200, res.text);
     assert.equal(decodeJwt(res.json().access_token).aud, AKS_SERVER);
   });
 
   it('answers bad client requests in the AADSTS shape with the right status', async () => {
     const sp = k.endpoints.servicePrincipal;
-    const bad = await token(tid, { client_id: sp.appId, client_secret: 'not-the-secret-at-all', grant_type: 'client_credentials', scope: ARM_SCOPE });
+    const bad = await token(tid, {
+      client_id: sp.appId,
+      client_secret: 'not-the-secret-at-all',
+      grant_type: 'client_credentials',
+      scope: ARM_SCOPE,
+    });
     assert.equal(bad.status, 401);
     const e = bad.json();
     assert.equal(e.error, 'invalid_client');
@@ -121,28 +142,58 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
     assert.match(e.error_description, /Trace ID: .*\r\nCorrelation ID: 11111111-2222-4333-8444-555555555555\r\nTimestamp: /s);
     for (const key of ['timestamp', 'trace_id', 'error_uri']) assert.ok(e[key], key);
 
-    const unknownApp = await token(tid, { client_id: '99999999-0000-4000-8000-000000000000', client_secret: 'whatever-secret-123', grant_type: 'client_credentials', scope: ARM_SCOPE });
+    const unknownApp = await token(tid, {
+      client_id: '99999999-0000-4000-8000-000000000000',
+      client_secret: 'whatever-secret-123',
+      grant_type: 'client_credentials',
+      scope: ARM_SCOPE,
+    });
     assert.equal(unknownApp.json().error_codes[0], 700016);
-    const noScope = await token(tid, { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/user_impersonation' });
+    const noScope = await token(tid, {
+      client_id: sp.appId,
+      client_secret: sp.secret,
+      grant_type: 'client_credentials',
+      scope: 'https://management.azure.com/user_impersonation',
+    });
     assert.equal(noScope.json().error_codes[0], 1002012);
-    const noResource = await token(tid, { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: 'api://does-not-exist/.default' });
+    const noResource = await token(tid, {
+      client_id: sp.appId,
+      client_secret: sp.secret,
+      grant_type: 'client_credentials',
+      scope: 'api://does-not-exist/.default',
+    });
     assert.equal(noResource.json().error, 'invalid_resource');
     const dup = await postForm(`${authority}/${tid}/oauth2/v2.0/token`, {}, ca).then(() =>
-      httpsFetch(`${authority}/${tid}/oauth2/v2.0/token`, { method: 'POST', caFile: ca, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&grant_type=password' }));
+      httpsFetch(`${authority}/${tid}/oauth2/v2.0/token`, {
+        method: 'POST',
+        caFile: ca,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&grant_type=password',
+      }),
+    );
     assert.equal(dup.status, 400);
     assert.match(dup.json().error_description, /'grant_type' is duplicated/);
     const unsupported = await token(tid, { grant_type: 'magic' });
     assert.equal(unsupported.json().error, 'unsupported_grant_type');
     const missing = await token(tid, { client_id: sp.appId });
     assert.match(missing.json().error_description, /^AADSTS900144: .*'grant_type'/);
-    const orgsCc = await token('organizations', { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: ARM_SCOPE });
+    const orgsCc = await token('organizations', {
+      client_id: sp.appId,
+      client_secret: sp.secret,
+      grant_type: 'client_credentials',
+      scope: ARM_SCOPE,
+    });
     assert.equal(orgsCc.status, 400);
   });
 
   it('signs a member in with a password (ROPC) through organizations, with groups for the AKS server app', async () => {
     const res = await token('organizations', {
-      client_id: AZURE_CLI, grant_type: 'password', username: 'alice@contoso.onmicrosoft.com', password: 'Alice-Passw0rd!',
-      scope: `${AKS_SERVER}/.default openid profile offline_access`, client_info: '1',
+      client_id: AZURE_CLI,
+      grant_type: 'password',
+      username: 'alice@contoso.onmicrosoft.com',
+      password: 'Alice-Passw0rd!',
+      scope: `${AKS_SERVER}/.default openid profile offline_access`,
+      client_info: '1',
     });
     assert.equal(res.status, 200, res.text);
     const body = res.json();
@@ -163,7 +214,11 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
 
   it('gives a guest a token in the resource tenant: no upn, its own object id, groups through nesting', async () => {
     const res = await token(contoso, {
-      client_id: AZURE_CLI, grant_type: 'password', username: 'bob@fabrikam.onmicrosoft.com', password: 'Bob-Passw0rd!', scope: `${AKS_SERVER}/.default openid`,
+      client_id: AZURE_CLI,
+      grant_type: 'password',
+      username: 'bob@fabrikam.onmicrosoft.com',
+      password: 'Bob-Passw0rd!',
+      scope: `${AKS_SERVER}/.default openid`,
     });
     assert.equal(res.status, 200, res.text);
     const at = await verify(res.json().access_token);
@@ -176,7 +231,13 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
   });
 
   it('replaces groups with the overage claim past 200 groups', async () => {
-    const res = await token(contoso, { client_id: AZURE_CLI, grant_type: 'password', username: 'many@contoso.onmicrosoft.com', password: 'Many-Passw0rd!', scope: `${AKS_SERVER}/.default` });
+    const res = await token(contoso, {
+      client_id: AZURE_CLI,
+      grant_type: 'password',
+      username: 'many@contoso.onmicrosoft.com',
+      password: 'Many-Passw0rd!',
+      scope: `${AKS_SERVER}/.default`,
+    });
     const at = await verify(res.json().access_token);
     assert.equal(at.groups, undefined);
     assert.deepEqual(at._claim_names, { groups: 'src1' });
@@ -184,40 +245,86 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
   });
 
   it('refuses wrong passwords, unknown and disabled users, and locks an account after repeated attempts', async () => {
-    const pw = (username: string, password: string) => token(contoso, { client_id: AZURE_CLI, grant_type: 'password', username, password, scope: ARM_SCOPE });
+    const pw = (username: string, password: string) =>
+      token(contoso, { client_id: AZURE_CLI, grant_type: 'password', username, password, scope: ARM_SCOPE });
     assert.equal((await pw('alice@contoso.onmicrosoft.com', 'wrong')).json().error_codes[0], 50126);
     assert.equal((await pw('nobody@contoso.onmicrosoft.com', 'x')).json().error_codes[0], 50034);
     assert.equal((await pw('disabled@contoso.onmicrosoft.com', 'Disabled-Passw0rd!')).json().error_codes[0], 50057);
     let last;
     for (let i = 0; i < 11; i++) last = await pw('locked@contoso.onmicrosoft.com', 'wrong');
     assert.equal(last!.json().error_codes[0], 50053);
-    assert.equal((await pw('locked@contoso.onmicrosoft.com', 'Locked-Passw0rd!')).json().error_codes[0], 50053, 'still locked with the right password');
+    assert.equal(
+      (await pw('locked@contoso.onmicrosoft.com', 'Locked-Passw0rd!')).json().error_codes[0],
+      50053,
+      'still locked with the right password',
+    );
   });
 
   it('rotates refresh tokens and revokes the family when a rotated token comes back later', async () => {
-    const first = (await token(contoso, { client_id: AZURE_CLI, grant_type: 'password', username: 'alice@contoso.onmicrosoft.com', password: 'Alice-Passw0rd!', scope: `${ARM_SCOPE} offline_access` })).json();
-    const second = await token(contoso, { client_id: AZURE_CLI, grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: `${AKS_SERVER}/.default offline_access` });
+    const first = (
+      await token(contoso, {
+        client_id: AZURE_CLI,
+        grant_type: 'password',
+        username: 'alice@contoso.onmicrosoft.com',
+        password: 'Alice-Passw0rd!',
+        scope: `${ARM_SCOPE} offline_access`,
+      })
+    ).json();
+    const second = await token(contoso, {
+      client_id: AZURE_CLI,
+      grant_type: 'refresh_token',
+      refresh_token: first.refresh_token,
+      scope: `${AKS_SERVER}/.default offline_access`,
+    });
     assert.equal(second.status, 200, second.text);
     assert.notEqual(second.json().refresh_token, first.refresh_token);
     assert.equal(decodeJwt(second.json().access_token).aud, AKS_SERVER, 'a refresh token may be used for another resource');
-    const wrongClient = await token(contoso, { client_id: '33333333-0000-4000-8000-0000000000c1', grant_type: 'refresh_token', refresh_token: second.json().refresh_token, scope: ARM_SCOPE });
+    const wrongClient = await token(contoso, {
+      client_id: '33333333-0000-4000-8000-0000000000c1',
+      grant_type: 'refresh_token',
+      refresh_token: second.json().refresh_token,
+      scope: ARM_SCOPE,
+    });
     assert.equal(wrongClient.status, 400);
-    assert.equal((await token(contoso, { client_id: AZURE_CLI, grant_type: 'refresh_token', refresh_token: 'garbage', scope: ARM_SCOPE })).json().error, 'invalid_grant');
+    assert.equal(
+      (await token(contoso, { client_id: AZURE_CLI, grant_type: 'refresh_token', refresh_token: 'garbage', scope: ARM_SCOPE })).json()
+        .error,
+      'invalid_grant',
+    );
     // A stolen, already-rotated token used after the grace period: the whole family goes.
     await new Promise((r) => setTimeout(r, 10_500));
-    const replay = await token(contoso, { client_id: AZURE_CLI, grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: ARM_SCOPE });
+    const replay = await token(contoso, {
+      client_id: AZURE_CLI,
+      grant_type: 'refresh_token',
+      refresh_token: first.refresh_token,
+      scope: ARM_SCOPE,
+    });
     assert.equal(replay.json().error_codes[0], 50173);
-    const successor = await token(contoso, { client_id: AZURE_CLI, grant_type: 'refresh_token', refresh_token: second.json().refresh_token, scope: ARM_SCOPE });
+    const successor = await token(contoso, {
+      client_id: AZURE_CLI,
+      grant_type: 'refresh_token',
+      refresh_token: second.json().refresh_token,
+      scope: ARM_SCOPE,
+    });
     assert.equal(successor.json().error_codes[0], 50173, 'the newer token of the family is revoked too');
   });
 
   it('completes a device-code sign-in on /devicelogin while the client polls (both grant spellings)', async () => {
-    const dc = (await postForm(`${authority}/organizations/oauth2/v2.0/devicecode`, { client_id: AZURE_CLI, scope: `${ARM_SCOPE} offline_access openid profile` }, ca)).json();
+    const dc = (
+      await postForm(
+        `${authority}/organizations/oauth2/v2.0/devicecode`,
+        { client_id: AZURE_CLI, scope: `${ARM_SCOPE} offline_access openid profile` },
+        ca,
+      )
+    ).json();
     assert.match(dc.user_code, /^[A-Z]{9}$/);
     assert.equal(dc.verification_uri, `${authority}/devicelogin`);
     assert.equal(dc.interval, 1);
     assert.equal(dc.expires_in, 900);
-    assert.equal(dc.message, `To sign in, use a web browser to open the page ${authority}/devicelogin and enter the code ${dc.user_code} to authenticate.`);
+    assert.equal(
+      dc.message,
+      `To sign in, use a web browser to open the page ${authority}/devicelogin and enter the code ${dc.user_code} to authenticate.`,
+    );
     const pending = await token('organizations', { client_id: AZURE_CLI, grant_type: 'device_code', device_code: dc.device_code });
     assert.equal(pending.json().error, 'authorization_pending');
     assert.equal(pending.json().error_codes[0], 70016);
@@ -226,7 +333,13 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
     assert.match(pageText(wrongCode.text), /AADSTS70018/);
     const done = await completeDeviceLogin(authority, ca, dc.user_code, 'alice@contoso.onmicrosoft.com', 'Alice-Passw0rd!');
     assert.match(done, /You have signed in to the Microsoft Azure CLI application on your device/);
-    const tokens = await token('organizations', { client_id: AZURE_CLI, grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dc.device_code, code: dc.device_code, client_info: '1' });
+    const tokens = await token('organizations', {
+      client_id: AZURE_CLI,
+      grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+      device_code: dc.device_code,
+      code: dc.device_code,
+      client_info: '1',
+    });
     assert.equal(tokens.status, 200, tokens.text);
     assert.equal((await verify(tokens.json().access_token)).upn, 'alice@contoso.onmicrosoft.com');
     assert.ok(tokens.json().refresh_token && tokens.json().id_token);
@@ -238,7 +351,9 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
 
   it('asks consent on /devicelogin for a client without a grant, and a decline stops the client', async () => {
     const app = '33333333-0000-4000-8000-0000000000c1';
-    const dc = (await postForm(`${authority}/${contoso}/oauth2/v2.0/devicecode`, { client_id: app, scope: `${AKS_SERVER}/.default openid` }, ca)).json();
+    const dc = (
+      await postForm(`${authority}/${contoso}/oauth2/v2.0/devicecode`, { client_id: app, scope: `${AKS_SERVER}/.default openid` }, ca)
+    ).json();
     const text = await completeDeviceLogin(authority, ca, dc.user_code, 'alice@contoso.onmicrosoft.com', 'Alice-Passw0rd!', 'decline');
     assert.match(text, /You declined/);
     const res = await token(contoso, { client_id: app, grant_type: 'device_code', device_code: dc.device_code });
@@ -250,41 +365,86 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const redirect = 'http://localhost:53123';
-    const q = new URLSearchParams({ client_id: app, response_type: 'code', redirect_uri: redirect, scope: 'api://web-app/access_as_user openid profile offline_access', state: 'st-1', nonce: 'n-1', code_challenge: challenge, code_challenge_method: 'S256' });
+    const q = new URLSearchParams({
+      client_id: app,
+      response_type: 'code',
+      redirect_uri: redirect,
+      scope: 'api://web-app/access_as_user openid profile offline_access',
+      state: 'st-1',
+      nonce: 'n-1',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     const page = await httpsFetch(`${authority}/${contoso}/oauth2/v2.0/authorize?${q}`, { caFile: ca });
     assert.equal(page.status, 200);
-    let res = await postForm(`${authority}${formAction(page.text)}`, { state: hiddenField(page.text, 'state')!, username: 'alice@contoso.onmicrosoft.com', password: 'Alice-Passw0rd!' }, ca);
+    let res = await postForm(
+      `${authority}${formAction(page.text)}`,
+      { state: hiddenField(page.text, 'state')!, username: 'alice@contoso.onmicrosoft.com', password: 'Alice-Passw0rd!' },
+      ca,
+    );
     assert.equal(res.status, 303, 'the app itself needs no consent for its own scope (303 after the credential POST)');
     const location = new URL(String(res.headers.location));
     assert.equal(location.origin, redirect);
     assert.equal(location.searchParams.get('state'), 'st-1');
     const code = location.searchParams.get('code')!;
-    const wrong = await token(contoso, { client_id: app, grant_type: 'authorization_code', code, redirect_uri: redirect, code_verifier: randomBytes(32).toString('base64url') });
+    const wrong = await token(contoso, {
+      client_id: app,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirect,
+      code_verifier: randomBytes(32).toString('base64url'),
+    });
     assert.equal(wrong.json().error_codes[0], 501481);
     // The code was spent by the failed attempt, so sign in again for a fresh one.
     const page2 = await httpsFetch(`${authority}/${contoso}/oauth2/v2.0/authorize?${q}`, { caFile: ca });
-    res = await postForm(`${authority}${formAction(page2.text)}`, { state: hiddenField(page2.text, 'state')!, username: 'alice@contoso.onmicrosoft.com', password: 'Alice-Passw0rd!' }, ca);
+    res = await postForm(
+      `${authority}${formAction(page2.text)}`,
+      { state: hiddenField(page2.text, 'state')!, username: 'alice@contoso.onmicrosoft.com', password: 'Alice-Passw0rd!' },
+      ca,
+    );
     const code2 = new URL(String(res.headers.location)).searchParams.get('code')!;
-    const ok = await token(contoso, { client_id: app, grant_type: 'authorization_code', code: code2, redirect_uri: redirect, code_verifier: verifier });
+    const ok = await token(contoso, {
+      client_id: app,
+      grant_type: 'authorization_code',
+      code: code2,
+      redirect_uri: redirect,
+      code_verifier: verifier,
+    });
     assert.equal(ok.status, 200, ok.text);
     const id = await verify(ok.json().id_token);
     assert.equal(id.nonce, 'n-1');
     assert.equal(id.aud, app);
     assert.equal((await verify(ok.json().access_token)).scp, 'access_as_user');
-    const reused = await token(contoso, { client_id: app, grant_type: 'authorization_code', code: code2, redirect_uri: redirect, code_verifier: verifier });
+    const reused = await token(contoso, {
+      client_id: app,
+      grant_type: 'authorization_code',
+      code: code2,
+      redirect_uri: redirect,
+      code_verifier: verifier,
+    });
     assert.equal(reused.json().error_codes[0], 54005);
 
-    const noPkce = await httpsFetch(`${authority}/${contoso}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: app, response_type: 'code', redirect_uri: redirect, scope: 'openid', state: 's' })}`, { caFile: ca });
+    const noPkce = await httpsFetch(
+      `${authority}/${contoso}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: app, response_type: 'code', redirect_uri: redirect, scope: 'openid', state: 's' })}`,
+      { caFile: ca },
+    );
     assert.equal(noPkce.status, 302);
     assert.equal(new URL(String(noPkce.headers.location)).searchParams.get('error'), 'invalid_request', 'public clients must use PKCE');
-    const badRedirect = await httpsFetch(`${authority}/${contoso}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: app, response_type: 'code', redirect_uri: 'https://evil.example/cb', scope: 'openid' })}`, { caFile: ca });
+    const badRedirect = await httpsFetch(
+      `${authority}/${contoso}/oauth2/v2.0/authorize?${new URLSearchParams({ client_id: app, response_type: 'code', redirect_uri: 'https://evil.example/cb', scope: 'openid' })}`,
+      { caFile: ca },
+    );
     assert.equal(badRedirect.status, 400);
     assert.match(pageText(badRedirect.text), /AADSTS50011/);
   });
 
   it('answers the ADFS-style token endpoint, working out the tenant from the client', async () => {
     const sp = k.endpoints.servicePrincipal;
-    const res = await postForm(`${authority}/adfs/oauth2/token/`, { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: ARM_SCOPE, client_info: '1' }, ca);
+    const res = await postForm(
+      `${authority}/adfs/oauth2/token/`,
+      { client_id: sp.appId, client_secret: sp.secret, grant_type: 'client_credentials', scope: ARM_SCOPE, client_info: '1' },
+      ca,
+    );
     assert.equal(res.status, 200, res.text);
     assert.equal(decodeJwt(res.json().access_token).tid, tid);
   });
@@ -299,7 +459,13 @@ describe('identity provider protocol', { timeout: 240_000 }, () => {
   it('never writes a password, secret or token into its logs', async () => {
     const logs = k.logs();
     assert.ok(logs.length > 0);
-    for (const secret of [k.endpoints.admin.password, k.endpoints.servicePrincipal.secret, 'Alice-Passw0rd!', 'web-app-secret-0123456789', 'eyJ']) {
+    for (const secret of [
+      k.endpoints.admin.password,
+      k.endpoints.servicePrincipal.secret,
+      'Alice-Passw0rd!',
+      'web-app-secret-0123456789',
+      'eyJ',
+    ]) {
       assert.ok(!logs.includes(secret), `logs contain ${secret.slice(0, 4)}…`);
     }
   });

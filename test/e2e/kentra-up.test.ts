@@ -13,7 +13,8 @@ describe('kentra up', { timeout: 120_000 }, () => {
     try {
       const first = await startTestKentra({ dataDir });
       const e = first.endpoints;
-      for (const key of ['authority', 'tenantId', 'subscriptionId', 'armEndpoint', 'graphEndpoint', 'caFile']) assert.ok((e as any)[key], key);
+      for (const key of ['authority', 'tenantId', 'subscriptionId', 'armEndpoint', 'graphEndpoint', 'caFile'])
+        assert.ok((e as any)[key], key);
       assert.ok(e.admin.userPrincipalName && e.admin.password && e.servicePrincipal.appId && e.servicePrincipal.secret);
       assert.deepEqual(Object.keys(e.env).sort(), ['AZURE_AUTHORITY_HOST', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE']);
       assert.equal(e.env.AZURE_AUTHORITY_HOST, `${e.authority}/`);
@@ -31,10 +32,21 @@ describe('kentra up', { timeout: 120_000 }, () => {
       assert.equal(e2.admin.password, e.admin.password);
       assert.equal(e2.servicePrincipal.secret, e.servicePrincipal.secret);
       assert.equal(readFileSync(e2.caFile, 'utf8'), ca1, 'the CA is kept');
-      assert.equal((await httpsFetch(`${e2.authority}/${e2.tenantId}/discovery/v2.0/keys`, { caFile: e2.caFile })).json().keys[0].kid, kid1, 'and the signing key');
-      const res = await postForm(`${e2.authority}/${e2.tenantId}/oauth2/v2.0/token`, {
-        client_id: e2.servicePrincipal.appId, client_secret: e2.servicePrincipal.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default',
-      }, e2.caFile);
+      assert.equal(
+        (await httpsFetch(`${e2.authority}/${e2.tenantId}/discovery/v2.0/keys`, { caFile: e2.caFile })).json().keys[0].kid,
+        kid1,
+        'and the signing key',
+      );
+      const res = await postForm(
+        `${e2.authority}/${e2.tenantId}/oauth2/v2.0/token`,
+        {
+          client_id: e2.servicePrincipal.appId,
+          client_secret: e2.servicePrincipal.secret,
+          grant_type: 'client_credentials',
+          scope: 'https://management.azure.com/.default',
+        },
+        e2.caFile,
+      );
       assert.equal(res.status, 200, 'the bootstrap secret still works after a restart');
 
       const env = execFileSync(process.execPath, [KENTRA_BIN, 'env', '--data-dir', dataDir], { encoding: 'utf8' });

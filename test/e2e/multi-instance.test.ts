@@ -28,25 +28,44 @@ const ARM_SCOPE = 'https://management.azure.com/.default';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Res { status: number; headers: Record<string, string | string[] | undefined>; text: string; json(): any }
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json(): any;
+}
 
 /** One request on a fresh connection (no keep-alive), with a deadline. */
-function fetchOnce(url: string, caFile: string, opts: { method?: string; form?: Record<string, string>; json?: unknown; token?: string; timeoutMs?: number } = {}): Promise<Res> {
+function fetchOnce(
+  url: string,
+  caFile: string,
+  opts: { method?: string; form?: Record<string, string>; json?: unknown; token?: string; timeoutMs?: number } = {},
+): Promise<Res> {
   const body = opts.form ? new URLSearchParams(opts.form).toString() : opts.json !== undefined ? JSON.stringify(opts.json) : undefined;
   const headers: Record<string, string> = { connection: 'close' };
   if (opts.form) headers['content-type'] = 'application/x-www-form-urlencoded';
   if (opts.json !== undefined) headers['content-type'] = 'application/json';
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   return new Promise((resolvePromise, reject) => {
-    const req = httpsRequest(url, { method: opts.method ?? (body ? 'POST' : 'GET'), headers, ca: readFileSync(caFile), agent: false, timeout: opts.timeoutMs ?? 15_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-      });
-      res.on('error', reject);
-    });
+    const req = httpsRequest(
+      url,
+      {
+        method: opts.method ?? (body ? 'POST' : 'GET'),
+        headers,
+        ca: readFileSync(caFile),
+        agent: false,
+        timeout: opts.timeoutMs ?? 15_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'TEST_TIMEOUT' })));
     req.on('error', reject);
     if (body) req.write(body);
@@ -55,13 +74,24 @@ function fetchOnce(url: string, caFile: string, opts: { method?: string; form?: 
 }
 
 function kentraCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((r) => execFile(process.execPath, [KENTRA_BIN, ...args], { env: process.env }, (err, stdout, stderr) => r({ code: err ? Number((err as any).code ?? 1) : 0, stdout, stderr })));
+  return new Promise((r) =>
+    execFile(process.execPath, [KENTRA_BIN, ...args], { env: process.env }, (err, stdout, stderr) =>
+      r({ code: err ? Number((err as any).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 /** Two instances behind the proxy; `on(i)` sends the next request to instance i. */
 class Pair {
-  constructor(readonly a: TestKentra, readonly b: TestKentra, readonly proxy: RoundRobinProxy, readonly caFile: string) {}
-  get url() { return `https://localhost:${this.proxy.port}`; }
+  constructor(
+    readonly a: TestKentra,
+    readonly b: TestKentra,
+    readonly proxy: RoundRobinProxy,
+    readonly caFile: string,
+  ) {}
+  get url() {
+    return `https://localhost:${this.proxy.port}`;
+  }
   async on(i: number, path: string, opts: Parameters<typeof fetchOnce>[2] = {}): Promise<Res> {
     this.proxy.next(i);
     const before = this.proxy.served.length;
@@ -78,8 +108,12 @@ const tokenOf = (res: Res) => {
 
 describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_000 }, () => {
   let pg: TestPostgres;
-  before(async () => { if (available) pg = await startPostgres(); });
-  after(async () => { await pg?.stop(); });
+  before(async () => {
+    if (available) pg = await startPostgres();
+  });
+  after(async () => {
+    await pg?.stop();
+  });
 
   describe('started one after the other with a shared data directory', () => {
     let p: Pair;
@@ -104,7 +138,7 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       assert.notEqual(a.port, b.port);
       const shared = JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8'));
       assert.equal(shared.tenantId, a.endpoints.tenantId);
-      assert.equal(shared.admin.password, a.endpoints.admin.password, 'the second instance kept the first one\'s secrets in endpoints.json');
+      assert.equal(shared.admin.password, a.endpoints.admin.password, "the second instance kept the first one's secrets in endpoints.json");
       assert.ok(!a.endpoints.admin.password.startsWith('('));
       assert.equal((await p.on(0, '/readyz')).text, 'ready');
       assert.equal((await p.on(1, '/readyz')).text, 'ready');
@@ -117,24 +151,45 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       }
     });
 
-    it('finishes a device-code sign-in begun on A on B, refreshes on B, refuses the replayed refresh token, rotates keys for both, and shows A\'s cluster on B', async () => {
+    it("finishes a device-code sign-in begun on A on B, refreshes on B, refuses the replayed refresh token, rotates keys for both, and shows A's cluster on B", async () => {
       const { a, b } = p;
       const { tenantId, subscriptionId } = a.endpoints;
       const { userPrincipalName, password } = a.endpoints.admin;
 
       // Device code begun on A, completed on B's device-login page, redeemed by polling A.
-      const dc = tokenOf(await p.on(0, `/${tenantId}/oauth2/v2.0/devicecode`, { form: { client_id: AZ_CLI, scope: `${ARM_SCOPE} offline_access openid profile` } }));
-      const pending = await p.on(0, `/${tenantId}/oauth2/v2.0/token`, { form: { client_id: AZ_CLI, grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dc.device_code } });
+      const dc = tokenOf(
+        await p.on(0, `/${tenantId}/oauth2/v2.0/devicecode`, {
+          form: { client_id: AZ_CLI, scope: `${ARM_SCOPE} offline_access openid profile` },
+        }),
+      );
+      const pending = await p.on(0, `/${tenantId}/oauth2/v2.0/token`, {
+        form: { client_id: AZ_CLI, grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dc.device_code },
+      });
       assert.equal(pending.json().error, 'authorization_pending');
       const done = await completeDeviceLogin(`https://localhost:${b.port}`, p.caFile, dc.user_code, userPrincipalName, password);
       assert.match(done, /signed in|You have signed in|close this window/i);
-      const signedIn = tokenOf(await p.on(0, `/${tenantId}/oauth2/v2.0/token`, { form: { client_id: AZ_CLI, grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dc.device_code } }));
+      const signedIn = tokenOf(
+        await p.on(0, `/${tenantId}/oauth2/v2.0/token`, {
+          form: { client_id: AZ_CLI, grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dc.device_code },
+        }),
+      );
       assert.ok(signedIn.access_token && signedIn.refresh_token);
-      const again = await p.on(1, `/${tenantId}/oauth2/v2.0/token`, { form: { client_id: AZ_CLI, grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dc.device_code } });
+      const again = await p.on(1, `/${tenantId}/oauth2/v2.0/token`, {
+        form: { client_id: AZ_CLI, grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: dc.device_code },
+      });
       assert.equal(again.status, 400, 'the code is redeemed once, on any instance');
 
       // The refresh token redeemed on B; it rotates.
-      const refreshed = tokenOf(await p.on(1, `/${tenantId}/oauth2/v2.0/token`, { form: { client_id: AZ_CLI, grant_type: 'refresh_token', refresh_token: signedIn.refresh_token, scope: `${ARM_SCOPE} offline_access` } }));
+      const refreshed = tokenOf(
+        await p.on(1, `/${tenantId}/oauth2/v2.0/token`, {
+          form: {
+            client_id: AZ_CLI,
+            grant_type: 'refresh_token',
+            refresh_token: signedIn.refresh_token,
+            scope: `${ARM_SCOPE} offline_access`,
+          },
+        }),
+      );
       assert.notEqual(refreshed.refresh_token, signedIn.refresh_token);
       const refreshedAt = Date.now();
       const me = await p.on(0, `/subscriptions?api-version=2020-01-01`, { token: refreshed.access_token });
@@ -147,7 +202,12 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       assert.equal(rotated.code, 0, rotated.stderr);
       const kid = JSON.parse(rotated.stdout).kid as string;
       assert.notEqual(kid, before);
-      const sp = { client_id: a.endpoints.servicePrincipal.appId, client_secret: a.endpoints.servicePrincipal.secret, grant_type: 'client_credentials', scope: ARM_SCOPE };
+      const sp = {
+        client_id: a.endpoints.servicePrincipal.appId,
+        client_secret: a.endpoints.servicePrincipal.secret,
+        grant_type: 'client_credentials',
+        scope: ARM_SCOPE,
+      };
       const newKidToken = async (i: number) => {
         for (let n = 0; n < 60; n++) {
           const t = tokenOf(await p.on(i, `/${tenantId}/oauth2/v2.0/token`, { form: sp })).access_token as string;
@@ -160,10 +220,20 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       const fromB = await newKidToken(1);
       for (const i of [0, 1]) {
         const jwks = tokenOf(await p.on(i, '/common/discovery/v2.0/keys'));
-        assert.ok(jwks.keys.some((k: any) => k.kid === kid), `instance ${i} publishes the new key`);
-        assert.ok(jwks.keys.some((k: any) => k.kid === before), `instance ${i} still publishes the old key`);
+        assert.ok(
+          jwks.keys.some((k: any) => k.kid === kid),
+          `instance ${i} publishes the new key`,
+        );
+        assert.ok(
+          jwks.keys.some((k: any) => k.kid === before),
+          `instance ${i} still publishes the old key`,
+        );
       }
-      assert.equal((await p.on(1, `/subscriptions?api-version=2020-01-01`, { token: fromA })).status, 200, 'B accepts a token signed by A\'s new key');
+      assert.equal(
+        (await p.on(1, `/subscriptions?api-version=2020-01-01`, { token: fromA })).status,
+        200,
+        "B accepts a token signed by A's new key",
+      );
       assert.equal((await p.on(0, `/subscriptions?api-version=2020-01-01`, { token: fromB })).status, 200);
       const listed = await kentraCli(['keys', 'list', '--store', store, '--data-dir', dataDir]);
       assert.equal(listed.code, 0, listed.stderr);
@@ -172,32 +242,62 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       // The first refresh token, replayed after the rotation's grace, is refused on either instance (and revokes the family).
       await sleep(Math.max(0, 10_500 - (Date.now() - refreshedAt)));
       for (const i of [0, 1]) {
-        const replay = await p.on(i, `/${tenantId}/oauth2/v2.0/token`, { form: { client_id: AZ_CLI, grant_type: 'refresh_token', refresh_token: signedIn.refresh_token } });
+        const replay = await p.on(i, `/${tenantId}/oauth2/v2.0/token`, {
+          form: { client_id: AZ_CLI, grant_type: 'refresh_token', refresh_token: signedIn.refresh_token },
+        });
         assert.equal(replay.status, 400, replay.text);
         assert.equal(replay.json().error, 'invalid_grant');
       }
-      const family = await p.on(1, `/${tenantId}/oauth2/v2.0/token`, { form: { client_id: AZ_CLI, grant_type: 'refresh_token', refresh_token: refreshed.refresh_token } });
+      const family = await p.on(1, `/${tenantId}/oauth2/v2.0/token`, {
+        form: { client_id: AZ_CLI, grant_type: 'refresh_token', refresh_token: refreshed.refresh_token },
+      });
       assert.equal(family.json().error, 'invalid_grant', 'the replay revoked the whole family');
 
       // A cluster created through A is listed, and its operation polled, through B.
       const owner = fromA;
       const sub = `/subscriptions/${subscriptionId}`;
-      assert.equal((await p.on(0, `${sub}/resourcegroups/rg1?api-version=2021-04-01`, { method: 'PUT', json: { location: 'eastus' }, token: owner })).status, 201);
-      const put = await p.on(0, `${sub}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1?api-version=2022-11-01`, {
-        method: 'PUT', token: owner, json: { location: 'eastus', properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, adminGroupObjectIDs: [] } } },
-      });
+      assert.equal(
+        (await p.on(0, `${sub}/resourcegroups/rg1?api-version=2021-04-01`, { method: 'PUT', json: { location: 'eastus' }, token: owner }))
+          .status,
+        201,
+      );
+      const put = await p.on(
+        0,
+        `${sub}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1?api-version=2022-11-01`,
+        {
+          method: 'PUT',
+          token: owner,
+          json: {
+            location: 'eastus',
+            properties: {
+              dnsPrefix: 'c1',
+              agentPoolProfiles: [{ name: 'nodepool1', count: 1 }],
+              aadProfile: { managed: true, adminGroupObjectIDs: [] },
+            },
+          },
+        },
+      );
       assert.equal(put.status, 201, put.text);
       const op = new URL(String(put.headers['azure-asyncoperation']));
       assert.equal(op.port, String(a.port), 'A wrote the operation link');
-      const list = tokenOf(await p.on(1, `${sub}/providers/Microsoft.ContainerService/managedClusters?api-version=2022-11-01`, { token: owner }));
-      assert.deepEqual(list.value.map((c: any) => c.name), ['c1']);
+      const list = tokenOf(
+        await p.on(1, `${sub}/providers/Microsoft.ContainerService/managedClusters?api-version=2022-11-01`, { token: owner }),
+      );
+      assert.deepEqual(
+        list.value.map((c: any) => c.name),
+        ['c1'],
+      );
       let status = 'InProgress';
       for (let n = 0; n < 60 && status === 'InProgress'; n++) {
         status = tokenOf(await p.on(1, `${op.pathname}${op.search}`, { token: owner })).status;
         if (status === 'InProgress') await sleep(200);
       }
       assert.equal(status, 'Succeeded', 'the operation completes when polled on B');
-      const got = tokenOf(await p.on(1, `${sub}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1?api-version=2022-11-01`, { token: owner }));
+      const got = tokenOf(
+        await p.on(1, `${sub}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1?api-version=2022-11-01`, {
+          token: owner,
+        }),
+      );
       assert.equal(got.properties.provisioningState, 'Succeeded');
     });
   });
@@ -228,7 +328,11 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
       try {
         const p = new Pair(a, b, proxy, join(dirs[0]!, 'ca.pem'));
         const { appId, secret } = withSecret.endpoints.servicePrincipal;
-        const t = tokenOf(await p.on(0, `/${a.endpoints.tenantId}/oauth2/v2.0/token`, { form: { client_id: appId, client_secret: secret, grant_type: 'client_credentials', scope: ARM_SCOPE } }));
+        const t = tokenOf(
+          await p.on(0, `/${a.endpoints.tenantId}/oauth2/v2.0/token`, {
+            form: { client_id: appId, client_secret: secret, grant_type: 'client_credentials', scope: ARM_SCOPE },
+          }),
+        );
         assert.equal((await p.on(1, '/subscriptions?api-version=2020-01-01', { token: t.access_token })).status, 200);
       } finally {
         await proxy.close();
@@ -248,17 +352,24 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
     try {
       const p = new Pair(a, b, proxy, a.endpoints.caFile);
       const { tenantId } = a.endpoints;
-      const form = { client_id: a.endpoints.servicePrincipal.appId, client_secret: a.endpoints.servicePrincipal.secret, grant_type: 'client_credentials', scope: ARM_SCOPE };
+      const form = {
+        client_id: a.endpoints.servicePrincipal.appId,
+        client_secret: a.endpoints.servicePrincipal.secret,
+        grant_type: 'client_credentials',
+        scope: ARM_SCOPE,
+      };
       const jwks = createLocalJWKSet(tokenOf(await p.on(1, '/common/discovery/v2.0/keys')));
-      const results = await Promise.all(Array.from({ length: 200 }, async (_, n) => {
-        if (n === 40) a.process.kill('SIGKILL');
-        try {
-          const res = await fetchOnce(`${p.url}/${tenantId}/oauth2/v2.0/token`, p.caFile, { form, timeoutMs: 30_000 });
-          return { res };
-        } catch (err) {
-          return { err: err as NodeJS.ErrnoException };
-        }
-      }));
+      const results = await Promise.all(
+        Array.from({ length: 200 }, async (_, n) => {
+          if (n === 40) a.process.kill('SIGKILL');
+          try {
+            const res = await fetchOnce(`${p.url}/${tenantId}/oauth2/v2.0/token`, p.caFile, { form, timeoutMs: 30_000 });
+            return { res };
+          } catch (err) {
+            return { err: err as NodeJS.ErrnoException };
+          }
+        }),
+      );
       let ok = 0;
       let failed = 0;
       for (const r of results) {
@@ -310,10 +421,14 @@ describe('several kentra up processes on one PostgreSQL', { skip, timeout: 300_0
 
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
   const dir = join(root, 'deploy/kubernetes');
-  const docs = readdirSync(dir).filter((f) => f.endsWith('.yaml')).flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => {
-    assert.equal(d.errors.length, 0, `${f}: ${d.errors.join('; ')}`);
-    return d.toJS() as any;
-  }));
+  const docs = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => {
+        assert.equal(d.errors.length, 0, `${f}: ${d.errors.join('; ')}`);
+        return d.toJS() as any;
+      }),
+    );
   const kind = (k: string) => docs.filter((d) => d.kind === k);
 
   it('has a Deployment with two replicas, a Service, a Secret and a PodDisruptionBudget whose selectors match the pods', () => {

@@ -15,45 +15,57 @@ import { machinePath } from '../support/user-shell.js';
 // `kubelogin` on PATH and make Node, Python and Go trust Kentra's CA; then the real kubectl runs with
 // the kubeconfig Kentra's own command wrote and Kentra's kubelogin as its exec plugin.
 
-describe('a newcomer\'s first hour: the commands a user types', { timeout: 300_000 }, () => {
+describe("a newcomer's first hour: the commands a user types", { timeout: 300_000 }, () => {
   let k: TestKentra;
   let dir: string;
   let baseEnv: NodeJS.ProcessEnv;
   let adminGroup: string;
 
-
   /**
    * Runs a bash script as a user would type it, after `eval "$(node …/kentra.js env)"`. A device-code
    * prompt on stderr (kubelogin under kubectl) is completed as the admin, the way a person does it.
    */
-  const shell = (script: string, opts: { env?: boolean } = {}): Promise<Run & { signedIn: boolean }> => new Promise((resolveRun) => {
-    const prelude = opts.env === false ? '' : `eval "$("${process.execPath}" "${KENTRA_BIN}" env)"\n`;
-    const child = spawn('bash', ['-c', `set -e\n${prelude}${script}`], { env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let signIn: Promise<string> | undefined;
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const m = /enter the code ([A-Z0-9]{9}) to authenticate/.exec(stderr);
-      if (m && !signIn) signIn = completeDeviceLogin(k.endpoints.authority, k.endpoints.caFile, m[1]!, k.endpoints.admin.userPrincipalName, k.endpoints.admin.password);
+  const shell = (script: string, opts: { env?: boolean } = {}): Promise<Run & { signedIn: boolean }> =>
+    new Promise((resolveRun) => {
+      const prelude = opts.env === false ? '' : `eval "$("${process.execPath}" "${KENTRA_BIN}" env)"\n`;
+      const child = spawn('bash', ['-c', `set -e\n${prelude}${script}`], { env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let signIn: Promise<string> | undefined;
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /enter the code ([A-Z0-9]{9}) to authenticate/.exec(stderr);
+        if (m && !signIn)
+          signIn = completeDeviceLogin(
+            k.endpoints.authority,
+            k.endpoints.caFile,
+            m[1]!,
+            k.endpoints.admin.userPrincipalName,
+            k.endpoints.admin.password,
+          );
+      });
+      child.on('close', async (code) => {
+        if (signIn) await signIn;
+        resolveRun({ code: code ?? -1, stdout, stderr, signedIn: !!signIn });
+      });
     });
-    child.on('close', async (code) => {
-      if (signIn) await signIn;
-      resolveRun({ code: code ?? -1, stdout, stderr, signedIn: !!signIn });
-    });
-  });
 
   before(async () => {
     k = await startTestKentra({ extraArgs: ['--provisioning-delay', '0'] });
     dir = mkdtempSync(join(tmpdir(), 'kentra-newcomer-'));
     baseEnv = { PATH: machinePath(), HOME: dir, KENTRA_DATA_DIR: k.dataDir, LANG: 'C.UTF-8' };
     // The set-up runs kentra by its path, so that each test below starts from `kentra env`.
-    const setup = await shell(`kentra() { "${process.execPath}" "${KENTRA_BIN}" "$@"; }
+    const setup = await shell(
+      `kentra() { "${process.execPath}" "${KENTRA_BIN}" "$@"; }
 kentra login -u '${k.endpoints.admin.userPrincipalName}' -p '${k.endpoints.admin.password}' >/dev/null
 gid=$(kentra ad group create --display-name myAKSAdminGroup --mail-nickname myAKSAdminGroup --query id -o tsv)
 kentra ad group member add --group myAKSAdminGroup --member-id "$(kentra ad signed-in-user show --query id -o tsv)"
-echo "$gid"`, { env: false });
+echo "$gid"`,
+      { env: false },
+    );
     assert.equal(setup.code, 0, setup.stderr);
     adminGroup = setup.stdout.trim();
   });
@@ -85,7 +97,7 @@ kubectl --kubeconfig "$HOME/empty-kubeconfig" --token unused --server "\${AZURE_
     assert.ok(bundle.startsWith(k.dataDir), `the bundle is written into the data dir: ${bundle}`);
     const pems = readFileSync(bundle, 'utf8').match(/-----BEGIN CERTIFICATE-----/g) ?? [];
     assert.ok(pems.length > 50, `the bundle holds the system roots too (Go's SSL_CERT_FILE replaces them): ${pems.length} certificates`);
-    assert.ok(readFileSync(bundle, 'utf8').includes(readFileSync(k.endpoints.caFile, 'utf8').trim()), 'and Kentra\'s CA');
+    assert.ok(readFileSync(bundle, 'utf8').includes(readFileSync(k.endpoints.caFile, 'utf8').trim()), "and Kentra's CA");
     assert.match(r.stdout, new RegExp(`REQUESTS_CA_BUNDLE=${bundle}`));
     assert.match(r.stdout, new RegExp(`NODE_EXTRA_CA_CERTS=${k.endpoints.caFile}`));
     assert.match(r.stdout, /^python 200$/m, 'Python requests trusts Kentra');
@@ -95,17 +107,23 @@ kubectl --kubeconfig "$HOME/empty-kubeconfig" --token unused --server "\${AZURE_
 
   it('kubelogin against an authority whose CA is not trusted says what to run', async () => {
     // A shell without `kentra env`, and no Kentra data directory to find the CA in.
-    const r = await shell(`unset KENTRA_DATA_DIR
+    const r = await shell(
+      `unset KENTRA_DATA_DIR
 "${process.execPath}" "${KENTRA_BIN.replace(/cli\/kentra\.js$/, 'kubelogin/bin.cjs')}" get-token --login ropc --server-id 6dae42f8-4368-4678-94ff-3960e28e3630 \\
   --client-id 80faf920-1908-4b52-b5ef-a8e7bedfc67a --tenant-id '${k.endpoints.tenantId}' --authority-host '${k.endpoints.authority}/' \\
-  --username '${k.endpoints.admin.userPrincipalName}' --password '${k.endpoints.admin.password}' --cache-dir "$HOME/tls-cache"`, { env: false });
+  --username '${k.endpoints.admin.userPrincipalName}' --password '${k.endpoints.admin.password}' --cache-dir "$HOME/tls-cache"`,
+      { env: false },
+    );
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^Error: failed to get token: .*certificate/m);
     assert.match(r.stderr, /eval "\$\(kentra env\)"/, `the fix is named: ${r.stderr}`);
     // With the local Kentra's data directory known, kubelogin trusts that Kentra's CA by itself.
-    const local = await shell(`"${process.execPath}" "${KENTRA_BIN.replace(/cli\/kentra\.js$/, 'kubelogin/bin.cjs')}" get-token --login ropc --server-id 6dae42f8-4368-4678-94ff-3960e28e3630 \\
+    const local = await shell(
+      `"${process.execPath}" "${KENTRA_BIN.replace(/cli\/kentra\.js$/, 'kubelogin/bin.cjs')}" get-token --login ropc --server-id 6dae42f8-4368-4678-94ff-3960e28e3630 \\
   --client-id 80faf920-1908-4b52-b5ef-a8e7bedfc67a --tenant-id '${k.endpoints.tenantId}' --authority-host '${k.endpoints.authority}/' \\
-  --username '${k.endpoints.admin.userPrincipalName}' --password '${k.endpoints.admin.password}' --cache-dir "$HOME/tls-cache"`, { env: false });
+  --username '${k.endpoints.admin.userPrincipalName}' --password '${k.endpoints.admin.password}' --cache-dir "$HOME/tls-cache"`,
+      { env: false },
+    );
     assert.equal(local.code, 0, local.stderr);
     assert.equal(JSON.parse(local.stdout).kind, 'ExecCredential');
   });
@@ -121,7 +139,11 @@ kubectl get nodes`);
     assert.ok(r.signedIn, 'kubelogin asked for a device-code sign-in');
     assert.match(r.stdout, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\n\S+\s+Ready/);
     const user = parse(readFileSync(join(dir, '.kube', 'config'), 'utf8')).users.find((u: any) => u.name === 'clusterUser_rgArc_arc1').user;
-    assert.equal(user.exec.args[user.exec.args.indexOf('--server-id') + 1], '6256c85f-0aad-4d50-b960-e6e9b21efe35', 'the Arc server application');
+    assert.equal(
+      user.exec.args[user.exec.args.indexOf('--server-id') + 1],
+      '6256c85f-0aad-4d50-b960-e6e9b21efe35',
+      'the Arc server application',
+    );
   });
 
   it('document 002: get-credentials --format azure, kubelogin convert-kubeconfig, kubectl get nodes (offline)', async () => {
@@ -135,15 +157,24 @@ kubectl get nodes`);
     assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
     assert.match(r.stdout, /The azure auth plugin has been removed/, 'kubectl refuses the auth-provider format first');
     assert.match(r.stdout, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\n\S+\s+Ready/m);
-    const user = parse(readFileSync(join(dir, '.kube', 'config'), 'utf8')).users.find((u: any) => u.name === 'clusterUser_myResourceGroup_myManagedCluster').user;
-    assert.deepEqual(user.exec.args.slice(0, 5), ['get-token', '--login', 'devicecode', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630']);
+    const user = parse(readFileSync(join(dir, '.kube', 'config'), 'utf8')).users.find(
+      (u: any) => u.name === 'clusterUser_myResourceGroup_myManagedCluster',
+    ).user;
+    assert.deepEqual(user.exec.args.slice(0, 5), [
+      'get-token',
+      '--login',
+      'devicecode',
+      '--server-id',
+      '6dae42f8-4368-4678-94ff-3960e28e3630',
+    ]);
   });
 
   it('attack: a token for the AKS server app is refused by the Arc cluster, and an Arc token by the AKS cluster', async () => {
     const AKS = ['6dae42f8-4368-4678-94ff-3960e28e3630', '80faf920-1908-4b52-b5ef-a8e7bedfc67a'];
     const ARC = ['6256c85f-0aad-4d50-b960-e6e9b21efe35', '3f4439ff-e698-4d6d-84fe-09c9d574f06b'];
     // Each kubeconfig's exec args rewritten to ask for the other server app (tokens both users hold already).
-    const crossed = (context: string, from: string[], to: string[]) => shell(`
+    const crossed = (context: string, from: string[], to: string[]) =>
+      shell(`
 kubectl config view --raw --minify --context ${context} > "$HOME/${context}-crossed.yaml"
 sed -i -e 's/${from[0]}/${to[0]}/' -e 's/${from[1]}/${to[1]}/' "$HOME/${context}-crossed.yaml"
 grep -q -- '${to[0]}' "$HOME/${context}-crossed.yaml"
@@ -153,30 +184,48 @@ kubectl --kubeconfig "$HOME/${context}-crossed.yaml" get nodes || echo "exit $?"
       assert.equal(r.stdout, 'exit 1\n');
       assert.match(r.stderr, /error: You must be logged in to the server/);
     }
-    assert.match(k.logs(), /expected audience \\"6256c85f-0aad-4d50-b960-e6e9b21efe35\\" got \[\\"6dae42f8/, 'the Arc cluster names the audience it wants');
+    assert.match(
+      k.logs(),
+      /expected audience \\"6256c85f-0aad-4d50-b960-e6e9b21efe35\\" got \[\\"6dae42f8/,
+      'the Arc cluster names the audience it wants',
+    );
   });
 
   it('attack: aks get-versions without a token is refused', async () => {
     const { httpsFetch } = await import('../support/http.js');
-    const r = await httpsFetch(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.ContainerService/locations/centralus/kubernetesVersions?api-version=2024-02-01`, { caFile: k.endpoints.caFile });
+    const r = await httpsFetch(
+      `${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}/providers/Microsoft.ContainerService/locations/centralus/kubernetesVersions?api-version=2024-02-01`,
+      { caFile: k.endpoints.caFile },
+    );
     assert.equal(r.status, 401);
     assert.ok(r.json().error.code, r.text);
   });
 
-  it('aks create --generate-ssh-keys: the key it made in ~/.ssh is the cluster\'s linuxProfile', async () => {
+  it("aks create --generate-ssh-keys: the key it made in ~/.ssh is the cluster's linuxProfile", async () => {
     const r = await shell(`kentra aks show -g myResourceGroup -n myManagedCluster --query linuxProfile -o json
 cat "$HOME/.ssh/id_rsa.pub"; stat -c %a "$HOME/.ssh/id_rsa"`);
     assert.equal(r.code, 0, r.stderr);
-    const [json, pub, mode] = [r.stdout.slice(0, r.stdout.lastIndexOf('}') + 1), ...r.stdout.slice(r.stdout.lastIndexOf('}') + 2).trim().split('\n')];
+    const [json, pub, mode] = [
+      r.stdout.slice(0, r.stdout.lastIndexOf('}') + 1),
+      ...r.stdout
+        .slice(r.stdout.lastIndexOf('}') + 2)
+        .trim()
+        .split('\n'),
+    ];
     assert.deepEqual(JSON.parse(json!), { adminUsername: 'azureuser', ssh: { publicKeys: [{ keyData: pub }] } });
     assert.match(pub!, /^ssh-rsa AAAAB3NzaC1yc2E/);
     assert.equal(mode, '600');
   });
 
   it('an admin group ID that is not a group of the tenant gets a warning', async () => {
-    const r = await shell(`kentra aks update -g myResourceGroup -n myManagedCluster --aad-admin-group-object-ids 00000000-1111-4222-8333-444444444444,'${adminGroup}' >/dev/null`);
+    const r = await shell(
+      `kentra aks update -g myResourceGroup -n myManagedCluster --aad-admin-group-object-ids 00000000-1111-4222-8333-444444444444,'${adminGroup}' >/dev/null`,
+    );
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /^WARNING: The admin group '00000000-1111-4222-8333-444444444444' is not a group in tenant [0-9a-f-]+: its members will not be cluster admins/m);
+    assert.match(
+      r.stderr,
+      /^WARNING: The admin group '00000000-1111-4222-8333-444444444444' is not a group in tenant [0-9a-f-]+: its members will not be cluster admins/m,
+    );
     assert.doesNotMatch(r.stderr, new RegExp(adminGroup), 'the real group is not warned about');
   });
 
@@ -204,7 +253,9 @@ kubectl get nodes -o name | head -n 1`);
     assert.equal(r.code, 0, r.stderr);
     const modes = /Supported methods: ([^.]+)\./.exec(r.stdout)![1]!.split(', ');
     for (const mode of modes) {
-      const run = await shell(`kubelogin get-token --login ${mode} --server-id x --client-id x --tenant-id x --cache-dir "$HOME/modes" --timeout 2s </dev/null || true`);
+      const run = await shell(
+        `kubelogin get-token --login ${mode} --server-id x --client-id x --tenant-id x --cache-dir "$HOME/modes" --timeout 2s </dev/null || true`,
+      );
       assert.doesNotMatch(run.stderr, /not available/, `${mode} is listed: ${run.stderr}`);
     }
   });
@@ -213,7 +264,9 @@ kubectl get nodes -o name | head -n 1`);
     const usage = await shell('kentra aks show --resource-group myResourceGroup || echo "exit $?"');
     assert.match(usage.stderr, /^ERROR: the following arguments are required: --name\/-n\n/);
     assert.equal(usage.stdout, 'exit 2\n');
-    const bySubscription = await shell(`kentra aks show -g myResourceGroup -n myManagedCluster --subscription '${k.endpoints.subscriptionId}' --query name -o tsv`);
+    const bySubscription = await shell(
+      `kentra aks show -g myResourceGroup -n myManagedCluster --subscription '${k.endpoints.subscriptionId}' --query name -o tsv`,
+    );
     assert.equal(bySubscription.code, 0, bySubscription.stderr);
     assert.equal(bySubscription.stdout, 'myManagedCluster\n');
     const unknown = await shell('kentra aks show -g myResourceGroup -n myManagedCluster --subscription nope || echo "exit $?"');
@@ -225,7 +278,9 @@ kubectl get nodes -o name | head -n 1`);
   });
 
   it('aks get-versions, which K8sVersionNotSupported tells a user to run, lists the versions create accepts', async () => {
-    const refused = await shell('kentra aks create -g myResourceGroup -n old --kubernetes-version 1.19 --generate-ssh-keys || echo "exit $?"');
+    const refused = await shell(
+      'kentra aks create -g myResourceGroup -n old --kubernetes-version 1.19 --generate-ssh-keys || echo "exit $?"',
+    );
     assert.match(refused.stderr, /Please use \[az aks get-versions\] command/);
     const r = await shell(`kentra aks get-versions --location centralus --query 'values[?isDefault].version' -o tsv
 kentra aks get-versions -l centralus --query 'values[].version' -o tsv`);
@@ -262,17 +317,25 @@ kentra aks list -g myResourceGroup --query '[].name' -o tsv`);
       chmodSync(bin, 0o755);
       return bin;
     };
-    const build = (cache: string): Promise<Run & { ms: number }> => new Promise((resolveRun) => {
-      const started = Date.now();
-      const child = spawn('bash', [BUILD_SCRIPT, cache], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      // Never a real 10-minute build here: a run that goes past 60 s is stopped (and fails the test).
-      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
-      child.on('close', (code) => { clearTimeout(timer); resolveRun({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }); });
-    });
+    const build = (cache: string): Promise<Run & { ms: number }> =>
+      new Promise((resolveRun) => {
+        const started = Date.now();
+        const child = spawn('bash', [BUILD_SCRIPT, cache], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        // Never a real 10-minute build here: a run that goes past 60 s is stopped (and fails the test).
+        const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolveRun({ code: code ?? -1, stdout, stderr, ms: Date.now() - started });
+        });
+      });
 
     it('a cached build prints its path at once in both', async () => {
       const cache = mkdtempSync(join(tmpdir(), 'kentra-build-cache-'));
@@ -294,7 +357,17 @@ kentra aks list -g myResourceGroup --query '[].name' -o tsv`);
         const lock = join(cache, '.build-kube-apiserver.lock');
         // The "other build": holds the lock until the test has seen the second run wait, then leaves the binary.
         const release = join(cache, 'release');
-        const holder = spawn('flock', ['--exclusive', lock, 'bash', '-c', `while [ ! -e '${release}' ]; do sleep 0.1; done; mkdir -p '${cache}/kube-apiserver-v1.20.2'; printf '#!/bin/sh\\necho "Kubernetes v1.20.2"\\n' > '${cache}/kube-apiserver-v1.20.2/kube-apiserver'; chmod 755 '${cache}/kube-apiserver-v1.20.2/kube-apiserver'`], { stdio: 'ignore' });
+        const holder = spawn(
+          'flock',
+          [
+            '--exclusive',
+            lock,
+            'bash',
+            '-c',
+            `while [ ! -e '${release}' ]; do sleep 0.1; done; mkdir -p '${cache}/kube-apiserver-v1.20.2'; printf '#!/bin/sh\\necho "Kubernetes v1.20.2"\\n' > '${cache}/kube-apiserver-v1.20.2/kube-apiserver'; chmod 755 '${cache}/kube-apiserver-v1.20.2/kube-apiserver'`,
+          ],
+          { stdio: 'ignore' },
+        );
         const holderDone = new Promise((r) => holder.on('close', r));
         while (spawnSync('flock', ['--nonblock', lock, 'true']).status === 0) await new Promise((r) => setTimeout(r, 50));
         const second = build(cache);
@@ -330,27 +403,38 @@ kentra aks list -g myResourceGroup --query '[].name' -o tsv`);
       writeFileSync(join(dir, '.built'), '');
       return join(dir, 'kubelogin');
     };
-    const run = (cache: string): Promise<Run> => new Promise((resolveRun) => {
-      const child = spawn('bash', [GO_TOOL, 'kubelogin', cache], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
-      child.on('close', (code) => { clearTimeout(timer); resolveRun({ code: code ?? -1, stdout, stderr }); });
-    });
+    const run = (cache: string): Promise<Run> =>
+      new Promise((resolveRun) => {
+        const child = spawn('bash', [GO_TOOL, 'kubelogin', cache], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolveRun({ code: code ?? -1, stdout, stderr });
+        });
+      });
 
     it('a second run waits for the build in progress (a lock per tool), says so, then prints the cached path', async () => {
       const cache = mkdtempSync(join(tmpdir(), 'kentra-go-cache-'));
       try {
         const lock = join(cache, '.build-kubelogin.lock');
         const release = join(cache, 'release');
-        const holder = spawn('flock', ['--exclusive', lock, 'bash', '-c', `while [ ! -e '${release}' ]; do sleep 0.1; done`], { stdio: 'ignore' });
+        const holder = spawn('flock', ['--exclusive', lock, 'bash', '-c', `while [ ! -e '${release}' ]; do sleep 0.1; done`], {
+          stdio: 'ignore',
+        });
         const holderDone = new Promise((r) => holder.on('close', r));
         while (spawnSync('flock', ['--nonblock', lock, 'true']).status === 0) await new Promise((r) => setTimeout(r, 50));
         const second = run(cache);
         const deadline = Date.now() + 20_000;
-        while (Date.now() < deadline && spawnSync('bash', ['-c', `pgrep -f "${GO_TOOL} kubelogin ${cache}" >/dev/null`]).status !== 0) await new Promise((r) => setTimeout(r, 100));
+        while (Date.now() < deadline && spawnSync('bash', ['-c', `pgrep -f "${GO_TOOL} kubelogin ${cache}" >/dev/null`]).status !== 0)
+          await new Promise((r) => setTimeout(r, 100));
         await new Promise((r) => setTimeout(r, 1000));
         const bin = cached(cache); // the other build finishes: its binary and stamp are in the cache
         writeFileSync(release, '');

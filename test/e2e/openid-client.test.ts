@@ -21,16 +21,30 @@ const LOOPBACK = 'http://localhost:8400';
 describe('openid-client against Kentra', { timeout: 120_000 }, () => {
   let k: TestKentra;
   let check: TokenChecker;
-  const run = (s: Record<string, unknown>) => runClient({ lib: 'openid-client', flow: 'code', authority: k.endpoints.authority, tenantId: CLIENTS_TENANT, ...s }, { caFile: k.endpoints.caFile });
-  const cli = { clientId: CLI_APP, redirectUri: LOOPBACK, scopes: ['openid', 'profile', 'offline_access', 'api://orders-api/access_as_user'] };
+  const run = (s: Record<string, unknown>) =>
+    runClient(
+      { lib: 'openid-client', flow: 'code', authority: k.endpoints.authority, tenantId: CLIENTS_TENANT, ...s },
+      { caFile: k.endpoints.caFile },
+    );
+  const cli = {
+    clientId: CLI_APP,
+    redirectUri: LOOPBACK,
+    scopes: ['openid', 'profile', 'offline_access', 'api://orders-api/access_as_user'],
+  };
 
   before(async () => {
     const cert = await createSelfSignedCertificate({ commonName: 'orders-daemon' });
     const seed = extendSeed(clientSeed({ certificatePem: cert.certPem }), {
-      applications: [{
-        displayName: 'orders-portal', appId: WEB_APP, web: { redirectUris: [WEB_REDIRECT] }, secrets: [WEB_SECRET],
-        requiredResourceAccess: [{ resourceAppId: API_APP, resourceAccess: [{ id: API_SCOPE_ID, type: 'Scope' }] }], adminConsent: true,
-      }],
+      applications: [
+        {
+          displayName: 'orders-portal',
+          appId: WEB_APP,
+          web: { redirectUris: [WEB_REDIRECT] },
+          secrets: [WEB_SECRET],
+          requiredResourceAccess: [{ resourceAppId: API_APP, resourceAccess: [{ id: API_SCOPE_ID, type: 'Scope' }] }],
+          adminConsent: true,
+        },
+      ],
     });
     k = await startTestKentra({ seed });
     check = await tokenChecker(k.endpoints.authority, k.endpoints.caFile, CLIENTS_TENANT);
@@ -51,7 +65,13 @@ describe('openid-client against Kentra', { timeout: 120_000 }, () => {
     assert.equal(id.name, 'Alice');
     assert.equal(r.result.tokenType.toLowerCase(), 'bearer');
     assert.ok(r.result.expiresIn >= 3500 && r.result.expiresIn <= 5400, `expires_in ${r.result.expiresIn}`);
-    const at = await check.v2User(r.result.accessToken, { aud: API_APP, azp: CLI_APP, azpacr: '0', scp: 'access_as_user', username: ALICE.username });
+    const at = await check.v2User(r.result.accessToken, {
+      aud: API_APP,
+      azp: CLI_APP,
+      azpacr: '0',
+      scp: 'access_as_user',
+      username: ALICE.username,
+    });
     assert.equal(at.oid, id.oid);
     assert.equal(r.result.userinfo.sub, id.sub, 'userinfo sub is the id_token sub (the library checks it too)');
     assert.equal(r.result.userinfo.preferred_username, ALICE.username);
@@ -63,13 +83,27 @@ describe('openid-client against Kentra', { timeout: 120_000 }, () => {
   });
 
   it('a confidential web client with HTTP Basic authentication at the token endpoint', async () => {
-    const r = await run({ clientId: WEB_APP, secret: WEB_SECRET, clientAuth: 'basic', redirectUri: WEB_REDIRECT, scopes: ['openid', 'profile', 'api://orders-api/access_as_user'], ...ALICE });
+    const r = await run({
+      clientId: WEB_APP,
+      secret: WEB_SECRET,
+      clientAuth: 'basic',
+      redirectUri: WEB_REDIRECT,
+      scopes: ['openid', 'profile', 'api://orders-api/access_as_user'],
+      ...ALICE,
+    });
     assert.ok(r.ok, r.error);
     assert.equal(r.result.redirectedTo, WEB_REDIRECT);
     await check.idToken(r.result.idToken, { clientId: WEB_APP, username: ALICE.username, nonce: r.result.idTokenClaims.nonce });
     await check.v2User(r.result.accessToken, { aud: API_APP, azp: WEB_APP, azpacr: '1', scp: 'access_as_user', username: ALICE.username });
     assert.equal(r.result.refreshToken, false, 'no offline_access, no refresh token');
-    const wrong = await run({ clientId: WEB_APP, secret: 'not-the-secret', clientAuth: 'post', redirectUri: WEB_REDIRECT, scopes: ['openid', 'api://orders-api/access_as_user'], ...ALICE });
+    const wrong = await run({
+      clientId: WEB_APP,
+      secret: 'not-the-secret',
+      clientAuth: 'post',
+      redirectUri: WEB_REDIRECT,
+      scopes: ['openid', 'api://orders-api/access_as_user'],
+      ...ALICE,
+    });
     assert.equal(wrong.ok, false);
     assert.match(wrong.error!, /invalid_client: AADSTS7000215/);
   });
@@ -77,7 +111,10 @@ describe('openid-client against Kentra', { timeout: 120_000 }, () => {
   it('a code_verifier that does not match the challenge: AADSTS501481', async () => {
     const r = await run({ ...cli, ...ALICE, wrongVerifier: true });
     assert.equal(r.ok, false);
-    assert.match(r.error!, /invalid_grant: AADSTS501481: The Code_Verifier doesn't match the code_challenge supplied in the authorization request\./);
+    assert.match(
+      r.error!,
+      /invalid_grant: AADSTS501481: The Code_Verifier doesn't match the code_challenge supplied in the authorization request\./,
+    );
   });
 
   it('a redirect URI the app does not have is refused at /authorize with AADSTS50011 (no redirect)', async () => {
@@ -85,7 +122,10 @@ describe('openid-client against Kentra', { timeout: 120_000 }, () => {
     assert.ok(r.ok, r.error);
     assert.equal(r.result.status, 400);
     assert.equal(r.result.location, null, 'the browser is not sent to an unregistered URI');
-    assert.match(r.result.text, /AADSTS50011: The redirect URI 'https:\/\/attacker.example\/callback' specified in the request does not match the redirect URIs configured for the application/);
+    assert.match(
+      r.result.text,
+      /AADSTS50011: The redirect URI 'https:\/\/attacker.example\/callback' specified in the request does not match the redirect URIs configured for the application/,
+    );
     // A loopback URI on another path is not the registered one either.
     const path = await run({ ...cli, flow: 'authorize-page', redirectUri: 'http://localhost:8400/elsewhere' });
     assert.equal(path.result.status, 400);

@@ -48,13 +48,28 @@ describe('PoP tokens with the real kubectl against an AKS Arc cluster (issue 13)
     dir = mkdtempSync(join(tmpdir(), 'kentra-pop-'));
     const bin = commandShims(dir, { kubelogin: KUBELOGIN_BIN });
     env = {
-      PATH: `${bin}:${process.env.PATH}`, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir,
-      NODE_EXTRA_CA_CERTS: k.endpoints.caFile, KUBECONFIG: join(dir, 'kube', 'config'),
+      PATH: `${bin}:${process.env.PATH}`,
+      HOME: dir,
+      KENTRA_CONFIG_DIR: join(dir, 'config'),
+      KENTRA_DATA_DIR: k.dataDir,
+      NODE_EXTRA_CA_CERTS: k.endpoints.caFile,
+      KUBECONFIG: join(dir, 'kube', 'config'),
     };
     user = { upn: k.endpoints.admin.userPrincipalName, password: k.endpoints.admin.password };
     await cli.json('login', '-u', user.upn, '-p', user.password);
-    const group = (await cli.ok('ad', 'group', 'create', '--display-name', 'popAdmins', '--mail-nickname', 'popAdmins', '--query', 'id', '-o', 'tsv')).trim();
-    await cli.ok('ad', 'group', 'member', 'add', '--group', 'popAdmins', '--member-id', (await cli.ok('ad', 'signed-in-user', 'show', '--query', 'id', '-o', 'tsv')).trim());
+    const group = (
+      await cli.ok('ad', 'group', 'create', '--display-name', 'popAdmins', '--mail-nickname', 'popAdmins', '--query', 'id', '-o', 'tsv')
+    ).trim();
+    await cli.ok(
+      'ad',
+      'group',
+      'member',
+      'add',
+      '--group',
+      'popAdmins',
+      '--member-id',
+      (await cli.ok('ad', 'signed-in-user', 'show', '--query', 'id', '-o', 'tsv')).trim(),
+    );
     await cli.json('group', 'create', '--name', 'rgPop', '--location', 'centralus');
     const created = await cli.json('aksarc', 'create', '-g', 'rgPop', '-n', 'pop1', '--aad-admin-group-object-ids', group);
     armId = created.id;
@@ -102,19 +117,57 @@ describe('PoP tokens with the real kubectl against an AKS Arc cluster (issue 13)
   it('the same kubeconfig without PoP (a bearer token) still works on this cluster; a PoP token for another host is refused', async () => {
     const bearer = await kubectl(variant('bearer', []), ['get', 'nodes'], ropc());
     assert.equal(bearer.code, 0, bearer.stderr);
-    const other = await kubectl(variant('other-host', ['--pop-enabled', '--pop-claims', 'u=/subscriptions/x/resourceGroups/y/providers/Microsoft.Kubernetes/connectedClusters/other']), ['get', 'nodes'], ropc());
+    const other = await kubectl(
+      variant('other-host', [
+        '--pop-enabled',
+        '--pop-claims',
+        'u=/subscriptions/x/resourceGroups/y/providers/Microsoft.Kubernetes/connectedClusters/other',
+      ]),
+      ['get', 'nodes'],
+      ropc(),
+    );
     assert.equal(other.code, 1);
-    assert.match(other.stderr, /error: You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)/);
+    assert.match(
+      other.stderr,
+      /error: You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)/,
+    );
   });
 
   it('--pop-enabled with a mode upstream has no PoP for, or bad --pop-claims, fails with an error saying so', async () => {
-    const base = ['get-token', '--server-id', ARC_SERVER, '--tenant-id', k.endpoints.tenantId, '--client-id', '3f4439ff-e698-4d6d-84fe-09c9d574f06b', '--authority-host', `${k.endpoints.authority}/`, '--cache-dir', join(dir, 'errors')];
+    const base = [
+      'get-token',
+      '--server-id',
+      ARC_SERVER,
+      '--tenant-id',
+      k.endpoints.tenantId,
+      '--client-id',
+      '3f4439ff-e698-4d6d-84fe-09c9d574f06b',
+      '--authority-host',
+      `${k.endpoints.authority}/`,
+      '--cache-dir',
+      join(dir, 'errors'),
+    ];
     const cases: [string[], string][] = [
-      [['--pop-enabled'], 'Error: if enabling pop token mode, please provide the pop-claims flag containing the PoP token claims as a comma-separated string: `u=popClaimHost,key1=val1`\n'],
-      [['--pop-claims', 'u=x'], 'Error: pop-enabled flag is required to use the PoP token feature. Please provide both pop-enabled and pop-claims flags\n'],
-      [['--pop-enabled', '--pop-claims', 'host=x'], 'Error: required u-claim not provided for PoP token flow. Please provide the ARM ID of the cluster in the format `u=<ARM_ID>`\n'],
-      [['--pop-enabled', '--pop-claims', 'u'], 'Error: failed to parse PoP token claims. Ensure the claims are formatted as `key=value` with no extra whitespace\n'],
-      [['--pop-enabled', '--pop-claims', `u=${armId}`, '--login', 'devicecode'], 'Error: --pop-enabled works with -l interactive, spn and ropc (as upstream\'s PoP credentials), not with -l devicecode\n'],
+      [
+        ['--pop-enabled'],
+        'Error: if enabling pop token mode, please provide the pop-claims flag containing the PoP token claims as a comma-separated string: `u=popClaimHost,key1=val1`\n',
+      ],
+      [
+        ['--pop-claims', 'u=x'],
+        'Error: pop-enabled flag is required to use the PoP token feature. Please provide both pop-enabled and pop-claims flags\n',
+      ],
+      [
+        ['--pop-enabled', '--pop-claims', 'host=x'],
+        'Error: required u-claim not provided for PoP token flow. Please provide the ARM ID of the cluster in the format `u=<ARM_ID>`\n',
+      ],
+      [
+        ['--pop-enabled', '--pop-claims', 'u'],
+        'Error: failed to parse PoP token claims. Ensure the claims are formatted as `key=value` with no extra whitespace\n',
+      ],
+      [
+        ['--pop-enabled', '--pop-claims', `u=${armId}`, '--login', 'devicecode'],
+        "Error: --pop-enabled works with -l interactive, spn and ropc (as upstream's PoP credentials), not with -l devicecode\n",
+      ],
     ];
     for (const [args, stderr] of cases) {
       const r = await run(process.execPath, [KUBELOGIN_BIN, ...base, ...args]);

@@ -34,11 +34,22 @@ tenants:
 `;
 
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-});
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 
 describe('real kube-apiservers: restart, stop and start, delete, and an attached cluster', { timeout: 900_000, skip: backend.skip }, () => {
   let k: TestKentra;
@@ -53,7 +64,13 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     const dataDir = join(dir, 'kentra-data');
     mkdirSync(dataDir, { recursive: true });
     k = await startTestKentra({ seed: SEED, dataDir, extraArgs: ['--provisioning-delay', '0', ...backend.args()] });
-    env = { PATH: `${commandShims(dir, { kubelogin: KUBELOGIN_BIN })}:${process.env.PATH}`, HOME: dir, KENTRA_DATA_DIR: k.dataDir, NODE_EXTRA_CA_CERTS: k.endpoints.caFile, KUBECACHEDIR: join(dir, 'cache') };
+    env = {
+      PATH: `${commandShims(dir, { kubelogin: KUBELOGIN_BIN })}:${process.env.PATH}`,
+      HOME: dir,
+      KENTRA_DATA_DIR: k.dataDir,
+      NODE_EXTRA_CA_CERTS: k.endpoints.caFile,
+      KUBECACHEDIR: join(dir, 'cache'),
+    };
     await login();
   };
   /** kubectl until it succeeds (a real API server takes seconds to start), for at most 60 s. */
@@ -115,7 +132,7 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     assert.ok(!existsSync(folder), 'its folder (etcd data, keys) is removed');
   });
 
-  it('clusters report the kube-apiserver\'s own version and refuse another; kubectl 1.27–1.33 each work against it', async (t) => {
+  it("clusters report the kube-apiserver's own version and refuse another; kubectl 1.27–1.33 each work against it", async (t) => {
     const version = binaries!.version;
     t.diagnostic(`against ${backend.versions()}`);
     const created = await cli.json('aks', 'create', '-g', 'rg', '-n', 'ver', '--enable-aad', '--aad-admin-group-object-ids', ADMINS);
@@ -123,7 +140,10 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     assert.equal(created.currentKubernetesVersion, version);
     assert.equal(created.agentPoolProfiles[0].orchestratorVersion, version);
     const versions = await cli.json('aks', 'get-versions', '-l', 'eastus');
-    assert.deepEqual(versions.values.map((v: { version: string; patchVersions: object }) => [v.version, Object.keys(v.patchVersions)]), [[version.split('.').slice(0, 2).join('.'), [version]]]);
+    assert.deepEqual(
+      versions.values.map((v: { version: string; patchVersions: object }) => [v.version, Object.keys(v.patchVersions)]),
+      [[version.split('.').slice(0, 2).join('.'), [version]]],
+    );
     // Another is refused in ARM's shape, and nothing is created.
     const refused = await cli.run(['aks', 'create', '-g', 'rg', '-n', 'ver-old', '--kubernetes-version', '1.29.4']);
     assert.equal(refused.code, 1);
@@ -136,12 +156,22 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     await cli.ok('aks', 'get-credentials', '-g', 'rg', '-n', 'ver', '--admin', '--file', admin);
     const server = JSON.parse(await kubectlOk(admin, ['version', '-o', 'json'])).serverVersion;
     assert.equal(server.gitVersion, `v${version}`, 'what the API server itself says');
-    assert.match(await kubectlOk(admin, ['get', 'nodes']), new RegExp(`\\naks-nodepool1-\\S+\\s+Ready\\s+\\S+\\s+\\S+\\s+v${version.replace(/\./g, '\\.')}\\n`));
+    assert.match(
+      await kubectlOk(admin, ['get', 'nodes']),
+      new RegExp(`\\naks-nodepool1-\\S+\\s+Ready\\s+\\S+\\s+\\S+\\s+v${version.replace(/\./g, '\\.')}\\n`),
+    );
 
     const user = join(dir, 'ver-user.kubeconfig');
     await cli.ok('aks', 'get-credentials', '-g', 'rg', '-n', 'ver', '--file', user);
-    const ropcEnv = (name: string, pw: string) => ({ AAD_LOGIN_METHOD: 'ropc', AAD_USER_PRINCIPAL_NAME: `${name}@${D}`, AAD_USER_PRINCIPAL_PASSWORD: pw, KUBECACHEDIR: join(dir, `ver-cache-${name}`) });
-    const kubectls = readdirSync(KUBECTL_DIR).filter((f) => /^kubectl\.1\.\d+$/.test(f)).sort((a, b) => minorOf(a.slice(8)) - minorOf(b.slice(8)));
+    const ropcEnv = (name: string, pw: string) => ({
+      AAD_LOGIN_METHOD: 'ropc',
+      AAD_USER_PRINCIPAL_NAME: `${name}@${D}`,
+      AAD_USER_PRINCIPAL_PASSWORD: pw,
+      KUBECACHEDIR: join(dir, `ver-cache-${name}`),
+    });
+    const kubectls = readdirSync(KUBECTL_DIR)
+      .filter((f) => /^kubectl\.1\.\d+$/.test(f))
+      .sort((a, b) => minorOf(a.slice(8)) - minorOf(b.slice(8)));
     assert.ok(kubectls.length >= 7, `kubectl versions on the machine: ${kubectls.join(', ')}`);
     const seen: string[] = [];
     for (const name of kubectls) {
@@ -152,13 +182,24 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
       assert.match(nodes.stdout, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\naks-nodepool1-/, name);
       const bob = await runAs(['get', 'pods'], ropcEnv('bob', 'Bob-Passw0rd!'));
       assert.equal(bob.code, 1, name);
-      assert.equal(bob.stderr, `Error from server (Forbidden): pods is forbidden: User "bob@${D}" cannot list resource "pods" in API group "" in the namespace "default"\n`, name);
-      if (!backend.selfSubjectReview) { seen.push(name); continue; } // kube-apiserver before 1.28: no SelfSubjectReview v1
+      assert.equal(
+        bob.stderr,
+        `Error from server (Forbidden): pods is forbidden: User "bob@${D}" cannot list resource "pods" in API group "" in the namespace "default"\n`,
+        name,
+      );
+      if (!backend.selfSubjectReview) {
+        seen.push(name);
+        continue;
+      } // kube-apiserver before 1.28: no SelfSubjectReview v1
       const who = await runAs(['auth', 'whoami'], ropcEnv('alice', 'Alice-Passw0rd!'));
       if (minorOf(name.slice(8)) < 28) {
         // kubectl 1.27 asks only for SelfSubjectReview v1alpha1/v1beta1, which a 1.30+ server no longer serves (upstream's skew, not Kentra's).
         assert.equal(who.code, 1, name);
-        assert.match(who.stderr, /^error: the selfsubjectreviews API is not enabled in the cluster\nenable APISelfSubjectReview feature gate and authentication\.k8s\.io\/v1alpha1 or authentication\.k8s\.io\/v1beta1 API\n+$/, name);
+        assert.match(
+          who.stderr,
+          /^error: the selfsubjectreviews API is not enabled in the cluster\nenable APISelfSubjectReview feature gate and authentication\.k8s\.io\/v1alpha1 or authentication\.k8s\.io\/v1beta1 API\n+$/,
+          name,
+        );
         seen.push(`${name} (auth whoami: not served to it)`);
         continue;
       }
@@ -177,45 +218,111 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     const serving = await ca.issue({ commonName: 'kube-apiserver', ipAddresses: ['127.0.0.1'], usage: 'server' });
     const root = await ca.issue({ commonName: `${name}-root`, organizations: ['system:masters'], usage: 'client' });
     const sa = await serviceAccountSigningKey();
-    const file = (f: string, text: string) => { writeFileSync(join(ext, f), text, { mode: 0o600 }); return join(ext, f); };
+    const file = (f: string, text: string) => {
+      writeFileSync(join(ext, f), text, { mode: 0o600 });
+      return join(ext, f);
+    };
     const caFile = file('ca.pem', ca.certPem);
     const [apiPort, etcdPort, peerPort] = [await freePort(), await freePort(), await freePort()];
     const server = `https://127.0.0.1:${apiPort}`;
     const proc = (cmd: string, args: string[], log: string) => {
       const p = spawn(cmd, args, { cwd: ext, stdio: ['ignore', 'ignore', 'pipe'] });
       let text = '';
-      p.stderr!.on('data', (d: Buffer) => { text += d.toString(); writeFileSync(join(ext, log), text); });
+      p.stderr!.on('data', (d: Buffer) => {
+        text += d.toString();
+        writeFileSync(join(ext, log), text);
+      });
       started.push(p);
       return p;
     };
-    const log = () => { try { return readFileSync(join(ext, 'kube-apiserver.log'), 'utf8'); } catch { return ''; } };
+    const log = () => {
+      try {
+        return readFileSync(join(ext, 'kube-apiserver.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    };
     return {
-      ext, server, caFile, log,
+      ext,
+      server,
+      caFile,
+      log,
       /** Starts etcd and the API server with these flags added; resolves to a system:masters kubeconfig once it is ready. */
       start: async (flags: string[]) => {
-        proc(binaries!.etcd, ['--name', 'default', '--data-dir', join(ext, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
-          '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-cluster', `default=http://127.0.0.1:${peerPort}`], 'etcd.log');
-        proc(binaries!.kubeApiserver, [
-          '--bind-address=127.0.0.1', `--secure-port=${apiPort}`, ...(minorOf(binaries!.version) < 24 ? ['--insecure-port=0'] : []), '--advertise-address=127.0.0.1', '--endpoint-reconciler-type=none',
-          `--etcd-servers=http://127.0.0.1:${etcdPort}`, '--service-cluster-ip-range=10.96.0.0/24', `--cert-dir=${ext}`,
-          `--tls-cert-file=${file('serving.pem', serving.certPem)}`, `--tls-private-key-file=${file('serving-key.pem', serving.keyPem)}`, `--client-ca-file=${caFile}`,
-          `--service-account-key-file=${file('sa.pub', sa.publicKeyPem)}`, `--service-account-signing-key-file=${file('sa.key', sa.privateKeyPem)}`,
-          `--service-account-issuer=${server}`, `--api-audiences=${server}`, '--anonymous-auth=false',
-          ...flags,
-        ], 'kube-apiserver.log');
-        const rootConfig = file('root.kubeconfig', stringify({
-          apiVersion: 'v1', kind: 'Config', 'current-context': 'root',
-          clusters: [{ name, cluster: { server, 'certificate-authority-data': Buffer.from(ca.certPem).toString('base64') } }],
-          users: [{ name: 'root', user: { 'client-certificate-data': Buffer.from(root.certPem).toString('base64'), 'client-key-data': Buffer.from(root.keyPem).toString('base64') } }],
-          contexts: [{ name: 'root', context: { cluster: name, user: 'root' } }],
-        }));
+        proc(
+          binaries!.etcd,
+          [
+            '--name',
+            'default',
+            '--data-dir',
+            join(ext, 'etcd'),
+            '--listen-client-urls',
+            `http://127.0.0.1:${etcdPort}`,
+            '--advertise-client-urls',
+            `http://127.0.0.1:${etcdPort}`,
+            '--listen-peer-urls',
+            `http://127.0.0.1:${peerPort}`,
+            '--initial-advertise-peer-urls',
+            `http://127.0.0.1:${peerPort}`,
+            '--initial-cluster',
+            `default=http://127.0.0.1:${peerPort}`,
+          ],
+          'etcd.log',
+        );
+        proc(
+          binaries!.kubeApiserver,
+          [
+            '--bind-address=127.0.0.1',
+            `--secure-port=${apiPort}`,
+            ...(minorOf(binaries!.version) < 24 ? ['--insecure-port=0'] : []),
+            '--advertise-address=127.0.0.1',
+            '--endpoint-reconciler-type=none',
+            `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+            '--service-cluster-ip-range=10.96.0.0/24',
+            `--cert-dir=${ext}`,
+            `--tls-cert-file=${file('serving.pem', serving.certPem)}`,
+            `--tls-private-key-file=${file('serving-key.pem', serving.keyPem)}`,
+            `--client-ca-file=${caFile}`,
+            `--service-account-key-file=${file('sa.pub', sa.publicKeyPem)}`,
+            `--service-account-signing-key-file=${file('sa.key', sa.privateKeyPem)}`,
+            `--service-account-issuer=${server}`,
+            `--api-audiences=${server}`,
+            '--anonymous-auth=false',
+            ...flags,
+          ],
+          'kube-apiserver.log',
+        );
+        const rootConfig = file(
+          'root.kubeconfig',
+          stringify({
+            apiVersion: 'v1',
+            kind: 'Config',
+            'current-context': 'root',
+            clusters: [{ name, cluster: { server, 'certificate-authority-data': Buffer.from(ca.certPem).toString('base64') } }],
+            users: [
+              {
+                name: 'root',
+                user: {
+                  'client-certificate-data': Buffer.from(root.certPem).toString('base64'),
+                  'client-key-data': Buffer.from(root.keyPem).toString('base64'),
+                },
+              },
+            ],
+            contexts: [{ name: 'root', context: { cluster: name, user: 'root' } }],
+          }),
+        );
         const up = await eventually(rootConfig, ['get', '--raw', '/readyz']);
         assert.equal(up.code, 0, `${up.stderr}\n${log().split('\n').slice(-10).join('\n')}`);
         return rootConfig;
       },
     };
   };
-  const ropc = (name: string, pw: string) => ({ AAD_LOGIN_METHOD: 'ropc', AAD_USER_PRINCIPAL_NAME: `${name}@${D}`, AAD_USER_PRINCIPAL_PASSWORD: pw, KUBECACHEDIR: join(dir, `cache-${name}`) });
+  const ropc = (name: string, pw: string) => ({
+    AAD_LOGIN_METHOD: 'ropc',
+    AAD_USER_PRINCIPAL_NAME: `${name}@${D}`,
+    AAD_USER_PRINCIPAL_PASSWORD: pw,
+    KUBECACHEDIR: join(dir, `cache-${name}`),
+  });
   const ALICE_PW = 'Alice-Passw0rd!';
   const BOB_PW = 'Bob-Passw0rd!';
   /** `kubectl auth whoami` natively (SelfSubjectReview) where the server has it. */
@@ -234,14 +341,32 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     const jwtOut = join(dir, 'webhooks-jwt');
 
     const attach = async (name: string, api: { server: string; caFile: string }, out: string) => {
-      await cli.json('aks', 'attach', '-g', 'rg', '-n', name, '--server', api.server, '--ca-file', api.caFile, '--aad-admin-group-object-ids', ADMINS, '--kubernetes-version', binaries!.version);
+      await cli.json(
+        'aks',
+        'attach',
+        '-g',
+        'rg',
+        '-n',
+        name,
+        '--server',
+        api.server,
+        '--ca-file',
+        api.caFile,
+        '--aad-admin-group-object-ids',
+        ADMINS,
+        '--kubernetes-version',
+        binaries!.version,
+      );
       return cli.json('aks', 'webhook-config', '-g', 'rg', '-n', name, '--dir', out);
     };
     const webhookConfig = await attach('onprem', webhookApi, webhookOut);
     // Webhook mode: the flags as printed (the structured file is the alternative, not used here).
     const webhookRoot = await webhookApi.start(webhookConfig.flags as string[]);
     // AKS's admin-group binding, as webhook-config wrote it for this cluster.
-    assert.match(await kubectlOk(webhookRoot, ['apply', '-f', join(webhookOut, 'admin-group-binding.yaml')]), /clusterrolebinding\.rbac\.authorization\.k8s\.io\/aks-cluster-admin-binding-aad created/);
+    assert.match(
+      await kubectlOk(webhookRoot, ['apply', '-f', join(webhookOut, 'admin-group-binding.yaml')]),
+      /clusterrolebinding\.rbac\.authorization\.k8s\.io\/aks-cluster-admin-binding-aad created/,
+    );
 
     const user = join(dir, 'onprem-user.kubeconfig');
     await cli.ok('aks', 'get-credentials', '-g', 'rg', '-n', 'onprem', '--file', user);
@@ -254,14 +379,23 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     assert.match(ns.stdout, /^NAME\s+STATUS\s+AGE\n(.*\n)*kube-system\s+Active/);
     const bob = await kubectl(user, ['get', 'namespaces'], ropc('bob', BOB_PW));
     assert.equal(bob.code, 1);
-    assert.equal(bob.stderr, `Error from server (Forbidden): namespaces is forbidden: User "bob@${D}" cannot list resource "namespaces" in API group "" at the cluster scope\n`);
+    assert.equal(
+      bob.stderr,
+      `Error from server (Forbidden): namespaces is forbidden: User "bob@${D}" cannot list resource "namespaces" in API group "" at the cluster scope\n`,
+    );
     if (!jwtApi) return; // before 1.30 there is no structured authentication configuration
 
     // Structured mode: the same cluster's settings, --authentication-config in place of the three token webhook flags.
     const jwtConfig = await attach('onprem-jwt', jwtApi, jwtOut);
     const authConfig = join(jwtOut, 'authentication-config.yaml');
-    assert.equal(parse(readFileSync(authConfig, 'utf8')).apiVersion, minorOf(binaries!.version) >= 34 ? 'apiserver.config.k8s.io/v1' : 'apiserver.config.k8s.io/v1beta1');
-    const jwtFlags = [...(jwtConfig.flags as string[]).filter((f) => !f.startsWith('--authentication-token-webhook')), `--authentication-config=${authConfig}`];
+    assert.equal(
+      parse(readFileSync(authConfig, 'utf8')).apiVersion,
+      minorOf(binaries!.version) >= 34 ? 'apiserver.config.k8s.io/v1' : 'apiserver.config.k8s.io/v1beta1',
+    );
+    const jwtFlags = [
+      ...(jwtConfig.flags as string[]).filter((f) => !f.startsWith('--authentication-token-webhook')),
+      `--authentication-config=${authConfig}`,
+    ];
     const jwtRoot = await jwtApi.start(jwtFlags);
     await kubectlOk(jwtRoot, ['apply', '-f', join(jwtOut, 'admin-group-binding.yaml')]);
     const jwtUser = join(dir, 'onprem-jwt-user.kubeconfig');
@@ -270,8 +404,15 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
     // The same user, through kubelogin with the same token cache, is the same Kubernetes user on both.
     const aliceWebhook = await whoami(user, ropc('alice', ALICE_PW));
     const aliceJwt = await whoami(jwtUser, ropc('alice', ALICE_PW));
-    const rows = (table: string) => table.split('\n').filter((l) => /^(Username|Groups)\s/.test(l)).map((l) => l.split(/\s+/).join(' '));
-    assert.match(aliceJwt, new RegExp(`^ATTRIBUTE\\s+VALUE\\nUsername\\s+alice@${D.replace(/\./g, '\\.')}\\nGroups\\s+\\[${ADMINS} system:authenticated\\]\\n`));
+    const rows = (table: string) =>
+      table
+        .split('\n')
+        .filter((l) => /^(Username|Groups)\s/.test(l))
+        .map((l) => l.split(/\s+/).join(' '));
+    assert.match(
+      aliceJwt,
+      new RegExp(`^ATTRIBUTE\\s+VALUE\\nUsername\\s+alice@${D.replace(/\./g, '\\.')}\\nGroups\\s+\\[${ADMINS} system:authenticated\\]\\n`),
+    );
     assert.deepEqual(rows(aliceJwt), rows(aliceWebhook));
     // What differs: the webhook adds the object ID as an extra (Azure RBAC reads it); the structured file cannot (see docs).
     assert.match(aliceWebhook, new RegExp(`\\nExtra: oid\\s+\\[${ALICE}\\]\\n`));
@@ -283,13 +424,20 @@ describe('real kube-apiservers: restart, stop and start, delete, and an attached
 
     // A Kentra token for another audience (ARM) is refused by both, each in its own way (401).
     const arm = await cli.ok('account', 'get-access-token', '--query', 'accessToken', '-o', 'tsv');
-    for (const [name, from] of [['webhook', user], ['jwt', jwtUser]] as const) {
+    for (const [name, from] of [
+      ['webhook', user],
+      ['jwt', jwtUser],
+    ] as const) {
       const cfg = parse(readFileSync(from, 'utf8'));
       const file = join(dir, `${name}-arm-token.kubeconfig`);
       writeFileSync(file, stringify({ ...cfg, users: [{ name: cfg.users[0].name, user: { token: arm.trim() } }] }));
       const r = await kubectl(file, ['get', 'namespaces']);
       assert.equal(r.code, 1, `${name}: ${r.stdout}`);
-      assert.match(r.stderr, /^error: You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)\n$/, `${name}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^error: You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)\n$/,
+        `${name}: ${r.stderr}`,
+      );
     }
   });
 });

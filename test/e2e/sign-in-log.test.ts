@@ -44,7 +44,8 @@ tenants:
 describe('sign-in log through Graph (msal-node)', { timeout: 120_000 }, () => {
   let k: TestKentra;
   let token: string;
-  const graph = (path: string) => httpsFetch(`${k.endpoints.authority}/v1.0${path}`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token}` } });
+  const graph = (path: string) =>
+    httpsFetch(`${k.endpoints.authority}/v1.0${path}`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token}` } });
   const signIns = (filter: string, extra = '') => graph(`/auditLogs/signIns?$filter=${encodeURIComponent(filter)}${extra}`);
   /** The log is written after the response, in batches: read until the entry is there (bounded). */
   const eventually = async (filter: string, count = 1) => {
@@ -60,17 +61,52 @@ describe('sign-in log through Graph (msal-node)', { timeout: 120_000 }, () => {
 
   before(async () => {
     k = await startTestKentra({ seed });
-    const r = await runClient({ lib: 'msal', flow: 'client-secret', authority: k.endpoints.authority, tenantId: TENANT, clientId: READER_APP, secret: READER_SECRET, scopes: [`${GRAPH}/.default`] }, { caFile: k.endpoints.caFile });
+    const r = await runClient(
+      {
+        lib: 'msal',
+        flow: 'client-secret',
+        authority: k.endpoints.authority,
+        tenantId: TENANT,
+        clientId: READER_APP,
+        secret: READER_SECRET,
+        scopes: [`${GRAPH}/.default`],
+      },
+      { caFile: k.endpoints.caFile },
+    );
     assert.ok(r.ok, r.error);
     token = r.result.accessToken;
   });
   after(async () => k?.close());
 
   it('a wrong password through msal-node (ROPC) appears with errorCode 50126, the user, the app and the resource', async () => {
-    const failed = await runClient({ lib: 'msal', flow: 'username-password', authority: k.endpoints.authority, tenantId: TENANT, clientId: CLI_APP, scopes: ['User.Read'], username: CAROL.username, password: WRONG_PASSWORD }, { caFile: k.endpoints.caFile });
+    const failed = await runClient(
+      {
+        lib: 'msal',
+        flow: 'username-password',
+        authority: k.endpoints.authority,
+        tenantId: TENANT,
+        clientId: CLI_APP,
+        scopes: ['User.Read'],
+        username: CAROL.username,
+        password: WRONG_PASSWORD,
+      },
+      { caFile: k.endpoints.caFile },
+    );
     assert.equal(failed.ok, false, 'msal-node refused the wrong password');
     assert.match(String(failed.error), /AADSTS50126/);
-    const ok = await runClient({ lib: 'msal', flow: 'username-password', authority: k.endpoints.authority, tenantId: TENANT, clientId: CLI_APP, scopes: ['User.Read'], username: CAROL.username, password: CAROL.password }, { caFile: k.endpoints.caFile });
+    const ok = await runClient(
+      {
+        lib: 'msal',
+        flow: 'username-password',
+        authority: k.endpoints.authority,
+        tenantId: TENANT,
+        clientId: CLI_APP,
+        scopes: ['User.Read'],
+        username: CAROL.username,
+        password: CAROL.password,
+      },
+      { caFile: k.endpoints.caFile },
+    );
     assert.ok(ok.ok, ok.error);
 
     const [row] = await eventually(`userId eq '${CAROL.id}' and status/errorCode eq 50126`);
@@ -88,7 +124,9 @@ describe('sign-in log through Graph (msal-node)', { timeout: 120_000 }, () => {
     assert.equal(row!.conditionalAccessStatus, 'notApplied');
     assert.match(row!.createdDateTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 
-    const [success] = await eventually(`userPrincipalName eq '${CAROL.username.toUpperCase()}' and status/errorCode eq 0 and appId eq '${CLI_APP}'`);
+    const [success] = await eventually(
+      `userPrincipalName eq '${CAROL.username.toUpperCase()}' and status/errorCode eq 0 and appId eq '${CLI_APP}'`,
+    );
     assert.deepEqual(success!.status, { errorCode: 0, failureReason: null, additionalDetails: null });
     assert.equal(success!.userId, CAROL.id);
 
@@ -100,16 +138,30 @@ describe('sign-in log through Graph (msal-node)', { timeout: 120_000 }, () => {
   it('a wrong password on the sign-in page appears as an interactive Browser sign-in with 50126', async () => {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
-    const url = `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/authorize?` + new URLSearchParams({
-      client_id: CLI_APP, response_type: 'code', redirect_uri: 'http://localhost', scope: 'User.Read', code_challenge: challenge, code_challenge_method: 'S256', state: 's1',
-    });
+    const url =
+      `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/authorize?` +
+      new URLSearchParams({
+        client_id: CLI_APP,
+        response_type: 'code',
+        redirect_uri: 'http://localhost',
+        scope: 'User.Read',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        state: 's1',
+      });
     const page = await httpsFetch(url, { caFile: k.endpoints.caFile });
     assert.equal(page.status, 200);
     const state = hiddenField(page.text, 'state')!;
-    const posted = await postForm(url.split('?')[0]!, { state, username: CAROL.username, password: PAGE_WRONG_PASSWORD }, k.endpoints.caFile);
+    const posted = await postForm(
+      url.split('?')[0]!,
+      { state, username: CAROL.username, password: PAGE_WRONG_PASSWORD },
+      k.endpoints.caFile,
+    );
     assert.equal(posted.status, 400);
     const [row] = await eventually(`userId eq '${CAROL.id}' and status/errorCode eq 50126 and appId eq '${CLI_APP}'`, 2);
-    const browser = (await eventually(`userId eq '${CAROL.id}' and status/errorCode eq 50126`, 2)).find((r) => r.clientAppUsed === 'Browser');
+    const browser = (await eventually(`userId eq '${CAROL.id}' and status/errorCode eq 50126`, 2)).find(
+      (r) => r.clientAppUsed === 'Browser',
+    );
     assert.ok(row && browser, 'the page sign-in is in the log');
     assert.equal(browser!.isInteractive, true);
     assert.equal(browser!.appId, CLI_APP);
@@ -129,7 +181,9 @@ describe('sign-in log through Graph (msal-node)', { timeout: 120_000 }, () => {
 
     const future = await signIns(`createdDateTime ge 2999-01-01T00:00:00Z`);
     assert.deepEqual(future.json().value, []);
-    const window = await signIns(`createdDateTime ge 2020-01-01T00:00:00Z and createdDateTime le 2999-01-01T00:00:00Z and userId eq '${CAROL.id}'`);
+    const window = await signIns(
+      `createdDateTime ge 2020-01-01T00:00:00Z and createdDateTime le 2999-01-01T00:00:00Z and userId eq '${CAROL.id}'`,
+    );
     assert.ok(window.json().value.length >= 3);
   });
 
@@ -145,7 +199,11 @@ describe('sign-in log through Graph (msal-node)', { timeout: 120_000 }, () => {
   });
 
   it('holds no password, secret or token: neither in the stored rows nor in the Graph answers', async () => {
-    const answers = (await graph(`/auditLogs/signIns?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser' or t eq 'servicePrincipal')")}`)).text;
+    const answers = (
+      await graph(
+        `/auditLogs/signIns?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser' or t eq 'servicePrincipal')")}`,
+      )
+    ).text;
     const db = new Database(join(k.dataDir, 'kentra.db'), { readonly: true, fileMustExist: true });
     let rows: string;
     try {

@@ -43,16 +43,36 @@ describe('sign-in session in Chromium', { timeout: 120_000, skip: CHROMIUM_SKIP 
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   // Kentra listens on 127.0.0.1; Chromium may try ::1 first for `localhost`.
   const origin = () => k.endpoints.authority.replace('//localhost:', '//127.0.0.1:');
-  const authorize = (extra: Record<string, string> = {}) => `${origin()}/${TENANT}/oauth2/v2.0/authorize?${new URLSearchParams({
-    client_id: APP, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid User.Read', code_challenge: challenge, code_challenge_method: 'S256', state: 'chromium', ...extra,
-  })}`;
+  const authorize = (extra: Record<string, string> = {}) =>
+    `${origin()}/${TENANT}/oauth2/v2.0/authorize?${new URLSearchParams({
+      client_id: APP,
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      scope: 'openid User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'chromium',
+      ...extra,
+    })}`;
   /** Opens the URL and returns where the browser ends: the redirect URI's parameters, or null when Kentra shows a page. */
   const open = async (url: string): Promise<URLSearchParams | null> => {
     await page.goto(url);
     const now = new URL(page.url());
     return now.origin === new URL(REDIRECT).origin ? now.searchParams : null;
   };
-  const redeem = async (code: string) => postForm(`${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`, { grant_type: 'authorization_code', client_id: APP, code, redirect_uri: REDIRECT, code_verifier: verifier, scope: 'openid User.Read' }, k.endpoints.caFile);
+  const redeem = async (code: string) =>
+    postForm(
+      `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
+      {
+        grant_type: 'authorization_code',
+        client_id: APP,
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        scope: 'openid User.Read',
+      },
+      k.endpoints.caFile,
+    );
 
   before(async () => {
     client = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('the client got the answer'));
@@ -75,7 +95,10 @@ describe('sign-in session in Chromium', { timeout: 120_000, skip: CHROMIUM_SKIP 
     assert.equal(await open(authorize()), null, 'the sign-in page');
     await page.fill('input[name="username"]', DANA.username);
     await page.fill('input[name="password"]', DANA.password);
-    await Promise.all([page.waitForURL((u) => u.origin === new URL(REDIRECT).origin), page.click('button[type="submit"], input[type="submit"]')]);
+    await Promise.all([
+      page.waitForURL((u) => u.origin === new URL(REDIRECT).origin),
+      page.click('button[type="submit"], input[type="submit"]'),
+    ]);
     const first = new URL(page.url()).searchParams;
     assert.ok(first.get('code'), `a code after the password: ${page.url()}`);
 
@@ -102,7 +125,11 @@ describe('sign-in session in Chromium', { timeout: 120_000, skip: CHROMIUM_SKIP 
     assert.equal(await page.locator('input[name="password"]').count(), 1);
 
     await page.goto(`${origin()}/${TENANT}/oauth2/v2.0/logout`);
-    assert.equal((await context.cookies(`${origin()}/${TENANT}/`)).find((c) => c.name === 'kentra_sso'), undefined, 'the cookie is gone');
+    assert.equal(
+      (await context.cookies(`${origin()}/${TENANT}/`)).find((c) => c.name === 'kentra_sso'),
+      undefined,
+      'the cookie is gone',
+    );
     assert.equal((await open(authorize({ prompt: 'none' })))?.get('error'), 'login_required');
     assert.equal(await open(authorize()), null, 'the password page again');
   });

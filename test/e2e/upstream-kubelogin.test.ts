@@ -12,9 +12,7 @@ import { kentraCli } from '../support/kentra-cli.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 import { goTool } from '../support/tools.js';
-import {
-  AKS_CLIENT, AKS_SERVER, kentraEnvironment, requestCount, runCommand, upstreamBin,
-} from '../support/upstream-kubelogin.js';
+import { AKS_CLIENT, AKS_SERVER, kentraEnvironment, requestCount, runCommand, upstreamBin } from '../support/upstream-kubelogin.js';
 
 // Issue 15 part 1: upstream Azure/kubelogin (v0.2.19, built from its Go module) as the exec plugin of
 // the real kubectl, with the kubeconfigs `kentra aks get-credentials` writes, changed only by upstream's
@@ -37,7 +35,13 @@ const TOKEN_ROUTE = /^\/:tenant\/oauth2\/(v2\.0\/)?token$/;
 // Built (or taken from ~/.cache/kentra) by scripts/build-go-tool.sh; in CI a missing tool is an error, never a skip.
 const UPSTREAM = goTool('kubelogin');
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
-const KUBECTL = join(KUBECTL_DIR, readdirSync(KUBECTL_DIR).filter((f) => /^kubectl\.1\.\d+$/.test(f)).sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2])).at(-1) ?? 'kubectl');
+const KUBECTL = join(
+  KUBECTL_DIR,
+  readdirSync(KUBECTL_DIR)
+    .filter((f) => /^kubectl\.1\.\d+$/.test(f))
+    .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]))
+    .at(-1) ?? 'kubectl',
+);
 
 describe('upstream Azure/kubelogin with the real kubectl against kentra up', { timeout: 600_000, skip: UPSTREAM.skip }, () => {
   let k: TestKentra;
@@ -60,7 +64,13 @@ describe('upstream Azure/kubelogin with the real kubectl against kentra up', { t
   const isolated = (name: string): NodeJS.ProcessEnv => {
     const home = join(dir, `home-${++cases}-${name}`);
     mkdirSync(home, { recursive: true });
-    return { ...shellEnv, PATH: `${upstream.bin}:${shellEnv.PATH}`, HOME: home, XDG_CACHE_HOME: join(home, '.cache'), KUBECACHEDIR: join(home, '.kube', 'cache', 'kubelogin') };
+    return {
+      ...shellEnv,
+      PATH: `${upstream.bin}:${shellEnv.PATH}`,
+      HOME: home,
+      XDG_CACHE_HOME: join(home, '.cache'),
+      KUBECACHEDIR: join(home, '.kube', 'cache', 'kubelogin'),
+    };
   };
   /** A copy of a kubeconfig get-credentials wrote, for one test to change. */
   const copyOf = (file: string, name: string): string => {
@@ -68,7 +78,8 @@ describe('upstream Azure/kubelogin with the real kubectl against kentra up', { t
     copyFileSync(file, copy);
     return copy;
   };
-  const userOf = (kubeconfig: string) => parse(readFileSync(kubeconfig, 'utf8')).users[0] as { name: string; user: { exec: { command: string; args: string[] } } };
+  const userOf = (kubeconfig: string) =>
+    parse(readFileSync(kubeconfig, 'utf8')).users[0] as { name: string; user: { exec: { command: string; args: string[] } } };
   const kubectl = (env: NodeJS.ProcessEnv, kubeconfig: string, args: string[], signIn = false) =>
     runCommand(env, KUBECTL, ['--kubeconfig', kubeconfig, ...args], signIn ? { k, signIn: DEV } : {});
   const convert = async (env: NodeJS.ProcessEnv, kubeconfig: string, args: string[]) => {
@@ -80,7 +91,11 @@ describe('upstream Azure/kubelogin with the real kubectl against kentra up', { t
    * The documented workaround for what convert-kubeconfig drops (docs/clients.md): the converted args
    * plus Kentra's authority, written back with kubectl (which replaces the whole args list).
    */
-  const restoreAuthority = async (env: NodeJS.ProcessEnv, kubeconfig: string, added = ['--authority-host', authorityHost, '--disable-instance-discovery']) => {
+  const restoreAuthority = async (
+    env: NodeJS.ProcessEnv,
+    kubeconfig: string,
+    added = ['--authority-host', authorityHost, '--disable-instance-discovery'],
+  ) => {
     const { name, user } = userOf(kubeconfig);
     const args = [...user.exec.args, ...added];
     const r = await kubectl(env, kubeconfig, ['config', 'set-credentials', name, `--exec-arg=${args.join(',')}`]);
@@ -104,15 +119,42 @@ describe('upstream Azure/kubelogin with the real kubectl against kentra up', { t
     writeFileSync(pemFile, `${cert.certPem}${cert.keyPem}`);
     // Upstream reads PFX files with golang.org/x/crypto/pkcs12: SHA-1 MAC and 3DES only, not OpenSSL 3's default (AES, SHA-256).
     pfxFile = join(dir, 'pipeline.pfx');
-    const made = spawnSync('openssl', ['pkcs12', '-export', '-in', pemFile, '-out', pfxFile, '-passout', 'pass:pfx-Passw0rd', '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1'], { encoding: 'utf8' });
+    const made = spawnSync(
+      'openssl',
+      [
+        'pkcs12',
+        '-export',
+        '-in',
+        pemFile,
+        '-out',
+        pfxFile,
+        '-passout',
+        'pass:pfx-Passw0rd',
+        '-certpbe',
+        'PBE-SHA1-3DES',
+        '-keypbe',
+        'PBE-SHA1-3DES',
+        '-macalg',
+        'sha1',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(made.status, 0, made.stderr);
     opensslDefaultPfx = join(dir, 'pipeline-openssl3.pfx');
-    const made3 = spawnSync('openssl', ['pkcs12', '-export', '-in', pemFile, '-out', opensslDefaultPfx, '-passout', 'pass:pfx-Passw0rd'], { encoding: 'utf8' });
+    const made3 = spawnSync('openssl', ['pkcs12', '-export', '-in', pemFile, '-out', opensslDefaultPfx, '-passout', 'pass:pfx-Passw0rd'], {
+      encoding: 'utf8',
+    });
     assert.equal(made3.status, 0, made3.stderr);
     issuer = await startTestIssuer(dir);
-    const indent = (pem: string) => pem.trim().split('\n').map((l) => `              ${l}`).join('\n');
+    const indent = (pem: string) =>
+      pem
+        .trim()
+        .split('\n')
+        .map((l) => `              ${l}`)
+        .join('\n');
     k = await startTestKentra({
-      extraArgs: ['--provisioning-delay', '0'], env: { NODE_EXTRA_CA_CERTS: issuer.caFile },
+      extraArgs: ['--provisioning-delay', '0'],
+      env: { NODE_EXTRA_CA_CERTS: issuer.caFile },
       seed: `
 tenants:
   - id: ${TENANT}
@@ -144,13 +186,39 @@ ${indent(cert.certPem)}
     const cli = kentraCli(() => ({ ...shellEnv, HOME: join(dir, 'kentra-home') }));
     await cli.ok('login', '-u', DEV.username, '-p', DEV.password, '--tenant', TENANT);
     await cli.ok('group', 'create', '--name', 'rg', '--location', 'centralus', '--subscription', SUBSCRIPTION);
-    await cli.ok('aks', 'create', '-g', 'rg', '-n', 'upstream', '--subscription', SUBSCRIPTION, '--enable-aad', '--aad-admin-group-object-ids', ADMINS, '--generate-ssh-keys');
+    await cli.ok(
+      'aks',
+      'create',
+      '-g',
+      'rg',
+      '-n',
+      'upstream',
+      '--subscription',
+      SUBSCRIPTION,
+      '--enable-aad',
+      '--aad-admin-group-object-ids',
+      ADMINS,
+      '--generate-ssh-keys',
+    );
     pipelineSp = (await cli.ok('ad', 'sp', 'show', '--id', PIPELINE, '--query', 'id', '-o', 'tsv')).trim();
     nodeIdentitySp = (await cli.ok('ad', 'sp', 'show', '--id', NODE_IDENTITY, '--query', 'id', '-o', 'tsv')).trim();
     execKubeconfig = join(dir, 'exec.kubeconfig');
     azureKubeconfig = join(dir, 'azure.kubeconfig');
     await cli.ok('aks', 'get-credentials', '-g', 'rg', '-n', 'upstream', '--subscription', SUBSCRIPTION, '-f', execKubeconfig);
-    await cli.ok('aks', 'get-credentials', '-g', 'rg', '-n', 'upstream', '--subscription', SUBSCRIPTION, '-f', azureKubeconfig, '--format', 'azure');
+    await cli.ok(
+      'aks',
+      'get-credentials',
+      '-g',
+      'rg',
+      '-n',
+      'upstream',
+      '--subscription',
+      SUBSCRIPTION,
+      '-f',
+      azureKubeconfig,
+      '--format',
+      'azure',
+    );
   });
   after(async () => {
     await k?.close();
@@ -158,7 +226,7 @@ ${indent(cert.certPem)}
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('kubectl runs upstream kubelogin v0.2.19, not Kentra\'s', async (t) => {
+  it("kubectl runs upstream kubelogin v0.2.19, not Kentra's", async (t) => {
     const env = isolated('version');
     const where = await runCommand(env, 'bash', ['-c', 'command -v kubelogin']);
     assert.equal(where.stdout.trim(), join(upstream.bin, 'kubelogin'));
@@ -169,10 +237,13 @@ ${indent(cert.certPem)}
     const kubectlVersion = await runCommand(env, KUBECTL, ['version', '--client']);
     assert.equal(kubectlVersion.code, 0, kubectlVersion.stderr);
     t.diagnostic(`kubectl (${KUBECTL}): ${kubectlVersion.stdout.split('\n')[0]}`);
-    assert.ok(shellEnv.SSL_CERT_FILE && readFileSync(shellEnv.SSL_CERT_FILE, 'utf8').includes(readFileSync(k.endpoints.caFile, 'utf8').trim()), 'Go trusts Kentra through SSL_CERT_FILE from kentra env');
+    assert.ok(
+      shellEnv.SSL_CERT_FILE && readFileSync(shellEnv.SSL_CERT_FILE, 'utf8').includes(readFileSync(k.endpoints.caFile, 'utf8').trim()),
+      'Go trusts Kentra through SSL_CERT_FILE from kentra env',
+    );
   });
 
-  it('devicecode with the get-credentials kubeconfig as written: upstream\'s prompt, the sign-in, and the next kubectl served from its cache', async () => {
+  it("devicecode with the get-credentials kubeconfig as written: upstream's prompt, the sign-in, and the next kubectl served from its cache", async () => {
     const env = isolated('devicecode');
     const { user } = userOf(execKubeconfig);
     assert.deepEqual(user.exec.args.slice(-3), ['--authority-host', authorityHost, '--disable-instance-discovery']);
@@ -180,8 +251,16 @@ ${indent(cert.certPem)}
     assertNodes(first);
     assert.equal(first.signIns, 1);
     // Upstream prints the IdP's `message` verbatim with a newline (fmt.Fprintln(os.Stderr, dcm.Message)), nothing else.
-    assert.match(first.stderr, new RegExp(`^To sign in, use a web browser to open the page ${k.endpoints.authority.replace(/[.]/g, '\\.')}/devicelogin and enter the code [A-Z]{9} to authenticate\\.\\n$`));
-    assert.ok(existsSync(join(env.XDG_CACHE_HOME!, '.IdentityService', 'msal.cache')), 'MSAL\'s persistent cache is written under XDG_CACHE_HOME');
+    assert.match(
+      first.stderr,
+      new RegExp(
+        `^To sign in, use a web browser to open the page ${k.endpoints.authority.replace(/[.]/g, '\\.')}/devicelogin and enter the code [A-Z]{9} to authenticate\\.\\n$`,
+      ),
+    );
+    assert.ok(
+      existsSync(join(env.XDG_CACHE_HOME!, '.IdentityService', 'msal.cache')),
+      "MSAL's persistent cache is written under XDG_CACHE_HOME",
+    );
     assert.ok(existsSync(join(env.KUBECACHEDIR!, 'auth.json')), 'the authentication record is in KUBECACHEDIR');
     const before = await requestCount(k, TOKEN_ROUTE);
     const second = await kubectl(env, execKubeconfig, ['get', 'nodes']);
@@ -198,13 +277,30 @@ ${indent(cert.certPem)}
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /The azure auth plugin has been removed\./);
     const args = await convert(env, kubeconfig, []);
-    assert.deepEqual(args, ['get-token', '--login', 'devicecode', '--server-id', AKS_SERVER, '--client-id', AKS_CLIENT, '--tenant-id', TENANT, '--environment', 'AzurePublicCloud']);
+    assert.deepEqual(args, [
+      'get-token',
+      '--login',
+      'devicecode',
+      '--server-id',
+      AKS_SERVER,
+      '--client-id',
+      AKS_CLIENT,
+      '--tenant-id',
+      TENANT,
+      '--environment',
+      'AzurePublicCloud',
+    ]);
     // The auth-provider format has no key for an authority, and convert writes none (pkg/internal/converter/convert.go).
     // What kubectl runs now goes to the public cloud (this machine is offline: a refusing proxy makes that quick to see;
     // Go never proxies localhost, so Kentra would still be reached directly).
     const lost = await runCommand({ ...env, HTTPS_PROXY: 'http://127.0.0.1:9' }, 'kubelogin', args);
     assert.equal(lost.code, 1);
-    assert.match(lost.stderr, new RegExp(`^Error: failed to authenticate: unable to resolve an endpoint: server response error:\\n Get "https://login\\.microsoftonline\\.com/${TENANT}/v2\\.0/\\.well-known/openid-configuration`));
+    assert.match(
+      lost.stderr,
+      new RegExp(
+        `^Error: failed to authenticate: unable to resolve an endpoint: server response error:\\n Get "https://login\\.microsoftonline\\.com/${TENANT}/v2\\.0/\\.well-known/openid-configuration`,
+      ),
+    );
     await restoreAuthority(env, kubeconfig);
     const r = await kubectl(env, kubeconfig, ['get', 'nodes'], true);
     assertNodes(r);
@@ -215,10 +311,22 @@ ${indent(cert.certPem)}
     const env = { ...isolated('spn-secret'), AAD_SERVICE_PRINCIPAL_CLIENT_ID: PIPELINE, AAD_SERVICE_PRINCIPAL_CLIENT_SECRET: SECRET };
     const kubeconfig = copyOf(execKubeconfig, 'spn');
     const args = await convert(env, kubeconfig, ['-l', 'spn']);
-    assert.deepEqual(args, ['get-token', '--login', 'spn', '--server-id', AKS_SERVER, '--client-id', AKS_CLIENT, '--tenant-id', TENANT, '--environment', 'AzurePublicCloud']);
+    assert.deepEqual(args, [
+      'get-token',
+      '--login',
+      'spn',
+      '--server-id',
+      AKS_SERVER,
+      '--client-id',
+      AKS_CLIENT,
+      '--tenant-id',
+      TENANT,
+      '--environment',
+      'AzurePublicCloud',
+    ]);
     await restoreAuthority(env, kubeconfig);
     assertNodes(await kubectl(env, kubeconfig, ['get', 'nodes']));
-    assert.equal(await whoami(env, kubeconfig), pipelineSp, 'the pipeline\'s service principal, by object id');
+    assert.equal(await whoami(env, kubeconfig), pipelineSp, "the pipeline's service principal, by object id");
     const before = await requestCount(k, TOKEN_ROUTE);
     assertNodes(await kubectl(env, kubeconfig, ['get', 'nodes']));
     assert.equal(await requestCount(k, TOKEN_ROUTE), before, 'spn tokens are cached too');
@@ -231,27 +339,48 @@ ${indent(cert.certPem)}
     await restoreAuthority(pem, kubeconfig);
     assertNodes(await kubectl(pem, kubeconfig, ['get', 'nodes']));
     assert.equal(await whoami(pem, kubeconfig), pipelineSp);
-    const pfx = { ...isolated('spn-pfx'), AZURE_CLIENT_ID: PIPELINE, AZURE_CLIENT_CERTIFICATE_PATH: pfxFile, AZURE_CLIENT_CERTIFICATE_PASSWORD: 'pfx-Passw0rd' };
+    const pfx = {
+      ...isolated('spn-pfx'),
+      AZURE_CLIENT_ID: PIPELINE,
+      AZURE_CLIENT_CERTIFICATE_PATH: pfxFile,
+      AZURE_CLIENT_CERTIFICATE_PASSWORD: 'pfx-Passw0rd',
+    };
     assertNodes(await kubectl(pfx, kubeconfig, ['get', 'nodes']));
     assert.equal(await whoami(pfx, kubeconfig), pipelineSp);
     // A PFX as OpenSSL 3 writes it by default is refused by upstream itself, before any request (docs/clients.md).
-    const modern = await runCommand({ ...isolated('spn-pfx-openssl3'), AZURE_CLIENT_ID: PIPELINE, AZURE_CLIENT_CERTIFICATE_PATH: opensslDefaultPfx, AZURE_CLIENT_CERTIFICATE_PASSWORD: 'pfx-Passw0rd' },
-      'kubelogin', userOf(kubeconfig).user.exec.args);
+    const modern = await runCommand(
+      {
+        ...isolated('spn-pfx-openssl3'),
+        AZURE_CLIENT_ID: PIPELINE,
+        AZURE_CLIENT_CERTIFICATE_PATH: opensslDefaultPfx,
+        AZURE_CLIENT_CERTIFICATE_PASSWORD: 'pfx-Passw0rd',
+      },
+      'kubelogin',
+      userOf(kubeconfig).user.exec.args,
+    );
     assert.equal(modern.code, 1);
-    assert.match(modern.stderr, /^Error: failed to create azidentity credential: failed to read certificate: pkcs12: unknown digest algorithm: 2\.16\.840\.1\.101\.3\.4\.2\.1\n$/);
+    assert.match(
+      modern.stderr,
+      /^Error: failed to create azidentity credential: failed to read certificate: pkcs12: unknown digest algorithm: 2\.16\.840\.1\.101\.3\.4\.2\.1\n$/,
+    );
   });
 
   it('ropc chosen by AAD_LOGIN_METHOD over the unchanged kubeconfig: MSAL Go asks /common/UserRealm first, Kentra answers', async () => {
-    const env = { ...isolated('ropc'), AAD_LOGIN_METHOD: 'ropc', AAD_USER_PRINCIPAL_NAME: DEV.username, AAD_USER_PRINCIPAL_PASSWORD: DEV.password };
+    const env = {
+      ...isolated('ropc'),
+      AAD_LOGIN_METHOD: 'ropc',
+      AAD_USER_PRINCIPAL_NAME: DEV.username,
+      AAD_USER_PRINCIPAL_PASSWORD: DEV.password,
+    };
     const realm = await requestCount(k, /^\/common\/userrealm\/:user$/i, 'GET');
     const r = await kubectl(env, execKubeconfig, ['get', 'nodes']);
     assertNodes(r);
     assert.equal(r.stderr, '', 'no device code: the environment chose ropc');
-    assert.ok(await requestCount(k, /^\/common\/userrealm\/:user$/i, 'GET') > realm, 'the user realm was asked');
+    assert.ok((await requestCount(k, /^\/common\/userrealm\/:user$/i, 'GET')) > realm, 'the user realm was asked');
     assert.equal(await whoami(env, execKubeconfig), DEV.username);
   });
 
-  it('interactive with Debian\'s Chromium at upstream\'s loopback redirect', { skip: CHROMIUM_SKIP }, async () => {
+  it("interactive with Debian's Chromium at upstream's loopback redirect", { skip: CHROMIUM_SKIP }, async () => {
     const env = isolated('interactive');
     const kubeconfig = copyOf(execKubeconfig, 'interactive');
     const args = await convert(env, kubeconfig, ['-l', 'interactive']);
@@ -259,7 +388,8 @@ ${indent(cert.certPem)}
     await restoreAuthority(env, kubeconfig);
     const browser = await launchChromium(k.endpoints.authority);
     try {
-      const opened = () => (existsSync(upstream.openedUrls) ? readFileSync(upstream.openedUrls, 'utf8').trim().split('\n').at(-1) ?? '' : '');
+      const opened = () =>
+        existsSync(upstream.openedUrls) ? (readFileSync(upstream.openedUrls, 'utf8').trim().split('\n').at(-1) ?? '') : '';
       const started = Date.now();
       const run = kubectl(env, kubeconfig, ['get', 'nodes']);
       while (!opened() && Date.now() - started < 30_000) await new Promise((w) => setTimeout(w, 100));
@@ -292,7 +422,12 @@ ${indent(cert.certPem)}
   it('workloadidentity with a federated token file; the authority from AZURE_AUTHORITY_HOST of kentra env', async () => {
     const tokenFile = join(dir, 'sa-token');
     writeFileSync(tokenFile, issuer.sign({ sub: 'system:serviceaccount:default:app', aud: 'api://AzureADTokenExchange' }));
-    const env: NodeJS.ProcessEnv = { ...isolated('workload'), AZURE_CLIENT_ID: PIPELINE, AZURE_TENANT_ID: TENANT, AZURE_FEDERATED_TOKEN_FILE: tokenFile };
+    const env: NodeJS.ProcessEnv = {
+      ...isolated('workload'),
+      AZURE_CLIENT_ID: PIPELINE,
+      AZURE_TENANT_ID: TENANT,
+      AZURE_FEDERATED_TOKEN_FILE: tokenFile,
+    };
     assert.equal(env.AZURE_AUTHORITY_HOST, authorityHost);
     const kubeconfig = copyOf(execKubeconfig, 'workload');
     const args = await convert(env, kubeconfig, ['-l', 'workloadidentity']);
@@ -303,8 +438,12 @@ ${indent(cert.certPem)}
     assert.equal(await whoami(env, kubeconfig), pipelineSp);
   });
 
-  it('msi through Kentra\'s managed identity endpoint, described by IDENTITY_ENDPOINT and IDENTITY_HEADER', async () => {
-    const env = { ...isolated('msi'), IDENTITY_ENDPOINT: `${k.endpoints.authority}/metadata/identity/oauth2/token`, IDENTITY_HEADER: 'kentra-test-identity-header' };
+  it("msi through Kentra's managed identity endpoint, described by IDENTITY_ENDPOINT and IDENTITY_HEADER", async () => {
+    const env = {
+      ...isolated('msi'),
+      IDENTITY_ENDPOINT: `${k.endpoints.authority}/metadata/identity/oauth2/token`,
+      IDENTITY_HEADER: 'kentra-test-identity-header',
+    };
     const kubeconfig = copyOf(execKubeconfig, 'msi');
     const args = await convert(env, kubeconfig, ['-l', 'msi', '--client-id', NODE_IDENTITY]);
     assert.deepEqual(args, ['get-token', '--login', 'msi', '--server-id', AKS_SERVER, '--client-id', NODE_IDENTITY]);
@@ -314,11 +453,15 @@ ${indent(cert.certPem)}
 
   describe('azurecli', { skip: azSkip }, () => {
     let az: Az;
-    before(async () => { az = await azFor(k.endpoints); });
+    before(async () => {
+      az = await azFor(k.endpoints);
+    });
     after(() => az?.close());
 
     it('azurecli: upstream runs az account get-access-token after az login', async (t) => {
-      t.diagnostic(`az: ${(await az.run('version', '--query', '"azure-cli"', '-o', 'tsv')).stdout.trim()} (Debian's, through Kentra's ADFS authority: docs/azure-cli.md)`);
+      t.diagnostic(
+        `az: ${(await az.run('version', '--query', '"azure-cli"', '-o', 'tsv')).stdout.trim()} (Debian's, through Kentra's ADFS authority: docs/azure-cli.md)`,
+      );
       const login = await az.run('login', '-u', DEV.username, '-p', DEV.password, '--tenant', TENANT);
       assert.equal(login.code, 0, login.stderr);
       const env = { ...isolated('azurecli'), AZURE_CONFIG_DIR: az.env.AZURE_CONFIG_DIR, REQUESTS_CA_BUNDLE: az.env.REQUESTS_CA_BUNDLE };

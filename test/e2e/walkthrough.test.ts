@@ -23,7 +23,11 @@ import { machinePath, UserShell, type SignIn } from '../support/user-shell.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
-interface Step { name: string; signIn?: string; script: string }
+interface Step {
+  name: string;
+  signIn?: string;
+  script: string;
+}
 
 /** The walkthrough's blocks, in the order the README gives them. */
 function walkthroughSteps(markdown: string): Step[] {
@@ -58,12 +62,20 @@ describe('the README walkthrough, run as written', { timeout: 120_000 }, () => {
     const colon = spec.indexOf(':');
     return { username: spec.slice(0, colon), password: spec.slice(colon + 1) };
   };
-  const runStep = (name: string) => { const s = step(name); return shell.run(s.script, signInAs(s.signIn)); };
+  const runStep = (name: string) => {
+    const s = step(name);
+    return shell.run(s.script, signInAs(s.signIn));
+  };
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'kentra-walkthrough-'));
     k = await startTestKentra({ dataDir: join(home, '.kentra') });
-    shell = new UserShell({ cwd: root, env: { PATH: machinePath(), HOME: home, LANG: 'C.UTF-8' }, authority: k.endpoints.authority, caFile: k.endpoints.caFile });
+    shell = new UserShell({
+      cwd: root,
+      env: { PATH: machinePath(), HOME: home, LANG: 'C.UTF-8' },
+      authority: k.endpoints.authority,
+      caFile: k.endpoints.caFile,
+    });
   });
   after(async () => {
     await shell?.close();
@@ -77,14 +89,22 @@ describe('the README walkthrough, run as written', { timeout: 120_000 }, () => {
     assert.match(readme, /^npm ci && npm start$/m);
     assert.match(readme, /`npm start -- --seed examples\/seed\.yaml`/);
     assert.doesNotMatch(readme, /Parts that are not built yet|## Status/, 'the stale Status lines are gone');
-    assert.deepEqual(steps.map((s) => s.name), ['login', 'setup', 'admin', 'refused', 'check-access']);
+    assert.deepEqual(
+      steps.map((s) => s.name),
+      ['login', 'setup', 'admin', 'refused', 'check-access'],
+    );
   });
 
   it('step 2: eval "$(kentra env)" and kentra login (device code, as the admin)', async () => {
     const r = await runStep('login');
     assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
     assert.equal(r.signIns, 1, 'kentra login asked for a device-code sign-in');
-    assert.match(r.stderr, new RegExp(`To sign in, use a web browser to open the page ${k.endpoints.authority}/devicelogin and enter the code [A-Z0-9]{9} to authenticate`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `To sign in, use a web browser to open the page ${k.endpoints.authority}/devicelogin and enter the code [A-Z0-9]{9} to authenticate`,
+      ),
+    );
     const accounts = JSON.parse(r.stdout);
     assert.equal(accounts[0].id, k.endpoints.subscriptionId);
     assert.equal(accounts[0].user.name, k.endpoints.admin.userPrincipalName);
@@ -99,25 +119,41 @@ describe('the README walkthrough, run as written', { timeout: 120_000 }, () => {
     assert.equal(r.stdout, 'Succeeded\n');
     assert.match(r.stderr, /^WARNING: SSH key files .* have been generated under ~\/\.ssh/m);
     assert.match(r.stderr, new RegExp(`Merged "myAKSCluster" as current context in ${home}/\\.kube/config`));
-    const user = parse(readFileSync(join(home, '.kube', 'config'), 'utf8')).users.find((u: any) => u.name === 'clusterUser_myResourceGroup_myAKSCluster').user;
+    const user = parse(readFileSync(join(home, '.kube', 'config'), 'utf8')).users.find(
+      (u: any) => u.name === 'clusterUser_myResourceGroup_myAKSCluster',
+    ).user;
     assert.equal(user.exec.command, 'kubelogin');
     assert.equal(user.exec.args[0], 'get-token');
-    assert.equal(user.exec.args[user.exec.args.indexOf('--login') + 1], 'devicecode', `the kubeconfig runs kubelogin with device code: ${user.exec.args.join(' ')}`);
+    assert.equal(
+      user.exec.args[user.exec.args.indexOf('--login') + 1],
+      'devicecode',
+      `the kubeconfig runs kubelogin with device code: ${user.exec.args.join(' ')}`,
+    );
   });
 
   it('step 4: kubectl get nodes as Alice, a member of the admin group', async () => {
     const r = await runStep('admin');
     assert.equal(r.code, 0, `${r.stderr}${r.stdout}`);
     assert.equal(r.signIns, 1, 'kubelogin asked for a device-code sign-in');
-    assert.match(r.stdout, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\n(aks-nodepool1-\d+-vmss\d{6}\s+Ready\s+<none>\s+\S+\s+v1\.\d+\.\d+\n)+$/);
+    assert.match(
+      r.stdout,
+      /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\n(aks-nodepool1-\d+-vmss\d{6}\s+Ready\s+<none>\s+\S+\s+v1\.\d+\.\d+\n)+$/,
+    );
   });
 
   it('step 5: kubectl get pods as Bob is Forbidden, in the words the README shows', async () => {
     const r = await runStep('refused');
     assert.equal(r.code, 1, `${r.stderr}${r.stdout}`);
     assert.equal(r.signIns, 1, 'after remove-cache-dir kubelogin asked for a new sign-in');
-    const forbidden = 'Error from server (Forbidden): pods is forbidden: User "bob@kentra.onmicrosoft.com" cannot list resource "pods" in API group "" in the namespace "default"';
-    assert.equal(r.stderr.split('\n').filter((l) => !/To sign in/.test(l) && l).join('\n'), forbidden);
+    const forbidden =
+      'Error from server (Forbidden): pods is forbidden: User "bob@kentra.onmicrosoft.com" cannot list resource "pods" in API group "" in the namespace "default"';
+    assert.equal(
+      r.stderr
+        .split('\n')
+        .filter((l) => !/To sign in/.test(l) && l)
+        .join('\n'),
+      forbidden,
+    );
     assert.ok(shownAfter(readme, 'refused').includes(forbidden), 'the README shows that line');
   });
 
@@ -132,6 +168,11 @@ describe('the README walkthrough, run as written', { timeout: 120_000 }, () => {
     const shown = /For Bob it ends with:\n\n```\n([\s\S]*?)```/.exec(shownAfter(readme, 'check-access'))![1]!;
     assert.ok(bob!.endsWith(shown), `the README's excerpt is the end of what Bob's check prints:\n${bob}`);
     const group = JSON.parse((await shell.run('kentra ad group show --group myAKSAdminGroup --query id -o json')).stdout);
-    assert.match(alice!, new RegExp(`RBAC: allowed by ClusterRoleBinding "aks-cluster-admin-binding-aad" of ClusterRole "cluster-admin" to Group "${group}"\nallowed: yes\n$`));
+    assert.match(
+      alice!,
+      new RegExp(
+        `RBAC: allowed by ClusterRoleBinding "aks-cluster-admin-binding-aad" of ClusterRole "cluster-admin" to Group "${group}"\nallowed: yes\n$`,
+      ),
+    );
   });
 });

@@ -7,7 +7,19 @@ import { after, before, describe, it } from 'node:test';
 import { KENTRA_BIN, startTestKentra, type TestKentra } from '../support/kentra.js';
 import { packageSkip } from '../support/packages.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../support/postgres.js';
-import { AKS_SERVER_SCOPE, bootstrapToken, call, closeAgents, sleep, tokenForm, tokenReviewBody, trace, webhookCluster, type Answer, type ClientCertificate } from './load.js';
+import {
+  AKS_SERVER_SCOPE,
+  bootstrapToken,
+  call,
+  closeAgents,
+  sleep,
+  tokenForm,
+  tokenReviewBody,
+  trace,
+  webhookCluster,
+  type Answer,
+  type ClientCertificate,
+} from './load.js';
 
 // Issue 16: key rotation under load on two instances. Two `kentra up` on one PostgreSQL store and one
 // data directory (one CA, so one key-encryption key) take a steady stream of client-credentials token
@@ -24,7 +36,11 @@ const WORKERS = 8;
 const kidOf = (jwt: string): string => JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()).kid;
 
 function kentraKeys(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((r) => execFile(process.execPath, [KENTRA_BIN, 'keys', ...args], { env: process.env }, (err, stdout, stderr) => r({ code: err ? Number((err as any).code ?? 1) : 0, stdout, stderr })));
+  return new Promise((r) =>
+    execFile(process.execPath, [KENTRA_BIN, 'keys', ...args], { env: process.env }, (err, stdout, stderr) =>
+      r({ code: err ? Number((err as any).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 describe('reliability: key rotation under load on two instances', { skip, timeout: 150_000 }, () => {
@@ -70,11 +86,21 @@ describe('reliability: key rotation under load on two instances', { skip, timeou
       trace(`key-rotation failure ${what}: ${a.status} ${a.text.slice(0, 200)}`);
     };
 
-    const verify = (kind: typeof kinds[number], i: number, token: string): Promise<{ ok: boolean; a: Answer }> => {
-      if (kind === 'arm') return call(k, 'GET', `${origin(i)}/subscriptions?api-version=2020-01-01`, { headers: { authorization: `Bearer ${token}` } }).then((a) => ({ ok: a.status === 200, a }));
-      if (kind === 'graph') return call(k, 'GET', `${origin(i)}/v1.0/users`, { headers: { authorization: `Bearer ${token}` } }).then((a) => ({ ok: a.status === 200, a }));
-      return call(k, 'POST', `${origin(i)}${reviewPath}`, { body: tokenReviewBody(token), headers: { 'content-type': 'application/json' }, cert })
-        .then((a) => ({ ok: a.status === 200 && a.json().status?.authenticated === true, a }));
+    const verify = (kind: (typeof kinds)[number], i: number, token: string): Promise<{ ok: boolean; a: Answer }> => {
+      if (kind === 'arm')
+        return call(k, 'GET', `${origin(i)}/subscriptions?api-version=2020-01-01`, { headers: { authorization: `Bearer ${token}` } }).then(
+          (a) => ({ ok: a.status === 200, a }),
+        );
+      if (kind === 'graph')
+        return call(k, 'GET', `${origin(i)}/v1.0/users`, { headers: { authorization: `Bearer ${token}` } }).then((a) => ({
+          ok: a.status === 200,
+          a,
+        }));
+      return call(k, 'POST', `${origin(i)}${reviewPath}`, {
+        body: tokenReviewBody(token),
+        headers: { 'content-type': 'application/json' },
+        cert,
+      }).then((a) => ({ ok: a.status === 200 && a.json().status?.authenticated === true, a }));
     };
 
     let running = true;
@@ -84,7 +110,10 @@ describe('reliability: key rotation under load on two instances', { skip, timeou
         const verifier = 1 - issuer;
         const kind = kinds[(w + n) % kinds.length]!;
         requests++;
-        const t = await call(k, 'POST', `${origin(issuer)}/${tenant}/oauth2/v2.0/token`, { body: tokenForm(k, scopeOf[kind]), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        const t = await call(k, 'POST', `${origin(issuer)}/${tenant}/oauth2/v2.0/token`, {
+          body: tokenForm(k, scopeOf[kind]),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
         if (t.status !== 200) {
           fail(`token from ${issuer}`, t);
           continue;
@@ -126,8 +155,15 @@ describe('reliability: key rotation under load on two instances', { skip, timeou
     }
     const seconds = (Date.now() - started) / 1000;
     const count = (m: Map<string, number>, kid: string, i: number) => m.get(`${kid} ${i}`) ?? 0;
-    const perKid = [firstKid, ...kids].map((kid) => `${kid.slice(0, 8)}… issued A/B ${count(issued, kid, 0)}/${count(issued, kid, 1)}, accepted A/B ${count(accepted, kid, 0)}/${count(accepted, kid, 1)}`).join('; ');
-    console.log(`reliability: key rotation on 2 instances (PostgreSQL): ${requests} requests in ${seconds.toFixed(1)} s (${WORKERS} workers: client-credentials tokens, each verified on the other instance by ARM GET, TokenReview or Graph GET), ${failures.length} failures, 2 rotations; ${perKid}`);
+    const perKid = [firstKid, ...kids]
+      .map(
+        (kid) =>
+          `${kid.slice(0, 8)}… issued A/B ${count(issued, kid, 0)}/${count(issued, kid, 1)}, accepted A/B ${count(accepted, kid, 0)}/${count(accepted, kid, 1)}`,
+      )
+      .join('; ');
+    console.log(
+      `reliability: key rotation on 2 instances (PostgreSQL): ${requests} requests in ${seconds.toFixed(1)} s (${WORKERS} workers: client-credentials tokens, each verified on the other instance by ARM GET, TokenReview or Graph GET), ${failures.length} failures, 2 rotations; ${perKid}`,
+    );
 
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failed requests`);
     assert.equal(new Set([firstKid, ...kids]).size, 3, 'each rotation added a new kid');

@@ -14,14 +14,21 @@ import { bootstrapToken, call, closeAgents, countInStore, jsonHeaders, sleep } f
 const API = 'api-version=2022-11-01';
 
 /** Rows the store holds that a crash could have left inconsistent, read straight from the database. */
-async function storeCheck(store: { name: string }, dataDir: string, url: string | undefined): Promise<{ integrity: string; orphanOperations: number }> {
+async function storeCheck(
+  store: { name: string },
+  dataDir: string,
+  url: string | undefined,
+): Promise<{ integrity: string; orphanOperations: number }> {
   const orphans = `SELECT count(*) AS n FROM arm_operations o WHERE o.kind = 'create' AND NOT EXISTS (SELECT 1 FROM arm_resources r WHERE r.id_lower = lower(o.resource_id))`;
   const orphanOperations = await countInStore(dataDir, store.name === 'SQLite' ? undefined : url, orphans);
   if (store.name !== 'SQLite') return { integrity: 'n/a', orphanOperations };
   const { default: Database } = await import('better-sqlite3');
   const db = new Database(join(dataDir, 'kentra.db'), { readonly: true });
   try {
-    return { integrity: (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join(','), orphanOperations };
+    return {
+      integrity: (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join(','),
+      orphanOperations,
+    };
   } finally {
     db.close();
   }
@@ -41,7 +48,15 @@ export function killDuringWritesTest(store: { name: string; url?: () => Promise<
         const graphToken = await bootstrapToken(kentra, 'graph');
         const armToken = await bootstrapToken(kentra, 'arm');
         const sub = `/subscriptions/${kentra.endpoints.subscriptionId}`;
-        assert.equal((await call(kentra, 'PUT', `${sub}/resourcegroups/rg-kill?${API}`, { body: JSON.stringify({ location: 'eastus' }), headers: jsonHeaders(armToken) })).status, 201);
+        assert.equal(
+          (
+            await call(kentra, 'PUT', `${sub}/resourcegroups/rg-kill?${API}`, {
+              body: JSON.stringify({ location: 'eastus' }),
+              headers: jsonHeaders(armToken),
+            })
+          ).status,
+          201,
+        );
 
         type Write = { kind: 'group' | 'rg' | 'cluster'; name: string; id?: string };
         const writes: Write[] = [];
@@ -54,13 +69,34 @@ export function killDuringWritesTest(store: { name: string; url?: () => Promise<
         let sent = 0;
         const send = async (w: Write) => {
           sent++;
-          const res = w.kind === 'group'
-            ? await call(kentra, 'POST', '/v1.0/groups', { body: JSON.stringify({ displayName: w.name, mailNickname: w.name.replace(/-/g, ''), securityEnabled: true, mailEnabled: false }), headers: jsonHeaders(graphToken) })
-            : w.kind === 'rg'
-              ? await call(kentra, 'PUT', `${sub}/resourcegroups/${w.name}?${API}`, { body: JSON.stringify({ location: 'westeurope', tags: { written: w.name } }), headers: jsonHeaders(armToken) })
-              : await call(kentra, 'PUT', `${sub}/resourceGroups/rg-kill/providers/Microsoft.ContainerService/managedClusters/${w.name}?${API}`, {
-                body: JSON.stringify({ location: 'eastus', properties: { dnsPrefix: w.name, agentPoolProfiles: [{ name: 'nodepool1', count: 1 }] } }), headers: jsonHeaders(armToken),
-              });
+          const res =
+            w.kind === 'group'
+              ? await call(kentra, 'POST', '/v1.0/groups', {
+                  body: JSON.stringify({
+                    displayName: w.name,
+                    mailNickname: w.name.replace(/-/g, ''),
+                    securityEnabled: true,
+                    mailEnabled: false,
+                  }),
+                  headers: jsonHeaders(graphToken),
+                })
+              : w.kind === 'rg'
+                ? await call(kentra, 'PUT', `${sub}/resourcegroups/${w.name}?${API}`, {
+                    body: JSON.stringify({ location: 'westeurope', tags: { written: w.name } }),
+                    headers: jsonHeaders(armToken),
+                  })
+                : await call(
+                    kentra,
+                    'PUT',
+                    `${sub}/resourceGroups/rg-kill/providers/Microsoft.ContainerService/managedClusters/${w.name}?${API}`,
+                    {
+                      body: JSON.stringify({
+                        location: 'eastus',
+                        properties: { dnsPrefix: w.name, agentPoolProfiles: [{ name: 'nodepool1', count: 1 }] },
+                      }),
+                      headers: jsonHeaders(armToken),
+                    },
+                  );
           if (res.status >= 200 && res.status < 300) acknowledged.push(w.kind === 'group' ? { ...w, id: res.json().id } : w);
           else failed++;
         };
@@ -74,7 +110,9 @@ export function killDuringWritesTest(store: { name: string; url?: () => Promise<
         const sentAtKill = sent;
         kentra.process.kill('SIGKILL');
         await Promise.all(workers);
-        await new Promise((r) => (kentra.process.exitCode !== null || kentra.process.signalCode !== null ? r(null) : kentra.process.once('exit', r)));
+        await new Promise((r) =>
+          kentra.process.exitCode !== null || kentra.process.signalCode !== null ? r(null) : kentra.process.once('exit', r),
+        );
         const check = await storeCheck(store, dataDir, url);
 
         k = await startTestKentra({ dataDir, store: url });
@@ -98,25 +136,40 @@ export function killDuringWritesTest(store: { name: string; url?: () => Promise<
           }
         };
         const queue = [...acknowledged];
-        await Promise.all(Array.from({ length: 16 }, async () => {
-          for (let w = queue.shift(); w; w = queue.shift()) await verify(w);
-        }));
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            for (let w = queue.shift(); w; w = queue.shift()) await verify(w);
+          }),
+        );
         // Every cluster that exists (acknowledged or not) must finish its create: none stays in Creating.
         await sleep(1_500);
-        const listed = (await call(again, 'GET', `${sub}/resourceGroups/rg-kill/providers/Microsoft.ContainerService/managedClusters?${API}`, { headers: jsonHeaders(armAgain) })).json().value as { name: string }[];
+        const listed = (
+          await call(again, 'GET', `${sub}/resourceGroups/rg-kill/providers/Microsoft.ContainerService/managedClusters?${API}`, {
+            headers: jsonHeaders(armAgain),
+          })
+        ).json().value as { name: string }[];
         const names = new Set(listed.map((c) => c.name));
         let stuck = 0;
         for (const w of acknowledged.filter((x) => x.kind === 'cluster')) if (!names.has(w.name)) lost++;
-        await Promise.all(listed.map(async (c) => {
-          const res = await call(again, 'GET', `${sub}/resourceGroups/rg-kill/providers/Microsoft.ContainerService/managedClusters/${c.name}?${API}`, { headers: jsonHeaders(armAgain) });
-          const state = res.json().properties?.provisioningState;
-          if (state !== 'Succeeded') {
-            stuck++;
-            problems.push(`${c.name}: ${state}`);
-          }
-          if (res.json().properties?.dnsPrefix !== c.name || !Array.isArray(res.json().properties?.agentPoolProfiles)) halfWritten++;
-        }));
-        console.log(`issue 16 kill -9 figure (${store.name}): ${writes.length} writes planned, ${sentAtKill} sent before the kill, ${acknowledged.length} acknowledged (${acknowledged.filter((w) => w.kind === 'group').length} Graph, ${acknowledged.filter((w) => w.kind !== 'group').length} ARM), ${inFlight} in flight at the kill; after restart: ${lost} acknowledged lost, ${halfWritten} half-written, ${stuck} of ${listed.length} clusters not Succeeded, ${check.orphanOperations} operation rows without their resource, integrity_check ${check.integrity}${problems.length ? `; ${problems.slice(0, 5).join(', ')}` : ''}`);
+        await Promise.all(
+          listed.map(async (c) => {
+            const res = await call(
+              again,
+              'GET',
+              `${sub}/resourceGroups/rg-kill/providers/Microsoft.ContainerService/managedClusters/${c.name}?${API}`,
+              { headers: jsonHeaders(armAgain) },
+            );
+            const state = res.json().properties?.provisioningState;
+            if (state !== 'Succeeded') {
+              stuck++;
+              problems.push(`${c.name}: ${state}`);
+            }
+            if (res.json().properties?.dnsPrefix !== c.name || !Array.isArray(res.json().properties?.agentPoolProfiles)) halfWritten++;
+          }),
+        );
+        console.log(
+          `issue 16 kill -9 figure (${store.name}): ${writes.length} writes planned, ${sentAtKill} sent before the kill, ${acknowledged.length} acknowledged (${acknowledged.filter((w) => w.kind === 'group').length} Graph, ${acknowledged.filter((w) => w.kind !== 'group').length} ARM), ${inFlight} in flight at the kill; after restart: ${lost} acknowledged lost, ${halfWritten} half-written, ${stuck} of ${listed.length} clusters not Succeeded, ${check.orphanOperations} operation rows without their resource, integrity_check ${check.integrity}${problems.length ? `; ${problems.slice(0, 5).join(', ')}` : ''}`,
+        );
         assert.ok(sentAtKill >= 500 && inFlight > 0, 'the kill came with 500 writes sent and some in flight');
         assert.equal(lost, 0, problems.join(', '));
         assert.equal(halfWritten, 0, problems.join(', '));

@@ -16,7 +16,10 @@ export interface Answer {
   json<T = any>(): T;
 }
 
-export interface ClientCertificate { certPem: string; keyPem: string }
+export interface ClientCertificate {
+  certPem: string;
+  keyPem: string;
+}
 
 /** No answer: the connection was refused or reset (status 0), or nothing came within the deadline (-1). */
 export const REFUSED = 0;
@@ -25,12 +28,26 @@ export const NO_ANSWER_IN_TIME = -1;
 const agents = new Map<string, Agent>();
 
 /** One HTTPS request trusting Kentra's CA; never rejects, never waits past `timeoutMs`. */
-export function call(k: Pick<TestKentra, 'endpoints'>, method: string, url: string, opts: { body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; cert?: ClientCertificate } = {}): Promise<Answer> {
+export function call(
+  k: Pick<TestKentra, 'endpoints'>,
+  method: string,
+  url: string,
+  opts: { body?: string | Buffer; headers?: Record<string, string>; timeoutMs?: number; cert?: ClientCertificate } = {},
+): Promise<Answer> {
   const caFile = k.endpoints.caFile;
   // A client certificate (a kube-apiserver calling the webhooks) gets its own connections.
   const agentKey = opts.cert ? `${caFile}\n${opts.cert.certPem}` : caFile;
   let agent = agents.get(agentKey);
-  if (!agent) agents.set(agentKey, (agent = new Agent({ ca: readFileSync(caFile), keepAlive: true, maxSockets: 64, ...(opts.cert ? { cert: opts.cert.certPem, key: opts.cert.keyPem } : {}) })));
+  if (!agent)
+    agents.set(
+      agentKey,
+      (agent = new Agent({
+        ca: readFileSync(caFile),
+        keepAlive: true,
+        maxSockets: 64,
+        ...(opts.cert ? { cert: opts.cert.certPem, key: opts.cert.keyPem } : {}),
+      })),
+    );
   const started = Date.now();
   const full = url.startsWith('https://') ? url : `${k.endpoints.authority}${url}`;
   return new Promise((resolve) => {
@@ -61,14 +78,20 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function tokenForm(k: Pick<TestKentra, 'endpoints'>, scope: string): string {
   return new URLSearchParams({
-    grant_type: 'client_credentials', client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, scope,
+    grant_type: 'client_credentials',
+    client_id: k.endpoints.servicePrincipal.appId,
+    client_secret: k.endpoints.servicePrincipal.secret,
+    scope,
   }).toString();
 }
 
 /** A token of the bootstrap service principal (Directory.ReadWrite.All on Graph, Owner of the subscription). */
 export async function bootstrapToken(k: Pick<TestKentra, 'endpoints'>, resource: 'graph' | 'arm'): Promise<string> {
   const scope = resource === 'graph' ? 'https://graph.microsoft.com/.default' : 'https://management.azure.com/.default';
-  const res = await call(k, 'POST', `/${k.endpoints.tenantId}/oauth2/v2.0/token`, { body: tokenForm(k, scope), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const res = await call(k, 'POST', `/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
+    body: tokenForm(k, scope),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   if (res.status !== 200) throw new Error(`token: ${res.status} ${res.text}`);
   return res.json().access_token as string;
 }
@@ -117,27 +140,47 @@ export const AKS_SERVER_SCOPE = '6dae42f8-4368-4678-94ff-3960e28e3630/.default';
  * client certificate its kube-apiserver presents to `/clusters/<uid>/webhooks/*`, issued by the data
  * directory's CA. `origin` is the instance to ask (default: `k`'s authority).
  */
-export async function webhookCluster(k: Pick<TestKentra, 'endpoints' | 'dataDir'>, armToken: string, name = 'c1', origin = k.endpoints.authority): Promise<{ uid: string; cert: ClientCertificate; tokenReviewPath: string }> {
+export async function webhookCluster(
+  k: Pick<TestKentra, 'endpoints' | 'dataDir'>,
+  armToken: string,
+  name = 'c1',
+  origin = k.endpoints.authority,
+): Promise<{ uid: string; cert: ClientCertificate; tokenReviewPath: string }> {
   const sub = `${origin}/subscriptions/${k.endpoints.subscriptionId}`;
   const api = 'api-version=2022-11-01';
-  const rg = await call(k, 'PUT', `${sub}/resourcegroups/rg-${name}?${api}`, { body: JSON.stringify({ location: 'eastus' }), headers: jsonHeaders(armToken) });
+  const rg = await call(k, 'PUT', `${sub}/resourcegroups/rg-${name}?${api}`, {
+    body: JSON.stringify({ location: 'eastus' }),
+    headers: jsonHeaders(armToken),
+  });
   if (rg.status !== 201 && rg.status !== 200) throw new Error(`resource group: ${rg.status} ${rg.text}`);
   const mc = `${sub}/resourceGroups/rg-${name}/providers/Microsoft.ContainerService/managedClusters/${name}`;
   const put = await call(k, 'PUT', `${mc}?${api}`, {
-    body: JSON.stringify({ location: 'eastus', properties: { dnsPrefix: name, agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, adminGroupObjectIDs: [] } } }), headers: jsonHeaders(armToken),
+    body: JSON.stringify({
+      location: 'eastus',
+      properties: {
+        dnsPrefix: name,
+        agentPoolProfiles: [{ name: 'nodepool1', count: 1 }],
+        aadProfile: { managed: true, adminGroupObjectIDs: [] },
+      },
+    }),
+    headers: jsonHeaders(armToken),
   });
   if (put.status !== 201) throw new Error(`managed cluster: ${put.status} ${put.text}`);
   const creds = await call(k, 'POST', `${mc}/listClusterUserCredential?${api}`, { headers: jsonHeaders(armToken) });
   if (creds.status !== 200) throw new Error(`credentials: ${creds.status} ${creds.text}`);
   const kubeconfig = parse(Buffer.from(creds.json().kubeconfigs[0].value, 'base64').toString());
   const uid = /\/clusters\/([^/]+)$/.exec(kubeconfig.clusters[0].cluster.server)![1]!;
-  const ca = await loadCertificateAuthority(readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'), readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'));
+  const ca = await loadCertificateAuthority(
+    readFileSync(join(k.dataDir, 'ca.pem'), 'utf8'),
+    readFileSync(join(k.dataDir, 'ca-key.pem'), 'utf8'),
+  );
   const cert = await ca.issue({ commonName: 'kube-apiserver', organizations: [`cluster:${uid}`], usage: 'client' });
   return { uid, cert, tokenReviewPath: `/clusters/${uid}/webhooks/tokenreviews` };
 }
 
 /** The TokenReview body a kube-apiserver POSTs for a bearer token. */
-export const tokenReviewBody = (token: string) => JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
+export const tokenReviewBody = (token: string) =>
+  JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
 
 /** Resident set size of a process in KiB, from /proc/<pid>/status (VmRSS); null when it is gone. */
 export function rssKiB(pid: number): number | null {

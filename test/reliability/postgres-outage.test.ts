@@ -6,7 +6,18 @@ import { after, before, describe, it } from 'node:test';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { packageSkip } from '../support/packages.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../support/postgres.js';
-import { bootstrapToken, call, closeAgents, jsonHeaders, NO_ANSWER_IN_TIME, REFUSED, sleep, tokenForm, trace, type Answer } from './load.js';
+import {
+  bootstrapToken,
+  call,
+  closeAgents,
+  jsonHeaders,
+  NO_ANSWER_IN_TIME,
+  REFUSED,
+  sleep,
+  tokenForm,
+  trace,
+  type Answer,
+} from './load.js';
 
 // Issue 16 items 1 and 5: Kentra on a real PostgreSQL that is restarted, stopped and frozen while token
 // requests and Graph writes keep coming. Kentra must stay up, answer 503 with Retry-After (in each
@@ -16,7 +27,17 @@ import { bootstrapToken, call, closeAgents, jsonHeaders, NO_ANSWER_IN_TIME, REFU
 const available = postgresBinDir() !== null;
 const skip = packageSkip(available, 'postgresql', 'PostgreSQL (initdb, pg_ctl)');
 
-interface Tally { total: number; ok: number; unavailable: number; unavailableWithoutRetryAfter: number; other5xx: number; refused: number; hung: number; firstOkAfter: (t: number) => number | null; samples: string[] }
+interface Tally {
+  total: number;
+  ok: number;
+  unavailable: number;
+  unavailableWithoutRetryAfter: number;
+  other5xx: number;
+  refused: number;
+  hung: number;
+  firstOkAfter: (t: number) => number | null;
+  samples: string[];
+}
 
 describe('reliability: PostgreSQL restarted, stopped and frozen under load', { skip, timeout: 240_000 }, () => {
   let pg: TestPostgres;
@@ -53,14 +74,19 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const tokenRequest = () => call(k, 'POST', `/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
-    body: tokenForm(k, 'https://graph.microsoft.com/.default'), headers: { 'content-type': 'application/x-www-form-urlencoded' }, timeoutMs: 15_000,
-  });
+  const tokenRequest = () =>
+    call(k, 'POST', `/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
+      body: tokenForm(k, 'https://graph.microsoft.com/.default'),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      timeoutMs: 15_000,
+    });
   let n = 0;
   const graphWrite = () => {
     const name = `load-${process.pid}-${++n}`;
     return call(k, 'POST', '/v1.0/groups', {
-      body: JSON.stringify({ displayName: name, mailNickname: name, securityEnabled: true, mailEnabled: false }), headers: jsonHeaders(graphToken), timeoutMs: 15_000,
+      body: JSON.stringify({ displayName: name, mailNickname: name, securityEnabled: true, mailEnabled: false }),
+      headers: jsonHeaders(graphToken),
+      timeoutMs: 15_000,
     });
   };
 
@@ -82,7 +108,8 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
         running = false;
         await Promise.all(loops);
         const samples = new Set<string>();
-        for (const { a, kind } of answers) if (a.status >= 500 && a.status !== 503) samples.add(`${kind} ${a.status} ${a.text.slice(0, 160)}`);
+        for (const { a, kind } of answers)
+          if (a.status >= 500 && a.status !== 503) samples.add(`${kind} ${a.status} ${a.text.slice(0, 160)}`);
         return {
           total: answers.length,
           ok: answers.filter(({ a }) => a.status >= 200 && a.status < 300).length,
@@ -91,7 +118,10 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
           other5xx: answers.filter(({ a }) => a.status >= 500 && a.status !== 503).length,
           refused: answers.filter(({ a }) => a.status === REFUSED).length,
           hung: answers.filter(({ a }) => a.status === NO_ANSWER_IN_TIME).length,
-          firstOkAfter: (t: number) => answers.filter(({ at, a }) => at >= t && a.status >= 200 && a.status < 300).reduce<number | null>((m, { at }) => (m === null || at < m ? at : m), null),
+          firstOkAfter: (t: number) =>
+            answers
+              .filter(({ at, a }) => at >= t && a.status >= 200 && a.status < 300)
+              .reduce<number | null>((m, { at }) => (m === null || at < m ? at : m), null),
           samples: [...samples].slice(0, 5),
         };
       },
@@ -99,7 +129,8 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
   };
 
   // With -l, so the server's output goes to its log file, not to a pipe that would keep pg_ctl's caller waiting.
-  const restartPostgres = () => pg.server!.pgCtl(['-l', join(dirname(pg.server!.dataDir), 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart']);
+  const restartPostgres = () =>
+    pg.server!.pgCtl(['-l', join(dirname(pg.server!.dataDir), 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart']);
 
   const alive = () => k.process.exitCode === null && k.process.signalCode === null;
 
@@ -133,14 +164,18 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
       const recovered = alive() ? await recoveredAt(10_000) : null;
       if (!alive()) exits++;
       const recoveryMs = recovered === null ? null : Math.max(0, (tally.firstOkAfter(back) ?? recovered) - back);
-      figures.push(`run ${run}: ${tally.total} requests, ${tally.ok} ok, ${tally.unavailable} 503 (${tally.unavailableWithoutRetryAfter} without Retry-After), ${tally.other5xx} other 5xx, ${tally.refused} refused, ${tally.hung} unanswered; kentra ${alive() ? 'alive' : `EXITED (${k.process.exitCode ?? k.process.signalCode})`}; recovered ${recoveryMs === null ? 'never' : `${recoveryMs} ms`} after PostgreSQL was back${tally.samples.length ? `; 5xx seen: ${tally.samples.join(' | ')}` : ''}`);
+      figures.push(
+        `run ${run}: ${tally.total} requests, ${tally.ok} ok, ${tally.unavailable} 503 (${tally.unavailableWithoutRetryAfter} without Retry-After), ${tally.other5xx} other 5xx, ${tally.refused} refused, ${tally.hung} unanswered; kentra ${alive() ? 'alive' : `EXITED (${k.process.exitCode ?? k.process.signalCode})`}; recovered ${recoveryMs === null ? 'never' : `${recoveryMs} ms`} after PostgreSQL was back${tally.samples.length ? `; 5xx seen: ${tally.samples.join(' | ')}` : ''}`,
+      );
       if (!alive()) {
         const crash = /Unhandled 'error' event|57P01|Connection terminated unexpectedly|terminating connection/.exec(k.logs());
         figures.push(`  its log: ${crash ? crash[0] : k.logs().split('\n').slice(-3).join(' ').slice(0, 300)}`);
       }
       assert.ok(tally.ok > 0, 'the load reached Kentra');
     }
-    console.log(`issue 16.1 figure (restart -m fast under load, ${runs} runs):\n  ${figures.join('\n  ')}\n  Kentra exits: ${exits} of ${runs}`);
+    console.log(
+      `issue 16.1 figure (restart -m fast under load, ${runs} runs):\n  ${figures.join('\n  ')}\n  Kentra exits: ${exits} of ${runs}`,
+    );
     assert.equal(exits, 0, `Kentra exited in ${exits} of ${runs} restarts:\n${figures.join('\n')}`);
     for (const f of figures) {
       assert.match(f, / 0 other 5xx/, f);
@@ -151,7 +186,7 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
     }
   });
 
-  it('issue 16.1/16.5: with PostgreSQL stopped, Kentra answers 503 with Retry-After in each protocol\'s shape, and recovers within 5 s of its start', async () => {
+  it("issue 16.1/16.5: with PostgreSQL stopped, Kentra answers 503 with Retry-After in each protocol's shape, and recovers within 5 s of its start", async () => {
     await ensureKentra();
     const l = load();
     await sleep(1_000);
@@ -160,16 +195,21 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
       await sleep(1_000);
       const token = await tokenRequest();
       const graph = await graphWrite();
-      const arm = await call(k, 'GET', `/subscriptions/${k.endpoints.subscriptionId}/resourcegroups?api-version=2022-09-01`, { headers: jsonHeaders(armToken), timeoutMs: 15_000 });
+      const arm = await call(k, 'GET', `/subscriptions/${k.endpoints.subscriptionId}/resourcegroups?api-version=2022-09-01`, {
+        headers: jsonHeaders(armToken),
+        timeoutMs: 15_000,
+      });
       const ready = await call(k, 'GET', '/readyz', { timeoutMs: 15_000 });
-      console.log(`issue 16.5 figure (PostgreSQL stopped): token ${token.status} ${token.headers['retry-after'] ?? '-'} ${token.text.slice(0, 120)}; graph ${graph.status} ${graph.headers['retry-after'] ?? '-'} ${graph.text.slice(0, 120)}; arm ${arm.status} ${arm.headers['retry-after'] ?? '-'} ${arm.text.slice(0, 120)}; readyz ${ready.status}`);
+      console.log(
+        `issue 16.5 figure (PostgreSQL stopped): token ${token.status} ${token.headers['retry-after'] ?? '-'} ${token.text.slice(0, 120)}; graph ${graph.status} ${graph.headers['retry-after'] ?? '-'} ${graph.text.slice(0, 120)}; arm ${arm.status} ${arm.headers['retry-after'] ?? '-'} ${arm.text.slice(0, 120)}; readyz ${ready.status}`,
+      );
       assert.equal(token.status, 503, token.text);
       assert.ok(Number(token.headers['retry-after']) > 0, 'Retry-After on the token endpoint');
       assert.equal(token.json().error, 'temporarily_unavailable');
       assert.equal(graph.status, 503, graph.text);
       assert.ok(Number(graph.headers['retry-after']) > 0);
       assert.equal(graph.json().error.code, 'serviceNotAvailable');
-      assert.ok(graph.json().error.innerError['request-id'], 'Graph\'s envelope');
+      assert.ok(graph.json().error.innerError['request-id'], "Graph's envelope");
       assert.equal(arm.status, 503, arm.text);
       assert.ok(Number(arm.headers['retry-after']) > 0);
       assert.equal(arm.json().error.code, 'ServiceUnavailable');
@@ -182,7 +222,9 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
     const tally = await l.stop();
     const recovered = alive() ? await recoveredAt(10_000) : null;
     const recoveryMs = recovered === null ? null : Math.max(0, (tally.firstOkAfter(back) ?? recovered) - back);
-    console.log(`issue 16.1 figure (stop, then start, under load): ${tally.total} requests, ${tally.ok} ok, ${tally.unavailable} 503 (${tally.unavailableWithoutRetryAfter} without Retry-After), ${tally.other5xx} other 5xx, ${tally.refused} refused; kentra ${alive() ? 'alive' : 'EXITED'}; recovered ${recoveryMs ?? 'never'} ms after start${tally.samples.length ? `; 5xx seen: ${tally.samples.join(' | ')}` : ''}`);
+    console.log(
+      `issue 16.1 figure (stop, then start, under load): ${tally.total} requests, ${tally.ok} ok, ${tally.unavailable} 503 (${tally.unavailableWithoutRetryAfter} without Retry-After), ${tally.other5xx} other 5xx, ${tally.refused} refused; kentra ${alive() ? 'alive' : 'EXITED'}; recovered ${recoveryMs ?? 'never'} ms after start${tally.samples.length ? `; 5xx seen: ${tally.samples.join(' | ')}` : ''}`,
+    );
     assert.ok(alive(), 'Kentra is still running');
     assert.equal(tally.other5xx, 0, tally.samples.join('\n'));
     assert.equal(tally.unavailableWithoutRetryAfter, 0);
@@ -194,14 +236,17 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
   /** The postmaster and its children: only the server this file started. */
   const serverPids = (): number[] => {
     const postmaster = Number(readFileSync(join(pg.server!.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-      try {
-        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
-      } catch {
-        return false;
-      }
-    }).map(Number);
+    const children = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
     return [postmaster, ...children];
   };
 
@@ -228,7 +273,9 @@ describe('reliability: PostgreSQL restarted, stopped and frozen under load', { s
       await sleep(100);
     }
     const shown = (a: Answer) => (a.status === NO_ANSWER_IN_TIME ? `no answer in ${a.ms} ms` : `${a.status} in ${a.ms} ms`);
-    console.log(`issue 16.5 figure (PostgreSQL frozen, ${pids.length} processes stopped): token ${shown(token)}, graph write ${shown(graph)}, /readyz ${shown(ready)}; /readyz 200 again ${readyAgain ?? 'never'} ms after SIGCONT`);
+    console.log(
+      `issue 16.5 figure (PostgreSQL frozen, ${pids.length} processes stopped): token ${shown(token)}, graph write ${shown(graph)}, /readyz ${shown(ready)}; /readyz 200 again ${readyAgain ?? 'never'} ms after SIGCONT`,
+    );
     assert.equal(token.status, 503, `token endpoint: ${shown(token)} ${token.text}`);
     assert.equal(graph.status, 503, `graph: ${shown(graph)} ${graph.text}`);
     assert.equal(ready.status, 503, `/readyz: ${shown(ready)}`);

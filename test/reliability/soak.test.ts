@@ -2,7 +2,22 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
-import { AKS_SERVER_SCOPE, bootstrapToken, call, closeAgents, REFUSED, NO_ANSWER_IN_TIME, rssKiB, sleep, tokenForm, tokenReviewBody, trace, webhookCluster, type Answer, type ClientCertificate } from './load.js';
+import {
+  AKS_SERVER_SCOPE,
+  bootstrapToken,
+  call,
+  closeAgents,
+  REFUSED,
+  NO_ANSWER_IN_TIME,
+  rssKiB,
+  sleep,
+  tokenForm,
+  tokenReviewBody,
+  trace,
+  webhookCluster,
+  type Answer,
+  type ClientCertificate,
+} from './load.js';
 
 // Issue 16: a soak at a fixed rate with the RSS of the `kentra up` process sampled every second. One
 // instance on SQLite; a mix of client-credentials token requests, TokenReviews of those tokens (each
@@ -80,7 +95,8 @@ describe('reliability: soak at a fixed rate with RSS sampled', { timeout: (SECON
       counts[kind]++;
       if (a.status >= 500) fiveXx++;
       if (!ok) {
-        const what = a.status === REFUSED ? 'refused' : a.status === NO_ANSWER_IN_TIME ? 'no answer in time' : `${a.status} ${a.text.slice(0, 160)}`;
+        const what =
+          a.status === REFUSED ? 'refused' : a.status === NO_ANSWER_IN_TIME ? 'no answer in time' : `${a.status} ${a.text.slice(0, 160)}`;
         errors.push(`${kind}: ${what}`);
         trace(`soak error ${kind}: ${what}`);
       }
@@ -88,20 +104,28 @@ describe('reliability: soak at a fixed rate with RSS sampled', { timeout: (SECON
 
     const one = async (kind: Kind): Promise<void> => {
       if (kind === 'token') {
-        const issued = call(k, 'POST', `/${tenant}/oauth2/v2.0/token`, { body: tokenForm(k, AKS_SERVER_SCOPE), headers: { 'content-type': 'application/x-www-form-urlencoded' } })
-          .then((a) => {
-            expectOk(kind, a, a.status === 200);
-            return a.status === 200 ? (a.json().access_token as string) : null;
-          });
+        const issued = call(k, 'POST', `/${tenant}/oauth2/v2.0/token`, {
+          body: tokenForm(k, AKS_SERVER_SCOPE),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }).then((a) => {
+          expectOk(kind, a, a.status === 200);
+          return a.status === 200 ? (a.json().access_token as string) : null;
+        });
         toReview.push(issued);
         await issued;
       } else if (kind === 'tokenreview') {
         const token = await toReview.shift();
         if (!token) return; // its token request failed, and is counted as an error already
-        const a = await call(k, 'POST', reviewPath, { body: tokenReviewBody(token), headers: { 'content-type': 'application/json' }, cert });
+        const a = await call(k, 'POST', reviewPath, {
+          body: tokenReviewBody(token),
+          headers: { 'content-type': 'application/json' },
+          cert,
+        });
         expectOk(kind, a, a.status === 200 && a.json().status?.authenticated === true);
       } else if (kind === 'arm') {
-        const a = await call(k, 'GET', `/subscriptions/${k.endpoints.subscriptionId}/resourcegroups?api-version=2021-04-01`, { headers: { authorization: `Bearer ${armToken}` } });
+        const a = await call(k, 'GET', `/subscriptions/${k.endpoints.subscriptionId}/resourcegroups?api-version=2021-04-01`, {
+          headers: { authorization: `Bearer ${armToken}` },
+        });
         expectOk(kind, a, a.status === 200);
       } else {
         const a = await call(k, 'GET', '/v1.0/users', { headers: { authorization: `Bearer ${graphToken}` } });
@@ -129,7 +153,10 @@ describe('reliability: soak at a fixed rate with RSS sampled', { timeout: (SECON
           // A TokenReview goes with the token request before it: both leave, or neither.
           if (inFlight >= MAX_IN_FLIGHT && kind !== 'tokenreview') {
             notSent++;
-            if (kind === 'token') { notSent++; next++; }
+            if (kind === 'token') {
+              notSent++;
+              next++;
+            }
             continue;
           }
           sent++;
@@ -140,7 +167,8 @@ describe('reliability: soak at a fixed rate with RSS sampled', { timeout: (SECON
           });
           pending.add(p);
         }
-        if (samples.length && samples.length % 60 === 0) trace(`soak ${samples.length} s: sent ${sent}, errors ${errors.length}, rss ${samples.at(-1)!.kib} KiB`);
+        if (samples.length && samples.length % 60 === 0)
+          trace(`soak ${samples.length} s: sent ${sent}, errors ${errors.length}, rss ${samples.at(-1)!.kib} KiB`);
         await sleep(TICK_MS);
       }
       await Promise.all(pending);
@@ -162,12 +190,17 @@ describe('reliability: soak at a fixed rate with RSS sampled', { timeout: (SECON
     const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
     if (process.env.SOAK_RSS_FILE) writeFileSync(process.env.SOAK_RSS_FILE, JSON.stringify({ seconds: SECONDS, rate: RATE, samples }));
     const answered = Object.values(counts).reduce((a, b) => a + b, 0);
-    console.log(`reliability: soak (SQLite) ${SECONDS} s at ${RATE}/s: ${answered} answered (${(answered / seconds).toFixed(0)}/s; token ${counts.token}, TokenReview of distinct tokens ${counts.tokenreview}, ARM GET ${counts.arm}, Graph GET ${counts.graph}), ${notSent} not sent (server behind, > ${MAX_IN_FLIGHT} in flight), ${errors.length} errors, ${fiveXx} 5xx; latency p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms`);
-    console.log(`reliability: soak RSS of kentra (pid ${pid}, ${samples.length} samples, 1/s): start ${mib(first)}, after warm-up ${mib(warm)}, end ${mib(end)} (last ${mib(last)}), max ${mib(Math.max(...kibs))}; growth from start ${pct((last - first) / first)}, from warm-up to end ${pct(growth)}${SECONDS >= LONG_RUN_S ? ` (bound ${pct(RSS_GROWTH_BOUND)})` : ' (not checked: a run under 600 s)'}`);
+    console.log(
+      `reliability: soak (SQLite) ${SECONDS} s at ${RATE}/s: ${answered} answered (${(answered / seconds).toFixed(0)}/s; token ${counts.token}, TokenReview of distinct tokens ${counts.tokenreview}, ARM GET ${counts.arm}, Graph GET ${counts.graph}), ${notSent} not sent (server behind, > ${MAX_IN_FLIGHT} in flight), ${errors.length} errors, ${fiveXx} 5xx; latency p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${Math.max(...latencies)} ms`,
+    );
+    console.log(
+      `reliability: soak RSS of kentra (pid ${pid}, ${samples.length} samples, 1/s): start ${mib(first)}, after warm-up ${mib(warm)}, end ${mib(end)} (last ${mib(last)}), max ${mib(Math.max(...kibs))}; growth from start ${pct((last - first) / first)}, from warm-up to end ${pct(growth)}${SECONDS >= LONG_RUN_S ? ` (bound ${pct(RSS_GROWTH_BOUND)})` : ' (not checked: a run under 600 s)'}`,
+    );
 
     assert.deepEqual(errors.slice(0, 5), [], `${errors.length} errors`);
     assert.equal(fiveXx, 0, '0 5xx');
     assert.ok(counts.tokenreview > 0 && counts.arm > 0 && counts.graph > 0, 'every kind of request was sent');
-    if (SECONDS >= LONG_RUN_S) assert.ok(growth <= RSS_GROWTH_BOUND, `RSS grew ${pct(growth)} from warm-up to the end, more than ${pct(RSS_GROWTH_BOUND)}`);
+    if (SECONDS >= LONG_RUN_S)
+      assert.ok(growth <= RSS_GROWTH_BOUND, `RSS grew ${pct(growth)} from warm-up to the end, more than ${pct(RSS_GROWTH_BOUND)}`);
   });
 });

@@ -28,7 +28,9 @@ describe('reliability: the cluster token cache under a flood of new tokens', () 
       }
     }
     const hotCalls = calls.get('hot') ?? 0;
-    console.log(`issue 16.5 figure: ${flood} one-off tokens through a cache of ${maxEntries}; the hot token was looked up ${hotLookups} times and verified ${hotCalls} time(s) (its hit rate ${(((hotLookups - hotCalls) / hotLookups) * 100).toFixed(1)} %); cache size ${cache.size()}`);
+    console.log(
+      `issue 16.5 figure: ${flood} one-off tokens through a cache of ${maxEntries}; the hot token was looked up ${hotLookups} times and verified ${hotCalls} time(s) (its hit rate ${(((hotLookups - hotCalls) / hotLookups) * 100).toFixed(1)} %); cache size ${cache.size()}`,
+    );
     assert.equal(hotCalls, 1, 'the hot token is verified once and then always found in the cache');
     assert.equal(cache.size(), maxEntries, 'the bound holds');
   });

@@ -28,7 +28,11 @@ const AKS_READER = '7f6c6a51-bcf8-42ba-9220-52d62157d7db';
 const AKS_WRITER = 'a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb';
 const MC = 'Microsoft.ContainerService/managedClusters';
 
-interface Res { status: number; text: string; json(): any }
+interface Res {
+  status: number;
+  text: string;
+  json(): any;
+}
 
 describe('ARM checkaccess at a cluster scope: who may ask, about which scope, with what input (issue 14)', { timeout: 60_000 }, () => {
   let k: TestKentra;
@@ -40,12 +44,22 @@ describe('ARM checkaccess at a cluster scope: who may ask, about which scope, wi
   const c2 = () => `${sub()}/resourceGroups/rg/providers/${MC}/c2`;
   const arm = (who: string, method: string, path: string, body?: unknown, apiVersion = '2022-04-01'): Promise<Res> => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    return requestAsWritten(k.endpoints.armEndpoint, { method, path: `${path}?api-version=${apiVersion}`, agent, ca, body: data, headers: { authorization: `Bearer ${tokens[who]}`, ...(data ? { 'content-type': 'application/json' } : {}) } });
+    return requestAsWritten(k.endpoints.armEndpoint, {
+      method,
+      path: `${path}?api-version=${apiVersion}`,
+      agent,
+      ca,
+      body: data,
+      headers: { authorization: `Bearer ${tokens[who]}`, ...(data ? { 'content-type': 'application/json' } : {}) },
+    });
   };
   const question = (scope: string, actions: string[], oid = ALICE, groups: string[] = [], isData = true) => ({
-    Subject: { Attributes: { ObjectId: oid, Groups: groups } }, Actions: actions.map((Id) => ({ Id, IsDataAction: isData })), Resource: { Id: scope },
+    Subject: { Attributes: { ObjectId: oid, Groups: groups } },
+    Actions: actions.map((Id) => ({ Id, IsDataAction: isData })),
+    Resource: { Id: scope },
   });
-  const ask = (who: string, scope: string, body: unknown) => arm(who, 'POST', `${scope}/providers/Microsoft.Authorization/checkaccess`, body, '2018-09-01-preview');
+  const ask = (who: string, scope: string, body: unknown) =>
+    arm(who, 'POST', `${scope}/providers/Microsoft.Authorization/checkaccess`, body, '2018-09-01-preview');
   const decisions = (res: Res) => {
     assert.equal(res.status, 200, res.text);
     return (res.json() as { accessDecision: string }[]).map((d) => d.accessDecision);
@@ -60,20 +74,50 @@ describe('ARM checkaccess at a cluster scope: who may ask, about which scope, wi
     k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '0'] });
     ca = readFileSync(k.endpoints.caFile);
     const token = async (fields: Record<string, string>) => {
-      const res = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, { scope: 'https://management.azure.com/.default', ...fields }, k.endpoints.caFile);
+      const res = await postForm(
+        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+        { scope: 'https://management.azure.com/.default', ...fields },
+        k.endpoints.caFile,
+      );
       assert.equal(res.status, 200, res.text);
       return res.json().access_token as string;
     };
-    tokens.owner = await token({ client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, grant_type: 'client_credentials' });
-    const ropc = (user: string, password: string) => token({ client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: `${user}@kentra.onmicrosoft.com`, password });
+    tokens.owner = await token({
+      client_id: k.endpoints.servicePrincipal.appId,
+      client_secret: k.endpoints.servicePrincipal.secret,
+      grant_type: 'client_credentials',
+    });
+    const ropc = (user: string, password: string) =>
+      token({
+        client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+        grant_type: 'password',
+        username: `${user}@kentra.onmicrosoft.com`,
+        password,
+      });
     [tokens.alice, tokens.mallory] = await Promise.all([ropc('alice', 'Alice-Passw0rd!'), ropc('mallory', 'Mallory-Passw0rd!')]);
-    for (const rg of ['rg', 'rg-other']) assert.equal((await arm('owner', 'PUT', `${sub()}/resourceGroups/${rg}`, { location: 'eastus' })).status, 201);
+    for (const rg of ['rg', 'rg-other'])
+      assert.equal((await arm('owner', 'PUT', `${sub()}/resourceGroups/${rg}`, { location: 'eastus' })).status, 201);
     for (const c of [c1(), c2()]) {
-      const put = await arm('owner', 'PUT', c, { location: 'eastus', properties: { dnsPrefix: 'c', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, enableAzureRBAC: true } } }, '2023-08-01');
+      const put = await arm(
+        'owner',
+        'PUT',
+        c,
+        {
+          location: 'eastus',
+          properties: {
+            dnsPrefix: 'c',
+            agentPoolProfiles: [{ name: 'nodepool1', count: 1 }],
+            aadProfile: { managed: true, enableAzureRBAC: true },
+          },
+        },
+        '2023-08-01',
+      );
       assert.equal(put.status, 201, put.text);
     }
     const assign = async (scope: string, role: string, principalId: string, name: string) => {
-      const res = await arm('owner', 'PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${T}${name}`, { properties: { roleDefinitionId: `${sub()}/providers/Microsoft.Authorization/roleDefinitions/${role}`, principalId } });
+      const res = await arm('owner', 'PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${T}${name}`, {
+        properties: { roleDefinitionId: `${sub()}/providers/Microsoft.Authorization/roleDefinitions/${role}`, principalId },
+      });
       assert.equal(res.status, 201, res.text);
     };
     await assign(`${c1()}/namespaces/dev`, AKS_READER, ALICE, '0000000000f1');
@@ -89,34 +133,114 @@ describe('ARM checkaccess at a cluster scope: who may ask, about which scope, wi
     const read = `${MC}/pods/read`;
     const dev = await ask('owner', `${c1()}/namespaces/dev`, question(`${c1()}/namespaces/dev`, [read, `${MC}/secrets/read`]));
     assert.deepEqual(decisions(dev), ['Allowed', 'NotAllowed'], 'the AKS RBAC Reader cannot read secrets');
-    assert.equal(dev.json()[0].roleAssignment.id, `${c1()}/namespaces/dev/providers/Microsoft.Authorization/roleAssignments/${T}0000000000f1`);
+    assert.equal(
+      dev.json()[0].roleAssignment.id,
+      `${c1()}/namespaces/dev/providers/Microsoft.Authorization/roleAssignments/${T}0000000000f1`,
+    );
     assert.equal(dev.json()[0].roleAssignment.roleDefinitionId, AKS_READER);
     assert.deepEqual(decisions(await ask('owner', `${c1()}/namespaces/prod`, question(`${c1()}/namespaces/prod`, [read]))), ['NotAllowed']);
-    assert.deepEqual(decisions(await ask('owner', c1(), question(c1(), [read]))), ['NotAllowed'], 'a namespace assignment is not one at the cluster');
-    assert.deepEqual(decisions(await ask('owner', c1(), question(c1(), [`${MC}/pods/write`], ALICE, [TEAM, 'not-a-guid']))), ['Allowed'], 'through the group');
-    assert.deepEqual(decisions(await ask('owner', c2(), question(c2(), [`${MC}/pods/write`], ALICE, [TEAM]))), ['NotAllowed'], 'another cluster');
-    assert.deepEqual(decisions(await ask('owner', c1(), question(c1(), [`${MC}/read`], ALICE, [TEAM], false))), ['NotAllowed'], 'a data role gives no control-plane action');
+    assert.deepEqual(
+      decisions(await ask('owner', c1(), question(c1(), [read]))),
+      ['NotAllowed'],
+      'a namespace assignment is not one at the cluster',
+    );
+    assert.deepEqual(
+      decisions(await ask('owner', c1(), question(c1(), [`${MC}/pods/write`], ALICE, [TEAM, 'not-a-guid']))),
+      ['Allowed'],
+      'through the group',
+    );
+    assert.deepEqual(
+      decisions(await ask('owner', c2(), question(c2(), [`${MC}/pods/write`], ALICE, [TEAM]))),
+      ['NotAllowed'],
+      'another cluster',
+    );
+    assert.deepEqual(
+      decisions(await ask('owner', c1(), question(c1(), [`${MC}/read`], ALICE, [TEAM], false))),
+      ['NotAllowed'],
+      'a data role gives no control-plane action',
+    );
   });
 
   it('is held like a role-assignment read at the scope: no role there is 403, and an Owner elsewhere learns nothing', async () => {
     // alice's roles (through her group, on c1) read role assignments there (Microsoft.Authorization/*/read), as in Azure; not on c2.
     assert.equal((await ask('alice', c1(), question(c1(), [`${MC}/pods/read`]))).status, 200);
-    error(await ask('alice', c2(), question(c2(), [`${MC}/pods/read`])), 403, 'AuthorizationFailed', /Microsoft\.Authorization\/roleAssignments\/read/);
-    error(await ask('alice', `${c2()}/namespaces/dev`, question(`${c2()}/namespaces/dev`, [`${MC}/pods/read`])), 403, 'AuthorizationFailed');
+    error(
+      await ask('alice', c2(), question(c2(), [`${MC}/pods/read`])),
+      403,
+      'AuthorizationFailed',
+      /Microsoft\.Authorization\/roleAssignments\/read/,
+    );
+    error(
+      await ask('alice', `${c2()}/namespaces/dev`, question(`${c2()}/namespaces/dev`, [`${MC}/pods/read`])),
+      403,
+      'AuthorizationFailed',
+    );
     error(await ask('mallory', c1(), question(c1(), [`${MC}/pods/read`])), 403, 'AuthorizationFailed');
-    error(await ask('mallory', `${sub()}/resourceGroups/rg-other/providers/${MC}/c1`, question(c1(), [`${MC}/pods/read`])), 404, 'ResourceNotFound',
-      /was not found/);
+    error(
+      await ask('mallory', `${sub()}/resourceGroups/rg-other/providers/${MC}/c1`, question(c1(), [`${MC}/pods/read`])),
+      404,
+      'ResourceNotFound',
+      /was not found/,
+    );
   });
 
-  it('the body may not name another scope than the URL, and bad input is ARM\'s 400 that decides nothing', async () => {
-    error(await ask('owner', `${c1()}/namespaces/dev`, question(c2(), [`${MC}/pods/read`])), 400, 'InvalidRequestContent', /is not the scope of the request/);
-    error(await ask('owner', c1(), question(c1(), [`${MC}/pods/read`], 'alice@kentra.onmicrosoft.com')), 400, 'InvalidRequestContent', /ObjectId/);
+  it("the body may not name another scope than the URL, and bad input is ARM's 400 that decides nothing", async () => {
+    error(
+      await ask('owner', `${c1()}/namespaces/dev`, question(c2(), [`${MC}/pods/read`])),
+      400,
+      'InvalidRequestContent',
+      /is not the scope of the request/,
+    );
+    error(
+      await ask('owner', c1(), question(c1(), [`${MC}/pods/read`], 'alice@kentra.onmicrosoft.com')),
+      400,
+      'InvalidRequestContent',
+      /ObjectId/,
+    );
     error(await ask('owner', c1(), question(c1(), [])), 400, 'InvalidRequestContent', /from 1 to 200/);
-    error(await ask('owner', c1(), question(c1(), Array.from({ length: 201 }, () => `${MC}/pods/read`))), 400, 'InvalidRequestContent', /from 1 to 200/);
-    error(await ask('owner', c1(), { ...question(c1(), []), Actions: [{ IsDataAction: true }] }), 400, 'InvalidRequestContent', /needs an Id/);
+    error(
+      await ask(
+        'owner',
+        c1(),
+        question(
+          c1(),
+          Array.from({ length: 201 }, () => `${MC}/pods/read`),
+        ),
+      ),
+      400,
+      'InvalidRequestContent',
+      /from 1 to 200/,
+    );
+    error(
+      await ask('owner', c1(), { ...question(c1(), []), Actions: [{ IsDataAction: true }] }),
+      400,
+      'InvalidRequestContent',
+      /needs an Id/,
+    );
     error(await ask('owner', c1(), { Subject: 'alice', Actions: 'all' }), 400, 'InvalidRequestContent');
-    error(await ask('owner', c1(), { ...question(c1(), [`${MC}/pods/read`]), Subject: { Attributes: { ObjectId: ALICE, Groups: [7] } } }), 400, 'InvalidRequestContent');
-    error(await ask('owner', `${sub()}/resourceGroups/rg/providers/${MC}/nope`, question(`${sub()}/resourceGroups/rg/providers/${MC}/nope`, [`${MC}/pods/read`])), 404, 'ResourceNotFound');
-    error(await ask('owner', `${sub()}/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1`, question(c1(), [`${MC}/pods/read`])), 404, 'ResourceNotFound', /connectedClusters\/c1/);
+    error(
+      await ask('owner', c1(), { ...question(c1(), [`${MC}/pods/read`]), Subject: { Attributes: { ObjectId: ALICE, Groups: [7] } } }),
+      400,
+      'InvalidRequestContent',
+    );
+    error(
+      await ask(
+        'owner',
+        `${sub()}/resourceGroups/rg/providers/${MC}/nope`,
+        question(`${sub()}/resourceGroups/rg/providers/${MC}/nope`, [`${MC}/pods/read`]),
+      ),
+      404,
+      'ResourceNotFound',
+    );
+    error(
+      await ask(
+        'owner',
+        `${sub()}/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1`,
+        question(c1(), [`${MC}/pods/read`]),
+      ),
+      404,
+      'ResourceNotFound',
+      /connectedClusters\/c1/,
+    );
   });
 });

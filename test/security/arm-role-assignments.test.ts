@@ -30,7 +30,11 @@ const SUB_READER_NAME = `${T}0000000000f1`; // the victim's Reader assignment at
 const RG_OWNER_NAME = `${T}0000000000f2`; // mallory's Owner assignment at rg-a
 const SUB_CONTRIB_NAME = `${T}0000000000f3`;
 
-interface Res { status: number; text: string; json(): any }
+interface Res {
+  status: number;
+  text: string;
+  json(): any;
+}
 
 describe('ARM role assignments: scope of every read, write and delete (issue 12.3, security.md §5)', { timeout: 60_000 }, () => {
   let k: TestKentra;
@@ -44,9 +48,18 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
   const arm = (who: string, method: string, path: string, body?: unknown): Promise<Res> => {
     // The path goes as written (no URL parsing, which would resolve dot segments).
     const data = body === undefined ? undefined : JSON.stringify(body);
-    return requestAsWritten(k.endpoints.armEndpoint, { method, path: `${path}${path.includes('?') ? '&' : '?'}api-version=2022-04-01`, agent, ca, body: data, headers: { authorization: `Bearer ${tokens[who]}`, ...(data ? { 'content-type': 'application/json' } : {}) } });
+    return requestAsWritten(k.endpoints.armEndpoint, {
+      method,
+      path: `${path}${path.includes('?') ? '&' : '?'}api-version=2022-04-01`,
+      agent,
+      ca,
+      body: data,
+      headers: { authorization: `Bearer ${tokens[who]}`, ...(data ? { 'content-type': 'application/json' } : {}) },
+    });
   };
-  const assignBody = (principalId: string, roleId: string, extra: Record<string, unknown> = {}) => ({ properties: { roleDefinitionId: roleDef(roleId), principalId, ...extra } });
+  const assignBody = (principalId: string, roleId: string, extra: Record<string, unknown> = {}) => ({
+    properties: { roleDefinitionId: roleDef(roleId), principalId, ...extra },
+  });
   const error = (res: Res, status: number, code: string, message?: string | RegExp) => {
     assert.equal(res.status, status, res.text);
     assert.equal(res.json().error.code, code, res.text);
@@ -60,16 +73,38 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
     k = await startTestKentra({ seed: SEED, extraArgs: ['--provisioning-delay', '0'] });
     ca = readFileSync(k.endpoints.caFile);
     const token = async (fields: Record<string, string>) => {
-      const res = await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, { scope: 'https://management.azure.com/.default', ...fields }, k.endpoints.caFile);
+      const res = await postForm(
+        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+        { scope: 'https://management.azure.com/.default', ...fields },
+        k.endpoints.caFile,
+      );
       assert.equal(res.status, 200, res.text);
       return res.json().access_token as string;
     };
-    tokens.owner = await token({ client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, grant_type: 'client_credentials' });
-    const ropc = (user: string, password: string) => token({ client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: `${user}@kentra.onmicrosoft.com`, password });
-    [tokens.mallory, tokens.victim, tokens.contrib] = await Promise.all([ropc('mallory', 'Mallory-Passw0rd!'), ropc('victim', 'Victim-Passw0rd!'), ropc('contrib', 'Contrib-Passw0rd!')]);
+    tokens.owner = await token({
+      client_id: k.endpoints.servicePrincipal.appId,
+      client_secret: k.endpoints.servicePrincipal.secret,
+      grant_type: 'client_credentials',
+    });
+    const ropc = (user: string, password: string) =>
+      token({
+        client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+        grant_type: 'password',
+        username: `${user}@kentra.onmicrosoft.com`,
+        password,
+      });
+    [tokens.mallory, tokens.victim, tokens.contrib] = await Promise.all([
+      ropc('mallory', 'Mallory-Passw0rd!'),
+      ropc('victim', 'Victim-Passw0rd!'),
+      ropc('contrib', 'Contrib-Passw0rd!'),
+    ]);
     assert.equal((await arm('owner', 'PUT', rgA(), { location: 'eastus' })).status, 201);
     assert.equal((await arm('owner', 'PUT', `${sub()}/resourceGroups/rg-b`, { location: 'eastus' })).status, 201);
-    for (const [scope, name, principal, role] of [[sub(), SUB_READER_NAME, VICTIM, READER], [rgA(), RG_OWNER_NAME, MALLORY, OWNER], [sub(), SUB_CONTRIB_NAME, CONTRIB, CONTRIBUTOR]] as const) {
+    for (const [scope, name, principal, role] of [
+      [sub(), SUB_READER_NAME, VICTIM, READER],
+      [rgA(), RG_OWNER_NAME, MALLORY, OWNER],
+      [sub(), SUB_CONTRIB_NAME, CONTRIB, CONTRIBUTOR],
+    ] as const) {
       const res = await arm('owner', 'PUT', raPath(scope, name), assignBody(principal, role));
       assert.equal(res.status, 201, res.text);
     }
@@ -88,14 +123,18 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
     assert.equal((await arm('victim', 'GET', rgA())).status, 200, 'and the victim still reads through it');
   });
 
-  it('issue 12.3: the same delete at the assignment\'s own scope is refused with AuthorizationFailed over its full path', async () => {
+  it("issue 12.3: the same delete at the assignment's own scope is refused with AuthorizationFailed over its full path", async () => {
     const who = 'mallory@kentra.onmicrosoft.com';
-    error(await arm('mallory', 'DELETE', raPath(sub(), SUB_READER_NAME)), 403, 'AuthorizationFailed',
-      `The client '${who}' with object id '${MALLORY}' does not have authorization or an ABAC condition not fulfilled to perform action 'Microsoft.Authorization/roleAssignments/delete' over scope '${raPath(sub(), SUB_READER_NAME)}' or the scope is invalid. If access was recently granted, please refresh your credentials.`);
+    error(
+      await arm('mallory', 'DELETE', raPath(sub(), SUB_READER_NAME)),
+      403,
+      'AuthorizationFailed',
+      `The client '${who}' with object id '${MALLORY}' does not have authorization or an ABAC condition not fulfilled to perform action 'Microsoft.Authorization/roleAssignments/delete' over scope '${raPath(sub(), SUB_READER_NAME)}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+    );
     assert.equal((await stored(sub(), SUB_READER_NAME)).status, 200);
   });
 
-  it('issue 12.3: a GET by a name that lives at another scope is RoleAssignmentNotFound, never the other scope\'s assignment', async () => {
+  it("issue 12.3: a GET by a name that lives at another scope is RoleAssignmentNotFound, never the other scope's assignment", async () => {
     const res = await arm('mallory', 'GET', raPath(rgA(), SUB_READER_NAME));
     error(res, 404, 'RoleAssignmentNotFound');
     assert.doesNotMatch(res.text, new RegExp(VICTIM), 'nothing of the other assignment is shown');
@@ -107,15 +146,23 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
   });
 
   it('issue 12.3: a PUT of an existing name at another scope is RoleAssignmentUpdateNotPermitted and changes nothing', async () => {
-    error(await arm('mallory', 'PUT', raPath(rgA(), SUB_READER_NAME), assignBody(MALLORY, OWNER)), 400, 'RoleAssignmentUpdateNotPermitted',
-      'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.');
+    error(
+      await arm('mallory', 'PUT', raPath(rgA(), SUB_READER_NAME), assignBody(MALLORY, OWNER)),
+      400,
+      'RoleAssignmentUpdateNotPermitted',
+      'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.',
+    );
     const still = (await stored(sub(), SUB_READER_NAME)).json();
     assert.equal(still.properties.principalId, VICTIM);
     assert.equal(still.properties.scope, sub());
     assert.match(still.properties.roleDefinitionId, new RegExp(`${READER}$`));
     error(await arm('owner', 'GET', raPath(rgA(), SUB_READER_NAME)), 404, 'RoleAssignmentNotFound', undefined);
     // At its own scope, another principal or role under the same name is refused too.
-    error(await arm('owner', 'PUT', raPath(sub(), SUB_READER_NAME), assignBody(BYSTANDER, READER)), 400, 'RoleAssignmentUpdateNotPermitted');
+    error(
+      await arm('owner', 'PUT', raPath(sub(), SUB_READER_NAME), assignBody(BYSTANDER, READER)),
+      400,
+      'RoleAssignmentUpdateNotPermitted',
+    );
     error(await arm('owner', 'PUT', raPath(sub(), SUB_READER_NAME), assignBody(VICTIM, OWNER)), 400, 'RoleAssignmentUpdateNotPermitted');
     assert.equal((await stored(sub(), SUB_READER_NAME)).json().properties.principalId, VICTIM);
     // The identical PUT again is idempotent.
@@ -126,8 +173,12 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
 
   it('issue 12.3: body properties.scope must equal the URL scope', async () => {
     const name = `${T}0000000000a1`;
-    error(await arm('mallory', 'PUT', raPath(rgA(), name), assignBody(BYSTANDER, READER, { scope: sub() })), 400, 'InvalidCreateRoleAssignmentRequest',
-      `The request to create role assignment '${name}' is not valid. Role assignment scope '${sub()}' must match the scope specified on the URI '${rgA()}'.`);
+    error(
+      await arm('mallory', 'PUT', raPath(rgA(), name), assignBody(BYSTANDER, READER, { scope: sub() })),
+      400,
+      'InvalidCreateRoleAssignmentRequest',
+      `The request to create role assignment '${name}' is not valid. Role assignment scope '${sub()}' must match the scope specified on the URI '${rgA()}'.`,
+    );
     error(await stored(rgA(), name), 404, 'RoleAssignmentNotFound');
     const ok = await arm('mallory', 'PUT', raPath(rgA(), name), assignBody(BYSTANDER, READER, { scope: rgA() }));
     assert.equal(ok.status, 201, ok.text);
@@ -135,21 +186,41 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
   });
 
   it('issue 12.3: the same principal, role and scope under a new name is RoleAssignmentExists (409)', async () => {
-    error(await arm('owner', 'PUT', raPath(sub(), `${T}0000000000a2`), assignBody(VICTIM, READER)), 409, 'RoleAssignmentExists', /^The role assignment already exists\./);
+    error(
+      await arm('owner', 'PUT', raPath(sub(), `${T}0000000000a2`), assignBody(VICTIM, READER)),
+      409,
+      'RoleAssignmentExists',
+      /^The role assignment already exists\./,
+    );
     error(await stored(sub(), `${T}0000000000a2`), 404, 'RoleAssignmentNotFound');
   });
 
   it('issue 12.3: an unknown principal is PrincipalNotFound', async () => {
     const ghost = `${T}00000000dead`;
-    error(await arm('owner', 'PUT', raPath(rgA(), `${T}0000000000a3`), assignBody(ghost, READER)), 400, 'PrincipalNotFound', new RegExp(`^Principal ${ghost.replace(/-/g, '')} does not exist in the directory ${k.endpoints.tenantId}\\.`));
+    error(
+      await arm('owner', 'PUT', raPath(rgA(), `${T}0000000000a3`), assignBody(ghost, READER)),
+      400,
+      'PrincipalNotFound',
+      new RegExp(`^Principal ${ghost.replace(/-/g, '')} does not exist in the directory ${k.endpoints.tenantId}\\.`),
+    );
     error(await stored(rgA(), `${T}0000000000a3`), 404, 'RoleAssignmentNotFound');
   });
 
   it('issue 12.3: a Contributor can neither create nor delete assignments (NotActions Microsoft.Authorization/*/Write|Delete)', async () => {
     const name = `${T}0000000000a4`;
-    error(await arm('contrib', 'PUT', raPath(rgA(), name), assignBody(CONTRIB, OWNER)), 403, 'AuthorizationFailed', /'Microsoft.Authorization\/roleAssignments\/write' over scope/);
+    error(
+      await arm('contrib', 'PUT', raPath(rgA(), name), assignBody(CONTRIB, OWNER)),
+      403,
+      'AuthorizationFailed',
+      /'Microsoft.Authorization\/roleAssignments\/write' over scope/,
+    );
     error(await stored(rgA(), name), 404, 'RoleAssignmentNotFound');
-    error(await arm('contrib', 'DELETE', raPath(rgA(), RG_OWNER_NAME)), 403, 'AuthorizationFailed', /'Microsoft.Authorization\/roleAssignments\/delete' over scope/);
+    error(
+      await arm('contrib', 'DELETE', raPath(rgA(), RG_OWNER_NAME)),
+      403,
+      'AuthorizationFailed',
+      /'Microsoft.Authorization\/roleAssignments\/delete' over scope/,
+    );
     assert.equal((await stored(rgA(), RG_OWNER_NAME)).status, 200);
     assert.equal((await arm('contrib', 'GET', raPath(rgA(), RG_OWNER_NAME))).status, 200, 'but reads them (*)');
   });
@@ -161,13 +232,17 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
       assert.ok([400, 403, 404].includes(res.status), `${scope}: ${res.status} ${res.text}`);
       assert.ok(res.json().error.code, res.text);
     }
-    const all = (await arm('owner', 'GET', `${sub()}/providers/Microsoft.Authorization/roleAssignments`)).json().value as { name: string }[];
+    const all = (await arm('owner', 'GET', `${sub()}/providers/Microsoft.Authorization/roleAssignments`)).json().value as {
+      name: string;
+    }[];
     assert.ok(!all.some((a) => a.name === name), 'no assignment was stored');
   });
 
   it('issue 12.3: the last Owner at the subscription scope cannot be deleted (412 CannotDeleteLastRbacAdminAssignment)', async () => {
-    const ownersAtSub = async () => ((await arm('owner', 'GET', `${sub()}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`)).json().value as any[])
-      .filter((a) => a.properties.scope === sub() && a.properties.roleDefinitionId.endsWith(OWNER));
+    const ownersAtSub = async () =>
+      (
+        (await arm('owner', 'GET', `${sub()}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`)).json().value as any[]
+      ).filter((a) => a.properties.scope === sub() && a.properties.roleDefinitionId.endsWith(OWNER));
     // Kentra's bootstrap administrator and service principal are the Owners: the others go first.
     const sp = k.endpoints.servicePrincipal.objectId;
     for (const other of (await ownersAtSub()).filter((a) => a.properties.principalId !== sp)) {
@@ -175,7 +250,12 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
     }
     const last = await ownersAtSub();
     assert.equal(last.length, 1);
-    error(await arm('owner', 'DELETE', last[0].id), 412, 'CannotDeleteLastRbacAdminAssignment', /^Cannot delete the last RBAC admin assignment/);
+    error(
+      await arm('owner', 'DELETE', last[0].id),
+      412,
+      'CannotDeleteLastRbacAdminAssignment',
+      /^Cannot delete the last RBAC admin assignment/,
+    );
     assert.equal((await arm('owner', 'GET', last[0].id)).status, 200, 'it is still there');
     // With a second Owner it can go (and the second one then is the last).
     const second = await arm('owner', 'PUT', raPath(sub(), `${T}0000000000a6`), assignBody(BYSTANDER, OWNER));

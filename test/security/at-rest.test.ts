@@ -25,16 +25,29 @@ describe('Data at rest (issue 12 finding 9)', { timeout: 120_000 }, () => {
     mkdirSync(dataDir, { mode: 0o755 });
     chmodSync(dataDir, 0o755);
     k = await startTestKentra({ dataDir, extraArgs: ['--provisioning-delay', '0'] });
-    const token = (await postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
-      scope: 'https://management.azure.com/.default', grant_type: 'client_credentials',
-      client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret,
-    }, k.endpoints.caFile)).json().access_token as string;
-    const arm = (method: string, path: string, body: unknown) => httpsFetch(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}${path}?${API}`, {
-      method, caFile: k.endpoints.caFile, body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    });
+    const token = (
+      await postForm(
+        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+        {
+          scope: 'https://management.azure.com/.default',
+          grant_type: 'client_credentials',
+          client_id: k.endpoints.servicePrincipal.appId,
+          client_secret: k.endpoints.servicePrincipal.secret,
+        },
+        k.endpoints.caFile,
+      )
+    ).json().access_token as string;
+    const arm = (method: string, path: string, body: unknown) =>
+      httpsFetch(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}${path}?${API}`, {
+        method,
+        caFile: k.endpoints.caFile,
+        body: JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
     assert.equal((await arm('PUT', '/resourcegroups/rg1', { location: 'eastus' })).status, 201);
     const created = await arm('PUT', '/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/c1', {
-      location: 'eastus', properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true } },
+      location: 'eastus',
+      properties: { dnsPrefix: 'c1', agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true } },
     });
     assert.equal(created.status, 201, created.text);
   });
@@ -44,7 +57,8 @@ describe('Data at rest (issue 12 finding 9)', { timeout: 120_000 }, () => {
   });
 
   it('finding 9: kentra.db, its -wal and -shm are 0600 in a data directory that already existed as 0755', () => {
-    for (const f of ['kentra.db', 'kentra.db-wal', 'kentra.db-shm']) assert.equal(mode(join(dataDir, f)), '600', `${f} is ${mode(join(dataDir, f))}`);
+    for (const f of ['kentra.db', 'kentra.db-wal', 'kentra.db-shm'])
+      assert.equal(mode(join(dataDir, f)), '600', `${f} is ${mode(join(dataDir, f))}`);
   });
 
   it('finding 9: the store holds no private key or admin token in clear (signing keys and cluster secrets are sealed)', () => {
@@ -56,7 +70,9 @@ describe('Data at rest (issue 12 finding 9)', { timeout: 120_000 }, () => {
         assert.doesNotMatch(pem, /PRIVATE KEY/);
         assert.match(pem, /^kentra-sealed:v1:[0-9a-f]{8}:/);
       }
-      const clusters = db.prepare("SELECT secrets FROM arm_resources WHERE type_lower = 'microsoft.containerservice/managedclusters'").all() as { secrets: string }[];
+      const clusters = db
+        .prepare("SELECT secrets FROM arm_resources WHERE type_lower = 'microsoft.containerservice/managedclusters'")
+        .all() as { secrets: string }[];
       assert.equal(clusters.length, 1);
       assert.doesNotMatch(clusters[0]!.secrets, /PRIVATE KEY|adminToken|caKeyPem/);
       assert.match(clusters[0]!.secrets, /^kentra-sealed:v1:/);
@@ -65,13 +81,17 @@ describe('Data at rest (issue 12 finding 9)', { timeout: 120_000 }, () => {
     }
   });
 
-  it('finding 9: `kentra keys list` opens the sealed keys with the data directory\'s key; a different key-encryption key is refused clearly', () => {
+  it("finding 9: `kentra keys list` opens the sealed keys with the data directory's key; a different key-encryption key is refused clearly", () => {
     const listed = spawnSync(process.execPath, [KENTRA_BIN, 'keys', 'list', '--data-dir', dataDir], { encoding: 'utf8' });
     assert.equal(listed.status, 0, listed.stderr);
     assert.match(listed.stdout, /signing/);
     const wrongKey = join(dataDir, '..', 'wrong.key');
     writeFileSync(wrongKey, Buffer.alloc(32, 7).toString('base64'));
-    const refused = spawnSync(process.execPath, [KENTRA_BIN, 'up', '--data-dir', dataDir, '--port', '0', '--key-encryption-key-file', wrongKey], { encoding: 'utf8', timeout: 30_000 });
+    const refused = spawnSync(
+      process.execPath,
+      [KENTRA_BIN, 'up', '--data-dir', dataDir, '--port', '0', '--key-encryption-key-file', wrongKey],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /sealed with key-encryption key [0-9a-f]{8}, but this instance has [0-9a-f]{8}/);
   });

@@ -33,7 +33,7 @@ const rs256 = (header: object, payload: object, key: string | KeyObject) => {
 /** The x5t MSAL Python puts in its assertion header: urlsafe_b64encode of the SHA-1, '=' padding kept. */
 const msalPythonX5t = (der: Buffer) => createHash('sha1').update(der).digest('base64').replace(/\+/g, '-').replace(/\//g, '_');
 
-describe('the current Azure CLI\'s requests: cloud metadata and padded certificate thumbprints', { timeout: 120_000 }, () => {
+describe("the current Azure CLI's requests: cloud metadata and padded certificate thumbprints", { timeout: 120_000 }, () => {
   let k: TestKentra;
   let cert: CertificateAndKey;
   let other: CertificateAndKey;
@@ -44,7 +44,9 @@ describe('the current Azure CLI\'s requests: cloud metadata and padded certifica
     other = await createSelfSignedCertificate({ commonName: 'another-daemon' });
     k = await startTestKentra({ seed: seed(cert.certPem, other.certPem) });
   });
-  after(async () => { await k?.close(); });
+  after(async () => {
+    await k?.close();
+  });
 
   const metadata = (query: string) => httpsFetch(`${k.endpoints.authority}//metadata/endpoints${query}`, { caFile: k.endpoints.caFile });
 
@@ -65,23 +67,43 @@ describe('the current Azure CLI\'s requests: cloud metadata and padded certifica
       assert.equal(list.length, 1);
       assert.equal(list[0].authentication.loginEndpoint, k.endpoints.authority);
     });
-    for (const bad of ['?api-version=latest', '?api-version=2022-09-01%27%3E%3Cscript%3E', '?api-version=2022-09-01&api-version=2015-01-01', '?api-version=']) {
+    for (const bad of [
+      '?api-version=latest',
+      '?api-version=2022-09-01%27%3E%3Cscript%3E',
+      '?api-version=2022-09-01&api-version=2015-01-01',
+      '?api-version=',
+    ]) {
       it(`an api-version that is not one date (${bad}) is ARM's 400 InvalidApiVersionParameter`, async () => {
         const r = await metadata(bad);
         assert.equal(r.status, 400);
         assert.equal(r.json().error.code, 'InvalidApiVersionParameter');
-        assert.match(r.json().error.message, /^The api-version '.*' is invalid\. The supported versions are '2015-01-01,2019-05-01,2020-06-01,2022-09-01'\.$/);
+        assert.match(
+          r.json().error.message,
+          /^The api-version '.*' is invalid\. The supported versions are '2015-01-01,2019-05-01,2020-06-01,2022-09-01'\.$/,
+        );
         assert.doesNotMatch(r.text, /<script>/);
       });
     }
     it('a forged Host header never becomes an endpoint az would send credentials to', async () => {
       const { port } = new URL(k.endpoints.authority);
       const text = await new Promise<string>((resolve, reject) => {
-        const req = httpsRequest({ hostname: '127.0.0.1', port, servername: 'localhost', path: '/metadata/endpoints?api-version=2022-09-01', ca: readFileSync(k.endpoints.caFile), headers: { host: `evil.example:${port}` } }, (res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => { body += d.toString(); });
-          res.on('end', () => resolve(body));
-        });
+        const req = httpsRequest(
+          {
+            hostname: '127.0.0.1',
+            port,
+            servername: 'localhost',
+            path: '/metadata/endpoints?api-version=2022-09-01',
+            ca: readFileSync(k.endpoints.caFile),
+            headers: { host: `evil.example:${port}` },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => {
+              body += d.toString();
+            });
+            res.on('end', () => resolve(body));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -91,13 +113,33 @@ describe('the current Azure CLI\'s requests: cloud metadata and padded certifica
   });
 
   describe('certificate client assertions with a padded x5t (MSAL Python)', () => {
-    const tokenRequest = (clientId: string, clientAssertion: string) => postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
-      grant_type: 'client_credentials', client_id: clientId, scope: 'https://management.core.windows.net//.default', client_info: '1',
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: clientAssertion,
-    }, k.endpoints.caFile);
+    const tokenRequest = (clientId: string, clientAssertion: string) =>
+      postForm(
+        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+        {
+          grant_type: 'client_credentials',
+          client_id: clientId,
+          scope: 'https://management.core.windows.net//.default',
+          client_info: '1',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: clientAssertion,
+        },
+        k.endpoints.caFile,
+      );
     const assertion = (clientId: string, x5t: string, key: string | KeyObject) => {
       const now = Math.floor(Date.now() / 1000);
-      return rs256({ alg: 'RS256', typ: 'JWT', x5t }, { aud: `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, iss: clientId, sub: clientId, jti: randomUUID(), nbf: now, exp: now + 600 }, key);
+      return rs256(
+        { alg: 'RS256', typ: 'JWT', x5t },
+        {
+          aud: `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+          iss: clientId,
+          sub: clientId,
+          jti: randomUUID(),
+          nbf: now,
+          exp: now + 600,
+        },
+        key,
+      );
     };
 
     it('the registered certificate, x5t padded as MSAL Python sends it, is accepted (the control)', async () => {
@@ -115,17 +157,25 @@ describe('the current Azure CLI\'s requests: cloud metadata and padded certifica
     it("another app's certificate (padded x5t, signed with its own key) does not sign in this app", async () => {
       const r = await tokenRequest(CERT_APP, assertion(CERT_APP, msalPythonX5t(other.certDer), other.keyPem));
       assert.equal(r.status, 401);
-      assert.match(r.json().error_description, /^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\./);
+      assert.match(
+        r.json().error_description,
+        /^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\./,
+      );
     });
     const lookalikes: [string, () => string][] = [
-      ['only padding', () => '='], ['only padding, four times', () => '===='],
-      ['text after the padding', () => `${msalPythonX5t(cert.certDer)}=x`], ['padding in front', () => `=${msalPythonX5t(cert.certDer)}`],
+      ['only padding', () => '='],
+      ['only padding, four times', () => '===='],
+      ['text after the padding', () => `${msalPythonX5t(cert.certDer)}=x`],
+      ['padding in front', () => `=${msalPythonX5t(cert.certDer)}`],
     ];
     for (const [what, x5t] of lookalikes) {
       it(`a thumbprint that only looks padded (${what}) names no certificate`, async () => {
         const r = await tokenRequest(CERT_APP, assertion(CERT_APP, x5t(), cert.keyPem));
         assert.equal(r.status, 401);
-        assert.match(r.json().error_description, /^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\./);
+        assert.match(
+          r.json().error_description,
+          /^AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\./,
+        );
       });
     }
   });

@@ -9,7 +9,16 @@ import { ALICE, API_APP, CLI_APP, CLIENTS_TENANT, clientSeed } from '../support/
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
-import { createNetns, netnsSkip, nsFetch, nsFetchAll, startKentraIn, type KentraInNetns, type Netns, type NsRequest } from '../support/netns.js';
+import {
+  createNetns,
+  netnsSkip,
+  nsFetch,
+  nsFetchAll,
+  startKentraIn,
+  type KentraInNetns,
+  type Netns,
+  type NsRequest,
+} from '../support/netns.js';
 
 // The surface `kentra up --azure-hostnames` adds (issue 19): Microsoft's names on port 443 of a network
 // namespace. A Host header cannot carry a request to another name's routes (raw, encoded or dotted
@@ -21,13 +30,17 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
   let k: KentraInNetns;
   let dataDir: string;
   let mainPort: string;
-  const get = (url: string, headers: Record<string, string> = {}, pathAsWritten?: string) => nsFetch(ns, url, { caFile: k.endpoints.caFile, headers, pathAsWritten });
+  const get = (url: string, headers: Record<string, string> = {}, pathAsWritten?: string) =>
+    nsFetch(ns, url, { caFile: k.endpoints.caFile, headers, pathAsWritten });
   const getAll = (requests: NsRequest[]) => nsFetchAll(ns, k.endpoints.caFile, requests);
 
   before(async () => {
     ns = createNetns(hostsFileLines('127.0.0.1'));
     dataDir = mkdtempSync(join(tmpdir(), 'kentra-hostnames-'));
-    k = await startKentraIn(ns, { dataDir, seed: clientSeed({ certificatePem: (await createSelfSignedCertificate({ commonName: 'x' })).certPem }) });
+    k = await startKentraIn(ns, {
+      dataDir,
+      seed: clientSeed({ certificatePem: (await createSelfSignedCertificate({ commonName: 'x' })).certPem }),
+    });
     mainPort = new URL(k.endpoints.authority).port;
   });
   after(async () => {
@@ -36,7 +49,7 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('a Host header does not carry a request to another name\'s routes: each refusal names host and path, in that name\'s protocol', async () => {
+  it("a Host header does not carry a request to another name's routes: each refusal names host and path, in that name's protocol", async () => {
     const cases: [string, string, (body: any) => unknown][] = [
       ['graph.microsoft.com', `/subscriptions?api-version=2022-12-01`, (b) => b.error.code],
       ['graph.microsoft.com', `/${CLIENTS_TENANT}/oauth2/v2.0/token`, (b) => b.error.code],
@@ -52,7 +65,10 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
       const r = responses[i]!;
       assert.equal(r.status, 404, `${host}${path}: ${r.text}`);
       assert.ok(['NotImplementedByKentra', 'invalid_request'].includes(String(codeOf(r.json()))), r.text);
-      assert.match(r.text, new RegExp(`Kentra does not implement GET https://${host.replace(/\./g, '\\.')}${path.split('?')[0]!.replace(/[.?]/g, '\\$&')}`));
+      assert.match(
+        r.text,
+        new RegExp(`Kentra does not implement GET https://${host.replace(/\./g, '\\.')}${path.split('?')[0]!.replace(/[.?]/g, '\\$&')}`),
+      );
     }
   });
 
@@ -70,8 +86,14 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
     assert.doesNotMatch(r.text, /AuthenticationFailed/, 'ARM never answered');
   });
 
-  it('Kentra\'s own endpoints (/metrics, /healthz, the cluster API, the webhooks) are not served under Microsoft\'s names', async () => {
-    const cases = [['management.azure.com', '/metrics'], ['login.microsoftonline.com', '/healthz'], ['graph.microsoft.com', '/readyz'], ['management.azure.com', '/clusters/x/api'], ['login.microsoftonline.com', '/clusters/x/webhooks/tokenreviews']] as const;
+  it("Kentra's own endpoints (/metrics, /healthz, the cluster API, the webhooks) are not served under Microsoft's names", async () => {
+    const cases = [
+      ['management.azure.com', '/metrics'],
+      ['login.microsoftonline.com', '/healthz'],
+      ['graph.microsoft.com', '/readyz'],
+      ['management.azure.com', '/clusters/x/api'],
+      ['login.microsoftonline.com', '/clusters/x/webhooks/tokenreviews'],
+    ] as const;
     const responses = await getAll(cases.map(([host, path]) => ({ url: `https://${host}${path}` })));
     for (const [i, [host, path]] of cases.entries()) {
       const r = responses[i]!;
@@ -81,12 +103,14 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
     }
   });
 
-  it('Microsoft\'s names on another port, names Kentra does not serve, and unknown names on 443 are 421 naming the host', async () => {
+  it("Microsoft's names on another port, names Kentra does not serve, and unknown names on 443 are 421 naming the host", async () => {
     const wrongPort = await get(`https://localhost:${mainPort}/v1.0/users`, { host: `graph.microsoft.com:${mainPort}` });
     assert.equal(wrongPort.status, 421, wrongPort.text);
     assert.match(wrongPort.json().error.message, new RegExp(`serves graph\\.microsoft\\.com on port 443 only, not on port ${mainPort}`));
     const hosts = ['vault.azure.net', 'graph.windows.net', 'management.usgovcloudapi.net'];
-    const responses = await getAll(hosts.map((host) => ({ url: 'https://login.microsoftonline.com/common/discovery/instance', headers: { host } })));
+    const responses = await getAll(
+      hosts.map((host) => ({ url: 'https://login.microsoftonline.com/common/discovery/instance', headers: { host } })),
+    );
     for (const [i, host] of hosts.entries()) {
       const r = responses[i]!;
       assert.equal(r.status, 421, `${host}: ${r.text}`);
@@ -100,22 +124,40 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
   });
 
   it('a v2 token issued as login.microsoftonline.com is accepted in that mode, and refused by the same Kentra restarted without it', async () => {
-    const form = new URLSearchParams({ grant_type: 'password', client_id: CLI_APP, scope: 'api://orders-api/access_as_user openid profile', username: ALICE.username, password: ALICE.password }).toString();
-    const issued = await nsFetch(ns, `https://login.microsoftonline.com/${CLIENTS_TENANT}/oauth2/v2.0/token`, { method: 'POST', caFile: k.endpoints.caFile, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+    const form = new URLSearchParams({
+      grant_type: 'password',
+      client_id: CLI_APP,
+      scope: 'api://orders-api/access_as_user openid profile',
+      username: ALICE.username,
+      password: ALICE.password,
+    }).toString();
+    const issued = await nsFetch(ns, `https://login.microsoftonline.com/${CLIENTS_TENANT}/oauth2/v2.0/token`, {
+      method: 'POST',
+      caFile: k.endpoints.caFile,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
     assert.equal(issued.status, 200, issued.text);
     const token = issued.json().access_token as string;
     const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
     assert.equal(claims.iss, `https://login.microsoftonline.com/${CLIENTS_TENANT}/v2.0`);
     assert.equal(claims.aud, API_APP);
-    const userinfo = (origin: string) => nsFetch(ns, `${origin}/oidc/userinfo`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token}` } });
+    const userinfo = (origin: string) =>
+      nsFetch(ns, `${origin}/oidc/userinfo`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token}` } });
     assert.equal((await userinfo('https://login.microsoftonline.com')).status, 200);
     await k.stop();
     k = await startKentraIn(ns, { dataDir, azureHostnames: false });
     const refused = await userinfo(k.endpoints.authority);
     assert.equal(refused.status, 401, refused.text);
-    assert.match(String(refused.headers['www-authenticate']), /invalid_token.*issuer 'https:\/\/login\.microsoftonline\.com\/[^']+\/v2\.0' is not this server's/);
+    assert.match(
+      String(refused.headers['www-authenticate']),
+      /invalid_token.*issuer 'https:\/\/login\.microsoftonline\.com\/[^']+\/v2\.0' is not this server's/,
+    );
     // And Microsoft's names are not answered at all now, not even on 443 of the namespace.
-    const notServing = await get(`https://localhost:${new URL(k.endpoints.authority).port}/${CLIENTS_TENANT}/v2.0/.well-known/openid-configuration`, { host: 'login.microsoftonline.com' });
+    const notServing = await get(
+      `https://localhost:${new URL(k.endpoints.authority).port}/${CLIENTS_TENANT}/v2.0/.well-known/openid-configuration`,
+      { host: 'login.microsoftonline.com' },
+    );
     assert.equal(notServing.status, 421, notServing.text);
     assert.match(notServing.json().error_description, /not serving Microsoft's host names/);
   });
@@ -125,11 +167,16 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
 function withHost(k: TestKentra, path: string, host: string): Promise<{ status: number; text: string }> {
   const { port } = new URL(k.endpoints.authority);
   return new Promise((resolvePromise, reject) => {
-    const req = httpsRequest({ hostname: '127.0.0.1', port, path, headers: { host }, ca: readFileSync(k.endpoints.caFile), servername: 'localhost' }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, text }));
-    });
+    const req = httpsRequest(
+      { hostname: '127.0.0.1', port, path, headers: { host }, ca: readFileSync(k.endpoints.caFile), servername: 'localhost' },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -137,10 +184,12 @@ function withHost(k: TestKentra, path: string, host: string): Promise<{ status: 
 
 describe('Microsoft host names sent to a Kentra without --azure-hostnames', { timeout: 60_000 }, () => {
   let k: TestKentra;
-  before(async () => { k = await startTestKentra(); });
+  before(async () => {
+    k = await startTestKentra();
+  });
   after(async () => k?.close());
 
-  it('are refused with 421 in the protocol\'s shape, never answered as if Kentra were that host', async () => {
+  it("are refused with 421 in the protocol's shape, never answered as if Kentra were that host", async () => {
     const { port } = new URL(k.endpoints.authority);
     for (const [host, path, shape] of [
       ['login.microsoftonline.com', `/${k.endpoints.tenantId}/v2.0/.well-known/openid-configuration`, 'aad'],

@@ -39,7 +39,14 @@ type RoleName = keyof typeof ROLE;
 
 // ---- the callers of the matrix ----------------------------------------------------------------
 
-const DELEGATED = ['Global Administrator', 'User Administrator', 'Application Administrator', 'Groups Administrator', 'Directory Readers', 'plain member'] as const;
+const DELEGATED = [
+  'Global Administrator',
+  'User Administrator',
+  'Application Administrator',
+  'Groups Administrator',
+  'Directory Readers',
+  'plain member',
+] as const;
 const APP_ONLY = {
   'app with Directory.Read.All only': 'Directory.Read.All',
   'app with User.ReadWrite.All': 'User.ReadWrite.All',
@@ -47,7 +54,7 @@ const APP_ONLY = {
   'app with Application.ReadWrite.All': 'Application.ReadWrite.All',
   'app with Directory.ReadWrite.All': 'Directory.ReadWrite.All',
 } as const;
-type ActorName = typeof DELEGATED[number] | keyof typeof APP_ONLY;
+type ActorName = (typeof DELEGATED)[number] | keyof typeof APP_ONLY;
 const ACTORS = [...DELEGATED, ...Object.keys(APP_ONLY)] as ActorName[];
 const appIdOf = (i: number) => `66666666-0000-4000-8000-0000000000${(0xb0 + i).toString(16)}`;
 const upnOf = (name: string) => `${name.toLowerCase().replace(/[^a-z]+/g, '-')}@${DOMAIN}`;
@@ -55,8 +62,30 @@ const PASSWORD = 'Roles-Passw0rd!';
 
 // Targets that hold roles can only come from the seed (Kentra's Graph has no role-assignment write).
 // (Groups and Application Administrators reset no one's password: the matrix below shows it on a plain user.)
-const PASSWORD_ACTORS: RoleName[] = ['Password Administrator', 'Helpdesk Administrator', 'Authentication Administrator', 'User Administrator', 'Privileged Authentication Administrator', 'Global Administrator'];
-const TARGET_ROLES: (RoleName | 'no role')[] = ['no role', 'Directory Readers', 'Guest Inviter', 'Reports Reader', 'Password Administrator', 'Helpdesk Administrator', 'Authentication Administrator', 'User Administrator', 'Groups Administrator', 'Privileged Authentication Administrator', 'Privileged Role Administrator', 'Global Administrator', 'Application Administrator', 'a custom role'];
+const PASSWORD_ACTORS: RoleName[] = [
+  'Password Administrator',
+  'Helpdesk Administrator',
+  'Authentication Administrator',
+  'User Administrator',
+  'Privileged Authentication Administrator',
+  'Global Administrator',
+];
+const TARGET_ROLES: (RoleName | 'no role')[] = [
+  'no role',
+  'Directory Readers',
+  'Guest Inviter',
+  'Reports Reader',
+  'Password Administrator',
+  'Helpdesk Administrator',
+  'Authentication Administrator',
+  'User Administrator',
+  'Groups Administrator',
+  'Privileged Authentication Administrator',
+  'Privileged Role Administrator',
+  'Global Administrator',
+  'Application Administrator',
+  'a custom role',
+];
 const targetUpn = (role: string) => `target-${role.toLowerCase().replace(/[^a-z]+/g, '-')}@${DOMAIN}`;
 const GA_TARGETS = 23;
 
@@ -66,13 +95,20 @@ tenants:
     id: ${TENANT}
     users:
 ${DELEGATED.map((name) => `      - { userPrincipalName: ${upnOf(name)}, password: '${PASSWORD}'${name === 'plain member' ? '' : `, directoryRoles: ['${name}']`} }`).join('\n')}
-${PASSWORD_ACTORS.filter((r) => !(DELEGATED as readonly string[]).includes(r)).map((r) => `      - { userPrincipalName: ${upnOf(r)}, password: '${PASSWORD}', directoryRoles: ['${ROLE[r]}'] }`).join('\n')}
+${PASSWORD_ACTORS.filter((r) => !(DELEGATED as readonly string[]).includes(r))
+  .map((r) => `      - { userPrincipalName: ${upnOf(r)}, password: '${PASSWORD}', directoryRoles: ['${ROLE[r]}'] }`)
+  .join('\n')}
 ${TARGET_ROLES.map((r) => `      - { userPrincipalName: ${targetUpn(r)}, password: '${PASSWORD}'${r === 'no role' ? '' : `, directoryRoles: ['${ROLE[r]}']`} }`).join('\n')}
 ${Array.from({ length: GA_TARGETS }, (_, i) => `      - { userPrincipalName: ga-target-${i}@${DOMAIN}, password: '${PASSWORD}', directoryRoles: ['Global Administrator'] }`).join('\n')}
       - { userPrincipalName: ga-shared@${DOMAIN}, password: '${PASSWORD}', directoryRoles: ['Global Administrator'] }
       - { userPrincipalName: member-fodder@${DOMAIN}, password: '${PASSWORD}' }
     applications:
-${Object.values(APP_ONLY).map((perm, i) => `      - { displayName: 'daemon ${perm}', appId: ${appIdOf(i)}, secrets: ['daemon-secret-${i}-0123456789abcdef'], graphPermissions: { application: [${perm}] }, adminConsent: true }`).join('\n')}
+${Object.values(APP_ONLY)
+  .map(
+    (perm, i) =>
+      `      - { displayName: 'daemon ${perm}', appId: ${appIdOf(i)}, secrets: ['daemon-secret-${i}-0123456789abcdef'], graphPermissions: { application: [${perm}] }, adminConsent: true }`,
+  )
+  .join('\n')}
       - displayName: orders-api
         appId: ${API_APP_ID}
         identifierUris: ['api://orders']
@@ -80,10 +116,18 @@ ${Object.values(APP_ONLY).map((perm, i) => `      - { displayName: 'daemon ${per
         appRoles: [{ value: Orders.ReadWrite.All, id: ${API_ROLE_ID}, allowedMemberTypes: [Application] }]
 `;
 
-interface Actor { name: ActorName | RoleName; token: string; objectId: string; kind: 'user' | 'app' }
+interface Actor {
+  name: ActorName | RoleName;
+  token: string;
+  objectId: string;
+  kind: 'user' | 'app';
+}
 
 /** A case's result: the response, and whether the write it asked for can be seen afterwards. */
-interface Outcome { res: HttpResponse; happened: () => Promise<boolean> }
+interface Outcome {
+  res: HttpResponse;
+  happened: () => Promise<boolean>;
+}
 
 interface Write {
   /** The action as a test name reads it: "<actor> can|cannot <title>". */
@@ -111,28 +155,41 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
   // The matrix signs in a few hundred times: the token requests come from several loopback addresses,
   // as from several clients, so that Kentra's per-address sign-in limit (60 per 15 minutes) holds.
   let sourceAddress = 0;
-  const tokenRequest = (fields: Record<string, string>): Promise<{ status: number; text: string }> => new Promise((resolve, reject) => {
-    const body = new URLSearchParams({ scope: 'https://graph.microsoft.com/.default', ...fields }).toString();
-    const req = httpsRequest(`${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`, {
-      method: 'POST', ca: readFileSync(k.endpoints.caFile), family: 4, localAddress: `127.0.${1 + (sourceAddress >> 5)}.${2 + (sourceAddress++ % 32)}`,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+  const tokenRequest = (fields: Record<string, string>): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const body = new URLSearchParams({ scope: 'https://graph.microsoft.com/.default', ...fields }).toString();
+      const req = httpsRequest(
+        `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
+        {
+          method: 'POST',
+          ca: readFileSync(k.endpoints.caFile),
+          family: 4,
+          localAddress: `127.0.${1 + (sourceAddress >> 5)}.${2 + (sourceAddress++ % 32)}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
     });
-    req.on('error', reject);
-    req.end(body);
-  });
   const token = async (fields: Record<string, string>) => {
     const res = await tokenRequest(fields);
     assert.equal(res.status, 200, res.text);
     return JSON.parse(res.text).access_token as string;
   };
-  const userToken = (upn: string) => token({ client_id: AZURE_CLI, grant_type: 'password', username: upn, password: passwords.get(upn) ?? PASSWORD });
+  const userToken = (upn: string) =>
+    token({ client_id: AZURE_CLI, grant_type: 'password', username: upn, password: passwords.get(upn) ?? PASSWORD });
   const graph = (who: Actor, method: string, path: string, body?: unknown): Promise<HttpResponse> =>
     httpsFetch(`${k.endpoints.authority}/v1.0${path}`, {
-      method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : JSON.stringify(body),
+      method,
+      caFile: k.endpoints.caFile,
+      body: body === undefined ? undefined : JSON.stringify(body),
       headers: { authorization: `Bearer ${who.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     });
   const ok = async (res: Promise<HttpResponse>, status = 200) => {
@@ -149,11 +206,20 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
   const userId = async (upn: string) => (await ok(graph(ga, 'GET', `/users/${upn}`))).id as string;
   const userState = async (id: string) => {
     const res = await graph(ga, 'GET', `/users/${id}?$select=id,displayName,accountEnabled,userPrincipalName`);
-    return res.status === 404 ? null : (await ok(Promise.resolve(res)));
+    return res.status === 404 ? null : await ok(Promise.resolve(res));
   };
   const newPlainUser = async () => {
     const upn = `${unique('plain')}@${DOMAIN}`;
-    const u = await ok(graph(ga, 'POST', '/users', { accountEnabled: true, displayName: 'plain', mailNickname: 'plain', userPrincipalName: upn, passwordProfile: { password: PASSWORD } }), 201);
+    const u = await ok(
+      graph(ga, 'POST', '/users', {
+        accountEnabled: true,
+        displayName: 'plain',
+        mailNickname: 'plain',
+        userPrincipalName: upn,
+        passwordProfile: { password: PASSWORD },
+      }),
+      201,
+    );
     return { id: u.id as string, upn };
   };
   let gaTargets = 0;
@@ -165,17 +231,32 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
   /** One Global Administrator for the writes that can be repeated on it (displayName, password, disable). */
   const sharedGaTarget = async () => ({ id: await userId(`ga-shared@${DOMAIN}`), upn: `ga-shared@${DOMAIN}` });
   const newGroup = async (owner?: Actor) => {
-    const g = await ok(graph(ga, 'POST', '/groups', { displayName: unique('group'), mailNickname: 'g', mailEnabled: false, securityEnabled: true }), 201);
-    if (owner) await ok(graph(ga, 'POST', `/groups/${g.id}/owners/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${owner.objectId}` }), 204);
+    const g = await ok(
+      graph(ga, 'POST', '/groups', { displayName: unique('group'), mailNickname: 'g', mailEnabled: false, securityEnabled: true }),
+      201,
+    );
+    if (owner)
+      await ok(
+        graph(ga, 'POST', `/groups/${g.id}/owners/$ref`, {
+          '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${owner.objectId}`,
+        }),
+        204,
+      );
     return g.id as string;
   };
-  const members = async (groupId: string) => (await ok(graph(ga, 'GET', `/groups/${groupId}/members`))).value.map((m: any) => m.id as string);
+  const members = async (groupId: string) =>
+    (await ok(graph(ga, 'GET', `/groups/${groupId}/members`))).value.map((m: any) => m.id as string);
   const newApp = async (owner?: Actor) => {
     const a = await ok(graph(ga, 'POST', '/applications', { displayName: unique('app') }), 201);
     // The Global Administrator who created it is its owner; the case's owner replaces it.
     if (owner?.objectId === ga.objectId) return { id: a.id as string, appId: a.appId as string };
     if (owner) {
-      await ok(graph(ga, 'POST', `/applications/${a.id}/owners/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${owner.objectId}` }), 204);
+      await ok(
+        graph(ga, 'POST', `/applications/${a.id}/owners/$ref`, {
+          '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${owner.objectId}`,
+        }),
+        204,
+      );
       await ok(graph(ga, 'DELETE', `/applications/${a.id}/owners/${ga.objectId}/$ref`), 204);
     } else {
       await ok(graph(ga, 'DELETE', `/applications/${a.id}/owners/${ga.objectId}/$ref`), 204);
@@ -188,8 +269,16 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
   };
 
   // ---- the writes, each with the callers §4 allows --------------------------------------------
-  const userWrite = (title: string, allowed: readonly ActorName[], target: () => Promise<{ id: string; upn: string }>, change: 'displayName' | 'password' | 'disable' | 'upn' | 'delete'): Write => ({
-    title, allowed, success: 204, shared: target === sharedGaTarget,
+  const userWrite = (
+    title: string,
+    allowed: readonly ActorName[],
+    target: () => Promise<{ id: string; upn: string }>,
+    change: 'displayName' | 'password' | 'disable' | 'upn' | 'delete',
+  ): Write => ({
+    title,
+    allowed,
+    success: 204,
+    shared: target === sharedGaTarget,
     async run(actor) {
       const t = await target();
       if (change === 'disable') await ok(graph(ga, 'PATCH', `/users/${t.id}`, { accountEnabled: true }), 204);
@@ -197,11 +286,24 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
       const newPassword = `${unique('Pw')}-Aa1!`;
       const newUpn = `${unique('renamed')}@${DOMAIN}`;
       const newName = unique('renamed');
-      const res = change === 'delete' ? await graph(actor, 'DELETE', `/users/${t.id}`)
-        : await graph(actor, 'PATCH', `/users/${t.id}`, change === 'displayName' ? { displayName: newName } : change === 'password' ? { passwordProfile: { password: newPassword, forceChangePasswordNextSignIn: false } }
-          : change === 'disable' ? { accountEnabled: false } : { userPrincipalName: newUpn });
+      const res =
+        change === 'delete'
+          ? await graph(actor, 'DELETE', `/users/${t.id}`)
+          : await graph(
+              actor,
+              'PATCH',
+              `/users/${t.id}`,
+              change === 'displayName'
+                ? { displayName: newName }
+                : change === 'password'
+                  ? { passwordProfile: { password: newPassword, forceChangePasswordNextSignIn: false } }
+                  : change === 'disable'
+                    ? { accountEnabled: false }
+                    : { userPrincipalName: newUpn },
+            );
       return {
-        res, happened: async () => {
+        res,
+        happened: async () => {
           const now = await userState(t.id);
           if (change === 'delete') return now === null;
           if (change === 'password') {
@@ -210,26 +312,46 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
             passwords.set(t.upn, newPassword);
             return true;
           }
-          assert.deepEqual({ ...now, [change === 'disable' ? 'accountEnabled' : change === 'upn' ? 'userPrincipalName' : 'displayName']: undefined },
-            { ...before, [change === 'disable' ? 'accountEnabled' : change === 'upn' ? 'userPrincipalName' : 'displayName']: undefined }, 'nothing else changed');
-          return change === 'displayName' ? now.displayName === newName : change === 'disable' ? now.accountEnabled === false : now.userPrincipalName === newUpn;
+          assert.deepEqual(
+            { ...now, [change === 'disable' ? 'accountEnabled' : change === 'upn' ? 'userPrincipalName' : 'displayName']: undefined },
+            { ...before, [change === 'disable' ? 'accountEnabled' : change === 'upn' ? 'userPrincipalName' : 'displayName']: undefined },
+            'nothing else changed',
+          );
+          return change === 'displayName'
+            ? now.displayName === newName
+            : change === 'disable'
+              ? now.accountEnabled === false
+              : now.userPrincipalName === newUpn;
         },
       };
     },
   });
   const memberWrite = (title: string, allowed: readonly ActorName[], owned: boolean, remove: boolean): Write => ({
-    title, allowed, success: 204,
+    title,
+    allowed,
+    success: 204,
     async run(actor) {
       const groupId = await newGroup(owned ? actor : undefined);
       const member = { id: memberFodderId };
-      if (remove) await ok(graph(ga, 'POST', `/groups/${groupId}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${member.id}` }), 204);
-      const res = remove ? await graph(actor, 'DELETE', `/groups/${groupId}/members/${member.id}/$ref`)
-        : await graph(actor, 'POST', `/groups/${groupId}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${member.id}` });
+      if (remove)
+        await ok(
+          graph(ga, 'POST', `/groups/${groupId}/members/$ref`, {
+            '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${member.id}`,
+          }),
+          204,
+        );
+      const res = remove
+        ? await graph(actor, 'DELETE', `/groups/${groupId}/members/${member.id}/$ref`)
+        : await graph(actor, 'POST', `/groups/${groupId}/members/$ref`, {
+            '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${member.id}`,
+          });
       return { res, happened: async () => (await members(groupId)).includes(member.id) !== remove };
     },
   });
   const credentialWrite = (title: string, allowed: readonly ActorName[], owned: boolean): Write => ({
-    title, allowed, success: 200,
+    title,
+    allowed,
+    success: 200,
     async run(actor) {
       const a = await newApp(owned ? actor : undefined);
       const res = await graph(actor, 'POST', `/applications/${a.id}/addPassword`, { passwordCredential: { displayName: 'matrix' } });
@@ -237,20 +359,35 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
     },
   });
   const spWrite = (title: string, allowed: readonly ActorName[], owned: boolean): Write => ({
-    title, allowed, success: 201,
+    title,
+    allowed,
+    success: 201,
     async run(actor) {
       const a = await newApp(owned ? actor : undefined);
       const res = await graph(actor, 'POST', '/servicePrincipals', { appId: a.appId });
-      return { res, happened: async () => (await ok(graph(ga, 'GET', `/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${a.appId}'`)}`))).value.length === 1 };
+      return {
+        res,
+        happened: async () =>
+          (await ok(graph(ga, 'GET', `/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${a.appId}'`)}`))).value.length === 1,
+      };
     },
   });
   const appRoleWrite = (title: string, allowed: readonly ActorName[], graphRole: boolean): Write => ({
-    title, allowed, success: 201,
+    title,
+    allowed,
+    success: 201,
     async run(actor) {
       const client = await newClientSp();
       const resourceId = graphRole ? graphSpId : apiSpId;
-      const res = await graph(actor, 'POST', `/servicePrincipals/${resourceId}/appRoleAssignedTo`, { principalId: client, resourceId, appRoleId: graphRole ? GRAPH_USER_READ_ALL_ROLE : API_ROLE_ID });
-      return { res, happened: async () => (await ok(graph(ga, 'GET', `/servicePrincipals/${client}/appRoleAssignments`))).value.length > 0 };
+      const res = await graph(actor, 'POST', `/servicePrincipals/${resourceId}/appRoleAssignedTo`, {
+        principalId: client,
+        resourceId,
+        appRoleId: graphRole ? GRAPH_USER_READ_ALL_ROLE : API_ROLE_ID,
+      });
+      return {
+        res,
+        happened: async () => (await ok(graph(ga, 'GET', `/servicePrincipals/${client}/appRoleAssignments`))).value.length > 0,
+      };
     },
   });
 
@@ -260,44 +397,104 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
   const APP_ADMINS = ['Global Administrator', 'Application Administrator'] as const;
   const WRITES: Write[] = [
     {
-      title: 'create a user', allowed: [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'], success: 201,
+      title: 'create a user',
+      allowed: [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      success: 201,
       async run(actor) {
         const upn = `${unique('created')}@${DOMAIN}`;
-        const res = await graph(actor, 'POST', '/users', { accountEnabled: true, displayName: 'created', mailNickname: 'created', userPrincipalName: upn, passwordProfile: { password: PASSWORD } });
+        const res = await graph(actor, 'POST', '/users', {
+          accountEnabled: true,
+          displayName: 'created',
+          mailNickname: 'created',
+          userPrincipalName: upn,
+          passwordProfile: { password: PASSWORD },
+        });
         return { res, happened: async () => (await graph(ga, 'GET', `/users/${upn}`)).status === 200 };
       },
     },
-    userWrite("update a plain user's displayName", [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'], newPlainUser, 'displayName'),
+    userWrite(
+      "update a plain user's displayName",
+      [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      newPlainUser,
+      'displayName',
+    ),
     // App-only password reset needs User.ReadWrite.All and a directory role (Graph's update-user doc); Directory.ReadWrite.All never resets passwords.
     userWrite("reset a plain user's password", USER_ADMINS, newPlainUser, 'password'),
-    userWrite('disable a plain user', [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'], newPlainUser, 'disable'),
+    userWrite(
+      'disable a plain user',
+      [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      newPlainUser,
+      'disable',
+    ),
     // Directory.ReadWrite.All "does not allow the app to delete users or groups, or reset user passwords".
     userWrite('delete a plain user', [...USER_ADMINS, 'app with User.ReadWrite.All'], newPlainUser, 'delete'),
     // Only the sensitive properties of §4.3 are protected by the target's roles; displayName is not one.
-    userWrite("update a Global Administrator's displayName", [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'], sharedGaTarget, 'displayName'),
+    userWrite(
+      "update a Global Administrator's displayName",
+      [...USER_ADMINS, 'app with User.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      sharedGaTarget,
+      'displayName',
+    ),
     userWrite("reset a Global Administrator's password", GA, sharedGaTarget, 'password'),
     userWrite('disable a Global Administrator', GA, sharedGaTarget, 'disable'),
     userWrite("change a Global Administrator's userPrincipalName", GA, newGaTarget, 'upn'),
     userWrite('delete a Global Administrator', GA, newGaTarget, 'delete'),
     {
-      title: 'create a security group', allowed: [...ALL_USERS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'], success: 201,
+      title: 'create a security group',
+      allowed: [...ALL_USERS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      success: 201,
       async run(actor) {
         const name = unique('created-group');
-        const res = await graph(actor, 'POST', '/groups', { displayName: name, mailNickname: 'g', mailEnabled: false, securityEnabled: true });
-        return { res, happened: async () => (await ok(graph(ga, 'GET', `/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`))).value.length === 1 };
+        const res = await graph(actor, 'POST', '/groups', {
+          displayName: name,
+          mailNickname: 'g',
+          mailEnabled: false,
+          securityEnabled: true,
+        });
+        return {
+          res,
+          happened: async () =>
+            (await ok(graph(ga, 'GET', `/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`))).value.length === 1,
+        };
       },
     },
-    memberWrite('add a member to a group it owns', [...ALL_USERS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'], true, false),
-    memberWrite('remove a member from a group it owns', [...ALL_USERS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'], true, true),
-    memberWrite('add a member to a group it does not own', [...GROUP_ADMINS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'], false, false),
-    memberWrite('remove a member from a group it does not own', [...GROUP_ADMINS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'], false, true),
+    memberWrite(
+      'add a member to a group it owns',
+      [...ALL_USERS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      true,
+      false,
+    ),
+    memberWrite(
+      'remove a member from a group it owns',
+      [...ALL_USERS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      true,
+      true,
+    ),
+    memberWrite(
+      'add a member to a group it does not own',
+      [...GROUP_ADMINS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      false,
+      false,
+    ),
+    memberWrite(
+      'remove a member from a group it does not own',
+      [...GROUP_ADMINS, 'app with Group.ReadWrite.All', 'app with Directory.ReadWrite.All'],
+      false,
+      true,
+    ),
     {
       // Members may register applications by default (allowedToCreateApps); app-only needs Application.ReadWrite.* (G-APP).
-      title: 'create an application', allowed: [...ALL_USERS, 'app with Application.ReadWrite.All'], success: 201,
+      title: 'create an application',
+      allowed: [...ALL_USERS, 'app with Application.ReadWrite.All'],
+      success: 201,
       async run(actor) {
         const name = unique('created-app');
         const res = await graph(actor, 'POST', '/applications', { displayName: name });
-        return { res, happened: async () => (await ok(graph(ga, 'GET', `/applications?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`))).value.length === 1 };
+        return {
+          res,
+          happened: async () =>
+            (await ok(graph(ga, 'GET', `/applications?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`))).value.length === 1,
+        };
       },
     },
     credentialWrite('add a secret to an application it owns', [...ALL_USERS, 'app with Application.ReadWrite.All'], true),
@@ -306,14 +503,30 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
     spWrite('create the service principal of an application it does not own', [...APP_ADMINS, 'app with Application.ReadWrite.All'], false),
     {
       // Tenant-wide delegated consent: Cloud Application Administrator and above (CONSENT).
-      title: 'grant tenant-wide consent to a delegated permission (oauth2PermissionGrants)', allowed: [...APP_ADMINS, 'app with Directory.ReadWrite.All'], success: 201,
+      title: 'grant tenant-wide consent to a delegated permission (oauth2PermissionGrants)',
+      allowed: [...APP_ADMINS, 'app with Directory.ReadWrite.All'],
+      success: 201,
       async run(actor) {
         const client = await newClientSp();
-        const res = await graph(actor, 'POST', '/oauth2PermissionGrants', { clientId: client, consentType: 'AllPrincipals', resourceId: apiSpId, scope: 'Orders.Read' });
-        return { res, happened: async () => (await ok(graph(ga, 'GET', `/oauth2PermissionGrants?$filter=${encodeURIComponent(`clientId eq '${client}'`)}`))).value.length === 1 };
+        const res = await graph(actor, 'POST', '/oauth2PermissionGrants', {
+          clientId: client,
+          consentType: 'AllPrincipals',
+          resourceId: apiSpId,
+          scope: 'Orders.Read',
+        });
+        return {
+          res,
+          happened: async () =>
+            (await ok(graph(ga, 'GET', `/oauth2PermissionGrants?$filter=${encodeURIComponent(`clientId eq '${client}'`)}`))).value
+              .length === 1,
+        };
       },
     },
-    appRoleWrite('grant an application permission of an API of the tenant (appRoleAssignedTo)', [...APP_ADMINS, 'app with Directory.ReadWrite.All'], false),
+    appRoleWrite(
+      'grant an application permission of an API of the tenant (appRoleAssignedTo)',
+      [...APP_ADMINS, 'app with Directory.ReadWrite.All'],
+      false,
+    ),
     // Microsoft Graph's app roles need Privileged Role Administrator or Global Administrator (CONSENT).
     appRoleWrite('grant a Microsoft Graph application permission (appRoleAssignedTo)', [...GA, 'app with Directory.ReadWrite.All'], true),
   ];
@@ -326,10 +539,20 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
     }
     ga = actors.get('Global Administrator')!;
     for (const [i, [name]] of Object.entries(APP_ONLY).entries()) {
-      const t = await token({ client_id: appIdOf(i), client_secret: `daemon-secret-${i}-0123456789abcdef`, grant_type: 'client_credentials' });
-      actors.set(name, { name: name as ActorName, token: t, kind: 'app', objectId: JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()).oid });
+      const t = await token({
+        client_id: appIdOf(i),
+        client_secret: `daemon-secret-${i}-0123456789abcdef`,
+        grant_type: 'client_credentials',
+      });
+      actors.set(name, {
+        name: name as ActorName,
+        token: t,
+        kind: 'app',
+        objectId: JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()).oid,
+      });
     }
-    const spOf = async (appId: string) => (await ok(graph(ga, 'GET', `/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${appId}'`)}`))).value[0].id as string;
+    const spOf = async (appId: string) =>
+      (await ok(graph(ga, 'GET', `/servicePrincipals?$filter=${encodeURIComponent(`appId eq '${appId}'`)}`))).value[0].id as string;
     graphSpId = await spOf(GRAPH_APP_ID);
     memberFodderId = await userId(`member-fodder@${DOMAIN}`);
     for (const role of PASSWORD_ACTORS) {
@@ -348,29 +571,32 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
   // ---- finding 2, on its own --------------------------------------------------------------------
   it("Entra roles: User Administrator cannot reset a Global Administrator's password and sign in as them (issue 12 finding 2: 403, password unchanged)", async () => {
     const target = await newGaTarget();
-    const res = await graph(actors.get('User Administrator')!, 'PATCH', `/users/${target.id}`, { passwordProfile: { password: 'Takeover-Passw0rd!', forceChangePasswordNextSignIn: false } });
+    const res = await graph(actors.get('User Administrator')!, 'PATCH', `/users/${target.id}`, {
+      passwordProfile: { password: 'Takeover-Passw0rd!', forceChangePasswordNextSignIn: false },
+    });
     refused(res);
     assert.equal(await signsIn(target.upn, 'Takeover-Passw0rd!'), false, 'the attacker cannot sign in as the Global Administrator');
     assert.equal(await signsIn(target.upn, PASSWORD), true, "the Global Administrator's password is unchanged");
   });
 
   // ---- the matrix -----------------------------------------------------------------------------
-  for (const write of WRITES) describe(`Entra roles: who may ${write.title}`, { concurrency: write.shared ? 1 : 4 }, () => {
-    for (const actorName of ACTORS) {
-      const allowed = write.allowed.includes(actorName);
-      const expect = allowed ? `(${write.success})` : '(403, nothing changed)';
-      it(`Entra roles: ${actorName} ${allowed ? 'can' : 'cannot'} ${write.title} ${expect}`, async () => {
-        const { res, happened } = await write.run(actors.get(actorName)!);
-        if (allowed) {
-          assert.equal(res.status, write.success, res.text);
-          assert.equal(await happened(), true, 'the write can be seen afterwards');
-        } else {
-          refused(res);
-          assert.equal(await happened(), false, 'a refused write changes nothing');
-        }
-      });
-    }
-  });
+  for (const write of WRITES)
+    describe(`Entra roles: who may ${write.title}`, { concurrency: write.shared ? 1 : 4 }, () => {
+      for (const actorName of ACTORS) {
+        const allowed = write.allowed.includes(actorName);
+        const expect = allowed ? `(${write.success})` : '(403, nothing changed)';
+        it(`Entra roles: ${actorName} ${allowed ? 'can' : 'cannot'} ${write.title} ${expect}`, async () => {
+          const { res, happened } = await write.run(actors.get(actorName)!);
+          if (allowed) {
+            assert.equal(res.status, write.success, res.text);
+            assert.equal(await happened(), true, 'the write can be seen afterwards');
+          } else {
+            refused(res);
+            assert.equal(await happened(), false, 'a refused write changes nothing');
+          }
+        });
+      }
+    });
 
   // ---- directory role assignment ---------------------------------------------------------------
   it('Entra roles: no caller can assign a directory role through Graph (only Privileged Role Administrator and Global Administrator may, and Kentra has no such write)', async () => {
@@ -378,8 +604,14 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
     for (const actorName of ACTORS) {
       const actor = actors.get(actorName)!;
       const attempts = [
-        await graph(actor, 'POST', '/roleManagement/directory/roleAssignments', { principalId: target.id, roleDefinitionId: ROLE['Global Administrator'], directoryScopeId: '/' }),
-        await graph(actor, 'POST', `/directoryRoles/roleTemplateId=${ROLE['Global Administrator']}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${target.id}` }),
+        await graph(actor, 'POST', '/roleManagement/directory/roleAssignments', {
+          principalId: target.id,
+          roleDefinitionId: ROLE['Global Administrator'],
+          directoryScopeId: '/',
+        }),
+        await graph(actor, 'POST', `/directoryRoles/roleTemplateId=${ROLE['Global Administrator']}/members/$ref`, {
+          '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${target.id}`,
+        }),
       ];
       for (const res of attempts) assert.ok(res.status === 403 || res.status === 404, `${actorName}: ${res.status} ${res.text}`);
     }
@@ -390,58 +622,99 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
   // ---- who may reset whose password (security.md §4.2) ------------------------------------------
   const RESETS: Partial<Record<RoleName, (RoleName | 'no role')[]>> = {
     'Password Administrator': ['no role', 'Directory Readers', 'Guest Inviter', 'Password Administrator'],
-    'Helpdesk Administrator': ['no role', 'Directory Readers', 'Guest Inviter', 'Reports Reader', 'Password Administrator', 'Helpdesk Administrator'],
-    'Authentication Administrator': ['no role', 'Directory Readers', 'Guest Inviter', 'Reports Reader', 'Password Administrator', 'Authentication Administrator'],
-    'User Administrator': ['no role', 'Directory Readers', 'Guest Inviter', 'Reports Reader', 'Password Administrator', 'Helpdesk Administrator', 'User Administrator', 'Groups Administrator'],
+    'Helpdesk Administrator': [
+      'no role',
+      'Directory Readers',
+      'Guest Inviter',
+      'Reports Reader',
+      'Password Administrator',
+      'Helpdesk Administrator',
+    ],
+    'Authentication Administrator': [
+      'no role',
+      'Directory Readers',
+      'Guest Inviter',
+      'Reports Reader',
+      'Password Administrator',
+      'Authentication Administrator',
+    ],
+    'User Administrator': [
+      'no role',
+      'Directory Readers',
+      'Guest Inviter',
+      'Reports Reader',
+      'Password Administrator',
+      'Helpdesk Administrator',
+      'User Administrator',
+      'Groups Administrator',
+    ],
     'Privileged Authentication Administrator': TARGET_ROLES,
     'Global Administrator': TARGET_ROLES,
   };
-  for (const actorRole of PASSWORD_ACTORS) describe(`Entra roles: whose password a ${actorRole} may reset (§4.2)`, { concurrency: 4 }, () => {
-    for (const targetRole of TARGET_ROLES) {
-      const allowed = RESETS[actorRole]!.includes(targetRole);
-      it(`Entra roles: ${actorRole} ${allowed ? 'can' : 'cannot'} reset the password of a user with ${targetRole === 'no role' ? 'no role' : `the ${targetRole} role`} (§4.2: ${allowed ? '204' : '403, password unchanged'})`, async () => {
-        const upn = targetUpn(targetRole);
-        const actor = actors.get(actorRole)!;
-        const newPassword = `${unique('Reset')}-Aa1!`;
-        const res = await graph(actor, 'PATCH', `/users/${upn}`, { passwordProfile: { password: newPassword } });
-        if (allowed) {
-          assert.equal(res.status, 204, res.text);
-          assert.equal(await signsIn(upn, newPassword), true);
-          passwords.set(upn, newPassword);
-        } else {
-          refused(res);
-          assert.equal(await signsIn(upn, passwords.get(upn) ?? PASSWORD), true, 'the password is unchanged');
-        }
-      });
-    }
-  });
+  for (const actorRole of PASSWORD_ACTORS)
+    describe(`Entra roles: whose password a ${actorRole} may reset (§4.2)`, { concurrency: 4 }, () => {
+      for (const targetRole of TARGET_ROLES) {
+        const allowed = RESETS[actorRole]!.includes(targetRole);
+        it(`Entra roles: ${actorRole} ${allowed ? 'can' : 'cannot'} reset the password of a user with ${targetRole === 'no role' ? 'no role' : `the ${targetRole} role`} (§4.2: ${allowed ? '204' : '403, password unchanged'})`, async () => {
+          const upn = targetUpn(targetRole);
+          const actor = actors.get(actorRole)!;
+          const newPassword = `${unique('Reset')}-Aa1!`;
+          const res = await graph(actor, 'PATCH', `/users/${upn}`, { passwordProfile: { password: newPassword } });
+          if (allowed) {
+            assert.equal(res.status, 204, res.text);
+            assert.equal(await signsIn(upn, newPassword), true);
+            passwords.set(upn, newPassword);
+          } else {
+            refused(res);
+            assert.equal(await signsIn(upn, passwords.get(upn) ?? PASSWORD), true, 'the password is unchanged');
+          }
+        });
+      }
+    });
 
   // ---- who may change sensitive properties (security.md §4.3): accountEnabled ---------------------
   const SENSITIVE: Partial<Record<RoleName, (RoleName | 'no role')[]>> = {
-    'Authentication Administrator': ['no role', 'Directory Readers', 'Guest Inviter', 'Reports Reader', 'Password Administrator', 'Authentication Administrator'],
-    'User Administrator': ['no role', 'Directory Readers', 'Guest Inviter', 'Reports Reader', 'Password Administrator', 'Groups Administrator', 'Helpdesk Administrator', 'User Administrator'],
+    'Authentication Administrator': [
+      'no role',
+      'Directory Readers',
+      'Guest Inviter',
+      'Reports Reader',
+      'Password Administrator',
+      'Authentication Administrator',
+    ],
+    'User Administrator': [
+      'no role',
+      'Directory Readers',
+      'Guest Inviter',
+      'Reports Reader',
+      'Password Administrator',
+      'Groups Administrator',
+      'Helpdesk Administrator',
+      'User Administrator',
+    ],
     'Privileged Authentication Administrator': TARGET_ROLES,
     'Global Administrator': TARGET_ROLES,
     'Password Administrator': [],
     'Helpdesk Administrator': [],
   };
-  for (const [actorRole, targets] of Object.entries(SENSITIVE) as [RoleName, (RoleName | 'no role')[]][]) describe(`Entra roles: whom a ${actorRole} may disable (§4.3)`, { concurrency: 4 }, () => {
-    for (const targetRole of TARGET_ROLES) {
-      const allowed = targets.includes(targetRole);
-      it(`Entra roles: ${actorRole} ${allowed ? 'can' : 'cannot'} disable a user with ${targetRole === 'no role' ? 'no role' : `the ${targetRole} role`} (§4.3: ${allowed ? '204' : '403, still enabled'})`, async () => {
-        const upn = targetUpn(targetRole);
-        const actor = actors.get(actorRole)!;
-        const res = await graph(actor, 'PATCH', `/users/${upn}`, { accountEnabled: false });
-        const state = await userState(await userId(upn));
-        if (allowed) {
-          assert.equal(res.status, 204, res.text);
-          assert.equal(state.accountEnabled, false);
-          await ok(graph(ga, 'PATCH', `/users/${upn}`, { accountEnabled: true }), 204);
-        } else {
-          refused(res);
-          assert.equal(state.accountEnabled, true, 'the account is still enabled');
-        }
-      });
-    }
-  });
+  for (const [actorRole, targets] of Object.entries(SENSITIVE) as [RoleName, (RoleName | 'no role')[]][])
+    describe(`Entra roles: whom a ${actorRole} may disable (§4.3)`, { concurrency: 4 }, () => {
+      for (const targetRole of TARGET_ROLES) {
+        const allowed = targets.includes(targetRole);
+        it(`Entra roles: ${actorRole} ${allowed ? 'can' : 'cannot'} disable a user with ${targetRole === 'no role' ? 'no role' : `the ${targetRole} role`} (§4.3: ${allowed ? '204' : '403, still enabled'})`, async () => {
+          const upn = targetUpn(targetRole);
+          const actor = actors.get(actorRole)!;
+          const res = await graph(actor, 'PATCH', `/users/${upn}`, { accountEnabled: false });
+          const state = await userState(await userId(upn));
+          if (allowed) {
+            assert.equal(res.status, 204, res.text);
+            assert.equal(state.accountEnabled, false);
+            await ok(graph(ga, 'PATCH', `/users/${upn}`, { accountEnabled: true }), 204);
+          } else {
+            refused(res);
+            assert.equal(state.accountEnabled, true, 'the account is still enabled');
+          }
+        });
+      }
+    });
 });

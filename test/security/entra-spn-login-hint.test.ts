@@ -34,15 +34,32 @@ tenants:
 
 describe('spn: resources and login_hint, attacked (issue 13)', { timeout: 120_000 }, () => {
   let k: TestKentra;
-  const token = (fields: Record<string, string>, path = 'oauth2/v2.0/token') => postForm(`${k.endpoints.authority}/${TENANT}/${path}`,
-    { grant_type: 'client_credentials', client_id: PIPELINE, client_secret: SECRET, ...fields }, k.endpoints.caFile);
-  const signInPage = (hint: string) => httpsFetch(`${k.endpoints.authority}/${TENANT}/oauth2/v2.0/authorize?${new URLSearchParams({
-    client_id: AKS_CLIENT, response_type: 'code', redirect_uri: 'http://localhost', scope: `${AKS_SERVER}/.default`,
-    code_challenge: 'a'.repeat(43), code_challenge_method: 'S256', login_hint: hint,
-  })}`, { caFile: k.endpoints.caFile });
+  const token = (fields: Record<string, string>, path = 'oauth2/v2.0/token') =>
+    postForm(
+      `${k.endpoints.authority}/${TENANT}/${path}`,
+      { grant_type: 'client_credentials', client_id: PIPELINE, client_secret: SECRET, ...fields },
+      k.endpoints.caFile,
+    );
+  const signInPage = (hint: string) =>
+    httpsFetch(
+      `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/authorize?${new URLSearchParams({
+        client_id: AKS_CLIENT,
+        response_type: 'code',
+        redirect_uri: 'http://localhost',
+        scope: `${AKS_SERVER}/.default`,
+        code_challenge: 'a'.repeat(43),
+        code_challenge_method: 'S256',
+        login_hint: hint,
+      })}`,
+      { caFile: k.endpoints.caFile },
+    );
 
-  before(async () => { k = await startTestKentra({ seed: SEED }); });
-  after(async () => { await k?.close(); });
+  before(async () => {
+    k = await startTestKentra({ seed: SEED });
+  });
+  after(async () => {
+    await k?.close();
+  });
 
   it('an spn: resource that names no application of the tenant: AADSTS500011, no token (v1 and v2)', async () => {
     const unknown = 'spn:0badc0de-0000-4000-8000-000000000000';
@@ -69,7 +86,11 @@ describe('spn: resources and login_hint, attacked (issue 13)', { timeout: 120_00
   });
 
   it('login_hint is text on the sign-in page, in both steps, never markup', async () => {
-    for (const hint of ['"><script>alert(1)</script>@spnsec.onmicrosoft.com', 'dev@spnsec.onmicrosoft.com"><img src=x onerror=alert(1)>', `${'a'.repeat(5000)}<b>@spnsec.onmicrosoft.com`]) {
+    for (const hint of [
+      '"><script>alert(1)</script>@spnsec.onmicrosoft.com',
+      'dev@spnsec.onmicrosoft.com"><img src=x onerror=alert(1)>',
+      `${'a'.repeat(5000)}<b>@spnsec.onmicrosoft.com`,
+    ]) {
       const res = await signInPage(hint);
       assert.equal(res.status, 200);
       assert.doesNotMatch(res.text, /<script>alert|<img |<b>/);

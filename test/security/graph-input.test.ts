@@ -26,101 +26,186 @@ tenants:
 const stores = storeMatrix(after);
 
 // On each store: a group created with a bad reference must roll back on both backends.
-for (const store of stores) describe(`Graph input on ${store.name} (security suite)`, { timeout: 180_000 }, () => {
-  let k: TestKentra;
-  const tokens: Record<string, string> = {};
-  const token = async (username: string, password: string) => {
-    const res = await postForm(`${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`, {
-      client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username, password, scope: 'https://graph.microsoft.com/.default',
-    }, k.endpoints.caFile);
-    assert.equal(res.status, 200, res.text);
-    return res.json().access_token as string;
-  };
-  const graph = (who: string, method: string, path: string, body?: unknown): Promise<HttpResponse> =>
-    httpsFetch(`${k.endpoints.authority}/v1.0${path}`, {
-      method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { authorization: `Bearer ${tokens[who]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+for (const store of stores)
+  describe(`Graph input on ${store.name} (security suite)`, { timeout: 180_000 }, () => {
+    let k: TestKentra;
+    const tokens: Record<string, string> = {};
+    const token = async (username: string, password: string) => {
+      const res = await postForm(
+        `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
+        {
+          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+          grant_type: 'password',
+          username,
+          password,
+          scope: 'https://graph.microsoft.com/.default',
+        },
+        k.endpoints.caFile,
+      );
+      assert.equal(res.status, 200, res.text);
+      return res.json().access_token as string;
+    };
+    const graph = (who: string, method: string, path: string, body?: unknown): Promise<HttpResponse> =>
+      httpsFetch(`${k.endpoints.authority}/v1.0${path}`, {
+        method,
+        caFile: k.endpoints.caFile,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${tokens[who]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      });
+    const badRequest = (res: HttpResponse, message: RegExp) => {
+      assert.equal(res.status, 400, res.text);
+      const e = res.json().error;
+      assert.equal(e.code, 'Request_BadRequest');
+      assert.match(e.message, message);
+      assert.ok(e.innerError?.['request-id'], 'Graph errors carry innerError');
+    };
+    const groupsNamed = async (name: string) =>
+      (await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`)).json().value as any[];
+
+    before(async () => {
+      k = await startTestKentra({ seed: SEED, store: store.url ? await store.url() : undefined });
+      tokens.admin = await token(`admin@${DOMAIN}`, 'Admin-Passw0rd!');
+      tokens.member = await token(`member@${DOMAIN}`, 'Member-Passw0rd!');
     });
-  const badRequest = (res: HttpResponse, message: RegExp) => {
-    assert.equal(res.status, 400, res.text);
-    const e = res.json().error;
-    assert.equal(e.code, 'Request_BadRequest');
-    assert.match(e.message, message);
-    assert.ok(e.innerError?.['request-id'], 'Graph errors carry innerError');
-  };
-  const groupsNamed = async (name: string) => (await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`)).json().value as any[];
+    after(async () => k?.close());
 
-  before(async () => {
-    k = await startTestKentra({ seed: SEED, store: store.url ? await store.url() : undefined });
-    tokens.admin = await token(`admin@${DOMAIN}`, 'Admin-Passw0rd!');
-    tokens.member = await token(`member@${DOMAIN}`, 'Member-Passw0rd!');
-  });
-  after(async () => k?.close());
-
-  // ---- $filter ---------------------------------------------------------------------------------
-  it('Graph input: $filter with thousands of nested parentheses is a 400 Invalid filter clause, not a 500 (issue 12 finding 11)', async () => {
-    const deep = `${'('.repeat(5000)}displayName eq 'x'${')'.repeat(5000)}`;
-    badRequest(await graph('admin', 'GET', `/users?$filter=${encodeURIComponent(deep)}`), /^Invalid filter clause/);
-    const nots = `${'not('.repeat(2000)}displayName eq 'x'${')'.repeat(2000)}`;
-    badRequest(await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(nots)}`), /^Invalid filter clause/);
-    // Nesting a person writes still works.
-    const fine = await graph('admin', 'GET', `/users?$filter=${encodeURIComponent("((displayName eq 'x') or (not (userPrincipalName eq 'y')))")}`);
-    assert.equal(fine.status, 200, fine.text);
-    assert.equal((await graph('admin', 'GET', '/users')).status, 200, 'Kentra still serves');
-  });
-
-  it('Graph input: an overlong $filter is a 400 Invalid filter clause', async () => {
-    // Over Kentra's 4096 characters, well under the HTTP server's 16 KB header limit.
-    const long = Array.from({ length: 170 }, (_, i) => `displayName eq 'n${i}'`).join(' or ');
-    badRequest(await graph('admin', 'GET', `/users?$filter=${encodeURIComponent(long)}`), /^Invalid filter clause/);
-  });
-
-  it('Graph input: arbitrary $filter text never gets a 5xx (fast-check over HTTP)', async () => {
-    const piece = fc.constantFrom('(', ')', ' ', "'", 'not ', ' and ', ' or ', 'displayName', ' eq ', ' ne ', ' in ', 'startswith(', ',', ':', 'x/any(', '1', 'true', 'null', "'a'", '$', '\u0000', '\uffff', '%');
-    const filterText = fc.oneof(fc.string({ maxLength: 60 }), fc.array(piece, { maxLength: 40 }).map((xs) => xs.join('')));
-    let requests = 0;
-    await fc.assert(fc.asyncProperty(filterText, async (text) => {
-      requests++;
-      const res = await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(text)}`);
-      assert.ok(res.status === 200 || res.status === 400, `${res.status} for ${JSON.stringify(text)}: ${res.text}`);
-      if (res.status === 400) assert.match(res.json().error.code, /^Request_(BadRequest|UnsupportedQuery)$/);
-    }), { numRuns: 150, seed: 20261205, verbose: 2 });
-    assert.equal(requests >= 150, true);
-  });
-
-  // ---- @odata.bind on POST /groups (issue 16 item 3) ---------------------------------------------
-  it('issue 16.3: POST /groups applies owners@odata.bind and members@odata.bind in the same request', async () => {
-    const res = await graph('admin', 'POST', '/groups', {
-      displayName: 'bound', mailNickname: 'bound', mailEnabled: false, securityEnabled: true,
-      'owners@odata.bind': [`https://graph.microsoft.com/v1.0/users/${MEMBER}`],
-      'members@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${MEMBER}`, `https://graph.microsoft.com/v1.0/users('${OTHER}')`, 'https://graph.microsoft.com/v1.0/groups/77777777-0000-4000-8000-0000000000a1'],
+    // ---- $filter ---------------------------------------------------------------------------------
+    it('Graph input: $filter with thousands of nested parentheses is a 400 Invalid filter clause, not a 500 (issue 12 finding 11)', async () => {
+      const deep = `${'('.repeat(5000)}displayName eq 'x'${')'.repeat(5000)}`;
+      badRequest(await graph('admin', 'GET', `/users?$filter=${encodeURIComponent(deep)}`), /^Invalid filter clause/);
+      const nots = `${'not('.repeat(2000)}displayName eq 'x'${')'.repeat(2000)}`;
+      badRequest(await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(nots)}`), /^Invalid filter clause/);
+      // Nesting a person writes still works.
+      const fine = await graph(
+        'admin',
+        'GET',
+        `/users?$filter=${encodeURIComponent("((displayName eq 'x') or (not (userPrincipalName eq 'y')))")}`,
+      );
+      assert.equal(fine.status, 200, fine.text);
+      assert.equal((await graph('admin', 'GET', '/users')).status, 200, 'Kentra still serves');
     });
-    assert.equal(res.status, 201, res.text);
-    const id = res.json().id;
-    const owners = (await graph('admin', 'GET', `/groups/${id}/owners`)).json().value.map((o: any) => o.id);
-    assert.deepEqual(owners, [MEMBER]);
-    const members = (await graph('admin', 'GET', `/groups/${id}/members`)).json().value.map((m: any) => m.id).sort();
-    assert.deepEqual(members, ['77777777-0000-4000-8000-0000000000a1', MEMBER, OTHER].sort());
-    // The bound owner manages the group.
-    assert.equal((await graph('member', 'PATCH', `/groups/${id}`, { description: 'mine' })).status, 204);
-  });
 
-  it('issue 16.3: POST /groups with a bound id that does not exist is a 400 and creates no group', async () => {
-    const missing = '77777777-0000-4000-8000-0000000000ff';
-    badRequest(await graph('admin', 'POST', '/groups', {
-      displayName: 'not-created', mailNickname: 'nc', mailEnabled: false, securityEnabled: true,
-      'members@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${MEMBER}`, `https://graph.microsoft.com/v1.0/directoryObjects/${missing}`],
-    }), new RegExp(missing));
-    badRequest(await graph('admin', 'POST', '/groups', {
-      displayName: 'not-created', mailNickname: 'nc', mailEnabled: false, securityEnabled: true,
-      'owners@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${missing}`],
-    }), new RegExp(missing));
-    badRequest(await graph('admin', 'POST', '/groups', {
-      displayName: 'not-created', mailNickname: 'nc', mailEnabled: false, securityEnabled: true, 'members@odata.bind': 'not-a-list',
-    }), /members@odata\.bind/);
-    badRequest(await graph('admin', 'POST', '/groups', {
-      displayName: 'not-created', mailNickname: 'nc', mailEnabled: false, securityEnabled: true, 'owners@odata.bind': ['https://graph.microsoft.com/v1.0/groups/77777777-0000-4000-8000-0000000000a1'],
-    }), /owners@odata\.bind/);
-    assert.deepEqual(await groupsNamed('not-created'), [], 'no group was created');
+    it('Graph input: an overlong $filter is a 400 Invalid filter clause', async () => {
+      // Over Kentra's 4096 characters, well under the HTTP server's 16 KB header limit.
+      const long = Array.from({ length: 170 }, (_, i) => `displayName eq 'n${i}'`).join(' or ');
+      badRequest(await graph('admin', 'GET', `/users?$filter=${encodeURIComponent(long)}`), /^Invalid filter clause/);
+    });
+
+    it('Graph input: arbitrary $filter text never gets a 5xx (fast-check over HTTP)', async () => {
+      const piece = fc.constantFrom(
+        '(',
+        ')',
+        ' ',
+        "'",
+        'not ',
+        ' and ',
+        ' or ',
+        'displayName',
+        ' eq ',
+        ' ne ',
+        ' in ',
+        'startswith(',
+        ',',
+        ':',
+        'x/any(',
+        '1',
+        'true',
+        'null',
+        "'a'",
+        '$',
+        '\u0000',
+        '\uffff',
+        '%',
+      );
+      const filterText = fc.oneof(
+        fc.string({ maxLength: 60 }),
+        fc.array(piece, { maxLength: 40 }).map((xs) => xs.join('')),
+      );
+      let requests = 0;
+      await fc.assert(
+        fc.asyncProperty(filterText, async (text) => {
+          requests++;
+          const res = await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(text)}`);
+          assert.ok(res.status === 200 || res.status === 400, `${res.status} for ${JSON.stringify(text)}: ${res.text}`);
+          if (res.status === 400) assert.match(res.json().error.code, /^Request_(BadRequest|UnsupportedQuery)$/);
+        }),
+        { numRuns: 150, seed: 20261205, verbose: 2 },
+      );
+      assert.equal(requests >= 150, true);
+    });
+
+    // ---- @odata.bind on POST /groups (issue 16 item 3) ---------------------------------------------
+    it('issue 16.3: POST /groups applies owners@odata.bind and members@odata.bind in the same request', async () => {
+      const res = await graph('admin', 'POST', '/groups', {
+        displayName: 'bound',
+        mailNickname: 'bound',
+        mailEnabled: false,
+        securityEnabled: true,
+        'owners@odata.bind': [`https://graph.microsoft.com/v1.0/users/${MEMBER}`],
+        'members@odata.bind': [
+          `https://graph.microsoft.com/v1.0/directoryObjects/${MEMBER}`,
+          `https://graph.microsoft.com/v1.0/users('${OTHER}')`,
+          'https://graph.microsoft.com/v1.0/groups/77777777-0000-4000-8000-0000000000a1',
+        ],
+      });
+      assert.equal(res.status, 201, res.text);
+      const id = res.json().id;
+      const owners = (await graph('admin', 'GET', `/groups/${id}/owners`)).json().value.map((o: any) => o.id);
+      assert.deepEqual(owners, [MEMBER]);
+      const members = (await graph('admin', 'GET', `/groups/${id}/members`))
+        .json()
+        .value.map((m: any) => m.id)
+        .sort();
+      assert.deepEqual(members, ['77777777-0000-4000-8000-0000000000a1', MEMBER, OTHER].sort());
+      // The bound owner manages the group.
+      assert.equal((await graph('member', 'PATCH', `/groups/${id}`, { description: 'mine' })).status, 204);
+    });
+
+    it('issue 16.3: POST /groups with a bound id that does not exist is a 400 and creates no group', async () => {
+      const missing = '77777777-0000-4000-8000-0000000000ff';
+      badRequest(
+        await graph('admin', 'POST', '/groups', {
+          displayName: 'not-created',
+          mailNickname: 'nc',
+          mailEnabled: false,
+          securityEnabled: true,
+          'members@odata.bind': [
+            `https://graph.microsoft.com/v1.0/directoryObjects/${MEMBER}`,
+            `https://graph.microsoft.com/v1.0/directoryObjects/${missing}`,
+          ],
+        }),
+        new RegExp(missing),
+      );
+      badRequest(
+        await graph('admin', 'POST', '/groups', {
+          displayName: 'not-created',
+          mailNickname: 'nc',
+          mailEnabled: false,
+          securityEnabled: true,
+          'owners@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${missing}`],
+        }),
+        new RegExp(missing),
+      );
+      badRequest(
+        await graph('admin', 'POST', '/groups', {
+          displayName: 'not-created',
+          mailNickname: 'nc',
+          mailEnabled: false,
+          securityEnabled: true,
+          'members@odata.bind': 'not-a-list',
+        }),
+        /members@odata\.bind/,
+      );
+      badRequest(
+        await graph('admin', 'POST', '/groups', {
+          displayName: 'not-created',
+          mailNickname: 'nc',
+          mailEnabled: false,
+          securityEnabled: true,
+          'owners@odata.bind': ['https://graph.microsoft.com/v1.0/groups/77777777-0000-4000-8000-0000000000a1'],
+        }),
+        /owners@odata\.bind/,
+      );
+      assert.deepEqual(await groupsNamed('not-created'), [], 'no group was created');
+    });
   });
-});

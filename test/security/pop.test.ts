@@ -19,7 +19,12 @@ import { assertAadError } from './support-oauth.js';
 const ARC_SERVER = '6256c85f-0aad-4d50-b960-e6e9b21efe35';
 const ARC_CLIENT = '3f4439ff-e698-4d6d-84fe-09c9d574f06b';
 
-interface PopKey { privateKey: KeyObject; e: string; n: string; kid: string }
+interface PopKey {
+  privateKey: KeyObject;
+  e: string;
+  n: string;
+  kid: string;
+}
 function newKey(): PopKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const { e, n } = publicKey.export({ format: 'jwk' }) as { e: string; n: string };
@@ -29,10 +34,21 @@ const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringi
 const reqCnf = (k: PopKey) => b64(`{"kid":"${k.kid}","xms_ksl":"sw"}`);
 
 /** A SignedHttpRequest as kubelogin builds it; every part can be overridden to forge one. */
-function shr(at: string, u: string, opts: { jwkKey: PopKey; signer?: PopKey; ts?: number; header?: Record<string, unknown>; claims?: Record<string, unknown> }): string {
+function shr(
+  at: string,
+  u: string,
+  opts: { jwkKey: PopKey; signer?: PopKey; ts?: number; header?: Record<string, unknown>; claims?: Record<string, unknown> },
+): string {
   const k = opts.jwkKey;
   const header = b64({ typ: 'pop', alg: 'RS256', kid: k.kid, ...opts.header });
-  const payload = b64({ at, ts: opts.ts ?? Math.floor(Date.now() / 1000), u, cnf: { jwk: { e: k.e, kty: 'RSA', n: k.n, alg: 'RS256', kid: k.kid } }, nonce: randomUUID().replace(/-/g, ''), ...opts.claims });
+  const payload = b64({
+    at,
+    ts: opts.ts ?? Math.floor(Date.now() / 1000),
+    u,
+    cnf: { jwk: { e: k.e, kty: 'RSA', n: k.n, alg: 'RS256', kid: k.kid } },
+    nonce: randomUUID().replace(/-/g, ''),
+    ...opts.claims,
+  });
   return `${header}.${payload}.${sign('RSA-SHA256', Buffer.from(`${header}.${payload}`), (opts.signer ?? k).privateKey).toString('base64url')}`;
 }
 
@@ -50,17 +66,30 @@ describe('PoP tokens, attacked (Guard --azure.enable-pop; issue 13)', { timeout:
   let popAt: string;
   let bearerAt: string;
 
-  const tokenRequest = (fields: Record<string, string>) => postForm(`${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`, {
-    grant_type: 'password', client_id: ARC_CLIENT, username: k.endpoints.admin.userPrincipalName, password: k.endpoints.admin.password,
-    scope: `${ARC_SERVER}/.default openid profile offline_access`, ...fields,
-  }, k.endpoints.caFile);
-  const nodes = (token: string, base = server) => httpsFetch(`${base}/api/v1/nodes`, { headers: { authorization: `Bearer ${token}` }, caFile });
+  const tokenRequest = (fields: Record<string, string>) =>
+    postForm(
+      `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+      {
+        grant_type: 'password',
+        client_id: ARC_CLIENT,
+        username: k.endpoints.admin.userPrincipalName,
+        password: k.endpoints.admin.password,
+        scope: `${ARC_SERVER}/.default openid profile offline_access`,
+        ...fields,
+      },
+      k.endpoints.caFile,
+    );
+  const nodes = (token: string, base = server) =>
+    httpsFetch(`${base}/api/v1/nodes`, { headers: { authorization: `Bearer ${token}` }, caFile });
   /** A 401 in the Kubernetes Status shape, with Guard's reason in Kentra's log (and the token nowhere in it). */
   const refused = async (token: string, reason: RegExp, base = server) => {
     const before = k.logs().length;
     const res = await nodes(token, base);
     assert.equal(res.status, 401, res.text);
-    assert.deepEqual({ kind: res.json().kind, reason: res.json().reason, code: res.json().code }, { kind: 'Status', reason: 'Unauthorized', code: 401 });
+    assert.deepEqual(
+      { kind: res.json().kind, reason: res.json().reason, code: res.json().code },
+      { kind: 'Status', reason: 'Unauthorized', code: 401 },
+    );
     // Kentra's log is written asynchronously: wait (bounded) for the line of this request.
     for (let i = 0; i < 100 && !reason.test(k.logs().slice(before)); i++) await new Promise((r) => setTimeout(r, 20));
     const log = k.logs().slice(before);
@@ -73,8 +102,19 @@ describe('PoP tokens, attacked (Guard --azure.enable-pop; issue 13)', { timeout:
     dir = mkdtempSync(join(tmpdir(), 'kentra-pop-sec-'));
     env = { PATH: process.env.PATH, HOME: dir, KENTRA_CONFIG_DIR: join(dir, 'config'), KENTRA_DATA_DIR: k.dataDir };
     await cli.json('login', '-u', k.endpoints.admin.userPrincipalName, '-p', k.endpoints.admin.password);
-    const group = (await cli.ok('ad', 'group', 'create', '--display-name', 'popAdmins', '--mail-nickname', 'popAdmins', '--query', 'id', '-o', 'tsv')).trim();
-    await cli.ok('ad', 'group', 'member', 'add', '--group', 'popAdmins', '--member-id', (await cli.ok('ad', 'signed-in-user', 'show', '--query', 'id', '-o', 'tsv')).trim());
+    const group = (
+      await cli.ok('ad', 'group', 'create', '--display-name', 'popAdmins', '--mail-nickname', 'popAdmins', '--query', 'id', '-o', 'tsv')
+    ).trim();
+    await cli.ok(
+      'ad',
+      'group',
+      'member',
+      'add',
+      '--group',
+      'popAdmins',
+      '--member-id',
+      (await cli.ok('ad', 'signed-in-user', 'show', '--query', 'id', '-o', 'tsv')).trim(),
+    );
     await cli.json('group', 'create', '--name', 'rgPop', '--location', 'centralus');
     armId = (await cli.json('aksarc', 'create', '-g', 'rgPop', '-n', 'pop1', '--aad-admin-group-object-ids', group)).id;
     const file = join(dir, 'arc.yaml');
@@ -134,7 +174,10 @@ describe('PoP tokens, attacked (Guard --azure.enable-pop; issue 13)', { timeout:
   });
 
   it('header tricks are refused: alg none or HS256, no kid, no typ', async () => {
-    await refused(shr(popAt, armId, { jwkKey: key, header: { alg: 'none' } }), /Wrong algorithm found in PoP token header, expected 'RS256' having 'none'/);
+    await refused(
+      shr(popAt, armId, { jwkKey: key, header: { alg: 'none' } }),
+      /Wrong algorithm found in PoP token header, expected 'RS256' having 'none'/,
+    );
     await refused(shr(popAt, armId, { jwkKey: key, header: { alg: 'HS256' } }), /expected 'RS256' having 'HS256'/);
     await refused(shr(popAt, armId, { jwkKey: key, header: { kid: '' } }), /No KeyID found in PoP token header/);
     await refused(shr(popAt, armId, { jwkKey: key, claims: { at: 42 } }), /'at' claim should be string/);
@@ -151,7 +194,14 @@ describe('PoP tokens, attacked (Guard --azure.enable-pop; issue 13)', { timeout:
 
   it('the token endpoint refuses token_type=pop without a usable req_cnf, and unknown token types', async () => {
     assertAadError(await tokenRequest({ token_type: 'pop' }), 400, 'invalid_request', 900144);
-    for (const bad of ['not base64!', b64('[]'), b64('{"kid":"short"}'), b64('{"jwk":{}}'), b64(`{"kid":"${key.kid}","xms_ksl":{"x":1}}`), 'x'.repeat(2000)]) {
+    for (const bad of [
+      'not base64!',
+      b64('[]'),
+      b64('{"kid":"short"}'),
+      b64('{"jwk":{}}'),
+      b64(`{"kid":"${key.kid}","xms_ksl":{"x":1}}`),
+      'x'.repeat(2000),
+    ]) {
       assertAadError(await tokenRequest({ token_type: 'pop', req_cnf: bad }), 400, 'invalid_request', 9002313);
     }
     assertAadError(await tokenRequest({ token_type: 'mac', req_cnf: reqCnf(key) }), 400, 'invalid_request', 9002313);

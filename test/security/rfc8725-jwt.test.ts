@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { createHash, createHmac, createPublicKey, createSign, generateKeyPairSync, constants, randomUUID, sign as rawSign, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPublicKey,
+  createSign,
+  generateKeyPairSync,
+  constants,
+  randomUUID,
+  sign as rawSign,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { storeSigningKeyPem } from '../support/signing-key.js';
@@ -81,10 +91,18 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
   let daemonCert: CertificateAndKey;
   const tokens: Record<string, string> = {};
 
-  const tokenEndpoint = (fields: Record<string, string>) => postForm(`${k.endpoints.authority}/${tid}/oauth2/v2.0/token`, fields, k.endpoints.caFile);
+  const tokenEndpoint = (fields: Record<string, string>) =>
+    postForm(`${k.endpoints.authority}/${tid}/oauth2/v2.0/token`, fields, k.endpoints.caFile);
   const bearer = (url: string, t: string) => httpsFetch(url, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${t}` } });
   const ropc = async (clientId: string, scope: string, extra: Record<string, string> = {}) => {
-    const res = await tokenEndpoint({ client_id: clientId, grant_type: 'password', username: `alice@${D}`, password: 'Alice-Passw0rd!', scope, ...extra });
+    const res = await tokenEndpoint({
+      client_id: clientId,
+      grant_type: 'password',
+      username: `alice@${D}`,
+      password: 'Alice-Passw0rd!',
+      scope,
+      ...extra,
+    });
     assert.equal(res.status, 200, res.text);
     return res.json().access_token as string;
   };
@@ -98,33 +116,72 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
     tokens.middle = await ropc(MIDDLE, 'api://middle-tier/.default', { client_secret: MIDDLE_SECRET });
     tokens.aks = await ropc(AKS_CLIENT, `${AKS_SERVER}/.default`);
     const kid = partsOf(tokens.graph).header.kid;
-    const jwks = (await httpsFetch(`${k.endpoints.authority}/${tid}/discovery/v2.0/keys`, { caFile: k.endpoints.caFile })).json().keys as any[];
-    publicKeyPem = createPublicKey({ key: jwks.find((j) => j.kid === kid), format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const jwks = (await httpsFetch(`${k.endpoints.authority}/${tid}/discovery/v2.0/keys`, { caFile: k.endpoints.caFile })).json()
+      .keys as any[];
+    publicKeyPem = createPublicKey({ key: jwks.find((j) => j.kid === kid), format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
 
-    const owner = (await tokenEndpoint({ client_id: k.endpoints.servicePrincipal.appId, client_secret: k.endpoints.servicePrincipal.secret, grant_type: 'client_credentials', scope: 'https://management.azure.com/.default' })).json().access_token as string;
-    const arm = (method: string, path: string, body?: unknown) => httpsFetch(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}${path}?api-version=2022-11-01`, {
-      method, caFile: k.endpoints.caFile, body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { authorization: `Bearer ${owner}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    });
+    const owner = (
+      await tokenEndpoint({
+        client_id: k.endpoints.servicePrincipal.appId,
+        client_secret: k.endpoints.servicePrincipal.secret,
+        grant_type: 'client_credentials',
+        scope: 'https://management.azure.com/.default',
+      })
+    ).json().access_token as string;
+    const arm = (method: string, path: string, body?: unknown) =>
+      httpsFetch(`${k.endpoints.armEndpoint}subscriptions/${k.endpoints.subscriptionId}${path}?api-version=2022-11-01`, {
+        method,
+        caFile: k.endpoints.caFile,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${owner}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      });
     ({ uid, webhookClient } = await clusterWithWebhookClient(k, arm, ADMINS));
   });
   after(async () => k?.close());
 
   const verifiers: Verifier[] = [
-    { name: 'Microsoft Graph', token: () => tokens.graph!, accepts: async (t) => (await bearer(`${k.endpoints.authority}/v1.0/me`, t)).status === 200 },
-    { name: 'ARM', token: () => tokens.arm!, accepts: async (t) => (await bearer(`${k.endpoints.armEndpoint}subscriptions?api-version=2022-12-01`, t)).status === 200 },
-    { name: 'OIDC userinfo', token: () => tokens.graph!, accepts: async (t) => (await bearer(`${k.endpoints.authority}/oidc/userinfo`, t)).status === 200 },
     {
-      name: 'the on-behalf-of grant', token: () => tokens.middle!,
-      accepts: async (t) => (await tokenEndpoint({
-        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', requested_token_use: 'on_behalf_of', client_id: MIDDLE, client_secret: MIDDLE_SECRET,
-        assertion: t, scope: 'https://graph.microsoft.com/.default',
-      })).status === 200,
+      name: 'Microsoft Graph',
+      token: () => tokens.graph!,
+      accepts: async (t) => (await bearer(`${k.endpoints.authority}/v1.0/me`, t)).status === 200,
     },
     {
-      name: "a cluster's TokenReview webhook", token: () => tokens.aks!,
+      name: 'ARM',
+      token: () => tokens.arm!,
+      accepts: async (t) => (await bearer(`${k.endpoints.armEndpoint}subscriptions?api-version=2022-12-01`, t)).status === 200,
+    },
+    {
+      name: 'OIDC userinfo',
+      token: () => tokens.graph!,
+      accepts: async (t) => (await bearer(`${k.endpoints.authority}/oidc/userinfo`, t)).status === 200,
+    },
+    {
+      name: 'the on-behalf-of grant',
+      token: () => tokens.middle!,
+      accepts: async (t) =>
+        (
+          await tokenEndpoint({
+            grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+            requested_token_use: 'on_behalf_of',
+            client_id: MIDDLE,
+            client_secret: MIDDLE_SECRET,
+            assertion: t,
+            scope: 'https://graph.microsoft.com/.default',
+          })
+        ).status === 200,
+    },
+    {
+      name: "a cluster's TokenReview webhook",
+      token: () => tokens.aks!,
       accepts: async (t) => {
-        const r = await postJson(`${k.endpoints.authority}/clusters/${uid}/webhooks/tokenreviews`, tokenReview(t), readFileSync(k.endpoints.caFile, 'utf8'), webhookClient);
+        const r = await postJson(
+          `${k.endpoints.authority}/clusters/${uid}/webhooks/tokenreviews`,
+          tokenReview(t),
+          readFileSync(k.endpoints.caFile, 'utf8'),
+          webhookClient,
+        );
         return r.status === 200 && r.json?.status?.authenticated === true;
       },
     },
@@ -133,11 +190,16 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
   /** Each attack: the standard's section, what the token is, how to make it from a real one. */
   const attacks: { rule: string; what: string; forge: (real: string) => string }[] = [
     {
-      rule: 'RFC 8725 §3.1', what: "signed with alg 'none'",
-      forge: (real) => { const { header, payload } = partsOf(real); return `${b64({ ...header, alg: 'none' })}.${b64(payload)}.`; },
+      rule: 'RFC 8725 §3.1',
+      what: "signed with alg 'none'",
+      forge: (real) => {
+        const { header, payload } = partsOf(real);
+        return `${b64({ ...header, alg: 'none' })}.${b64(payload)}.`;
+      },
     },
     {
-      rule: 'RFC 8725 §3.1', what: 'signed with HS256 using the published public key as the HMAC secret',
+      rule: 'RFC 8725 §3.1',
+      what: 'signed with HS256 using the published public key as the HMAC secret',
       forge: (real) => {
         const { header, payload } = partsOf(real);
         const input = `${b64({ ...header, alg: 'HS256' })}.${b64(payload)}`;
@@ -145,47 +207,72 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
       },
     },
     {
-      rule: 'RFC 8725 §3.1', what: "signed with PS256 under Kentra's own RS256 key (one algorithm per key)",
+      rule: 'RFC 8725 §3.1',
+      what: "signed with PS256 under Kentra's own RS256 key (one algorithm per key)",
       forge: (real) => {
         const { header, payload } = partsOf(real);
         const input = `${b64({ ...header, alg: 'PS256' })}.${b64(payload)}`;
-        const sig = rawSign('sha256', Buffer.from(input), { key: storeSigningKey(k.dataDir, header.kid), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+        const sig = rawSign('sha256', Buffer.from(input), {
+          key: storeSigningKey(k.dataDir, header.kid),
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: 32,
+        });
         return `${input}.${sig.toString('base64url')}`;
       },
     },
     {
-      rule: 'RFC 8725 §3.10', what: "signed with an attacker's own RSA key under Kentra's kid",
+      rule: 'RFC 8725 §3.10',
+      what: "signed with an attacker's own RSA key under Kentra's kid",
       forge: (real) => {
         const { header, payload } = partsOf(real);
         return rs256(header, payload, attackerKeys.privateKey);
       },
     },
     {
-      rule: 'RFC 8725 §3.10', what: "signed with an attacker's key announced in its own jwk and jku headers",
+      rule: 'RFC 8725 §3.10',
+      what: "signed with an attacker's key announced in its own jwk and jku headers",
       forge: (real) => {
         const { payload } = partsOf(real);
         const { privateKey, publicKey } = attackerKeys;
         const jwk = publicKey.export({ format: 'jwk' });
-        return rs256({ alg: 'RS256', typ: 'JWT', kid: 'attacker-key', jwk: { ...jwk, kid: 'attacker-key' }, jku: 'https://evil.example/keys' }, payload, privateKey);
+        return rs256(
+          { alg: 'RS256', typ: 'JWT', kid: 'attacker-key', jwk: { ...jwk, kid: 'attacker-key' }, jku: 'https://evil.example/keys' },
+          payload,
+          privateKey,
+        );
       },
     },
     {
-      rule: 'RFC 7515 §4.1.11', what: "with a crit header naming an extension Kentra does not understand (signed with Kentra's key)",
+      rule: 'RFC 7515 §4.1.11',
+      what: "with a crit header naming an extension Kentra does not understand (signed with Kentra's key)",
       forge: (real) => {
         const { header, payload } = partsOf(real);
-        return rs256({ ...header, crit: ['urn:example:must-understand'], 'urn:example:must-understand': true }, payload, storeSigningKey(k.dataDir, header.kid));
+        return rs256(
+          { ...header, crit: ['urn:example:must-understand'], 'urn:example:must-understand': true },
+          payload,
+          storeSigningKey(k.dataDir, header.kid),
+        );
       },
     },
     {
-      rule: 'RFC 7515 §4.1.11', what: "with an empty crit header (signed with Kentra's key)",
-      forge: (real) => { const { header, payload } = partsOf(real); return rs256({ ...header, crit: [] }, payload, storeSigningKey(k.dataDir, header.kid)); },
+      rule: 'RFC 7515 §4.1.11',
+      what: "with an empty crit header (signed with Kentra's key)",
+      forge: (real) => {
+        const { header, payload } = partsOf(real);
+        return rs256({ ...header, crit: [] }, payload, storeSigningKey(k.dataDir, header.kid));
+      },
     },
     {
-      rule: 'RFC 8725 §3.8', what: "whose v2 issuer names another https host (signed with Kentra's key)",
-      forge: (real) => { const { header, payload } = partsOf(real); return rs256(header, { ...payload, iss: `https://evil.example/${payload.tid}/v2.0` }, storeSigningKey(k.dataDir, header.kid)); },
+      rule: 'RFC 8725 §3.8',
+      what: "whose v2 issuer names another https host (signed with Kentra's key)",
+      forge: (real) => {
+        const { header, payload } = partsOf(real);
+        return rs256(header, { ...payload, iss: `https://evil.example/${payload.tid}/v2.0` }, storeSigningKey(k.dataDir, header.kid));
+      },
     },
     {
-      rule: 'RFC 8725 §3.8', what: "whose v2 issuer names Kentra's host on another port (signed with Kentra's key)",
+      rule: 'RFC 8725 §3.8',
+      what: "whose v2 issuer names Kentra's host on another port (signed with Kentra's key)",
       forge: (real) => {
         const { header, payload } = partsOf(real);
         const port = Number(new URL(k.endpoints.authority).port) === 1 ? 2 : 1;
@@ -193,10 +280,15 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
       },
     },
     {
-      rule: 'RFC 8725 §3.8', what: "whose v2 issuer is Kentra's origin with a query string slipped into the host part (signed with Kentra's key)",
+      rule: 'RFC 8725 §3.8',
+      what: "whose v2 issuer is Kentra's origin with a query string slipped into the host part (signed with Kentra's key)",
       forge: (real) => {
         const { header, payload } = partsOf(real);
-        return rs256(header, { ...payload, iss: `${new URL(k.endpoints.authority).origin}?evil.example/${payload.tid}/v2.0` }, storeSigningKey(k.dataDir, header.kid));
+        return rs256(
+          header,
+          { ...payload, iss: `${new URL(k.endpoints.authority).origin}?evil.example/${payload.tid}/v2.0` },
+          storeSigningKey(k.dataDir, header.kid),
+        );
       },
     },
   ];
@@ -207,12 +299,29 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
     const assertion = (header: Record<string, unknown> = {}, key: string | KeyObject = daemonCert.keyPem) => {
       const now = Math.floor(Date.now() / 1000);
       const x5t = createHash('sha1').update(daemonCert.certDer).digest('base64url');
-      return rs256({ alg: 'RS256', typ: 'JWT', x5t, ...header }, { aud: `${k.endpoints.authority}/${tid}/oauth2/v2.0/token`, iss: CERT_APP, sub: CERT_APP, jti: randomUUID(), nbf: now, exp: now + 600 }, key);
+      return rs256(
+        { alg: 'RS256', typ: 'JWT', x5t, ...header },
+        {
+          aud: `${k.endpoints.authority}/${tid}/oauth2/v2.0/token`,
+          iss: CERT_APP,
+          sub: CERT_APP,
+          jti: randomUUID(),
+          nbf: now,
+          exp: now + 600,
+        },
+        key,
+      );
     };
-    const accepts = async (clientAssertion: string) => (await tokenEndpoint({
-      grant_type: 'client_credentials', client_id: CERT_APP, scope: 'https://graph.microsoft.com/.default',
-      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: clientAssertion,
-    })).status === 200;
+    const accepts = async (clientAssertion: string) =>
+      (
+        await tokenEndpoint({
+          grant_type: 'client_credentials',
+          client_id: CERT_APP,
+          scope: 'https://graph.microsoft.com/.default',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: clientAssertion,
+        })
+      ).status === 200;
 
     it('RFC 7523 §3: an assertion signed with the registered certificate is accepted (the control)', async () => {
       assert.equal(await accepts(assertion()), true);
@@ -221,7 +330,7 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
       const [h, p] = assertion().split('.');
       assert.equal(await accepts(`${b64({ ...JSON.parse(Buffer.from(h!, 'base64url').toString()), alg: 'none' })}.${p}.`), false);
     });
-    it('RFC 8725 §3.1: an assertion signed with HS256 using the certificate\'s public key as the HMAC secret is refused', async () => {
+    it("RFC 8725 §3.1: an assertion signed with HS256 using the certificate's public key as the HMAC secret is refused", async () => {
       const [h, p] = assertion().split('.');
       const input = `${b64({ ...JSON.parse(Buffer.from(h!, 'base64url').toString()), alg: 'HS256' })}.${p}`;
       const secret = createPublicKey(daemonCert.certPem).export({ type: 'spki', format: 'pem' });
@@ -239,13 +348,24 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
   });
 
   it("RFC 8725 §3.12: an id_token (aud = the middle tier, no scp) is not accepted as the on-behalf-of grant's assertion", async () => {
-    const signIn = await tokenEndpoint({ client_id: MIDDLE, client_secret: MIDDLE_SECRET, grant_type: 'password', username: `alice@${D}`, password: 'Alice-Passw0rd!', scope: 'api://middle-tier/.default openid profile' });
+    const signIn = await tokenEndpoint({
+      client_id: MIDDLE,
+      client_secret: MIDDLE_SECRET,
+      grant_type: 'password',
+      username: `alice@${D}`,
+      password: 'Alice-Passw0rd!',
+      scope: 'api://middle-tier/.default openid profile',
+    });
     assert.equal(signIn.status, 200, signIn.text);
     const idToken = signIn.json().id_token as string;
     assert.equal(partsOf(idToken).payload.aud, MIDDLE, 'the id_token is for the middle tier');
     const obo = await tokenEndpoint({
-      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', requested_token_use: 'on_behalf_of', client_id: MIDDLE, client_secret: MIDDLE_SECRET,
-      assertion: idToken, scope: 'https://graph.microsoft.com/.default',
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      requested_token_use: 'on_behalf_of',
+      client_id: MIDDLE,
+      client_secret: MIDDLE_SECRET,
+      assertion: idToken,
+      scope: 'https://graph.microsoft.com/.default',
     });
     assert.equal(obo.status, 400, `an id_token was exchanged: ${obo.text}`);
     assert.equal(obo.json().error, 'invalid_grant');
@@ -258,7 +378,11 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
       });
       it(`RFC 8725 §3.8: a token re-signed with Kentra's key and Kentra's own v2 issuer is accepted by ${v.name}`, async () => {
         const { header, payload } = partsOf(v.token());
-        const own = rs256(header, { ...payload, iss: `${new URL(k.endpoints.authority).origin}/${payload.tid}/v2.0` }, storeSigningKey(k.dataDir, header.kid));
+        const own = rs256(
+          header,
+          { ...payload, iss: `${new URL(k.endpoints.authority).origin}/${payload.tid}/v2.0` },
+          storeSigningKey(k.dataDir, header.kid),
+        );
         assert.equal(await v.accepts(own), true, 'the v2 issuer of this server stays valid');
       });
       for (const a of attacks) {

@@ -45,7 +45,8 @@ describe('security: Graph auditLogs/signIns', { timeout: 120_000 }, () => {
   let k: TestKentra;
   let readerA: string;
   let readerB: string;
-  const tokenFor = async (tenant: string, fields: Record<string, string>): Promise<HttpResponse> => postForm(`${k.endpoints.authority}/${tenant}/oauth2/v2.0/token`, fields, k.endpoints.caFile);
+  const tokenFor = async (tenant: string, fields: Record<string, string>): Promise<HttpResponse> =>
+    postForm(`${k.endpoints.authority}/${tenant}/oauth2/v2.0/token`, fields, k.endpoints.caFile);
   const appToken = async (tenant: string, r: { app: string; secret: string }, scope = `${GRAPH}/.default`) => {
     const res = await tokenFor(tenant, { grant_type: 'client_credentials', client_id: r.app, client_secret: r.secret, scope });
     assert.equal(res.status, 200, res.text);
@@ -56,7 +57,11 @@ describe('security: Graph auditLogs/signIns', { timeout: 120_000 }, () => {
     assert.equal(res.status, 200, res.text);
     return res.json().access_token as string;
   };
-  const get = (token: string, query: string) => httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns${query}`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${token}` } });
+  const get = (token: string, query: string) =>
+    httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns${query}`, {
+      caFile: k.endpoints.caFile,
+      headers: { authorization: `Bearer ${token}` },
+    });
   const graphError = (res: HttpResponse, status: number, code: string | RegExp) => {
     assert.equal(res.status, status, res.text);
     const body = res.json();
@@ -89,24 +94,29 @@ describe('security: Graph auditLogs/signIns', { timeout: 120_000 }, () => {
   it('a token for another resource (ARM) is refused 401, and so is none or a forged one', async () => {
     const arm = await appToken(A, READER, 'https://management.azure.com/.default');
     graphError(await get(arm, ''), 401, 'InvalidAuthenticationToken');
-    graphError(await httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns`, { caFile: k.endpoints.caFile }), 401, 'InvalidAuthenticationToken');
+    graphError(
+      await httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns`, { caFile: k.endpoints.caFile }),
+      401,
+      'InvalidAuthenticationToken',
+    );
     const [h, p] = readerA.split('.');
     graphError(await get(`${h}.${p}.${Buffer.from('forged').toString('base64url')}`, ''), 401, 'InvalidAuthenticationToken');
   });
 
-  it('hostile or malformed $filter gets 400 in Graph\'s shape and changes nothing', async () => {
-    const before = (await get(readerA, `?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'servicePrincipal')")}`)).json().value.length;
+  it("hostile or malformed $filter gets 400 in Graph's shape and changes nothing", async () => {
+    const before = (await get(readerA, `?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'servicePrincipal')")}`)).json().value
+      .length;
     const filters = [
       "userId eq '1' or 1 eq 1",
       "appId eq 'x'' or ''1''=''1'",
       "userPrincipalName eq 'a' or userPrincipalName ne 'a'",
       "createdDateTime ge 2024-01-01'; DROP TABLE sign_ins;--",
-      "createdDateTime ge 2024-13-45T99:00:00Z",
-      "userId eq",
+      'createdDateTime ge 2024-13-45T99:00:00Z',
+      'userId eq',
       "userId eq 'unterminated",
       "startsWith(appDisplayName,'x')",
       "tenantId eq '" + B + "'",
-      "status/errorCode eq 1 or status/errorCode ne 1",
+      'status/errorCode eq 1 or status/errorCode ne 1',
       '',
       `userId eq '${'a'.repeat(5000)}'`,
       "signInEventTypes/any(t: t eq 'everything')",
@@ -117,7 +127,8 @@ describe('security: Graph auditLogs/signIns', { timeout: 120_000 }, () => {
     }
     const dup = await get(readerA, `?$filter=${encodeURIComponent("userId eq 'a'")}&$filter=x`);
     graphError(dup, 400, 'Request_BadRequest');
-    const afterward = (await get(readerA, `?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'servicePrincipal')")}`)).json().value.length;
+    const afterward = (await get(readerA, `?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'servicePrincipal')")}`)).json()
+      .value.length;
     assert.ok(afterward >= before, 'the log is intact');
   });
 
@@ -133,7 +144,14 @@ describe('security: Graph auditLogs/signIns', { timeout: 120_000 }, () => {
   });
 
   it("another tenant's sign-ins are never visible, not by filter, not by id", async () => {
-    const failed = await tokenFor(B, { grant_type: 'password', client_id: READER_B.app, client_secret: READER_B.secret, username: VICTIM_B.username, password: 'Not-Her-Passw0rd!', scope: `${GRAPH}/User.Read` });
+    const failed = await tokenFor(B, {
+      grant_type: 'password',
+      client_id: READER_B.app,
+      client_secret: READER_B.secret,
+      username: VICTIM_B.username,
+      password: 'Not-Her-Passw0rd!',
+      scope: `${GRAPH}/User.Read`,
+    });
     assert.equal(failed.status, 400);
     let rowInB: Record<string, any> | undefined;
     for (let i = 0; i < 100 && !rowInB; i++) {
@@ -143,12 +161,32 @@ describe('security: Graph auditLogs/signIns', { timeout: 120_000 }, () => {
     assert.ok(rowInB, "tenant B's reader sees its own failed sign-in");
     assert.equal(rowInB.status.errorCode, 50126);
     assert.deepEqual((await get(readerA, `?$filter=${encodeURIComponent(`userId eq '${VICTIM_B.id}'`)}`)).json().value, []);
-    assert.deepEqual((await get(readerA, `?$filter=${encodeURIComponent(`userPrincipalName eq '${VICTIM_B.username}'`)}`)).json().value, []);
-    const all = (await get(readerA, `?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser' or t eq 'servicePrincipal')")}`)).json().value as Record<string, any>[];
-    assert.ok(all.length > 0 && all.every((r) => r.userPrincipalName === null || String(r.userPrincipalName).endsWith('@loga.onmicrosoft.com')));
+    assert.deepEqual(
+      (await get(readerA, `?$filter=${encodeURIComponent(`userPrincipalName eq '${VICTIM_B.username}'`)}`)).json().value,
+      [],
+    );
+    const all = (
+      await get(
+        readerA,
+        `?$filter=${encodeURIComponent("signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser' or t eq 'servicePrincipal')")}`,
+      )
+    ).json().value as Record<string, any>[];
+    assert.ok(
+      all.length > 0 && all.every((r) => r.userPrincipalName === null || String(r.userPrincipalName).endsWith('@loga.onmicrosoft.com')),
+    );
     assert.ok(!all.some((r) => r.id === rowInB!.id));
-    graphError(await httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns/${rowInB.id}`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${readerA}` } }), 404, 'Request_ResourceNotFound');
-    const own = await httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns/${rowInB.id}`, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${readerB}` } });
+    graphError(
+      await httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns/${rowInB.id}`, {
+        caFile: k.endpoints.caFile,
+        headers: { authorization: `Bearer ${readerA}` },
+      }),
+      404,
+      'Request_ResourceNotFound',
+    );
+    const own = await httpsFetch(`${k.endpoints.authority}/v1.0/auditLogs/signIns/${rowInB.id}`, {
+      caFile: k.endpoints.caFile,
+      headers: { authorization: `Bearer ${readerB}` },
+    });
     assert.equal(own.status, 200, own.text);
   });
 });

@@ -44,10 +44,19 @@ describe('security: sign-in session (SSO) on /authorize', { timeout: 120_000 }, 
   let k: TestKentra;
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const authorizeUrl = (tenant: string, client: string, extra: Record<string, string> = {}) => `${k.endpoints.authority}/${tenant}/oauth2/v2.0/authorize?${new URLSearchParams({
-    client_id: client, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid User.Read', code_challenge: challenge, code_challenge_method: 'S256', state: 'st-1', ...extra,
-  })}`;
-  const get = (url: string, cookie?: string) => httpsFetch(url, { caFile: k.endpoints.caFile, headers: cookie ? { cookie: `kentra_sso=${cookie}` } : {} });
+  const authorizeUrl = (tenant: string, client: string, extra: Record<string, string> = {}) =>
+    `${k.endpoints.authority}/${tenant}/oauth2/v2.0/authorize?${new URLSearchParams({
+      client_id: client,
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      scope: 'openid User.Read',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'st-1',
+      ...extra,
+    })}`;
+  const get = (url: string, cookie?: string) =>
+    httpsFetch(url, { caFile: k.endpoints.caFile, headers: cookie ? { cookie: `kentra_sso=${cookie}` } : {} });
   const setCookie = (res: HttpResponse) => String(([] as string[]).concat(res.headers['set-cookie'] ?? [])[0] ?? '');
   const redirectParams = (res: HttpResponse) => {
     assert.equal(res.status, 302, res.text);
@@ -59,7 +68,11 @@ describe('security: sign-in session (SSO) on /authorize', { timeout: 120_000 }, 
     const url = authorizeUrl(tenant, client);
     const page = await get(url);
     assert.equal(page.status, 200, page.text);
-    const res = await postForm(url.split('?')[0]!, { state: hiddenField(page.text, 'state')!, username: user.username, password: user.password }, k.endpoints.caFile);
+    const res = await postForm(
+      url.split('?')[0]!,
+      { state: hiddenField(page.text, 'state')!, username: user.username, password: user.password },
+      k.endpoints.caFile,
+    );
     assert.equal(res.status, 303, res.text);
     const header = setCookie(res);
     const value = /^kentra_sso=([A-Za-z0-9_-]+)/.exec(header)?.[1];
@@ -74,7 +87,9 @@ describe('security: sign-in session (SSO) on /authorize', { timeout: 120_000 }, 
     assert.equal(p.get('code'), null);
   };
 
-  before(async () => { k = await startTestKentra({ seed }); });
+  before(async () => {
+    k = await startTestKentra({ seed });
+  });
   after(async () => k?.close());
 
   it('the cookie is Secure, HttpOnly, SameSite=None, scoped to the tenant path, and stored only as its hash', async () => {
@@ -104,7 +119,18 @@ describe('security: sign-in session (SSO) on /authorize', { timeout: 120_000 }, 
     assert.equal(p.get('state'), 'st-1');
     const code = p.get('code');
     assert.ok(code, 'a code without any page');
-    const token = await postForm(`${k.endpoints.authority}/${A}/oauth2/v2.0/token`, { grant_type: 'authorization_code', client_id: APP_A, code, redirect_uri: REDIRECT, code_verifier: verifier, scope: 'openid User.Read' }, k.endpoints.caFile);
+    const token = await postForm(
+      `${k.endpoints.authority}/${A}/oauth2/v2.0/token`,
+      {
+        grant_type: 'authorization_code',
+        client_id: APP_A,
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        scope: 'openid User.Read',
+      },
+      k.endpoints.caFile,
+    );
     assert.equal(token.status, 200, token.text);
     const idClaims = JSON.parse(Buffer.from(token.json().id_token.split('.')[1], 'base64url').toString());
     assert.equal(idClaims.preferred_username, ANN.username);
@@ -127,7 +153,11 @@ describe('security: sign-in session (SSO) on /authorize', { timeout: 120_000 }, 
   it("another tenant's session cookie does not sign in here", async () => {
     const { value } = await signIn(B, APP_B, BOB);
     await promptNoneRefused(await get(authorizeUrl(A, APP_A, { prompt: 'none' }), value));
-    assert.equal(redirectParams(await get(authorizeUrl(B, APP_B, { prompt: 'none' }), value)).get('error'), null, 'it works in its own tenant');
+    assert.equal(
+      redirectParams(await get(authorizeUrl(B, APP_B, { prompt: 'none' }), value)).get('error'),
+      null,
+      'it works in its own tenant',
+    );
   });
 
   it('logout ends the session: the cookie is cleared and the old value no longer signs in', async () => {

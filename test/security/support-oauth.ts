@@ -24,7 +24,11 @@ export function getAuthorize(t: OAuthTarget, query: Record<string, string>): Pro
 }
 
 /** Opens the authorize URL, posts the credentials and accepts consent if asked: the answer to the last POST. */
-export async function signIn(t: OAuthTarget, query: Record<string, string>, user: { username: string; password: string }): Promise<HttpResponse> {
+export async function signIn(
+  t: OAuthTarget,
+  query: Record<string, string>,
+  user: { username: string; password: string },
+): Promise<HttpResponse> {
   const page = await getAuthorize(t, query);
   assert.equal(page.status, 200, `the sign-in page: ${page.status} ${page.text.slice(0, 400)}`);
   let res = await postForm(`${t.authority}${formAction(page.text)}`, { state: hiddenField(page.text, 'state')!, ...user }, t.caFile);
@@ -35,7 +39,11 @@ export async function signIn(t: OAuthTarget, query: Record<string, string>, user
 }
 
 /** The `code` of a sign-in that answered with a redirect to the client. */
-export async function authorizationCode(t: OAuthTarget, query: Record<string, string>, user: { username: string; password: string }): Promise<string> {
+export async function authorizationCode(
+  t: OAuthTarget,
+  query: Record<string, string>,
+  user: { username: string; password: string },
+): Promise<string> {
   const res = await signIn(t, query, user);
   const location = res.headers.location;
   assert.ok(location, `expected a redirect with a code, got ${res.status}: ${res.text.slice(0, 400)}`);
@@ -63,5 +71,9 @@ export function assertAadError(res: HttpResponse, status: number, error: string,
 
 /** The text a person sees on a page. */
 export function visibleText(html: string): string {
-  return html.replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  return html
+    .replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

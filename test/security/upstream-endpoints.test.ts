@@ -31,20 +31,38 @@ describe('endpoints upstream kubelogin needs, attacked', { timeout: 120_000 }, (
   /** A client assertion as MSAL Go builds it: PS256, `x5t#S256` in standard base64 with padding. */
   const assertion = (signer: { keyPem: string }, header: Record<string, unknown>) => {
     const now = Math.floor(Date.now() / 1000);
-    return signJwt({ alg: 'PS256', typ: 'JWT', ...header } as never, {
-      aud: `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`, iss: PIPELINE, sub: PIPELINE, jti: randomUUID(), nbf: now, exp: now + 600,
-    }, createPrivateKey(signer.keyPem));
+    return signJwt(
+      { alg: 'PS256', typ: 'JWT', ...header } as never,
+      {
+        aud: `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
+        iss: PIPELINE,
+        sub: PIPELINE,
+        jti: randomUUID(),
+        nbf: now,
+        exp: now + 600,
+      },
+      createPrivateKey(signer.keyPem),
+    );
   };
   const stdThumbprint = (certPem: string) => createHash('sha256').update(new X509Certificate(certPem).raw).digest('base64');
-  const certificateGrant = (jwt: string) => tokenRequest(t, {
-    client_id: PIPELINE, grant_type: 'client_credentials', scope: `${AKS_SERVER}/.default openid offline_access profile`,
-    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: jwt,
-  });
+  const certificateGrant = (jwt: string) =>
+    tokenRequest(t, {
+      client_id: PIPELINE,
+      grant_type: 'client_credentials',
+      scope: `${AKS_SERVER}/.default openid offline_access profile`,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: jwt,
+    });
 
   before(async () => {
     registered = await createSelfSignedCertificate({ commonName: 'pipeline' });
     stranger = await createSelfSignedCertificate({ commonName: 'stranger' });
-    const indent = (pem: string) => pem.trim().split('\n').map((l) => `              ${l}`).join('\n');
+    const indent = (pem: string) =>
+      pem
+        .trim()
+        .split('\n')
+        .map((l) => `              ${l}`)
+        .join('\n');
     k = await startTestKentra({
       seed: `
 tenants:
@@ -66,7 +84,9 @@ ${indent(registered.certPem)}
     });
     t = { authority: k.endpoints.authority, caFile: k.endpoints.caFile, tenant: TENANT };
   });
-  after(async () => { await k?.close(); });
+  after(async () => {
+    await k?.close();
+  });
 
   describe('managed identity endpoint, App Service form (X-IDENTITY-HEADER)', () => {
     const query = `api-version=2019-08-01&resource=${AKS_SERVER}&client_id=${MANAGED}`;
@@ -82,7 +102,13 @@ ${indent(registered.certPem)}
     });
 
     it('refuses a request with no header, an empty or blank one, or Metadata other than true', async () => {
-      for (const headers of [{}, { 'X-IDENTITY-HEADER': '' }, { 'X-IDENTITY-HEADER': '   ' }, { Metadata: 'false' }, { Metadata: 'yes' }] as Record<string, string>[]) {
+      for (const headers of [
+        {},
+        { 'X-IDENTITY-HEADER': '' },
+        { 'X-IDENTITY-HEADER': '   ' },
+        { Metadata: 'false' },
+        { Metadata: 'yes' },
+      ] as Record<string, string>[]) {
         const r = await mi(query, headers);
         assert.equal(r.status, 400, `${JSON.stringify(headers)}: ${r.text}`);
         assert.deepEqual(r.json(), { error: 'invalid_request', error_description: 'Required metadata header not specified' });
@@ -91,8 +117,13 @@ ${indent(registered.certPem)}
 
     it('a page in a browser cannot send the header: no CORS preflight is granted', async () => {
       const r = await httpsFetch(`${k.endpoints.authority}/metadata/identity/oauth2/token?${query}`, {
-        method: 'OPTIONS', caFile: k.endpoints.caFile,
-        headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-identity-header' },
+        method: 'OPTIONS',
+        caFile: k.endpoints.caFile,
+        headers: {
+          Origin: 'https://evil.example',
+          'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers': 'x-identity-header',
+        },
       });
       assert.ok(r.status >= 400 && r.status < 500, `preflight answered ${r.status}`);
       assert.equal(r.headers['access-control-allow-origin'], undefined);
@@ -101,15 +132,19 @@ ${indent(registered.certPem)}
 
     it('issues tokens only to managed identities: not to an ordinary app, a user, or an unknown id', async () => {
       for (const id of [PIPELINE, randomUUID(), `dev@${DOMAIN}`, '../../etc/passwd']) {
-        const r = await mi(`api-version=2019-08-01&resource=${AKS_SERVER}&client_id=${encodeURIComponent(id)}`, { 'X-IDENTITY-HEADER': HEADER_VALUE });
+        const r = await mi(`api-version=2019-08-01&resource=${AKS_SERVER}&client_id=${encodeURIComponent(id)}`, {
+          'X-IDENTITY-HEADER': HEADER_VALUE,
+        });
         assert.equal(r.status, 400, `${id}: ${r.text}`);
         assert.deepEqual(r.json(), { error: 'invalid_request', error_description: 'Identity not found' });
       }
     });
 
-    it('a bad resource is a 4xx in the endpoint\'s shape, never a 5xx', async () => {
+    it("a bad resource is a 4xx in the endpoint's shape, never a 5xx", async () => {
       for (const resource of ['', 'not a resource', 'https://unknown.example/', '%00']) {
-        const r = await mi(`api-version=2019-08-01&resource=${encodeURIComponent(resource)}&client_id=${MANAGED}`, { 'X-IDENTITY-HEADER': HEADER_VALUE });
+        const r = await mi(`api-version=2019-08-01&resource=${encodeURIComponent(resource)}&client_id=${MANAGED}`, {
+          'X-IDENTITY-HEADER': HEADER_VALUE,
+        });
         assert.ok(r.status >= 400 && r.status < 500, `${resource}: ${r.status} ${r.text}`);
         assert.equal(typeof r.json().error, 'string');
         assert.equal(r.json().access_token, undefined);
@@ -124,7 +159,12 @@ ${indent(registered.certPem)}
 
   describe('client credentials with OIDC scopes beside .default (MSAL Go always adds them)', () => {
     it('gives an access token only: no id_token, no refresh token', async () => {
-      const r = await tokenRequest(t, { client_id: PIPELINE, client_secret: SECRET, grant_type: 'client_credentials', scope: `${AKS_SERVER}/.default openid offline_access profile` });
+      const r = await tokenRequest(t, {
+        client_id: PIPELINE,
+        client_secret: SECRET,
+        grant_type: 'client_credentials',
+        scope: `${AKS_SERVER}/.default openid offline_access profile`,
+      });
       assert.equal(r.status, 200, r.text);
       const body = r.json();
       assert.equal(body.token_type, 'Bearer');
@@ -134,18 +174,38 @@ ${indent(registered.certPem)}
     });
 
     it('still needs exactly one <resource>/.default', async () => {
-      for (const scope of ['openid offline_access profile', 'openid', `${AKS_SERVER}/user.read openid`, `${AKS_SERVER}/.default ${AKS_SERVER}/user.read openid`]) {
-        assertAadError(await tokenRequest(t, { client_id: PIPELINE, client_secret: SECRET, grant_type: 'client_credentials', scope }), 400, 'invalid_scope', 1002012);
+      for (const scope of [
+        'openid offline_access profile',
+        'openid',
+        `${AKS_SERVER}/user.read openid`,
+        `${AKS_SERVER}/.default ${AKS_SERVER}/user.read openid`,
+      ]) {
+        assertAadError(
+          await tokenRequest(t, { client_id: PIPELINE, client_secret: SECRET, grant_type: 'client_credentials', scope }),
+          400,
+          'invalid_scope',
+          1002012,
+        );
       }
     });
 
     it('authenticates the client first: a wrong secret is still AADSTS7000215', async () => {
-      assertAadError(await tokenRequest(t, { client_id: PIPELINE, client_secret: 'wrong-secret-0123456789', grant_type: 'client_credentials', scope: `${AKS_SERVER}/.default openid offline_access profile` }), 401, 'invalid_client', 7000215);
+      assertAadError(
+        await tokenRequest(t, {
+          client_id: PIPELINE,
+          client_secret: 'wrong-secret-0123456789',
+          grant_type: 'client_credentials',
+          scope: `${AKS_SERVER}/.default openid offline_access profile`,
+        }),
+        401,
+        'invalid_client',
+        7000215,
+      );
     });
   });
 
   describe('certificate assertions with x5t#S256 in standard base64', () => {
-    it('the registered certificate\'s thumbprint in standard base64 with padding is accepted', async () => {
+    it("the registered certificate's thumbprint in standard base64 with padding is accepted", async () => {
       const thumbprint = stdThumbprint(registered.certPem);
       assert.match(thumbprint, /=$/, 'standard base64, padded');
       const r = await certificateGrant(assertion(registered, { 'x5t#S256': thumbprint }));
@@ -156,7 +216,11 @@ ${indent(registered.certPem)}
     it('the registered thumbprint on an assertion signed with another key is refused (AADSTS700027)', async () => {
       const r = await certificateGrant(assertion(stranger, { 'x5t#S256': stdThumbprint(registered.certPem) }));
       assertAadError(r, 401, 'invalid_client', 700027);
-      assert.match(r.json().error_description, /^AADSTS700027: Client assertion failed signature validation\./, 'the certificate was found, and the signature checked against it');
+      assert.match(
+        r.json().error_description,
+        /^AADSTS700027: Client assertion failed signature validation\./,
+        'the certificate was found, and the signature checked against it',
+      );
     });
 
     it('an unregistered certificate, in either encoding, is refused', async () => {
@@ -178,9 +242,10 @@ ${indent(registered.certPem)}
   });
 
   describe('user realm (MSAL Go asks /common/UserRealm/<upn> before ROPC)', () => {
-    const realm = (user: string) => httpsFetch(`${k.endpoints.authority}/common/UserRealm/${encodeURIComponent(user)}?api-version=1.0`, { caFile: k.endpoints.caFile });
+    const realm = (user: string) =>
+      httpsFetch(`${k.endpoints.authority}/common/UserRealm/${encodeURIComponent(user)}?api-version=1.0`, { caFile: k.endpoints.caFile });
 
-    it('says Managed for a tenant\'s domain, and the same for a user that exists and one that does not', async () => {
+    it("says Managed for a tenant's domain, and the same for a user that exists and one that does not", async () => {
       const known = await realm(`dev@${DOMAIN}`);
       const unknownUser = await realm(`nobody@${DOMAIN}`);
       assert.equal(known.status, 200);

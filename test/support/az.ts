@@ -19,7 +19,11 @@ import { currentAzureCli } from './tools.js';
 export const hasAz = onPath('az');
 export const azSkip = packageSkip(hasAz, 'azure-cli', 'the Azure CLI (az)');
 
-export interface AzResult { code: number; stdout: string; stderr: string }
+export interface AzResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface Az {
   /** The az program this runs (`az` on PATH, or the current az's path). */
@@ -34,14 +38,20 @@ export interface Az {
 }
 
 function azRunner(bin: string, env: NodeJS.ProcessEnv) {
-  const spawnAz = (args: string[], onStderr?: (stderr: string) => void) => new Promise<AzResult>((resolve) => {
-    const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr); });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const spawnAz = (args: string[], onStderr?: (stderr: string) => void) =>
+    new Promise<AzResult>((resolve) => {
+      const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        onStderr?.(stderr);
+      });
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
   const run = (...args: string[]) => spawnAz(args);
   const ok = async (...args: string[]) => {
     const r = await run(...args);
@@ -58,14 +68,23 @@ function azRunner(bin: string, env: NodeJS.ProcessEnv) {
 export async function azFor(e: Endpoints, bin = 'az', extraEnv: NodeJS.ProcessEnv = {}): Promise<Az> {
   const home = mkdtempSync(join(tmpdir(), 'kentra-az-'));
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: home, AZURE_CONFIG_DIR: join(home, '.azure'), AZURE_CORE_COLLECT_TELEMETRY: 'false',
-    AZURE_CORE_NO_COLOR: 'true', REQUESTS_CA_BUNDLE: e.caFile, ...extraEnv,
+    PATH: process.env.PATH,
+    HOME: home,
+    AZURE_CONFIG_DIR: join(home, '.azure'),
+    AZURE_CORE_COLLECT_TELEMETRY: 'false',
+    AZURE_CORE_NO_COLOR: 'true',
+    REQUESTS_CA_BUNDLE: e.caFile,
+    ...extraEnv,
   };
   const { spawnAz, run, ok } = azRunner(bin, env);
   const cloud = {
     endpoints: {
-      resourceManager: `${e.authority}/`, activeDirectory: `${e.authority}/adfs`, activeDirectoryResourceId: 'https://management.core.windows.net/',
-      activeDirectoryGraphResourceId: 'https://graph.windows.net/', microsoftGraphResourceId: `${e.authority}/`, management: 'https://management.core.windows.net/',
+      resourceManager: `${e.authority}/`,
+      activeDirectory: `${e.authority}/adfs`,
+      activeDirectoryResourceId: 'https://management.core.windows.net/',
+      activeDirectoryGraphResourceId: 'https://graph.windows.net/',
+      microsoftGraphResourceId: `${e.authority}/`,
+      management: 'https://management.core.windows.net/',
     },
     suffixes: { storageEndpoint: 'core.windows.net', keyvaultDns: '.vault.azure.net', acrLoginServerEndpoint: '.azurecr.io' },
   };
@@ -73,7 +92,10 @@ export async function azFor(e: Endpoints, bin = 'az', extraEnv: NodeJS.ProcessEn
   await ok('cloud', 'register', '-n', 'Kentra', '--cloud-config', `@${join(home, 'cloud.json')}`);
   await ok('cloud', 'set', '-n', 'Kentra');
   return {
-    bin, env, run, spawn: spawnAz,
+    bin,
+    env,
+    run,
+    spawn: spawnAz,
     json: async (...args) => JSON.parse((await ok(...args, '-o', 'json')).stdout || 'null'),
     tsv: async (...args) => (await ok(...args, '-o', 'tsv')).stdout.trim(),
     close: () => rmSync(home, { recursive: true, force: true }),
@@ -98,10 +120,15 @@ export const AZ_VERSION_CHECK = 'CONNECT azcliprod.blob.core.windows.net:443';
  * -u -p` asks `https://localhost/common/userrealm/…`), so a tunnel to localhost:443 goes to Kentra's
  * port, as `kentra up --port 443` or a port forward would give a user.
  */
-export async function kentraOnlyProxy(kentraPort: number): Promise<{ url: string; refused: string[]; tunnelsTo443: () => number; close(): void }> {
+export async function kentraOnlyProxy(
+  kentraPort: number,
+): Promise<{ url: string; refused: string[]; tunnelsTo443: () => number; close(): void }> {
   const refused: string[] = [];
   let to443 = 0;
-  const server = createServer((req, res) => { refused.push(`${req.method} ${req.url}`); res.writeHead(403).end(); });
+  const server = createServer((req, res) => {
+    refused.push(`${req.method} ${req.url}`);
+    res.writeHead(403).end();
+  });
   server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const m = /^(localhost|127\.0\.0\.1):(\d+)$/.exec(req.url ?? '');
     const port = m ? Number(m[2]) : 0;
@@ -122,8 +149,13 @@ export async function kentraOnlyProxy(kentraPort: number): Promise<{ url: string
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, refused, tunnelsTo443: () => to443,
-    close: () => { server.closeAllConnections(); server.close(); },
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    refused,
+    tunnelsTo443: () => to443,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
   };
 }
 
@@ -138,18 +170,29 @@ export async function currentAzFor(e: Endpoints, extraEnv: NodeJS.ProcessEnv = {
   if (currentAz.skip) throw new Error(currentAz.skip);
   const home = mkdtempSync(join(tmpdir(), 'kentra-az-current-'));
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: home, AZURE_CONFIG_DIR: join(home, '.azure'), AZURE_CORE_COLLECT_TELEMETRY: 'false',
-    AZURE_CORE_NO_COLOR: 'true', REQUESTS_CA_BUNDLE: kentraEnv(e).env.REQUESTS_CA_BUNDLE, ...extraEnv,
+    PATH: process.env.PATH,
+    HOME: home,
+    AZURE_CONFIG_DIR: join(home, '.azure'),
+    AZURE_CORE_COLLECT_TELEMETRY: 'false',
+    AZURE_CORE_NO_COLOR: 'true',
+    REQUESTS_CA_BUNDLE: kentraEnv(e).env.REQUESTS_CA_BUNDLE,
+    ...extraEnv,
   };
   const { spawnAz, run, ok } = azRunner(currentAz.path, env);
   const printed = spawnSync(process.execPath, [KENTRA_BIN, 'env', '--data-dir', e.dataDir], { encoding: 'utf8' }).stdout;
-  const setup = printed.split('\n').filter((line) => line.startsWith('#   az ')).map((line) => line.slice('#   '.length));
+  const setup = printed
+    .split('\n')
+    .filter((line) => line.startsWith('#   az '))
+    .map((line) => line.slice('#   '.length));
   assert.equal(setup.length, 2, `kentra env prints the az set-up:\n${printed}`);
   // Not spawnSync: az may go through a proxy served by this very process.
   const bash = azRunner('bash', { ...env, PATH: `${dirname(currentAz.path)}:${env.PATH}` });
   for (const command of setup) await bash.ok('-c', command);
   return {
-    bin: currentAz.path, env, run, spawn: spawnAz,
+    bin: currentAz.path,
+    env,
+    run,
+    spawn: spawnAz,
     json: async (...args) => JSON.parse((await ok(...args, '-o', 'json')).stdout || 'null'),
     tsv: async (...args) => (await ok(...args, '-o', 'tsv')).stdout.trim(),
     close: () => rmSync(home, { recursive: true, force: true }),

@@ -14,11 +14,14 @@ export const CHROMIUM_SKIP = packageSkip(chromiumPath() !== undefined, 'chromium
 async function spkiPin(origin: string): Promise<string> {
   const { hostname, port } = new URL(origin);
   return new Promise((resolvePin, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), servername: hostname === '127.0.0.1' ? undefined : hostname, rejectUnauthorized: false }, () => {
-      const cert = socket.getPeerCertificate();
-      socket.end();
-      resolvePin(createHash('sha256').update(cert.pubkey!).digest('base64'));
-    });
+    const socket = connect(
+      { host: hostname, port: Number(port), servername: hostname === '127.0.0.1' ? undefined : hostname, rejectUnauthorized: false },
+      () => {
+        const cert = socket.getPeerCertificate();
+        socket.end();
+        resolvePin(createHash('sha256').update(cert.pubkey!).digest('base64'));
+      },
+    );
     socket.on('error', reject);
   });
 }

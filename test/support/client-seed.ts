@@ -14,9 +14,11 @@ export const ALICE = { username: 'alice@clients.onmicrosoft.com', password: 'Ali
 export const FEDERATED_SUBJECT = 'system:serviceaccount:default:orders-daemon';
 
 export function clientSeed(opts: { certificatePem: string; issuer?: string }): string {
-  const fed = opts.issuer ? `
+  const fed = opts.issuer
+    ? `
         federatedIdentityCredentials:
-          - { name: k8s-orders, issuer: '${opts.issuer}', subject: '${FEDERATED_SUBJECT}' }` : '';
+          - { name: k8s-orders, issuer: '${opts.issuer}', subject: '${FEDERATED_SUBJECT}' }`
+    : '';
   return `
 tenants:
   - id: ${CLIENTS_TENANT}
@@ -45,7 +47,11 @@ tenants:
         secrets: ['${DAEMON_SECRET}']
         certificates:
           - pem: |
-${opts.certificatePem.trim().split('\n').map((l) => `              ${l}`).join('\n')}${fed}
+${opts.certificatePem
+  .trim()
+  .split('\n')
+  .map((l) => `              ${l}`)
+  .join('\n')}${fed}
         requiredResourceAccess: [{ resourceAppId: ${API_APP}, resourceAccess: [{ id: ${API_ROLE_ID}, type: Role }] }]
         adminConsent: true
 `;

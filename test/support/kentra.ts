@@ -25,7 +25,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const KENTRA_BIN = join(root, 'dist/src/cli/kentra.js');
 
 /** Spawns the real `kentra up` on a free port in a fresh data directory and waits until it serves. */
-export async function startTestKentra(opts: { seed?: string; store?: string; extraArgs?: string[]; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestKentra> {
+export async function startTestKentra(
+  opts: { seed?: string; store?: string; extraArgs?: string[]; dataDir?: string; env?: Record<string, string> } = {},
+): Promise<TestKentra> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kentra-test-'));
   const args = [KENTRA_BIN, 'up', '--data-dir', dataDir, '--port', '0', '--device-code-interval', '1', '--log-level', 'info'];
   if (opts.seed) {
@@ -38,8 +40,12 @@ export async function startTestKentra(opts: { seed?: string; store?: string; ext
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   await new Promise<void>((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`kentra did not start within 60 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 60_000);
     const check = () => {
@@ -56,7 +62,11 @@ export async function startTestKentra(opts: { seed?: string; store?: string; ext
   });
   const endpoints = JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8')) as Endpoints;
   return {
-    endpoints, dataDir, process: child, logs: () => stderr, stdout: () => stdout,
+    endpoints,
+    dataDir,
+    process: child,
+    logs: () => stderr,
+    stdout: () => stdout,
     port: Number(/Authority\s+https:\/\/localhost:(\d+)/.exec(stdout)?.[1] ?? new URL(endpoints.authority).port),
     async close() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -73,7 +83,14 @@ export async function startTestKentra(opts: { seed?: string; store?: string; ext
  * Completes a device-code sign-in the way a person does on `<authority>/devicelogin`: enter the
  * code, sign in, accept consent if asked. Plain form posts; throws with the page text on failure.
  */
-export async function completeDeviceLogin(authority: string, caFile: string, userCode: string, username: string, password: string, decision: 'accept' | 'decline' = 'accept'): Promise<string> {
+export async function completeDeviceLogin(
+  authority: string,
+  caFile: string,
+  userCode: string,
+  username: string,
+  password: string,
+  decision: 'accept' | 'decline' = 'accept',
+): Promise<string> {
   const entry = await httpsFetch(`${authority}/devicelogin`, { caFile });
   if (entry.status !== 200 || !entry.text.includes('name="user_code"')) throw new Error(`device login page: ${entry.status} ${entry.text}`);
   const signIn = await postForm(`${authority}/devicelogin`, { user_code: userCode }, caFile);
@@ -90,5 +107,9 @@ export async function completeDeviceLogin(authority: string, caFile: string, use
 
 /** The visible text of a page. */
 export function pageText(html: string): string {
-  return html.replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  return html
+    .replace(/<style>[\s\S]*?<\/style>|<script>[\s\S]*?<\/script>/g, '')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

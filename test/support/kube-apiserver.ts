@@ -31,7 +31,8 @@ export function realApiserver(): { skip: false | string; binaries: RealApiserver
   if (found) return found;
   let kubeApiserver = process.env.KENTRA_KUBE_APISERVER ?? '';
   let etcd = process.env.KENTRA_ETCD ?? '';
-  if (Boolean(kubeApiserver) !== Boolean(etcd)) throw new Error('set both KENTRA_KUBE_APISERVER and KENTRA_ETCD, or neither (then the current ones are built)');
+  if (Boolean(kubeApiserver) !== Boolean(etcd))
+    throw new Error('set both KENTRA_KUBE_APISERVER and KENTRA_ETCD, or neither (then the current ones are built)');
   if (!kubeApiserver) {
     const e = goTool('etcd');
     if (e.skip !== false) return (found = { skip: e.skip, binaries: null });
@@ -64,13 +65,22 @@ export interface Backend {
   versions(): string;
 }
 
-export const BUILT_IN_API: Backend = { name: 'the built-in cluster API', real: false, selfSubjectReview: true, skip: false, args: () => [], versions: () => 'the built-in cluster API' };
+export const BUILT_IN_API: Backend = {
+  name: 'the built-in cluster API',
+  real: false,
+  selfSubjectReview: true,
+  skip: false,
+  args: () => [],
+  versions: () => 'the built-in cluster API',
+};
 
 export function realApiserverBackend(): Backend {
   const r = realApiserver();
   const b = r.binaries;
   return {
-    name: `a real kube-apiserver${b ? ` v${b.version}` : ''} per cluster`, real: true, skip: r.skip,
+    name: `a real kube-apiserver${b ? ` v${b.version}` : ''} per cluster`,
+    real: true,
+    skip: r.skip,
     selfSubjectReview: b ? minorOf(b.version) >= 28 : false,
     args: () => ['--kube-apiserver', b!.kubeApiserver, '--etcd', b!.etcd],
     versions: () => b?.versionText ?? '',

@@ -26,15 +26,22 @@ export function commandShims(dir: string, scripts: Record<string, string>): stri
 
 /** Runs commands with `env()` (plus per-call additions); `onStderr` sees stderr as it grows. */
 export function processRunner(env: () => NodeJS.ProcessEnv) {
-  const run = (cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}, onStderr?: (s: string) => void): Promise<Run> => new Promise((resolveRun) => {
-    const child = spawn(cmd, args, { env: { ...env(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr); });
-    child.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
-  });
-  const kubectl = (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], extraEnv);
+  const run = (cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}, onStderr?: (s: string) => void): Promise<Run> =>
+    new Promise((resolveRun) => {
+      const child = spawn(cmd, args, { env: { ...env(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        onStderr?.(stderr);
+      });
+      child.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
+    });
+  const kubectl = (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
+    run('kubectl', ['--kubeconfig', kubeconfig, ...args], extraEnv);
   const kubectlOk = async (kubeconfig: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => {
     const r = await kubectl(kubeconfig, args, extraEnv);
     assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}${r.stdout}`);
@@ -66,8 +73,14 @@ export function processRunner(env: () => NodeJS.ProcessEnv) {
       const status = JSON.parse(r.stdout).status;
       // Refused: what the server itself answers that credential (kubectl's own 401 message).
       if (!status.authenticated) return kubectl(kubeconfig, ['get', '--raw', '/version'], extraEnv);
-      const rows = [['ATTRIBUTE', 'VALUE'], ['Username', status.user.username], ...(status.user.uid ? [['UID', status.user.uid]] : []), ['Groups', `[${(status.user.groups ?? []).join(' ')}]`]];
-      for (const [k, v] of Object.entries((status.user.extra ?? {}) as Record<string, string[]>)) rows.push([`Extra: ${k}`, `[${v.join(' ')}]`]);
+      const rows = [
+        ['ATTRIBUTE', 'VALUE'],
+        ['Username', status.user.username],
+        ...(status.user.uid ? [['UID', status.user.uid]] : []),
+        ['Groups', `[${(status.user.groups ?? []).join(' ')}]`],
+      ];
+      for (const [k, v] of Object.entries((status.user.extra ?? {}) as Record<string, string[]>))
+        rows.push([`Extra: ${k}`, `[${v.join(' ')}]`]);
       return { code: 0, stdout: rows.map(([a, b]) => `${a!.padEnd(20)}${b}`).join('\n') + '\n', stderr: '' };
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -25,14 +25,22 @@ export function netnsSkip(): false | string {
   return false;
 }
 
-export interface RunResult { code: number | null; stdout: string; stderr: string }
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export interface Netns {
   name: string;
   /** Starts a program inside the namespace (the caller stops it by pid, or `close` does). */
   spawn(command: string, args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): ChildProcess;
   /** Runs a program inside the namespace to its end (killed after `timeoutMs`). */
-  run(command: string, args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number }): Promise<RunResult>;
+  run(
+    command: string,
+    args: string[],
+    opts?: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number },
+  ): Promise<RunResult>;
   /** Adds lines to the namespace's /etc/hosts (read by every program started after). */
   addHosts(lines: string): void;
   /** Deletes the namespace and /etc/netns/<name>, after stopping what `spawn` started. */
@@ -61,7 +69,11 @@ export function createNetns(hostsLines = ''): Netns {
   }
   const spawnIn = (command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) => {
     // `ip netns exec` execs the program after entering the namespace: the child's pid is the program's.
-    const child = spawn('ip', ['netns', 'exec', name, command, ...args], { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', name, command, ...args], {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     started.add(child);
     child.once('exit', () => started.delete(child));
     return child;
@@ -69,16 +81,27 @@ export function createNetns(hostsLines = ''): Netns {
   return {
     name,
     spawn: spawnIn,
-    addHosts: (lines) => writeFileSync(join(etc, 'hosts'), `${readFileSync(join(etc, 'hosts'), 'utf8')}${lines.endsWith('\n') ? lines : `${lines}\n`}`),
+    addHosts: (lines) =>
+      writeFileSync(join(etc, 'hosts'), `${readFileSync(join(etc, 'hosts'), 'utf8')}${lines.endsWith('\n') ? lines : `${lines}\n`}`),
     run(command, args, opts = {}) {
       return new Promise((resolvePromise) => {
         const child = spawnIn(command, args, opts);
         let stdout = '';
         let stderr = '';
-        child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-        child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-        const timer = setTimeout(() => { stderr += `\n(killed after ${opts.timeoutMs} ms)`; child.kill('SIGKILL'); }, opts.timeoutMs ?? 120_000);
-        child.on('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
+        child.stdout!.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        const timer = setTimeout(() => {
+          stderr += `\n(killed after ${opts.timeoutMs} ms)`;
+          child.kill('SIGKILL');
+        }, opts.timeoutMs ?? 120_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolvePromise({ code, stdout, stderr });
+        });
         child.stdin!.end(opts.input ?? '');
       });
     },
@@ -105,7 +128,10 @@ export interface KentraInNetns {
 }
 
 /** Runs the real `kentra up --azure-hostnames` inside the namespace and waits until it serves. */
-export async function startKentraIn(ns: Netns, opts: { seed?: string; dataDir?: string; extraArgs?: string[]; azureHostnames?: boolean } = {}): Promise<KentraInNetns> {
+export async function startKentraIn(
+  ns: Netns,
+  opts: { seed?: string; dataDir?: string; extraArgs?: string[]; azureHostnames?: boolean } = {},
+): Promise<KentraInNetns> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kentra-byname-'));
   const args = [KENTRA_BIN, 'up', '--data-dir', dataDir, '--port', '0', '--device-code-interval', '1', '--provisioning-delay', '200'];
   if (opts.azureHostnames !== false) args.push('--azure-hostnames');
@@ -117,19 +143,33 @@ export async function startKentraIn(ns: Netns, opts: { seed?: string; dataDir?: 
   const child = ns.spawn(process.execPath, args);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   await new Promise<void>((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`kentra did not start within 60 s\nstdout: ${stdout}\nstderr: ${stderr}`)), 60_000);
-    const onExit = (code: number | null) => { clearTimeout(timer); reject(new Error(`kentra exited with ${code}\nstdout: ${stdout}\nstderr: ${stderr}`)); };
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`kentra exited with ${code}\nstdout: ${stdout}\nstderr: ${stderr}`));
+    };
     child.on('exit', onExit);
     child.stdout!.on('data', () => {
-      if (stdout.includes('Stop with Ctrl-C.')) { clearTimeout(timer); child.off('exit', onExit); resolvePromise(); }
+      if (stdout.includes('Stop with Ctrl-C.')) {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        resolvePromise();
+      }
     });
   });
   const endpoints = JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8')) as Endpoints;
   return {
-    endpoints, dataDir, process: child, logs: () => `${stdout}\n${stderr}`,
+    endpoints,
+    dataDir,
+    process: child,
+    logs: () => `${stdout}\n${stderr}`,
     /** Stops it by pid; removes the data directory unless the caller gave it. */
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -142,11 +182,22 @@ export async function startKentraIn(ns: Netns, opts: { seed?: string; dataDir?: 
   };
 }
 
-export interface NsResponse { status: number; headers: Record<string, string>; text: string; json<T = any>(): T }
+export interface NsResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+  json<T = any>(): T;
+}
 
 const SELF = fileURLToPath(import.meta.url);
 
-export interface NsRequest { url: string; method?: string; headers?: Record<string, string>; body?: string; pathAsWritten?: string }
+export interface NsRequest {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  pathAsWritten?: string;
+}
 
 /**
  * HTTPS requests made in turn from inside the namespace (by this file run as a script, one process),
@@ -157,7 +208,11 @@ export async function nsFetchAll(ns: Netns, caFile: string, requests: NsRequest[
   const r = await ns.run(process.execPath, [SELF, JSON.stringify({ caFile, requests })], { timeoutMs: 60_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   let parsed: { status: number; headers: Record<string, string>; text: string; error?: string }[];
-  try { parsed = JSON.parse(line); } catch { throw new Error(`requests in ${ns.name} printed nothing: ${r.stdout} ${r.stderr}`); }
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new Error(`requests in ${ns.name} printed nothing: ${r.stdout} ${r.stderr}`);
+  }
   return parsed.map((p, i) => {
     if (p.error) throw new Error(`request ${requests[i]!.url} in ${ns.name} failed: ${p.error}`);
     return { ...p, json: () => JSON.parse(p.text) };
@@ -173,16 +228,30 @@ export async function nsFetch(ns: Netns, url: string, opts: Omit<NsRequest, 'url
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
   const { caFile, requests } = JSON.parse(process.argv[2]!) as { caFile: string; requests: NsRequest[] };
   const ca = readFileSync(caFile);
-  const one = (o: NsRequest) => new Promise<unknown>((resolvePromise) => {
-    const u = new URL(o.url);
-    const req = httpsRequest({ hostname: u.hostname, port: u.port || 443, path: o.pathAsWritten ?? `${u.pathname}${u.search}`, method: o.method ?? 'GET', headers: o.headers, ca, servername: u.hostname }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolvePromise({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+  const one = (o: NsRequest) =>
+    new Promise<unknown>((resolvePromise) => {
+      const u = new URL(o.url);
+      const req = httpsRequest(
+        {
+          hostname: u.hostname,
+          port: u.port || 443,
+          path: o.pathAsWritten ?? `${u.pathname}${u.search}`,
+          method: o.method ?? 'GET',
+          headers: o.headers,
+          ca,
+          servername: u.hostname,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolvePromise({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+        },
+      );
+      req.on('error', (err) => resolvePromise({ error: err.message }));
+      req.end(o.body);
     });
-    req.on('error', (err) => resolvePromise({ error: err.message }));
-    req.end(o.body);
-  });
   const results: unknown[] = [];
   for (const o of requests) results.push(await one(o));
   process.stdout.write(`${JSON.stringify(results)}\n`);

@@ -25,7 +25,16 @@ export async function startTestIssuer(dir: string): Promise<TestIssuer> {
   let url = '';
   const server: Server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
     res.setHeader('content-type', 'application/json');
-    if (req.url === '/.well-known/openid-configuration') return res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/openid/v1/jwks`, response_types_supported: ['id_token'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] }));
+    if (req.url === '/.well-known/openid-configuration')
+      return res.end(
+        JSON.stringify({
+          issuer: url,
+          jwks_uri: `${url}/openid/v1/jwks`,
+          response_types_supported: ['id_token'],
+          subject_types_supported: ['public'],
+          id_token_signing_alg_values_supported: ['RS256'],
+        }),
+      );
     if (req.url === '/openid/v1/jwks') return res.end(JSON.stringify({ keys: [jwk] }));
     res.statusCode = 404;
     return res.end('{}');
@@ -34,10 +43,15 @@ export async function startTestIssuer(dir: string): Promise<TestIssuer> {
   url = `https://localhost:${(server.address() as { port: number }).port}`;
   const key = createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' }));
   return {
-    url, caFile,
+    url,
+    caFile,
     sign: ({ sub, aud, lifetimeSeconds = 600 }) => {
       const now = Math.floor(Date.now() / 1000);
-      return signJwt({ alg: 'RS256', typ: 'JWT', kid }, { iss: url, sub, aud: [aud], iat: now, nbf: now, exp: now + lifetimeSeconds, jti: randomUUID() }, key);
+      return signJwt(
+        { alg: 'RS256', typ: 'JWT', kid },
+        { iss: url, sub, aud: [aud], iat: now, nbf: now, exp: now + lifetimeSeconds, jti: randomUUID() },
+        key,
+      );
     },
     close: () => new Promise((r) => server.close(() => r())),
   };

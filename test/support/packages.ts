@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 
 /** Where `command` is on PATH, or '' when it is not. */
-export const commandPath = (command: string): string => spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).stdout.trim();
+export const commandPath = (command: string): string =>
+  spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).stdout.trim();
 export const onPath = (command: string): boolean => commandPath(command) !== '';
 
 /**

@@ -25,7 +25,9 @@ export function postgresBinDir(): string | null {
   if (onPath) return join(onPath, '..');
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return null;
-  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin/initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, 'bin/initdb')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.length ? join(base, versions[0]!, 'bin') : null;
 }
 
@@ -93,7 +95,19 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
   asUser('initdb', ['-D', dataDir, '-U', PG_USER, '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
-  const start = () => asUser('pg_ctl', ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`, 'start']);
+  const start = () =>
+    asUser('pg_ctl', [
+      '-D',
+      dataDir,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`,
+      'start',
+    ]);
   start();
   const adminUrl = `postgres://${PG_USER}@127.0.0.1:${port}/postgres`;
   const make = async () => {
@@ -123,7 +137,8 @@ export async function startPostgres(): Promise<TestPostgres> {
 export function storeMatrix(after: (fn: () => Promise<void>) => void): { name: string; url?: () => Promise<string> }[] {
   const stores: { name: string; url?: () => Promise<string> }[] = [{ name: 'SQLite' }];
   let pg: TestPostgres | undefined;
-  if (postgresBinDir() || process.env.KENTRA_TEST_POSTGRES_URL) stores.push({ name: 'PostgreSQL', url: async () => (pg ??= await startPostgres()).newDatabase() });
+  if (postgresBinDir() || process.env.KENTRA_TEST_POSTGRES_URL)
+    stores.push({ name: 'PostgreSQL', url: async () => (pg ??= await startPostgres()).newDatabase() });
   else if (process.env.CI) throw new Error('PostgreSQL is required in CI: install the Debian package postgresql');
   after(async () => pg?.stop());
   return stores;

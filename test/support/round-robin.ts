@@ -41,14 +41,20 @@ export async function startRoundRobin(backendPorts: number[]): Promise<RoundRobi
       if (client.writableEnded) client.destroy();
       else client.resetAndDestroy();
     });
-    client.on('error', () => { if (!upstream.destroyed) upstream.destroy(); });
+    client.on('error', () => {
+      if (!upstream.destroyed) upstream.destroy();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as { port: number }).port,
     served,
-    next(i) { turn = i % backends.length; },
-    setBackend(i, port) { backends[i] = port; },
+    next(i) {
+      turn = i % backends.length;
+    },
+    setBackend(i, port) {
+      backends[i] = port;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

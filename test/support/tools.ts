@@ -26,7 +26,8 @@ function runScript(key: string, script: string, args: string[], what: string, ne
   if (known) return known;
   const run = spawnSync(join(scripts, script), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000 });
   const path = run.stdout?.trim().split('\n').pop() ?? '';
-  const result: ToolResult = run.status === 0 && path ? { path, skip: false } : missing(what, `${need} (scripts/${script} exited ${run.status})`);
+  const result: ToolResult =
+    run.status === 0 && path ? { path, skip: false } : missing(what, `${need} (scripts/${script} exited ${run.status})`);
   found.set(key, result);
   return result;
 }

@@ -16,8 +16,10 @@ export const AKS_CLIENT = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
 
 /** The environment `eval "$(kentra env)"` leaves in a fresh shell whose HOME is `home`. */
 export function kentraEnvironment(k: TestKentra, home: string): NodeJS.ProcessEnv {
-  const r = spawnSync('bash', ['--noprofile', '--norc', '-c', `set -e; eval "$("${process.execPath}" "${KENTRA_BIN}" env)"; env -0`],
-    { env: { PATH: machinePath(), HOME: home, KENTRA_DATA_DIR: k.dataDir, LANG: 'C.UTF-8' }, encoding: 'utf8' });
+  const r = spawnSync('bash', ['--noprofile', '--norc', '-c', `set -e; eval "$("${process.execPath}" "${KENTRA_BIN}" env)"; env -0`], {
+    env: { PATH: machinePath(), HOME: home, KENTRA_DATA_DIR: k.dataDir, LANG: 'C.UTF-8' },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`kentra env failed: ${r.stderr}`);
   const env: NodeJS.ProcessEnv = {};
   for (const entry of r.stdout.split('\0').filter(Boolean)) {
@@ -41,25 +43,41 @@ export function upstreamBin(dir: string, kubeloginPath: string): { bin: string; 
 }
 
 /** Runs a command; completes a device-code sign-in as `signIn` when the command prints one. */
-export function runCommand(env: NodeJS.ProcessEnv, cmd: string, args: string[], opts: {
-  k?: TestKentra; signIn?: { username: string; password: string }; onStderr?: (stderr: string) => void;
-} = {}): Promise<Run & { signIns: number }> {
+export function runCommand(
+  env: NodeJS.ProcessEnv,
+  cmd: string,
+  args: string[],
+  opts: {
+    k?: TestKentra;
+    signIn?: { username: string; password: string };
+    onStderr?: (stderr: string) => void;
+  } = {},
+): Promise<Run & { signIns: number }> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const signIns: Promise<string>[] = [];
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       opts.onStderr?.(stderr);
       const m = /enter the code ([A-Z0-9]{9}) to authenticate/.exec(stderr);
       if (m && signIns.length === 0 && opts.signIn && opts.k) {
-        signIns.push(completeDeviceLogin(opts.k.endpoints.authority, opts.k.endpoints.caFile, m[1]!, opts.signIn.username, opts.signIn.password));
+        signIns.push(
+          completeDeviceLogin(opts.k.endpoints.authority, opts.k.endpoints.caFile, m[1]!, opts.signIn.username, opts.signIn.password),
+        );
       }
     });
     child.on('close', async (code) => {
-      try { await Promise.all(signIns); } catch (e) { reject(e); return; }
+      try {
+        await Promise.all(signIns);
+      } catch (e) {
+        reject(e);
+        return;
+      }
       resolveRun({ code: code ?? -1, stdout, stderr, signIns: signIns.length });
     });
   });

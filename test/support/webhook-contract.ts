@@ -97,15 +97,26 @@ export async function contractTokens(k: TestKentra): Promise<ContractTokens> {
     tampered: `${h}.${b64url({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), upn: `mallory@${D}` })}.${s}`,
     wrongAudience: await password(tid, `alice@${D}`, 'Alice-Passw0rd!', 'https://management.azure.com/.default'),
     wrongTenant: await password(OTHER_TENANT, `bob@${OTHER}`, 'Bob-Passw0rd!'),
-    spnOverage: await token(tid, { client_id: CROWDED, client_secret: 'crowded-secret-0123456789', grant_type: 'client_credentials', scope: `${AKS_SERVER}/.default` }),
+    spnOverage: await token(tid, {
+      client_id: CROWDED,
+      client_secret: 'crowded-secret-0123456789',
+      grant_type: 'client_credentials',
+      scope: `${AKS_SERVER}/.default`,
+    }),
   };
 }
 
-export interface Reply { status: number; json: any }
+export interface Reply {
+  status: number;
+  json: any;
+}
 
 /** A TokenReview exactly as a kube-apiserver sends it (`audiences` only when it is audience-limited). */
-export const tokenReview = (version: string, token: string, audiences?: string[]) =>
-  ({ apiVersion: `authentication.k8s.io/${version}`, kind: 'TokenReview', spec: { token, ...(audiences ? { audiences } : {}) } });
+export const tokenReview = (version: string, token: string, audiences?: string[]) => ({
+  apiVersion: `authentication.k8s.io/${version}`,
+  kind: 'TokenReview',
+  spec: { token, ...(audiences ? { audiences } : {}) },
+});
 
 const FAILED = 'failed to verify token for azure: ';
 
@@ -121,58 +132,84 @@ interface Case {
 export const TOKEN_REVIEW_CASES: Case[] = [
   ...['v1', 'v1beta1'].map((version): Case => ({
     name: `a ${version} TokenReview is answered in ${version}: the user, their groups and extra.oid`,
-    body: (t) => tokenReview(version, t.alice, ['https://kubernetes.default.svc']), status: 200,
+    body: (t) => tokenReview(version, t.alice, ['https://kubernetes.default.svc']),
+    status: 200,
     expect: (json) => {
       assert.equal(json.apiVersion, `authentication.k8s.io/${version}`);
       assert.equal(json.kind, 'TokenReview');
-      assert.deepEqual(json.status, { authenticated: true, user: { username: `alice@${D}`, uid: '', groups: [ADMINS], extra: { oid: [ALICE] } } });
+      assert.deepEqual(json.status, {
+        authenticated: true,
+        user: { username: `alice@${D}`, uid: '', groups: [ADMINS], extra: { oid: [ALICE] } },
+      });
     },
   })),
   {
-    name: 'an application in group overage is refused with Guard\'s message and HTTP 200, so the kube-apiserver logs it',
-    body: (t) => tokenReview('v1', t.spnOverage), status: 200,
+    name: "an application in group overage is refused with Guard's message and HTTP 200, so the kube-apiserver logs it",
+    body: (t) => tokenReview('v1', t.spnOverage),
+    status: 200,
     expect: (json, t) => {
       assert.deepEqual(claimsOf(t.spnOverage)._claim_names, { groups: 'src1' }, 'the token has the overage claim');
-      assert.deepEqual(json.status, { authenticated: false, user: {}, error: 'service principal with group membership exceeding 200 is not supported. See https://learn.microsoft.com/en-us/azure/aks/kubelogin-authentication#kubelogin-authentication-in-aks-limitations' });
+      assert.deepEqual(json.status, {
+        authenticated: false,
+        user: {},
+        error:
+          'service principal with group membership exceeding 200 is not supported. See https://learn.microsoft.com/en-us/azure/aks/kubelogin-authentication#kubelogin-authentication-in-aks-limitations',
+      });
     },
   },
   {
     name: 'a tampered token: 401, the signature',
-    body: (t) => tokenReview('v1', t.tampered), status: 401,
+    body: (t) => tokenReview('v1', t.tampered),
+    status: 401,
     expect: { authenticated: false, user: {}, error: `${FAILED}failed to verify id token signature` },
   },
   {
     name: 'an expired token: 401, the expiry',
-    body: (t) => tokenReview('v1', t.expired), status: 401,
+    body: (t) => tokenReview('v1', t.expired),
+    status: 401,
     expect: (json) => assert.match(json.status.error, /^failed to verify token for azure: oidc: token is expired \(Token Expiry: .+\)$/),
   },
   {
     name: 'a token for ARM: 401, the audience',
-    body: (t) => tokenReview('v1beta1', t.wrongAudience), status: 401,
+    body: (t) => tokenReview('v1beta1', t.wrongAudience),
+    status: 401,
     expect: (json) => {
       assert.equal(json.apiVersion, 'authentication.k8s.io/v1beta1');
       assert.equal(json.status.authenticated, false);
-      assert.match(json.status.error, /^failed to verify token for azure: oidc: expected audience "6dae42f8-4368-4678-94ff-3960e28e3630" got /);
+      assert.match(
+        json.status.error,
+        /^failed to verify token for azure: oidc: expected audience "6dae42f8-4368-4678-94ff-3960e28e3630" got /,
+      );
     },
   },
   {
     name: 'a token of another tenant: 401, the issuer',
-    body: (t) => tokenReview('v1', t.wrongTenant), status: 401,
-    expect: (json) => assert.match(json.status.error, new RegExp(`^failed to verify token for azure: oidc: id token issued by a different provider, expected "https://sts.windows.net/[0-9a-f-]+/" got ".*${OTHER_TENANT}.*"$`)),
+    body: (t) => tokenReview('v1', t.wrongTenant),
+    status: 401,
+    expect: (json) =>
+      assert.match(
+        json.status.error,
+        new RegExp(
+          `^failed to verify token for azure: oidc: id token issued by a different provider, expected "https://sts.windows.net/[0-9a-f-]+/" got ".*${OTHER_TENANT}.*"$`,
+        ),
+      ),
   },
   {
     name: 'an opaque token is simply not authenticated (200, no error)',
-    body: () => tokenReview('v1', 'not-a-jwt'), status: 200,
+    body: () => tokenReview('v1', 'not-a-jwt'),
+    status: 200,
     expect: { authenticated: false, user: {} },
   },
   {
     name: 'a TokenReview without a token: 400',
-    body: () => ({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: {} }), status: 400,
+    body: () => ({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: {} }),
+    status: 400,
     expect: { authenticated: false, error: 'spec.token is required' },
   },
   {
     name: 'not a TokenReview: a 400 Status',
-    body: () => ({ apiVersion: 'v1', kind: 'Pod' }), status: 400,
+    body: () => ({ apiVersion: 'v1', kind: 'Pod' }),
+    status: 400,
     expect: (json) => assert.deepEqual([json.kind, json.status, json.reason, json.code], ['Status', 'Failure', 'BadRequest', 400]),
   },
 ];

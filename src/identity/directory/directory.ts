@@ -2,13 +2,24 @@ import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../../shared/clock.js';
 import { hashSecret, isGuid, newId, randomToken } from '../../shared/crypto.js';
 import type {
-  Application, FederatedIdentityCredential, Group, KeyCredential, MemberType, ServicePrincipal, Store, Tenant, User,
+  Application,
+  FederatedIdentityCredential,
+  Group,
+  KeyCredential,
+  MemberType,
+  ServicePrincipal,
+  Store,
+  Tenant,
+  User,
 } from '../../store/index.js';
 import { StoreError } from '../../store/index.js';
 import { FIRST_PARTY_APPS } from './first-party.js';
 
 export class DirectoryError extends Error {
-  constructor(readonly code: 'not_found' | 'conflict' | 'invalid', message: string) {
+  constructor(
+    readonly code: 'not_found' | 'conflict' | 'invalid',
+    message: string,
+  ) {
     super(message);
     this.name = 'DirectoryError';
   }
@@ -41,7 +52,12 @@ export interface NewApplication {
   extra?: Record<string, unknown>;
 }
 
-export interface PasswordInput { displayName?: string | null; endDateTime?: number; secretText?: string; keyId?: string }
+export interface PasswordInput {
+  displayName?: string | null;
+  endDateTime?: number;
+  secretText?: string;
+  keyId?: string;
+}
 
 export interface AddedPassword {
   keyId: string;
@@ -57,7 +73,10 @@ export interface AddedPassword {
  * credentials) over the store. Graph and the token service both go through it.
  */
 export class Directory {
-  constructor(readonly store: Store, readonly clock: Clock) {}
+  constructor(
+    readonly store: Store,
+    readonly clock: Clock,
+  ) {}
 
   private now(): number {
     return this.clock.now();
@@ -70,8 +89,11 @@ export class Directory {
     const domain = input.domain.toLowerCase();
     if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain)) throw new DirectoryError('invalid', `'${input.domain}' is not a valid domain name`);
     const tenant: Tenant = {
-      id: input.id ?? newId(), displayName: input.displayName, defaultDomain: domain,
-      domains: [...new Set([domain, ...(input.domains ?? []).map((d) => d.toLowerCase())])], createdAt: this.now(),
+      id: input.id ?? newId(),
+      displayName: input.displayName,
+      defaultDomain: domain,
+      domains: [...new Set([domain, ...(input.domains ?? []).map((d) => d.toLowerCase())])],
+      createdAt: this.now(),
     };
     await this.store.transaction(async (tx) => {
       await tx.createTenant(tenant);
@@ -107,17 +129,31 @@ export class Directory {
   // ---- users -----------------------------------------------------------------------------
 
   async createUser(input: {
-    tenantId: string; userPrincipalName: string; displayName: string; password: string; id?: string;
-    accountEnabled?: boolean; mailNickname?: string; mail?: string | null;
+    tenantId: string;
+    userPrincipalName: string;
+    displayName: string;
+    password: string;
+    id?: string;
+    accountEnabled?: boolean;
+    mailNickname?: string;
+    mail?: string | null;
   }): Promise<User> {
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(input.userPrincipalName)) {
       throw new DirectoryError('invalid', `'${input.userPrincipalName}' is not a valid user principal name`);
     }
     const user: User = {
-      tenantId: input.tenantId, id: input.id ?? newId(), userPrincipalName: input.userPrincipalName,
-      displayName: input.displayName, mailNickname: input.mailNickname ?? mailNicknameOf(input.userPrincipalName),
-      mail: input.mail ?? null, passwordHash: await hashSecret(input.password), accountEnabled: input.accountEnabled ?? true,
-      userType: 'Member', homeTenantId: null, homeObjectId: null, createdAt: this.now(),
+      tenantId: input.tenantId,
+      id: input.id ?? newId(),
+      userPrincipalName: input.userPrincipalName,
+      displayName: input.displayName,
+      mailNickname: input.mailNickname ?? mailNicknameOf(input.userPrincipalName),
+      mail: input.mail ?? null,
+      passwordHash: await hashSecret(input.password),
+      accountEnabled: input.accountEnabled ?? true,
+      userType: 'Member',
+      homeTenantId: null,
+      homeObjectId: null,
+      createdAt: this.now(),
     };
     await this.wrap(() => this.store.createUser(user));
     return user;
@@ -130,10 +166,17 @@ export class Directory {
     const tenant = await this.store.getTenant(input.tenantId);
     if (!tenant) throw new DirectoryError('not_found', `tenant ${input.tenantId} not found`);
     const guest: User = {
-      tenantId: input.tenantId, id: input.id ?? newId(),
+      tenantId: input.tenantId,
+      id: input.id ?? newId(),
       userPrincipalName: `${home.userPrincipalName.replace('@', '_')}#EXT#@${tenant.defaultDomain}`,
-      displayName: home.displayName, mailNickname: mailNicknameOf(home.userPrincipalName), mail: home.userPrincipalName,
-      passwordHash: null, accountEnabled: true, userType: 'Guest', homeTenantId: home.tenantId, homeObjectId: home.id,
+      displayName: home.displayName,
+      mailNickname: mailNicknameOf(home.userPrincipalName),
+      mail: home.userPrincipalName,
+      passwordHash: null,
+      accountEnabled: true,
+      userType: 'Guest',
+      homeTenantId: home.tenantId,
+      homeObjectId: home.id,
       createdAt: this.now(),
     };
     await this.wrap(() => this.store.createUser(guest));
@@ -142,11 +185,24 @@ export class Directory {
 
   // ---- groups ----------------------------------------------------------------------------
 
-  async createGroup(input: { tenantId: string; displayName: string; mailNickname?: string; id?: string; description?: string | null; securityEnabled?: boolean; mailEnabled?: boolean }): Promise<Group> {
+  async createGroup(input: {
+    tenantId: string;
+    displayName: string;
+    mailNickname?: string;
+    id?: string;
+    description?: string | null;
+    securityEnabled?: boolean;
+    mailEnabled?: boolean;
+  }): Promise<Group> {
     const group: Group = {
-      tenantId: input.tenantId, id: input.id ?? newId(), displayName: input.displayName,
-      mailNickname: input.mailNickname ?? mailNicknameOf(input.displayName), description: input.description ?? null,
-      securityEnabled: input.securityEnabled ?? true, mailEnabled: input.mailEnabled ?? false, createdAt: this.now(),
+      tenantId: input.tenantId,
+      id: input.id ?? newId(),
+      displayName: input.displayName,
+      mailNickname: input.mailNickname ?? mailNicknameOf(input.displayName),
+      description: input.description ?? null,
+      securityEnabled: input.securityEnabled ?? true,
+      mailEnabled: input.mailEnabled ?? false,
+      createdAt: this.now(),
     };
     await this.wrap(() => this.store.createGroup(group));
     return group;
@@ -163,7 +219,10 @@ export class Directory {
           throw new DirectoryError('invalid', `adding group ${memberId} to group ${groupId} would create a membership cycle`);
         }
       }
-      await this.wrap(() => tx.addGroupMember({ tenantId, groupId, memberId, memberType }), 'One or more added object references already exist for the following modified properties: \'members\'.');
+      await this.wrap(
+        () => tx.addGroupMember({ tenantId, groupId, memberId, memberType }),
+        "One or more added object references already exist for the following modified properties: 'members'.",
+      );
       return memberType;
     });
   }
@@ -180,13 +239,23 @@ export class Directory {
 
   async createApplication(tenantId: string, input: NewApplication): Promise<Application> {
     const app: Application = {
-      tenantId, id: input.id ?? newId(), appId: input.appId ?? newId(), displayName: input.displayName,
-      identifierUris: input.identifierUris ?? [], signInAudience: input.signInAudience ?? 'AzureADMyOrg',
-      publicClientRedirectUris: input.publicClientRedirectUris ?? [], webRedirectUris: input.webRedirectUris ?? [],
-      isFallbackPublicClient: input.isFallbackPublicClient ?? false, groupMembershipClaims: input.groupMembershipClaims ?? null,
-      oauth2PermissionScopes: input.oauth2PermissionScopes ?? [], appRoles: input.appRoles ?? [],
-      requiredResourceAccess: input.requiredResourceAccess ?? [], accessTokenAcceptedVersion: input.accessTokenAcceptedVersion ?? null,
-      firstParty: false, extra: input.extra ?? {}, createdAt: this.now(),
+      tenantId,
+      id: input.id ?? newId(),
+      appId: input.appId ?? newId(),
+      displayName: input.displayName,
+      identifierUris: input.identifierUris ?? [],
+      signInAudience: input.signInAudience ?? 'AzureADMyOrg',
+      publicClientRedirectUris: input.publicClientRedirectUris ?? [],
+      webRedirectUris: input.webRedirectUris ?? [],
+      isFallbackPublicClient: input.isFallbackPublicClient ?? false,
+      groupMembershipClaims: input.groupMembershipClaims ?? null,
+      oauth2PermissionScopes: input.oauth2PermissionScopes ?? [],
+      appRoles: input.appRoles ?? [],
+      requiredResourceAccess: input.requiredResourceAccess ?? [],
+      accessTokenAcceptedVersion: input.accessTokenAcceptedVersion ?? null,
+      firstParty: false,
+      extra: input.extra ?? {},
+      createdAt: this.now(),
     };
     await this.wrap(() => this.store.createApplication(app));
     return app;
@@ -196,8 +265,14 @@ export class Directory {
     const app = await this.store.findApplicationByAppId(tenantId, appId);
     if (!app) throw new DirectoryError('not_found', `application ${appId} not found in tenant ${tenantId}`);
     const sp: ServicePrincipal = {
-      tenantId, id: id ?? newId(), appId, displayName: app.displayName, accountEnabled: true,
-      servicePrincipalNames: [appId, ...app.identifierUris], appRoleAssignmentRequired: false, createdAt: this.now(),
+      tenantId,
+      id: id ?? newId(),
+      appId,
+      displayName: app.displayName,
+      accountEnabled: true,
+      servicePrincipalNames: [appId, ...app.identifierUris],
+      appRoleAssignmentRequired: false,
+      createdAt: this.now(),
     };
     await this.wrap(() => this.store.createServicePrincipal(sp));
     return sp;
@@ -205,13 +280,15 @@ export class Directory {
 
   /** Adds a client secret to an application; the text is returned here once and only its hash is kept. */
   async addPassword(tenantId: string, appObjectId: string, input: PasswordInput = {}): Promise<AddedPassword> {
-    if (!(await this.store.getApplication(tenantId, appObjectId))) throw new DirectoryError('not_found', `application ${appObjectId} not found`);
+    if (!(await this.store.getApplication(tenantId, appObjectId)))
+      throw new DirectoryError('not_found', `application ${appObjectId} not found`);
     return this.addPasswordTo(tenantId, appObjectId, input);
   }
 
   /** Adds a secret that belongs to a service principal itself (`az ad sp credential reset`). */
   async addServicePrincipalPassword(tenantId: string, spObjectId: string, input: PasswordInput = {}): Promise<AddedPassword> {
-    if (!(await this.store.getServicePrincipal(tenantId, spObjectId))) throw new DirectoryError('not_found', `service principal ${spObjectId} not found`);
+    if (!(await this.store.getServicePrincipal(tenantId, spObjectId)))
+      throw new DirectoryError('not_found', `service principal ${spObjectId} not found`);
     return this.addPasswordTo(tenantId, spObjectId, input);
   }
 
@@ -223,8 +300,14 @@ export class Directory {
     const end = input.endDateTime ?? start + 2 * YEAR;
     if (end <= start) throw new DirectoryError('invalid', 'the end date of a credential must be in the future');
     const cred = {
-      tenantId, appObjectId, keyId: input.keyId ?? newId(), displayName: input.displayName ?? null,
-      hint: secretText.slice(0, 3), secretHash: await hashSecret(secretText), startDateTime: start, endDateTime: end,
+      tenantId,
+      appObjectId,
+      keyId: input.keyId ?? newId(),
+      displayName: input.displayName ?? null,
+      hint: secretText.slice(0, 3),
+      secretHash: await hashSecret(secretText),
+      startDateTime: start,
+      endDateTime: end,
     };
     await this.wrap(() => this.store.addPasswordCredential(cred));
     return { keyId: cred.keyId, secretText, hint: cred.hint, displayName: cred.displayName, startDateTime: start, endDateTime: end };
@@ -232,7 +315,8 @@ export class Directory {
 
   /** Adds a certificate credential (PEM or base64 DER). */
   async addCertificate(tenantId: string, appObjectId: string, certificate: string, displayName?: string | null): Promise<KeyCredential> {
-    if (!(await this.store.getApplication(tenantId, appObjectId))) throw new DirectoryError('not_found', `application ${appObjectId} not found`);
+    if (!(await this.store.getApplication(tenantId, appObjectId)))
+      throw new DirectoryError('not_found', `application ${appObjectId} not found`);
     let x509: X509Certificate;
     try {
       x509 = new X509Certificate(certificate.includes('-----BEGIN') ? certificate : Buffer.from(certificate, 'base64'));
@@ -243,19 +327,29 @@ export class Directory {
     const { createHash } = await import('node:crypto');
     const der = x509.raw;
     const cred: KeyCredential = {
-      tenantId, appObjectId, keyId: newId(), displayName: displayName ?? x509.subject.replace(/\n/g, ', '),
+      tenantId,
+      appObjectId,
+      keyId: newId(),
+      displayName: displayName ?? x509.subject.replace(/\n/g, ', '),
       certificateDer: der.toString('base64'),
       thumbprintSha1: base64url(createHash('sha1').update(der).digest()),
       thumbprintSha256: base64url(createHash('sha256').update(der).digest()),
-      startDateTime: Date.parse(x509.validFrom), endDateTime: Date.parse(x509.validTo),
+      startDateTime: Date.parse(x509.validFrom),
+      endDateTime: Date.parse(x509.validTo),
     };
     await this.wrap(() => this.store.addKeyCredential(cred));
     return cred;
   }
 
-  async addFederatedCredential(tenantId: string, appObjectId: string, input: { name: string; issuer: string; subject: string; audiences?: string[]; description?: string | null; id?: string }): Promise<FederatedIdentityCredential> {
-    if (!(await this.store.getApplication(tenantId, appObjectId))) throw new DirectoryError('not_found', `application ${appObjectId} not found`);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$/.test(input.name)) throw new DirectoryError('invalid', `'${input.name}' is not a valid federated credential name`);
+  async addFederatedCredential(
+    tenantId: string,
+    appObjectId: string,
+    input: { name: string; issuer: string; subject: string; audiences?: string[]; description?: string | null; id?: string },
+  ): Promise<FederatedIdentityCredential> {
+    if (!(await this.store.getApplication(tenantId, appObjectId)))
+      throw new DirectoryError('not_found', `application ${appObjectId} not found`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$/.test(input.name))
+      throw new DirectoryError('invalid', `'${input.name}' is not a valid federated credential name`);
     try {
       new URL(input.issuer);
     } catch {
@@ -263,8 +357,14 @@ export class Directory {
     }
     if (!input.subject) throw new DirectoryError('invalid', 'a federated credential needs a subject');
     const cred: FederatedIdentityCredential = {
-      tenantId, appObjectId, id: input.id ?? newId(), name: input.name, issuer: input.issuer, subject: input.subject,
-      audiences: input.audiences?.length ? input.audiences : ['api://AzureADTokenExchange'], description: input.description ?? null,
+      tenantId,
+      appObjectId,
+      id: input.id ?? newId(),
+      name: input.name,
+      issuer: input.issuer,
+      subject: input.subject,
+      audiences: input.audiences?.length ? input.audiences : ['api://AzureADTokenExchange'],
+      description: input.description ?? null,
     };
     await this.wrap(() => this.store.addFederatedCredential(cred));
     return cred;
@@ -274,7 +374,11 @@ export class Directory {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof StoreError) throw new DirectoryError(err.code === 'conflict' ? 'conflict' : err.code === 'not_found' ? 'not_found' : 'invalid', (err.code === 'conflict' && conflictMessage) || err.message);
+      if (err instanceof StoreError)
+        throw new DirectoryError(
+          err.code === 'conflict' ? 'conflict' : err.code === 'not_found' ? 'not_found' : 'invalid',
+          (err.code === 'conflict' && conflictMessage) || err.message,
+        );
       throw err;
     }
   }

@@ -7,8 +7,20 @@ import { Directory } from '../directory/directory.js';
 import { GRAPH_APP_ID } from '../directory/first-party.js';
 import { canConsent, isGlobalAdmin, requireRead, requireWrite } from './caller.js';
 import {
-  collect, findApplication, findServicePrincipal, graphRoute, jsonBody, noContent, applicationView, servicePrincipalView,
-  requireGuid, requireString, optionalStringArray, boolField, type GraphContext, type GraphRequest,
+  collect,
+  findApplication,
+  findServicePrincipal,
+  graphRoute,
+  jsonBody,
+  noContent,
+  applicationView,
+  servicePrincipalView,
+  requireGuid,
+  requireString,
+  optionalStringArray,
+  boolField,
+  type GraphContext,
+  type GraphRequest,
 } from './context.js';
 import { GraphError, graphErrors } from './errors.js';
 import { listQuery, page, applySelect } from './odata.js';
@@ -16,22 +28,57 @@ import { appRoleAssignmentJson, federatedCredentialJson, grantJson, passwordCred
 import { decodeComponent } from '../../shared/uri.js';
 
 const APP_FILTERS = ['id', 'appId', 'displayName', 'identifierUris', 'signInAudience', 'publisherDomain'];
-const SP_FILTERS = ['id', 'appId', 'displayName', 'servicePrincipalNames', 'accountEnabled', 'servicePrincipalType', 'appOwnerOrganizationId'];
+const SP_FILTERS = [
+  'id',
+  'appId',
+  'displayName',
+  'servicePrincipalNames',
+  'accountEnabled',
+  'servicePrincipalType',
+  'appOwnerOrganizationId',
+];
 const APP_WRITABLE = [
-  'displayName', 'identifierUris', 'signInAudience', 'isFallbackPublicClient', 'groupMembershipClaims', 'web', 'publicClient', 'spa',
-  'api', 'appRoles', 'requiredResourceAccess', 'optionalClaims', 'keyCredentials', 'tags', 'notes', 'description', 'info',
+  'displayName',
+  'identifierUris',
+  'signInAudience',
+  'isFallbackPublicClient',
+  'groupMembershipClaims',
+  'web',
+  'publicClient',
+  'spa',
+  'api',
+  'appRoles',
+  'requiredResourceAccess',
+  'optionalClaims',
+  'keyCredentials',
+  'tags',
+  'notes',
+  'description',
+  'info',
 ];
 const GROUP_CLAIMS = ['None', 'SecurityGroup', 'All', 'DirectoryRole', 'ApplicationGroup'];
 
 /** A federatedIdentityCredential request body as the routes read it (requireString checks the required strings). */
-interface FederatedCredentialBody { name?: string; issuer?: string; subject?: string; audiences?: string[]; description?: string | null; [key: string]: unknown }
+interface FederatedCredentialBody {
+  name?: string;
+  issuer?: string;
+  subject?: string;
+  audiences?: string[];
+  description?: string | null;
+  [key: string]: unknown;
+}
 
 function checkUri(uri: string, what: string): void {
   let ok = false;
   try {
     ok = ['https:', 'http:', 'api:', 'urn:', 'ms-appx-web:'].includes(new URL(uri).protocol) || /^[a-z][a-z0-9+.-]*:\/\//i.test(uri);
-  } catch { /* not a URL */ }
-  if (!ok) throw graphErrors.badRequest(`Invalid value specified for property '${what}' of resource 'Application': '${uri}' is not an absolute URI.`);
+  } catch {
+    /* not a URL */
+  }
+  if (!ok)
+    throw graphErrors.badRequest(
+      `Invalid value specified for property '${what}' of resource 'Application': '${uri}' is not an absolute URI.`,
+    );
 }
 
 const MAX_REDIRECT_URI_LENGTH = 256;
@@ -57,20 +104,30 @@ function redirectUriProblem(uri: string, platform: RedirectPlatform): string | n
   if (/[\u0000-\u0020\u007f-\u009f]/.test(uri)) return 'contains spaces or control characters';
   if (platform === 'publicClient' && DOCUMENTED_NATIVE_REDIRECTS.some((re) => re.test(uri))) return null;
   let url: URL;
-  try { url = new URL(uri); } catch { return 'is not an absolute URI'; }
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not an absolute URI';
+  }
   const scheme = url.protocol.slice(0, -1).toLowerCase();
-  if (['javascript', 'data', 'vbscript', 'file', 'blob', 'about', 'filesystem'].includes(scheme)) return `uses the '${scheme}:' scheme, which is never a redirect URI`;
+  if (['javascript', 'data', 'vbscript', 'file', 'blob', 'about', 'filesystem'].includes(scheme))
+    return `uses the '${scheme}:' scheme, which is never a redirect URI`;
   if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'has user information';
   if (uri.includes('#')) return 'has a fragment';
   if (scheme === 'https') return url.hostname ? null : 'has no host';
-  if (scheme === 'http') return LOOPBACK_HOSTS.has(url.hostname) ? null : "uses 'http' on a host other than localhost, 127.0.0.1 or [::1]; use 'https'";
-  if (platform === 'publicClient') return scheme.includes('.') ? null : `uses the scheme '${scheme}:'; a public client's private-use scheme must be a reverse domain name (with a '.')`;
+  if (scheme === 'http')
+    return LOOPBACK_HOSTS.has(url.hostname) ? null : "uses 'http' on a host other than localhost, 127.0.0.1 or [::1]; use 'https'";
+  if (platform === 'publicClient')
+    return scheme.includes('.')
+      ? null
+      : `uses the scheme '${scheme}:'; a public client's private-use scheme must be a reverse domain name (with a '.')`;
   return `uses the scheme '${scheme}:'; ${platform} redirect URIs must use 'https' (or 'http' on a loopback host)`;
 }
 
 function parseRedirectUris(body: JsonObject, platform: RedirectPlatform): string[] {
   const uris = optionalStringArray(body, 'redirectUris') ?? [];
-  const invalid = (why: string) => graphErrors.badRequest(`Invalid value specified for property '${platform}' of resource 'Application'. ${why}`);
+  const invalid = (why: string) =>
+    graphErrors.badRequest(`Invalid value specified for property '${platform}' of resource 'Application'. ${why}`);
   if (uris.length > MAX_REDIRECT_URIS) throw invalid(`At most ${MAX_REDIRECT_URIS} redirect URIs are allowed.`);
   for (const uri of uris) {
     const problem = redirectUriProblem(uri, platform);
@@ -79,7 +136,8 @@ function parseRedirectUris(body: JsonObject, platform: RedirectPlatform): string
   return uris;
 }
 
-const aliasInvalid = (code: string, uri: string, why = '') => new GraphError(400, code, `Application alias '${uri}' value is invalid.${why}`);
+const aliasInvalid = (code: string, uri: string, why = '') =>
+  new GraphError(400, code, `Application alias '${uri}' value is invalid.${why}`);
 
 /**
  * Entra's identifier URI rules (reference/security.md §1.2, §1.6, §1.7), checked against the store
@@ -92,36 +150,72 @@ async function checkIdentifierUris(r: GraphRequest, store: Store, before: Applic
   for (const uri of next.identifierUris) {
     if (isReservedIdentifierUri(uri) || r.services.isOwnOrigin(uri)) throw aliasInvalid('IdentifierUriValueIsReserved', uri);
     if (kept.has(uri)) continue; // Entra checks only new and changed entries
-    if (uri.length > 255) throw graphErrors.badRequest(`Application alias '${uri}' value is invalid. An identifier URI is at most 255 characters.`);
+    if (uri.length > 255)
+      throw graphErrors.badRequest(`Application alias '${uri}' value is invalid. An identifier URI is at most 255 characters.`);
     if (uri.endsWith('/')) throw aliasInvalid('IdentifierUrisEndsWithSlash', uri);
     const apiGuid = /^api:\/\/([^/?#]+)/i.exec(uri)?.[1];
     if (apiGuid && isGuid(apiGuid) && ![next.appId, r.tenant.id].includes(apiGuid.toLowerCase())) {
-      throw aliasInvalid('Request_BadRequest', uri, " The GUID of an 'api://' identifier URI must be the application's appId or the tenant ID.");
+      throw aliasInvalid(
+        'Request_BadRequest',
+        uri,
+        " The GUID of an 'api://' identifier URI must be the application's appId or the tenant ID.",
+      );
     }
     for (const variant of [uri, `${uri}/`]) {
       const holder = await store.findApplicationByIdentifierUri(r.tenant.id, variant);
-      if (holder && holder.id !== next.id) throw new GraphError(400, 'ObjectConflict', 'Another object with the same value for property identifierUris already exists.');
+      if (holder && holder.id !== next.id)
+        throw new GraphError(400, 'ObjectConflict', 'Another object with the same value for property identifierUris already exists.');
     }
   }
 }
 
 /** An oauth2PermissionScope of a request body (value is checked; the display texts are stored as given). */
 interface ScopeJson {
-  id?: unknown; value?: unknown; type?: unknown; isEnabled?: unknown;
-  adminConsentDisplayName?: string; adminConsentDescription?: string; userConsentDisplayName?: string | null; userConsentDescription?: string | null;
+  id?: unknown;
+  value?: unknown;
+  type?: unknown;
+  isEnabled?: unknown;
+  adminConsentDisplayName?: string;
+  adminConsentDescription?: string;
+  userConsentDisplayName?: string | null;
+  userConsentDescription?: string | null;
 }
 /** An appRole of a request body (value and allowedMemberTypes are checked; the texts are stored as given). */
-interface AppRoleJson { id?: unknown; value?: unknown; allowedMemberTypes?: unknown; displayName?: string; description?: string; isEnabled?: unknown }
+interface AppRoleJson {
+  id?: unknown;
+  value?: unknown;
+  allowedMemberTypes?: unknown;
+  displayName?: string;
+  description?: string;
+  isEnabled?: unknown;
+}
 /** A requiredResourceAccess entry of a request body. */
-interface RequiredResourceAccessJson { resourceAppId?: unknown; resourceAccess?: unknown }
+interface RequiredResourceAccessJson {
+  resourceAppId?: unknown;
+  resourceAccess?: unknown;
+}
 /** The platform objects of an application body (each checked where it is read). */
-interface PlatformJson { redirectUris?: unknown; homePageUrl?: unknown; logoutUrl?: unknown; implicitGrantSettings?: unknown; [key: string]: unknown }
+interface PlatformJson {
+  redirectUris?: unknown;
+  homePageUrl?: unknown;
+  logoutUrl?: unknown;
+  implicitGrantSettings?: unknown;
+  [key: string]: unknown;
+}
 /** An application POST or PATCH body as applyApplicationBody reads it. */
 interface ApplicationBody {
   signInAudience?: Application['signInAudience'];
   groupMembershipClaims?: Application['groupMembershipClaims'];
-  web?: PlatformJson | null; publicClient?: PlatformJson | null; spa?: PlatformJson | null;
-  api?: { requestedAccessTokenVersion?: Application['accessTokenAcceptedVersion']; oauth2PermissionScopes?: unknown; preAuthorizedApplications?: unknown; knownClientApplications?: unknown; [key: string]: unknown } | null;
+  web?: PlatformJson | null;
+  publicClient?: PlatformJson | null;
+  spa?: PlatformJson | null;
+  api?: {
+    requestedAccessTokenVersion?: Application['accessTokenAcceptedVersion'];
+    oauth2PermissionScopes?: unknown;
+    preAuthorizedApplications?: unknown;
+    knownClientApplications?: unknown;
+    [key: string]: unknown;
+  } | null;
   keyCredentials?: unknown;
   [key: string]: unknown;
 }
@@ -129,11 +223,17 @@ interface ApplicationBody {
 function parseScopes(value: unknown): PermissionScope[] {
   if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'api.oauth2PermissionScopes' must be an array.");
   return value.map((s: ScopeJson | null) => {
-    if (!s || typeof s.value !== 'string' || !/^[^\s]+$/.test(s.value)) throw graphErrors.badRequest('Each oauth2PermissionScope needs a value without spaces.');
+    if (!s || typeof s.value !== 'string' || !/^[^\s]+$/.test(s.value))
+      throw graphErrors.badRequest('Each oauth2PermissionScope needs a value without spaces.');
     return {
-      id: s.id && isGuid(s.id) ? String(s.id).toLowerCase() : newId(), value: s.value, type: s.type === 'Admin' ? 'Admin' : 'User',
-      adminConsentDisplayName: s.adminConsentDisplayName ?? s.value, adminConsentDescription: s.adminConsentDescription ?? s.value,
-      userConsentDisplayName: s.userConsentDisplayName ?? null, userConsentDescription: s.userConsentDescription ?? null, isEnabled: s.isEnabled !== false,
+      id: s.id && isGuid(s.id) ? String(s.id).toLowerCase() : newId(),
+      value: s.value,
+      type: s.type === 'Admin' ? 'Admin' : 'User',
+      adminConsentDisplayName: s.adminConsentDisplayName ?? s.value,
+      adminConsentDescription: s.adminConsentDescription ?? s.value,
+      userConsentDisplayName: s.userConsentDisplayName ?? null,
+      userConsentDescription: s.userConsentDescription ?? null,
+      isEnabled: s.isEnabled !== false,
     };
   });
 }
@@ -141,10 +241,15 @@ function parseScopes(value: unknown): PermissionScope[] {
 function parseAppRoles(value: unknown): AppRole[] {
   if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'appRoles' must be an array.");
   return value.map((r: AppRoleJson | null) => {
-    if (!r || typeof r.value !== 'string' || !Array.isArray(r.allowedMemberTypes)) throw graphErrors.badRequest('Each app role needs a value and allowedMemberTypes.');
+    if (!r || typeof r.value !== 'string' || !Array.isArray(r.allowedMemberTypes))
+      throw graphErrors.badRequest('Each app role needs a value and allowedMemberTypes.');
     return {
-      id: r.id && isGuid(r.id) ? String(r.id).toLowerCase() : newId(), value: r.value, displayName: r.displayName ?? r.value,
-      description: r.description ?? r.value, allowedMemberTypes: r.allowedMemberTypes, isEnabled: r.isEnabled !== false,
+      id: r.id && isGuid(r.id) ? String(r.id).toLowerCase() : newId(),
+      value: r.value,
+      displayName: r.displayName ?? r.value,
+      description: r.description ?? r.value,
+      allowedMemberTypes: r.allowedMemberTypes,
+      isEnabled: r.isEnabled !== false,
     };
   });
 }
@@ -152,11 +257,13 @@ function parseAppRoles(value: unknown): AppRole[] {
 function parseRequiredResourceAccess(value: unknown): RequiredResourceAccess[] {
   if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'requiredResourceAccess' must be an array.");
   return value.map((x: RequiredResourceAccessJson | null) => {
-    if (!x || !isGuid(x.resourceAppId) || !Array.isArray(x.resourceAccess)) throw graphErrors.badRequest('Each requiredResourceAccess needs a resourceAppId GUID and a resourceAccess list.');
+    if (!x || !isGuid(x.resourceAppId) || !Array.isArray(x.resourceAccess))
+      throw graphErrors.badRequest('Each requiredResourceAccess needs a resourceAppId GUID and a resourceAccess list.');
     return {
       resourceAppId: String(x.resourceAppId).toLowerCase(),
       resourceAccess: x.resourceAccess.map((a: { id?: unknown; type?: unknown } | null) => {
-        if (!isGuid(a?.id) || (a?.type !== 'Scope' && a?.type !== 'Role')) throw graphErrors.badRequest("Each resourceAccess needs a GUID id and type 'Scope' or 'Role'.");
+        if (!isGuid(a?.id) || (a?.type !== 'Scope' && a?.type !== 'Role'))
+          throw graphErrors.badRequest("Each resourceAccess needs a GUID id and type 'Scope' or 'Role'.");
         return { id: String(a!.id).toLowerCase(), type: a!.type as 'Scope' | 'Role' };
       }),
     };
@@ -173,18 +280,32 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
     next.identifierUris.forEach((u) => checkUri(u, 'identifierUris'));
   }
   if (body.signInAudience !== undefined) {
-    if (!['AzureADMyOrg', 'AzureADMultipleOrgs', 'AzureADandPersonalMicrosoftAccount', 'PersonalMicrosoftAccount'].includes(body.signInAudience)) throw graphErrors.badRequest(`Invalid value '${body.signInAudience}' for property 'signInAudience'.`);
+    if (
+      !['AzureADMyOrg', 'AzureADMultipleOrgs', 'AzureADandPersonalMicrosoftAccount', 'PersonalMicrosoftAccount'].includes(
+        body.signInAudience,
+      )
+    )
+      throw graphErrors.badRequest(`Invalid value '${body.signInAudience}' for property 'signInAudience'.`);
     next.signInAudience = body.signInAudience;
   }
-  if (body.isFallbackPublicClient !== undefined) next.isFallbackPublicClient = body.isFallbackPublicClient === null ? false : boolField(body, 'isFallbackPublicClient')!;
+  if (body.isFallbackPublicClient !== undefined)
+    next.isFallbackPublicClient = body.isFallbackPublicClient === null ? false : boolField(body, 'isFallbackPublicClient')!;
   if (body.groupMembershipClaims !== undefined) {
-    if (body.groupMembershipClaims !== null && !GROUP_CLAIMS.includes(body.groupMembershipClaims)) throw graphErrors.badRequest(`Invalid value '${body.groupMembershipClaims}' for property 'groupMembershipClaims' (one of ${GROUP_CLAIMS.join(', ')}).`);
+    if (body.groupMembershipClaims !== null && !GROUP_CLAIMS.includes(body.groupMembershipClaims))
+      throw graphErrors.badRequest(
+        `Invalid value '${body.groupMembershipClaims}' for property 'groupMembershipClaims' (one of ${GROUP_CLAIMS.join(', ')}).`,
+      );
     next.groupMembershipClaims = body.groupMembershipClaims;
   }
   if (body.web !== undefined) {
     const web = body.web ?? {};
     if (web.redirectUris !== undefined) next.webRedirectUris = parseRedirectUris(web, 'web');
-    extra.web = { ...(extra.web as JsonObject | undefined ?? {}), ...(web.homePageUrl !== undefined ? { homePageUrl: web.homePageUrl } : {}), ...(web.logoutUrl !== undefined ? { logoutUrl: web.logoutUrl } : {}), ...(web.implicitGrantSettings ? { implicitGrantSettings: web.implicitGrantSettings } : {}) };
+    extra.web = {
+      ...((extra.web as JsonObject | undefined) ?? {}),
+      ...(web.homePageUrl !== undefined ? { homePageUrl: web.homePageUrl } : {}),
+      ...(web.logoutUrl !== undefined ? { logoutUrl: web.logoutUrl } : {}),
+      ...(web.implicitGrantSettings ? { implicitGrantSettings: web.implicitGrantSettings } : {}),
+    };
   }
   if (body.publicClient !== undefined) {
     next.publicClientRedirectUris = parseRedirectUris(body.publicClient ?? {}, 'publicClient');
@@ -193,10 +314,20 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
   if (body.api !== undefined) {
     const api = body.api ?? {};
     for (const key of Object.keys(api)) {
-      if (!['requestedAccessTokenVersion', 'oauth2PermissionScopes', 'preAuthorizedApplications', 'knownClientApplications', 'acceptMappedClaims'].includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist on 'microsoft.graph.apiApplication'.`);
+      if (
+        ![
+          'requestedAccessTokenVersion',
+          'oauth2PermissionScopes',
+          'preAuthorizedApplications',
+          'knownClientApplications',
+          'acceptMappedClaims',
+        ].includes(key)
+      )
+        throw graphErrors.badRequest(`Property '${key}' does not exist on 'microsoft.graph.apiApplication'.`);
     }
     if (api.requestedAccessTokenVersion !== undefined) {
-      if (![null, 1, 2].includes(api.requestedAccessTokenVersion)) throw graphErrors.badRequest("Property 'api.requestedAccessTokenVersion' must be null, 1 or 2.");
+      if (![null, 1, 2].includes(api.requestedAccessTokenVersion))
+        throw graphErrors.badRequest("Property 'api.requestedAccessTokenVersion' must be null, 1 or 2.");
       next.accessTokenAcceptedVersion = api.requestedAccessTokenVersion;
     }
     if (api.oauth2PermissionScopes !== undefined) next.oauth2PermissionScopes = parseScopes(api.oauth2PermissionScopes);
@@ -219,7 +350,8 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
 
 export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContext): void {
   const dir = (r: GraphRequest) => new Directory(r.store, r.services.clock);
-  const owns = async (r: GraphRequest, objectId: string) => (await r.store.listOwners(r.tenant.id, objectId)).some((o) => o.ownerId === r.caller.objectId);
+  const owns = async (r: GraphRequest, objectId: string) =>
+    (await r.store.listOwners(r.tenant.id, objectId)).some((o) => o.ownerId === r.caller.objectId);
   const writableApp = async (r: GraphRequest, a: Application) => {
     if (a.firstParty) throw graphErrors.denied();
     requireWrite(r.caller, 'application', { owner: await owns(r, a.id) });
@@ -245,16 +377,27 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       await checkIdentifierUris(r, tx, null, next);
       // As AAD Graph did (and the legacy walkthrough expects): an API with an identifier URI gets a
       // user_impersonation scope unless the request defines its own.
-      if (next.identifierUris.length && (body.api as { oauth2PermissionScopes?: unknown } | undefined)?.oauth2PermissionScopes === undefined) {
-        next.oauth2PermissionScopes = [{
-          id: newId(), value: 'user_impersonation', type: 'User', isEnabled: true,
-          adminConsentDisplayName: `Access ${next.displayName}`, adminConsentDescription: `Allow the application to access ${next.displayName} on behalf of the signed-in user.`,
-          userConsentDisplayName: `Access ${next.displayName}`, userConsentDescription: `Allow the application to access ${next.displayName} on your behalf.`,
-        }];
+      if (
+        next.identifierUris.length &&
+        (body.api as { oauth2PermissionScopes?: unknown } | undefined)?.oauth2PermissionScopes === undefined
+      ) {
+        next.oauth2PermissionScopes = [
+          {
+            id: newId(),
+            value: 'user_impersonation',
+            type: 'User',
+            isEnabled: true,
+            adminConsentDisplayName: `Access ${next.displayName}`,
+            adminConsentDescription: `Allow the application to access ${next.displayName} on behalf of the signed-in user.`,
+            userConsentDisplayName: `Access ${next.displayName}`,
+            userConsentDescription: `Allow the application to access ${next.displayName} on your behalf.`,
+          },
+        ];
       }
       await tx.updateApplication(r.tenant.id, base.id, () => next);
       for (const key of keyCredentials ?? []) await d.addCertificate(r.tenant.id, base.id, key);
-      if (r.caller.kind === 'user') await tx.addOwner({ tenantId: r.tenant.id, objectId: base.id, objectType: 'application', ownerId: r.caller.objectId });
+      if (r.caller.kind === 'user')
+        await tx.addOwner({ tenantId: r.tenant.id, objectId: base.id, objectType: 'application', ownerId: r.caller.objectId });
       return next;
     });
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#applications/$entity`, ...(await applicationView(r, created)) });
@@ -263,7 +406,10 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'GET', '/applications/:id', async (r) => {
     requireRead(r.caller, 'application');
     const q = listQuery(r.query, r.req.headers, 'Application', APP_FILTERS);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#applications/$entity`, ...applySelect(await applicationView(r, await findApplication(r, r.params.id!)), q.select) });
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#applications/$entity`,
+      ...applySelect(await applicationView(r, await findApplication(r, r.params.id!)), q.select),
+    });
   });
 
   graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
@@ -290,10 +436,12 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
 
   const passwordBody = (r: GraphRequest) => {
-    const body = r.req.body === undefined || r.req.body === null || r.req.body === '' ? {} : jsonBody(r, ['passwordCredential'], 'addPassword');
+    const body =
+      r.req.body === undefined || r.req.body === null || r.req.body === '' ? {} : jsonBody(r, ['passwordCredential'], 'addPassword');
     const pc = (body.passwordCredential ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(pc)) {
-      if (!['displayName', 'endDateTime', 'startDateTime', 'customKeyIdentifier', 'keyId', 'hint', 'secretText'].includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist on 'microsoft.graph.passwordCredential'.`);
+      if (!['displayName', 'endDateTime', 'startDateTime', 'customKeyIdentifier', 'keyId', 'hint', 'secretText'].includes(key))
+        throw graphErrors.badRequest(`Property '${key}' does not exist on 'microsoft.graph.passwordCredential'.`);
     }
     const end = pc.endDateTime === undefined || pc.endDateTime === null ? undefined : Date.parse(String(pc.endDateTime));
     if (end !== undefined && Number.isNaN(end)) throw graphErrors.badRequest("Property 'endDateTime' is not a valid date.");
@@ -310,36 +458,54 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     });
   });
 
-  const removePassword = (resolve: (r: GraphRequest) => Promise<{ ownerId: string; check: () => Promise<void> }>) => async (r: GraphRequest) => {
-    const { ownerId, check } = await resolve(r);
-    await check();
-    const body = jsonBody(r, ['keyId'], 'removePassword');
-    const keyId = requireGuid(body.keyId as string | undefined, 'keyId');
-    if (!(await r.store.removePasswordCredential(r.tenant.id, ownerId, keyId))) throw graphErrors.badRequest(`No password credential with keyId '${keyId}' was found.`);
-    return noContent(r.reply);
-  };
-  graphRoute(app, ctx, 'POST', '/applications/:id/removePassword', removePassword(async (r) => {
-    const a = await findApplication(r, r.params.id!);
-    return { ownerId: a.id, check: () => writableApp(r, a) };
-  }));
+  const removePassword =
+    (resolve: (r: GraphRequest) => Promise<{ ownerId: string; check: () => Promise<void> }>) => async (r: GraphRequest) => {
+      const { ownerId, check } = await resolve(r);
+      await check();
+      const body = jsonBody(r, ['keyId'], 'removePassword');
+      const keyId = requireGuid(body.keyId as string | undefined, 'keyId');
+      if (!(await r.store.removePasswordCredential(r.tenant.id, ownerId, keyId)))
+        throw graphErrors.badRequest(`No password credential with keyId '${keyId}' was found.`);
+      return noContent(r.reply);
+    };
+  graphRoute(
+    app,
+    ctx,
+    'POST',
+    '/applications/:id/removePassword',
+    removePassword(async (r) => {
+      const a = await findApplication(r, r.params.id!);
+      return { ownerId: a.id, check: () => writableApp(r, a) };
+    }),
+  );
 
   // federated identity credentials
   const fedFields = ['name', 'issuer', 'subject', 'audiences', 'description'];
   graphRoute(app, ctx, 'GET', '/applications/:id/federatedIdentityCredentials', async (r) => {
     requireRead(r.caller, 'application');
     const a = await findApplication(r, r.params.id!);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#applications('${a.id}')/federatedIdentityCredentials`, value: (await r.store.listFederatedCredentials(r.tenant.id, a.id)).map(federatedCredentialJson) });
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#applications('${a.id}')/federatedIdentityCredentials`,
+      value: (await r.store.listFederatedCredentials(r.tenant.id, a.id)).map(federatedCredentialJson),
+    });
   });
   graphRoute(app, ctx, 'POST', '/applications/:id/federatedIdentityCredentials', async (r) => {
     const a = await findApplication(r, r.params.id!);
     await writableApp(r, a);
     const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential') as FederatedCredentialBody;
-    if (body.audiences !== undefined && (!Array.isArray(body.audiences) || body.audiences.length !== 1)) throw graphErrors.badRequest("Property 'audiences' must hold exactly one value.");
+    if (body.audiences !== undefined && (!Array.isArray(body.audiences) || body.audiences.length !== 1))
+      throw graphErrors.badRequest("Property 'audiences' must hold exactly one value.");
     const cred = await dir(r).addFederatedCredential(r.tenant.id, a.id, {
-      name: requireString(body, 'name', 'federatedIdentityCredential'), issuer: requireString(body, 'issuer', 'federatedIdentityCredential'),
-      subject: requireString(body, 'subject', 'federatedIdentityCredential'), audiences: body.audiences, description: body.description ?? null,
+      name: requireString(body, 'name', 'federatedIdentityCredential'),
+      issuer: requireString(body, 'issuer', 'federatedIdentityCredential'),
+      subject: requireString(body, 'subject', 'federatedIdentityCredential'),
+      audiences: body.audiences,
+      description: body.description ?? null,
     });
-    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#applications('${a.id}')/federatedIdentityCredentials/$entity`, ...federatedCredentialJson(cred) });
+    return r.reply.code(201).send({
+      '@odata.context': `${r.base}/$metadata#applications('${a.id}')/federatedIdentityCredentials/$entity`,
+      ...federatedCredentialJson(cred),
+    });
   });
   const findFed = async (r: GraphRequest) => {
     const a = await findApplication(r, r.params.id!);
@@ -360,8 +526,12 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     await r.store.transaction(async (tx) => {
       await tx.removeFederatedCredential(r.tenant.id, a.id, fed.id);
       await new Directory(tx, r.services.clock).addFederatedCredential(r.tenant.id, a.id, {
-        id: fed.id, name: fed.name, issuer: body.issuer ?? fed.issuer, subject: body.subject ?? fed.subject,
-        audiences: body.audiences ?? fed.audiences, description: body.description !== undefined ? body.description : fed.description,
+        id: fed.id,
+        name: fed.name,
+        issuer: body.issuer ?? fed.issuer,
+        subject: body.subject ?? fed.subject,
+        audiences: body.audiences ?? fed.audiences,
+        description: body.description !== undefined ? body.description : fed.description,
       });
     });
     return noContent(r.reply);
@@ -374,7 +544,11 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
 
   // owners (applications and groups)
-  for (const [collection, type] of [['applications', 'application'], ['groups', 'group'], ['servicePrincipals', 'servicePrincipal']] as const) {
+  for (const [collection, type] of [
+    ['applications', 'application'],
+    ['groups', 'group'],
+    ['servicePrincipals', 'servicePrincipal'],
+  ] as const) {
     const target = async (r: GraphRequest) => {
       if (type === 'application') return (await findApplication(r, r.params.id!)).id;
       if (type === 'servicePrincipal') return (await findServicePrincipal(r, r.params.id!)).id;
@@ -388,22 +562,28 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       const owners = await r.store.listOwners(r.tenant.id, await target(r));
       const users = (await Promise.all(owners.map((o) => r.store.getUser(r.tenant.id, o.ownerId)))).filter((u) => !!u);
       const { userJson } = await import('./shapes.js');
-      return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects`, value: users.map((u) => typed('user', userJson(u!))) });
+      return r.reply.send({
+        '@odata.context': `${r.base}/$metadata#directoryObjects`,
+        value: users.map((u) => typed('user', userJson(u!))),
+      });
     });
     graphRoute(app, ctx, 'POST', `/${collection}/:id/owners/$ref`, async (r) => {
       const id = await target(r);
       requireWrite(r.caller, area, { owner: await owns(r, id) });
       const { referenceId } = await import('./context.js');
       const ownerId = referenceId(r);
-      if (!(await r.store.getUser(r.tenant.id, ownerId)) && !(await r.store.getServicePrincipal(r.tenant.id, ownerId))) throw graphErrors.notFound(ownerId);
-      if ((await r.store.listOwners(r.tenant.id, id)).some((o) => o.ownerId === ownerId)) throw graphErrors.badRequest("One or more added object references already exist for the following modified properties: 'owners'.");
+      if (!(await r.store.getUser(r.tenant.id, ownerId)) && !(await r.store.getServicePrincipal(r.tenant.id, ownerId)))
+        throw graphErrors.notFound(ownerId);
+      if ((await r.store.listOwners(r.tenant.id, id)).some((o) => o.ownerId === ownerId))
+        throw graphErrors.badRequest("One or more added object references already exist for the following modified properties: 'owners'.");
       await r.store.addOwner({ tenantId: r.tenant.id, objectId: id, objectType: type, ownerId });
       return noContent(r.reply);
     });
     graphRoute(app, ctx, 'DELETE', `/${collection}/:id/owners/:ownerId/$ref`, async (r) => {
       const id = await target(r);
       requireWrite(r.caller, area, { owner: await owns(r, id) });
-      if (!(await r.store.removeOwner(r.tenant.id, id, requireGuid(r.params.ownerId, 'the owner')))) throw graphErrors.notFound(r.params.ownerId!);
+      if (!(await r.store.removeOwner(r.tenant.id, id, requireGuid(r.params.ownerId, 'the owner'))))
+        throw graphErrors.notFound(r.params.ownerId!);
       return noContent(r.reply);
     });
   }
@@ -418,27 +598,43 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
 
   graphRoute(app, ctx, 'POST', '/servicePrincipals', async (r) => {
-    const body = jsonBody(r, ['appId', 'accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description'], 'microsoft.graph.servicePrincipal');
+    const body = jsonBody(
+      r,
+      ['appId', 'accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description'],
+      'microsoft.graph.servicePrincipal',
+    );
     const appId = requireGuid(body.appId as string | undefined, 'appId');
     const application = await r.store.findApplicationByAppId(r.tenant.id, appId);
-    if (!application) throw graphErrors.badRequest(`The appId '${appId}' of the service principal does not reference a valid application object.`);
+    if (!application)
+      throw graphErrors.badRequest(`The appId '${appId}' of the service principal does not reference a valid application object.`);
     requireWrite(r.caller, 'application', { owner: await owns(r, application.id) });
     if (await r.store.findServicePrincipalByAppId(r.tenant.id, appId)) {
-      throw graphErrors.conflict(`The service principal for appId '${appId}' already exists: another object with the same value for property servicePrincipalNames already exists.`);
+      throw graphErrors.conflict(
+        `The service principal for appId '${appId}' already exists: another object with the same value for property servicePrincipalNames already exists.`,
+      );
     }
     const sp = await r.store.transaction(async (tx) => {
       const created = await new Directory(tx, r.services.clock).createServicePrincipal(r.tenant.id, appId);
       const enabled = boolField(body, 'accountEnabled');
       const required = boolField(body, 'appRoleAssignmentRequired');
-      return (await tx.updateServicePrincipal(r.tenant.id, created.id, (s) => ({ ...s, accountEnabled: enabled ?? true, appRoleAssignmentRequired: required ?? false })))!;
+      return (await tx.updateServicePrincipal(r.tenant.id, created.id, (s) => ({
+        ...s,
+        accountEnabled: enabled ?? true,
+        appRoleAssignmentRequired: required ?? false,
+      })))!;
     });
-    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`, ...(await servicePrincipalView(r, sp)) });
+    return r.reply
+      .code(201)
+      .send({ '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`, ...(await servicePrincipalView(r, sp)) });
   });
 
   graphRoute(app, ctx, 'GET', '/servicePrincipals/:id', async (r) => {
     requireRead(r.caller, 'application');
     const q = listQuery(r.query, r.req.headers, 'ServicePrincipal', SP_FILTERS);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`, ...applySelect(await servicePrincipalView(r, await findServicePrincipal(r, r.params.id!)), q.select) });
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`,
+      ...applySelect(await servicePrincipalView(r, await findServicePrincipal(r, r.params.id!)), q.select),
+    });
   });
 
   const writableSp = async (r: GraphRequest) => {
@@ -451,9 +647,14 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
 
   graphRoute(app, ctx, 'PATCH', '/servicePrincipals/:id', async (r) => {
     const sp = await writableSp(r);
-    const body = jsonBody(r, ['accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description', 'displayName'], 'microsoft.graph.servicePrincipal');
+    const body = jsonBody(
+      r,
+      ['accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description', 'displayName'],
+      'microsoft.graph.servicePrincipal',
+    );
     await r.store.updateServicePrincipal(r.tenant.id, sp.id, (s) => ({
-      ...s, accountEnabled: boolField(body, 'accountEnabled') ?? s.accountEnabled,
+      ...s,
+      accountEnabled: boolField(body, 'accountEnabled') ?? s.accountEnabled,
       appRoleAssignmentRequired: boolField(body, 'appRoleAssignmentRequired') ?? s.appRoleAssignmentRequired,
       displayName: body.displayName !== undefined ? requireString(body, 'displayName', 'servicePrincipal') : s.displayName,
     }));
@@ -478,14 +679,24 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       ...passwordCredentialJson({ ...added, tenantId: r.tenant.id, appObjectId: sp.id, secretHash: '' }, added.secretText),
     });
   });
-  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/removePassword', removePassword(async (r) => {
-    const sp = await writableSp(r);
-    return { ownerId: sp.id, check: async () => {} };
-  }));
+  graphRoute(
+    app,
+    ctx,
+    'POST',
+    '/servicePrincipals/:id/removePassword',
+    removePassword(async (r) => {
+      const sp = await writableSp(r);
+      return { ownerId: sp.id, check: async () => {} };
+    }),
+  );
 
   // app role assignments (admin consent for application permissions, and assignments to users)
   const assignmentNames = async (r: GraphRequest, principalId: string, resourceId: string) => {
-    const principal = (await r.store.getServicePrincipal(r.tenant.id, principalId))?.displayName ?? (await r.store.getUser(r.tenant.id, principalId))?.displayName ?? (await r.store.getGroup(r.tenant.id, principalId))?.displayName ?? '';
+    const principal =
+      (await r.store.getServicePrincipal(r.tenant.id, principalId))?.displayName ??
+      (await r.store.getUser(r.tenant.id, principalId))?.displayName ??
+      (await r.store.getGroup(r.tenant.id, principalId))?.displayName ??
+      '';
     const resource = (await r.store.getServicePrincipal(r.tenant.id, resourceId))?.displayName ?? '';
     return { principal, resource };
   };
@@ -503,14 +714,24 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     if (appRoleId !== '00000000-0000-0000-0000-000000000000' && !resourceApp?.appRoles.some((x) => x.id === appRoleId)) {
       throw graphErrors.badRequest(`Permission being assigned was not found on application '${resource.appId}'.`);
     }
-    const type = (await new Directory(r.store, r.services.clock).objectType(r.tenant.id, principalId));
+    const type = await new Directory(r.store, r.services.clock).objectType(r.tenant.id, principalId);
     if (!type) throw graphErrors.notFound(principalId);
-    const assignment = { tenantId: r.tenant.id, id: newId(), principalId, principalType: type === 'user' ? 'User' as const : type === 'group' ? 'Group' as const : 'ServicePrincipal' as const, resourceId, appRoleId };
+    const assignment = {
+      tenantId: r.tenant.id,
+      id: newId(),
+      principalId,
+      principalType: type === 'user' ? ('User' as const) : type === 'group' ? ('Group' as const) : ('ServicePrincipal' as const),
+      resourceId,
+      appRoleId,
+    };
     if ((await r.store.listAppRoleAssignments(r.tenant.id, { principalId, resourceId })).some((x) => x.appRoleId === appRoleId)) {
       throw graphErrors.badRequest('Permission being assigned already exists on the object.');
     }
     await r.store.createAppRoleAssignment(assignment);
-    return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#appRoleAssignments/$entity`, ...appRoleAssignmentJson(assignment, await assignmentNames(r, principalId, resourceId)) });
+    return r.reply.code(201).send({
+      '@odata.context': `${r.base}/$metadata#appRoleAssignments/$entity`,
+      ...appRoleAssignmentJson(assignment, await assignmentNames(r, principalId, resourceId)),
+    });
   };
   graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignments', createAssignment);
   graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignedTo', createAssignment);
@@ -526,8 +747,13 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'GET', '/servicePrincipals/:id/appRoleAssignments', listAssignments('principalId'));
   graphRoute(app, ctx, 'GET', '/servicePrincipals/:id/appRoleAssignedTo', listAssignments('resourceId'));
   graphRoute(app, ctx, 'DELETE', '/servicePrincipals/:id/appRoleAssignments/:aid', async (r) => {
-    if (!(r.caller.kind === 'user' && isGlobalAdmin(r.caller)) && !(r.caller.kind === 'app' && r.caller.permissions.has('Directory.ReadWrite.All'))) throw graphErrors.denied();
-    if (!(await r.store.deleteAppRoleAssignment(r.tenant.id, requireGuid(r.params.aid, 'the assignment')))) throw graphErrors.notFound(r.params.aid!);
+    if (
+      !(r.caller.kind === 'user' && isGlobalAdmin(r.caller)) &&
+      !(r.caller.kind === 'app' && r.caller.permissions.has('Directory.ReadWrite.All'))
+    )
+      throw graphErrors.denied();
+    if (!(await r.store.deleteAppRoleAssignment(r.tenant.id, requireGuid(r.params.aid, 'the assignment'))))
+      throw graphErrors.notFound(r.params.aid!);
     return noContent(r.reply);
   });
 
@@ -536,17 +762,30 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'GET', '/oauth2PermissionGrants', async (r) => {
     requireRead(r.caller, 'application');
     const q = listQuery(r.query, r.req.headers, 'OAuth2PermissionGrant', ['id', 'clientId', 'resourceId', 'consentType', 'principalId']);
-    return r.reply.send(page((await r.store.listOAuth2PermissionGrants(r.tenant.id)).map(grantJson), q, new URL(r.req.url, r.base), `${r.base}/$metadata#oauth2PermissionGrants`));
+    return r.reply.send(
+      page(
+        (await r.store.listOAuth2PermissionGrants(r.tenant.id)).map(grantJson),
+        q,
+        new URL(r.req.url, r.base),
+        `${r.base}/$metadata#oauth2PermissionGrants`,
+      ),
+    );
   });
   graphRoute(app, ctx, 'POST', '/oauth2PermissionGrants', async (r) => {
     if (!canGrant(r)) throw graphErrors.denied();
-    const body = jsonBody(r, ['clientId', 'consentType', 'principalId', 'resourceId', 'scope', 'startTime', 'expiryTime'], 'microsoft.graph.oAuth2PermissionGrant');
+    const body = jsonBody(
+      r,
+      ['clientId', 'consentType', 'principalId', 'resourceId', 'scope', 'startTime', 'expiryTime'],
+      'microsoft.graph.oAuth2PermissionGrant',
+    );
     const clientId = requireGuid(body.clientId as string | undefined, 'clientId');
     const resourceId = requireGuid(body.resourceId as string | undefined, 'resourceId');
     const consentType = body.consentType ?? 'AllPrincipals';
-    if (consentType !== 'AllPrincipals' && consentType !== 'Principal') throw graphErrors.badRequest("Property 'consentType' must be 'AllPrincipals' or 'Principal'.");
+    if (consentType !== 'AllPrincipals' && consentType !== 'Principal')
+      throw graphErrors.badRequest("Property 'consentType' must be 'AllPrincipals' or 'Principal'.");
     const principalId = consentType === 'Principal' ? requireGuid(body.principalId as string | undefined, 'principalId') : null;
-    if (consentType === 'AllPrincipals' && body.principalId) throw graphErrors.badRequest("Property 'principalId' must be null for consentType 'AllPrincipals'.");
+    if (consentType === 'AllPrincipals' && body.principalId)
+      throw graphErrors.badRequest("Property 'principalId' must be null for consentType 'AllPrincipals'.");
     const scope = typeof body.scope === 'string' ? body.scope.trim() : '';
     if (!(await r.store.getServicePrincipal(r.tenant.id, clientId))) throw graphErrors.notFound(clientId);
     const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
@@ -554,10 +793,16 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     const resourceApp = await r.store.findApplicationByAppId(r.tenant.id, resource.appId);
     for (const s of scope.split(/\s+/).filter(Boolean)) {
       if (!resourceApp?.oauth2PermissionScopes.some((x) => x.value.toLowerCase() === s.toLowerCase())) {
-        throw graphErrors.badRequest(`Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': '${s}' is not a delegated permission of '${resource.displayName}'.`);
+        throw graphErrors.badRequest(
+          `Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': '${s}' is not a delegated permission of '${resource.displayName}'.`,
+        );
       }
     }
-    if ((await r.store.listOAuth2PermissionGrants(r.tenant.id, { clientId, resourceId })).some((g) => g.consentType === consentType && g.principalId === principalId)) {
+    if (
+      (await r.store.listOAuth2PermissionGrants(r.tenant.id, { clientId, resourceId })).some(
+        (g) => g.consentType === consentType && g.principalId === principalId,
+      )
+    ) {
       throw graphErrors.conflict('Permission entry already exists.');
     }
     const grant = { tenantId: r.tenant.id, id: newId(), clientId, resourceId, consentType, principalId, scope } as const;
@@ -573,7 +818,10 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'PATCH', '/oauth2PermissionGrants/:id', async (r) => {
     if (!canGrant(r)) throw graphErrors.denied();
     const body = jsonBody(r, ['scope', 'startTime', 'expiryTime'], 'microsoft.graph.oAuth2PermissionGrant');
-    const updated = await r.store.updateOAuth2PermissionGrant(r.tenant.id, String(r.params.id), (g) => ({ ...g, scope: typeof body.scope === 'string' ? body.scope.trim() : g.scope }));
+    const updated = await r.store.updateOAuth2PermissionGrant(r.tenant.id, String(r.params.id), (g) => ({
+      ...g,
+      scope: typeof body.scope === 'string' ? body.scope.trim() : g.scope,
+    }));
     if (!updated) throw graphErrors.notFound(r.params.id!);
     return noContent(r.reply);
   });

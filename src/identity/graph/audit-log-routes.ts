@@ -25,7 +25,8 @@ const EVENT_TYPES: SignInEventType[] = ['interactiveUser', 'nonInteractiveUser',
 
 function requireReader(caller: GraphCaller): void {
   if (!caller.permissions.has(READ_PERMISSION)) throw graphErrors.denied();
-  if (caller.kind === 'user' && (caller.isGuest || ![...caller.directoryRoleIds].some((id) => READER_ROLES.has(id)))) throw graphErrors.denied();
+  if (caller.kind === 'user' && (caller.isGuest || ![...caller.directoryRoleIds].some((id) => READER_ROLES.has(id))))
+    throw graphErrors.denied();
 }
 
 const invalidFilter = (detail: string) => new GraphError(400, 'Request_UnsupportedQuery', `Invalid filter clause: ${detail}`);
@@ -54,7 +55,8 @@ function clausesOf(filter: string): string[] {
 const literal = (raw: string): string => raw.slice(1, -1).replace(/''/g, "'");
 
 function dateTime(raw: string): number {
-  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(raw)) throw invalidFilter(`'${raw.slice(0, 64)}' is not a DateTimeOffset literal (for example 2026-01-31T00:00:00Z).`);
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(raw))
+    throw invalidFilter(`'${raw.slice(0, 64)}' is not a DateTimeOffset literal (for example 2026-01-31T00:00:00Z).`);
   const ms = Date.parse(raw.length === 10 ? `${raw}T00:00:00Z` : raw);
   if (Number.isNaN(ms)) throw invalidFilter(`'${raw}' is not a valid date and time.`);
   return ms;
@@ -96,7 +98,9 @@ export function parseSignInFilter(filter: string | undefined): SignInQuery {
       });
       eventTypes = [...(eventTypes ?? []), ...types];
     } else {
-      throw invalidFilter(`'${clause.slice(0, 100)}' is not supported. The sign-in log filters on createdDateTime (eq, ge, gt, le, lt), userId, userPrincipalName, appId and status/errorCode (eq), signInEventTypes/any(), joined by 'and'.`);
+      throw invalidFilter(
+        `'${clause.slice(0, 100)}' is not supported. The sign-in log filters on createdDateTime (eq, ge, gt, le, lt), userId, userPrincipalName, appId and status/errorCode (eq), signInEventTypes/any(), joined by 'and'.`,
+      );
     }
   }
   if (eventTypes) q.eventTypes = [...new Set(eventTypes)];
@@ -109,10 +113,25 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 /** Entra's `signIn` resource. Kentra has no Conditional Access, risk detection, device or location data: those carry their "none" values. */
 export function signInJson(e: SignInEvent): Record<string, unknown> {
   return {
-    id: e.id, createdDateTime: iso(e.createdAt), userDisplayName: e.userDisplayName, userPrincipalName: e.userPrincipalName, userId: e.userId ?? '',
-    appId: e.appId, appDisplayName: e.appDisplayName, ipAddress: e.ipAddress, clientAppUsed: e.clientAppUsed, correlationId: e.correlationId,
-    conditionalAccessStatus: 'notApplied', isInteractive: e.eventType === 'interactiveUser', riskDetail: 'none', riskLevelAggregated: 'none',
-    riskLevelDuringSignIn: 'none', riskState: 'none', riskEventTypes: [], riskEventTypes_v2: [], resourceDisplayName: e.resourceDisplayName,
+    id: e.id,
+    createdDateTime: iso(e.createdAt),
+    userDisplayName: e.userDisplayName,
+    userPrincipalName: e.userPrincipalName,
+    userId: e.userId ?? '',
+    appId: e.appId,
+    appDisplayName: e.appDisplayName,
+    ipAddress: e.ipAddress,
+    clientAppUsed: e.clientAppUsed,
+    correlationId: e.correlationId,
+    conditionalAccessStatus: 'notApplied',
+    isInteractive: e.eventType === 'interactiveUser',
+    riskDetail: 'none',
+    riskLevelAggregated: 'none',
+    riskLevelDuringSignIn: 'none',
+    riskState: 'none',
+    riskEventTypes: [],
+    riskEventTypes_v2: [],
+    resourceDisplayName: e.resourceDisplayName,
     resourceId: e.resourceId,
     status: { errorCode: e.errorCode, failureReason: e.errorCode === 0 ? null : e.failureReason, additionalDetails: e.additionalDetails },
     deviceDetail: { deviceId: '', displayName: '', operatingSystem: '', browser: '', isCompliant: false, isManaged: false, trustType: '' },
@@ -144,7 +163,8 @@ export function registerAuditLogRoutes(app: FastifyInstance, ctx: GraphContext):
   graphRoute(app, ctx, 'GET', '/auditLogs/signIns', async (r) => {
     requireReader(r.caller);
     for (const key of Object.keys(r.query)) {
-      if (key.startsWith('$') && !['$filter', '$top', '$skiptoken'].includes(key)) throw graphErrors.badRequest(`Query option '${key}' is not supported on auditLogs/signIns.`);
+      if (key.startsWith('$') && !['$filter', '$top', '$skiptoken'].includes(key))
+        throw graphErrors.badRequest(`Query option '${key}' is not supported on auditLogs/signIns.`);
     }
     const filter = singleQueryValue(r, '$filter');
     const query = parseSignInFilter(filter);

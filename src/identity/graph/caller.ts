@@ -78,17 +78,28 @@ const ADMIN_ROLES: Record<Area, string[]> = {
 const ALL_DIRECTORY = ['Directory.ReadWrite.All', 'Directory.AccessAsUser.All'];
 
 export function graphAudiences(isOwnOrigin: (url: string) => boolean) {
-  return (aud: unknown) => typeof aud === 'string' && (/^https:\/\/graph\.microsoft\.com\/?$/i.test(aud) || aud === '00000003-0000-0000-c000-000000000000' || isOwnOrigin(aud));
+  return (aud: unknown) =>
+    typeof aud === 'string' &&
+    (/^https:\/\/graph\.microsoft\.com\/?$/i.test(aud) || aud === '00000003-0000-0000-c000-000000000000' || isOwnOrigin(aud));
 }
 
-export async function graphCaller(req: FastifyRequest, verifier: TokenVerifier, store: Store, isGraphAudience: (aud: unknown) => boolean): Promise<GraphCaller> {
+export async function graphCaller(
+  req: FastifyRequest,
+  verifier: TokenVerifier,
+  store: Store,
+  isGraphAudience: (aud: unknown) => boolean,
+): Promise<GraphCaller> {
   const header = req.headers.authorization;
   if (!header || !/^bearer /i.test(header)) throw graphErrors.unauthenticated('Access token is empty.');
   let claims: Record<string, unknown>;
   try {
     claims = await verifier.verifyAsync(header.slice(7).trim());
   } catch (err) {
-    throw graphErrors.unauthenticated(err instanceof InvalidTokenError && err.reason === 'expired' ? 'Lifetime validation failed, the token is expired.' : 'Access token validation failure. Invalid audience or signature.');
+    throw graphErrors.unauthenticated(
+      err instanceof InvalidTokenError && err.reason === 'expired'
+        ? 'Lifetime validation failed, the token is expired.'
+        : 'Access token validation failure. Invalid audience or signature.',
+    );
   }
   if (!isGraphAudience(claims.aud)) throw graphErrors.unauthenticated('Access token validation failure. Invalid audience.');
   const tenantId = String(claims.tid);
@@ -97,7 +108,13 @@ export async function graphCaller(req: FastifyRequest, verifier: TokenVerifier, 
     // A service principal may hold directory roles too (an app that resets passwords needs one, as in Entra).
     const roleIds = await directoryRoleIds(store, tenantId, objectId);
     return {
-      tenantId, kind: 'app', objectId, appId: String(claims.appid ?? claims.azp), directoryRoles: roleNames(roleIds), directoryRoleIds: roleIds, isGuest: false,
+      tenantId,
+      kind: 'app',
+      objectId,
+      appId: String(claims.appid ?? claims.azp),
+      directoryRoles: roleNames(roleIds),
+      directoryRoleIds: roleIds,
+      isGuest: false,
       permissions: new Set(Array.isArray(claims.roles) ? claims.roles.map(String) : []),
     };
   }
@@ -105,8 +122,18 @@ export async function graphCaller(req: FastifyRequest, verifier: TokenVerifier, 
   if (!user || !user.accountEnabled) throw graphErrors.unauthenticated('The user account is disabled or was deleted.');
   const roleIds = await directoryRoleIds(store, tenantId, objectId);
   return {
-    tenantId, kind: 'user', objectId, appId: String(claims.appid ?? claims.azp), directoryRoles: roleNames(roleIds), directoryRoleIds: roleIds, isGuest: user.userType === 'Guest',
-    permissions: new Set(String(claims.scp ?? '').split(' ').filter(Boolean)),
+    tenantId,
+    kind: 'user',
+    objectId,
+    appId: String(claims.appid ?? claims.azp),
+    directoryRoles: roleNames(roleIds),
+    directoryRoleIds: roleIds,
+    isGuest: user.userType === 'Guest',
+    permissions: new Set(
+      String(claims.scp ?? '')
+        .split(' ')
+        .filter(Boolean),
+    ),
   };
 }
 
@@ -149,7 +176,14 @@ export function requireWrite(caller: GraphCaller, area: Area, opts?: { owner?: b
 }
 
 type TargetTable = Record<string, string[] | 'all'>;
-const SSPR_READERS = ['Directory Readers', 'Guest Inviter', 'Message Center Reader', 'Password Administrator', 'Reports Reader', 'Usage Summary Reports Reader'];
+const SSPR_READERS = [
+  'Directory Readers',
+  'Guest Inviter',
+  'Message Center Reader',
+  'Password Administrator',
+  'Reports Reader',
+  'Usage Summary Reports Reader',
+];
 /** Who may reset the password of a user holding which roles (security.md §4.2, DOC PRIV). A user with no role is in every column. */
 const PASSWORD_RESET: TargetTable = {
   'Global Administrator': 'all',
@@ -196,18 +230,30 @@ export function canChangeUser(caller: GraphCaller, targetRoleIds: Set<string>, c
   if (caller.isGuest) return false;
   for (const change of changes) {
     if (caller.kind === 'app') {
-      const perms = change === 'password' || change === 'delete' ? ['User.ReadWrite.All'] : ['User.ReadWrite.All', 'Directory.ReadWrite.All'];
+      const perms =
+        change === 'password' || change === 'delete' ? ['User.ReadWrite.All'] : ['User.ReadWrite.All', 'Directory.ReadWrite.All'];
       if (!has(caller, perms)) return false;
       if (change === 'password' && !covers(PASSWORD_RESET, caller.directoryRoles, targetRoleIds)) return false;
-      if ((change === 'sensitive' || change === 'delete') && targetRoleIds.size > 0 && !covers(SENSITIVE_ACTIONS, caller.directoryRoles, targetRoleIds)) return false;
+      if (
+        (change === 'sensitive' || change === 'delete') &&
+        targetRoleIds.size > 0 &&
+        !covers(SENSITIVE_ACTIONS, caller.directoryRoles, targetRoleIds)
+      )
+        return false;
       continue;
     }
     // Delegated: Graph asks Directory.AccessAsUser.All for a password, a user write scope otherwise.
-    const scopes = change === 'password' ? ['Directory.AccessAsUser.All', 'User-PasswordProfile.ReadWrite.All'] : ['User.ReadWrite.All', ...ALL_DIRECTORY];
+    const scopes =
+      change === 'password'
+        ? ['Directory.AccessAsUser.All', 'User-PasswordProfile.ReadWrite.All']
+        : ['User.ReadWrite.All', ...ALL_DIRECTORY];
     if (!has(caller, scopes)) return false;
-    const allowed = change === 'password' ? covers(PASSWORD_RESET, caller.directoryRoles, targetRoleIds)
-      : change === 'properties' ? isGlobalAdmin(caller) || caller.directoryRoles.has('User Administrator')
-      : covers(SENSITIVE_ACTIONS, caller.directoryRoles, targetRoleIds);
+    const allowed =
+      change === 'password'
+        ? covers(PASSWORD_RESET, caller.directoryRoles, targetRoleIds)
+        : change === 'properties'
+          ? isGlobalAdmin(caller) || caller.directoryRoles.has('User Administrator')
+          : covers(SENSITIVE_ACTIONS, caller.directoryRoles, targetRoleIds);
     if (!allowed) return false;
   }
   return true;
@@ -222,8 +268,16 @@ const CONSENT_BUT_GRAPH_APP_ROLES = ['Application Administrator', 'Cloud Applica
  * anything except Microsoft Graph's app roles.
  */
 export function canConsent(caller: GraphCaller, what: 'delegated' | 'appRole' | 'graphAppRole'): boolean {
-  if (caller.kind === 'app') return has(caller, [what === 'delegated' ? 'DelegatedPermissionGrant.ReadWrite.All' : 'AppRoleAssignment.ReadWrite.All', 'Directory.ReadWrite.All']);
-  if (caller.isGuest || !has(caller, [what === 'delegated' ? 'DelegatedPermissionGrant.ReadWrite.All' : 'AppRoleAssignment.ReadWrite.All', ...ALL_DIRECTORY])) return false;
+  if (caller.kind === 'app')
+    return has(caller, [
+      what === 'delegated' ? 'DelegatedPermissionGrant.ReadWrite.All' : 'AppRoleAssignment.ReadWrite.All',
+      'Directory.ReadWrite.All',
+    ]);
+  if (
+    caller.isGuest ||
+    !has(caller, [what === 'delegated' ? 'DelegatedPermissionGrant.ReadWrite.All' : 'AppRoleAssignment.ReadWrite.All', ...ALL_DIRECTORY])
+  )
+    return false;
   const roles = what === 'graphAppRole' ? CONSENT_ANY : [...CONSENT_ANY, ...CONSENT_BUT_GRAPH_APP_ROLES];
   return roles.some((r) => caller.directoryRoles.has(r));
 }

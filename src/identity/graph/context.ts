@@ -35,24 +35,39 @@ export interface GraphRequest {
 type Handler = (r: GraphRequest) => Promise<unknown>;
 
 /** Registers a Graph route: authenticates the caller and answers errors in Graph's envelope. */
-export function graphRoute(app: FastifyInstance, ctx: GraphContext, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, handler: Handler): void {
+export function graphRoute(
+  app: FastifyInstance,
+  ctx: GraphContext,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  handler: Handler,
+): void {
   const isGraphAudience = graphAudiences(ctx.services.isOwnOrigin);
   app.route({
-    method, url: `/v1.0${path}`,
+    method,
+    url: `/v1.0${path}`,
     handler: async (req, reply) => {
       try {
         const caller = await graphCaller(req, ctx.verifier, ctx.services.store, isGraphAudience);
         const tenant = await ctx.services.store.getTenant(caller.tenantId);
         if (!tenant) throw graphErrors.unauthenticated('The tenant of the token no longer exists.');
         return await handler({
-          services: ctx.services, req, reply, caller, tenant, store: ctx.services.store, base: `${ctx.edge.originOf(req)}/v1.0`,
-          params: req.params as Record<string, string>, query: (req.query ?? {}) as Record<string, unknown>,
+          services: ctx.services,
+          req,
+          reply,
+          caller,
+          tenant,
+          store: ctx.services.store,
+          base: `${ctx.edge.originOf(req)}/v1.0`,
+          params: req.params as Record<string, string>,
+          query: (req.query ?? {}) as Record<string, unknown>,
         });
       } catch (err) {
         if (err instanceof GraphError) return sendGraphError(req, reply, err);
         if (err instanceof DirectoryError || err instanceof StoreError) {
           const status = err.code === 'not_found' ? 404 : 400;
-          const code = err.code === 'not_found' ? 'Request_ResourceNotFound' : err.code === 'conflict' ? 'Request_BadRequest' : 'Request_BadRequest';
+          const code =
+            err.code === 'not_found' ? 'Request_ResourceNotFound' : err.code === 'conflict' ? 'Request_BadRequest' : 'Request_BadRequest';
           return sendGraphError(req, reply, new GraphError(status, code, err.message));
         }
         throw err;
@@ -67,21 +82,24 @@ export function jsonBody(r: GraphRequest, allowed: string[], type: string): Json
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw graphErrors.badRequest('The request body must be a JSON object.');
   for (const key of Object.keys(body)) {
     if (key.startsWith('@odata.')) continue;
-    if (!allowed.includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist as a declared property or extension property of '${type}'.`);
+    if (!allowed.includes(key))
+      throw graphErrors.badRequest(`Property '${key}' does not exist as a declared property or extension property of '${type}'.`);
   }
   return body as JsonObject;
 }
 
 export function requireString(body: JsonObject, key: string, type: string): string {
   const v = body[key];
-  if (typeof v !== 'string' || !v.trim()) throw graphErrors.badRequest(`Property '${key}' is required on '${type}' and must be a non-empty string.`);
+  if (typeof v !== 'string' || !v.trim())
+    throw graphErrors.badRequest(`Property '${key}' is required on '${type}' and must be a non-empty string.`);
   return v;
 }
 
 export function optionalStringArray(body: JsonObject, key: string): string[] | undefined {
   const v = body[key];
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw graphErrors.badRequest(`Property '${key}' must be an array of strings.`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw graphErrors.badRequest(`Property '${key}' must be an array of strings.`);
   return v;
 }
 
@@ -121,27 +139,37 @@ export async function findUser(r: GraphRequest, idOrUpn: string): Promise<User> 
 /** An application by object id, or `(appId='…')`. */
 export async function findApplication(r: GraphRequest, key: string): Promise<Application> {
   const byAppId = /^\(appId='([^']+)'\)$/i.exec(key) ?? /^appId=([0-9a-f-]+)$/i.exec(key);
-  const app = byAppId ? await r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase()) : isGuid(key) ? await r.store.getApplication(r.tenant.id, key.toLowerCase()) : null;
+  const app = byAppId
+    ? await r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase())
+    : isGuid(key)
+      ? await r.store.getApplication(r.tenant.id, key.toLowerCase())
+      : null;
   if (!app) throw graphErrors.notFound(key);
   return app;
 }
 
 export async function findServicePrincipal(r: GraphRequest, key: string): Promise<ServicePrincipal> {
   const byAppId = /^\(appId='([^']+)'\)$/i.exec(key);
-  const sp = byAppId ? await r.store.findServicePrincipalByAppId(r.tenant.id, byAppId[1]!.toLowerCase()) : isGuid(key) ? await r.store.getServicePrincipal(r.tenant.id, key.toLowerCase()) : null;
+  const sp = byAppId
+    ? await r.store.findServicePrincipalByAppId(r.tenant.id, byAppId[1]!.toLowerCase())
+    : isGuid(key)
+      ? await r.store.getServicePrincipal(r.tenant.id, key.toLowerCase())
+      : null;
   if (!sp) throw graphErrors.notFound(key);
   return sp;
 }
 
 export async function applicationView(r: GraphRequest, app: Application): Promise<Record<string, unknown>> {
   return applicationJson(app, r.tenant, {
-    passwords: await r.store.listPasswordCredentials(r.tenant.id, app.id), keys: await r.store.listKeyCredentials(r.tenant.id, app.id),
+    passwords: await r.store.listPasswordCredentials(r.tenant.id, app.id),
+    keys: await r.store.listKeyCredentials(r.tenant.id, app.id),
   });
 }
 
 export async function servicePrincipalView(r: GraphRequest, sp: ServicePrincipal): Promise<Record<string, unknown>> {
   return servicePrincipalJson(sp, await r.store.findApplicationByAppId(r.tenant.id, sp.appId), r.tenant, {
-    passwords: await r.store.listPasswordCredentials(r.tenant.id, sp.id), keys: await r.store.listKeyCredentials(r.tenant.id, sp.id),
+    passwords: await r.store.listPasswordCredentials(r.tenant.id, sp.id),
+    keys: await r.store.listKeyCredentials(r.tenant.id, sp.id),
   });
 }
 

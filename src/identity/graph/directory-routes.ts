@@ -5,25 +5,76 @@ import type { Group, User } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
 import { canChangeUser, isGlobalAdmin, protectingRoleIds, requireRead, requireWrite, type UserChange } from './caller.js';
 import {
-  boolField, collect, directoryObject, findUser, graphRoute, jsonBody, memberGroups, noContent, referenceId, requireGuid,
-  requireString, type GraphContext, type GraphRequest,
+  boolField,
+  collect,
+  directoryObject,
+  findUser,
+  graphRoute,
+  jsonBody,
+  memberGroups,
+  noContent,
+  referenceId,
+  requireGuid,
+  requireString,
+  type GraphContext,
+  type GraphRequest,
 } from './context.js';
 import { graphErrors } from './errors.js';
 import { listQuery, page, applySelect } from './odata.js';
 import { groupJson, typed, userDefault, userJson } from './shapes.js';
 
-const USER_FILTERS = ['id', 'displayName', 'userPrincipalName', 'mail', 'mailNickname', 'accountEnabled', 'userType', 'givenName', 'surname'];
+const USER_FILTERS = [
+  'id',
+  'displayName',
+  'userPrincipalName',
+  'mail',
+  'mailNickname',
+  'accountEnabled',
+  'userType',
+  'givenName',
+  'surname',
+];
 const GROUP_FILTERS = ['id', 'displayName', 'mailNickname', 'securityEnabled', 'mailEnabled', 'description'];
-const USER_WRITABLE = ['accountEnabled', 'displayName', 'mailNickname', 'userPrincipalName', 'passwordProfile', 'givenName', 'surname', 'jobTitle', 'mail', 'onPremisesImmutableId', 'usageLocation', 'passwordPolicies'];
-const GROUP_WRITABLE = ['displayName', 'mailNickname', 'mailEnabled', 'securityEnabled', 'description', 'groupTypes', 'visibility', 'owners@odata.bind', 'members@odata.bind'];
+const USER_WRITABLE = [
+  'accountEnabled',
+  'displayName',
+  'mailNickname',
+  'userPrincipalName',
+  'passwordProfile',
+  'givenName',
+  'surname',
+  'jobTitle',
+  'mail',
+  'onPremisesImmutableId',
+  'usageLocation',
+  'passwordPolicies',
+];
+const GROUP_WRITABLE = [
+  'displayName',
+  'mailNickname',
+  'mailEnabled',
+  'securityEnabled',
+  'description',
+  'groupTypes',
+  'visibility',
+  'owners@odata.bind',
+  'members@odata.bind',
+];
 /** Graph creates at most 20 owners and members together with a group. */
 const MAX_BOUND_ON_CREATE = 20;
 
 /** What a user PATCH changes, in the terms of Entra's tables (security.md §4.2, §4.3). */
 /** A user request body as the routes read it (the password is checked by checkPassword). */
-interface UserBody { passwordProfile?: { password?: unknown }; mail?: string | null; [key: string]: unknown }
+interface UserBody {
+  passwordProfile?: { password?: unknown };
+  mail?: string | null;
+  [key: string]: unknown;
+}
 /** A group request body as the routes read it (description is stored as given). */
-interface GroupBody { description?: string | null; [key: string]: unknown }
+interface GroupBody {
+  description?: string | null;
+  [key: string]: unknown;
+}
 
 function userChanges(body: Record<string, unknown>): Set<UserChange> {
   const changes = new Set<UserChange>();
@@ -41,13 +92,19 @@ function userChanges(body: Record<string, unknown>): Set<UserChange> {
 function boundIds(body: JsonObject, key: string): string[] {
   const v = body[key];
   if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw graphErrors.badRequest(`Property '${key}' must be an array of directory object URLs.`);
-  return [...new Set(v.map((url: string) => {
-    const last = url.split('/').pop() ?? '';
-    const id = /^[a-z]+\('([^']*)'\)$/i.exec(last)?.[1] ?? /^\('?([^')]*)'?\)$/.exec(last)?.[1] ?? last;
-    if (!isGuid(id)) throw graphErrors.badRequest(`Invalid value specified for property '${key}': '${url}' does not name a directory object.`);
-    return id.toLowerCase();
-  }))];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw graphErrors.badRequest(`Property '${key}' must be an array of directory object URLs.`);
+  return [
+    ...new Set(
+      v.map((url: string) => {
+        const last = url.split('/').pop() ?? '';
+        const id = /^[a-z]+\('([^']*)'\)$/i.exec(last)?.[1] ?? /^\('?([^')]*)'?\)$/.exec(last)?.[1] ?? last;
+        if (!isGuid(id))
+          throw graphErrors.badRequest(`Invalid value specified for property '${key}': '${url}' does not name a directory object.`);
+        return id.toLowerCase();
+      }),
+    ),
+  ];
 }
 
 /** Entra's default password rule: 8 to 256 characters with three of lower, upper, digit, symbol. */
@@ -55,7 +112,9 @@ function checkPassword(password: unknown): string {
   if (typeof password !== 'string') throw graphErrors.badRequest("Property 'passwordProfile.password' is required.");
   const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((re) => re.test(password)).length;
   if (password.length < 8 || password.length > 256 || classes < 3) {
-    throw graphErrors.badRequest('The specified password does not comply with password complexity requirements. Please provide a different password.');
+    throw graphErrors.badRequest(
+      'The specified password does not comply with password complexity requirements. Please provide a different password.',
+    );
   }
   return password;
 }
@@ -83,11 +142,19 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
   graphRoute(app, ctx, 'POST', `${prefix}/checkMemberGroups`, async (r) => {
     requireRead(r.caller, 'member');
     const body = jsonBody(r, ['groupIds'], 'checkMemberGroups');
-    if (!Array.isArray(body.groupIds) || body.groupIds.length === 0 || body.groupIds.length > 20 || body.groupIds.some((g: unknown) => typeof g !== 'string')) {
+    if (
+      !Array.isArray(body.groupIds) ||
+      body.groupIds.length === 0 ||
+      body.groupIds.length > 20 ||
+      body.groupIds.some((g: unknown) => typeof g !== 'string')
+    ) {
       throw graphErrors.badRequest("Property 'groupIds' must list 1 to 20 group ids.");
     }
     const all = new Set(await r.store.listTransitiveGroupIds(r.tenant.id, await resolve(r)));
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())) });
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`,
+      value: (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())),
+    });
   });
   const listGroups = (transitive: boolean) => async (r: GraphRequest) => {
     requireRead(r.caller, 'member');
@@ -95,7 +162,14 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
     const ids = transitive ? await r.store.listTransitiveGroupIds(r.tenant.id, id) : await r.store.listDirectGroupIds(r.tenant.id, id);
     const groups = (await Promise.all(ids.map((g) => r.store.getGroup(r.tenant.id, g)))).filter((g): g is Group => !!g);
     const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
-    return r.reply.send(page(groups.map((g) => typed('group', groupJson(g))), q, new URL(r.req.url, r.base), `${r.base}/$metadata#directoryObjects`));
+    return r.reply.send(
+      page(
+        groups.map((g) => typed('group', groupJson(g))),
+        q,
+        new URL(r.req.url, r.base),
+        `${r.base}/$metadata#directoryObjects`,
+      ),
+    );
   };
   graphRoute(app, ctx, 'GET', `${prefix}/memberOf`, listGroups(false));
   graphRoute(app, ctx, 'GET', `${prefix}/transitiveMemberOf`, listGroups(true));
@@ -108,8 +182,29 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
     const users = await collect((after) => r.store.listUsers(r.tenant.id, { limit: 1000, after }));
     const selected = q.select;
-    const body = page(users.map((u) => userJson(u)), { ...q, select: null }, new URL(r.req.url, r.base), `${r.base}/$metadata#users`);
-    body.value = (body.value as Record<string, unknown>[]).map((u) => (selected ? applySelect(u, selected) : applySelect(u, ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'])));
+    const body = page(
+      users.map((u) => userJson(u)),
+      { ...q, select: null },
+      new URL(r.req.url, r.base),
+      `${r.base}/$metadata#users`,
+    );
+    body.value = (body.value as Record<string, unknown>[]).map((u) =>
+      selected
+        ? applySelect(u, selected)
+        : applySelect(u, [
+            'businessPhones',
+            'displayName',
+            'givenName',
+            'jobTitle',
+            'mail',
+            'mobilePhone',
+            'officeLocation',
+            'preferredLanguage',
+            'surname',
+            'userPrincipalName',
+            'id',
+          ]),
+    );
     return r.reply.send(body);
   });
 
@@ -119,16 +214,27 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     const upn = requireString(body, 'userPrincipalName', 'user');
     const displayName = requireString(body, 'displayName', 'user');
     const mailNickname = requireString(body, 'mailNickname', 'user');
-    if (typeof body.accountEnabled !== 'boolean') throw graphErrors.badRequest("Property 'accountEnabled' is required and must be a boolean.");
+    if (typeof body.accountEnabled !== 'boolean')
+      throw graphErrors.badRequest("Property 'accountEnabled' is required and must be a boolean.");
     const password = checkPassword(body.passwordProfile?.password);
     const domain = upn.split('@')[1]?.toLowerCase() ?? '';
     if (!/^[^@\s]+@[^@\s]+$/.test(upn) || !r.tenant.domains.includes(domain)) {
-      throw graphErrors.badRequest(`Property userPrincipalName is invalid: the domain '${domain}' is not a verified domain of this tenant (${r.tenant.domains.join(', ')}).`);
+      throw graphErrors.badRequest(
+        `Property userPrincipalName is invalid: the domain '${domain}' is not a verified domain of this tenant (${r.tenant.domains.join(', ')}).`,
+      );
     }
     if (await r.store.findUserByUpn(r.tenant.id, upn)) {
       throw graphErrors.badRequest('Another object with the same value for property userPrincipalName already exists.');
     }
-    const user = await new Directory(r.store, r.services.clock).createUser({ tenantId: r.tenant.id, userPrincipalName: upn, displayName, password, mailNickname, accountEnabled: body.accountEnabled, mail: body.mail ?? null });
+    const user = await new Directory(r.store, r.services.clock).createUser({
+      tenantId: r.tenant.id,
+      userPrincipalName: upn,
+      displayName,
+      password,
+      mailNickname,
+      accountEnabled: body.accountEnabled,
+      mail: body.mail ?? null,
+    });
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userDefault(user) });
   });
 
@@ -154,14 +260,16 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     }
     if (body.userPrincipalName !== undefined) {
       const upn = requireString(body, 'userPrincipalName', 'user');
-      if (!r.tenant.domains.includes(upn.split('@')[1]?.toLowerCase() ?? '')) throw graphErrors.badRequest('Property userPrincipalName is invalid.');
+      if (!r.tenant.domains.includes(upn.split('@')[1]?.toLowerCase() ?? ''))
+        throw graphErrors.badRequest('Property userPrincipalName is invalid.');
       next.userPrincipalName = upn;
     }
     if (body.passwordProfile !== undefined) next.passwordHash = await hashSecret(checkPassword(body.passwordProfile?.password));
     await r.store.transaction(async (tx) => {
       await tx.updateUser(r.tenant.id, user.id, () => next);
       // A new password or a disabled account ends every session, as in Entra.
-      if (next.passwordHash !== user.passwordHash || !next.accountEnabled) await tx.revokeRefreshTokensOfUser(r.tenant.id, user.id, Date.now());
+      if (next.passwordHash !== user.passwordHash || !next.accountEnabled)
+        await tx.revokeRefreshTokensOfUser(r.tenant.id, user.id, Date.now());
     });
     return noContent(r.reply);
   });
@@ -202,7 +310,8 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     if (!group) throw graphErrors.notFound(id);
     return group;
   };
-  const owns = async (r: GraphRequest, objectId: string) => (await r.store.listOwners(r.tenant.id, objectId)).some((o) => o.ownerId === r.caller.objectId);
+  const owns = async (r: GraphRequest, objectId: string) =>
+    (await r.store.listOwners(r.tenant.id, objectId)).some((o) => o.ownerId === r.caller.objectId);
 
   graphRoute(app, ctx, 'GET', '/groups', async (r) => {
     requireRead(r.caller, 'group');
@@ -218,29 +327,42 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     const mailNickname = requireString(body, 'mailNickname', 'group');
     const securityEnabled = boolField(body, 'securityEnabled');
     const mailEnabled = boolField(body, 'mailEnabled');
-    if (securityEnabled === undefined || mailEnabled === undefined) throw graphErrors.badRequest("Properties 'mailEnabled' and 'securityEnabled' are required.");
+    if (securityEnabled === undefined || mailEnabled === undefined)
+      throw graphErrors.badRequest("Properties 'mailEnabled' and 'securityEnabled' are required.");
     if (mailEnabled || (body.groupTypes && (!Array.isArray(body.groupTypes) || body.groupTypes.length))) {
       throw graphErrors.badRequest('Only security groups (mailEnabled false, no groupTypes) can be created in this directory.');
     }
-    if (body.description !== undefined && body.description !== null && typeof body.description !== 'string') throw graphErrors.badRequest("Property 'description' must be a string or null.");
+    if (body.description !== undefined && body.description !== null && typeof body.description !== 'string')
+      throw graphErrors.badRequest("Property 'description' must be a string or null.");
     const ownerIds = boundIds(body, 'owners@odata.bind');
     const memberIds = boundIds(body, 'members@odata.bind');
-    if (ownerIds.length + memberIds.length > MAX_BOUND_ON_CREATE) throw graphErrors.badRequest(`At most ${MAX_BOUND_ON_CREATE} owners and members can be added when a group is created.`);
+    if (ownerIds.length + memberIds.length > MAX_BOUND_ON_CREATE)
+      throw graphErrors.badRequest(`At most ${MAX_BOUND_ON_CREATE} owners and members can be added when a group is created.`);
     // The group, its owners and its members in one transaction: a bad reference creates nothing.
     const group = await r.store.transaction(async (tx) => {
       const dir = new Directory(tx, r.services.clock);
-      const g = await dir.createGroup({ tenantId: r.tenant.id, displayName, mailNickname, description: body.description ?? null, securityEnabled, mailEnabled });
+      const g = await dir.createGroup({
+        tenantId: r.tenant.id,
+        displayName,
+        mailNickname,
+        description: body.description ?? null,
+        securityEnabled,
+        mailEnabled,
+      });
       const owners = new Set(ownerIds);
       if (r.caller.kind === 'user' && !isGlobalAdmin(r.caller)) owners.add(r.caller.objectId);
       for (const ownerId of owners) {
         const type = await dir.objectType(r.tenant.id, ownerId);
         if (type !== 'user' && type !== 'servicePrincipal') {
-          throw graphErrors.badRequest(`Invalid value specified for property 'owners@odata.bind': '${ownerId}' ${type ? 'is not a user or service principal' : 'does not exist'}.`);
+          throw graphErrors.badRequest(
+            `Invalid value specified for property 'owners@odata.bind': '${ownerId}' ${type ? 'is not a user or service principal' : 'does not exist'}.`,
+          );
         }
         await tx.addOwner({ tenantId: r.tenant.id, objectId: g.id, objectType: 'group', ownerId });
       }
       for (const memberId of memberIds) {
-        if (!(await dir.objectType(r.tenant.id, memberId))) throw graphErrors.badRequest(`Invalid value specified for property 'members@odata.bind': '${memberId}' does not exist.`);
+        if (!(await dir.objectType(r.tenant.id, memberId)))
+          throw graphErrors.badRequest(`Invalid value specified for property 'members@odata.bind': '${memberId}' does not exist.`);
         await dir.addGroupMember(r.tenant.id, g.id, memberId);
       }
       return g;
@@ -251,7 +373,10 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   graphRoute(app, ctx, 'GET', '/groups/:id', async (r) => {
     requireRead(r.caller, 'group');
     const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#groups/$entity`, ...applySelect(groupJson(await findGroup(r)), q.select) });
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#groups/$entity`,
+      ...applySelect(groupJson(await findGroup(r)), q.select),
+    });
   });
 
   graphRoute(app, ctx, 'PATCH', '/groups/:id', async (r) => {
@@ -331,10 +456,13 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   graphRoute(app, ctx, 'POST', '/directoryObjects/getByIds', async (r) => {
     requireRead(r.caller, 'directory');
     const body = jsonBody(r, ['ids', 'types'], 'getByIds');
-    if (!Array.isArray(body.ids) || body.ids.length > 1000 || body.ids.some((i: unknown) => typeof i !== 'string')) throw graphErrors.badRequest("Property 'ids' must list up to 1000 object ids.");
+    if (!Array.isArray(body.ids) || body.ids.length > 1000 || body.ids.some((i: unknown) => typeof i !== 'string'))
+      throw graphErrors.badRequest("Property 'ids' must list up to 1000 object ids.");
     const types = Array.isArray(body.types) ? new Set(body.types.map((t: string) => t.toLowerCase())) : null;
-    const objects = (await Promise.all((body.ids as string[]).map((id) => directoryObject(r, id.toLowerCase()))))
-      .filter((o): o is Record<string, unknown> => !!o && (!types || types.has(String(o['@odata.type']).replace('#microsoft.graph.', '').toLowerCase())));
+    const objects = (await Promise.all((body.ids as string[]).map((id) => directoryObject(r, id.toLowerCase())))).filter(
+      (o): o is Record<string, unknown> =>
+        !!o && (!types || types.has(String(o['@odata.type']).replace('#microsoft.graph.', '').toLowerCase())),
+    );
     return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects`, value: objects });
   });
   memberActions(app, ctx, '/directoryObjects/:id', async (r) => {

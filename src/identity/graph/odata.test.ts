@@ -26,8 +26,39 @@ function parseOrGraph400(text: string): void {
   }
 }
 
-const PIECES = ['(', ')', ' ', "'", "''", 'not ', ' and ', ' or ', 'displayName', 'DISPLAYNAME', 'securityEnabled', ' eq ', ' ne ', ' in ',
-  'startswith(', 'endswith(', ',', ':', 'servicePrincipalNames/any(', 'c', 'c:c', '1', '-2.5', 'true', 'null', "'a'", '$', '\u0000', '\ud800', '@', '/'];
+const PIECES = [
+  '(',
+  ')',
+  ' ',
+  "'",
+  "''",
+  'not ',
+  ' and ',
+  ' or ',
+  'displayName',
+  'DISPLAYNAME',
+  'securityEnabled',
+  ' eq ',
+  ' ne ',
+  ' in ',
+  'startswith(',
+  'endswith(',
+  ',',
+  ':',
+  'servicePrincipalNames/any(',
+  'c',
+  'c:c',
+  '1',
+  '-2.5',
+  'true',
+  'null',
+  "'a'",
+  '$',
+  '\u0000',
+  '\ud800',
+  '@',
+  '/',
+];
 
 describe('OData $filter parser', () => {
   it('answers deep nesting with a 400 "Invalid filter clause", not a stack overflow (issue 12 finding 11)', () => {
@@ -36,38 +67,63 @@ describe('OData $filter parser', () => {
       `${'not '.repeat(10_000)}displayName eq 'x'`,
       `${'(not '.repeat(5_000)}displayName eq 'x'${')'.repeat(5_000)}`,
     ]) {
-      assert.throws(() => parseFilter(text, 'Group', FIELDS), (err: unknown) => err instanceof GraphError && err.status === 400 && err.code === 'Request_BadRequest' && /^Invalid filter clause/.test(err.message));
+      assert.throws(
+        () => parseFilter(text, 'Group', FIELDS),
+        (err: unknown) =>
+          err instanceof GraphError &&
+          err.status === 400 &&
+          err.code === 'Request_BadRequest' &&
+          /^Invalid filter clause/.test(err.message),
+      );
     }
   });
 
   it('still parses the nesting people write', () => {
     const filter = parseFilter("(((displayName eq 'alpha') and not (securityEnabled eq false)) or id in ('9', '8'))", 'Group', FIELDS)!;
-    assert.deepEqual(ITEMS.filter(filter).map((i) => i.id), ['1']);
+    assert.deepEqual(
+      ITEMS.filter(filter).map((i) => i.id),
+      ['1'],
+    );
   });
 
   it('refuses a $filter longer than its bound with a 400 "Invalid filter clause"', () => {
     const long = Array.from({ length: 1000 }, (_, i) => `id eq '${i}'`).join(' or ');
-    assert.throws(() => parseFilter(long, 'Group', FIELDS), (err: unknown) => err instanceof GraphError && err.status === 400 && /^Invalid filter clause/.test(err.message));
+    assert.throws(
+      () => parseFilter(long, 'Group', FIELDS),
+      (err: unknown) => err instanceof GraphError && err.status === 400 && /^Invalid filter clause/.test(err.message),
+    );
   });
 
-  it('never throws anything but Graph\'s 400 for arbitrary text (fast-check)', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (text) => parseOrGraph400(text)), { numRuns: 3000 });
-    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 100 }), (text) => parseOrGraph400(text)), { numRuns: 1000 });
+  it("never throws anything but Graph's 400 for arbitrary text (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => parseOrGraph400(text)),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 100 }), (text) => parseOrGraph400(text)),
+      { numRuns: 1000 },
+    );
   });
 
-  it('never throws anything but Graph\'s 400 for token soup (fast-check)', () => {
-    fc.assert(fc.property(fc.array(fc.constantFrom(...PIECES), { maxLength: 60 }), (pieces) => parseOrGraph400(pieces.join(''))), { numRuns: 5000 });
+  it("never throws anything but Graph's 400 for token soup (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...PIECES), { maxLength: 60 }), (pieces) => parseOrGraph400(pieces.join(''))),
+      { numRuns: 5000 },
+    );
   });
 
-  it('never throws anything but Graph\'s 400 for arbitrary query options (fast-check)', () => {
+  it("never throws anything but Graph's 400 for arbitrary query options (fast-check)", () => {
     const value = fc.oneof(fc.string({ maxLength: 40 }), fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }), fc.constant(undefined));
     const options = fc.record({ $filter: value, $top: value, $skiptoken: value, $count: value, $select: value }, { requiredKeys: [] });
-    fc.assert(fc.property(options, fc.constantFrom('eventual', '', 'x'), (query, consistency) => {
-      try {
-        listQuery(query as Record<string, unknown>, { consistencylevel: consistency }, 'Group', FIELDS);
-      } catch (err) {
-        assert.ok(err instanceof GraphError && err.status === 400, `not a Graph 400: ${String(err)}`);
-      }
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(options, fc.constantFrom('eventual', '', 'x'), (query, consistency) => {
+        try {
+          listQuery(query as Record<string, unknown>, { consistencylevel: consistency }, 'Group', FIELDS);
+        } catch (err) {
+          assert.ok(err instanceof GraphError && err.status === 400, `not a Graph 400: ${String(err)}`);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

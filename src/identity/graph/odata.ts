@@ -17,21 +17,31 @@ type Node =
   | { op: 'startswith' | 'endswith'; path: string; value: string }
   | { op: 'any'; path: string; value: Literal };
 
-interface Token { kind: 'ident' | 'string' | 'number' | 'punct'; text: string }
+interface Token {
+  kind: 'ident' | 'string' | 'number' | 'punct';
+  text: string;
+}
 
 function tokenize(input: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < input.length) {
     const c = input[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === "'") {
       let value = '';
       i++;
       for (;;) {
         if (i >= input.length) throw graphErrors.badRequest(`Invalid filter clause: unterminated string literal.`);
         if (input[i] === "'") {
-          if (input[i + 1] === "'") { value += "'"; i += 2; continue; }
+          if (input[i + 1] === "'") {
+            value += "'";
+            i += 2;
+            continue;
+          }
           i++;
           break;
         }
@@ -40,7 +50,11 @@ function tokenize(input: string): Token[] {
       tokens.push({ kind: 'string', text: value });
       continue;
     }
-    if ('(),:'.includes(c)) { tokens.push({ kind: 'punct', text: c }); i++; continue; }
+    if ('(),:'.includes(c)) {
+      tokens.push({ kind: 'punct', text: c });
+      i++;
+      continue;
+    }
     const m = /^[A-Za-z_$@][A-Za-z0-9_./$@-]*|^-?\d+(\.\d+)?/.exec(input.slice(i));
     if (!m) throw graphErrors.badRequest(`Invalid filter clause: unexpected character '${c}' at position ${i}.`);
     tokens.push({ kind: /^-?\d/.test(m[0]) ? 'number' : 'ident', text: m[0] });
@@ -54,7 +68,9 @@ class Parser {
   private depth = 0;
   constructor(private readonly tokens: Token[]) {}
 
-  private peek(): Token | undefined { return this.tokens[this.pos]; }
+  private peek(): Token | undefined {
+    return this.tokens[this.pos];
+  }
   private next(): Token {
     const t = this.tokens[this.pos++];
     if (!t) throw graphErrors.badRequest('Invalid filter clause: the expression ends too early.');
@@ -77,13 +93,19 @@ class Parser {
 
   private or(): Node {
     let left = this.and();
-    while (this.isWord('or')) { this.pos++; left = { op: 'or', left, right: this.and() }; }
+    while (this.isWord('or')) {
+      this.pos++;
+      left = { op: 'or', left, right: this.and() };
+    }
     return left;
   }
 
   private and(): Node {
     let left = this.unary();
-    while (this.isWord('and')) { this.pos++; left = { op: 'and', left, right: this.unary() }; }
+    while (this.isWord('and')) {
+      this.pos++;
+      left = { op: 'and', left, right: this.unary() };
+    }
     return left;
   }
 
@@ -92,7 +114,8 @@ class Parser {
     const nests = this.isWord('not') || (t?.kind === 'punct' && t.text === '(');
     if (!nests) return this.comparison();
     // Each `not` and `(` is one level of recursion: bounded, so no input reaches the stack's end.
-    if (++this.depth > MAX_FILTER_DEPTH) throw graphErrors.badRequest(`Invalid filter clause: the expression nests deeper than ${MAX_FILTER_DEPTH} levels.`);
+    if (++this.depth > MAX_FILTER_DEPTH)
+      throw graphErrors.badRequest(`Invalid filter clause: the expression nests deeper than ${MAX_FILTER_DEPTH} levels.`);
     this.pos++;
     let node: Node;
     if (t!.text === '(') {
@@ -109,7 +132,8 @@ class Parser {
     const t = this.next();
     if (t.kind === 'string') return t.text;
     if (t.kind === 'number') return Number(t.text);
-    if (t.kind === 'ident' && ['true', 'false', 'null'].includes(t.text.toLowerCase())) return t.text.toLowerCase() === 'null' ? null : t.text.toLowerCase() === 'true';
+    if (t.kind === 'ident' && ['true', 'false', 'null'].includes(t.text.toLowerCase()))
+      return t.text.toLowerCase() === 'null' ? null : t.text.toLowerCase() === 'true';
     throw graphErrors.badRequest(`Invalid filter clause: '${t.text}' is not a literal (strings are quoted with ').`);
   }
 
@@ -143,7 +167,10 @@ class Parser {
     if (op === 'in') {
       this.expect('(');
       const values: Literal[] = [this.literal()];
-      while (this.peek()?.text === ',') { this.pos++; values.push(this.literal()); }
+      while (this.peek()?.text === ',') {
+        this.pos++;
+        values.push(this.literal());
+      }
       this.expect(')');
       return { op: 'in', path: t.text, values };
     }
@@ -161,43 +188,80 @@ const same = (a: unknown, b: Literal) => (typeof a === 'string' && typeof b === 
 
 function paths(node: Node): string[] {
   switch (node.op) {
-    case 'and': case 'or': return [...paths(node.left), ...paths(node.right)];
-    case 'not': return paths(node.expr);
-    default: return [node.path];
+    case 'and':
+    case 'or':
+      return [...paths(node.left), ...paths(node.right)];
+    case 'not':
+      return paths(node.expr);
+    default:
+      return [node.path];
   }
 }
 
 function compile(node: Node): Filter {
   switch (node.op) {
-    case 'and': { const l = compile(node.left); const r = compile(node.right); return (x) => l(x) && r(x); }
-    case 'or': { const l = compile(node.left); const r = compile(node.right); return (x) => l(x) || r(x); }
-    case 'not': { const e = compile(node.expr); return (x) => !e(x); }
-    case 'eq': return (x) => same(get(x, node.path) ?? null, node.value);
-    case 'ne': return (x) => !same(get(x, node.path) ?? null, node.value);
-    case 'in': return (x) => node.values.some((v) => same(get(x, node.path) ?? null, v));
-    case 'startswith': return (x) => String(get(x, node.path) ?? '').toLowerCase().startsWith(node.value.toLowerCase());
-    case 'endswith': return (x) => String(get(x, node.path) ?? '').toLowerCase().endsWith(node.value.toLowerCase());
-    case 'any': return (x) => { const v = get(x, node.path); return Array.isArray(v) && v.some((e) => same(e, node.value)); };
+    case 'and': {
+      const l = compile(node.left);
+      const r = compile(node.right);
+      return (x) => l(x) && r(x);
+    }
+    case 'or': {
+      const l = compile(node.left);
+      const r = compile(node.right);
+      return (x) => l(x) || r(x);
+    }
+    case 'not': {
+      const e = compile(node.expr);
+      return (x) => !e(x);
+    }
+    case 'eq':
+      return (x) => same(get(x, node.path) ?? null, node.value);
+    case 'ne':
+      return (x) => !same(get(x, node.path) ?? null, node.value);
+    case 'in':
+      return (x) => node.values.some((v) => same(get(x, node.path) ?? null, v));
+    case 'startswith':
+      return (x) =>
+        String(get(x, node.path) ?? '')
+          .toLowerCase()
+          .startsWith(node.value.toLowerCase());
+    case 'endswith':
+      return (x) =>
+        String(get(x, node.path) ?? '')
+          .toLowerCase()
+          .endsWith(node.value.toLowerCase());
+    case 'any':
+      return (x) => {
+        const v = get(x, node.path);
+        return Array.isArray(v) && v.some((e) => same(e, node.value));
+      };
   }
 }
 
 /** Compiles `$filter`, refusing properties the resource does not filter on, as Graph does. */
 export function parseFilter(text: string | undefined, resource: string, filterable: string[]): Filter | null {
   if (!text) return null;
-  if (text.length > MAX_FILTER_LENGTH) throw graphErrors.badRequest(`Invalid filter clause: the expression is longer than ${MAX_FILTER_LENGTH} characters.`);
+  if (text.length > MAX_FILTER_LENGTH)
+    throw graphErrors.badRequest(`Invalid filter clause: the expression is longer than ${MAX_FILTER_LENGTH} characters.`);
   const node = new Parser(tokenize(text)).parse();
   for (const path of paths(node)) {
     if (!filterable.some((f) => f.toLowerCase() === path.toLowerCase())) {
-      throw graphErrors.unsupportedQuery(`Unsupported or invalid query filter clause specified for property '${path}' of resource '${resource}'.`);
+      throw graphErrors.unsupportedQuery(
+        `Unsupported or invalid query filter clause specified for property '${path}' of resource '${resource}'.`,
+      );
     }
   }
   // Property names are case-insensitive in OData queries: map them to the resource's spelling.
   const canonical = (p: string) => filterable.find((f) => f.toLowerCase() === p.toLowerCase())!;
   const fix = (n: Node): Node => {
     switch (n.op) {
-      case 'and': case 'or': return { ...n, left: fix(n.left), right: fix(n.right) };
-      case 'not': return { ...n, expr: fix(n.expr) };
-      default: return { ...n, path: canonical(n.path) } as Node;
+      case 'and':
+      case 'or':
+        return { ...n, left: fix(n.left), right: fix(n.right) };
+      case 'not':
+        return { ...n, expr: fix(n.expr) };
+      default:
+        return { ...n, path: canonical(n.path) } as Node;
     }
   };
   return compile(fix(node));
@@ -212,11 +276,17 @@ export interface ListQuery {
 }
 
 /** Reads the query options of a list request. */
-export function listQuery(query: Record<string, unknown>, headers: Record<string, unknown>, resource: string, filterable: string[]): ListQuery {
+export function listQuery(
+  query: Record<string, unknown>,
+  headers: Record<string, unknown>,
+  resource: string,
+  filterable: string[],
+): ListQuery {
   const str = (k: string) => (typeof query[k] === 'string' ? (query[k] as string) : undefined);
   const topText = str('$top');
   const top = topText === undefined ? 100 : Number(topText);
-  if (!Number.isInteger(top) || top < 1 || top > 999) throw graphErrors.badRequest(`Invalid page size specified: '${topText}'. Must be between 1 and 999 inclusive.`);
+  if (!Number.isInteger(top) || top < 1 || top > 999)
+    throw graphErrors.badRequest(`Invalid page size specified: '${topText}'. Must be between 1 and 999 inclusive.`);
   let skip = 0;
   const token = str('$skiptoken');
   if (token) {
@@ -227,7 +297,11 @@ export function listQuery(query: Record<string, unknown>, headers: Record<string
   if (count && String(headers.consistencylevel ?? '').toLowerCase() !== 'eventual') {
     throw graphErrors.badRequest("$count is only supported with the header 'ConsistencyLevel: eventual'.");
   }
-  const select = str('$select')?.split(',').map((s) => s.trim()).filter(Boolean) ?? null;
+  const select =
+    str('$select')
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? null;
   return { filter: parseFilter(str('$filter'), resource, filterable), select, top, skip, count };
 }
 

@@ -47,7 +47,11 @@ export async function clientTenant(req: TokenRequest, clientId: string): Promise
 }
 
 /** Looks the client up in a tenant (the app registration, or a service principal of a first-party app). */
-export async function findClient(services: IdentityServices, tenant: Tenant, clientId: string): Promise<{ app: Application; sp: ServicePrincipal | null }> {
+export async function findClient(
+  services: IdentityServices,
+  tenant: Tenant,
+  clientId: string,
+): Promise<{ app: Application; sp: ServicePrincipal | null }> {
   const app = await services.store.findApplicationByAppId(tenant.id, clientId);
   if (!app) throw aad.appNotFound(clientId, tenant.defaultDomain);
   const sp = await services.store.findServicePrincipalByAppId(tenant.id, clientId);
@@ -65,10 +69,19 @@ const verifiedSecrets = new Map<string, number>();
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
 
-async function checkSecret(services: IdentityServices, tenant: Tenant, app: Application, sp: ServicePrincipal | null, secret: string): Promise<void> {
+async function checkSecret(
+  services: IdentityServices,
+  tenant: Tenant,
+  app: Application,
+  sp: ServicePrincipal | null,
+  secret: string,
+): Promise<void> {
   const now = services.clock.now();
   // Secrets live on the application, or on its service principal (`az ad sp credential reset`).
-  const owned = [...(await services.store.listPasswordCredentials(tenant.id, app.id)), ...(sp ? await services.store.listPasswordCredentials(tenant.id, sp.id) : [])];
+  const owned = [
+    ...(await services.store.listPasswordCredentials(tenant.id, app.id)),
+    ...(sp ? await services.store.listPasswordCredentials(tenant.id, sp.id) : []),
+  ];
   const creds = owned.filter((c) => c.startDateTime <= now + 60_000 && c.endDateTime > now);
   for (const c of creds) {
     const key = hmacBase64Url(services.formKey, `${tenant.id}|${app.id}|${c.keyId}|${secret}`);
@@ -133,7 +146,8 @@ async function checkCertificateAssertion(req: TokenRequest, tenant: Tenant, app:
     throw aad.assertionInvalid(err instanceof JwtError ? err.message : 'The signature could not be checked.');
   }
   const p = jwt.payload;
-  if (p.iss !== app.appId || p.sub !== app.appId) throw aad.assertionInvalid("The assertion's 'iss' and 'sub' claims must both be the client id.");
+  if (p.iss !== app.appId || p.sub !== app.appId)
+    throw aad.assertionInvalid("The assertion's 'iss' and 'sub' claims must both be the client id.");
   const auds = (Array.isArray(p.aud) ? p.aud : [p.aud]).map((a) => String(a).toLowerCase());
   const accepted = acceptedAudiences(req, tenant);
   if (!auds.some((a) => accepted.has(a))) throw aad.assertionAudience(auds.join(', '));
@@ -158,7 +172,11 @@ async function checkFederatedAssertion(req: TokenRequest, tenant: Tenant, app: A
  * Authenticates the client of a token request in `tenant`. Confidential grants pass
  * `requireConfidential`; user grants accept a public client with no credential.
  */
-export async function authenticateClient(req: TokenRequest, tenant: Tenant, opts: { requireConfidential: boolean }): Promise<AuthenticatedClient> {
+export async function authenticateClient(
+  req: TokenRequest,
+  tenant: Tenant,
+  opts: { requireConfidential: boolean },
+): Promise<AuthenticatedClient> {
   const { clientId, secret } = clientCredentials(req);
   if (!clientId) throw aad.missingParameter('client_id');
   const { app, sp } = await findClient(req.services, tenant, clientId.toLowerCase());
@@ -169,7 +187,8 @@ export async function authenticateClient(req: TokenRequest, tenant: Tenant, opts
     return { app, sp, tenant, authMethod: 1 };
   }
   if (assertion !== undefined) {
-    if (req.params.get('client_assertion_type') !== JWT_BEARER_ASSERTION) throw aad.malformed(`client_assertion_type must be '${JWT_BEARER_ASSERTION}'.`);
+    if (req.params.get('client_assertion_type') !== JWT_BEARER_ASSERTION)
+      throw aad.malformed(`client_assertion_type must be '${JWT_BEARER_ASSERTION}'.`);
     let jwt: DecodedJwt;
     try {
       jwt = decodeJwt(assertion);
@@ -187,9 +206,11 @@ export async function authenticateClient(req: TokenRequest, tenant: Tenant, opts
   return { app, sp, tenant, authMethod: 0 };
 }
 
-
 /** For a tenant-less authority: the tenant a non-first-party app is registered in (null for first-party apps). */
-export async function findHomeTenantForClient(services: IdentityServices, clientId: string): Promise<{ tenant: Tenant | null; client: Application | null }> {
+export async function findHomeTenantForClient(
+  services: IdentityServices,
+  clientId: string,
+): Promise<{ tenant: Tenant | null; client: Application | null }> {
   if (firstPartyApp(clientId)) return { tenant: null, client: null };
   for (const tenant of await services.store.listTenants()) {
     const app = await services.store.findApplicationByAppId(tenant.id, clientId);

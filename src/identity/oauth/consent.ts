@@ -19,27 +19,48 @@ export async function isGlobalAdministrator(services: IdentityServices, tenantId
  * Creates the client's service principal in the tenant when it has none yet, as Entra does.
  */
 export async function grantConsent(
-  services: IdentityServices, tenantId: string, client: Application, resource: Resource, scopes: string[], principalId: string | null,
+  services: IdentityServices,
+  tenantId: string,
+  client: Application,
+  resource: Resource,
+  scopes: string[],
+  principalId: string | null,
 ): Promise<OAuth2PermissionGrant> {
   return services.store.transaction(async (store) => {
     let sp: ServicePrincipal | null = await store.findServicePrincipalByAppId(tenantId, client.appId);
     if (!sp) {
       sp = {
-        tenantId, id: newId(), appId: client.appId, displayName: client.displayName, accountEnabled: true,
-        servicePrincipalNames: [client.appId, ...client.identifierUris], appRoleAssignmentRequired: false, createdAt: services.clock.now(),
+        tenantId,
+        id: newId(),
+        appId: client.appId,
+        displayName: client.displayName,
+        accountEnabled: true,
+        servicePrincipalNames: [client.appId, ...client.identifierUris],
+        appRoleAssignmentRequired: false,
+        createdAt: services.clock.now(),
       };
       await store.createServicePrincipal(sp);
     }
     const consentType = principalId ? 'Principal' : 'AllPrincipals';
-    const existing = (await store.listOAuth2PermissionGrants(tenantId, { clientId: sp.id, resourceId: resource.sp.id }))
-      .find((g) => g.consentType === consentType && (g.principalId ?? null) === principalId);
+    const existing = (await store.listOAuth2PermissionGrants(tenantId, { clientId: sp.id, resourceId: resource.sp.id })).find(
+      (g) => g.consentType === consentType && (g.principalId ?? null) === principalId,
+    );
     if (existing) {
       const updated = await store.updateOAuth2PermissionGrant(tenantId, existing.id, (g) => ({
-        ...g, scope: [...new Set([...g.scope.split(/\s+/).filter(Boolean), ...scopes])].join(' '),
+        ...g,
+        scope: [...new Set([...g.scope.split(/\s+/).filter(Boolean), ...scopes])].join(' '),
       }));
       return updated!;
     }
-    const grant: OAuth2PermissionGrant = { tenantId, id: newId(), clientId: sp.id, resourceId: resource.sp.id, consentType, principalId, scope: scopes.join(' ') };
+    const grant: OAuth2PermissionGrant = {
+      tenantId,
+      id: newId(),
+      clientId: sp.id,
+      resourceId: resource.sp.id,
+      consentType,
+      principalId,
+      scope: scopes.join(' '),
+    };
     await store.createOAuth2PermissionGrant(grant);
     return grant;
   });

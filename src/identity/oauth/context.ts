@@ -15,7 +15,12 @@ export interface RateLimits {
   windowMs: number;
 }
 
-export const DEFAULT_RATE_LIMITS: RateLimits = { passwordPerAccount: 10, passwordPerAddress: 60, userCodePerAddress: 30, windowMs: 15 * 60 * 1000 };
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  passwordPerAccount: 10,
+  passwordPerAddress: 60,
+  userCodePerAddress: 30,
+  windowMs: 15 * 60 * 1000,
+};
 
 /** Everything the identity endpoints need, built once at start-up. */
 export interface IdentityServices {

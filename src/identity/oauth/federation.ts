@@ -29,10 +29,16 @@ async function getJson(url: string, extraCaPem?: string): Promise<unknown> {
     const req = request(url, { headers: { accept: 'application/json' }, ca, timeout: 10_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
+      res.on('data', (d: string) => {
+        text += d;
+      });
       res.on('end', () => {
         if ((res.statusCode ?? 500) >= 300) return reject(new Error(`${url} answered HTTP ${res.statusCode}`));
-        try { resolve(JSON.parse(text)); } catch { reject(new Error(`${url} did not answer JSON`)); }
+        try {
+          resolve(JSON.parse(text));
+        } catch {
+          reject(new Error(`${url} did not answer JSON`));
+        }
       });
     });
     req.on('timeout', () => req.destroy(new Error(`${url} did not answer within 10 s`)));
@@ -42,12 +48,15 @@ async function getJson(url: string, extraCaPem?: string): Promise<unknown> {
 }
 
 async function fetchKeys(issuer: string, extraCaPem?: string): Promise<IssuerKeys> {
-  const config = (await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, extraCaPem)) as { jwks_uri?: unknown } | null;
+  const config = (await getJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, extraCaPem)) as {
+    jwks_uri?: unknown;
+  } | null;
   if (typeof config?.jwks_uri !== 'string') throw new Error(`the OpenID configuration of ${issuer} has no jwks_uri`);
   const jwks = (await getJson(config.jwks_uri, extraCaPem)) as { keys?: unknown } | null;
   const keys = new Map<string, KeyObject>();
   for (const jwk of Array.isArray(jwks?.keys) ? (jwks.keys as Record<string, unknown>[]) : []) {
-    if (jwk?.kty === 'RSA' && typeof jwk.n === 'string' && typeof jwk.e === 'string') keys.set(String(jwk.kid ?? ''), publicKeyFromJwk({ kty: 'RSA', n: jwk.n, e: jwk.e }));
+    if (jwk?.kty === 'RSA' && typeof jwk.n === 'string' && typeof jwk.e === 'string')
+      keys.set(String(jwk.kid ?? ''), publicKeyFromJwk({ kty: 'RSA', n: jwk.n, e: jwk.e }));
   }
   return { keys, fetchedAt: Date.now() };
 }
@@ -63,7 +72,8 @@ export async function federatedSigningKey(issuer: string, kid: unknown, extraCaP
       entry = await fetchKeys(issuer, extraCaPem);
       cache.set(issuer, entry);
     } catch (err) {
-      if (!entry) throw new Error(`the signing keys of the issuer ${issuer} could not be fetched: ${(err as Error).message}`, { cause: err });
+      if (!entry)
+        throw new Error(`the signing keys of the issuer ${issuer} could not be fetched: ${(err as Error).message}`, { cause: err });
     }
   }
   const key = entry!.keys.get(id) ?? (entry!.keys.size === 1 && !kid ? [...entry!.keys.values()][0] : undefined);

@@ -2,7 +2,13 @@ import { newId, randomToken, sha256Hex } from '../../shared/crypto.js';
 import type { Application, GroupMembershipClaims, ServicePrincipal, Tenant, User } from '../../store/index.js';
 import { aad } from '../errors.js';
 import {
-  accessTokenClaims, clientInfo, GROUP_OVERAGE_LIMIT, idTokenClaims, signToken, type GroupClaims, type UserSubject,
+  accessTokenClaims,
+  clientInfo,
+  GROUP_OVERAGE_LIMIT,
+  idTokenClaims,
+  signToken,
+  type GroupClaims,
+  type UserSubject,
 } from '../tokens/claims.js';
 import type { AuthenticatedClient } from './client-auth.js';
 import type { IdentityServices, TokenRequest } from './context.js';
@@ -18,8 +24,11 @@ export type TokenResponseBody = Record<string, string | number>;
 
 /** Groups and directory roles for the token, per the application's `groupMembershipClaims`. */
 export async function groupClaimsFor(
-  services: IdentityServices, tenantId: string, principal: { id: string; kind: 'user' | 'servicePrincipal'; member: boolean },
-  setting: GroupMembershipClaims | null, origin: string,
+  services: IdentityServices,
+  tenantId: string,
+  principal: { id: string; kind: 'user' | 'servicePrincipal'; member: boolean },
+  setting: GroupMembershipClaims | null,
+  origin: string,
 ): Promise<GroupClaims> {
   if (!setting || setting === 'None') return {};
   const claims: GroupClaims = {};
@@ -51,7 +60,8 @@ export async function groupClaimsFor(
 export function popConfirmation(req: TokenRequest): { cnf: Record<string, string> } | null {
   const tokenType = req.params.get('token_type');
   if (tokenType === undefined || tokenType.toLowerCase() === 'bearer') return null;
-  if (tokenType.toLowerCase() !== 'pop') throw aad.malformed(`The token_type '${tokenType.slice(0, 40)}' is not supported: use 'pop' (with req_cnf) or leave it out.`);
+  if (tokenType.toLowerCase() !== 'pop')
+    throw aad.malformed(`The token_type '${tokenType.slice(0, 40)}' is not supported: use 'pop' (with req_cnf) or leave it out.`);
   const reqCnf = req.params.get('req_cnf');
   if (!reqCnf) throw aad.missingParameter('req_cnf');
   let value: unknown;
@@ -59,13 +69,14 @@ export function popConfirmation(req: TokenRequest): { cnf: Record<string, string
     if (!/^[A-Za-z0-9_-]{1,1024}$/.test(reqCnf)) throw new Error('not base64url');
     value = JSON.parse(Buffer.from(reqCnf, 'base64url').toString('utf8'));
   } catch {
-    throw aad.malformed("The req_cnf parameter must be the base64url encoding of a JSON object such as {\"kid\":\"<key thumbprint>\"}.");
+    throw aad.malformed('The req_cnf parameter must be the base64url encoding of a JSON object such as {"kid":"<key thumbprint>"}.');
   }
   const o = value as Record<string, unknown>;
   if (!o || typeof o !== 'object' || Array.isArray(o) || typeof o.kid !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(o.kid)) {
-    throw aad.malformed("The req_cnf parameter must name the key by its SHA-256 JWK thumbprint: {\"kid\":\"<43 base64url characters>\"}.");
+    throw aad.malformed('The req_cnf parameter must name the key by its SHA-256 JWK thumbprint: {"kid":"<43 base64url characters>"}.');
   }
-  if (o.xms_ksl !== undefined && (typeof o.xms_ksl !== 'string' || !/^[a-z]{1,8}$/.test(o.xms_ksl))) throw aad.malformed("The req_cnf parameter's xms_ksl must be a short key-storage name such as 'sw'.");
+  if (o.xms_ksl !== undefined && (typeof o.xms_ksl !== 'string' || !/^[a-z]{1,8}$/.test(o.xms_ksl)))
+    throw aad.malformed("The req_cnf parameter's xms_ksl must be a short key-storage name such as 'sw'.");
   return { cnf: { kid: o.kid, ...(typeof o.xms_ksl === 'string' ? { xms_ksl: o.xms_ksl } : {}) } };
 }
 
@@ -87,14 +98,35 @@ export async function issueAppToken(req: TokenRequest, client: AuthenticatedClie
   const sp: ServicePrincipal | null = client.sp;
   if (!sp) throw aad.appNotFound(client.app.appId, tenant.defaultDomain);
   const roles = await applicationRoles(services, tenant.id, sp.id, resource);
-  const groupClaims = await groupClaimsFor(services, tenant.id, { id: sp.id, kind: 'servicePrincipal', member: false }, resource.app.groupMembershipClaims, req.origin);
+  const groupClaims = await groupClaimsFor(
+    services,
+    tenant.id,
+    { id: sp.id, kind: 'servicePrincipal', member: false },
+    resource.app.groupMembershipClaims,
+    req.origin,
+  );
   const { expiresIn } = lifetime(services);
   const claims = accessTokenClaims({
     subject: { kind: 'app', tenantId: tenant.id, servicePrincipal: sp, roles, groupClaims },
-    audience: resource.audience, resource: resource.app, client: { appId: client.app.appId, authMethod: client.authMethod },
-    origin: req.origin, lifetimeSeconds: expiresIn, now: services.clock.now(), extra: pop ?? undefined,
+    audience: resource.audience,
+    resource: resource.app,
+    client: { appId: client.app.appId, authMethod: client.authMethod },
+    origin: req.origin,
+    lifetimeSeconds: expiresIn,
+    now: services.clock.now(),
+    extra: pop ?? undefined,
   });
-  return withV1Fields(req, { token_type: pop ? 'pop' : 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: signToken(services.keys, claims) }, resource.audience, expiresIn);
+  return withV1Fields(
+    req,
+    {
+      token_type: pop ? 'pop' : 'Bearer',
+      expires_in: expiresIn,
+      ext_expires_in: expiresIn,
+      access_token: signToken(services.keys, claims),
+    },
+    resource.audience,
+    expiresIn,
+  );
 }
 
 function withV1Fields(req: TokenRequest, body: TokenResponseBody, resource: string, expiresIn: number): TokenResponseBody {
@@ -121,8 +153,18 @@ export interface UserGrant {
 }
 
 /** The client's and the resource's view of consent: the scopes granted, or a consent_required error. */
-export async function consentedScopes(services: IdentityServices, tenantId: string, client: { app: Application; sp: ServicePrincipal | null }, scope: ParsedScope, user: User) {
-  const resource = await resolveResource(services, await mustTenant(services, tenantId), scope.resourceId ?? '00000003-0000-0000-c000-000000000000');
+export async function consentedScopes(
+  services: IdentityServices,
+  tenantId: string,
+  client: { app: Application; sp: ServicePrincipal | null },
+  scope: ParsedScope,
+  user: User,
+) {
+  const resource = await resolveResource(
+    services,
+    await mustTenant(services, tenantId),
+    scope.resourceId ?? '00000003-0000-0000-c000-000000000000',
+  );
   const values = scope.resourceId ? scope.values : ['User.Read'];
   const granted = await delegatedScopes(services, tenantId, client, resource, values, user);
   return { resource, granted };
@@ -141,29 +183,71 @@ export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Prom
   const pop = popConfirmation(req);
   const { resource, granted } = await consentedScopes(services, tenant.id, client, scope, user);
   if (!granted) throw aad.consentRequired(client.app.appId, client.app.displayName);
-  const groupClaims = await groupClaimsFor(services, tenant.id, { id: user.id, kind: 'user', member: user.userType === 'Member' }, resource.app.groupMembershipClaims, req.origin);
-  const subject: UserSubject = { kind: 'user', tenantId: tenant.id, user, home, scp: granted.join(' '), amr: grant.amr, authTime: grant.authTime, groupClaims };
+  const groupClaims = await groupClaimsFor(
+    services,
+    tenant.id,
+    { id: user.id, kind: 'user', member: user.userType === 'Member' },
+    resource.app.groupMembershipClaims,
+    req.origin,
+  );
+  const subject: UserSubject = {
+    kind: 'user',
+    tenantId: tenant.id,
+    user,
+    home,
+    scp: granted.join(' '),
+    amr: grant.amr,
+    authTime: grant.authTime,
+    groupClaims,
+  };
   const now = services.clock.now();
   const { expiresIn } = lifetime(services);
-  const accessToken = signToken(services.keys, accessTokenClaims({
-    subject, audience: resource.audience, resource: resource.app, client: { appId: client.app.appId, authMethod: client.authMethod },
-    origin: req.origin, ipaddr: req.ip, lifetimeSeconds: expiresIn, now, extra: pop ?? undefined,
-  }));
+  const accessToken = signToken(
+    services.keys,
+    accessTokenClaims({
+      subject,
+      audience: resource.audience,
+      resource: resource.app,
+      client: { appId: client.app.appId, authMethod: client.authMethod },
+      origin: req.origin,
+      ipaddr: req.ip,
+      lifetimeSeconds: expiresIn,
+      now,
+      extra: pop ?? undefined,
+    }),
+  );
   await grant.commit?.();
   const body: TokenResponseBody = {
     token_type: pop ? 'pop' : 'Bearer',
     scope: (scope.requested.length ? scope.requested : ['openid', 'profile', 'User.Read']).join(' '),
-    expires_in: expiresIn, ext_expires_in: expiresIn, access_token: accessToken,
+    expires_in: expiresIn,
+    ext_expires_in: expiresIn,
+    access_token: accessToken,
   };
   if (scope.oidc.has('offline_access') || grant.alwaysRefresh || req.version === 1) {
     body.refresh_token = await issueRefreshToken(req, grant);
   }
   if (scope.oidc.has('openid') || req.version === 1) {
-    const idGroups = await groupClaimsFor(services, tenant.id, { id: user.id, kind: 'user', member: user.userType === 'Member' }, client.app.groupMembershipClaims, req.origin);
-    body.id_token = signToken(services.keys, idTokenClaims({
-      subject, clientAppId: client.app.appId, origin: req.origin, nonce: grant.nonce, version: req.version,
-      lifetimeSeconds: ID_TOKEN_LIFETIME_S, now, groupClaims: idGroups,
-    }));
+    const idGroups = await groupClaimsFor(
+      services,
+      tenant.id,
+      { id: user.id, kind: 'user', member: user.userType === 'Member' },
+      client.app.groupMembershipClaims,
+      req.origin,
+    );
+    body.id_token = signToken(
+      services.keys,
+      idTokenClaims({
+        subject,
+        clientAppId: client.app.appId,
+        origin: req.origin,
+        nonce: grant.nonce,
+        version: req.version,
+        lifetimeSeconds: ID_TOKEN_LIFETIME_S,
+        now,
+        groupClaims: idGroups,
+      }),
+    );
   }
   if (req.params.get('client_info') === '1' || req.version === 2) body.client_info = clientInfo(home);
   return withV1Fields(req, body, resource.audience, expiresIn);
@@ -174,10 +258,16 @@ async function issueRefreshToken(req: TokenRequest, grant: UserGrant): Promise<s
   const token = `1.${randomToken(48)}`;
   const now = services.clock.now();
   await services.store.createRefreshToken({
-    tokenHash: sha256Hex(token), familyId: grant.familyId ?? newId(), tenantId: grant.home.tenantId,
-    clientId: grant.client.app.appId, userId: grant.home.id, scope: grant.scope.requested.join(' '),
-    createdAt: now, expiresAt: now + REFRESH_LIFETIME_MS, rotatedAt: null, revokedAt: null,
+    tokenHash: sha256Hex(token),
+    familyId: grant.familyId ?? newId(),
+    tenantId: grant.home.tenantId,
+    clientId: grant.client.app.appId,
+    userId: grant.home.id,
+    scope: grant.scope.requested.join(' '),
+    createdAt: now,
+    expiresAt: now + REFRESH_LIFETIME_MS,
+    rotatedAt: null,
+    revokedAt: null,
   });
   return token;
 }
-

@@ -25,9 +25,16 @@ function sameLoopbackUri(registered: string, uri: string): boolean {
   if (!r || !u) return false;
   // WHATWG parsing drops tabs and newlines, so the raw text must be clean too before ignoring the port.
   if (/[\s\\]/.test(uri) || u.username || u.password || r.username || r.password) return false;
-  return (r.protocol === 'http:' || r.protocol === 'https:') && u.protocol === r.protocol
-    && LOOPBACK.has(r.hostname) && u.hostname === r.hostname
-    && u.pathname === r.pathname && u.search === r.search && !u.hash && !r.hash;
+  return (
+    (r.protocol === 'http:' || r.protocol === 'https:') &&
+    u.protocol === r.protocol &&
+    LOOPBACK.has(r.hostname) &&
+    u.hostname === r.hostname &&
+    u.pathname === r.pathname &&
+    u.search === r.search &&
+    !u.hash &&
+    !r.hash
+  );
 }
 
 function matches(registered: string, uri: string): boolean {
@@ -35,7 +42,10 @@ function matches(registered: string, uri: string): boolean {
 }
 
 /** The platform `uri` is registered under for the app, or null when it is not registered. */
-export function matchRedirectUri(app: Pick<Application, 'publicClientRedirectUris' | 'webRedirectUris'>, uri: string): RedirectPlatform | null {
+export function matchRedirectUri(
+  app: Pick<Application, 'publicClientRedirectUris' | 'webRedirectUris'>,
+  uri: string,
+): RedirectPlatform | null {
   if (app.publicClientRedirectUris.some((r) => matches(r, uri))) return 'public';
   if (app.webRedirectUris.some((r) => matches(r, uri))) return 'web';
   return null;

@@ -3,7 +3,10 @@ import type { FastifyReply } from 'fastify';
 import { AadError } from '../errors.js';
 
 function timestamp(now: Date): string {
-  return now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return now
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** The one place AADSTS errors take Entra's JSON shape. */

@@ -53,9 +53,13 @@ function openIdConfiguration(origin: string, segment: string, tenant: Tenant | n
   const adfs = segment.toLowerCase() === 'adfs';
   const base = `${origin}/${adfs ? 'adfs' : t}`;
   const oauth = adfs ? `${base}/oauth2` : version === 2 ? `${base}/oauth2/v2.0` : `${base}/oauth2`;
-  const issuer = adfs ? `${origin}/adfs`
-    : version === 2 ? `${origin}/${tenant?.id ?? '{tenantid}'}/v2.0`
-      : tenant ? v1Issuer(tenant.id) : 'https://sts.windows.net/{tenantid}/';
+  const issuer = adfs
+    ? `${origin}/adfs`
+    : version === 2
+      ? `${origin}/${tenant?.id ?? '{tenantid}'}/v2.0`
+      : tenant
+        ? v1Issuer(tenant.id)
+        : 'https://sts.windows.net/{tenantid}/';
   return {
     token_endpoint: adfs ? `${oauth}/token/` : `${oauth}/token`,
     token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
@@ -74,8 +78,35 @@ function openIdConfiguration(origin: string, segment: string, tenant: Tenant | n
     frontchannel_logout_supported: true,
     end_session_endpoint: `${oauth}/logout`,
     code_challenge_methods_supported: ['S256'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'password', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
-    claims_supported: ['sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+    grant_types_supported: [
+      'authorization_code',
+      'refresh_token',
+      'client_credentials',
+      'password',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    ],
+    claims_supported: [
+      'sub',
+      'iss',
+      'cloud_instance_name',
+      'cloud_instance_host_name',
+      'cloud_graph_host_name',
+      'msgraph_host',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'acr',
+      'nonce',
+      'preferred_username',
+      'name',
+      'tid',
+      'ver',
+      'at_hash',
+      'c_hash',
+      'email',
+    ],
     tenant_region_scope: 'WW',
     cloud_instance_name: 'microsoftonline.com',
     cloud_graph_host_name: 'graph.windows.net',
@@ -89,7 +120,8 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
   const grants = grantHandlers(verifier);
 
   /** Runs a handler and answers AADSTS errors in Entra's shape. */
-  const aadEndpoint = (handler: (req: FastifyRequest, reply: FastifyReply, params: Params) => Promise<unknown>) =>
+  const aadEndpoint =
+    (handler: (req: FastifyRequest, reply: FastifyReply, params: Params) => Promise<unknown>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       let params: Params | undefined;
       try {
@@ -101,61 +133,90 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
       }
     };
 
-  const token = (version: 1 | 2) => aadEndpoint(async (req, reply, params) => {
-    const { tenant: segment } = req.params as { tenant: string };
-    const tenant = await tenantOfSegment(services, segment);
-    const grantType = params.require('grant_type');
-    const handler = grants.get(grantType);
-    if (!handler) throw aad.unsupportedGrant(grantType);
-    const origin = edge.originOf(req);
-    const tokenRequest: TokenRequest = {
-      services, params, tenantSegment: segment, tenant, version: segment.toLowerCase() === 'adfs' ? 1 : version, origin,
-      tokenUrl: `${origin}${req.url.split('?')[0]!.replace(/\/$/, '')}`, ip: req.ip, authorization: req.headers.authorization,
-      apiVersion: version === 1 ? apiVersionOf(req) : undefined,
-    };
-    let body: unknown;
-    try {
-      body = await handler(tokenRequest);
-    } catch (error) {
-      services.signInLog?.recordToken(tokenRequest, grantType, { error });
-      throw error;
-    }
-    services.signInLog?.recordToken(tokenRequest, grantType, { body });
-    return reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache').type('application/json; charset=utf-8').send(body);
-  });
+  const token = (version: 1 | 2) =>
+    aadEndpoint(async (req, reply, params) => {
+      const { tenant: segment } = req.params as { tenant: string };
+      const tenant = await tenantOfSegment(services, segment);
+      const grantType = params.require('grant_type');
+      const handler = grants.get(grantType);
+      if (!handler) throw aad.unsupportedGrant(grantType);
+      const origin = edge.originOf(req);
+      const tokenRequest: TokenRequest = {
+        services,
+        params,
+        tenantSegment: segment,
+        tenant,
+        version: segment.toLowerCase() === 'adfs' ? 1 : version,
+        origin,
+        tokenUrl: `${origin}${req.url.split('?')[0]!.replace(/\/$/, '')}`,
+        ip: req.ip,
+        authorization: req.headers.authorization,
+        apiVersion: version === 1 ? apiVersionOf(req) : undefined,
+      };
+      let body: unknown;
+      try {
+        body = await handler(tokenRequest);
+      } catch (error) {
+        services.signInLog?.recordToken(tokenRequest, grantType, { error });
+        throw error;
+      }
+      services.signInLog?.recordToken(tokenRequest, grantType, { body });
+      return reply
+        .header('cache-control', 'no-store, no-cache')
+        .header('pragma', 'no-cache')
+        .type('application/json; charset=utf-8')
+        .send(body);
+    });
 
-  const deviceCode = (version: 1 | 2) => aadEndpoint(async (req, reply, params) => {
-    const { tenant: segment } = req.params as { tenant: string };
-    const tenant = await tenantOfSegment(services, segment);
-    const origin = edge.originOf(req);
-    const fakeRequest = { params, authorization: undefined } as unknown as TokenRequest;
-    const clientId = clientCredentials(fakeRequest).clientId?.toLowerCase();
-    if (!clientId) throw aad.missingParameter('client_id');
-    if (tenant) {
-      if (!(await services.store.findApplicationByAppId(tenant.id, clientId))) throw aad.appNotFound(clientId, tenant.defaultDomain);
-    } else {
-      await findHomeTenantForClient(services, clientId);
-    }
-    const resource = params.get('resource');
-    const scopeText = params.get('scope') ?? (resource ? `${version === 1 ? v1Resource(resource, apiVersionOf(req)) : resource}/.default openid profile offline_access` : undefined);
-    if (!scopeText) throw aad.missingParameter('scope');
-    parseScope(scopeText);
-    const code = randomToken(48);
-    const user = userCode();
-    const now = services.clock.now();
-    await services.store.createDeviceCode({
-      deviceCodeHash: sha256Hex(code), userCode: user, requestTenant: segment, clientId, scope: scopeText, status: 'pending',
-      tenantId: null, userId: null, createdAt: now, expiresAt: now + services.deviceCodeLifetime * 1000,
-      interval: services.devicePollInterval, lastPolledAt: null,
+  const deviceCode = (version: 1 | 2) =>
+    aadEndpoint(async (req, reply, params) => {
+      const { tenant: segment } = req.params as { tenant: string };
+      const tenant = await tenantOfSegment(services, segment);
+      const origin = edge.originOf(req);
+      const fakeRequest = { params, authorization: undefined } as unknown as TokenRequest;
+      const clientId = clientCredentials(fakeRequest).clientId?.toLowerCase();
+      if (!clientId) throw aad.missingParameter('client_id');
+      if (tenant) {
+        if (!(await services.store.findApplicationByAppId(tenant.id, clientId))) throw aad.appNotFound(clientId, tenant.defaultDomain);
+      } else {
+        await findHomeTenantForClient(services, clientId);
+      }
+      const resource = params.get('resource');
+      const scopeText =
+        params.get('scope') ??
+        (resource
+          ? `${version === 1 ? v1Resource(resource, apiVersionOf(req)) : resource}/.default openid profile offline_access`
+          : undefined);
+      if (!scopeText) throw aad.missingParameter('scope');
+      parseScope(scopeText);
+      const code = randomToken(48);
+      const user = userCode();
+      const now = services.clock.now();
+      await services.store.createDeviceCode({
+        deviceCodeHash: sha256Hex(code),
+        userCode: user,
+        requestTenant: segment,
+        clientId,
+        scope: scopeText,
+        status: 'pending',
+        tenantId: null,
+        userId: null,
+        createdAt: now,
+        expiresAt: now + services.deviceCodeLifetime * 1000,
+        interval: services.devicePollInterval,
+        lastPolledAt: null,
+      });
+      const verificationUri = `${origin}/devicelogin`;
+      return reply.header('cache-control', 'no-store, no-cache').send({
+        user_code: user,
+        device_code: code,
+        verification_uri: verificationUri,
+        ...(version === 1 ? { verification_url: verificationUri } : {}),
+        expires_in: services.deviceCodeLifetime,
+        interval: services.devicePollInterval,
+        message: `To sign in, use a web browser to open the page ${verificationUri} and enter the code ${user} to authenticate.`,
+      });
     });
-    const verificationUri = `${origin}/devicelogin`;
-    return reply.header('cache-control', 'no-store, no-cache').send({
-      user_code: user, device_code: code, verification_uri: verificationUri,
-      ...(version === 1 ? { verification_url: verificationUri } : {}),
-      expires_in: services.deviceCodeLifetime, interval: services.devicePollInterval,
-      message: `To sign in, use a web browser to open the page ${verificationUri} and enter the code ${user} to authenticate.`,
-    });
-  });
 
   for (const prefix of ['/:tenant/oauth2/v2.0', '/:tenant/oauth2']) {
     const version = prefix.includes('v2.0') ? 2 : 1;
@@ -163,22 +224,29 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
     app.post(`${prefix}/devicecode`, deviceCode(version));
   }
 
-  const discovery = (version: 1 | 2) => aadEndpoint(async (req, reply) => {
-    const { tenant: segment } = req.params as { tenant: string };
-    const tenant = await tenantOfSegment(services, segment);
-    return reply.header('cache-control', 'max-age=86400, private').header('access-control-allow-origin', '*')
-      .send(openIdConfiguration(edge.originOf(req), segment, tenant, version));
-  });
+  const discovery = (version: 1 | 2) =>
+    aadEndpoint(async (req, reply) => {
+      const { tenant: segment } = req.params as { tenant: string };
+      const tenant = await tenantOfSegment(services, segment);
+      return reply
+        .header('cache-control', 'max-age=86400, private')
+        .header('access-control-allow-origin', '*')
+        .send(openIdConfiguration(edge.originOf(req), segment, tenant, version));
+    });
   app.get('/:tenant/v2.0/.well-known/openid-configuration', discovery(2));
   app.get('/:tenant/.well-known/openid-configuration', discovery(1));
 
-  const keys = (version: 1 | 2) => aadEndpoint(async (req, reply) => {
-    const { tenant: segment } = req.params as { tenant: string };
-    await tenantOfSegment(services, segment);
-    const issuer = version === 2 ? `${edge.originOf(req)}/{tenantid}/v2.0` : undefined;
-    // Short cache: new keys are published two days before they sign, so an hour is always safe.
-    return reply.header('cache-control', 'max-age=3600, public').header('access-control-allow-origin', '*').send(services.keys.jwks(issuer));
-  });
+  const keys = (version: 1 | 2) =>
+    aadEndpoint(async (req, reply) => {
+      const { tenant: segment } = req.params as { tenant: string };
+      await tenantOfSegment(services, segment);
+      const issuer = version === 2 ? `${edge.originOf(req)}/{tenantid}/v2.0` : undefined;
+      // Short cache: new keys are published two days before they sign, so an hour is always safe.
+      return reply
+        .header('cache-control', 'max-age=3600, public')
+        .header('access-control-allow-origin', '*')
+        .send(services.keys.jwks(issuer));
+    });
   app.get('/:tenant/discovery/v2.0/keys', keys(2));
   app.get('/:tenant/discovery/keys', keys(1));
 
@@ -196,7 +264,8 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
       }
     }
     return reply.send({
-      tenant_discovery_endpoint: `${origin}/${tenant}/v2.0/.well-known/openid-configuration`, 'api-version': '1.1',
+      tenant_discovery_endpoint: `${origin}/${tenant}/v2.0/.well-known/openid-configuration`,
+      'api-version': '1.1',
       metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
     });
   });
@@ -210,28 +279,54 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
       claims = await verifier.verifyAsync(header.slice(7).trim());
       if (claims.idtyp === 'app') throw new Error('an application token has no user');
     } catch (err) {
-      return reply.code(401).header('www-authenticate', `Bearer error="invalid_token", error_description="${(err as Error).message}"`).send({ error: 'invalid_token' });
+      return reply
+        .code(401)
+        .header('www-authenticate', `Bearer error="invalid_token", error_description="${(err as Error).message}"`)
+        .send({ error: 'invalid_token' });
     }
     const user = await services.store.getUser(String(claims.tid), String(claims.oid));
     if (!user) return reply.code(401).send({ error: 'invalid_token' });
     // `sub` is pairwise per client, as in the client's id_token.
-    return reply.send({ sub: pairwiseSubject(user.id, String(claims.appid ?? claims.azp)), name: user.displayName, preferred_username: user.userPrincipalName, email: user.mail ?? undefined, oid: user.id, tid: user.tenantId });
+    return reply.send({
+      sub: pairwiseSubject(user.id, String(claims.appid ?? claims.azp)),
+      name: user.displayName,
+      preferred_username: user.userPrincipalName,
+      email: user.mail ?? undefined,
+      oid: user.id,
+      tid: user.tenantId,
+    });
   });
 
   // The page an error's `error_uri` names.
   app.get('/error', async (req, reply) => {
-    const code = String((req.query as Record<string, unknown>).code ?? '').replace(/\D/g, '').slice(0, 10);
-    return reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
-      .header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer').header('x-content-type-options', 'nosniff')
-      .type('text/html; charset=utf-8').send(`<!doctype html><title>AADSTS${code}</title><h1>AADSTS${code}</h1><p>Kentra answered this request with error AADSTS${code}. The error_description of the response says what went wrong and what to do.</p>`);
+    const code = String((req.query as Record<string, unknown>).code ?? '')
+      .replace(/\D/g, '')
+      .slice(0, 10);
+    return reply
+      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'no-referrer')
+      .header('x-content-type-options', 'nosniff')
+      .type('text/html; charset=utf-8')
+      .send(
+        `<!doctype html><title>AADSTS${code}</title><h1>AADSTS${code}</h1><p>Kentra answered this request with error AADSTS${code}. The error_description of the response says what went wrong and what to do.</p>`,
+      );
   });
 
   app.get('/common/userrealm/:user', async (req, reply) => {
     const { user } = req.params as { user: string };
     const domain = user.includes('@') ? user.split('@')[1]! : user;
     const tenant = await services.store.findTenantByDomain(domain);
-    return reply.send(tenant
-      ? { ver: '1.0', account_type: 'Managed', domain_name: tenant.defaultDomain, cloud_instance_name: 'microsoftonline.com', cloud_audience_urn: 'urn:federation:MicrosoftOnline' }
-      : { ver: '1.0', account_type: 'Unknown', cloud_instance_name: 'microsoftonline.com' });
+    return reply.send(
+      tenant
+        ? {
+            ver: '1.0',
+            account_type: 'Managed',
+            domain_name: tenant.defaultDomain,
+            cloud_instance_name: 'microsoftonline.com',
+            cloud_audience_urn: 'urn:federation:MicrosoftOnline',
+          }
+        : { ver: '1.0', account_type: 'Unknown', cloud_instance_name: 'microsoftonline.com' },
+    );
   });
 }

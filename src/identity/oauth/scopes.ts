@@ -31,11 +31,13 @@ export function parseScope(scope: string): ParsedScope {
       continue;
     }
     const slash = token.lastIndexOf('/');
-    const [resource, value] = token.includes('://') || (slash > 0 && (isGuid(token.slice(0, slash)) || SPN_PREFIX.test(token)))
-      ? [token.slice(0, slash), token.slice(slash + 1)]
-      : [GRAPH_APP_ID, token];
+    const [resource, value] =
+      token.includes('://') || (slash > 0 && (isGuid(token.slice(0, slash)) || SPN_PREFIX.test(token)))
+        ? [token.slice(0, slash), token.slice(slash + 1)]
+        : [GRAPH_APP_ID, token];
     if (!value) throw aad.invalidScope(token);
-    if (resourceId !== null && resourceId !== resource && !(resource === GRAPH_APP_ID && isGraphAlias(resourceId))) throw aad.multipleResources();
+    if (resourceId !== null && resourceId !== resource && !(resource === GRAPH_APP_ID && isGraphAlias(resourceId)))
+      throw aad.multipleResources();
     resourceId ??= resource;
     values.push(value);
   }
@@ -97,7 +99,8 @@ export async function resolveResource(services: IdentityServices, tenant: Tenant
     app = await store.findApplicationByAppId(tenant.id, GRAPH_APP_ID);
   } else {
     const other = resourceId.endsWith('/') ? resourceId.replace(/\/+$/, '') : `${resourceId}/`;
-    app = (await store.findApplicationByIdentifierUri(tenant.id, resourceId)) ?? (await store.findApplicationByIdentifierUri(tenant.id, other));
+    app =
+      (await store.findApplicationByIdentifierUri(tenant.id, resourceId)) ?? (await store.findApplicationByIdentifierUri(tenant.id, other));
   }
   if (app && !app.firstParty && (firstParty || services.isOwnOrigin(resourceId))) app = null; // never a tenant app in a first-party app's place
   const sp = app ? await store.findServicePrincipalByAppId(tenant.id, app.appId) : null;
@@ -110,8 +113,12 @@ export async function resolveResource(services: IdentityServices, tenant: Tenant
  * pairs, the app itself, then consent grants. Returns null when consent is missing.
  */
 export async function delegatedScopes(
-  services: IdentityServices, tenantId: string, client: { app: Application; sp: ServicePrincipal | null },
-  resource: Resource, requested: string[], user: User,
+  services: IdentityServices,
+  tenantId: string,
+  client: { app: Application; sp: ServicePrincipal | null },
+  resource: Resource,
+  requested: string[],
+  user: User,
 ): Promise<string[] | null> {
   const all = resource.app.oauth2PermissionScopes.filter((s) => s.isEnabled).map((s) => s.value);
   let granted: string[];
@@ -122,9 +129,13 @@ export async function delegatedScopes(
     const grants = client.sp
       ? await services.store.listOAuth2PermissionGrants(tenantId, { clientId: client.sp.id, resourceId: resource.sp.id })
       : [];
-    granted = [...new Set(grants
-      .filter((g) => g.consentType === 'AllPrincipals' || g.principalId === user.id)
-      .flatMap((g) => g.scope.split(/\s+/).filter(Boolean)))];
+    granted = [
+      ...new Set(
+        grants
+          .filter((g) => g.consentType === 'AllPrincipals' || g.principalId === user.id)
+          .flatMap((g) => g.scope.split(/\s+/).filter(Boolean)),
+      ),
+    ];
   }
   const wantsDefault = requested.length === 0 || requested.some((v) => v === '.default');
   if (wantsDefault) {
@@ -140,7 +151,12 @@ export async function delegatedScopes(
 }
 
 /** The application permissions (app role values) granted to a service principal on a resource. */
-export async function applicationRoles(services: IdentityServices, tenantId: string, principalId: string, resource: Resource): Promise<string[]> {
+export async function applicationRoles(
+  services: IdentityServices,
+  tenantId: string,
+  principalId: string,
+  resource: Resource,
+): Promise<string[]> {
   const assignments = await services.store.listAppRoleAssignments(tenantId, { principalId, resourceId: resource.sp.id });
   const byId = new Map(resource.app.appRoles.map((r) => [r.id, r.value]));
   return [...new Set(assignments.map((a) => byId.get(a.appRoleId)).filter((v): v is string => !!v))];

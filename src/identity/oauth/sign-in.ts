@@ -46,7 +46,8 @@ export async function accountInTenant(services: IdentityServices, home: User, te
  * `organizations` and `adfs`: the user's home tenant is used).
  */
 export async function signInWithPassword(
-  services: IdentityServices, input: { username: string; password: string; target: Tenant | null; ip: string },
+  services: IdentityServices,
+  input: { username: string; password: string; target: Tenant | null; ip: string },
 ): Promise<SignedInUser> {
   const { rateLimits } = services;
   const username = input.username.trim();

@@ -98,28 +98,61 @@ export function accessTokenClaims(req: AccessTokenRequest): Record<string, unkno
   const claims: Record<string, unknown> = {
     aud: v2 ? req.resource.appId : req.audience,
     iss: v2 ? v2Issuer(req.origin, s.tenantId) : v1Issuer(s.tenantId),
-    iat, nbf: iat, exp: iat + req.lifetimeSeconds,
+    iat,
+    nbf: iat,
+    exp: iat + req.lifetimeSeconds,
   };
   if (s.kind === 'user') {
     const guest = s.user.userType === 'Guest';
     if (v2) {
-      Object.assign(claims, { aio: opaque(32), azp: req.client.appId, azpacr: String(req.client.authMethod), name: s.home.displayName, oid: s.user.id, preferred_username: guest ? s.home.userPrincipalName : s.user.userPrincipalName });
+      Object.assign(claims, {
+        aio: opaque(32),
+        azp: req.client.appId,
+        azpacr: String(req.client.authMethod),
+        name: s.home.displayName,
+        oid: s.user.id,
+        preferred_username: guest ? s.home.userPrincipalName : s.user.userPrincipalName,
+      });
     } else {
       Object.assign(claims, {
-        acr: '1', aio: opaque(32), amr: s.amr, appid: req.client.appId, appidacr: String(req.client.authMethod),
-        ...userNames(s), ...(req.ipaddr ? { ipaddr: req.ipaddr } : {}), oid: s.user.id,
+        acr: '1',
+        aio: opaque(32),
+        amr: s.amr,
+        appid: req.client.appId,
+        appidacr: String(req.client.authMethod),
+        ...userNames(s),
+        ...(req.ipaddr ? { ipaddr: req.ipaddr } : {}),
+        oid: s.user.id,
       });
       if (guest) claims.idp = v1Issuer(s.home.tenantId);
     }
-    Object.assign(claims, { rh: opaque(24), ...(req.userRoles?.length ? { roles: req.userRoles } : {}), scp: s.scp, sub: pairwiseSubject(s.user.id, req.resource.appId), tid: s.tenantId });
+    Object.assign(claims, {
+      rh: opaque(24),
+      ...(req.userRoles?.length ? { roles: req.userRoles } : {}),
+      scp: s.scp,
+      sub: pairwiseSubject(s.user.id, req.resource.appId),
+      tid: s.tenantId,
+    });
     Object.assign(claims, groupClaims(s.groupClaims));
   } else {
     if (v2) {
       Object.assign(claims, { aio: opaque(32), azp: req.client.appId, azpacr: String(req.client.authMethod) });
     } else {
-      Object.assign(claims, { aio: opaque(32), appid: req.client.appId, appidacr: String(req.client.authMethod), idp: v1Issuer(s.tenantId) });
+      Object.assign(claims, {
+        aio: opaque(32),
+        appid: req.client.appId,
+        appidacr: String(req.client.authMethod),
+        idp: v1Issuer(s.tenantId),
+      });
     }
-    Object.assign(claims, { idtyp: 'app', oid: s.servicePrincipal.id, rh: opaque(24), ...(s.roles.length ? { roles: s.roles } : {}), sub: s.servicePrincipal.id, tid: s.tenantId });
+    Object.assign(claims, {
+      idtyp: 'app',
+      oid: s.servicePrincipal.id,
+      rh: opaque(24),
+      ...(s.roles.length ? { roles: s.roles } : {}),
+      sub: s.servicePrincipal.id,
+      tid: s.tenantId,
+    });
     Object.assign(claims, groupClaims(s.groupClaims));
   }
   Object.assign(claims, { uti: opaque(16), ver: v2 ? '2.0' : '1.0', ...req.extra });
@@ -144,14 +177,22 @@ export function idTokenClaims(req: IdTokenRequest): Record<string, unknown> {
   const claims: Record<string, unknown> = {
     aud: req.clientAppId,
     iss: req.version === 2 ? v2Issuer(req.origin, s.tenantId) : v1Issuer(s.tenantId),
-    iat, nbf: iat, exp: iat + req.lifetimeSeconds,
+    iat,
+    nbf: iat,
+    exp: iat + req.lifetimeSeconds,
   };
   if (guest) claims.idp = v1Issuer(s.home.tenantId);
   Object.assign(claims, {
-    aio: opaque(32), auth_time: Math.floor(s.authTime / 1000), name: s.home.displayName,
-    ...(req.nonce ? { nonce: req.nonce } : {}), oid: s.user.id,
+    aio: opaque(32),
+    auth_time: Math.floor(s.authTime / 1000),
+    name: s.home.displayName,
+    ...(req.nonce ? { nonce: req.nonce } : {}),
+    oid: s.user.id,
     preferred_username: guest ? s.home.userPrincipalName : s.user.userPrincipalName,
-    rh: opaque(24), sid: opaque(16), sub: pairwiseSubject(s.user.id, req.clientAppId), tid: s.tenantId,
+    rh: opaque(24),
+    sid: opaque(16),
+    sub: pairwiseSubject(s.user.id, req.clientAppId),
+    tid: s.tenantId,
   });
   if (req.version === 1) Object.assign(claims, { amr: s.amr, ...userNames(s) });
   else if (guest) claims.email = s.home.userPrincipalName;

@@ -9,7 +9,9 @@ const DAY = 24 * 3600 * 1000;
 
 describe('signing key rotation', () => {
   const stores: Store[] = [];
-  after(async () => { for (const s of stores) await s.close(); });
+  after(async () => {
+    for (const s of stores) await s.close();
+  });
 
   it('publishes the next key before it signs, switches on schedule and keeps the old one until its tokens expire', async () => {
     const store = await openStore({ url: 'sqlite::memory:' });
@@ -37,7 +39,10 @@ describe('signing key rotation', () => {
 
     now += 1 * DAY; // past retention
     await ring.refresh();
-    assert.deepEqual(ring.jwks().keys.map((k: any) => k.kid), [second]);
+    assert.deepEqual(
+      ring.jwks().keys.map((k: any) => k.kid),
+      [second],
+    );
     assert.throws(() => verifier.verify(oldToken), /not signed by a key of this server/);
   });
 
@@ -69,7 +74,10 @@ describe('signing key rotation', () => {
     const [a, b] = rings as [KeyRing, KeyRing];
     const next = await a.rotate(10_000);
     assert.notEqual(a.current().kid, next.kid, 'a key with a lead does not sign yet');
-    assert.ok(a.jwks().keys.some((k: any) => k.kid === next.kid), 'but is published at once');
+    assert.ok(
+      a.jwks().keys.some((k: any) => k.kid === next.kid),
+      'but is published at once',
+    );
     now += 10_000;
     assert.equal(a.current().kid, next.kid);
     const token = signToken(a, { tid: 't', iss: 'https://sts.windows.net/t/', ver: '1.0', exp: Math.floor(now / 1000) + 600 });
@@ -81,7 +89,10 @@ describe('signing key rotation', () => {
     // Forged kids: at most one re-read per second, however many tokens arrive.
     let reads = 0;
     const list = store.listSigningKeys.bind(store);
-    store.listSigningKeys = async () => { reads++; return list(); };
+    store.listSigningKeys = async () => {
+      reads++;
+      return list();
+    };
     const forged = token.replace(/^[^.]+/, Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'forged' })).toString('base64url'));
     now += 5_000;
     const results = await Promise.allSettled(Array.from({ length: 50 }, () => verifier.verifyAsync(forged)));

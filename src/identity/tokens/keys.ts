@@ -49,7 +49,11 @@ export class KeyRing {
   private reloading: Promise<void> | null = null;
   private lastUnknownKidReload = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly store: Store, private readonly clock: Clock, readonly policy: KeyRotationPolicy = DEFAULT_ROTATION) {}
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    readonly policy: KeyRotationPolicy = DEFAULT_ROTATION,
+  ) {}
 
   /** Creates or rotates as the policy says (at most one new key across instances), drops expired ones, reloads. Safe to call on a timer. */
   async refresh(): Promise<void> {
@@ -148,9 +152,14 @@ export class KeyRing {
 }
 
 /** The store's keys with where each stands at `now`, newest activation first (for `kentra keys list`). */
-export async function describeKeys(store: Store, now: number): Promise<(Omit<SigningKey, 'privateKeyPem' | 'certificateDer'> & { state: KeyState; signsNow: boolean })[]> {
+export async function describeKeys(
+  store: Store,
+  now: number,
+): Promise<(Omit<SigningKey, 'privateKeyPem' | 'certificateDer'> & { state: KeyState; signsNow: boolean })[]> {
   const records = (await store.listSigningKeys()).filter((k) => k.expireAt > now);
-  const signing = records.filter((k) => k.activateAt <= now).reduce<SigningKey | null>((a, k) => (!a || k.activateAt > a.activateAt ? k : a), null);
+  const signing = records
+    .filter((k) => k.activateAt <= now)
+    .reduce<SigningKey | null>((a, k) => (!a || k.activateAt > a.activateAt ? k : a), null);
   return records
     .sort((a, b) => b.activateAt - a.activateAt)
     .map(({ privateKeyPem: _p, certificateDer: _c, ...k }) => ({
@@ -176,9 +185,22 @@ async function newKey(now: number, activateAt: number, policy: KeyRotationPolicy
   return withTimes({ kid, privateKeyPem, certificateDer: cert.certDer.toString('base64') }, now, activateAt, policy);
 }
 
-function withTimes(k: Pick<SigningKey, 'kid' | 'privateKeyPem' | 'certificateDer'>, now: number, activateAt: number, policy: KeyRotationPolicy): SigningKey {
+function withTimes(
+  k: Pick<SigningKey, 'kid' | 'privateKeyPem' | 'certificateDer'>,
+  now: number,
+  activateAt: number,
+  policy: KeyRotationPolicy,
+): SigningKey {
   const retireAt = activateAt + policy.signingPeriodMs;
-  return { kid: k.kid, privateKeyPem: k.privateKeyPem, certificateDer: k.certificateDer, publishAt: now, activateAt, retireAt, expireAt: retireAt + policy.retentionMs };
+  return {
+    kid: k.kid,
+    privateKeyPem: k.privateKeyPem,
+    certificateDer: k.certificateDer,
+    publishAt: now,
+    activateAt,
+    retireAt,
+    expireAt: retireAt + policy.retentionMs,
+  };
 }
 
 function load(record: SigningKey): LoadedKey {
@@ -186,7 +208,9 @@ function load(record: SigningKey): LoadedKey {
   const publicKey = createPublicKey(privateKey);
   const { n, e } = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
   return {
-    record, privateKey, publicKey,
+    record,
+    privateKey,
+    publicKey,
     jwk: { kty: 'RSA', use: 'sig', kid: record.kid, x5t: record.kid, n, e, x5c: [record.certificateDer] },
   };
 }

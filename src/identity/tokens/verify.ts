@@ -4,7 +4,10 @@ import { decodeJwt, JwtError, verifySignature } from './jwt.js';
 import type { KeyRing } from './keys.js';
 
 export class InvalidTokenError extends Error {
-  constructor(readonly reason: 'malformed' | 'signature' | 'expired' | 'not_yet_valid' | 'issuer' | 'audience' | 'tenant', message: string) {
+  constructor(
+    readonly reason: 'malformed' | 'signature' | 'expired' | 'not_yet_valid' | 'issuer' | 'audience' | 'tenant',
+    message: string,
+  ) {
     super(message);
     this.name = 'InvalidTokenError';
   }
@@ -21,7 +24,11 @@ export interface VerifyOptions {
 export const normalizeAudience = (s: string): string => s.toLowerCase().replace(/\/+$/, '');
 
 /** Is `exp` past, or `nbf` ahead, beyond the leeway? (seconds) */
-export function timeProblem(claims: Record<string, unknown>, nowSeconds: number, leewaySeconds: number): 'expired' | 'not_yet_valid' | null {
+export function timeProblem(
+  claims: Record<string, unknown>,
+  nowSeconds: number,
+  leewaySeconds: number,
+): 'expired' | 'not_yet_valid' | null {
   if (typeof claims.exp !== 'number' || claims.exp + leewaySeconds < nowSeconds) return 'expired';
   if (typeof claims.nbf === 'number' && claims.nbf - leewaySeconds > nowSeconds) return 'not_yet_valid';
   return null;
@@ -53,7 +60,10 @@ export interface TokenVerifierOptions {
 
 /** A token naming a kid not loaded here (still an InvalidTokenError('signature') to `verify`'s callers). */
 class UnknownKidError extends InvalidTokenError {
-  constructor(readonly kid: string, message: string) {
+  constructor(
+    readonly kid: string,
+    message: string,
+  ) {
     super('signature', message);
   }
 }
@@ -62,7 +72,11 @@ class UnknownKidError extends InvalidTokenError {
 export class TokenVerifier {
   private readonly isOwnOrigin: (origin: string) => boolean;
 
-  constructor(private readonly keys: KeyRing, private readonly clock: Clock, opts: TokenVerifierOptions = {}) {
+  constructor(
+    private readonly keys: KeyRing,
+    private readonly clock: Clock,
+    opts: TokenVerifierOptions = {},
+  ) {
     const isOwn = opts.isOwnOrigin ?? (() => false);
     // On the verification hot path: the answer per origin is kept (only tokens Kentra signed get here,
     // so the origins are the few this deployment has served under), instead of a URL parse per token.
@@ -101,7 +115,7 @@ export class TokenVerifier {
     try {
       const jwt = decodeJwt(token);
       const kid = jwt.header.kid;
-      const key = typeof kid === 'string' ? this.keys.publicKey(kid) ?? reloaded : undefined;
+      const key = typeof kid === 'string' ? (this.keys.publicKey(kid) ?? reloaded) : undefined;
       if (!key) {
         const message = 'the token was not signed by a key of this server';
         throw typeof kid === 'string' && !reloaded ? new UnknownKidError(kid, message) : new InvalidTokenError('signature', message);
@@ -110,19 +124,24 @@ export class TokenVerifier {
       claims = jwt.payload;
     } catch (err) {
       if (err instanceof InvalidTokenError) throw err;
-      throw new InvalidTokenError(err instanceof JwtError && err.reason === 'malformed' ? 'malformed' : 'signature', (err as Error).message);
+      throw new InvalidTokenError(
+        err instanceof JwtError && err.reason === 'malformed' ? 'malformed' : 'signature',
+        (err as Error).message,
+      );
     }
     const tid = String(claims.tid ?? '');
     const iss = String(claims.iss ?? '');
     if (iss !== `https://sts.windows.net/${tid}/` && !isV2Issuer(iss, tid, this.isOwnOrigin)) {
       throw new InvalidTokenError('issuer', `the token issuer '${iss}' is not this server's for tenant '${tid}'`);
     }
-    if (opts.tenantId && tid !== opts.tenantId) throw new InvalidTokenError('tenant', `the token is for tenant '${tid}', not '${opts.tenantId}'`);
+    if (opts.tenantId && tid !== opts.tenantId)
+      throw new InvalidTokenError('tenant', `the token is for tenant '${tid}', not '${opts.tenantId}'`);
     const time = timeProblem(claims, Math.floor(this.clock.now() / 1000), opts.leewaySeconds ?? 60);
     if (time === 'expired') throw new InvalidTokenError('expired', 'the token has expired');
     if (time === 'not_yet_valid') throw new InvalidTokenError('not_yet_valid', 'the token is not valid yet');
     if (opts.audiences) {
-      if (!audienceAccepted(claims, new Set(opts.audiences.map(normalizeAudience)))) throw new InvalidTokenError('audience', `the token audience '${String(claims.aud)}' is not accepted here`);
+      if (!audienceAccepted(claims, new Set(opts.audiences.map(normalizeAudience))))
+        throw new InvalidTokenError('audience', `the token audience '${String(claims.aud)}' is not accepted here`);
     }
     return claims;
   }

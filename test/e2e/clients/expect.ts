@@ -40,7 +40,10 @@ export async function tokenChecker(authority: string, caFile: string, tenantId: 
   const verify = async (token: string, expect: { iss: string; aud: string }): Promise<Claims> => {
     const header = decodeProtectedHeader(token);
     assert.equal(header.alg, 'RS256');
-    assert.ok(jwks.keys.some((k) => k.kid === header.kid), `kid ${header.kid} is in the published keys`);
+    assert.ok(
+      jwks.keys.some((k) => k.kid === header.kid),
+      `kid ${header.kid} is in the published keys`,
+    );
     const { payload } = await jwtVerify(token, keySet, { algorithms: ['RS256'], issuer: expect.iss, audience: expect.aud });
     const claims = payload as Claims;
     assert.equal(claims.tid, tenantId, 'tid');
@@ -48,10 +51,13 @@ export async function tokenChecker(authority: string, caFile: string, tenantId: 
     assert.ok(claims.nbf! <= claims.iat! + 1 && claims.iat! <= Date.now() / 1000 + 5, `iat ${claims.iat} nbf ${claims.nbf}`);
     return Object.assign(claims, { lifetime });
   };
-  const accessLifetime = (c: Claims) => assert.ok(c.lifetime >= 3600 && c.lifetime <= 5400, `access token lifetime ${c.lifetime} s is in 3600..5400`);
+  const accessLifetime = (c: Claims) =>
+    assert.ok(c.lifetime >= 3600 && c.lifetime <= 5400, `access token lifetime ${c.lifetime} s is in 3600..5400`);
 
   return {
-    v2Issuer, v1Issuer, verify,
+    v2Issuer,
+    v1Issuer,
+    verify,
     async v2User(token, e) {
       const c = await verify(token, { iss: v2Issuer, aud: e.aud });
       assert.equal(c.ver, '2.0');
@@ -114,10 +120,15 @@ export async function tokenChecker(authority: string, caFile: string, tenantId: 
 }
 
 /** Adds to a YAML seed: applications (before or after the existing ones), users, and fields of existing applications by appId. */
-export function extendSeed(seedText: string, add: {
-  applicationsFirst?: Record<string, unknown>[]; applications?: Record<string, unknown>[]; users?: Record<string, unknown>[];
-  patch?: Record<string, (app: Record<string, any>) => void>;
-}): string {
+export function extendSeed(
+  seedText: string,
+  add: {
+    applicationsFirst?: Record<string, unknown>[];
+    applications?: Record<string, unknown>[];
+    users?: Record<string, unknown>[];
+    patch?: Record<string, (app: Record<string, any>) => void>;
+  },
+): string {
   const seed = parse(seedText) as { tenants: { applications?: Record<string, any>[]; users?: Record<string, unknown>[] }[] };
   const tenant = seed.tenants[0]!;
   tenant.applications = [...(add.applicationsFirst ?? []), ...(tenant.applications ?? []), ...(add.applications ?? [])];

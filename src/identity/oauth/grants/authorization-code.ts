@@ -71,7 +71,14 @@ export async function authorizationCodeGrant(req: TokenRequest): Promise<TokenRe
   if (!user || !user.accountEnabled) throw aad.accountDisabled();
   const home = await homeAccountOf(services, user);
   return issueUserTokens(req, {
-    tenant, user, home, client, scope: parseScope(record.scope), amr: ['pwd'], authTime: record.createdAt, nonce: record.nonce,
+    tenant,
+    user,
+    home,
+    client,
+    scope: parseScope(record.scope),
+    amr: ['pwd'],
+    authTime: record.createdAt,
+    nonce: record.nonce,
     familyId: codeFamilyId(codeHash),
   });
 }

@@ -29,7 +29,14 @@ export async function deviceCodeGrant(req: TokenRequest): Promise<TokenResponseB
   const home = await homeAccountOf(services, user);
   const client = await authenticateClient(req, tenant, { requireConfidential: false });
   return issueUserTokens(req, {
-    tenant, user, home, client, scope: parseScope(record.scope), amr: ['pwd'], authTime: now, alwaysRefresh: true,
+    tenant,
+    user,
+    home,
+    client,
+    scope: parseScope(record.scope),
+    amr: ['pwd'],
+    authTime: now,
+    alwaysRefresh: true,
     commit: async () => {
       if (!(await services.store.transitionDeviceCode(hash, 'approved', { status: 'redeemed' }))) throw aad.codeRedeemed();
     },

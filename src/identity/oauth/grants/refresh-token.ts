@@ -34,9 +34,19 @@ export async function refreshTokenGrant(req: TokenRequest): Promise<TokenRespons
   const user = await accountInTenant(services, home, tenant);
   const client = await authenticateClient(req, tenant, { requireConfidential: false });
   const resource = req.params.get('resource');
-  const scope = parseScope(req.params.get('scope') ?? (resource ? `${v1Resource(resource, req.apiVersion)}/.default openid profile offline_access` : record.scope));
+  const scope = parseScope(
+    req.params.get('scope') ?? (resource ? `${v1Resource(resource, req.apiVersion)}/.default openid profile offline_access` : record.scope),
+  );
   return issueUserTokens(req, {
-    tenant, user, home, client, scope, amr: ['pwd'], authTime: record.createdAt, familyId: record.familyId, alwaysRefresh: true,
+    tenant,
+    user,
+    home,
+    client,
+    scope,
+    amr: ['pwd'],
+    authTime: record.createdAt,
+    familyId: record.familyId,
+    alwaysRefresh: true,
     commit: async () => {
       if (!record.rotatedAt && !(await services.store.rotateRefreshToken(hash, now))) {
         // Someone else rotated it between our read and now: treat as a concurrent refresh only if just now.
