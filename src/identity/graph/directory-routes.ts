@@ -21,7 +21,7 @@ import {
 } from './context.js';
 import { graphErrors } from './errors.js';
 import { listQuery, page, applySelect } from './odata.js';
-import { groupJson, typed, userDefault, userJson } from './shapes.js';
+import { groupJson, typed, USER_DEFAULT_SELECT, userDefault, userJson } from './shapes.js';
 
 const USER_FILTERS = [
   'id',
@@ -189,21 +189,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
       `${r.base}/$metadata#users`,
     );
     body.value = (body.value as Record<string, unknown>[]).map((u) =>
-      selected
-        ? applySelect(u, selected)
-        : applySelect(u, [
-            'businessPhones',
-            'displayName',
-            'givenName',
-            'jobTitle',
-            'mail',
-            'mobilePhone',
-            'officeLocation',
-            'preferredLanguage',
-            'surname',
-            'userPrincipalName',
-            'id',
-          ]),
+      selected ? applySelect(u, selected) : applySelect(u, USER_DEFAULT_SELECT),
     );
     return r.reply.send(body);
   });
