@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { leaf, type Context } from './command.js';
 import { CliError, GRAPH_SCOPE, type Session } from './session.js';
+import { isGuid } from '../shared/crypto.js';
 
 // `kentra ad …`: az's `ad` commands over Kentra's Microsoft Graph, with az's resolution rules and
 // output, plus the legacy spellings of document 003 (`--native-app`, `--reply-urls`, grant without --scope).
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A Graph answer as the client reads it: an object, a page of a collection, or an error. */
 interface GraphAnswerJson {
@@ -50,7 +49,7 @@ class Graph {
 const quote = (s: string) => s.replace(/'/g, "''");
 
 async function resolveApp(g: Graph, id: string): Promise<any> {
-  if (GUID.test(id)) {
+  if (isGuid(id)) {
     const [byAppId] = await g.list('/applications', `appId eq '${id}'`);
     return byAppId ?? g.call('GET', `/applications/${id}`);
   }
@@ -62,12 +61,12 @@ async function resolveApp(g: Graph, id: string): Promise<any> {
 async function resolveSp(g: Graph, id: string): Promise<any> {
   const [bySpn] = await g.list('/servicePrincipals', `servicePrincipalNames/any(c:c eq '${quote(id)}')`);
   if (bySpn) return bySpn;
-  if (GUID.test(id)) return g.call('GET', `/servicePrincipals/${id}`);
+  if (isGuid(id)) return g.call('GET', `/servicePrincipals/${id}`);
   throw new CliError(`Service principal '${id}' doesn't exist`, 3);
 }
 
 async function resolveGroup(g: Graph, id: string): Promise<string> {
-  if (GUID.test(id)) return id;
+  if (isGuid(id)) return id;
   const found = await g.list('/groups', `displayName eq '${quote(id)}'`);
   if (!found.length) throw new CliError(`Group ${id} is not found in Graph`, 3);
   if (found.length > 1) throw new CliError(`More than 1 group objects has the display name of ${id}`);

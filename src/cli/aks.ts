@@ -7,6 +7,7 @@ import type { JsonObject } from '../shared/json.js';
 import { Arm } from './arm.js';
 import { leaf, type Context } from './command.js';
 import { CliError, GRAPH_SCOPE, Session } from './session.js';
+import { isGuid } from '../shared/crypto.js';
 
 // `kentra group`, `kentra aks`, `kentra feature`, `kentra provider` and `kentra role`: az's commands
 // over Kentra's ARM, with az's client-side checks, output names and kubeconfig merging.
@@ -15,7 +16,6 @@ const RG_API = '2021-04-01';
 const AKS_API = '2022-11-01';
 const FEATURE_API = '2021-07-01';
 const AUTHZ_API = '2022-04-01';
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const clusterPath = (sub: string, rg: string, name: string) =>
   `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
@@ -140,7 +140,7 @@ function splitIds(value: string | undefined): string[] | undefined {
 
 /** A role definition's ID from its name or GUID, as `role assignment create --role` and `ad sp create-for-rbac --role` take it. */
 export async function roleDefinitionId(a: Arm, name: string): Promise<string> {
-  if (GUID.test(name)) return `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
+  if (isGuid(name)) return `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${name}`;
   const defs = (
     await a.call('GET', `/subscriptions/${a.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions`, AUTHZ_API, undefined, {
       $filter: `roleName eq '${name}'`,
@@ -1013,7 +1013,7 @@ Examples:
   const role = program.command('role').description('Manage Azure role assignments and definitions.');
   const assignment = role.command('assignment').description('Manage role assignments.');
   const resolveAssignee = async (ctx: Context, assignee: string): Promise<string> => {
-    if (GUID.test(assignee)) {
+    if (isGuid(assignee)) {
       const { token } = await ctx.session.token(GRAPH_SCOPE);
       const sps = await ctx.session.http<{ value?: { id?: string }[] } | null>(
         'GET',

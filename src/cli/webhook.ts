@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AzureAuthorizer, ClusterSettings, DataActionCheck, GroupLookup, TokenAuthenticator, WebhookReply } from '../access/index.js';
 import type { Clock } from '../shared/clock.js';
+import { isGuid } from '../shared/crypto.js';
 
 // `kentra webhook`: the access webhooks alone, next to a kube-apiserver, as Guard runs beside one.
 // No store: signing keys come from the tenant's published JWKS, a user's groups in overage from
@@ -16,7 +17,6 @@ import type { Clock } from '../shared/clock.js';
 // `--client-ca-file`.
 
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The reason of every SubjectAccessReview answer without --resource-id: no opinion, the next authorizer (RBAC) decides. */
 export const WEBHOOK_NO_OPINION = 'kentra webhook does not evaluate Azure RBAC; Kubernetes RBAC decides.';
@@ -302,7 +302,7 @@ Example:
     --tls-cert-file webhook.pem --tls-key-file webhook-key.pem --client-ca-file apiserver-ca.pem`,
     )
     .action(async (opts) => {
-      if (!opts.tenantId || !GUID.test(opts.tenantId)) throw new Error('--tenant-id is required: the tenant ID (a GUID)');
+      if (!opts.tenantId || !isGuid(opts.tenantId)) throw new Error('--tenant-id is required: the tenant ID (a GUID)');
       if (!opts.authority) throw new Error("--authority is required: Kentra's origin, e.g. https://localhost:8443");
       let authorityUrl: URL;
       try {
