@@ -1,5 +1,5 @@
 import type { AccessRequest, AzureAuthorizer } from './azure-rbac.js';
-import { badRequest, kubeStatus, type WebhookReply } from './token-review.js';
+import { badReview, kubeStatus, type WebhookReply } from './token-review.js';
 
 // The SubjectAccessReview webhook contract (reference/guard-rbac.md §4.2): v1 or v1beta1 in, the same
 // version out; `allowed`, `denied` (a deny short-circuits the API server's chain) and `reason`. In
@@ -11,14 +11,14 @@ export const ACCESS_REVIEW_VERSIONS = ['authorization.k8s.io/v1', 'authorization
 const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 export async function reviewAccess(body: unknown, authorize: AzureAuthorizer): Promise<WebhookReply> {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return badRequest('the request body must be a SubjectAccessReview object');
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return badReview('the request body must be a SubjectAccessReview object');
   const review = body as { apiVersion?: unknown; kind?: unknown; spec?: Record<string, unknown> };
   const apiVersion = review.apiVersion as string;
   if (!ACCESS_REVIEW_VERSIONS.includes(apiVersion as (typeof ACCESS_REVIEW_VERSIONS)[number])) {
-    return badRequest(`unsupported apiVersion ${JSON.stringify(review.apiVersion)}: expected one of ${ACCESS_REVIEW_VERSIONS.join(', ')}`);
+    return badReview(`unsupported apiVersion ${JSON.stringify(review.apiVersion)}: expected one of ${ACCESS_REVIEW_VERSIONS.join(', ')}`);
   }
   if (review.kind !== 'SubjectAccessReview')
-    return badRequest(`unsupported kind ${JSON.stringify(review.kind)}: expected SubjectAccessReview`);
+    return badReview(`unsupported kind ${JSON.stringify(review.kind)}: expected SubjectAccessReview`);
   const spec = review.spec ?? {};
   const groups = apiVersion.endsWith('v1beta1') ? spec.group : spec.groups;
   const extra = spec.extra ?? {};
@@ -33,7 +33,7 @@ export async function reviewAccess(body: unknown, authorize: AzureAuthorizer): P
     (ra && typeof ra !== 'object') ||
     (na && typeof na !== 'object')
   ) {
-    return badRequest(
+    return badReview(
       'spec needs user (a string), groups (strings), extra (lists of strings) and exactly one of resourceAttributes and nonResourceAttributes',
     );
   }

@@ -12,7 +12,7 @@ export {
   type TokenCacheOptions,
   type TokenCacheStats,
 } from './token-cache.js';
-export { reviewToken, badRequest, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
+export { reviewToken, badReview, kubeStatus, TOKEN_REVIEW_VERSIONS, type WebhookReply } from './token-review.js';
 export {
   peerCertificate,
   registerAccessWebhooks,

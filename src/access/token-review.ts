@@ -1,3 +1,4 @@
+import { kubeStatusBody } from '../shared/kube-status.js';
 import type { TokenAuthenticator } from './authn.js';
 
 // The TokenReview webhook contract (reference/guard-rbac.md §4.1 and §1.6): the kube-apiserver POSTs
@@ -14,20 +15,20 @@ export interface WebhookReply {
 
 /** A Kubernetes Status failure. */
 export function kubeStatus(code: number, reason: string, message: string): WebhookReply {
-  return { statusCode: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code } };
+  return { statusCode: code, body: kubeStatusBody(code, reason, message) };
 }
 
 /** A Kubernetes Status for a request that is not a TokenReview at all. */
-export const badRequest = (message: string): WebhookReply => kubeStatus(400, 'BadRequest', message);
+export const badReview = (message: string): WebhookReply => kubeStatus(400, 'BadRequest', message);
 
 export async function reviewToken(body: unknown, authenticate: TokenAuthenticator): Promise<WebhookReply> {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return badRequest('the request body must be a TokenReview object');
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return badReview('the request body must be a TokenReview object');
   const review = body as { apiVersion?: unknown; kind?: unknown; spec?: { token?: unknown; audiences?: unknown } };
   const apiVersion = review.apiVersion;
   if (!TOKEN_REVIEW_VERSIONS.includes(apiVersion as (typeof TOKEN_REVIEW_VERSIONS)[number])) {
-    return badRequest(`unsupported apiVersion ${JSON.stringify(apiVersion)}: expected one of ${TOKEN_REVIEW_VERSIONS.join(', ')}`);
+    return badReview(`unsupported apiVersion ${JSON.stringify(apiVersion)}: expected one of ${TOKEN_REVIEW_VERSIONS.join(', ')}`);
   }
-  if (review.kind !== 'TokenReview') return badRequest(`unsupported kind ${JSON.stringify(review.kind)}: expected TokenReview`);
+  if (review.kind !== 'TokenReview') return badReview(`unsupported kind ${JSON.stringify(review.kind)}: expected TokenReview`);
   const reply = (statusCode: number, status: Record<string, unknown>): WebhookReply => ({
     statusCode,
     body: { apiVersion, kind: 'TokenReview', metadata: { creationTimestamp: null }, spec: {}, status },

@@ -194,7 +194,7 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
       }
       const parsed = bodyOf(req);
       const answer = !parsed
-        ? access.badRequest('the request body is not valid JSON')
+        ? access.badReview('the request body is not valid JSON')
         : kind === 'tokenreviews'
           ? await access.reviewToken(parsed.body, authenticate)
           : await access.reviewAccess(parsed.body, authorize);

@@ -4,6 +4,7 @@ import type { ArmResource, Store } from '../store/index.js';
 import { ArmError } from './arm.js';
 import { clusterSecretsOf } from './cluster-record.js';
 import { isGuid } from '../shared/crypto.js';
+import { forbiddenMessage } from '../shared/kube-status.js';
 
 // Kentra's `checkAccess` action (`kentra aks check-access`): one cluster access decision explained
 // step by step, with the same authenticators and authorizer chain as the cluster's Kubernetes API.
@@ -123,15 +124,6 @@ function describeRequest(q: CheckAccessRequest): string {
   if (q.path) return `${q.verb} ${q.path} (a non-resource request)`;
   const what = `${q.resource}${q.subresource ? `/${q.subresource}` : ''}${q.apiGroup ? ` in API group "${q.apiGroup}"` : ''}`;
   return `${q.verb} ${what}${q.name ? ` named "${q.name}"` : ''}${q.namespace ? ` in namespace "${q.namespace}"` : ' (cluster-wide)'}`;
-}
-
-function forbiddenMessage(q: CheckAccessRequest, username: string, reason: string): string {
-  const tail = reason ? `: ${reason}` : '';
-  if (q.path) return `Error from server (Forbidden): User "${username}" cannot ${q.verb} path "${q.path}"${tail}`;
-  const res = `${q.resource}${q.subresource ? `/${q.subresource}` : ''}`;
-  const full = `${q.resource}${q.apiGroup ? `.${q.apiGroup}` : ''}${q.name ? ` "${q.name}"` : ''}`;
-  const scope = q.namespace ? ` in the namespace "${q.namespace}"` : ' at the cluster scope';
-  return `Error from server (Forbidden): ${full} is forbidden: User "${username}" cannot ${q.verb} resource "${res}" in API group "${q.apiGroup ?? ''}"${scope}${tail}`;
 }
 
 /** The Entra checks in the order Guard makes them; an error message says which one failed. */
@@ -333,7 +325,7 @@ export async function checkClusterAccess(
     ? 'yes'
     : d.error
       ? `Error from server (InternalError): Internal error occurred: ${d.error}`
-      : forbiddenMessage(q, user.username, d.reason);
+      : `Error from server (Forbidden): ${forbiddenMessage(q, user.username, d.reason)}`;
   if (!allowed) {
     add(d.decision === 'deny' ? 'Decision: denied' : 'Decision: no authorizer allowed it (no opinion from all: forbidden)', 'failed', [
       `kubectl would say: ${kubectl}`,

@@ -1,14 +1,10 @@
+import { forbiddenMessage, kubeStatusBody, type KubeStatusDetails } from '../shared/kube-status.js';
 import type { ResourceType } from './resources.js';
 
 // Kubernetes Status bodies, with the field order and wording of the kube-apiserver's (apimachinery's
 // `errors.New*` and `responsewriters`), so kubectl prints what it prints against AKS.
 
-export interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-  causes?: { reason: string; message: string; field: string }[];
-}
+export type StatusDetails = KubeStatusDetails;
 
 export class KubeError extends Error {
   constructor(
@@ -21,16 +17,7 @@ export class KubeError extends Error {
   }
 
   body(): Record<string, unknown> {
-    return {
-      kind: 'Status',
-      apiVersion: 'v1',
-      metadata: {},
-      status: 'Failure',
-      message: this.message,
-      reason: this.reason,
-      ...(this.details ? { details: this.details } : {}),
-      code: this.code,
-    };
+    return kubeStatusBody(this.code, this.reason, this.message, this.details);
   }
 }
 
@@ -127,22 +114,21 @@ export interface RequestInfo {
 
 /** `responsewriters.Forbidden`: `pods is forbidden: User "x" cannot list resource "pods" in API group "" at the cluster scope[: reason]`. */
 export function forbidden(info: RequestInfo, username: string, reason: string): KubeError {
-  let what: string;
-  if (!info.resourceRequest) {
-    what = `User "${username}" cannot ${info.verb} path "${info.path}"`;
-  } else {
-    const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
-    what = info.namespace
-      ? `User "${username}" cannot ${info.verb} resource "${resource}" in API group "${info.apiGroup}" in the namespace "${info.namespace}"`
-      : `User "${username}" cannot ${info.verb} resource "${resource}" in API group "${info.apiGroup}" at the cluster scope`;
-  }
-  const err = reason ? `${what}: ${reason}` : what;
   const gr = { group: info.resourceRequest ? info.apiGroup : '', resource: info.resourceRequest ? info.resource : '' };
-  const message = !gr.resource
-    ? `forbidden: ${err}`
-    : info.name
-      ? `${qualified(gr)} "${info.name}" is forbidden: ${err}`
-      : `${qualified(gr)} is forbidden: ${err}`;
+  const message = forbiddenMessage(
+    info.resourceRequest
+      ? {
+          verb: info.verb,
+          apiGroup: info.apiGroup,
+          resource: info.resource,
+          subresource: info.subresource,
+          namespace: info.namespace,
+          name: info.name,
+        }
+      : { verb: info.verb, path: info.path },
+    username,
+    reason,
+  );
   return new KubeError(403, 'Forbidden', message, {
     ...(info.name ? { name: info.name } : {}),
     ...(gr.group ? { group: gr.group } : {}),
