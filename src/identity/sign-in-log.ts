@@ -97,7 +97,8 @@ function eventTypeOfGrant(grantType: string, params: Params): SignInEventType {
 }
 
 export class SignInLog {
-  private queue: Pending[] = [];
+  /** Entries, or successes whose issued token is decoded only when the batch is written (off the token endpoint's path). */
+  private queue: (Pending | (() => Pending | null))[] = [];
   private timer: NodeJS.Timeout | null = null;
   private immediate = false;
   private writing: Promise<void> = Promise.resolve();
@@ -158,13 +159,21 @@ export class SignInLog {
   }
 
   private tokenSuccess(req: TokenAttempt, grantType: string, body: unknown): void {
+    // The response holds the token just issued: its claims are read when the batch is written, not
+    // here, so that issuing a token pays only for queueing.
+    const createdAt = this.clock.now();
+    this.push(() => this.tokenSuccessEntry(req, grantType, body, createdAt));
+  }
+
+  private tokenSuccessEntry(req: TokenAttempt, grantType: string, body: unknown, createdAt: number): Pending | null {
     const b = body as Record<string, unknown> | null;
     const claims = claimsOf(b?.access_token) ?? claimsOf(b?.id_token);
-    if (!claims) return;
+    if (!claims) return null;
     const app = claims.idtyp === 'app';
     const tid = String(claims.tid ?? req.tenant?.id ?? '');
-    this.push({
+    return {
       event: this.event({
+        createdAt,
         tenantId: tid,
         eventType: app ? 'servicePrincipal' : eventTypeOfGrant(grantType, req.params),
         ipAddress: req.ip,
@@ -179,7 +188,7 @@ export class SignInLog {
       tenantHint: null,
       resourceHint: claims.aud === claims.appid || !b?.access_token ? null : String(claims.aud ?? ''),
       lookUpUser: false,
-    });
+    };
   }
 
   private tokenFailure(req: TokenAttempt, grantType: string, error: unknown): void {
@@ -228,7 +237,7 @@ export class SignInLog {
     };
   }
 
-  private push(p: Pending): void {
+  private push(p: Pending | (() => Pending | null)): void {
     if (this.queue.length >= MAX_QUEUE) {
       this.dropped++;
       return;
@@ -259,7 +268,9 @@ export class SignInLog {
         const batch = this.queue.splice(0, this.batchSize);
         try {
           const rows: SignInEvent[] = [];
-          for (const p of batch) {
+          for (const queued of batch) {
+            const p = typeof queued === 'function' ? queued() : queued;
+            if (!p) continue;
             const row = await this.complete(p);
             if (row) rows.push(row);
           }
