@@ -15,4 +15,6 @@ if (!name || !names.includes(name)) {
   process.exit(2);
 }
 const result = spawnSync(process.execPath, [`dist/bench/${name}.js`, ...rest], { stdio: 'inherit' });
+// Each bench writes docs/bench/<name>.json through bench/_report.ts; the chart is redrawn from all of them.
+if (existsSync('docs/bench')) spawnSync(process.execPath, ['scripts/bench-chart.mjs'], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
