@@ -107,7 +107,11 @@ const configMap = (
 
 const isConflict = (err: unknown) => err instanceof StoreError && err.code === 'conflict';
 
-export function runStoreConformance(name: string, open: () => Promise<Store>): void {
+/**
+ * `openSameDatabase`, when the backend has one database several stores can open (a file, a server),
+ * opens a second store on the database `open` opened last: another instance of the same deployment.
+ */
+export function runStoreConformance(name: string, open: () => Promise<Store>, openSameDatabase?: () => Promise<Store>): void {
   describe(`store conformance: ${name}`, () => {
     let s: Store;
     before(async () => {
@@ -258,6 +262,102 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       assert.equal(page.items.length, 4);
       assert.equal((await s.updateGroup(t.id, e!.id, (g) => ({ ...g, description: 'hi' })))?.description, 'hi');
     });
+
+    it('issue 17: getGroups reads many groups at once (the existing ones of the tenant, by id), in chunks past 500', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const other = tenant();
+      await s.createTenant(other);
+      const groups = Array.from({ length: 520 }, () => group(t.id, { securityEnabled: Math.random() < 0.5 }));
+      await s.transaction(async (tx) => {
+        for (const g of groups) await tx.createGroup(g);
+      });
+      const foreign = group(other.id);
+      await s.createGroup(foreign);
+      const byId = [...groups].sort((a, b) => (a.id < b.id ? -1 : 1));
+      assert.deepEqual(await s.getGroups(t.id, [...groups.map((g) => g.id)].reverse()), byId);
+      assert.deepEqual(
+        await s.getGroups(t.id, [groups[3]!.id, id(), foreign.id]),
+        [groups[3]],
+        'missing ids and other tenants are left out',
+      );
+      assert.deepEqual(await s.getGroups(t.id, []), []);
+    });
+
+    it('issue 17: transitive memberships follow every membership write (add, remove, delete of a user, a group or a service principal) and a rolled-back one changes nothing', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const [a, b, c] = [group(t.id), group(t.id), group(t.id)];
+      for (const g of [a, b, c]) await s.createGroup(g!);
+      const u = user(t.id);
+      await s.createUser(u);
+      const add = (g: Group, m: string, type: 'user' | 'group' | 'servicePrincipal' = 'group') =>
+        s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: m, memberType: type });
+      await add(a!, u.id, 'user');
+      await add(b!, a!.id);
+      const sorted = (...gs: Group[]) => gs.map((g) => g.id).sort();
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), sorted(a!, b!));
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), sorted(a!, b!), 'read twice, the same');
+      await add(c!, b!.id);
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), sorted(a!, b!, c!), 'an added group-in-group is seen');
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.removeGroupMember(t.id, b!.id, a!.id);
+          assert.deepEqual(await tx.listTransitiveGroupIds(t.id, u.id), sorted(a!), 'the transaction sees its own write');
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), sorted(a!, b!, c!), 'a rolled-back removal changed nothing');
+      assert.equal(await s.removeGroupMember(t.id, c!.id, b!.id), true);
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), sorted(a!, b!), 'a removed membership is gone');
+      assert.equal(await s.deleteGroup(t.id, b!.id), true);
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), sorted(a!), 'a deleted group is gone');
+      const sp = id();
+      await add(c!, sp, 'servicePrincipal');
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, sp), sorted(c!));
+      await s.createServicePrincipal({
+        tenantId: t.id,
+        id: sp,
+        appId: id(),
+        displayName: 'sp',
+        accountEnabled: true,
+        servicePrincipalNames: [],
+        appRoleAssignmentRequired: false,
+        createdAt: now,
+      });
+      assert.equal(await s.deleteServicePrincipal(t.id, sp), true);
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, sp), [], "a deleted service principal's memberships are gone");
+      assert.equal(await s.deleteUser(t.id, u.id), true);
+      assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [], "a deleted user's memberships are gone");
+    });
+
+    if (openSameDatabase) {
+      it('issue 17: a membership written by another instance is seen by the next read here (no stale transitive groups)', async () => {
+        const other = await openSameDatabase();
+        try {
+          const t = tenant();
+          await s.createTenant(t);
+          const [a, b] = [group(t.id), group(t.id)];
+          for (const g of [a, b]) await s.createGroup(g);
+          const u = user(t.id);
+          await s.createUser(u);
+          await s.addGroupMember({ tenantId: t.id, groupId: a.id, memberId: u.id, memberType: 'user' });
+          assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a.id]);
+          assert.deepEqual(await other.listTransitiveGroupIds(t.id, u.id), [a.id]);
+          await other.addGroupMember({ tenantId: t.id, groupId: b.id, memberId: a.id, memberType: 'group' });
+          assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [a.id, b.id].sort(), 'an add on the other instance');
+          await other.removeGroupMember(t.id, a.id, u.id);
+          assert.deepEqual(await s.listTransitiveGroupIds(t.id, u.id), [], 'a removal on the other instance');
+          await s.addGroupMember({ tenantId: t.id, groupId: a.id, memberId: u.id, memberType: 'user' });
+          assert.deepEqual(await other.listTransitiveGroupIds(t.id, u.id), [a.id, b.id].sort(), 'and the other way round');
+          await s.deleteGroup(t.id, a.id);
+          assert.deepEqual(await other.listTransitiveGroupIds(t.id, u.id), [], 'a deleted group');
+        } finally {
+          await other.close();
+        }
+      });
+    }
 
     it('issue 16.2: refuses both directions of a membership added at the same moment (the cycle check and the insert are serialized)', async () => {
       const t = tenant();

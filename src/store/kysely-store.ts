@@ -39,6 +39,45 @@ type Where = Record<string, unknown>;
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
+const GROUPS_PER_QUERY = 500;
+/** How many group ids the transitive-membership cache holds in all (about 60 bytes each). */
+export const MEMBERSHIP_CACHE_IDS = 200_000;
+
+/** The meta row that serializes a tenant's group-in-group writes and counts its membership writes. */
+const membershipKey = (tenantId: string) => `lock:group-members:${tenantId}`;
+
+/** Transitive group ids by (tenant, member), each kept with the membership revision it was read under; least recently used first out. */
+export class MembershipCache {
+  private readonly entries = new Map<string, { revision: string; ids: readonly string[] }>();
+  private size = 0;
+  constructor(private readonly maxIds: number) {}
+
+  get(tenantId: string, memberId: string, revision: string): readonly string[] | undefined {
+    const key = `${tenantId}/${memberId}`;
+    const e = this.entries.get(key);
+    if (!e || e.revision !== revision) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return e.ids;
+  }
+
+  set(tenantId: string, memberId: string, revision: string, ids: readonly string[]): void {
+    const key = `${tenantId}/${memberId}`;
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.size -= old.ids.length + 1;
+    }
+    if (ids.length + 1 > this.maxIds) return;
+    this.entries.set(key, { revision, ids });
+    this.size += ids.length + 1;
+    for (const [k, e] of this.entries) {
+      if (this.size <= this.maxIds) break;
+      this.entries.delete(k);
+      this.size -= e.ids.length + 1;
+    }
+  }
+}
 
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string };
@@ -57,6 +96,8 @@ export class KyselyStore implements Store {
     private readonly db: Db,
     private readonly root: Kysely<any> | null,
     private readonly sealer?: ColumnSealer,
+    /** Transitive groups by member, checked against the tenant's membership revision on every read (root store only). */
+    private readonly memberships: MembershipCache | null = root ? new MembershipCache(MEMBERSHIP_CACHE_IDS) : null,
   ) {}
 
   private toRow<T>(c: Codec<T>, entity: T): Record<string, unknown> {
@@ -270,7 +311,7 @@ export class KyselyStore implements Store {
   private async removePrincipalEverywhere(tenantId: string, id: string): Promise<void> {
     await this.remove('owners', { tenant_id: tenantId, owner_id: id });
     await this.remove('owners', { tenant_id: tenantId, object_id: id });
-    await this.remove('group_members', { tenant_id: tenantId, member_id: id });
+    if (await this.remove('group_members', { tenant_id: tenantId, member_id: id })) await this.countMembershipWrite(tenantId);
     await this.remove('app_role_assignments', { tenant_id: tenantId, principal_id: id });
     await this.remove('oauth2_permission_grants', { tenant_id: tenantId, principal_id: id });
     await this.remove('directory_role_assignments', { tenant_id: tenantId, principal_id: id });
@@ -285,6 +326,20 @@ export class KyselyStore implements Store {
   getGroup(tenantId: string, id: string) {
     return this.one(t.groups, { tenant_id: tenantId, id });
   }
+  async getGroups(tenantId: string, ids: string[]): Promise<Group[]> {
+    const found: Group[] = [];
+    // In chunks, well under both backends' limit on bound parameters.
+    for (let i = 0; i < ids.length; i += GROUPS_PER_QUERY) {
+      const rows = await this.db
+        .selectFrom('groups')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('id', 'in', ids.slice(i, i + GROUPS_PER_QUERY))
+        .execute();
+      found.push(...rows.map((r: Record<string, unknown>) => this.fromRow(t.groups, r)));
+    }
+    return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
   listGroups(tenantId: string, opts?: ListOptions) {
     return this.page(t.groups, { tenant_id: tenantId }, 'id', opts);
   }
@@ -297,7 +352,7 @@ export class KyselyStore implements Store {
       const s = tx as KyselyStore;
       const n = await s.remove('groups', { tenant_id: tenantId, id });
       if (n) {
-        await s.remove('group_members', { tenant_id: tenantId, group_id: id });
+        if (await s.remove('group_members', { tenant_id: tenantId, group_id: id })) await s.countMembershipWrite(tenantId);
         await s.removePrincipalEverywhere(tenantId, id);
       }
       return n > 0;
@@ -306,21 +361,45 @@ export class KyselyStore implements Store {
 
   addGroupMember(m: GroupMember): Promise<void> {
     const what = `member ${m.memberId} of group ${m.groupId}`;
-    if (m.memberType !== 'group') return this.insert(t.groupMembers, m, what);
-    // The cycle check and the insert under one lock per tenant: "A member of B" and "B member of A" at
-    // the same moment would otherwise each pass its check before the other's insert is visible.
     return this.transaction(async (tx) => {
       const s = tx as KyselyStore;
-      await s.lockNamed(`group-members:${m.tenantId}`);
-      if (m.memberId === m.groupId || (await s.listTransitiveGroupIds(m.tenantId, m.groupId)).includes(m.memberId)) {
-        throw new StoreError('invalid', `adding group ${m.memberId} to group ${m.groupId} would create a membership cycle`);
+      // The cycle check and the insert under one lock per tenant: "A member of B" and "B member of A" at
+      // the same moment would otherwise each pass its check before the other's insert is visible.
+      if (m.memberType === 'group') {
+        await s.lockNamed(membershipKey(m.tenantId));
+        if (m.memberId === m.groupId || (await s.listTransitiveGroupIds(m.tenantId, m.groupId)).includes(m.memberId)) {
+          throw new StoreError('invalid', `adding group ${m.memberId} to group ${m.groupId} would create a membership cycle`);
+        }
       }
       await s.insert(t.groupMembers, m, what);
+      await s.countMembershipWrite(m.tenantId);
     });
   }
 
-  async removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
-    return (await this.remove('group_members', { tenant_id: tenantId, group_id: groupId, member_id: memberId })) > 0;
+  removeGroupMember(tenantId: string, groupId: string, memberId: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const s = tx as KyselyStore;
+      const removed = (await s.remove('group_members', { tenant_id: tenantId, group_id: groupId, member_id: memberId })) > 0;
+      if (removed) await s.countMembershipWrite(tenantId);
+      return removed;
+    });
+  }
+
+  /**
+   * Every write of a tenant's memberships counts up the tenant's membership revision (in the row that also
+   * serializes its group-in-group writes), in the writing transaction: a cached transitive membership is
+   * good while the revision it was read under is still the committed one, on every instance.
+   */
+  private async countMembershipWrite(tenantId: string): Promise<void> {
+    await this.db
+      .insertInto('meta')
+      .values({ key: membershipKey(tenantId), value: '1' })
+      .onConflict((oc) =>
+        oc
+          .column('key')
+          .doUpdateSet({ value: sql`CASE WHEN meta.value = '' THEN '1' ELSE CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT) END` }),
+      )
+      .execute();
   }
 
   listGroupMembers(tenantId: string, groupId: string) {
@@ -339,6 +418,18 @@ export class KyselyStore implements Store {
   }
 
   async listTransitiveGroupIds(tenantId: string, memberId: string): Promise<string[]> {
+    if (!this.memberships) return this.readTransitiveGroupIds(tenantId, memberId);
+    // The revision first, then the groups: a write committed in between makes the groups newer than the
+    // revision they are kept under, never older, and the next read sees the new revision and reads again.
+    const revision = (await this.getMeta(membershipKey(tenantId))) ?? '';
+    const cached = this.memberships.get(tenantId, memberId, revision);
+    if (cached) return [...cached];
+    const ids = await this.readTransitiveGroupIds(tenantId, memberId);
+    this.memberships.set(tenantId, memberId, revision, ids);
+    return [...ids];
+  }
+
+  private async readTransitiveGroupIds(tenantId: string, memberId: string): Promise<string[]> {
     // UNION (not UNION ALL) makes the recursion stop on cycles and report each group once. CROSS JOIN
     // keeps `up` as the outer loop on SQLite (its join-order hint), so each step is an index probe.
     const res = await sql<{ group_id: string }>`

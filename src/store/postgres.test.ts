@@ -16,7 +16,12 @@ if (available) {
   after(async () => {
     await pg?.stop();
   });
-  runStoreConformance('PostgreSQL', async () => openStore({ url: await pg.newDatabase() }));
+  let url = '';
+  runStoreConformance(
+    'PostgreSQL',
+    async () => openStore({ url: (url = await pg.newDatabase()) }),
+    async () => openStore({ url }),
+  );
 } else {
   describe('store conformance: PostgreSQL', () => {
     it('needs PostgreSQL (Debian package postgresql)', { skip }, () => {});

@@ -11,7 +11,11 @@ runStoreConformance('SQLite in memory', () => openStore({ url: 'sqlite::memory:'
 
 const dir = mkdtempSync(join(tmpdir(), 'kentra-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-runStoreConformance('SQLite file (WAL)', () => openStore({ dataDir: dir }));
+runStoreConformance(
+  'SQLite file (WAL)',
+  () => openStore({ dataDir: dir }),
+  () => openStore({ dataDir: dir }),
+);
 
 describe('SQLite file store', () => {
   it('keeps its data across close and reopen, and migrates once', async () => {

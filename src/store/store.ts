@@ -90,6 +90,8 @@ export interface Store {
 
   createGroup(g: Group): Promise<void>;
   getGroup(tenantId: string, id: string): Promise<Group | null>;
+  /** The groups of the tenant with these ids (the ones that exist), in one read per 500, ordered by id. */
+  getGroups(tenantId: string, ids: string[]): Promise<Group[]>;
   listGroups(tenantId: string, opts?: ListOptions): Promise<Page<Group>>;
   updateGroup(tenantId: string, id: string, fn: Updater<Group>): Promise<Group | null>;
   /** Also removes its memberships, both ways. */
@@ -101,7 +103,10 @@ export interface Store {
   listGroupMembers(tenantId: string, groupId: string): Promise<GroupMember[]>;
   /** Groups the object is a direct member of. */
   listDirectGroupIds(tenantId: string, memberId: string): Promise<string[]>;
-  /** Every group the object is a member of, directly or through nested groups. */
+  /**
+   * Every group the object is a member of, directly or through nested groups, ordered by id. One
+   * recursive query; an instance keeps the answer until any instance writes the tenant's memberships.
+   */
   listTransitiveGroupIds(tenantId: string, memberId: string): Promise<string[]>;
 
   createApplication(a: Application): Promise<void>;

@@ -191,8 +191,8 @@ export async function directoryObject(r: GraphRequest, id: string): Promise<Reco
 export async function memberGroups(r: GraphRequest, objectId: string, securityEnabledOnly: boolean): Promise<string[]> {
   let ids = await r.store.listTransitiveGroupIds(r.tenant.id, objectId);
   if (securityEnabledOnly) {
-    const groups = await Promise.all(ids.map((id) => r.store.getGroup(r.tenant.id, id)));
-    ids = ids.filter((_, i) => groups[i]?.securityEnabled);
+    const security = new Set((await r.store.getGroups(r.tenant.id, ids)).filter((g) => g.securityEnabled).map((g) => g.id));
+    ids = ids.filter((id) => security.has(id));
   }
   if (ids.length > GRAPH_MAX_MEMBER_OBJECTS) throw graphErrors.tooMany();
   return ids;

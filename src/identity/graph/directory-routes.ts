@@ -160,7 +160,7 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
     requireRead(r.caller, 'member');
     const id = await resolve(r);
     const ids = transitive ? await r.store.listTransitiveGroupIds(r.tenant.id, id) : await r.store.listDirectGroupIds(r.tenant.id, id);
-    const groups = (await Promise.all(ids.map((g) => r.store.getGroup(r.tenant.id, g)))).filter((g): g is Group => !!g);
+    const groups = await r.store.getGroups(r.tenant.id, ids);
     const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
     return r.reply.send(
       page(
