@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ARM_RESOURCE_URIS, InvalidTokenError, type HttpEdge, type TokenVerifier } from '../identity/index.js';
-import type { Store, Subscription } from '../store/index.js';
+import type { RoleAssignment, Store, Subscription } from '../store/index.js';
 import { checkAccess } from './roles.js';
 
 /** An ARM error, answered as `{"error":{"code","message"}}` by the one ARM mapper below. */
@@ -31,6 +31,8 @@ export interface ArmCaller {
   objectId: string;
   principalIds: string[];
   claims: Record<string, unknown>;
+  /** The role assignments of the caller and its groups: read once per request, on first use (a request may authorize many scopes). */
+  roleAssignments(): Promise<RoleAssignment[]>;
 }
 
 export async function armCaller(req: FastifyRequest, verifier: TokenVerifier, store: Store): Promise<ArmCaller> {
@@ -53,8 +55,10 @@ export async function armCaller(req: FastifyRequest, verifier: TokenVerifier, st
   }
   const tenantId = String(claims.tid);
   const objectId = String(claims.oid);
-  const groups = await store.listTransitiveGroupIds(tenantId, objectId);
-  return { tenantId, objectId, principalIds: [objectId, ...groups], claims };
+  const principalIds = [objectId, ...(await store.listTransitiveGroupIds(tenantId, objectId))];
+  let assignments: Promise<RoleAssignment[]> | undefined;
+  const roleAssignments = () => (assignments ??= store.listRoleAssignments({ tenantId, principalIds }));
+  return { tenantId, objectId, principalIds, claims, roleAssignments };
 }
 
 export interface ArmContext {
@@ -76,7 +80,13 @@ export interface ArmRequest {
 
 /** Refuses unless the caller holds `action` at `scope` (ARM's AuthorizationFailed, security.md §5.1, otherwise). */
 export async function authorize(store: Store, r: ArmRequest, scope: string, action: string): Promise<void> {
-  const decision = await checkAccess(store, { tenantId: r.caller.tenantId, principalIds: r.caller.principalIds, scope, action });
+  const decision = await checkAccess(store, {
+    tenantId: r.caller.tenantId,
+    principalIds: r.caller.principalIds,
+    scope,
+    action,
+    assignments: await r.caller.roleAssignments(),
+  });
   if (!decision.allowed) {
     const who = String(r.caller.claims.upn ?? r.caller.claims.unique_name ?? r.caller.claims.appid ?? r.caller.objectId);
     throw new ArmError(

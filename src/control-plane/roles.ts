@@ -254,9 +254,18 @@ export interface AccessDecision {
  */
 export async function checkAccess(
   store: Store,
-  input: { tenantId: string; principalIds: string[]; scope: string; action: string; data?: boolean },
+  input: {
+    tenantId: string;
+    principalIds: string[];
+    scope: string;
+    action: string;
+    data?: boolean;
+    /** The principals' assignments when the caller has read them already (else they are read here). */
+    assignments?: RoleAssignment[];
+  },
 ): Promise<AccessDecision> {
-  const assignments = await store.listRoleAssignments({ tenantId: input.tenantId, principalIds: input.principalIds });
+  const assignments =
+    input.assignments ?? (await store.listRoleAssignments({ tenantId: input.tenantId, principalIds: input.principalIds }));
   for (const assignment of assignments) {
     if (!scopeCovers(assignment.scope, input.scope)) continue;
     const def = findRoleDefinition(assignment.roleDefinitionId);

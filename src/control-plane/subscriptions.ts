@@ -83,7 +83,7 @@ function cloudMetadata(origin: string) {
 
 /** Subscriptions the caller holds any role in (at the subscription or below). */
 export async function visibleSubscriptions(store: Store, caller: ArmCaller): Promise<Subscription[]> {
-  const assignments = await store.listRoleAssignments({ tenantId: caller.tenantId, principalIds: caller.principalIds });
+  const assignments = await caller.roleAssignments();
   const ids = new Set(assignments.map((a) => /^\/subscriptions\/([^/]+)/i.exec(a.scope)?.[1]?.toLowerCase()).filter(Boolean));
   return (await store.listSubscriptions(caller.tenantId)).filter((s) => ids.has(s.id.toLowerCase()));
 }
