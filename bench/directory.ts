@@ -1,19 +1,27 @@
 // npm run bench -- directory
 // Directory operations through Kentra's Microsoft Graph over HTTPS, on SQLite and on PostgreSQL:
-// users created per second (each one scrypt-hashes its password, so raw scrypt is the limit shown
-// beside it), and getMemberGroups for a user in 500 of 10,000 groups nested 5 deep.
+// getMemberGroups (and checkMemberGroups, transitiveMemberOf) for a user in 500 of 10,000 groups nested
+// 5 deep, interleaved with the same POST to a bare node:https server run with the same client; and users
+// created per second (each one scrypt-hashes its password, so raw scrypt is the limit shown beside it).
+// KENTRA_BENCH_CPU_PROF=<dir> writes a CPU profile of `kentra up` there.
 import { randomUUID } from 'node:crypto';
 import { hashSecret } from '../src/shared/crypto.js';
 import { openStore } from '../src/store/index.js';
 import { startTestKentra } from '../test/support/kentra.js';
-import { fmt, httpsClient, load, onEachStore } from './_measure.js';
+import { httpsClient, load, onEachStore, percentile } from './_measure.js';
+import { Report } from './_report.js';
+import { interleaved, profileEnv, startBareHttps } from './_bare.js';
 
 const GROUPS = 10_000;
 const DEPTH = 5;
 const PER_LEVEL = 100; // the user is in 100 groups at each of the 5 levels: 500 in all
+const WORKERS = 4;
+const report = new Report('directory');
 
 async function run(name: string, storeUrl: string | undefined) {
-  const k = await startTestKentra({ store: storeUrl, extraArgs: ['--log-level', 'warn'] });
+  const env = profileEnv();
+  const k = await startTestKentra({ store: storeUrl, extraArgs: ['--log-level', 'warn'], ...(env ? { env } : {}) });
+  const bare = await startBareHttps(k.dataDir);
   try {
     const { authority, tenantId, caFile, admin } = k.endpoints;
     const http = httpsClient(caFile);
@@ -21,11 +29,22 @@ async function run(name: string, storeUrl: string | undefined) {
     // Set-up through the Store interface: 10,000 groups, chains of 5 above the user's 100 direct groups.
     const store = await openStore({ url: storeUrl, dataDir: k.dataDir });
     const userId = randomUUID();
+    const deepest: string[] = [];
     const t0 = Date.now();
     await store.transaction(async (tx) => {
       await tx.createUser({
-        tenantId, id: userId, userPrincipalName: `nested@kentra.onmicrosoft.com`, displayName: 'Nested', mailNickname: 'nested', mail: null,
-        passwordHash: await hashSecret('Nested-Passw0rd!'), accountEnabled: true, userType: 'Member', homeTenantId: null, homeObjectId: null, createdAt: Date.now(),
+        tenantId,
+        id: userId,
+        userPrincipalName: `nested@kentra.onmicrosoft.com`,
+        displayName: 'Nested',
+        mailNickname: 'nested',
+        mail: null,
+        passwordHash: await hashSecret('Nested-Passw0rd!'),
+        accountEnabled: true,
+        userType: 'Member',
+        homeTenantId: null,
+        homeObjectId: null,
+        createdAt: Date.now(),
       });
       let below: string[] = [];
       for (let level = 0; level < DEPTH; level++) {
@@ -33,53 +52,141 @@ async function run(name: string, storeUrl: string | undefined) {
         for (let i = 0; i < PER_LEVEL; i++) {
           const id = randomUUID();
           ids.push(id);
-          await tx.createGroup({ tenantId, id, displayName: `l${level}-${i}`, mailNickname: `l${level}-${i}`, description: null, securityEnabled: true, mailEnabled: false, createdAt: Date.now() });
-          await tx.addGroupMember(level === 0
-            ? { tenantId, groupId: id, memberId: userId, memberType: 'user' }
-            : { tenantId, groupId: id, memberId: below[i]!, memberType: 'group' });
+          await tx.createGroup({
+            tenantId,
+            id,
+            displayName: `l${level}-${i}`,
+            mailNickname: `l${level}-${i}`,
+            description: null,
+            securityEnabled: true,
+            mailEnabled: false,
+            createdAt: Date.now(),
+          });
+          await tx.addGroupMember(
+            level === 0
+              ? { tenantId, groupId: id, memberId: userId, memberType: 'user' }
+              : { tenantId, groupId: id, memberId: below[i]!, memberType: 'group' },
+          );
         }
         below = ids;
       }
+      deepest.push(...below);
       for (let i = DEPTH * PER_LEVEL; i < GROUPS; i++) {
-        await tx.createGroup({ tenantId, id: randomUUID(), displayName: `other-${i}`, mailNickname: `other-${i}`, description: null, securityEnabled: true, mailEnabled: false, createdAt: Date.now() });
+        await tx.createGroup({
+          tenantId,
+          id: randomUUID(),
+          displayName: `other-${i}`,
+          mailNickname: `other-${i}`,
+          description: null,
+          securityEnabled: true,
+          mailEnabled: false,
+          createdAt: Date.now(),
+        });
       }
     });
     await store.close();
     const setupSeconds = (Date.now() - t0) / 1000;
 
-    const tokenRes = await http(`${authority}/${tenantId}/oauth2/v2.0/token`, new URLSearchParams({
-      client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46', grant_type: 'password', username: admin.userPrincipalName, password: admin.password,
-      scope: 'https://graph.microsoft.com/.default',
-    }).toString());
+    const tokenRes = await http(
+      `${authority}/${tenantId}/oauth2/v2.0/token`,
+      new URLSearchParams({
+        client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+        grant_type: 'password',
+        username: admin.userPrincipalName,
+        password: admin.password,
+        scope: 'https://graph.microsoft.com/.default',
+      }).toString(),
+    );
     const token = JSON.parse(tokenRes.text).access_token as string;
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
+    const groupsUrl = `${authority}/v1.0/users/${userId}/getMemberGroups`;
+    const check = JSON.parse((await http(groupsUrl, '{"securityEnabledOnly":false}', headers)).text).value.length as number;
+    if (check !== DEPTH * PER_LEVEL) throw new Error(`getMemberGroups found ${check} groups, not ${DEPTH * PER_LEVEL}`);
+    const post = (url: string, body: string) => async () => (await http(url, body, headers)).status === 200;
+    const helloPost = post(bare.url, '{"securityEnabledOnly":false}');
+    await interleaved(post(groupsUrl, '{"securityEnabledOnly":false}'), helloPost, { workers: WORKERS, perRound: 200, rounds: 1 }); // warm-up
+    const g = await interleaved(post(groupsUrl, '{"securityEnabledOnly":false}'), helloPost, {
+      workers: WORKERS,
+      perRound: 500,
+      rounds: 3,
+    });
+    const detail = `${g.measured.length} calls from ${WORKERS} concurrent clients in 3 rounds interleaved with the bare server's; p50 ${percentile(g.measured, 50).toFixed(2)} ms (bare ${percentile(g.bare, 50).toFixed(2)} ms); ${GROUPS.toLocaleString('en-US')} groups set up in ${setupSeconds.toFixed(1)} s`;
+    const what = `500 of ${GROUPS.toLocaleString('en-US')} groups, 5 deep`;
+    report.add({
+      name: `getMemberGroups p99, ${what} (${name})`,
+      value: percentile(g.measured, 99),
+      unit: 'ms',
+      limit: { name: 'goal', value: 5 },
+      goal: { op: '<=', ratio: 1 },
+      detail,
+    });
+    report.add({
+      name: `getMemberGroups p99 next to a bare node:https POST (${name})`,
+      value: percentile(g.measured, 99),
+      unit: 'ms',
+      limit: { name: 'bare HTTPS POST p99, same client', value: percentile(g.bare, 99) },
+    });
+
+    // The other two reads of transitive membership, for context: checkMemberGroups (20 ids, 10 of them the deepest groups) and one page of transitiveMemberOf.
+    const checkBody = JSON.stringify({ groupIds: [...deepest.slice(0, 10), ...Array.from({ length: 10 }, () => randomUUID())] });
+    const c = await interleaved(post(`${authority}/v1.0/users/${userId}/checkMemberGroups`, checkBody), helloPost, {
+      workers: WORKERS,
+      perRound: 500,
+      rounds: 2,
+    });
+    report.add({
+      name: `checkMemberGroups p99, 20 ids, ${what} (${name})`,
+      value: percentile(c.measured, 99),
+      unit: 'ms',
+      limit: { name: 'goal', value: 5 },
+      goal: { op: '<=', ratio: 1 },
+    });
+    const tUrl = `${authority}/v1.0/users/${userId}/transitiveMemberOf`;
+    const getT = async () => (await http(tUrl, undefined, headers)).status === 200;
+    const helloGet = async () => (await http(bare.url, undefined, headers)).status === 200;
+    const t = await interleaved(getT, helloGet, { workers: WORKERS, perRound: 200, rounds: 2 });
+    report.add({
+      name: `transitiveMemberOf p99 (first page of 100), ${what} (${name})`,
+      value: percentile(t.measured, 99),
+      unit: 'ms',
+      limit: { name: 'bare HTTPS GET p99, same client', value: percentile(t.bare, 99) },
+    });
+
     let n = 0;
-    const create = await load(async () => {
-      const i = n++;
-      const res = await http(`${authority}/v1.0/users`, JSON.stringify({
-        accountEnabled: true, displayName: `Bench ${i}`, mailNickname: `bench${i}`, userPrincipalName: `bench${i}@kentra.onmicrosoft.com`,
-        passwordProfile: { password: 'Bench-Passw0rd!' },
-      }), headers);
-      return res.status === 201;
-    }, { workers: 4, count: 200, maxSeconds: 30 });
-
-    const check = await http(`${authority}/v1.0/users/${userId}/getMemberGroups`, '{"securityEnabledOnly":false}', headers);
-    const found = JSON.parse(check.text).value.length as number;
-    const groups = await load(async () => (await http(`${authority}/v1.0/users/${userId}/getMemberGroups`, '{"securityEnabledOnly":false}', headers)).status === 200,
-      { workers: 4, count: 400, maxSeconds: 30 });
-
+    const create = await load(
+      async () => {
+        const i = n++;
+        const res = await http(
+          `${authority}/v1.0/users`,
+          JSON.stringify({
+            accountEnabled: true,
+            displayName: `Bench ${i}`,
+            mailNickname: `bench${i}`,
+            userPrincipalName: `bench${i}@kentra.onmicrosoft.com`,
+            passwordProfile: { password: 'Bench-Passw0rd!' },
+          }),
+          headers,
+        );
+        return res.status === 201;
+      },
+      { workers: WORKERS, count: 100, maxSeconds: 30 },
+    );
     const s0 = process.hrtime.bigint();
     for (let i = 0; i < 20; i++) await hashSecret('Bench-Passw0rd!');
     const scryptPerSecond = 20 / (Number(process.hrtime.bigint() - s0) / 1e9);
-
-    console.log(`directory on ${name} (real kentra up process; ${GROUPS.toLocaleString()} groups set up in ${fmt(setupSeconds, 1)} s)`);
-    console.log(`  create users (POST /v1.0/users)   ${fmt(create.perSecond, 1)} users/s   p50 ${fmt(create.p50, 1)} ms   p99 ${fmt(create.p99, 1)} ms   (${create.count} users, ${create.errors} errors)`);
-    console.log(`  raw scrypt password hash          ${fmt(scryptPerSecond, 1)} hashes/s on one core (every new user costs one)`);
-    console.log(`  getMemberGroups, ${found} of ${GROUPS.toLocaleString()} groups, 5 deep   p50 ${fmt(groups.p50, 2)} ms   p99 ${fmt(groups.p99, 2)} ms   ${fmt(groups.perSecond)} calls/s   (${groups.count} calls, ${groups.errors} errors)`);
+    report.add({
+      name: `users created (POST /v1.0/users) (${name})`,
+      value: create.perSecond,
+      unit: 'users/s',
+      limit: { name: 'raw scrypt hash, one core', value: scryptPerSecond, unit: 'hashes/s' },
+      detail: `${create.count} users, ${create.errors} errors; each new user costs one scrypt hash`,
+    });
   } finally {
+    bare.stop();
     await k.close();
   }
 }
 
 await onEachStore(run);
+report.save();
