@@ -1,7 +1,13 @@
 // Row ⇄ entity mapping, declared once per table. Booleans are 0/1 integers and lists are JSON text,
 // so the same schema works on SQLite and PostgreSQL.
 
+import type { Database } from './schema.js';
+
 type Kind = 'text' | 'int' | 'bool' | 'json' | 'sealed-text' | 'sealed-json';
+
+export type TableName = keyof Database & string;
+/** A column of the table, as the migrations make it (schema.ts). */
+export type ColumnOf<TB extends TableName> = keyof Database[TB] & string;
 
 /** Seals and opens private material at rest (`sealed-*` columns); see src/shared/key-sealing.ts. */
 export interface ColumnSealer {
@@ -9,19 +15,24 @@ export interface ColumnSealer {
   unseal(stored: string): string;
 }
 
-export interface Codec<T> {
-  table: string;
+export interface Codec<T, TB extends TableName = TableName> {
+  table: TB;
   /** Entity property → [column, kind]. */
-  fields: { [K in keyof T]-?: [string, Kind] };
+  fields: { [K in keyof T]-?: [ColumnOf<TB>, Kind] };
   /** Extra columns computed from the entity (lower-cased lookup keys). */
-  derived?: (entity: T) => Record<string, unknown>;
+  derived?: (entity: T) => Partial<Record<ColumnOf<TB>, unknown>>;
 }
 
-export function codec<T>(table: string, fields: Codec<T>['fields'], derived?: Codec<T>['derived']): Codec<T> {
-  return { table, fields, derived };
+/** `codec<Entity>()('table', { property: ['column', kind] })`: the entity named, the table's columns checked. */
+export function codec<T>() {
+  return <TB extends TableName>(table: TB, fields: Codec<T, TB>['fields'], derived?: Codec<T, TB>['derived']): Codec<T, TB> => ({
+    table,
+    fields,
+    derived,
+  });
 }
 
-export function toRow<T>(c: Codec<T>, entity: T, sealer?: ColumnSealer): Record<string, unknown> {
+export function toRow<T, TB extends TableName>(c: Codec<T, TB>, entity: T, sealer?: ColumnSealer): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (const key of Object.keys(c.fields) as (keyof T)[]) {
     const [column, kind] = c.fields[key];
@@ -44,7 +55,7 @@ export function toRow<T>(c: Codec<T>, entity: T, sealer?: ColumnSealer): Record<
   return c.derived ? { ...row, ...c.derived(entity) } : row;
 }
 
-export function fromRow<T>(c: Codec<T>, row: Record<string, unknown>, sealer?: ColumnSealer): T {
+export function fromRow<T, TB extends TableName>(c: Codec<T, TB>, row: Record<string, unknown>, sealer?: ColumnSealer): T {
   const entity: Record<string, unknown> = {};
   for (const key of Object.keys(c.fields)) {
     const [column, kind] = c.fields[key as keyof T];
@@ -68,7 +79,7 @@ export function fromRow<T>(c: Codec<T>, row: Record<string, unknown>, sealer?: C
 }
 
 /** The column of one property. */
-export function col<T>(c: Codec<T>, key: keyof T): string {
+export function col<T, TB extends TableName>(c: Codec<T, TB>, key: keyof T): ColumnOf<TB> {
   return c.fields[key][0];
 }
 

@@ -1,7 +1,16 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import { col, fromRow as fromRowPlain, toRow as toRowPlain, type Codec, type ColumnSealer } from './codecs.js';
+import { sql, type Kysely, type Transaction, type WhereInterface } from 'kysely';
+import {
+  col,
+  fromRow as fromRowPlain,
+  toRow as toRowPlain,
+  type Codec,
+  type ColumnOf,
+  type ColumnSealer,
+  type TableName,
+} from './codecs.js';
 import { StoreError } from './errors.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
+import type { Database } from './schema.js';
 import * as t from './tables.js';
 import type {
   ArmOperation,
@@ -34,8 +43,15 @@ import type {
   User,
 } from './types.js';
 
-type Db = Kysely<any> | Transaction<any>;
-type Where = Record<string, unknown>;
+type Db = Kysely<Database> | Transaction<Database>;
+/**
+ * The generic helpers (insert, one, many, page, update, remove) take their table and columns from a codec
+ * (tables.ts) at run time, so they see the database as tables of columns of unknown values; every other
+ * query is checked against `Database`.
+ */
+type LooseDatabase = Record<string, Record<string, unknown>>;
+/** Equality conditions on columns of the table. */
+type Where<TB extends TableName> = Partial<Record<ColumnOf<TB>, unknown>>;
 
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
@@ -94,17 +110,18 @@ export class KyselyStore implements Store {
   constructor(
     readonly kind: 'sqlite' | 'postgres',
     private readonly db: Db,
-    private readonly root: Kysely<any> | null,
+    private readonly root: Kysely<Database> | null,
     private readonly sealer?: ColumnSealer,
     /** Transitive groups by member, checked against the tenant's membership revision on every read (root store only). */
     private readonly memberships: MembershipCache | null = root ? new MembershipCache(MEMBERSHIP_CACHE_IDS) : null,
   ) {}
 
-  private toRow<T>(c: Codec<T>, entity: T): Record<string, unknown> {
+  private toRow<T, TB extends TableName>(c: Codec<T, TB>, entity: T): Record<string, unknown> {
     return toRowPlain(c, entity, this.sealer);
   }
-  private fromRow<T>(c: Codec<T>, row: Record<string, unknown>): T {
-    return fromRowPlain(c, row, this.sealer);
+  /** A row as selected, typed (Database) or not. */
+  private fromRow<T, TB extends TableName>(c: Codec<T, TB>, row: object): T {
+    return fromRowPlain(c, row as Record<string, unknown>, this.sealer);
   }
 
   async close(): Promise<void> {
@@ -118,35 +135,40 @@ export class KyselyStore implements Store {
 
   // ---- generic helpers -------------------------------------------------------------------
 
-  private where<Q extends { where: (...a: any[]) => any }>(q: Q, where: Where): Q {
-    for (const [column, value] of Object.entries(where)) q = q.where(column, '=', value);
+  /** The database as the generic helpers see it (see LooseDatabase). */
+  private get loose(): Kysely<LooseDatabase> {
+    return this.db as unknown as Kysely<LooseDatabase>;
+  }
+
+  private where<Q extends WhereInterface<LooseDatabase, string>, TB extends TableName>(q: Q, where: Where<TB>): Q {
+    for (const [column, value] of Object.entries(where)) q = q.where(column, '=', value) as Q;
     return q;
   }
 
-  private async insert<T>(c: Codec<T>, entity: T, what: string): Promise<void> {
+  private async insert<T, TB extends TableName>(c: Codec<T, TB>, entity: T, what: string): Promise<void> {
     try {
-      await this.db.insertInto(c.table).values(this.toRow(c, entity)).execute();
+      await this.loose.insertInto(c.table).values(this.toRow(c, entity)).execute();
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} already exists`);
       throw err;
     }
   }
 
-  private async one<T>(c: Codec<T>, where: Where): Promise<T | null> {
-    const row = await this.where(this.db.selectFrom(c.table).selectAll(), where).executeTakeFirst();
+  private async one<T, TB extends TableName>(c: Codec<T, TB>, where: Where<TB>): Promise<T | null> {
+    const row = await this.where(this.loose.selectFrom(c.table).selectAll(), where).executeTakeFirst();
     return row ? this.fromRow(c, row) : null;
   }
 
-  private async many<T>(c: Codec<T>, where: Where, orderBy?: string): Promise<T[]> {
-    let q = this.where(this.db.selectFrom(c.table).selectAll(), where);
+  private async many<T, TB extends TableName>(c: Codec<T, TB>, where: Where<TB>, orderBy?: ColumnOf<TB>): Promise<T[]> {
+    let q = this.where(this.loose.selectFrom(c.table).selectAll(), where);
     if (orderBy) q = q.orderBy(orderBy);
     return (await q.execute()).map((r: Record<string, unknown>) => this.fromRow(c, r));
   }
 
-  private async page<T>(c: Codec<T>, where: Where, key: keyof T, opts: ListOptions = {}): Promise<Page<T>> {
+  private async page<T, TB extends TableName>(c: Codec<T, TB>, where: Where<TB>, key: keyof T, opts: ListOptions = {}): Promise<Page<T>> {
     const limit = Math.min(Math.max(opts.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
-    const column = col(c, key);
-    let q = this.where(this.db.selectFrom(c.table).selectAll(), where)
+    const column: string = col(c, key);
+    let q = this.where(this.loose.selectFrom(c.table).selectAll(), where)
       .orderBy(column)
       .limit(limit + 1);
     if (opts.after) q = q.where(column, '>', Buffer.from(opts.after, 'base64url').toString('utf8'));
@@ -157,9 +179,9 @@ export class KyselyStore implements Store {
   }
 
   /** Read-modify-write in one transaction, with the row locked on PostgreSQL. */
-  private async update<T>(
-    c: Codec<T>,
-    where: Where,
+  private async update<T, TB extends TableName>(
+    c: Codec<T, TB>,
+    where: Where<TB>,
     fn: Updater<T>,
     what: string,
     after?: (tx: KyselyStore, before: T, next: T) => Promise<void>,
@@ -167,7 +189,7 @@ export class KyselyStore implements Store {
   ): Promise<T | null> {
     return this.transaction(async (store) => {
       const tx = store as KyselyStore;
-      let q = tx.where(tx.db.selectFrom(c.table).selectAll(), where);
+      let q = tx.where(tx.loose.selectFrom(c.table).selectAll(), where);
       if (tx.kind === 'postgres') q = q.forUpdate();
       const row = await q.executeTakeFirst();
       if (!row) return null;
@@ -178,7 +200,7 @@ export class KyselyStore implements Store {
         if (key !== undefined && next[key] !== value) throw new StoreError('invalid', `${what}: the key ${String(key)} cannot change`);
       }
       try {
-        await tx.where(tx.db.updateTable(c.table).set({ ...this.toRow(c, next), ...alsoSet }), where).execute();
+        await tx.where(tx.loose.updateTable(c.table as string).set({ ...this.toRow(c, next), ...alsoSet }), where).execute();
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} conflicts with an existing one`);
         throw err;
@@ -188,8 +210,8 @@ export class KyselyStore implements Store {
     });
   }
 
-  private async remove(table: string, where: Where): Promise<number> {
-    const res = await this.where(this.db.deleteFrom(table), where).executeTakeFirst();
+  private async remove<TB extends TableName>(table: TB, where: Where<TB>): Promise<number> {
+    const res = await this.where(this.loose.deleteFrom(table), where).executeTakeFirst();
     return Number(res.numDeletedRows);
   }
 
@@ -414,7 +436,7 @@ export class KyselyStore implements Store {
       .where('member_id', '=', memberId)
       .orderBy('group_id')
       .execute();
-    return rows.map((r: any) => String(r.group_id));
+    return rows.map((r) => r.group_id);
   }
 
   async listTransitiveGroupIds(tenantId: string, memberId: string): Promise<string[]> {
@@ -499,7 +521,7 @@ export class KyselyStore implements Store {
       const s = tx as KyselyStore;
       const n = await s.remove('applications', { tenant_id: tenantId, id });
       if (n) {
-        for (const table of ['application_identifier_uris', 'password_credentials', 'key_credentials', 'federated_credentials']) {
+        for (const table of ['application_identifier_uris', 'password_credentials', 'key_credentials', 'federated_credentials'] as const) {
           await s.remove(table, { tenant_id: tenantId, app_object_id: id });
         }
         await s.remove('owners', { tenant_id: tenantId, object_id: id });
@@ -574,7 +596,7 @@ export class KyselyStore implements Store {
     return this.insert(t.oauth2PermissionGrants, g, `permission grant ${g.id}`);
   }
   listOAuth2PermissionGrants(tenantId: string, filter: { clientId?: string; resourceId?: string } = {}) {
-    const where: Where = { tenant_id: tenantId };
+    const where: Where<'oauth2_permission_grants'> = { tenant_id: tenantId };
     if (filter.clientId) where.client_id = filter.clientId;
     if (filter.resourceId) where.resource_id = filter.resourceId;
     return this.many(t.oauth2PermissionGrants, where, 'id');
@@ -590,7 +612,7 @@ export class KyselyStore implements Store {
     return this.insert(t.appRoleAssignments, a, `app role assignment ${a.appRoleId} to ${a.principalId}`);
   }
   listAppRoleAssignments(tenantId: string, filter: { principalId?: string; resourceId?: string } = {}) {
-    const where: Where = { tenant_id: tenantId };
+    const where: Where<'app_role_assignments'> = { tenant_id: tenantId };
     if (filter.principalId) where.principal_id = filter.principalId;
     if (filter.resourceId) where.resource_id = filter.resourceId;
     return this.many(t.appRoleAssignments, where, 'id');
@@ -646,7 +668,7 @@ export class KyselyStore implements Store {
     if (filter.tenantId) q = q.where('tenant_id', '=', filter.tenantId);
     if (filter.scope) q = q.where('scope_lower', '=', filter.scope.toLowerCase());
     if (filter.principalIds) q = q.where('principal_id', 'in', filter.principalIds);
-    return (await q.orderBy('created_at').orderBy('id').execute()).map((r: any) => this.fromRow(t.roleAssignments, r));
+    return (await q.orderBy('created_at').orderBy('id').execute()).map((r) => this.fromRow(t.roleAssignments, r));
   }
 
   async deleteRoleAssignment(id: string) {
@@ -774,7 +796,7 @@ export class KyselyStore implements Store {
     let q = this.db.selectFrom('arm_resources').selectAll().where('subscription_id', '=', filter.subscriptionId);
     if (filter.type) q = q.where('type_lower', '=', filter.type.toLowerCase());
     if (filter.resourceGroup) q = q.where('resource_group_lower', '=', filter.resourceGroup.toLowerCase());
-    return (await q.orderBy('id_lower').execute()).map((r: any) => this.fromRow(t.armResources, r));
+    return (await q.orderBy('id_lower').execute()).map((r) => this.fromRow(t.armResources, r));
   }
 
   updateResource(id: string, fn: Updater<ArmResource>) {
@@ -853,7 +875,7 @@ export class KyselyStore implements Store {
 
   async setFeature(f: FeatureRegistration): Promise<void> {
     const row = this.toRow(t.featureRegistrations, f);
-    await this.db
+    await this.loose
       .insertInto('feature_registrations')
       .values(row)
       .onConflict((oc) =>
@@ -923,7 +945,7 @@ export class KyselyStore implements Store {
     if (namespace !== undefined) q = q.where('namespace', '=', namespace);
     // Byte order, as Kubernetes lists (etcd keys); PostgreSQL would otherwise sort by the database's locale.
     const bytewise = (column: string) => (this.kind === 'postgres' ? sql`${sql.ref(column)} collate "C"` : sql.ref(column));
-    return (await q.orderBy(bytewise('namespace')).orderBy(bytewise('name')).execute()).map((r: any) => this.fromRow(t.kubeObjects, r));
+    return (await q.orderBy(bytewise('namespace')).orderBy(bytewise('name')).execute()).map((r) => this.fromRow(t.kubeObjects, r));
   }
 
   updateKubeObject(
@@ -941,7 +963,7 @@ export class KyselyStore implements Store {
       if (!current) return null;
       const body = fn(structuredClone(current.body));
       const next: KubeObject = { ...current, body, resourceVersion: await s.nextKubeResourceVersion(clusterUid) };
-      await s.where(s.db.updateTable('kube_objects').set(this.toRow(t.kubeObjects, next)), key).execute();
+      await s.where(s.loose.updateTable('kube_objects').set(this.toRow(t.kubeObjects, next)), key).execute();
       return next;
     });
   }
@@ -951,7 +973,7 @@ export class KyselyStore implements Store {
       const s = tx as KyselyStore;
       if (!(await s.lockKubeCluster(clusterUid))) return null;
       const row = await s
-        .where(s.db.deleteFrom('kube_objects'), { cluster_uid: clusterUid, resource, namespace, name })
+        .where(s.loose.deleteFrom('kube_objects'), { cluster_uid: clusterUid, resource, namespace, name })
         .returningAll()
         .executeTakeFirst();
       if (!row) return null;
@@ -1006,7 +1028,7 @@ export class KyselyStore implements Store {
 
   async addSignIns(events: SignInEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db
+    await this.loose
       .insertInto('sign_ins')
       .values(events.map((e) => this.toRow(t.signIns, e)))
       .execute();

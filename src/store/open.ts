@@ -4,11 +4,12 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
 import type { ColumnSealer } from './codecs.js';
+import type { Database } from './schema.js';
 import type { Store } from './store.js';
 import type { CustomTypesConfig } from 'pg';
 
-/** Opening a database knows no tables: the migrations make them and the store's queries name them. */
-type Tables = object;
+/** The tables the migrations make (schema.ts), which the store's queries name. */
+type Tables = Database;
 type Connection = Kysely<Tables>;
 
 export interface OpenStoreOptions {

@@ -27,7 +27,7 @@ import type {
   User,
 } from './types.js';
 
-export const tenants = codec<Tenant>('tenants', {
+export const tenants = codec<Tenant>()('tenants', {
   id: ['id', 'text'],
   displayName: ['display_name', 'text'],
   defaultDomain: ['default_domain', 'text'],
@@ -35,7 +35,7 @@ export const tenants = codec<Tenant>('tenants', {
   createdAt: ['created_at', 'int'],
 });
 
-export const users = codec<User>(
+export const users = codec<User>()(
   'users',
   {
     tenantId: ['tenant_id', 'text'],
@@ -54,7 +54,7 @@ export const users = codec<User>(
   (u) => ({ upn_lower: u.userPrincipalName.toLowerCase() }),
 );
 
-export const groups = codec<Group>('groups', {
+export const groups = codec<Group>()('groups', {
   tenantId: ['tenant_id', 'text'],
   id: ['id', 'text'],
   displayName: ['display_name', 'text'],
@@ -65,14 +65,14 @@ export const groups = codec<Group>('groups', {
   createdAt: ['created_at', 'int'],
 });
 
-export const groupMembers = codec<GroupMember>('group_members', {
+export const groupMembers = codec<GroupMember>()('group_members', {
   tenantId: ['tenant_id', 'text'],
   groupId: ['group_id', 'text'],
   memberId: ['member_id', 'text'],
   memberType: ['member_type', 'text'],
 });
 
-export const applications = codec<Application>('applications', {
+export const applications = codec<Application>()('applications', {
   tenantId: ['tenant_id', 'text'],
   id: ['id', 'text'],
   appId: ['app_id', 'text'],
@@ -92,7 +92,7 @@ export const applications = codec<Application>('applications', {
   createdAt: ['created_at', 'int'],
 });
 
-export const passwordCredentials = codec<PasswordCredential>('password_credentials', {
+export const passwordCredentials = codec<PasswordCredential>()('password_credentials', {
   tenantId: ['tenant_id', 'text'],
   appObjectId: ['app_object_id', 'text'],
   keyId: ['key_id', 'text'],
@@ -103,7 +103,7 @@ export const passwordCredentials = codec<PasswordCredential>('password_credentia
   endDateTime: ['end_date_time', 'int'],
 });
 
-export const keyCredentials = codec<KeyCredential>('key_credentials', {
+export const keyCredentials = codec<KeyCredential>()('key_credentials', {
   tenantId: ['tenant_id', 'text'],
   appObjectId: ['app_object_id', 'text'],
   keyId: ['key_id', 'text'],
@@ -115,7 +115,7 @@ export const keyCredentials = codec<KeyCredential>('key_credentials', {
   endDateTime: ['end_date_time', 'int'],
 });
 
-export const federatedCredentials = codec<FederatedIdentityCredential>('federated_credentials', {
+export const federatedCredentials = codec<FederatedIdentityCredential>()('federated_credentials', {
   tenantId: ['tenant_id', 'text'],
   appObjectId: ['app_object_id', 'text'],
   id: ['id', 'text'],
@@ -126,7 +126,7 @@ export const federatedCredentials = codec<FederatedIdentityCredential>('federate
   description: ['description', 'text'],
 });
 
-export const servicePrincipals = codec<ServicePrincipal>('service_principals', {
+export const servicePrincipals = codec<ServicePrincipal>()('service_principals', {
   tenantId: ['tenant_id', 'text'],
   id: ['id', 'text'],
   appId: ['app_id', 'text'],
@@ -137,7 +137,7 @@ export const servicePrincipals = codec<ServicePrincipal>('service_principals', {
   createdAt: ['created_at', 'int'],
 });
 
-export const oauth2PermissionGrants = codec<OAuth2PermissionGrant>('oauth2_permission_grants', {
+export const oauth2PermissionGrants = codec<OAuth2PermissionGrant>()('oauth2_permission_grants', {
   tenantId: ['tenant_id', 'text'],
   id: ['id', 'text'],
   clientId: ['client_id', 'text'],
@@ -147,7 +147,7 @@ export const oauth2PermissionGrants = codec<OAuth2PermissionGrant>('oauth2_permi
   scope: ['scope', 'text'],
 });
 
-export const appRoleAssignments = codec<AppRoleAssignment>('app_role_assignments', {
+export const appRoleAssignments = codec<AppRoleAssignment>()('app_role_assignments', {
   tenantId: ['tenant_id', 'text'],
   id: ['id', 'text'],
   principalId: ['principal_id', 'text'],
@@ -156,20 +156,20 @@ export const appRoleAssignments = codec<AppRoleAssignment>('app_role_assignments
   appRoleId: ['app_role_id', 'text'],
 });
 
-export const directoryRoleAssignments = codec<DirectoryRoleAssignment>('directory_role_assignments', {
+export const directoryRoleAssignments = codec<DirectoryRoleAssignment>()('directory_role_assignments', {
   tenantId: ['tenant_id', 'text'],
   principalId: ['principal_id', 'text'],
   roleTemplateId: ['role_template_id', 'text'],
 });
 
-export const owners = codec<Owner>('owners', {
+export const owners = codec<Owner>()('owners', {
   tenantId: ['tenant_id', 'text'],
   objectId: ['object_id', 'text'],
   objectType: ['object_type', 'text'],
   ownerId: ['owner_id', 'text'],
 });
 
-export const subscriptions = codec<Subscription>('subscriptions', {
+export const subscriptions = codec<Subscription>()('subscriptions', {
   id: ['id', 'text'],
   tenantId: ['tenant_id', 'text'],
   displayName: ['display_name', 'text'],
@@ -177,7 +177,7 @@ export const subscriptions = codec<Subscription>('subscriptions', {
   createdAt: ['created_at', 'int'],
 });
 
-export const roleAssignments = codec<RoleAssignment>(
+export const roleAssignments = codec<RoleAssignment>()(
   'role_assignments',
   {
     id: ['id', 'text'],
@@ -191,7 +191,7 @@ export const roleAssignments = codec<RoleAssignment>(
   (a) => ({ scope_lower: a.scope.toLowerCase() }),
 );
 
-export const signingKeys = codec<SigningKey>('signing_keys', {
+export const signingKeys = codec<SigningKey>()('signing_keys', {
   kid: ['kid', 'text'],
   privateKeyPem: ['private_key_pem', 'sealed-text'],
   certificateDer: ['certificate_der', 'text'],
@@ -201,7 +201,7 @@ export const signingKeys = codec<SigningKey>('signing_keys', {
   expireAt: ['expire_at', 'int'],
 });
 
-export const deviceCodes = codec<DeviceCode>('device_codes', {
+export const deviceCodes = codec<DeviceCode>()('device_codes', {
   deviceCodeHash: ['device_code_hash', 'text'],
   userCode: ['user_code', 'text'],
   requestTenant: ['request_tenant', 'text'],
@@ -216,7 +216,7 @@ export const deviceCodes = codec<DeviceCode>('device_codes', {
   lastPolledAt: ['last_polled_at', 'int'],
 });
 
-export const authorizationCodes = codec<AuthorizationCode>('authorization_codes', {
+export const authorizationCodes = codec<AuthorizationCode>()('authorization_codes', {
   codeHash: ['code_hash', 'text'],
   tenantId: ['tenant_id', 'text'],
   clientId: ['client_id', 'text'],
@@ -231,7 +231,7 @@ export const authorizationCodes = codec<AuthorizationCode>('authorization_codes'
   redeemedAt: ['redeemed_at', 'int'],
 });
 
-export const refreshTokens = codec<RefreshToken>('refresh_tokens', {
+export const refreshTokens = codec<RefreshToken>()('refresh_tokens', {
   tokenHash: ['token_hash', 'text'],
   familyId: ['family_id', 'text'],
   tenantId: ['tenant_id', 'text'],
@@ -244,7 +244,7 @@ export const refreshTokens = codec<RefreshToken>('refresh_tokens', {
   revokedAt: ['revoked_at', 'int'],
 });
 
-export const armResources = codec<ArmResource>(
+export const armResources = codec<ArmResource>()(
   'arm_resources',
   {
     id: ['id', 'text'],
@@ -269,7 +269,7 @@ export const armResources = codec<ArmResource>(
   }),
 );
 
-export const armOperations = codec<ArmOperation>('arm_operations', {
+export const armOperations = codec<ArmOperation>()('arm_operations', {
   id: ['id', 'text'],
   subscriptionId: ['subscription_id', 'text'],
   location: ['location', 'text'],
@@ -282,7 +282,7 @@ export const armOperations = codec<ArmOperation>('arm_operations', {
   error: ['error', 'json'],
 });
 
-export const featureRegistrations = codec<FeatureRegistration>(
+export const featureRegistrations = codec<FeatureRegistration>()(
   'feature_registrations',
   {
     subscriptionId: ['subscription_id', 'text'],
@@ -293,7 +293,7 @@ export const featureRegistrations = codec<FeatureRegistration>(
   (f) => ({ namespace_lower: f.namespace.toLowerCase(), name_lower: f.name.toLowerCase() }),
 );
 
-export const kubeObjects = codec<KubeObject>('kube_objects', {
+export const kubeObjects = codec<KubeObject>()('kube_objects', {
   clusterUid: ['cluster_uid', 'text'],
   resource: ['resource', 'text'],
   namespace: ['namespace', 'text'],
@@ -302,7 +302,7 @@ export const kubeObjects = codec<KubeObject>('kube_objects', {
   body: ['body', 'json'],
 });
 
-export const signIns = codec<SignInEvent>(
+export const signIns = codec<SignInEvent>()(
   'sign_ins',
   {
     id: ['id', 'text'],
@@ -327,7 +327,7 @@ export const signIns = codec<SignInEvent>(
   (e) => ({ user_principal_name_lower: e.userPrincipalName?.toLowerCase() ?? null }),
 );
 
-export const signInSessions = codec<SignInSession>('sign_in_sessions', {
+export const signInSessions = codec<SignInSession>()('sign_in_sessions', {
   idHash: ['id_hash', 'text'],
   tenantId: ['tenant_id', 'text'],
   userId: ['user_id', 'text'],
