@@ -221,6 +221,9 @@ export function armRoute(
           );
         checkPathParams(params);
         const caller = await armCaller(req, ctx.verifier, ctx.store);
+        // Every ARM route authorizes: on PostgreSQL the caller's role assignments are read while the
+        // subscription and the resource are (a failure is reported where they are awaited).
+        caller.roleAssignments().catch(() => {});
         let subscription: Subscription | null = null;
         if (params.subscriptionId) {
           subscription = await ctx.store.getSubscription(params.subscriptionId.toLowerCase());
