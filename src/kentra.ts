@@ -8,6 +8,9 @@ import {
   controlPlaneAccessPorts,
   registerAdminRoutes,
   registerCheckAccessRoutes,
+  registerAccessLogRoutes,
+  StoreAccessLog,
+  DEFAULT_ACCESS_LOG_RETENTION_DAYS,
   registerArcRoutes,
   registerManagedClusterRoutes,
   registerSubscriptionRoutes,
@@ -78,6 +81,12 @@ export interface KentraOptions {
   keyEncryptionKey?: string;
   /** Days the sign-in log keeps a row (default 30). */
   signInLogRetentionDays?: number;
+  /** Days the cluster access log keeps a decision (default 30). */
+  accessLogRetentionDays?: number;
+  /** false: no sign-in log (for the logs' cost benchmark only). */
+  signInLog?: boolean;
+  /** false: no cluster access log (for the logs' cost benchmark only). */
+  accessLog?: boolean;
 }
 
 /** What `endpoints.json` holds; scripts rely on these keys. */
@@ -319,11 +328,21 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       deviceCodeLifetime: 900,
       devicePollInterval: opts.deviceCodeInterval ?? 5,
       outboundCaPem: tls.caPem,
-      signInLog: new SignInLog(store, clock, {
-        retentionDays: opts.signInLogRetentionDays ?? DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
-        onError: (message) => logger.error(message),
-      }),
+      signInLog:
+        opts.signInLog === false
+          ? undefined
+          : new SignInLog(store, clock, {
+              retentionDays: opts.signInLogRetentionDays ?? DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
+              onError: (message) => logger.error(message),
+            }),
     };
+    const accessLog =
+      opts.accessLog === false
+        ? undefined
+        : new StoreAccessLog(store, clock, {
+            retentionDays: opts.accessLogRetentionDays ?? DEFAULT_ACCESS_LOG_RETENTION_DAYS,
+            onError: (message) => logger.error(message),
+          });
     const { app, edge } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` },
       logger,
@@ -346,6 +365,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       // A kid this instance has not loaded yet (rotated in by another instance) is looked up in the store once.
       ...controlPlaneAccessPorts(store, { publicKey: (kid) => keys.publicKey(kid) ?? keys.publicKeyOrReload(kid) }, clock),
       serviceAccountIssuer: (uid) => `${canonicalAuthority()}/clusters/${uid}`,
+      accessLog,
     });
     const binaries = binariesFrom({ kubeApiserver: opts.kubeApiserver, etcd: opts.etcd });
     let real: RealClusters | undefined;
@@ -376,6 +396,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerManagedClusterRoutes(app, controlPlane);
     registerArcRoutes(app, controlPlane);
     registerCheckAccessRoutes(app, controlPlane);
+    registerAccessLogRoutes(app, controlPlane);
     registerAccessWebhooks(app, { access, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
     const clusterApi: ClusterApi = registerClusterApi(app, {
       store,
@@ -396,7 +417,8 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       },
     });
 
-    await services.signInLog!.prune();
+    await services.signInLog?.prune();
+    await accessLog?.prune();
     const listen = opts.listen ?? '127.0.0.1';
     await app.listen({ port, host: listen });
     const address = app.server.address();
@@ -442,6 +464,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         store.purgeExpired(clock.now()).catch((err) => logger.error({ err: { message: (err as Error).message } }, 'purge failed'));
       if (minute)
         services.signInLog?.prune().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'sign-in log prune failed'));
+      if (minute) accessLog?.prune().catch((err) => logger.error({ err: { message: (err as Error).message } }, 'access log prune failed'));
     }, KEY_RELOAD_INTERVAL_MS);
     timer.unref();
 
@@ -501,6 +524,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         await real?.close();
         await app.close();
         await services.signInLog?.close();
+        await accessLog?.close();
         await store.close();
       },
     };

@@ -20,7 +20,9 @@ import {
   staticTokenAuthenticator,
   type ClientCertificateAuthenticator,
 } from './local-accounts.js';
-import type { ClusterSettings, ClusterSettingsSource, DataActionCheck, KubeObjectSource } from './ports.js';
+import type { AccessLogPort, ClusterSettings, ClusterSettingsSource, DataActionCheck, KubeObjectSource } from './ports.js';
+import { authenticationRecord, authorizationRecord, webhookRecord, type CredentialSeen } from './access-log.js';
+import type { WebhookReply } from './token-review.js';
 import type { RbacObjects, RequestAttributes } from './rbac.js';
 import { serviceAccountAuthenticator } from './service-accounts.js';
 import { cachedTokenAuthenticator } from './token-cache.js';
@@ -53,6 +55,8 @@ export interface ClusterAccessOptions extends ClusterAccessPorts {
    * checks such as proof-of-possession (src/access/pop.ts).
    */
   wrapEntra?(authenticate: TokenAuthenticator, settings: ClusterSettings): TokenAuthenticator;
+  /** Where each decision of the webhooks and the built-in API is recorded (docs/access-log.md); none: not recorded. */
+  accessLog?: AccessLogPort;
 }
 
 /** One cluster's access, as built from its settings. */
@@ -151,6 +155,33 @@ export class ClusterAccessService {
   async authorize(uid: string, origin: string, a: RequestAttributes): Promise<ChainDecision | null> {
     const c = await this.cluster(uid, origin);
     return c ? c.authorize({ ...a, user: withAuthenticated(a.user) }) : null;
+  }
+
+  // The access log: one call per decision, which only queues a closure; the entry is built when its
+  // batch is written (src/access/access-log.ts), so a decision pays for a clock read and a push.
+
+  /** Records an authentication decision of the built-in API. */
+  recordAuthentication(settings: ClusterSettings, seen: CredentialSeen, result: AuthnResult): void {
+    const log = this.o.accessLog;
+    if (!log) return;
+    const time = this.o.clock.now();
+    log.record(() => authenticationRecord(settings, 'builtInApi', time, seen, result));
+  }
+
+  /** Records an authorization decision of the built-in API (its chain's answer). */
+  recordAuthorization(settings: ClusterSettings, a: RequestAttributes, d: ChainDecision, seen: CredentialSeen): void {
+    const log = this.o.accessLog;
+    if (!log) return;
+    const time = this.o.clock.now();
+    log.record(() => authorizationRecord(settings, 'builtInApi', time, a, d, seen));
+  }
+
+  /** Records a webhook's answer (TokenReview: authentication; SubjectAccessReview: authorization). */
+  recordWebhook(settings: ClusterSettings, review: 'tokenreviews' | 'subjectaccessreviews', body: unknown, reply: WebhookReply): void {
+    const log = this.o.accessLog;
+    if (!log) return;
+    const time = this.o.clock.now();
+    log.record(() => webhookRecord(settings, review, time, body, reply));
   }
 
   /** Forget cached RBAC objects after a write to them (other instances read them again within the TTL). */

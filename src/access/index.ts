@@ -30,6 +30,8 @@ export {
   type ClusterChains,
 } from './cluster-access.js';
 export type {
+  AccessDecisionRecord,
+  AccessLogPort,
   ClusterAadSettings,
   ClusterSettings,
   ClusterSettingsSource,
@@ -38,6 +40,7 @@ export type {
   DataActionQuestion,
   KubeObjectSource,
 } from './ports.js';
+export { scrubbed as scrubAccessLogText, type AccessSource, type CredentialSeen } from './access-log.js';
 export { armDataActionCheck, CHECK_ACCESS_API_VERSION, type ArmDataActionCheckOptions } from './arm-check-access.js';
 export {
   adminGroupBinding,

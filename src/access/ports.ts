@@ -72,3 +72,38 @@ export interface KubeObjectSource {
   /** The uid of the service account, or null when it does not exist. */
   serviceAccountUid(uid: string, namespace: string, name: string): Promise<string | null>;
 }
+
+/** One decision of a cluster's access, as the access log keeps it: never a token, code, password or secret. */
+export interface AccessDecisionRecord {
+  time: number;
+  /** The id in the cluster's API URL. */
+  clusterUid: string;
+  /** The cluster's ARM id. */
+  clusterId: string;
+  kind: 'authentication' | 'authorization';
+  source: 'webhook' | 'builtInApi';
+  /** '' when authentication failed. */
+  user: string;
+  userObjectId: string | null;
+  groups: string[];
+  /** tokenClaim | graphOverage | localAccount | clientCertificate | serviceAccount | reviewRequest | impersonation, then `,adminGroup` when one is an admin group. */
+  groupsSource: string | null;
+  verb: string | null;
+  resource: string | null;
+  subresource: string | null;
+  apiGroup: string | null;
+  namespace: string | null;
+  name: string | null;
+  path: string | null;
+  decision: 'allowed' | 'denied' | 'noOpinion';
+  reason: string;
+}
+
+/** Where the cluster-access service records its decisions (in `kentra up`: the store, in batches). */
+export interface AccessLogPort {
+  /**
+   * Queues one decision and returns at once (never throws). `entry` is called when its batch is
+   * written, off the request's path; it returns null when there is nothing to record.
+   */
+  record(entry: () => AccessDecisionRecord | null): void;
+}

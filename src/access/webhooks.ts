@@ -87,7 +87,7 @@ export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhook
   const certificateProblem = webhookClientCheck(opts.caPem, opts.clock, 'Kentra');
   const send = (reply: FastifyReply, r: WebhookReply) => reply.code(r.statusCode).header('cache-control', 'no-store').send(r.body);
   const webhook = (
-    path: string,
+    path: 'tokenreviews' | 'subjectaccessreviews',
     answer: (cluster: NonNullable<Awaited<ReturnType<ClusterAccessService['cluster']>>>, body: unknown) => Promise<WebhookReply>,
   ) => {
     app.post(`/clusters/:uid/webhooks/${path}`, async (req, reply) => {
@@ -96,7 +96,9 @@ export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhook
       if (problem) return send(reply, problem);
       const cluster = await opts.access.cluster(uid, opts.originOf(req));
       if (!cluster) return send(reply, kubeStatus(404, 'NotFound', `cluster ${uid} not found`));
-      return send(reply, await answer(cluster, req.body));
+      const answered = await answer(cluster, req.body);
+      opts.access.recordWebhook(cluster.settings, path, req.body, answered);
+      return send(reply, answered);
     });
   };
   webhook('tokenreviews', (c, body) => reviewToken(body, c.authenticateEntra));

@@ -743,6 +743,59 @@ cannot do (group overage, the oid extra, Guard's messages) is printed and in the
 attached cluster with admin groups, admin-group-binding.yaml binds them to cluster-admin.`,
   );
 
+  // `kentra aks access-log`: the cluster access log (docs/access-log.md) through ARM's accessLogs.
+  const accessLog = leaf(
+    aks,
+    'access-log',
+    "Show the cluster's access log: each authentication and authorization decision of its webhooks and built-in API, newest first.",
+    (c) =>
+      target(c)
+        .option('--top <n>', 'how many entries (1-1000, default 100)')
+        .option('--user <name>', 'only the decisions about this user name (exact, e.g. alice@contoso.com)')
+        .option('--denied', 'only the decisions that did not let the request through (denied or no opinion)'),
+    async (ctx) => {
+      const o = ctx.opts;
+      let top = 100;
+      if (o.top !== undefined) {
+        if (!/^\d{1,4}$/.test(String(o.top)) || Number(o.top) < 1 || Number(o.top) > 1000)
+          throw new CliError(`argument --top: invalid value '${String(o.top)}': use a whole number from 1 to 1000`, 2);
+        top = Number(o.top);
+      }
+      const clauses: string[] = [];
+      if (o.user !== undefined) clauses.push(`user eq '${String(o.user).replace(/'/g, "''")}'`);
+      if (o.denied) clauses.push('allowed eq false');
+      const a = arm(ctx);
+      const query: Record<string, string> = { $top: String(top) };
+      if (clauses.length) query.$filter = clauses.join(' and ');
+      const res = await a.call('GET', `${clusterPath(a.subscriptionId, o.resourceGroup, o.name)}/accessLogs`, AKS_API, undefined, query);
+      return (res.body as { value: unknown[] }).value;
+    },
+    (result) =>
+      (result as JsonObject[]).map((e) => ({
+        time: e.time,
+        kind: e.kind,
+        source: e.source,
+        user: e.user,
+        verb: e.verb ?? '',
+        resource: e.resource
+          ? [e.apiGroup ? `${String(e.resource)}.${String(e.apiGroup)}` : e.resource, e.subresource].filter(Boolean).join('/')
+          : (e.path ?? ''),
+        namespace: e.namespace ?? '',
+        decision: e.decision,
+        reason: e.reason,
+      })),
+  );
+  accessLog.addHelpText(
+    'after',
+    `
+Needs the action Microsoft.Insights/logs/AKSAudit/read on the cluster (Owner, Contributor or Reader of
+the cluster, its resource group or subscription); the AKS credential and RBAC roles do not grant it.
+
+Examples:
+  kentra aks access-log -g myResourceGroup -n myManagedCluster -o table
+  kentra aks access-log -g myResourceGroup -n myManagedCluster --user alice@contoso.com --denied --top 20`,
+  );
+
   // `kentra aks check-access`: one access decision of the cluster's API, explained step by step by the
   // checkAccess action (the cluster API's own chains). Exit 0 allowed, 1 not (as `kubectl auth can-i`),
   // 2 when the question cannot be answered (bad input, no such cluster, not authorized to ask).

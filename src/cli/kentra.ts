@@ -76,6 +76,16 @@ program
     },
     30,
   )
+  .option(
+    '--access-log-retention-days <days>',
+    'days the cluster access log (ARM managedClusters/accessLogs) keeps a decision; older ones are pruned',
+    (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 3650) throw new InvalidArgumentError('must be a whole number of days from 1 to 3650');
+      return n;
+    },
+    30,
+  )
   .addHelpText(
     'after',
     `
@@ -114,6 +124,7 @@ See docs/azure-by-name.md.`,
       kubeApiserver: opts.kubeApiserver,
       etcd: opts.etcd,
       signInLogRetentionDays: opts.signInLogRetentionDays,
+      accessLogRetentionDays: opts.accessLogRetentionDays,
       keyEncryptionKey: opts.keyEncryptionKeyFile ? (await import('node:fs')).readFileSync(opts.keyEncryptionKeyFile, 'utf8') : undefined,
     });
   });

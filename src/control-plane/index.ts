@@ -10,3 +10,10 @@ export { clusterSettingsOf, controlPlaneAccessPorts, ensureServiceAccountKey } f
 export { clusterSecretsOf, ClusterRecordError, isClusterResource, withClusterSecrets, type ClusterSecrets } from './cluster-record.js';
 export { checkClusterAccess, parseCheckAccessRequest, type CheckAccessResult } from './check-access.js';
 export { registerCheckAccessRoutes } from './authorization-checkaccess.js';
+export {
+  StoreAccessLog,
+  registerAccessLogRoutes,
+  DEFAULT_ACCESS_LOG_RETENTION_DAYS,
+  ACCESS_LOG_ACTION,
+  type StoreAccessLogOptions,
+} from './access-log.js';

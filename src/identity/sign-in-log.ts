@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
+import { BatchWriter } from '../shared/batch-writer.js';
 import { isGuid } from '../shared/crypto.js';
 import type { SignInEvent, SignInEventType, Store, Tenant } from '../store/index.js';
 import { GRAPH_APP_ID, GRAPH_RESOURCE_URIS } from './directory/first-party.js';
@@ -97,23 +98,27 @@ function eventTypeOfGrant(grantType: string, params: Params): SignInEventType {
 }
 
 export class SignInLog {
-  /** Entries, or successes whose issued token is decoded only when the batch is written (off the token endpoint's path). */
-  private queue: (Pending | (() => Pending | null))[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private immediate = false;
-  private writing: Promise<void> = Promise.resolve();
-  private dropped = 0;
+  /** Queues entries, or successes whose issued token is decoded only when the batch is written (off the token endpoint's path). */
+  private readonly writer: BatchWriter<Pending | (() => Pending | null), SignInEvent>;
   private readonly cache = new Map<string, { value: unknown; until: number }>();
-  private readonly batchSize: number;
-  private readonly flushMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly opts: SignInLogOptions,
   ) {
-    this.batchSize = opts.batchSize ?? 200;
-    this.flushMs = opts.flushMs ?? 250;
+    this.writer = new BatchWriter({
+      name: 'sign-in log',
+      batchSize: opts.batchSize,
+      flushMs: opts.flushMs,
+      maxQueue: MAX_QUEUE,
+      onError: opts.onError,
+      prepare: (queued) => {
+        const p = typeof queued === 'function' ? queued() : queued;
+        return p ? this.complete(p) : null;
+      },
+      write: (rows) => this.store.addSignIns(rows),
+    });
   }
 
   /** One token-endpoint outcome: the issued body (success) or the error (failure). */
@@ -238,53 +243,12 @@ export class SignInLog {
   }
 
   private push(p: Pending | (() => Pending | null)): void {
-    if (this.queue.length >= MAX_QUEUE) {
-      this.dropped++;
-      return;
-    }
-    this.queue.push(p);
-    if (this.immediate) return;
-    if (this.queue.length >= this.batchSize) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      this.immediate = true;
-      setImmediate(() => {
-        this.immediate = false;
-        void this.flush();
-      });
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        void this.flush();
-      }, this.flushMs);
-      this.timer.unref();
-    }
+    this.writer.push(p);
   }
 
-  /** Writes everything queued so far (one batch after another, never two at once). */
+  /** Writes everything queued so far. */
   flush(): Promise<void> {
-    this.writing = this.writing.then(async () => {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.batchSize);
-        try {
-          const rows: SignInEvent[] = [];
-          for (const queued of batch) {
-            const p = typeof queued === 'function' ? queued() : queued;
-            if (!p) continue;
-            const row = await this.complete(p);
-            if (row) rows.push(row);
-          }
-          await this.store.addSignIns(rows);
-        } catch (err) {
-          this.opts.onError?.(`sign-in log write failed (${batch.length} entries lost): ${(err as Error).message}`);
-        }
-      }
-      if (this.dropped) {
-        this.opts.onError?.(`sign-in log queue full: ${this.dropped} entries dropped`);
-        this.dropped = 0;
-      }
-    });
-    return this.writing;
+    return this.writer.flush();
   }
 
   /** Deletes rows older than the retention. */
@@ -292,10 +256,8 @@ export class SignInLog {
     return this.store.pruneSignIns(this.clock.now() - this.opts.retentionDays * 86_400_000);
   }
 
-  async close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.flush();
+  close(): Promise<void> {
+    return this.writer.close();
   }
 
   private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {

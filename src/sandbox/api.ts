@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
 import {
   issueServiceAccountToken,
+  NO_ANSWER,
   peerCertificate,
   serviceAccountJwks,
   serviceAccountOidcDiscovery,
   TokenRequestInvalidError,
   withAuthenticated,
+  type CredentialSeen,
   type RequestAttributes,
   type UserInfo,
 } from '../access/index.js';
@@ -128,23 +130,41 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
   const clusters = new Clusters(opts);
   const { store, clock } = opts;
 
-  const authenticate = async (state: ClusterState, req: FastifyRequest): Promise<UserInfo> => {
+  /** The request's user; each outcome is recorded in the access log (`seen` says what the credential was, never recorded itself). */
+  const authenticate = async (state: ClusterState, req: FastifyRequest, seen: CredentialSeen): Promise<UserInfo> => {
     const cert = state.authenticateCertificate(peerCertificate(req.raw.socket));
-    if (cert.kind === 'user') return withAuthenticated(cert.user);
+    if (cert.kind === 'user') {
+      seen.certificate = true;
+      opts.access.recordAuthentication(state.cfg, seen, cert);
+      return withAuthenticated(cert.user);
+    }
     const header = String(req.headers.authorization ?? '');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (m) {
+      seen.token = m[1]!;
       const result = await state.authenticateToken({ token: m[1]! });
+      opts.access.recordAuthentication(state.cfg, seen, result);
       if (result.kind === 'user') return withAuthenticated(result.user);
       if (result.kind === 'error') req.log.info({ cluster: state.cfg.uid, reason: result.message }, 'token refused');
     } else if (cert.kind === 'error') {
+      seen.certificate = true;
+      opts.access.recordAuthentication(state.cfg, seen, cert);
       req.log.info({ cluster: state.cfg.uid, reason: cert.message }, 'client certificate refused');
+    } else {
+      opts.access.recordAuthentication(state.cfg, seen, NO_ANSWER);
     }
     throw unauthorized();
   };
 
+  /** The chain's decision for the request, recorded in the access log. */
+  const authorize = async (state: ClusterState, a: RequestAttributes, seen: CredentialSeen) => {
+    const d = await state.authorize(a);
+    opts.access.recordAuthorization(state.cfg, a, d, seen);
+    return d;
+  };
+
   /** `kubectl --as/--as-group`: the caller must be allowed to impersonate each part, then acts as that user. */
-  const impersonate = async (state: ClusterState, req: FastifyRequest, user: UserInfo): Promise<UserInfo> => {
+  const impersonate = async (state: ClusterState, req: FastifyRequest, user: UserInfo, seen: CredentialSeen): Promise<UserInfo> => {
     const header = (name: string) => {
       const v = req.headers[name];
       return v === undefined ? [] : (Array.isArray(v) ? v : String(v).split(',')).map((x) => x.trim()).filter(Boolean);
@@ -170,7 +190,7 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
         subresource,
         name,
       };
-      const d = await state.authorize(attributesOf(user, info));
+      const d = await authorize(state, attributesOf(user, info), seen);
       if (d.decision !== 'allow') throw forbidden(info, user.username, d.reason);
     };
     const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(asUser);
@@ -204,9 +224,11 @@ export function registerClusterApi(app: FastifyInstance, opts: ClusterApiOptions
     if (external)
       throw new KubeError(404, 'NotFound', `cluster ${uid} has its own API server: run get-credentials again for its address`, {});
 
-    const user = await impersonate(state, req, await authenticate(state, req));
+    const seen: CredentialSeen = {};
+    const authenticated = await authenticate(state, req, seen);
+    const user = await impersonate(state, req, authenticated, seen);
     const info = requestInfo(req.method, path, url.searchParams);
-    const decision = await state.authorize(attributesOf(user, info));
+    const decision = await authorize(state, attributesOf(user, info), user === authenticated ? seen : { impersonated: true });
     if (decision.decision !== 'allow') {
       if (decision.error)
         throw new KubeError(500, 'InternalError', `Internal error occurred: ${decision.error}`, {

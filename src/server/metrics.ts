@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { tokenCacheStats } from '../access/index.js';
+import { batchWriterStats } from '../shared/batch-writer.js';
 
 /** Prometheus metrics of one process, on /metrics. */
 export class Metrics {
@@ -44,6 +45,31 @@ export class Metrics {
     cache('kentra_token_cache_hit_ratio', 'Token cache hits / (hits + misses) since start', (s) =>
       s.hits + s.misses ? s.hits / (s.hits + s.misses) : 0,
     );
+    // The logs of decisions (sign-in log, cluster access log): entries dropped when the store was slower than the traffic.
+    const logGauge = (name: string, help: string, log: string, read: (s: ReturnType<typeof batchWriterStats>[number]) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const s = batchWriterStats().find((x) => x.name === log);
+          this.set(s ? read(s) : 0);
+        },
+      });
+    logGauge(
+      'kentra_access_log_dropped_total',
+      'Access log entries dropped since start (queue full: the store was too slow)',
+      'access log',
+      (s) => s.dropped,
+    );
+    logGauge('kentra_access_log_queued', 'Access log entries waiting to be written', 'access log', (s) => s.queued);
+    logGauge(
+      'kentra_sign_in_log_dropped_total',
+      'Sign-in log entries dropped since start (queue full: the store was too slow)',
+      'sign-in log',
+      (s) => s.dropped,
+    );
+    logGauge('kentra_sign_in_log_queued', 'Sign-in log entries waiting to be written', 'sign-in log', (s) => s.queued);
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { StoreError } from './errors.js';
 import type { Store } from './store.js';
-import type { Application, DeviceCode, Group, KubeObject, RefreshToken, SignInEvent, Tenant, User } from './types.js';
+import type { AccessLogEntry, Application, DeviceCode, Group, KubeObject, RefreshToken, SignInEvent, Tenant, User } from './types.js';
 
 // One suite every Store backend must pass (dex's storage/conformance, for Kentra). Each test works in
 // tenants of its own, so the tests share one store and stay independent.
@@ -1258,6 +1258,121 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       );
       assert.equal(await s.getMeta(key), '5');
       await s.lockNamed(name); // outside a transaction: harmless
+    });
+
+    it('keeps access decisions per cluster, filters them, pages them newest first and prunes them by age', async () => {
+      const c1 = id();
+      const c2 = id();
+      const entry = (over: Partial<AccessLogEntry>): AccessLogEntry => ({
+        id: id(),
+        clusterUid: c1,
+        clusterId: `/subscriptions/${id()}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1`,
+        time: now,
+        kind: 'authorization',
+        source: 'builtInApi',
+        user: 'ann@example.com',
+        userObjectId: id(),
+        groups: [id(), 'system:authenticated'],
+        groupsSource: 'tokenClaim',
+        verb: 'list',
+        resource: 'pods',
+        subresource: null,
+        apiGroup: '',
+        namespace: 'default',
+        name: null,
+        path: null,
+        decision: 'allowed',
+        reason: 'RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "view" to User "ann@example.com"',
+        ...over,
+      });
+      const entries = Array.from({ length: 7 }, (_, i) =>
+        entry({ time: now - i * 1000, decision: i % 2 ? 'denied' : 'allowed', user: i === 4 ? 'bob@example.com' : 'ann@example.com' }),
+      );
+      const failed = entry({
+        time: now - 500,
+        kind: 'authentication',
+        source: 'webhook',
+        user: '',
+        userObjectId: null,
+        groups: [],
+        groupsSource: null,
+        verb: null,
+        resource: null,
+        apiGroup: null,
+        namespace: null,
+        decision: 'denied',
+        reason: 'oidc: token is expired',
+      });
+      const nonResource = entry({
+        time: now - 700,
+        resource: null,
+        apiGroup: null,
+        namespace: null,
+        path: '/version',
+        decision: 'noOpinion',
+      });
+      const other = entry({ clusterUid: c2 });
+      await s.addAccessDecisions([...entries, failed, nonResource, other]);
+      await s.addAccessDecisions([]);
+
+      const all = await s.listAccessDecisions(c1);
+      assert.deepEqual(
+        all.items.map((e) => e.id),
+        [entries[0]!, failed, nonResource, ...entries.slice(1)].map((e) => e.id),
+        'newest first, every field kept',
+      );
+      assert.deepEqual(all.items[1], failed);
+      assert.deepEqual(all.items[0], entries[0]);
+      assert.equal(all.next, undefined);
+      assert.deepEqual(
+        (await s.listAccessDecisions(c2)).items.map((e) => e.id),
+        [other.id],
+        'another cluster never sees the rows',
+      );
+
+      const seen: string[] = [];
+      let skipToken: string | undefined;
+      do {
+        const p = await s.listAccessDecisions(c1, { top: 3, skipToken });
+        assert.ok(p.items.length <= 3);
+        seen.push(...p.items.map((e) => e.id));
+        skipToken = p.next;
+      } while (skipToken);
+      assert.deepEqual(
+        seen,
+        all.items.map((e) => e.id),
+        'pages join into the whole list, newest first',
+      );
+
+      assert.deepEqual(
+        (await s.listAccessDecisions(c1, { from: now - 2000, to: now - 1000 })).items.map((e) => e.id),
+        [entries[1]!.id, entries[2]!.id],
+        'both bounds inclusive',
+      );
+      assert.deepEqual(
+        (await s.listAccessDecisions(c1, { allowed: false, user: 'ann@example.com' })).items.map((e) => e.id),
+        [nonResource.id, entries[1]!.id, entries[3]!.id, entries[5]!.id],
+        'no opinion is not allowed',
+      );
+      assert.deepEqual(
+        (await s.listAccessDecisions(c1, { allowed: true })).items.map((e) => e.id),
+        [entries[0]!.id, entries[2]!.id, entries[4]!.id, entries[6]!.id],
+      );
+      assert.deepEqual(
+        (await s.listAccessDecisions(c1, { user: 'bob@example.com' })).items.map((e) => e.id),
+        [entries[4]!.id],
+      );
+      await assert.rejects(
+        s.listAccessDecisions(c1, { skipToken: 'not-a-cursor' }),
+        (e: unknown) => e instanceof StoreError && e.code === 'invalid',
+      );
+
+      assert.ok((await s.deleteAccessDecisionsBefore(now - 4500)) >= 2);
+      assert.deepEqual(
+        (await s.listAccessDecisions(c1)).items.map((e) => e.id),
+        [entries[0]!, failed, nonResource, ...entries.slice(1, 5)].map((e) => e.id),
+      );
+      assert.deepEqual((await s.listAccessDecisions(c2)).items.length, 1);
     });
   });
 }

@@ -12,6 +12,7 @@ import { StoreError } from './errors.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
 import type { Database } from './schema.js';
 import * as t from './tables.js';
+import type { AccessLogEntry, AccessLogQuery } from './types.js';
 import type {
   ArmOperation,
   ArmResource,
@@ -1105,4 +1106,119 @@ export class KyselyStore implements Store {
         .execute();
     });
   }
+
+  // ---- the cluster access log (self-contained: its own row type and mapping) --------------------
+
+  private get accessLogDb(): Kysely<AccessLogTables> {
+    return this.db as unknown as Kysely<AccessLogTables>;
+  }
+
+  async addAccessDecisions(entries: AccessLogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.accessLogDb.insertInto('access_decisions').values(entries.map(accessDecisionRow)).execute();
+  }
+
+  async listAccessDecisions(clusterUid: string, query: AccessLogQuery = {}): Promise<Page<AccessLogEntry>> {
+    const limit = Math.min(Math.max(Math.trunc(query.top ?? MAX_PAGE), 1), MAX_PAGE);
+    let q = this.accessLogDb.selectFrom('access_decisions').selectAll().where('cluster_uid', '=', clusterUid);
+    if (query.from !== undefined) q = q.where('time', '>=', query.from);
+    if (query.to !== undefined) q = q.where('time', '<=', query.to);
+    if (query.user !== undefined) q = q.where('user_name', '=', query.user);
+    if (query.allowed !== undefined) q = q.where('decision', query.allowed ? '=' : '<>', 'allowed');
+    if (query.skipToken) {
+      // The cursor is the last row's (time, id): the next page starts strictly after it, newest first.
+      const m = /^(\d{1,16})\.([0-9a-f-]{1,64})$/.exec(Buffer.from(query.skipToken, 'base64url').toString('utf8'));
+      if (!m) throw new StoreError('invalid', 'The skip token is not valid.');
+      const at = Number(m[1]);
+      const id = m[2]!;
+      q = q.where((eb) => eb.or([eb('time', '<', at), eb.and([eb('time', '=', at), eb('id', '<', id)])]));
+    }
+    const rows = await q
+      .orderBy('time', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const items = rows.slice(0, limit).map(accessDecisionOf);
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, next: Buffer.from(`${last.time}.${last.id}`, 'utf8').toString('base64url') } : { items };
+  }
+
+  async deleteAccessDecisionsBefore(before: number): Promise<number> {
+    const res = await this.accessLogDb.deleteFrom('access_decisions').where('time', '<', before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+interface AccessDecisionRow {
+  id: string;
+  cluster_uid: string;
+  cluster_id: string;
+  time: number | string;
+  kind: string;
+  source: string;
+  user_name: string;
+  user_object_id: string | null;
+  groups: string;
+  groups_source: string | null;
+  verb: string | null;
+  resource: string | null;
+  subresource: string | null;
+  api_group: string | null;
+  namespace: string | null;
+  name: string | null;
+  path: string | null;
+  decision: string;
+  reason: string;
+}
+
+interface AccessLogTables {
+  access_decisions: AccessDecisionRow;
+}
+
+function accessDecisionRow(e: AccessLogEntry): AccessDecisionRow {
+  return {
+    id: e.id,
+    cluster_uid: e.clusterUid,
+    cluster_id: e.clusterId,
+    time: e.time,
+    kind: e.kind,
+    source: e.source,
+    user_name: e.user,
+    user_object_id: e.userObjectId,
+    groups: JSON.stringify(e.groups),
+    groups_source: e.groupsSource,
+    verb: e.verb,
+    resource: e.resource,
+    subresource: e.subresource,
+    api_group: e.apiGroup,
+    namespace: e.namespace,
+    name: e.name,
+    path: e.path,
+    decision: e.decision,
+    reason: e.reason,
+  };
+}
+
+function accessDecisionOf(r: AccessDecisionRow): AccessLogEntry {
+  return {
+    id: r.id,
+    clusterUid: r.cluster_uid,
+    clusterId: r.cluster_id,
+    time: Number(r.time),
+    kind: r.kind as AccessLogEntry['kind'],
+    source: r.source as AccessLogEntry['source'],
+    user: r.user_name,
+    userObjectId: r.user_object_id,
+    groups: JSON.parse(r.groups) as string[],
+    groupsSource: r.groups_source,
+    verb: r.verb,
+    resource: r.resource,
+    subresource: r.subresource,
+    apiGroup: r.api_group,
+    namespace: r.namespace,
+    name: r.name,
+    path: r.path,
+    decision: r.decision as AccessLogEntry['decision'],
+    reason: r.reason,
+  };
 }

@@ -432,6 +432,34 @@ async function signInSessions(db: Db): Promise<void> {
   await db.schema.createIndex('sign_in_sessions_expiry').on('sign_in_sessions').columns(['expires_at']).execute();
 }
 
+/** The cluster access log (ARM `managedClusters/…/accessLogs`): newest first per cluster, pruned by age. */
+async function accessLog(db: Db): Promise<void> {
+  await db.schema
+    .createTable('access_decisions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('cluster_uid', 'text', (c) => c.notNull())
+    .addColumn('cluster_id', 'text', (c) => c.notNull())
+    .addColumn('time', 'bigint', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('user_name', 'text', (c) => c.notNull())
+    .addColumn('user_object_id', 'text')
+    .addColumn('groups', 'text', (c) => c.notNull())
+    .addColumn('groups_source', 'text')
+    .addColumn('verb', 'text')
+    .addColumn('resource', 'text')
+    .addColumn('subresource', 'text')
+    .addColumn('api_group', 'text')
+    .addColumn('namespace', 'text')
+    .addColumn('name', 'text')
+    .addColumn('path', 'text')
+    .addColumn('decision', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('access_decisions_cluster_time').on('access_decisions').columns(['cluster_uid', 'time', 'id']).execute();
+  await db.schema.createIndex('access_decisions_time').on('access_decisions').columns(['time']).execute();
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
@@ -441,6 +469,7 @@ const migrations: Record<string, Migration> = {
   '0006_cluster_record': { up: clusterRecord },
   '0007_sign_in_log': { up: signInLog },
   '0008_sign_in_sessions': { up: signInSessions },
+  '0009_access_log': { up: accessLog },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -28,6 +28,7 @@ import type {
   Tenant,
   User,
 } from './types.js';
+import type { AccessLogEntry, AccessLogQuery } from './types.js';
 
 /** Read-modify-write: receives the current entity, returns the new one. Runs inside one transaction. */
 export type Updater<T> = (current: T) => T;
@@ -255,4 +256,12 @@ export interface Store {
 
   /** Deletes expired device codes, authorization codes, refresh tokens, sign-in sessions and counters. */
   purgeExpired(now: number): Promise<void>;
+
+  // ---- the cluster access log ----
+  /** Appends access log entries (one statement per batch). */
+  addAccessDecisions(entries: AccessLogEntry[]): Promise<void>;
+  /** A cluster's access decisions matching `query`, newest first (then by id), paged by `query.skipToken`. */
+  listAccessDecisions(clusterUid: string, query?: AccessLogQuery): Promise<Page<AccessLogEntry>>;
+  /** Deletes access decisions made before `before` (retention); returns how many. */
+  deleteAccessDecisionsBefore(before: number): Promise<number>;
 }

@@ -390,3 +390,53 @@ export interface SignInSession {
   authTime: number;
   expiresAt: number;
 }
+
+/** Which of the cluster's access steps made a decision. */
+export type AccessDecisionKind = 'authentication' | 'authorization';
+/** Who asked: a kube-apiserver through the webhooks, or the sandbox cluster's built-in API. */
+export type AccessDecisionSource = 'webhook' | 'builtInApi';
+export type AccessDecisionOutcome = 'allowed' | 'denied' | 'noOpinion';
+
+/**
+ * One decision of a cluster's access (the cluster access log, read through ARM `…/accessLogs`).
+ * Never holds a token, code, password or secret: who, what, the outcome and its reason.
+ */
+export interface AccessLogEntry {
+  id: string;
+  /** The id in the cluster's API URL. */
+  clusterUid: string;
+  /** The cluster's ARM id. */
+  clusterId: string;
+  time: number;
+  kind: AccessDecisionKind;
+  source: AccessDecisionSource;
+  /** '' when authentication failed. */
+  user: string;
+  userObjectId: string | null;
+  groups: string[];
+  groupsSource: string | null;
+  verb: string | null;
+  resource: string | null;
+  subresource: string | null;
+  apiGroup: string | null;
+  namespace: string | null;
+  name: string | null;
+  /** The non-resource path. */
+  path: string | null;
+  decision: AccessDecisionOutcome;
+  reason: string;
+}
+
+/** What an access log query selects; every field narrows (and). Times are inclusive bounds in ms. */
+export interface AccessLogQuery {
+  from?: number;
+  to?: number;
+  /** The exact user name. */
+  user?: string;
+  /** true: only `decision = allowed`; false: only the others. */
+  allowed?: boolean;
+  /** Page size (1–1000, default 1000). */
+  top?: number;
+  /** The `next` of the previous page. */
+  skipToken?: string;
+}

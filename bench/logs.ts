@@ -1,0 +1,208 @@
+// npm run bench -- logs
+// What the logs of decisions cost their hot paths (issue 18: "no more than 5 %"), in the same run:
+//   - client_credentials token issuance with the sign-in log on vs off (wrk, in its own process);
+//   - TokenReview and SubjectAccessReview webhook decisions with the cluster access log on vs off
+//     (a Node keep-alive client in its own process: wrk cannot present the client certificate).
+// Two Kentras run in this process (startKentra, SQLite, port 0, silent logger): one with both logs,
+// one with `signInLog: false, accessLog: false`. Runs are interleaved on, off, on, off … and the
+// median of each side is reported, as a ratio (on ÷ off) next to the goal ≥ 0.95; the machine is
+// shared, so the ratio and the load average matter more than the absolute rates.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { parse } from 'yaml';
+import { signJwt, v1Issuer } from '../src/identity/index.js';
+import { startKentra, type RunningKentra } from '../src/index.js';
+import { armSession } from './_measure.js';
+import { Report } from './_report.js';
+import { runWrk } from './_wrk.js';
+
+const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
+const ROUNDS = Number(process.env.BENCH_LOGS_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_LOGS_SECONDS ?? 4);
+const CONNECTIONS = 16;
+const USER = '77777777-0000-4000-8000-000000000001';
+
+interface Run {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+interface Side {
+  k: RunningKentra;
+  dir: string;
+  token: { url: string; body: string };
+  webhook: { tokenreviews: string; subjectaccessreviews: string; certPem: string; keyPem: string };
+  tokenReviews: string[];
+  accessReviews: string[];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function side(logs: boolean): Promise<Side> {
+  const dir = mkdtempSync(join(tmpdir(), 'kentra-bench-logs-'));
+  const k = await startKentra({
+    dataDir: join(dir, 'data'),
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    provisioningDelayMs: 0,
+    ...(logs ? {} : { signInLog: false, accessLog: false }),
+  });
+  const { authority, tenantId, subscriptionId, servicePrincipal: sp } = k.endpoints;
+  const { http, headers, put } = await armSession(k.endpoints);
+  const base = `${authority}/subscriptions/${subscriptionId}/resourceGroups/bench`;
+  await put(`${base}?api-version=2021-04-01`, { location: 'eastus' });
+  const mc = `${base}/providers/Microsoft.ContainerService/managedClusters/c1`;
+  const status = await put(`${mc}?api-version=2022-11-01`, {
+    location: 'eastus',
+    properties: { agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, enableAzureRBAC: true } },
+  });
+  if (status !== 201) throw new Error(`creating the cluster failed: ${status}`);
+  const hook = JSON.parse((await http(`${mc}/listWebhookCredential?api-version=2022-11-01`, '', headers)).text);
+  const kubeconfig = (i: number) => parse(Buffer.from(hook.kubeconfigs[i].value, 'base64').toString());
+  const [tr, sar] = [kubeconfig(0), kubeconfig(1)];
+  const b64 = (v: string) => Buffer.from(v, 'base64').toString();
+  // Tokens as Kentra issues them for the AKS server app (signed with its current key), 50 users, each reviewed in turn.
+  const { kid, privateKey } = k.services.keys.current();
+  const now = Math.floor(Date.now() / 1000);
+  const tokens = Array.from({ length: 50 }, (_, i) =>
+    signJwt(
+      { typ: 'JWT', alg: 'RS256', kid, x5t: kid },
+      {
+        aud: AKS_SERVER,
+        iss: v1Issuer(tenantId),
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+        tid: tenantId,
+        ver: '1.0',
+        upn: `user${i}@bench`,
+        oid: USER,
+        groups: ['g1', 'g2', 'g3'],
+        scp: 'user.read',
+        uti: `u${i}`,
+      },
+      privateKey,
+    ),
+  );
+  const verbs = ['get', 'list', 'watch'];
+  return {
+    k,
+    dir,
+    token: {
+      url: `${authority}/${tenantId}/oauth2/v2.0/token`,
+      body: new URLSearchParams({
+        client_id: sp.appId,
+        client_secret: sp.secret,
+        grant_type: 'client_credentials',
+        scope: 'https://management.azure.com/.default',
+      }).toString(),
+    },
+    webhook: {
+      tokenreviews: tr.clusters[0].cluster.server,
+      subjectaccessreviews: sar.clusters[0].cluster.server,
+      certPem: b64(tr.users[0].user['client-certificate-data']),
+      keyPem: b64(tr.users[0].user['client-key-data']),
+    },
+    tokenReviews: tokens.map((token) => JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } })),
+    accessReviews: Array.from({ length: 50 }, (_, i) =>
+      JSON.stringify({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: `user${i}@bench`,
+          groups: ['g1', 'g2'],
+          extra: { oid: [USER] },
+          resourceAttributes: { verb: verbs[i % 3], resource: 'pods', namespace: `ns${i % 5}` },
+        },
+      }),
+    ),
+  };
+}
+
+const loader = join(fileURLToPath(new URL('.', import.meta.url)), '_logs-load.js');
+async function webhookLoad(s: Side, path: 'tokenreviews' | 'subjectaccessreviews', seconds: number): Promise<Run> {
+  const file = join(s.dir, `${path}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      url: s.webhook[path],
+      bodies: path === 'tokenreviews' ? s.tokenReviews : s.accessReviews,
+      caFile: s.k.endpoints.caFile,
+      certPem: s.webhook.certPem,
+      keyPem: s.webhook.keyPem,
+      connections: CONNECTIONS,
+      seconds,
+    }),
+  );
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn(process.execPath, [loader, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    p.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`the webhook load exited ${code}`))));
+  });
+  return JSON.parse(out) as Run;
+}
+const tokenLoad = (s: Side, seconds: number): Promise<Run> =>
+  runWrk({
+    url: s.token.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    bodies: [s.token.body],
+    connections: CONNECTIONS,
+    seconds,
+  });
+
+const report = new Report('logs');
+const on = await side(true);
+const off = await side(false);
+let failed = false;
+try {
+  const workloads: { name: string; unit: string; run: (s: Side, seconds: number) => Promise<Run> }[] = [
+    { name: 'client_credentials tokens/s, sign-in log on', unit: 'tokens/s', run: tokenLoad },
+    { name: 'TokenReview decisions/s, access log on', unit: 'reviews/s', run: (s, t) => webhookLoad(s, 'tokenreviews', t) },
+    { name: 'SubjectAccessReview decisions/s, access log on', unit: 'reviews/s', run: (s, t) => webhookLoad(s, 'subjectaccessreviews', t) },
+  ];
+  for (const w of workloads) {
+    // Warm-up on both: TLS sessions, JIT, the token and decision caches, SQLite pages.
+    await w.run(on, 2);
+    await w.run(off, 2);
+    const runs = { on: [] as Run[], off: [] as Run[] };
+    for (let i = 0; i < ROUNDS; i++) {
+      // on, off, off, on, on, off …: each side goes first as often as the other.
+      const order: ('on' | 'off')[] = i % 2 ? ['off', 'on'] : ['on', 'off'];
+      for (const o of order) runs[o].push(await w.run(o === 'on' ? on : off, SECONDS));
+    }
+    const errors = [...runs.on, ...runs.off].reduce((n, r) => n + r.errors, 0);
+    if (errors) failed = true;
+    const rates = (rs: Run[]) => rs.map((r) => Math.round(r.perSecond)).join(', ');
+    report.add({
+      name: w.name,
+      value: median(runs.on.map((r) => r.perSecond)),
+      unit: w.unit,
+      limit: { name: 'log off', value: median(runs.off.map((r) => r.perSecond)) },
+      goal: { op: '>=', ratio: 0.95 },
+      detail: `medians of ${ROUNDS} interleaved ${SECONDS}-s runs each, ${CONNECTIONS} keep-alive connections; on: ${rates(runs.on)}; off: ${rates(runs.off)}; p50 on ${median(runs.on.map((r) => r.p50)).toFixed(2)} ms, off ${median(runs.off.map((r) => r.p50)).toFixed(2)} ms; ${errors} errors`,
+    });
+  }
+  const uid = /\/clusters\/([^/]+)\//.exec(on.webhook.tokenreviews)![1]!;
+  const written = await on.k.store.listAccessDecisions(uid, { top: 1 });
+  if (!written.items.length) {
+    failed = true;
+    console.log('  WARNING: the access log of the "on" side holds no entry');
+  }
+  report.save();
+} finally {
+  for (const s of [on, off]) {
+    await s.k.close();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+}
+process.exit(failed ? 1 : 0);

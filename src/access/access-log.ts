@@ -1,0 +1,205 @@
+import type { AuthnResult, UserInfo } from './authn.js';
+import type { AccessDecisionRecord, ClusterSettings } from './ports.js';
+import type { RequestAttributes } from './rbac.js';
+import type { WebhookReply } from './token-review.js';
+
+// The cluster access log's entries (docs/access-log.md), built from what a decision saw. The
+// cluster-access service queues a closure per decision; these functions run when its batch is
+// written, off the request's path. Nothing secret leaves them: the bearer token is read only to tell
+// whether the groups came from the token's claim or from the directory (overage), and is scrubbed
+// from any reason text.
+
+export type AccessSource = AccessDecisionRecord['source'];
+
+/** What a request authenticated with: only to tell where its groups came from. Never recorded. */
+export interface CredentialSeen {
+  token?: string;
+  certificate?: boolean;
+  /** The user is the one `kubectl --as` named. */
+  impersonated?: boolean;
+}
+
+const MAX_TEXT = 256;
+const MAX_REASON = 1024;
+const JWT_LIKE = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g;
+
+const clip = (s: string, max = MAX_TEXT): string => (s.length > max ? s.slice(0, max) : s);
+const orNull = (s: string | undefined | null): string | null => (s === undefined || s === null || s === '' ? null : clip(s));
+
+/** A reason without the token the request carried (nor anything shaped like a JWT). */
+export function scrubbed(text: string, token?: string): string {
+  let t = text;
+  if (token && token.length >= 4) t = t.split(token).join('***');
+  return clip(t.replace(JWT_LIKE, '***'), MAX_REASON);
+}
+
+function payloadOf(token: string): Record<string, unknown> | null {
+  const part = token.split('.')[1];
+  if (!part) return null;
+  try {
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+    // A PoP token carries the access token in its `at` claim.
+    return typeof claims.at === 'string' ? (payloadOf(claims.at) ?? claims) : claims;
+  } catch {
+    return null;
+  }
+}
+
+const objectIdOf = (user: UserInfo): string | null => orNull(user.extra?.oid?.[0]);
+
+function groupsSourceOf(settings: ClusterSettings, user: UserInfo, seen: CredentialSeen, reviewRequest = false): string {
+  let source: string;
+  if (reviewRequest) source = 'reviewRequest';
+  else if (seen.impersonated) source = 'impersonation';
+  else if (user.username.startsWith('system:serviceaccount:')) source = 'serviceAccount';
+  else if (seen.certificate) source = 'clientCertificate';
+  else if (objectIdOf(user) !== null) {
+    const names = seen.token ? payloadOf(seen.token)?._claim_names : undefined;
+    source = names && typeof names === 'object' && 'groups' in names ? 'graphOverage' : 'tokenClaim';
+  } else source = 'localAccount';
+  const admins = settings.aad?.adminGroupObjectIDs ?? [];
+  return admins.length && user.groups.some((g) => admins.includes(g)) ? `${source},adminGroup` : source;
+}
+
+function base(settings: ClusterSettings, time: number, kind: AccessDecisionRecord['kind'], source: AccessSource) {
+  return {
+    time,
+    clusterUid: settings.uid,
+    clusterId: settings.resourceId,
+    kind,
+    source,
+    verb: null,
+    resource: null,
+    subresource: null,
+    apiGroup: null,
+    namespace: null,
+    name: null,
+    path: null,
+  };
+}
+
+function authenticatedBy(user: UserInfo, seen: CredentialSeen): string {
+  if (seen.certificate) return "authenticated by a client certificate of the cluster's CA";
+  if (user.username.startsWith('system:serviceaccount:')) return 'authenticated by a service account token';
+  if (objectIdOf(user) !== null) return 'authenticated by an Entra token';
+  return "authenticated by the cluster's local admin token";
+}
+
+/** An authentication decision: a user (allowed), a refused credential (denied), or none known (no opinion). */
+export function authenticationRecord(
+  settings: ClusterSettings,
+  source: AccessSource,
+  time: number,
+  seen: CredentialSeen,
+  result: AuthnResult,
+): AccessDecisionRecord {
+  const b = base(settings, time, 'authentication', source);
+  if (result.kind === 'user') {
+    const u = result.user;
+    return {
+      ...b,
+      user: clip(u.username),
+      userObjectId: objectIdOf(u),
+      groups: u.groups.map((g) => clip(g)),
+      groupsSource: groupsSourceOf(settings, u, seen),
+      decision: 'allowed',
+      reason: authenticatedBy(u, seen),
+    };
+  }
+  const none = { ...b, user: '', userObjectId: null, groups: [], groupsSource: null };
+  if (result.kind === 'error') return { ...none, decision: 'denied', reason: scrubbed(result.message, seen.token) };
+  return {
+    ...none,
+    decision: 'noOpinion',
+    reason: seen.token || seen.certificate ? 'no authenticator of the cluster accepted the credential' : 'no credential was presented',
+  };
+}
+
+const DECISIONS = { allow: 'allowed', deny: 'denied', 'no-opinion': 'noOpinion' } as const;
+
+/** A decision of the built-in API's authorizer chain. */
+export function authorizationRecord(
+  settings: ClusterSettings,
+  source: AccessSource,
+  time: number,
+  a: RequestAttributes,
+  d: { decision: 'allow' | 'deny' | 'no-opinion'; reason: string; error?: string },
+  seen: CredentialSeen,
+): AccessDecisionRecord {
+  const b = base(settings, time, 'authorization', source);
+  return {
+    ...b,
+    user: clip(a.user.username),
+    userObjectId: objectIdOf(a.user),
+    groups: a.user.groups.map((g) => clip(g)),
+    groupsSource: groupsSourceOf(settings, a.user, seen),
+    verb: orNull(a.verb),
+    ...(a.resourceRequest
+      ? {
+          resource: orNull(a.resource),
+          subresource: orNull(a.subresource),
+          apiGroup: clip(a.apiGroup ?? ''),
+          namespace: orNull(a.namespace),
+          name: orNull(a.name),
+        }
+      : { path: orNull(a.path) }),
+    decision: DECISIONS[d.decision],
+    reason: scrubbed(d.error && !d.reason ? d.error : d.reason, seen.token),
+  };
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** A webhook's answer (TokenReview or SubjectAccessReview); null when the request was not a review to decide. */
+export function webhookRecord(
+  settings: ClusterSettings,
+  review: 'tokenreviews' | 'subjectaccessreviews',
+  time: number,
+  body: unknown,
+  reply: WebhookReply,
+): AccessDecisionRecord | null {
+  if (reply.statusCode === 400 || !body || typeof body !== 'object') return null;
+  const request = body as { apiVersion?: unknown; spec?: Record<string, unknown> };
+  const spec = request.spec ?? {};
+  const status = (reply.body.status ?? {}) as Record<string, unknown>;
+  if (review === 'tokenreviews') {
+    const token = str(spec.token);
+    if (status.authenticated === true && status.user && typeof status.user === 'object') {
+      const u = status.user as UserInfo;
+      return authenticationRecord(settings, 'webhook', time, { token }, { kind: 'user', user: u });
+    }
+    if (typeof status.error === 'string')
+      return authenticationRecord(settings, 'webhook', time, { token }, { kind: 'error', message: status.error });
+    return authenticationRecord(settings, 'webhook', time, { token }, { kind: 'none' });
+  }
+  const groups = strs(String(request.apiVersion).endsWith('v1beta1') ? spec.group : spec.groups);
+  const extra = (spec.extra && typeof spec.extra === 'object' ? spec.extra : {}) as Record<string, string[]>;
+  const user: UserInfo = { username: str(spec.user), uid: '', groups, extra };
+  const ra = spec.resourceAttributes as Record<string, unknown> | undefined;
+  const na = spec.nonResourceAttributes as Record<string, unknown> | undefined;
+  const d =
+    reply.statusCode === 200
+      ? { decision: status.allowed === true ? 'allowed' : status.denied === true ? 'denied' : 'noOpinion', reason: str(status.reason) }
+      : // An error is HTTP 500, which the API server takes as no opinion.
+        { decision: 'noOpinion', reason: str(reply.body.message) };
+  return {
+    ...base(settings, time, 'authorization', 'webhook'),
+    user: clip(user.username),
+    userObjectId: objectIdOf(user),
+    groups: groups.map((g) => clip(g)),
+    groupsSource: groupsSourceOf(settings, user, {}, true),
+    verb: orNull(str(ra ? ra.verb : na?.verb)),
+    ...(ra
+      ? {
+          resource: orNull(str(ra.resource)),
+          subresource: orNull(str(ra.subresource)),
+          apiGroup: clip(str(ra.group)),
+          namespace: orNull(str(ra.namespace)),
+          name: orNull(str(ra.name)),
+        }
+      : { path: orNull(str(na?.path)) }),
+    decision: d.decision as AccessDecisionRecord['decision'],
+    reason: scrubbed(d.reason),
+  };
+}
