@@ -187,7 +187,7 @@ describe('access: Entra token authentication and the TokenReview webhook', () =>
     await cached({ token: v1User(overage) });
     assert.equal(lookups.length, 2, 'looked up again after the cache time');
     const app = await error(v1User({ ...overage, upn: undefined, idtyp: 'app' }));
-    assert.deepEqual(app, { kind: 'error', message: SPN_OVERAGE_MESSAGE, httpStatus: 200 });
+    assert.deepEqual(app, { kind: 'error', message: SPN_OVERAGE_MESSAGE, httpStatus: 200, code: 'app_overage' });
     const broken = entraTokenAuthenticator({
       tenantId: TENANT,
       audiences: [AKS_SERVER],

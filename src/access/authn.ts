@@ -13,7 +13,27 @@ export interface UserInfo {
 export type AuthnResult =
   | { kind: 'user'; user: UserInfo; /** When the credential stops being valid (ms since the epoch). */ expiresAt?: number }
   | { kind: 'none' }
-  | { kind: 'error'; message: string; /** The HTTP status a Guard-style webhook answers with (401 unless said). */ httpStatus?: number };
+  | {
+      kind: 'error';
+      message: string;
+      /** The HTTP status a Guard-style webhook answers with (401 unless said). */
+      httpStatus?: number;
+      /** Which check refused the token, for callers that explain it (check-access); never read from the message. */
+      code?: TokenFailureCode;
+    };
+
+/** The checks an Entra token can fail, in the order Guard makes them. */
+export type TokenFailureCode =
+  | 'issuer'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'audience'
+  | 'tenant'
+  | 'user_claims'
+  | 'groups'
+  | 'app_overage';
 
 export interface TokenRequest {
   token: string;

@@ -10,7 +10,7 @@ import {
   type DecodedJwt,
 } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
-import { NO_ANSWER, type AuthnResult, type TokenAuthenticator } from './authn.js';
+import { NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenFailureCode } from './authn.js';
 
 // Entra ID access tokens, checked the way Guard's Azure authenticator does (reference/guard-rbac.md
 // §1), with Kentra's additions from the cluster-access issue: v2 tokens as well as v1, the audience
@@ -44,10 +44,11 @@ export const SPN_OVERAGE_MESSAGE =
   'service principal with group membership exceeding 200 is not supported. See https://learn.microsoft.com/en-us/azure/aks/kubelogin-authentication#kubelogin-authentication-in-aks-limitations';
 
 const ENTRA_V1 = /^https:\/\/sts\.windows\.net\/([^/]+)\/$/;
-const fail = (message: string, httpStatus = 401): AuthnResult => ({
+const fail = (code: TokenFailureCode, message: string): AuthnResult => ({
   kind: 'error',
   message: `failed to verify token for azure: ${message}`,
-  httpStatus,
+  httpStatus: 401,
+  code,
 });
 
 export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenAuthenticator {
@@ -76,17 +77,18 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     if (!issuers.has(iss)) {
       const tenant = entraTenantOf(iss);
       if (tenant === undefined) return NO_ANSWER; // not an Entra token: a service account token, perhaps
-      return fail(`oidc: id token issued by a different provider, expected "${v1Issuer(opts.tenantId)}" got "${iss}"`);
+      return fail('issuer', `oidc: id token issued by a different provider, expected "${v1Issuer(opts.tenantId)}" got "${iss}"`);
     }
     const kid = jwt.header.kid;
     const key = typeof kid === 'string' ? await opts.keys.publicKey(kid) : undefined;
-    if (!key) return fail('failed to verify id token signature: no signing key with that kid');
+    if (!key) return fail('unknown_key', 'failed to verify id token signature: no signing key with that kid');
     // RS256 only (Entra's and Kentra's tokens), and no `crit` header (checked in verifySignature, RFC 7515 §4.1.11).
     try {
       verifySignature(jwt, key, ['RS256']);
     } catch (err) {
       return fail(
-        err instanceof JwtError && err.reason !== 'signature'
+        'bad_signature',
+        err instanceof JwtError && err.code !== 'signature'
           ? `failed to verify id token signature: ${err.message}`
           : 'failed to verify id token signature',
       );
@@ -95,6 +97,7 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     const time = timeProblem(claims, now, leeway);
     if (time === 'expired') {
       return fail(
+        'expired',
         typeof claims.exp === 'number'
           ? `oidc: token is expired (Token Expiry: ${new Date(claims.exp * 1000).toISOString()})`
           : 'oidc: the token has no exp claim',
@@ -102,33 +105,37 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     }
     if (time === 'not_yet_valid')
       return fail(
+        'not_yet_valid',
         `oidc: current time ${new Date(now * 1000).toISOString()} before the nbf (not before) time: ${new Date(Number(claims.nbf) * 1000).toISOString()}`,
       );
     if (!audienceAccepted(claims, audiences)) {
       return fail(
+        'audience',
         `oidc: expected audience "${opts.audiences[0]}" got ${JSON.stringify((Array.isArray(claims.aud) ? claims.aud : [claims.aud]).map(String))}`,
       );
     }
-    if (claims.tid !== opts.tenantId) return fail(`the token is for tenant "${String(claims.tid)}", the cluster's is "${opts.tenantId}"`);
+    if (claims.tid !== opts.tenantId)
+      return fail('tenant', `the token is for tenant "${String(claims.tid)}", the cluster's is "${opts.tenantId}"`);
 
     const oid = claims.oid;
     const upn = claims.upn;
     if ((upn !== undefined && typeof upn !== 'string') || (oid !== undefined && typeof oid !== 'string'))
-      return fail('upn and oid claims must be strings');
+      return fail('user_claims', 'upn and oid claims must be strings');
     const username = upn || oid;
-    if (!username) return fail('username: upn and objectID: oid claims not found');
+    if (!username) return fail('user_claims', 'username: upn and objectID: oid claims not found');
 
     let groups: string[];
     const claimNames = claims._claim_names as Record<string, unknown> | undefined;
     if (Array.isArray(claims.groups)) {
       groups = claims.groups.map(String);
     } else if (claimNames && typeof claimNames === 'object' && typeof claimNames.groups === 'string') {
-      if (String(claims.idtyp ?? '').toLowerCase() === 'app') return { kind: 'error', message: SPN_OVERAGE_MESSAGE, httpStatus: 200 };
-      if (!oid) return fail('the token has a group overage claim but no oid to look the groups up by');
+      if (String(claims.idtyp ?? '').toLowerCase() === 'app')
+        return { kind: 'error', message: SPN_OVERAGE_MESSAGE, httpStatus: 200, code: 'app_overage' };
+      if (!oid) return fail('groups', 'the token has a group overage claim but no oid to look the groups up by');
       try {
         groups = await opts.groups.memberGroups(opts.tenantId, oid);
       } catch (err) {
-        return fail(`could not resolve the groups of a user in overage: ${(err as Error).message}`);
+        return fail('groups', `could not resolve the groups of a user in overage: ${(err as Error).message}`);
       }
     } else {
       groups = [];

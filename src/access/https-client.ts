@@ -1,5 +1,5 @@
-import { request } from 'node:https';
 import type { Clock } from '../shared/clock.js';
+import { requestJson } from '../shared/https-json.js';
 
 // HTTPS JSON calls of the access layer running apart from Kentra (`kentra webhook`): an app-only
 // token from `<authority>/<tenant>/oauth2/v2.0/token` (client credentials), kept until five minutes
@@ -11,42 +11,19 @@ export interface Answer {
   json: unknown;
 }
 
-export function send(
+export async function send(
   url: string,
   opts: { body: string; contentType: string; authorization?: string; caPem?: string; timeoutMs: number },
 ): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        timeout: opts.timeoutMs,
-        ...(opts.caPem ? { ca: opts.caPem } : {}),
-        headers: {
-          accept: 'application/json',
-          'content-type': opts.contentType,
-          'content-length': Buffer.byteLength(opts.body),
-          ...(opts.authorization ? { authorization: opts.authorization } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let json: unknown = null;
-          try {
-            json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            /* not JSON: reported by the caller */
-          }
-          resolve({ status: res.statusCode ?? 0, json });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('no answer in time')));
-    req.on('error', reject);
-    req.end(opts.body);
+  const answer = await requestJson(url, {
+    method: 'POST',
+    body: opts.body,
+    headers: { 'content-type': opts.contentType, ...(opts.authorization ? { authorization: opts.authorization } : {}) },
+    ...(opts.caPem ? { ca: opts.caPem } : {}),
+    timeoutMs: opts.timeoutMs,
   });
+  // A body that is not JSON is null here and reported by the caller.
+  return { status: answer.status, json: answer.json ?? null };
 }
 
 /** A short, secret-free account of an error body: OAuth's `error`/`error_description` or Graph's `error.code`/`error.message`. */

@@ -1,6 +1,14 @@
 // The access component's public surface: authentication and authorization for a cluster's
 // Kubernetes API, usable in-process and behind the kube-apiserver's webhooks.
-export { authenticatorChain, NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenRequest, type UserInfo } from './authn.js';
+export {
+  authenticatorChain,
+  NO_ANSWER,
+  type AuthnResult,
+  type TokenAuthenticator,
+  type TokenFailureCode,
+  type TokenRequest,
+  type UserInfo,
+} from './authn.js';
 export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOptions, type GroupLookup, type KeySource } from './entra.js';
 export { cachedGroupLookup } from './groups.js';
 export { popTokenAuthenticator, rsaThumbprint, type PopOptions } from './pop.js';

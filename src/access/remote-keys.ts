@@ -1,7 +1,7 @@
-import { request } from 'node:https';
 import type { KeyObject } from 'node:crypto';
 import { publicKeyFromJwk } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
+import { fetchJson, HttpsJsonError } from '../shared/https-json.js';
 import type { KeySource } from './entra.js';
 
 // Signing keys from a tenant's published JWKS, for the access layer running beside a remote Kentra
@@ -25,28 +25,16 @@ export interface RemoteKeySource extends KeySource {
   fetches(): number;
 }
 
-function getJson(url: string, caPem: string | undefined, timeoutMs: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'GET', headers: { accept: 'application/json' }, ...(caPem ? { ca: caPem } : {}), timeout: timeoutMs },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`the JWKS endpoint answered ${res.statusCode}`));
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          } catch {
-            reject(new Error('the JWKS endpoint did not answer JSON'));
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('the JWKS endpoint did not answer in time')));
-    req.on('error', reject);
-    req.end();
-  });
+async function getJson(url: string, caPem: string | undefined, timeoutMs: number): Promise<unknown> {
+  try {
+    return await fetchJson(url, { ...(caPem ? { ca: caPem } : {}), timeoutMs, maxBytes: 1024 * 1024 });
+  } catch (err) {
+    if (!(err instanceof HttpsJsonError)) throw err;
+    if (err.code === 'status') throw new Error(`the JWKS endpoint answered ${err.status}`, { cause: err });
+    if (err.code === 'parse') throw new Error('the JWKS endpoint did not answer JSON', { cause: err });
+    if (err.code === 'timeout') throw new Error('the JWKS endpoint did not answer in time', { cause: err });
+    throw err;
+  }
 }
 
 export function remoteKeySource(opts: RemoteKeySourceOptions): RemoteKeySource {

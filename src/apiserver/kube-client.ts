@@ -1,4 +1,5 @@
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
+import { requestJson } from '../shared/https-json.js';
 
 // A small JSON client for one kube-apiserver, as Kentra's own control-plane identity (a client
 // certificate from the cluster's internal CA, in system:masters): enough to seed and reconcile the
@@ -19,39 +20,15 @@ export class KubeClient {
     this.agent = new Agent({ keepAlive: true, maxSockets: 4, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem });
   }
 
-  call(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<KubeResponse> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = request(
-        `${this.server}${path}`,
-        {
-          method,
-          agent: this.agent,
-          timeout: timeoutMs,
-          headers: {
-            accept: 'application/json',
-            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown = text;
-            try {
-              parsed = text ? JSON.parse(text) : null;
-            } catch {
-              /* not JSON: keep the text */
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(payload);
+  async call(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<KubeResponse> {
+    const answer = await requestJson(`${this.server}${path}`, {
+      method,
+      agent: this.agent,
+      timeoutMs,
+      ...(body === undefined ? {} : { json: body }),
     });
+    // A body that is not JSON (a proxy's error page) is kept as text.
+    return { status: answer.status, body: answer.text ? (answer.json ?? answer.text) : null };
   }
 
   /** Creates the object unless it exists; returns the stored object. */

@@ -1,10 +1,10 @@
 import { createHash, createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { signJwt } from '../identity/tokens/jwt.js';
+import { requestJson, type JsonAnswer } from '../shared/https-json.js';
 
 // The CLI's sign-in state, kept like az's: a profile (accounts, subscriptions) and a token cache,
 // both mode 0600 in the config directory. The CLI reaches the server over HTTPS only.
@@ -147,7 +147,7 @@ export class Session {
   }
 
   /** HTTPS to the server, trusting its CA (and the system's). */
-  http<T = unknown>(
+  async http<T = unknown>(
     method: string,
     url: string,
     opts: { token?: string; json?: unknown; form?: Record<string, string> } = {},
@@ -170,31 +170,18 @@ export class Session {
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
     this.debug(`Request: ${method} ${url.split('?')[0]}`);
-    return new Promise((resolvePromise, reject) => {
-      const req = request(url, { method, headers, ca }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          this.debug(`Response status: ${res.statusCode}`);
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : null;
-          } catch {
-            parsed = null;
-          }
-          resolvePromise({ status: res.statusCode ?? 0, body: parsed as T, text, headers: res.headers });
-        });
-      });
-      req.on('error', (err) =>
-        reject(
-          new CliError(
-            `cannot reach ${new URL(url).origin}: ${err.message}${/certificate|self.signed/i.test(err.message) ? " (pass --ca-file with Kentra's ca.pem)" : ''}`,
-          ),
-        ),
+    let answer: JsonAnswer<T>;
+    try {
+      // No timeout of its own, as before: the CLI waits for the server's answer.
+      answer = await requestJson<T>(url, { method, headers, ...(body !== undefined ? { body } : {}), ...(ca ? { ca } : {}), timeoutMs: 0 });
+    } catch (err) {
+      const message = (err as Error).message;
+      throw new CliError(
+        `cannot reach ${new URL(url).origin}: ${message}${/certificate|self.signed/i.test(message) ? " (pass --ca-file with Kentra's ca.pem)" : ''}`,
       );
-      req.end(body);
-    });
+    }
+    this.debug(`Response status: ${answer.status}`);
+    return { status: answer.status, body: (answer.json ?? null) as T, text: answer.text, headers: answer.headers };
   }
 
   /** A token request; OAuth errors become the AADSTS message. */

@@ -44,7 +44,7 @@ export async function armCaller(req: FastifyRequest, verifier: TokenVerifier, st
   try {
     claims = await verifier.verifyAsync(header.slice(7).trim(), { audiences: ARM_RESOURCE_URIS });
   } catch (err) {
-    const expired = err instanceof InvalidTokenError && err.reason === 'expired';
+    const expired = err instanceof InvalidTokenError && err.code === 'expired';
     throw new ArmError(
       401,
       expired ? 'ExpiredAuthenticationToken' : 'InvalidAuthenticationToken',

@@ -1,4 +1,4 @@
-import type { ChainDecision, ClusterAccessService, RequestAttributes, UserInfo } from '../access/index.js';
+import type { ChainDecision, ClusterAccessService, RequestAttributes, TokenFailureCode, UserInfo } from '../access/index.js';
 import { decodeJwt } from '../identity/index.js';
 import type { ArmResource, Store } from '../store/index.js';
 import { ArmError } from './arm.js';
@@ -126,15 +126,15 @@ function describeRequest(q: CheckAccessRequest): string {
   return `${q.verb} ${what}${q.name ? ` named "${q.name}"` : ''}${q.namespace ? ` in namespace "${q.namespace}"` : ' (cluster-wide)'}`;
 }
 
-/** The Entra checks in the order Guard makes them; an error message says which one failed. */
-const ENTRA_CHECKS: { check: string; failed: RegExp }[] = [
-  { check: 'issuer', failed: /different provider/ },
-  { check: 'signature', failed: /signature/ },
-  { check: 'lifetime (exp, nbf)', failed: /expired|before the nbf|no exp claim/ },
-  { check: 'audience', failed: /expected audience/ },
-  { check: 'tenant', failed: /the token is for tenant/ },
-  { check: 'user claims (upn, oid)', failed: /upn and oid|username: upn/ },
-  { check: 'groups', failed: /overage|group membership exceeding/ },
+/** The Entra checks in the order Guard makes them, and the authenticator's codes for a failure of each. */
+const ENTRA_CHECKS: { check: string; failed: readonly TokenFailureCode[] }[] = [
+  { check: 'issuer', failed: ['issuer'] },
+  { check: 'signature', failed: ['unknown_key', 'bad_signature'] },
+  { check: 'lifetime (exp, nbf)', failed: ['expired', 'not_yet_valid'] },
+  { check: 'audience', failed: ['audience'] },
+  { check: 'tenant', failed: ['tenant'] },
+  { check: 'user claims (upn, oid)', failed: ['user_claims'] },
+  { check: 'groups', failed: ['groups', 'app_overage'] },
 ];
 
 const claimsOf = (token: string): Record<string, unknown> | null => {
@@ -238,10 +238,10 @@ export async function checkClusterAccess(
       let detail: string;
       let checks: NonNullable<CheckAccessResult['identity']['checks']> | undefined;
       let kind: CheckAccessResult['identity']['kind'] = 'unknown';
-      if (result.kind === 'error' && /^failed to verify token for azure: |group membership exceeding/.test(result.message)) {
+      const failedAt = result.kind === 'error' && result.code ? ENTRA_CHECKS.findIndex((c) => c.failed.includes(result.code!)) : -1;
+      if (result.kind === 'error' && failedAt >= 0) {
         kind = 'entra';
-        const i = ENTRA_CHECKS.findIndex((c) => c.failed.test(result.message));
-        const at = i < 0 ? ENTRA_CHECKS.length - 1 : i;
+        const at = failedAt;
         checks = ENTRA_CHECKS.map((c, j) => ({
           check: c.check,
           result: j < at ? ('passed' as const) : j === at ? ('failed' as const) : ('not checked' as const),

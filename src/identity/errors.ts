@@ -1,16 +1,21 @@
 // The identity service's errors. Each carries its AADSTS number, the OAuth `error` value and the
 // HTTP status; oauth/respond.ts turns them into Entra's JSON shape, web/ into a sign-in page message.
 
+/** An Entra refusal: `aadsts` (the AADSTS number), `error` (OAuth's error), `status` (HTTP); `code` is the stable string `AADSTS<n>`. */
 export class AadError extends Error {
   constructor(
-    readonly code: number,
+    readonly aadsts: number,
     readonly error: string,
     readonly status: number,
     message: string,
     readonly suberror?: string,
   ) {
-    super(`AADSTS${code}: ${message}`);
+    super(`AADSTS${aadsts}: ${message}`);
     this.name = 'AadError';
+  }
+
+  get code(): string {
+    return `AADSTS${this.aadsts}`;
   }
 }
 

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { request, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
+import { HttpsJsonError, requestJson, type JsonAnswer } from '../shared/https-json.js';
 import { signJwt } from '../shared/jwt.js';
 import { readEntry, removeEntry, usable, withLock, writeEntry, type CacheEntry } from './cache.cjs';
 import { popKey, reqCnf } from './pop.cjs';
@@ -93,31 +93,13 @@ interface DeviceCodeResponse {
   interval?: number | string;
 }
 
-function post<T = TokenResponse>(url: string, form: Record<string, string>, ca?: string[]): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, ca },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: T & OAuthErrorJson;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            return reject(new Error(`${url} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-          }
-          if ((res.statusCode ?? 500) >= 400)
-            return reject(new OAuthError(String(body.error), String(body.error_description ?? body.error).split('\r\n')[0]!));
-          resolve(body);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(new URLSearchParams(form).toString());
-  });
+async function post<T = TokenResponse>(url: string, form: Record<string, string>, ca?: string[]): Promise<T> {
+  // No timeout of its own: --timeout bounds the whole sign-in.
+  const answer = await requestJson<T & OAuthErrorJson>(url, { method: 'POST', form, ...(ca ? { ca } : {}), timeoutMs: 0 });
+  const body = answer.json;
+  if (body === undefined || body === null) throw new Error(`${url} answered HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
+  if (answer.status >= 400) throw new OAuthError(String(body.error), String(body.error_description ?? body.error).split('\r\n')[0]!);
+  return body;
 }
 
 function toEntry(body: TokenResponse, tenantId: string, username?: string): CacheEntry {
@@ -230,36 +212,21 @@ interface ManagedIdentityToken {
   error_description?: unknown;
 }
 
-function get(url: string, headers: Record<string, string>, ca?: string[]): Promise<ManagedIdentityToken> {
-  const client = url.startsWith('http:') ? import('node:http') : import('node:https');
-  return client.then(
-    ({ request: req }) =>
-      new Promise((resolve, reject) => {
-        const r = req(
-          url,
-          { headers: { accept: 'application/json', ...headers }, ...(url.startsWith('https:') ? { ca } : {}) } as HttpsRequestOptions,
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              let body: ManagedIdentityToken;
-              try {
-                body = JSON.parse(text);
-              } catch {
-                return reject(new Error(`${url.split('?')[0]} answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-              }
-              if ((res.statusCode ?? 500) >= 400)
-                return reject(new Error(`ManagedIdentityCredential: ${body.error_description ?? body.error ?? `HTTP ${res.statusCode}`}`));
-              resolve(body);
-            });
-          },
-        );
-        r.setTimeout(10_000, () => r.destroy(new Error(`ManagedIdentityCredential: no answer from ${url.split('?')[0]}`)));
-        r.on('error', (err) => reject(new Error(`ManagedIdentityCredential: ${(err as Error).message}`)));
-        r.end();
-      }),
-  );
+async function get(url: string, headers: Record<string, string>, ca?: string[]): Promise<ManagedIdentityToken> {
+  const shown = url.split('?')[0];
+  let answer: JsonAnswer<ManagedIdentityToken>;
+  try {
+    answer = await requestJson<ManagedIdentityToken>(url, { headers, ...(ca ? { ca } : {}), timeoutMs: 10_000 });
+  } catch (err) {
+    if (err instanceof HttpsJsonError && err.code === 'timeout')
+      throw new Error(`ManagedIdentityCredential: no answer from ${shown}`, { cause: err });
+    throw new Error(`ManagedIdentityCredential: ${(err as Error).message}`, { cause: err });
+  }
+  const body = answer.json;
+  if (body === undefined || body === null) throw new Error(`${shown} answered HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
+  if (answer.status >= 400)
+    throw new Error(`ManagedIdentityCredential: ${body.error_description ?? body.error ?? `HTTP ${answer.status}`}`);
+  return body;
 }
 
 /**
@@ -443,31 +410,19 @@ async function azurePipelinesOidcToken(requestUri: string, connectionId: string,
   const url = new URL(requestUri);
   url.searchParams.set('api-version', '7.1');
   url.searchParams.set('serviceConnectionId', connectionId);
-  const { request: req } = url.protocol === 'http:' ? await import('node:http') : await import('node:https');
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const r = req(
-      url,
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${systemAccessToken}`,
-          'content-type': 'application/json',
-          'x-tfs-fedauthredirect': 'Suppress',
-          accept: 'application/json',
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      },
-    );
-    r.setTimeout(30_000, () => r.destroy(new Error('no answer from SYSTEM_OIDCREQUESTURI')));
-    r.on('error', (err) =>
-      reject(new Error(`AzurePipelinesCredential: ${(err as Error).message}${tlsHint(err as NodeJS.ErrnoException)}`)),
-    );
-    r.end();
-  });
+  let status: number;
+  let text: string;
+  try {
+    ({ status, text } = await requestJson(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${systemAccessToken}`, 'content-type': 'application/json', 'x-tfs-fedauthredirect': 'Suppress' },
+      timeoutMs: 30_000,
+    }));
+  } catch (err) {
+    const message =
+      err instanceof HttpsJsonError && err.code === 'timeout' ? 'no answer from SYSTEM_OIDCREQUESTURI' : (err as Error).message;
+    throw new Error(`AzurePipelinesCredential: ${message}${tlsHint(err as NodeJS.ErrnoException)}`, { cause: err });
+  }
   let token: unknown;
   try {
     token = (JSON.parse(text) as { oidcToken?: unknown }).oidcToken;
@@ -493,7 +448,8 @@ const UNTRUSTED_CERTIFICATE = new Set([
 
 /** What to run when the authority's certificate is not trusted: Kentra's shell set-up trusts its CA. */
 export function tlsHint(err: NodeJS.ErrnoException): string {
-  if (!err.code || !UNTRUSTED_CERTIFICATE.has(err.code)) return '';
+  const code = err instanceof HttpsJsonError ? err.systemCode : err.code;
+  if (!code || !UNTRUSTED_CERTIFICATE.has(code)) return '';
   return (
     "\nThe authority's TLS certificate is not trusted by this kubelogin (Node.js). If the authority is Kentra, run\n" +
     '  eval "$(kentra env)"\nin this shell (it sets NODE_EXTRA_CA_CERTS to Kentra\'s CA), or set NODE_EXTRA_CA_CERTS to the CA file yourself, and try again.'

@@ -57,7 +57,7 @@ const send = (reply: FastifyReply, code: number, body: unknown) =>
     .code(code)
     .headers(JSON_HEADERS)
     .send(`${JSON.stringify(body)}\n`);
-const sendError = (reply: FastifyReply, err: KubeError) => send(reply, err.code, err.body());
+const sendError = (reply: FastifyReply, err: KubeError) => send(reply, err.status, err.body());
 const isObject = (v: unknown): v is KubeBody => !!v && typeof v === 'object' && !Array.isArray(v);
 
 function parseBody(req: FastifyRequest): unknown {

@@ -33,7 +33,7 @@ function problems(t: ResourceType, obj: KubeBody, old?: KubeBody): string[] | nu
     return null;
   } catch (e) {
     assert.ok(e instanceof KubeError, String(e));
-    assert.equal(e.code, 422);
+    assert.equal(e.status, 422);
     assert.equal(e.reason, 'Invalid');
     return (e.details?.causes ?? []).map((c) => `${c.field}: ${c.message}`);
   }
@@ -295,22 +295,22 @@ describe('jsonPatch (RFC 6902)', () => {
           { op: 'test', path: '/data/k', value: 'nope' },
           { op: 'replace', path: '/data/k', value: 'w' },
         ]),
-      (e: unknown) => e instanceof KubeError && e.code === 422 && e.reason === 'Invalid',
+      (e: unknown) => e instanceof KubeError && e.status === 422 && e.reason === 'Invalid',
     );
   });
 
   it('a missing path is a 422; a body that is not a list is a 400', () => {
     assert.throws(
       () => apply([{ op: 'remove', path: '/data/missing' }]),
-      (e: unknown) => e instanceof KubeError && e.code === 422,
+      (e: unknown) => e instanceof KubeError && e.status === 422,
     );
     assert.throws(
       () => apply([{ op: 'replace', path: '/nope/x', value: 1 }]),
-      (e: unknown) => e instanceof KubeError && e.code === 422,
+      (e: unknown) => e instanceof KubeError && e.status === 422,
     );
     assert.throws(
       () => apply({ op: 'add' }),
-      (e: unknown) => e instanceof KubeError && e.code === 400,
+      (e: unknown) => e instanceof KubeError && e.status === 400,
     );
   });
 });
@@ -365,7 +365,7 @@ describe('label and field selectors', () => {
   it('a malformed requirement is a 400', () => {
     assert.throws(
       () => parseLabelSelector('a in x'),
-      (e: unknown) => e instanceof KubeError && e.code === 400,
+      (e: unknown) => e instanceof KubeError && e.status === 400,
     );
   });
 
@@ -383,7 +383,7 @@ describe('label and field selectors', () => {
     assert.equal(fieldsMatch('metadata.name==p,metadata.namespace=d', pod('n1', 'Running')), true);
     assert.throws(
       () => fieldsMatch('spec.nodeName', pod('n1', 'Running')),
-      (e: unknown) => e instanceof KubeError && e.code === 400,
+      (e: unknown) => e instanceof KubeError && e.status === 400,
     );
   });
 });

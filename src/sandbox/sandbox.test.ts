@@ -153,7 +153,7 @@ describe('forbidden(), as responsewriters.Forbidden + errors.NewForbidden', () =
       e.message,
       'pods is forbidden: User "alice@contoso.com" cannot list resource "pods" in API group "" in the namespace "default"',
     );
-    assert.equal(e.code, 403);
+    assert.equal(e.status, 403);
     assert.equal(
       json(e),
       JSON.stringify({
@@ -260,7 +260,7 @@ describe('Status bodies, as apimachinery errors.New*', () => {
     const e = invalid(type('', 'configmaps'), 'Bad_Name', [
       { field: 'metadata.name', type: 'Invalid value', value: 'Bad_Name', detail: msg },
     ]);
-    assert.equal(e.code, 422);
+    assert.equal(e.status, 422);
     assert.equal(
       json(e),
       JSON.stringify({
@@ -446,11 +446,11 @@ describe('decodeKubeProtobuf', () => {
   it('a body without the k8s\\0 magic is a 400', () => {
     assert.throws(
       () => decodeKubeProtobuf(Buffer.from('{"kind":"x"}')),
-      (e: unknown) => e instanceof KubeError && e.code === 400 && e.reason === 'BadRequest',
+      (e: unknown) => e instanceof KubeError && e.status === 400 && e.reason === 'BadRequest',
     );
     assert.throws(
       () => decodeKubeProtobuf(Buffer.from('k8s')),
-      (e: unknown) => e instanceof KubeError && e.code === 400,
+      (e: unknown) => e instanceof KubeError && e.status === 400,
     );
   });
 
@@ -458,11 +458,11 @@ describe('decodeKubeProtobuf', () => {
     const good = kubeProtobuf('v1', 'ConfigMap', msg(bytesField(1, msg(bytesField(1, 'cm')))));
     assert.throws(
       () => decodeKubeProtobuf(good.subarray(0, good.length - 6)),
-      (e: unknown) => e instanceof KubeError && e.code === 400,
+      (e: unknown) => e instanceof KubeError && e.status === 400,
     );
     assert.throws(
       () => decodeKubeProtobuf(kubeProtobuf('apps/v1', 'Deployment', Buffer.alloc(0))),
-      (e: unknown) => e instanceof KubeError && e.code === 400,
+      (e: unknown) => e instanceof KubeError && e.status === 400,
     );
   });
 });

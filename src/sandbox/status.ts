@@ -6,9 +6,10 @@ import type { ResourceType } from './resources.js';
 
 export type StatusDetails = KubeStatusDetails;
 
+/** A Kubernetes refusal: `status` (HTTP, the Status's `code`), `reason` (its stable string, also `code` here). */
 export class KubeError extends Error {
   constructor(
-    readonly code: number,
+    readonly status: number,
     readonly reason: string,
     message: string,
     readonly details?: StatusDetails,
@@ -16,8 +17,12 @@ export class KubeError extends Error {
     super(message);
   }
 
+  get code(): string {
+    return this.reason;
+  }
+
   body(): Record<string, unknown> {
-    return kubeStatusBody(this.code, this.reason, this.message, this.details);
+    return kubeStatusBody(this.status, this.reason, this.message, this.details);
   }
 }
 

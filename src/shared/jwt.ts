@@ -8,7 +8,7 @@ export type JwtPayload = Record<string, unknown>;
 
 export class JwtError extends Error {
   constructor(
-    readonly reason: 'malformed' | 'algorithm' | 'header' | 'key' | 'signature',
+    readonly code: 'malformed' | 'algorithm' | 'header' | 'key' | 'signature',
     message: string,
   ) {
     super(message);

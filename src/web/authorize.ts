@@ -77,7 +77,7 @@ function redirectWith(reply: FastifyReply, s: AuthorizeState, fields: Record<str
 }
 
 function redirectError(reply: FastifyReply, s: AuthorizeState, err: AadError, status: 302 | 303): FastifyReply {
-  return redirectWith(reply, s, { error: err.error, error_description: err.message, error_codes: String(err.code), state: s.st }, status);
+  return redirectWith(reply, s, { error: err.error, error_description: err.message, error_codes: String(err.aadsts), state: s.st }, status);
 }
 
 /** The authorization endpoint: validates the request, shows sign-in and consent, redirects with a code. */

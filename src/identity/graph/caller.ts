@@ -96,7 +96,7 @@ export async function graphCaller(
     claims = await verifier.verifyAsync(header.slice(7).trim());
   } catch (err) {
     throw graphErrors.unauthenticated(
-      err instanceof InvalidTokenError && err.reason === 'expired'
+      err instanceof InvalidTokenError && err.code === 'expired'
         ? 'Lifetime validation failed, the token is expired.'
         : 'Access token validation failure. Invalid audience or signature.',
     );

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { fetchJson } from '../../shared/https-json.js';
 import { publicKeyFromJwk } from '../tokens/jwt.js';
 
 // Signing keys of external issuers named by federated identity credentials (a Kubernetes cluster's
@@ -16,35 +16,11 @@ const cache = new Map<string, IssuerKeys>();
 const TTL_MS = 5 * 60_000;
 const MIN_REFETCH_MS = 10_000;
 
-async function getJson(url: string, extraCaPem?: string): Promise<unknown> {
-  if (!extraCaPem) {
-    const res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
-    return res.json();
-  }
-  // fetch cannot take a CA per request; node:https can. NODE_EXTRA_CA_CERTS stays trusted as with fetch.
+function getJson(url: string, extraCaPem?: string): Promise<unknown> {
+  // Without an extra CA the default store is used (with NODE_EXTRA_CA_CERTS); with one, it is added to them.
   const extraFile = process.env.NODE_EXTRA_CA_CERTS;
-  const ca = [...rootCertificates, extraCaPem, ...(extraFile ? [readFileSync(extraFile, 'utf8')] : [])];
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { accept: 'application/json' }, ca, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        text += d;
-      });
-      res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 300) return reject(new Error(`${url} answered HTTP ${res.statusCode}`));
-        try {
-          resolve(JSON.parse(text));
-        } catch {
-          reject(new Error(`${url} did not answer JSON`));
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`${url} did not answer within 10 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+  const ca = extraCaPem ? [...rootCertificates, extraCaPem, ...(extraFile ? [readFileSync(extraFile, 'utf8')] : [])] : undefined;
+  return fetchJson(url, { ...(ca ? { ca } : {}), timeoutMs: 10_000, maxBytes: 1024 * 1024 });
 }
 
 async function fetchKeys(issuer: string, extraCaPem?: string): Promise<IssuerKeys> {

@@ -16,11 +16,11 @@ export function aadErrorBody(err: AadError, correlationId: string, origin: strin
   return {
     error: err.error,
     error_description: `${err.message}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${ts}`,
-    error_codes: [err.code],
+    error_codes: [err.aadsts],
     timestamp: ts,
     trace_id: traceId,
     correlation_id: correlationId,
-    error_uri: `${origin}/error?code=${err.code}`,
+    error_uri: `${origin}/error?code=${err.aadsts}`,
     ...(err.suberror ? { suberror: err.suberror } : {}),
   };
 }

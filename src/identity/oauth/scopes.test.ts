@@ -29,7 +29,7 @@ describe('parseScope', () => {
   it('refuses scopes for two resources with AADSTS700022', () => {
     assert.throws(
       () => parseScope('https://management.azure.com/.default api://other/.default'),
-      (e: unknown) => e instanceof AadError && e.code === 700022 && e.error === 'invalid_scope',
+      (e: unknown) => e instanceof AadError && e.aadsts === 700022 && e.error === 'invalid_scope',
     );
   });
 
@@ -44,7 +44,7 @@ describe('Params', () => {
   it('refuses a duplicated parameter, as Entra does', () => {
     assert.throws(
       () => Params.fromBody('grant_type=password&grant_type=client_credentials'),
-      (e: unknown) => e instanceof AadError && e.code === 9002313 && /grant_type/.test(e.message),
+      (e: unknown) => e instanceof AadError && e.aadsts === 9002313 && /grant_type/.test(e.message),
     );
   });
 
@@ -53,7 +53,7 @@ describe('Params', () => {
     assert.equal(p.get('client_id'), 'abc');
     assert.throws(
       () => p.require('scope'),
-      (e: unknown) => e instanceof AadError && e.code === 900144 && /'scope'/.test(e.message),
+      (e: unknown) => e instanceof AadError && e.aadsts === 900144 && /'scope'/.test(e.message),
     );
   });
 

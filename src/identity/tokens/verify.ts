@@ -3,9 +3,13 @@ import type { Clock } from '../../shared/clock.js';
 import { decodeJwt, JwtError, verifySignature } from './jwt.js';
 import type { KeyRing } from './keys.js';
 
+/** Which check refused a token: a stable code for callers to branch on (never the message). */
+export type InvalidTokenCode =
+  'malformed' | 'unknown_key' | 'bad_signature' | 'expired' | 'not_yet_valid' | 'issuer' | 'audience' | 'tenant';
+
 export class InvalidTokenError extends Error {
   constructor(
-    readonly reason: 'malformed' | 'signature' | 'expired' | 'not_yet_valid' | 'issuer' | 'audience' | 'tenant',
+    readonly code: InvalidTokenCode,
     message: string,
   ) {
     super(message);
@@ -58,13 +62,13 @@ export interface TokenVerifierOptions {
   isOwnOrigin?: (origin: string) => boolean;
 }
 
-/** A token naming a kid not loaded here (still an InvalidTokenError('signature') to `verify`'s callers). */
+/** A token naming a kid not loaded here (an InvalidTokenError('unknown_key') to `verify`'s callers). */
 class UnknownKidError extends InvalidTokenError {
   constructor(
     readonly kid: string,
     message: string,
   ) {
-    super('signature', message);
+    super('unknown_key', message);
   }
 }
 
@@ -118,14 +122,14 @@ export class TokenVerifier {
       const key = typeof kid === 'string' ? (this.keys.publicKey(kid) ?? reloaded) : undefined;
       if (!key) {
         const message = 'the token was not signed by a key of this server';
-        throw typeof kid === 'string' && !reloaded ? new UnknownKidError(kid, message) : new InvalidTokenError('signature', message);
+        throw typeof kid === 'string' && !reloaded ? new UnknownKidError(kid, message) : new InvalidTokenError('unknown_key', message);
       }
       verifySignature(jwt, key, ['RS256']); // Kentra signs its tokens with RS256 only
       claims = jwt.payload;
     } catch (err) {
       if (err instanceof InvalidTokenError) throw err;
       throw new InvalidTokenError(
-        err instanceof JwtError && err.reason === 'malformed' ? 'malformed' : 'signature',
+        err instanceof JwtError && err.code === 'malformed' ? 'malformed' : 'bad_signature',
         (err as Error).message,
       );
     }
