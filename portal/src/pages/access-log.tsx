@@ -1,8 +1,10 @@
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { arm } from '../api';
-import { Button, ErrorBanner, Loading, Panel, Table } from '../ui';
+import { Button, Dialog, ErrorBanner, Field, Loading, PageHeader, Select, Table } from '../ui/index';
 import { ClusterChooser } from './cluster-chooser';
 import type { ManagedCluster } from './azure-resources';
+import './pages.css';
 
 // A cluster's access log (docs/access-log.md): every authentication and authorization decision of
 // its webhooks and built-in API, read through ARM's GET <cluster>/accessLogs with $filter on time,
@@ -31,15 +33,15 @@ export interface AccessLogEntry {
   source: string;
 }
 
-interface Filters {
+export interface AccessLogFilters {
   from: string;
   to: string;
   user: string;
   outcome: 'any' | 'allowed' | 'refused';
 }
-const EMPTY: Filters = { from: '', to: '', user: '', outcome: 'any' };
+const EMPTY: AccessLogFilters = { from: '', to: '', user: '', outcome: 'any' };
 
-export function accessLogFilter(f: Filters): string | undefined {
+export function accessLogFilter(f: AccessLogFilters): string | undefined {
   const clauses: string[] = [];
   if (f.from) clauses.push(`time ge ${new Date(f.from).toISOString()}`);
   if (f.to) clauses.push(`time le ${new Date(f.to).toISOString()}`);
@@ -58,22 +60,27 @@ export function requestText(e: AccessLogEntry): string {
 
 const when = (iso: string) => new Date(iso).toLocaleString();
 
-export function AccessLogPage() {
+export function AccessLog() {
   const [cluster, setCluster] = useState<ManagedCluster | null>(null);
-  const [filters, setFilters] = useState<Filters>(EMPTY);
+  const [filters, setFilters] = useState<AccessLogFilters>(EMPTY);
   const [rows, setRows] = useState<AccessLogEntry[] | null>(null);
   const [next, setNext] = useState<string | undefined>();
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const [selected, setSelected] = useState<AccessLogEntry | null>(null);
+  const set =
+    <K extends keyof AccessLogFilters>(key: K) =>
+    (value: string) =>
+      setFilters((f) => ({ ...f, [key]: value }));
 
-  const load = async (c: ManagedCluster, f: Filters) => {
+  const load = async (c: ManagedCluster, f: AccessLogFilters) => {
     setBusy(true);
-    setError(null);
+    setError(undefined);
     try {
-      const q = new URLSearchParams({ 'api-version': ACCESS_LOG_API, $top: String(PAGE_SIZE) });
       const filter = accessLogFilter(f);
-      if (filter) q.set('$filter', filter);
+      const q = [`api-version=${ACCESS_LOG_API}`, `$top=${PAGE_SIZE}`, ...(filter ? [`$filter=${encodeURIComponent(filter)}`] : [])].join(
+        '&',
+      );
       const page = await arm<{ value: AccessLogEntry[]; nextLink?: string }>(`${c.id}/accessLogs?${q}`);
       setRows(page.value);
       setNext(page.nextLink);
@@ -98,89 +105,92 @@ export function AccessLogPage() {
     }
   };
   useEffect(() => {
+    setRows(null);
     if (cluster) void load(cluster, filters);
   }, [cluster?.id]);
 
-  const set =
-    <K extends keyof Filters>(key: K) =>
-    (e: Event) =>
-      setFilters({ ...filters, [key]: (e.currentTarget as HTMLInputElement).value });
-
   return (
-    <section aria-labelledby="access-log-title">
-      <h1 id="access-log-title">Cluster access log</h1>
+    <div>
+      <PageHeader title="Cluster access log" />
       <p>
-        Each decision of a cluster's webhooks and built-in API: who, with which groups and from where they came, what they asked and whether
+        Each decision of a cluster's webhooks and built-in API: who, with which groups and where they came from, what was asked and whether
         it was allowed. Reading it takes <code>Microsoft.Insights/logs/AKSAudit/read</code> on the cluster (Reader, Contributor or Owner).
       </p>
       <ClusterChooser onChange={setCluster} />
       {cluster && (
         <form
-          class="filters"
+          class="inline-form filters"
           aria-label="Filter access log entries"
           onSubmit={(e) => {
             e.preventDefault();
             void load(cluster, filters);
           }}
         >
-          <label>
-            From
-            <input type="datetime-local" name="from" value={filters.from} onInput={set('from')} />
-          </label>
-          <label>
-            To
-            <input type="datetime-local" name="to" value={filters.to} onInput={set('to')} />
-          </label>
-          <label>
-            User name (exact)
-            <input type="text" name="user" value={filters.user} onInput={set('user')} autoComplete="off" />
-          </label>
-          <label>
-            Outcome
-            <select name="outcome" value={filters.outcome} onChange={set('outcome')}>
-              <option value="any">Any</option>
-              <option value="allowed">Allowed</option>
-              <option value="refused">Refused</option>
-            </select>
-          </label>
-          <Button type="submit" disabled={busy}>
-            Apply filters
-          </Button>
+          <div class="field">
+            <label for="access-from">From</label>
+            <input id="access-from" type="datetime-local" value={filters.from} onInput={(e) => set('from')(e.currentTarget.value)} />
+          </div>
+          <div class="field">
+            <label for="access-to">To</label>
+            <input id="access-to" type="datetime-local" value={filters.to} onInput={(e) => set('to')(e.currentTarget.value)} />
+          </div>
+          <Field label="User name (exact)" name="user" value={filters.user} onValue={set('user')} autoComplete="off" />
+          <Select
+            label="Outcome"
+            value={filters.outcome}
+            onValue={set('outcome')}
+            options={[
+              { value: 'any', label: 'Any' },
+              { value: 'allowed', label: 'Allowed' },
+              { value: 'refused', label: 'Refused' },
+            ]}
+          />
+          <div class="form-actions">
+            <Button type="submit" variant="primary" disabled={busy}>
+              Apply filters
+            </Button>
+          </div>
         </form>
       )}
-      {error !== null && <ErrorBanner error={error} />}
-      {busy && rows === null && <Loading label="Loading the access log" />}
+      <ErrorBanner error={error} />
+      {busy && rows === null && <Loading label="Loading the access log…" />}
       {rows && (
         <>
           <Table
             caption={`${rows.length} entr${rows.length === 1 ? 'y' : 'ies'} of ${cluster?.name ?? ''}${next ? ' (more available)' : ''}`}
-            columns={['Time', 'User', 'Request', 'Namespace', 'Outcome', 'Groups from', 'Source']}
-            rows={rows.map((e, i) => ({
-              key: `${e.time}-${i}`,
-              cells: [
-                <Button variant="link" onClick={() => setSelected(e)} aria-label={`Details of the entry at ${when(e.time)}`}>
-                  {when(e.time)}
-                </Button>,
-                e.user || '(not authenticated)',
-                requestText(e),
-                e.namespace ?? '',
-                e.allowed ? 'Allowed' : 'Refused',
-                e.groupsSource ?? '',
-                e.source,
-              ],
-            }))}
+            showCaption
+            rows={rows.map((e, i) => ({ e, key: `${e.time}-${i}` }))}
+            rowKey={(r) => r.key}
             empty="No entry matches these filters."
+            columns={[
+              {
+                title: 'Time',
+                cell: ({ e }) => (
+                  <Button variant="link" onClick={() => setSelected(e)} aria-label={`Details of the decision at ${when(e.time)}`}>
+                    {when(e.time)}
+                  </Button>
+                ),
+              },
+              { title: 'User', cell: ({ e }) => e.user || '(not authenticated)' },
+              { title: 'Request', cell: ({ e }) => requestText(e) },
+              { title: 'Namespace', cell: ({ e }) => e.namespace ?? '' },
+              { title: 'Outcome', cell: ({ e }) => (e.allowed ? 'Allowed' : 'Refused') },
+              { title: 'Groups from', cell: ({ e }) => e.groupsSource ?? '' },
+              { title: 'Source', cell: ({ e }) => e.source },
+            ]}
           />
           {next && (
-            <Button onClick={() => void more()} disabled={busy}>
-              Load more
-            </Button>
+            <div class="form-actions">
+              <Button onClick={() => void more()} disabled={busy}>
+                Load more
+              </Button>
+            </div>
           )}
         </>
       )}
-      {selected && (
-        <Panel title="Access decision" onClose={() => setSelected(null)}>
-          <dl class="details">
+      <Dialog title="Access decision" open={selected !== null} onClose={() => setSelected(null)}>
+        {selected && (
+          <dl class="facts" data-testid="access-decision">
             {(
               [
                 ['Time', selected.time],
@@ -196,14 +206,14 @@ export function AccessLogPage() {
                 ['Source', selected.source],
               ] as [string, string][]
             ).map(([k, v]) => (
-              <>
+              <Fragment key={k}>
                 <dt>{k}</dt>
                 <dd>{v || '—'}</dd>
-              </>
+              </Fragment>
             ))}
           </dl>
-        </Panel>
-      )}
-    </section>
+        )}
+      </Dialog>
+    </div>
   );
 }

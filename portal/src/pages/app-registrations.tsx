@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { graph } from '../api';
-import { Button, ErrorBanner, Loading, Panel, Table } from '../ui';
+import { Button, Checkbox, Dialog, ErrorBanner, Field, Loading, Notice, PageHeader, Select, Table } from '../ui/index';
+import { href, navigate, useRoute } from '../router';
 import {
   grantAdminConsent,
   permissionApis,
@@ -9,6 +10,7 @@ import {
   type RequiredResourceAccess,
   type ServicePrincipal,
 } from './app-permissions';
+import './pages.css';
 
 // App registrations as the Entra admin center shows them (Graph /v1.0/applications): the list, a new
 // registration, and one app's pages: overview, authentication (redirect URIs by platform),
@@ -61,86 +63,67 @@ const AUDIENCES: { value: string; label: string }[] = [
 ];
 const date = (iso: string) => new Date(iso).toLocaleDateString();
 
-export function AppRegistrationsPage() {
+/** The route of one app's page: `/app-registrations/<object id>`. */
+const BASE = '/app-registrations';
+
+export function AppRegistrations() {
+  const path = useRoute();
+  const open = path.startsWith(`${BASE}/`) ? decodeURIComponent(path.slice(BASE.length + 1)) : null;
+  return open ? <AppDetails id={open} /> : <AppList />;
+}
+
+function AppList() {
   const [apps, setApps] = useState<Application[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [creating, setCreating] = useState(false);
-  const [open, setOpen] = useState<string | null>(null);
-
-  const load = async () => {
-    setError(null);
-    try {
-      setApps((await graph<{ value: Application[] }>('/applications')).value);
-    } catch (err) {
-      setError(err);
-    }
-  };
   useEffect(() => {
-    void load();
+    graph<{ value: Application[] }>('/applications').then((r) => setApps(r.value), setError);
   }, []);
-
-  if (open)
-    return (
-      <AppDetails
-        id={open}
-        onBack={() => {
-          setOpen(null);
-          void load();
-        }}
-      />
-    );
-
   return (
-    <section aria-labelledby="apps-title">
-      <h1 id="apps-title">App registrations</h1>
-      <div class="toolbar">
-        <Button onClick={() => setCreating(true)}>New registration</Button>
-      </div>
-      {error !== null && <ErrorBanner error={error} />}
-      {apps === null && error === null && <Loading label="Loading app registrations" />}
+    <div>
+      <PageHeader title="App registrations">
+        <Button variant="primary" onClick={() => setCreating(true)}>
+          New registration
+        </Button>
+      </PageHeader>
+      <ErrorBanner error={error} />
+      {apps === null && error === undefined && <Loading label="Loading app registrations…" />}
       {apps && (
         <Table
           caption="Applications registered in this tenant"
-          columns={['Display name', 'Application (client) ID', 'Created on', 'Secrets', 'Redirect URIs']}
-          rows={apps.map((a) => ({
-            key: a.id,
-            cells: [
-              <Button variant="link" onClick={() => setOpen(a.id)}>
-                {a.displayName}
-              </Button>,
-              <code>{a.appId}</code>,
-              date(a.createdDateTime),
-              String(a.passwordCredentials.length),
-              String(a.web.redirectUris.length + a.spa.redirectUris.length + a.publicClient.redirectUris.length),
-            ],
-          }))}
+          rows={apps}
+          rowKey={(a) => a.id}
           empty="No application is registered yet."
+          columns={[
+            { title: 'Display name', cell: (a) => <a href={href(`${BASE}/${a.id}`)}>{a.displayName}</a> },
+            { title: 'Application (client) ID', cell: (a) => <code>{a.appId}</code> },
+            { title: 'Created on', cell: (a) => date(a.createdDateTime) },
+            { title: 'Client secrets', cell: (a) => String(a.passwordCredentials.length) },
+            {
+              title: 'Redirect URIs',
+              cell: (a) => String(a.web.redirectUris.length + a.spa.redirectUris.length + a.publicClient.redirectUris.length),
+            },
+          ]}
         />
       )}
-      {creating && (
-        <NewRegistration
-          onClose={() => setCreating(false)}
-          onCreated={(a) => {
-            setCreating(false);
-            setOpen(a.id);
-          }}
-        />
-      )}
-    </section>
+      <Dialog title="Register an application" open={creating} onClose={() => setCreating(false)}>
+        <NewRegistration onCreated={(a) => navigate(`${BASE}/${a.id}`)} />
+      </Dialog>
+    </div>
   );
 }
 
-function NewRegistration(props: { onClose: () => void; onCreated: (a: Application) => void }) {
+function NewRegistration(props: { onCreated: (a: Application) => void }) {
   const [name, setName] = useState('');
   const [audience, setAudience] = useState('AzureADMyOrg');
   const [platform, setPlatform] = useState<Platform>('web');
   const [uri, setUri] = useState('');
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    setError(null);
+    setError(undefined);
     try {
       const body: Record<string, unknown> = { displayName: name.trim(), signInAudience: audience };
       if (uri.trim()) body[platform] = { redirectUris: [uri.trim()] };
@@ -152,65 +135,40 @@ function NewRegistration(props: { onClose: () => void; onCreated: (a: Applicatio
     }
   };
   return (
-    <Panel title="Register an application" onClose={props.onClose}>
-      <form onSubmit={submit} aria-label="Register an application">
-        <label>
-          Name
-          <input name="displayName" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        </label>
-        <fieldset>
-          <legend>Supported account types</legend>
-          {AUDIENCES.map((a) => (
-            <label class="check" key={a.value}>
-              <input
-                type="radio"
-                name="signInAudience"
-                value={a.value}
-                checked={audience === a.value}
-                onChange={() => setAudience(a.value)}
-              />
-              {a.label}
-            </label>
-          ))}
-        </fieldset>
-        <fieldset>
-          <legend>Redirect URI (optional)</legend>
-          <label>
-            Platform
-            <select name="platform" value={platform} onChange={(e) => setPlatform(e.currentTarget.value as Platform)}>
-              {PLATFORMS.map((p) => (
-                <option key={p.key} value={p.key}>
-                  {p.label}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            URI
-            <input
-              name="redirectUri"
-              type="url"
-              value={uri}
-              onInput={(e) => setUri(e.currentTarget.value)}
-              placeholder="https://localhost:3000/auth"
-            />
-          </label>
-        </fieldset>
-        {error !== null && <ErrorBanner error={error} />}
-        <Button type="submit" disabled={busy || !name.trim()}>
+    <form onSubmit={submit}>
+      <Field label="Name" name="displayName" value={name} onValue={setName} required autoComplete="off" />
+      <Select label="Supported account types" value={audience} onValue={setAudience} options={AUDIENCES} />
+      <Select
+        label="Redirect URI platform"
+        value={platform}
+        onValue={(v) => setPlatform(v as Platform)}
+        options={PLATFORMS.map((p) => ({ value: p.key, label: p.label }))}
+      />
+      <Field
+        label="Redirect URI"
+        name="redirectUri"
+        type="url"
+        value={uri}
+        onValue={setUri}
+        hint="Optional: more can be added later, by platform."
+        placeholder="https://localhost:3000/auth"
+      />
+      <ErrorBanner error={error} />
+      <div class="form-actions">
+        <Button type="submit" variant="primary" disabled={busy || !name.trim()}>
           Register
         </Button>
-      </form>
-    </Panel>
+      </div>
+    </form>
   );
 }
 
-function AppDetails(props: { id: string; onBack: () => void }) {
+function AppDetails(props: { id: string }) {
   const [app, setApp] = useState<Application | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const load = async () => {
     try {
-      setApp(await graph<Application>(`/applications/${props.id}`));
+      setApp(await graph<Application>(`/applications/${encodeURIComponent(props.id)}`));
     } catch (err) {
       setError(err);
     }
@@ -219,48 +177,52 @@ function AppDetails(props: { id: string; onBack: () => void }) {
     void load();
   }, [props.id]);
   return (
-    <section aria-labelledby="app-title">
-      <Button variant="link" onClick={props.onBack}>
-        ← All app registrations
-      </Button>
-      <h1 id="app-title">{app?.displayName ?? 'Application'}</h1>
-      {error !== null && <ErrorBanner error={error} />}
-      {!app && error === null && <Loading label="Loading the application" />}
+    <div>
+      <p>
+        <a href={href(BASE)}>← All app registrations</a>
+      </p>
+      <PageHeader title={app?.displayName ?? 'App registration'} />
+      <ErrorBanner error={error} />
+      {!app && error === undefined && <Loading label="Loading the application…" />}
       {app && (
         <>
-          <dl class="details">
-            <dt>Application (client) ID</dt>
-            <dd>
-              <code>{app.appId}</code>
-            </dd>
-            <dt>Object ID</dt>
-            <dd>
-              <code>{app.id}</code>
-            </dd>
-            <dt>Supported account types</dt>
-            <dd>{AUDIENCES.find((a) => a.value === app.signInAudience)?.label ?? app.signInAudience}</dd>
-            <dt>Application ID URIs</dt>
-            <dd>{app.identifierUris.join(', ') || '—'}</dd>
-          </dl>
+          <section class="card" aria-labelledby="app-essentials">
+            <h2 id="app-essentials">Essentials</h2>
+            <dl class="facts">
+              <dt>Application (client) ID</dt>
+              <dd>
+                <code data-testid="app-id">{app.appId}</code>
+              </dd>
+              <dt>Object ID</dt>
+              <dd>
+                <code>{app.id}</code>
+              </dd>
+              <dt>Supported account types</dt>
+              <dd>{AUDIENCES.find((a) => a.value === app.signInAudience)?.label ?? app.signInAudience}</dd>
+              <dt>Application ID URIs</dt>
+              <dd>{app.identifierUris.join(', ') || '—'}</dd>
+            </dl>
+          </section>
           <RedirectUris app={app} onChange={load} />
           <Secrets app={app} onChange={load} />
           <ApiPermissions app={app} onChange={load} />
         </>
       )}
-    </section>
+    </div>
   );
 }
 
 function RedirectUris({ app, onChange }: { app: Application; onChange: () => Promise<void> }) {
   const [drafts, setDrafts] = useState<Record<Platform, string>>({ web: '', spa: '', publicClient: '' });
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const save = async (platform: Platform, uris: string[], what: string) => {
-    setError(null);
+    setError(undefined);
+    setNotice(null);
     try {
       await graph(`/applications/${app.id}`, { method: 'PATCH', body: JSON.stringify({ [platform]: { redirectUris: uris } }) });
       setNotice(what);
-      setDrafts({ ...drafts, [platform]: '' });
+      setDrafts((d) => ({ ...d, [platform]: '' }));
       await onChange();
     } catch (err) {
       setError(err);
@@ -269,20 +231,16 @@ function RedirectUris({ app, onChange }: { app: Application; onChange: () => Pro
   return (
     <section aria-labelledby="auth-title" class="card">
       <h2 id="auth-title">Authentication: redirect URIs</h2>
-      {error !== null && <ErrorBanner error={error} />}
-      {notice && (
-        <p role="status" class="notice">
-          {notice}
-        </p>
-      )}
+      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={error} />
       {PLATFORMS.map((p) => {
         const uris = app[p.key].redirectUris;
         return (
           <div class="platform" key={p.key}>
             <h3 id={`platform-${p.key}`}>{p.label}</h3>
             <p class="hint">{p.hint}</p>
-            <ul aria-labelledby={`platform-${p.key}`}>
-              {uris.length === 0 && <li class="muted">No redirect URI.</li>}
+            <ul aria-labelledby={`platform-${p.key}`} class="uri-list">
+              {uris.length === 0 && <li class="hint">No redirect URI.</li>}
               {uris.map((u) => (
                 <li key={u}>
                   <code>{u}</code>{' '}
@@ -303,25 +261,21 @@ function RedirectUris({ app, onChange }: { app: Application; onChange: () => Pro
               ))}
             </ul>
             <form
-              class="inline"
-              aria-label={`Add a ${p.label} redirect URI`}
+              class="inline-form"
               onSubmit={(e) => {
                 e.preventDefault();
-                void save(p.key, [...uris, drafts[p.key].trim()], `Added ${drafts[p.key].trim()}.`);
+                const uri = drafts[p.key].trim();
+                void save(p.key, [...uris, uri], `Added ${uri}.`);
               }}
             >
-              <label>
-                New {p.label} redirect URI
-                <input
-                  name={`redirect-${p.key}`}
-                  value={drafts[p.key]}
-                  required
-                  onInput={(e) => setDrafts({ ...drafts, [p.key]: e.currentTarget.value })}
-                />
-              </label>
-              <Button type="submit" variant="secondary">
-                Add URI
-              </Button>
+              <Field
+                label={`New ${p.label} redirect URI`}
+                name={`redirect-${p.key}`}
+                value={drafts[p.key]}
+                required
+                onValue={(v) => setDrafts((d) => ({ ...d, [p.key]: v }))}
+              />
+              <Button type="submit">Add URI</Button>
             </form>
           </div>
         );
@@ -334,11 +288,11 @@ function Secrets({ app, onChange }: { app: Application; onChange: () => Promise<
   const [description, setDescription] = useState('');
   const [months, setMonths] = useState('6');
   const [created, setCreated] = useState<PasswordCredential | null>(null);
-  const [copied, setCopied] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const [copied, setCopied] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const add = async (e: Event) => {
     e.preventDefault();
-    setError(null);
+    setError(undefined);
     try {
       const end = new Date();
       end.setMonth(end.getMonth() + Number(months));
@@ -347,7 +301,7 @@ function Secrets({ app, onChange }: { app: Application; onChange: () => Promise<
         body: JSON.stringify({ passwordCredential: { displayName: description.trim() || null, endDateTime: end.toISOString() } }),
       });
       setCreated(cred);
-      setCopied(false);
+      setCopied(null);
       setDescription('');
       await onChange();
     } catch (err) {
@@ -355,7 +309,7 @@ function Secrets({ app, onChange }: { app: Application; onChange: () => Promise<
     }
   };
   const remove = async (keyId: string) => {
-    setError(null);
+    setError(undefined);
     try {
       await graph(`/applications/${app.id}/removePassword`, { method: 'POST', body: JSON.stringify({ keyId }) });
       if (created?.keyId === keyId) setCreated(null);
@@ -366,60 +320,63 @@ function Secrets({ app, onChange }: { app: Application; onChange: () => Promise<
   };
   const copy = async () => {
     if (!created?.secretText) return;
-    await navigator.clipboard.writeText(created.secretText);
-    setCopied(true);
+    try {
+      await navigator.clipboard.writeText(created.secretText);
+      setCopied('Copied to the clipboard.');
+    } catch {
+      setCopied('The browser refused the clipboard: select the value and copy it.');
+    }
   };
   return (
     <section aria-labelledby="secrets-title" class="card">
       <h2 id="secrets-title">Certificates &amp; secrets: client secrets</h2>
-      {error !== null && <ErrorBanner error={error} />}
+      <ErrorBanner error={error} />
       {created?.secretText && (
-        <div class="secret-once" role="alert">
+        <div class="secret-once" data-testid="new-secret">
           <p>
-            <strong>Copy the new client secret value now.</strong> It is shown once: it is never shown again after you leave this page.
+            <strong>Copy the new client secret value now.</strong> It is shown this once: it cannot be read again after you leave this page.
           </p>
-          <label>
-            Value of {created.displayName ?? 'the new secret'}
-            <input readOnly name="secretValue" value={created.secretText} onFocus={(e) => e.currentTarget.select()} />
-          </label>
-          <Button variant="secondary" onClick={() => void copy()}>
-            Copy to clipboard
-          </Button>{' '}
-          <span role="status">{copied ? 'Copied.' : ''}</span>
+          <div class="field">
+            <label for="secret-value">Value of {created.displayName ?? 'the new secret'}</label>
+            <input id="secret-value" readOnly value={created.secretText} onFocus={(e) => e.currentTarget.select()} />
+          </div>
+          <div class="form-actions">
+            <Button onClick={() => void copy()}>Copy to clipboard</Button>
+            <span role="status">{copied}</span>
+          </div>
         </div>
       )}
       <Table
         caption="Client secrets"
-        columns={['Description', 'Expires', 'Value', 'Secret ID', 'Actions']}
-        rows={app.passwordCredentials.map((c) => ({
-          key: c.keyId,
-          cells: [
-            c.displayName ?? '',
-            date(c.endDateTime),
-            c.hint ? `${c.hint}${'*'.repeat(8)}` : '(hidden)',
-            <code>{c.keyId}</code>,
-            <Button variant="link" aria-label={`Delete the secret ${c.displayName ?? c.keyId}`} onClick={() => void remove(c.keyId)}>
-              Delete
-            </Button>,
-          ],
-        }))}
+        rows={app.passwordCredentials}
+        rowKey={(c) => c.keyId}
         empty="No client secret."
+        columns={[
+          { title: 'Description', cell: (c) => c.displayName ?? '' },
+          { title: 'Expires', cell: (c) => date(c.endDateTime) },
+          { title: 'Value', cell: (c) => (c.hint ? `${c.hint}${'*'.repeat(8)}` : '(hidden)') },
+          { title: 'Secret ID', cell: (c) => <code>{c.keyId}</code> },
+          {
+            title: 'Actions',
+            cell: (c) => (
+              <Button variant="danger" aria-label={`Delete the secret ${c.displayName ?? c.keyId}`} onClick={() => void remove(c.keyId)}>
+                Delete
+              </Button>
+            ),
+          },
+        ]}
       />
-      <form class="inline" onSubmit={add} aria-label="Add a client secret">
-        <label>
-          Description
-          <input name="secretDescription" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
-        </label>
-        <label>
-          Expires in
-          <select name="secretExpiry" value={months} onChange={(e) => setMonths(e.currentTarget.value)}>
-            <option value="3">3 months</option>
-            <option value="6">6 months</option>
-            <option value="12">12 months</option>
-            <option value="24">24 months</option>
-          </select>
-        </label>
-        <Button type="submit">New client secret</Button>
+      <form class="inline-form" onSubmit={add}>
+        <Field label="New secret's description" name="secretDescription" value={description} onValue={setDescription} />
+        <Select
+          label="Expires in"
+          value={months}
+          onValue={setMonths}
+          options={['3', '6', '12', '24'].map((m) => ({ value: m, label: `${m} months` }))}
+        />
+        <Button type="submit" variant="primary">
+          New client secret
+        </Button>
       </form>
     </section>
   );
@@ -427,7 +384,7 @@ function Secrets({ app, onChange }: { app: Application; onChange: () => Promise<
 
 function ApiPermissions({ app, onChange }: { app: Application; onChange: () => Promise<void> }) {
   const [rows, setRows] = useState<PermissionRow[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -446,7 +403,7 @@ function ApiPermissions({ app, onChange }: { app: Application; onChange: () => P
     await onChange();
   };
   const remove = async (r: PermissionRow) => {
-    setError(null);
+    setError(undefined);
     try {
       await save(
         app.requiredResourceAccess
@@ -463,11 +420,11 @@ function ApiPermissions({ app, onChange }: { app: Application; onChange: () => P
   };
   const consent = async () => {
     setBusy(true);
-    setError(null);
+    setError(undefined);
     setNotice(null);
     try {
       const done = await grantAdminConsent(app);
-      setNotice(done.length ? `Admin consent granted: ${done.join('; ')}.` : 'Nothing to consent to.');
+      setNotice(done.length ? `Admin consent granted for this tenant: ${done.join('; ')}.` : 'Nothing to consent to.');
       await load();
     } catch (err) {
       setError(err);
@@ -478,61 +435,57 @@ function ApiPermissions({ app, onChange }: { app: Application; onChange: () => P
   return (
     <section aria-labelledby="perm-title" class="card">
       <h2 id="perm-title">API permissions</h2>
-      <div class="toolbar">
-        <Button variant="secondary" onClick={() => setAdding(true)}>
-          Add a permission
-        </Button>
-        <Button onClick={() => void consent()} disabled={busy || !app.requiredResourceAccess.length}>
+      <div class="form-actions">
+        <Button onClick={() => setAdding(true)}>Add a permission</Button>
+        <Button variant="primary" onClick={() => void consent()} disabled={busy || !app.requiredResourceAccess.length}>
           Grant admin consent for this tenant
         </Button>
       </div>
-      {error !== null && <ErrorBanner error={error} />}
-      {notice && (
-        <p role="status" class="notice">
-          {notice}
-        </p>
-      )}
-      {rows === null && error === null && <Loading label="Loading permissions" />}
+      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={error} />
+      {rows === null && error === undefined && <Loading label="Loading permissions…" />}
       {rows && (
         <Table
           caption="Configured permissions"
-          columns={['API / permission', 'Type', 'Description', 'Admin consent required', 'Status', 'Actions']}
-          rows={rows.map((r) => ({
-            key: `${r.resourceAppId}-${r.type}-${r.id}`,
-            cells: [
-              `${r.resourceName}: ${r.value}`,
-              r.type === 'Scope' ? 'Delegated' : 'Application',
-              r.description,
-              r.adminConsentRequired ? 'Yes' : 'No',
-              r.granted ? 'Granted for this tenant' : 'Not granted',
-              <Button variant="link" aria-label={`Remove the permission ${r.value}`} onClick={() => void remove(r)}>
-                Remove
-              </Button>,
-            ],
-          }))}
+          rows={rows}
+          rowKey={(r) => `${r.resourceAppId}-${r.type}-${r.id}`}
           empty="No permission is configured."
+          columns={[
+            { title: 'API / permission', cell: (r) => `${r.resourceName}: ${r.value}` },
+            { title: 'Type', cell: (r) => (r.type === 'Scope' ? 'Delegated' : 'Application') },
+            { title: 'Description', cell: (r) => r.description },
+            { title: 'Admin consent required', cell: (r) => (r.adminConsentRequired ? 'Yes' : 'No') },
+            { title: 'Status', cell: (r) => (r.granted ? 'Granted for this tenant' : 'Not granted') },
+            {
+              title: 'Actions',
+              cell: (r) => (
+                <Button variant="link" aria-label={`Remove the permission ${r.value}`} onClick={() => void remove(r)}>
+                  Remove
+                </Button>
+              ),
+            },
+          ]}
         />
       )}
-      {adding && (
+      <Dialog title="Request API permissions" open={adding} onClose={() => setAdding(false)}>
         <AddPermission
           app={app}
-          onClose={() => setAdding(false)}
           onAdd={async (next) => {
             await save(next);
             setAdding(false);
           }}
         />
-      )}
+      </Dialog>
     </section>
   );
 }
 
-function AddPermission(props: { app: Application; onClose: () => void; onAdd: (next: RequiredResourceAccess[]) => Promise<void> }) {
+function AddPermission(props: { app: Application; onAdd: (next: RequiredResourceAccess[]) => Promise<void> }) {
   const [apis, setApis] = useState<ServicePrincipal[] | null>(null);
   const [apiId, setApiId] = useState('');
   const [type, setType] = useState<'Scope' | 'Role'>('Scope');
   const [chosen, setChosen] = useState<Set<string>>(new Set());
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   useEffect(() => {
     permissionApis().then((a) => {
       setApis(a);
@@ -553,84 +506,60 @@ function AddPermission(props: { app: Application; onClose: () => void; onAdd: (n
     let entry = next.find((x) => x.resourceAppId === api.appId);
     if (!entry) next.push((entry = { resourceAppId: api.appId, resourceAccess: [] }));
     for (const id of chosen) if (!entry.resourceAccess.some((a) => a.id === id && a.type === type)) entry.resourceAccess.push({ id, type });
+    setError(undefined);
     try {
       await props.onAdd(next);
     } catch (err) {
       setError(err);
     }
   };
+  if (!apis) return error === undefined ? <Loading label="Loading APIs…" /> : <ErrorBanner error={error} />;
   return (
-    <Panel title="Request API permissions" onClose={props.onClose}>
-      {!apis && error === null && <Loading label="Loading APIs" />}
-      {error !== null && <ErrorBanner error={error} />}
-      {apis && (
-        <form onSubmit={submit} aria-label="Request API permissions">
-          <label>
-            API
-            <select
-              name="api"
-              value={apiId}
-              onChange={(e) => {
-                setApiId(e.currentTarget.value);
-                setChosen(new Set());
-              }}
-            >
-              {apis.map((a) => (
-                <option key={a.appId} value={a.appId}>
-                  {a.displayName}
-                </option>
-              ))}
-            </select>
-          </label>
-          <fieldset>
-            <legend>Type of permissions</legend>
-            <label class="check">
-              <input
-                type="radio"
-                name="permissionType"
-                checked={type === 'Scope'}
-                onChange={() => (setType('Scope'), setChosen(new Set()))}
-              />
-              Delegated permissions (the app acts as the signed-in user)
-            </label>
-            <label class="check">
-              <input
-                type="radio"
-                name="permissionType"
-                checked={type === 'Role'}
-                onChange={() => (setType('Role'), setChosen(new Set()))}
-              />
-              Application permissions (the app acts as itself)
-            </label>
-          </fieldset>
-          <fieldset class="permission-list">
-            <legend>Permissions</legend>
-            {options.length === 0 && <p class="muted">This API has no permission of this type.</p>}
-            {options.map((o) => (
-              <label class="check" key={o.id}>
-                <input
-                  type="checkbox"
-                  name="permission"
-                  value={o.value}
-                  checked={chosen.has(o.id)}
-                  onChange={(e) => {
-                    const next = new Set(chosen);
-                    if (e.currentTarget.checked) next.add(o.id);
-                    else next.delete(o.id);
-                    setChosen(next);
-                  }}
-                />
-                <span>
-                  <strong>{o.value}</strong> <span class="muted">{o.text}</span>
-                </span>
-              </label>
-            ))}
-          </fieldset>
-          <Button type="submit" disabled={!chosen.size}>
-            Add permissions
-          </Button>
-        </form>
-      )}
-    </Panel>
+    <form onSubmit={submit}>
+      <Select
+        label="API"
+        value={apiId}
+        onValue={(v) => {
+          setApiId(v);
+          setChosen(new Set());
+        }}
+        options={apis.map((a) => ({ value: a.appId, label: a.displayName }))}
+      />
+      <Select
+        label="Type of permissions"
+        value={type}
+        onValue={(v) => {
+          setType(v as 'Scope' | 'Role');
+          setChosen(new Set());
+        }}
+        options={[
+          { value: 'Scope', label: 'Delegated permissions (the app acts as the signed-in user)' },
+          { value: 'Role', label: 'Application permissions (the app acts as itself)' },
+        ]}
+      />
+      <fieldset class="permission-list">
+        <legend>Permissions</legend>
+        {options.length === 0 && <p class="hint">This API has no permission of this type.</p>}
+        {options.map((o) => (
+          <Checkbox
+            key={o.id}
+            label={`${o.value}${o.text ? ` — ${o.text}` : ''}`}
+            checked={chosen.has(o.id)}
+            onChecked={(on) => {
+              const next = new Set(chosen);
+              if (on) next.add(o.id);
+              else next.delete(o.id);
+              setChosen(next);
+            }}
+          />
+        ))}
+      </fieldset>
+      <ErrorBanner error={error} />
+      <div class="form-actions">
+        <Button type="submit" variant="primary" disabled={!chosen.size}>
+          Add permissions
+        </Button>
+      </div>
+    </form>
   );
 }

@@ -1,8 +1,9 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { arm, graph } from '../api';
-import { Button, ErrorBanner } from '../ui';
+import { Button, ErrorBanner, Field, PageHeader, Select } from '../ui/index';
 import { clusterUrl, type ManagedCluster } from './azure-resources';
 import { ClusterChooser } from './cluster-chooser';
+import './pages.css';
 
 // "Why was I refused?": one access decision of a cluster's Kubernetes API explained step by step by
 // the cluster's checkAccess action (the same ARM call as `kentra aks check-access`, held by Owner and
@@ -40,7 +41,7 @@ const OUTCOME: Record<CheckStep['outcome'], { label: string; mark: string }> = {
 
 type Who = 'me' | 'other' | 'token';
 
-export function CheckAccessPage() {
+export function CheckAccess() {
   const [cluster, setCluster] = useState<ManagedCluster | null>(null);
   const [me, setMe] = useState<string>('');
   const [who, setWho] = useState<Who>('me');
@@ -53,7 +54,7 @@ export function CheckAccessPage() {
   const [name, setName] = useState('');
   const [path, setPath] = useState('/metrics');
   const [result, setResult] = useState<CheckAccessResult | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -66,14 +67,14 @@ export function CheckAccessPage() {
     e.preventDefault();
     if (!cluster) return;
     setBusy(true);
-    setError(null);
+    setError(undefined);
     setResult(null);
     try {
       const body = {
         ...(who === 'token' ? { token: token.trim().replace(/^Bearer\s+/i, '') } : { user: who === 'me' ? me : other.trim() }),
         verb,
         ...(kind === 'path'
-          ? { path }
+          ? { path: path.trim() }
           : {
               resource: resource.trim(),
               ...(namespace.trim() ? { namespace: namespace.trim() } : {}),
@@ -89,97 +90,106 @@ export function CheckAccessPage() {
   };
 
   return (
-    <section aria-labelledby="check-access-title">
-      <h1 id="check-access-title">Why was I refused?</h1>
+    <div>
+      <PageHeader title="Why was I refused?" />
       <p>
         Ask a cluster how it decides a request: the token checks (or the directory user), the groups and where they come from, and each
-        authorizer's answer. This is the cluster's <code>checkAccess</code> action, as <code>kentra aks check-access</code> calls it; asking
-        takes Owner or Contributor on the cluster.
+        authorizer's answer. This is the cluster's <code>checkAccess</code> action, the one <code>kentra aks check-access</code> calls;
+        asking takes Owner or Contributor on the cluster, since the answer tells who may do what.
       </p>
       <ClusterChooser onChange={setCluster} />
-      <form onSubmit={submit} aria-label="Check access">
-        <fieldset>
+      <form onSubmit={submit} aria-label="Check access" class="card">
+        <fieldset class="plain-fieldset">
           <legend>Who</legend>
-          <label class="check">
-            <input type="radio" name="who" value="me" checked={who === 'me'} onChange={() => setWho('me')} />
-            Me{me ? ` (${me})` : ''}
-          </label>
-          <label class="check">
-            <input type="radio" name="who" value="other" checked={who === 'other'} onChange={() => setWho('other')} />
-            Another user or service principal
-          </label>
+          <div class="field field-check">
+            <input id="who-me" type="radio" name="who" value="me" checked={who === 'me'} onChange={() => setWho('me')} />
+            <label for="who-me">Me{me ? ` (${me})` : ''}</label>
+          </div>
+          <div class="field field-check">
+            <input id="who-other" type="radio" name="who" value="other" checked={who === 'other'} onChange={() => setWho('other')} />
+            <label for="who-other">Another user or service principal</label>
+          </div>
           {who === 'other' && (
-            <label>
-              User principal name or object ID
-              <input name="user" value={other} required onInput={(e) => setOther(e.currentTarget.value)} autoComplete="off" />
-            </label>
+            <Field label="User principal name or object ID" name="user" value={other} onValue={setOther} required autoComplete="off" />
           )}
-          <label class="check">
-            <input type="radio" name="who" value="token" checked={who === 'token'} onChange={() => setWho('token')} />
-            The token kubectl sent
-          </label>
+          <div class="field field-check">
+            <input id="who-token" type="radio" name="who" value="token" checked={who === 'token'} onChange={() => setWho('token')} />
+            <label for="who-token">The token kubectl sent</label>
+          </div>
           {who === 'token' && (
-            <label>
-              Bearer token (sent to the cluster's checkAccess action only, never shown)
-              <textarea name="token" rows={3} required value={token} onInput={(e) => setToken(e.currentTarget.value)} spellcheck={false} />
-            </label>
+            <div class="field">
+              <label for="check-token">Bearer token</label>
+              <textarea
+                id="check-token"
+                name="token"
+                rows={3}
+                required
+                value={token}
+                spellcheck={false}
+                aria-describedby="check-token-hint"
+                onInput={(e) => setToken(e.currentTarget.value)}
+              />
+              <small id="check-token-hint" class="hint">
+                Sent to the cluster's checkAccess action only; the answer never shows it.
+              </small>
+            </div>
           )}
         </fieldset>
-        <fieldset>
+        <fieldset class="plain-fieldset">
           <legend>Request</legend>
-          <label>
-            Verb
-            <select name="verb" value={verb} onChange={(e) => setVerb(e.currentTarget.value)}>
-              {VERBS.map((v) => (
-                <option key={v} value={v}>
-                  {v}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label class="check">
-            <input type="radio" name="kind" value="resource" checked={kind === 'resource'} onChange={() => setKind('resource')} />A resource
-          </label>
-          <label class="check">
-            <input type="radio" name="kind" value="path" checked={kind === 'path'} onChange={() => setKind('path')} />A non-resource path
-          </label>
+          <Select label="Verb" value={verb} onValue={setVerb} options={VERBS.map((v) => ({ value: v, label: v }))} />
+          <div class="field field-check">
+            <input
+              id="kind-resource"
+              type="radio"
+              name="kind"
+              value="resource"
+              checked={kind === 'resource'}
+              onChange={() => setKind('resource')}
+            />
+            <label for="kind-resource">A resource</label>
+          </div>
+          <div class="field field-check">
+            <input id="kind-path" type="radio" name="kind" value="path" checked={kind === 'path'} onChange={() => setKind('path')} />
+            <label for="kind-path">A non-resource path</label>
+          </div>
           {kind === 'resource' ? (
             <>
-              <label>
-                Resource (pods, deployments.apps, pods/log)
-                <input name="resource" required value={resource} onInput={(e) => setResource(e.currentTarget.value)} />
-              </label>
-              <label>
-                Namespace (empty: cluster-wide)
-                <input name="namespace" value={namespace} onInput={(e) => setNamespace(e.currentTarget.value)} />
-              </label>
-              <label>
-                Object name (optional)
-                <input name="objectName" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-              </label>
+              <Field
+                label="Resource"
+                name="resource"
+                value={resource}
+                onValue={setResource}
+                required
+                hint="pods, deployments.apps, pods/log…"
+              />
+              <Field label="Namespace" name="namespace" value={namespace} onValue={setNamespace} hint="Empty: cluster-wide." />
+              <Field label="Object name" name="objectName" value={name} onValue={setName} hint="Optional." />
             </>
           ) : (
-            <label>
-              Path
-              <input name="path" required value={path} onInput={(e) => setPath(e.currentTarget.value)} />
-            </label>
+            <Field label="Path" name="path" value={path} onValue={setPath} required />
           )}
         </fieldset>
-        <Button type="submit" disabled={busy || !cluster || (who === 'me' && !me)}>
-          Check access
-        </Button>
+        <div class="form-actions">
+          <Button type="submit" variant="primary" disabled={busy || !cluster || (who === 'me' && !me)}>
+            Check access
+          </Button>
+        </div>
       </form>
-      {error !== null && <ErrorBanner error={error} />}
+      <ErrorBanner error={error} />
       {result && <Explanation result={result} cluster={cluster?.name ?? ''} />}
-    </section>
+    </div>
   );
 }
 
 /** The decision drawn as a flow: one box per step, in order, each with its outcome in words and a mark. */
 export function Explanation({ result, cluster }: { result: CheckAccessResult; cluster: string }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  // The answer replaces the form's focus: keyboard and screen-reader users land on it.
+  useEffect(() => heading.current?.focus(), [result]);
   return (
-    <section class="explanation" aria-labelledby="explanation-title" aria-live="polite">
-      <h2 id="explanation-title">
+    <section class="explanation card" aria-labelledby="explanation-title" data-testid="explanation">
+      <h2 id="explanation-title" ref={heading} tabIndex={-1}>
         <span class={`verdict ${result.allowed ? 'ok' : 'bad'}`}>{result.allowed ? 'Allowed' : 'Refused'}</span>{' '}
         {result.request.description} on {cluster}
       </h2>

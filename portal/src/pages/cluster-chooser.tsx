@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ErrorBanner, Loading } from '../ui';
+import { ErrorBanner, Loading, Select } from '../ui/index';
 import { listClusters, listSubscriptions, resourceGroupOf, type ManagedCluster, type Subscription } from './azure-resources';
 
 // Choosing one cluster the signed-in user can read: its subscription, then the cluster.
@@ -9,7 +9,7 @@ export function ClusterChooser(props: { onChange: (c: ManagedCluster | null) => 
   const [sub, setSub] = useState<string>('');
   const [clusters, setClusters] = useState<ManagedCluster[] | null>(null);
   const [chosen, setChosen] = useState<string>('');
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
 
   useEffect(() => {
     listSubscriptions()
@@ -32,43 +32,31 @@ export function ClusterChooser(props: { onChange: (c: ManagedCluster | null) => 
       .catch(setError);
   }, [sub]);
 
-  if (error !== null) return <ErrorBanner error={error} />;
-  if (!subs) return <Loading label="Loading subscriptions" />;
+  if (error !== undefined) return <ErrorBanner error={error} />;
+  if (!subs) return <Loading label="Loading subscriptions…" />;
   return (
-    <div class="chooser">
+    <div class="inline-form chooser">
       {subs.length > 1 && (
-        <label>
-          Subscription
-          <select name="subscription" value={sub} onChange={(e) => setSub(e.currentTarget.value)}>
-            {subs.map((s) => (
-              <option key={s.subscriptionId} value={s.subscriptionId}>
-                {s.displayName}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Subscription"
+          value={sub}
+          onValue={setSub}
+          options={subs.map((s) => ({ value: s.subscriptionId, label: s.displayName }))}
+        />
       )}
       {subs.length === 0 && <p>You have no subscription in this tenant.</p>}
-      {clusters === null && sub && <Loading label="Loading clusters" />}
+      {clusters === null && sub && <Loading label="Loading clusters…" />}
       {clusters && clusters.length === 0 && <p>No cluster you can read in this subscription.</p>}
       {clusters && clusters.length > 0 && (
-        <label>
-          Cluster
-          <select
-            name="cluster"
-            value={chosen}
-            onChange={(e) => {
-              setChosen(e.currentTarget.value);
-              props.onChange(clusters.find((c) => c.id === e.currentTarget.value) ?? null);
-            }}
-          >
-            {clusters.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name} ({resourceGroupOf(c.id)})
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Cluster"
+          value={chosen}
+          onValue={(id) => {
+            setChosen(id);
+            props.onChange(clusters.find((c) => c.id === id) ?? null);
+          }}
+          options={clusters.map((c) => ({ value: c.id, label: `${c.name} (${resourceGroupOf(c.id)})` }))}
+        />
       )}
     </div>
   );

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { arm } from '../api';
-import { Button, ErrorBanner, Loading, Panel, Table } from '../ui';
+import { Button, Checkbox, Dialog, ErrorBanner, Field, Loading, Notice, PageHeader, Select, Table } from '../ui/index';
 import {
   API_VERSION,
   clusterUrl,
@@ -15,6 +15,7 @@ import {
   type Subscription,
 } from './azure-resources';
 import { DirectoryPicker, namesByIds, type Principal } from './directory-picker';
+import './pages.css';
 
 // Kubernetes services as the Azure portal shows them (ARM Microsoft.ContainerService/managedClusters):
 // the list; create with the Entra settings and watch the operation finish; edit the Entra settings
@@ -60,43 +61,35 @@ async function downloadKubeconfig(c: ManagedCluster): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function EntraFields(props: { value: EntraSettings; onChange: (v: EntraSettings) => void; creating: boolean; wasManaged: boolean }) {
+function EntraFields(props: { value: EntraSettings; onChange: (v: EntraSettings) => void; wasManaged: boolean }) {
   const v = props.value;
   const set = (patch: Partial<EntraSettings>) => props.onChange({ ...v, ...patch });
   return (
-    <fieldset>
+    <fieldset class="card">
       <legend>Authentication and authorization</legend>
-      <label class="check">
-        <input
-          type="checkbox"
-          name="managed"
-          checked={v.managed}
-          disabled={props.wasManaged}
-          onChange={(e) => set({ managed: e.currentTarget.checked })}
-        />
-        Microsoft Entra ID authentication (managed integration)
-      </label>
+      <Checkbox
+        label="Microsoft Entra ID authentication (managed integration)"
+        checked={v.managed}
+        disabled={props.wasManaged}
+        onChecked={(managed) => set({ managed, ...(managed ? {} : { enableAzureRBAC: false, disableLocalAccounts: false }) })}
+      />
       {props.wasManaged && <p class="hint">The managed integration cannot be turned off once enabled.</p>}
       {v.managed && (
         <>
-          <label class="check">
-            <input
-              type="checkbox"
-              name="enableAzureRBAC"
-              checked={v.enableAzureRBAC}
-              onChange={(e) => set({ enableAzureRBAC: e.currentTarget.checked })}
-            />
-            Azure RBAC for Kubernetes authorization
-          </label>
+          <Checkbox
+            label="Azure RBAC for Kubernetes authorization"
+            checked={v.enableAzureRBAC}
+            onChecked={(enableAzureRBAC) => set({ enableAzureRBAC })}
+          />
           <div class="admin-groups">
-            <p id="admin-groups-label">Cluster admin groups (members get cluster-admin)</p>
+            <h3 id="admin-groups-label">Cluster admin groups</h3>
+            <p class="hint">Their members are cluster-admin in the cluster.</p>
             <ul aria-labelledby="admin-groups-label">
-              {v.adminGroups.length === 0 && <li class="muted">No admin group.</li>}
+              {v.adminGroups.length === 0 && <li class="hint">No admin group.</li>}
               {v.adminGroups.map((g) => (
                 <li key={g.id}>
-                  {g.displayName} <span class="muted">{g.id}</span>{' '}
+                  {g.displayName} <code>{g.id}</code>{' '}
                   <Button
-                    type="button"
                     variant="link"
                     onClick={() => set({ adminGroups: v.adminGroups.filter((x) => x.id !== g.id) })}
                     aria-label={`Remove admin group ${g.displayName}`}
@@ -113,18 +106,13 @@ function EntraFields(props: { value: EntraSettings; onChange: (v: EntraSettings)
               onPick={(g) => set({ adminGroups: [...v.adminGroups, g] })}
             />
           </div>
+          <Checkbox
+            label="Disable local accounts (no admin kubeconfig: Microsoft Entra ID sign-in only)"
+            checked={v.disableLocalAccounts}
+            onChecked={(disableLocalAccounts) => set({ disableLocalAccounts })}
+          />
         </>
       )}
-      <label class="check">
-        <input
-          type="checkbox"
-          name="disableLocalAccounts"
-          checked={v.disableLocalAccounts}
-          disabled={!v.managed}
-          onChange={(e) => set({ disableLocalAccounts: e.currentTarget.checked })}
-        />
-        Disable local accounts (no admin kubeconfig; Entra ID sign-in only)
-      </label>
     </fieldset>
   );
 }
@@ -139,10 +127,10 @@ const aadBody = (s: EntraSettings, tenantId?: string | null): AadProfile | null 
       }
     : null;
 
-function CreateCluster(props: { subscription: Subscription; groups: ResourceGroup[]; onDone: () => void; onClose: () => void }) {
+function CreateCluster(props: { subscription: Subscription; groups: ResourceGroup[]; onDone: (name: string) => void }) {
   const [name, setName] = useState('');
   const [rg, setRg] = useState(props.groups[0]?.name ?? '');
-  const [newRg, setNewRg] = useState('');
+  const [newRg, setNewRg] = useState(props.groups.length ? '' : 'rg1');
   const [location, setLocation] = useState(props.groups[0]?.location ?? 'eastus');
   const [version, setVersion] = useState('');
   const [count, setCount] = useState('1');
@@ -152,20 +140,20 @@ function CreateCluster(props: { subscription: Subscription; groups: ResourceGrou
     enableAzureRBAC: false,
     disableLocalAccounts: false,
   });
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [progress, setProgress] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    setError(null);
+    setError(undefined);
     setBusy(true);
     try {
       const sub = props.subscription.subscriptionId;
       let group = rg;
       if (newRg.trim()) {
         group = newRg.trim();
-        setProgress(`Creating resource group ${group}…`);
+        setProgress(`Creating the resource group ${group}…`);
         await arm(`/subscriptions/${sub}/resourcegroups/${encodeURIComponent(group)}?api-version=${API_VERSION.resourceGroups}`, {
           method: 'PUT',
           body: JSON.stringify({ location }),
@@ -182,13 +170,11 @@ function CreateCluster(props: { subscription: Subscription; groups: ResourceGrou
           disableLocalAccounts: entra.managed && entra.disableLocalAccounts,
         },
       };
-      setProgress('Submitting…');
+      setProgress('Submitting the deployment…');
       await arm(clusterUrl(id), { method: 'PUT', body: JSON.stringify(body) });
-      const done = await watch(id, (state, s) => setProgress(`Deployment: ${state} (${s} s)`));
-      setProgress(
-        `Deployment ${done.properties.provisioningState === 'Succeeded' ? 'succeeded' : done.properties.provisioningState}: ${name}.`,
-      );
-      props.onDone();
+      const done = await watch(id, (state, s) => setProgress(`Deployment in progress: ${state} (${s} s)`));
+      if (done.properties.provisioningState !== 'Succeeded') throw new Error(`The deployment ended ${done.properties.provisioningState}.`);
+      props.onDone(name.trim());
     } catch (err) {
       setError(err);
       setProgress(null);
@@ -198,56 +184,41 @@ function CreateCluster(props: { subscription: Subscription; groups: ResourceGrou
   };
 
   return (
-    <Panel title="Create Kubernetes cluster" onClose={props.onClose}>
-      <form onSubmit={submit} aria-label="Create Kubernetes cluster">
-        <label>
-          Cluster name
-          <input name="clusterName" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        </label>
-        <label>
-          Resource group
-          <select name="resourceGroup" value={rg} onChange={(e) => setRg(e.currentTarget.value)} disabled={!!newRg.trim()}>
-            {props.groups.map((g) => (
-              <option key={g.id} value={g.name}>
-                {g.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Or a new resource group
-          <input name="newResourceGroup" value={newRg} onInput={(e) => setNewRg(e.currentTarget.value)} />
-        </label>
-        <label>
-          Region
-          <input name="location" required value={location} onInput={(e) => setLocation(e.currentTarget.value)} />
-        </label>
-        <label>
-          Kubernetes version (empty: the default)
-          <input name="kubernetesVersion" value={version} onInput={(e) => setVersion(e.currentTarget.value)} />
-        </label>
-        <label>
-          Node count
-          <input name="nodeCount" type="number" min={0} max={1000} value={count} onInput={(e) => setCount(e.currentTarget.value)} />
-        </label>
-        <EntraFields value={entra} onChange={setEntra} creating wasManaged={false} />
-        {error !== null && <ErrorBanner error={error} />}
-        <p role="status" aria-live="polite">
-          {progress}
-        </p>
-        <Button type="submit" disabled={busy || !name.trim()}>
+    <form onSubmit={submit}>
+      <Field label="Cluster name" name="clusterName" value={name} onValue={setName} required autoComplete="off" />
+      {props.groups.length > 0 && (
+        <Select label="Resource group" value={rg} onValue={setRg} options={props.groups.map((g) => ({ value: g.name, label: g.name }))} />
+      )}
+      <Field
+        label={props.groups.length ? 'Or a new resource group' : 'New resource group'}
+        name="newResourceGroup"
+        value={newRg}
+        onValue={setNewRg}
+        autoComplete="off"
+        required={!props.groups.length}
+      />
+      <Field label="Region" name="location" value={location} onValue={setLocation} required />
+      <Field label="Kubernetes version" name="kubernetesVersion" value={version} onValue={setVersion} hint="Empty: the default version." />
+      <Field label="Node count" name="nodeCount" type="number" value={count} onValue={setCount} required />
+      <EntraFields value={entra} onChange={setEntra} wasManaged={false} />
+      <ErrorBanner error={error} />
+      <p role="status" aria-live="polite">
+        {progress}
+      </p>
+      <div class="form-actions">
+        <Button type="submit" variant="primary" disabled={busy || !name.trim()}>
           Create
         </Button>
-      </form>
-    </Panel>
+      </div>
+    </form>
   );
 }
 
-function EditEntra(props: { cluster: ManagedCluster; onDone: () => void; onClose: () => void }) {
+function EditEntra(props: { cluster: ManagedCluster; onDone: () => void }) {
   const c = props.cluster;
   const aad = c.properties.aadProfile;
   const [entra, setEntra] = useState<EntraSettings | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [progress, setProgress] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -269,9 +240,9 @@ function EditEntra(props: { cluster: ManagedCluster; onDone: () => void; onClose
     e.preventDefault();
     if (!entra) return;
     setBusy(true);
-    setError(null);
+    setError(undefined);
     try {
-      // A full PUT of what GET returns, without the read-only properties, as `az aks update` sends.
+      // A full PUT of what GET returns, without its read-only properties, as `az aks update` sends it.
       const current = await arm<ManagedCluster>(clusterUrl(c.id));
       const {
         provisioningState: _p,
@@ -282,9 +253,8 @@ function EditEntra(props: { cluster: ManagedCluster; onDone: () => void; onClose
         powerState: _w,
         ...writable
       } = current.properties;
-      const nextAad = entra.managed
-        ? { ...(current.properties.aadProfile ?? {}), ...aadBody(entra, current.properties.aadProfile?.tenantID) }
-        : null;
+      const before = current.properties.aadProfile;
+      const nextAad = entra.managed ? { ...(before ?? {}), ...aadBody(entra, before?.tenantID) } : (before ?? null);
       if (nextAad) delete nextAad.serverAppSecret;
       await arm(clusterUrl(c.id), {
         method: 'PUT',
@@ -296,8 +266,8 @@ function EditEntra(props: { cluster: ManagedCluster; onDone: () => void; onClose
           properties: { ...writable, aadProfile: nextAad, disableLocalAccounts: entra.disableLocalAccounts },
         }),
       });
-      const done = await watch(c.id, (state, s) => setProgress(`Update: ${state} (${s} s)`));
-      setProgress(`Update ${done.properties.provisioningState === 'Succeeded' ? 'succeeded' : done.properties.provisioningState}.`);
+      const done = await watch(c.id, (state, s) => setProgress(`Update in progress: ${state} (${s} s)`));
+      if (done.properties.provisioningState !== 'Succeeded') throw new Error(`The update ended ${done.properties.provisioningState}.`);
       props.onDone();
     } catch (err) {
       setError(err);
@@ -307,32 +277,29 @@ function EditEntra(props: { cluster: ManagedCluster; onDone: () => void; onClose
     }
   };
 
+  if (!entra) return <Loading label="Loading the settings…" />;
   return (
-    <Panel title={`Entra settings of ${c.name}`} onClose={props.onClose}>
-      {!entra ? (
-        <Loading label="Loading the settings" />
-      ) : (
-        <form onSubmit={save} aria-label={`Entra settings of ${c.name}`}>
-          <EntraFields value={entra} onChange={setEntra} creating={false} wasManaged={!!aad?.managed} />
-          {error !== null && <ErrorBanner error={error} />}
-          <p role="status" aria-live="polite">
-            {progress}
-          </p>
-          <Button type="submit" disabled={busy}>
-            Save
-          </Button>
-        </form>
-      )}
-    </Panel>
+    <form onSubmit={save}>
+      <EntraFields value={entra} onChange={setEntra} wasManaged={!!aad?.managed} />
+      <ErrorBanner error={error} />
+      <p role="status" aria-live="polite">
+        {progress}
+      </p>
+      <div class="form-actions">
+        <Button type="submit" variant="primary" disabled={busy}>
+          Save
+        </Button>
+      </div>
+    </form>
   );
 }
 
-export function ClustersPage() {
+export function Clusters() {
   const [subs, setSubs] = useState<Subscription[] | null>(null);
   const [sub, setSub] = useState<Subscription | null>(null);
   const [clusters, setClusters] = useState<ManagedCluster[] | null>(null);
   const [groups, setGroups] = useState<ResourceGroup[]>([]);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<ManagedCluster | null>(null);
@@ -349,8 +316,9 @@ export function ClustersPage() {
   const reload = async (s = sub) => {
     if (!s) return;
     try {
-      setClusters(await listClusters(s.subscriptionId));
-      setGroups(await listResourceGroups(s.subscriptionId));
+      const [c, g] = await Promise.all([listClusters(s.subscriptionId), listResourceGroups(s.subscriptionId)]);
+      setClusters(c);
+      setGroups(g);
     } catch (err) {
       setError(err);
     }
@@ -360,81 +328,102 @@ export function ClustersPage() {
   }, [sub?.subscriptionId]);
 
   const download = async (c: ManagedCluster) => {
-    setError(null);
+    setError(undefined);
     try {
       await downloadKubeconfig(c);
-      setNotice(`Downloaded ${c.name}-kubeconfig.yaml. Use it with kubectl; kubelogin signs you in with Microsoft Entra ID.`);
+      setNotice(`Downloaded ${c.name}-kubeconfig.yaml: use it with kubectl; kubelogin signs you in with Microsoft Entra ID.`);
     } catch (err) {
       setError(err);
     }
   };
 
   return (
-    <section aria-labelledby="clusters-title">
-      <h1 id="clusters-title">Kubernetes services</h1>
-      {subs && subs.length > 1 && (
-        <label>
-          Subscription
-          <select
-            value={sub?.subscriptionId}
-            onChange={(e) => setSub(subs.find((s) => s.subscriptionId === e.currentTarget.value) ?? null)}
-          >
-            {subs.map((s) => (
-              <option key={s.subscriptionId} value={s.subscriptionId}>
-                {s.displayName}
-              </option>
-            ))}
-          </select>
-        </label>
-      )}
-      {subs && subs.length === 0 && <p>You have no subscription in this tenant.</p>}
-      <div class="toolbar">
-        <Button onClick={() => setCreating(true)} disabled={!sub}>
+    <div>
+      <PageHeader title="Kubernetes services">
+        <Button variant="primary" onClick={() => setCreating(true)} disabled={!sub}>
           Create cluster
         </Button>
-        <Button variant="secondary" onClick={() => void reload()} disabled={!sub}>
+        <Button onClick={() => void reload()} disabled={!sub}>
           Refresh
         </Button>
-      </div>
-      {error !== null && <ErrorBanner error={error} />}
-      {notice && (
-        <p role="status" class="notice">
-          {notice}
-        </p>
+      </PageHeader>
+      {subs && subs.length > 1 && (
+        <div class="inline-form">
+          <Select
+            label="Subscription"
+            value={sub?.subscriptionId ?? ''}
+            onValue={(id) => setSub(subs.find((s) => s.subscriptionId === id) ?? null)}
+            options={subs.map((s) => ({ value: s.subscriptionId, label: s.displayName }))}
+          />
+        </div>
       )}
-      {clusters === null && error === null && <Loading label="Loading clusters" />}
+      {subs && subs.length === 0 && <p>You have no subscription in this tenant.</p>}
+      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={error} />
+      {clusters === null && error === undefined && <Loading label="Loading clusters…" />}
       {clusters && (
         <Table
           caption="Clusters you can read in this subscription"
-          columns={['Name', 'Resource group', 'Region', 'Kubernetes', 'State', 'Authentication', 'Azure RBAC', 'Local accounts', 'Actions']}
-          rows={clusters.map((c) => ({
-            key: c.id,
-            cells: [
-              c.name,
-              resourceGroupOf(c.id),
-              c.location,
-              c.properties.kubernetesVersion,
-              `${c.properties.provisioningState}${c.properties.powerState ? ` · ${c.properties.powerState.code}` : ''}`,
-              entraMode(c.properties.aadProfile),
-              c.properties.aadProfile?.enableAzureRBAC ? 'Enabled' : 'Disabled',
-              c.properties.disableLocalAccounts ? 'Disabled' : 'Enabled',
-              <span class="actions">
-                <Button variant="link" onClick={() => setEditing(c)} aria-label={`Entra settings of ${c.name}`}>
-                  Entra settings
-                </Button>
-                <Button variant="link" onClick={() => void download(c)} aria-label={`Download the kubeconfig of ${c.name}`}>
-                  Download kubeconfig
-                </Button>
-              </span>,
-            ],
-          }))}
+          rows={clusters}
+          rowKey={(c) => c.id}
           empty="No cluster yet."
+          columns={[
+            { title: 'Name', cell: (c) => c.name },
+            { title: 'Resource group', cell: (c) => resourceGroupOf(c.id) },
+            { title: 'Region', cell: (c) => c.location },
+            { title: 'Kubernetes', cell: (c) => c.properties.kubernetesVersion },
+            {
+              title: 'State',
+              cell: (c) => `${c.properties.provisioningState}${c.properties.powerState ? ` · ${c.properties.powerState.code}` : ''}`,
+            },
+            { title: 'Authentication', cell: (c) => entraMode(c.properties.aadProfile) },
+            { title: 'Azure RBAC', cell: (c) => (c.properties.aadProfile?.enableAzureRBAC ? 'Enabled' : 'Disabled') },
+            { title: 'Local accounts', cell: (c) => (c.properties.disableLocalAccounts ? 'Disabled' : 'Enabled') },
+            {
+              title: 'Actions',
+              cell: (c) => (
+                <div class="row-actions">
+                  <Button onClick={() => setEditing(c)} aria-label={`Entra settings of ${c.name}`}>
+                    Entra settings
+                  </Button>
+                  <Button onClick={() => void download(c)} aria-label={`Download the kubeconfig of ${c.name}`}>
+                    Download kubeconfig
+                  </Button>
+                </div>
+              ),
+            },
+          ]}
         />
       )}
-      {creating && sub && (
-        <CreateCluster subscription={sub} groups={groups} onClose={() => setCreating(false)} onDone={() => void reload()} />
-      )}
-      {editing && <EditEntra cluster={editing} onClose={() => setEditing(null)} onDone={() => void reload()} />}
-    </section>
+      <Dialog title="Create Kubernetes cluster" open={creating && !!sub} onClose={() => setCreating(false)}>
+        {sub && (
+          <CreateCluster
+            subscription={sub}
+            groups={groups}
+            onDone={(name) => {
+              setCreating(false);
+              setNotice(`Deployment succeeded: the cluster ${name} is ready.`);
+              void reload();
+            }}
+          />
+        )}
+      </Dialog>
+      <Dialog
+        title={editing ? `Entra settings of ${editing.name}` : 'Entra settings'}
+        open={editing !== null}
+        onClose={() => setEditing(null)}
+      >
+        {editing && (
+          <EditEntra
+            cluster={editing}
+            onDone={() => {
+              setNotice(`Saved the Entra settings of ${editing.name}.`);
+              setEditing(null);
+              void reload();
+            }}
+          />
+        )}
+      </Dialog>
+    </div>
   );
 }

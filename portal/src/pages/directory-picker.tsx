@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks';
+import { useId, useState } from 'preact/hooks';
 import { graph } from '../api';
-import { Button, ErrorBanner } from '../ui';
+import { Button, ErrorBanner } from '../ui/index';
 
 // Finding directory objects by name through Graph, for the pages that pick a principal (role
 // assignments) or groups (a cluster's admin groups): a search box, a result list of buttons.
@@ -70,13 +70,13 @@ export async function namesByIds(ids: string[]): Promise<Map<string, Principal>>
 export function DirectoryPicker(props: { label: string; kinds: PrincipalKind[]; onPick: (p: Principal) => void; exclude?: string[] }) {
   const [text, setText] = useState('');
   const [results, setResults] = useState<Principal[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
-  const id = `picker-${props.label.replace(/\W+/g, '-').toLowerCase()}`;
+  const id = useId();
   const run = async () => {
     if (!text.trim()) return;
     setBusy(true);
-    setError(null);
+    setError(undefined);
     try {
       setResults((await searchDirectory(text, props.kinds)).filter((p) => !props.exclude?.includes(p.id)));
     } catch (err) {
@@ -86,10 +86,8 @@ export function DirectoryPicker(props: { label: string; kinds: PrincipalKind[]; 
     }
   };
   return (
-    <div class="directory-picker" role="group" aria-labelledby={`${id}-label`}>
-      <label id={`${id}-label`} for={`${id}-input`}>
-        {props.label}
-      </label>
+    <div class="field directory-picker">
+      <label for={`${id}-input`}>{props.label}</label>
       <div class="picker-row">
         <input
           id={`${id}-input`}
@@ -105,18 +103,17 @@ export function DirectoryPicker(props: { label: string; kinds: PrincipalKind[]; 
             }
           }}
         />
-        <Button type="button" variant="secondary" onClick={() => void run()} disabled={busy}>
+        <Button onClick={() => void run()} disabled={busy}>
           Search
         </Button>
       </div>
-      {error !== null && <ErrorBanner error={error} />}
+      <ErrorBanner error={error} />
       {results && (
-        <ul class="picker-results" aria-live="polite" aria-label={`Results for ${props.label}`}>
+        <ul class="picker-results" aria-label={`Results: ${props.label}`}>
           {results.length === 0 && <li>Nothing found.</li>}
           {results.map((p) => (
             <li key={`${p.kind}-${p.id}`}>
               <Button
-                type="button"
                 variant="link"
                 onClick={() => {
                   props.onPick(p);

@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { graph } from '../api';
-import { Button, ErrorBanner, Loading, Table } from '../ui';
+import { ErrorBanner, Field, Loading, Notice, PageHeader, Select, Table } from '../ui/index';
+import { href, useRoute } from '../router';
 import type { AppRoleAssignment, ServicePrincipal } from './app-permissions';
 import { DirectoryPicker, type Principal } from './directory-picker';
+import './pages.css';
 
 // Enterprise applications (Graph /v1.0/servicePrincipals): every application's instance in this
 // tenant, Microsoft's first-party ones included; one app's properties, the users and groups assigned
@@ -19,182 +21,209 @@ interface Grant {
   scope: string;
 }
 
-export function EnterpriseAppsPage() {
+const BASE = '/enterprise-apps';
+
+export function EnterpriseApps() {
+  const path = useRoute();
+  const open = path.startsWith(`${BASE}/`) ? decodeURIComponent(path.slice(BASE.length + 1)) : null;
+  return open ? <EnterpriseApp id={open} /> : <EnterpriseAppList />;
+}
+
+function EnterpriseAppList() {
   const [sps, setSps] = useState<ServicePrincipal[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [open, setOpen] = useState<ServicePrincipal | null>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [filter, setFilter] = useState('');
   useEffect(() => {
     graph<{ value: ServicePrincipal[] }>('/servicePrincipals').then((r) => setSps(r.value), setError);
   }, []);
-  if (open) return <EnterpriseApp sp={open} onBack={() => setOpen(null)} />;
   const shown = (sps ?? []).filter((s) => !filter.trim() || s.displayName.toLowerCase().includes(filter.trim().toLowerCase()));
   return (
-    <section aria-labelledby="ent-title">
-      <h1 id="ent-title">Enterprise applications</h1>
-      <label>
-        Search by name
-        <input type="search" name="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
-      </label>
-      {error !== null && <ErrorBanner error={error} />}
-      {sps === null && error === null && <Loading label="Loading enterprise applications" />}
+    <div>
+      <PageHeader title="Enterprise applications" />
+      <div class="inline-form">
+        <Field label="Search by name" type="search" name="search" value={filter} onValue={setFilter} autoComplete="off" />
+      </div>
+      <ErrorBanner error={error} />
+      {sps === null && error === undefined && <Loading label="Loading enterprise applications…" />}
       {sps && (
         <Table
           caption="Service principals in this tenant"
-          columns={['Name', 'Application ID', 'Object ID', 'Type', 'Publisher', 'Enabled']}
-          rows={shown.map((s) => ({
-            key: s.id,
-            cells: [
-              <Button variant="link" onClick={() => setOpen(s)}>
-                {s.displayName}
-              </Button>,
-              <code>{s.appId}</code>,
-              <code>{s.id}</code>,
-              s.servicePrincipalType === 'ManagedIdentity' ? 'Managed identity' : 'Application',
-              s.appOwnerOrganizationId === MICROSOFT_TENANT ? 'Microsoft' : 'This tenant',
-              s.accountEnabled === false ? 'No' : 'Yes',
-            ],
-          }))}
-          empty="No enterprise application."
+          rows={shown}
+          rowKey={(s) => s.id}
+          empty="No enterprise application matches."
+          columns={[
+            { title: 'Name', cell: (s) => <a href={href(`${BASE}/${s.id}`)}>{s.displayName}</a> },
+            { title: 'Application ID', cell: (s) => <code>{s.appId}</code> },
+            { title: 'Type', cell: (s) => (s.servicePrincipalType === 'ManagedIdentity' ? 'Managed identity' : 'Application') },
+            { title: 'Publisher', cell: (s) => (s.appOwnerOrganizationId === MICROSOFT_TENANT ? 'Microsoft' : 'This tenant') },
+            { title: 'Enabled', cell: (s) => (s.accountEnabled === false ? 'No' : 'Yes') },
+          ]}
         />
       )}
-    </section>
+    </div>
   );
 }
 
-function EnterpriseApp({ sp, onBack }: { sp: ServicePrincipal; onBack: () => void }) {
+function EnterpriseApp({ id }: { id: string }) {
+  const [sp, setSp] = useState<ServicePrincipal | null>(null);
   const [assigned, setAssigned] = useState<AppRoleAssignment[] | null>(null);
-  const [granted, setGranted] = useState<{ grants: Grant[]; roles: AppRoleAssignment[]; names: Map<string, string> } | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [granted, setGranted] = useState<{
+    grants: Grant[];
+    roles: AppRoleAssignment[];
+    apis: Map<string, ServicePrincipal | null>;
+  } | null>(null);
+  const [error, setError] = useState<unknown>(undefined);
+  const [actionError, setActionError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [roleId, setRoleId] = useState(DEFAULT_ACCESS);
-  const userRoles = sp.appRoles.filter((r) => r.allowedMemberTypes?.includes('User'));
 
   const load = async () => {
     try {
-      setAssigned((await graph<{ value: AppRoleAssignment[] }>(`/servicePrincipals/${sp.id}/appRoleAssignedTo`)).value);
-      const grants = (await graph<{ value: Grant[] }>(`/oauth2PermissionGrants?$filter=${encodeURIComponent(`clientId eq '${sp.id}'`)}`))
+      const s = await graph<ServicePrincipal>(`/servicePrincipals/${encodeURIComponent(id)}`);
+      setSp(s);
+      setAssigned((await graph<{ value: AppRoleAssignment[] }>(`/servicePrincipals/${s.id}/appRoleAssignedTo`)).value);
+      const grants = (await graph<{ value: Grant[] }>(`/oauth2PermissionGrants?$filter=${encodeURIComponent(`clientId eq '${s.id}'`)}`))
         .value;
-      const roles = (await graph<{ value: AppRoleAssignment[] }>(`/servicePrincipals/${sp.id}/appRoleAssignments`)).value;
-      const names = new Map<string, string>();
-      for (const id of new Set(grants.map((g) => g.resourceId))) {
-        names.set(id, (await graph<ServicePrincipal>(`/servicePrincipals/${id}`).catch(() => null))?.displayName ?? id);
+      const roles = (await graph<{ value: AppRoleAssignment[] }>(`/servicePrincipals/${s.id}/appRoleAssignments`)).value;
+      const apis = new Map<string, ServicePrincipal | null>();
+      for (const rid of new Set([...grants.map((g) => g.resourceId), ...roles.map((r) => r.resourceId)])) {
+        apis.set(rid, await graph<ServicePrincipal>(`/servicePrincipals/${rid}`).catch(() => null));
       }
-      setGranted({ grants, roles, names });
+      setGranted({ grants, roles, apis });
     } catch (err) {
       setError(err);
     }
   };
   useEffect(() => {
     void load();
-  }, [sp.id]);
+  }, [id]);
 
   const assign = async (p: Principal) => {
-    setError(null);
+    if (!sp) return;
+    setActionError(undefined);
+    setNotice(null);
     try {
       await graph(`/servicePrincipals/${sp.id}/appRoleAssignedTo`, {
         method: 'POST',
         body: JSON.stringify({ principalId: p.id, resourceId: sp.id, appRoleId: roleId }),
       });
-      setNotice(`Assigned ${p.displayName}.`);
+      setNotice(`Assigned ${p.displayName} to ${sp.displayName}.`);
       await load();
     } catch (err) {
-      setError(err);
+      setActionError(err);
     }
   };
-  const roleName = (id: string) => (id === DEFAULT_ACCESS ? 'Default Access' : (sp.appRoles.find((r) => r.id === id)?.displayName ?? id));
+  const roleName = (rid: string) =>
+    rid === DEFAULT_ACCESS ? 'Default Access' : (sp?.appRoles.find((r) => r.id === rid)?.displayName ?? rid);
+  const userRoles = sp?.appRoles.filter((r) => r.allowedMemberTypes?.includes('User')) ?? [];
 
   return (
-    <section aria-labelledby="ent-app-title">
-      <Button variant="link" onClick={onBack}>
-        ← All enterprise applications
-      </Button>
-      <h1 id="ent-app-title">{sp.displayName}</h1>
-      <dl class="details">
-        <dt>Application ID</dt>
-        <dd>
-          <code>{sp.appId}</code>
-        </dd>
-        <dt>Object ID</dt>
-        <dd>
-          <code>{sp.id}</code>
-        </dd>
-        <dt>Enabled for users to sign in</dt>
-        <dd>{sp.accountEnabled === false ? 'No' : 'Yes'}</dd>
-        <dt>Assignment required</dt>
-        <dd>{sp.appRoleAssignmentRequired ? 'Yes' : 'No'}</dd>
-        <dt>Service principal names</dt>
-        <dd>{(sp.servicePrincipalNames ?? []).join(', ') || '—'}</dd>
-        <dt>Reply URLs</dt>
-        <dd>{(sp.replyUrls ?? []).join(', ') || '—'}</dd>
-      </dl>
-      {error !== null && <ErrorBanner error={error} />}
-      {notice && (
-        <p role="status" class="notice">
-          {notice}
-        </p>
+    <div>
+      <p>
+        <a href={href(BASE)}>← All enterprise applications</a>
+      </p>
+      <PageHeader title={sp?.displayName ?? 'Enterprise application'} />
+      <ErrorBanner error={error} />
+      {!sp && error === undefined && <Loading label="Loading the application…" />}
+      {sp && (
+        <>
+          <section class="card" aria-labelledby="ent-props">
+            <h2 id="ent-props">Properties</h2>
+            <dl class="facts">
+              <dt>Application ID</dt>
+              <dd>
+                <code>{sp.appId}</code>
+              </dd>
+              <dt>Object ID</dt>
+              <dd>
+                <code>{sp.id}</code>
+              </dd>
+              <dt>Publisher</dt>
+              <dd>{sp.appOwnerOrganizationId === MICROSOFT_TENANT ? 'Microsoft' : 'This tenant'}</dd>
+              <dt>Enabled for users to sign in</dt>
+              <dd>{sp.accountEnabled === false ? 'No' : 'Yes'}</dd>
+              <dt>Assignment required</dt>
+              <dd>{sp.appRoleAssignmentRequired ? 'Yes' : 'No'}</dd>
+              <dt>Service principal names</dt>
+              <dd>{(sp.servicePrincipalNames ?? []).join(', ') || '—'}</dd>
+              <dt>Reply URLs</dt>
+              <dd>{(sp.replyUrls ?? []).join(', ') || '—'}</dd>
+            </dl>
+          </section>
+          <section aria-labelledby="ent-users-title" class="card">
+            <h2 id="ent-users-title">Users and groups</h2>
+            {notice && <Notice>{notice}</Notice>}
+            <ErrorBanner error={actionError} />
+            {assigned && (
+              <Table
+                caption="Users, groups and applications assigned to this application"
+                rows={assigned}
+                rowKey={(a) => a.id}
+                empty="Nobody is assigned."
+                columns={[
+                  { title: 'Name', cell: (a) => a.principalDisplayName ?? a.principalId },
+                  { title: 'Type', cell: (a) => a.principalType ?? '' },
+                  { title: 'Role assigned', cell: (a) => roleName(a.appRoleId) },
+                ]}
+              />
+            )}
+            <div class="assign">
+              {userRoles.length > 0 && (
+                <Select
+                  label="Role"
+                  value={roleId}
+                  onValue={setRoleId}
+                  options={[
+                    { value: DEFAULT_ACCESS, label: 'Default Access' },
+                    ...userRoles.map((r) => ({ value: r.id, label: r.displayName ?? r.value })),
+                  ]}
+                />
+              )}
+              <DirectoryPicker label="Add a user or group" kinds={['user', 'group']} onPick={(p) => void assign(p)} />
+            </div>
+          </section>
+          <section aria-labelledby="ent-perm-title" class="card">
+            <h2 id="ent-perm-title">Permissions granted to this application</h2>
+            {granted && (
+              <Table
+                caption="Delegated and application permissions"
+                rows={[
+                  ...granted.grants.flatMap((g) =>
+                    g.scope
+                      .split(/\s+/)
+                      .filter(Boolean)
+                      .map((value) => ({
+                        key: `${g.id}-${value}`,
+                        api: granted.apis.get(g.resourceId)?.displayName ?? g.resourceId,
+                        value,
+                        type: 'Delegated',
+                        by: g.consentType === 'AllPrincipals' ? 'An administrator, for all users' : 'A user, for themselves',
+                      })),
+                  ),
+                  ...granted.roles.map((r) => {
+                    const api = granted.apis.get(r.resourceId);
+                    return {
+                      key: r.id,
+                      api: api?.displayName ?? r.resourceDisplayName ?? r.resourceId,
+                      value: api?.appRoles.find((x) => x.id === r.appRoleId)?.value ?? r.appRoleId,
+                      type: 'Application',
+                      by: 'An administrator',
+                    };
+                  }),
+                ]}
+                rowKey={(r) => r.key}
+                empty="No permission has been granted."
+                columns={[
+                  { title: 'API', cell: (r) => r.api },
+                  { title: 'Permission', cell: (r) => r.value },
+                  { title: 'Type', cell: (r) => r.type },
+                  { title: 'Granted by', cell: (r) => r.by },
+                ]}
+              />
+            )}
+          </section>
+        </>
       )}
-      <section aria-labelledby="ent-users-title" class="card">
-        <h2 id="ent-users-title">Users and groups</h2>
-        {assigned === null && error === null && <Loading label="Loading assignments" />}
-        {assigned && (
-          <Table
-            caption="Users, groups and apps assigned to this application"
-            columns={['Name', 'Type', 'Role assigned']}
-            rows={assigned.map((a) => ({
-              key: a.id,
-              cells: [a.principalDisplayName ?? a.principalId, a.principalType ?? '', roleName(a.appRoleId)],
-            }))}
-            empty="Nobody is assigned."
-          />
-        )}
-        <div class="assign">
-          {userRoles.length > 0 && (
-            <label>
-              Role
-              <select name="appRole" value={roleId} onChange={(e) => setRoleId(e.currentTarget.value)}>
-                <option value={DEFAULT_ACCESS}>Default Access</option>
-                {userRoles.map((r) => (
-                  <option key={r.id} value={r.id}>
-                    {r.displayName ?? r.value}
-                  </option>
-                ))}
-              </select>
-            </label>
-          )}
-          <DirectoryPicker label="Add a user or group" kinds={['user', 'group']} onPick={(p) => void assign(p)} />
-        </div>
-      </section>
-      <section aria-labelledby="ent-perm-title" class="card">
-        <h2 id="ent-perm-title">Permissions granted to this application</h2>
-        {granted && (
-          <Table
-            caption="Delegated and application permissions"
-            columns={['API', 'Permission', 'Type', 'Granted by']}
-            rows={[
-              ...granted.grants.flatMap((g) =>
-                g.scope
-                  .split(/\s+/)
-                  .filter(Boolean)
-                  .map((s) => ({
-                    key: `${g.id}-${s}`,
-                    cells: [
-                      granted.names.get(g.resourceId) ?? g.resourceId,
-                      s,
-                      'Delegated',
-                      g.consentType === 'AllPrincipals' ? 'An administrator, for everyone' : 'A user, for themselves',
-                    ],
-                  })),
-              ),
-              ...granted.roles.map((r) => ({
-                key: r.id,
-                cells: [r.resourceDisplayName ?? r.resourceId, r.appRoleId, 'Application', 'An administrator'],
-              })),
-            ]}
-            empty="No permission has been granted."
-          />
-        )}
-      </section>
-    </section>
+    </div>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { arm } from '../api';
-import { Button, Dialog, ErrorBanner, Loading, Panel, Table } from '../ui';
+import { Button, Dialog, ErrorBanner, Loading, Notice, PageHeader, Select, Table } from '../ui/index';
 import {
   API_VERSION,
   listClusters,
@@ -11,6 +11,7 @@ import {
   type Subscription,
 } from './azure-resources';
 import { DirectoryPicker, kindLabel, namesByIds, type Principal } from './directory-picker';
+import './pages.css';
 
 // Access control (IAM) as the Azure portal shows it, at a subscription, a resource group or a
 // cluster: the role assignments that apply there (ARM Microsoft.Authorization/roleAssignments), add
@@ -48,10 +49,10 @@ const uuid = () =>
         (Number(c) ^ (crypto.getRandomValues(new Uint8Array(1))[0]! & (15 >> (Number(c) / 4)))).toString(16),
       );
 
-function AddAssignment(props: { scope: string; roles: RoleDefinition[]; onDone: () => void; onClose: () => void }) {
+function AddAssignment(props: { scope: string; roles: RoleDefinition[]; onDone: (what: string) => void }) {
   const [roleId, setRoleId] = useState(props.roles.find((r) => r.properties.roleName === 'Reader')?.id ?? props.roles[0]?.id ?? '');
   const [principal, setPrincipal] = useState<Principal | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const role = props.roles.find((r) => r.id === roleId);
 
@@ -59,15 +60,14 @@ function AddAssignment(props: { scope: string; roles: RoleDefinition[]; onDone: 
     e.preventDefault();
     if (!principal || !role) return;
     setBusy(true);
-    setError(null);
+    setError(undefined);
     try {
       const principalType = principal.kind === 'user' ? 'User' : principal.kind === 'group' ? 'Group' : 'ServicePrincipal';
       await arm(authz(props.scope, `roleAssignments/${uuid()}`), {
         method: 'PUT',
         body: JSON.stringify({ properties: { roleDefinitionId: role.id, principalId: principal.id, principalType } }),
       });
-      props.onDone();
-      props.onClose();
+      props.onDone(`Assigned ${role.properties.roleName} to ${principal.displayName}.`);
     } catch (err) {
       setError(err);
     } finally {
@@ -76,46 +76,43 @@ function AddAssignment(props: { scope: string; roles: RoleDefinition[]; onDone: 
   };
 
   return (
-    <Panel title="Add role assignment" onClose={props.onClose}>
-      <form onSubmit={submit} aria-label="Add role assignment">
+    <form onSubmit={submit}>
+      <p>
+        Scope: <code>{props.scope}</code>
+      </p>
+      <Select
+        label="Role"
+        value={roleId}
+        onValue={setRoleId}
+        options={props.roles.map((r) => ({ value: r.id, label: r.properties.roleName }))}
+      />
+      {role && <p class="hint">{role.properties.description}</p>}
+      {principal ? (
         <p>
-          Scope: <code>{props.scope}</code>
+          Member: <strong>{principal.displayName}</strong> ({kindLabel(principal.kind)}
+          {principal.detail ? `, ${principal.detail}` : ''}){' '}
+          <Button variant="link" onClick={() => setPrincipal(null)}>
+            Change member
+          </Button>
         </p>
-        <label>
-          Role
-          <select name="role" value={roleId} onChange={(e) => setRoleId(e.currentTarget.value)}>
-            {props.roles.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.properties.roleName}
-              </option>
-            ))}
-          </select>
-        </label>
-        {role && <p class="hint">{role.properties.description}</p>}
-        {principal ? (
-          <p>
-            Member: <strong>{principal.displayName}</strong> <span class="muted">({kindLabel(principal.kind)})</span>{' '}
-            <Button type="button" variant="link" onClick={() => setPrincipal(null)}>
-              Change member
-            </Button>
-          </p>
-        ) : (
-          <DirectoryPicker
-            label="Member (user, group or service principal)"
-            kinds={['user', 'group', 'servicePrincipal']}
-            onPick={setPrincipal}
-          />
-        )}
-        {error !== null && <ErrorBanner error={error} />}
-        <Button type="submit" disabled={busy || !principal}>
+      ) : (
+        <DirectoryPicker
+          label="Member (user, group or service principal)"
+          kinds={['user', 'group', 'servicePrincipal']}
+          onPick={setPrincipal}
+        />
+      )}
+      <ErrorBanner error={error} />
+      <div class="form-actions">
+        <Button type="submit" variant="primary" disabled={busy || !principal}>
           Assign
         </Button>
-      </form>
-    </Panel>
+      </div>
+    </form>
   );
 }
 
-export function RoleAssignmentsPage() {
+export function RoleAssignments() {
   const [subs, setSubs] = useState<Subscription[] | null>(null);
   const [sub, setSub] = useState('');
   const [groups, setGroups] = useState<ResourceGroup[]>([]);
@@ -125,7 +122,8 @@ export function RoleAssignmentsPage() {
   const [roles, setRoles] = useState<RoleDefinition[]>([]);
   const [rows, setRows] = useState<RoleAssignment[] | null>(null);
   const [names, setNames] = useState<Map<string, Principal>>(new Map());
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
+  const [actionError, setActionError] = useState<unknown>(undefined);
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<RoleAssignment | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -155,12 +153,12 @@ export function RoleAssignmentsPage() {
 
   const load = async () => {
     if (!scope) return;
-    setError(null);
+    setError(undefined);
     setRows(null);
     try {
       const list = (await arm<{ value: RoleAssignment[] }>(authz(scope, 'roleAssignments'))).value;
+      setNames(await namesByIds(list.map((a) => a.properties.principalId)).catch(() => new Map<string, Principal>()));
       setRows(list);
-      setNames(await namesByIds(list.map((a) => a.properties.principalId)).catch(() => new Map()));
     } catch (err) {
       setError(err);
     }
@@ -169,126 +167,123 @@ export function RoleAssignmentsPage() {
     void load();
   }, [scope]);
 
-  const roleName = (id: string) => roles.find((r) => r.name === id.split('/').pop())?.properties.roleName ?? id.split('/').pop();
+  const roleName = (id: string) => roles.find((r) => r.name === id.split('/').pop())?.properties.roleName ?? id.split('/').pop() ?? id;
+  const who = (a: RoleAssignment) => names.get(a.properties.principalId)?.displayName ?? a.properties.principalId;
 
   const remove = async (a: RoleAssignment) => {
-    setError(null);
+    setActionError(undefined);
+    setNotice(null);
     try {
       await arm(`${a.id}?api-version=${API_VERSION.authorization}`, { method: 'DELETE' });
-      setNotice(
-        `Removed the ${roleName(a.properties.roleDefinitionId)} assignment of ${names.get(a.properties.principalId)?.displayName ?? a.properties.principalId}.`,
-      );
+      setNotice(`Removed the ${roleName(a.properties.roleDefinitionId)} role of ${who(a)}.`);
       await load();
     } catch (err) {
-      setError(err);
+      setActionError(err);
     } finally {
       setRemoving(null);
     }
   };
 
   return (
-    <section aria-labelledby="iam-title">
-      <h1 id="iam-title">Access control (IAM)</h1>
-      <div class="chooser" role="group" aria-label="Scope">
-        {subs && (
-          <label>
-            Subscription
-            <select name="subscription" value={sub} onChange={(e) => setSub(e.currentTarget.value)}>
-              {subs.map((s) => (
-                <option key={s.subscriptionId} value={s.subscriptionId}>
-                  {s.displayName}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
-        <label>
-          Resource group
-          <select name="resourceGroup" value={rg} onChange={(e) => setRg(e.currentTarget.value)}>
-            <option value="">(the whole subscription)</option>
-            {groups.map((g) => (
-              <option key={g.id} value={g.name}>
-                {g.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Cluster
-          <select name="cluster" value={clusterId} onChange={(e) => setClusterId(e.currentTarget.value)} disabled={!rg}>
-            <option value="">(the whole resource group)</option>
-            {clusters.map((c) => (
-              <option key={c.id} value={c.id}>
-                {c.name}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
-      {scope && (
-        <p>
-          Scope: <code>{scope}</code>
-        </p>
-      )}
-      <div class="toolbar">
-        <Button onClick={() => setAdding(true)} disabled={!scope || !roles.length}>
+    <div>
+      <PageHeader title="Access control (IAM)">
+        <Button variant="primary" onClick={() => setAdding(true)} disabled={!scope || !roles.length}>
           Add role assignment
         </Button>
+      </PageHeader>
+      <div class="inline-form chooser" role="group" aria-label="Scope">
+        {subs && subs.length > 0 && (
+          <Select
+            label="Subscription"
+            value={sub}
+            onValue={setSub}
+            options={subs.map((s) => ({ value: s.subscriptionId, label: s.displayName }))}
+          />
+        )}
+        <Select
+          label="Resource group"
+          value={rg}
+          onValue={setRg}
+          options={[{ value: '', label: '(the whole subscription)' }, ...groups.map((g) => ({ value: g.name, label: g.name }))]}
+        />
+        {rg && (
+          <Select
+            label="Cluster"
+            value={clusterId}
+            onValue={setClusterId}
+            options={[{ value: '', label: '(the whole resource group)' }, ...clusters.map((c) => ({ value: c.id, label: c.name }))]}
+          />
+        )}
       </div>
-      {notice && (
-        <p role="status" class="notice">
-          {notice}
+      {subs && subs.length === 0 && <p>You have no subscription in this tenant.</p>}
+      {scope && (
+        <p>
+          Scope: <code data-testid="iam-scope">{scope}</code>
         </p>
       )}
-      {error !== null && <ErrorBanner error={error} />}
-      {rows === null && error === null && scope && <Loading label="Loading role assignments" />}
+      {notice && <Notice>{notice}</Notice>}
+      <ErrorBanner error={actionError} />
+      <ErrorBanner error={error} />
+      {rows === null && error === undefined && scope && <Loading label="Loading role assignments…" />}
       {rows && (
         <Table
-          caption="Role assignments that apply at this scope or below it"
-          columns={['Name', 'Type', 'Role', 'Scope', 'Actions']}
-          rows={rows.map((a) => {
-            const who = names.get(a.properties.principalId);
-            return {
-              key: a.id,
-              cells: [
-                who ? `${who.displayName}${who.detail ? ` (${who.detail})` : ''}` : a.properties.principalId,
-                a.properties.principalType,
-                roleName(a.properties.roleDefinitionId) ?? '',
-                relation(a.properties.scope, scope),
+          caption="Role assignments that apply at this scope, above it or below it"
+          rows={rows}
+          rowKey={(a) => a.id}
+          empty="No role assignment applies here."
+          columns={[
+            {
+              title: 'Name',
+              cell: (a) => {
+                const p = names.get(a.properties.principalId);
+                return p ? `${p.displayName}${p.detail ? ` (${p.detail})` : ''}` : a.properties.principalId;
+              },
+            },
+            { title: 'Type', cell: (a) => a.properties.principalType },
+            { title: 'Role', cell: (a) => roleName(a.properties.roleDefinitionId) },
+            { title: 'Scope', cell: (a) => relation(a.properties.scope, scope) },
+            {
+              title: 'Actions',
+              cell: (a) => (
                 <Button
-                  variant="link"
+                  variant="danger"
                   onClick={() => setRemoving(a)}
-                  aria-label={`Remove the ${roleName(a.properties.roleDefinitionId)} assignment of ${who?.displayName ?? a.properties.principalId}`}
+                  aria-label={`Remove the ${roleName(a.properties.roleDefinitionId)} role of ${who(a)}`}
                 >
                   Remove
-                </Button>,
-              ],
-            };
-          })}
-          empty="No role assignment applies here."
+                </Button>
+              ),
+            },
+          ]}
         />
       )}
-      {adding && <AddAssignment scope={scope} roles={roles} onClose={() => setAdding(false)} onDone={() => void load()} />}
-      {removing && (
-        <Dialog
-          title="Remove role assignment"
-          onClose={() => setRemoving(null)}
-          actions={
-            <>
-              <Button onClick={() => void remove(removing)}>Remove</Button>
-              <Button variant="secondary" onClick={() => setRemoving(null)}>
-                Cancel
+      <Dialog title="Add role assignment" open={adding} onClose={() => setAdding(false)}>
+        <AddAssignment
+          scope={scope}
+          roles={roles}
+          onDone={(what) => {
+            setAdding(false);
+            setNotice(what);
+            void load();
+          }}
+        />
+      </Dialog>
+      <Dialog title="Remove role assignment" open={removing !== null} onClose={() => setRemoving(null)}>
+        {removing && (
+          <div>
+            <p>
+              Remove the {roleName(removing.properties.roleDefinitionId)} role of {who(removing)} at{' '}
+              <code>{removing.properties.scope}</code>?
+            </p>
+            <div class="form-actions">
+              <Button variant="danger" onClick={() => void remove(removing)}>
+                Remove
               </Button>
-            </>
-          }
-        >
-          <p>
-            Remove the {roleName(removing.properties.roleDefinitionId)} role of{' '}
-            {names.get(removing.properties.principalId)?.displayName ?? removing.properties.principalId} at{' '}
-            <code>{removing.properties.scope}</code>?
-          </p>
-        </Dialog>
-      )}
-    </section>
+              <Button onClick={() => setRemoving(null)}>Cancel</Button>
+            </div>
+          </div>
+        )}
+      </Dialog>
+    </div>
   );
 }

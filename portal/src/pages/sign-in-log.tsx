@@ -1,11 +1,13 @@
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { graph } from '../api';
-import { Button, ErrorBanner, Loading, Panel, Table } from '../ui';
+import { Button, Dialog, ErrorBanner, Field, Loading, PageHeader, Select, Table } from '../ui/index';
+import './pages.css';
 
 // The sign-in log as Entra's admin center shows it: Graph GET /v1.0/auditLogs/signIns with $filter on
 // time, user, app, status and kind of sign-in, $top and @odata.nextLink paging, and one row's details.
 
-interface SignIn {
+export interface SignIn {
   id: string;
   createdDateTime: string;
   userDisplayName: string | null;
@@ -29,7 +31,7 @@ interface SignInPage {
   '@odata.nextLink'?: string;
 }
 
-interface Filters {
+export interface SignInFilters {
   from: string;
   to: string;
   user: string;
@@ -43,8 +45,8 @@ const PAGE_SIZE = 25;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** The $filter Graph takes for these filters (security.md §8.1); a value that cannot be sent is an error shown before asking. */
-export function signInFilter(f: Filters): string | undefined {
+/** The $filter Graph takes for these filters (reference/security.md §8.1); a value Graph would refuse is refused here first. */
+export function signInFilter(f: SignInFilters): string | undefined {
   const clauses: string[] = [];
   if (f.from) clauses.push(`createdDateTime ge ${new Date(f.from).toISOString()}`);
   if (f.to) clauses.push(`createdDateTime le ${new Date(f.to).toISOString()}`);
@@ -52,7 +54,7 @@ export function signInFilter(f: Filters): string | undefined {
   if (user) clauses.push(GUID.test(user) ? `userId eq ${quote(user)}` : `userPrincipalName eq ${quote(user)}`);
   const app = f.app.trim();
   if (app) {
-    if (!GUID.test(app)) throw new Error('The application filter takes an application (client) ID, a GUID.');
+    if (!GUID.test(app)) throw new Error('The application filter takes an application (client) ID: a GUID.');
     clauses.push(`appId eq ${quote(app)}`);
   }
   if (f.status === 'success') clauses.push('status/errorCode eq 0');
@@ -66,21 +68,24 @@ export function signInFilter(f: Filters): string | undefined {
   return clauses.length ? clauses.join(' and ') : undefined;
 }
 
-const EMPTY: Filters = { from: '', to: '', user: '', app: '', status: 'any', errorCode: '', eventType: 'interactiveUser' };
-
+const EMPTY: SignInFilters = { from: '', to: '', user: '', app: '', status: 'any', errorCode: '', eventType: 'interactiveUser' };
 const when = (iso: string) => new Date(iso).toLocaleString();
 const statusText = (s: SignIn['status']) => (s.errorCode === 0 ? 'Success' : `Failure (${s.errorCode})`);
 
-export function SignInLogPage() {
-  const [filters, setFilters] = useState<Filters>(EMPTY);
+export function SignInLog() {
+  const [filters, setFilters] = useState<SignInFilters>(EMPTY);
   const [rows, setRows] = useState<SignIn[] | null>(null);
   const [next, setNext] = useState<string | undefined>();
-  const [error, setError] = useState<unknown>(null);
+  const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
   const [selected, setSelected] = useState<SignIn | null>(null);
+  const set =
+    <K extends keyof SignInFilters>(key: K) =>
+    (value: string) =>
+      setFilters((f) => ({ ...f, [key]: value }));
 
-  const search = async (f: Filters) => {
-    setError(null);
+  const search = async (f: SignInFilters) => {
+    setError(undefined);
     let filter: string | undefined;
     try {
       filter = signInFilter(f);
@@ -90,9 +95,8 @@ export function SignInLogPage() {
     }
     setBusy(true);
     try {
-      const q = new URLSearchParams({ $top: String(PAGE_SIZE) });
-      if (filter) q.set('$filter', filter);
-      const page = await graph<SignInPage>(`/auditLogs/signIns?${q.toString().replace(/%24/g, '$')}`);
+      const q = [`$top=${PAGE_SIZE}`, ...(filter ? [`$filter=${encodeURIComponent(filter)}`] : [])].join('&');
+      const page = await graph<SignInPage>(`/auditLogs/signIns?${q}`);
       setRows(page.value);
       setNext(page['@odata.nextLink']);
     } catch (err) {
@@ -121,115 +125,109 @@ export function SignInLogPage() {
     void search(EMPTY);
   }, []);
 
-  const set =
-    <K extends keyof Filters>(key: K) =>
-    (e: Event) =>
-      setFilters({ ...filters, [key]: (e.currentTarget as HTMLInputElement).value });
-
   return (
-    <section aria-labelledby="sign-in-log-title">
-      <h1 id="sign-in-log-title">Sign-in logs</h1>
+    <div>
+      <PageHeader title="Sign-in logs" />
       <p>
-        Every sign-in and token request of this tenant, newest first, read through Microsoft Graph (<code>GET /v1.0/auditLogs/signIns</code>
-        ). Reading it takes a reader role: Global Administrator, Global Reader, Reports Reader or a Security role.
+        Sign-ins and token requests of this tenant, newest first, from Microsoft Graph (<code>GET /v1.0/auditLogs/signIns</code>). Reading
+        them takes a reader role: Global Administrator, Global Reader, Reports Reader or a Security role.
       </p>
       <form
-        class="filters"
+        class="inline-form filters"
         aria-label="Filter sign-ins"
         onSubmit={(e) => {
           e.preventDefault();
           void search(filters);
         }}
       >
-        <label>
-          From
-          <input type="datetime-local" name="from" value={filters.from} onInput={set('from')} />
-        </label>
-        <label>
-          To
-          <input type="datetime-local" name="to" value={filters.to} onInput={set('to')} />
-        </label>
-        <label>
-          User (UPN or object ID)
-          <input type="text" name="user" value={filters.user} onInput={set('user')} autoComplete="off" />
-        </label>
-        <label>
-          Application (client) ID
-          <input type="text" name="app" value={filters.app} onInput={set('app')} autoComplete="off" />
-        </label>
-        <label>
-          Status
-          <select name="status" value={filters.status} onChange={set('status')}>
-            <option value="any">Any</option>
-            <option value="success">Success</option>
-            <option value="code">Failure with error code…</option>
-          </select>
-        </label>
+        <div class="field">
+          <label for="signins-from">From</label>
+          <input id="signins-from" type="datetime-local" value={filters.from} onInput={(e) => set('from')(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="signins-to">To</label>
+          <input id="signins-to" type="datetime-local" value={filters.to} onInput={(e) => set('to')(e.currentTarget.value)} />
+        </div>
+        <Field label="User (UPN or object ID)" value={filters.user} onValue={set('user')} autoComplete="off" name="user" />
+        <Field label="Application (client) ID" value={filters.app} onValue={set('app')} autoComplete="off" name="app" />
+        <Select
+          label="Status"
+          value={filters.status}
+          onValue={set('status')}
+          options={[
+            { value: 'any', label: 'Any' },
+            { value: 'success', label: 'Success' },
+            { value: 'code', label: 'Failure with error code…' },
+          ]}
+        />
         {filters.status === 'code' && (
-          <label>
-            Error code (AADSTS number)
-            <input type="text" inputMode="numeric" name="errorCode" value={filters.errorCode} onInput={set('errorCode')} />
-          </label>
+          <Field label="Error code (AADSTS number)" value={filters.errorCode} onValue={set('errorCode')} name="errorCode" />
         )}
-        <label>
-          Kind of sign-in
-          <select name="eventType" value={filters.eventType} onChange={set('eventType')}>
-            <option value="interactiveUser">User sign-ins (interactive)</option>
-            <option value="nonInteractiveUser">User sign-ins (non-interactive)</option>
-            <option value="servicePrincipal">Service principal sign-ins</option>
-            <option value="all">All kinds</option>
-          </select>
-        </label>
-        <Button type="submit" disabled={busy}>
-          Apply filters
-        </Button>
-        <Button
-          type="button"
-          variant="secondary"
-          onClick={() => {
-            setFilters(EMPTY);
-            void search(EMPTY);
-          }}
-        >
-          Reset
-        </Button>
+        <Select
+          label="Kind of sign-in"
+          value={filters.eventType}
+          onValue={set('eventType')}
+          options={[
+            { value: 'interactiveUser', label: 'User sign-ins (interactive)' },
+            { value: 'nonInteractiveUser', label: 'User sign-ins (non-interactive)' },
+            { value: 'servicePrincipal', label: 'Service principal sign-ins' },
+            { value: 'all', label: 'All kinds' },
+          ]}
+        />
+        <div class="form-actions">
+          <Button type="submit" variant="primary" disabled={busy}>
+            Apply filters
+          </Button>
+          <Button
+            onClick={() => {
+              setFilters(EMPTY);
+              void search(EMPTY);
+            }}
+          >
+            Reset
+          </Button>
+        </div>
       </form>
-      {error !== null && <ErrorBanner error={error} />}
-      {busy && rows === null && <Loading label="Loading sign-ins" />}
+      <ErrorBanner error={error} />
+      {busy && rows === null && <Loading label="Loading sign-ins…" />}
       {rows && (
         <>
           <Table
             caption={`${rows.length} sign-in${rows.length === 1 ? '' : 's'}${next ? ' (more available)' : ''}`}
-            columns={['Date', 'User', 'Application', 'Resource', 'Status', 'IP address', 'Client app']}
-            rows={rows.map((s) => ({
-              key: s.id,
-              cells: [
-                <Button variant="link" onClick={() => setSelected(s)} aria-label={`Details of the sign-in at ${when(s.createdDateTime)}`}>
-                  {when(s.createdDateTime)}
-                </Button>,
-                s.userPrincipalName ?? s.servicePrincipalName ?? '',
-                s.appDisplayName ?? s.appId,
-                s.resourceDisplayName ?? '',
-                statusText(s.status),
-                s.ipAddress ?? '',
-                s.clientAppUsed ?? '',
-              ],
-            }))}
+            showCaption
+            rows={rows}
+            rowKey={(s) => s.id}
             empty="No sign-in matches these filters."
+            columns={[
+              {
+                title: 'Date',
+                cell: (s) => (
+                  <Button variant="link" onClick={() => setSelected(s)} aria-label={`Details of the sign-in at ${when(s.createdDateTime)}`}>
+                    {when(s.createdDateTime)}
+                  </Button>
+                ),
+              },
+              { title: 'User', cell: (s) => s.userPrincipalName ?? s.servicePrincipalName ?? '' },
+              { title: 'Application', cell: (s) => s.appDisplayName ?? s.appId },
+              { title: 'Resource', cell: (s) => s.resourceDisplayName ?? '' },
+              { title: 'Status', cell: (s) => statusText(s.status) },
+              { title: 'IP address', cell: (s) => s.ipAddress ?? '' },
+              { title: 'Client app', cell: (s) => s.clientAppUsed ?? '' },
+            ]}
           />
           {next && (
-            <Button onClick={() => void more()} disabled={busy}>
-              Load more
-            </Button>
+            <div class="form-actions">
+              <Button onClick={() => void more()} disabled={busy}>
+                Load more
+              </Button>
+            </div>
           )}
         </>
       )}
-      {selected && (
-        <Panel title="Sign-in details" onClose={() => setSelected(null)}>
-          <SignInDetails s={selected} />
-        </Panel>
-      )}
-    </section>
+      <Dialog title="Sign-in details" open={selected !== null} onClose={() => setSelected(null)}>
+        {selected && <SignInDetails s={selected} />}
+      </Dialog>
+    </div>
   );
 }
 
@@ -252,15 +250,15 @@ function SignInDetails({ s }: { s: SignIn }) {
     ['Client app', s.clientAppUsed ?? ''],
     ['IP address', s.ipAddress ?? ''],
     ['Interactive', s.isInteractive ? 'Yes' : 'No'],
-    ['Kind', (s.signInEventTypes ?? []).join(', ')],
+    ['Kind of sign-in', (s.signInEventTypes ?? []).join(', ')],
   ];
   return (
-    <dl class="details">
+    <dl class="facts" data-testid="sign-in-details">
       {rows.map(([k, v]) => (
-        <>
+        <Fragment key={k}>
           <dt>{k}</dt>
           <dd>{v || '—'}</dd>
-        </>
+        </Fragment>
       ))}
     </dl>
   );
