@@ -42,6 +42,7 @@ import { binariesFrom, RealClusters } from './apiserver/index.js';
 import { registerAuthorize } from './web/authorize.js';
 import { registerDeviceLogin } from './web/device-login.js';
 import { registerLogout } from './web/logout.js';
+import { registerPortal } from './web/portal.js';
 
 export interface KentraOptions {
   /** Default `$KENTRA_DATA_DIR` or `~/.kentra`. */
@@ -334,8 +335,9 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     });
     registerOAuthRoutes(app, services, verifier, edge);
     registerDeviceLogin(app, services);
-    registerAuthorize(app, services);
-    registerLogout(app, services, verifier);
+    registerAuthorize(app, services, edge);
+    registerLogout(app, services, verifier, edge);
+    registerPortal(app);
     registerSubscriptionRoutes(app, store, verifier, edge);
     registerGraphRoutes(app, services, verifier, edge);
     registerManagedIdentityRoute(app, services, edge);

@@ -183,6 +183,20 @@ export const aad = {
       400,
       'Proof Key for Code Exchange is required for public clients. Send code_challenge with code_challenge_method=S256.',
     ),
+  crossOriginNotSpa: (origin: string) =>
+    e(
+      9002326,
+      'invalid_request',
+      400,
+      `Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '${origin.slice(0, 200)}'.`,
+    ),
+  spaRequiresCrossOrigin: () =>
+    e(
+      9002327,
+      'invalid_request',
+      400,
+      "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
+    ),
   pkceMethod: () => e(501491, 'invalid_request', 400, "Invalid code_challenge_method: only 'S256' is supported."),
   pkceChallengeSize: () =>
     e(50147, 'invalid_request', 400, 'The code_challenge must be 43 characters of base64url (the SHA-256 of the verifier).'),

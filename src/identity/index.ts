@@ -12,7 +12,7 @@ export { consentedScopes } from './oauth/issue.js';
 export { adminOnlyScopes, grantConsent, isGlobalAdministrator } from './oauth/consent.js';
 export { signInWithPassword, accountInTenant, type SignedInUser } from './oauth/sign-in.js';
 export { findHomeTenantForClient } from './oauth/client-auth.js';
-export { matchRedirectUri, browserMayGoTo, cspSourceFor, type RedirectPlatform } from './oauth/redirect-uri.js';
+export { matchRedirectUri, registeredSpaRedirectUris, browserMayGoTo, cspSourceFor, type RedirectPlatform } from './oauth/redirect-uri.js';
 export { Params } from './oauth/params.js';
 export { homeAccountOf } from './oauth/grants/accounts.js';
 export { registerOAuthRoutes, tenantOfSegment, type HttpEdge } from './oauth/routes.js';

@@ -9,6 +9,7 @@ import {
   matchRedirectUri,
   Params,
   parseScope,
+  type HttpEdge,
   type IdentityServices,
   type RedirectPlatform,
   type SignedInUser,
@@ -81,7 +82,7 @@ function redirectError(reply: FastifyReply, s: AuthorizeState, err: AadError, st
 }
 
 /** The authorization endpoint: validates the request, shows sign-in and consent, redirects with a code. */
-export function registerAuthorize(app: FastifyInstance, services: IdentityServices): void {
+export function registerAuthorize(app: FastifyInstance, services: IdentityServices, edge?: HttpEdge): void {
   const now = () => services.clock.now();
 
   const issueCode = async (reply: FastifyReply, s: AuthorizeState, signedIn: SignedInUser, status: 302 | 303 = 303) => {
@@ -145,7 +146,7 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
       if (!client) throw aad.appNotFound(clientId, tenant?.defaultDomain ?? segment);
       const redirectUri = q.redirect_uri;
       if (!redirectUri) throw aad.missingParameter('redirect_uri');
-      const kind: RedirectPlatform | null = matchRedirectUri(client, redirectUri);
+      const kind: RedirectPlatform | null = matchRedirectUri(client, redirectUri, edge?.originOf(req));
       const requestedMode = q.response_mode ?? 'query';
       const mode = ['query', 'fragment', 'form_post'].includes(requestedMode) ? requestedMode : 'query';
       // Not registered, or registered but not a place a browser may be sent (javascript:, data:, …): a page, never a redirect.
@@ -168,7 +169,8 @@ export function registerAuthorize(app: FastifyInstance, services: IdentityServic
         if (q.code_challenge_method && q.code_challenge_method !== 'S256') throw aad.pkceMethod();
         if (s.cc && !/^[A-Za-z0-9_-]{43}$/.test(s.cc)) throw aad.pkceChallengeSize();
         if (s.cc && !q.code_challenge_method) throw aad.pkceMethod();
-        if (!s.cc && kind === 'public') throw aad.pkceRequired();
+        // PKCE is required for public clients and for spa redirect URIs (Entra: "required for SPAs using the code flow").
+        if (!s.cc && (kind === 'public' || kind === 'spa')) throw aad.pkceRequired();
         // The browser's sign-in session answers without a page, unless prompt=login asks for the password.
         const session = q.prompt === 'login' ? null : await sessionUser(services, req, tenant, q.login_hint);
         if (!session && q.prompt === 'none') throw aad.loginRequired();

@@ -1,5 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AadError, browserMayGoTo, Params, type IdentityServices, type TokenVerifier } from '../identity/index.js';
+import {
+  AadError,
+  browserMayGoTo,
+  matchRedirectUri,
+  ownSpaRedirectUris,
+  Params,
+  registeredSpaRedirectUris,
+  type HttpEdge,
+  type IdentityServices,
+  type TokenVerifier,
+} from '../identity/index.js';
 import type { Application } from '../store/index.js';
 import { formBody, html, signInTarget } from './flow.js';
 import { messagePage, signedOutPage } from './pages.js';
@@ -13,7 +23,7 @@ const HINT_LEEWAY_S = 30 * 24 * 3600;
 // OpenID RP-Initiated Logout §3 and RFC 9700 §4.11: only to a post_logout_redirect_uri registered, exactly,
 // for the client that client_id or the id_token_hint's audience names; otherwise Kentra's signed-out page.
 
-export function registerLogout(app: FastifyInstance, services: IdentityServices, verifier: TokenVerifier): void {
+export function registerLogout(app: FastifyInstance, services: IdentityServices, verifier: TokenVerifier, edge?: HttpEdge): void {
   /** The application the request proves it comes from, or null. */
   const clientOf = async (segment: string, params: Params): Promise<Application | null> => {
     const clientId = params.get('client_id')?.toLowerCase();
@@ -53,13 +63,17 @@ export function registerLogout(app: FastifyInstance, services: IdentityServices,
     const target = params.get('post_logout_redirect_uri');
     if (target) {
       const client = await clientOf(segment, params);
-      const platform = !client
-        ? null
-        : client.webRedirectUris.includes(target)
-          ? ('web' as const)
-          : client.publicClientRedirectUris.includes(target)
-            ? ('public' as const)
-            : null;
+      const origin = edge?.originOf(req);
+      // Exactly a registered URI of any platform (spa ones too, the portal's on Kentra's own origin).
+      const registered = client
+        ? [
+            ...client.webRedirectUris,
+            ...client.publicClientRedirectUris,
+            ...registeredSpaRedirectUris(client),
+            ...ownSpaRedirectUris(client.appId, origin),
+          ]
+        : [];
+      const platform = client && registered.includes(target) ? matchRedirectUri(client, target, origin) : null;
       if (platform && browserMayGoTo(target, platform, 'query')) {
         const url = new URL(target);
         const state = params.get('state');

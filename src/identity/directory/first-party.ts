@@ -10,6 +10,15 @@ export const ARM_APP_ID = '797f4846-ba00-4fd7-ba43-dac1f8f63013';
 /** Azure Arc-enabled Kubernetes (AKS Arc) server and client applications. */
 export const ARC_SERVER_APP_ID = '6256c85f-0aad-4d50-b960-e6e9b21efe35';
 export const ARC_CLIENT_APP_ID = '3f4439ff-e698-4d6d-84fe-09c9d574f06b';
+/** Kentra's own portal (the SPA served at `/`): a first-party public client, present in every tenant. */
+export const KENTRA_PORTAL_APP_ID = '4b3c6e2a-5d1f-4c8e-9a7b-2e6f0d9c1a35';
+/**
+ * The portal's redirect URIs, of type spa, on Kentra's own origin: the msal-browser v5 redirect bridge and
+ * the portal's start page (its post-logout target). Kentra's origin is only known per request (the port may
+ * be chosen by the OS), so these paths are matched against the origin the request reached
+ * ({@link ownSpaRedirectUris}); no one can register, change or remove them (first-party apps are read-only).
+ */
+export const PORTAL_SPA_REDIRECT_PATHS = ['/portal/redirect.html', '/'];
 
 export const ARM_RESOURCE_URIS = ['https://management.core.windows.net/', 'https://management.azure.com/'];
 export const GRAPH_RESOURCE_URIS = ['https://graph.microsoft.com'];
@@ -228,7 +237,7 @@ export const FIRST_PARTY_APPS: FirstPartyApp[] = [
     oauth2PermissionScopes: [
       scope('41094075-9dad-400e-a0bd-54e686782033', 'user_impersonation', 'User', 'Access Azure Service Management as organization users'),
     ],
-    preAuthorizedClients: [AZURE_CLI_APP_ID, AKS_CLIENT_APP_ID],
+    preAuthorizedClients: [AZURE_CLI_APP_ID, AKS_CLIENT_APP_ID, KENTRA_PORTAL_APP_ID],
   },
   {
     ...base,
@@ -237,9 +246,21 @@ export const FIRST_PARTY_APPS: FirstPartyApp[] = [
     identifierUris: GRAPH_RESOURCE_URIS,
     oauth2PermissionScopes: GRAPH_PERMISSIONS.map((p) => scope(p.scopeId, p.value, p.adminOnly ? 'Admin' : 'User', p.text)),
     appRoles: GRAPH_PERMISSIONS.filter((p) => p.roleId).map((p) => role(p.roleId!, p.value, p.text)),
-    preAuthorizedClients: [AZURE_CLI_APP_ID],
+    preAuthorizedClients: [AZURE_CLI_APP_ID, KENTRA_PORTAL_APP_ID],
+  },
+  {
+    ...base,
+    appId: KENTRA_PORTAL_APP_ID,
+    displayName: 'Kentra portal',
+    signInAudience: 'AzureADMultipleOrgs',
   },
 ];
+
+/** The spa redirect URIs an application has on Kentra's own `origin` (the portal's), for a request that reached that origin. */
+export function ownSpaRedirectUris(appId: string, origin: string | undefined): string[] {
+  if (!origin || appId !== KENTRA_PORTAL_APP_ID) return [];
+  return PORTAL_SPA_REDIRECT_PATHS.map((p) => `${origin}${p}`);
+}
 
 export function firstPartyApp(appId: string): FirstPartyApp | undefined {
   return FIRST_PARTY_APPS.find((a) => a.appId === appId);
@@ -247,7 +268,7 @@ export function firstPartyApp(appId: string): FirstPartyApp | undefined {
 
 /** Public clients that may sign users in without a secret. */
 export function isFirstPartyPublicClient(appId: string): boolean {
-  return appId === AZURE_CLI_APP_ID || appId === AKS_CLIENT_APP_ID || appId === ARC_CLIENT_APP_ID;
+  return appId === AZURE_CLI_APP_ID || appId === AKS_CLIENT_APP_ID || appId === ARC_CLIENT_APP_ID || appId === KENTRA_PORTAL_APP_ID;
 }
 
 /** A resource identifier as Entra compares it: case-insensitive, a trailing slash ignored. */

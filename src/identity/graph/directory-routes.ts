@@ -272,6 +272,33 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   });
   memberActions(app, ctx, '/users/:id', async (r) => (await findUser(r, r.params.id!)).id);
 
+  // ---- organization --------------------------------------------------------------------------
+  // The tenant itself (Graph `organization`): any member reads company info and all domains (DEFPERM,
+  // reference/security.md §4.8); an application needs Directory.Read.All or above.
+  graphRoute(app, ctx, 'GET', '/organization', async (r) => {
+    if (r.caller.kind === 'app') requireRead(r.caller, 'directory');
+    const t = r.tenant;
+    return r.reply.send({
+      '@odata.context': `${r.base}/$metadata#organization`,
+      value: [
+        {
+          id: t.id,
+          displayName: t.displayName,
+          createdDateTime: new Date(t.createdAt).toISOString(),
+          tenantType: 'AAD',
+          countryLetterCode: null,
+          verifiedDomains: t.domains.map((name) => ({
+            capabilities: 'None',
+            isDefault: name === t.defaultDomain,
+            isInitial: name === t.defaultDomain,
+            name,
+            type: 'Managed',
+          })),
+        },
+      ],
+    });
+  });
+
   // ---- me -----------------------------------------------------------------------------------
   const me = async (r: GraphRequest) => {
     if (r.caller.kind === 'app') throw graphErrors.badRequest('/me request is only valid with delegated authentication flow.');

@@ -61,6 +61,10 @@ export interface TokenRequest {
   authorization?: string;
   /** The `api-version` query parameter (`1.0` makes v1 app-id resources `spn:<appId>`, as Entra does). */
   apiVersion?: string;
+  /** The request's Origin header: a browser's cross-origin (or same-origin fetch) redemption (oauth/cors.ts). */
+  browserOrigin?: string;
+  /** Set by a grant that redeemed a spa code or refresh token: the response may be read by `browserOrigin`. */
+  spaRedemption?: boolean;
 }
 
 export const MULTI_TENANT_SEGMENTS = new Set(['common', 'organizations', 'consumers', 'adfs']);

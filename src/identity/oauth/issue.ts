@@ -150,6 +150,8 @@ export interface UserGrant {
   alwaysRefresh?: boolean;
   /** Runs once every check has passed, before anything is written (e.g. rotating the old refresh token). */
   commit?: () => Promise<void>;
+  /** A fixed expiry for the refresh token (spa: 24 h from the sign-in, oauth/cors.ts); the default lifetime otherwise. */
+  refreshExpiresAt?: number;
 }
 
 /** The client's and the resource's view of consent: the scopes granted, or a consent_required error. */
@@ -226,6 +228,8 @@ export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Prom
   };
   if (scope.oidc.has('offline_access') || grant.alwaysRefresh || req.version === 1) {
     body.refresh_token = await issueRefreshToken(req, grant);
+    if (grant.refreshExpiresAt !== undefined)
+      body.refresh_token_expires_in = Math.max(0, Math.floor((grant.refreshExpiresAt - now) / 1000));
   }
   if (scope.oidc.has('openid') || req.version === 1) {
     const idGroups = await groupClaimsFor(
@@ -265,7 +269,7 @@ async function issueRefreshToken(req: TokenRequest, grant: UserGrant): Promise<s
     userId: grant.home.id,
     scope: grant.scope.requested.join(' '),
     createdAt: now,
-    expiresAt: now + REFRESH_LIFETIME_MS,
+    expiresAt: grant.refreshExpiresAt ?? now + REFRESH_LIFETIME_MS,
     rotatedAt: null,
     revokedAt: null,
   });

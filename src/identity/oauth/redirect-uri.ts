@@ -1,10 +1,11 @@
 import type { Application } from '../../store/index.js';
+import { ownSpaRedirectUris } from '../directory/first-party.js';
 
 // Redirect URIs at the authorization, token and logout endpoints (reference/security.md §2, §3):
 // exact string matching, except that a loopback URI may name any port (RFC 8252 §7.3, Entra ignores
 // the port for localhost). The platform a URI is registered under decides who may redeem its code.
 
-export type RedirectPlatform = 'public' | 'web';
+export type RedirectPlatform = 'public' | 'web' | 'spa';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** Schemes Kentra never sends a browser to, whatever is registered (RFC 9700 §4.1; reference §2.2). */
@@ -41,13 +42,26 @@ function matches(registered: string, uri: string): boolean {
   return registered === uri || sameLoopbackUri(registered, uri);
 }
 
-/** The platform `uri` is registered under for the app, or null when it is not registered. */
+/** The spa redirect URIs registered for an app: Graph's `spa.redirectUris` (kept in `extra`). */
+export function registeredSpaRedirectUris(app: Partial<Pick<Application, 'extra'>>): string[] {
+  const spa = (app.extra?.spa as { redirectUris?: unknown } | undefined)?.redirectUris;
+  return Array.isArray(spa) ? spa.filter((u): u is string => typeof u === 'string') : [];
+}
+
+/**
+ * The platform `uri` is registered under for the app, or null when it is not registered. `origin` is
+ * Kentra's own origin as the request reached it (the portal's spa redirect URIs live there).
+ */
 export function matchRedirectUri(
-  app: Pick<Application, 'publicClientRedirectUris' | 'webRedirectUris'>,
+  app: Pick<Application, 'publicClientRedirectUris' | 'webRedirectUris'> & Partial<Pick<Application, 'appId' | 'extra'>>,
   uri: string,
+  origin?: string,
 ): RedirectPlatform | null {
   if (app.publicClientRedirectUris.some((r) => matches(r, uri))) return 'public';
   if (app.webRedirectUris.some((r) => matches(r, uri))) return 'web';
+  if (registeredSpaRedirectUris(app).some((r) => matches(r, uri))) return 'spa';
+  // The portal's URIs on Kentra's own origin: exactly that origin, port included.
+  if (app.appId && ownSpaRedirectUris(app.appId, origin).includes(uri)) return 'spa';
   return null;
 }
 

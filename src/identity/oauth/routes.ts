@@ -9,6 +9,7 @@ import { MULTI_TENANT_SEGMENTS, type IdentityServices, type TokenRequest } from 
 import { grantHandlers } from './grants/index.js';
 import { Params } from './params.js';
 import { sendAadError } from './respond.js';
+import { browserOriginOf, checkRedemptionOrigin, tokenCorsHeaders, tokenPreflight } from './cors.js';
 import { parseScope, v1Resource } from './scopes.js';
 import { searchParamsOf } from '../../shared/uri.js';
 import { graphOriginFor } from '../../shared/azure-hosts.js';
@@ -152,15 +153,21 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
         ip: req.ip,
         authorization: req.headers.authorization,
         apiVersion: version === 1 ? apiVersionOf(req) : undefined,
+        browserOrigin: browserOriginOf(req),
       };
       let body: unknown;
       try {
+        // Only codes and refresh tokens can be spa grants; every other grant is refused to a browser.
+        if (grantType !== 'authorization_code' && grantType !== 'refresh_token') checkRedemptionOrigin(tokenRequest, false);
         body = await handler(tokenRequest);
       } catch (error) {
         services.signInLog?.recordToken(tokenRequest, grantType, { error });
+        // The browser may read the error (Entra's AADSTS text reaches msal-browser), never a token it may not have.
+        tokenCorsHeaders(reply, tokenRequest.browserOrigin, true);
         throw error;
       }
       services.signInLog?.recordToken(tokenRequest, grantType, { body });
+      tokenCorsHeaders(reply, tokenRequest.browserOrigin, tokenRequest.spaRedemption === true);
       return reply
         .header('cache-control', 'no-store, no-cache')
         .header('pragma', 'no-cache')
@@ -221,6 +228,7 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
   for (const prefix of ['/:tenant/oauth2/v2.0', '/:tenant/oauth2']) {
     const version = prefix.includes('v2.0') ? 2 : 1;
     app.post(`${prefix}/token`, token(version));
+    app.options(`${prefix}/token`, tokenPreflight);
     app.post(`${prefix}/devicecode`, deviceCode(version));
   }
 

@@ -4,6 +4,7 @@ import { aad } from '../../errors.js';
 import { authenticateClient } from '../client-auth.js';
 import type { TokenRequest } from '../context.js';
 import { issueUserTokens, type TokenResponseBody } from '../issue.js';
+import { checkRedemptionOrigin, SPA_REFRESH_LIFETIME_MS } from '../cors.js';
 import { matchRedirectUri } from '../redirect-uri.js';
 import { parseScope } from '../scopes.js';
 import { homeAccountOf } from './accounts.js';
@@ -63,8 +64,11 @@ export async function authorizationCodeGrant(req: TokenRequest): Promise<TokenRe
   checkPkce(record.codeChallenge, req.params.get('code_verifier'));
   const app = await services.store.findApplicationByAppId(tenant.id, record.clientId);
   // A code sent to a web redirect URI belongs to a confidential client: it must authenticate (Entra: AADSTS7000218).
-  const platform = app ? matchRedirectUri(app, record.redirectUri) : null;
-  const client = await authenticateClient(req, tenant, { requireConfidential: platform !== 'public' });
+  const platform = app ? matchRedirectUri(app, record.redirectUri, req.origin) : null;
+  // A spa code only cross-origin, any other only not (AADSTS9002327 / 9002326); a spa code always with PKCE.
+  checkRedemptionOrigin(req, platform === 'spa');
+  if (platform === 'spa' && !record.codeChallenge) throw aad.pkceRequired();
+  const client = await authenticateClient(req, tenant, { requireConfidential: platform !== 'public' && platform !== 'spa' });
   if (client.app.appId !== record.clientId) throw aad.clientMismatch();
   if (!sameUri(redirectUri, record.redirectUri)) throw aad.redirectMismatch(redirectUri, client.app.appId);
   const user = await services.store.getUser(tenant.id, record.userId);
@@ -80,5 +84,6 @@ export async function authorizationCodeGrant(req: TokenRequest): Promise<TokenRe
     authTime: record.createdAt,
     nonce: record.nonce,
     familyId: codeFamilyId(codeHash),
+    refreshExpiresAt: platform === 'spa' ? now + SPA_REFRESH_LIFETIME_MS : undefined,
   });
 }

@@ -2,6 +2,7 @@ import { sha256Hex } from '../../../shared/crypto.js';
 import { aad } from '../../errors.js';
 import { authenticateClient, clientCredentials } from '../client-auth.js';
 import type { TokenRequest } from '../context.js';
+import { checkRedemptionOrigin, SPA_REFRESH_LIFETIME_MS } from '../cors.js';
 import { issueUserTokens, type TokenResponseBody } from '../issue.js';
 import { parseScope, v1Resource } from '../scopes.js';
 import { accountInTenant } from '../sign-in.js';
@@ -23,6 +24,9 @@ export async function refreshTokenGrant(req: TokenRequest): Promise<TokenRespons
     await services.store.revokeRefreshTokenFamily(record.familyId, now);
     throw aad.refreshRevoked();
   }
+  // A spa refresh token (issued for a spa code: 24 h from the sign-in, no longer) is redeemed cross-origin only.
+  const spa = record.expiresAt - record.createdAt <= SPA_REFRESH_LIFETIME_MS;
+  checkRedemptionOrigin(req, spa);
   const { clientId } = clientCredentials(req);
   if (!clientId) throw aad.missingParameter('client_id');
   if (clientId.toLowerCase() !== record.clientId) throw aad.clientMismatch();
@@ -47,6 +51,8 @@ export async function refreshTokenGrant(req: TokenRequest): Promise<TokenRespons
     authTime: record.createdAt,
     familyId: record.familyId,
     alwaysRefresh: true,
+    // Entra: tokens refreshed from a spa refresh token keep its expiry.
+    refreshExpiresAt: spa ? record.expiresAt : undefined,
     commit: async () => {
       if (!record.rotatedAt && !(await services.store.rotateRefreshToken(hash, now))) {
         // Someone else rotated it between our read and now: treat as a concurrent refresh only if just now.
