@@ -221,9 +221,9 @@ function RedirectUris({ app, onChange }: { app: Application; onChange: () => Pro
     setNotice(null);
     try {
       await graph(`/applications/${app.id}`, { method: 'PATCH', body: JSON.stringify({ [platform]: { redirectUris: uris } }) });
-      setNotice(what);
       setDrafts((d) => ({ ...d, [platform]: '' }));
       await onChange();
+      setNotice(what);
     } catch (err) {
       setError(err);
     }

@@ -402,8 +402,7 @@ export function Clusters() {
             groups={groups}
             onDone={(name) => {
               setCreating(false);
-              setNotice(`Deployment succeeded: the cluster ${name} is ready.`);
-              void reload();
+              void reload().then(() => setNotice(`Deployment succeeded: the cluster ${name} is ready.`));
             }}
           />
         )}
@@ -417,9 +416,9 @@ export function Clusters() {
           <EditEntra
             cluster={editing}
             onDone={() => {
-              setNotice(`Saved the Entra settings of ${editing.name}.`);
+              const name = editing.name;
               setEditing(null);
-              void reload();
+              void reload().then(() => setNotice(`Saved the Entra settings of ${name}.`));
             }}
           />
         )}

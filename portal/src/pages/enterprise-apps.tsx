@@ -107,8 +107,8 @@ function EnterpriseApp({ id }: { id: string }) {
         method: 'POST',
         body: JSON.stringify({ principalId: p.id, resourceId: sp.id, appRoleId: roleId }),
       });
-      setNotice(`Assigned ${p.displayName} to ${sp.displayName}.`);
       await load();
+      setNotice(`Assigned ${p.displayName} to ${sp.displayName}.`);
     } catch (err) {
       setActionError(err);
     }

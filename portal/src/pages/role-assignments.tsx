@@ -175,8 +175,8 @@ export function RoleAssignments() {
     setNotice(null);
     try {
       await arm(`${a.id}?api-version=${API_VERSION.authorization}`, { method: 'DELETE' });
-      setNotice(`Removed the ${roleName(a.properties.roleDefinitionId)} role of ${who(a)}.`);
       await load();
+      setNotice(`Removed the ${roleName(a.properties.roleDefinitionId)} role of ${who(a)}.`);
     } catch (err) {
       setActionError(err);
     } finally {
@@ -263,8 +263,7 @@ export function RoleAssignments() {
           roles={roles}
           onDone={(what) => {
             setAdding(false);
-            setNotice(what);
-            void load();
+            void load().then(() => setNotice(what));
           }}
         />
       </Dialog>
