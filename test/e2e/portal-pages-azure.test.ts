@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import { postForm } from '../support/http.js';
 import {
   checkA11y,
   CHROMIUM_SKIP,
@@ -37,6 +38,7 @@ tenants:
       - { displayName: aks-admins, members: [${DANA.username}] }
 `;
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
+const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
 describe('portal: Azure pages (clusters, access control, why was I refused)', { timeout: 180_000, skip }, () => {
@@ -199,6 +201,36 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
     await explanation.getByRole('heading', { level: 2, name: /^Allowed list pods/ }).waitFor();
     assert.match(await explanation.innerText(), /ClusterRoleBinding "aks-cluster-admin-binding-aad"/);
     assert.equal(await explanation.locator('pre.kubectl').innerText(), 'yes');
+
+    // The token kubectl sent, pasted: a Graph token is not for the cluster; the token checks are drawn in Guard's order.
+    const graphToken = await postForm(
+      `${p.k.endpoints.authority}/${p.k.endpoints.tenantId}/oauth2/v2.0/token`,
+      {
+        grant_type: 'password',
+        client_id: AZURE_CLI,
+        username: MEL.username,
+        password: MEL.password,
+        scope: 'https://graph.microsoft.com/.default',
+      },
+      p.k.endpoints.caFile,
+    );
+    assert.equal(graphToken.status, 200, graphToken.text);
+    const jwt = graphToken.json().access_token as string;
+    await page.getByLabel('The token kubectl sent').check();
+    await page.getByLabel('Bearer token').fill(jwt);
+    await page.getByRole('button', { name: 'Check access' }).click();
+    await explanation.getByRole('heading', { level: 2, name: /^Refused list pods/ }).waitFor();
+    const chips = await explanation
+      .getByRole('list', { name: 'Token checks, in the order Guard makes them' })
+      .locator('li')
+      .allInnerTexts();
+    assert.deepEqual(
+      chips.slice(0, 4).map((c) => c.replace(/^\S+\s+/, '')),
+      ['issuer: passed', 'signature: passed', 'lifetime (exp, nbf): passed', 'audience: failed'],
+    );
+    assert.match(await steps.first().locator('.flow-title').innerText(), /^1\. Token: refused \(the audience check failed\)$/);
+    assert.equal(await explanation.locator('pre.kubectl').innerText(), 'error: You must be logged in to the server (Unauthorized)');
+    assert.equal((await explanation.innerText()).includes(jwt), false, 'the answer never shows the token');
   });
 
   it('a Reader sees ARM’s AuthorizationFailed: no kubeconfig, no role assignment, no checkAccess', async () => {
