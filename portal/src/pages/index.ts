@@ -2,6 +2,14 @@ import type { ComponentType } from 'preact';
 import { Overview } from './overview';
 import { Users } from './users';
 import { Groups } from './groups';
+import { AppRegistrations } from './app-registrations';
+import { EnterpriseApps } from './enterprise-apps';
+import { SignInLog } from './sign-in-log';
+import { SigningKeys } from './signing-keys';
+import { Clusters } from './clusters';
+import { RoleAssignments } from './role-assignments';
+import { CheckAccess } from './check-access';
+import { AccessLog } from './access-log';
 
 // The page registry: the navigation lists these, in this order, under their group; the router shows the
 // page whose path matches (hash routing, see router.ts). A page is a component with no props that does
@@ -22,4 +30,12 @@ export const pages: PortalPage[] = [
   { path: '/', title: 'Overview', group: 'Entra', component: Overview },
   { path: '/users', title: 'Users', group: 'Entra', component: Users },
   { path: '/groups', title: 'Groups', group: 'Entra', component: Groups },
+  { path: '/app-registrations', title: 'App registrations', group: 'Entra', component: AppRegistrations },
+  { path: '/enterprise-apps', title: 'Enterprise applications', group: 'Entra', component: EnterpriseApps },
+  { path: '/sign-in-logs', title: 'Sign-in logs', group: 'Entra', component: SignInLog },
+  { path: '/signing-keys', title: 'Signing keys', group: 'Entra', component: SigningKeys },
+  { path: '/clusters', title: 'Kubernetes services', group: 'Azure', component: Clusters },
+  { path: '/access-control', title: 'Access control (IAM)', group: 'Azure', component: RoleAssignments },
+  { path: '/check-access', title: 'Why was I refused?', group: 'Azure', component: CheckAccess },
+  { path: '/access-log', title: 'Cluster access log', group: 'Azure', component: AccessLog },
 ];
