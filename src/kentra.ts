@@ -16,6 +16,7 @@ import {
 import {
   DEFAULT_RATE_LIMITS,
   DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
+  DirectoryReadCache,
   Directory,
   SignInLog,
   KeyRing,
@@ -324,6 +325,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
         onError: (message) => logger.error(message),
       }),
     };
+    services.directoryCache = new DirectoryReadCache(services);
     const { app, edge } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` },
       logger,

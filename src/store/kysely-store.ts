@@ -992,4 +992,9 @@ export class KyselyStore implements Store {
         .execute();
     });
   }
+
+  async directoryRevision(): Promise<number> {
+    const row = await this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).executeTakeFirst();
+    return Number(row?.revision ?? 0);
+  }
 }

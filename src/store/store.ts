@@ -250,4 +250,11 @@ export interface Store {
 
   /** Deletes expired device codes, authorization codes, refresh tokens, sign-in sessions and counters. */
   purgeExpired(now: number): Promise<void>;
+
+  /**
+   * A number every committed write to a directory table (migration 0010's list: tenants, applications,
+   * credentials, service principals, grants, assignments, groups) increases: one indexed read, for
+   * per-instance caches of what a token reads to check that nothing changed.
+   */
+  directoryRevision(): Promise<number>;
 }
