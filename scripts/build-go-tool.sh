@@ -2,7 +2,7 @@
 # Build one upstream Go program at a pinned version from the Go module proxy, and cache it.
 # Prints the binary's path on stdout (a second run prints the cached path at once).
 #
-#   scripts/build-go-tool.sh kubelogin|helm|etcd|kube-apiserver|guard [CACHE_DIR]
+#   scripts/build-go-tool.sh kubelogin|helm|etcd|kube-apiserver|guard|hydra [CACHE_DIR]
 #
 # CACHE_DIR defaults to $KENTRA_CACHE_DIR, else ~/.cache/kentra. Needs Go (1.26, from PATH or
 # /usr/local/go) and flock. Two runs at once for the same tool wait for each other (a lock per tool).
@@ -10,7 +10,7 @@
 # throw-away wrapper module that requires them at published versions (see docs/development.md).
 set -euo pipefail
 
-tool="${1:?usage: build-go-tool.sh kubelogin|helm|etcd|kube-apiserver|guard [CACHE_DIR]}"
+tool="${1:?usage: build-go-tool.sh kubelogin|helm|etcd|kube-apiserver|guard|hydra [CACHE_DIR]}"
 cache="${2:-${KENTRA_CACHE_DIR:-$HOME/.cache/kentra}}"
 
 case "$tool" in
@@ -19,7 +19,8 @@ case "$tool" in
   etcd)           version=v3.6.16;  minutes=3 ;;
   kube-apiserver) version=v1.36.3;  minutes=12 ;;
   guard)          version=v0.16.28; minutes=5 ;;
-  *) echo "build-go-tool: unknown tool $tool (kubelogin, helm, etcd, kube-apiserver, guard)" >&2; exit 2 ;;
+  hydra)          version=v2.3.0;   minutes=8 ;;
+  *) echo "build-go-tool: unknown tool $tool (kubelogin, helm, etcd, kube-apiserver, guard, hydra)" >&2; exit 2 ;;
 esac
 
 dir="$cache/$tool-$version"
@@ -91,6 +92,15 @@ case "$tool" in
   guard)
     pkg=go.kubeguard.dev/guard; wrapper
     go build -trimpath -o "$out.tmp" -ldflags "-s -w -X main.Version=$version -X main.GitTag=$version" "$pkg" >&2 ;;
+  hydra)
+    # Ory Hydra, the token bench's second peer (docs/performance.md). v2.3.0 is the last release the proxy
+    # serves as /v2; its go.mod replaces pop with Ory's fork (restated here). The in-memory store is SQLite,
+    # compiled only with cgo and the sqlite tag (gcc and libc6-dev; SQLite itself comes with go-sqlite3).
+    command -v gcc >/dev/null 2>&1 || { echo "build-go-tool: hydra needs gcc (cgo, for its in-memory SQLite store)" >&2; exit 2; }
+    pkg=github.com/ory/hydra/v2
+    wrapper 'replace github.com/gobuffalo/pop/v6 => github.com/ory/pop/v6 v6.2.1-0.20241121111754-e5dfc0f3344b'
+    CGO_ENABLED=1 go build -trimpath -tags sqlite,sqlite_omit_load_extension -o "$out.tmp" \
+      -ldflags "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$version" "$pkg" >&2 ;;
 esac
 mv "$out.tmp" "$out"
 touch "$stamp"

@@ -19,6 +19,7 @@ import {
 import {
   DEFAULT_RATE_LIMITS,
   DEFAULT_SIGN_IN_LOG_RETENTION_DAYS,
+  DirectoryReadCache,
   Directory,
   SignInLog,
   KeyRing,
@@ -344,6 +345,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
             retentionDays: opts.accessLogRetentionDays ?? DEFAULT_ACCESS_LOG_RETENTION_DAYS,
             onError: (message) => logger.error(message),
           });
+    services.directoryCache = new DirectoryReadCache(services);
     const { app, edge } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` },
       logger,

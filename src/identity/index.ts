@@ -7,6 +7,7 @@ export { TokenVerifier, InvalidTokenError, audienceAccepted, normalizeAudience, 
 export { signJwt, decodeJwt, verifySignature, publicKeyFromJwk, JwtError, type DecodedJwt } from './tokens/jwt.js';
 export { v1Issuer, v2Issuer, GROUP_OVERAGE_LIMIT } from './tokens/claims.js';
 export { DEFAULT_RATE_LIMITS, type IdentityServices, type RateLimits } from './oauth/context.js';
+export { DirectoryReadCache } from './oauth/directory-cache.js';
 export { parseScope, type ParsedScope } from './oauth/scopes.js';
 export { consentedScopes } from './oauth/issue.js';
 export { adminOnlyScopes, grantConsent, isGlobalAdministrator } from './oauth/consent.js';

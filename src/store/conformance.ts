@@ -1374,5 +1374,70 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       );
       assert.deepEqual((await s.listAccessDecisions(c2)).items.length, 1);
     });
+
+    it('increases the directory revision on every committed directory write, and only then', async () => {
+      const changed = async (what: string, write: () => Promise<unknown>) => {
+        const before = await s.directoryRevision();
+        await write();
+        assert.ok((await s.directoryRevision()) > before, `${what} increases the revision`);
+      };
+      const t = tenant();
+      await changed('a new tenant', () => s.createTenant(t));
+      const a = app(t.id);
+      await changed('a new application', () => s.createApplication(a));
+      const sp = {
+        tenantId: t.id,
+        id: id(),
+        appId: a.appId,
+        displayName: 'sp',
+        accountEnabled: true,
+        servicePrincipalNames: [a.appId],
+        appRoleAssignmentRequired: false,
+        createdAt: now,
+      };
+      await changed('a new service principal', () => s.createServicePrincipal(sp));
+      await changed('disabling it', () => s.updateServicePrincipal(t.id, sp.id, (x) => ({ ...x, accountEnabled: false })));
+      const pw = {
+        tenantId: t.id,
+        appObjectId: a.id,
+        keyId: id(),
+        displayName: null,
+        hint: 'abc',
+        secretHash: 'h',
+        startDateTime: now,
+        endDateTime: now + 1,
+      };
+      await changed('a new secret', () => s.addPasswordCredential(pw));
+      await changed('removing it', () => s.removePasswordCredential(t.id, a.id, pw.keyId));
+      const ara = {
+        tenantId: t.id,
+        id: id(),
+        principalId: sp.id,
+        principalType: 'ServicePrincipal' as const,
+        resourceId: sp.id,
+        appRoleId: id(),
+      };
+      await changed('an app role assignment', () => s.createAppRoleAssignment(ara));
+      await changed('removing it', () => s.deleteAppRoleAssignment(t.id, ara.id));
+      const g = group(t.id);
+      await changed('a group', () => s.createGroup(g));
+      await changed('a membership', () =>
+        s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: sp.id, memberType: 'servicePrincipal' }),
+      );
+      await changed('a domain', () => s.updateTenant(t.id, (x) => ({ ...x, domains: [...x.domains, `d${id().slice(0, 8)}.example`] })));
+      const still = await s.directoryRevision();
+      await s.setMeta(`unrelated-${id()}`, 'x');
+      await s.createRefreshToken(refresh());
+      assert.equal(await s.directoryRevision(), still, 'writes elsewhere leave it alone');
+      await assert.rejects(
+        s.transaction(async (tx) => {
+          await tx.updateServicePrincipal(t.id, sp.id, (x) => ({ ...x, accountEnabled: true }));
+          throw new Error('abort');
+        }),
+        /abort/,
+      );
+      assert.equal(await s.directoryRevision(), still, 'a rolled-back write leaves it alone');
+      assert.equal((await s.findServicePrincipalByAppId(t.id, a.appId))?.accountEnabled, false);
+    });
   });
 }

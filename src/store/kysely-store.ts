@@ -10,7 +10,7 @@ import {
 } from './codecs.js';
 import { StoreError } from './errors.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
-import type { Database } from './schema.js';
+import type { AccessDecisionsTable, Database } from './schema.js';
 import * as t from './tables.js';
 import type { AccessLogEntry, AccessLogQuery } from './types.js';
 import type {
@@ -1107,20 +1107,21 @@ export class KyselyStore implements Store {
     });
   }
 
-  // ---- the cluster access log (self-contained: its own row type and mapping) --------------------
-
-  private get accessLogDb(): Kysely<AccessLogTables> {
-    return this.db as unknown as Kysely<AccessLogTables>;
+  async directoryRevision(): Promise<number> {
+    const row = await this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).executeTakeFirst();
+    return Number(row?.revision ?? 0);
   }
+
+  // ---- the cluster access log (self-contained: its own row type and mapping) --------------------
 
   async addAccessDecisions(entries: AccessLogEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.accessLogDb.insertInto('access_decisions').values(entries.map(accessDecisionRow)).execute();
+    await this.db.insertInto('access_decisions').values(entries.map(accessDecisionRow)).execute();
   }
 
   async listAccessDecisions(clusterUid: string, query: AccessLogQuery = {}): Promise<Page<AccessLogEntry>> {
     const limit = Math.min(Math.max(Math.trunc(query.top ?? MAX_PAGE), 1), MAX_PAGE);
-    let q = this.accessLogDb.selectFrom('access_decisions').selectAll().where('cluster_uid', '=', clusterUid);
+    let q = this.db.selectFrom('access_decisions').selectAll().where('cluster_uid', '=', clusterUid);
     if (query.from !== undefined) q = q.where('time', '>=', query.from);
     if (query.to !== undefined) q = q.where('time', '<=', query.to);
     if (query.user !== undefined) q = q.where('user_name', '=', query.user);
@@ -1144,38 +1145,12 @@ export class KyselyStore implements Store {
   }
 
   async deleteAccessDecisionsBefore(before: number): Promise<number> {
-    const res = await this.accessLogDb.deleteFrom('access_decisions').where('time', '<', before).executeTakeFirst();
+    const res = await this.db.deleteFrom('access_decisions').where('time', '<', before).executeTakeFirst();
     return Number(res.numDeletedRows);
   }
 }
 
-interface AccessDecisionRow {
-  id: string;
-  cluster_uid: string;
-  cluster_id: string;
-  time: number | string;
-  kind: string;
-  source: string;
-  user_name: string;
-  user_object_id: string | null;
-  groups: string;
-  groups_source: string | null;
-  verb: string | null;
-  resource: string | null;
-  subresource: string | null;
-  api_group: string | null;
-  namespace: string | null;
-  name: string | null;
-  path: string | null;
-  decision: string;
-  reason: string;
-}
-
-interface AccessLogTables {
-  access_decisions: AccessDecisionRow;
-}
-
-function accessDecisionRow(e: AccessLogEntry): AccessDecisionRow {
+function accessDecisionRow(e: AccessLogEntry): AccessDecisionsTable {
   return {
     id: e.id,
     cluster_uid: e.clusterUid,
@@ -1199,7 +1174,7 @@ function accessDecisionRow(e: AccessLogEntry): AccessDecisionRow {
   };
 }
 
-function accessDecisionOf(r: AccessDecisionRow): AccessLogEntry {
+function accessDecisionOf(r: AccessDecisionsTable): AccessLogEntry {
   return {
     id: r.id,
     clusterUid: r.cluster_uid,

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { SqliteAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 // Versioned migrations, written once for both dialects: text, bigint and integer columns only.
 // Never edit a released migration; add the next one.
@@ -460,6 +460,58 @@ async function accessLog(db: Db): Promise<void> {
   await db.schema.createIndex('access_decisions_time').on('access_decisions').columns(['time']).execute();
 }
 
+/**
+ * The tables a token is made from (tenants, applications and their credentials, service principals,
+ * grants, assignments, groups): each write to one increases `directory_revision.revision` in the
+ * writing transaction, so an instance that caches what tokens read (src/identity/oauth/directory-cache.ts)
+ * checks one row instead of re-reading them, and sees a change exactly when it is committed.
+ * PostgreSQL: a statement-level BEFORE trigger, so the counter's row is locked before any row of the
+ * statement is (directory writes queue on it; they are administrative and rare). SQLite has one writer.
+ */
+export const DIRECTORY_TABLES = [
+  'tenants',
+  'tenant_domains',
+  'groups',
+  'group_members',
+  'applications',
+  'application_identifier_uris',
+  'password_credentials',
+  'key_credentials',
+  'federated_credentials',
+  'service_principals',
+  'oauth2_permission_grants',
+  'app_role_assignments',
+  'directory_role_assignments',
+] as const;
+
+async function directoryRevision(db: Db): Promise<void> {
+  await db.schema
+    .createTable('directory_revision')
+    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('revision', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.insertInto('directory_revision').values({ id: 1, revision: 0 }).execute();
+  const bump = 'UPDATE directory_revision SET revision = revision + 1 WHERE id = 1';
+  if (db.getExecutor().adapter instanceof SqliteAdapter) {
+    for (const table of DIRECTORY_TABLES) {
+      for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
+        await sql.raw(`CREATE TRIGGER ${table}_${op.toLowerCase()}_revision AFTER ${op} ON ${table} BEGIN ${bump}; END`).execute(db);
+      }
+    }
+    return;
+  }
+  await sql
+    .raw(`CREATE FUNCTION kentra_directory_revision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${bump}; RETURN NULL; END $$`)
+    .execute(db);
+  for (const table of DIRECTORY_TABLES) {
+    await sql
+      .raw(
+        `CREATE TRIGGER ${table}_revision BEFORE INSERT OR UPDATE OR DELETE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION kentra_directory_revision()`,
+      )
+      .execute(db);
+  }
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': { up: initial },
   '0002_owners_and_extras': { up: ownersAndExtras },
@@ -470,6 +522,7 @@ const migrations: Record<string, Migration> = {
   '0007_sign_in_log': { up: signInLog },
   '0008_sign_in_sessions': { up: signInSessions },
   '0009_access_log': { up: accessLog },
+  '0010_directory_revision': { up: directoryRevision },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
+import { withStatementCache } from './sqlite-statements.js';
 import type { ColumnSealer } from './codecs.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
@@ -37,7 +38,7 @@ async function sqlite(file: string): Promise<Connection> {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
 }
 
 /** How long a statement may run on the server, and how long the client waits for any answer. */

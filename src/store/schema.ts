@@ -36,6 +36,8 @@ export interface Database {
   kube_clusters: KubeClustersTable;
   sign_ins: SignInsTable;
   sign_in_sessions: SignInSessionsTable;
+  access_decisions: AccessDecisionsTable;
+  directory_revision: DirectoryRevisionTable;
 }
 
 export interface MetaTable {
@@ -357,4 +359,33 @@ export interface SignInSessionsTable {
   user_id: string;
   auth_time: number;
   expires_at: number;
+}
+
+/** The cluster access log (migration 0009). */
+export interface AccessDecisionsTable {
+  id: string;
+  cluster_uid: string;
+  cluster_id: string;
+  time: number | string;
+  kind: string;
+  source: string;
+  user_name: string;
+  user_object_id: string | null;
+  groups: string;
+  groups_source: string | null;
+  verb: string | null;
+  resource: string | null;
+  subresource: string | null;
+  api_group: string | null;
+  namespace: string | null;
+  name: string | null;
+  path: string | null;
+  decision: string;
+  reason: string;
+}
+
+/** One row (id 1) counted up by triggers on every directory write (migration 0010). */
+export interface DirectoryRevisionTable {
+  id: number;
+  revision: number | string;
 }

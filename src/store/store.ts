@@ -264,4 +264,10 @@ export interface Store {
   listAccessDecisions(clusterUid: string, query?: AccessLogQuery): Promise<Page<AccessLogEntry>>;
   /** Deletes access decisions made before `before` (retention); returns how many. */
   deleteAccessDecisionsBefore(before: number): Promise<number>;
+  /**
+   * A number every committed write to a directory table (migration 0010's list: tenants, applications,
+   * credentials, service principals, grants, assignments, groups) increases: one indexed read, for
+   * per-instance caches of what a token reads to check that nothing changed.
+   */
+  directoryRevision(): Promise<number>;
 }

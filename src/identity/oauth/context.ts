@@ -4,6 +4,7 @@ import type { Directory } from '../directory/directory.js';
 import type { KeyRing } from '../tokens/keys.js';
 import type { Params } from './params.js';
 import type { SignInLog } from '../sign-in-log.js';
+import type { DirectoryReadCache } from './directory-cache.js';
 
 export interface RateLimits {
   /** Password attempts per account before lock-out, per window. */
@@ -42,6 +43,8 @@ export interface IdentityServices {
   outboundCaPem?: string;
   /** Where sign-ins are recorded (Graph auditLogs/signIns); absent in unit tests. */
   signInLog?: SignInLog;
+  /** The instance's cache of the directory reads client-credentials tokens make (absent: every read goes to the store). */
+  directoryCache?: DirectoryReadCache;
 }
 
 /** One token-endpoint request, after the shared steps. */

@@ -1,15 +1,8 @@
 import { newId, randomToken, sha256Hex } from '../../shared/crypto.js';
 import type { Application, GroupMembershipClaims, ServicePrincipal, Tenant, User } from '../../store/index.js';
 import { aad } from '../errors.js';
-import {
-  accessTokenClaims,
-  clientInfo,
-  GROUP_OVERAGE_LIMIT,
-  idTokenClaims,
-  signToken,
-  type GroupClaims,
-  type UserSubject,
-} from '../tokens/claims.js';
+import { accessTokenClaims, clientInfo, GROUP_OVERAGE_LIMIT, idTokenClaims, type GroupClaims, type UserSubject } from '../tokens/claims.js';
+import { signTokenAsync } from '../tokens/sign.js';
 import type { AuthenticatedClient } from './client-auth.js';
 import type { IdentityServices, TokenRequest } from './context.js';
 import { applicationRoles, delegatedScopes, resolveResource, type ParsedScope } from './scopes.js';
@@ -122,7 +115,7 @@ export async function issueAppToken(req: TokenRequest, client: AuthenticatedClie
       token_type: pop ? 'pop' : 'Bearer',
       expires_in: expiresIn,
       ext_expires_in: expiresIn,
-      access_token: signToken(services.keys, claims),
+      access_token: await signTokenAsync(services.keys, claims),
     },
     resource.audience,
     expiresIn,
@@ -204,7 +197,7 @@ export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Prom
   };
   const now = services.clock.now();
   const { expiresIn } = lifetime(services);
-  const accessToken = signToken(
+  const accessToken = await signTokenAsync(
     services.keys,
     accessTokenClaims({
       subject,
@@ -239,7 +232,7 @@ export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Prom
       client.app.groupMembershipClaims,
       req.origin,
     );
-    body.id_token = signToken(
+    body.id_token = await signTokenAsync(
       services.keys,
       idTokenClaims({
         subject,

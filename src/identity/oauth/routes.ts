@@ -119,6 +119,7 @@ function openIdConfiguration(origin: string, segment: string, tenant: Tenant | n
 /** Registers the protocol endpoints of the identity service. */
 export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServices, verifier: TokenVerifier, edge: HttpEdge): void {
   const grants = grantHandlers(verifier);
+  const shared = services;
 
   /** Runs a handler and answers AADSTS errors in Entra's shape. */
   const aadEndpoint =
@@ -137,6 +138,9 @@ export function registerOAuthRoutes(app: FastifyInstance, services: IdentityServ
   const token = (version: 1 | 2) =>
     aadEndpoint(async (req, reply, params) => {
       const { tenant: segment } = req.params as { tenant: string };
+      // Client credentials read only the directory: from this instance's cache, checked against the store's revision.
+      const services =
+        params.get('grant_type') === 'client_credentials' && shared.directoryCache ? await shared.directoryCache.forRequest() : shared;
       const tenant = await tenantOfSegment(services, segment);
       const grantType = params.require('grant_type');
       const handler = grants.get(grantType);

@@ -1,0 +1,102 @@
+import type { Store } from '../../store/index.js';
+import { Directory } from '../directory/directory.js';
+import type { IdentityServices } from './context.js';
+
+/**
+ * Store reads a client-credentials token is made from. Each reads only tables whose every write
+ * increases the store's directory revision (migration 0010): a cached answer is right for as long as
+ * the revision it was read under is the store's.
+ */
+const CACHED_READS = new Set<string>([
+  'getTenant',
+  'findTenantByDomain',
+  'listTenants',
+  'getApplication',
+  'findApplicationByAppId',
+  'findApplicationByIdentifierUri',
+  'listPasswordCredentials',
+  'listKeyCredentials',
+  'listFederatedCredentials',
+  'getServicePrincipal',
+  'findServicePrincipalByAppId',
+  'listOAuth2PermissionGrants',
+  'listAppRoleAssignments',
+  'listDirectoryRoleAssignments',
+  'listDirectGroupIds',
+  'listTransitiveGroupIds',
+  'getGroup',
+] satisfies (keyof Store)[]);
+
+/** Entries kept per revision before the cache starts over (each is one answer of one read). */
+export const DIRECTORY_CACHE_MAX_ENTRIES = 20_000;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * One instance's cache of the directory reads that make a token (tenant, client application, its
+ * service principal and secrets, the resource, app role assignments, groups), shared by requests.
+ *
+ * Right across instances: each request first reads the store's directory revision (one indexed row),
+ * a counter every committed write to those tables increases in its own transaction. Answers are kept
+ * per revision, so a change committed by any instance (a disabled service principal, a removed secret,
+ * an app role assignment) is seen by the next request here, exactly as without the cache. A revision
+ * is read before the answers cached under it, so they are never older than it. Answers are frozen:
+ * callers share them.
+ */
+export class DirectoryReadCache {
+  private revision = Number.NaN;
+  private current: IdentityServices | null = null;
+
+  constructor(
+    private readonly services: IdentityServices,
+    private readonly maxEntries = DIRECTORY_CACHE_MAX_ENTRIES,
+  ) {}
+
+  /** The identity services for one request, whose store answers the directory reads from this cache. */
+  async forRequest(): Promise<IdentityServices> {
+    const revision = await this.services.store.directoryRevision();
+    if (revision !== this.revision || !this.current) {
+      this.revision = revision;
+      const store = cachedView(this.services.store, this.maxEntries);
+      this.current = { ...this.services, store, directory: new Directory(store, this.services.clock) };
+    }
+    return this.current;
+  }
+}
+
+/** The store, with the listed reads remembered (per argument list) in a map of their own; every other call goes through. */
+function cachedView(store: Store, maxEntries: number): Store {
+  let entries = new Map<string, Promise<unknown>>();
+  const readers = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  for (const name of CACHED_READS) {
+    const read = (store[name as keyof Store] as (...args: unknown[]) => Promise<unknown>).bind(store);
+    readers.set(name, (...args: unknown[]) => {
+      const key = `${name}\u0000${JSON.stringify(args)}`;
+      let answer = entries.get(key);
+      if (!answer) {
+        if (entries.size >= maxEntries) entries = new Map();
+        const map = entries;
+        answer = read(...args).then(deepFreeze, (err: unknown) => {
+          map.delete(key); // failures are not remembered
+          throw err;
+        });
+        map.set(key, answer);
+      }
+      return answer;
+    });
+  }
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const reader = typeof prop === 'string' ? readers.get(prop) : undefined;
+      if (reader) return reader;
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

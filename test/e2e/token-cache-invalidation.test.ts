@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from '../../src/identity/index.js';
+import { packageSkip } from '../support/packages.js';
+import { postgresBinDir, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { startTestKentra, type TestKentra } from '../support/kentra.js';
+
+// Issue 17: each instance caches what a client-credentials token reads (client, service principal,
+// secrets, resource, app role assignments), checked against the store's directory revision. A change
+// made through one instance must be honoured by the very next token on another instance sharing the
+// store: two `kentra up` on one PostgreSQL; B issues tokens (its cache is warm), A changes the
+// directory through Graph, and B's next token request sees the change.
+
+const available = !!process.env.KENTRA_TEST_POSTGRES_URL || postgresBinDir() !== null;
+const skip = packageSkip(available, 'postgresql', 'PostgreSQL (initdb)');
+const D = 'kentra.onmicrosoft.com';
+const API_APP = '5e5e5e5e-0000-4000-8000-00000000a001';
+const WORKER_APP = '5e5e5e5e-0000-4000-8000-00000000b001';
+const ROLE = '5e5e5e5e-0000-4000-8000-00000000c001';
+const KEY1 = '5e5e5e5e-0000-4000-8000-00000000d001';
+const KEY2 = '5e5e5e5e-0000-4000-8000-00000000d002';
+const SECRET1 = 'w1~first-secret-of-the-worker-0123456789';
+const SECRET2 = 'w2~second-secret-of-the-worker-012345678';
+const SEED = `
+tenants:
+  - domain: ${D}
+    applications:
+      - displayName: jobs-api
+        appId: ${API_APP}
+        identifierUris: [api://jobs]
+        appRoles: [{ value: Jobs.Run, id: ${ROLE}, allowedMemberTypes: [Application] }]
+        servicePrincipal: true
+      - displayName: worker
+        appId: ${WORKER_APP}
+        secrets: [{ value: '${SECRET1}', keyId: ${KEY1} }, { value: '${SECRET2}', keyId: ${KEY2} }]
+        requiredResourceAccess: [{ resourceAppId: ${API_APP}, resourceAccess: [{ id: ${ROLE}, type: Role }] }]
+        adminConsent: true
+        servicePrincipal: true
+`;
+
+interface Res {
+  status: number;
+  text: string;
+  json(): any;
+}
+
+function call(url: string, ca: string, opts: { method?: string; json?: unknown; form?: Record<string, string>; token?: string } = {}) {
+  const body = opts.form ? new URLSearchParams(opts.form).toString() : opts.json !== undefined ? JSON.stringify(opts.json) : undefined;
+  const headers: Record<string, string> = {
+    ...(opts.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+    ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+  };
+  return new Promise<Res>((resolve, reject) => {
+    const req = httpsRequest(url, { method: opts.method ?? (body ? 'POST' : 'GET'), headers, ca, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe(
+  "a directory change on one instance is honoured by the next token on another (issue 17's token cache)",
+  { skip, timeout: 120_000 },
+  () => {
+    let pg: TestPostgres;
+    let a: TestKentra;
+    let b: TestKentra;
+    let dataDir: string;
+    let ca: string;
+    let admin: string;
+    const origin = (k: TestKentra) => `https://localhost:${k.port}`;
+    const workerToken = (k: TestKentra, secret: string) =>
+      call(`${origin(k)}/${k.endpoints.tenantId}/oauth2/v2.0/token`, ca, {
+        form: { grant_type: 'client_credentials', client_id: WORKER_APP, client_secret: secret, scope: 'api://jobs/.default' },
+      });
+    const graph = (method: string, path: string, json?: unknown) => call(`${origin(a)}/v1.0${path}`, ca, { method, json, token: admin });
+
+    before(async () => {
+      if (skip) return;
+      pg = await startPostgres();
+      const store = await pg.newDatabase();
+      dataDir = mkdtempSync(join(tmpdir(), 'kentra-token-cache-'));
+      a = await startTestKentra({ store, dataDir, seed: SEED });
+      b = await startTestKentra({ store, dataDir });
+      ca = readFileSync(a.endpoints.caFile, 'utf8');
+      const res = await call(`${origin(a)}/${a.endpoints.tenantId}/oauth2/v2.0/token`, ca, {
+        form: {
+          grant_type: 'password',
+          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+          username: a.endpoints.admin.userPrincipalName,
+          password: a.endpoints.admin.password,
+          scope: 'https://graph.microsoft.com/.default',
+        },
+      });
+      assert.equal(res.status, 200, res.text);
+      admin = res.json().access_token;
+    });
+    after(async () => {
+      await a?.close();
+      await b?.close();
+      await pg?.stop();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('removing an app role assignment, a secret, and disabling the service principal on A: the next token on B reflects each', async () => {
+      // B serves the worker twice per secret: everything the token reads is now in B's cache.
+      for (const secret of [SECRET1, SECRET2, SECRET1, SECRET2]) {
+        const res = await workerToken(b, secret);
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual(decodeJwt(res.json().access_token).payload.roles, ['Jobs.Run']);
+      }
+      const sp = (await graph('GET', `/servicePrincipals/(appId='${WORKER_APP}')`)).json();
+      assert.ok(sp.id, 'the worker has a service principal');
+
+      // 1. The app role assignment goes (on A): B's next token carries no role.
+      const assignments = (await graph('GET', `/servicePrincipals/${sp.id}/appRoleAssignments`)).json().value as { id: string }[];
+      assert.equal(assignments.length, 1);
+      assert.equal((await graph('DELETE', `/servicePrincipals/${sp.id}/appRoleAssignments/${assignments[0]!.id}`)).status, 204);
+      const noRole = await workerToken(b, SECRET1);
+      assert.equal(noRole.status, 200, noRole.text);
+      assert.equal(decodeJwt(noRole.json().access_token).payload.roles, undefined, 'the removed role is not in the token');
+
+      // 2. The first secret is removed from the application (on A): B refuses it at once, the other still works.
+      const app = (await graph('GET', `/applications/(appId='${WORKER_APP}')`)).json();
+      assert.equal((await graph('POST', `/applications/${app.id}/removePassword`, { keyId: KEY1 })).status, 204);
+      const removed = await workerToken(b, SECRET1);
+      assert.equal(removed.status, 401, removed.text);
+      assert.equal(removed.json().error, 'invalid_client');
+      assert.match(removed.json().error_description, /^AADSTS7000215:/);
+      assert.equal((await workerToken(b, SECRET2)).status, 200);
+
+      // 3. The service principal is disabled (on A): B refuses the worker, with Entra's error.
+      assert.equal((await graph('PATCH', `/servicePrincipals/${sp.id}`, { accountEnabled: false })).status, 204);
+      const disabled = await workerToken(b, SECRET2);
+      assert.equal(disabled.status, 400, disabled.text);
+      assert.equal(disabled.json().error, 'unauthorized_client');
+      assert.match(disabled.json().error_description, /^AADSTS7000112:/);
+
+      // And back: enabled again on A, B issues again.
+      assert.equal((await graph('PATCH', `/servicePrincipals/${sp.id}`, { accountEnabled: true })).status, 204);
+      assert.equal((await workerToken(b, SECRET2)).status, 200);
+    });
+  },
+);
