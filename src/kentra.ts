@@ -40,7 +40,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { sealerForDataDir } from './shared/key-sealing.js';
 import { openStore, type Store } from './store/index.js';
-import { ClusterAccessService, registerAccessWebhooks, webhookOrganization } from './access/index.js';
+import { ClusterAccessService, registerAccessWebhooks, webhookOrganization, type AccessCacheOptions } from './access/index.js';
 import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
 import { binariesFrom, RealClusters } from './apiserver/index.js';
 import { registerAuthorize } from './web/authorize.js';
@@ -89,6 +89,8 @@ export interface KentraOptions {
   signInLog?: boolean;
   /** false: no cluster access log (for the logs' cost benchmark only). */
   accessLog?: boolean;
+  /** Bounds of the access layer's per-instance caches (`--token-cache-size` …). */
+  accessCaches?: AccessCacheOptions & { groups?: number };
 }
 
 /** What `endpoints.json` holds; scripts rely on these keys. */
@@ -367,9 +369,15 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     // The one cluster-access service: the built-in API, the webhooks, check-access and the runner share its chains and caches.
     const access = new ClusterAccessService({
       // A kid this instance has not loaded yet (rotated in by another instance) is looked up in the store once.
-      ...controlPlaneAccessPorts(store, { publicKey: (kid) => keys.publicKey(kid) ?? keys.publicKeyOrReload(kid) }, clock),
+      ...controlPlaneAccessPorts(
+        store,
+        { publicKey: (kid) => keys.publicKey(kid) ?? keys.publicKeyOrReload(kid) },
+        clock,
+        opts.accessCaches?.groups,
+      ),
       serviceAccountIssuer: (uid) => `${canonicalAuthority()}/clusters/${uid}`,
       accessLog,
+      caches: opts.accessCaches,
     });
     const binaries = binariesFrom({ kubeApiserver: opts.kubeApiserver, etcd: opts.etcd });
     let real: RealClusters | undefined;

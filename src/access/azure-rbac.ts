@@ -1,6 +1,7 @@
 import type { Clock } from '../shared/clock.js';
 import type { DataActionCheck } from './ports.js';
 import { isGuid } from '../shared/crypto.js';
+import { Lru } from './lru.js';
 
 // Azure RBAC for Kubernetes, as Guard's authorizer decides it (reference/guard-rbac.md §2): system
 // users and users without an Entra object ID get no opinion, discovery paths are allowed, every other
@@ -74,13 +75,18 @@ export interface AzureRbacOptions {
   clusterType: string;
   /** Guard's cache time: 3 minutes. */
   cacheTtlMs?: number;
+  /** At most this many decisions are kept, the least recently used dropped first (default 50,000: `kentra up --decision-cache-size`). */
+  cacheSize?: number;
 }
+
+/** The default bound of a cluster's Azure RBAC decision cache. */
+export const DEFAULT_DECISION_CACHE_SIZE = 50_000;
 
 export type AzureAuthorizer = (req: AccessRequest) => Promise<AzureDecision>;
 
 export function azureRbacAuthorizer(opts: AzureRbacOptions): AzureAuthorizer {
   const ttl = opts.cacheTtlMs ?? 180_000;
-  const cache = new Map<string, { decision: AzureDecision; until: number }>();
+  const cache = new Lru<string, { decision: AzureDecision; until: number }>(opts.cacheSize ?? DEFAULT_DECISION_CACHE_SIZE);
   return async (req) => {
     if (req.user.toLowerCase().startsWith('system:')) return { allowed: false, reason: AZURE_NO_OPINION };
     const oid = req.extra?.oid?.[0];
@@ -94,7 +100,6 @@ export function azureRbacAuthorizer(opts: AzureRbacOptions): AzureAuthorizer {
     const hit = cache.get(key);
     if (hit && hit.until > opts.clock.now()) return hit.decision;
     const remember = (decision: AzureDecision) => {
-      if (cache.size >= 50_000) cache.clear();
       cache.set(key, { decision, until: opts.clock.now() + ttl });
       return decision;
     };

@@ -28,13 +28,19 @@ import { serviceAccountAuthenticator } from './service-accounts.js';
 import { cachedTokenAuthenticator } from './token-cache.js';
 import type { AuthnResult } from './authn.js';
 import { isGuid } from '../shared/crypto.js';
+import { Lru } from './lru.js';
 
 // The one place a cluster's authenticators and authorizers are built: the built-in API, the
 // webhooks (`kentra up` and `kentra webhook`), `check-access` and the apiserver runner all ask this
 // service. Each cluster's chains are built once and kept, with their token and decision caches, until
-// its settings change. A change made by any instance is seen on the next request: every request
-// compares the record's revision (one indexed read, concurrent ones merged), and only a new revision
-// re-reads the settings; only changed settings rebuild the chains.
+// its settings change. A change made by any instance is seen within `settingsCheckMs` (default 250 ms,
+// `kentra up --settings-check`): a request compares the record's revision (one indexed read,
+// concurrent ones merged) unless this instance read it less than that long ago, and only a new
+// revision re-reads the settings; only changed settings rebuild the chains. An ARM operation that
+// changes them reports Succeeded after --provisioning-delay (default 1 s), so by then every instance
+// answers with the new settings as long as the delay is not shorter than the check interval.
+// Every cache here is bounded (the clusters kept, each one's token and decision caches): memory does
+// not grow with the number of distinct tokens, users or clusters asked about.
 
 export interface ClusterAccessPorts {
   settings: ClusterSettingsSource;
@@ -57,7 +63,26 @@ export interface ClusterAccessOptions extends ClusterAccessPorts {
   wrapEntra?(authenticate: TokenAuthenticator, settings: ClusterSettings): TokenAuthenticator;
   /** Where each decision of the webhooks and the built-in API is recorded (docs/access-log.md); none: not recorded. */
   accessLog?: AccessLogPort;
+  /** Bounds of the per-instance caches. */
+  caches?: AccessCacheOptions;
 }
+
+/** The per-instance caches' bounds (`kentra up --token-cache-size` …). */
+export interface AccessCacheOptions {
+  /** Clusters whose chains are kept (the least recently used is rebuilt when asked again). Default 1,000. */
+  clusters?: number;
+  /** Token results kept per cluster. Default 10,000. */
+  tokens?: number;
+  /** How long an authenticated result is kept (the API server's --authentication-token-webhook-cache-ttl). Default 2 minutes. */
+  tokenTtlMs?: number;
+  /** Azure RBAC decisions kept per cluster. Default 50,000. */
+  decisions?: number;
+  /** How long a cluster's revision read is reused before the next request reads it again; 0: every request reads it. Default 250 ms. */
+  settingsCheckMs?: number;
+}
+
+export const DEFAULT_CLUSTER_CACHE_SIZE = 1_000;
+export const DEFAULT_SETTINGS_CHECK_MS = 250;
 
 /** One cluster's access, as built from its settings. */
 export interface ClusterChains {
@@ -110,12 +135,23 @@ function fingerprintOf(s: ClusterSettings, origin: string): string {
 
 export class ClusterAccessService {
   /** Per cluster and origin (the v2 issuer names the host the client used). */
-  private readonly entries = new Map<string, Entry>();
-  private readonly revisions = new Map<string, Promise<number | null>>();
+  private readonly entries: Lru<string, Entry>;
+  /** Each cluster's last revision read (or the read under way) and when it was started. */
+  private readonly revisions: Lru<string, { read: Promise<number | null>; at: number; settled: boolean }>;
   private readonly rbacTtl: number;
+  private readonly checkMs: number;
 
   constructor(private readonly o: ClusterAccessOptions) {
     this.rbacTtl = o.rbacTtlMs ?? 2_000;
+    this.checkMs = o.caches?.settingsCheckMs ?? DEFAULT_SETTINGS_CHECK_MS;
+    const clusters = o.caches?.clusters ?? DEFAULT_CLUSTER_CACHE_SIZE;
+    this.entries = new Lru(clusters);
+    this.revisions = new Lru(clusters);
+  }
+
+  /** How many clusters' chains are kept now (for tests and metrics). */
+  get cachedClusters(): number {
+    return this.entries.size;
   }
 
   /** The cluster's chains as its settings are now, or null when there is no such cluster. */
@@ -127,7 +163,8 @@ export class ClusterAccessService {
       return null;
     }
     const hit = this.entries.get(key);
-    if (hit && hit.revision === revision) return hit.chains;
+    // Revisions only grow: chains built from a newer read than the (reused) revision are current.
+    if (hit && hit.revision >= revision) return hit.chains;
     const settings = await this.o.settings.settings(uid);
     if (!settings) {
       this.forget(uid);
@@ -140,7 +177,6 @@ export class ClusterAccessService {
       return hit.chains;
     }
     const entry = this.build(settings, origin, fingerprint);
-    if (this.entries.size >= 10_000) this.entries.clear();
     this.entries.set(key, entry);
     return entry.chains;
   }
@@ -190,17 +226,29 @@ export class ClusterAccessService {
   }
 
   private forget(uid: string): void {
-    for (const key of this.entries.keys()) if (key.startsWith(`${uid}\n`)) this.entries.delete(key);
+    for (const key of [...this.entries.keys()]) if (key.startsWith(`${uid}\n`)) this.entries.delete(key);
   }
 
-  /** Concurrent requests for one cluster share one revision read. */
+  /**
+   * Concurrent requests for one cluster share one revision read, and a read is reused for
+   * `settingsCheckMs` after it started (a failed read is never reused).
+   */
   private revisionOf(uid: string): Promise<number | null> {
-    let pending = this.revisions.get(uid);
-    if (!pending) {
-      pending = this.o.settings.revision(uid).finally(() => this.revisions.delete(uid));
-      this.revisions.set(uid, pending);
-    }
-    return pending;
+    const now = this.o.clock.now();
+    const last = this.revisions.get(uid);
+    if (last && (!last.settled || now - last.at < this.checkMs)) return last.read;
+    const memo = { read: this.o.settings.revision(uid), at: now, settled: false };
+    memo.read.then(
+      () => {
+        memo.settled = true;
+        if (this.checkMs <= 0 && this.revisions.peek(uid) === memo) this.revisions.delete(uid);
+      },
+      () => {
+        if (this.revisions.peek(uid) === memo) this.revisions.delete(uid);
+      },
+    );
+    this.revisions.set(uid, memo);
+    return memo.read;
   }
 
   private build(settings: ClusterSettings, origin: string, fingerprint: string): Entry {
@@ -229,7 +277,12 @@ export class ClusterAccessService {
       entra = popTokenAuthenticator(entra, { hostname: settings.kind === 'arc' ? settings.resourceId : undefined, clock });
       if (this.o.wrapEntra) entra = this.o.wrapEntra(entra, settings);
     }
-    const authenticateEntra = cachedTokenAuthenticator(entra, { clock });
+    const caches = this.o.caches ?? {};
+    const authenticateEntra = cachedTokenAuthenticator(entra, {
+      clock,
+      ...(caches.tokens ? { maxEntries: caches.tokens } : {}),
+      ...(caches.tokenTtlMs ? { successTtlMs: caches.tokenTtlMs } : {}),
+    });
     const issuer = this.o.serviceAccountIssuer?.(uid) ?? '';
     const saKey = settings.serviceAccountKey;
     const saPublic = saKey ? createPublicKey(saKey.publicKeyPem) : null;
@@ -260,6 +313,7 @@ export class ClusterAccessService {
           tenantId: aad.tenantID,
           clusterResourceId: settings.resourceId,
           clusterType: CLUSTER_TYPES[settings.kind],
+          ...(caches.decisions ? { cacheSize: caches.decisions } : {}),
         })
       : async () => ({ allowed: false, reason: 'Azure RBAC is not enabled for this cluster.' });
     const objects = async (): Promise<RbacObjects> => {

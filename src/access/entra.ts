@@ -1,15 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import {
-  audienceAccepted,
-  decodeJwt,
-  JwtError,
-  normalizeAudience,
-  timeProblem,
-  verifySignature,
-  v1Issuer,
-  type DecodedJwt,
-} from '../identity/index.js';
+import { audienceAccepted, decodeJwt, JwtError, normalizeAudience, timeProblem, v1Issuer, type DecodedJwt } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
+import { verifySignatureAsync } from '../shared/jwt.js';
 import { NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenFailureCode } from './authn.js';
 
 // Entra ID access tokens, checked the way Guard's Azure authenticator does (reference/guard-rbac.md
@@ -83,8 +75,9 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     const key = typeof kid === 'string' ? await opts.keys.publicKey(kid) : undefined;
     if (!key) return fail('unknown_key', 'failed to verify id token signature: no signing key with that kid');
     // RS256 only (Entra's and Kentra's tokens), and no `crit` header (checked in verifySignature, RFC 7515 §4.1.11).
+    // The RSA operation runs on the threadpool: a burst of new tokens uses both cores, not the event loop.
     try {
-      verifySignature(jwt, key, ['RS256']);
+      await verifySignatureAsync(jwt, key, ['RS256']);
     } catch (err) {
       return fail(
         'bad_signature',

@@ -10,11 +10,12 @@ export {
   type UserInfo,
 } from './authn.js';
 export { entraTokenAuthenticator, SPN_OVERAGE_MESSAGE, type EntraAuthenticatorOptions, type GroupLookup, type KeySource } from './entra.js';
-export { cachedGroupLookup } from './groups.js';
+export { cachedGroupLookup, DEFAULT_GROUP_CACHE_SIZE } from './groups.js';
 export { popTokenAuthenticator, rsaThumbprint, type PopOptions } from './pop.js';
 export { graphGroupLookup, type GraphGroupLookup, type GraphGroupLookupOptions } from './graph-groups.js';
 export {
   cachedTokenAuthenticator,
+  DEFAULT_TOKEN_CACHE_SIZE,
   tokenCacheStats,
   type CachedTokenAuthenticator,
   type TokenCacheOptions,
@@ -33,10 +34,14 @@ export {
   ClusterAccessService,
   serverAppIdsOf,
   withAuthenticated,
+  DEFAULT_CLUSTER_CACHE_SIZE,
+  DEFAULT_SETTINGS_CHECK_MS,
+  type AccessCacheOptions,
   type ClusterAccessOptions,
   type ClusterAccessPorts,
   type ClusterChains,
 } from './cluster-access.js';
+export { Lru } from './lru.js';
 export type {
   AccessDecisionRecord,
   AccessLogPort,
@@ -70,6 +75,7 @@ export {
   AZURE_DENIED,
   AZURE_NO_OPINION,
   AZURE_NO_OPINION_NON_AAD,
+  DEFAULT_DECISION_CACHE_SIZE,
   azureRbacAuthorizer,
   CLUSTER_TYPES,
   dataActionOf,

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import { NO_ANSWER, type AuthnResult, type TokenAuthenticator, type UserInfo } from './authn.js';
+import { Lru } from './lru.js';
 
 // AKS's local accounts: the `az aks get-credentials --admin` kubeconfig carries a client certificate
 // from the cluster's own CA (CN=masterclient, O=system:masters) and a static token (user clusterAdmin).
@@ -38,7 +39,7 @@ type Examined =
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_USAGE = '2.5.29.37.0';
-const MAX_CACHED_CERTIFICATES = 1024;
+export const MAX_CACHED_CERTIFICATES = 1024;
 
 /** A subject attribute as Go's pkix.Name reads it: every value, in order. */
 function subjectValues(cert: X509Certificate, attribute: string): string[] {
@@ -51,8 +52,9 @@ export function clientCertificateAuthenticator(opts: ClientCertificateAuthentica
   const ca = opts.caPem === null ? null : new X509Certificate(opts.caPem);
   const caNotBefore = ca ? Date.parse(ca.validFrom) : 0;
   const caNotAfter = ca ? Date.parse(ca.validTo) : 0;
-  // kubectl presents the same certificate on every connection: verify its signature once.
-  const examined = new Map<string, Examined>();
+  // kubectl presents the same certificate on every connection: verify its signature once (for the
+  // last MAX_CACHED_CERTIFICATES certificates seen, so a client sending ever new ones cannot grow it).
+  const examined = new Lru<string, Examined>(MAX_CACHED_CERTIFICATES);
 
   const examine = (cert: X509Certificate): Examined => {
     if (!ca || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return { issuedHere: false };
@@ -73,7 +75,6 @@ export function clientCertificateAuthenticator(opts: ClientCertificateAuthentica
     let facts = examined.get(peer.fingerprint256);
     if (!facts) {
       facts = examine(peer);
-      if (examined.size >= MAX_CACHED_CERTIFICATES) examined.delete(examined.keys().next().value!);
       examined.set(peer.fingerprint256, facts);
     }
     // The TLS listener is shared: a certificate from another CA is simply not a credential here.

@@ -20,6 +20,9 @@ export interface RemoteKeySourceOptions {
   timeoutMs?: number;
 }
 
+/** The most signing keys kept from one JWKS document (Entra publishes a few; Kentra two or three). */
+export const MAX_REMOTE_KEYS = 64;
+
 export interface RemoteKeySource extends KeySource {
   /** How many times the JWKS has been fetched (for tests and metrics). */
   fetches(): number;
@@ -53,7 +56,8 @@ export function remoteKeySource(opts: RemoteKeySourceOptions): RemoteKeySource {
           keys?: { kid?: string; kty?: string; n?: string; e?: string; use?: string }[];
         };
         const next = new Map<string, KeyObject>();
-        for (const k of doc.keys ?? []) {
+        // A tenant publishes a handful of keys; a document with more is cut at MAX_REMOTE_KEYS.
+        for (const k of (Array.isArray(doc.keys) ? doc.keys : []).slice(0, MAX_REMOTE_KEYS)) {
           if (k.kty !== 'RSA' || typeof k.kid !== 'string' || !k.n || !k.e || (k.use && k.use !== 'sig')) continue;
           try {
             next.set(k.kid, publicKeyFromJwk({ kty: 'RSA', n: k.n, e: k.e }));

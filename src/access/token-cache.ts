@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import type { AuthnResult, TokenAuthenticator } from './authn.js';
+import { Lru } from './lru.js';
 
 // The kube-apiserver's cached token authenticator: results keyed by a keyed hash of the audiences and
 // the token (the token itself is never kept), users for the success TTL (never past the credential's
@@ -13,8 +14,12 @@ export interface TokenCacheOptions {
   successTtlMs?: number;
   /** Default 10 seconds. */
   failureTtlMs?: number;
+  /** At most this many results are kept; the least recently used goes first (default 10,000: `kentra up --token-cache-size`). */
   maxEntries?: number;
 }
+
+/** The default bound of a cluster's token cache. */
+export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 
 export interface CachedTokenAuthenticator extends TokenAuthenticator {
   readonly size: () => number;
@@ -33,7 +38,7 @@ export interface TokenCacheStats {
 }
 
 const totals = { hits: 0, misses: 0, evictions: 0 };
-const live = new Set<WeakRef<{ entries: Map<string, unknown>; max: number }>>();
+const live = new Set<WeakRef<{ entries: Lru<string, unknown>; max: number }>>();
 
 export function tokenCacheStats(): TokenCacheStats {
   let entries = 0;
@@ -54,10 +59,11 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
   const secret = randomBytes(32);
   const successTtl = opts.successTtlMs ?? 120_000;
   const failureTtl = opts.failureTtlMs ?? 10_000;
-  const max = opts.maxEntries ?? 10_000;
-  const entries = new Map<string, { result: AuthnResult; until: number }>();
+  const max = opts.maxEntries ?? DEFAULT_TOKEN_CACHE_SIZE;
+  const entries = new Lru<string, { result: AuthnResult; until: number }>(max);
+  // At most one per request being answered: bounded by the requests in flight.
   const inflight = new Map<string, Promise<AuthnResult>>();
-  const self = { entries: entries as Map<string, unknown>, max };
+  const self = { entries: entries as Lru<string, unknown>, max };
   live.add(new WeakRef(self));
 
   const keyOf = (token: string, audiences: string[] | undefined) => {
@@ -69,15 +75,14 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
   const authenticate = (async (req) => {
     const key = keyOf(req.token, req.audiences);
     const now = opts.clock.now();
+    // Least recently used first out: a hit moves the entry to the end.
     const hit = entries.get(key);
     if (hit) {
-      entries.delete(key);
       if (hit.until > now) {
-        // Least recently used first out: a hit moves the entry to the end of the Map's order.
-        entries.set(key, hit);
         totals.hits++;
         return hit.result;
       }
+      entries.delete(key);
     }
     totals.misses++;
     const pending = inflight.get(key);
@@ -87,12 +92,9 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
         if (result.kind !== 'error') {
           const ttl = result.kind === 'user' ? successTtl : failureTtl;
           const until = Math.min(opts.clock.now() + ttl, result.kind === 'user' && result.expiresAt ? result.expiresAt : Infinity);
-          entries.delete(key);
-          if (entries.size >= max) {
-            entries.delete(entries.keys().next().value!); // the least recently used
-            totals.evictions++;
-          }
+          const before = entries.evictions;
           entries.set(key, { result, until });
+          totals.evictions += entries.evictions - before;
         }
         return result;
       })

@@ -1,5 +1,5 @@
 import { kubeStatusBody } from '../shared/kube-status.js';
-import type { TokenAuthenticator } from './authn.js';
+import type { AuthnResult, TokenAuthenticator } from './authn.js';
 
 // The TokenReview webhook contract (reference/guard-rbac.md §4.1 and §1.6): the kube-apiserver POSTs
 // a TokenReview in the version it was configured with (v1 or v1beta1) and expects the answer in the
@@ -12,6 +12,15 @@ export interface WebhookReply {
   statusCode: number;
   body: Record<string, unknown>;
 }
+
+/** Answers serialized once (those of cached results): their JSON, so the webhook sends it as it is. */
+const serialized = new WeakMap<WebhookReply, string>();
+
+/** `reply.body` as JSON when it was serialized already. */
+export const serializedReply = (reply: WebhookReply): string | undefined => serialized.get(reply);
+
+/** A cached result's answer, per apiVersion: the cache hands out the same result object until it expires. */
+const answered = new WeakMap<AuthnResult, Map<string, WebhookReply>>();
 
 /** A Kubernetes Status failure. */
 export function kubeStatus(code: number, reason: string, message: string): WebhookReply {
@@ -40,7 +49,14 @@ export async function reviewToken(body: unknown, authenticate: TokenAuthenticato
     return reply(400, { authenticated: false, error: 'spec.audiences must be a list of strings' });
   }
   const result = await authenticate({ token, audiences: (audiences as string[] | null | undefined) ?? undefined });
-  if (result.kind === 'user') return reply(200, { authenticated: true, user: result.user });
-  if (result.kind === 'none') return reply(200, { authenticated: false, user: {} });
-  return reply(result.httpStatus ?? 401, { authenticated: false, user: {}, error: result.message });
+  if (result.kind === 'error') return reply(result.httpStatus ?? 401, { authenticated: false, user: {}, error: result.message });
+  let byVersion = answered.get(result);
+  const known = byVersion?.get(apiVersion as string);
+  if (known) return known;
+  const answer =
+    result.kind === 'user' ? reply(200, { authenticated: true, user: result.user }) : reply(200, { authenticated: false, user: {} });
+  serialized.set(answer, JSON.stringify(answer.body));
+  if (!byVersion) answered.set(result, (byVersion = new Map()));
+  byVersion.set(apiVersion as string, answer);
+  return answer;
 }

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../shared/clock.js';
 import type { ClusterAccessService } from './cluster-access.js';
-import { kubeStatus, reviewToken, type WebhookReply } from './token-review.js';
+import { kubeStatus, reviewToken, serializedReply, type WebhookReply } from './token-review.js';
 import { reviewAccess } from './access-review.js';
 
 // The webhooks a real kube-apiserver calls for a Kentra cluster, on Kentra's listener:
@@ -85,7 +85,12 @@ export function webhookClientCheck(
 
 export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhookOptions): void {
   const certificateProblem = webhookClientCheck(opts.caPem, opts.clock, 'Kentra');
-  const send = (reply: FastifyReply, r: WebhookReply) => reply.code(r.statusCode).header('cache-control', 'no-store').send(r.body);
+  const send = (reply: FastifyReply, r: WebhookReply) => {
+    reply.code(r.statusCode).header('cache-control', 'no-store');
+    // A cached review's answer is sent as the JSON serialized once.
+    const text = serializedReply(r);
+    return text === undefined ? reply.send(r.body) : reply.type('application/json; charset=utf-8').send(text);
+  };
   const webhook = (
     path: 'tokenreviews' | 'subjectaccessreviews',
     answer: (cluster: NonNullable<Awaited<ReturnType<ClusterAccessService['cluster']>>>, body: unknown) => Promise<WebhookReply>,

@@ -31,6 +31,13 @@ const seconds = (value: string) => {
   return n;
 };
 const collect = (value: string, previous: string[]) => [...previous, value];
+const wholeNumber = (unit: string, min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new InvalidArgumentError(`a whole number of ${unit} from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`);
+  return n;
+};
+const count = (min: number, max: number) => wholeNumber('entries', min, max);
 
 program
   .command('up')
@@ -86,6 +93,27 @@ program
     },
     30,
   )
+  .option(
+    '--token-cache-size <n>',
+    'token review results kept per cluster (least recently used dropped first)',
+    count(1, 10_000_000),
+    10_000,
+  )
+  .option(
+    '--token-cache-ttl <seconds>',
+    "how long an authenticated token review is kept (never past the token's expiry)",
+    wholeNumber('seconds', 1, 3600),
+    120,
+  )
+  .option('--cluster-cache-size <n>', 'clusters whose access chains (and their caches) are kept in memory', count(1, 1_000_000), 1_000)
+  .option('--group-cache-size <n>', 'users whose group memberships (overage look-ups) are kept for 30 s', count(1, 10_000_000), 10_000)
+  .option('--decision-cache-size <n>', 'Azure RBAC decisions kept per cluster (for 3 minutes, as Guard)', count(1, 10_000_000), 50_000)
+  .option(
+    '--settings-check <ms>',
+    "reuse a cluster's settings revision read for this long before reading it again (0: every request reads it)",
+    wholeNumber('milliseconds', 0, 60_000),
+    250,
+  )
   .addHelpText(
     'after',
     `
@@ -97,6 +125,12 @@ With --kube-apiserver and --etcd (scripts/build-go-tool.sh kube-apiserver|etcd b
 v3.6.16 from their Go modules), each managed cluster runs a real kube-apiserver on 127.0.0.1 that
 calls Kentra's webhooks; get-credentials points at it, and the cluster's kubernetesVersion is the
 binary's. Its files live in <data-dir>/clusters/<uid>.
+
+Memory is bounded by the cache options: each cluster kept (--cluster-cache-size) holds at most
+--token-cache-size token review results and --decision-cache-size Azure RBAC decisions; the group
+cache holds --group-cache-size users. A settings change made on another instance (same store) is
+seen within --settings-check milliseconds, before its ARM operation reports Succeeded as long as
+--provisioning-delay is not shorter. See docs/performance.md.
 
 With --azure-hostnames, Kentra also listens on port 443 of the listen address (root, or
 CAP_NET_BIND_SERVICE) and answers as login.microsoftonline.com (and its aliases login.windows.net,
@@ -125,6 +159,14 @@ See docs/azure-by-name.md.`,
       etcd: opts.etcd,
       signInLogRetentionDays: opts.signInLogRetentionDays,
       accessLogRetentionDays: opts.accessLogRetentionDays,
+      accessCaches: {
+        tokens: opts.tokenCacheSize,
+        tokenTtlMs: opts.tokenCacheTtl * 1000,
+        clusters: opts.clusterCacheSize,
+        groups: opts.groupCacheSize,
+        decisions: opts.decisionCacheSize,
+        settingsCheckMs: opts.settingsCheck,
+      },
       keyEncryptionKey: opts.keyEncryptionKeyFile ? (await import('node:fs')).readFileSync(opts.keyEncryptionKeyFile, 'utf8') : undefined,
     });
   });

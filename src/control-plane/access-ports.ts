@@ -57,7 +57,8 @@ export async function ensureServiceAccountKey(store: Store, res: ArmResource): P
   return stored ?? res;
 }
 
-export function controlPlaneAccessPorts(store: Store, keys: KeySource, clock: Clock): ClusterAccessPorts {
+/** `groupCacheSize`: users whose groups are kept (`kentra up --group-cache-size`). */
+export function controlPlaneAccessPorts(store: Store, keys: KeySource, clock: Clock, groupCacheSize?: number): ClusterAccessPorts {
   return {
     clock,
     keys,
@@ -72,7 +73,12 @@ export function controlPlaneAccessPorts(store: Store, keys: KeySource, clock: Cl
       },
       revision: (uid) => store.clusterRevision(uid),
     },
-    groups: cachedGroupLookup({ memberGroups: (tenantId, objectId) => store.listTransitiveGroupIds(tenantId, objectId) }, clock, 30_000),
+    groups: cachedGroupLookup(
+      { memberGroups: (tenantId, objectId) => store.listTransitiveGroupIds(tenantId, objectId) },
+      clock,
+      30_000,
+      groupCacheSize,
+    ),
     dataActions: {
       async checkDataAction(q) {
         const result = await checkAccess(store, {
