@@ -162,14 +162,10 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
     const ids = transitive ? await r.store.listTransitiveGroupIds(r.tenant.id, id) : await r.store.listDirectGroupIds(r.tenant.id, id);
     const groups = await r.store.getGroups(r.tenant.id, ids);
     const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
-    return r.reply.send(
-      page(
-        groups.map((g) => typed('group', groupJson(g))),
-        q,
-        new URL(r.req.url, r.base),
-        `${r.base}/$metadata#directoryObjects`,
-      ),
-    );
+    const json = (g: Group) => typed('group', groupJson(g));
+    // Without $filter only the page's groups are shown: the others (up to thousands) are not made into JSON.
+    const items = q.filter ? groups.map(json) : groups.map((g, i) => (i >= q.skip && i < q.skip + q.top ? json(g) : {}));
+    return r.reply.send(page(items, q, new URL(r.req.url, r.base), `${r.base}/$metadata#directoryObjects`));
   };
   graphRoute(app, ctx, 'GET', `${prefix}/memberOf`, listGroups(false));
   graphRoute(app, ctx, 'GET', `${prefix}/transitiveMemberOf`, listGroups(true));
