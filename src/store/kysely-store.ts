@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import { col, fromRow as fromRowPlain, toRow as toRowPlain, type Codec, type ColumnSealer } from './codecs.js';
 import { StoreError } from './errors.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
@@ -993,8 +993,14 @@ export class KyselyStore implements Store {
     });
   }
 
+  /** Built and compiled once: it runs before every client-credentials token. */
+  private revisionQuery?: CompiledQuery<{ revision: number | string }>;
+
   async directoryRevision(): Promise<number> {
-    const row = await this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).executeTakeFirst();
-    return Number(row?.revision ?? 0);
+    this.revisionQuery ??= this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).compile() as CompiledQuery<{
+      revision: number | string;
+    }>;
+    const { rows } = await this.db.executeQuery(this.revisionQuery);
+    return Number(rows[0]?.revision ?? 0);
   }
 }
