@@ -281,7 +281,18 @@ try {
 
 const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const signingInput = Buffer.from(kentraToken.split('.').slice(0, 2).join('.'));
-const rawSign = () => rate(() => sign('sha256', signingInput, privateKey), 2000);
+/**
+ * Signs per CPU-second of this thread (what one core does, however busy the machine is): the loop's
+ * count over the process's CPU time while it ran (this process does nothing else meanwhile).
+ */
+const rawSign = () => {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const perWallSecond = rate(() => sign('sha256', signingInput, privateKey), 2000);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const { user, system } = process.cpuUsage(c0);
+  return (perWallSecond * wall) / ((user + system) / 1e6);
+};
 
 const report = new Report('tokens');
 let failed = false;
@@ -332,7 +343,7 @@ try {
   report.add({
     name: 'raw RS256 sign, one core',
     value: sign1,
-    unit: 'signs/s',
+    unit: 'signs/CPU-s',
     detail: `node:crypto ${process.version}, 2048-bit key, ${signingInput.length}-byte input (Kentra's token); before ${fmt(signs[0]!)}, after ${fmt(signs[1]!)}`,
   });
   if (bare)
@@ -380,7 +391,7 @@ try {
     name: 'Kentra tokens per server CPU-second ÷ raw sign per core',
     value: k.perCpuSecond,
     unit: 'tokens/CPU-s',
-    limit: { name: 'raw RS256 sign, one core', value: sign1, unit: 'signs/s' },
+    limit: { name: 'raw RS256 sign, one core', value: sign1, unit: 'signs/CPU-s' },
     goal: { op: '>=', ratio: 0.7 },
     detail: `Kentra used ${fmt(k.cores, 2)} cores`,
   });
@@ -397,14 +408,14 @@ try {
       name: 'oidc-provider tokens per CPU-second (context)',
       value: op.perCpuSecond,
       unit: 'tokens/CPU-s',
-      limit: { name: 'raw sign', value: sign1, unit: 'signs/s' },
+      limit: { name: 'raw sign', value: sign1, unit: 'signs/CPU-s' },
     });
   if (hy)
     report.add({
       name: 'Hydra tokens per CPU-second (context)',
       value: hy.perCpuSecond,
       unit: 'tokens/CPU-s',
-      limit: { name: 'raw sign', value: sign1, unit: 'signs/s' },
+      limit: { name: 'raw sign', value: sign1, unit: 'signs/CPU-s' },
     });
   for (const p of problems) console.log(`  NOT MEASURED: ${p}`);
   report.save();
