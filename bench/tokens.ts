@@ -81,6 +81,18 @@ function post(url: string, body: string | undefined, ca: Buffer, headers: Record
   });
 }
 
+/** `post`, tried again on a connection error (a loaded machine drops the odd TLS connection while a server starts). */
+async function postRetried(...args: Parameters<typeof post>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await post(...args);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 /** A child process that prints its port as a line of digits. */
 function spawnWithPort(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -188,7 +200,7 @@ try {
   closers.push(() => stop(child));
   const url = `https://127.0.0.1:${port}/token`;
   const body = 'grant_type=client_credentials&client_id=bench&client_secret=bench-secret-0123456789&resource=api%3A%2F%2Fbench&scope=read';
-  assertJwt('oidc-provider', await post(url.replace('127.0.0.1', 'localhost'), body, ca));
+  assertJwt('oidc-provider', await postRetried(url.replace('127.0.0.1', 'localhost'), body, ca));
   const version = (JSON.parse(readFileSync(join(root, 'node_modules/oidc-provider/package.json'), 'utf8')) as { version: string }).version;
   servers.push({
     name: 'oidc-provider',
@@ -248,7 +260,7 @@ try {
     if (!ready) await new Promise((r) => setTimeout(r, 500));
   }
   if (!ready) throw new Error(`Hydra did not become ready: ${stderr}`);
-  const created = await post(
+  const created = await postRetried(
     `${admin}/clients`,
     JSON.stringify({
       client_secret: 'bench-secret-0123456789',
@@ -264,7 +276,7 @@ try {
   const clientId = (JSON.parse(created.text) as { client_id: string }).client_id;
   const url = `https://127.0.0.1:${publicPort}/oauth2/token`;
   const body = `grant_type=client_credentials&client_id=${clientId}&client_secret=bench-secret-0123456789&audience=api%3A%2F%2Fbench`;
-  assertJwt('Hydra', await post(url.replace('127.0.0.1', 'localhost'), body, ca));
+  assertJwt('Hydra', await postRetried(url.replace('127.0.0.1', 'localhost'), body, ca));
   servers.push({
     name: 'Hydra',
     url,
