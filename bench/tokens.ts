@@ -8,7 +8,7 @@
 //   - panva's oidc-provider 9 (bench/peers/oidc-provider.mjs: client_credentials, RS256 JWT access
 //     tokens through resource indicators, in-memory adapter), on Node ≥ 22 when one is at hand;
 //   - Ory Hydra v2.3.0 (scripts/build-go-tool.sh hydra: client credentials, JWT access tokens,
-//     in-memory store, TLS with the same certificate).
+//     in-memory store, TLS with the same certificate, its per-request secret hash cut to one PBKDF2 round).
 // Each server's CPU time (all its threads) comes from /proc/<pid>/stat, so tokens per CPU-second
 // can be held against the raw sign rate per core. A peer that cannot be started is reported as such.
 // Benchmarks never fail on timing: figures are printed next to their limits and goals.
@@ -79,6 +79,18 @@ function post(url: string, body: string | undefined, ca: Buffer, headers: Record
     req.on('error', fail);
     req.end(body);
   });
+}
+
+/** `post`, tried again on a connection error (a loaded machine drops the odd TLS connection while a server starts). */
+async function postRetried(...args: Parameters<typeof post>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await post(...args);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /** A child process that prints its port as a line of digits. */
@@ -188,7 +200,7 @@ try {
   closers.push(() => stop(child));
   const url = `https://127.0.0.1:${port}/token`;
   const body = 'grant_type=client_credentials&client_id=bench&client_secret=bench-secret-0123456789&resource=api%3A%2F%2Fbench&scope=read';
-  assertJwt('oidc-provider', await post(url.replace('127.0.0.1', 'localhost'), body, ca));
+  assertJwt('oidc-provider', await postRetried(url.replace('127.0.0.1', 'localhost'), body, ca));
   const version = (JSON.parse(readFileSync(join(root, 'node_modules/oidc-provider/package.json'), 'utf8')) as { version: string }).version;
   servers.push({
     name: 'oidc-provider',
@@ -204,7 +216,10 @@ try {
 
 try {
   const t0 = Date.now();
-  const build = spawnSync('bash', [join(root, 'scripts/build-go-tool.sh'), 'hydra'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const build = spawnSync('bash', [join(root, 'scripts/build-go-tool.sh'), 'hydra'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (build.status !== 0) throw new Error(`building Hydra failed: ${build.stderr.slice(-500)}`);
   const bin = build.stdout.trim().split('\n').pop()!;
   const built = /built hydra \S+ in (\d+) s/.exec(build.stderr);
@@ -226,6 +241,11 @@ try {
       SERVE_TLS_CERT_PATH: certFile,
       SERVE_TLS_KEY_PATH: keyFile,
       LOG_LEVEL: 'warn',
+      // Hydra hashes the client secret on every token request (PBKDF2, 25,000 iterations by default);
+      // Kentra checks a secret once a minute and remembers it. One iteration takes that cost out of
+      // the comparison, so both are measured on issuing tokens.
+      OAUTH2_HASHERS_ALGORITHM: 'pbkdf2',
+      OAUTH2_HASHERS_PBKDF2_ITERATIONS: '1',
     },
   });
   let stderr = '';
@@ -240,7 +260,7 @@ try {
     if (!ready) await new Promise((r) => setTimeout(r, 500));
   }
   if (!ready) throw new Error(`Hydra did not become ready: ${stderr}`);
-  const created = await post(
+  const created = await postRetried(
     `${admin}/clients`,
     JSON.stringify({
       client_secret: 'bench-secret-0123456789',
@@ -256,8 +276,15 @@ try {
   const clientId = (JSON.parse(created.text) as { client_id: string }).client_id;
   const url = `https://127.0.0.1:${publicPort}/oauth2/token`;
   const body = `grant_type=client_credentials&client_id=${clientId}&client_secret=bench-secret-0123456789&audience=api%3A%2F%2Fbench`;
-  assertJwt('Hydra', await post(url.replace('127.0.0.1', 'localhost'), body, ca));
-  servers.push({ name: 'Hydra', url, bodies: [body], pid: child.pid!, detail: 'Ory Hydra v2.3.0, DSN=memory, TLS', close: () => stop(child) });
+  assertJwt('Hydra', await postRetried(url.replace('127.0.0.1', 'localhost'), body, ca));
+  servers.push({
+    name: 'Hydra',
+    url,
+    bodies: [body],
+    pid: child.pid!,
+    detail: 'Ory Hydra v2.3.0, DSN=memory, TLS, PBKDF2 secret hash with 1 iteration',
+    close: () => stop(child),
+  });
 } catch (err) {
   problems.push(`Hydra could not be started: ${(err as Error).message}`);
 }
@@ -266,7 +293,18 @@ try {
 
 const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const signingInput = Buffer.from(kentraToken.split('.').slice(0, 2).join('.'));
-const rawSign = () => rate(() => sign('sha256', signingInput, privateKey), 2000);
+/**
+ * Signs per CPU-second of this thread (what one core does, however busy the machine is): the loop's
+ * count over the process's CPU time while it ran (this process does nothing else meanwhile).
+ */
+const rawSign = () => {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const perWallSecond = rate(() => sign('sha256', signingInput, privateKey), 2000);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const { user, system } = process.cpuUsage(c0);
+  return (perWallSecond * wall) / ((user + system) / 1e6);
+};
 
 const report = new Report('tokens');
 let failed = false;
@@ -317,10 +355,16 @@ try {
   report.add({
     name: 'raw RS256 sign, one core',
     value: sign1,
-    unit: 'signs/s',
+    unit: 'signs/CPU-s',
     detail: `node:crypto ${process.version}, 2048-bit key, ${signingInput.length}-byte input (Kentra's token); before ${fmt(signs[0]!)}, after ${fmt(signs[1]!)}`,
   });
-  if (bare) report.add({ name: 'bare node:https (token-sized JSON)', value: bare.perSecond, unit: 'requests/s', detail: `${detailOf('bare node:https')}; ${bare.detail}; ${wrkLine}` });
+  if (bare)
+    report.add({
+      name: 'bare node:https (token-sized JSON)',
+      value: bare.perSecond,
+      unit: 'requests/s',
+      detail: `${detailOf('bare node:https')}; ${bare.detail}; ${wrkLine}`,
+    });
   if (op) {
     report.add({
       name: 'Kentra client_credentials ÷ oidc-provider',
@@ -331,7 +375,12 @@ try {
       detail: `Kentra: ${k.detail}. oidc-provider (${detailOf('oidc-provider')}): ${op.detail}`,
     });
   } else {
-    report.add({ name: 'Kentra client_credentials (oidc-provider NOT measured)', value: k.perSecond, unit: 'tokens/s', detail: problems.join('; ') });
+    report.add({
+      name: 'Kentra client_credentials (oidc-provider NOT measured)',
+      value: k.perSecond,
+      unit: 'tokens/s',
+      detail: problems.join('; '),
+    });
   }
   if (hy) {
     report.add({
@@ -343,13 +392,18 @@ try {
       detail: `Hydra (${detailOf('Hydra')}): ${hy.detail}`,
     });
   } else {
-    report.add({ name: 'Kentra client_credentials (Hydra NOT measured)', value: k.perSecond, unit: 'tokens/s', detail: problems.join('; ') });
+    report.add({
+      name: 'Kentra client_credentials (Hydra NOT measured)',
+      value: k.perSecond,
+      unit: 'tokens/s',
+      detail: problems.join('; '),
+    });
   }
   report.add({
     name: 'Kentra tokens per server CPU-second ÷ raw sign per core',
     value: k.perCpuSecond,
     unit: 'tokens/CPU-s',
-    limit: { name: 'raw RS256 sign, one core', value: sign1, unit: 'signs/s' },
+    limit: { name: 'raw RS256 sign, one core', value: sign1, unit: 'signs/CPU-s' },
     goal: { op: '>=', ratio: 0.7 },
     detail: `Kentra used ${fmt(k.cores, 2)} cores`,
   });
@@ -366,14 +420,14 @@ try {
       name: 'oidc-provider tokens per CPU-second (context)',
       value: op.perCpuSecond,
       unit: 'tokens/CPU-s',
-      limit: { name: 'raw sign', value: sign1, unit: 'signs/s' },
+      limit: { name: 'raw sign', value: sign1, unit: 'signs/CPU-s' },
     });
   if (hy)
     report.add({
       name: 'Hydra tokens per CPU-second (context)',
       value: hy.perCpuSecond,
       unit: 'tokens/CPU-s',
-      limit: { name: 'raw sign', value: sign1, unit: 'signs/s' },
+      limit: { name: 'raw sign', value: sign1, unit: 'signs/CPU-s' },
     });
   for (const p of problems) console.log(`  NOT MEASURED: ${p}`);
   report.save();

@@ -1,3 +1,4 @@
+/* global process, console */
 // The token bench's first peer: panva's oidc-provider (OpenID Certified) issuing client-credentials
 // tokens as RS256 JWT access tokens for one resource (resource indicators), on its default in-memory
 // adapter, over HTTPS with the certificate it is given. Prints `<port>` when it listens.

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction, type WhereInterface } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type Transaction, type WhereInterface } from 'kysely';
 import {
   col,
   fromRow as fromRowPlain,
@@ -1107,9 +1107,15 @@ export class KyselyStore implements Store {
     });
   }
 
+  /** Built and compiled once: it runs before every client-credentials token. */
+  private revisionQuery?: CompiledQuery<{ revision: number | string }>;
+
   async directoryRevision(): Promise<number> {
-    const row = await this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).executeTakeFirst();
-    return Number(row?.revision ?? 0);
+    this.revisionQuery ??= this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).compile() as CompiledQuery<{
+      revision: number | string;
+    }>;
+    const { rows } = await this.db.executeQuery(this.revisionQuery);
+    return Number(rows[0]?.revision ?? 0);
   }
 
   // ---- the cluster access log (self-contained: its own row type and mapping) --------------------
