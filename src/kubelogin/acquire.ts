@@ -10,6 +10,33 @@ import { readEntry, removeEntry, usable, withLock, writeEntry, type CacheEntry }
 import { popKey, reqCnf } from './pop.cjs';
 import { KubeloginError, scopeOf, type TokenOptions } from './options.cjs';
 
+/**
+ * The outside world of a sign-in, injected so the flows are tested without a network, a browser or a
+ * real clock (int128/kubelogin's habit). `realPorts` is the default; the file-system cache stays in cache.cts.
+ */
+export interface KubeloginPorts {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** The one JSON call (src/shared/https-json). */
+  http: typeof requestJson;
+  /** Opens the authorize URL for `-l interactive` (it is printed on stderr as well). */
+  openBrowser(url: string, env: NodeJS.ProcessEnv): void;
+}
+
+export const realPorts: KubeloginPorts = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  http: requestJson,
+  openBrowser(url, env) {
+    const browser = env.BROWSER || (process.platform === 'darwin' ? 'open' : env.DISPLAY || env.WAYLAND_DISPLAY ? 'xdg-open' : '');
+    if (browser)
+      spawn(browser, [url], { stdio: 'ignore', detached: true })
+        .on('error', () => {})
+        .unref();
+  },
+};
+
 // Everything a cache miss needs: the token endpoint, device code, password, client credentials
 // (secret, certificate, federated assertion), refresh, and the CLI modes. Loaded only on a miss.
 
@@ -93,19 +120,19 @@ interface DeviceCodeResponse {
   interval?: number | string;
 }
 
-async function post<T = TokenResponse>(url: string, form: Record<string, string>, ca?: string[]): Promise<T> {
+async function post<T = TokenResponse>(p: KubeloginPorts, url: string, form: Record<string, string>, ca?: string[]): Promise<T> {
   // No timeout of its own: --timeout bounds the whole sign-in.
-  const answer = await requestJson<T & OAuthErrorJson>(url, { method: 'POST', form, ...(ca ? { ca } : {}), timeoutMs: 0 });
+  const answer = await p.http<T & OAuthErrorJson>(url, { method: 'POST', form, ...(ca ? { ca } : {}), timeoutMs: 0 });
   const body = answer.json;
   if (body === undefined || body === null) throw new Error(`${url} answered HTTP ${answer.status}: ${answer.text.slice(0, 200)}`);
   if (answer.status >= 400) throw new OAuthError(String(body.error), String(body.error_description ?? body.error).split('\r\n')[0]!);
   return body;
 }
 
-function toEntry(body: TokenResponse, tenantId: string, username?: string): CacheEntry {
+function toEntry(p: KubeloginPorts, body: TokenResponse, tenantId: string, username?: string): CacheEntry {
   return {
     accessToken: body.access_token,
-    expiresOn: Math.floor(Date.now() / 1000) + Number(body.expires_in),
+    expiresOn: Math.floor(p.now() / 1000) + Number(body.expires_in),
     refreshToken: body.refresh_token,
     tenantId,
     username,
@@ -174,21 +201,28 @@ function certificateAssertion(o: TokenOptions, audience: string): string {
  */
 const ADAL_API_VERSION = '?api-version=1.0';
 
-async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: NodeJS.WritableStream): Promise<TokenResponse> {
+async function deviceCode(
+  p: KubeloginPorts,
+  o: TokenOptions,
+  a: Authority,
+  scope: string,
+  stderr: NodeJS.WritableStream,
+): Promise<TokenResponse> {
   // --legacy: ADAL's device flow on the v1 endpoints with resource = the server id.
   const base = o.isLegacy ? `${a.host}${o.tenantId}/oauth2` : `${a.host}${o.tenantId}/oauth2/v2.0`;
   const query = o.isLegacy ? ADAL_API_VERSION : '';
   const target: Record<string, string> = o.isLegacy
     ? { resource: scope.replace('/.default', '') }
     : { scope: `${scope} openid offline_access profile` };
-  const dc = await post<DeviceCodeResponse>(`${base}/devicecode${query}`, { client_id: o.clientId, ...target }, a.ca);
+  const dc = await post<DeviceCodeResponse>(p, `${base}/devicecode${query}`, { client_id: o.clientId, ...target }, a.ca);
   // The server's message, verbatim, on stderr: kubectl passes it through to the terminal.
   stderr.write(`${dc.message}\n`);
-  const deadline = Date.now() + Number(dc.expires_in) * 1000;
+  const deadline = p.now() + Number(dc.expires_in) * 1000;
   for (;;) {
-    await new Promise((r) => setTimeout(r, Number(dc.interval ?? 5) * 1000));
+    await p.sleep(Number(dc.interval ?? 5) * 1000);
     try {
       return await post(
+        p,
         `${base}/token${query}`,
         o.isLegacy
           ? // ADAL sends the device code as `code`; Kentra's token endpoint reads `device_code`, so both go.
@@ -197,7 +231,7 @@ async function deviceCode(o: TokenOptions, a: Authority, scope: string, stderr: 
         a.ca,
       );
     } catch (err) {
-      if (err instanceof OAuthError && err.error === 'authorization_pending' && Date.now() < deadline) continue;
+      if (err instanceof OAuthError && err.error === 'authorization_pending' && p.now() < deadline) continue;
       throw err;
     }
   }
@@ -251,6 +285,7 @@ async function managedIdentity(o: TokenOptions, env: NodeJS.ProcessEnv): Promise
  * system opener when there is a display; the URL is always printed on stderr so it can be opened by hand.
  */
 async function interactive(
+  p: KubeloginPorts,
   o: TokenOptions,
   a: Authority,
   scope: string,
@@ -307,14 +342,11 @@ async function interactive(
       });
       const authorizeUrl = `${a.host}${o.tenantId}/oauth2/v2.0/authorize?${params}`;
       stderr.write(`To sign in, open ${authorizeUrl} in a browser.\n`);
-      const browser = env.BROWSER || (process.platform === 'darwin' ? 'open' : env.DISPLAY || env.WAYLAND_DISPLAY ? 'xdg-open' : '');
-      if (browser)
-        spawn(browser, [authorizeUrl], { stdio: 'ignore', detached: true })
-          .on('error', () => {})
-          .unref();
+      p.openBrowser(authorizeUrl, env);
     });
   });
   return post(
+    p,
     `${a.host}${o.tenantId}/oauth2/v2.0/token`,
     {
       client_id: o.clientId,
@@ -457,9 +489,15 @@ export function tlsHint(err: NodeJS.ErrnoException): string {
 }
 
 /** A token for the cache miss: refresh silently when possible, sign in otherwise; cache the result. */
-export async function acquire(o: TokenOptions, file: string, env: NodeJS.ProcessEnv, stderr: NodeJS.WritableStream): Promise<CacheEntry> {
+export async function acquire(
+  o: TokenOptions,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  stderr: NodeJS.WritableStream,
+  p: KubeloginPorts = realPorts,
+): Promise<CacheEntry> {
   const scope = scopeOf(o.serverId);
-  const now = () => Math.floor(Date.now() / 1000);
+  const now = () => Math.floor(p.now() / 1000);
 
   const fetchToken = async (): Promise<CacheEntry> => {
     if (o.isPoPTokenEnabled && !['spn', 'ropc', 'interactive'].includes(o.loginMethod)) {
@@ -489,11 +527,13 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
           try {
             const body = o.isLegacy
               ? await post(
+                  p,
                   v1TokenUrl,
                   { client_id: o.clientId, grant_type: 'refresh_token', refresh_token: cached.refreshToken, resource },
                   a.ca,
                 )
               : await post(
+                  p,
                   tokenUrl,
                   {
                     client_id: o.clientId,
@@ -505,7 +545,7 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
                   },
                   a.ca,
                 );
-            return toEntry(body, o.tenantId, cached.username);
+            return toEntry(p, body, o.tenantId, cached.username);
           } catch (err) {
             // A revoked or expired refresh token: forget it and sign in again, once.
             if (!(err instanceof OAuthError)) throw err;
@@ -519,11 +559,13 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
           ]);
           const body = o.isLegacy
             ? await post(
+                p,
                 v1TokenUrl,
                 { client_id: o.clientId, grant_type: 'password', username: o.username, password: o.password, resource },
                 a.ca,
               )
             : await post(
+                p,
                 tokenUrl,
                 {
                   client_id: o.clientId,
@@ -536,10 +578,10 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
                 },
                 a.ca,
               );
-          return toEntry(body, o.tenantId, o.username);
+          return toEntry(p, body, o.tenantId, o.username);
         }
-        if (o.loginMethod === 'interactive') return toEntry(await interactive(o, a, scope, env, stderr, popParams), o.tenantId);
-        return toEntry(await deviceCode(o, a, scope, stderr), o.tenantId);
+        if (o.loginMethod === 'interactive') return toEntry(p, await interactive(p, o, a, scope, env, stderr, popParams), o.tenantId);
+        return toEntry(p, await deviceCode(p, o, a, scope, stderr), o.tenantId);
       }
       case 'spn': {
         requireFields(o, [
@@ -556,11 +598,13 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         // --legacy: ADAL on the v1 endpoint, resource = the server id (upstream's ADALClientSecret/CertCredential).
         if (o.isLegacy)
           return toEntry(
-            await post(v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca),
+            p,
+            await post(p, v1TokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', resource, ...credential }, a.ca),
             o.tenantId,
           );
         return toEntry(
-          await post(tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential, ...popParams }, a.ca),
+          p,
+          await post(p, tokenUrl, { client_id: o.clientId, grant_type: 'client_credentials', scope, ...credential, ...popParams }, a.ca),
           o.tenantId,
         );
       }
@@ -580,7 +624,9 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         ]);
         const assertion = await azurePipelinesOidcToken(oidcUri, o.azurePipelinesServiceConnectionId, systemAccessToken);
         return toEntry(
+          p,
           await post(
+            p,
             tokenUrl,
             {
               client_id: o.clientId,
@@ -602,7 +648,9 @@ export async function acquire(o: TokenOptions, file: string, env: NodeJS.Process
         ]);
         const assertion = readFileSync(o.federatedTokenFile, 'utf8').trim();
         return toEntry(
+          p,
           await post(
+            p,
             tokenUrl,
             {
               client_id: o.clientId,

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { AZ_VERSION_CHECK, currentAzFor, kentraEnv, kentraOnlyProxy, type Az } from '../support/az.js';
-import { completeDeviceLogin, startTestKentra, type TestKentra } from '../support/kentra.js';
+import { AZ_VERSION_CHECK, kentraEnv, type Az, startKentraWithCurrentAz, type CurrentAzKentra } from '../support/az.js';
+import { completeDeviceLogin, type TestKentra } from '../support/kentra.js';
 import { processRunner } from '../support/kubectl.js';
 import { currentAzureCli } from '../support/tools.js';
 import { machinePath } from '../support/user-shell.js';
@@ -21,8 +21,8 @@ const azCli = currentAzureCli();
 
 describe('the current Azure CLI running documents 000 and 002 against Kentra', { skip: azCli.skip, timeout: 300_000 }, () => {
   let k: TestKentra;
-  let proxy: Awaited<ReturnType<typeof kentraOnlyProxy>>;
   let az: Az;
+  let setup: CurrentAzKentra;
   let groupA: string;
   let groupB: string;
   let tools: ReturnType<typeof processRunner>;
@@ -50,9 +50,8 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
   };
 
   before(async () => {
-    k = await startTestKentra({ extraArgs: ['--provisioning-delay', '300'] });
-    proxy = await kentraOnlyProxy(k.port);
-    az = await currentAzFor(k.endpoints, { HTTPS_PROXY: proxy.url });
+    setup = await startKentraWithCurrentAz({ extraArgs: ['--provisioning-delay', '300'] });
+    ({ k, az } = setup);
     const { env, binDir } = kentraEnv(k.endpoints);
     shellEnv = { ...env, PATH: `${binDir}:${machinePath()}`, HOME: az.env.HOME };
     tools = processRunner(() => shellEnv);
@@ -72,11 +71,7 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
     groupB = await az.tsv('ad', 'group', 'create', '--display-name', 'secondAdmins', '--mail-nickname', 'secondAdmins', '--query', 'id');
     await az.run('ad', 'group', 'member', 'add', '--group', groupA, '--member-id', admin.objectId);
   });
-  after(async () => {
-    await k?.close();
-    az?.close();
-    proxy?.close();
-  });
+  after(async () => setup?.close());
 
   it('document 000: group create, aks create with an admin group, get-credentials, kubectl get nodes; break-glass --admin', async () => {
     assert.equal((await az.json('group', 'create', '--name', rg, '--location', 'centralus')).properties.provisioningState, 'Succeeded');
@@ -213,7 +208,7 @@ describe('the current Azure CLI running documents 000 and 002 against Kentra', {
 
   it('sent nothing anywhere but Kentra (but its version check on a fresh config directory)', () => {
     assert.deepEqual(
-      proxy.refused.filter((r) => r !== AZ_VERSION_CHECK),
+      setup.proxy.refused.filter((r) => r !== AZ_VERSION_CHECK),
       [],
     );
   });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
-import { AZ_VERSION_CHECK, currentAzFor, kentraOnlyProxy, type Az } from '../support/az.js';
-import { httpsFetch, postForm } from '../support/http.js';
-import { startTestKentra, type TestKentra } from '../support/kentra.js';
+import { decodeJwt } from 'jose';
+import { AZ_VERSION_CHECK, type Az, startKentraWithCurrentAz, type CurrentAzKentra } from '../support/az.js';
+import { postForm } from '../support/http.js';
+import type { TestKentra } from '../support/kentra.js';
 import { currentAzureCli } from '../support/tools.js';
 
 // The current Azure CLI from PyPI against Kentra as a custom cloud (test/support/az.ts currentAzFor, as
@@ -18,31 +18,19 @@ const azCli = currentAzureCli();
 
 describe("the current Azure CLI managing Kentra's directory and role assignments", { skip: azCli.skip, timeout: 300_000 }, () => {
   let k: TestKentra;
-  let proxy: Awaited<ReturnType<typeof kentraOnlyProxy>>;
+  let proxy: CurrentAzKentra['proxy'];
   let az: Az;
-  const others: Az[] = [];
-  let jwks: ReturnType<typeof createLocalJWKSet>;
-  const verify = async (token: string) => (await jwtVerify(token, jwks)).payload;
-  /** Another fresh az configuration for this Kentra, through the same proxy. */
-  const freshAz = async () => {
-    const other = await currentAzFor(k.endpoints, { HTTPS_PROXY: proxy.url });
-    others.push(other);
-    return other;
-  };
+  let setup: CurrentAzKentra;
+  const verify = (token: string) => setup.verify(token);
+  const freshAz = () => setup.freshAz();
 
   before(async () => {
-    k = await startTestKentra();
-    proxy = await kentraOnlyProxy(k.port);
-    az = await currentAzFor(k.endpoints, { HTTPS_PROXY: proxy.url });
-    const { authority, caFile, tenantId, servicePrincipal: sp } = k.endpoints;
-    jwks = createLocalJWKSet((await httpsFetch(`${authority}/${tenantId}/discovery/v2.0/keys`, { caFile })).json<JSONWebKeySet>());
+    setup = await startKentraWithCurrentAz();
+    ({ k, proxy, az } = setup);
+    const { tenantId, servicePrincipal: sp } = k.endpoints;
     await az.json('login', '--service-principal', '-u', sp.appId, '-p', sp.secret, '--tenant', tenantId);
   });
-  after(async () => {
-    await k?.close();
-    for (const a of [az, ...others]) a?.close();
-    proxy?.close();
-  });
+  after(async () => setup?.close());
 
   it('lists the Kubernetes versions (az aks get-versions)', async () => {
     const versions = await az.json('aks', 'get-versions', '-l', 'centralus');

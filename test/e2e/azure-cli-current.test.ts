@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { AZ_VERSION_CHECK, azFor, currentAzFor, kentraOnlyProxy, type Az } from '../support/az.js';
-import { httpsFetch } from '../support/http.js';
-import { completeDeviceLogin, startTestKentra, type TestKentra } from '../support/kentra.js';
+import { AZ_VERSION_CHECK, azFor, type Az, startKentraWithCurrentAz, type CurrentAzKentra } from '../support/az.js';
+import { completeDeviceLogin, type TestKentra } from '../support/kentra.js';
 import { currentAzureCli } from '../support/tools.js';
 
 // The current Azure CLI from PyPI (scripts/install-azure-cli.sh, pinned) against Kentra registered the
@@ -19,29 +17,20 @@ const azCli = currentAzureCli();
 
 describe('the current Azure CLI against Kentra as a custom cloud', { skip: azCli.skip, timeout: 300_000 }, () => {
   let k: TestKentra;
-  let proxy: Awaited<ReturnType<typeof kentraOnlyProxy>>;
+  let proxy: CurrentAzKentra['proxy'];
   let az: Az;
+  let setup: CurrentAzKentra;
+  const verify = (token: string) => setup.verify(token);
+  const freshAz = () => setup.freshAz();
   const others: Az[] = [];
-  let jwks: ReturnType<typeof createLocalJWKSet>;
-  const verify = async (token: string) => (await jwtVerify(token, jwks)).payload;
-  /** Another fresh az configuration for this Kentra, through the same proxy. */
-  const freshAz = async () => {
-    const other = await currentAzFor(k.endpoints, { HTTPS_PROXY: proxy.url });
-    others.push(other);
-    return other;
-  };
 
   before(async () => {
-    k = await startTestKentra();
-    proxy = await kentraOnlyProxy(k.port);
-    az = await currentAzFor(k.endpoints, { HTTPS_PROXY: proxy.url });
-    const { authority, caFile, tenantId } = k.endpoints;
-    jwks = createLocalJWKSet((await httpsFetch(`${authority}/${tenantId}/discovery/v2.0/keys`, { caFile })).json<JSONWebKeySet>());
+    setup = await startKentraWithCurrentAz();
+    ({ k, proxy, az } = setup);
   });
   after(async () => {
-    await k?.close();
-    for (const a of [az, ...others]) a?.close();
-    proxy?.close();
+    await setup?.close();
+    for (const a of others) a.close();
   });
 
   it('registers Kentra from its /metadata/endpoints: the Entra endpoint is the tenant authority itself, Graph is Kentra', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { httpsFetch, postForm } from '../support/http.js';
-import { startTestKentra, type TestKentra } from '../support/kentra.js';
+import { startInProcessKentra, type InProcessKentra } from '../support/in-process.js';
 import {
   assertAadError,
   authorizationCode,
@@ -71,7 +71,7 @@ const pubScope = 'api://pub/access_as_user openid profile offline_access';
 const webScope = 'api://web/access_as_user openid offline_access';
 
 describe('OAuth 2.0 authorization server security (RFC 6749, 7636, 8252, 9207, 9700)', { timeout: 120_000 }, () => {
-  let k: TestKentra;
+  let k: InProcessKentra;
   let t: OAuthTarget;
 
   /** A code for the public client, with PKCE; returns it with its verifier. */
@@ -88,7 +88,7 @@ describe('OAuth 2.0 authorization server security (RFC 6749, 7636, 8252, 9207, 9
   const webCode = () => authorizationCode(t, { client_id: WEB, redirect_uri: WEB_REDIRECT, scope: webScope, state: 's' }, ALICE);
 
   before(async () => {
-    k = await startTestKentra({ seed: SEED });
+    k = await startInProcessKentra({ seed: SEED });
     t = { authority: k.endpoints.authority, caFile: k.endpoints.caFile, tenant: TENANT };
   });
   after(async () => k?.close());
@@ -562,7 +562,7 @@ describe('OAuth 2.0 authorization server security (RFC 6749, 7636, 8252, 9207, 9
       assert.notEqual(rt2, rt1);
       const concurrent = await tokenRequest(t, { grant_type: 'refresh_token', client_id: PUB, refresh_token: rt1, scope: pubScope });
       assert.equal(concurrent.status, 200, 'within 10 s a rotated token is a concurrent refresh, not theft');
-      await new Promise((r) => setTimeout(r, 10_500));
+      k.clock.advance(10_500);
       assertAadError(
         await tokenRequest(t, { grant_type: 'refresh_token', client_id: PUB, refresh_token: rt1, scope: pubScope }),
         400,

@@ -6,7 +6,9 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { KENTRA_BIN, type Endpoints } from './kentra.js';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { httpsFetch } from './http.js';
+import { KENTRA_BIN, startTestKentra, type Endpoints, type TestKentra } from './kentra.js';
 import { onPath, packageSkip } from './packages.js';
 import { currentAzureCli } from './tools.js';
 
@@ -61,22 +63,37 @@ function azRunner(bin: string, env: NodeJS.ProcessEnv) {
   return { spawnAz, run, ok };
 }
 
-/**
- * A fresh az configuration (own config dir and HOME) with Kentra registered as the active cloud in the
- * ADFS-style set-up of docs/azure-cli.md: Debian's `az` by default, or another az program (`bin`).
- */
-export async function azFor(e: Endpoints, bin = 'az', extraEnv: NodeJS.ProcessEnv = {}): Promise<Az> {
-  const home = mkdtempSync(join(tmpdir(), 'kentra-az-'));
+/** A fresh az configuration (own HOME and config dir) for `bin`, trusting `caBundle`: the Az, and its runner for the set-up steps. */
+function freshAzConfig(bin: string, prefix: string, caBundle: string, extraEnv: NodeJS.ProcessEnv) {
+  const home = mkdtempSync(join(tmpdir(), prefix));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
     AZURE_CONFIG_DIR: join(home, '.azure'),
     AZURE_CORE_COLLECT_TELEMETRY: 'false',
     AZURE_CORE_NO_COLOR: 'true',
-    REQUESTS_CA_BUNDLE: e.caFile,
+    REQUESTS_CA_BUNDLE: caBundle,
     ...extraEnv,
   };
   const { spawnAz, run, ok } = azRunner(bin, env);
+  const az: Az = {
+    bin,
+    env,
+    run,
+    spawn: spawnAz,
+    json: async (...args) => JSON.parse((await ok(...args, '-o', 'json')).stdout || 'null'),
+    tsv: async (...args) => (await ok(...args, '-o', 'tsv')).stdout.trim(),
+    close: () => rmSync(home, { recursive: true, force: true }),
+  };
+  return { home, env, ok, az };
+}
+
+/**
+ * A fresh az configuration (own config dir and HOME) with Kentra registered as the active cloud in the
+ * ADFS-style set-up of docs/azure-cli.md: Debian's `az` by default, or another az program (`bin`).
+ */
+export async function azFor(e: Endpoints, bin = 'az', extraEnv: NodeJS.ProcessEnv = {}): Promise<Az> {
+  const { home, ok, az } = freshAzConfig(bin, 'kentra-az-', e.caFile, extraEnv);
   const cloud = {
     endpoints: {
       resourceManager: `${e.authority}/`,
@@ -91,15 +108,7 @@ export async function azFor(e: Endpoints, bin = 'az', extraEnv: NodeJS.ProcessEn
   writeFileSync(join(home, 'cloud.json'), JSON.stringify(cloud));
   await ok('cloud', 'register', '-n', 'Kentra', '--cloud-config', `@${join(home, 'cloud.json')}`);
   await ok('cloud', 'set', '-n', 'Kentra');
-  return {
-    bin,
-    env,
-    run,
-    spawn: spawnAz,
-    json: async (...args) => JSON.parse((await ok(...args, '-o', 'json')).stdout || 'null'),
-    tsv: async (...args) => (await ok(...args, '-o', 'tsv')).stdout.trim(),
-    close: () => rmSync(home, { recursive: true, force: true }),
-  };
+  return az;
 }
 
 /** What `kentra env` gives a shell for this Kentra: its variables (REQUESTS_CA_BUNDLE: the system roots plus Kentra's CA) and the folder with `kentra` and `kubelogin`. */
@@ -168,17 +177,7 @@ export async function kentraOnlyProxy(
 export async function currentAzFor(e: Endpoints, extraEnv: NodeJS.ProcessEnv = {}): Promise<Az> {
   const currentAz = currentAzureCli();
   if (currentAz.skip) throw new Error(currentAz.skip);
-  const home = mkdtempSync(join(tmpdir(), 'kentra-az-current-'));
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: home,
-    AZURE_CONFIG_DIR: join(home, '.azure'),
-    AZURE_CORE_COLLECT_TELEMETRY: 'false',
-    AZURE_CORE_NO_COLOR: 'true',
-    REQUESTS_CA_BUNDLE: kentraEnv(e).env.REQUESTS_CA_BUNDLE,
-    ...extraEnv,
-  };
-  const { spawnAz, run, ok } = azRunner(currentAz.path, env);
+  const { env, az } = freshAzConfig(currentAz.path, 'kentra-az-current-', kentraEnv(e).env.REQUESTS_CA_BUNDLE!, extraEnv);
   const printed = spawnSync(process.execPath, [KENTRA_BIN, 'env', '--data-dir', e.dataDir], { encoding: 'utf8' }).stdout;
   const setup = printed
     .split('\n')
@@ -188,13 +187,50 @@ export async function currentAzFor(e: Endpoints, extraEnv: NodeJS.ProcessEnv = {
   // Not spawnSync: az may go through a proxy served by this very process.
   const bash = azRunner('bash', { ...env, PATH: `${dirname(currentAz.path)}:${env.PATH}` });
   for (const command of setup) await bash.ok('-c', command);
-  return {
-    bin: currentAz.path,
-    env,
-    run,
-    spawn: spawnAz,
-    json: async (...args) => JSON.parse((await ok(...args, '-o', 'json')).stdout || 'null'),
-    tsv: async (...args) => (await ok(...args, '-o', 'tsv')).stdout.trim(),
-    close: () => rmSync(home, { recursive: true, force: true }),
+  return az;
+}
+
+/** A Kentra (`kentra up`), the kentra-only proxy in front of it, and the current az registered through it: the set-up of the current-az files. */
+export interface CurrentAzKentra {
+  k: TestKentra;
+  proxy: Awaited<ReturnType<typeof kentraOnlyProxy>>;
+  az: Az;
+  /** Another fresh az configuration for this Kentra, through the same proxy (closed with the rest). */
+  freshAz(): Promise<Az>;
+  /** A token's claims, its signature checked against the tenant's published keys. */
+  verify(token: string): Promise<JWTPayload>;
+  close(): Promise<void>;
+}
+
+export async function startKentraWithCurrentAz(opts: Parameters<typeof startTestKentra>[0] = {}): Promise<CurrentAzKentra> {
+  const k = await startTestKentra(opts);
+  const proxy = await kentraOnlyProxy(k.port);
+  const azs: Az[] = [];
+  const freshAz = async () => {
+    const az = await currentAzFor(k.endpoints, { HTTPS_PROXY: proxy.url });
+    azs.push(az);
+    return az;
   };
+  try {
+    const az = await freshAz();
+    const { authority, caFile, tenantId } = k.endpoints;
+    const jwks = createLocalJWKSet((await httpsFetch(`${authority}/${tenantId}/discovery/v2.0/keys`, { caFile })).json<JSONWebKeySet>());
+    return {
+      k,
+      proxy,
+      az,
+      freshAz,
+      verify: async (token) => (await jwtVerify(token, jwks)).payload,
+      async close() {
+        await k.close();
+        for (const a of azs) a.close();
+        proxy.close();
+      },
+    };
+  } catch (err) {
+    await k.close();
+    for (const a of azs) a.close();
+    proxy.close();
+    throw err;
+  }
 }
