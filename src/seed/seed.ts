@@ -49,6 +49,8 @@ interface SeedApp {
   signInAudience?: string;
   publicClient?: { redirectUris?: string[] };
   web?: { redirectUris?: string[] };
+  /** Single-page application redirect URIs (Graph `spa.redirectUris`): codes redeemed cross-origin only. */
+  spa?: { redirectUris?: string[] };
   isFallbackPublicClient?: boolean;
   groupMembershipClaims?: Application['groupMembershipClaims'];
   accessTokenAcceptedVersion?: 1 | 2 | null;
@@ -312,7 +314,10 @@ async function applyApp(store: Store, dir: Directory, tenant: Tenant, a: SeedApp
       groupMembershipClaims: a.groupMembershipClaims,
       accessTokenAcceptedVersion: a.accessTokenAcceptedVersion ?? null,
       requiredResourceAccess: required,
-      extra: a.managedIdentity ? { managedIdentity: true } : {},
+      extra: {
+        ...(a.managedIdentity ? { managedIdentity: true } : {}),
+        ...(a.spa?.redirectUris ? { spa: { redirectUris: a.spa.redirectUris } } : {}),
+      },
       oauth2PermissionScopes: (a.scopes ?? []).map((s) => ({
         id: s.id ?? newId(),
         value: s.value,

@@ -6,6 +6,7 @@ import { aad } from '../errors.js';
 import { decodeJwt, JwtError, verifySignature, type DecodedJwt } from '../tokens/jwt.js';
 import type { IdentityServices, TokenRequest } from './context.js';
 import { federatedSigningKey } from './federation.js';
+import { registeredSpaRedirectUris } from './redirect-uri.js';
 import { decodeComponent } from '../../shared/uri.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -60,7 +61,13 @@ export async function findClient(
 }
 
 function isPublicClient(app: Application): boolean {
-  return app.isFallbackPublicClient || app.publicClientRedirectUris.length > 0 || isFirstPartyPublicClient(app.appId);
+  // A spa redirect URI makes the app a public client too (its codes are redeemed by the browser, without a secret).
+  return (
+    app.isFallbackPublicClient ||
+    app.publicClientRedirectUris.length > 0 ||
+    registeredSpaRedirectUris(app).length > 0 ||
+    isFirstPartyPublicClient(app.appId)
+  );
 }
 
 // Secrets are scrypt-hashed at rest; a verified (secret, credential) pair is remembered under a keyed
