@@ -167,6 +167,15 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
       .waitFor();
     await rowOf(page, table, /^Mel \(mel@/).waitFor();
     assert.equal((await cells(page, table, /^Mel \(mel@/))[3], 'Inherited (subscription)');
+
+    // At the cluster: the same, and the cluster's own scope in the request.
+    await page.getByLabel('Cluster', { exact: true }).selectOption({ label: 'c1' });
+    await page
+      .getByTestId('iam-scope')
+      .filter({ hasText: /\/resourceGroups\/rg1\/providers\/Microsoft\.ContainerService\/managedClusters\/c1$/ })
+      .waitFor();
+    await rowOf(page, table, /^Mel \(mel@/).waitFor();
+    assert.equal((await cells(page, table, /^Mel \(mel@/))[3], 'Inherited (subscription)');
   });
 
   it('why was I refused: the cluster’s checkAccess explanation drawn step by step', async () => {
