@@ -43,6 +43,8 @@ const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 const AKS_CLIENT = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
 const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const CLUSTER_USER_ROLE = '4abbcc35-e782-43d8-92c5-2d3f1bd2253f';
+/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
+const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
 const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
 describe('portal: the cluster access log page', { timeout: 150_000, skip }, () => {
@@ -64,7 +66,7 @@ describe('portal: the cluster access log page', { timeout: 150_000, skip }, () =
 
   before(async () => {
     p = await startPortal(SEED, { extraArgs: ['--provisioning-delay', '100'] });
-    shots = mkdtempSync(join(tmpdir(), 'kentra-portal-access-log-'));
+    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-access-log-'));
     // The cluster, made through ARM by the owner; Mel may download its kubeconfig (Cluster User Role), nothing more.
     const owner = await tokenFor({
       grant_type: 'password',
@@ -128,7 +130,7 @@ describe('portal: the cluster access log page', { timeout: 150_000, skip }, () =
   });
   after(async () => {
     await p?.close();
-    if (shots) rmSync(shots, { recursive: true, force: true });
+    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
   });
 
   it('the owner reads the decisions, filters the refused ones and opens one with the keyboard', async () => {

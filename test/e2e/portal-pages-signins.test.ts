@@ -36,6 +36,8 @@ tenants:
       - { userPrincipalName: ${PAT.username}, password: '${PAT.password}', displayName: Pat }
 `;
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
+const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
 const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
 describe('portal: sign-in logs and signing keys', { timeout: 180_000, skip }, () => {
@@ -56,7 +58,7 @@ describe('portal: sign-in logs and signing keys', { timeout: 180_000, skip }, ()
 
   before(async () => {
     p = await startPortal(SEED);
-    shots = mkdtempSync(join(tmpdir(), 'kentra-portal-signins-'));
+    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-signins-'));
     admin = await newPortalPage(p);
     await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: p.origin });
     await signInToPortal(
@@ -68,7 +70,7 @@ describe('portal: sign-in logs and signing keys', { timeout: 180_000, skip }, ()
   });
   after(async () => {
     await p?.close();
-    if (shots) rmSync(shots, { recursive: true, force: true });
+    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
   });
 
   it('sign-in log: a wrong password appears with 50126; filters on user and status; paging; a row’s details (keyboard)', async () => {

@@ -33,6 +33,8 @@ tenants:
       - { userPrincipalName: ${MEL.username}, password: '${MEL.password}', displayName: Mel }
 `;
 const APP = 'portal-orders-api';
+/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
+const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
 const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
 /** The payload of a JWT (the test reads what the service issued). */
@@ -56,7 +58,7 @@ describe('portal: app registrations and enterprise applications', { timeout: 180
 
   before(async () => {
     p = await startPortal(SEED);
-    shots = mkdtempSync(join(tmpdir(), 'kentra-portal-pages-'));
+    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-pages-'));
     admin = await newPortalPage(p);
     await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: p.origin });
     await signInToPortal(
@@ -68,7 +70,7 @@ describe('portal: app registrations and enterprise applications', { timeout: 180
   });
   after(async () => {
     await p?.close();
-    if (shots) rmSync(shots, { recursive: true, force: true });
+    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
   });
 
   it('app registrations: register, redirect URIs by platform, a secret shown once and copied, API permissions, admin consent', async () => {
