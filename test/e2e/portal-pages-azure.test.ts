@@ -39,6 +39,8 @@ tenants:
 `;
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
+const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
 const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
 describe('portal: Azure pages (clusters, access control, why was I refused)', { timeout: 180_000, skip }, () => {
@@ -59,7 +61,7 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
 
   before(async () => {
     p = await startPortal(SEED, { extraArgs: ['--provisioning-delay', '1500'] });
-    shots = mkdtempSync(join(tmpdir(), 'kentra-portal-azure-'));
+    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-azure-'));
     admin = await newPortalPage(p);
     await signInToPortal(
       admin.page,
@@ -70,7 +72,7 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
   });
   after(async () => {
     await p?.close();
-    if (shots) rmSync(shots, { recursive: true, force: true });
+    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
   });
 
   it('clusters: create with the Entra settings and watch it finish, edit them, download the user kubeconfig', async () => {
@@ -103,6 +105,8 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
       ['c1', 'rg1', 'westeurope', 'Succeeded · Running', 'Microsoft Entra ID (managed)', 'Enabled', 'Enabled'],
     );
 
+    await a11yBothSizes(page, 'clusters');
+
     // The Entra settings: local accounts disabled, saved with a full PUT, watched until the update ends.
     await page.getByRole('button', { name: 'Entra settings of c1' }).click();
     const edit = page.getByRole('dialog', { name: 'Entra settings of c1' });
@@ -115,7 +119,7 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
 
     // The user kubeconfig, decoded from base64 and saved as a file: exec format, kubelogin, the AKS server app.
     const download = page.waitForEvent('download');
-    await page.getByRole('button', { name: 'Download the kubeconfig of c1' }).click();
+    await page.getByRole('button', { name: 'Download kubeconfig of c1' }).click();
     const file = await download;
     assert.equal(file.suggestedFilename(), 'c1-kubeconfig.yaml');
     const kubeconfig = readFileSync((await file.path())!, 'utf8');
@@ -164,6 +168,15 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
     await page
       .getByTestId('iam-scope')
       .filter({ hasText: /\/resourceGroups\/rg1$/ })
+      .waitFor();
+    await rowOf(page, table, /^Mel \(mel@/).waitFor();
+    assert.equal((await cells(page, table, /^Mel \(mel@/))[3], 'Inherited (subscription)');
+
+    // At the cluster: the same, and the cluster's own scope in the request.
+    await page.getByLabel('Cluster', { exact: true }).selectOption({ label: 'c1' });
+    await page
+      .getByTestId('iam-scope')
+      .filter({ hasText: /\/resourceGroups\/rg1\/providers\/Microsoft\.ContainerService\/managedClusters\/c1$/ })
       .waitFor();
     await rowOf(page, table, /^Mel \(mel@/).waitFor();
     assert.equal((await cells(page, table, /^Mel \(mel@/))[3], 'Inherited (subscription)');
@@ -238,7 +251,7 @@ describe('portal: Azure pages (clusters, access control, why was I refused)', { 
     try {
       await signInToPortal(page, p.origin, MEL, '/clusters');
       await rowOf(page, 'Clusters you can read in this subscription', /^c1/).waitFor();
-      await page.getByRole('button', { name: 'Download the kubeconfig of c1' }).click();
+      await page.getByRole('button', { name: 'Download kubeconfig of c1' }).click();
       const kube = page.getByRole('alert').filter({ hasText: 'ARM refused the request (403)' });
       await kube.waitFor();
       assert.match(

@@ -386,7 +386,7 @@ export function Clusters() {
                   <Button onClick={() => setEditing(c)} aria-label={`Entra settings of ${c.name}`}>
                     Entra settings
                   </Button>
-                  <Button onClick={() => void download(c)} aria-label={`Download the kubeconfig of ${c.name}`}>
+                  <Button onClick={() => void download(c)} aria-label={`Download kubeconfig of ${c.name}`}>
                     Download kubeconfig
                   </Button>
                 </div>

@@ -1,10 +1,17 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 
-/** A page's <h1>, focused when the page opens (so keyboard and screen-reader users land on it). */
+/** The first page of a visit keeps the browser's own focus (the skip link comes first); later ones take it. */
+let firstPage = true;
+
+/** A page's <h1>, focused when the user moves to the page (so keyboard and screen-reader users land on it). */
 export function PageHeader({ title, children }: { title: string; children?: ComponentChildren }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
+    if (firstPage) {
+      firstPage = false;
+      return;
+    }
     ref.current?.focus();
   }, [title]);
   return (
