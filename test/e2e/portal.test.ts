@@ -165,6 +165,8 @@ describe('portal in Chromium', { timeout: 180_000, skip: SKIP }, () => {
 
     await d.getByRole('button', { name: 'Remove Bo from platform' }).click();
     await d.getByRole('status').filter({ hasText: 'Removed Bo from platform' }).waitFor();
+    // The list is read again from Graph after the change: Bo's row goes once it is back.
+    await d.getByRole('cell', { name: 'Bo', exact: true }).waitFor({ state: 'detached', timeout: 15_000 });
     assert.equal(await d.getByRole('cell', { name: 'Bo', exact: true }).count(), 0);
     await d.getByRole('button', { name: 'Close Members of platform' }).click();
   });
