@@ -49,7 +49,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   { files: ['scripts/**/*.mjs', '*.js'], languageOptions: { globals: globals.node } },
   {
-    files: ['**/*.{ts,cts,mts}'],
+    files: ['**/*.{ts,tsx,cts,mts}'],
     plugins: { 'import-x': importX },
     settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })] },
     rules: {
