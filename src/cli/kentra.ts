@@ -56,11 +56,7 @@ program
   .option(
     '--provisioning-delay <ms>',
     'milliseconds a cluster create, update or delete stays in progress',
-    (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 600_000) throw new InvalidArgumentError('a whole number of milliseconds from 0 to 600000');
-      return n;
-    },
+    wholeNumber('milliseconds', 0, 600_000),
     1000,
   )
   .option('--log-level <level>', 'log level: fatal, error, warn, info, debug', 'info')
@@ -76,21 +72,13 @@ program
   .option(
     '--sign-in-log-retention-days <days>',
     'days the sign-in log (Graph auditLogs/signIns) keeps a sign-in; older ones are pruned',
-    (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 3650) throw new InvalidArgumentError('must be a whole number of days from 1 to 3650');
-      return n;
-    },
+    wholeNumber('days', 1, 3650),
     30,
   )
   .option(
     '--access-log-retention-days <days>',
     'days the cluster access log (ARM managedClusters/accessLogs) keeps a decision; older ones are pruned',
-    (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 3650) throw new InvalidArgumentError('must be a whole number of days from 1 to 3650');
-      return n;
-    },
+    wholeNumber('days', 1, 3650),
     30,
   )
   .option(

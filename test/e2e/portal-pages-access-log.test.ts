@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
 import {
   checkA11y,
-  CHROMIUM_SKIP,
   DESKTOP,
   focusedText,
   newPortalPage,
   PHONE,
-  PORTAL_BUILT,
+  PORTAL_SKIP,
+  screenshotFolder,
   screenshot,
   signInToPortal,
   startPortal,
@@ -43,13 +40,10 @@ const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 const AKS_CLIENT = '80faf920-1908-4b52-b5ef-a8e7bedfc67a';
 const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const CLUSTER_USER_ROLE = '4abbcc35-e782-43d8-92c5-2d3f1bd2253f';
-/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
-const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
-const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
-describe('portal: the cluster access log page', { timeout: 150_000, skip }, () => {
+describe('portal: the cluster access log page', { timeout: 150_000, skip: PORTAL_SKIP }, () => {
   let p: PortalKentra;
-  let shots: string;
+  let shots: { dir: string; remove(): void };
   let cluster: string;
   const tokenFor = async (fields: Record<string, string>) => {
     const res = await postForm(`${p.k.endpoints.authority}/${p.k.endpoints.tenantId}/oauth2/v2.0/token`, fields, p.k.endpoints.caFile);
@@ -66,7 +60,7 @@ describe('portal: the cluster access log page', { timeout: 150_000, skip }, () =
 
   before(async () => {
     p = await startPortal(SEED, { extraArgs: ['--provisioning-delay', '100'] });
-    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-access-log-'));
+    shots = screenshotFolder('portal-access-log');
     // The cluster, made through ARM by the owner; Mel may download its kubeconfig (Cluster User Role), nothing more.
     const owner = await tokenFor({
       grant_type: 'password',
@@ -130,7 +124,7 @@ describe('portal: the cluster access log page', { timeout: 150_000, skip }, () =
   });
   after(async () => {
     await p?.close();
-    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
+    shots?.remove();
   });
 
   it('the owner reads the decisions, filters the refused ones and opens one with the keyboard', async () => {
@@ -158,7 +152,7 @@ describe('portal: the cluster access log page', { timeout: 150_000, skip }, () =
       for (const size of [DESKTOP, PHONE]) {
         await page.setViewportSize(size);
         await checkA11y(page, { label: `cluster access log at ${size.width}×${size.height}` });
-        await screenshot(page, shots, 'access-log');
+        await screenshot(page, shots.dir, 'access-log');
       }
       await page.setViewportSize(DESKTOP);
 

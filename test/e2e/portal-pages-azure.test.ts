@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { postForm } from '../support/http.js';
 import {
   checkA11y,
-  CHROMIUM_SKIP,
-  DESKTOP,
   gotoPortalPage,
   newPortalPage,
-  PHONE,
-  PORTAL_BUILT,
-  screenshot,
+  PORTAL_SKIP,
+  openPortalAsAdmin,
+  checkA11yBothSizes,
+  screenshotFolder,
   signInToPortal,
   startPortal,
   tabTo,
@@ -39,40 +36,24 @@ tenants:
 `;
 const AKS_SERVER_APP = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
-/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
-const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
-const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
-describe('portal: Azure pages (clusters, access control, why was I refused)', { timeout: 180_000, skip }, () => {
+describe('portal: Azure pages (clusters, access control, why was I refused)', { timeout: 180_000, skip: PORTAL_SKIP }, () => {
   let p: PortalKentra;
   let admin: { context: BrowserContext; page: Page };
-  let shots: string;
-  const a11yBothSizes = async (page: Page, label: string) => {
-    for (const size of [DESKTOP, PHONE]) {
-      await page.setViewportSize(size);
-      await checkA11y(page, { label: `${label} at ${size.width}×${size.height}` });
-      await screenshot(page, shots, label);
-    }
-    await page.setViewportSize(DESKTOP);
-  };
+  let shots: { dir: string; remove(): void };
+  const a11yBothSizes = (page: Page, label: string) => checkA11yBothSizes(page, shots.dir, label);
   const rowOf = (page: Page, table: string, name: string | RegExp) => page.getByRole('table', { name: table }).getByRole('row', { name });
   const cells = async (page: Page, table: string, name: string | RegExp) =>
     (await rowOf(page, table, name).innerText()).split('\t').map((c) => c.trim());
 
   before(async () => {
     p = await startPortal(SEED, { extraArgs: ['--provisioning-delay', '1500'] });
-    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-azure-'));
-    admin = await newPortalPage(p);
-    await signInToPortal(
-      admin.page,
-      p.origin,
-      { username: p.k.endpoints.admin.userPrincipalName, password: p.k.endpoints.admin.password },
-      '/clusters',
-    );
+    shots = screenshotFolder('portal-azure');
+    admin = await openPortalAsAdmin(p, '/clusters');
   });
   after(async () => {
     await p?.close();
-    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
+    shots?.remove();
   });
 
   it('clusters: create with the Entra settings and watch it finish, edit them, download the user kubeconfig', async () => {

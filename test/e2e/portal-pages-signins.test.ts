@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { httpsFetch, postForm } from '../support/http.js';
 import {
   checkA11y,
-  CHROMIUM_SKIP,
-  DESKTOP,
   focusedText,
   gotoPortalPage,
-  newPortalPage,
-  PHONE,
-  PORTAL_BUILT,
-  screenshot,
-  signInToPortal,
+  PORTAL_SKIP,
+  openPortalAsAdmin,
+  checkA11yBothSizes,
+  screenshotFolder,
   startPortal,
   tabTo,
   type PortalKentra,
@@ -36,41 +30,23 @@ tenants:
       - { userPrincipalName: ${PAT.username}, password: '${PAT.password}', displayName: Pat }
 `;
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
-/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
-const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
-const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
-describe('portal: sign-in logs and signing keys', { timeout: 180_000, skip }, () => {
+describe('portal: sign-in logs and signing keys', { timeout: 180_000, skip: PORTAL_SKIP }, () => {
   let p: PortalKentra;
   let admin: { context: BrowserContext; page: Page };
-  let shots: string;
+  let shots: { dir: string; remove(): void };
   const token = (fields: Record<string, string>) =>
     postForm(`${p.k.endpoints.authority}/${p.k.endpoints.tenantId}/oauth2/v2.0/token`, fields, p.k.endpoints.caFile);
-  /** axe at both sizes (the same page, resized), and a screenshot of each for the record. */
-  const a11yBothSizes = async (page: Page, label: string) => {
-    for (const size of [DESKTOP, PHONE]) {
-      await page.setViewportSize(size);
-      await checkA11y(page, { label: `${label} at ${size.width}×${size.height}` });
-      await screenshot(page, shots, label);
-    }
-    await page.setViewportSize(DESKTOP);
-  };
+  const a11yBothSizes = (page: Page, label: string) => checkA11yBothSizes(page, shots.dir, label);
 
   before(async () => {
     p = await startPortal(SEED);
-    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-signins-'));
-    admin = await newPortalPage(p);
-    await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: p.origin });
-    await signInToPortal(
-      admin.page,
-      p.origin,
-      { username: p.k.endpoints.admin.userPrincipalName, password: p.k.endpoints.admin.password },
-      '/sign-in-logs',
-    );
+    shots = screenshotFolder('portal-signins');
+    admin = await openPortalAsAdmin(p, '/sign-in-logs', { clipboard: true });
   });
   after(async () => {
     await p?.close();
-    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
+    shots?.remove();
   });
 
   it('sign-in log: a wrong password appears with 50126; filters on user and status; paging; a row’s details (keyboard)', async () => {

@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { postForm } from '../support/http.js';
 import {
   checkA11y,
-  CHROMIUM_SKIP,
-  DESKTOP,
   gotoPortalPage,
   newPortalPage,
-  PHONE,
-  PORTAL_BUILT,
-  screenshot,
+  PORTAL_SKIP,
+  openPortalAsAdmin,
+  checkA11yBothSizes,
+  screenshotFolder,
   signInToPortal,
   startPortal,
   type PortalKentra,
@@ -33,44 +29,26 @@ tenants:
       - { userPrincipalName: ${MEL.username}, password: '${MEL.password}', displayName: Mel }
 `;
 const APP = 'portal-orders-api';
-/** Where the screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (for the README), else a temporary folder. */
-const SCREENSHOTS = process.env.KENTRA_PORTAL_SCREENSHOTS;
-const skip = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
 /** The payload of a JWT (the test reads what the service issued). */
 const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
-describe('portal: app registrations and enterprise applications', { timeout: 180_000, skip }, () => {
+describe('portal: app registrations and enterprise applications', { timeout: 180_000, skip: PORTAL_SKIP }, () => {
   let p: PortalKentra;
   let admin: { context: BrowserContext; page: Page };
-  let shots: string;
+  let shots: { dir: string; remove(): void };
   const token = (fields: Record<string, string>) =>
     postForm(`${p.k.endpoints.authority}/${p.k.endpoints.tenantId}/oauth2/v2.0/token`, fields, p.k.endpoints.caFile);
-  /** axe at both sizes (the same page, resized), and a screenshot of each for the record. */
-  const a11yBothSizes = async (page: Page, label: string) => {
-    for (const size of [DESKTOP, PHONE]) {
-      await page.setViewportSize(size);
-      await checkA11y(page, { label: `${label} at ${size.width}×${size.height}` });
-      await screenshot(page, shots, label);
-    }
-    await page.setViewportSize(DESKTOP);
-  };
+  const a11yBothSizes = (page: Page, label: string) => checkA11yBothSizes(page, shots.dir, label);
 
   before(async () => {
     p = await startPortal(SEED);
-    shots = SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'kentra-portal-pages-'));
-    admin = await newPortalPage(p);
-    await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: p.origin });
-    await signInToPortal(
-      admin.page,
-      p.origin,
-      { username: p.k.endpoints.admin.userPrincipalName, password: p.k.endpoints.admin.password },
-      '/app-registrations',
-    );
+    shots = screenshotFolder('portal-pages');
+    admin = await openPortalAsAdmin(p, '/app-registrations', { clipboard: true });
   });
   after(async () => {
     await p?.close();
-    if (shots && !SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
+    shots?.remove();
   });
 
   it('app registrations: register, redirect URIs by platform, a secret shown once and copied, API permissions, admin consent', async () => {

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import {
-  CHROMIUM_SKIP,
   checkA11y,
   DESKTOP,
   focusedText,
   gotoPortalPage,
   newPortalPage,
   PHONE,
-  PORTAL_BUILT,
+  PORTAL_SKIP,
   signInToPortal,
   startPortal,
   tabTo,
@@ -44,9 +42,7 @@ tenants:
 const BO = { username: 'bo@portale2e.onmicrosoft.com', password: 'Bo-Passw0rd!1' };
 const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 
-const SKIP = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
-
-describe('portal in Chromium', { timeout: 180_000, skip: SKIP }, () => {
+describe('portal in Chromium', { timeout: 180_000, skip: PORTAL_SKIP }, () => {
   let p: PortalKentra;
   let admin: Page;
 

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -14,6 +15,8 @@ export { CHROMIUM_SKIP };
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The built portal; tests skip with this message when it is missing (npm run build makes it). */
 export const PORTAL_BUILT = join(root, 'dist/portal/index.html');
+/** Why the portal's Chromium tests cannot run on this machine (no Chromium, or the portal not built), or false. */
+export const PORTAL_SKIP: string | false = CHROMIUM_SKIP || (existsSync(PORTAL_BUILT) ? false : 'the portal is not built (npm run build)');
 
 export const DESKTOP = { width: 1280, height: 800 } as const;
 export const PHONE = { width: 390, height: 844 } as const;
@@ -120,6 +123,19 @@ export async function checkA11y(page: Page, opts: { label?: string; throwOnViola
   return bad;
 }
 
+/** A new browser page signed in to the portal as the tenant's admin (from endpoints.json), opened at `path`. */
+export async function openPortalAsAdmin(
+  p: PortalKentra,
+  path: string,
+  opts: { clipboard?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const admin = await newPortalPage(p);
+  if (opts.clipboard) await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: p.origin });
+  const { userPrincipalName: username, password } = p.k.endpoints.admin;
+  await signInToPortal(admin.page, p.origin, { username, password }, path);
+  return admin;
+}
+
 /** Saves a PNG of the page (the viewport) under `dir` (default: a temporary folder the caller names). */
 export async function screenshot(page: Page, dir: string, name: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
@@ -127,6 +143,26 @@ export async function screenshot(page: Page, dir: string, name: string): Promise
   const file = join(dir, `${name}-${vp?.width ?? 0}x${vp?.height ?? 0}.png`);
   await page.screenshot({ path: file });
   return file;
+}
+
+/**
+ * Where a test's screenshots go: docs/portal when `KENTRA_PORTAL_SCREENSHOTS=docs/portal` (the README's
+ * pictures are taken so), else a temporary folder that `remove()` deletes.
+ */
+export function screenshotFolder(name: string): { dir: string; remove(): void } {
+  const kept = process.env.KENTRA_PORTAL_SCREENSHOTS;
+  const dir = kept ?? mkdtempSync(join(tmpdir(), `kentra-${name}-`));
+  return { dir, remove: () => (kept ? undefined : rmSync(dir, { recursive: true, force: true })) };
+}
+
+/** axe-core at 1280×800 and at 390×844 (the same page, resized), a screenshot at each, then back to 1280×800. */
+export async function checkA11yBothSizes(page: Page, dir: string, label: string): Promise<void> {
+  for (const size of [DESKTOP, PHONE]) {
+    await page.setViewportSize(size);
+    await checkA11y(page, { label: `${label} at ${size.width}×${size.height}` });
+    await screenshot(page, dir, label);
+  }
+  await page.setViewportSize(DESKTOP);
 }
 
 /**
