@@ -18,8 +18,24 @@ const cache = mkdtempSync(join(tmpdir(), 'kentra-bench-kubelogin-'));
 try {
   const { authority, tenantId, caFile, admin } = k.endpoints;
   const env = { ...process.env, KUBECACHEDIR: cache, NODE_EXTRA_CA_CERTS: caFile };
-  const args = [KUBELOGIN, 'get-token', '--login', 'ropc', '--server-id', '6dae42f8-4368-4678-94ff-3960e28e3630', '--client-id', '80faf920-1908-4b52-b5ef-a8e7bedfc67a',
-    '--tenant-id', tenantId, '--authority-host', `${authority}/`, '--username', admin.userPrincipalName, '--password', admin.password];
+  const args = [
+    KUBELOGIN,
+    'get-token',
+    '--login',
+    'ropc',
+    '--server-id',
+    '6dae42f8-4368-4678-94ff-3960e28e3630',
+    '--client-id',
+    '80faf920-1908-4b52-b5ef-a8e7bedfc67a',
+    '--tenant-id',
+    tenantId,
+    '--authority-host',
+    `${authority}/`,
+    '--username',
+    admin.userPrincipalName,
+    '--password',
+    admin.password,
+  ];
   const time = (argv: string[]) => {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, argv, { env, encoding: 'utf8' });
@@ -35,7 +51,10 @@ try {
     hit.push(time(args));
   }
   const refresh: number[] = [];
-  const file = join(cache, readdirSync(cache).find((f) => f.endsWith('.json'))!);
+  const file = join(
+    cache,
+    readdirSync(cache).find((f) => f.endsWith('.json'))!,
+  );
   for (let i = 0; i < 10; i++) {
     const entry = JSON.parse(readFileSync(file, 'utf8'));
     writeFileSync(file, JSON.stringify({ ...entry, expiresOn: 0 }), { mode: 0o600 });
@@ -47,7 +66,9 @@ try {
   console.log(`  cache hit                 p50 ${med(hit).toFixed(1)} ms   p90 ${percentile(hit, 90).toFixed(1)} ms`);
   console.log(`  node -e ''                p50 ${med(bare).toFixed(1)} ms   p90 ${percentile(bare, 90).toFixed(1)} ms`);
   console.log(`  ratio (p50)               ${(med(hit) / med(bare)).toFixed(2)}x   (target ≤ 1.3x)`);
-  console.log(`  refresh (expired token)   p50 ${med(refresh).toFixed(1)} ms   p90 ${percentile(refresh, 90).toFixed(1)} ms   (a refresh-token grant over HTTPS, 10 runs)`);
+  console.log(
+    `  refresh (expired token)   p50 ${med(refresh).toFixed(1)} ms   p90 ${percentile(refresh, 90).toFixed(1)} ms   (a refresh-token grant over HTTPS, 10 runs)`,
+  );
 } finally {
   rmSync(cache, { recursive: true, force: true });
   await k.close();

@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { parse } from 'yaml';
 import { signJwt, v1Issuer } from '../src/identity/index.js';
 import { startKentra, type RunningKentra } from '../src/index.js';
-import { armSession } from './_measure.js';
+import { benchCluster } from './_measure.js';
 import { Report } from './_report.js';
 import { runWrk } from './_wrk.js';
 
@@ -59,20 +58,8 @@ async function side(logs: boolean): Promise<Side> {
     provisioningDelayMs: 0,
     ...(logs ? {} : { signInLog: false, accessLog: false }),
   });
-  const { authority, tenantId, subscriptionId, servicePrincipal: sp } = k.endpoints;
-  const { http, headers, put } = await armSession(k.endpoints);
-  const base = `${authority}/subscriptions/${subscriptionId}/resourceGroups/bench`;
-  await put(`${base}?api-version=2021-04-01`, { location: 'eastus' });
-  const mc = `${base}/providers/Microsoft.ContainerService/managedClusters/c1`;
-  const status = await put(`${mc}?api-version=2022-11-01`, {
-    location: 'eastus',
-    properties: { agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true, enableAzureRBAC: true } },
-  });
-  if (status !== 201) throw new Error(`creating the cluster failed: ${status}`);
-  const hook = JSON.parse((await http(`${mc}/listWebhookCredential?api-version=2022-11-01`, '', headers)).text);
-  const kubeconfig = (i: number) => parse(Buffer.from(hook.kubeconfigs[i].value, 'base64').toString());
-  const [tr, sar] = [kubeconfig(0), kubeconfig(1)];
-  const b64 = (v: string) => Buffer.from(v, 'base64').toString();
+  const { authority, tenantId, servicePrincipal: sp } = k.endpoints;
+  const webhook = await benchCluster(k.endpoints, { azureRbac: true });
   // Tokens as Kentra issues them for the AKS server app (signed with its current key), 50 users, each reviewed in turn.
   const { kid, privateKey } = k.services.keys.current();
   const now = Math.floor(Date.now() / 1000);
@@ -110,10 +97,10 @@ async function side(logs: boolean): Promise<Side> {
       }).toString(),
     },
     webhook: {
-      tokenreviews: tr.clusters[0].cluster.server,
-      subjectaccessreviews: sar.clusters[0].cluster.server,
-      certPem: b64(tr.users[0].user['client-certificate-data']),
-      keyPem: b64(tr.users[0].user['client-key-data']),
+      tokenreviews: webhook.tokenReviews,
+      subjectaccessreviews: webhook.accessReviews,
+      certPem: webhook.certPem,
+      keyPem: webhook.keyPem,
     },
     tokenReviews: tokens.map((token) => JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } })),
     accessReviews: Array.from({ length: 50 }, (_, i) =>

@@ -7,13 +7,12 @@
 import { sign as signAsync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { parse } from 'yaml';
 import { KeyRing, v1Issuer } from '../src/identity/index.js';
 import { sealerForDataDir } from '../src/shared/key-sealing.js';
 import { openStore } from '../src/store/index.js';
 import { systemClock } from '../src/shared/clock.js';
 import { startTestKentra } from '../test/support/kentra.js';
-import { armSession, fmt } from './_measure.js';
+import { benchCluster, fmt } from './_measure.js';
 import { runLoad } from './_load-worker.js';
 import { Report } from './_report.js';
 
@@ -34,23 +33,10 @@ const k = await startTestKentra({ extraArgs: ['--log-level', 'warn', '--provisio
 const outcome = { failed: false };
 try {
   const pid = k.process.pid!;
-  const { authority, tenantId, caFile, subscriptionId, servicePrincipal } = k.endpoints;
+  const { authority, tenantId, caFile, servicePrincipal } = k.endpoints;
   const caPem = readFileSync(caFile, 'utf8');
-  const { http: plain, headers: armHeaders, put } = await armSession(k.endpoints);
-  const base = `${authority}/subscriptions/${subscriptionId}/resourceGroups/bench`;
-  await put(`${base}?api-version=2021-04-01`, { location: 'eastus' });
-  const mc = `${base}/providers/Microsoft.ContainerService/managedClusters/c1`;
-  const status = await put(`${mc}?api-version=2022-11-01`, {
-    location: 'eastus',
-    properties: { agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true } },
-  });
-  if (status !== 201) throw new Error(`creating the cluster failed: ${status}`);
-  const hook = JSON.parse((await plain(`${mc}/listWebhookCredential?api-version=2022-11-01`, '', armHeaders)).text);
-  const cfg = parse(Buffer.from(hook.kubeconfigs[0].value, 'base64').toString());
-  const url = cfg.clusters[0].cluster.server as string;
-  const fromB64 = (v: string) => Buffer.from(v, 'base64').toString();
-  const certPem = fromB64(cfg.users[0].user['client-certificate-data']);
-  const keyPem = fromB64(cfg.users[0].user['client-key-data']);
+  // What `kentra aks webhook-config` writes: the webhook URL and the cluster-bound client certificate.
+  const { tokenReviews: url, certPem, keyPem } = await benchCluster(k.endpoints);
   const before = memoryOf(pid);
   console.log(`  kentra up (pid ${pid}) after start and one cluster: VmRSS ${fmt(before.rss / MB, 1)} MB`);
 
