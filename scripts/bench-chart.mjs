@@ -30,13 +30,13 @@ const parts = [
 rows.forEach((r, i) => {
   const y = top + i * rowH;
   const met = r.met === undefined ? '#888' : r.met ? '#2e7d32' : '#e65100';
-  parts.push(`<text x="10" y="${y + 14}">${esc(`${r.bench}: ${r.name}`).slice(0, 80)}</text>`);
+  parts.push(`<text x="10" y="${y + 14}">${esc(`${r.bench}: ${r.name}`.slice(0, 62))}</text>`);
   parts.push(
-    `<text x="10" y="${y + 27}" fill="#555" font-size="10">${esc(`${num(r.value)} ${r.unit} vs ${r.limit.name} ${num(r.limit.value)} ${r.limit.unit ?? r.unit}; load ${r.load.start.toFixed(1)}`).slice(0, 95)}</text>`,
+    `<text x="10" y="${y + 27}" fill="#555" font-size="10">${esc(`${num(r.value)} ${r.unit} vs ${r.limit.name} ${num(r.limit.value)} ${r.limit.unit ?? r.unit}; load ${r.load.start.toFixed(1)}`.slice(0, 95))}</text>`,
   );
   parts.push(`<rect x="${labelW}" y="${y + 6}" width="${x(r.ratio) - labelW}" height="16" fill="${met}"/>`);
   parts.push(
-    `<text x="${x(r.ratio) + 4}" y="${y + 18}">${r.ratio.toFixed(2)}${r.goal ? ` (goal ${r.goal.op} ${r.goal.ratio})` : ''}</text>`,
+    `<text x="${Math.max(x(r.ratio), r.goal ? x(r.goal.ratio) : 0) + 6}" y="${y + 18}">${esc(`${r.ratio.toFixed(2)}${r.goal ? ` (goal ${r.goal.op} ${r.goal.ratio})` : ''}`)}</text>`,
   );
   if (r.goal)
     parts.push(`<line x1="${x(r.goal.ratio)}" x2="${x(r.goal.ratio)}" y1="${y + 2}" y2="${y + 26}" stroke="#000" stroke-width="2"/>`);
