@@ -78,8 +78,6 @@ export interface AccessDecisionRecord {
   time: number;
   /** The id in the cluster's API URL. */
   clusterUid: string;
-  /** The cluster's ARM id. */
-  clusterId: string;
   kind: 'authentication' | 'authorization';
   source: 'webhook' | 'builtInApi';
   /** '' when authentication failed. */

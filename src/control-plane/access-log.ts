@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AccessDecisionRecord, AccessLogPort } from '../access/index.js';
 import { BatchWriter } from '../shared/batch-writer.js';
 import type { Clock } from '../shared/clock.js';
-import { StoreError, type AccessLogEntry, type AccessLogQuery, type Store } from '../store/index.js';
+import { StoreError, type AccessLogEntry, type AccessLogQuery, type AccessLogRecord, type Store } from '../store/index.js';
 import { ArmError, armRoute, authorize, type ArmContext, type ArmRequest } from './arm.js';
 import { clusterSecretsOf, isClusterResource } from './cluster-record.js';
 
@@ -25,7 +24,7 @@ export interface StoreAccessLogOptions {
 export const DEFAULT_ACCESS_LOG_RETENTION_DAYS = 30;
 
 export class StoreAccessLog implements AccessLogPort {
-  private readonly writer: BatchWriter<() => AccessDecisionRecord | null, AccessLogEntry>;
+  private readonly writer: BatchWriter<() => AccessDecisionRecord | null, AccessLogRecord>;
 
   constructor(
     private readonly store: Store,
@@ -38,10 +37,7 @@ export class StoreAccessLog implements AccessLogPort {
       flushMs: opts.flushMs,
       maxQueue: opts.maxQueue,
       onError: opts.onError,
-      prepare: (entry) => {
-        const r = entry();
-        return r ? { id: randomUUID(), ...r } : null;
-      },
+      prepare: (entry) => entry(),
       write: (rows) => this.store.addAccessDecisions(rows),
     });
   }

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import { BatchWriter } from '../shared/batch-writer.js';
-import { isGuid } from '../shared/crypto.js';
+import { isGuid, timeOrderedId } from '../shared/crypto.js';
 import type { SignInEvent, SignInEventType, Store, Tenant } from '../store/index.js';
 import { GRAPH_APP_ID, GRAPH_RESOURCE_URIS } from './directory/first-party.js';
 import { AadError } from './errors.js';
@@ -222,9 +221,10 @@ export class SignInLog {
   }
 
   private event(over: Partial<SignInEvent> & Pick<SignInEvent, 'tenantId' | 'eventType' | 'ipAddress'>): SignInEvent {
+    const createdAt = over.createdAt ?? this.clock.now();
     return {
-      id: randomUUID(),
-      createdAt: this.clock.now(),
+      id: timeOrderedId(createdAt),
+      createdAt,
       userId: null,
       userPrincipalName: null,
       userDisplayName: null,
@@ -260,24 +260,26 @@ export class SignInLog {
     return this.writer.close();
   }
 
-  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+  /** A looked-up name, from the cache when it is there (no await on a hit: this runs for every sign-in). */
+  private cached<T>(key: string, load: () => Promise<T>): T | Promise<T> {
     const hit = this.cache.get(key);
     const now = Date.now();
     if (hit && hit.until > now) return hit.value as T;
-    const value = await load();
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(key, { value, until: now + CACHE_TTL_MS });
-    return value;
+    return load().then((value) => {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(key, { value, until: now + CACHE_TTL_MS });
+      return value;
+    });
   }
 
   /** Fills in the tenant, the user and the display names; null when the tenant cannot be known. */
   private async complete(p: Pending): Promise<SignInEvent | null> {
     const e = p.event;
     if (!e.tenantId && p.tenantHint) {
-      e.tenantId = (await this.cached(
+      e.tenantId = await this.cached(
         `domain|${p.tenantHint.toLowerCase()}`,
         async () => (await this.store.findTenantByDomain(p.tenantHint!))?.id ?? '',
-      )) as string;
+      );
     }
     if (!e.tenantId) return null;
     const t = e.tenantId;
@@ -287,16 +289,19 @@ export class SignInLog {
     }
     if (e.appId) {
       const appId = e.appId;
-      e.appDisplayName = await this.cached(
+      const name = this.cached(
         `app|${t}|${appId}`,
         async () =>
           (await this.store.findServicePrincipalByAppId(t, appId))?.displayName ??
           (await this.store.findApplicationByAppId(t, appId))?.displayName ??
           null,
       );
+      e.appDisplayName = name instanceof Promise ? await name : name;
     }
     if (p.resourceHint) {
-      const resource = await this.cached(`res|${t}|${p.resourceHint}`, () => this.resourceOf(t, p.resourceHint!));
+      const hint = p.resourceHint;
+      const found = this.cached(`res|${t}|${hint}`, () => this.resourceOf(t, hint));
+      const resource = found instanceof Promise ? await found : found;
       if (resource) Object.assign(e, { resourceId: resource.appId, resourceDisplayName: resource.displayName });
     }
     return e;

@@ -106,7 +106,8 @@ export class BatchWriter<Q, R> {
         try {
           const rows: R[] = [];
           for (const item of batch) {
-            const row = await this.o.prepare(item);
+            const prepared = this.o.prepare(item);
+            const row = prepared instanceof Promise ? await prepared : prepared;
             if (row !== null) rows.push(row);
           }
           await this.o.write(rows);

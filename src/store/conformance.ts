@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { StoreError } from './errors.js';
 import type { Store } from './store.js';
-import type { AccessLogEntry, Application, DeviceCode, Group, KubeObject, RefreshToken, SignInEvent, Tenant, User } from './types.js';
+import type { AccessLogRecord, Application, DeviceCode, Group, KubeObject, RefreshToken, SignInEvent, Tenant, User } from './types.js';
 
 // One suite every Store backend must pass (dex's storage/conformance, for Kentra). Each test works in
 // tenants of its own, so the tests share one store and stay independent.
@@ -1263,10 +1263,10 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
     it('keeps access decisions per cluster, filters them, pages them newest first and prunes them by age', async () => {
       const c1 = id();
       const c2 = id();
-      const entry = (over: Partial<AccessLogEntry>): AccessLogEntry => ({
-        id: id(),
+      // The store gives each entry its id; the tests tell the entries apart by their reasons.
+      let n = 0;
+      const entry = (over: Partial<AccessLogRecord>): AccessLogRecord => ({
         clusterUid: c1,
-        clusterId: `/subscriptions/${id()}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1`,
         time: now,
         kind: 'authorization',
         source: 'builtInApi',
@@ -1282,7 +1282,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
         name: null,
         path: null,
         decision: 'allowed',
-        reason: 'RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "view" to User "ann@example.com"',
+        reason: `RBAC: allowed by ClusterRoleBinding "x${++n}" of ClusterRole "view" to User "ann@example.com"`,
         ...over,
       });
       const entries = Array.from({ length: 7 }, (_, i) =>
@@ -1317,16 +1317,20 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
 
       const all = await s.listAccessDecisions(c1);
       assert.deepEqual(
-        all.items.map((e) => e.id),
-        [entries[0]!, failed, nonResource, ...entries.slice(1)].map((e) => e.id),
+        all.items.map((e) => e.reason),
+        [entries[0]!, failed, nonResource, ...entries.slice(1)].map((e) => e.reason),
         'newest first, every field kept',
       );
-      assert.deepEqual(all.items[1], failed);
-      assert.deepEqual(all.items[0], entries[0]);
+      const { id: failedId, ...failedRead } = all.items[1]!;
+      assert.deepEqual(failedRead, failed);
+      const { id: firstId, ...firstRead } = all.items[0]!;
+      assert.deepEqual(firstRead, entries[0]);
+      assert.ok(failedId && firstId && failedId !== firstId, 'the store gives each entry an id of its own');
+      assert.equal(new Set(all.items.map((e) => e.id)).size, all.items.length);
       assert.equal(all.next, undefined);
       assert.deepEqual(
-        (await s.listAccessDecisions(c2)).items.map((e) => e.id),
-        [other.id],
+        (await s.listAccessDecisions(c2)).items.map((e) => e.reason),
+        [other.reason],
         'another cluster never sees the rows',
       );
 
@@ -1335,32 +1339,32 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       do {
         const p = await s.listAccessDecisions(c1, { top: 3, skipToken });
         assert.ok(p.items.length <= 3);
-        seen.push(...p.items.map((e) => e.id));
+        seen.push(...p.items.map((e) => e.reason));
         skipToken = p.next;
       } while (skipToken);
       assert.deepEqual(
         seen,
-        all.items.map((e) => e.id),
+        all.items.map((e) => e.reason),
         'pages join into the whole list, newest first',
       );
 
       assert.deepEqual(
-        (await s.listAccessDecisions(c1, { from: now - 2000, to: now - 1000 })).items.map((e) => e.id),
-        [entries[1]!.id, entries[2]!.id],
+        (await s.listAccessDecisions(c1, { from: now - 2000, to: now - 1000 })).items.map((e) => e.reason),
+        [entries[1]!.reason, entries[2]!.reason],
         'both bounds inclusive',
       );
       assert.deepEqual(
-        (await s.listAccessDecisions(c1, { allowed: false, user: 'ann@example.com' })).items.map((e) => e.id),
-        [nonResource.id, entries[1]!.id, entries[3]!.id, entries[5]!.id],
+        (await s.listAccessDecisions(c1, { allowed: false, user: 'ann@example.com' })).items.map((e) => e.reason),
+        [nonResource.reason, entries[1]!.reason, entries[3]!.reason, entries[5]!.reason],
         'no opinion is not allowed',
       );
       assert.deepEqual(
-        (await s.listAccessDecisions(c1, { allowed: true })).items.map((e) => e.id),
-        [entries[0]!.id, entries[2]!.id, entries[4]!.id, entries[6]!.id],
+        (await s.listAccessDecisions(c1, { allowed: true })).items.map((e) => e.reason),
+        [entries[0]!.reason, entries[2]!.reason, entries[4]!.reason, entries[6]!.reason],
       );
       assert.deepEqual(
-        (await s.listAccessDecisions(c1, { user: 'bob@example.com' })).items.map((e) => e.id),
-        [entries[4]!.id],
+        (await s.listAccessDecisions(c1, { user: 'bob@example.com' })).items.map((e) => e.reason),
+        [entries[4]!.reason],
       );
       await assert.rejects(
         s.listAccessDecisions(c1, { skipToken: 'not-a-cursor' }),
@@ -1369,10 +1373,55 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
 
       assert.ok((await s.deleteAccessDecisionsBefore(now - 4500)) >= 2);
       assert.deepEqual(
-        (await s.listAccessDecisions(c1)).items.map((e) => e.id),
-        [entries[0]!, failed, nonResource, ...entries.slice(1, 5)].map((e) => e.id),
+        (await s.listAccessDecisions(c1)).items.map((e) => e.reason),
+        [entries[0]!, failed, nonResource, ...entries.slice(1, 5)].map((e) => e.reason),
       );
       assert.deepEqual((await s.listAccessDecisions(c2)).items.length, 1);
+    });
+
+    it('writes a log batch outside any transaction running at the same time: its rollback loses none of the batch', async () => {
+      const c = id();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let begun!: () => void;
+      const inside = new Promise<void>((resolve) => (begun = resolve));
+      const t = tenant();
+      const rolledBack = s.transaction(async (tx) => {
+        await tx.createTenant(t);
+        begun();
+        await gate;
+        throw new Error('rolled back');
+      });
+      await inside;
+      const logged = s.addAccessDecisions([
+        {
+          clusterUid: c,
+          time: now,
+          kind: 'authentication',
+          source: 'webhook',
+          user: 'ann@example.com',
+          userObjectId: null,
+          groups: [],
+          groupsSource: 'tokenClaim',
+          verb: null,
+          resource: null,
+          subresource: null,
+          apiGroup: null,
+          namespace: null,
+          name: null,
+          path: null,
+          decision: 'allowed',
+          reason: 'authenticated by an Entra token',
+        },
+      ]);
+      release();
+      await assert.rejects(rolledBack, /rolled back/);
+      await logged;
+      assert.equal(await s.getTenant(t.id), null, 'the transaction was rolled back');
+      assert.deepEqual(
+        (await s.listAccessDecisions(c)).items.map((e) => e.reason),
+        ['authenticated by an Entra token'],
+      );
     });
 
     it('increases the directory revision on every committed directory write, and only then', async () => {

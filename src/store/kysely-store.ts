@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type Kysely, type Transaction, type WhereInterface } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction, type WhereInterface } from 'kysely';
 import {
   col,
   fromRow as fromRowPlain,
@@ -9,10 +9,11 @@ import {
   type TableName,
 } from './codecs.js';
 import { StoreError } from './errors.js';
+import type { SqliteAppender } from './sqlite-appender.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
 import type { AccessDecisionsTable, Database } from './schema.js';
 import * as t from './tables.js';
-import type { AccessLogEntry, AccessLogQuery } from './types.js';
+import type { AccessLogEntry, AccessLogQuery, AccessLogRecord } from './types.js';
 import type {
   ArmOperation,
   ArmResource,
@@ -107,6 +108,12 @@ function kubeObjectName(o: Pick<KubeObject, 'clusterUid' | 'resource' | 'namespa
 }
 
 /** One implementation over kysely for both dialects; the dialect only changes row locking and text ordering. */
+/**
+ * Rows per INSERT statement when appending log rows through kysely (appendRows: PostgreSQL, or SQLite
+ * inside a caller's transaction), largest first: a handful of statement texts, each built once.
+ */
+const APPEND_CHUNKS_BY_KIND = { sqlite: [20, 5, 1], postgres: [50, 10, 1] } as const;
+
 export class KyselyStore implements Store {
   constructor(
     readonly kind: 'sqlite' | 'postgres',
@@ -124,6 +131,9 @@ export class KyselyStore implements Store {
   private fromRow<T, TB extends TableName>(c: Codec<T, TB>, row: object): T {
     return fromRowPlain(c, row as Record<string, unknown>, this.sealer);
   }
+
+  /** Where SQLite's log rows are appended without the query builder (root store only; see appendRows). */
+  appender: SqliteAppender | null = null;
 
   async close(): Promise<void> {
     await this.root?.destroy();
@@ -153,6 +163,49 @@ export class KyselyStore implements Store {
       if (isUniqueViolation(err)) throw new StoreError('conflict', `${what} already exists`);
       throw err;
     }
+  }
+
+  /** INSERT texts by table, columns and row count, for appendRows. */
+  private readonly appendTexts = new Map<string, string>();
+
+  /**
+   * Appends log rows (a batch of the sign-in or access log, each row its values in `columns`' order)
+   * in one transaction. On SQLite the appender runs one prepared statement per row,
+   * holding kysely's connection; on PostgreSQL the statements have a few fixed sizes whose text is
+   * built once, so no query is built per row.
+   */
+  private async appendRows(table: TableName, columns: readonly string[], rows: readonly unknown[][]): Promise<void> {
+    if (rows.length === 0) return;
+    const appender = this.appender;
+    if (appender && this.root) {
+      const text = this.appendText(table, columns, 1);
+      return this.root.connection().execute(async () => appender.run(text, rows));
+    }
+    const run = async (db: Kysely<Database>) => {
+      let i = 0;
+      for (const size of APPEND_CHUNKS_BY_KIND[this.kind]) {
+        for (; rows.length - i >= size; i += size) {
+          const params: unknown[] = [];
+          for (let r = i; r < i + size; r++) params.push(...rows[r]!);
+          await db.executeQuery(CompiledQuery.raw(this.appendText(table, columns, size), params));
+        }
+      }
+    };
+    if (this.root && rows.length > 1) await this.root.transaction().execute(run);
+    else await run(this.db);
+  }
+
+  private appendText(table: TableName, columns: readonly string[], size: number): string {
+    const key = `${table}|${columns.join(',')}|${size}`;
+    let text = this.appendTexts.get(key);
+    if (!text) {
+      let n = 0;
+      const row = () => `(${columns.map(() => (this.kind === 'postgres' ? `$${++n}` : '?')).join(', ')})`;
+      const values = Array.from({ length: size }, row).join(', ');
+      text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${values}`;
+      this.appendTexts.set(key, text);
+    }
+    return text;
   }
 
   private async one<T, TB extends TableName>(c: Codec<T, TB>, where: Where<TB>): Promise<T | null> {
@@ -1029,10 +1082,13 @@ export class KyselyStore implements Store {
 
   async addSignIns(events: SignInEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.loose
-      .insertInto('sign_ins')
-      .values(events.map((e) => this.toRow(t.signIns, e)))
-      .execute();
+    const rows = events.map((e) => this.toRow(t.signIns, e));
+    const columns = Object.keys(rows[0]!);
+    await this.appendRows(
+      'sign_ins',
+      columns,
+      rows.map((r) => columns.map((c) => r[c] ?? null)),
+    );
   }
 
   getSignIn(tenantId: string, id: string) {
@@ -1120,9 +1176,9 @@ export class KyselyStore implements Store {
 
   // ---- the cluster access log (self-contained: its own row type and mapping) --------------------
 
-  async addAccessDecisions(entries: AccessLogEntry[]): Promise<void> {
+  async addAccessDecisions(entries: AccessLogRecord[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.db.insertInto('access_decisions').values(entries.map(accessDecisionRow)).execute();
+    await this.appendRows('access_decisions', ACCESS_DECISION_COLUMNS, entries.map(accessDecisionValues));
   }
 
   async listAccessDecisions(clusterUid: string, query: AccessLogQuery = {}): Promise<Page<AccessLogEntry>> {
@@ -1133,16 +1189,16 @@ export class KyselyStore implements Store {
     if (query.user !== undefined) q = q.where('user_name', '=', query.user);
     if (query.allowed !== undefined) q = q.where('decision', query.allowed ? '=' : '<>', 'allowed');
     if (query.skipToken) {
-      // The cursor is the last row's (time, id): the next page starts strictly after it, newest first.
-      const m = /^(\d{1,16})\.([0-9a-f-]{1,64})$/.exec(Buffer.from(query.skipToken, 'base64url').toString('utf8'));
+      // The cursor is the last row's (time, seq): the next page starts strictly after it, newest first.
+      const m = /^(\d{1,16})\.(\d{1,16})$/.exec(Buffer.from(query.skipToken, 'base64url').toString('utf8'));
       if (!m) throw new StoreError('invalid', 'The skip token is not valid.');
       const at = Number(m[1]);
-      const id = m[2]!;
-      q = q.where((eb) => eb.or([eb('time', '<', at), eb.and([eb('time', '=', at), eb('id', '<', id)])]));
+      const seq = Number(m[2]);
+      q = q.where((eb) => eb.or([eb('time', '<', at), eb.and([eb('time', '=', at), eb('seq', '<', seq)])]));
     }
     const rows = await q
       .orderBy('time', 'desc')
-      .orderBy('id', 'desc')
+      .orderBy('seq', 'desc')
       .limit(limit + 1)
       .execute();
     const items = rows.slice(0, limit).map(accessDecisionOf);
@@ -1156,35 +1212,53 @@ export class KyselyStore implements Store {
   }
 }
 
-function accessDecisionRow(e: AccessLogEntry): AccessDecisionsTable {
-  return {
-    id: e.id,
-    cluster_uid: e.clusterUid,
-    cluster_id: e.clusterId,
-    time: e.time,
-    kind: e.kind,
-    source: e.source,
-    user_name: e.user,
-    user_object_id: e.userObjectId,
-    groups: JSON.stringify(e.groups),
-    groups_source: e.groupsSource,
-    verb: e.verb,
-    resource: e.resource,
-    subresource: e.subresource,
-    api_group: e.apiGroup,
-    namespace: e.namespace,
-    name: e.name,
-    path: e.path,
-    decision: e.decision,
-    reason: e.reason,
-  };
+const ACCESS_DECISION_COLUMNS = [
+  'cluster_uid',
+  'time',
+  'kind',
+  'source',
+  'user_name',
+  'user_object_id',
+  'groups',
+  'groups_source',
+  'verb',
+  'resource',
+  'subresource',
+  'api_group',
+  'namespace',
+  'name',
+  'path',
+  'decision',
+  'reason',
+] as const satisfies readonly (keyof AccessDecisionsTable)[];
+
+/** A row's values in ACCESS_DECISION_COLUMNS' order. */
+function accessDecisionValues(e: AccessLogRecord): unknown[] {
+  return [
+    e.clusterUid,
+    e.time,
+    e.kind,
+    e.source,
+    e.user,
+    e.userObjectId,
+    JSON.stringify(e.groups),
+    e.groupsSource,
+    e.verb,
+    e.resource,
+    e.subresource,
+    e.apiGroup,
+    e.namespace,
+    e.name,
+    e.path,
+    e.decision,
+    e.reason,
+  ];
 }
 
-function accessDecisionOf(r: AccessDecisionsTable): AccessLogEntry {
+function accessDecisionOf(r: Selectable<AccessDecisionsTable>): AccessLogEntry {
   return {
-    id: r.id,
+    id: String(r.seq),
     clusterUid: r.cluster_uid,
-    clusterId: r.cluster_id,
     time: Number(r.time),
     kind: r.kind as AccessLogEntry['kind'],
     source: r.source as AccessLogEntry['source'],

@@ -432,13 +432,18 @@ async function signInSessions(db: Db): Promise<void> {
   await db.schema.createIndex('sign_in_sessions_expiry').on('sign_in_sessions').columns(['expires_at']).execute();
 }
 
-/** The cluster access log (ARM `managedClusters/…/accessLogs`): newest first per cluster, pruned by age. */
+/**
+ * The cluster access log (ARM `managedClusters/…/accessLogs`): newest first per cluster, pruned by age.
+ * Rows are keyed by a sequence the database assigns (SQLite's rowid; a PostgreSQL identity), so each
+ * insert lands at the end of the table's B-tree and no key index is kept beside it: an entry is written
+ * on every decision (docs/performance.md, the logs bench).
+ */
 async function accessLog(db: Db): Promise<void> {
+  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
   await db.schema
     .createTable('access_decisions')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('seq', sqlite ? 'integer' : 'bigserial', (c) => c.primaryKey())
     .addColumn('cluster_uid', 'text', (c) => c.notNull())
-    .addColumn('cluster_id', 'text', (c) => c.notNull())
     .addColumn('time', 'bigint', (c) => c.notNull())
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('source', 'text', (c) => c.notNull())
@@ -456,7 +461,7 @@ async function accessLog(db: Db): Promise<void> {
     .addColumn('decision', 'text', (c) => c.notNull())
     .addColumn('reason', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('access_decisions_cluster_time').on('access_decisions').columns(['cluster_uid', 'time', 'id']).execute();
+  await db.schema.createIndex('access_decisions_cluster_time').on('access_decisions').columns(['cluster_uid', 'time', 'seq']).execute();
   await db.schema.createIndex('access_decisions_time').on('access_decisions').columns(['time']).execute();
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
+import { SqliteAppender } from './sqlite-appender.js';
 import { withStatementCache } from './sqlite-statements.js';
 import type { ColumnSealer } from './codecs.js';
 import type { Database } from './schema.js';
@@ -27,7 +28,7 @@ function ownerOnly(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
-async function sqlite(file: string): Promise<Connection> {
+async function sqlite(file: string): Promise<{ db: Connection; appender: SqliteAppender }> {
   const { default: Database } = await import('better-sqlite3');
   const onDisk = file !== ':memory:' && file !== '';
   if (onDisk) ownerOnly(file);
@@ -38,7 +39,10 @@ async function sqlite(file: string): Promise<Connection> {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  return {
+    db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }),
+    appender: new SqliteAppender(database),
+  };
 }
 
 /** How long a statement may run on the server, and how long the client waits for any answer. */
@@ -92,6 +96,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const url = opts.url ?? 'sqlite:';
   let db: Connection;
   let kind: 'sqlite' | 'postgres';
+  let appender: SqliteAppender | null = null;
   if (/^postgres(ql)?:\/\//.test(url)) {
     db = await postgres(url);
     kind = 'postgres';
@@ -102,7 +107,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
       file = join(opts.dataDir, 'kentra.db');
     }
-    db = await sqlite(file);
+    ({ db, appender } = await sqlite(file));
     kind = 'sqlite';
   } else {
     throw new Error(`unsupported store URL (use sqlite:…, or postgres://…): ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
@@ -113,6 +118,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     throw error;
   }
   const store = new KyselyStore(kind, db, db, opts.sealer);
+  store.appender = appender;
   try {
     await store.backfillClusterUids();
   } catch (err) {

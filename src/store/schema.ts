@@ -363,9 +363,9 @@ export interface SignInSessionsTable {
 
 /** The cluster access log (migration 0009). */
 export interface AccessDecisionsTable {
-  id: string;
+  /** Assigned by the database on insert. */
+  seq: Generated<number | string>;
   cluster_uid: string;
-  cluster_id: string;
   time: number | string;
   kind: string;
   source: string;

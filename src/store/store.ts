@@ -28,7 +28,7 @@ import type {
   Tenant,
   User,
 } from './types.js';
-import type { AccessLogEntry, AccessLogQuery } from './types.js';
+import type { AccessLogEntry, AccessLogQuery, AccessLogRecord } from './types.js';
 
 /** Read-modify-write: receives the current entity, returns the new one. Runs inside one transaction. */
 export type Updater<T> = (current: T) => T;
@@ -258,9 +258,9 @@ export interface Store {
   purgeExpired(now: number): Promise<void>;
 
   // ---- the cluster access log ----
-  /** Appends access log entries (one statement per batch). */
-  addAccessDecisions(entries: AccessLogEntry[]): Promise<void>;
-  /** A cluster's access decisions matching `query`, newest first (then by id), paged by `query.skipToken`. */
+  /** Appends access log entries (one transaction per batch); the store gives each its id. */
+  addAccessDecisions(entries: AccessLogRecord[]): Promise<void>;
+  /** A cluster's access decisions matching `query`, newest first (then newest written), paged by `query.skipToken`. */
   listAccessDecisions(clusterUid: string, query?: AccessLogQuery): Promise<Page<AccessLogEntry>>;
   /** Deletes access decisions made before `before` (retention); returns how many. */
   deleteAccessDecisionsBefore(before: number): Promise<number>;

@@ -401,12 +401,15 @@ export type AccessDecisionOutcome = 'allowed' | 'denied' | 'noOpinion';
  * One decision of a cluster's access (the cluster access log, read through ARM `…/accessLogs`).
  * Never holds a token, code, password or secret: who, what, the outcome and its reason.
  */
-export interface AccessLogEntry {
+export interface AccessLogEntry extends AccessLogRecord {
+  /** Given by the store when the entry is written: its place in the log, for paging. */
   id: string;
+}
+
+/** An access log entry as it is written (the store gives it its id). */
+export interface AccessLogRecord {
   /** The id in the cluster's API URL. */
   clusterUid: string;
-  /** The cluster's ARM id. */
-  clusterId: string;
   time: number;
   kind: AccessDecisionKind;
   source: AccessDecisionSource;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -292,9 +291,7 @@ describe('the cluster access log: kubectl and webhook decisions read through ARM
     const store = await openStore({ dataDir });
     const day = 86_400_000;
     const old = (ageDays: number, reason: string) => ({
-      id: randomUUID(),
       clusterUid: uid,
-      clusterId: mc(),
       time: Date.now() - ageDays * day,
       kind: 'authorization' as const,
       source: 'builtInApi' as const,
