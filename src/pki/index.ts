@@ -56,9 +56,14 @@ async function privatePem(key: CryptoKey): Promise<string> {
     .join('\n')}\n-----END PRIVATE KEY-----\n`;
 }
 
-function serial(): string {
+/**
+ * A random positive serial of 16 bytes (RFC 5280 §4.1.2.2), the first byte 0x40–0x7f: always 16
+ * significant bytes. (Clearing only the top bit let one serial in 128 begin with 0x00, which DER drops:
+ * still a valid serial, but of 15 bytes and of any leading digit.)
+ */
+export function randomSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f; // positive
+  bytes[0] = 0x40 | (bytes[0]! & 0x3f);
   return bytes.toString('hex');
 }
 
@@ -92,7 +97,7 @@ function authority(caCert: x509.X509Certificate, caKeys: CryptoKeyPair, keyPem: 
         ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
       ];
       const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: serial(),
+        serialNumber: randomSerial(),
         subject: name(opts.commonName, opts.organizations),
         issuer: caCert.subject,
         ...validity(opts.days ?? (opts.usage === 'client' ? 365 : 825)),
@@ -116,7 +121,7 @@ function authority(caCert: x509.X509Certificate, caKeys: CryptoKeyPair, keyPem: 
 export async function createCertificateAuthority(commonName: string, days = 3650): Promise<CertificateAuthority> {
   const keys = await generateKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
+    serialNumber: randomSerial(),
     name: name(commonName),
     ...validity(days),
     signingAlgorithm: ALG,
@@ -155,7 +160,7 @@ export async function createSelfSignedCertificate(opts: {
 }): Promise<CertificateAndKey> {
   const keys = opts.privateKeyPem ? await keysFromPem(opts.privateKeyPem) : await generateKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
+    serialNumber: randomSerial(),
     name: name(opts.commonName),
     ...validity(opts.days ?? 365),
     signingAlgorithm: ALG,

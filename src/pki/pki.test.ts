@@ -13,6 +13,7 @@ import {
   createSelfSignedCertificate,
   loadCertificateAuthority,
   loadOrCreateCertificateAuthority,
+  randomSerial,
   verifyIssuedBy,
   type CertificateAndKey,
 } from './index.js';
@@ -96,6 +97,14 @@ test('the CA certificate: critical CA:TRUE, keyCertSign and cRLSign, a subject k
   assert.equal(key.asymmetricKeyDetails?.modulusLength, 2048);
   assert.ok(createPublicKey(key).equals(node.publicKey));
   assert.ok(opensslVerify(ca.certPem, ca.certPem)[0], 'openssl accepts the CA as a trust anchor');
+});
+
+test('serials are positive integers of 16 significant bytes, every time', () => {
+  // One serial in 128 used to begin with 0x00, which DER drops: 15 bytes, any leading digit.
+  for (let i = 0; i < 20_000; i++) {
+    const s = randomSerial();
+    assert.match(s, /^[4-7][0-9a-f]{31}$/, s);
+  }
 });
 
 test('a server certificate: openssl verifies it and reads every extension (IPv6 SAN included)', async () => {
