@@ -66,15 +66,7 @@ function groupsSourceOf(settings: ClusterSettings, user: UserInfo, seen: Credent
 }
 
 /** What a decision is about, beyond who asked (a resource, or a non-resource path). */
-interface Target {
-  verb: string | null;
-  resource: string | null;
-  subresource: string | null;
-  apiGroup: string | null;
-  namespace: string | null;
-  name: string | null;
-  path: string | null;
-}
+type Target = Pick<AccessDecisionRecord, 'verb' | 'resource' | 'subresource' | 'apiGroup' | 'namespace' | 'name' | 'path'>;
 
 const NO_TARGET: Target = { verb: null, resource: null, subresource: null, apiGroup: null, namespace: null, name: null, path: null };
 
