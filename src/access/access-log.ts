@@ -1,13 +1,13 @@
-import type { AuthnResult, UserInfo } from './authn.js';
+import { GROUPS_FROM_DIRECTORY, type AuthnResult, type UserInfo } from './authn.js';
 import type { AccessDecisionRecord, ClusterSettings } from './ports.js';
 import type { RequestAttributes } from './rbac.js';
 import type { WebhookReply } from './token-review.js';
 
 // The cluster access log's entries (docs/access-log.md), built from what a decision saw. The
 // cluster-access service queues a closure per decision; these functions run when its batch is
-// written, off the request's path. Nothing secret leaves them: the bearer token is read only to tell
-// whether the groups came from the token's claim or from the directory (overage), and is scrubbed
-// from any reason text.
+// written, off the request's path. Nothing secret leaves them: the bearer token is only scrubbed from
+// any reason text; whether the groups came from the token's claim or from the directory (overage) is
+// marked on the user by the Entra authenticator (GROUPS_FROM_DIRECTORY).
 
 export type AccessSource = AccessDecisionRecord['source'];
 
@@ -33,24 +33,6 @@ export function scrubbed(text: string, token?: string): string {
   return clip(t.replace(JWT_LIKE, '***'), MAX_REASON);
 }
 
-/** Whether the token's groups were left out for the directory to give (Entra's overage: `_claim_names.groups`). */
-function isOverageToken(token: string): boolean {
-  const part = token.split('.')[1];
-  if (!part) return false;
-  // Decoding is enough to tell most tokens apart; only a token that names claims elsewhere (or a PoP
-  // token carrying its access token in `at`) is parsed.
-  const text = Buffer.from(part, 'base64url').toString('utf8');
-  if (!text.includes('_claim_names') && !text.includes('"at"')) return false;
-  try {
-    const claims = JSON.parse(text) as Record<string, unknown>;
-    if (typeof claims.at === 'string') return isOverageToken(claims.at);
-    const names = claims._claim_names;
-    return !!names && typeof names === 'object' && 'groups' in names;
-  } catch {
-    return false;
-  }
-}
-
 const objectIdOf = (user: UserInfo): string | null => orNull(user.extra?.oid?.[0]);
 
 function groupsSourceOf(settings: ClusterSettings, user: UserInfo, seen: CredentialSeen, reviewRequest = false): string {
@@ -59,7 +41,7 @@ function groupsSourceOf(settings: ClusterSettings, user: UserInfo, seen: Credent
   else if (seen.impersonated) source = 'impersonation';
   else if (user.username.startsWith('system:serviceaccount:')) source = 'serviceAccount';
   else if (seen.certificate) source = 'clientCertificate';
-  else if (objectIdOf(user) !== null) source = seen.token && isOverageToken(seen.token) ? 'graphOverage' : 'tokenClaim';
+  else if (objectIdOf(user) !== null) source = user[GROUPS_FROM_DIRECTORY] ? 'graphOverage' : 'tokenClaim';
   else source = 'localAccount';
   const admins = settings.aad?.adminGroupObjectIDs ?? [];
   return admins.length && user.groups.some((g) => admins.includes(g)) ? `${source},adminGroup` : source;

@@ -7,6 +7,7 @@ import {
   cachedGroupLookup,
   cachedTokenAuthenticator,
   entraTokenAuthenticator,
+  GROUPS_FROM_DIRECTORY,
   reviewToken,
   SPN_OVERAGE_MESSAGE,
   type AuthnResult,
@@ -183,6 +184,10 @@ describe('access: Entra token authentication and the TokenReview webhook', () =>
     for (let i = 0; i < 3; i++)
       assert.deepEqual(((await cached({ token: v1User({ ...overage, uti: `u${i}` }) })) as any).user.groups, ['g-201', 'g-250']);
     assert.deepEqual(lookups, [`${TENANT}/${ALICE.oid}`], 'one look-up for three tokens');
+    // The access log tells these groups from a token's own by a mark the user carries (never in its JSON).
+    const marked = ((await cached({ token: v1User({ ...overage, uti: 'u0' }) })) as any).user;
+    assert.equal(marked[GROUPS_FROM_DIRECTORY], true);
+    assert.equal(((await cached({ token: v1User() })) as any).user[GROUPS_FROM_DIRECTORY], undefined);
     now += 61_000;
     await cached({ token: v1User(overage) });
     assert.equal(lookups.length, 2, 'looked up again after the cache time');

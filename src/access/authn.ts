@@ -3,11 +3,18 @@
 // authenticator does.
 
 /** What the kube-apiserver receives in `TokenReview.status.user`. */
+/**
+ * Marks a user whose groups the directory gave (Entra's overage), for the access log's groups source.
+ * A symbol key: JSON never carries it to the kube-apiserver, and a spread copy of the user keeps it.
+ */
+export const GROUPS_FROM_DIRECTORY = Symbol('groupsFromDirectory');
+
 export interface UserInfo {
   username: string;
   uid: string;
   groups: string[];
   extra: Record<string, string[]>;
+  [GROUPS_FROM_DIRECTORY]?: true;
 }
 
 export type AuthnResult =

@@ -2,7 +2,14 @@ import type { KeyObject } from 'node:crypto';
 import { audienceAccepted, decodeJwt, JwtError, normalizeAudience, timeProblem, v1Issuer, type DecodedJwt } from '../identity/index.js';
 import type { Clock } from '../shared/clock.js';
 import { verifySignatureAsync } from '../shared/jwt.js';
-import { NO_ANSWER, type AuthnResult, type TokenAuthenticator, type TokenFailureCode } from './authn.js';
+import {
+  GROUPS_FROM_DIRECTORY,
+  NO_ANSWER,
+  type AuthnResult,
+  type UserInfo,
+  type TokenAuthenticator,
+  type TokenFailureCode,
+} from './authn.js';
 
 // Entra ID access tokens, checked the way Guard's Azure authenticator does (reference/guard-rbac.md
 // §1), with Kentra's additions from the cluster-access issue: v2 tokens as well as v1, the audience
@@ -118,6 +125,7 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     if (!username) return fail('user_claims', 'username: upn and objectID: oid claims not found');
 
     let groups: string[];
+    let fromDirectory = false;
     const claimNames = claims._claim_names as Record<string, unknown> | undefined;
     if (Array.isArray(claims.groups)) {
       groups = claims.groups.map(String);
@@ -127,12 +135,15 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
       if (!oid) return fail('groups', 'the token has a group overage claim but no oid to look the groups up by');
       try {
         groups = await opts.groups.memberGroups(opts.tenantId, oid);
+        fromDirectory = true;
       } catch (err) {
         return fail('groups', `could not resolve the groups of a user in overage: ${(err as Error).message}`);
       }
     } else {
       groups = [];
     }
-    return { kind: 'user', user: { username, uid: '', groups, extra: { oid: [oid ?? ''] } }, expiresAt: (claims.exp as number) * 1000 };
+    const user: UserInfo = { username, uid: '', groups, extra: { oid: [oid ?? ''] } };
+    if (fromDirectory) user[GROUPS_FROM_DIRECTORY] = true;
+    return { kind: 'user', user, expiresAt: (claims.exp as number) * 1000 };
   };
 }

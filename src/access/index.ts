@@ -2,6 +2,7 @@
 // Kubernetes API, usable in-process and behind the kube-apiserver's webhooks.
 export {
   authenticatorChain,
+  GROUPS_FROM_DIRECTORY,
   NO_ANSWER,
   type AuthnResult,
   type TokenAuthenticator,
