@@ -217,7 +217,7 @@ try {
   }
   const uid = /\/clusters\/([^/]+)\//.exec(on.webhook.tokenreviews)![1]!;
   const written = await on.k.store.listAccessDecisions(uid, { top: 1 });
-  if (!written.items.length) {
+  if (!written.items.length && (!only || /Review/.test(only))) {
     failed = true;
     console.log('  WARNING: the access log of the "on" side holds no entry');
   }
