@@ -1,6 +1,9 @@
+import { sign as signAsync, type KeyObject } from 'node:crypto';
 import { Agent, request } from 'node:https';
+import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { v1Issuer } from '../src/identity/index.js';
 
 /** Percentile of sorted numbers. */
 export function percentile(sorted: number[], p: number): number {
@@ -178,3 +181,54 @@ export async function onEachStore(run: (name: string, storeUrl: string | undefin
     await pg.stop();
   }
 }
+
+/** The AKS server application (the audience of a user's token for a cluster). */
+export const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
+const signOnPool = promisify(signAsync);
+
+/**
+ * `count` v1 user tokens for the AKS server app as Kentra issues them, signed with `key` on the libuv
+ * threadpool (both cores), 500 at a time; `claims(i)` adds or replaces claims of token i
+ * (by default user i, `user<i>@bench.example`, in three groups).
+ */
+export async function aksUserTokens(
+  tenantId: string,
+  key: { kid: string; privateKey: KeyObject },
+  count: number,
+  claims: (i: number) => Record<string, unknown> = () => ({}),
+): Promise<string[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const header = b64({ typ: 'JWT', alg: 'RS256', kid: key.kid, x5t: key.kid });
+  const tokens: string[] = [];
+  for (let start = 0; start < count; start += 500) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(500, count - start) }, async (_, j) => {
+        const i = start + j;
+        const payload = b64({
+          aud: AKS_SERVER,
+          iss: v1Issuer(tenantId),
+          iat: now,
+          nbf: now,
+          exp: now + 3600,
+          tid: tenantId,
+          ver: '1.0',
+          upn: `user${i}@bench.example`,
+          oid: `77777777-0000-4000-8000-${String(i).padStart(12, '0')}`,
+          groups: ['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-0000000000a3'],
+          scp: 'user.read',
+          uti: `u${i}`,
+          ...claims(i),
+        });
+        const sig = await signOnPool('sha256', Buffer.from(`${header}.${payload}`), key.privateKey);
+        return `${header}.${payload}.${sig.toString('base64url')}`;
+      }),
+    );
+    tokens.push(...batch);
+  }
+  return tokens;
+}
+
+/** A TokenReview (v1) of `token`, as the kube-apiserver posts it. */
+export const tokenReviewBody = (token: string): string =>
+  JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });

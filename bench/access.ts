@@ -17,23 +17,20 @@
 // tokens through the password grant would measure scrypt instead. KENTRA_BENCH_PROFILE=<dir> runs
 // the server with --cpu-prof into that directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { sign as signAsync, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { KeyRing, v1Issuer } from '../src/identity/index.js';
+import { KeyRing } from '../src/identity/index.js';
 import { sealerForDataDir } from '../src/shared/key-sealing.js';
 import { openStore } from '../src/store/index.js';
 import { systemClock } from '../src/shared/clock.js';
 import { startTestKentra } from '../test/support/kentra.js';
-import { benchCluster, fmt, rate } from './_measure.js';
+import { AKS_SERVER, aksUserTokens, benchCluster, fmt, rate, tokenReviewBody } from './_measure.js';
 import { runLoad, type LoadOptions, type LoadResult } from './_load-worker.js';
 import { Report } from './_report.js';
 import { runWrk, wrkPath } from './_wrk.js';
 import { startGuard, GUARD_UNAVAILABLE } from './_guard.js';
 
-const sign = promisify(signAsync);
-const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const ROUNDS = 2;
 const MISS_PER_ROUND = Number(process.env.KENTRA_BENCH_MISS_TOKENS ?? 6000);
 const HIT_TOKENS = 100;
@@ -64,38 +61,12 @@ try {
   const { kid, privateKey } = keys.current();
   const publicKey = keys.publicKey(kid)!;
   await store.close();
-  const now = Math.floor(Date.now() / 1000);
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const header = b64({ typ: 'JWT', alg: 'RS256', kid, x5t: kid });
   const total = WARM_TOKENS + HIT_TOKENS + ROUNDS * MISS_PER_ROUND;
-  const tokens: string[] = [];
-  for (let start = 0; start < total; start += 500) {
-    // On the libuv threadpool, both cores.
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(500, total - start) }, async (_, j) => {
-        const i = start + j;
-        const payload = b64({
-          aud: AKS_SERVER,
-          iss: v1Issuer(tenantId),
-          iat: now,
-          nbf: now,
-          exp: now + 3600,
-          tid: tenantId,
-          ver: '1.0',
-          upn: `user${i}@bench.example`,
-          oid: USER,
-          groups: ['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-0000000000a3'],
-          scp: 'user.read',
-          uti: `u${i}`,
-          appid: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
-        });
-        const sig = await sign('sha256', Buffer.from(`${header}.${payload}`), privateKey);
-        return `${header}.${payload}.${sig.toString('base64url')}`;
-      }),
-    );
-    tokens.push(...batch);
-  }
-  const body = (token: string) => JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
+  const tokens = await aksUserTokens(tenantId, { kid, privateKey }, total, () => ({
+    oid: USER,
+    appid: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+  }));
+  const body = tokenReviewBody;
   const warm = tokens.slice(0, WARM_TOKENS).map(body);
   const hitBodies = tokens.slice(WARM_TOKENS, WARM_TOKENS + HIT_TOKENS).map(body);
   const missRound = (r: number) =>

@@ -15,13 +15,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { signJwt, v1Issuer } from '../src/identity/index.js';
 import { startKentra, type RunningKentra } from '../src/index.js';
-import { benchCluster } from './_measure.js';
+import { aksUserTokens, benchCluster, tokenReviewBody } from './_measure.js';
 import { Report } from './_report.js';
 import { runWrk } from './_wrk.js';
 
-const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const ROUNDS = Number(process.env.BENCH_LOGS_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_LOGS_SECONDS ?? 4);
 const CONNECTIONS = 16;
@@ -62,28 +60,11 @@ async function side(logs: boolean): Promise<Side> {
   const { authority, tenantId, servicePrincipal: sp } = k.endpoints;
   const webhook = await benchCluster(k.endpoints, { azureRbac: true });
   // Tokens as Kentra issues them for the AKS server app (signed with its current key), 50 users, each reviewed in turn.
-  const { kid, privateKey } = k.services.keys.current();
-  const now = Math.floor(Date.now() / 1000);
-  const tokens = Array.from({ length: 50 }, (_, i) =>
-    signJwt(
-      { typ: 'JWT', alg: 'RS256', kid, x5t: kid },
-      {
-        aud: AKS_SERVER,
-        iss: v1Issuer(tenantId),
-        iat: now,
-        nbf: now,
-        exp: now + 3600,
-        tid: tenantId,
-        ver: '1.0',
-        upn: `user${i}@bench`,
-        oid: USER,
-        groups: ['g1', 'g2', 'g3'],
-        scp: 'user.read',
-        uti: `u${i}`,
-      },
-      privateKey,
-    ),
-  );
+  const tokens = await aksUserTokens(tenantId, k.services.keys.current(), 50, (i) => ({
+    upn: `user${i}@bench`,
+    oid: USER,
+    groups: ['g1', 'g2', 'g3'],
+  }));
   const verbs = ['get', 'list', 'watch'];
   return {
     k,
@@ -103,7 +84,7 @@ async function side(logs: boolean): Promise<Side> {
       certPem: webhook.certPem,
       keyPem: webhook.keyPem,
     },
-    tokenReviews: tokens.map((token) => JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } })),
+    tokenReviews: tokens.map(tokenReviewBody),
     accessReviews: Array.from({ length: 50 }, (_, i) =>
       JSON.stringify({
         apiVersion: 'authorization.k8s.io/v1',

@@ -4,21 +4,17 @@
 // issue 17. Every per-instance cache is bounded (docs/performance.md, "Memory"), so the figure must not
 // grow with the number of distinct tokens: the token cache keeps --token-cache-size results per
 // cluster, whatever was reviewed. KENTRA_BENCH_MEMORY_COUNT changes the 100,000.
-import { sign as signAsync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { KeyRing, v1Issuer } from '../src/identity/index.js';
+import { KeyRing } from '../src/identity/index.js';
 import { sealerForDataDir } from '../src/shared/key-sealing.js';
 import { openStore } from '../src/store/index.js';
 import { systemClock } from '../src/shared/clock.js';
 import { startTestKentra } from '../test/support/kentra.js';
-import { benchCluster, fmt } from './_measure.js';
+import { aksUserTokens, benchCluster, fmt, tokenReviewBody } from './_measure.js';
 import { runLoad } from './_load-worker.js';
 import { Report } from './_report.js';
 
-const sign = promisify(signAsync);
 const COUNT = Number(process.env.KENTRA_BENCH_MEMORY_COUNT ?? 100_000);
-const AKS_SERVER = '6dae42f8-4368-4678-94ff-3960e28e3630';
 const MB = 1024 * 1024;
 
 /** VmRSS and VmHWM (peak) of a process, in bytes. */
@@ -46,35 +42,12 @@ try {
   await keys.refresh();
   const { kid, privateKey } = keys.current();
   await store.close();
-  const now = Math.floor(Date.now() / 1000);
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const header = b64({ typ: 'JWT', alg: 'RS256', kid, x5t: kid });
-  const bodies: string[] = [];
-  for (let start = 0; start < COUNT; start += 1000) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(1000, COUNT - start) }, async (_, j) => {
-        const i = start + j;
-        const payload = b64({
-          aud: AKS_SERVER,
-          iss: v1Issuer(tenantId),
-          iat: now,
-          nbf: now,
-          exp: now + 3600,
-          tid: tenantId,
-          ver: '1.0',
-          upn: `user${i}@bench.example`,
-          oid: `77777777-0000-4000-8000-${String(i).padStart(12, '0')}`,
-          groups: ['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a2'],
-          scp: 'user.read',
-          uti: `u${i}`,
-        });
-        const sig = await sign('sha256', Buffer.from(`${header}.${payload}`), privateKey);
-        const token = `${header}.${payload}.${sig.toString('base64url')}`;
-        return JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } });
-      }),
-    );
-    bodies.push(...batch);
-  }
+  // Each token its own user, in two groups.
+  const bodies = (
+    await aksUserTokens(tenantId, { kid, privateKey }, COUNT, () => ({
+      groups: ['00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a2'],
+    }))
+  ).map(tokenReviewBody);
   const reviews = await runLoad({
     url,
     bodies,
