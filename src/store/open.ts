@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
+import type { Statement } from 'better-sqlite3';
 import { SqliteAppender } from './sqlite-appender.js';
 import { withStatementCache } from './sqlite-statements.js';
 import type { ColumnSealer } from './codecs.js';
@@ -39,9 +40,10 @@ async function sqlite(file: string): Promise<{ db: Connection; appender: SqliteA
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
+  const statements = withStatementCache(database);
   return {
-    db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }),
-    appender: new SqliteAppender(database),
+    db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) }),
+    appender: new SqliteAppender(database, (sql) => statements.prepare(sql) as unknown as Statement),
   };
 }
 

@@ -8,10 +8,13 @@ import type { Database, Statement } from 'better-sqlite3';
  * another caller's transaction.
  */
 export class SqliteAppender {
-  private readonly statements = new Map<string, Statement>();
   private readonly append: (statement: Statement, rows: readonly unknown[][]) => void;
 
-  constructor(private readonly database: Database) {
+  /** `prepare` is the store's statement cache (sqlite-statements.ts): each INSERT text is prepared once. */
+  constructor(
+    database: Database,
+    private readonly prepare: (sql: string) => Statement,
+  ) {
     this.append = database.transaction((statement: Statement, rows: readonly unknown[][]) => {
       for (const row of rows) statement.run(row);
     });
@@ -19,11 +22,6 @@ export class SqliteAppender {
 
   /** Inserts `rows` with `sql` (one row's INSERT with `?` placeholders) in one transaction. */
   run(sql: string, rows: readonly unknown[][]): void {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.database.prepare(sql);
-      this.statements.set(sql, statement);
-    }
-    this.append(statement, rows);
+    this.append(this.prepare(sql), rows);
   }
 }
