@@ -155,9 +155,10 @@ try {
   // BENCH_LOGS_ONLY=<text>: only the workloads whose name holds it (e.g. TokenReview).
   const only = process.env.BENCH_LOGS_ONLY;
   for (const w of workloads.filter((x) => !only || x.name.includes(only))) {
-    // Warm-up on both: TLS sessions, JIT, the token and decision caches, SQLite pages.
-    await w.run(on, 2);
-    await w.run(off, 2);
+    // Warm-up on both: TLS sessions, JIT, the token and decision caches, SQLite pages. Rates still rose
+    // through the first pairs after 2 s of it, so each side gets 4 s.
+    await w.run(on, 4);
+    await w.run(off, 4);
     const runs = { on: [] as Run[], off: [] as Run[] };
     for (let i = 0; i < ROUNDS; i++) {
       // on, off, off, on, on, off …: each side goes first as often as the other.

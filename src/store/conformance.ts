@@ -1379,6 +1379,85 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       assert.deepEqual((await s.listAccessDecisions(c2)).items.length, 1);
     });
 
+    it('merges the access log of many batches newest first: batches that overlap in time, a clock that stepped back, ties, pages and pruning across them', async () => {
+      const c = id();
+      // Older than what the other cases write, so that pruning here counts this case's entries only.
+      const at = now - 30 * 86_400_000;
+      const rec = (time: number, reason: string, user = 'ann@example.com'): AccessLogRecord => ({
+        clusterUid: c,
+        time,
+        kind: 'authorization',
+        source: 'webhook',
+        user,
+        userObjectId: null,
+        groups: ['system:authenticated'],
+        groupsSource: 'tokenClaim',
+        verb: 'get',
+        resource: 'pods',
+        subresource: null,
+        apiGroup: '',
+        namespace: 'default',
+        name: null,
+        path: null,
+        decision: 'allowed',
+        reason,
+      });
+      const written: AccessLogRecord[] = [];
+      const write = async (batch: AccessLogRecord[]) => {
+        written.push(...batch);
+        await s.addAccessDecisions(batch);
+      };
+      // Two instances' batches interleaved in time; a third whose clock stepped back inside it.
+      await write([rec(at - 100, 'a1'), rec(at - 50, 'a2'), rec(at, 'a3')]);
+      await write([rec(at - 75, 'b1'), rec(at - 50, 'b2'), rec(at - 10, 'b3', 'bob@example.com')]);
+      await write([rec(at - 5, 'c1'), rec(at - 200, 'c2')]);
+      // One batch larger than a segment holds.
+      await write(
+        Array.from({ length: 450 }, (_, i) => rec(at - 1000 - (i % 150), `d${i}`, i % 50 ? 'ann@example.com' : 'bob@example.com')),
+      );
+      // Newest first; equal times: the later written first.
+      const order = written
+        .map((e, i) => ({ e, i }))
+        .sort((a, b) => b.e.time - a.e.time || b.i - a.i)
+        .map(({ e }) => e.reason);
+
+      assert.deepEqual(
+        (await s.listAccessDecisions(c)).items.map((e) => e.reason),
+        order,
+      );
+      for (const top of [1, 7, 200]) {
+        const seen: string[] = [];
+        let skipToken: string | undefined;
+        do {
+          const p = await s.listAccessDecisions(c, { top, skipToken });
+          assert.ok(p.items.length <= top);
+          seen.push(...p.items.map((e) => e.reason));
+          skipToken = p.next;
+        } while (skipToken);
+        assert.deepEqual(seen, order, `pages of ${top} join into the whole list`);
+      }
+      const bob = written.filter((e) => e.user === 'bob@example.com').map((e) => e.reason);
+      assert.deepEqual(
+        (await s.listAccessDecisions(c, { user: 'bob@example.com', top: 4 })).items.map((e) => e.reason),
+        order.filter((r) => bob.includes(r)).slice(0, 4),
+      );
+      assert.deepEqual(
+        (await s.listAccessDecisions(c, { from: at - 1010, to: at - 60 })).items.map((e) => e.reason),
+        written
+          .map((e, i) => ({ e, i }))
+          .filter(({ e }) => e.time >= at - 1010 && e.time <= at - 60)
+          .sort((a, b) => b.e.time - a.e.time || b.i - a.i)
+          .map(({ e }) => e.reason),
+      );
+
+      assert.equal(await s.deleteAccessDecisionsBefore(at - 60), 3 + 450, 'a1, b1, c2 and the large batch, counted exactly');
+      assert.deepEqual(
+        (await s.listAccessDecisions(c)).items.map((e) => e.reason),
+        ['a3', 'c1', 'b3', 'b2', 'a2'],
+      );
+      assert.equal(await s.deleteAccessDecisionsBefore(at - 60), 0);
+    });
+
     it('writes a log batch outside any transaction running at the same time: its rollback loses none of the batch', async () => {
       const c = id();
       let release!: () => void;

@@ -1,4 +1,4 @@
-import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction, type WhereInterface } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction, type WhereInterface } from 'kysely';
 import {
   col,
   fromRow as fromRowPlain,
@@ -9,9 +9,20 @@ import {
   type TableName,
 } from './codecs.js';
 import { StoreError } from './errors.js';
+import {
+  compareNewestFirst,
+  cursorOf,
+  parseCursor,
+  SEGMENT_COLUMNS,
+  SegmentMerger,
+  segmentRows,
+  trimSegment,
+  type EntryKey,
+  type StoredSegment,
+} from './access-log-segments.js';
 import type { SqliteAppender } from './sqlite-appender.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
-import type { AccessDecisionsTable, Database } from './schema.js';
+import type { Database } from './schema.js';
 import * as t from './tables.js';
 import type { AccessLogEntry, AccessLogQuery, AccessLogRecord } from './types.js';
 import type {
@@ -112,6 +123,9 @@ function kubeObjectName(o: Pick<KubeObject, 'clusterUid' | 'resource' | 'namespa
  * Rows per INSERT statement when appending log rows through kysely (appendRows: PostgreSQL, or SQLite
  * inside a caller's transaction), largest first: a handful of statement texts, each built once.
  */
+/** Access log segments read per query while a page is gathered (each holds up to 200 entries). */
+const SEGMENTS_READ = 8;
+
 const APPEND_CHUNKS_BY_KIND = { sqlite: [20, 5, 1], postgres: [50, 10, 1] } as const;
 
 export class KyselyStore implements Store {
@@ -1178,102 +1192,90 @@ export class KyselyStore implements Store {
 
   async addAccessDecisions(entries: AccessLogRecord[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.appendRows('access_decisions', ACCESS_DECISION_COLUMNS, entries.map(accessDecisionValues));
+    await this.appendRows('access_log_segments', SEGMENT_COLUMNS, segmentRows(entries));
   }
 
   async listAccessDecisions(clusterUid: string, query: AccessLogQuery = {}): Promise<Page<AccessLogEntry>> {
     const limit = Math.min(Math.max(Math.trunc(query.top ?? MAX_PAGE), 1), MAX_PAGE);
-    let q = this.db.selectFrom('access_decisions').selectAll().where('cluster_uid', '=', clusterUid);
-    if (query.from !== undefined) q = q.where('time', '>=', query.from);
-    if (query.to !== undefined) q = q.where('time', '<=', query.to);
-    if (query.user !== undefined) q = q.where('user_name', '=', query.user);
-    if (query.allowed !== undefined) q = q.where('decision', query.allowed ? '=' : '<>', 'allowed');
-    if (query.skipToken) {
-      // The cursor is the last row's (time, seq): the next page starts strictly after it, newest first.
-      const m = /^(\d{1,16})\.(\d{1,16})$/.exec(Buffer.from(query.skipToken, 'base64url').toString('utf8'));
-      if (!m) throw new StoreError('invalid', 'The skip token is not valid.');
-      const at = Number(m[1]);
-      const seq = Number(m[2]);
-      q = q.where((eb) => eb.or([eb('time', '<', at), eb.and([eb('time', '=', at), eb('seq', '<', seq)])]));
+    const { from, to, user, allowed } = query;
+    // The cursor is the last entry's key (time, segment, place): the next page starts strictly after it.
+    const after = query.skipToken === undefined ? null : parseCursor(query.skipToken);
+    if (query.skipToken !== undefined && !after) throw new StoreError('invalid', 'The skip token is not valid.');
+    const merger = new SegmentMerger(
+      (key, e) =>
+        (from === undefined || e.time >= from) &&
+        (to === undefined || e.time <= to) &&
+        (user === undefined || e.user === user) &&
+        (allowed === undefined || (e.decision === 'allowed') === allowed) &&
+        (after === null || compareNewestFirst(after, key) < 0),
+    );
+    // Segments that may hold a wanted entry, newest first, read a few at a time (keyset paging).
+    let q = this.db.selectFrom('access_log_segments').select(['seq', 'max_time', 'entries']).where('cluster_uid', '=', clusterUid);
+    if (from !== undefined) q = q.where('max_time', '>=', from);
+    const oldest = Math.min(to ?? Infinity, after?.time ?? Infinity);
+    if (oldest !== Infinity) q = q.where('min_time', '<=', oldest);
+    let read: StoredSegment[] = [];
+    let last: StoredSegment | undefined;
+    let done = false;
+    const nextSegment = async (): Promise<StoredSegment | undefined> => {
+      if (read.length === 0 && !done) {
+        let page = q;
+        if (last) {
+          const { maxTime, seq } = last;
+          page = page.where((eb) => eb.or([eb('max_time', '<', maxTime), eb.and([eb('max_time', '=', maxTime), eb('seq', '<', seq)])]));
+        }
+        const rows = await page.orderBy('max_time', 'desc').orderBy('seq', 'desc').limit(SEGMENTS_READ).execute();
+        done = rows.length < SEGMENTS_READ;
+        read = rows.map((r) => ({ seq: Number(r.seq), clusterUid, maxTime: Number(r.max_time), entries: r.entries }));
+      }
+      return read[0];
+    };
+    const items: AccessLogEntry[] = [];
+    let lastKey: EntryKey | undefined;
+    for (;;) {
+      const segment = await nextSegment();
+      if (segment && merger.needs(segment.maxTime)) {
+        merger.add(segment);
+        last = read.shift();
+        continue;
+      }
+      const item = merger.take();
+      if (!item) return { items };
+      if (items.length === limit) return { items, next: cursorOf(lastKey!) };
+      items.push(item.entry);
+      lastKey = item.key;
     }
-    const rows = await q
-      .orderBy('time', 'desc')
-      .orderBy('seq', 'desc')
-      .limit(limit + 1)
-      .execute();
-    const items = rows.slice(0, limit).map(accessDecisionOf);
-    const last = items[items.length - 1];
-    return rows.length > limit && last ? { items, next: Buffer.from(`${last.time}.${last.id}`, 'utf8').toString('base64url') } : { items };
   }
 
   async deleteAccessDecisionsBefore(before: number): Promise<number> {
-    const res = await this.db.deleteFrom('access_decisions').where('time', '<', before).executeTakeFirst();
-    return Number(res.numDeletedRows);
+    return this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).db;
+      // Segments wholly older go; one that straddles `before` keeps its newer entries.
+      const whole = await db
+        .selectFrom('access_log_segments')
+        .select((eb) => eb.fn.sum<number | string | null>('count').as('n'))
+        .where('min_time', '<', before)
+        .where('max_time', '<', before)
+        .executeTakeFirst();
+      let deleted = Number(whole?.n ?? 0);
+      await db.deleteFrom('access_log_segments').where('min_time', '<', before).where('max_time', '<', before).execute();
+      const straddling = await db
+        .selectFrom('access_log_segments')
+        .select(['seq', 'entries'])
+        .where('min_time', '<', before)
+        .where('max_time', '>=', before)
+        .execute();
+      for (const s of straddling) {
+        const trimmed = trimSegment(s.entries, before);
+        if (!trimmed) continue; // max_time >= before: at least one entry stays
+        deleted += trimmed.removed;
+        await db
+          .updateTable('access_log_segments')
+          .set({ entries: trimmed.entries, count: trimmed.count, min_time: trimmed.minTime })
+          .where('seq', '=', s.seq)
+          .execute();
+      }
+      return deleted;
+    });
   }
-}
-
-const ACCESS_DECISION_COLUMNS = [
-  'cluster_uid',
-  'time',
-  'kind',
-  'source',
-  'user_name',
-  'user_object_id',
-  'groups',
-  'groups_source',
-  'verb',
-  'resource',
-  'subresource',
-  'api_group',
-  'namespace',
-  'name',
-  'path',
-  'decision',
-  'reason',
-] as const satisfies readonly (keyof AccessDecisionsTable)[];
-
-/** A row's values in ACCESS_DECISION_COLUMNS' order. */
-function accessDecisionValues(e: AccessLogRecord): unknown[] {
-  return [
-    e.clusterUid,
-    e.time,
-    e.kind,
-    e.source,
-    e.user,
-    e.userObjectId,
-    JSON.stringify(e.groups),
-    e.groupsSource,
-    e.verb,
-    e.resource,
-    e.subresource,
-    e.apiGroup,
-    e.namespace,
-    e.name,
-    e.path,
-    e.decision,
-    e.reason,
-  ];
-}
-
-function accessDecisionOf(r: Selectable<AccessDecisionsTable>): AccessLogEntry {
-  return {
-    id: String(r.seq),
-    clusterUid: r.cluster_uid,
-    time: Number(r.time),
-    kind: r.kind as AccessLogEntry['kind'],
-    source: r.source as AccessLogEntry['source'],
-    user: r.user_name,
-    userObjectId: r.user_object_id,
-    groups: JSON.parse(r.groups) as string[],
-    groupsSource: r.groups_source,
-    verb: r.verb,
-    resource: r.resource,
-    subresource: r.subresource,
-    apiGroup: r.api_group,
-    namespace: r.namespace,
-    name: r.name,
-    path: r.path,
-    decision: r.decision as AccessLogEntry['decision'],
-    reason: r.reason,
-  };
 }

@@ -36,7 +36,7 @@ export interface Database {
   kube_clusters: KubeClustersTable;
   sign_ins: SignInsTable;
   sign_in_sessions: SignInSessionsTable;
-  access_decisions: AccessDecisionsTable;
+  access_log_segments: AccessLogSegmentsTable;
   directory_revision: DirectoryRevisionTable;
 }
 
@@ -361,27 +361,17 @@ export interface SignInSessionsTable {
   expires_at: number;
 }
 
-/** The cluster access log (migration 0009). */
-export interface AccessDecisionsTable {
+/** The cluster access log (migration 0011): entries packed by cluster and batch (access-log-segments.ts). */
+export interface AccessLogSegmentsTable {
   /** Assigned by the database on insert. */
   seq: Generated<number | string>;
   cluster_uid: string;
-  time: number | string;
-  kind: string;
-  source: string;
-  user_name: string;
-  user_object_id: string | null;
-  groups: string;
-  groups_source: string | null;
-  verb: string | null;
-  resource: string | null;
-  subresource: string | null;
-  api_group: string | null;
-  namespace: string | null;
-  name: string | null;
-  path: string | null;
-  decision: string;
-  reason: string;
+  /** The oldest and newest entry's time. */
+  min_time: number | string;
+  max_time: number | string;
+  count: number;
+  /** The entries, a JSON array (access-log-segments.ts). */
+  entries: string;
 }
 
 /** One row (id 1) counted up by triggers on every directory write (migration 0010). */

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { checkAccessLogMigration, type TablesBefore0011 } from './migration-checks.js';
 import { runStoreConformance } from './conformance.js';
 import { openStore } from './open.js';
 
@@ -18,6 +20,14 @@ runStoreConformance(
 );
 
 describe('SQLite file store', () => {
+  {
+    const file = join(dir, 'migrate-0011.db');
+    checkAccessLogMigration(
+      async () => new Kysely<TablesBefore0011>({ dialect: new SqliteDialect({ database: new Database(file) }) }),
+      () => openStore({ url: `sqlite:${file}` }),
+    );
+  }
+
   it('keeps its data across close and reopen, and migrates once', async () => {
     const d = mkdtempSync(join(tmpdir(), 'kentra-sqlite-reopen-'));
     try {

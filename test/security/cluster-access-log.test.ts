@@ -247,7 +247,7 @@ describe('security: the cluster access log (ARM managedClusters/accessLogs)', { 
       'time ge 2026-13-45T99:99:99Z',
       "user eq 'x' and",
       `user eq '${'a'.repeat(1200)}'`,
-      "user eq 'x'; drop table access_decisions",
+      "user eq 'x'; drop table access_log_segments",
     ])
       armError(await logs('owner', c1(), q(`$filter=${encodeURIComponent(filter)}`)), 400, 'InvalidFilter', /\$filter/);
     for (const skip of ['***', 'bm90LWEtY3Vyc29y'])
