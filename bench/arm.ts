@@ -9,7 +9,7 @@ import { interleaved, profileEnv, startBareHttps } from './_bare.js';
 import { startTestKentra } from '../test/support/kentra.js';
 
 const CLUSTERS = 1000;
-const WORKERS = 4;
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 const report = new Report('arm');
 
 async function run(name: string, store: string | undefined) {

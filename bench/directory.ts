@@ -15,7 +15,7 @@ import { interleaved, profileEnv, startBareHttps } from './_bare.js';
 const GROUPS = 10_000;
 const DEPTH = 5;
 const PER_LEVEL = 100; // the user is in 100 groups at each of the 5 levels: 500 in all
-const WORKERS = 4;
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
 const report = new Report('directory');
 
 async function run(name: string, storeUrl: string | undefined) {

@@ -91,6 +91,8 @@ export interface KentraOptions {
   accessLog?: boolean;
   /** Bounds of the access layer's per-instance caches (`--token-cache-size` …). */
   accessCaches?: AccessCacheOptions & { groups?: number };
+  /** Tokens whose signature ARM and Graph checked, kept by hash (default 10,000; 0: none): `--verified-token-cache-size`. */
+  verifiedTokenCacheSize?: number;
 }
 
 /** What `endpoints.json` holds; scripts rely on these keys. */
@@ -319,7 +321,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     // v2 tokens name this server as issuer: the verifier accepts no other host (RFC 8725 §3.8). Serving
     // Microsoft's names, this server is also login.microsoftonline.com, and only then.
     const isIssuerOrigin = (origin: string) => isOwnOrigin(origin) || (!!opts.azureHostnames && origin === ENTRA_AUTHORITY_ORIGIN);
-    const verifier = new TokenVerifier(keys, clock, { isOwnOrigin: isIssuerOrigin });
+    const verifier = new TokenVerifier(keys, clock, { isOwnOrigin: isIssuerOrigin, cacheSize: opts.verifiedTokenCacheSize });
     const services: IdentityServices = {
       store,
       directory: new Directory(store, clock),

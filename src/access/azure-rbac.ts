@@ -1,7 +1,7 @@
 import type { Clock } from '../shared/clock.js';
 import type { DataActionCheck } from './ports.js';
 import { isGuid } from '../shared/crypto.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 
 // Azure RBAC for Kubernetes, as Guard's authorizer decides it (reference/guard-rbac.md §2): system
 // users and users without an Entra object ID get no opinion, discovery paths are allowed, every other

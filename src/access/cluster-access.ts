@@ -28,7 +28,7 @@ import { serviceAccountAuthenticator } from './service-accounts.js';
 import { cachedTokenAuthenticator } from './token-cache.js';
 import type { AuthnResult } from './authn.js';
 import { isGuid } from '../shared/crypto.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 
 // The one place a cluster's authenticators and authorizers are built: the built-in API, the
 // webhooks (`kentra up` and `kentra webhook`), `check-access` and the apiserver runner all ask this

@@ -1,6 +1,6 @@
 import type { Clock } from '../shared/clock.js';
 import type { GroupLookup } from './entra.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 
 /** The default bound of the group cache (`kentra up --group-cache-size`). */
 export const DEFAULT_GROUP_CACHE_SIZE = 10_000;

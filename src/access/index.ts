@@ -42,7 +42,7 @@ export {
   type ClusterAccessPorts,
   type ClusterChains,
 } from './cluster-access.js';
-export { Lru } from './lru.js';
+export { Lru } from '../shared/lru.js';
 export type {
   AccessDecisionRecord,
   AccessLogPort,

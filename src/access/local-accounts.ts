@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import { NO_ANSWER, type AuthnResult, type TokenAuthenticator, type UserInfo } from './authn.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 
 // AKS's local accounts: the `az aks get-credentials --admin` kubeconfig carries a client certificate
 // from the cluster's own CA (CN=masterclient, O=system:masters) and a static token (user clusterAdmin).

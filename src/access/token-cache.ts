@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import type { AuthnResult, TokenAuthenticator } from './authn.js';
-import { Lru } from './lru.js';
+import { Lru } from '../shared/lru.js';
 
 // The kube-apiserver's cached token authenticator: results keyed by a keyed hash of the audiences and
 // the token (the token itself is never kept), users for the success TTL (never past the credential's

@@ -97,6 +97,12 @@ program
   .option('--group-cache-size <n>', 'users whose group memberships (overage look-ups) are kept for 30 s', count(1, 10_000_000), 10_000)
   .option('--decision-cache-size <n>', 'Azure RBAC decisions kept per cluster (for 3 minutes, as Guard)', count(1, 10_000_000), 50_000)
   .option(
+    '--verified-token-cache-size <n>',
+    'tokens whose signature ARM and Graph checked, kept so that a token seen again skips the RS256 check (0: none)',
+    count(0, 10_000_000),
+    10_000,
+  )
+  .option(
     '--settings-check <ms>',
     "reuse a cluster's settings revision read for this long before reading it again (0: every request reads it)",
     wholeNumber('milliseconds', 0, 60_000),
@@ -116,7 +122,8 @@ binary's. Its files live in <data-dir>/clusters/<uid>.
 
 Memory is bounded by the cache options: each cluster kept (--cluster-cache-size) holds at most
 --token-cache-size token review results and --decision-cache-size Azure RBAC decisions; the group
-cache holds --group-cache-size users. A settings change made on another instance (same store) is
+cache holds --group-cache-size users, and ARM and Graph keep --verified-token-cache-size verified
+tokens (every claim is still checked on each request). A settings change made on another instance (same store) is
 seen within --settings-check milliseconds, before its ARM operation reports Succeeded as long as
 --provisioning-delay is not shorter. See docs/performance.md.
 
@@ -155,6 +162,7 @@ See docs/azure-by-name.md.`,
         decisions: opts.decisionCacheSize,
         settingsCheckMs: opts.settingsCheck,
       },
+      verifiedTokenCacheSize: opts.verifiedTokenCacheSize,
       keyEncryptionKey: opts.keyEncryptionKeyFile ? (await import('node:fs')).readFileSync(opts.keyEncryptionKeyFile, 'utf8') : undefined,
     });
   });

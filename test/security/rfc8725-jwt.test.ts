@@ -371,6 +371,8 @@ describe('RFC 8725 / RFC 7515 at every verifier of Kentra tokens', { timeout: 12
     assert.equal(obo.json().error, 'invalid_grant');
   });
 
+  // The control runs first: every forgery below is presented after the genuine token it was made from
+  // was verified, so it also meets the verifiers' cache of verified tokens (--verified-token-cache-size).
   for (const v of verifiers) {
     describe(v.name, () => {
       it(`RFC 8725 §3: the untouched token Kentra issued is accepted by ${v.name} (the control for the refusals below)`, async () => {

@@ -1,5 +1,5 @@
 // A size-bounded map that drops the least recently used entry when full: the one shape of every
-// per-instance cache in the access layer (token results, clusters' chains, groups, decisions), so
+// per-instance cache (the access layer's token results, clusters' chains, groups and decisions; verified tokens), so
 // that memory stays bounded by configuration whatever the input. A Map keeps insertion order; a
 // read moves the entry to the end, so the first key is always the least recently used.
 
