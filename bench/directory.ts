@@ -15,7 +15,7 @@ import { interleaved, profileEnv, startBareHttps } from './_bare.js';
 const GROUPS = 10_000;
 const DEPTH = 5;
 const PER_LEVEL = 100; // the user is in 100 groups at each of the 5 levels: 500 in all
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 4);
+const WORKERS = 4;
 const report = new Report('directory');
 
 async function run(name: string, storeUrl: string | undefined) {
@@ -126,6 +126,17 @@ async function run(name: string, storeUrl: string | undefined) {
       value: percentile(g.measured, 99),
       unit: 'ms',
       limit: { name: 'bare HTTPS POST p99, same client', value: percentile(g.bare, 99) },
+    });
+
+    // One client, one request at a time: the server's latency without a queue (see bench/arm.ts).
+    const g1 = await interleaved(post(groupsUrl, '{"securityEnabledOnly":false}'), helloPost, { workers: 1, perRound: 500, rounds: 2 });
+    report.add({
+      name: `getMemberGroups p99 from one client, ${what} (${name})`,
+      value: percentile(g1.measured, 99),
+      unit: 'ms',
+      limit: { name: 'goal', value: 5 },
+      goal: { op: '<=', ratio: 1 },
+      detail: `${g1.measured.length} calls one at a time in 2 rounds interleaved with the bare server's; p50 ${percentile(g1.measured, 50).toFixed(2)} ms (bare ${percentile(g1.bare, 50).toFixed(2)} ms), bare p99 ${percentile(g1.bare, 99).toFixed(2)} ms`,
     });
 
     // The other two reads of transitive membership, for context: checkMemberGroups (20 ids, 10 of them the deepest groups) and one page of transitiveMemberOf.

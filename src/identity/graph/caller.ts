@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Store } from '../../store/index.js';
+import type { Store, Tenant } from '../../store/index.js';
 import { GLOBAL_ADMINISTRATOR_ROLE, DIRECTORY_ROLES } from '../directory/first-party.js';
 import { InvalidTokenError, type TokenVerifier } from '../tokens/verify.js';
 import { GraphError, graphErrors } from './errors.js';
@@ -83,12 +83,25 @@ export function graphAudiences(isOwnOrigin: (url: string) => boolean) {
     (/^https:\/\/graph\.microsoft\.com\/?$/i.test(aud) || aud === '00000003-0000-0000-c000-000000000000' || isOwnOrigin(aud));
 }
 
+/** Who calls Graph (verifies the token, then reads the caller), and the tenant its token names, read at the same time. */
 export async function graphCaller(
   req: FastifyRequest,
   verifier: TokenVerifier,
   store: Store,
   isGraphAudience: (aud: unknown) => boolean,
-): Promise<GraphCaller> {
+): Promise<{ caller: GraphCaller; tenant: Tenant | null }> {
+  const claims = await graphClaims(req, verifier, isGraphAudience);
+  // On PostgreSQL, one round trip for the three reads instead of three in turn.
+  const [caller, tenant] = await Promise.all([callerOf(claims, store), store.getTenant(String(claims.tid))]);
+  return { caller, tenant };
+}
+
+/** The claims of the request's Graph token, verified (Graph's 401s otherwise). */
+async function graphClaims(
+  req: FastifyRequest,
+  verifier: TokenVerifier,
+  isGraphAudience: (aud: unknown) => boolean,
+): Promise<Record<string, unknown>> {
   const header = req.headers.authorization;
   if (!header || !/^bearer /i.test(header)) throw graphErrors.unauthenticated('Access token is empty.');
   let claims: Record<string, unknown>;
@@ -102,6 +115,10 @@ export async function graphCaller(
     );
   }
   if (!isGraphAudience(claims.aud)) throw graphErrors.unauthenticated('Access token validation failure. Invalid audience.');
+  return claims;
+}
+
+async function callerOf(claims: Record<string, unknown>, store: Store): Promise<GraphCaller> {
   const tenantId = String(claims.tid);
   const objectId = String(claims.oid);
   if (claims.idtyp === 'app') {
@@ -118,9 +135,9 @@ export async function graphCaller(
       permissions: new Set(Array.isArray(claims.roles) ? claims.roles.map(String) : []),
     };
   }
-  const user = await store.getUser(tenantId, objectId);
+  // Read together: on PostgreSQL one round trip instead of two.
+  const [user, roleIds] = await Promise.all([store.getUser(tenantId, objectId), directoryRoleIds(store, tenantId, objectId)]);
   if (!user || !user.accountEnabled) throw graphErrors.unauthenticated('The user account is disabled or was deleted.');
-  const roleIds = await directoryRoleIds(store, tenantId, objectId);
   return {
     tenantId,
     kind: 'user',

@@ -48,8 +48,7 @@ export function graphRoute(
     url: `/v1.0${path}`,
     handler: async (req, reply) => {
       try {
-        const caller = await graphCaller(req, ctx.verifier, ctx.services.store, isGraphAudience);
-        const tenant = await ctx.services.store.getTenant(caller.tenantId);
+        const { caller, tenant } = await graphCaller(req, ctx.verifier, ctx.services.store, isGraphAudience);
         if (!tenant) throw graphErrors.unauthenticated('The tenant of the token no longer exists.');
         return await handler({
           services: ctx.services,
