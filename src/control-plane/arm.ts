@@ -231,7 +231,7 @@ export function armRoute(
         const claims = await armClaims(req, ctx.verifier);
         // Once the token is good, the subscription is read while the caller's groups are, and the
         // caller's role assignments (every ARM route authorizes) while the subscription and the resource
-        // are: on PostgreSQL, round trips at once instead of in turn. A failure is reported where awaited.
+        // are. A failure is reported where the read is awaited.
         const subscriptionRead = params.subscriptionId ? ctx.store.getSubscription(params.subscriptionId.toLowerCase()) : null;
         subscriptionRead?.catch(() => {});
         const caller = await callerOf(claims, ctx.store);

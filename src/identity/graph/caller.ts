@@ -91,7 +91,7 @@ export async function graphCaller(
   isGraphAudience: (aud: unknown) => boolean,
 ): Promise<{ caller: GraphCaller; tenant: Tenant | null }> {
   const claims = await graphClaims(req, verifier, isGraphAudience);
-  // On PostgreSQL, one round trip for the three reads instead of three in turn.
+  // The caller's reads and the tenant's go out together.
   const [caller, tenant] = await Promise.all([callerOf(claims, store), store.getTenant(String(claims.tid))]);
   return { caller, tenant };
 }
@@ -135,7 +135,6 @@ async function callerOf(claims: Record<string, unknown>, store: Store): Promise<
       permissions: new Set(Array.isArray(claims.roles) ? claims.roles.map(String) : []),
     };
   }
-  // Read together: on PostgreSQL one round trip instead of two.
   const [user, roleIds] = await Promise.all([store.getUser(tenantId, objectId), directoryRoleIds(store, tenantId, objectId)]);
   if (!user || !user.accountEnabled) throw graphErrors.unauthenticated('The user account is disabled or was deleted.');
   return {
