@@ -350,7 +350,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
             onError: (message) => logger.error(message),
           });
     services.directoryCache = new DirectoryReadCache(services);
-    const { app, edge } = createServer({
+    const { app, edge, direct } = createServer({
       tls: { key: tls.keyPem, cert: `${tls.certPem}${tls.caPem}` },
       logger,
       hosts: allowedHosts,
@@ -411,7 +411,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     registerArcRoutes(app, controlPlane);
     registerCheckAccessRoutes(app, controlPlane);
     registerAccessLogRoutes(app, controlPlane);
-    registerAccessWebhooks(app, { access, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req) });
+    registerAccessWebhooks(app, { access, clock, caPem: tls.caPem, originOf: (req) => edge.originOf(req), direct });
     const clusterApi: ClusterApi = registerClusterApi(app, {
       store,
       clock,

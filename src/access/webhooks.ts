@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { DirectRoutes } from '../shared/direct-routes.js';
 import type { Clock } from '../shared/clock.js';
 import type { ClusterAccessService } from './cluster-access.js';
 import { kubeStatus, reviewToken, serializedReply, type WebhookReply } from './token-review.js';
@@ -18,7 +19,9 @@ export interface AccessWebhookOptions {
   /** The CA that issues webhook client certificates (Kentra's CA). */
   caPem: string;
   /** Kentra's origin as the client sees it, for the v2 issuer. */
-  originOf(req: FastifyRequest): string;
+  originOf(req: { headers: { host?: string } }): string;
+  /** The server's direct way (src/server/app.ts): the webhooks' plain requests skip fastify's router and hooks. */
+  direct?: DirectRoutes;
 }
 
 /** The subject organization that binds a webhook client certificate to one cluster. */
@@ -66,46 +69,65 @@ export function webhookClientProblem(
 }
 
 /** A kept-alive connection presents the same certificate on every request: it is checked once per socket and path uid. */
-export function webhookClientCheck(
-  caPem: string,
-  clock: Clock,
-  caName: string,
-): (req: FastifyRequest, uid?: string) => WebhookReply | null {
+export function webhookClientCheck(caPem: string, clock: Clock, caName: string): (socket: object, uid?: string) => WebhookReply | null {
   const ca = new X509Certificate(caPem);
   const checked = new WeakMap<object, { uid: string | undefined; problem: WebhookReply | null; until: number }>();
-  return (req, uid) => {
+  return (socket, uid) => {
     const now = clock.now();
-    const hit = checked.get(req.raw.socket);
+    const hit = checked.get(socket);
     if (hit && hit.uid === uid && hit.until > now) return hit.problem;
-    const problem = webhookClientProblem(req.raw.socket, ca, { uid, now, caName });
-    checked.set(req.raw.socket, { uid, problem, until: now + 60_000 });
+    const problem = webhookClientProblem(socket, ca, { uid, now, caName });
+    checked.set(socket, { uid, problem, until: now + 60_000 });
     return problem;
   };
 }
 
+const WEBHOOK_PATH = /^\/clusters\/([0-9A-Za-z-]{1,64})\/webhooks\/(tokenreviews|subjectaccessreviews)$/;
+
 export function registerAccessWebhooks(app: FastifyInstance, opts: AccessWebhookOptions): void {
   const certificateProblem = webhookClientCheck(opts.caPem, opts.clock, 'Kentra');
-  const send = (reply: FastifyReply, r: WebhookReply) => {
-    reply.code(r.statusCode).header('cache-control', 'no-store');
-    // A cached review's answer is sent as the JSON serialized once.
-    const text = serializedReply(r);
-    return text === undefined ? reply.send(r.body) : reply.type('application/json; charset=utf-8').send(text);
+  const reviews = {
+    tokenreviews: (c: Cluster, body: unknown) => reviewToken(body, c.authenticateEntra),
+    subjectaccessreviews: (c: Cluster, body: unknown) => reviewAccess(body, c.azureRbac),
   };
-  const webhook = (
+  /** One webhook request, either way it came: the client's certificate, the cluster, the review, its log entry. */
+  const answer = async (
     path: 'tokenreviews' | 'subjectaccessreviews',
-    answer: (cluster: NonNullable<Awaited<ReturnType<ClusterAccessService['cluster']>>>, body: unknown) => Promise<WebhookReply>,
-  ) => {
-    app.post(`/clusters/:uid/webhooks/${path}`, async (req, reply) => {
-      const { uid } = req.params as { uid: string };
-      const problem = certificateProblem(req, uid);
-      if (problem) return send(reply, problem);
-      const cluster = await opts.access.cluster(uid, opts.originOf(req));
-      if (!cluster) return send(reply, kubeStatus(404, 'NotFound', `cluster ${uid} not found`));
-      const answered = await answer(cluster, req.body);
-      opts.access.recordWebhook(cluster.settings, path, req.body, answered);
-      return send(reply, answered);
-    });
+    uid: string,
+    socket: object,
+    req: { headers: { host?: string } },
+    body: unknown,
+  ): Promise<WebhookReply> => {
+    const problem = certificateProblem(socket, uid);
+    if (problem) return problem;
+    const cluster = await opts.access.cluster(uid, opts.originOf(req));
+    if (!cluster) return kubeStatus(404, 'NotFound', `cluster ${uid} not found`);
+    const answered = await reviews[path](cluster, body);
+    opts.access.recordWebhook(cluster.settings, path, body, answered);
+    return answered;
   };
-  webhook('tokenreviews', (c, body) => reviewToken(body, c.authenticateEntra));
-  webhook('subjectaccessreviews', (c, body) => reviewAccess(body, c.azureRbac));
+  // A cached review's answer is sent as the JSON serialized once.
+  const textOf = (r: WebhookReply) => serializedReply(r) ?? JSON.stringify(r.body);
+  const send = (reply: FastifyReply, r: WebhookReply) =>
+    reply.code(r.statusCode).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(textOf(r));
+  for (const path of ['tokenreviews', 'subjectaccessreviews'] as const) {
+    const route = `/clusters/:uid/webhooks/${path}`;
+    app.post(route, async (req, reply) => {
+      const { uid } = req.params as { uid: string };
+      return send(reply, await answer(path, uid, req.raw.socket, req, req.body));
+    });
+    opts.direct?.post(
+      route,
+      (url) => {
+        const m = WEBHOOK_PATH.exec(url);
+        return m && m[2] === path ? [m[1]!] : null;
+      },
+      async (req) => {
+        const r = await answer(path, req.params[0]!, req.socket, req, req.body);
+        return { statusCode: r.statusCode, headers: { 'cache-control': 'no-store' }, body: textOf(r) };
+      },
+    );
+  }
 }
+
+type Cluster = NonNullable<Awaited<ReturnType<ClusterAccessService['cluster']>>>;

@@ -187,7 +187,7 @@ export async function startWebhook(o: WebhookOptions): Promise<RunningWebhook> {
     app.post(path, async (req, reply) => {
       const started = clock.now();
       const uid = (req.params as { uid?: string }).uid;
-      const refused = certificateProblem(req, uid);
+      const refused = certificateProblem(req.raw.socket, uid);
       if (refused) {
         req.log.warn({ path: req.url, status: refused.statusCode, reason: refused.body.message }, 'refused a webhook client');
         return send(reply, refused);

@@ -1,9 +1,14 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+
+/** What the request log needs of a logger: fastify's per-request one or the server's. */
+type RequestLog = Pick<Logger, 'info' | 'warn' | 'error'>;
 import type { HttpEdge } from '../identity/index.js';
 import { isStoreUnavailable, StoreError } from '../store/index.js';
 import { azureHostRole, azurePathServed, ENTRA_AUTHORITY_ORIGIN, ROLE_DESCRIPTION, type AzureHostRole } from '../shared/azure-hosts.js';
+import type { DirectReply, DirectRequest, DirectRoutes } from '../shared/direct-routes.js';
 import { Metrics } from './metrics.js';
 
 /** A request with the time it arrived, for its duration in the metrics and the log. */
@@ -110,7 +115,43 @@ function urlContainsNul(url: string): boolean {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function createServer(opts: ServerOptions): { app: FastifyInstance; edge: HttpEdge; metrics: Metrics } {
+/** The largest request body any route takes. */
+const BODY_LIMIT = 1024 * 1024;
+
+/**
+ * A JSON request body as every route gets it: strict UTF-8, empty means no body, no U+0000 anywhere.
+ * The value, or the message of the 400 to answer.
+ */
+function parseJsonBody(body: Buffer): { value: unknown } | { error: string } {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    return { error: 'The request body is not valid UTF-8.' };
+  }
+  if (text.trim() === '') return { value: undefined };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { error: 'The request body is not valid JSON.' };
+  }
+  // U+0000 fits no identifier or name, and PostgreSQL cannot store it in text: refused here, once for all routes.
+  // JSON.parse refuses a raw U+0000 in a string, so a value can only hold one through the escape `\u0000`:
+  // a text without it needs no walk through the value.
+  if (text.includes('\\u0000') && containsNul(value)) return { error: NUL_MESSAGE };
+  return { value };
+}
+
+interface DirectRoute {
+  route: string;
+  match: (path: string) => string[] | null;
+  handle: (req: DirectRequest) => Promise<DirectReply>;
+}
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+export function createServer(opts: ServerOptions): { app: FastifyInstance; edge: HttpEdge; metrics: Metrics; direct: DirectRoutes } {
   const app = Fastify({
     // Client certificates are asked for but not required: the routes that take them (the access
     // webhooks, a cluster's local admin) check them against their own CA.
@@ -119,21 +160,22 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     // Fastify's own request lines carry the query string; requests are logged below, paths only.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
   }) as unknown as FastifyInstance;
   const metrics = new Metrics();
 
   const allowed = new Set(['localhost', '127.0.0.1', '[::1]', ...opts.hosts.map((h) => h.toLowerCase())]);
-  const hostOf = (req: FastifyRequest) => /^(\[[0-9a-f:]+\]|[a-z0-9.-]+)(?::(\d+))?$/.exec((req.headers.host ?? '').toLowerCase());
+  const hostOf = (req: { headers: { host?: string } }) =>
+    /^(\[[0-9a-f:]+\]|[a-z0-9.-]+)(?::(\d+))?$/.exec((req.headers.host ?? '').toLowerCase());
   /** The Microsoft role of a request's Host in --azure-hostnames mode (name known, port 443), else undefined. */
   const servedRole = (m: RegExpExecArray | null): AzureHostRole | undefined => {
     if (!m || !opts.azureHostnames || (m[2] !== undefined && m[2] !== '443')) return undefined;
     return azureHostRole(m[1]!);
   };
   const edge: HttpEdge = {
-    originOf(req: FastifyRequest): string {
+    originOf(req: { headers: { host?: string } }): string {
       const port = opts.port();
       const suffix = port === 443 ? '' : `:${port}`;
       const m = hostOf(req);
@@ -150,13 +192,18 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
    * mode on port 443; on the second listener (443) only Microsoft's and Kentra's own names are served.
    * A refusal names the host and path, in the protocol's shape: never another route's answer.
    */
-  const hostRefusal = (
-    req: FastifyRequest,
-  ): { status: number; protocol: ReturnType<typeof protocolOf>; code: string; message: string } | null => {
+  const hostRefusal = (req: {
+    headers: { host?: string };
+    url: string;
+    method: string;
+    localPort: number | undefined;
+    /** The matched route's pattern. */
+    route: string | undefined;
+  }): { status: number; protocol: ReturnType<typeof protocolOf>; code: string; message: string } | null => {
     const m = hostOf(req);
     const path = req.url.split('?')[0]!;
     const onHostnameListener =
-      !!opts.azureHostnames && opts.azureHostnames.port !== opts.port() && req.socket.localPort === opts.azureHostnames.port;
+      !!opts.azureHostnames && opts.azureHostnames.port !== opts.port() && req.localPort === opts.azureHostnames.port;
     if (!m)
       return onHostnameListener
         ? {
@@ -185,7 +232,7 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
           message: `Kentra serves ${name} on port 443 only, not on port ${m[2]}.`,
         };
       // The matched route's pattern, not the raw path: encoded or dotted paths cannot pass as another route.
-      const route = req.routeOptions?.url;
+      const route = req.route;
       if (!route || !azurePathServed(role, route)) {
         return {
           status: 404,
@@ -210,22 +257,9 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   // ARM clients post actions with an empty JSON body (`az provider register`): empty means no body.
   // Bodies are decoded strictly: invalid UTF-8 is refused, never stored as replacement characters.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
-    let text: string;
-    try {
-      text = utf8.decode(body as Buffer);
-    } catch {
-      return done(badRequest('The request body is not valid UTF-8.'), undefined);
-    }
-    if (text.trim() === '') return done(null, undefined);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return done(badRequest('The request body is not valid JSON.'), undefined);
-    }
-    // U+0000 fits no identifier or name, and PostgreSQL cannot store it in text: refused here, once for all routes.
-    if (containsNul(value)) return done(badRequest(NUL_MESSAGE), undefined);
-    done(null, value);
+    const parsed = parseJsonBody(body as Buffer);
+    if ('error' in parsed) return done(badRequest(parsed.error), undefined);
+    done(null, parsed.value);
   });
   // Forms are parsed by each protocol edge (duplicate parameters are refused there), so keep the text.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_req, body, done) => {
@@ -243,41 +277,130 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     reply.header('x-ms-request-id', req.id);
     (req as Timed).startedAt = process.hrtime.bigint();
     if (urlContainsNul(req.url)) throw badRequest(NUL_MESSAGE);
-    const refusal = hostRefusal(req);
+    const refusal = hostRefusal({
+      headers: req.headers,
+      url: req.url,
+      method: req.method,
+      localPort: req.socket.localPort,
+      route: req.routeOptions?.url,
+    });
     if (refusal) {
       if (refusal.protocol === 'aad') reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
       return reply.code(refusal.status).send(errorBody(refusal.protocol, refusal.status, refusal.code, refusal.message, req.id));
     }
   });
-  app.addHook('onResponse', async (req, reply) => {
-    const started = (req as Timed).startedAt;
+  /** Every answered request, either way: its metrics and its log line (paths only: query strings may carry codes and hints; bodies and headers are never logged). */
+  const answered = (log: RequestLog, method: string, route: string, status: number, started: bigint | undefined, reqId?: string) => {
     const seconds = started ? Number(process.hrtime.bigint() - started) / 1e9 : 0;
-    const route = req.routeOptions?.url ?? 'unmatched';
-    metrics.observeRequest(req.method, route, reply.statusCode, seconds);
-    // Paths only: query strings may carry codes and hints; bodies and headers are never logged.
-    req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    metrics.observeRequest(method, route, status, seconds);
+    log.info(
+      reqId ? { reqId, method, route, status, ms: Math.round(seconds * 1000) } : { method, route, status, ms: Math.round(seconds * 1000) },
+      'request',
+    );
+  };
+  // fastify's request logger carries the request id already.
+  app.addHook('onResponse', async (req, reply) => {
+    answered(req.log, req.method, req.routeOptions?.url ?? 'unmatched', reply.statusCode, (req as Timed).startedAt);
   });
 
-  // The one place each protocol's 4xx/5xx shape is chosen for errors no route answered itself: a store
-  // that cannot be reached is 503 with Retry-After (the request may succeed later), a store conflict 409.
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req: FastifyRequest, reply: FastifyReply) => {
+  /**
+   * The one place each protocol's 4xx/5xx shape is chosen for errors no route answered itself: a store
+   * that cannot be reached is 503 with Retry-After (the request may succeed later), a store conflict 409.
+   */
+  const errorAnswer = (
+    err: Error & { statusCode?: number; code?: string },
+    url: string,
+    reqId: string,
+    log: RequestLog,
+  ): { status: number; headers: Record<string, string>; body: unknown } => {
     const unavailable = isStoreUnavailable(err);
     const storeStatus = err instanceof StoreError ? (err.code === 'conflict' ? 409 : err.code === 'not_found' ? 404 : 400) : null;
     const status = unavailable
       ? 503
       : (storeStatus ?? (err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500));
-    const protocol = protocolOf(req.url);
-    if (unavailable) req.log.warn({ err: { message: err.message, code: err.code } }, 'store unavailable');
-    else if (status >= 500) req.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
+    const protocol = protocolOf(url);
+    if (unavailable) log.warn({ err: { message: err.message, code: err.code } }, 'store unavailable');
+    else if (status >= 500) log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
     const message = unavailable
       ? 'The service is temporarily unavailable: its database cannot be reached. Retry after the time in Retry-After.'
       : status >= 500
         ? 'The server had an internal error. The request was logged with its id.'
         : err.message;
-    if (unavailable) reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS));
-    if (protocol === 'aad') reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
-    return reply.code(status).send(errorBody(protocol, status, errorCode(protocol, status), message, req.id));
+    const headers: Record<string, string> = {};
+    if (unavailable) headers['retry-after'] = String(STORE_RETRY_AFTER_SECONDS);
+    if (protocol === 'aad') Object.assign(headers, { 'cache-control': 'no-store, no-cache', pragma: 'no-cache' });
+    return { status, headers, body: errorBody(protocol, status, errorCode(protocol, status), message, reqId) };
+  };
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req: FastifyRequest, reply: FastifyReply) => {
+    const a = errorAnswer(err, req.url, req.id, req.log);
+    return reply.code(a.status).headers(a.headers).send(a.body);
   });
+
+  // The direct way (DirectRoutes above): node's request listener, which fastify installed, is wrapped.
+  const directRoutes: DirectRoute[] = [];
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  const takeDirect = (req: IncomingMessage): { route: DirectRoute; params: string[] } | null => {
+    if (closing || req.method !== 'POST' || !directRoutes.length) return null;
+    const url = req.url ?? '';
+    if (url.includes('?') || !JSON_TYPE.test(req.headers['content-type'] ?? '') || req.headers['transfer-encoding'] !== undefined)
+      return null;
+    const length = req.headers['content-length'];
+    if (length === undefined || !/^\d{1,7}$/.test(length) || Number(length) > BODY_LIMIT) return null;
+    for (const route of directRoutes) {
+      const params = route.match(url);
+      if (!params) continue;
+      const refused = hostRefusal({ headers: req.headers, url, method: 'POST', localPort: req.socket.localPort, route: route.route });
+      return refused ? null : { route, params };
+    }
+    return null;
+  };
+  const serveDirect = (req: IncomingMessage, res: ServerResponse, { route, params }: { route: DirectRoute; params: string[] }) => {
+    const started = process.hrtime.bigint();
+    const reqId = randomUUID();
+    const url = req.url!;
+    const send = (status: number, headers: Record<string, string>, text: string) => {
+      res.writeHead(status, {
+        'x-ms-request-id': reqId,
+        ...headers,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(text)),
+      });
+      res.end(text);
+      answered(opts.logger, 'POST', route.route, status, started, reqId);
+    };
+    const fail = (err: Error, headers: Record<string, string> = {}) => {
+      const a = errorAnswer(err, url, reqId, opts.logger.child({ reqId }));
+      send(a.status, { ...headers, ...a.headers }, JSON.stringify(a.body));
+    };
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const parsed = parseJsonBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      // As fastify does after a body it could not parse: the connection is closed after the answer.
+      if ('error' in parsed) return fail(badRequest(parsed.error), { connection: 'close' });
+      route.handle({ socket: req.socket, headers: req.headers, params, body: parsed.value }).then(
+        (r) => send(r.statusCode, r.headers ?? {}, r.body),
+        (err: Error) => fail(err),
+      );
+    });
+  };
+  const fastifyListener = app.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+  app.server.removeListener('request', fastifyListener);
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const direct = takeDirect(req);
+    if (direct) serveDirect(req, res, direct);
+    else fastifyListener(req, res);
+  });
+  const direct: DirectRoutes = {
+    post(route, match, handle) {
+      directRoutes.push({ route, match, handle });
+    },
+  };
 
   app.setNotFoundHandler((req, reply) => {
     const protocol = protocolOf(req.url);
@@ -300,5 +423,5 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
 
-  return { app, edge, metrics };
+  return { app, edge, metrics, direct };
 }

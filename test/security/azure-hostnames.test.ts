@@ -101,6 +101,26 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
       assert.doesNotMatch(r.text, /# HELP|^ok$/m);
       assert.match(r.text, /Kentra does not implement/);
     }
+    // The webhooks as the kube-apiserver posts them (the server's direct way, which skips fastify's router),
+    // under each of Microsoft's names: refused the same, never reviewed.
+    const review = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'a.b.c' } });
+    const posts = ['login.microsoftonline.com', 'management.azure.com', 'graph.microsoft.com'].flatMap((host) =>
+      ['tokenreviews', 'subjectaccessreviews'].map((review_) => ({ host, path: `/clusters/x/webhooks/${review_}` })),
+    );
+    const answers = await getAll(
+      posts.map(({ host, path }) => ({
+        url: `https://${host}${path}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: review,
+      })),
+    );
+    for (const [i, { host, path }] of posts.entries()) {
+      const r = answers[i]!;
+      assert.equal(r.status, 404, `POST ${host}${path}: ${r.text.slice(0, 200)}`);
+      assert.match(r.text, /Kentra does not implement POST/);
+      assert.doesNotMatch(r.text, /TokenReview|SubjectAccessReview|client certificate/);
+    }
   });
 
   it("Microsoft's names on another port, names Kentra does not serve, and unknown names on 443 are 421 naming the host", async () => {

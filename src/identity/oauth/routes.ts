@@ -16,7 +16,7 @@ import { graphOriginFor } from '../../shared/azure-hosts.js';
 
 export interface HttpEdge {
   /** `https://host:port` of this request, from a Host header that names this server. */
-  originOf(req: FastifyRequest): string;
+  originOf(req: { headers: { host?: string } }): string;
 }
 
 const USER_CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ';

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:https';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { createCertificateAuthority } from '../pki/index.js';
+import { StoreError } from '../store/index.js';
+import { createServer } from './app.js';
+
+// The server's direct way (DirectRoutes): which requests take it, and that what they get is what
+// fastify's way gives for the same request (request id, body errors, error shapes, metrics, log).
+
+const ROUTE = '/clusters/:uid/webhooks/tokenreviews';
+const PATH = /^\/clusters\/([0-9a-z-]{1,64})\/webhooks\/tokenreviews$/;
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+describe('the direct way of the HTTPS server', { timeout: 60_000 }, () => {
+  let port = 0;
+  let ca = '';
+  let close: () => Promise<void> = async () => {};
+  const logLines: string[] = [];
+  let metricsText: () => Promise<string> = async () => '';
+
+  before(async () => {
+    const authority = await createCertificateAuthority('direct-way test CA', 1);
+    const server = await authority.issue({ commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+    ca = authority.certPem;
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          logLines.push(...chunk.toString().split('\n').filter(Boolean));
+          done();
+        },
+      }),
+    );
+    const { app, direct, metrics } = createServer({
+      tls: { key: server.keyPem, cert: server.certPem },
+      logger,
+      hosts: [],
+      port: () => port,
+      ready: async () => true,
+    });
+    // The same route both ways: each answer says which way it came and what it was given.
+    const handle = async (uid: string, body: unknown) => {
+      const b = body as { fail?: string } | undefined;
+      if (b?.fail === 'store') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      if (b?.fail === 'conflict') throw new StoreError('conflict', 'the object changed');
+      if (b?.fail === 'bug') throw new Error('secret internal detail');
+      return { uid, body };
+    };
+    app.post(ROUTE, async (req, reply) => {
+      const answer = await handle((req.params as { uid: string }).uid, req.body);
+      return reply.header('cache-control', 'no-store').header('x-way', 'fastify').send(answer);
+    });
+    direct.post(
+      ROUTE,
+      (path) => {
+        const m = PATH.exec(path);
+        return m ? [m[1]!] : null;
+      },
+      async (req) => {
+        const answer = await handle(req.params[0]!, req.body);
+        return { statusCode: 200, headers: { 'cache-control': 'no-store', 'x-way': 'direct' }, body: JSON.stringify(answer) };
+      },
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as { port: number }).port;
+    metricsText = () => metrics.render();
+    close = () => app.close();
+  });
+  after(() => close());
+
+  const call = (opts: { path?: string; method?: string; headers?: Record<string, string>; body?: string | Buffer; chunked?: boolean }) =>
+    new Promise<Answer>((resolve, reject) => {
+      const body = opts.body ?? '';
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
+      if (!opts.chunked && opts.method !== 'GET') headers['content-length'] = String(Buffer.byteLength(body));
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          path: opts.path ?? '/clusters/c1/webhooks/tokenreviews',
+          method: opts.method ?? 'POST',
+          headers,
+          ca,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+        },
+      );
+      req.on('error', reject);
+      if (opts.chunked) {
+        req.write(body);
+        req.end();
+      } else req.end(body);
+    });
+  const via = (a: Answer) => a.headers['x-way'];
+  /** What a client can compare between two answers: all but the date and the request id. */
+  const comparable = (a: Answer) => {
+    const { date: _d, 'x-ms-request-id': _id, 'x-way': _w, ...headers } = a.headers;
+    return { status: a.status, headers, text: a.text };
+  };
+
+  it('takes a plain POST of JSON to the route, and answers it as fastify would', async () => {
+    const body = JSON.stringify({ kind: 'TokenReview', spec: { token: 'a.b.c' } });
+    const d = await call({ body });
+    const f = await call({ path: '/clusters/c1/webhooks/tokenreviews/', body }); // a trailing slash: fastify's way
+    assert.equal(via(d), 'direct');
+    assert.equal(via(f), 'fastify');
+    assert.deepEqual(comparable(d), comparable(f));
+    assert.equal(d.headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal(d.headers['cache-control'], 'no-store');
+    assert.match(String(d.headers['x-ms-request-id']), /^[0-9a-f-]{36}$/);
+    assert.notEqual(d.headers['x-ms-request-id'], f.headers['x-ms-request-id']);
+    assert.deepEqual(JSON.parse(d.text), { uid: 'c1', body: JSON.parse(body) });
+  });
+
+  it('leaves every other request to fastify: query, other paths, types, methods, lengths, and refused hosts', async () => {
+    const body = '{"a":1}';
+    const cases: [string, Parameters<typeof call>[0]][] = [
+      ['a query string', { path: '/clusters/c1/webhooks/tokenreviews?x=1', body }],
+      ['another case', { path: '/Clusters/c1/webhooks/TokenReviews', body }],
+      ['a doubled slash', { path: '/clusters//c1/webhooks/tokenreviews', body }],
+      ['a JSON type with parameters of another type', { headers: { 'content-type': 'application/jsonx' }, body }],
+      ['a chunked body (no length)', { chunked: true, body }],
+    ];
+    for (const [what, c] of cases) {
+      const a = await call(c);
+      assert.equal(via(a), a.status === 200 ? 'fastify' : undefined, `${what}: ${a.status} ${a.text}`);
+    }
+    // fastify's own answers for what it does not take: its text parser, 415, 404, 413 and the host refusal (421).
+    assert.equal(via(await call({ headers: { 'content-type': 'text/plain' }, body: 'x' })), 'fastify');
+    const xml = await call({ headers: { 'content-type': 'application/xml' }, body: '<x/>' });
+    assert.equal(xml.status, 415, xml.text);
+    const get = await call({ method: 'GET' });
+    assert.equal(get.status, 404, get.text);
+    const big = await call({ body: JSON.stringify({ pad: 'x'.repeat(1024 * 1024) }) });
+    assert.equal(big.status, 413, big.text);
+    const microsoft = await call({ headers: { host: 'login.microsoftonline.com' }, body });
+    assert.equal(microsoft.status, 421, microsoft.text);
+    assert.match(microsoft.text, /not serving Microsoft's host names/);
+    // A Host this listener does not refuse (the main listener answers any, with the origin of localhost) is
+    // taken: fastify's way would answer it the same.
+    const foreign = await call({ headers: { host: `other.example:${port}` }, body });
+    assert.equal(via(foreign), 'direct');
+    // A charset parameter is still JSON, and is taken.
+    assert.equal(via(await call({ headers: { 'content-type': 'application/json; charset=utf-8' }, body })), 'direct');
+  });
+
+  it('answers a body that is not strict UTF-8 JSON, or holds U+0000, with the same 400 and a closed connection', async () => {
+    const bodies: [string | Buffer, RegExp][] = [
+      ['{"a":', /not valid JSON/],
+      [Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), /not valid UTF-8/],
+      ['{"a":"x\\u0000y"}', /NUL character/],
+      ['{"a\\u0000":1}', /NUL character/],
+      ['[["deep",["\\u0000"]]]', /NUL character/],
+    ];
+    for (const [body, message] of bodies) {
+      const d = await call({ body });
+      const f = await call({ path: '/clusters/c1/webhooks/tokenreviews/', body });
+      assert.equal(d.status, 400, d.text);
+      assert.match(d.text, message);
+      assert.deepEqual(JSON.parse(d.text), { error: 'BadRequest', message: (JSON.parse(d.text) as { message: string }).message });
+      assert.equal(d.headers.connection, 'close');
+      assert.deepEqual(comparable(d), comparable(f));
+    }
+    // An escaped backslash before u0000 is text, not U+0000; a BOM is dropped as before; an empty body is no body.
+    assert.deepEqual(JSON.parse((await call({ body: '{"a":"\\\\u0000"}' })).text).body, { a: '\\u0000' });
+    assert.deepEqual(JSON.parse((await call({ body: '\ufeff{"a":1}' })).text).body, { a: 1 });
+    assert.equal(JSON.parse((await call({ body: '' })).text).body, undefined);
+  });
+
+  it("answers a handler's failure in the protocol's shape: the store unreachable 503 with Retry-After, a conflict 409, a bug 500 without its message", async () => {
+    for (const [fail, status] of [
+      ['store', 503],
+      ['conflict', 409],
+      ['bug', 500],
+    ] as const) {
+      const body = JSON.stringify({ fail });
+      const d = await call({ body });
+      const f = await call({ path: '/clusters/c1/webhooks/tokenreviews/', body });
+      assert.equal(d.status, status, d.text);
+      assert.deepEqual(comparable(d), comparable(f));
+      if (status === 503) assert.equal(d.headers['retry-after'], '5');
+      assert.doesNotMatch(d.text, /secret internal detail|ECONNREFUSED/);
+    }
+    assert.ok(
+      logLines.some((l) => l.includes('"request failed"') && l.includes('secret internal detail') && l.includes('"reqId"')),
+      'the 500 is logged with its request id',
+    );
+  });
+
+  it('counts and logs each request the same way: the route, the status, the request id, never the body', async () => {
+    const before = await metricsText();
+    const count = (text: string, status: string) =>
+      Number(
+        new RegExp(
+          `kentra_http_requests_total\\{method="POST",route="${ROUTE.replace(/[/:]/g, '\\$&')}",status="${status}"\\} (\\d+)`,
+        ).exec(text)?.[1] ?? 0,
+      );
+    const d = await call({ body: '{"token":"do-not-log-me"}' });
+    const f = await call({ path: '/clusters/c1/webhooks/tokenreviews/', body: '{"token":"do-not-log-me"}' });
+    assert.equal(count(await metricsText(), '200') - count(before, '200'), 2);
+    for (const a of [d, f]) {
+      const line = logLines.find((l) => l.includes(String(a.headers['x-ms-request-id'])) && l.includes('"msg":"request"'));
+      assert.ok(line, `a request line with the request id ${String(a.headers['x-ms-request-id'])}`);
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      assert.deepEqual({ method: entry.method, route: entry.route, status: entry.status }, { method: 'POST', route: ROUTE, status: 200 });
+    }
+    assert.ok(!logLines.some((l) => l.includes('do-not-log-me')), 'no body in the log');
+  });
+});
