@@ -1,4 +1,5 @@
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { lookupKey } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
 import type { AuthnResult, TokenAuthenticator } from './authn.js';
 import { Lru } from '../shared/lru.js';
@@ -66,12 +67,11 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
   const self = { entries: entries as Lru<string, unknown>, max };
   live.add(new WeakRef(self));
 
-  // SHA-256 of this cache's random secret, the audiences as JSON (a value that ends where it ends, so no
-  // two pairs of audiences and token make the same text) and the token, in one call: a fifth of an HMAC
-  // object's cost per request. Without the secret a key cannot be computed from a token.
+  // The audiences go in as JSON (a value that ends where it ends, so no two pairs of audiences and token
+  // make the same text), then the token.
   const prefix = secret.toString('base64url');
   const keyOf = (token: string, audiences: string[] | undefined) =>
-    hash('sha256', `${prefix}${audiences ? JSON.stringify(audiences) : 'null'}${token}`, 'base64url');
+    lookupKey(prefix, `${audiences ? JSON.stringify(audiences) : 'null'}${token}`);
 
   const authenticate = (async (req) => {
     const key = keyOf(req.token, req.audiences);

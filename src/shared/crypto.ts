@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hash, randomBytes, randomFillSync, randomUUID, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 
 // scrypt parameters for secrets and passwords at rest (about 30 ms per hash on these machines).
 const N = 16384;
@@ -35,6 +35,34 @@ export function sha256Hex(value: string): string {
 
 export function hmacBase64Url(key: Buffer, value: string): string {
   return createHmac('sha256', key).update(value).digest('base64url');
+}
+
+/**
+ * A key for a lookup table kept in this process's memory only (remembered secrets, cached token
+ * results): SHA-256 of a secret prefix and the value, in one call, a fifth of an HMAC object's cost.
+ * Without the prefix no one can compute a key from a value. Not a MAC: nothing that leaves the process
+ * is checked with it (sealed values use `hmacBase64Url`).
+ */
+export function lookupKey(prefix: string, value: string): string {
+  return hash('sha256', prefix + value, 'base64url');
+}
+
+// Random bytes for opaque identifiers are drawn from the CSPRNG 4 KiB at a time, as node's randomUUID
+// does: one call per few hundred identifiers instead of one each. No byte is handed out twice.
+const POOL_SIZE = 4096;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** `bytes` random bytes (at most 256) as base64url: opaque identifiers (token ids, correlation values). */
+export function randomOpaque(bytes: number): string {
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 256) throw new RangeError(`randomOpaque takes 1 to 256 bytes, got ${bytes}`);
+  if (poolOffset + bytes > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const text = pool.toString('base64url', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return text;
 }
 
 /** Constant-time string comparison. */

@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
-import { hmacBase64Url, verifySecret } from '../../shared/crypto.js';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { lookupKey, verifySecret } from '../../shared/crypto.js';
 import type { Application, ServicePrincipal, Tenant } from '../../store/index.js';
 import { firstPartyApp, isFirstPartyPublicClient } from '../directory/first-party.js';
 import { aad } from '../errors.js';
@@ -73,6 +73,8 @@ function isPublicClient(app: Application): boolean {
 // Secrets are scrypt-hashed at rest; a verified (secret, credential) pair is remembered under a keyed
 // hash for a minute so the token hot path does not pay scrypt on every request.
 const verifiedSecrets = new Map<string, number>();
+/** The remembered pairs' keys are keyed with this process's own random prefix, as the table is the process's. */
+const secretPrefix = randomBytes(32).toString('base64url');
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
 
@@ -91,13 +93,13 @@ async function checkSecret(
   ];
   const creds = owned.filter((c) => c.startDateTime <= now + 60_000 && c.endDateTime > now);
   for (const c of creds) {
-    const key = hmacBase64Url(services.formKey, `${tenant.id}|${app.id}|${c.keyId}|${secret}`);
+    const key = lookupKey(secretPrefix, `${tenant.id}|${app.id}|${c.keyId}|${secret}`);
     const until = verifiedSecrets.get(key);
     if (until && until > now) return;
   }
   for (const c of creds) {
     if (secret.slice(0, 3) !== c.hint) continue;
-    const key = hmacBase64Url(services.formKey, `${tenant.id}|${app.id}|${c.keyId}|${secret}`);
+    const key = lookupKey(secretPrefix, `${tenant.id}|${app.id}|${c.keyId}|${secret}`);
     // Requests that arrive together with the same secret share one scrypt: when the remembered pair
     // expires under load, a burst must not run one 16 MiB, 30 ms hash per request.
     let check = verifying.get(key);

@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Application, ServicePrincipal, User } from '../../store/index.js';
+import { randomOpaque } from '../../shared/crypto.js';
 import { signJwt } from './jwt.js';
 import type { KeyRing } from './keys.js';
 
@@ -12,7 +13,7 @@ export const GROUP_OVERAGE_LIMIT = 200;
 export const v1Issuer = (tenantId: string): string => `https://sts.windows.net/${tenantId}/`;
 export const v2Issuer = (origin: string, tenantId: string): string => `${origin}/${tenantId}/v2.0`;
 
-const opaque = (bytes: number): string => randomBytes(bytes).toString('base64url');
+const opaque = randomOpaque;
 
 /** Entra's `sub` is pairwise: stable per user and application, different across applications. */
 export function pairwiseSubject(objectId: string, appId: string): string {
