@@ -68,7 +68,7 @@ export function clientBinDir(dataDir: string, argv1 = process.argv[1] ?? ''): st
   const bin = join(dataDir, 'bin');
   mkdirSync(bin, { recursive: true });
   const scripts = {
-    kentra: fileURLToPath(new URL('./kentra.js', import.meta.url)),
+    kentra: fileURLToPath(new URL('./bin.cjs', import.meta.url)),
     kubelogin: fileURLToPath(new URL('../kubelogin/bin.cjs', import.meta.url)),
   };
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;

@@ -146,7 +146,7 @@ describe('kentra CLI output as az and AKS print it (issue 13)', { timeout: 180_0
   });
 
   it('kentra env --json and the start banner name the same graphEndpoint, the Graph resource URL with its trailing slash', async () => {
-    const r = spawnSync(process.execPath, [join(process.cwd(), 'dist/src/cli/kentra.js'), 'env', '--json'], {
+    const r = spawnSync(process.execPath, [join(process.cwd(), 'dist/src/cli/bin.cjs'), 'env', '--json'], {
       env: { ...env, KENTRA_DATA_DIR: k.dataDir },
       encoding: 'utf8',
     });

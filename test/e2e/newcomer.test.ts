@@ -109,7 +109,7 @@ kubectl --kubeconfig "$HOME/empty-kubeconfig" --token unused --server "\${AZURE_
     // A shell without `kentra env`, and no Kentra data directory to find the CA in.
     const r = await shell(
       `unset KENTRA_DATA_DIR
-"${process.execPath}" "${KENTRA_BIN.replace(/cli\/kentra\.js$/, 'kubelogin/bin.cjs')}" get-token --login ropc --server-id 6dae42f8-4368-4678-94ff-3960e28e3630 \\
+"${process.execPath}" "${KENTRA_BIN.replace(/cli\/bin\.cjs$/, 'kubelogin/bin.cjs')}" get-token --login ropc --server-id 6dae42f8-4368-4678-94ff-3960e28e3630 \\
   --client-id 80faf920-1908-4b52-b5ef-a8e7bedfc67a --tenant-id '${k.endpoints.tenantId}' --authority-host '${k.endpoints.authority}/' \\
   --username '${k.endpoints.admin.userPrincipalName}' --password '${k.endpoints.admin.password}' --cache-dir "$HOME/tls-cache"`,
       { env: false },
@@ -119,7 +119,7 @@ kubectl --kubeconfig "$HOME/empty-kubeconfig" --token unused --server "\${AZURE_
     assert.match(r.stderr, /eval "\$\(kentra env\)"/, `the fix is named: ${r.stderr}`);
     // With the local Kentra's data directory known, kubelogin trusts that Kentra's CA by itself.
     const local = await shell(
-      `"${process.execPath}" "${KENTRA_BIN.replace(/cli\/kentra\.js$/, 'kubelogin/bin.cjs')}" get-token --login ropc --server-id 6dae42f8-4368-4678-94ff-3960e28e3630 \\
+      `"${process.execPath}" "${KENTRA_BIN.replace(/cli\/bin\.cjs$/, 'kubelogin/bin.cjs')}" get-token --login ropc --server-id 6dae42f8-4368-4678-94ff-3960e28e3630 \\
   --client-id 80faf920-1908-4b52-b5ef-a8e7bedfc67a --tenant-id '${k.endpoints.tenantId}' --authority-host '${k.endpoints.authority}/' \\
   --username '${k.endpoints.admin.userPrincipalName}' --password '${k.endpoints.admin.password}' --cache-dir "$HOME/tls-cache"`,
       { env: false },

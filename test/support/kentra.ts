@@ -22,7 +22,7 @@ export interface TestKentra {
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const KENTRA_BIN = join(root, 'dist/src/cli/kentra.js');
+export const KENTRA_BIN = join(root, 'dist/src/cli/bin.cjs');
 
 /** Spawns the real `kentra up` on a free port in a fresh data directory and waits until it serves. */
 export async function startTestKentra(
