@@ -17,7 +17,7 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestKentra } from '../test/support/kentra.js';
@@ -30,6 +30,8 @@ const WARMUP_SECONDS = 2;
 const ROUNDS = 2;
 const CONNECTIONS = 32;
 const THREADS = 1;
+/** The thread pool the kentra command starts with (src/cli/bin.cts: one thread per core, at least two). */
+const THREADPOOL_SIZE = process.env.UV_THREADPOOL_SIZE || String(Math.min(128, Math.max(2, availableParallelism())));
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -189,14 +191,13 @@ servers.push({
 
 try {
   const node = peerNode();
-  const { child, port } = await spawnWithPort(node, [
-    join(root, 'bench/peers/oidc-provider.mjs'),
-    keyFile,
-    certFile,
-    'bench',
-    'bench-secret-0123456789',
-    'api://bench',
-  ]);
+  // oidc-provider signs through jose's WebCrypto, on libuv's thread pool as Kentra does: it gets the
+  // pool size the kentra command gives itself (src/cli/bin.cts), so neither wins by the pool alone.
+  const { child, port } = await spawnWithPort(
+    node,
+    [join(root, 'bench/peers/oidc-provider.mjs'), keyFile, certFile, 'bench', 'bench-secret-0123456789', 'api://bench'],
+    { UV_THREADPOOL_SIZE: THREADPOOL_SIZE },
+  );
   closers.push(() => stop(child));
   const url = `https://127.0.0.1:${port}/token`;
   const body = 'grant_type=client_credentials&client_id=bench&client_secret=bench-secret-0123456789&resource=api%3A%2F%2Fbench&scope=read';
@@ -207,7 +208,7 @@ try {
     url,
     bodies: [body],
     pid: child.pid!,
-    detail: `oidc-provider ${version}, node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}`,
+    detail: `oidc-provider ${version}, node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, thread pool ${THREADPOOL_SIZE}`,
     close: () => stop(child),
   });
 } catch (err) {
