@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { lookupKey } from '../shared/crypto.js';
+import { lookupKey, randomToken } from '../shared/crypto.js';
 import type { Clock } from '../shared/clock.js';
 import type { AuthnResult, TokenAuthenticator } from './authn.js';
 import { Lru } from '../shared/lru.js';
@@ -57,7 +56,6 @@ export function tokenCacheStats(): TokenCacheStats {
 }
 
 export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenCacheOptions): CachedTokenAuthenticator {
-  const secret = randomBytes(32);
   const successTtl = opts.successTtlMs ?? 120_000;
   const failureTtl = opts.failureTtlMs ?? 10_000;
   const max = opts.maxEntries ?? DEFAULT_TOKEN_CACHE_SIZE;
@@ -69,7 +67,7 @@ export function cachedTokenAuthenticator(inner: TokenAuthenticator, opts: TokenC
 
   // The audiences go in as JSON (a value that ends where it ends, so no two pairs of audiences and token
   // make the same text), then the token.
-  const prefix = secret.toString('base64url');
+  const prefix = randomToken(32);
   const keyOf = (token: string, audiences: string[] | undefined) =>
     lookupKey(prefix, `${audiences ? JSON.stringify(audiences) : 'null'}${token}`);
 

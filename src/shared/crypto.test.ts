@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
-import { GUID, lookupKey, randomOpaque, timeOrderedId } from './crypto.js';
+import { GUID, lookupKey, randomToken, timeOrderedId } from './crypto.js';
 
 describe('timeOrderedId (UUID version 7, RFC 9562 §5.7)', () => {
   it('is a GUID of version 7 and variant 10, whose first 48 bits are the time in milliseconds', () => {
@@ -21,13 +21,13 @@ describe('timeOrderedId (UUID version 7, RFC 9562 §5.7)', () => {
   });
 });
 
-describe('randomOpaque (identifiers from a pool of CSPRNG bytes)', () => {
+describe('randomToken (from a pool of CSPRNG bytes)', () => {
   it('gives the length asked for, never the same bytes twice across refills of the pool', () => {
     const seen = new Set<string>();
     // 3,000 identifiers of 16, 24 and 32 bytes: about 70 KiB, seventeen refills of the 4 KiB pool.
     for (let i = 0; i < 1000; i++) {
       for (const bytes of [16, 24, 32]) {
-        const id = randomOpaque(bytes);
+        const id = randomToken(bytes);
         assert.equal(Buffer.from(id, 'base64url').length, bytes);
         assert.match(id, /^[A-Za-z0-9_-]+$/);
         assert.ok(!seen.has(id), `identifier ${id} handed out twice`);
@@ -44,7 +44,7 @@ describe('randomOpaque (identifiers from a pool of CSPRNG bytes)', () => {
   });
 
   it('refuses a size outside 1–256', () => {
-    for (const bytes of [0, -1, 257, 1.5, Number.NaN]) assert.throws(() => randomOpaque(bytes), RangeError);
+    for (const bytes of [0, -1, 257, 1.5, Number.NaN]) assert.throws(() => randomToken(bytes), RangeError);
   });
 });
 

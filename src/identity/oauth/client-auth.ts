@@ -1,5 +1,5 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
-import { lookupKey, verifySecret } from '../../shared/crypto.js';
+import { X509Certificate } from 'node:crypto';
+import { lookupKey, randomToken, verifySecret } from '../../shared/crypto.js';
 import type { Application, ServicePrincipal, Tenant } from '../../store/index.js';
 import { firstPartyApp, isFirstPartyPublicClient } from '../directory/first-party.js';
 import { aad } from '../errors.js';
@@ -74,7 +74,7 @@ function isPublicClient(app: Application): boolean {
 // hash for a minute so the token hot path does not pay scrypt on every request.
 const verifiedSecrets = new Map<string, number>();
 /** The remembered pairs' keys are keyed with this process's own random prefix, as the table is the process's. */
-const secretPrefix = randomBytes(32).toString('base64url');
+const secretPrefix = randomToken(32);
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
 

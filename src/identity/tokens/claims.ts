@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Application, ServicePrincipal, User } from '../../store/index.js';
-import { randomOpaque } from '../../shared/crypto.js';
+import { randomToken } from '../../shared/crypto.js';
 import { signJwt } from './jwt.js';
 import type { KeyRing } from './keys.js';
 
@@ -12,8 +12,6 @@ export const GROUP_OVERAGE_LIMIT = 200;
 
 export const v1Issuer = (tenantId: string): string => `https://sts.windows.net/${tenantId}/`;
 export const v2Issuer = (origin: string, tenantId: string): string => `${origin}/${tenantId}/v2.0`;
-
-const opaque = randomOpaque;
 
 /** Entra's `sub` is pairwise: stable per user and application, different across applications. */
 export function pairwiseSubject(objectId: string, appId: string): string {
@@ -107,7 +105,7 @@ export function accessTokenClaims(req: AccessTokenRequest): Record<string, unkno
     const guest = s.user.userType === 'Guest';
     if (v2) {
       Object.assign(claims, {
-        aio: opaque(32),
+        aio: randomToken(32),
         azp: req.client.appId,
         azpacr: String(req.client.authMethod),
         name: s.home.displayName,
@@ -117,7 +115,7 @@ export function accessTokenClaims(req: AccessTokenRequest): Record<string, unkno
     } else {
       Object.assign(claims, {
         acr: '1',
-        aio: opaque(32),
+        aio: randomToken(32),
         amr: s.amr,
         appid: req.client.appId,
         appidacr: String(req.client.authMethod),
@@ -128,7 +126,7 @@ export function accessTokenClaims(req: AccessTokenRequest): Record<string, unkno
       if (guest) claims.idp = v1Issuer(s.home.tenantId);
     }
     Object.assign(claims, {
-      rh: opaque(24),
+      rh: randomToken(24),
       ...(req.userRoles?.length ? { roles: req.userRoles } : {}),
       scp: s.scp,
       sub: pairwiseSubject(s.user.id, req.resource.appId),
@@ -137,10 +135,10 @@ export function accessTokenClaims(req: AccessTokenRequest): Record<string, unkno
     Object.assign(claims, groupClaims(s.groupClaims));
   } else {
     if (v2) {
-      Object.assign(claims, { aio: opaque(32), azp: req.client.appId, azpacr: String(req.client.authMethod) });
+      Object.assign(claims, { aio: randomToken(32), azp: req.client.appId, azpacr: String(req.client.authMethod) });
     } else {
       Object.assign(claims, {
-        aio: opaque(32),
+        aio: randomToken(32),
         appid: req.client.appId,
         appidacr: String(req.client.authMethod),
         idp: v1Issuer(s.tenantId),
@@ -149,14 +147,14 @@ export function accessTokenClaims(req: AccessTokenRequest): Record<string, unkno
     Object.assign(claims, {
       idtyp: 'app',
       oid: s.servicePrincipal.id,
-      rh: opaque(24),
+      rh: randomToken(24),
       ...(s.roles.length ? { roles: s.roles } : {}),
       sub: s.servicePrincipal.id,
       tid: s.tenantId,
     });
     Object.assign(claims, groupClaims(s.groupClaims));
   }
-  Object.assign(claims, { uti: opaque(16), ver: v2 ? '2.0' : '1.0', ...req.extra });
+  Object.assign(claims, { uti: randomToken(16), ver: v2 ? '2.0' : '1.0', ...req.extra });
   return claims;
 }
 
@@ -184,21 +182,21 @@ export function idTokenClaims(req: IdTokenRequest): Record<string, unknown> {
   };
   if (guest) claims.idp = v1Issuer(s.home.tenantId);
   Object.assign(claims, {
-    aio: opaque(32),
+    aio: randomToken(32),
     auth_time: Math.floor(s.authTime / 1000),
     name: s.home.displayName,
     ...(req.nonce ? { nonce: req.nonce } : {}),
     oid: s.user.id,
     preferred_username: guest ? s.home.userPrincipalName : s.user.userPrincipalName,
-    rh: opaque(24),
-    sid: opaque(16),
+    rh: randomToken(24),
+    sid: randomToken(16),
     sub: pairwiseSubject(s.user.id, req.clientAppId),
     tid: s.tenantId,
   });
   if (req.version === 1) Object.assign(claims, { amr: s.amr, ...userNames(s) });
   else if (guest) claims.email = s.home.userPrincipalName;
   Object.assign(claims, groupClaims(req.groupClaims ?? {}));
-  Object.assign(claims, { uti: opaque(16), ver: req.version === 2 ? '2.0' : '1.0' });
+  Object.assign(claims, { uti: randomToken(16), ver: req.version === 2 ? '2.0' : '1.0' });
   return claims;
 }
 
