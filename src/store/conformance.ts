@@ -1553,6 +1553,10 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
         s.addGroupMember({ tenantId: t.id, groupId: g.id, memberId: sp.id, memberType: 'servicePrincipal' }),
       );
       await changed('a domain', () => s.updateTenant(t.id, (x) => ({ ...x, domains: [...x.domains, `d${id().slice(0, 8)}.example`] })));
+      const u = user(t.id);
+      await changed('a new user (0012)', () => s.createUser(u));
+      await changed('disabling the user', () => s.updateUser(t.id, u.id, (x) => ({ ...x, accountEnabled: false })));
+      await changed('deleting the user', () => s.deleteUser(t.id, u.id));
       const still = await s.directoryRevision();
       await s.setMeta(`unrelated-${id()}`, 'x');
       await s.createRefreshToken(refresh());

@@ -469,13 +469,13 @@ async function accessLog(db: Db): Promise<void> {
 
 /**
  * The tables a token is made from (tenants, applications and their credentials, service principals,
- * grants, assignments, groups): each write to one increases `directory_revision.revision` in the
- * writing transaction, so an instance that caches what tokens read (src/identity/oauth/directory-cache.ts)
+ * grants, assignments, groups; users since 0012): each write to one increases
+ * `directory_revision.revision` in the writing transaction, so an instance that caches what tokens read (src/identity/oauth/directory-cache.ts)
  * checks one row instead of re-reading them, and sees a change exactly when it is committed.
  * PostgreSQL: a statement-level BEFORE trigger, so the counter's row is locked before any row of the
  * statement is (directory writes queue on it; they are administrative and rare). SQLite has one writer.
  */
-export const DIRECTORY_TABLES = [
+const DIRECTORY_TABLES_0010 = [
   'tenants',
   'tenant_domains',
   'groups',
@@ -491,6 +491,35 @@ export const DIRECTORY_TABLES = [
   'directory_role_assignments',
 ] as const;
 
+/** Users (migration 0012): Graph and the user's token flows read them through the same per-revision cache. */
+const DIRECTORY_TABLES_0012 = ['users'] as const;
+
+/** Every table whose writes increase the directory revision. */
+export const DIRECTORY_TABLES = [...DIRECTORY_TABLES_0010, ...DIRECTORY_TABLES_0012] as const;
+
+const REVISION_BUMP = 'UPDATE directory_revision SET revision = revision + 1 WHERE id = 1';
+
+/** The triggers that count the directory revision up on each write to `tables` (PostgreSQL's function is made by 0010). */
+async function revisionTriggers(db: Db, tables: readonly string[]): Promise<void> {
+  if (db.getExecutor().adapter instanceof SqliteAdapter) {
+    for (const table of tables) {
+      for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
+        await sql
+          .raw(`CREATE TRIGGER ${table}_${op.toLowerCase()}_revision AFTER ${op} ON ${table} BEGIN ${REVISION_BUMP}; END`)
+          .execute(db);
+      }
+    }
+    return;
+  }
+  for (const table of tables) {
+    await sql
+      .raw(
+        `CREATE TRIGGER ${table}_revision BEFORE INSERT OR UPDATE OR DELETE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION kentra_directory_revision()`,
+      )
+      .execute(db);
+  }
+}
+
 async function directoryRevision(db: Db): Promise<void> {
   await db.schema
     .createTable('directory_revision')
@@ -498,25 +527,17 @@ async function directoryRevision(db: Db): Promise<void> {
     .addColumn('revision', 'bigint', (c) => c.notNull())
     .execute();
   await db.insertInto('directory_revision').values({ id: 1, revision: 0 }).execute();
-  const bump = 'UPDATE directory_revision SET revision = revision + 1 WHERE id = 1';
-  if (db.getExecutor().adapter instanceof SqliteAdapter) {
-    for (const table of DIRECTORY_TABLES) {
-      for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
-        await sql.raw(`CREATE TRIGGER ${table}_${op.toLowerCase()}_revision AFTER ${op} ON ${table} BEGIN ${bump}; END`).execute(db);
-      }
-    }
-    return;
-  }
-  await sql
-    .raw(`CREATE FUNCTION kentra_directory_revision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${bump}; RETURN NULL; END $$`)
-    .execute(db);
-  for (const table of DIRECTORY_TABLES) {
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
     await sql
-      .raw(
-        `CREATE TRIGGER ${table}_revision BEFORE INSERT OR UPDATE OR DELETE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION kentra_directory_revision()`,
-      )
+      .raw(`CREATE FUNCTION kentra_directory_revision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${REVISION_BUMP}; RETURN NULL; END $$`)
       .execute(db);
   }
+  await revisionTriggers(db, DIRECTORY_TABLES_0010);
+}
+
+/** Users join the directory revision's tables: a user read may then be cached as the others are. */
+async function userRevision(db: Db): Promise<void> {
+  await revisionTriggers(db, DIRECTORY_TABLES_0012);
 }
 
 /**
@@ -606,6 +627,7 @@ const migrations: Record<string, Migration> = {
   '0009_access_log': { up: accessLog },
   '0010_directory_revision': { up: directoryRevision },
   '0011_access_log_segments': { up: accessLogSegments },
+  '0012_user_revision': { up: userRevision },
 };
 
 export const migrationProvider: MigrationProvider = {
