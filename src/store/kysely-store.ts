@@ -23,6 +23,7 @@ import {
 import type { SqliteAppender } from './sqlite-appender.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
 import type { Database } from './schema.js';
+import { keepPrepared } from './pg-statements.js';
 import * as t from './tables.js';
 import type { AccessLogEntry, AccessLogQuery, AccessLogRecord } from './types.js';
 import type {
@@ -286,7 +287,10 @@ export class KyselyStore implements Store {
   // ---- meta ------------------------------------------------------------------------------
 
   async getMeta(key: string): Promise<string | null> {
-    const row = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    // Read before every membership look-up (the tenant's membership revision): a prepared statement on PostgreSQL.
+    const query = this.db.selectFrom('meta').select('value').where('key', '=', key).compile();
+    keepPrepared(query.sql);
+    const row = (await this.db.executeQuery(query)).rows[0];
     return row ? String(row.value) : null;
   }
 
@@ -1181,9 +1185,12 @@ export class KyselyStore implements Store {
   private revisionQuery?: CompiledQuery<{ revision: number | string }>;
 
   async directoryRevision(): Promise<number> {
-    this.revisionQuery ??= this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).compile() as CompiledQuery<{
-      revision: number | string;
-    }>;
+    if (!this.revisionQuery) {
+      this.revisionQuery = this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).compile() as CompiledQuery<{
+        revision: number | string;
+      }>;
+      keepPrepared(this.revisionQuery.sql);
+    }
     const { rows } = await this.db.executeQuery(this.revisionQuery);
     return Number(rows[0]?.revision ?? 0);
   }

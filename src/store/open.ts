@@ -6,6 +6,7 @@ import { migrationProvider } from './migrations.js';
 import type { Statement } from 'better-sqlite3';
 import { SqliteAppender } from './sqlite-appender.js';
 import { withStatementCache } from './sqlite-statements.js';
+import { preparedName } from './pg-statements.js';
 import type { ColumnSealer } from './codecs.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
@@ -83,7 +84,9 @@ async function postgres(url: string): Promise<Connection> {
     // with it: such a connection is closed (its session rolls back), never handed to the next request.
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const result = query(...args) as Promise<unknown> | undefined;
+      // kysely runs `query(text, values)`; the few hot reads marked by keepPrepared run as named statements.
+      const name = typeof args[0] === 'string' ? preparedName(args[0]) : undefined;
+      const result = (name ? query({ name, text: args[0], values: args[1] }) : query(...args)) as Promise<unknown> | undefined;
       result?.catch?.((err: Error) => {
         if (err?.message === 'Query read timeout') client.end().catch(() => {});
       });
