@@ -13,7 +13,9 @@ import { startTestKentra, type TestKentra } from '../support/kentra.js';
 // secrets, resource, app role assignments), checked against the store's directory revision. A change
 // made through one instance must be honoured by the very next token on another instance sharing the
 // store: two `kentra up` on one PostgreSQL; B issues tokens (its cache is warm), A changes the
-// directory through Graph, and B's next token request sees the change.
+// directory through Graph, and B's next token request sees the change. Graph's caller (user, roles,
+// tenant) and its member actions (getMemberGroups, checkMemberGroups) read through the same cache:
+// a user disabled or a membership changed on A is seen by B's next Graph request.
 
 const available = !!process.env.KENTRA_TEST_POSTGRES_URL || postgresBinDir() !== null;
 const skip = packageSkip(available, 'postgresql', 'PostgreSQL (initdb)');
@@ -150,6 +152,75 @@ describe(
       // And back: enabled again on A, B issues again.
       assert.equal((await graph('PATCH', `/servicePrincipals/${sp.id}`, { accountEnabled: true })).status, 204);
       assert.equal((await workerToken(b, SECRET2)).status, 200);
+    });
+
+    it("Graph on B: a membership changed and a user disabled on A are seen by B's next request", async () => {
+      const onB = (method: string, path: string, json?: unknown, token = admin) =>
+        call(`${origin(b)}/v1.0${path}`, ca, { method, json, token });
+      const password = 'Cache-Passw0rd!2026';
+      const created = await graph('POST', '/users', {
+        accountEnabled: true,
+        displayName: 'Cached Member',
+        mailNickname: 'cachedmember',
+        userPrincipalName: `cachedmember@${D}`,
+        passwordProfile: { password, forceChangePasswordNextSignIn: false },
+      });
+      assert.equal(created.status, 201, created.text);
+      const userId = created.json().id as string;
+      const newGroup = async (name: string) => {
+        const g = await graph('POST', '/groups', { displayName: name, mailNickname: name, securityEnabled: true, mailEnabled: false });
+        assert.equal(g.status, 201, g.text);
+        return g.json().id as string;
+      };
+      const [g1, g2] = [await newGroup('cache-one'), await newGroup('cache-two')];
+      const add = async (groupId: string) =>
+        assert.equal(
+          (
+            await graph('POST', `/groups/${groupId}/members/$ref`, {
+              '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}`,
+            })
+          ).status,
+          204,
+        );
+      await add(g1);
+      const groupsOnB = async () => {
+        const res = await onB('POST', `/users/${userId}/getMemberGroups`, { securityEnabledOnly: false });
+        assert.equal(res.status, 200, res.text);
+        return (res.json().value as string[]).sort();
+      };
+      // Twice: the second answer comes from B's cache.
+      assert.deepEqual(await groupsOnB(), [g1]);
+      assert.deepEqual(await groupsOnB(), [g1]);
+
+      await add(g2);
+      assert.deepEqual(await groupsOnB(), [g1, g2].sort(), "a membership added on A is in B's next answer");
+      assert.equal((await graph('DELETE', `/groups/${g1}/members/${userId}/$ref`)).status, 204);
+      assert.deepEqual(await groupsOnB(), [g2], "a membership removed on A is gone from B's next answer");
+      const check = await onB('POST', `/users/${userId}/checkMemberGroups`, { groupIds: [g1, g2] });
+      assert.deepEqual(check.json().value, [g2]);
+
+      // The user calls Graph on B with a token of its own, twice (B caches the user), then is disabled on A.
+      const token = await call(`${origin(a)}/${a.endpoints.tenantId}/oauth2/v2.0/token`, ca, {
+        form: {
+          grant_type: 'password',
+          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+          username: `cachedmember@${D}`,
+          password,
+          scope: 'https://graph.microsoft.com/.default',
+        },
+      });
+      assert.equal(token.status, 200, token.text);
+      const userToken = token.json().access_token as string;
+      for (let i = 0; i < 2; i++) {
+        const me = await onB('POST', '/me/getMemberGroups', { securityEnabledOnly: false }, userToken);
+        assert.equal(me.status, 200, me.text);
+        assert.deepEqual(me.json().value, [g2]);
+      }
+      assert.equal((await graph('PATCH', `/users/${userId}`, { accountEnabled: false })).status, 204);
+      const refused = await onB('POST', '/me/getMemberGroups', { securityEnabledOnly: false }, userToken);
+      assert.equal(refused.status, 401, refused.text);
+      assert.equal(refused.json().error.code, 'InvalidAuthenticationToken');
+      assert.match(refused.json().error.message, /disabled or was deleted/);
     });
   },
 );

@@ -87,10 +87,12 @@ export function graphAudiences(isOwnOrigin: (url: string) => boolean) {
 export async function graphCaller(
   req: FastifyRequest,
   verifier: TokenVerifier,
-  store: Store,
+  /** The store the caller is read from, asked for once the token is verified. */
+  storeOf: () => Promise<Store>,
   isGraphAudience: (aud: unknown) => boolean,
 ): Promise<{ caller: GraphCaller; tenant: Tenant | null }> {
   const claims = await graphClaims(req, verifier, isGraphAudience);
+  const store = await storeOf();
   // The caller's reads and the tenant's go out together.
   const [caller, tenant] = await Promise.all([callerOf(claims, store), store.getTenant(String(claims.tid))]);
   return { caller, tenant };

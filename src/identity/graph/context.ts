@@ -34,29 +34,41 @@ export interface GraphRequest {
 
 type Handler = (r: GraphRequest) => Promise<unknown>;
 
-/** Registers a Graph route: authenticates the caller and answers errors in Graph's envelope. */
+/**
+ * Registers a Graph route: authenticates the caller and answers errors in Graph's envelope.
+ *
+ * The caller, its directory roles and its tenant are read through the instance's directory cache
+ * (src/identity/oauth/directory-cache.ts: one revision read, then the answers cached under it, right
+ * across instances). `cachedReads` gives the handler that cache's store too: for actions that only
+ * read a few objects and their memberships; any other handler reads the store itself.
+ */
 export function graphRoute(
   app: FastifyInstance,
   ctx: GraphContext,
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   handler: Handler,
+  opts: { cachedReads?: boolean } = {},
 ): void {
   const isGraphAudience = graphAudiences(ctx.services.isOwnOrigin);
+  const cache = ctx.services.directoryCache;
   app.route({
     method,
     url: `/v1.0${path}`,
     handler: async (req, reply) => {
       try {
-        const { caller, tenant } = await graphCaller(req, ctx.verifier, ctx.services.store, isGraphAudience);
+        let cached: IdentityServices | undefined;
+        const storeOf = async () => (cached = cache ? await cache.forRequest() : ctx.services).store;
+        const { caller, tenant } = await graphCaller(req, ctx.verifier, storeOf, isGraphAudience);
         if (!tenant) throw graphErrors.unauthenticated('The tenant of the token no longer exists.');
+        const services = opts.cachedReads && cached ? cached : ctx.services;
         return await handler({
-          services: ctx.services,
+          services,
           req,
           reply,
           caller,
           tenant,
-          store: ctx.services.store,
+          store: services.store,
           base: `${ctx.edge.originOf(req)}/v1.0`,
           params: req.params as Record<string, string>,
           query: (req.query ?? {}) as Record<string, unknown>,

@@ -125,37 +125,58 @@ function userView(u: User, select: string[] | null): Record<string, unknown> {
 
 /** The groups (and, for getMemberObjects, directory roles) an object is in: the POST actions Graph has on every object. */
 function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, resolve: (r: GraphRequest) => Promise<string>): void {
-  graphRoute(app, ctx, 'POST', `${prefix}/getMemberGroups`, async (r) => {
-    requireRead(r.caller, 'member');
-    const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberGroups');
-    const ids = await memberGroups(r, await resolve(r), boolField(body, 'securityEnabledOnly') ?? false);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: ids });
-  });
-  graphRoute(app, ctx, 'POST', `${prefix}/getMemberObjects`, async (r) => {
-    requireRead(r.caller, 'member');
-    const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberObjects');
-    const id = await resolve(r);
-    const groups = await memberGroups(r, id, boolField(body, 'securityEnabledOnly') ?? false);
-    const roles = (await r.store.listDirectoryRoleAssignments(r.tenant.id, id)).map((x) => x.roleTemplateId);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: [...groups, ...roles] });
-  });
-  graphRoute(app, ctx, 'POST', `${prefix}/checkMemberGroups`, async (r) => {
-    requireRead(r.caller, 'member');
-    const body = jsonBody(r, ['groupIds'], 'checkMemberGroups');
-    if (
-      !Array.isArray(body.groupIds) ||
-      body.groupIds.length === 0 ||
-      body.groupIds.length > 20 ||
-      body.groupIds.some((g: unknown) => typeof g !== 'string')
-    ) {
-      throw graphErrors.badRequest("Property 'groupIds' must list 1 to 20 group ids.");
-    }
-    const all = new Set(await r.store.listTransitiveGroupIds(r.tenant.id, await resolve(r)));
-    return r.reply.send({
-      '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`,
-      value: (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())),
-    });
-  });
+  graphRoute(
+    app,
+    ctx,
+    'POST',
+    `${prefix}/getMemberGroups`,
+    async (r) => {
+      requireRead(r.caller, 'member');
+      const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberGroups');
+      const ids = await memberGroups(r, await resolve(r), boolField(body, 'securityEnabledOnly') ?? false);
+      return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: ids });
+    },
+    { cachedReads: true },
+  );
+  graphRoute(
+    app,
+    ctx,
+    'POST',
+    `${prefix}/getMemberObjects`,
+    async (r) => {
+      requireRead(r.caller, 'member');
+      const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberObjects');
+      const id = await resolve(r);
+      const groups = await memberGroups(r, id, boolField(body, 'securityEnabledOnly') ?? false);
+      const roles = (await r.store.listDirectoryRoleAssignments(r.tenant.id, id)).map((x) => x.roleTemplateId);
+      return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: [...groups, ...roles] });
+    },
+    { cachedReads: true },
+  );
+  graphRoute(
+    app,
+    ctx,
+    'POST',
+    `${prefix}/checkMemberGroups`,
+    async (r) => {
+      requireRead(r.caller, 'member');
+      const body = jsonBody(r, ['groupIds'], 'checkMemberGroups');
+      if (
+        !Array.isArray(body.groupIds) ||
+        body.groupIds.length === 0 ||
+        body.groupIds.length > 20 ||
+        body.groupIds.some((g: unknown) => typeof g !== 'string')
+      ) {
+        throw graphErrors.badRequest("Property 'groupIds' must list 1 to 20 group ids.");
+      }
+      const all = new Set(await r.store.listTransitiveGroupIds(r.tenant.id, await resolve(r)));
+      return r.reply.send({
+        '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`,
+        value: (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())),
+      });
+    },
+    { cachedReads: true },
+  );
   const listGroups = (transitive: boolean) => async (r: GraphRequest) => {
     requireRead(r.caller, 'member');
     const id = await resolve(r);

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sealerForDataDir } from '../../src/shared/key-sealing.js';
+import { openStore } from '../../src/store/index.js';
+import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
+import { startTestKentra, type TestKentra } from '../support/kentra.js';
+
+// Graph reads its caller (the user, its directory roles, its tenant) through the instance's directory
+// cache (src/identity/oauth/directory-cache.ts). A token outlives the account it names: a user disabled
+// or deleted, or a role granted, must count from the very next request, however warm the cache, whether
+// the change came through this instance's Graph or straight into the store (as another instance's would).
+
+const DOMAIN = 'revoke.onmicrosoft.com';
+const PASSWORD = 'Revoke-Passw0rd!2026';
+const AZURE_CLI = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
+const USER_ADMINISTRATOR = 'fe930be7-5e62-47db-91af-98c3a49a38b1';
+const SEED = `
+tenants:
+  - domain: ${DOMAIN}
+    users:
+      - { userPrincipalName: ga@${DOMAIN}, password: '${PASSWORD}', directoryRoles: ['Global Administrator'] }
+      - { userPrincipalName: leaver@${DOMAIN}, password: '${PASSWORD}' }
+      - { userPrincipalName: climber@${DOMAIN}, password: '${PASSWORD}' }
+      - { userPrincipalName: target@${DOMAIN}, password: '${PASSWORD}' }
+`;
+
+describe('Graph: a changed caller counts from the next request, however warm the cache', { timeout: 120_000 }, () => {
+  let k: TestKentra;
+  let tenantId: string;
+  let admin: string;
+  const tokenOf = async (username: string, password: string) => {
+    const res = await postForm(
+      `${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`,
+      { grant_type: 'password', client_id: AZURE_CLI, username, password, scope: 'https://graph.microsoft.com/.default' },
+      k.endpoints.caFile,
+    );
+    assert.equal(res.status, 200, res.text);
+    return res.json().access_token as string;
+  };
+  const graph = (token: string, method: string, path: string, json?: unknown): Promise<HttpResponse> =>
+    httpsFetch(`${k.endpoints.authority}/v1.0${path}`, {
+      method,
+      caFile: k.endpoints.caFile,
+      headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    });
+  const userId = async (upn: string) => (await graph(admin, 'GET', `/users/${upn}`)).json().id as string;
+
+  before(async () => {
+    k = await startTestKentra({ seed: SEED });
+    tenantId = (
+      await httpsFetch(`${k.endpoints.authority}/${DOMAIN}/v2.0/.well-known/openid-configuration`, { caFile: k.endpoints.caFile })
+    )
+      .json()
+      .issuer.split('/')[3];
+    admin = await tokenOf(`ga@${DOMAIN}`, PASSWORD);
+  });
+  after(async () => k?.close());
+
+  it('a disabled user is refused at once with its still valid token, served again when enabled, and refused for good once deleted', async () => {
+    const token = await tokenOf(`leaver@${DOMAIN}`, PASSWORD);
+    const id = await userId(`leaver@${DOMAIN}`);
+    const calls = () => [
+      graph(token, 'GET', '/me'),
+      graph(token, 'POST', '/me/getMemberGroups', { securityEnabledOnly: false }),
+      graph(token, 'POST', `/users/${id}/checkMemberGroups`, { groupIds: [id] }),
+    ];
+    for (let i = 0; i < 2; i++) for (const res of await Promise.all(calls())) assert.equal(res.status, 200, res.text);
+
+    assert.equal((await graph(admin, 'PATCH', `/users/${id}`, { accountEnabled: false })).status, 204);
+    for (const res of await Promise.all(calls())) {
+      assert.equal(res.status, 401, res.text);
+      assert.equal(res.json().error.code, 'InvalidAuthenticationToken');
+      assert.match(res.json().error.message, /disabled or was deleted/);
+    }
+    assert.equal((await graph(admin, 'PATCH', `/users/${id}`, { accountEnabled: true })).status, 204);
+    for (const res of await Promise.all(calls())) assert.equal(res.status, 200, res.text);
+
+    assert.equal((await graph(admin, 'DELETE', `/users/${id}`)).status, 204);
+    for (const res of await Promise.all(calls())) assert.equal(res.status, 401, res.text);
+  });
+
+  it('a directory role written straight into the store (as another instance would) applies to the next request', async () => {
+    const token = await tokenOf(`climber@${DOMAIN}`, PASSWORD);
+    const climber = await userId(`climber@${DOMAIN}`);
+    const target = await userId(`target@${DOMAIN}`);
+    const rename = (name: string) => graph(token, 'PATCH', `/users/${target}`, { displayName: name });
+    for (let i = 0; i < 2; i++) {
+      const denied = await rename(`denied ${i}`);
+      assert.equal(denied.status, 403, denied.text);
+      assert.equal(denied.json().error.code, 'Authorization_RequestDenied');
+    }
+    assert.notEqual((await graph(admin, 'GET', `/users/${target}`)).json().displayName, 'denied 1', 'nothing changed');
+
+    const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+    try {
+      await store.addDirectoryRoleAssignment({ tenantId, principalId: climber, roleTemplateId: USER_ADMINISTRATOR });
+    } finally {
+      await store.close();
+    }
+    assert.equal((await rename('renamed by a User Administrator')).status, 204);
+    assert.equal((await graph(admin, 'GET', `/users/${target}`)).json().displayName, 'renamed by a User Administrator');
+  });
+});
