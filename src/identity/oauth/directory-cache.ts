@@ -3,11 +3,14 @@ import { Directory } from '../directory/directory.js';
 import type { IdentityServices } from './context.js';
 
 /**
- * Store reads a client-credentials token is made from. Each reads only tables whose every write
- * increases the store's directory revision (migration 0010): a cached answer is right for as long as
- * the revision it was read under is the store's.
+ * Store reads a client-credentials token is made from, and a Graph caller and the objects its member
+ * actions name. Each reads only tables whose every write increases the store's directory revision
+ * (migrations 0010 and 0012): a cached answer is right for as long as the revision it was read under
+ * is the store's.
  */
 const CACHED_READS = new Set<string>([
+  'getUser',
+  'findUserByUpn',
   'getTenant',
   'findTenantByDomain',
   'listTenants',
@@ -40,7 +43,8 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * One instance's cache of the directory reads that make a token (tenant, client application, its
- * service principal and secrets, the resource, app role assignments, groups), shared by requests.
+ * service principal and secrets, the resource, app role assignments, groups) or authenticate a Graph
+ * caller (user, directory roles, tenant), shared by requests.
  *
  * Right across instances: each request first reads the store's directory revision (one indexed row),
  * a counter every committed write to those tables increases in its own transaction. Answers are kept
@@ -70,6 +74,13 @@ export class DirectoryReadCache {
   }
 }
 
+/** A read's key: its name and arguments, unambiguous (strings length-prefixed, anything else as JSON, which escapes U+0000 and U+0001). */
+function readKey(name: string, args: unknown[]): string {
+  let key = name;
+  for (const a of args) key += typeof a === 'string' ? `\u0000${a.length}:${a}` : `\u0001${JSON.stringify(a)}`;
+  return key;
+}
+
 /** The store, with the listed reads remembered (per argument list) in a map of their own; every other call goes through. */
 function cachedView(store: Store, maxEntries: number): Store {
   let entries = new Map<string, Promise<unknown>>();
@@ -77,7 +88,7 @@ function cachedView(store: Store, maxEntries: number): Store {
   for (const name of CACHED_READS) {
     const read = (store[name as keyof Store] as (...args: unknown[]) => Promise<unknown>).bind(store);
     readers.set(name, (...args: unknown[]) => {
-      const key = `${name}\u0000${JSON.stringify(args)}`;
+      const key = readKey(name, args);
       let answer = entries.get(key);
       if (!answer) {
         if (entries.size >= maxEntries) entries = new Map();

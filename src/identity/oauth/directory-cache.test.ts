@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { systemClock } from '../../shared/clock.js';
+import { openStore, type Store, type User } from '../../store/index.js';
+import type { IdentityServices } from './context.js';
+import { DirectoryReadCache } from './directory-cache.js';
+
+// The per-instance cache of directory reads (token issuance, Graph's caller and member actions), on a
+// real SQLite store: answers shared within a revision, a write seen by the next request, keys that
+// cannot collide, failures not kept.
+
+describe('DirectoryReadCache', () => {
+  let store: Store;
+  let cache: DirectoryReadCache;
+  const tenantId = randomUUID();
+  const user = (over: Partial<User> = {}): User => ({
+    tenantId,
+    id: randomUUID(),
+    userPrincipalName: `u${randomUUID().slice(0, 8)}@cache.example`,
+    displayName: 'U',
+    mailNickname: 'u',
+    mail: null,
+    passwordHash: 'scrypt$1$1$1$x$y',
+    accountEnabled: true,
+    userType: 'Member',
+    homeTenantId: null,
+    homeObjectId: null,
+    createdAt: Date.now(),
+    ...over,
+  });
+
+  before(async () => {
+    store = await openStore({ url: 'sqlite::memory:' });
+    await store.createTenant({
+      id: tenantId,
+      displayName: 'Cache',
+      domains: ['cache.example'],
+      defaultDomain: 'cache.example',
+      createdAt: Date.now(),
+    });
+    cache = new DirectoryReadCache({ store, clock: systemClock } as unknown as IdentityServices);
+  });
+  after(async () => store?.close());
+
+  it('shares one frozen answer within a revision, and reads again after any write', async () => {
+    const u = user();
+    await store.createUser(u);
+    const first = await (await cache.forRequest()).store.getUser(tenantId, u.id);
+    const again = await (await cache.forRequest()).store.getUser(tenantId, u.id);
+    assert.equal(first?.accountEnabled, true);
+    assert.equal(again, first, 'the second request gets the same object: no read');
+    assert.ok(Object.isFrozen(first));
+    assert.throws(() => {
+      (first as { accountEnabled: boolean }).accountEnabled = false;
+    }, TypeError);
+
+    await store.updateUser(tenantId, u.id, (x) => ({ ...x, accountEnabled: false }));
+    const after = await (await cache.forRequest()).store.getUser(tenantId, u.id);
+    assert.equal(after?.accountEnabled, false, 'the write raised the revision: the next request reads it');
+  });
+
+  it('keeps arguments apart that a plain join would run together', async () => {
+    const a = user({ userPrincipalName: 'a@cache.example' });
+    await store.createUser(a);
+    const view = (await cache.forRequest()).store;
+    assert.equal((await view.findUserByUpn(tenantId, 'a@cache.example'))?.id, a.id);
+    // Arguments that run together when concatenated are different reads.
+    assert.equal(await view.findUserByUpn(`${tenantId}a@cache`, '.example'), null);
+    assert.equal(await view.findUserByUpn(`${tenantId}\u00009:a@cache`, '.example'), null);
+    // Object arguments: a filter by principal and one by resource are different reads.
+    const principalId = randomUUID();
+    await store.createAppRoleAssignment({
+      tenantId,
+      id: randomUUID(),
+      principalId,
+      principalType: 'ServicePrincipal',
+      resourceId: randomUUID(),
+      appRoleId: randomUUID(),
+    });
+    const next = (await cache.forRequest()).store;
+    assert.equal((await next.listAppRoleAssignments(tenantId, { principalId })).length, 1);
+    assert.equal((await next.listAppRoleAssignments(tenantId, { resourceId: principalId })).length, 0);
+  });
+
+  it('does not keep a read that failed', async () => {
+    const original = store.getTenant.bind(store);
+    let calls = 0;
+    store.getTenant = async (id: string) => {
+      calls++;
+      if (calls === 1) throw new Error('store unavailable');
+      return original(id);
+    };
+    try {
+      await store.createUser(user()); // a new revision: the next request's view reads through the patched store
+      const view = (await cache.forRequest()).store;
+      const fresh = randomUUID();
+      await assert.rejects(view.getTenant(fresh), /store unavailable/);
+      assert.equal(await view.getTenant(fresh), null, 'the second call reads again');
+      assert.equal(await view.getTenant(fresh), null);
+      assert.equal(calls, 2, 'the answer of the second call is kept');
+    } finally {
+      store.getTenant = original;
+    }
+  });
+});
