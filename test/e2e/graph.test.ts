@@ -192,6 +192,17 @@ for (const store of stores) {
       assert.deepEqual(all, ['child', 'parent']);
       const ids = (await graph('daemon', 'POST', `/users/${member}/getMemberGroups`, { securityEnabledOnly: true })).json().value.sort();
       assert.deepEqual(ids, ['55555555-0000-4000-8000-0000000000a1', '55555555-0000-4000-8000-0000000000a2']);
+      // Twice without the filter: the second answer is the shared list's JSON, made once; the same bytes and type.
+      const unfiltered: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const res = await graph('daemon', 'POST', `/users/${member}/getMemberGroups`, { securityEnabledOnly: false });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+        assert.match(res.json()['@odata.context'], /^https:\/\/localhost:\d+\/v1\.0\/\$metadata#Collection\(Edm\.String\)$/);
+        assert.deepEqual(res.json().value.sort(), ids);
+        unfiltered.push(res.text);
+      }
+      assert.equal(unfiltered[0], unfiltered[1]);
       const check = (
         await graph('daemon', 'POST', `/directoryObjects/${member}/checkMemberGroups`, {
           groupIds: ['55555555-0000-4000-8000-0000000000a1', '55555555-0000-4000-8000-0000000000c9'],

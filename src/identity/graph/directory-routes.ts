@@ -123,6 +123,20 @@ function userView(u: User, select: string[] | null): Record<string, unknown> {
   return select ? applySelect(userJson(u), select) : userDefault(u);
 }
 
+/** JSON of id lists the directory cache shares (frozen, one per revision): serialized once each. */
+const idsJson = new WeakMap<readonly string[], string>();
+
+/** A Collection(Edm.String) answer; a shared list's JSON is made once. */
+function sendIds(r: GraphRequest, ids: readonly string[]): unknown {
+  let json = Object.isFrozen(ids) ? idsJson.get(ids) : undefined;
+  if (json === undefined) {
+    json = JSON.stringify(ids);
+    if (Object.isFrozen(ids)) idsJson.set(ids, json);
+  }
+  const context = JSON.stringify(`${r.base}/$metadata#Collection(Edm.String)`);
+  return r.reply.type('application/json; charset=utf-8').send(`{"@odata.context":${context},"value":${json}}`);
+}
+
 /** The groups (and, for getMemberObjects, directory roles) an object is in: the POST actions Graph has on every object. */
 function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, resolve: (r: GraphRequest) => Promise<string>): void {
   graphRoute(
@@ -134,7 +148,7 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
       requireRead(r.caller, 'member');
       const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberGroups');
       const ids = await memberGroups(r, await resolve(r), boolField(body, 'securityEnabledOnly') ?? false);
-      return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: ids });
+      return sendIds(r, ids);
     },
     { cachedReads: true },
   );
@@ -149,7 +163,7 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
       const id = await resolve(r);
       const groups = await memberGroups(r, id, boolField(body, 'securityEnabledOnly') ?? false);
       const roles = (await r.store.listDirectoryRoleAssignments(r.tenant.id, id)).map((x) => x.roleTemplateId);
-      return r.reply.send({ '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`, value: [...groups, ...roles] });
+      return sendIds(r, [...groups, ...roles]);
     },
     { cachedReads: true },
   );
@@ -170,10 +184,10 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
         throw graphErrors.badRequest("Property 'groupIds' must list 1 to 20 group ids.");
       }
       const all = new Set(await r.store.listTransitiveGroupIds(r.tenant.id, await resolve(r)));
-      return r.reply.send({
-        '@odata.context': `${r.base}/$metadata#Collection(Edm.String)`,
-        value: (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())),
-      });
+      return sendIds(
+        r,
+        (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())),
+      );
     },
     { cachedReads: true },
   );
