@@ -10,7 +10,7 @@ import { sealerForDataDir } from '../src/shared/key-sealing.js';
 import { openStore } from '../src/store/index.js';
 import { systemClock } from '../src/shared/clock.js';
 import { startTestKentra } from '../test/support/kentra.js';
-import { aksUserTokens, benchCluster, fmt, tokenReviewBody } from './_measure.js';
+import { aksUserTokens, benchCluster, fmt, httpsClient, tokenReviewBody } from './_measure.js';
 import { runLoad } from './_load-worker.js';
 import { Report } from './_report.js';
 
@@ -24,6 +24,13 @@ function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+/** Where the resident memory is: V8's heap (used of total) and memory outside it, from Kentra's /metrics. */
+async function heapOf(get: (url: string) => Promise<{ text: string }>, authority: string): Promise<string> {
+  const text = (await get(`${authority}/metrics`)).text;
+  const mb = (name: string) => Number(new RegExp(`^kentra_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / MB;
+  return `V8 heap ${fmt(mb('nodejs_heap_size_used_bytes'), 1)} MB used of ${fmt(mb('nodejs_heap_size_total_bytes'), 1)} MB, external ${fmt(mb('nodejs_external_memory_bytes'), 1)} MB`;
+}
+
 const report = new Report('memory');
 const k = await startTestKentra({ extraArgs: ['--log-level', 'warn', '--provisioning-delay', '0'] });
 const outcome = { failed: false };
@@ -33,8 +40,9 @@ try {
   const caPem = readFileSync(caFile, 'utf8');
   // What `kentra aks webhook-config` writes: the webhook URL and the cluster-bound client certificate.
   const { tokenReviews: url, certPem, keyPem } = await benchCluster(k.endpoints);
+  const get = httpsClient(caFile);
   const before = memoryOf(pid);
-  console.log(`  kentra up (pid ${pid}) after start and one cluster: VmRSS ${fmt(before.rss / MB, 1)} MB`);
+  console.log(`  kentra up (pid ${pid}) after start and one cluster: VmRSS ${fmt(before.rss / MB, 1)} MB; ${await heapOf(get, authority)}`);
 
   // COUNT distinct tokens, as Kentra issues them for the AKS server app, signed with its current key.
   const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
@@ -62,7 +70,7 @@ try {
   bodies.length = 0;
   const afterReviews = memoryOf(pid);
   console.log(
-    `  ${fmt(reviews.requests)} distinct TokenReviews at ${fmt(reviews.perSecond)}/s (${reviews.errors} errors): VmRSS ${fmt(afterReviews.rss / MB, 1)} MB`,
+    `  ${fmt(reviews.requests)} distinct TokenReviews at ${fmt(reviews.perSecond)}/s (${reviews.errors} errors): VmRSS ${fmt(afterReviews.rss / MB, 1)} MB; ${await heapOf(get, authority)}`,
   );
 
   const form = new URLSearchParams({
@@ -82,7 +90,7 @@ try {
   });
   const after = memoryOf(pid);
   console.log(
-    `  ${fmt(issued.requests)} tokens issued at ${fmt(issued.perSecond)}/s (${issued.errors} errors: ${JSON.stringify(issued.statuses)}): VmRSS ${fmt(after.rss / MB, 1)} MB`,
+    `  ${fmt(issued.requests)} tokens issued at ${fmt(issued.perSecond)}/s (${issued.errors} errors: ${JSON.stringify(issued.statuses)}): VmRSS ${fmt(after.rss / MB, 1)} MB; ${await heapOf(get, authority)}`,
   );
   outcome.failed = reviews.errors + issued.errors > 0;
   report.add({
