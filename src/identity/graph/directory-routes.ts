@@ -139,58 +139,39 @@ function sendIds(r: GraphRequest, ids: readonly string[]): unknown {
 
 /** The groups (and, for getMemberObjects, directory roles) an object is in: the POST actions Graph has on every object. */
 function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, resolve: (r: GraphRequest) => Promise<string>): void {
-  graphRoute(
-    app,
-    ctx,
-    'POST',
-    `${prefix}/getMemberGroups`,
-    async (r) => {
-      requireRead(r.caller, 'member');
-      const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberGroups');
-      const ids = await memberGroups(r, await resolve(r), boolField(body, 'securityEnabledOnly') ?? false);
-      return sendIds(r, ids);
-    },
-    { cachedReads: true },
-  );
-  graphRoute(
-    app,
-    ctx,
-    'POST',
-    `${prefix}/getMemberObjects`,
-    async (r) => {
-      requireRead(r.caller, 'member');
-      const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberObjects');
-      const id = await resolve(r);
-      const groups = await memberGroups(r, id, boolField(body, 'securityEnabledOnly') ?? false);
-      const roles = (await r.store.listDirectoryRoleAssignments(r.tenant.id, id)).map((x) => x.roleTemplateId);
-      return sendIds(r, [...groups, ...roles]);
-    },
-    { cachedReads: true },
-  );
-  graphRoute(
-    app,
-    ctx,
-    'POST',
-    `${prefix}/checkMemberGroups`,
-    async (r) => {
-      requireRead(r.caller, 'member');
-      const body = jsonBody(r, ['groupIds'], 'checkMemberGroups');
-      if (
-        !Array.isArray(body.groupIds) ||
-        body.groupIds.length === 0 ||
-        body.groupIds.length > 20 ||
-        body.groupIds.some((g: unknown) => typeof g !== 'string')
-      ) {
-        throw graphErrors.badRequest("Property 'groupIds' must list 1 to 20 group ids.");
-      }
-      const all = new Set(await r.store.listTransitiveGroupIds(r.tenant.id, await resolve(r)));
-      return sendIds(
-        r,
-        (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())),
-      );
-    },
-    { cachedReads: true },
-  );
+  // They read one object and its memberships: from the directory cache, like the caller.
+  const action = (name: string, handler: (r: GraphRequest) => Promise<unknown>) =>
+    graphRoute(app, ctx, 'POST', `${prefix}/${name}`, handler, { cachedReads: true });
+  action('getMemberGroups', async (r) => {
+    requireRead(r.caller, 'member');
+    const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberGroups');
+    return sendIds(r, await memberGroups(r, await resolve(r), boolField(body, 'securityEnabledOnly') ?? false));
+  });
+  action('getMemberObjects', async (r) => {
+    requireRead(r.caller, 'member');
+    const body = jsonBody(r, ['securityEnabledOnly'], 'getMemberObjects');
+    const id = await resolve(r);
+    const groups = await memberGroups(r, id, boolField(body, 'securityEnabledOnly') ?? false);
+    const roles = (await r.store.listDirectoryRoleAssignments(r.tenant.id, id)).map((x) => x.roleTemplateId);
+    return sendIds(r, [...groups, ...roles]);
+  });
+  action('checkMemberGroups', async (r) => {
+    requireRead(r.caller, 'member');
+    const body = jsonBody(r, ['groupIds'], 'checkMemberGroups');
+    if (
+      !Array.isArray(body.groupIds) ||
+      body.groupIds.length === 0 ||
+      body.groupIds.length > 20 ||
+      body.groupIds.some((g: unknown) => typeof g !== 'string')
+    ) {
+      throw graphErrors.badRequest("Property 'groupIds' must list 1 to 20 group ids.");
+    }
+    const all = new Set(await r.store.listTransitiveGroupIds(r.tenant.id, await resolve(r)));
+    return sendIds(
+      r,
+      (body.groupIds as string[]).filter((g) => all.has(g.toLowerCase())),
+    );
+  });
   const listGroups = (transitive: boolean) => async (r: GraphRequest) => {
     requireRead(r.caller, 'member');
     const id = await resolve(r);
