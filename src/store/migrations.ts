@@ -494,9 +494,6 @@ const DIRECTORY_TABLES_0010 = [
 /** Users (migration 0012): Graph and the user's token flows read them through the same per-revision cache. */
 const DIRECTORY_TABLES_0012 = ['users'] as const;
 
-/** Every table whose writes increase the directory revision. */
-export const DIRECTORY_TABLES = [...DIRECTORY_TABLES_0010, ...DIRECTORY_TABLES_0012] as const;
-
 const REVISION_BUMP = 'UPDATE directory_revision SET revision = revision + 1 WHERE id = 1';
 
 /** The triggers that count the directory revision up on each write to `tables` (PostgreSQL's function is made by 0010). */

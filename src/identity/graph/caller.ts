@@ -84,18 +84,18 @@ export function graphAudiences(isOwnOrigin: (url: string) => boolean) {
 }
 
 /** Who calls Graph (verifies the token, then reads the caller), and the tenant its token names, read at the same time. */
-export async function graphCaller(
+export async function graphCaller<S extends { store: Store }>(
   req: FastifyRequest,
   verifier: TokenVerifier,
-  /** The store the caller is read from, asked for once the token is verified. */
-  storeOf: () => Promise<Store>,
+  /** The services whose store the caller is read from, asked for once the token is verified; returned with the caller. */
+  servicesOf: () => Promise<S>,
   isGraphAudience: (aud: unknown) => boolean,
-): Promise<{ caller: GraphCaller; tenant: Tenant | null }> {
+): Promise<{ caller: GraphCaller; tenant: Tenant | null; services: S }> {
   const claims = await graphClaims(req, verifier, isGraphAudience);
-  const store = await storeOf();
+  const services = await servicesOf();
   // The caller's reads and the tenant's go out together.
-  const [caller, tenant] = await Promise.all([callerOf(claims, store), store.getTenant(String(claims.tid))]);
-  return { caller, tenant };
+  const [caller, tenant] = await Promise.all([callerOf(claims, services.store), services.store.getTenant(String(claims.tid))]);
+  return { caller, tenant, services };
 }
 
 /** The claims of the request's Graph token, verified (Graph's 401s otherwise). */

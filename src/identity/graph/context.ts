@@ -57,11 +57,10 @@ export function graphRoute(
     url: `/v1.0${path}`,
     handler: async (req, reply) => {
       try {
-        let cached: IdentityServices | undefined;
-        const storeOf = async () => (cached = cache ? await cache.forRequest() : ctx.services).store;
-        const { caller, tenant } = await graphCaller(req, ctx.verifier, storeOf, isGraphAudience);
+        const servicesOf = async () => (cache ? cache.forRequest() : ctx.services);
+        const { caller, tenant, services: cached } = await graphCaller(req, ctx.verifier, servicesOf, isGraphAudience);
         if (!tenant) throw graphErrors.unauthenticated('The tenant of the token no longer exists.');
-        const services = opts.cachedReads && cached ? cached : ctx.services;
+        const services = opts.cachedReads ? cached : ctx.services;
         return await handler({
           services,
           req,

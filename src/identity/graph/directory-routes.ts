@@ -128,10 +128,11 @@ const idsJson = new WeakMap<readonly string[], string>();
 
 /** A Collection(Edm.String) answer; a shared list's JSON is made once. */
 function sendIds(r: GraphRequest, ids: readonly string[]): unknown {
-  let json = Object.isFrozen(ids) ? idsJson.get(ids) : undefined;
+  const shared = Object.isFrozen(ids);
+  let json = shared ? idsJson.get(ids) : undefined;
   if (json === undefined) {
     json = JSON.stringify(ids);
-    if (Object.isFrozen(ids)) idsJson.set(ids, json);
+    if (shared) idsJson.set(ids, json);
   }
   const context = JSON.stringify(`${r.base}/$metadata#Collection(Edm.String)`);
   return r.reply.type('application/json; charset=utf-8').send(`{"@odata.context":${context},"value":${json}}`);
