@@ -449,6 +449,11 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
     assert.deepEqual(c.args.slice(0, 3), ['up', '--listen', '0.0.0.0']);
+    // The `kentra` command itself, which sizes the thread pool before anything else loads; not the module behind it.
+    const bin = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.kentra;
+    assert.deepEqual(c.command, ['node', bin]);
+    // That pool's threads hand scrypt's 16 MiB back to the kernel after each hash (docs/performance.md, "Memory").
+    assert.equal(c.env.find((e: any) => e.name === 'GLIBC_TUNABLES')?.value, 'glibc.malloc.mmap_threshold=131072');
     assert.equal(c.args[c.args.indexOf('--store') + 1], '$(KENTRA_STORE)');
     const env = c.env.find((e: any) => e.name === 'KENTRA_STORE');
     assert.equal(env.valueFrom.secretKeyRef.name, secret.metadata.name);
