@@ -103,6 +103,12 @@ program
     10_000,
   )
   .option(
+    '--heap-growth <percent>',
+    "how far V8's heap may grow past what its last full collection kept before it collects again (0: V8's own sizing, up to 300 % on a machine with much memory)",
+    wholeNumber('percent', 0, 1000),
+    50,
+  )
+  .option(
     '--settings-check <ms>',
     "reuse a cluster's settings revision read for this long before reading it again (0: every request reads it)",
     wholeNumber('milliseconds', 0, 60_000),
@@ -123,7 +129,8 @@ binary's. Its files live in <data-dir>/clusters/<uid>.
 Memory is bounded by the cache options: each cluster kept (--cluster-cache-size) holds at most
 --token-cache-size token review results and --decision-cache-size Azure RBAC decisions; the group
 cache holds --group-cache-size users, and ARM and Graph keep --verified-token-cache-size verified
-tokens (every claim is still checked on each request). A settings change made on another instance (same store) is
+tokens (every claim is still checked on each request). What those caches let go is collected before
+V8's heap grows --heap-growth percent past what it kept. A settings change made on another instance (same store) is
 seen within --settings-check milliseconds, before its ARM operation reports Succeeded as long as
 --provisioning-delay is not shorter. See docs/performance.md.
 
@@ -150,6 +157,7 @@ See docs/azure-by-name.md.`,
       deviceCodeInterval: opts.deviceCodeInterval,
       provisioningDelayMs: opts.provisioningDelay,
       logLevel: opts.logLevel,
+      heapGrowthPercent: opts.heapGrowth,
       kubeApiserver: opts.kubeApiserver,
       etcd: opts.etcd,
       signInLogRetentionDays: opts.signInLogRetentionDays,

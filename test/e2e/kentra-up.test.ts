@@ -74,6 +74,9 @@ describe('kentra up', { timeout: 120_000 }, () => {
     const badPort = run('up', '--port', 'eighty');
     assert.notEqual(badPort.code, 0);
     assert.match(badPort.stderr, /a port number from 0 to 65535/);
+    const badHeap = run('up', '--heap-growth', '-5');
+    assert.notEqual(badHeap.code, 0);
+    assert.match(badHeap.stderr, /--heap-growth .*a whole number of percent from 0 to 1,000/);
     const noData = run('env', '--data-dir', join(tmpdir(), 'kentra-none-here'));
     assert.equal(noData.code, 1);
     assert.match(noData.stderr, /^ERROR: no endpoints.json in /);
