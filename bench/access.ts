@@ -34,7 +34,7 @@ import { startGuard, GUARD_UNAVAILABLE } from './_guard.js';
 const ROUNDS = 2;
 const MISS_PER_ROUND = Number(process.env.KENTRA_BENCH_MISS_TOKENS ?? 6000);
 const HIT_TOKENS = 100;
-const WARM_TOKENS = 2000;
+const WARM_TOKENS = 300;
 const CONNECTIONS = 16;
 const SECONDS = 4;
 const USER = '77777777-0000-4000-8000-000000000001';
