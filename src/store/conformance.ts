@@ -1571,5 +1571,27 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       assert.equal(await s.directoryRevision(), still, 'a rolled-back write leaves it alone');
       assert.equal((await s.findServicePrincipalByAppId(t.id, a.appId))?.accountEnabled, false);
     });
+
+    it("never reads the directory revision of another caller's transaction before it commits", async () => {
+      const before = await s.directoryRevision();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let begun!: () => void;
+      const inside = new Promise<void>((resolve) => (begun = resolve));
+      const rolledBack = s.transaction(async (tx) => {
+        await tx.createTenant(tenant());
+        assert.ok((await tx.directoryRevision()) > before, 'the transaction reads its own write');
+        begun();
+        await gate;
+        throw new Error('rolled back');
+      });
+      await inside;
+      // PostgreSQL answers from another connection at once; SQLite's one connection answers after the transaction.
+      const during = s.directoryRevision();
+      release();
+      await assert.rejects(rolledBack, /rolled back/);
+      assert.equal(await during, before, 'read while the transaction was open');
+      assert.equal(await s.directoryRevision(), before, 'read after it rolled back');
+    });
   });
 }

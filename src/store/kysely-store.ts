@@ -20,7 +20,7 @@ import {
   type EntryKey,
   type StoredSegment,
 } from './access-log-segments.js';
-import type { SqliteAppender } from './sqlite-appender.js';
+import type { SqliteDirect } from './sqlite-direct.js';
 import type { ListOptions, Page, Store, Updater } from './store.js';
 import type { Database } from './schema.js';
 import { keepPrepared } from './pg-statements.js';
@@ -147,8 +147,8 @@ export class KyselyStore implements Store {
     return fromRowPlain(c, row as Record<string, unknown>, this.sealer);
   }
 
-  /** Where SQLite's log rows are appended without the query builder (root store only; see appendRows). */
-  appender: SqliteAppender | null = null;
+  /** SQLite's log appends and hot reads without the query builder (root store only; see appendRows, hotRead). */
+  direct: SqliteDirect | null = null;
 
   async close(): Promise<void> {
     await this.root?.destroy();
@@ -185,16 +185,16 @@ export class KyselyStore implements Store {
 
   /**
    * Appends log rows (a batch of the sign-in or access log, each row its values in `columns`' order)
-   * in one transaction. On SQLite the appender runs one prepared statement per row,
+   * in one transaction. On SQLite the direct way runs one prepared statement per row,
    * holding kysely's connection; on PostgreSQL the statements have a few fixed sizes whose text is
    * built once, so no query is built per row.
    */
   private async appendRows(table: TableName, columns: readonly string[], rows: readonly unknown[][]): Promise<void> {
     if (rows.length === 0) return;
-    const appender = this.appender;
-    if (appender && this.root) {
+    const direct = this.direct;
+    if (direct && this.root) {
       const text = this.appendText(table, columns, 1);
-      return this.root.connection().execute(async () => appender.run(text, rows));
+      return this.root.connection().execute(async () => direct.append(text, rows));
     }
     const run = async (db: Kysely<Database>) => {
       let i = 0;
@@ -208,6 +208,16 @@ export class KyselyStore implements Store {
     };
     if (this.root && rows.length > 1) await this.root.transaction().execute(run);
     else await run(this.db);
+  }
+
+  /**
+   * A read that runs before most requests: on PostgreSQL a named prepared statement (keepPrepared); on
+   * SQLite straight through better-sqlite3 while no transaction is open (SqliteDirect.read), else through
+   * kysely like any other query. Only for a root store: a transaction's store reads inside it.
+   */
+  private async hotRead<R>(query: CompiledQuery<R>): Promise<readonly R[]> {
+    const rows = this.direct && this.root ? this.direct.read<R>(query.sql, query.parameters) : null;
+    return rows ?? (await this.db.executeQuery(query)).rows;
   }
 
   private appendText(table: TableName, columns: readonly string[], size: number): string {
@@ -290,7 +300,7 @@ export class KyselyStore implements Store {
     // Read before every membership look-up (the tenant's membership revision): a prepared statement on PostgreSQL.
     const query = this.db.selectFrom('meta').select('value').where('key', '=', key).compile();
     keepPrepared(query.sql);
-    const row = (await this.db.executeQuery(query)).rows[0];
+    const row = (await this.hotRead(query))[0];
     return row ? String(row.value) : null;
   }
 
@@ -1191,7 +1201,7 @@ export class KyselyStore implements Store {
       }>;
       keepPrepared(this.revisionQuery.sql);
     }
-    const { rows } = await this.db.executeQuery(this.revisionQuery);
+    const rows = await this.hotRead(this.revisionQuery);
     return Number(rows[0]?.revision ?? 0);
   }
 

@@ -4,7 +4,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
 import type { Statement } from 'better-sqlite3';
-import { SqliteAppender } from './sqlite-appender.js';
+import { SqliteDirect } from './sqlite-direct.js';
 import { withStatementCache } from './sqlite-statements.js';
 import { preparedName } from './pg-statements.js';
 import type { ColumnSealer } from './codecs.js';
@@ -30,7 +30,7 @@ function ownerOnly(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
-async function sqlite(file: string): Promise<{ db: Connection; appender: SqliteAppender }> {
+async function sqlite(file: string): Promise<{ db: Connection; direct: SqliteDirect }> {
   const { default: Database } = await import('better-sqlite3');
   const onDisk = file !== ':memory:' && file !== '';
   if (onDisk) ownerOnly(file);
@@ -44,7 +44,7 @@ async function sqlite(file: string): Promise<{ db: Connection; appender: SqliteA
   const statements = withStatementCache(database);
   return {
     db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) }),
-    appender: new SqliteAppender(database, (sql) => statements.prepare(sql) as unknown as Statement),
+    direct: new SqliteDirect(database, (sql) => statements.prepare(sql) as unknown as Statement),
   };
 }
 
@@ -101,7 +101,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const url = opts.url ?? 'sqlite:';
   let db: Connection;
   let kind: 'sqlite' | 'postgres';
-  let appender: SqliteAppender | null = null;
+  let direct: SqliteDirect | null = null;
   if (/^postgres(ql)?:\/\//.test(url)) {
     db = await postgres(url);
     kind = 'postgres';
@@ -112,7 +112,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
       file = join(opts.dataDir, 'kentra.db');
     }
-    ({ db, appender } = await sqlite(file));
+    ({ db, direct } = await sqlite(file));
     kind = 'sqlite';
   } else {
     throw new Error(`unsupported store URL (use sqlite:…, or postgres://…): ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
@@ -123,7 +123,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
     throw error;
   }
   const store = new KyselyStore(kind, db, db, opts.sealer);
-  store.appender = appender;
+  store.direct = direct;
   try {
     await store.backfillClusterUids();
   } catch (err) {
