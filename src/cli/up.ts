@@ -46,7 +46,7 @@ function summary(e: Endpoints): string {
  * Caps how far V8's old generation may grow past what the last full collection kept (V8's
  * --heap-growing-percent, which it reads each time it sets the next limit). Left alone on a machine with
  * several GB of memory, V8 lets it grow up to four times: after 100,000 distinct token reviews and
- * 100,000 tokens, `kentra up` held 150–190 MB of heap for about 50 MB of live objects, and its resident
+ * 100,000 tokens, `kentra up` held 108–194 MB of heap for about 50 MB of live objects, and its resident
  * size ended anywhere between 245 and 340 MB. At 50 % it held 94 MB, at no cost measured in the token
  * and review rates (docs/performance.md, "Memory"). 0 leaves V8's own sizing.
  */
