@@ -10,6 +10,9 @@
 // (GLIBC_TUNABLES: glibc hands freed blocks of 128 KiB and more back at once, so a thread-pool thread
 // does not keep scrypt's 16 MiB; docs/performance.md, "Memory").
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 import { KeyRing } from '../src/identity/index.js';
 import { sealerForDataDir } from '../src/shared/key-sealing.js';
 import { openStore } from '../src/store/index.js';
@@ -37,8 +40,25 @@ async function heapOf(get: (url: string) => Promise<{ text: string }>, authority
 }
 
 const report = new Report('memory');
-/** The environment the Kubernetes manifest sets for glibc's allocator (test/e2e/multi-instance.test.ts checks it is there). */
-const DEPLOYMENT_ENV = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072' };
+/** The environment deploy/kubernetes/deployment.yaml gives the pods for glibc's allocator, read from it. */
+const DEPLOYMENT_ENV = deploymentEnv('GLIBC_TUNABLES');
+
+function deploymentEnv(...names: string[]): Record<string, string> {
+  const manifest = join(dirname(fileURLToPath(import.meta.url)), '../../deploy/kubernetes/deployment.yaml');
+  const deployment = parseAllDocuments(readFileSync(manifest, 'utf8'))
+    .map(
+      (d) => d.toJS() as { kind?: string; spec?: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } },
+    )
+    .find((d) => d.kind === 'Deployment');
+  const env = deployment?.spec?.template.spec.containers[0]?.env ?? [];
+  return Object.fromEntries(
+    names.map((n) => {
+      const value = env.find((e) => e.name === n)?.value;
+      if (value === undefined) throw new Error(`${manifest} sets no ${n}`);
+      return [n, value];
+    }),
+  );
+}
 
 interface Measured {
   before: { rss: number; peak: number };

@@ -296,11 +296,16 @@ export class KyselyStore implements Store {
 
   // ---- meta ------------------------------------------------------------------------------
 
+  private metaSql?: string;
+
   async getMeta(key: string): Promise<string | null> {
-    // Read before every membership look-up (the tenant's membership revision): a prepared statement on PostgreSQL.
-    const query = this.db.selectFrom('meta').select('value').where('key', '=', key).compile();
-    keepPrepared(query.sql);
-    const row = (await this.hotRead(query))[0];
+    // Read before every membership look-up (the tenant's membership revision): a prepared statement on PostgreSQL,
+    // its text built once (only the key changes).
+    if (!this.metaSql) {
+      this.metaSql = this.db.selectFrom('meta').select('value').where('key', '=', '').compile().sql;
+      keepPrepared(this.metaSql);
+    }
+    const row = (await this.hotRead(CompiledQuery.raw(this.metaSql, [key]) as CompiledQuery<{ value: string }>))[0];
     return row ? String(row.value) : null;
   }
 
