@@ -210,7 +210,39 @@ describe('the direct way of the HTTPS server', { timeout: 60_000 }, () => {
       );
     const d = await call({ body: '{"token":"do-not-log-me"}' });
     const f = await call({ path: '/clusters/c1/webhooks/tokenreviews/', body: '{"token":"do-not-log-me"}' });
-    assert.equal(count(await metricsText(), '200') - count(before, '200'), 2);
+    const after = await metricsText();
+    assert.equal(count(after, '200') - count(before, '200'), 2);
+    // The duration histogram of the route: cumulative buckets ending in +Inf, which equals _count; a _sum.
+    const route = ROUTE.replace(/[/:]/g, '\\$&');
+    const durations = (text: string) => {
+      const buckets = [
+        ...text.matchAll(
+          new RegExp(`^kentra_http_request_duration_seconds_bucket\\{method="POST",route="${route}",le="([^"]+)"\\} (\\d+)$`, 'gm'),
+        ),
+      ];
+      const one = (what: string) =>
+        Number(
+          new RegExp(`^kentra_http_request_duration_seconds_${what}\\{method="POST",route="${route}"\\} ([\\d.e-]+)$`, 'm').exec(
+            text,
+          )?.[1] ?? NaN,
+        );
+      return { buckets: buckets.map((m) => [m[1], Number(m[2])] as const), count: one('count'), sum: one('sum') };
+    };
+    const h0 = durations(before);
+    const h1 = durations(after);
+    assert.equal(h1.count - (Number.isNaN(h0.count) ? 0 : h0.count), 2, after);
+    assert.ok(h1.sum > 0, `a duration sum: ${h1.sum}`);
+    assert.deepEqual(
+      h1.buckets.map(([le]) => le),
+      ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'],
+    );
+    assert.ok(
+      h1.buckets.every(([, n], i) => i === 0 || n >= h1.buckets[i - 1]![1]),
+      `cumulative: ${JSON.stringify(h1.buckets)}`,
+    );
+    assert.equal(h1.buckets.at(-1)![1], h1.count);
+    assert.match(after, /^# TYPE kentra_http_request_duration_seconds histogram$/m);
+    assert.match(after, /^# TYPE kentra_http_requests_total counter$/m);
     for (const a of [d, f]) {
       const line = logLines.find((l) => l.includes(String(a.headers['x-ms-request-id'])) && l.includes('"msg":"request"'));
       assert.ok(line, `a request line with the request id ${String(a.headers['x-ms-request-id'])}`);

@@ -4,7 +4,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
 /** What the request log needs of a logger: fastify's per-request one or the server's. */
-type RequestLog = Pick<Logger, 'info' | 'warn' | 'error'>;
+type RequestLog = Pick<Logger, 'info' | 'warn' | 'error' | 'level'>;
+/** The levels at which a request's line is written. */
+const REQUEST_LINE_LEVELS = new Set(['trace', 'debug', 'info']);
 import type { HttpEdge } from '../identity/index.js';
 import { isStoreUnavailable, StoreError } from '../store/index.js';
 import { azureHostRole, azurePathServed, ENTRA_AUTHORITY_ORIGIN, ROLE_DESCRIPTION, type AzureHostRole } from '../shared/azure-hosts.js';
@@ -293,10 +295,14 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   const answered = (log: RequestLog, method: string, route: string, status: number, started: bigint | undefined, reqId?: string) => {
     const seconds = started ? Number(process.hrtime.bigint() - started) / 1e9 : 0;
     metrics.observeRequest(method, route, status, seconds);
-    log.info(
-      reqId ? { reqId, method, route, status, ms: Math.round(seconds * 1000) } : { method, route, status, ms: Math.round(seconds * 1000) },
-      'request',
-    );
+    // The line's object is only built when it is written (at --log-level warn it is not).
+    if (REQUEST_LINE_LEVELS.has(log.level))
+      log.info(
+        reqId
+          ? { reqId, method, route, status, ms: Math.round(seconds * 1000) }
+          : { method, route, status, ms: Math.round(seconds * 1000) },
+        'request',
+      );
   };
   // fastify's request logger carries the request id already.
   app.addHook('onResponse', async (req, reply) => {

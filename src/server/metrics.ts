@@ -1,28 +1,16 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { tokenCacheStats } from '../access/index.js';
 import { batchWriterStats } from '../shared/batch-writer.js';
 
 /** Prometheus metrics of one process, on /metrics. */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'method' | 'route' | 'status'>;
-  private readonly duration: Histogram<'method' | 'route'>;
+  private readonly requests = new RequestStats();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'kentra_' });
-    this.requests = new Counter({
-      name: 'kentra_http_requests_total',
-      help: 'HTTP requests by route and status',
-      labelNames: ['method', 'route', 'status'],
-      registers: [this.registry],
-    });
-    this.duration = new Histogram({
-      name: 'kentra_http_request_duration_seconds',
-      help: 'HTTP request duration',
-      labelNames: ['method', 'route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [this.registry],
-    });
+    this.registry.registerMetric(this.requests.counter('kentra_http_requests_total', 'HTTP requests by route and status') as never);
+    this.registry.registerMetric(this.requests.histogram('kentra_http_request_duration_seconds', 'HTTP request duration') as never);
     // The cluster token caches (TokenReview and the built-in API): their bound, fill and hit rate.
     const cache = (name: string, help: string, read: (s: ReturnType<typeof tokenCacheStats>) => number) =>
       new Gauge({
@@ -73,8 +61,7 @@ export class Metrics {
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.requests.inc({ method, route, status: String(status) });
-    this.duration.observe({ method, route }, seconds);
+    this.requests.observe(method, route, status, seconds);
   }
 
   get contentType(): string {
@@ -83,5 +70,96 @@ export class Metrics {
 
   render(): Promise<string> {
     return this.registry.metrics();
+  }
+}
+
+/** The request duration histogram's upper bounds, in seconds. */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+interface RouteStats {
+  labels: { method: string; route: string };
+  byStatus: Map<number, number>;
+  /** Requests per bucket (not cumulative); the last one is +Inf. */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** A metric as prom-client's Registry renders it (what its own metrics' `get()` returns). */
+interface RenderedMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
+}
+
+/**
+ * Every answered request's counts and duration, by method, route and status: the counter and the
+ * histogram prom-client would keep, rendered the same way, without its per-call work (hashing and
+ * checking the label object of each observation cost about 4 µs of every request, measured on
+ * TokenReview cache hits). Kept in nested maps; rendered only when /metrics is read.
+ */
+export class RequestStats {
+  private readonly byMethod = new Map<string, Map<string, RouteStats>>();
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    let routes = this.byMethod.get(method);
+    if (!routes) this.byMethod.set(method, (routes = new Map()));
+    let s = routes.get(route);
+    if (!s) {
+      s = {
+        labels: { method, route },
+        byStatus: new Map(),
+        buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      routes.set(route, s);
+    }
+    s.byStatus.set(status, (s.byStatus.get(status) ?? 0) + 1);
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
+    s.buckets[i]!++;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  private *routes(): Iterable<RouteStats> {
+    for (const routes of this.byMethod.values()) yield* routes.values();
+  }
+
+  counter(name: string, help: string): { name: string; help: string; get(): Promise<RenderedMetric> } {
+    return {
+      name,
+      help,
+      get: async () => {
+        const values: RenderedMetric['values'] = [];
+        for (const s of this.routes())
+          for (const [status, value] of s.byStatus) values.push({ labels: { ...s.labels, status: String(status) }, value });
+        return { name, help, type: 'counter', aggregator: 'sum', values };
+      },
+    };
+  }
+
+  histogram(name: string, help: string): { name: string; help: string; get(): Promise<RenderedMetric> } {
+    return {
+      name,
+      help,
+      get: async () => {
+        const values: RenderedMetric['values'] = [];
+        for (const s of this.routes()) {
+          let cumulative = 0;
+          s.buckets.forEach((n, i) => {
+            cumulative += n;
+            const le = i < DURATION_BUCKETS.length ? DURATION_BUCKETS[i]! : '+Inf';
+            values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${name}_bucket` });
+          });
+          values.push({ labels: s.labels, value: s.sum, metricName: `${name}_sum` });
+          values.push({ labels: s.labels, value: s.count, metricName: `${name}_count` });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+    };
   }
 }
