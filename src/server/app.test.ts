@@ -153,6 +153,10 @@ describe('the direct way of the HTTPS server', { timeout: 60_000 }, () => {
     // taken: fastify's way would answer it the same.
     const foreign = await call({ headers: { host: `other.example:${port}` }, body });
     assert.equal(via(foreign), 'direct');
+    // Each Host is judged on its own (the direct way remembers its judgement per Host, listener and route).
+    const again = await call({ headers: { host: 'login.microsoftonline.com' }, body });
+    assert.equal(again.status, 421, again.text);
+    assert.equal(via(await call({ headers: { host: `localhost:${port}` }, body })), 'direct');
     // A charset parameter is still JSON, and is taken.
     assert.equal(via(await call({ headers: { 'content-type': 'application/json; charset=utf-8' }, body })), 'direct');
   });

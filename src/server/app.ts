@@ -359,10 +359,23 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     for (const route of directRoutes) {
       const params = route.match(url);
       if (!params) continue;
-      const refused = hostRefusal({ headers: req.headers, url, method: 'POST', localPort: req.socket.localPort, route: route.route });
-      return refused ? null : { route, params };
+      return directHostServed(req.headers.host, req.socket.localPort, route.route, url) ? { route, params } : null;
     }
     return null;
+  };
+  // Whether a direct route's request has a Host the server answers: the refusal depends only on the Host
+  // header, the listener and the route, so each combination is checked once (a bounded memo: a client
+  // sending ever new Host values only empties it).
+  const hostServed = new Map<string, boolean>();
+  const directHostServed = (host: string | undefined, localPort: number | undefined, route: string, url: string): boolean => {
+    const key = `${localPort}\n${route}\n${host ?? ''}`;
+    let served = hostServed.get(key);
+    if (served === undefined) {
+      served = !hostRefusal({ headers: { host }, url, method: 'POST', localPort, route });
+      if (hostServed.size >= 256) hostServed.clear();
+      hostServed.set(key, served);
+    }
+    return served;
   };
   const serveDirect = (req: IncomingMessage, res: ServerResponse, { route, params }: { route: DirectRoute; params: string[] }) => {
     const started = process.hrtime.bigint();
