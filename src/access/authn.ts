@@ -1,3 +1,5 @@
+import type { DecodedJwt } from '../shared/jwt.js';
+
 // Authentication for a cluster's API: authenticators answer a bearer token with a user, no answer
 // (not theirs to judge), or an error; a chain asks each in turn, as the kube-apiserver's union
 // authenticator does.
@@ -46,6 +48,8 @@ export interface TokenRequest {
   token: string;
   /** The audiences the API server wants (TokenReview `spec.audiences`), when it is audience-limited. */
   audiences?: string[];
+  /** `token` decoded, when an authenticator in front already decoded it as a JWT (pop.ts hands it on): not decoded twice. */
+  jwt?: DecodedJwt;
 }
 
 export type TokenAuthenticator = (req: TokenRequest) => Promise<AuthnResult>;

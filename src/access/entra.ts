@@ -64,10 +64,10 @@ export function entraTokenAuthenticator(opts: EntraAuthenticatorOptions): TokenA
     return undefined;
   };
 
-  return async ({ token }) => {
+  return async ({ token, jwt: decoded }) => {
     let jwt: DecodedJwt;
     try {
-      jwt = decodeJwt(token);
+      jwt = decoded ?? decodeJwt(token);
     } catch {
       return NO_ANSWER;
     } // not a JWT: the admin token, perhaps

@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
+import { decodeJwt, type DecodedJwt } from '../shared/jwt.js';
 import type { AuthnResult, TokenAuthenticator } from './authn.js';
 
 // Proof-of-possession tokens as Guard's `--azure.enable-pop` checks them (kubeguard/guard
@@ -111,13 +112,20 @@ function unwrap(token: string, opts: PopOptions): { at: string; validUntil: numb
  */
 export function popTokenAuthenticator(inner: TokenAuthenticator, opts: PopOptions): TokenAuthenticator {
   return async (req) => {
-    const [h, p] = req.token.split('.');
-    const header = part(h);
+    // A JWT is decoded once here and handed on with the request; anything else is looked at part by part.
+    let jwt: DecodedJwt | undefined;
+    try {
+      jwt = req.jwt ?? decodeJwt(req.token);
+    } catch {
+      jwt = undefined;
+    }
+    const [h, p] = jwt ? [] : req.token.split('.');
+    const header = jwt ? (jwt.header as Record<string, unknown>) : part(h);
     if (!header) return inner(req); // not a JWT: the local admin token, perhaps
     const isPop = typeof header.typ === 'string' && header.typ.toLowerCase() === 'pop';
     if (!isPop) {
       if (opts.hostname && opts.required) return unwrap(req.token, opts) as AuthnResult;
-      if (part(p)?.cnf !== undefined) {
+      if ((jwt ? jwt.payload : part(p))?.cnf !== undefined) {
         return {
           kind: 'error',
           message:
@@ -125,12 +133,12 @@ export function popTokenAuthenticator(inner: TokenAuthenticator, opts: PopOption
           httpStatus: 401,
         };
       }
-      return inner(req);
+      return inner(jwt && !req.jwt ? { ...req, jwt } : req);
     }
     if (!opts.hostname) return fail('this cluster does not take PoP tokens');
     const unwrapped = unwrap(req.token, opts);
     if ('kind' in unwrapped) return unwrapped;
-    const result = await inner({ ...req, token: unwrapped.at });
+    const result = await inner({ ...req, token: unwrapped.at, jwt: undefined });
     if (result.kind !== 'user') return result;
     return { ...result, expiresAt: Math.min(result.expiresAt ?? unwrapped.validUntil, unwrapped.validUntil) };
   };
