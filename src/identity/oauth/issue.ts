@@ -3,6 +3,7 @@ import type { Application, GroupMembershipClaims, ServicePrincipal, Tenant, User
 import { aad } from '../errors.js';
 import { accessTokenClaims, clientInfo, GROUP_OVERAGE_LIMIT, idTokenClaims, type GroupClaims, type UserSubject } from '../tokens/claims.js';
 import { signTokenAsync } from '../tokens/sign.js';
+import { rememberIssuedClaims } from '../sign-in-log.js';
 import type { AuthenticatedClient } from './client-auth.js';
 import type { IdentityServices, TokenRequest } from './context.js';
 import { applicationRoles, delegatedScopes, resolveResource, type ParsedScope } from './scopes.js';
@@ -109,7 +110,7 @@ export async function issueAppToken(req: TokenRequest, client: AuthenticatedClie
     now: services.clock.now(),
     extra: pop ?? undefined,
   });
-  return withV1Fields(
+  const body = withV1Fields(
     req,
     {
       token_type: pop ? 'pop' : 'Bearer',
@@ -120,6 +121,8 @@ export async function issueAppToken(req: TokenRequest, client: AuthenticatedClie
     resource.audience,
     expiresIn,
   );
+  rememberIssuedClaims(body, claims);
+  return body;
 }
 
 function withV1Fields(req: TokenRequest, body: TokenResponseBody, resource: string, expiresIn: number): TokenResponseBody {
@@ -197,20 +200,18 @@ export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Prom
   };
   const now = services.clock.now();
   const { expiresIn } = lifetime(services);
-  const accessToken = await signTokenAsync(
-    services.keys,
-    accessTokenClaims({
-      subject,
-      audience: resource.audience,
-      resource: resource.app,
-      client: { appId: client.app.appId, authMethod: client.authMethod },
-      origin: req.origin,
-      ipaddr: req.ip,
-      lifetimeSeconds: expiresIn,
-      now,
-      extra: pop ?? undefined,
-    }),
-  );
+  const accessClaims = accessTokenClaims({
+    subject,
+    audience: resource.audience,
+    resource: resource.app,
+    client: { appId: client.app.appId, authMethod: client.authMethod },
+    origin: req.origin,
+    ipaddr: req.ip,
+    lifetimeSeconds: expiresIn,
+    now,
+    extra: pop ?? undefined,
+  });
+  const accessToken = await signTokenAsync(services.keys, accessClaims);
   await grant.commit?.();
   const body: TokenResponseBody = {
     token_type: pop ? 'pop' : 'Bearer',
@@ -247,7 +248,9 @@ export async function issueUserTokens(req: TokenRequest, grant: UserGrant): Prom
     );
   }
   if (req.params.get('client_info') === '1' || req.version === 2) body.client_info = clientInfo(home);
-  return withV1Fields(req, body, resource.audience, expiresIn);
+  const answer = withV1Fields(req, body, resource.audience, expiresIn);
+  rememberIssuedClaims(answer, accessClaims);
+  return answer;
 }
 
 async function issueRefreshToken(req: TokenRequest, grant: UserGrant): Promise<string> {
