@@ -129,37 +129,36 @@ export class RequestStats {
     for (const routes of this.byMethod.values()) yield* routes.values();
   }
 
-  counter(name: string, help: string): { name: string; help: string; get(): Promise<RenderedMetric> } {
-    return {
-      name,
-      help,
-      get: async () => {
-        const values: RenderedMetric['values'] = [];
-        for (const s of this.routes())
-          for (const [status, value] of s.byStatus) values.push({ labels: { ...s.labels, status: String(status) }, value });
-        return { name, help, type: 'counter', aggregator: 'sum', values };
-      },
-    };
+  counter(name: string, help: string): MetricSource {
+    return rendered(name, help, 'counter', () => {
+      const values: RenderedMetric['values'] = [];
+      for (const s of this.routes())
+        for (const [status, value] of s.byStatus) values.push({ labels: { ...s.labels, status: String(status) }, value });
+      return values;
+    });
   }
 
-  histogram(name: string, help: string): { name: string; help: string; get(): Promise<RenderedMetric> } {
-    return {
-      name,
-      help,
-      get: async () => {
-        const values: RenderedMetric['values'] = [];
-        for (const s of this.routes()) {
-          let cumulative = 0;
-          s.buckets.forEach((n, i) => {
-            cumulative += n;
-            const le = i < DURATION_BUCKETS.length ? DURATION_BUCKETS[i]! : '+Inf';
-            values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${name}_bucket` });
-          });
-          values.push({ labels: s.labels, value: s.sum, metricName: `${name}_sum` });
-          values.push({ labels: s.labels, value: s.count, metricName: `${name}_count` });
-        }
-        return { name, help, type: 'histogram', aggregator: 'sum', values };
-      },
-    };
+  histogram(name: string, help: string): MetricSource {
+    return rendered(name, help, 'histogram', () => {
+      const values: RenderedMetric['values'] = [];
+      for (const s of this.routes()) {
+        let cumulative = 0;
+        s.buckets.forEach((n, i) => {
+          cumulative += n;
+          const le = i < DURATION_BUCKETS.length ? DURATION_BUCKETS[i]! : '+Inf';
+          values.push({ labels: { ...s.labels, le }, value: cumulative, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: s.labels, value: s.sum, metricName: `${name}_sum` });
+        values.push({ labels: s.labels, value: s.count, metricName: `${name}_count` });
+      }
+      return values;
+    });
   }
+}
+
+/** What prom-client's Registry takes as a metric: a name, a help text and its values when it renders. */
+type MetricSource = { name: string; help: string; get(): Promise<RenderedMetric> };
+
+function rendered(name: string, help: string, type: RenderedMetric['type'], values: () => RenderedMetric['values']): MetricSource {
+  return { name, help, get: async () => ({ name, help, type, aggregator: 'sum', values: values() }) };
 }
