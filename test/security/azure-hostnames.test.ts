@@ -123,6 +123,26 @@ describe('Microsoft host names (kentra up --azure-hostnames): host routing and i
     }
   });
 
+  it('a webhook request is judged by Host and listener together: a Host the main listener serves is still refused on 443', async () => {
+    // The direct way remembers its verdict per Host, listener and route: the same Host on the other listener is judged anew.
+    const post = (url: string) => ({
+      url,
+      method: 'POST',
+      headers: { host: 'attacker.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'a.b.c' } }),
+    });
+    const main = `https://localhost:${mainPort}/clusters/x/webhooks/tokenreviews`;
+    const onHostnames = 'https://login.microsoftonline.com/clusters/x/webhooks/tokenreviews';
+    const [first, second, third] = await getAll([post(main), post(onHostnames), post(main)]);
+    for (const r of [first!, third!]) {
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.text, /Missing client certificate/);
+    }
+    assert.equal(second!.status, 421, second!.text);
+    assert.match(second!.text, /does not serve the host attacker\.example/);
+    assert.doesNotMatch(second!.text, /client certificate|TokenReview/);
+  });
+
   it("Microsoft's names on another port, names Kentra does not serve, and unknown names on 443 are 421 naming the host", async () => {
     const wrongPort = await get(`https://localhost:${mainPort}/v1.0/users`, { host: `graph.microsoft.com:${mainPort}` });
     assert.equal(wrongPort.status, 421, wrongPort.text);
