@@ -215,10 +215,23 @@ export class KyselyStore implements Store {
    * SQLite straight through better-sqlite3 while no transaction is open (SqliteDirect.read), else through
    * kysely like any other query. Only for a root store: a transaction's store reads inside it.
    */
-  private async hotRead<R>(query: CompiledQuery<R>): Promise<readonly R[]> {
-    const rows = this.direct && this.root ? this.direct.read<R>(query.sql, query.parameters) : null;
-    return rows ?? (await this.db.executeQuery(query)).rows;
+  private async hotRead<R>(
+    name: string,
+    build: (db: Db) => { compile(): { sql: string } },
+    parameters: readonly unknown[],
+  ): Promise<readonly R[]> {
+    let sql = this.hotTexts.get(name);
+    if (sql === undefined) {
+      // Built once per store (only the parameters change); on PostgreSQL a named prepared statement.
+      sql = build(this.db).compile().sql;
+      keepPrepared(sql);
+      this.hotTexts.set(name, sql);
+    }
+    const rows = this.direct && this.root ? this.direct.read<R>(sql, parameters) : null;
+    return rows ?? (await this.db.executeQuery(CompiledQuery.raw(sql, [...parameters]) as CompiledQuery<R>)).rows;
   }
+
+  private readonly hotTexts = new Map<string, string>();
 
   private appendText(table: TableName, columns: readonly string[], size: number): string {
     const key = `${table}|${columns.join(',')}|${size}`;
@@ -296,17 +309,10 @@ export class KyselyStore implements Store {
 
   // ---- meta ------------------------------------------------------------------------------
 
-  private metaSql?: string;
-
   async getMeta(key: string): Promise<string | null> {
-    // Read before every membership look-up (the tenant's membership revision): a prepared statement on PostgreSQL,
-    // its text built once (only the key changes).
-    if (!this.metaSql) {
-      this.metaSql = this.db.selectFrom('meta').select('value').where('key', '=', '').compile().sql;
-      keepPrepared(this.metaSql);
-    }
-    const row = (await this.hotRead(CompiledQuery.raw(this.metaSql, [key]) as CompiledQuery<{ value: string }>))[0];
-    return row ? String(row.value) : null;
+    // Read before every membership look-up (the tenant's membership revision).
+    const rows = await this.hotRead<{ value: string }>('meta', (db) => db.selectFrom('meta').select('value').where('key', '=', ''), [key]);
+    return rows[0] ? String(rows[0].value) : null;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
@@ -1196,17 +1202,13 @@ export class KyselyStore implements Store {
     });
   }
 
-  /** Built and compiled once: it runs before every client-credentials token. */
-  private revisionQuery?: CompiledQuery<{ revision: number | string }>;
-
+  /** Runs before every client-credentials token and every Graph request through the directory cache. */
   async directoryRevision(): Promise<number> {
-    if (!this.revisionQuery) {
-      this.revisionQuery = this.db.selectFrom('directory_revision').select('revision').where('id', '=', 1).compile() as CompiledQuery<{
-        revision: number | string;
-      }>;
-      keepPrepared(this.revisionQuery.sql);
-    }
-    const rows = await this.hotRead(this.revisionQuery);
+    const rows = await this.hotRead<{ revision: number | string }>(
+      'directoryRevision',
+      (db) => db.selectFrom('directory_revision').select('revision').where('id', '=', 1),
+      [1],
+    );
     return Number(rows[0]?.revision ?? 0);
   }
 
