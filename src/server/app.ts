@@ -3,15 +3,16 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
-/** What the request log needs of a logger: fastify's per-request one or the server's. */
-type RequestLog = Pick<Logger, 'info' | 'warn' | 'error' | 'level'>;
-/** The levels at which a request's line is written. */
-const REQUEST_LINE_LEVELS = new Set(['trace', 'debug', 'info']);
 import type { HttpEdge } from '../identity/index.js';
 import { isStoreUnavailable, StoreError } from '../store/index.js';
 import { azureHostRole, azurePathServed, ENTRA_AUTHORITY_ORIGIN, ROLE_DESCRIPTION, type AzureHostRole } from '../shared/azure-hosts.js';
 import type { DirectReply, DirectRequest, DirectRoutes } from '../shared/direct-routes.js';
 import { Metrics } from './metrics.js';
+
+/** What the request log needs of a logger: fastify's per-request one or the server's. */
+type RequestLog = Pick<Logger, 'info' | 'warn' | 'error' | 'level'>;
+/** The levels at which a request's line is written. */
+const REQUEST_LINE_LEVELS = new Set(['trace', 'debug', 'info']);
 
 /** A request with the time it arrived, for its duration in the metrics and the log. */
 type Timed = FastifyRequest & { startedAt?: bigint };
