@@ -34,6 +34,51 @@ describe('bounded caches', () => {
     assert.throws(() => new Lru(0), RangeError);
   });
 
+  it('Lru hands out its entries least recently used first, through reads, replacements, deletions and evictions', () => {
+    // A model of the same rules on a plain array, driven by the same 5,000 pseudo-random steps.
+    const lru = new Lru<number, number>(50);
+    let order: number[] = []; // least recently used first
+    const values = new Map<number, number>();
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 80;
+    for (let step = 0; step < 5000; step++) {
+      const key = next();
+      const op = step % 4;
+      if (op === 0 || op === 3) {
+        lru.set(key, step);
+        if (!values.has(key) && order.length === 50) values.delete(order.shift()!);
+        order = [...order.filter((k) => k !== key), key];
+        values.set(key, step);
+      } else if (op === 1) {
+        assert.equal(lru.get(key), values.get(key));
+        if (values.has(key)) order = [...order.filter((k) => k !== key), key];
+      } else {
+        assert.equal(lru.delete(key), values.delete(key));
+        order = order.filter((k) => k !== key);
+      }
+    }
+    assert.deepEqual([...lru.keys()], order);
+    assert.deepEqual(
+      [...lru],
+      order.map((k) => [k, values.get(k)]),
+    );
+    assert.equal(lru.peek(order[0]!), values.get(order[0]!));
+    assert.deepEqual([...lru.keys()], order, 'peek leaves the order alone');
+    // Deleting the entry just handed out, while iterating, leaves the rest to come.
+    const seen: number[] = [];
+    for (const key of lru.keys()) {
+      seen.push(key);
+      lru.delete(key);
+    }
+    assert.deepEqual(seen, order);
+    assert.equal(lru.size, 0);
+    lru.set(1, 1);
+    lru.clear();
+    assert.deepEqual([...lru], []);
+    lru.set(2, 2);
+    assert.deepEqual([...lru], [[2, 2]]);
+  });
+
   it('the token cache keeps at most maxEntries results (the kube-apiserver webhook cache), least recently used out first', async () => {
     const asked: string[] = [];
     const inner: TokenAuthenticator = async ({ token }) => {
