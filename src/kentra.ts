@@ -383,10 +383,12 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
     });
     const binaries = binariesFrom({ kubeApiserver: opts.kubeApiserver, etcd: opts.etcd });
     let real: RealClusters | undefined;
+    const directoryCache = services.directoryCache;
     const controlPlane: ControlPlaneOptions = {
       store,
       verifier,
       edge,
+      cachedReads: async () => (await directoryCache.forRequest()).store,
       clock,
       provisioningDelayMs: opts.provisioningDelayMs ?? 1000,
       serverCaPem: tls.caPem,

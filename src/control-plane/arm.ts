@@ -73,6 +73,12 @@ export interface ArmContext {
   store: Store;
   verifier: TokenVerifier;
   edge: HttpEdge;
+  /**
+   * The store to read each request's caller (groups, role assignments) and subscription through: the
+   * directory cache's view for this request, right across instances by the directory revision
+   * (src/identity/oauth/directory-cache.ts). Without it they are read from `store`.
+   */
+  cachedReads?: () => Promise<Store>;
 }
 
 export interface ArmRequest {
@@ -231,10 +237,12 @@ export function armRoute(
         const claims = await armClaims(req, ctx.verifier);
         // Once the token is good, the subscription is read while the caller's groups are, and the
         // caller's role assignments (every ARM route authorizes) while the subscription and the resource
-        // are. A failure is reported where the read is awaited.
-        const subscriptionRead = params.subscriptionId ? ctx.store.getSubscription(params.subscriptionId.toLowerCase()) : null;
+        // are. A failure is reported where the read is awaited. Through the directory cache, all three
+        // usually cost one read of the directory revision.
+        const reads = ctx.cachedReads ? await ctx.cachedReads() : ctx.store;
+        const subscriptionRead = params.subscriptionId ? reads.getSubscription(params.subscriptionId.toLowerCase()) : null;
         subscriptionRead?.catch(() => {});
-        const caller = await callerOf(claims, ctx.store);
+        const caller = await callerOf(claims, reads);
         caller.roleAssignments().catch(() => {});
         let subscription: Subscription | null = null;
         if (subscriptionRead) {

@@ -1557,6 +1557,19 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       await changed('a new user (0012)', () => s.createUser(u));
       await changed('disabling the user', () => s.updateUser(t.id, u.id, (x) => ({ ...x, accountEnabled: false })));
       await changed('deleting the user', () => s.deleteUser(t.id, u.id));
+      const sub = { id: id(), tenantId: t.id, displayName: 'S', state: 'Enabled' as const, createdAt: now };
+      await changed('a subscription (0013)', () => s.createSubscription(sub));
+      const ra = {
+        id: id(),
+        tenantId: t.id,
+        scope: `/subscriptions/${sub.id}`,
+        roleDefinitionId: 'reader',
+        principalId: u.id,
+        principalType: 'User' as const,
+        createdAt: now,
+      };
+      await changed('an Azure role assignment (0013)', () => s.createRoleAssignment(ra));
+      await changed('removing it', () => s.deleteRoleAssignment(ra.id));
       const still = await s.directoryRevision();
       await s.setMeta(`unrelated-${id()}`, 'x');
       await s.createRefreshToken(refresh());

@@ -469,7 +469,7 @@ async function accessLog(db: Db): Promise<void> {
 
 /**
  * The tables a token is made from (tenants, applications and their credentials, service principals,
- * grants, assignments, groups; users since 0012): each write to one increases
+ * grants, assignments, groups; users since 0012; ARM's subscriptions and role assignments since 0013): each write to one increases
  * `directory_revision.revision` in the writing transaction, so an instance that caches what tokens read (src/identity/oauth/directory-cache.ts)
  * checks one row instead of re-reading them, and sees a change exactly when it is committed.
  * PostgreSQL: a statement-level BEFORE trigger, so the counter's row is locked before any row of the
@@ -493,6 +493,13 @@ const DIRECTORY_TABLES_0010 = [
 
 /** Users (migration 0012): Graph and the user's token flows read them through the same per-revision cache. */
 const DIRECTORY_TABLES_0012 = ['users'] as const;
+
+/**
+ * Subscriptions and Azure role assignments (migration 0013): every ARM request reads the caller's
+ * assignments and the subscription in its path, and reads them through the same per-revision cache.
+ * Both are written by administrators, rarely.
+ */
+const DIRECTORY_TABLES_0013 = ['subscriptions', 'role_assignments'] as const;
 
 const REVISION_BUMP = 'UPDATE directory_revision SET revision = revision + 1 WHERE id = 1';
 
@@ -535,6 +542,10 @@ async function directoryRevision(db: Db): Promise<void> {
 /** Users join the directory revision's tables: a user read may then be cached as the others are. */
 async function userRevision(db: Db): Promise<void> {
   await revisionTriggers(db, DIRECTORY_TABLES_0012);
+}
+
+async function authorizationRevision(db: Db): Promise<void> {
+  await revisionTriggers(db, DIRECTORY_TABLES_0013);
 }
 
 /**
@@ -625,6 +636,7 @@ const migrations: Record<string, Migration> = {
   '0010_directory_revision': { up: directoryRevision },
   '0011_access_log_segments': { up: accessLogSegments },
   '0012_user_revision': { up: userRevision },
+  '0013_authorization_revision': { up: authorizationRevision },
 };
 
 export const migrationProvider: MigrationProvider = {

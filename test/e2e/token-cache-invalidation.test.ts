@@ -15,7 +15,9 @@ import { startTestKentra, type TestKentra } from '../support/kentra.js';
 // store: two `kentra up` on one PostgreSQL; B issues tokens (its cache is warm), A changes the
 // directory through Graph, and B's next token request sees the change. Graph's caller (user, roles,
 // tenant) and its member actions (getMemberGroups, checkMemberGroups) read through the same cache:
-// a user disabled or a membership changed on A is seen by B's next Graph request.
+// a user disabled or a membership changed on A is seen by B's next Graph request. ARM reads its caller's
+// groups and role assignments, and the subscription, through it too: a role assignment or a membership
+// changed on A counts at B's next ARM request.
 
 const available = !!process.env.KENTRA_TEST_POSTGRES_URL || postgresBinDir() !== null;
 const skip = packageSkip(available, 'postgresql', 'PostgreSQL (initdb)');
@@ -221,6 +223,77 @@ describe(
       assert.equal(refused.status, 401, refused.text);
       assert.equal(refused.json().error.code, 'InvalidAuthenticationToken');
       assert.match(refused.json().error.message, /disabled or was deleted/);
+    });
+
+    it("ARM on B: a group's role assignment and the user's membership in it, each changed on A, count at B's next request", async () => {
+      const password = 'Arm-Cache-Passw0rd!2026';
+      const created = await graph('POST', '/users', {
+        accountEnabled: true,
+        displayName: 'ARM Reader',
+        mailNickname: 'armreader',
+        userPrincipalName: `armreader@${D}`,
+        passwordProfile: { password, forceChangePasswordNextSignIn: false },
+      });
+      assert.equal(created.status, 201, created.text);
+      const userId = created.json().id as string;
+      const group = await graph('POST', '/groups', {
+        displayName: 'arm-readers',
+        mailNickname: 'armreaders',
+        securityEnabled: true,
+        mailEnabled: false,
+      });
+      assert.equal(group.status, 201, group.text);
+      const groupId = group.json().id as string;
+      const armToken = async (form: Record<string, string>) => {
+        const res = await call(`${origin(a)}/${a.endpoints.tenantId}/oauth2/v2.0/token`, ca, {
+          form: { scope: 'https://management.azure.com/.default', ...form },
+        });
+        assert.equal(res.status, 200, res.text);
+        return res.json().access_token as string;
+      };
+      const owner = await armToken({
+        grant_type: 'client_credentials',
+        client_id: a.endpoints.servicePrincipal.appId,
+        client_secret: a.endpoints.servicePrincipal.secret,
+      });
+      const reader = await armToken({
+        grant_type: 'password',
+        client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+        username: `armreader@${D}`,
+        password,
+      });
+      const sub = `/subscriptions/${a.endpoints.subscriptionId}`;
+      const rg = `${sub}/resourceGroups/rg-cache`;
+      const assignment = `${rg}/providers/Microsoft.Authorization/roleAssignments/5e5e5e5e-0000-4000-8000-00000000e001`;
+      const arm = (k: TestKentra, token: string, method: string, path: string, json?: unknown) =>
+        call(`${origin(k)}${path}?api-version=2022-04-01`, ca, { method, json, token });
+      assert.equal((await arm(a, owner, 'PUT', rg, { location: 'eastus' })).status, 201);
+      const readOnB = async (expected: 200 | 403) => {
+        // Twice: the second answer is from B's cache.
+        for (let i = 0; i < 2; i++) {
+          const res = await arm(b, reader, 'GET', rg);
+          assert.equal(res.status, expected, res.text);
+          if (expected === 403) assert.equal(res.json().error.code, 'AuthorizationFailed');
+          else assert.equal(res.json().id, rg);
+        }
+      };
+      const membership = (method: 'POST' | 'DELETE') =>
+        method === 'POST'
+          ? graph('POST', `/groups/${groupId}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}` })
+          : graph('DELETE', `/groups/${groupId}/members/${userId}/$ref`);
+      await readOnB(403);
+      const reader_ = `${sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`;
+      const put = await arm(a, owner, 'PUT', assignment, { properties: { roleDefinitionId: reader_, principalId: groupId } });
+      assert.equal(put.status, 201, put.text);
+      await readOnB(403); // the group may read, the user is not in it yet
+      assert.equal((await membership('POST')).status, 204);
+      await readOnB(200);
+      assert.equal((await membership('DELETE')).status, 204);
+      await readOnB(403);
+      assert.equal((await membership('POST')).status, 204);
+      await readOnB(200);
+      assert.equal((await arm(a, owner, 'DELETE', assignment)).status, 200);
+      await readOnB(403);
     });
   },
 );

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { sealerForDataDir } from '../../src/shared/key-sealing.js';
+import { openStore } from '../../src/store/index.js';
 import { postForm, requestAsWritten } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 
@@ -236,6 +238,77 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
       name: string;
     }[];
     assert.ok(!all.some((a) => a.name === name), 'no assignment was stored');
+  });
+
+  it("issue 17: a caller's assignments and the subscription are read through the instance's cache, yet a change counts from the next request, also one written straight into the store (as another instance's would)", async () => {
+    tokens.bystander ??= (
+      await postForm(
+        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+        {
+          scope: 'https://management.azure.com/.default',
+          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+          grant_type: 'password',
+          username: 'bystander@kentra.onmicrosoft.com',
+          password: 'Bystander-Passw0rd!',
+        },
+        k.endpoints.caFile,
+      )
+    ).json().access_token as string;
+    const rgB = `${sub()}/resourceGroups/rg-b`;
+    const readRgB = () => arm('bystander', 'GET', rgB);
+    const refused = async () => {
+      // Twice: the second answer is the cache's.
+      for (let i = 0; i < 2; i++)
+        error(await readRgB(), 403, 'AuthorizationFailed', /'Microsoft\.Resources\/subscriptions\/resourceGroups\/read'/);
+    };
+    const served = async () => {
+      for (let i = 0; i < 2; i++) {
+        const res = await readRgB();
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json().id, rgB);
+      }
+    };
+    await refused();
+    // Through this instance's ARM.
+    const name = `${T}0000000000b1`;
+    assert.equal((await arm('owner', 'PUT', raPath(rgB, name), assignBody(BYSTANDER, READER))).status, 201);
+    await served();
+    assert.equal((await arm('owner', 'DELETE', raPath(rgB, name))).status, 200);
+    await refused();
+
+    // Straight into the store: a Reader assignment, then its removal, then a new subscription.
+    const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+    const newSub = 'b1b1b1b1-0000-4000-8000-000000000017';
+    const inNewSub = () => arm('owner', 'GET', `/subscriptions/${newSub}/resourcegroups`);
+    try {
+      await store.createRoleAssignment({
+        id: `${T}0000000000b2`,
+        tenantId: k.endpoints.tenantId,
+        scope: rgB,
+        roleDefinitionId: roleDef(READER),
+        principalId: BYSTANDER,
+        principalType: 'User',
+        createdAt: Date.now(),
+      });
+      await served();
+      assert.equal(await store.deleteRoleAssignment(`${T}0000000000b2`), true);
+      await refused();
+
+      for (let i = 0; i < 2; i++) error(await inNewSub(), 404, 'SubscriptionNotFound');
+      await store.createSubscription({
+        id: newSub,
+        tenantId: k.endpoints.tenantId,
+        displayName: 'written by another instance',
+        state: 'Enabled',
+        createdAt: Date.now(),
+      });
+      // Found now: an empty list (nothing in it yet), no longer SubscriptionNotFound.
+      const found = await inNewSub();
+      assert.equal(found.status, 200, found.text);
+      assert.deepEqual(found.json().value, []);
+    } finally {
+      await store.close();
+    }
   });
 
   it('issue 12.3: the last Owner at the subscription scope cannot be deleted (412 CannotDeleteLastRbacAdminAssignment)', async () => {

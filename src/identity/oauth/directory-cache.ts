@@ -3,10 +3,10 @@ import { Directory } from '../directory/directory.js';
 import type { IdentityServices } from './context.js';
 
 /**
- * Store reads a client-credentials token is made from, and a Graph caller and the objects its member
- * actions name. Each reads only tables whose every write increases the store's directory revision
- * (migrations 0010 and 0012): a cached answer is right for as long as the revision it was read under
- * is the store's.
+ * Store reads a client-credentials token is made from, a Graph caller and the objects its member
+ * actions name, and an ARM caller's role assignments and subscription. Each reads only tables whose
+ * every write increases the store's directory revision (migrations 0010, 0012 and 0013): a cached
+ * answer is right for as long as the revision it was read under is the store's.
  */
 const CACHED_READS = new Set<string>([
   'getUser',
@@ -28,6 +28,8 @@ const CACHED_READS = new Set<string>([
   'listDirectGroupIds',
   'listTransitiveGroupIds',
   'getGroup',
+  'getSubscription',
+  'listRoleAssignments',
 ] satisfies (keyof Store)[]);
 
 /** Entries kept per revision before the cache starts over (each is one answer of one read). */
