@@ -60,22 +60,40 @@ export function fromRow<T, TB extends TableName>(c: Codec<T, TB>, row: Record<st
   for (const key of Object.keys(c.fields)) {
     const [column, kind] = c.fields[key as keyof T];
     const value = row[column];
-    entity[key] =
-      value === null || value === undefined
-        ? null
-        : kind === 'bool'
-          ? Number(value) === 1
-          : kind === 'json'
-            ? JSON.parse(String(value))
-            : kind === 'sealed-json'
-              ? JSON.parse(opened(sealer, String(value)))
-              : kind === 'sealed-text'
-                ? opened(sealer, String(value))
-                : kind === 'int'
-                  ? Number(value)
-                  : value;
+    if (value === null || value === undefined) entity[key] = null;
+    else if (kind === 'sealed-json' || kind === 'sealed-text') {
+      const text = String(value);
+      openedOnRead(entity, key, kind === 'sealed-json' ? () => JSON.parse(opened(sealer, text)) : () => opened(sealer, text));
+    } else
+      entity[key] =
+        kind === 'bool' ? Number(value) === 1 : kind === 'json' ? JSON.parse(String(value)) : kind === 'int' ? Number(value) : value;
   }
   return entity as T;
+}
+
+/**
+ * A sealed column is opened when its property is first read, not when its row is: most reads never
+ * look at the private material (an ARM GET of a cluster returns none of its secrets), so it stays
+ * sealed in memory and the AES-GCM opening is not paid. A key that does not open it fails at that read.
+ * The property is enumerable, so a spread or JSON.stringify of the entity opens it as before.
+ */
+function openedOnRead(entity: Record<string, unknown>, key: string, open: () => unknown): void {
+  let done = false;
+  let value: unknown;
+  Object.defineProperty(entity, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!done) {
+        value = open();
+        done = true;
+      }
+      return value;
+    },
+    set(v: unknown) {
+      Object.defineProperty(entity, key, { value: v, enumerable: true, configurable: true, writable: true });
+    },
+  });
 }
 
 /** The column of one property. */
