@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { deriveKeyEncryptionKey, isSealed, parseKeyEncryptionKey, Sealer, SealingError } from './key-sealing.js';
+import { deriveKeyEncryptionKey, isSealed, OPENED_MEMO_SIZE, parseKeyEncryptionKey, Sealer, SealingError } from './key-sealing.js';
 
 describe('Sealer (private material at rest)', () => {
   const sealer = new Sealer(Buffer.alloc(32, 1));
@@ -26,6 +26,19 @@ describe('Sealer (private material at rest)', () => {
     );
     const tampered = stored.slice(0, -3) + (stored.endsWith('AAA') ? 'BBB' : 'AAA');
     assert.throws(() => sealer.unseal(tampered), SealingError);
+  });
+
+  it('remembers what it opened, yet a changed copy of an opened value, or one sealed under another key, is still refused', () => {
+    const stored = sealer.seal('{"caKeyPem":"k"}');
+    for (let i = 0; i < 3; i++) assert.equal(sealer.unseal(stored), '{"caKeyPem":"k"}');
+    const tampered = stored.slice(0, -3) + (stored.endsWith('AAA') ? 'BBB' : 'AAA');
+    assert.throws(() => sealer.unseal(tampered), SealingError);
+    assert.throws(() => new Sealer(Buffer.alloc(32, 2)).unseal(stored), SealingError, 'the memo is the sealer’s own');
+    // More values than the memo holds: the first is opened again, as it was.
+    const many = Array.from({ length: OPENED_MEMO_SIZE + 1 }, (_, i) => sealer.seal(`v${i}`));
+    many.forEach((v, i) => assert.equal(sealer.unseal(v), `v${i}`));
+    assert.equal(sealer.unseal(many[0]!), 'v0');
+    assert.equal(sealer.unseal(stored), '{"caKeyPem":"k"}');
   });
 
   it('parses a key as base64 or hex and refuses any other length', () => {

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Lru } from './lru.js';
 
 // Private material at rest (signing keys, cluster CA and service-account keys, admin tokens) is sealed
 // with AES-256-GCM under a key-encryption key that is never in the store: given by the operator
@@ -17,9 +18,17 @@ export class SealingError extends Error {
   }
 }
 
+/**
+ * Sealed values a Sealer remembers having opened. A sealed value is never rewritten in place (each
+ * seal has a fresh IV), so the same stored text always opens to the same plaintext; the memo spares
+ * the AES-GCM opening (about 30 µs) on rows read again and again, such as a cluster's on every ARM GET.
+ */
+export const OPENED_MEMO_SIZE = 512;
+
 export class Sealer {
   /** First 8 hex of SHA-256 of the key: names the key in sealed values without revealing it. */
   readonly keyId: string;
+  private readonly opened = new Lru<string, string>(OPENED_MEMO_SIZE);
 
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error('a key-encryption key is 32 bytes');
@@ -43,12 +52,16 @@ export class Sealer {
         `the store's private keys were sealed with key-encryption key ${keyId}, but this instance has ${this.keyId}: give every instance the same --key-encryption-key (or the same CA in its data directory)`,
       );
     }
+    const known = this.opened.get(stored);
+    if (known !== undefined) return known;
     const [iv, body, tag] = rest.split('.').map((p) => Buffer.from(p, 'base64url'));
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, iv!);
       decipher.setAAD(Buffer.from(this.keyId));
       decipher.setAuthTag(tag!);
-      return Buffer.concat([decipher.update(body!), decipher.final()]).toString('utf8');
+      const plaintext = Buffer.concat([decipher.update(body!), decipher.final()]).toString('utf8');
+      this.opened.set(stored, plaintext);
+      return plaintext;
     } catch {
       throw new SealingError(`a sealed value in the store does not open with key-encryption key ${this.keyId} (changed or damaged)`);
     }
