@@ -282,8 +282,8 @@ describe(
           ? graph('POST', `/groups/${groupId}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${userId}` })
           : graph('DELETE', `/groups/${groupId}/members/${userId}/$ref`);
       await readOnB(403);
-      const reader_ = `${sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`;
-      const put = await arm(a, owner, 'PUT', assignment, { properties: { roleDefinitionId: reader_, principalId: groupId } });
+      const readerRole = `${sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`;
+      const put = await arm(a, owner, 'PUT', assignment, { properties: { roleDefinitionId: readerRole, principalId: groupId } });
       assert.equal(put.status, 201, put.text);
       await readOnB(403); // the group may read, the user is not in it yet
       assert.equal((await membership('POST')).status, 204);
