@@ -96,6 +96,11 @@ function openedOnRead(entity: Record<string, unknown>, key: string, open: () => 
   });
 }
 
+/** The columns an entity is read from (its properties'), for reads that name them instead of `select *`. */
+export function codecColumns<T, TB extends TableName>(c: Codec<T, TB>): ColumnOf<TB>[] {
+  return Object.values<[ColumnOf<TB>, Kind]>(c.fields).map(([column]) => column);
+}
+
 /** The column of one property. */
 export function col<T, TB extends TableName>(c: Codec<T, TB>, key: keyof T): ColumnOf<TB> {
   return c.fields[key][0];

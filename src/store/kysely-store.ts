@@ -1,6 +1,7 @@
 import { CompiledQuery, sql, type Kysely, type Transaction, type WhereInterface } from 'kysely';
 import {
   col,
+  codecColumns,
   fromRow as fromRowPlain,
   toRow as toRowPlain,
   type Codec,
@@ -881,8 +882,14 @@ export class KyselyStore implements Store {
   createResource(r: ArmResource) {
     return this.insert(t.armResources, r, `resource ${r.id}`);
   }
-  getResource(id: string) {
-    return this.one(t.armResources, { id_lower: id.toLowerCase() });
+  /** Read before most ARM requests (the resource a request names): a hot read, its columns named (see hotRead). */
+  async getResource(id: string): Promise<ArmResource | null> {
+    const rows = await this.hotRead<Record<string, unknown>>(
+      'getResource',
+      (db) => db.selectFrom('arm_resources').select(codecColumns(t.armResources)).where('id_lower', '=', ''),
+      [id.toLowerCase()],
+    );
+    return rows[0] ? this.fromRow(t.armResources, rows[0]) : null;
   }
 
   async listResources(filter: { subscriptionId: string; type?: string; resourceGroup?: string }): Promise<ArmResource[]> {
