@@ -89,6 +89,24 @@ describe(
         form: { grant_type: 'client_credentials', client_id: WORKER_APP, client_secret: secret, scope: 'api://jobs/.default' },
       });
     const graph = (method: string, path: string, json?: unknown) => call(`${origin(a)}/v1.0${path}`, ca, { method, json, token: admin });
+    /** A user made through Graph on A, with a password for its own sign-in; its object id. */
+    const newUser = async (nickname: string, displayName: string, password: string) => {
+      const created = await graph('POST', '/users', {
+        accountEnabled: true,
+        displayName,
+        mailNickname: nickname,
+        userPrincipalName: `${nickname}@${D}`,
+        passwordProfile: { password, forceChangePasswordNextSignIn: false },
+      });
+      assert.equal(created.status, 201, created.text);
+      return created.json().id as string;
+    };
+    /** A security group made through Graph on A; its object id. */
+    const newGroup = async (name: string) => {
+      const g = await graph('POST', '/groups', { displayName: name, mailNickname: name, securityEnabled: true, mailEnabled: false });
+      assert.equal(g.status, 201, g.text);
+      return g.json().id as string;
+    };
 
     before(async () => {
       if (skip) return;
@@ -160,20 +178,7 @@ describe(
       const onB = (method: string, path: string, json?: unknown, token = admin) =>
         call(`${origin(b)}/v1.0${path}`, ca, { method, json, token });
       const password = 'Cache-Passw0rd!2026';
-      const created = await graph('POST', '/users', {
-        accountEnabled: true,
-        displayName: 'Cached Member',
-        mailNickname: 'cachedmember',
-        userPrincipalName: `cachedmember@${D}`,
-        passwordProfile: { password, forceChangePasswordNextSignIn: false },
-      });
-      assert.equal(created.status, 201, created.text);
-      const userId = created.json().id as string;
-      const newGroup = async (name: string) => {
-        const g = await graph('POST', '/groups', { displayName: name, mailNickname: name, securityEnabled: true, mailEnabled: false });
-        assert.equal(g.status, 201, g.text);
-        return g.json().id as string;
-      };
+      const userId = await newUser('cachedmember', 'Cached Member', password);
       const [g1, g2] = [await newGroup('cache-one'), await newGroup('cache-two')];
       const add = async (groupId: string) =>
         assert.equal(
@@ -227,23 +232,8 @@ describe(
 
     it("ARM on B: a group's role assignment and the user's membership in it, each changed on A, count at B's next request", async () => {
       const password = 'Arm-Cache-Passw0rd!2026';
-      const created = await graph('POST', '/users', {
-        accountEnabled: true,
-        displayName: 'ARM Reader',
-        mailNickname: 'armreader',
-        userPrincipalName: `armreader@${D}`,
-        passwordProfile: { password, forceChangePasswordNextSignIn: false },
-      });
-      assert.equal(created.status, 201, created.text);
-      const userId = created.json().id as string;
-      const group = await graph('POST', '/groups', {
-        displayName: 'arm-readers',
-        mailNickname: 'armreaders',
-        securityEnabled: true,
-        mailEnabled: false,
-      });
-      assert.equal(group.status, 201, group.text);
-      const groupId = group.json().id as string;
+      const userId = await newUser('armreader', 'ARM Reader', password);
+      const groupId = await newGroup('arm-readers');
       const armToken = async (form: Record<string, string>) => {
         const res = await call(`${origin(a)}/${a.endpoints.tenantId}/oauth2/v2.0/token`, ca, {
           form: { scope: 'https://management.azure.com/.default', ...form },
