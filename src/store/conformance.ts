@@ -436,6 +436,44 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       assert.ok(await s.getOperation(fourth.id));
     });
 
+    it('reads a resource by id inside a transaction as written there, and outside it only once committed', async () => {
+      const sub = id();
+      const resource = {
+        id: `/subscriptions/${sub}/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/Tx-${id().slice(0, 6)}`,
+        subscriptionId: sub,
+        resourceGroup: 'RG',
+        type: 'Microsoft.ContainerService/managedClusters',
+        name: 'tx',
+        location: 'eastus',
+        tags: { a: 'b' },
+        etag: '"1"',
+        body: { properties: { provisioningState: 'Succeeded' } },
+        secrets: { pendingOperation: null },
+        createdAt: now,
+        updatedAt: now,
+      };
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let begun!: () => void;
+      const inside = new Promise<void>((resolve) => (begun = resolve));
+      const rolledBack = s.transaction(async (tx) => {
+        await tx.createResource(resource);
+        assert.deepEqual(await tx.getResource(resource.id.toUpperCase()), resource, 'the transaction reads its own write, by any case');
+        begun();
+        await gate;
+        throw new Error('rolled back');
+      });
+      await inside;
+      // PostgreSQL answers from another connection at once; SQLite's one connection answers after the transaction.
+      const during = s.getResource(resource.id);
+      release();
+      await assert.rejects(rolledBack, /rolled back/);
+      assert.equal(await during, null, 'read while the transaction was open');
+      assert.equal(await s.getResource(resource.id), null, 'read after it rolled back');
+      await s.createResource(resource);
+      assert.deepEqual(await s.getResource(resource.id.toLowerCase()), resource);
+    });
+
     it('keeps applications with unique appIds and identifier URIs, and their credentials', async () => {
       const t = tenant();
       await s.createTenant(t);
