@@ -21,8 +21,16 @@ export function encodedHeader(kid: string, v1: boolean): string {
   return h;
 }
 
+/** The signature on the thread pool; its callback closes over the settle functions only (see verifyOnPool in shared/jwt.ts). */
 function rs256(input: Buffer, privateKey: KeyObject): Promise<Buffer> {
-  return new Promise((resolve, reject) => sign('sha256', input, privateKey, (err, signature) => (err ? reject(err) : resolve(signature))));
+  let resolve!: (signature: Buffer) => void;
+  let reject!: (err: Error) => void;
+  const done = new Promise<Buffer>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  sign('sha256', input, privateKey, (err, signature) => (err ? reject(err) : resolve(signature)));
+  return done;
 }
 
 /** Signs claims with the current key (RS256) on the thread pool: the same token `signToken` makes. */
