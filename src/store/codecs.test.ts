@@ -2,26 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Sealer, SealingError } from '../shared/key-sealing.js';
 import { fromRow, toRow } from './codecs.js';
+import { clusterResourceFixture } from './conformance.js';
 import { armResources } from './tables.js';
 import type { ArmResource } from './types.js';
 
 // Rows to entities: a sealed column is opened when its property is read, not when its row is (an ARM
 // GET of a cluster never reads its secrets), and reads the same as if it had been opened at once.
 
-const resource: ArmResource = {
-  id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c1',
-  subscriptionId: 's',
-  resourceGroup: 'rg',
-  type: 'Microsoft.ContainerService/managedClusters',
-  name: 'c1',
-  location: 'eastus',
+const resource: ArmResource = clusterResourceFixture('c1', {
   tags: { team: 'a' },
   etag: 'e1',
   body: { properties: { provisioningState: 'Succeeded' } },
   secrets: { uid: 'u1', adminTokenHash: 'h' },
-  createdAt: 1,
-  updatedAt: 2,
-};
+});
 
 /** A sealer that counts how often it opened a value. */
 function countingSealer(key = Buffer.alloc(32, 7)) {

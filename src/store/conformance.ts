@@ -3,7 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { StoreError } from './errors.js';
 import type { Store } from './store.js';
-import type { AccessLogRecord, Application, DeviceCode, Group, KubeObject, RefreshToken, SignInEvent, Tenant, User } from './types.js';
+import type {
+  AccessLogRecord,
+  Application,
+  ArmResource,
+  DeviceCode,
+  Group,
+  KubeObject,
+  RefreshToken,
+  SignInEvent,
+  Tenant,
+  User,
+} from './types.js';
 
 // One suite every Store backend must pass (dex's storage/conformance, for Kentra). Each test works in
 // tenants of its own, so the tests share one store and stay independent.
@@ -111,6 +122,26 @@ const isConflict = (err: unknown) => err instanceof StoreError && err.code === '
  * `openSameDatabase`, when the backend has one database several stores can open (a file, a server),
  * opens a second store on the database `open` opened last: another instance of the same deployment.
  */
+/** A managed cluster's ARM resource in a subscription of its own, for the store's tests (`extra` replaces fields). */
+export function clusterResourceFixture(name: string, extra: Partial<ArmResource> = {}): ArmResource {
+  const sub = randomUUID();
+  return {
+    id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/${name}`,
+    subscriptionId: sub,
+    resourceGroup: 'rg',
+    type: 'Microsoft.ContainerService/managedClusters',
+    name,
+    location: 'eastus',
+    tags: {},
+    etag: '"1"',
+    body: { properties: { provisioningState: 'Creating' } },
+    secrets: {},
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    ...extra,
+  };
+}
+
 export function runStoreConformance(name: string, open: () => Promise<Store>, openSameDatabase?: () => Promise<Store>): void {
   describe(`store conformance: ${name}`, () => {
     let s: Store;
@@ -389,21 +420,8 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
     });
 
     it('issue 16.5: writes an ARM resource and its operation in one transaction, both or neither', async () => {
-      const sub = id();
-      const resource = {
-        id: `/subscriptions/${sub}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/c-${id().slice(0, 6)}`,
-        subscriptionId: sub,
-        resourceGroup: 'rg',
-        type: 'Microsoft.ContainerService/managedClusters',
-        name: 'c',
-        location: 'eastus',
-        tags: {},
-        etag: '"1"',
-        body: { properties: { provisioningState: 'Creating' } },
-        secrets: {},
-        createdAt: now,
-        updatedAt: now,
-      };
+      const resource = clusterResourceFixture(`c-${id().slice(0, 6)}`, { name: 'c', createdAt: now, updatedAt: now });
+      const sub = resource.subscriptionId;
       const op = (resourceId: string) => ({
         id: id(),
         subscriptionId: sub,
@@ -437,21 +455,11 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
     });
 
     it('reads a resource by id inside a transaction as written there, and outside it only once committed', async () => {
-      const sub = id();
-      const resource = {
-        id: `/subscriptions/${sub}/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/Tx-${id().slice(0, 6)}`,
-        subscriptionId: sub,
-        resourceGroup: 'RG',
-        type: 'Microsoft.ContainerService/managedClusters',
-        name: 'tx',
-        location: 'eastus',
+      const resource = clusterResourceFixture(`Tx-${id().slice(0, 6)}`, {
         tags: { a: 'b' },
-        etag: '"1"',
         body: { properties: { provisioningState: 'Succeeded' } },
         secrets: { pendingOperation: null },
-        createdAt: now,
-        updatedAt: now,
-      };
+      });
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       let begun!: () => void;
