@@ -87,9 +87,9 @@ export function verifySignatureAsync(
 
 /**
  * The signature check on the threadpool. Its callback closes over the promise's two settle functions
- * and nothing else: node keeps a finished job's callback alive until a full garbage collection, and a
- * callback that closed over the decoded token kept about 2 KB of every token a TokenReview verified
- * that long (half of what a cache miss promoted to the old generation).
+ * and nothing else. Measured under TokenReview load: whatever a finished job's callback closed over
+ * lived until a full garbage collection, and a callback that closed over the decoded token kept about
+ * 2 KB of every token verified that long (half of what a cache miss promoted to the old generation).
  */
 function verifyOnPool(data: Buffer, key: KeyObject | ReturnType<typeof pssKey>, signature: Buffer): Promise<void> {
   let resolve!: () => void;

@@ -72,9 +72,9 @@ export function fromRow<T, TB extends TableName>(c: Codec<T, TB>, row: Record<st
 }
 
 /**
- * A sealed column is opened when its property is first read, not when its row is: most reads never
- * look at the private material (an ARM GET of a cluster returns none of its secrets), so it stays
- * sealed in memory and the AES-GCM opening is not paid. A key that does not open it fails at that read.
+ * A sealed column is opened when its property is first read, not when its row is: a read that never
+ * looks at the private material leaves it sealed in memory and does not pay the AES-GCM opening. A key
+ * that does not open it fails at that read.
  * The property is enumerable, so a spread or JSON.stringify of the entity opens it as before.
  */
 function openedOnRead(entity: Record<string, unknown>, key: string, open: () => unknown): void {
