@@ -6,10 +6,41 @@ const R = 8;
 const P = 1;
 const KEYLEN = 32;
 
+/** The default outcome of a thread-pool call: its value, or its error. */
+const valueOrError = <T>(err: Error | null, value: T): T => {
+  if (err) throw err;
+  return value;
+};
+
+/**
+ * A node:crypto call on libuv's thread pool (its callback form) as a promise. The callback given to
+ * node closes over the promise's settle functions and `outcome` only, never over the caller's scope.
+ * Measured under TokenReview load: whatever a finished job's callback closed over lived until a full
+ * garbage collection, and a callback that closed over the decoded token kept about 2 KB of every token
+ * verified that long. `outcome` turns the callback's arguments into the value, or throws to reject.
+ */
+export function onThreadPool<T, R = T>(
+  start: (callback: (err: Error | null, value: T) => void) => void,
+  outcome: (err: Error | null, value: T) => R = valueOrError as (err: Error | null, value: T) => R,
+): Promise<R> {
+  let resolve!: (value: R) => void;
+  let reject!: (err: unknown) => void;
+  const done = new Promise<R>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  start((err, value) => {
+    try {
+      resolve(outcome(err, value));
+    } catch (thrown) {
+      reject(thrown);
+    }
+  });
+  return done;
+}
+
 function scrypt(secret: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCb(secret, salt, KEYLEN, { N: n, r, p, maxmem: 128 * n * r * 2 }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return onThreadPool<Buffer>((callback) => scryptCb(secret, salt, KEYLEN, { N: n, r, p, maxmem: 128 * n * r * 2 }, callback));
 }
 
 /** `scrypt$N$r$p$salt$hash`, salt and hash base64url. */

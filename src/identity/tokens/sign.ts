@@ -1,4 +1,5 @@
 import { sign, type KeyObject } from 'node:crypto';
+import { onThreadPool } from '../../shared/crypto.js';
 import type { KeyRing } from './keys.js';
 
 // Signing for token issuance off the event loop: node:crypto's callback form of `sign` runs the RSA
@@ -21,16 +22,9 @@ export function encodedHeader(kid: string, v1: boolean): string {
   return h;
 }
 
-/** The signature on the thread pool; its callback closes over the settle functions only (see verifyOnPool in shared/jwt.ts). */
+/** The signature on the thread pool (its callback holds nothing of the caller's: see onThreadPool). */
 function rs256(input: Buffer, privateKey: KeyObject): Promise<Buffer> {
-  let resolve!: (signature: Buffer) => void;
-  let reject!: (err: Error) => void;
-  const done = new Promise<Buffer>((ok, fail) => {
-    resolve = ok;
-    reject = fail;
-  });
-  sign('sha256', input, privateKey, (err, signature) => (err ? reject(err) : resolve(signature)));
-  return done;
+  return onThreadPool<Buffer>((callback) => sign('sha256', input, privateKey, callback));
 }
 
 /** Signs claims with the current key (RS256) on the thread pool: the same token `signToken` makes. */
