@@ -14,8 +14,8 @@ import type {
 
 // Directory entities in Microsoft Graph v1.0's JSON shapes. Dates are ISO 8601 UTC.
 
-const iso = (ms: number | null | undefined) =>
-  ms === null || ms === undefined ? null : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** ISO 8601 to the second, as Graph writes it (toISOString always ends in `.sssZ`). */
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : `${new Date(ms).toISOString().slice(0, -5)}Z`);
 
 /** The properties Graph returns for a user when no $select is given. */
 export const USER_DEFAULT_SELECT = [
@@ -59,20 +59,17 @@ export function userDefault(u: User): Record<string, unknown> {
   return Object.fromEntries(USER_DEFAULT_SELECT.map((k) => [k, full[k]]));
 }
 
-/** A stable security identifier derived from the object id, as Entra shows for groups. */
-function securityIdentifier(id: string): string {
+/**
+ * The security identifier Entra shows for a group: `S-1-12-1-` and the object id's 16 bytes, as .NET's
+ * `Guid.ToByteArray()` orders them (the first three fields little-endian), read as four little-endian
+ * 32-bit numbers. So the first number is the id's first field as written, the second its third field then
+ * its second, and the last two are their bytes in reverse order.
+ */
+export function securityIdentifier(id: string): string {
   const hex = id.replace(/-/g, '');
-  const parts = [0, 8, 16, 24].map((i) =>
-    parseInt(
-      hex
-        .slice(i, i + 8)
-        .match(/../g)!
-        .reverse()
-        .join(''),
-      16,
-    ),
-  );
-  return `S-1-12-1-${parts.join('-')}`;
+  const reversed = (i: number) => hex.slice(i + 6, i + 8) + hex.slice(i + 4, i + 6) + hex.slice(i + 2, i + 4) + hex.slice(i, i + 2);
+  const parts = [hex.slice(0, 8), hex.slice(12, 16) + hex.slice(8, 12), reversed(16), reversed(24)];
+  return `S-1-12-1-${parts.map((p) => parseInt(p, 16)).join('-')}`;
 }
 
 export function groupJson(g: Group): Record<string, unknown> {
