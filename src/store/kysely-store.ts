@@ -71,6 +71,8 @@ type Where<TB extends TableName> = Partial<Record<ColumnOf<TB>, unknown>>;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 const GROUPS_PER_QUERY = 500;
+/** The sizes getGroups pads a chunk of ids to (the last is GROUPS_PER_QUERY). */
+const GROUP_READ_SIZES = [1, 8, 32, 128, GROUPS_PER_QUERY];
 /** How many group ids the transitive-membership cache holds in all (about 60 bytes each). */
 export const MEMBERSHIP_CACHE_IDS = 200_000;
 
@@ -444,15 +446,28 @@ export class KyselyStore implements Store {
   }
   async getGroups(tenantId: string, ids: string[]): Promise<Group[]> {
     const found: Group[] = [];
-    // In chunks, well under both backends' limit on bound parameters.
+    // In chunks, well under both backends' limit on bound parameters. Each chunk is padded to one of a few
+    // sizes by repeating its last id (which IN ignores), so that each size is a hot read, built and
+    // prepared once, not a new statement for every count of ids.
     for (let i = 0; i < ids.length; i += GROUPS_PER_QUERY) {
-      const rows = await this.db
-        .selectFrom('groups')
-        .selectAll()
-        .where('tenant_id', '=', tenantId)
-        .where('id', 'in', ids.slice(i, i + GROUPS_PER_QUERY))
-        .execute();
-      found.push(...rows.map((r: Record<string, unknown>) => this.fromRow(t.groups, r)));
+      const chunk = ids.slice(i, i + GROUPS_PER_QUERY);
+      const size = GROUP_READ_SIZES.find((n) => n >= chunk.length) ?? GROUPS_PER_QUERY;
+      while (chunk.length < size) chunk.push(chunk[chunk.length - 1]!);
+      const rows = await this.hotRead<Record<string, unknown>>(
+        `getGroups${size}`,
+        (db) =>
+          db
+            .selectFrom('groups')
+            .select(codecColumns(t.groups))
+            .where('tenant_id', '=', '')
+            .where(
+              'id',
+              'in',
+              chunk.map(() => ''),
+            ),
+        [tenantId, ...chunk],
+      );
+      found.push(...rows.map((r) => this.fromRow(t.groups, r)));
     }
     return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
