@@ -217,6 +217,98 @@ for (const store of stores) {
       assert.deepEqual(members.map((m: any) => m['@odata.type']).sort(), ['#microsoft.graph.group', '#microsoft.graph.user']);
     });
 
+    it('pages memberOf and transitiveMemberOf in id order, and follows membership changes at the next read', async () => {
+      const created = await graph('admin', 'POST', '/users', {
+        accountEnabled: true,
+        displayName: 'Pager',
+        mailNickname: 'pager',
+        userPrincipalName: 'pager@graphtest.onmicrosoft.com',
+        passwordProfile: { password: 'Pager-Passw0rd!' },
+      });
+      assert.equal(created.status, 201, created.text);
+      const userId = created.json().id as string;
+      const newGroup = async (name: string) => {
+        const res = await graph('admin', 'POST', '/groups', {
+          displayName: name,
+          mailNickname: name,
+          securityEnabled: true,
+          mailEnabled: false,
+        });
+        assert.equal(res.status, 201, res.text);
+        return res.json().id as string;
+      };
+      const addMember = async (groupId: string, memberId: string) =>
+        assert.equal(
+          (
+            await graph('admin', 'POST', `/groups/${groupId}/members/$ref`, {
+              '@odata.id': `${k.endpoints.authority}/v1.0/directoryObjects/${memberId}`,
+            })
+          ).status,
+          204,
+        );
+      const direct = [];
+      for (let i = 0; i < 5; i++) direct.push(await newGroup(`pager-direct-${i}`));
+      for (const g of direct) await addMember(g, userId);
+      const outer = await newGroup('pager-outer');
+      await addMember(outer, direct[0]!);
+      await addMember(outer, direct[1]!);
+
+      // Every page through @odata.nextLink, as Graph clients follow it.
+      const all = async (path: string, headers: Record<string, string> = {}) => {
+        const pages: any[] = [];
+        let next: string | undefined = `${k.endpoints.authority}/v1.0${path}`;
+        while (next) {
+          const res = await httpsFetch(next, {
+            caFile: k.endpoints.caFile,
+            headers: { authorization: `Bearer ${tokens.daemon}`, ...headers },
+          });
+          assert.equal(res.status, 200, res.text);
+          pages.push(res.json());
+          next = res.json()['@odata.nextLink'];
+        }
+        return pages;
+      };
+      const byId = (ids: string[]) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const transitive = await all(`/users/${userId}/transitiveMemberOf?$top=2`);
+      assert.deepEqual(
+        transitive.map((p) => p.value.length),
+        [2, 2, 2],
+      );
+      const listed = transitive.flatMap((p) => p.value);
+      assert.deepEqual(
+        listed.map((g: any) => g.id),
+        byId([...direct, outer]),
+        'six groups, each once, in id order across pages',
+      );
+      assert.ok(listed.every((g: any) => g['@odata.type'] === '#microsoft.graph.group' && g.displayName.startsWith('pager-')));
+      assert.deepEqual(
+        (await all(`/users/${userId}/memberOf?$top=3`)).flatMap((p) => p.value.map((g: any) => g.id)),
+        byId(direct),
+      );
+      const counted = await all(`/users/${userId}/transitiveMemberOf?$count=true&$top=4&$select=displayName`, {
+        consistencylevel: 'eventual',
+      });
+      assert.deepEqual(
+        counted.map((p) => p['@odata.count']),
+        [6, 6],
+      );
+      assert.deepEqual(Object.keys(counted[0].value[0]), ['displayName']);
+      const filtered = await all(`/users/${userId}/transitiveMemberOf?$filter=${encodeURIComponent("displayName eq 'pager-outer'")}`);
+      assert.deepEqual(
+        filtered.flatMap((p) => p.value.map((g: any) => g.id)),
+        [outer],
+      );
+
+      // Leaving a group, and a group deleted, show at the very next read (the ids are cached per directory revision).
+      assert.equal((await graph('admin', 'DELETE', `/groups/${direct[0]}/members/${userId}/$ref`)).status, 204);
+      const left = (await all(`/users/${userId}/transitiveMemberOf`)).flatMap((p) => p.value.map((g: any) => g.id));
+      assert.deepEqual(left, byId([...direct.slice(1), outer]), 'still in the outer group through the second direct one');
+      assert.equal((await graph('admin', 'DELETE', `/groups/${outer}`)).status, 204);
+      const afterDelete = (await all(`/users/${userId}/transitiveMemberOf?$top=1`)).flatMap((p) => p.value.map((g: any) => g.id));
+      assert.deepEqual(afterDelete, byId(direct.slice(1)));
+      assert.equal((await graph('admin', 'DELETE', `/users/${userId}`)).status, 204);
+    });
+
     it('refuses a membership cycle and changes nothing', async () => {
       const res = await graph('admin', 'POST', '/groups/55555555-0000-4000-8000-0000000000a2/members/$ref', {
         '@odata.id': `${k.endpoints.graphEndpoint}v1.0/directoryObjects/55555555-0000-4000-8000-0000000000a1`,

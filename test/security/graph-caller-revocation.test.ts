@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sealerForDataDir } from '../../src/shared/key-sealing.js';
 import { openStore } from '../../src/store/index.js';
@@ -64,6 +65,8 @@ describe('Graph: a changed caller counts from the next request, however warm the
       graph(token, 'GET', '/me'),
       graph(token, 'POST', '/me/getMemberGroups', { securityEnabledOnly: false }),
       graph(token, 'POST', `/users/${id}/checkMemberGroups`, { groupIds: [id] }),
+      graph(token, 'GET', '/me/memberOf'),
+      graph(token, 'GET', `/users/${id}/transitiveMemberOf`),
     ];
     for (let i = 0; i < 2; i++) for (const res of await Promise.all(calls())) assert.equal(res.status, 200, res.text);
 
@@ -100,5 +103,48 @@ describe('Graph: a changed caller counts from the next request, however warm the
     }
     assert.equal((await rename('renamed by a User Administrator')).status, 204);
     assert.equal((await graph(admin, 'GET', `/users/${target}`)).json().displayName, 'renamed by a User Administrator');
+  });
+
+  it('a membership written or removed straight in the store shows at the next memberOf and transitiveMemberOf; a foreign id is not found', async () => {
+    const target = await userId(`target@${DOMAIN}`);
+    const groupIds = async (path: string) => {
+      const res = await graph(admin, 'GET', path);
+      assert.equal(res.status, 200, res.text);
+      return res.json().value.map((g: { id: string }) => g.id) as string[];
+    };
+    const read = async () => [await groupIds(`/users/${target}/memberOf`), await groupIds(`/users/${target}/transitiveMemberOf`)];
+    for (let i = 0; i < 2; i++) assert.deepEqual(await read(), [[], []]);
+
+    const inner = randomUUID();
+    const outer = randomUUID();
+    const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+    const group = (id: string) => ({
+      tenantId,
+      id,
+      displayName: `straight-${id.slice(0, 8)}`,
+      mailNickname: `straight-${id.slice(0, 8)}`,
+      description: null,
+      securityEnabled: true,
+      mailEnabled: false,
+      createdAt: Date.now(),
+    });
+    try {
+      await store.transaction(async (tx) => {
+        await tx.createGroup(group(inner));
+        await tx.createGroup(group(outer));
+        await tx.addGroupMember({ tenantId, groupId: inner, memberId: target, memberType: 'user' });
+        await tx.addGroupMember({ tenantId, groupId: outer, memberId: inner, memberType: 'group' });
+      });
+      for (let i = 0; i < 2; i++) assert.deepEqual(await read(), [[inner], [inner, outer].sort()]);
+      await store.removeGroupMember(tenantId, inner, target);
+      for (let i = 0; i < 2; i++) assert.deepEqual(await read(), [[], []]);
+    } finally {
+      await store.close();
+    }
+    for (const path of [`/users/${randomUUID()}/transitiveMemberOf`, `/users/${randomUUID()}/memberOf`]) {
+      const res = await graph(admin, 'GET', path);
+      assert.equal(res.status, 404, res.text);
+      assert.equal(res.json().error.code, 'Request_ResourceNotFound');
+    }
   });
 });

@@ -20,7 +20,7 @@ import {
   type GraphRequest,
 } from './context.js';
 import { graphErrors } from './errors.js';
-import { listQuery, page, applySelect } from './odata.js';
+import { listQuery, page, pageOf, applySelect } from './odata.js';
 import { groupJson, typed, USER_DEFAULT_SELECT, userDefault, userJson } from './shapes.js';
 
 const USER_FILTERS = [
@@ -123,20 +123,39 @@ function userView(u: User, select: string[] | null): Record<string, unknown> {
   return select ? applySelect(userJson(u), select) : userDefault(u);
 }
 
-/** JSON of id lists the directory cache shares (frozen, one per revision): serialized once each. */
-const idsJson = new WeakMap<readonly string[], string>();
+/**
+ * `make`, remembered for what the directory cache shares (frozen, one per revision: its answers never
+ * change), and made afresh for anything else.
+ */
+function onceShared<K extends object, V>(make: (k: K) => V): (k: K) => V {
+  const made = new WeakMap<K, V>();
+  return (k) => {
+    if (!Object.isFrozen(k)) return make(k);
+    let v = made.get(k);
+    if (v === undefined) {
+      v = make(k);
+      made.set(k, v);
+    }
+    return v;
+  };
+}
+
+const idsJson = onceShared((ids: readonly string[]) => JSON.stringify(ids));
 
 /** A Collection(Edm.String) answer; a shared list's JSON is made once. */
 function sendIds(r: GraphRequest, ids: readonly string[]): unknown {
-  const shared = Object.isFrozen(ids);
-  let json = shared ? idsJson.get(ids) : undefined;
-  if (json === undefined) {
-    json = JSON.stringify(ids);
-    if (shared) idsJson.set(ids, json);
-  }
   const context = JSON.stringify(`${r.base}/$metadata#Collection(Edm.String)`);
-  return r.reply.type('application/json; charset=utf-8').send(`{"@odata.context":${context},"value":${json}}`);
+  return r.reply.type('application/json; charset=utf-8').send(`{"@odata.context":${context},"value":${idsJson(ids)}}`);
 }
+
+/** Ids sorted as the store's getGroups sorts its groups. */
+const sortedIds = onceShared((ids: readonly string[]): readonly string[] => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/** A group as a directoryObject (typed) in Graph's JSON; frozen when shared. */
+const groupObject = onceShared((g: Group) => {
+  const view = typed('group', groupJson(g));
+  return Object.isFrozen(g) ? Object.freeze(view) : view;
+});
 
 /** The groups (and, for getMemberObjects, directory roles) an object is in: the POST actions Graph has on every object. */
 function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, resolve: (r: GraphRequest) => Promise<string>): void {
@@ -177,15 +196,24 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
     requireRead(r.caller, 'member');
     const id = await resolve(r);
     const ids = transitive ? await r.store.listTransitiveGroupIds(r.tenant.id, id) : await r.store.listDirectGroupIds(r.tenant.id, id);
-    const groups = await r.store.getGroups(r.tenant.id, ids);
     const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
-    const json = (g: Group) => typed('group', groupJson(g));
-    // Without $filter only the page's groups are shown: the others (up to thousands) are not made into JSON.
-    const items = q.filter ? groups.map(json) : groups.map((g, i) => (i >= q.skip && i < q.skip + q.top ? json(g) : {}));
-    return r.reply.send(page(items, q, new URL(r.req.url, r.base), `${r.base}/$metadata#directoryObjects`));
+    const url = new URL(r.req.url, r.base);
+    const context = `${r.base}/$metadata#directoryObjects`;
+    if (!q.filter) {
+      // Without $filter the page is known from the ids alone, in getGroups' order (by id): only its groups
+      // are read, not the other hundreds.
+      const sorted = sortedIds(ids);
+      const wanted = sorted.slice(q.skip, q.skip + q.top);
+      const groups = await r.store.getGroups(r.tenant.id, wanted);
+      if (groups.length === wanted.length) return r.reply.send(pageOf(groups.map(groupObject), sorted.length, q, url, context));
+      // A group went between the two reads (a delete committed in between): read them all, as with $filter.
+    }
+    const groups = await r.store.getGroups(r.tenant.id, [...ids]);
+    return r.reply.send(page(groups.map(groupObject), q, url, context));
   };
-  graphRoute(app, ctx, 'GET', `${prefix}/memberOf`, listGroups(false));
-  graphRoute(app, ctx, 'GET', `${prefix}/transitiveMemberOf`, listGroups(true));
+  // Like the member actions, from the directory cache: the ids are read once per directory revision.
+  graphRoute(app, ctx, 'GET', `${prefix}/memberOf`, listGroups(false), { cachedReads: true });
+  graphRoute(app, ctx, 'GET', `${prefix}/transitiveMemberOf`, listGroups(true), { cachedReads: true });
 }
 
 export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext): void {

@@ -318,11 +318,24 @@ export function applySelect(item: Record<string, unknown>, select: string[] | nu
 /** One page of a collection, with the absolute @odata.nextLink Graph clients follow. */
 export function page(items: Record<string, unknown>[], q: ListQuery, requestUrl: URL, context: string): Record<string, unknown> {
   const filtered = q.filter ? items.filter(q.filter) : items;
-  const slice = filtered.slice(q.skip, q.skip + q.top).map((i) => applySelect(i, q.select));
+  return pageOf(filtered.slice(q.skip, q.skip + q.top), filtered.length, q, requestUrl, context);
+}
+
+/**
+ * The same page, when the caller has made only its items (those from `q.skip`, at most `q.top`) out of
+ * `total` in the whole collection (after any $filter).
+ */
+export function pageOf(
+  items: Record<string, unknown>[],
+  total: number,
+  q: ListQuery,
+  requestUrl: URL,
+  context: string,
+): Record<string, unknown> {
   const body: Record<string, unknown> = { '@odata.context': context };
-  if (q.count) body['@odata.count'] = filtered.length;
-  body.value = slice;
-  if (q.skip + q.top < filtered.length) {
+  if (q.count) body['@odata.count'] = total;
+  body.value = items.map((i) => applySelect(i, q.select));
+  if (q.skip + q.top < total) {
     const next = new URL(requestUrl);
     next.searchParams.set('$skiptoken', Buffer.from(String(q.skip + q.top)).toString('base64url'));
     // Graph writes the OData options with a literal `$` (`?$top=3&$skiptoken=…`).

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '../../shared/clock.js';
-import { openStore, type Store, type User } from '../../store/index.js';
+import { openStore, type Group, type Store, type User } from '../../store/index.js';
 import type { IdentityServices } from './context.js';
 import { DirectoryReadCache } from './directory-cache.js';
 
@@ -81,6 +81,64 @@ describe('DirectoryReadCache', () => {
     const next = (await cache.forRequest()).store;
     assert.equal((await next.listAppRoleAssignments(tenantId, { principalId })).length, 1);
     assert.equal((await next.listAppRoleAssignments(tenantId, { resourceId: principalId })).length, 0);
+  });
+
+  it('answers getGroups as the store does, reading only the groups it does not keep yet, and reads again after a write', async () => {
+    const group = (i: number): Group => ({
+      tenantId,
+      id: randomUUID(),
+      displayName: `g${i}`,
+      mailNickname: `g${i}`,
+      description: null,
+      securityEnabled: i % 2 === 0,
+      mailEnabled: false,
+      createdAt: Date.now(),
+    });
+    const groups = Array.from({ length: 12 }, (_, i) => group(i));
+    for (const g of groups) await store.createGroup(g);
+    const ids = groups.map((g) => g.id);
+    const original = store.getGroups.bind(store);
+    const asked: string[][] = [];
+    store.getGroups = async (t: string, wanted: string[]) => {
+      asked.push([...wanted]);
+      return original(t, wanted);
+    };
+    try {
+      for (const c of [cache, new DirectoryReadCache({ store, clock: systemClock } as unknown as IdentityServices, 5)]) {
+        asked.length = 0;
+        const view = (await c.forRequest()).store;
+        const some = [ids[3]!, ids[1]!, randomUUID(), ids[3]!];
+        assert.deepEqual(
+          await view.getGroups(tenantId, some),
+          await original(tenantId, some),
+          'sorted by id, an unknown id left out, a repeated one once',
+        );
+        assert.deepEqual(asked, [[ids[3], ids[1], some[2]]]);
+        const all = await view.getGroups(tenantId, [...ids].reverse());
+        assert.deepEqual(all, await original(tenantId, ids));
+        assert.ok(Object.isFrozen(all[0]));
+        assert.equal(asked.length, 2);
+        if (c === cache) {
+          assert.deepEqual(
+            new Set(asked[1]),
+            new Set(ids.filter((id) => id !== ids[1] && id !== ids[3])),
+            'only the groups not read before',
+          );
+          assert.deepEqual(await view.getGroups(tenantId, ids), all);
+          assert.equal(asked.length, 2, 'all kept: no read');
+          assert.equal(
+            await view.getGroup(tenantId, ids[5]!),
+            all.find((g) => g.id === ids[5]),
+            'getGroup answers from the same groups',
+          );
+        }
+      }
+      await store.updateGroup(tenantId, ids[0]!, (g) => ({ ...g, displayName: 'renamed' }));
+      const next = (await cache.forRequest()).store;
+      assert.equal((await next.getGroups(tenantId, ids)).find((g) => g.id === ids[0])?.displayName, 'renamed');
+    } finally {
+      store.getGroups = original;
+    }
   });
 
   it('does not keep a read that failed', async () => {

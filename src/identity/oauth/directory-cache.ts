@@ -1,4 +1,4 @@
-import type { Store } from '../../store/index.js';
+import type { Group, Store } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
 import type { IdentityServices } from './context.js';
 
@@ -27,7 +27,7 @@ const CACHED_READS = new Set<string>([
   'listDirectoryRoleAssignments',
   'listDirectGroupIds',
   'listTransitiveGroupIds',
-  'getGroup',
+  'getGroup', // and getGroups, through getGroup's answers (see cachedView)
   'getSubscription',
   'listRoleAssignments',
 ] satisfies (keyof Store)[]);
@@ -104,6 +104,29 @@ function cachedView(store: Store, maxEntries: number): Store {
       return answer;
     });
   }
+  // Many groups at once (a page of transitiveMemberOf, the security-enabled of a user's groups): each
+  // group is kept as getGroup's answer, and only those not kept yet are read, in one getGroups.
+  const getGroup = readers.get('getGroup')!;
+  const getGroups = async (tenantId: string, ids: string[]): Promise<Group[]> => {
+    const missing = new Set(ids.filter((id) => !entries.has(readKey('getGroup', [tenantId, id]))));
+    const fresh = new Map<string, Group>();
+    if (missing.size > 0) {
+      for (const g of await store.getGroups(tenantId, [...missing])) fresh.set(g.id, deepFreeze(g));
+      const map = entries;
+      for (const id of missing) {
+        if (map.size >= maxEntries) break; // not kept: answered from what was just read
+        const key = readKey('getGroup', [tenantId, id]);
+        if (!map.has(key)) map.set(key, Promise.resolve(fresh.get(id) ?? null));
+      }
+    }
+    const groups = (await Promise.all(
+      ids.map((id) => (missing.has(id) ? (fresh.get(id) ?? null) : getGroup(tenantId, id))),
+    )) as (Group | null)[];
+    const unique = new Map<string, Group>();
+    for (const g of groups) if (g) unique.set(g.id, g);
+    return [...unique.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  };
+  readers.set('getGroups', getGroups as (...args: unknown[]) => Promise<unknown>);
   return new Proxy(store, {
     get(target, prop, receiver) {
       const reader = typeof prop === 'string' ? readers.get(prop) : undefined;
