@@ -35,6 +35,14 @@ export function profileEnv(): Record<string, string> | undefined {
   return { NODE_OPTIONS: `--require ${preload}` };
 }
 
+/**
+ * Calls made before a measured set of latencies, not counted: a server runs warm. Over its first thousand
+ * or so requests V8 still compiles the route's functions on a background thread, which on a 2-core
+ * machine takes a core from the server and the client. (The directory bench warmed up with 200 calls
+ * before stop 22, and that compiling was in its p99s.)
+ */
+export const WARM_UP = 2000;
+
 /** Latencies (ms, sorted) of `count` calls from `workers` concurrent loops; throws on the first failed call. */
 export async function latencies(call: () => Promise<boolean>, opts: { workers: number; count: number }): Promise<number[]> {
   const out: number[] = [];

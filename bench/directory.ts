@@ -10,7 +10,7 @@ import { openStore } from '../src/store/index.js';
 import { startTestKentra } from '../test/support/kentra.js';
 import { httpsClient, load, onEachStore, percentile } from './_measure.js';
 import { Report } from './_report.js';
-import { interleaved, profileEnv, startBareHttps } from './_bare.js';
+import { interleaved, profileEnv, startBareHttps, WARM_UP } from './_bare.js';
 
 const GROUPS = 10_000;
 const DEPTH = 5;
@@ -105,7 +105,7 @@ async function run(name: string, storeUrl: string | undefined) {
     if (check !== DEPTH * PER_LEVEL) throw new Error(`getMemberGroups found ${check} groups, not ${DEPTH * PER_LEVEL}`);
     const post = (url: string, body: string) => async () => (await http(url, body, headers)).status === 200;
     const helloPost = post(bare.url, '{"securityEnabledOnly":false}');
-    await interleaved(post(groupsUrl, '{"securityEnabledOnly":false}'), helloPost, { workers: WORKERS, perRound: 200, rounds: 1 }); // warm-up
+    await interleaved(post(groupsUrl, '{"securityEnabledOnly":false}'), helloPost, { workers: WORKERS, perRound: WARM_UP, rounds: 1 });
     const g = await interleaved(post(groupsUrl, '{"securityEnabledOnly":false}'), helloPost, {
       workers: WORKERS,
       perRound: 500,
@@ -141,6 +141,11 @@ async function run(name: string, storeUrl: string | undefined) {
 
     // The other two reads of transitive membership, for context: checkMemberGroups (20 ids, 10 of them the deepest groups) and one page of transitiveMemberOf.
     const checkBody = JSON.stringify({ groupIds: [...deepest.slice(0, 10), ...Array.from({ length: 10 }, () => randomUUID())] });
+    await interleaved(post(`${authority}/v1.0/users/${userId}/checkMemberGroups`, checkBody), helloPost, {
+      workers: WORKERS,
+      perRound: WARM_UP,
+      rounds: 1,
+    });
     const c = await interleaved(post(`${authority}/v1.0/users/${userId}/checkMemberGroups`, checkBody), helloPost, {
       workers: WORKERS,
       perRound: 500,
@@ -156,6 +161,7 @@ async function run(name: string, storeUrl: string | undefined) {
     const tUrl = `${authority}/v1.0/users/${userId}/transitiveMemberOf`;
     const getT = async () => (await http(tUrl, undefined, headers)).status === 200;
     const helloGet = async () => (await http(bare.url, undefined, headers)).status === 200;
+    await interleaved(getT, helloGet, { workers: WORKERS, perRound: WARM_UP, rounds: 1 });
     const t = await interleaved(getT, helloGet, { workers: WORKERS, perRound: 200, rounds: 2 });
     report.add({
       name: `transitiveMemberOf p99 (first page of 100), ${what} (${name})`,
