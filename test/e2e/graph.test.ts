@@ -263,6 +263,7 @@ for (const store of stores) {
             headers: { authorization: `Bearer ${tokens.daemon}`, ...headers },
           });
           assert.equal(res.status, 200, res.text);
+          assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
           pages.push(res.json());
           next = res.json()['@odata.nextLink'];
         }

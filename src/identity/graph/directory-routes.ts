@@ -20,7 +20,7 @@ import {
   type GraphRequest,
 } from './context.js';
 import { graphErrors } from './errors.js';
-import { listQuery, page, pageOf, applySelect } from './odata.js';
+import { listQuery, page, pageJson, pageOf, applySelect } from './odata.js';
 import { groupJson, typed, USER_DEFAULT_SELECT, userDefault, userJson } from './shapes.js';
 
 const USER_FILTERS = [
@@ -140,12 +140,14 @@ function onceShared<K extends object, V>(make: (k: K) => V): (k: K) => V {
   };
 }
 
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
 const idsJson = onceShared((ids: readonly string[]) => JSON.stringify(ids));
 
 /** A Collection(Edm.String) answer; a shared list's JSON is made once. */
 function sendIds(r: GraphRequest, ids: readonly string[]): unknown {
   const context = JSON.stringify(`${r.base}/$metadata#Collection(Edm.String)`);
-  return r.reply.type('application/json; charset=utf-8').send(`{"@odata.context":${context},"value":${idsJson(ids)}}`);
+  return r.reply.type(JSON_UTF8).send(`{"@odata.context":${context},"value":${idsJson(ids)}}`);
 }
 
 /** Ids sorted as the store's getGroups sorts its groups. */
@@ -156,6 +158,9 @@ const groupObject = onceShared((g: Group) => {
   const view = typed('group', groupJson(g));
   return Object.isFrozen(g) ? Object.freeze(view) : view;
 });
+
+/** Its JSON text. */
+const groupText = onceShared((g: Group) => JSON.stringify(groupObject(g)));
 
 /** The groups (and, for getMemberObjects, directory roles) an object is in: the POST actions Graph has on every object. */
 function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, resolve: (r: GraphRequest) => Promise<string>): void {
@@ -205,7 +210,10 @@ function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, 
       const sorted = sortedIds(ids);
       const wanted = sorted.slice(q.skip, q.skip + q.top);
       const groups = await r.store.getGroups(r.tenant.id, wanted);
-      if (groups.length === wanted.length) return r.reply.send(pageOf(groups.map(groupObject), sorted.length, q, url, context));
+      if (groups.length === wanted.length) {
+        if (q.select) return r.reply.send(pageOf(groups.map(groupObject), sorted.length, q, url, context));
+        return r.reply.type(JSON_UTF8).send(pageJson(groups.map(groupText), sorted.length, q, url, context));
+      }
       // A group went between the two reads (a delete committed in between): read them all, as with $filter.
     }
     const groups = await r.store.getGroups(r.tenant.id, [...ids]);

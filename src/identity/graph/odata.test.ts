@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { GraphError } from './errors.js';
-import { listQuery, parseFilter } from './odata.js';
+import { listQuery, pageJson, pageOf, parseFilter } from './odata.js';
 
 // The OData parser takes text straight from a URL: whatever it gets, it answers with a filter or
 // Graph's 400, never another exception (issue 12 finding 11: deep nesting overflowed the stack).
@@ -125,5 +125,36 @@ describe('OData $filter parser', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('makes the same page from items as JSON text (pageJson) as from the items (pageOf)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.uuid(), displayName: fc.string({ maxLength: 12 }), n: fc.option(fc.integer()) }), { maxLength: 8 }),
+        fc.nat(20),
+        fc.integer({ min: 1, max: 999 }),
+        fc.nat(30),
+        fc.boolean(),
+        fc.constantFrom(
+          'https://localhost:8443/v1.0/users/x/transitiveMemberOf',
+          'https://h/v1.0/me/memberOf?$top=3&$count=true&a=%22q%22',
+        ),
+        (items, extra, top, skip, count, url) => {
+          const q = { filter: null, select: null, top, skip, count };
+          const total = items.length + (extra as number) + skip;
+          const context = 'https://h/v1.0/$metadata#directoryObjects';
+          const text = pageJson(
+            items.map((i) => JSON.stringify(i)),
+            total,
+            q,
+            new URL(url),
+            context,
+          );
+          assert.equal(text, JSON.stringify(pageOf(items, total, q, new URL(url), context)));
+        },
+      ),
+      { numRuns: 500 },
+    );
+    assert.throws(() => pageJson([], 0, { filter: null, select: ['id'], top: 1, skip: 0, count: false }, new URL('https://h/'), 'c'));
   });
 });

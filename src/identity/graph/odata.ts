@@ -335,11 +335,30 @@ export function pageOf(
   const body: Record<string, unknown> = { '@odata.context': context };
   if (q.count) body['@odata.count'] = total;
   body.value = items.map((i) => applySelect(i, q.select));
-  if (q.skip + q.top < total) {
-    const next = new URL(requestUrl);
-    next.searchParams.set('$skiptoken', Buffer.from(String(q.skip + q.top)).toString('base64url'));
-    // Graph writes the OData options with a literal `$` (`?$top=3&$skiptoken=…`).
-    body['@odata.nextLink'] = next.toString().replace(/%24/g, '$');
-  }
+  const next = nextLink(q, total, requestUrl);
+  if (next) body['@odata.nextLink'] = next;
   return body;
+}
+
+/**
+ * The text of pageOf's page without $select, from its items' JSON as it is (an item's JSON can then be
+ * made once and sent many times): the same members in the same order.
+ */
+export function pageJson(items: readonly string[], total: number, q: ListQuery, requestUrl: URL, context: string): string {
+  if (q.select) throw new Error('pageJson makes whole items only: $select goes through pageOf');
+  let text = `{"@odata.context":${JSON.stringify(context)}`;
+  if (q.count) text += `,"@odata.count":${total}`;
+  text += `,"value":[${items.join(',')}]`;
+  const next = nextLink(q, total, requestUrl);
+  if (next) text += `,"@odata.nextLink":${JSON.stringify(next)}`;
+  return `${text}}`;
+}
+
+/** The absolute @odata.nextLink of a page, if more follow. */
+function nextLink(q: ListQuery, total: number, requestUrl: URL): string | undefined {
+  if (q.skip + q.top >= total) return undefined;
+  const next = new URL(requestUrl);
+  next.searchParams.set('$skiptoken', Buffer.from(String(q.skip + q.top)).toString('base64url'));
+  // Graph writes the OData options with a literal `$` (`?$top=3&$skiptoken=…`).
+  return next.toString().replace(/%24/g, '$');
 }
