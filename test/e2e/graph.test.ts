@@ -310,6 +310,71 @@ for (const store of stores) {
       assert.equal((await graph('admin', 'DELETE', `/users/${userId}`)).status, 204);
     });
 
+    it('pages users, groups, applications and service principals by key: the same objects as one counted read, in order, each once', async () => {
+      const follow = async (path: string) => {
+        const ids: string[] = [];
+        const pages: any[] = [];
+        let next: string | undefined = `${k.endpoints.authority}/v1.0${path}`;
+        while (next) {
+          const res = await httpsFetch(next, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${tokens.admin}` } });
+          assert.equal(res.status, 200, res.text);
+          pages.push(res.json());
+          ids.push(...res.json().value.map((o: any) => o.id));
+          next = res.json()['@odata.nextLink'];
+          if (next) assert.match(next, /^https:\/\/localhost:\d+\/v1\.0\/[A-Za-z]+\?\$top=\d+&\$skiptoken=[\w-]+$/);
+        }
+        return { ids, pages };
+      };
+      // One read of everything, counted (ConsistencyLevel: eventual), which reads the whole collection.
+      const counted = async (collection: string) => {
+        const res = await graph('admin', 'GET', `/${collection}?$count=true&$top=999&$select=id`, undefined, {
+          consistencylevel: 'eventual',
+        });
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json()['@odata.count'], res.json().value.length);
+        return res.json().value.map((o: any) => o.id) as string[];
+      };
+      for (const [collection, top] of [
+        ['groups', 2],
+        ['users', 1],
+        ['applications', 1],
+        ['servicePrincipals', 3],
+      ] as const) {
+        const all = await counted(collection);
+        const { ids, pages } = await follow(`/${collection}?$top=${top}`);
+        assert.deepEqual(ids, all, `${collection}: every object once, in the store's order`);
+        assert.ok(pages.length >= Math.ceil(all.length / top), `${collection}: ${pages.length} pages of ${top}`);
+        assert.ok(pages.every((p) => p.value.length <= top));
+      }
+      // First-party applications are never listed, on any page.
+      const apps = await follow('/applications?$top=1');
+      assert.ok(!apps.ids.includes('00000003-0000-0000-c000-000000000000'));
+      // A user page by key keeps Graph's default properties, or $select's.
+      const users = await follow('/users?$top=2&$select=id,userPrincipalName');
+      assert.ok(users.pages.flatMap((p) => p.value).every((u: any) => Object.keys(u).join() === 'id,userPrincipalName'));
+      const byDefault = (await graph('admin', 'GET', '/users?$top=1')).json();
+      assert.ok('businessPhones' in byDefault.value[0] && !('accountEnabled' in byDefault.value[0]));
+
+      // A keyed $skiptoken is only taken where it was made; a made-up one is refused.
+      const keyed = new URL(byDefault['@odata.nextLink']).searchParams.get('$skiptoken')!;
+      const member = '55555555-0000-4000-8000-000000000002';
+      for (const path of [
+        `/users?$skiptoken=${keyed}&$filter=${encodeURIComponent("startswith(displayName,'a')")}`,
+        `/users?$skiptoken=${keyed}&$count=true`,
+        `/users/${member}/memberOf?$skiptoken=${keyed}`,
+        `/groups?$skiptoken=${Buffer.from('after:').toString('base64url')}`,
+        `/groups?$skiptoken=${Buffer.from('12abc').toString('base64url')}`,
+        '/groups?$skiptoken=zz9-',
+      ]) {
+        assertGraphError(
+          await graph('admin', 'GET', path, undefined, { consistencylevel: 'eventual' }),
+          400,
+          'Request_BadRequest',
+          /skiptoken is not valid/,
+        );
+      }
+    });
+
     it('refuses a membership cycle and changes nothing', async () => {
       const res = await graph('admin', 'POST', '/groups/55555555-0000-4000-8000-0000000000a2/members/$ref', {
         '@odata.id': `${k.endpoints.graphEndpoint}v1.0/directoryObjects/55555555-0000-4000-8000-0000000000a1`,

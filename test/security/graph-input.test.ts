@@ -21,6 +21,9 @@ tenants:
       - { userPrincipalName: other@${DOMAIN}, password: 'Other-Passw0rd!', id: ${OTHER} }
     groups:
       - { displayName: existing, id: 77777777-0000-4000-8000-0000000000a1 }
+  - domain: elsewhere.onmicrosoft.com
+    users:
+      - { userPrincipalName: someone@elsewhere.onmicrosoft.com, password: 'Someone-Passw0rd!' }
 `;
 
 const stores = storeMatrix(after);
@@ -132,6 +135,34 @@ for (const store of stores)
         { numRuns: 150, seed: 20261205, verbose: 2 },
       );
       assert.equal(requests >= 150, true);
+    });
+
+    it('Graph input: any $skiptoken on the lists read by key is a page or a 400, never a 5xx, and a forged cursor stays in the tenant', async () => {
+      // Keyed tokens carry the store's cursor ("after:" + base64url of the last key); forge them freely.
+      const cursor = (key: string) => Buffer.from(`after:${Buffer.from(key).toString('base64url')}`).toString('base64url');
+      const token = fc.oneof(
+        fc.string({ maxLength: 40 }).map((t) => Buffer.from(t).toString('base64url')),
+        fc.string({ maxLength: 40 }).map((key) => cursor(key)),
+        fc.string({ maxLength: 40 }).map((t) => Buffer.from(`after:${t}`).toString('base64url')),
+        fc.string({ maxLength: 20 }),
+      );
+      await fc.assert(
+        fc.asyncProperty(token, fc.constantFrom('users', 'groups', 'applications', 'servicePrincipals'), async (t, collection) => {
+          const res = await graph('admin', 'GET', `/${collection}?$top=5&$skiptoken=${encodeURIComponent(t)}`);
+          assert.ok(res.status === 200 || res.status === 400, `${res.status} for ${JSON.stringify(t)}: ${res.text}`);
+          if (res.status === 400) assert.equal(res.json().error.code, 'Request_BadRequest');
+        }),
+        { numRuns: 120, seed: 20261206 },
+      );
+      // From the lowest key, a forged cursor lists this tenant's users only (elsewhere's share the store).
+      const listed = await graph('admin', 'GET', `/users?$top=999&$skiptoken=${cursor(' ')}`);
+      assert.equal(listed.status, 200, listed.text);
+      const upns = listed.json().value.map((u: { userPrincipalName: string }) => u.userPrincipalName);
+      assert.ok(upns.length >= 3 && upns.every((upn: string) => upn.endsWith(`@${DOMAIN}`)), upns.join());
+      // And a cursor lifts no check: without a token it is a 401, before the token is looked at.
+      const anonymous = await httpsFetch(`${k.endpoints.authority}/v1.0/users?$skiptoken=${cursor(' ')}`, { caFile: k.endpoints.caFile });
+      assert.equal(anonymous.status, 401, anonymous.text);
+      assert.equal(anonymous.json().error.code, 'InvalidAuthenticationToken');
     });
 
     // ---- @odata.bind on POST /groups (issue 16 item 3) ---------------------------------------------

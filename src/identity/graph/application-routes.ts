@@ -7,7 +7,7 @@ import { Directory } from '../directory/directory.js';
 import { GRAPH_APP_ID } from '../directory/first-party.js';
 import { canConsent, isGlobalAdmin, requireRead, requireWrite } from './caller.js';
 import {
-  collect,
+  tenantPage,
   findApplication,
   findServicePrincipal,
   graphRoute,
@@ -361,9 +361,13 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'GET', '/applications', async (r) => {
     requireRead(r.caller, 'application');
     const q = listQuery(r.query, r.req.headers, 'Application', APP_FILTERS);
-    const apps = (await collect((after) => r.store.listApplications(r.tenant.id, { limit: 1000, after }))).filter((a) => !a.firstParty);
-    const views = await Promise.all(apps.map((a) => applicationView(r, a)));
-    return r.reply.send(page(views, q, new URL(r.req.url, r.base), `${r.base}/$metadata#applications`));
+    const body = await tenantPage(r, q, {
+      list: (options) => r.store.listApplications(r.tenant.id, options),
+      keep: (a) => !a.firstParty,
+      json: (apps) => Promise.all(apps.map((a) => applicationView(r, a))),
+      context: `${r.base}/$metadata#applications`,
+    });
+    return r.reply.send(body);
   });
 
   graphRoute(app, ctx, 'POST', '/applications', async (r) => {
@@ -592,9 +596,12 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'GET', '/servicePrincipals', async (r) => {
     requireRead(r.caller, 'application');
     const q = listQuery(r.query, r.req.headers, 'ServicePrincipal', SP_FILTERS);
-    const sps = await collect((after) => r.store.listServicePrincipals(r.tenant.id, { limit: 1000, after }));
-    const views = await Promise.all(sps.map((sp) => servicePrincipalView(r, sp)));
-    return r.reply.send(page(views, q, new URL(r.req.url, r.base), `${r.base}/$metadata#servicePrincipals`));
+    const body = await tenantPage(r, q, {
+      list: (options) => r.store.listServicePrincipals(r.tenant.id, options),
+      json: (sps) => Promise.all(sps.map((sp) => servicePrincipalView(r, sp))),
+      context: `${r.base}/$metadata#servicePrincipals`,
+    });
+    return r.reply.send(body);
   });
 
   graphRoute(app, ctx, 'POST', '/servicePrincipals', async (r) => {

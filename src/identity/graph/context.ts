@@ -1,7 +1,16 @@
 import type { JsonObject } from '../../shared/json.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isGuid } from '../../shared/crypto.js';
-import { StoreError, type Application, type Page, type ServicePrincipal, type Store, type Tenant, type User } from '../../store/index.js';
+import {
+  StoreError,
+  type Application,
+  type ListOptions,
+  type Page,
+  type ServicePrincipal,
+  type Store,
+  type Tenant,
+  type User,
+} from '../../store/index.js';
 import { DirectoryError } from '../directory/directory.js';
 import type { IdentityServices } from '../oauth/context.js';
 import type { HttpEdge } from '../oauth/routes.js';
@@ -10,6 +19,7 @@ import { graphAudiences, graphCaller, type GraphCaller } from './caller.js';
 import { GraphError, graphErrors, sendGraphError } from './errors.js';
 import { applicationJson, groupJson, servicePrincipalJson, typed, userJson } from './shapes.js';
 import { decodeComponent } from '../../shared/uri.js';
+import { applySelect, keyedSkipToken, linkWithSkipToken, page, type ListQuery } from './odata.js';
 
 export const GRAPH_MAX_MEMBER_OBJECTS = 11_000;
 
@@ -127,7 +137,7 @@ export function referenceId(r: GraphRequest): string {
   return requireGuid(id.replace(/^directoryObjects\(|'|\)$/g, ''), 'the referenced object');
 }
 
-export async function collect<T>(list: (after?: string) => Promise<Page<T>>): Promise<T[]> {
+async function collect<T>(list: (after?: string) => Promise<Page<T>>): Promise<T[]> {
   const out: T[] = [];
   let after: string | undefined;
   do {
@@ -136,6 +146,44 @@ export async function collect<T>(list: (after?: string) => Promise<Page<T>>): Pr
     after = page.next;
   } while (after);
   return out;
+}
+
+/**
+ * One page of a tenant-wide collection (users, groups, applications, service principals), in the
+ * store's order. Without $filter, $count or a page counted by position, only the page is read, by key,
+ * and the store's cursor goes in the next link's $skiptoken: a page of 100 reads 100 rows, not the whole
+ * tenant. With them every item is read, as they need. `json` makes the objects $filter sees (only the
+ * page's, when read by key), `shape` what each shown object becomes (by default, $select applied).
+ */
+export async function tenantPage<T>(
+  r: GraphRequest,
+  q: ListQuery,
+  opts: {
+    list: (options: ListOptions) => Promise<Page<T>>;
+    json: (items: T[]) => Record<string, unknown>[] | Promise<Record<string, unknown>[]>;
+    context: string;
+    keep?: (item: T) => boolean;
+    shape?: (object: Record<string, unknown>) => Record<string, unknown>;
+  },
+): Promise<Record<string, unknown>> {
+  const keep = opts.keep ?? (() => true);
+  const shape = opts.shape ?? ((o: Record<string, unknown>) => applySelect(o, q.select));
+  const url = new URL(r.req.url, r.base);
+  if (q.filter || q.count || q.skip > 0) {
+    const all = (await collect((after) => opts.list({ limit: 1000, after }))).filter(keep);
+    const body = page(await opts.json(all), { ...q, select: null }, url, opts.context);
+    return { ...body, value: (body.value as Record<string, unknown>[]).map(shape) };
+  }
+  const items: T[] = [];
+  let after = q.after;
+  do {
+    const read = await opts.list({ limit: q.top - items.length, after });
+    items.push(...read.items.filter(keep));
+    after = read.next;
+  } while (items.length < q.top && after);
+  const body: Record<string, unknown> = { '@odata.context': opts.context, value: (await opts.json(items)).map(shape) };
+  if (after) body['@odata.nextLink'] = linkWithSkipToken(url, keyedSkipToken(after));
+  return body;
 }
 
 /** A user by object id or UPN. */

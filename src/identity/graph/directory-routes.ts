@@ -6,7 +6,7 @@ import { Directory } from '../directory/directory.js';
 import { canChangeUser, isGlobalAdmin, protectingRoleIds, requireRead, requireWrite, type UserChange } from './caller.js';
 import {
   boolField,
-  collect,
+  tenantPage,
   directoryObject,
   findUser,
   graphRoute,
@@ -229,17 +229,12 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   graphRoute(app, ctx, 'GET', '/users', async (r) => {
     requireRead(r.caller, 'user');
     const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
-    const users = await collect((after) => r.store.listUsers(r.tenant.id, { limit: 1000, after }));
-    const selected = q.select;
-    const body = page(
-      users.map((u) => userJson(u)),
-      { ...q, select: null },
-      new URL(r.req.url, r.base),
-      `${r.base}/$metadata#users`,
-    );
-    body.value = (body.value as Record<string, unknown>[]).map((u) =>
-      selected ? applySelect(u, selected) : applySelect(u, USER_DEFAULT_SELECT),
-    );
+    const body = await tenantPage(r, q, {
+      list: (options) => r.store.listUsers(r.tenant.id, options),
+      json: (users) => users.map(userJson),
+      context: `${r.base}/$metadata#users`,
+      shape: (u) => applySelect(u, q.select ?? USER_DEFAULT_SELECT),
+    });
     return r.reply.send(body);
   });
 
@@ -378,8 +373,12 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   graphRoute(app, ctx, 'GET', '/groups', async (r) => {
     requireRead(r.caller, 'group');
     const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
-    const groups = await collect((after) => r.store.listGroups(r.tenant.id, { limit: 1000, after }));
-    return r.reply.send(page(groups.map(groupJson), q, new URL(r.req.url, r.base), `${r.base}/$metadata#groups`));
+    const body = await tenantPage(r, q, {
+      list: (options) => r.store.listGroups(r.tenant.id, options),
+      json: (groups) => groups.map(groupJson),
+      context: `${r.base}/$metadata#groups`,
+    });
+    return r.reply.send(body);
   });
 
   graphRoute(app, ctx, 'POST', '/groups', async (r) => {

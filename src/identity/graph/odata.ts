@@ -273,6 +273,15 @@ export interface ListQuery {
   top: number;
   skip: number;
   count: boolean;
+  /** The store's cursor, from a $skiptoken a keyed page made (see keyedSkipToken); then `skip` is 0. */
+  after?: string;
+}
+
+const AFTER = 'after:';
+
+/** The $skiptoken of a page read by key: the store's cursor for the rest (opaque to clients, as Graph's). */
+export function keyedSkipToken(cursor: string): string {
+  return Buffer.from(AFTER + cursor).toString('base64url');
 }
 
 /** Reads the query options of a list request. */
@@ -288,10 +297,15 @@ export function listQuery(
   if (!Number.isInteger(top) || top < 1 || top > 999)
     throw graphErrors.badRequest(`Invalid page size specified: '${topText}'. Must be between 1 and 999 inclusive.`);
   let skip = 0;
+  let after: string | undefined;
   const token = str('$skiptoken');
   if (token) {
-    skip = Number(Buffer.from(token, 'base64url').toString('utf8'));
-    if (!Number.isInteger(skip) || skip < 0) throw graphErrors.badRequest('The $skiptoken is not valid.');
+    const text = Buffer.from(token, 'base64url').toString('utf8');
+    if (text.startsWith(AFTER) && text.length > AFTER.length) after = text.slice(AFTER.length);
+    else {
+      skip = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+      if (!Number.isInteger(skip) || skip < 0) throw graphErrors.badRequest('The $skiptoken is not valid.');
+    }
   }
   const count = str('$count') === 'true';
   if (count && String(headers.consistencylevel ?? '').toLowerCase() !== 'eventual') {
@@ -302,7 +316,7 @@ export function listQuery(
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean) ?? null;
-  return { filter: parseFilter(str('$filter'), resource, filterable), select, top, skip, count };
+  return { filter: parseFilter(str('$filter'), resource, filterable), select, top, skip, count, ...(after === undefined ? {} : { after }) };
 }
 
 export function applySelect(item: Record<string, unknown>, select: string[] | null): Record<string, unknown> {
@@ -332,6 +346,7 @@ export function pageOf(
   requestUrl: URL,
   context: string,
 ): Record<string, unknown> {
+  notKeyed(q);
   const body: Record<string, unknown> = { '@odata.context': context };
   if (q.count) body['@odata.count'] = total;
   body.value = items.map((i) => applySelect(i, q.select));
@@ -346,6 +361,7 @@ export function pageOf(
  */
 export function pageJson(items: readonly string[], total: number, q: ListQuery, requestUrl: URL, context: string): string {
   if (q.select) throw new Error('pageJson makes whole items only: $select goes through pageOf');
+  notKeyed(q);
   let text = `{"@odata.context":${JSON.stringify(context)}`;
   if (q.count) text += `,"@odata.count":${total}`;
   text += `,"value":[${items.join(',')}]`;
@@ -354,11 +370,21 @@ export function pageJson(items: readonly string[], total: number, q: ListQuery, 
   return `${text}}`;
 }
 
+/** A page counted by position cannot follow a keyed page's $skiptoken (only keyed lists make them). */
+function notKeyed(q: ListQuery): void {
+  if (q.after !== undefined) throw graphErrors.badRequest('The $skiptoken is not valid.');
+}
+
 /** The absolute @odata.nextLink of a page, if more follow. */
 function nextLink(q: ListQuery, total: number, requestUrl: URL): string | undefined {
   if (q.skip + q.top >= total) return undefined;
+  return linkWithSkipToken(requestUrl, Buffer.from(String(q.skip + q.top)).toString('base64url'));
+}
+
+/** The request's URL with another $skiptoken: the absolute @odata.nextLink Graph clients follow. */
+export function linkWithSkipToken(requestUrl: URL, token: string): string {
   const next = new URL(requestUrl);
-  next.searchParams.set('$skiptoken', Buffer.from(String(q.skip + q.top)).toString('base64url'));
+  next.searchParams.set('$skiptoken', token);
   // Graph writes the OData options with a literal `$` (`?$top=3&$skiptoken=…`).
   return next.toString().replace(/%24/g, '$');
 }
