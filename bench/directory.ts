@@ -170,6 +170,18 @@ async function run(name: string, storeUrl: string | undefined) {
       limit: { name: 'bare HTTPS GET p99, same client', value: percentile(t.bare, 99) },
     });
 
+    // A page of a whole tenant's groups (what `az ad group list` reads first), among 10,000.
+    const gUrl = `${authority}/v1.0/groups`;
+    const getG = async () => (await http(gUrl, undefined, headers)).status === 200;
+    await interleaved(getG, helloGet, { workers: WORKERS, perRound: WARM_UP, rounds: 1 });
+    const gl = await interleaved(getG, helloGet, { workers: WORKERS, perRound: 200, rounds: 2 });
+    report.add({
+      name: `GET /groups p99 (first page of 100 of ${GROUPS.toLocaleString('en-US')}) (${name})`,
+      value: percentile(gl.measured, 99),
+      unit: 'ms',
+      limit: { name: 'bare HTTPS GET p99, same client', value: percentile(gl.bare, 99) },
+    });
+
     let n = 0;
     const create = await load(
       async () => {
