@@ -142,12 +142,19 @@ function onceShared<K extends object, V>(make: (k: K) => V): (k: K) => V {
 
 const JSON_UTF8 = 'application/json; charset=utf-8';
 
-const idsJson = onceShared((ids: readonly string[]) => JSON.stringify(ids));
+/** A shared list's answers, one per base URL (at most a few: the hosts Kentra answers to), encoded once. */
+const idsAnswers = onceShared((_ids: readonly string[]) => new Map<string, Buffer>());
 
-/** A Collection(Edm.String) answer; a shared list's JSON is made once. */
+/** A Collection(Edm.String) answer; a shared list's is made and encoded once. */
 function sendIds(r: GraphRequest, ids: readonly string[]): unknown {
-  const context = JSON.stringify(`${r.base}/$metadata#Collection(Edm.String)`);
-  return r.reply.type(JSON_UTF8).send(`{"@odata.context":${context},"value":${idsJson(ids)}}`);
+  const answers = idsAnswers(ids);
+  let body = answers.get(r.base);
+  if (body === undefined) {
+    const context = JSON.stringify(`${r.base}/$metadata#Collection(Edm.String)`);
+    body = Buffer.from(`{"@odata.context":${context},"value":${JSON.stringify(ids)}}`);
+    if (answers.size < 8) answers.set(r.base, body);
+  }
+  return r.reply.type(JSON_UTF8).send(body);
 }
 
 /** Ids sorted as the store's getGroups sorts its groups. */
