@@ -321,7 +321,7 @@ for (const store of stores) {
           pages.push(res.json());
           ids.push(...res.json().value.map((o: any) => o.id));
           next = res.json()['@odata.nextLink'];
-          if (next) assert.match(next, /^https:\/\/localhost:\d+\/v1\.0\/[A-Za-z]+\?\$top=\d+&\$skiptoken=[\w-]+$/);
+          if (next) assert.match(next, /^https:\/\/localhost:\d+\/v1\.0\/[A-Za-z]+\?\$top=\d+(&\$select=[\w%]+)?&\$skiptoken=[\w-]+$/);
         }
         return { ids, pages };
       };
@@ -346,9 +346,13 @@ for (const store of stores) {
         assert.ok(pages.length >= Math.ceil(all.length / top), `${collection}: ${pages.length} pages of ${top}`);
         assert.ok(pages.every((p) => p.value.length <= top));
       }
-      // First-party applications are never listed, on any page.
-      const apps = await follow('/applications?$top=1');
-      assert.ok(!apps.ids.includes('00000003-0000-0000-c000-000000000000'));
+      // First-party applications are never listed, on any page; their service principals are.
+      const firstParty = ['04b07795-8ddb-461a-bbee-02f9e1bf7b46', '00000003-0000-0000-c000-000000000000'];
+      const appIds = async (path: string) => (await follow(path)).pages.flatMap((p) => p.value.map((o: any) => o.appId as string));
+      const listedApps = await appIds('/applications?$top=1&$select=id,appId');
+      assert.ok(listedApps.includes('55555555-0000-4000-8000-0000000000c1'));
+      assert.ok(!listedApps.some((a) => firstParty.includes(a)), listedApps.join());
+      assert.ok((await appIds('/servicePrincipals?$top=2&$select=id,appId')).some((a) => firstParty.includes(a)));
       // A user page by key keeps Graph's default properties, or $select's.
       const users = await follow('/users?$top=2&$select=id,userPrincipalName');
       assert.ok(users.pages.flatMap((p) => p.value).every((u: any) => Object.keys(u).join() === 'id,userPrincipalName'));
