@@ -22,7 +22,7 @@ import {
   type StoredSegment,
 } from './access-log-segments.js';
 import type { SqliteDirect } from './sqlite-direct.js';
-import type { ListOptions, Page, Store, Updater } from './store.js';
+import { compareIds, type ListOptions, type Page, type Store, type Updater } from './store.js';
 import type { Database } from './schema.js';
 import { keepPrepared } from './pg-statements.js';
 import * as t from './tables.js';
@@ -469,7 +469,7 @@ export class KyselyStore implements Store {
       );
       found.push(...rows.map((r) => this.fromRow(t.groups, r)));
     }
-    return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return found.sort((a, b) => compareIds(a.id, b.id));
   }
   listGroups(tenantId: string, opts?: ListOptions) {
     return this.page(t.groups, { tenant_id: tenantId }, 'id', opts);

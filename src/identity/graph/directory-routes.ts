@@ -1,7 +1,7 @@
 import type { JsonObject } from '../../shared/json.js';
 import type { FastifyInstance } from 'fastify';
 import { hashSecret, isGuid } from '../../shared/crypto.js';
-import type { Group, User } from '../../store/index.js';
+import { compareIds, type Group, type User } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
 import { canChangeUser, isGlobalAdmin, protectingRoleIds, requireRead, requireWrite, type UserChange } from './caller.js';
 import {
@@ -158,7 +158,7 @@ function sendIds(r: GraphRequest, ids: readonly string[]): unknown {
 }
 
 /** Ids sorted as the store's getGroups sorts its groups. */
-const sortedIds = onceShared((ids: readonly string[]): readonly string[] => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+const sortedIds = onceShared((ids: readonly string[]): readonly string[] => [...ids].sort(compareIds));
 
 /** A group as a directoryObject (typed) in Graph's JSON; frozen when shared. */
 const groupObject = onceShared((g: Group) => {

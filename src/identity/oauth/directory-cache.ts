@@ -1,4 +1,4 @@
-import type { Group, Store } from '../../store/index.js';
+import { compareIds, type Group, type Store } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
 import type { IdentityServices } from './context.js';
 
@@ -108,23 +108,23 @@ function cachedView(store: Store, maxEntries: number): Store {
   // group is kept as getGroup's answer, and only those not kept yet are read, in one getGroups.
   const getGroup = readers.get('getGroup')!;
   const getGroups = async (tenantId: string, ids: string[]): Promise<Group[]> => {
-    const missing = new Set(ids.filter((id) => !entries.has(readKey('getGroup', [tenantId, id]))));
-    const fresh = new Map<string, Group>();
-    if (missing.size > 0) {
-      for (const g of await store.getGroups(tenantId, [...missing])) fresh.set(g.id, deepFreeze(g));
+    const keys = new Map(ids.map((id) => [id, readKey('getGroup', [tenantId, id])])); // each id once
+    const missing = [...keys].filter(([, key]) => !entries.has(key)).map(([id]) => id);
+    const fresh = new Map<string, Group | null>();
+    if (missing.length > 0) {
+      const read = new Map((await store.getGroups(tenantId, missing)).map((g) => [g.id, deepFreeze(g)]));
       const map = entries;
       for (const id of missing) {
-        if (map.size >= maxEntries) break; // not kept: answered from what was just read
-        const key = readKey('getGroup', [tenantId, id]);
-        if (!map.has(key)) map.set(key, Promise.resolve(fresh.get(id) ?? null));
+        const group = read.get(id) ?? null;
+        fresh.set(id, group);
+        const key = keys.get(id)!;
+        if (map.size < maxEntries && !map.has(key)) map.set(key, Promise.resolve(group)); // past the bound: answered, not kept
       }
     }
     const groups = (await Promise.all(
-      ids.map((id) => (missing.has(id) ? (fresh.get(id) ?? null) : getGroup(tenantId, id))),
+      [...keys].map(([id, key]) => (fresh.has(id) ? fresh.get(id) : (entries.get(key) ?? getGroup(tenantId, id)))),
     )) as (Group | null)[];
-    const unique = new Map<string, Group>();
-    for (const g of groups) if (g) unique.set(g.id, g);
-    return [...unique.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return groups.filter((g): g is Group => g !== null).sort((a, b) => compareIds(a.id, b.id));
   };
   readers.set('getGroups', getGroups as (...args: unknown[]) => Promise<unknown>);
   return new Proxy(store, {
