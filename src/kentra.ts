@@ -388,7 +388,11 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       store,
       verifier,
       edge,
-      cachedReads: async () => (await directoryCache.forRequest()).store,
+      cachedReads: async (resourceId) => {
+        if (resourceId === undefined) return { store: (await directoryCache.forRequest()).store };
+        const { resource, directoryRevision } = await store.getResourceAndDirectoryRevision(resourceId);
+        return { store: directoryCache.at(directoryRevision).store, resource };
+      },
       clock,
       provisioningDelayMs: opts.provisioningDelayMs ?? 1000,
       serverCaPem: tls.caPem,

@@ -229,9 +229,9 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     }))!;
   };
 
-  /** A resource read settles its pending operation first. */
-  const load = async (id: string): Promise<ArmResource | null> => {
-    const res = await store.getResource(id);
+  /** A resource read settles its pending operation first. `read` is the resource as already read, if it was. */
+  const load = async (id: string, read?: ArmResource | null): Promise<ArmResource | null> => {
+    const res = read !== undefined ? read : await store.getResource(id);
     const pending = res ? pendingOperationOf(res) : null;
     if (!res || !pending) return res;
     const op = await store.getOperation(pending);
@@ -401,9 +401,11 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
   // ---- managed clusters ----------------------------------------------------------------------------
   const clusterPath =
     '/subscriptions/:subscriptionId/resourceGroups/:resourceGroup/providers/Microsoft.ContainerService/managedClusters/:name';
+  /** The cluster a request names, as its route's `resource` option has it read (with the directory revision). */
+  const namedCluster = (params: Record<string, string>) => mcId(params.subscriptionId!, params.resourceGroup!, params.name!);
   const findCluster = async (r: ArmRequest, action: string) => {
     const id = mcId(r.subscription!.id, r.params.resourceGroup!, r.params.name!);
-    const res = await load(id);
+    const res = await load(id, r.named && r.named.id.toLowerCase() === id.toLowerCase() ? r.named.resource : undefined);
     if (!res) {
       await authorize(store, r, id, action);
       // ARM names the missing resource group before the missing resource.
@@ -554,7 +556,9 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     { body: MC_BODY },
   );
 
-  armRoute(app, o, 'GET', clusterPath, async (r) => r.reply.send(clusterJson(await findCluster(r, `${MC}/read`))));
+  armRoute(app, o, 'GET', clusterPath, async (r) => r.reply.send(clusterJson(await findCluster(r, `${MC}/read`))), {
+    resource: namedCluster,
+  });
 
   armRoute(
     app,
@@ -690,33 +694,40 @@ export function registerManagedClusterRoutes(app: FastifyInstance, o: ControlPla
     return { certPem: stored.caCertPem!, keyPem: stored.caKeyPem! };
   };
 
-  armRoute(app, o, 'POST', `${clusterPath}/listClusterUserCredential`, async (r) => {
-    const res = await findCluster(r, `${MC}/listClusterUserCredential/action`);
-    const c = endpoint(r, res);
-    const format = r.query.format?.toLowerCase();
-    if (format && format !== 'exec' && format !== 'azure')
-      throw new ArmError(400, 'InvalidParameter', `The format '${r.query.format}' is not supported: use 'exec' or 'azure'.`);
-    if (!c.aad) {
-      notAttached(res);
-      if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
-      return r.reply.send(
-        credentialResults(
-          'clusterUser',
-          await certificateKubeconfig(
-            c,
+  armRoute(
+    app,
+    o,
+    'POST',
+    `${clusterPath}/listClusterUserCredential`,
+    async (r) => {
+      const res = await findCluster(r, `${MC}/listClusterUserCredential/action`);
+      const c = endpoint(r, res);
+      const format = r.query.format?.toLowerCase();
+      if (format && format !== 'exec' && format !== 'azure')
+        throw new ArmError(400, 'InvalidParameter', `The format '${r.query.format}' is not supported: use 'exec' or 'azure'.`);
+      if (!c.aad) {
+        notAttached(res);
+        if ((res.body as any).properties.disableLocalAccounts) throw localAccountsDisabled();
+        return r.reply.send(
+          credentialResults(
             'clusterUser',
-            await localCa(res),
-            clusterSecretsOf(res).adminToken,
-            storedClientCertificates(store, res),
+            await certificateKubeconfig(
+              c,
+              'clusterUser',
+              await localCa(res),
+              clusterSecretsOf(res).adminToken,
+              storedClientCertificates(store, res),
+            ),
           ),
-        ),
-      );
-    }
-    // An attached cluster's users run today's kubectl whatever its server version: exec by default (a difference from AKS's < 1.24 rule).
-    const chosen = (format ?? (execByDefault(c.kubernetesVersion) || isAttached((res.body as any).properties) ? 'exec' : 'azure')) as
-      'exec' | 'azure';
-    return r.reply.send(credentialResults('clusterUser', userKubeconfig(c, chosen, r.origin)));
-  });
+        );
+      }
+      // An attached cluster's users run today's kubectl whatever its server version: exec by default (a difference from AKS's < 1.24 rule).
+      const chosen = (format ?? (execByDefault(c.kubernetesVersion) || isAttached((res.body as any).properties) ? 'exec' : 'azure')) as
+        'exec' | 'azure';
+      return r.reply.send(credentialResults('clusterUser', userKubeconfig(c, chosen, r.origin)));
+    },
+    { resource: namedCluster },
+  );
 
   armRoute(app, o, 'POST', `${clusterPath}/listClusterAdminCredential`, async (r) => {
     const res = await findCluster(r, `${MC}/listClusterAdminCredential/action`);

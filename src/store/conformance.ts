@@ -1631,6 +1631,32 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       assert.equal((await s.findServicePrincipalByAppId(t.id, a.appId))?.accountEnabled, false);
     });
 
+    it('issue 17: reads an ARM resource and the directory revision in one statement, each as its own read answers', async () => {
+      const mc = clusterResourceFixture(`Rev-${id().slice(0, 6)}`, { name: 'c', secrets: { key: 'k' }, createdAt: now, updatedAt: now });
+      const both = (rid: string) => s.getResourceAndDirectoryRevision(rid);
+      const missing = await both(mc.id);
+      assert.deepEqual(missing, { resource: null, directoryRevision: await s.directoryRevision() }, 'absent: null, with the revision');
+      await s.createResource(mc);
+      const found = await both(mc.id.toUpperCase());
+      assert.deepEqual(found.resource, await s.getResource(mc.id), 'present: as getResource answers, by any case');
+      assert.equal(found.resource?.secrets.key, mc.secrets.key, 'sealed columns open as getResource opens them');
+      assert.equal(found.directoryRevision, await s.directoryRevision());
+      // A directory write moves the revision it answers; a write to the resource shows at the next read.
+      await s.createTenant(tenant());
+      const after = await both(mc.id);
+      assert.ok(after.directoryRevision > found.directoryRevision, 'the revision moved');
+      assert.equal(after.directoryRevision, await s.directoryRevision());
+      await s.updateResource(mc.id, (r) => ({ ...r, etag: '"changed"' }));
+      assert.equal((await both(mc.id)).resource?.etag, '"changed"');
+      await s.transaction(async (tx) => {
+        await tx.deleteResource(mc.id);
+        assert.equal((await tx.getResourceAndDirectoryRevision(mc.id)).resource, null, 'the transaction reads its own write');
+      });
+      assert.equal((await both(mc.id)).resource, null);
+      const other = await both(`${mc.id}-other`);
+      assert.equal(other.resource, null, 'another id is not this one');
+    });
+
     it("never reads the directory revision of another caller's transaction before it commits", async () => {
       const before = await s.directoryRevision();
       let release!: () => void;

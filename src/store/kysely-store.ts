@@ -1234,6 +1234,26 @@ export class KyselyStore implements Store {
     return Number(rows[0]?.revision ?? 0);
   }
 
+  async getResourceAndDirectoryRevision(id: string): Promise<{ resource: ArmResource | null; directoryRevision: number }> {
+    const rows = await this.hotRead<Record<string, unknown>>(
+      'getResourceAndDirectoryRevision',
+      (db) =>
+        db
+          .selectFrom('directory_revision as d')
+          .leftJoin('arm_resources as r', (j) => j.on('r.id_lower', '=', ''))
+          .select(['d.revision as directory_revision', ...codecColumns(t.armResources).map((c) => `r.${c}` as 'r.id')])
+          .where('d.id', '=', 1),
+      [id.toLowerCase(), 1],
+    );
+    const row = rows[0];
+    // Without the revision's row (migration 0010 writes it) the revision is 0, as directoryRevision says.
+    if (!row) return { resource: await this.getResource(id), directoryRevision: 0 };
+    return {
+      resource: row.id === null || row.id === undefined ? null : this.fromRow(t.armResources, row),
+      directoryRevision: Number(row.directory_revision),
+    };
+  }
+
   // ---- the cluster access log (self-contained: its own row type and mapping) --------------------
 
   async addAccessDecisions(entries: AccessLogRecord[]): Promise<void> {

@@ -270,6 +270,11 @@ export interface Store {
    * per-instance caches of what a token reads to check that nothing changed.
    */
   directoryRevision(): Promise<number>;
+  /**
+   * getResource and directoryRevision in one statement, read at one moment (one round trip on
+   * PostgreSQL): ARM reads both before most requests.
+   */
+  getResourceAndDirectoryRevision(id: string): Promise<{ resource: ArmResource | null; directoryRevision: number }>;
 }
 
 /** The order of ids that getGroups answers in: code units, the same on every backend. */

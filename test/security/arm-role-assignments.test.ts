@@ -311,6 +311,81 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
     }
   });
 
+  it("issue 17: a managed cluster's GET and listClusterUserCredential read it with the directory revision before authorizing, yet answer only those allowed, and a change written straight into the store counts from the next request", async () => {
+    tokens.bystander ??= (
+      await postForm(
+        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
+        {
+          scope: 'https://management.azure.com/.default',
+          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+          grant_type: 'password',
+          username: 'bystander@kentra.onmicrosoft.com',
+          password: 'Bystander-Passw0rd!',
+        },
+        k.endpoints.caFile,
+      )
+    ).json().access_token as string;
+    const mc = `${sub()}/resourceGroups/rg-b/providers/Microsoft.ContainerService/managedClusters/named`;
+    const created = await arm('owner', 'PUT', mc, {
+      location: 'eastus',
+      properties: { agentPoolProfiles: [{ name: 'nodepool1', count: 1 }], aadProfile: { managed: true } },
+    });
+    assert.equal(created.status, 201, created.text);
+    const read = /'Microsoft\.ContainerService\/managedClusters\/read' over scope '[^']*\/managedClusters\/named'/;
+    const credentials = /'Microsoft\.ContainerService\/managedClusters\/listClusterUserCredential\/action'/;
+    const refused = async () => {
+      for (let i = 0; i < 2; i++) {
+        error(await arm('bystander', 'GET', mc), 403, 'AuthorizationFailed', read);
+        error(await arm('bystander', 'POST', `${mc}/listClusterUserCredential`), 403, 'AuthorizationFailed', credentials);
+      }
+    };
+    // No role anywhere, or Owner of another resource group only: refused, and a missing cluster alike
+    // (the answer does not tell whether it exists).
+    await refused();
+    error(await arm('mallory', 'GET', mc), 403, 'AuthorizationFailed', read);
+    error(await arm('bystander', 'GET', `${mc}-missing`), 403, 'AuthorizationFailed');
+    error(await arm('mallory', 'POST', `${mc}/listClusterUserCredential`), 403, 'AuthorizationFailed', credentials);
+    // Reader at the subscription: the cluster, by any case of its path; no user credentials.
+    for (const path of [mc, mc.replace('rg-b', 'RG-B').replace('/named', '/NAMED')]) {
+      const res = await arm('victim', 'GET', path);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json().id, mc);
+    }
+    error(await arm('victim', 'POST', `${mc}/listClusterUserCredential`), 403, 'AuthorizationFailed', credentials);
+    const owner = await arm('owner', 'POST', `${mc}/listClusterUserCredential`);
+    assert.equal(owner.status, 200, owner.text);
+    assert.equal(owner.json().kubeconfigs[0].name, 'clusterUser');
+
+    const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+    try {
+      // An assignment at the cluster's scope, written and removed straight in the store.
+      await store.createRoleAssignment({
+        id: `${T}0000000000c1`,
+        tenantId: k.endpoints.tenantId,
+        scope: mc,
+        roleDefinitionId: roleDef(READER),
+        principalId: BYSTANDER,
+        principalType: 'User',
+        createdAt: Date.now(),
+      });
+      for (let i = 0; i < 2; i++) {
+        const res = await arm('bystander', 'GET', mc);
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json().id, mc);
+      }
+      assert.equal(await store.deleteRoleAssignment(`${T}0000000000c1`), true);
+      await refused();
+      // The cluster itself, changed and then deleted straight in the store.
+      await store.updateResource(mc, (r) => ({ ...r, tags: { changed: 'elsewhere' } }));
+      assert.deepEqual((await arm('victim', 'GET', mc)).json().tags, { changed: 'elsewhere' });
+      assert.equal(await store.deleteResource(mc), true);
+      error(await arm('victim', 'GET', mc), 404, 'ResourceNotFound');
+      error(await arm('bystander', 'GET', mc), 403, 'AuthorizationFailed', read);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('issue 12.3: the last Owner at the subscription scope cannot be deleted (412 CannotDeleteLastRbacAdminAssignment)', async () => {
     const ownersAtSub = async () =>
       (

@@ -66,7 +66,15 @@ export class DirectoryReadCache {
 
   /** The identity services for one request, whose store answers the directory reads from this cache. */
   async forRequest(): Promise<IdentityServices> {
-    const revision = await this.services.store.directoryRevision();
+    return this.at(await this.services.store.directoryRevision());
+  }
+
+  /**
+   * The identity services for a request that read the directory revision itself, together with a read
+   * of its own (Store.getResourceAndDirectoryRevision): the revision must have been read before any
+   * directory read the request makes through these services.
+   */
+  at(revision: number): IdentityServices {
     if (revision !== this.revision || !this.current) {
       this.revision = revision;
       const store = cachedView(this.services.store, this.maxEntries);
