@@ -310,6 +310,94 @@ for (const store of stores) {
       assert.equal((await graph('admin', 'DELETE', `/users/${userId}`)).status, 204);
     });
 
+    it("pages a group's members and transitiveMembers in id order (users, nested groups and their members, a service principal), each once, and follows changes at the next read", async () => {
+      const post = async (path: string, body: unknown) => {
+        const res = await graph('admin', 'POST', path, body);
+        assert.ok([201, 204].includes(res.status), res.text);
+        return res.status === 201 ? (res.json().id as string) : '';
+      };
+      const newGroup = (name: string) =>
+        post('/groups', { displayName: name, mailNickname: name, securityEnabled: true, mailEnabled: false });
+      const newUser = (name: string) =>
+        post('/users', {
+          accountEnabled: true,
+          displayName: name,
+          mailNickname: name,
+          userPrincipalName: `${name}@graphtest.onmicrosoft.com`,
+          passwordProfile: { password: 'Roster-Passw0rd!' },
+        });
+      const addMember = (groupId: string, memberId: string) =>
+        post(`/groups/${groupId}/members/$ref`, { '@odata.id': `${k.endpoints.authority}/v1.0/directoryObjects/${memberId}` });
+      const outer = await newGroup('roster-outer');
+      const inner = await newGroup('roster-inner');
+      const innermost = await newGroup('roster-innermost');
+      const users: string[] = [];
+      for (let i = 0; i < 4; i++) users.push(await newUser(`roster${i}`));
+      const sp = (
+        await graph('admin', 'GET', `/servicePrincipals?$filter=${encodeURIComponent("appId eq '55555555-0000-4000-8000-0000000000c1'")}`)
+      ).json().value[0].id as string;
+      await addMember(outer, users[0]!);
+      await addMember(outer, users[1]!);
+      await addMember(outer, inner);
+      await addMember(outer, sp);
+      await addMember(inner, users[1]!); // also a direct member: listed once
+      await addMember(inner, users[2]!);
+      await addMember(inner, innermost);
+      await addMember(innermost, users[3]!);
+
+      const follow = async (path: string, headers: Record<string, string> = {}) => {
+        const pages: any[] = [];
+        let next: string | undefined = `${k.endpoints.authority}/v1.0${path}`;
+        while (next) {
+          const res = await httpsFetch(next, {
+            caFile: k.endpoints.caFile,
+            headers: { authorization: `Bearer ${tokens.daemon}`, ...headers },
+          });
+          assert.equal(res.status, 200, res.text);
+          pages.push(res.json());
+          next = res.json()['@odata.nextLink'];
+        }
+        return pages;
+      };
+      const byId = (ids: string[]) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const ids = (pages: any[]) => pages.flatMap((p) => p.value.map((o: any) => o.id));
+      const direct = await follow(`/groups/${outer}/members?$top=3`);
+      assert.deepEqual(
+        direct.map((p) => p.value.length),
+        [3, 1],
+      );
+      assert.deepEqual(ids(direct), byId([users[0]!, users[1]!, inner, sp]));
+      const transitive = await follow(`/groups/${outer}/transitiveMembers?$top=2`);
+      const everyone = byId([...users, inner, innermost, sp]);
+      assert.deepEqual(ids(transitive), everyone, 'every member at every depth, each once, in id order across pages');
+      assert.deepEqual(
+        transitive.map((p) => p.value.length),
+        [2, 2, 2, 1],
+      );
+      const typeOf = new Map(transitive.flatMap((p) => p.value.map((o: any) => [o.id, o['@odata.type']])));
+      assert.equal(typeOf.get(sp), '#microsoft.graph.servicePrincipal');
+      assert.equal(typeOf.get(innermost), '#microsoft.graph.group');
+      assert.equal(typeOf.get(users[3]), '#microsoft.graph.user');
+      const named = transitive.flatMap((p) => p.value).find((o: any) => o.id === users[3]);
+      assert.equal(named.userPrincipalName, 'roster3@graphtest.onmicrosoft.com');
+      const counted = await follow(`/groups/${outer}/transitiveMembers?$count=true&$top=5&$select=id`, { consistencylevel: 'eventual' });
+      assert.deepEqual(
+        counted.map((p) => p['@odata.count']),
+        [7, 7],
+      );
+      assert.deepEqual(Object.keys(counted[0].value[0]), ['id']);
+      const filtered = await follow(`/groups/${outer}/transitiveMembers?$filter=${encodeURIComponent("displayName eq 'roster3'")}`);
+      assert.deepEqual(ids(filtered), [users[3]]);
+
+      // A member leaving a nested group, and a user deleted, show at the very next read.
+      assert.equal((await graph('admin', 'DELETE', `/groups/${inner}/members/${innermost}/$ref`)).status, 204);
+      assert.deepEqual(ids(await follow(`/groups/${outer}/transitiveMembers?$top=3`)), byId([...users.slice(0, 3), inner, sp]));
+      assert.equal((await graph('admin', 'DELETE', `/users/${users[0]}`)).status, 204);
+      assert.deepEqual(ids(await follow(`/groups/${outer}/members`)), byId([users[1]!, inner, sp]));
+      for (const u of users.slice(1)) assert.equal((await graph('admin', 'DELETE', `/users/${u}`)).status, 204);
+      for (const g of [outer, inner, innermost]) assert.equal((await graph('admin', 'DELETE', `/groups/${g}`)).status, 204);
+    });
+
     it('pages users, groups, applications and service principals by key: the same objects as one counted read, in order, each once', async () => {
       const follow = async (path: string) => {
         const ids: string[] = [];

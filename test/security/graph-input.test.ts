@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { randomUUID } from 'node:crypto';
+import { sealerForDataDir } from '../../src/shared/key-sealing.js';
+import { openStore } from '../../src/store/index.js';
 import { httpsFetch, postForm, type HttpResponse } from '../support/http.js';
 import { startTestKentra, type TestKentra } from '../support/kentra.js';
 import { storeMatrix } from '../support/postgres.js';
@@ -32,6 +35,7 @@ const stores = storeMatrix(after);
 for (const store of stores)
   describe(`Graph input on ${store.name} (security suite)`, { timeout: 180_000 }, () => {
     let k: TestKentra;
+    let storeUrl: string | undefined;
     const tokens: Record<string, string> = {};
     const token = async (username: string, password: string) => {
       const res = await postForm(
@@ -66,7 +70,8 @@ for (const store of stores)
       (await graph('admin', 'GET', `/groups?$filter=${encodeURIComponent(`displayName eq '${name}'`)}`)).json().value as any[];
 
     before(async () => {
-      k = await startTestKentra({ seed: SEED, store: store.url ? await store.url() : undefined });
+      storeUrl = store.url ? await store.url() : undefined;
+      k = await startTestKentra({ seed: SEED, store: storeUrl });
       tokens.admin = await token(`admin@${DOMAIN}`, 'Admin-Passw0rd!');
       tokens.member = await token(`member@${DOMAIN}`, 'Member-Passw0rd!');
     });
@@ -163,6 +168,78 @@ for (const store of stores)
       const anonymous = await httpsFetch(`${k.endpoints.authority}/v1.0/users?$skiptoken=${cursor(' ')}`, { caFile: k.endpoints.caFile });
       assert.equal(anonymous.status, 401, anonymous.text);
       assert.equal(anonymous.json().error.code, 'InvalidAuthenticationToken');
+    });
+
+    it("Graph input: a group's members and transitiveMembers list this tenant's objects only, by their type, and bad paging is a 400, never a 5xx", async () => {
+      const created = await graph('admin', 'POST', '/groups', {
+        displayName: 'roster',
+        mailNickname: 'roster',
+        securityEnabled: true,
+        mailEnabled: false,
+      });
+      assert.equal(created.status, 201, created.text);
+      const id = created.json().id as string;
+      const add = await graph('admin', 'POST', `/groups/${id}/members/$ref`, {
+        '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${MEMBER}`,
+      });
+      assert.equal(add.status, 204, add.text);
+      // Memberships no Kentra path writes, straight into the store: another tenant's user and group as
+      // members, and this tenant's group recorded as a user. None of them may show, on any page.
+      const s = await openStore({ url: storeUrl, dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+      const foreignGroup = randomUUID();
+      try {
+        const elsewhere = (await s.listTenants()).find((t) => t.domains.includes('elsewhere.onmicrosoft.com'))!;
+        const someone = (await s.listUsers(elsewhere.id)).items[0]!;
+        await s.createGroup({
+          tenantId: elsewhere.id,
+          id: foreignGroup,
+          displayName: 'foreign',
+          mailNickname: 'foreign',
+          description: null,
+          securityEnabled: true,
+          mailEnabled: false,
+          createdAt: Date.now(),
+        });
+        await s.addGroupMember({ tenantId: elsewhere.id, groupId: foreignGroup, memberId: someone.id, memberType: 'user' });
+        await s.addGroupMember({ tenantId: TENANT, groupId: id, memberId: someone.id, memberType: 'user' });
+        await s.addGroupMember({ tenantId: TENANT, groupId: id, memberId: foreignGroup, memberType: 'group' });
+        await s.addGroupMember({ tenantId: TENANT, groupId: id, memberId: '77777777-0000-4000-8000-0000000000a1', memberType: 'user' });
+      } finally {
+        await s.close();
+      }
+      for (const list of ['members', 'transitiveMembers'])
+        for (const query of ['', '?$top=1', '?$top=2', '?$count=true', '?$select=displayName']) {
+          const ids: string[] = [];
+          let next: string | undefined = `${k.endpoints.authority}/v1.0/groups/${id}/${list}${query}`;
+          while (next) {
+            const res = await httpsFetch(next, {
+              caFile: k.endpoints.caFile,
+              headers: { authorization: `Bearer ${tokens.admin}`, consistencylevel: 'eventual' },
+            });
+            assert.equal(res.status, 200, `${list}${query}: ${res.text}`);
+            ids.push(...res.json().value.map((o: { id?: string; displayName?: string }) => o.id ?? o.displayName));
+            next = res.json()['@odata.nextLink'];
+          }
+          assert.deepEqual(ids, [query.includes('$select') ? 'member' : MEMBER], `${list}${query}`);
+        }
+      // Another tenant's group, named by its id here: not found.
+      for (const list of ['members', 'transitiveMembers']) {
+        const res = await graph('admin', 'GET', `/groups/${foreignGroup}/${list}`);
+        assert.equal(res.status, 404, res.text);
+        assert.equal(res.json().error.code, 'Request_ResourceNotFound');
+      }
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('$top', '$skiptoken', '$count', '$select'),
+          fc.string({ maxLength: 12 }),
+          async (option, value) => {
+            const res = await graph('admin', 'GET', `/groups/${id}/transitiveMembers?${option}=${encodeURIComponent(value)}`);
+            assert.ok(res.status === 200 || res.status === 400, `${res.status} for ${option}=${JSON.stringify(value)}: ${res.text}`);
+            if (res.status === 400) assert.equal(res.json().error.code, 'Request_BadRequest');
+          },
+        ),
+        { numRuns: 60, seed: 20261207 },
+      );
     });
 
     // ---- @odata.bind on POST /groups (issue 16 item 3) ---------------------------------------------

@@ -4,6 +4,7 @@ import { isGuid } from '../../shared/crypto.js';
 import {
   StoreError,
   type Application,
+  type GroupMember,
   type ListOptions,
   type Page,
   type ServicePrincipal,
@@ -243,6 +244,31 @@ export async function directoryObject(r: GraphRequest, id: string): Promise<Reco
   const app = await store.getApplication(tenant.id, id);
   if (app) return typed('application', await applicationView(r, app));
   return null;
+}
+
+/**
+ * The directory objects of group members, in their order, each read by its member type (a page of a
+ * group's members: its groups in one getGroups); a member gone since its membership was read is left out.
+ */
+export async function memberObjects(r: GraphRequest, members: readonly GroupMember[]): Promise<Record<string, unknown>[]> {
+  const { store, tenant } = r;
+  const groupIds = members.filter((m) => m.memberType === 'group').map((m) => m.memberId);
+  const groups = new Map((groupIds.length ? await store.getGroups(tenant.id, groupIds) : []).map((g) => [g.id, g]));
+  const objects = await Promise.all(
+    members.map(async (m): Promise<Record<string, unknown> | null> => {
+      if (m.memberType === 'group') {
+        const group = groups.get(m.memberId);
+        return group ? typed('group', groupJson(group)) : null;
+      }
+      if (m.memberType === 'user') {
+        const user = await store.getUser(tenant.id, m.memberId);
+        return user ? typed('user', userJson(user)) : null;
+      }
+      const sp = await store.getServicePrincipal(tenant.id, m.memberId);
+      return sp ? typed('servicePrincipal', await servicePrincipalView(r, sp)) : null;
+    }),
+  );
+  return objects.filter((o): o is Record<string, unknown> => o !== null);
 }
 
 /** The transitive groups of an object (getMemberGroups), capped as Graph caps them. */

@@ -1,7 +1,7 @@
 import type { JsonObject } from '../../shared/json.js';
 import type { FastifyInstance } from 'fastify';
 import { hashSecret, isGuid } from '../../shared/crypto.js';
-import { compareIds, type Group, type User } from '../../store/index.js';
+import { compareIds, type Group, type GroupMember, type User } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
 import { canChangeUser, isGlobalAdmin, protectingRoleIds, requireRead, requireWrite, type UserChange } from './caller.js';
 import {
@@ -12,6 +12,7 @@ import {
   graphRoute,
   jsonBody,
   memberGroups,
+  memberObjects,
   noContent,
   referenceId,
   requireGuid,
@@ -473,21 +474,32 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   const listMembers = (transitive: boolean) => async (r: GraphRequest) => {
     requireRead(r.caller, 'member');
     const group = await findGroup(r);
-    let ids = (await r.store.listGroupMembers(r.tenant.id, group.id)).map((m) => m.memberId);
+    let members = await r.store.listGroupMembers(r.tenant.id, group.id);
     if (transitive) {
-      const seen = new Set<string>();
-      const queue = [...ids];
-      while (queue.length) {
-        const id = queue.shift()!;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        queue.push(...(await r.store.listGroupMembers(r.tenant.id, id)).map((m) => m.memberId));
+      // Breadth first through the nested groups only (a user or a service principal has no members).
+      const seen = new Map<string, GroupMember>();
+      const queue = [...members];
+      for (let i = 0; i < queue.length; i++) {
+        const m = queue[i]!;
+        if (seen.has(m.memberId)) continue;
+        seen.set(m.memberId, m);
+        if (m.memberType === 'group') queue.push(...(await r.store.listGroupMembers(r.tenant.id, m.memberId)));
       }
-      ids = [...seen];
+      members = [...seen.values()];
     }
-    const objects = (await Promise.all(ids.map((id) => directoryObject(r, id)))).filter((o): o is Record<string, unknown> => !!o);
     const q = listQuery(r.query, r.req.headers, 'DirectoryObject', ['id', 'displayName', 'userPrincipalName', 'appId']);
-    return r.reply.send(page(objects, q, new URL(r.req.url, r.base), `${r.base}/$metadata#directoryObjects`));
+    const url = new URL(r.req.url, r.base);
+    const context = `${r.base}/$metadata#directoryObjects`;
+    if (!q.filter) {
+      // Without $filter the page is known from the memberships alone (by id, as memberOf's): only its
+      // objects are read, not every member's.
+      const sorted = [...members].sort((a, b) => compareIds(a.memberId, b.memberId));
+      const wanted = sorted.slice(q.skip, q.skip + q.top);
+      const objects = await memberObjects(r, wanted);
+      if (objects.length === wanted.length) return r.reply.send(pageOf(objects, sorted.length, q, url, context));
+      // A member went between the two reads (a delete committed in between): read them all, as with $filter.
+    }
+    return r.reply.send(page(await memberObjects(r, members), q, url, context));
   };
   graphRoute(app, ctx, 'GET', '/groups/:id/members', listMembers(false));
   graphRoute(app, ctx, 'GET', '/groups/:id/transitiveMembers', listMembers(true));
