@@ -61,6 +61,19 @@ for (const store of stores) {
           ...headers,
         },
       });
+    /** Every page of a list through @odata.nextLink, as Graph clients follow it. */
+    const pagesOf = async (who: keyof typeof tokens, path: string, headers: Record<string, string> = {}) => {
+      const pages: any[] = [];
+      let next: string | undefined = `${k.endpoints.authority}/v1.0${path}`;
+      while (next) {
+        const res = await httpsFetch(next, { caFile: k.endpoints.caFile, headers: { authorization: `Bearer ${tokens[who]}`, ...headers } });
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+        pages.push(res.json());
+        next = res.json()['@odata.nextLink'];
+      }
+      return pages;
+    };
     const assertGraphError = (res: HttpResponse, status: number, code: string, message?: RegExp) => {
       assert.equal(res.status, status, res.text);
       const e = res.json().error;
@@ -253,22 +266,7 @@ for (const store of stores) {
       await addMember(outer, direct[0]!);
       await addMember(outer, direct[1]!);
 
-      // Every page through @odata.nextLink, as Graph clients follow it.
-      const all = async (path: string, headers: Record<string, string> = {}) => {
-        const pages: any[] = [];
-        let next: string | undefined = `${k.endpoints.authority}/v1.0${path}`;
-        while (next) {
-          const res = await httpsFetch(next, {
-            caFile: k.endpoints.caFile,
-            headers: { authorization: `Bearer ${tokens.daemon}`, ...headers },
-          });
-          assert.equal(res.status, 200, res.text);
-          assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
-          pages.push(res.json());
-          next = res.json()['@odata.nextLink'];
-        }
-        return pages;
-      };
+      const all = (path: string, headers: Record<string, string> = {}) => pagesOf('daemon', path, headers);
       const byId = (ids: string[]) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const transitive = await all(`/users/${userId}/transitiveMemberOf?$top=2`);
       assert.deepEqual(
@@ -345,20 +343,7 @@ for (const store of stores) {
       await addMember(inner, innermost);
       await addMember(innermost, users[3]!);
 
-      const follow = async (path: string, headers: Record<string, string> = {}) => {
-        const pages: any[] = [];
-        let next: string | undefined = `${k.endpoints.authority}/v1.0${path}`;
-        while (next) {
-          const res = await httpsFetch(next, {
-            caFile: k.endpoints.caFile,
-            headers: { authorization: `Bearer ${tokens.daemon}`, ...headers },
-          });
-          assert.equal(res.status, 200, res.text);
-          pages.push(res.json());
-          next = res.json()['@odata.nextLink'];
-        }
-        return pages;
-      };
+      const follow = (path: string, headers: Record<string, string> = {}) => pagesOf('daemon', path, headers);
       const byId = (ids: string[]) => [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const ids = (pages: any[]) => pages.flatMap((p) => p.value.map((o: any) => o.id));
       const direct = await follow(`/groups/${outer}/members?$top=3`);

@@ -68,6 +68,16 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
     if (typeof message === 'string') assert.equal(res.json().error.message, message);
     else if (message) assert.match(res.json().error.message, message);
   };
+  /** A Reader assignment of the bystander's, to be written straight into the store. */
+  const bystanderReader = (id: string, scope: string) => ({
+    id,
+    tenantId: k.endpoints.tenantId,
+    scope,
+    roleDefinitionId: roleDef(READER),
+    principalId: BYSTANDER,
+    principalType: 'User' as const,
+    createdAt: Date.now(),
+  });
   /** The assignment as the subscription's Owner sees it: proof that a refused request changed nothing. */
   const stored = async (scope: string, name: string) => arm('owner', 'GET', raPath(scope, name));
 
@@ -95,10 +105,11 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
         username: `${user}@kentra.onmicrosoft.com`,
         password,
       });
-    [tokens.mallory, tokens.victim, tokens.contrib] = await Promise.all([
+    [tokens.mallory, tokens.victim, tokens.contrib, tokens.bystander] = await Promise.all([
       ropc('mallory', 'Mallory-Passw0rd!'),
       ropc('victim', 'Victim-Passw0rd!'),
       ropc('contrib', 'Contrib-Passw0rd!'),
+      ropc('bystander', 'Bystander-Passw0rd!'),
     ]);
     assert.equal((await arm('owner', 'PUT', rgA(), { location: 'eastus' })).status, 201);
     assert.equal((await arm('owner', 'PUT', `${sub()}/resourceGroups/rg-b`, { location: 'eastus' })).status, 201);
@@ -241,19 +252,6 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
   });
 
   it("issue 17: a caller's assignments and the subscription are read through the instance's cache, yet a change counts from the next request, also one written straight into the store (as another instance's would)", async () => {
-    tokens.bystander ??= (
-      await postForm(
-        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
-        {
-          scope: 'https://management.azure.com/.default',
-          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
-          grant_type: 'password',
-          username: 'bystander@kentra.onmicrosoft.com',
-          password: 'Bystander-Passw0rd!',
-        },
-        k.endpoints.caFile,
-      )
-    ).json().access_token as string;
     const rgB = `${sub()}/resourceGroups/rg-b`;
     const readRgB = () => arm('bystander', 'GET', rgB);
     const refused = async () => {
@@ -281,15 +279,7 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
     const newSub = 'b1b1b1b1-0000-4000-8000-000000000017';
     const inNewSub = () => arm('owner', 'GET', `/subscriptions/${newSub}/resourcegroups`);
     try {
-      await store.createRoleAssignment({
-        id: `${T}0000000000b2`,
-        tenantId: k.endpoints.tenantId,
-        scope: rgB,
-        roleDefinitionId: roleDef(READER),
-        principalId: BYSTANDER,
-        principalType: 'User',
-        createdAt: Date.now(),
-      });
+      await store.createRoleAssignment(bystanderReader(`${T}0000000000b2`, rgB));
       await served();
       assert.equal(await store.deleteRoleAssignment(`${T}0000000000b2`), true);
       await refused();
@@ -312,19 +302,6 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
   });
 
   it("issue 17: a managed cluster's GET and listClusterUserCredential read it with the directory revision before authorizing, yet answer only those allowed, and a change written straight into the store counts from the next request", async () => {
-    tokens.bystander ??= (
-      await postForm(
-        `${k.endpoints.authority}/${k.endpoints.tenantId}/oauth2/v2.0/token`,
-        {
-          scope: 'https://management.azure.com/.default',
-          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
-          grant_type: 'password',
-          username: 'bystander@kentra.onmicrosoft.com',
-          password: 'Bystander-Passw0rd!',
-        },
-        k.endpoints.caFile,
-      )
-    ).json().access_token as string;
     const mc = `${sub()}/resourceGroups/rg-b/providers/Microsoft.ContainerService/managedClusters/named`;
     const created = await arm('owner', 'PUT', mc, {
       location: 'eastus',
@@ -359,15 +336,7 @@ describe('ARM role assignments: scope of every read, write and delete (issue 12.
     const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
     try {
       // An assignment at the cluster's scope, written and removed straight in the store.
-      await store.createRoleAssignment({
-        id: `${T}0000000000c1`,
-        tenantId: k.endpoints.tenantId,
-        scope: mc,
-        roleDefinitionId: roleDef(READER),
-        principalId: BYSTANDER,
-        principalType: 'User',
-        createdAt: Date.now(),
-      });
+      await store.createRoleAssignment(bystanderReader(`${T}0000000000c1`, mc));
       for (let i = 0; i < 2; i++) {
         const res = await arm('bystander', 'GET', mc);
         assert.equal(res.status, 200, res.text);
