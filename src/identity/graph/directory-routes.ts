@@ -474,6 +474,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   const listMembers = (transitive: boolean) => async (r: GraphRequest) => {
     requireRead(r.caller, 'member');
     const group = await findGroup(r);
+    const q = listQuery(r.query, r.req.headers, 'DirectoryObject', ['id', 'displayName', 'userPrincipalName', 'appId']);
     let members = await r.store.listGroupMembers(r.tenant.id, group.id);
     if (transitive) {
       // Breadth first through the nested groups only (a user or a service principal has no members).
@@ -487,7 +488,6 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
       }
       members = [...seen.values()];
     }
-    const q = listQuery(r.query, r.req.headers, 'DirectoryObject', ['id', 'displayName', 'userPrincipalName', 'appId']);
     const url = new URL(r.req.url, r.base);
     const context = `${r.base}/$metadata#directoryObjects`;
     if (!q.filter) {
