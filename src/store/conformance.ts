@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { StoreError } from './errors.js';
-import type { Store } from './store.js';
+import { compareIds, type Store } from './store.js';
 import type {
   AccessLogRecord,
   Application,
@@ -313,6 +313,27 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
         'missing ids and other tenants are left out',
       );
       assert.deepEqual(await s.getGroups(t.id, []), []);
+    });
+
+    it('issue 17: getUsers reads many users at once (the existing ones of the tenant, by id), in chunks past 500', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const other = tenant();
+      await s.createTenant(other);
+      const users = Array.from({ length: 510 }, () => user(t.id));
+      await s.transaction(async (tx) => {
+        for (const u of users) await tx.createUser(u);
+      });
+      const foreign = user(other.id);
+      await s.createUser(foreign);
+      const byId = await Promise.all([...users].sort((a, b) => compareIds(a.id, b.id)).map((u) => s.getUser(t.id, u.id)));
+      assert.deepEqual(await s.getUsers(t.id, [...users.map((u) => u.id)].reverse()), byId, 'as getUser answers each, by id');
+      assert.deepEqual(
+        await s.getUsers(t.id, [users[3]!.id, id(), foreign.id, users[3]!.id]),
+        [byId.find((u) => u!.id === users[3]!.id)],
+        'missing ids, repeats and other tenants are left out',
+      );
+      assert.deepEqual(await s.getUsers(t.id, []), []);
     });
 
     it('issue 17: transitive memberships follow every membership write (add, remove, delete of a user, a group or a service principal) and a rolled-back one changes nothing', async () => {

@@ -71,7 +71,7 @@ type Where<TB extends TableName> = Partial<Record<ColumnOf<TB>, unknown>>;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
 const GROUPS_PER_QUERY = 500;
-/** The sizes getGroups pads a chunk of ids to (the last is GROUPS_PER_QUERY). */
+/** The sizes getGroups and getUsers pad a chunk of ids to (the last is GROUPS_PER_QUERY). */
 const GROUP_READ_SIZES = [1, 8, 32, 128, GROUPS_PER_QUERY];
 /** How many group ids the transitive-membership cache holds in all (about 60 bytes each). */
 export const MEMBERSHIP_CACHE_IDS = 200_000;
@@ -235,6 +235,39 @@ export class KyselyStore implements Store {
   }
 
   private readonly hotTexts = new Map<string, string>();
+
+  /** The rows of a tenant's table with these ids (the ones that exist), ordered by id (compareIds): getGroups, getUsers. */
+  private async byIds<T extends { id: string }, TB extends 'groups' | 'users'>(
+    c: Codec<T, TB>,
+    tenantId: string,
+    ids: string[],
+  ): Promise<T[]> {
+    const found: T[] = [];
+    // In chunks, well under both backends' limit on bound parameters. Each chunk is padded to one of a few
+    // sizes by repeating its last id (which IN ignores), so that each size is a hot read, built and
+    // prepared once, not a new statement for every count of ids.
+    for (let i = 0; i < ids.length; i += GROUPS_PER_QUERY) {
+      const chunk = ids.slice(i, i + GROUPS_PER_QUERY);
+      const size = GROUP_READ_SIZES.find((n) => n >= chunk.length) ?? GROUPS_PER_QUERY;
+      while (chunk.length < size) chunk.push(chunk[chunk.length - 1]!);
+      const rows = await this.hotRead<Record<string, unknown>>(
+        `${c.table}ByIds${size}`,
+        (db) =>
+          db
+            .selectFrom(c.table as 'groups')
+            .select(codecColumns(c) as ColumnOf<'groups'>[])
+            .where('tenant_id', '=', '')
+            .where(
+              'id',
+              'in',
+              chunk.map(() => ''),
+            ),
+        [tenantId, ...chunk],
+      );
+      found.push(...rows.map((r) => this.fromRow(c, r)));
+    }
+    return found.sort((a, b) => compareIds(a.id, b.id));
+  }
 
   private appendText(table: TableName, columns: readonly string[], size: number): string {
     const key = `${table}|${columns.join(',')}|${size}`;
@@ -404,6 +437,10 @@ export class KyselyStore implements Store {
   getUser(tenantId: string, id: string) {
     return this.one(t.users, { tenant_id: tenantId, id });
   }
+  getUsers(tenantId: string, ids: string[]): Promise<User[]> {
+    return this.byIds(t.users, tenantId, ids);
+  }
+
   findUserByUpn(tenantId: string, upn: string) {
     return this.one(t.users, { tenant_id: tenantId, upn_lower: upn.toLowerCase() });
   }
@@ -444,32 +481,8 @@ export class KyselyStore implements Store {
   getGroup(tenantId: string, id: string) {
     return this.one(t.groups, { tenant_id: tenantId, id });
   }
-  async getGroups(tenantId: string, ids: string[]): Promise<Group[]> {
-    const found: Group[] = [];
-    // In chunks, well under both backends' limit on bound parameters. Each chunk is padded to one of a few
-    // sizes by repeating its last id (which IN ignores), so that each size is a hot read, built and
-    // prepared once, not a new statement for every count of ids.
-    for (let i = 0; i < ids.length; i += GROUPS_PER_QUERY) {
-      const chunk = ids.slice(i, i + GROUPS_PER_QUERY);
-      const size = GROUP_READ_SIZES.find((n) => n >= chunk.length) ?? GROUPS_PER_QUERY;
-      while (chunk.length < size) chunk.push(chunk[chunk.length - 1]!);
-      const rows = await this.hotRead<Record<string, unknown>>(
-        `getGroups${size}`,
-        (db) =>
-          db
-            .selectFrom('groups')
-            .select(codecColumns(t.groups))
-            .where('tenant_id', '=', '')
-            .where(
-              'id',
-              'in',
-              chunk.map(() => ''),
-            ),
-        [tenantId, ...chunk],
-      );
-      found.push(...rows.map((r) => this.fromRow(t.groups, r)));
-    }
-    return found.sort((a, b) => compareIds(a.id, b.id));
+  getGroups(tenantId: string, ids: string[]): Promise<Group[]> {
+    return this.byIds(t.groups, tenantId, ids);
   }
   listGroups(tenantId: string, opts?: ListOptions) {
     return this.page(t.groups, { tenant_id: tenantId }, 'id', opts);

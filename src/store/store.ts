@@ -80,6 +80,8 @@ export interface Store {
 
   createUser(u: User): Promise<void>;
   getUser(tenantId: string, id: string): Promise<User | null>;
+  /** The users of the tenant with these ids (the ones that exist), in one read per 500, ordered by id (compareIds). */
+  getUsers(tenantId: string, ids: string[]): Promise<User[]>;
   /** Case-insensitive. */
   findUserByUpn(tenantId: string, upn: string): Promise<User | null>;
   /** Guest accounts in other tenants that stand for this home account. */

@@ -105,7 +105,7 @@ describe('Graph: a changed caller counts from the next request, however warm the
     assert.equal((await graph(admin, 'GET', `/users/${target}`)).json().displayName, 'renamed by a User Administrator');
   });
 
-  it('a membership written or removed straight in the store shows at the next memberOf and transitiveMemberOf; a foreign id is not found', async () => {
+  it('a membership written or removed straight in the store shows at the next memberOf and transitiveMemberOf, and at the next members and transitiveMembers of the group; a foreign id is not found', async () => {
     const target = await userId(`target@${DOMAIN}`);
     const groupIds = async (path: string) => {
       const res = await graph(admin, 'GET', path);
@@ -136,8 +136,15 @@ describe('Graph: a changed caller counts from the next request, however warm the
         await tx.addGroupMember({ tenantId, groupId: outer, memberId: inner, memberType: 'group' });
       });
       for (let i = 0; i < 2; i++) assert.deepEqual(await read(), [[inner], [inner, outer].sort()]);
+      // And the other way, from the groups: members and transitiveMembers (read through the same cache).
+      const members = async () => [await groupIds(`/groups/${inner}/members`), await groupIds(`/groups/${outer}/transitiveMembers`)];
+      for (let i = 0; i < 2; i++) assert.deepEqual(await members(), [[target], [inner, target].sort()]);
       await store.removeGroupMember(tenantId, inner, target);
       for (let i = 0; i < 2; i++) assert.deepEqual(await read(), [[], []]);
+      for (let i = 0; i < 2; i++) assert.deepEqual(await members(), [[], [inner]]);
+      await store.addGroupMember({ tenantId, groupId: outer, memberId: target, memberType: 'user' });
+      for (let i = 0; i < 2; i++) assert.deepEqual(await members(), [[], [inner, target].sort()]);
+      await store.removeGroupMember(tenantId, outer, target);
     } finally {
       await store.close();
     }

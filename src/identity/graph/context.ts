@@ -247,22 +247,28 @@ export async function directoryObject(r: GraphRequest, id: string): Promise<Reco
 }
 
 /**
- * The directory objects of group members, in their order, each read by its member type (a page of a
- * group's members: its groups in one getGroups); a member gone since its membership was read is left out.
+ * The directory objects of group members, in their order, each read by its member type (a page's users
+ * in one getUsers, its groups in one getGroups); a member gone since its membership was read is left out.
  */
 export async function memberObjects(r: GraphRequest, members: readonly GroupMember[]): Promise<Record<string, unknown>[]> {
   const { store, tenant } = r;
-  const groupIds = members.filter((m) => m.memberType === 'group').map((m) => m.memberId);
-  const groups = new Map((groupIds.length ? await store.getGroups(tenant.id, groupIds) : []).map((g) => [g.id, g]));
+  const idsOf = (type: GroupMember['memberType']) => members.filter((m) => m.memberType === type).map((m) => m.memberId);
+  const [groupIds, userIds] = [idsOf('group'), idsOf('user')];
+  const [groups, users] = await Promise.all([
+    groupIds.length ? store.getGroups(tenant.id, groupIds) : [],
+    userIds.length ? store.getUsers(tenant.id, userIds) : [],
+  ]);
+  const group = new Map(groups.map((g) => [g.id, g]));
+  const user = new Map(users.map((u) => [u.id, u]));
   const objects = await Promise.all(
     members.map(async (m): Promise<Record<string, unknown> | null> => {
       if (m.memberType === 'group') {
-        const group = groups.get(m.memberId);
-        return group ? typed('group', groupJson(group)) : null;
+        const g = group.get(m.memberId);
+        return g ? typed('group', groupJson(g)) : null;
       }
       if (m.memberType === 'user') {
-        const user = await store.getUser(tenant.id, m.memberId);
-        return user ? typed('user', userJson(user)) : null;
+        const u = user.get(m.memberId);
+        return u ? typed('user', userJson(u)) : null;
       }
       const sp = await store.getServicePrincipal(tenant.id, m.memberId);
       return sp ? typed('servicePrincipal', await servicePrincipalView(r, sp)) : null;

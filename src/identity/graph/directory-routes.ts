@@ -501,8 +501,9 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     }
     return r.reply.send(page(await memberObjects(r, members), q, url, context));
   };
-  graphRoute(app, ctx, 'GET', '/groups/:id/members', listMembers(false));
-  graphRoute(app, ctx, 'GET', '/groups/:id/transitiveMembers', listMembers(true));
+  // Like memberOf, from the directory cache: the memberships are read once per directory revision.
+  graphRoute(app, ctx, 'GET', '/groups/:id/members', listMembers(false), { cachedReads: true });
+  graphRoute(app, ctx, 'GET', '/groups/:id/transitiveMembers', listMembers(true), { cachedReads: true });
 
   graphRoute(app, ctx, 'POST', '/groups/:id/members/$ref', async (r) => {
     const group = await findGroup(r);

@@ -141,6 +141,40 @@ describe('DirectoryReadCache', () => {
     }
   });
 
+  it('answers getUsers as the store does, reading only the users it does not keep yet (getUser answers included), and reads again after a write', async () => {
+    const users = Array.from({ length: 6 }, (_, i) => user({ userPrincipalName: `many${i}-${randomUUID().slice(0, 8)}@cache.example` }));
+    for (const u of users) await store.createUser(u);
+    const ids = users.map((u) => u.id);
+    const original = store.getUsers.bind(store);
+    const asked: string[][] = [];
+    store.getUsers = async (t: string, wanted: string[]) => {
+      asked.push([...wanted]);
+      return original(t, wanted);
+    };
+    try {
+      const view = (await cache.forRequest()).store;
+      const kept = await view.getUser(tenantId, ids[2]!);
+      const some = [ids[4]!, ids[2]!, randomUUID(), ids[4]!];
+      assert.deepEqual(await view.getUsers(tenantId, some), await original(tenantId, some), 'sorted by id, unknown left out, repeats once');
+      assert.deepEqual(asked, [[ids[4], some[2]]], 'the user getUser kept is not read again');
+      const all = await view.getUsers(tenantId, ids);
+      assert.deepEqual(all, await original(tenantId, ids));
+      assert.equal(
+        all.find((u) => u.id === ids[2]),
+        kept,
+        "getUser's answer, shared",
+      );
+      assert.ok(Object.isFrozen(all[0]));
+      assert.equal(asked.length, 2);
+      assert.deepEqual(new Set(asked[1]), new Set(ids.filter((id) => id !== ids[2] && id !== ids[4])));
+      await store.updateUser(tenantId, ids[0]!, (u) => ({ ...u, displayName: 'renamed' }));
+      const next = (await cache.forRequest()).store;
+      assert.equal((await next.getUsers(tenantId, ids)).find((u) => u.id === ids[0])?.displayName, 'renamed');
+    } finally {
+      store.getUsers = original;
+    }
+  });
+
   it('does not keep a read that failed', async () => {
     const original = store.getTenant.bind(store);
     let calls = 0;

@@ -1,4 +1,4 @@
-import { compareIds, type Group, type Store } from '../../store/index.js';
+import { compareIds, type Group, type Store, type User } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
 import type { IdentityServices } from './context.js';
 
@@ -25,9 +25,10 @@ const CACHED_READS = new Set<string>([
   'listOAuth2PermissionGrants',
   'listAppRoleAssignments',
   'listDirectoryRoleAssignments',
+  'listGroupMembers',
   'listDirectGroupIds',
   'listTransitiveGroupIds',
-  'getGroup', // and getGroups, through getGroup's answers (see cachedView)
+  'getGroup', // and getGroups, through getGroup's answers (see cachedView); getUsers likewise through getUser's
   'getSubscription',
   'listRoleAssignments',
 ] satisfies (keyof Store)[]);
@@ -112,29 +113,39 @@ function cachedView(store: Store, maxEntries: number): Store {
       return answer;
     });
   }
-  // Many groups at once (a page of transitiveMemberOf, the security-enabled of a user's groups): each
-  // group is kept as getGroup's answer, and only those not kept yet are read, in one getGroups.
-  const getGroup = readers.get('getGroup')!;
-  const getGroups = async (tenantId: string, ids: string[]): Promise<Group[]> => {
-    const keys = new Map(ids.map((id) => [id, readKey('getGroup', [tenantId, id])])); // each id once
-    const missing = [...keys].filter(([, key]) => !entries.has(key)).map(([id]) => id);
-    const fresh = new Map<string, Group | null>();
-    if (missing.length > 0) {
-      const read = new Map((await store.getGroups(tenantId, missing)).map((g) => [g.id, deepFreeze(g)]));
-      const map = entries;
-      for (const id of missing) {
-        const group = read.get(id) ?? null;
-        fresh.set(id, group);
-        const key = keys.get(id)!;
-        if (map.size < maxEntries && !map.has(key)) map.set(key, Promise.resolve(group)); // past the bound: answered, not kept
+  // Many groups or users at once (a page of transitiveMemberOf or of a group's members, the security-enabled
+  // of a user's groups): each is kept as getGroup's (getUser's) answer, and only those not kept yet are
+  // read, in one getGroups (getUsers).
+  const many = <T extends { id: string }>(one: 'getGroup' | 'getUser', readMany: (tenantId: string, ids: string[]) => Promise<T[]>) => {
+    const readOne = readers.get(one)!;
+    return async (tenantId: string, ids: string[]): Promise<T[]> => {
+      const keys = new Map(ids.map((id) => [id, readKey(one, [tenantId, id])])); // each id once
+      const missing = [...keys].filter(([, key]) => !entries.has(key)).map(([id]) => id);
+      const fresh = new Map<string, T | null>();
+      if (missing.length > 0) {
+        const read = new Map((await readMany(tenantId, missing)).map((x) => [x.id, deepFreeze(x)]));
+        const map = entries;
+        for (const id of missing) {
+          const found = read.get(id) ?? null;
+          fresh.set(id, found);
+          const key = keys.get(id)!;
+          if (map.size < maxEntries && !map.has(key)) map.set(key, Promise.resolve(found)); // past the bound: answered, not kept
+        }
       }
-    }
-    const groups = (await Promise.all(
-      [...keys].map(([id, key]) => (fresh.has(id) ? fresh.get(id) : (entries.get(key) ?? getGroup(tenantId, id)))),
-    )) as (Group | null)[];
-    return groups.filter((g): g is Group => g !== null).sort((a, b) => compareIds(a.id, b.id));
+      const all = (await Promise.all(
+        [...keys].map(([id, key]) => (fresh.has(id) ? fresh.get(id) : (entries.get(key) ?? readOne(tenantId, id)))),
+      )) as (T | null)[];
+      return all.filter((x): x is T => x !== null).sort((a, b) => compareIds(a.id, b.id));
+    };
   };
-  readers.set('getGroups', getGroups as (...args: unknown[]) => Promise<unknown>);
+  readers.set(
+    'getGroups',
+    many<Group>('getGroup', (tenantId, ids) => store.getGroups(tenantId, ids)) as (...args: unknown[]) => Promise<unknown>,
+  );
+  readers.set(
+    'getUsers',
+    many<User>('getUser', (tenantId, ids) => store.getUsers(tenantId, ids)) as (...args: unknown[]) => Promise<unknown>,
+  );
   return new Proxy(store, {
     get(target, prop, receiver) {
       const reader = typeof prop === 'string' ? readers.get(prop) : undefined;
