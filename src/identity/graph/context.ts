@@ -4,7 +4,6 @@ import { isGuid } from '../../shared/crypto.js';
 import {
   StoreError,
   type Application,
-  type GroupMember,
   type ListOptions,
   type Page,
   type ServicePrincipal,
@@ -244,37 +243,6 @@ export async function directoryObject(r: GraphRequest, id: string): Promise<Reco
   const app = await store.getApplication(tenant.id, id);
   if (app) return typed('application', await applicationView(r, app));
   return null;
-}
-
-/**
- * The directory objects of group members, in their order, each read by its member type (a page's users
- * in one getUsers, its groups in one getGroups); a member gone since its membership was read is left out.
- */
-export async function memberObjects(r: GraphRequest, members: readonly GroupMember[]): Promise<Record<string, unknown>[]> {
-  const { store, tenant } = r;
-  const idsOf = (type: GroupMember['memberType']) => members.filter((m) => m.memberType === type).map((m) => m.memberId);
-  const [groupIds, userIds] = [idsOf('group'), idsOf('user')];
-  const [groups, users] = await Promise.all([
-    groupIds.length ? store.getGroups(tenant.id, groupIds) : [],
-    userIds.length ? store.getUsers(tenant.id, userIds) : [],
-  ]);
-  const group = new Map(groups.map((g) => [g.id, g]));
-  const user = new Map(users.map((u) => [u.id, u]));
-  const objects = await Promise.all(
-    members.map(async (m): Promise<Record<string, unknown> | null> => {
-      if (m.memberType === 'group') {
-        const g = group.get(m.memberId);
-        return g ? typed('group', groupJson(g)) : null;
-      }
-      if (m.memberType === 'user') {
-        const u = user.get(m.memberId);
-        return u ? typed('user', userJson(u)) : null;
-      }
-      const sp = await store.getServicePrincipal(tenant.id, m.memberId);
-      return sp ? typed('servicePrincipal', await servicePrincipalView(r, sp)) : null;
-    }),
-  );
-  return objects.filter((o): o is Record<string, unknown> => o !== null);
 }
 
 /** The transitive groups of an object (getMemberGroups), capped as Graph caps them. */

@@ -12,11 +12,11 @@ import {
   graphRoute,
   jsonBody,
   memberGroups,
-  memberObjects,
   noContent,
   referenceId,
   requireGuid,
   requireString,
+  servicePrincipalView,
   type GraphContext,
   type GraphRequest,
 } from './context.js';
@@ -169,6 +169,33 @@ const groupObject = onceShared((g: Group) => {
 
 /** Its JSON text. */
 const groupText = onceShared((g: Group) => JSON.stringify(groupObject(g)));
+
+/**
+ * The directory objects of group members, in their order, each read by its member type (a page's users
+ * in one getUsers, its groups in one getGroups); a member gone since its membership was read is left out.
+ */
+async function memberObjects(r: GraphRequest, members: readonly GroupMember[]): Promise<Record<string, unknown>[]> {
+  const { store, tenant } = r;
+  const idsOf = (type: GroupMember['memberType']) => members.filter((m) => m.memberType === type).map((m) => m.memberId);
+  const [groups, users] = await Promise.all([store.getGroups(tenant.id, idsOf('group')), store.getUsers(tenant.id, idsOf('user'))]);
+  const group = new Map(groups.map((g) => [g.id, g]));
+  const user = new Map(users.map((u) => [u.id, u]));
+  const objects = await Promise.all(
+    members.map(async (m): Promise<Record<string, unknown> | null> => {
+      if (m.memberType === 'group') {
+        const g = group.get(m.memberId);
+        return g ? groupObject(g) : null;
+      }
+      if (m.memberType === 'user') {
+        const u = user.get(m.memberId);
+        return u ? typed('user', userJson(u)) : null;
+      }
+      const sp = await store.getServicePrincipal(tenant.id, m.memberId);
+      return sp ? typed('servicePrincipal', await servicePrincipalView(r, sp)) : null;
+    }),
+  );
+  return objects.filter((o): o is Record<string, unknown> => o !== null);
+}
 
 /** The groups (and, for getMemberObjects, directory roles) an object is in: the POST actions Graph has on every object. */
 function memberActions(app: FastifyInstance, ctx: GraphContext, prefix: string, resolve: (r: GraphRequest) => Promise<string>): void {
