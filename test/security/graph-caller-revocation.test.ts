@@ -58,15 +58,25 @@ describe('Graph: a changed caller counts from the next request, however warm the
   });
   after(async () => k?.close());
 
-  it('a disabled user is refused at once with its still valid token, served again when enabled, and refused for good once deleted', async () => {
+  it("a disabled user is refused at once with its still valid token (a group's members too), served again when enabled, and refused for good once deleted", async () => {
     const token = await tokenOf(`leaver@${DOMAIN}`, PASSWORD);
     const id = await userId(`leaver@${DOMAIN}`);
+    const created = await graph(admin, 'POST', '/groups', {
+      displayName: 'leavers',
+      mailNickname: 'leavers',
+      securityEnabled: true,
+      mailEnabled: false,
+    });
+    assert.equal(created.status, 201, created.text);
+    const group = created.json().id as string;
     const calls = () => [
       graph(token, 'GET', '/me'),
       graph(token, 'POST', '/me/getMemberGroups', { securityEnabledOnly: false }),
       graph(token, 'POST', `/users/${id}/checkMemberGroups`, { groupIds: [id] }),
       graph(token, 'GET', '/me/memberOf'),
       graph(token, 'GET', `/users/${id}/transitiveMemberOf`),
+      graph(token, 'GET', `/groups/${group}/members`),
+      graph(token, 'GET', `/groups/${group}/transitiveMembers`),
     ];
     for (let i = 0; i < 2; i++) for (const res of await Promise.all(calls())) assert.equal(res.status, 200, res.text);
 
