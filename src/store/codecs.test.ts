@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { Sealer, SealingError } from '../shared/key-sealing.js';
 import { fromRow, toRow } from './codecs.js';
@@ -53,6 +54,26 @@ describe('codecs: sealed columns', () => {
     assert.throws(() => {
       (frozen as { secrets: unknown }).secrets = {};
     }, TypeError);
+  });
+
+  it('entities read from rows share one hidden class, sealed columns and all (V8 keeps accessors in it)', () => {
+    // An accessor made per entity gave each its own hidden class, which outlived the entity in the old
+    // generation and held it alive through young collections (see openedOnRead). V8's own check, in a
+    // child process with its natives syntax.
+    const at = (file: string) => JSON.stringify(new URL(file, import.meta.url).href);
+    const script = `
+      import { fromRow, toRow } from ${at('./codecs.js')};
+      import { armResources } from ${at('./tables.js')};
+      import { clusterResourceFixture } from ${at('./conformance.js')};
+      import { Sealer } from ${at('../shared/key-sealing.js')};
+      const sealer = new Sealer(Buffer.alloc(32, 7));
+      const read = (name) => fromRow(armResources, toRow(armResources, clusterResourceFixture(name, { secrets: { uid: name } }), sealer), sealer);
+      const [a, b, c] = [read('a'), read('b'), read('c')];
+      const opened = c.secrets.uid;
+      console.log(JSON.stringify({ same: %HaveSameMap(a, b) && %HaveSameMap(b, c), opened }));`;
+    const child = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), { same: true, opened: 'c' });
   });
 
   it('a key that does not open the column fails at the read of that property, with SealingError', () => {
