@@ -81,6 +81,8 @@ export interface KentraOptions {
   clock?: Clock;
   /** The key that seals private keys at rest (32 bytes, base64 or hex). Default `$KENTRA_KEY_ENCRYPTION_KEY`, else derived from the data directory's CA key. */
   keyEncryptionKey?: string;
+  /** Bytes of opened private material kept in memory (default 16 MiB; 0: none): `--sealed-cache-mb`. */
+  sealedCacheBytes?: number;
   /** Days the sign-in log keeps a row (default 30). */
   signInLogRetentionDays?: number;
   /** Days the cluster access log keeps a decision (default 30). */
@@ -291,7 +293,11 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
   const tls = await servingCertificate(dataDir, opts.azureHostnames ? [...hosts, ...AZURE_HOST_NAMES] : hosts);
   const caFile = join(dataDir, 'ca.pem');
 
-  const store = await openStore({ url: opts.store, dataDir, sealer: sealerForDataDir(dataDir, opts.keyEncryptionKey) });
+  const store = await openStore({
+    url: opts.store,
+    dataDir,
+    sealer: sealerForDataDir(dataDir, opts.keyEncryptionKey, opts.sealedCacheBytes),
+  });
   try {
     const { record, secrets } = await bootstrap(store, clock, dataDir);
     if (opts.seed) {

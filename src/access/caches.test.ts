@@ -79,6 +79,36 @@ describe('bounded caches', () => {
     assert.deepEqual([...lru], [[2, 2]]);
   });
 
+  it('Lru with a weight bound drops the least recently used until the rest fit, and never keeps a value heavier than the bound', () => {
+    const lru = new Lru<string, string>(100, { maxWeight: 10, weigh: (_k, v) => v.length });
+    lru.set('a', 'aaaa');
+    lru.set('b', 'bbbb');
+    assert.equal(lru.get('a'), 'aaaa'); // b is now the least recently used
+    lru.set('c', 'cccc'); // 12 > 10: b goes
+    assert.deepEqual([...lru.keys()], ['a', 'c']);
+    assert.equal(lru.weight, 8);
+    lru.set('a', 'aaaaaaa'); // heavier in place: 7 + 4 > 10, so c (now the oldest) goes; a stays
+    assert.deepEqual([...lru], [['a', 'aaaaaaa']]);
+    assert.equal(lru.weight, 7);
+    lru.set('d', 'x'.repeat(11)); // heavier than the bound: not kept, nothing dropped for it
+    assert.deepEqual([...lru.keys()], ['a']);
+    lru.set('a', 'y'.repeat(11)); // a's new value too heavy: its old value goes as well
+    assert.equal(lru.get('a'), undefined);
+    assert.equal(lru.weight, 0);
+    lru.set('e', 'ee');
+    lru.delete('e');
+    assert.equal(lru.weight, 0);
+    lru.set('f', 'ff');
+    lru.clear();
+    assert.equal(lru.weight, 0);
+    assert.equal(lru.evictions, 2);
+    // The count bound still holds with a weight bound.
+    const both = new Lru<number, string>(2, { maxWeight: 100, weigh: () => 1 });
+    [1, 2, 3].forEach((k) => both.set(k, ''));
+    assert.deepEqual([...both.keys()], [2, 3]);
+    assert.throws(() => new Lru(1, { maxWeight: -1, weigh: () => 0 }), RangeError);
+  });
+
   it('the token cache keeps at most maxEntries results (the kube-apiserver webhook cache), least recently used out first', async () => {
     const asked: string[] = [];
     const inner: TokenAuthenticator = async ({ token }) => {

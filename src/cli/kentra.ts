@@ -103,6 +103,12 @@ program
     10_000,
   )
   .option(
+    '--sealed-cache-mb <MiB>',
+    'private material (cluster secrets, keys) kept opened in memory, so a read of the same sealed value skips its AES-GCM opening (0: none)',
+    wholeNumber('MiB', 0, 4096),
+    16,
+  )
+  .option(
     '--heap-growth <percent>',
     "how far V8's heap may grow past what its last full collection kept before it collects again (0: V8's own sizing, up to 300 % on a machine with much memory)",
     wholeNumber('percent', 0, 1000),
@@ -129,7 +135,8 @@ binary's. Its files live in <data-dir>/clusters/<uid>.
 Memory is bounded by the cache options: each cluster kept (--cluster-cache-size) holds at most
 --token-cache-size token review results and --decision-cache-size Azure RBAC decisions; the group
 cache holds --group-cache-size users, and ARM and Graph keep --verified-token-cache-size verified
-tokens (every claim is still checked on each request). What those caches let go is collected before
+tokens (every claim is still checked on each request); --sealed-cache-mb MiB of private material
+read from the store stay opened. What those caches let go is collected before
 V8's heap grows --heap-growth percent past what it kept. A settings change made on another instance (same store) is
 seen within --settings-check milliseconds, before its ARM operation reports Succeeded as long as
 --provisioning-delay is not shorter. See docs/performance.md.
@@ -171,6 +178,7 @@ See docs/azure-by-name.md.`,
         settingsCheckMs: opts.settingsCheck,
       },
       verifiedTokenCacheSize: opts.verifiedTokenCacheSize,
+      sealedCacheBytes: opts.sealedCacheMb * 2 ** 20,
       keyEncryptionKey: opts.keyEncryptionKeyFile ? (await import('node:fs')).readFileSync(opts.keyEncryptionKeyFile, 'utf8') : undefined,
     });
   });

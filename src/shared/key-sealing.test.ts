@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { deriveKeyEncryptionKey, isSealed, OPENED_MEMO_SIZE, parseKeyEncryptionKey, Sealer, SealingError } from './key-sealing.js';
+import { deriveKeyEncryptionKey, isSealed, OPENED_MEMO_BYTES, parseKeyEncryptionKey, Sealer, SealingError } from './key-sealing.js';
 
 describe('Sealer (private material at rest)', () => {
   const sealer = new Sealer(Buffer.alloc(32, 1));
@@ -34,11 +34,29 @@ describe('Sealer (private material at rest)', () => {
     const tampered = stored.slice(0, -3) + (stored.endsWith('AAA') ? 'BBB' : 'AAA');
     assert.throws(() => sealer.unseal(tampered), SealingError);
     assert.throws(() => new Sealer(Buffer.alloc(32, 2)).unseal(stored), SealingError, 'the memo is the sealer’s own');
-    // More values than the memo holds: the first is opened again, as it was.
-    const many = Array.from({ length: OPENED_MEMO_SIZE + 1 }, (_, i) => sealer.seal(`v${i}`));
-    many.forEach((v, i) => assert.equal(sealer.unseal(v), `v${i}`));
-    assert.equal(sealer.unseal(many[0]!), 'v0');
-    assert.equal(sealer.unseal(stored), '{"caKeyPem":"k"}');
+    // More values than a small memo holds: the first is opened again, as it was.
+    const small = new Sealer(Buffer.alloc(32, 1), 4096);
+    const many = Array.from({ length: 100 }, (_, i) => small.seal(`v${i}`));
+    many.forEach((v, i) => assert.equal(small.unseal(v), `v${i}`));
+    assert.ok(small.memo.size <= 4096 && small.memo.entries < 100, `the memo stays within its bound (${JSON.stringify(small.memo)})`);
+    assert.equal(small.unseal(many[0]!), 'v0');
+    assert.equal(small.unseal(stored), '{"caKeyPem":"k"}');
+  });
+
+  it('keeps opened values by their size, not their number: the secrets of a thousand clusters fit the default memo, a key too big for it is opened every time', () => {
+    const own = new Sealer(Buffer.alloc(32, 1));
+    const secrets = (i: number) => JSON.stringify({ uid: `u${i}`, adminToken: 'x'.repeat(64), aad: { managed: true, tenantID: 't' } });
+    const stored = Array.from({ length: 1000 }, (_, i) => own.seal(secrets(i)));
+    stored.forEach((v, i) => assert.equal(own.unseal(v), secrets(i)));
+    assert.equal(own.memo.entries, 1000, 'every one kept (512 at most before)');
+    assert.ok(own.memo.size > 1000 * 300 && own.memo.size <= OPENED_MEMO_BYTES);
+    const big = new Sealer(Buffer.alloc(32, 1), 1000);
+    const pem = big.seal('k'.repeat(2000));
+    assert.equal(big.unseal(pem), 'k'.repeat(2000));
+    assert.deepEqual(big.memo, { entries: 0, size: 0 }, 'heavier than the whole bound: not kept');
+    const none = new Sealer(Buffer.alloc(32, 1), 0);
+    assert.equal(none.unseal(none.seal('s')), 's');
+    assert.deepEqual(none.memo, { entries: 0, size: 0 }, '--sealed-cache-mb 0 keeps nothing opened');
   });
 
   it('parses a key as base64 or hex and refuses any other length', () => {

@@ -19,20 +19,37 @@ export class SealingError extends Error {
 }
 
 /**
- * Sealed values a Sealer remembers having opened. A sealed value is never rewritten in place (each
- * seal has a fresh IV), so the same stored text always opens to the same plaintext; the memo spares
- * the AES-GCM opening (about 30 µs) on rows read again and again, such as a cluster's on every ARM GET.
+ * How much a Sealer remembers of what it opened (`kentra up --sealed-cache-mb`), counted as the
+ * characters of the stored texts and their plaintexts. A sealed value is never rewritten in place
+ * (each seal has a fresh IV), so the same stored text always opens to the same plaintext; the memo
+ * spares the AES-GCM opening on rows read again and again, such as a cluster's on every ARM GET. It is
+ * bounded by size, not by count: one cluster's secrets are a few hundred bytes, another's (its CA,
+ * service-account key and client certificates) tens of kilobytes. At 512 entries, 1,000 clusters read
+ * in turn never found theirs, and every read paid the opening and an eviction.
  */
-export const OPENED_MEMO_SIZE = 512;
+export const OPENED_MEMO_BYTES = 16 * 2 ** 20;
 
 export class Sealer {
   /** First 8 hex of SHA-256 of the key: names the key in sealed values without revealing it. */
   readonly keyId: string;
-  private readonly opened = new Lru<string, string>(OPENED_MEMO_SIZE);
+  private readonly opened: Lru<string, string> | null;
 
-  constructor(private readonly key: Buffer) {
+  /** `memoBytes`: how much of what it opened the sealer keeps (0: nothing). */
+  constructor(
+    private readonly key: Buffer,
+    memoBytes = OPENED_MEMO_BYTES,
+  ) {
     if (key.length !== 32) throw new Error('a key-encryption key is 32 bytes');
     this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    this.opened =
+      memoBytes > 0
+        ? new Lru<string, string>(Number.MAX_SAFE_INTEGER, { maxWeight: memoBytes, weigh: (k, v) => k.length + v.length })
+        : null;
+  }
+
+  /** What the memo holds: values, and their stored and opened characters. */
+  get memo(): { entries: number; size: number } {
+    return { entries: this.opened?.size ?? 0, size: this.opened?.weight ?? 0 };
   }
 
   seal(plaintext: string): string {
@@ -52,7 +69,7 @@ export class Sealer {
         `the store's private keys were sealed with key-encryption key ${keyId}, but this instance has ${this.keyId}: give every instance the same --key-encryption-key (or the same CA in its data directory)`,
       );
     }
-    const known = this.opened.get(stored);
+    const known = this.opened?.get(stored);
     if (known !== undefined) return known;
     const [iv, body, tag] = rest.split('.').map((p) => Buffer.from(p, 'base64url'));
     try {
@@ -60,7 +77,7 @@ export class Sealer {
       decipher.setAAD(Buffer.from(this.keyId));
       decipher.setAuthTag(tag!);
       const plaintext = Buffer.concat([decipher.update(body!), decipher.final()]).toString('utf8');
-      this.opened.set(stored, plaintext);
+      this.opened?.set(stored, plaintext);
       return plaintext;
     } catch {
       throw new SealingError(`a sealed value in the store does not open with key-encryption key ${this.keyId} (changed or damaged)`);
@@ -88,14 +105,15 @@ export function deriveKeyEncryptionKey(caKeyPem: string): Buffer {
 /**
  * The sealer of a deployment's store, from (first found) the key given (`--key-encryption-key-file`'s
  * contents), `$KENTRA_KEY_ENCRYPTION_KEY`, or the CA key in the data directory (`ca-key.pem`).
+ * `memoBytes`: see OPENED_MEMO_BYTES.
  */
-export function sealerForDataDir(dataDir: string, given?: string): Sealer {
+export function sealerForDataDir(dataDir: string, given?: string, memoBytes?: number): Sealer {
   const text = given ?? process.env.KENTRA_KEY_ENCRYPTION_KEY;
-  if (text) return new Sealer(parseKeyEncryptionKey(text));
+  if (text) return new Sealer(parseKeyEncryptionKey(text), memoBytes);
   const caKey = join(dataDir, 'ca-key.pem');
   if (!existsSync(caKey))
     throw new Error(
       `no key-encryption key to open the store's private keys: set KENTRA_KEY_ENCRYPTION_KEY, or pass --data-dir of an instance of this deployment (its CA key derives the key; ${caKey} is not there)`,
     );
-  return new Sealer(deriveKeyEncryptionKey(readFileSync(caKey, 'utf8')));
+  return new Sealer(deriveKeyEncryptionKey(readFileSync(caKey, 'utf8')), memoBytes);
 }
