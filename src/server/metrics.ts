@@ -1,6 +1,7 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { tokenCacheStats } from '../access/index.js';
 import { batchWriterStats } from '../shared/batch-writer.js';
+import { sealedCacheStats } from '../shared/key-sealing.js';
 
 /** Prometheus metrics of one process, on /metrics. */
 export class Metrics {
@@ -33,6 +34,25 @@ export class Metrics {
     cache('kentra_token_cache_hit_ratio', 'Token cache hits / (hits + misses) since start', (s) =>
       s.hits + s.misses ? s.hits / (s.hits + s.misses) : 0,
     );
+    // Private material kept opened (--sealed-cache-mb): its bound, fill and use.
+    const sealed = (name: string, help: string, read: (s: ReturnType<typeof sealedCacheStats>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read(sealedCacheStats()));
+        },
+      });
+    sealed(
+      'kentra_sealed_cache_max_bytes',
+      'Bound of the opened private material kept in memory (characters stored and opened)',
+      (s) => s.maxBytes,
+    );
+    sealed('kentra_sealed_cache_bytes', 'Opened private material kept in memory (characters stored and opened)', (s) => s.bytes);
+    sealed('kentra_sealed_cache_entries', 'Sealed values kept opened', (s) => s.entries);
+    sealed('kentra_sealed_cache_hits', 'Sealed values read from the store and found opened, since start', (s) => s.hits);
+    sealed('kentra_sealed_cache_misses', 'Sealed values opened with AES-GCM, since start', (s) => s.misses);
     // The logs of decisions (sign-in log, cluster access log): entries dropped when the store was slower than the traffic.
     const logGauge = (name: string, help: string, log: string, read: (s: ReturnType<typeof batchWriterStats>[number]) => number) =>
       new Gauge({

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { deriveKeyEncryptionKey, isSealed, OPENED_MEMO_BYTES, parseKeyEncryptionKey, Sealer, SealingError } from './key-sealing.js';
+import {
+  deriveKeyEncryptionKey,
+  isSealed,
+  OPENED_MEMO_BYTES,
+  parseKeyEncryptionKey,
+  Sealer,
+  SealingError,
+  sealedCacheStats,
+} from './key-sealing.js';
 
 describe('Sealer (private material at rest)', () => {
   const sealer = new Sealer(Buffer.alloc(32, 1));
@@ -49,14 +57,19 @@ describe('Sealer (private material at rest)', () => {
     const stored = Array.from({ length: 1000 }, (_, i) => own.seal(secrets(i)));
     stored.forEach((v, i) => assert.equal(own.unseal(v), secrets(i)));
     assert.equal(own.memo.entries, 1000, 'every one kept (512 at most before)');
+    stored.forEach((v, i) => assert.equal(own.unseal(v), secrets(i)));
+    assert.deepEqual([own.memo.hits, own.memo.misses], [1000, 1000], 'read again: every one from the memo');
+    const all = sealedCacheStats();
+    assert.ok(all.entries >= 1000 && all.hits >= 1000 && all.maxBytes === OPENED_MEMO_BYTES, 'summed for /metrics');
     assert.ok(own.memo.size > 1000 * 300 && own.memo.size <= OPENED_MEMO_BYTES);
     const big = new Sealer(Buffer.alloc(32, 1), 1000);
     const pem = big.seal('k'.repeat(2000));
     assert.equal(big.unseal(pem), 'k'.repeat(2000));
-    assert.deepEqual(big.memo, { entries: 0, size: 0 }, 'heavier than the whole bound: not kept');
+    assert.deepEqual(big.memo, { entries: 0, size: 0, maxSize: 1000, hits: 0, misses: 1 }, 'heavier than the whole bound: not kept');
     const none = new Sealer(Buffer.alloc(32, 1), 0);
     assert.equal(none.unseal(none.seal('s')), 's');
-    assert.deepEqual(none.memo, { entries: 0, size: 0 }, '--sealed-cache-mb 0 keeps nothing opened');
+    assert.equal(none.unseal(none.seal('s')), 's');
+    assert.deepEqual(none.memo, { entries: 0, size: 0, maxSize: 0, hits: 0, misses: 2 }, '--sealed-cache-mb 0 keeps nothing opened');
   });
 
   it('parses a key as base64 or hex and refuses any other length', () => {

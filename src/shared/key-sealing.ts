@@ -29,27 +29,68 @@ export class SealingError extends Error {
  */
 export const OPENED_MEMO_BYTES = 16 * 2 ** 20;
 
+/** The sealers of this process (weakly), for /metrics. */
+const live = new Set<WeakRef<Sealer>>();
+
+export interface SealedCacheStats {
+  /** The largest bound of a live sealer's memo, in characters (`--sealed-cache-mb`). */
+  maxBytes: number;
+  bytes: number;
+  entries: number;
+  /** Sealed values opened from the memo, and opened with AES-GCM, since start. */
+  hits: number;
+  misses: number;
+}
+
+/** The memos of every live sealer of this process, summed. */
+export function sealedCacheStats(): SealedCacheStats {
+  const stats: SealedCacheStats = { maxBytes: 0, bytes: 0, entries: 0, hits: 0, misses: 0 };
+  for (const ref of live) {
+    const sealer = ref.deref();
+    if (!sealer) {
+      live.delete(ref);
+      continue;
+    }
+    const memo = sealer.memo;
+    stats.maxBytes = Math.max(stats.maxBytes, memo.maxSize);
+    stats.bytes += memo.size;
+    stats.entries += memo.entries;
+    stats.hits += memo.hits;
+    stats.misses += memo.misses;
+  }
+  return stats;
+}
+
 export class Sealer {
   /** First 8 hex of SHA-256 of the key: names the key in sealed values without revealing it. */
   readonly keyId: string;
   private readonly opened: Lru<string, string> | null;
+  private hits = 0;
+  private misses = 0;
 
   /** `memoBytes`: how much of what it opened the sealer keeps (0: nothing). */
   constructor(
     private readonly key: Buffer,
-    memoBytes = OPENED_MEMO_BYTES,
+    private readonly memoBytes = OPENED_MEMO_BYTES,
   ) {
     if (key.length !== 32) throw new Error('a key-encryption key is 32 bytes');
     this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    live.add(new WeakRef(this));
     this.opened =
       memoBytes > 0
         ? new Lru<string, string>(Number.MAX_SAFE_INTEGER, { maxWeight: memoBytes, weigh: (k, v) => k.length + v.length })
         : null;
   }
 
-  /** What the memo holds: values, and their stored and opened characters. */
-  get memo(): { entries: number; size: number } {
-    return { entries: this.opened?.size ?? 0, size: this.opened?.weight ?? 0 };
+  /** What the memo holds (values, and their stored and opened characters), its bound, and its use since start. */
+  get memo(): { entries: number; size: number; maxSize: number; hits: number; misses: number } {
+    return {
+      entries: this.opened?.size ?? 0,
+      size: this.opened?.weight ?? 0,
+      maxSize: this.opened ? this.memoBytes : 0,
+      hits: this.hits,
+      misses: this.misses,
+    };
   }
 
   seal(plaintext: string): string {
@@ -70,7 +111,11 @@ export class Sealer {
       );
     }
     const known = this.opened?.get(stored);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.hits++;
+      return known;
+    }
+    this.misses++;
     const [iv, body, tag] = rest.split('.').map((p) => Buffer.from(p, 'base64url'));
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, iv!);

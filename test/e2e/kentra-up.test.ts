@@ -10,8 +10,11 @@ import { KENTRA_BIN, startTestKentra } from '../support/kentra.js';
 describe('kentra up', { timeout: 120_000 }, () => {
   it('writes endpoints.json with the documented keys, and a restart reuses all of it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kentra-up-'));
+    // Stopped in `finally` too, so that a failed assertion does not leave a server running.
+    let running: { close(): Promise<void> } | undefined;
     try {
       const first = await startTestKentra({ dataDir });
+      running = first;
       const e = first.endpoints;
       for (const key of ['authority', 'tenantId', 'subscriptionId', 'armEndpoint', 'graphEndpoint', 'caFile'])
         assert.ok((e as any)[key], key);
@@ -25,7 +28,8 @@ describe('kentra up', { timeout: 120_000 }, () => {
       const kid1 = (await httpsFetch(`${e.authority}/${e.tenantId}/discovery/v2.0/keys`, { caFile: e.caFile })).json().keys[0].kid;
       await first.close();
 
-      const second = await startTestKentra({ dataDir });
+      const second = await startTestKentra({ dataDir, extraArgs: ['--sealed-cache-mb', '1'] });
+      running = second;
       const e2 = second.endpoints;
       assert.equal(e2.tenantId, e.tenantId);
       assert.equal(e2.subscriptionId, e.subscriptionId);
@@ -48,6 +52,12 @@ describe('kentra up', { timeout: 120_000 }, () => {
         e2.caFile,
       );
       assert.equal(res.status, 200, 'the bootstrap secret still works after a restart');
+      // The signing key read back from the store was opened once and is kept within --sealed-cache-mb.
+      const metrics = (await httpsFetch(`${e2.authority}/metrics`, { caFile: e2.caFile })).text;
+      const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      assert.equal(gauge('kentra_sealed_cache_max_bytes'), 2 ** 20);
+      assert.ok(gauge('kentra_sealed_cache_entries') >= 1 && gauge('kentra_sealed_cache_misses') >= 1, metrics);
+      assert.ok(gauge('kentra_sealed_cache_bytes') > 1000 && gauge('kentra_sealed_cache_bytes') <= 2 ** 20);
 
       const env = execFileSync(process.execPath, [KENTRA_BIN, 'env', '--data-dir', dataDir], { encoding: 'utf8' });
       assert.match(env, new RegExp(`^export NODE_EXTRA_CA_CERTS='${e.caFile}'$`, 'm'));
@@ -58,6 +68,7 @@ describe('kentra up', { timeout: 120_000 }, () => {
       assert.equal(await exited, 0, 'SIGTERM shuts down cleanly');
       await second.close();
     } finally {
+      await running?.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
@@ -77,6 +88,11 @@ describe('kentra up', { timeout: 120_000 }, () => {
     const badHeap = run('up', '--heap-growth', '-5');
     assert.notEqual(badHeap.code, 0);
     assert.match(badHeap.stderr, /--heap-growth .*a whole number of percent from 0 to 1,000/);
+    for (const bad of ['-1', '1.5', '5000']) {
+      const badSealed = run('up', '--sealed-cache-mb', bad);
+      assert.notEqual(badSealed.code, 0);
+      assert.match(badSealed.stderr, /--sealed-cache-mb .*a whole number of MiB from 0 to 4,096/);
+    }
     const noData = run('env', '--data-dir', join(tmpdir(), 'kentra-none-here'));
     assert.equal(noData.code, 1);
     assert.match(noData.stderr, /^ERROR: no endpoints.json in /);
