@@ -76,6 +76,24 @@ describe('codecs: sealed columns', () => {
     assert.deepEqual(JSON.parse(child.stdout), { same: true, opened: 'c' });
   });
 
+  it('each entity opens its own sealed texts, though the getter is shared', () => {
+    const sealer = countingSealer();
+    const read = (uid: string) => fromRow(armResources, toRow(armResources, { ...resource, secrets: { uid } }, sealer), sealer);
+    const [a, b] = [read('ua'), read('ub')];
+    assert.deepEqual(b.secrets, { uid: 'ub' });
+    assert.deepEqual(a.secrets, { uid: 'ua' });
+    const getter = Object.getOwnPropertyDescriptor(a, 'secrets')!.get!;
+    assert.equal(getter, Object.getOwnPropertyDescriptor(b, 'secrets')!.get, 'one getter');
+    assert.deepEqual(getter.call(b), { uid: 'ub' }, "called on b, b's secrets");
+    assert.equal(sealer.opened, 2);
+    assert.deepEqual(Object.getOwnPropertySymbols(a).length, 1);
+    assert.equal(
+      Object.getOwnPropertyDescriptor(a, Object.getOwnPropertySymbols(a)[0]!)!.enumerable,
+      false,
+      'the sealed texts are not enumerable',
+    );
+  });
+
   it('a key that does not open the column fails at the read of that property, with SealingError', () => {
     const row = toRow(armResources, resource, new Sealer(Buffer.alloc(32, 1)));
     const entity = fromRow(armResources, row, new Sealer(Buffer.alloc(32, 2)));
