@@ -12,16 +12,20 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'kentra_' });
     this.registry.registerMetric(this.requests.counter('kentra_http_requests_total', 'HTTP requests by route and status') as never);
     this.registry.registerMetric(this.requests.histogram('kentra_http_request_duration_seconds', 'HTTP request duration') as never);
+    /** A gauge read when /metrics is: `read` of the stats `stats()` gives then. */
+    const gaugeOf =
+      <S>(stats: () => S) =>
+      (name: string, help: string, read: (s: S) => number) =>
+        new Gauge({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            this.set(read(stats()));
+          },
+        });
     // The cluster token caches (TokenReview and the built-in API): their bound, fill and hit rate.
-    const cache = (name: string, help: string, read: (s: ReturnType<typeof tokenCacheStats>) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read(tokenCacheStats()));
-        },
-      });
+    const cache = gaugeOf(tokenCacheStats);
     cache(
       'kentra_token_cache_max_entries',
       'Bound of a cluster token cache (least recently used entries are evicted beyond it)',
@@ -35,15 +39,7 @@ export class Metrics {
       s.hits + s.misses ? s.hits / (s.hits + s.misses) : 0,
     );
     // Private material kept opened (--sealed-cache-mb): its bound, fill and use.
-    const sealed = (name: string, help: string, read: (s: ReturnType<typeof sealedCacheStats>) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read(sealedCacheStats()));
-        },
-      });
+    const sealed = gaugeOf(sealedCacheStats);
     sealed(
       'kentra_sealed_cache_max_bytes',
       'Bound of the opened private material kept in memory (characters stored and opened)',
@@ -55,15 +51,7 @@ export class Metrics {
     sealed('kentra_sealed_cache_misses', 'Sealed values opened with AES-GCM, since start', (s) => s.misses);
     // The logs of decisions (sign-in log, cluster access log): entries dropped when the store was slower than the traffic.
     const logGauge = (name: string, help: string, log: string, read: (s: ReturnType<typeof batchWriterStats>[number]) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          const s = batchWriterStats().find((x) => x.name === log);
-          this.set(s ? read(s) : 0);
-        },
-      });
+      gaugeOf(() => batchWriterStats().find((x) => x.name === log))(name, help, (s) => (s ? read(s) : 0));
     logGauge(
       'kentra_access_log_dropped_total',
       'Access log entries dropped since start (queue full: the store was too slow)',
