@@ -93,6 +93,30 @@ describe('Graph: a changed caller counts from the next request, however warm the
     for (const res of await Promise.all(calls())) assert.equal(res.status, 401, res.text);
   });
 
+  it("the caller's own profile changed straight in the store (as another instance would) shows at the next /me", async () => {
+    const token = await tokenOf(`target@${DOMAIN}`, PASSWORD);
+    const target = await userId(`target@${DOMAIN}`);
+    const me = async () => {
+      const res = await graph(token, 'GET', '/me?$select=id,displayName,mail');
+      assert.equal(res.status, 200, res.text);
+      return res.json();
+    };
+    const before = await me();
+    assert.equal(before.id, target);
+    assert.deepEqual(await me(), before, 'the second answer, from the cache, is the same');
+    const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+    try {
+      await store.updateUser(tenantId, target, (u) => ({ ...u, displayName: 'Renamed elsewhere', mail: `moved@${DOMAIN}` }));
+    } finally {
+      await store.close();
+    }
+    for (let i = 0; i < 2; i++) {
+      const after = await me();
+      assert.equal(after.displayName, 'Renamed elsewhere');
+      assert.equal(after.mail, `moved@${DOMAIN}`);
+    }
+  });
+
   it('a directory role written straight into the store (as another instance would) applies to the next request', async () => {
     const token = await tokenOf(`climber@${DOMAIN}`, PASSWORD);
     const climber = await userId(`climber@${DOMAIN}`);

@@ -383,11 +383,19 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     if (r.caller.kind === 'app') throw graphErrors.badRequest('/me request is only valid with delegated authentication flow.');
     return r.caller.objectId;
   };
-  graphRoute(app, ctx, 'GET', '/me', async (r) => {
-    const user = await findUser(r, await me(r));
-    const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userView(user, q.select) });
-  });
+  // The caller is already read through the directory cache (graphRoute), so its profile comes from there too.
+  graphRoute(
+    app,
+    ctx,
+    'GET',
+    '/me',
+    async (r) => {
+      const user = await findUser(r, await me(r));
+      const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
+      return r.reply.send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userView(user, q.select) });
+    },
+    { cachedReads: true },
+  );
   graphRoute(app, ctx, 'GET', '/me/ownedObjects', async (r) => {
     const owned = await r.store.listOwnedObjects(r.tenant.id, await me(r));
     const objects = (await Promise.all(owned.map((o) => directoryObject(r, o.objectId)))).filter((o): o is Record<string, unknown> => !!o);
