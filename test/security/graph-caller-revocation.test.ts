@@ -117,6 +117,92 @@ describe('Graph: a changed caller counts from the next request, however warm the
     }
   });
 
+  it('a user, a group and a service principal changed or deleted straight in the store show at the next GET by id (read through the cache)', async () => {
+    const target = await userId(`target@${DOMAIN}`);
+    const group = (
+      await graph(admin, 'POST', '/groups', { displayName: 'readers', mailNickname: 'readers', securityEnabled: true, mailEnabled: false })
+    ).json().id as string;
+    const application = await graph(admin, 'POST', '/applications', { displayName: 'cached-app' });
+    assert.equal(application.status, 201, application.text);
+    const sp = await graph(admin, 'POST', '/servicePrincipals', { appId: application.json().appId });
+    assert.equal(sp.status, 201, sp.text);
+    const spId = sp.json().id as string;
+    const read = async () => {
+      const answers = await Promise.all([
+        graph(admin, 'GET', `/users/${target}?$select=displayName`),
+        graph(admin, 'GET', `/users/target@${DOMAIN}?$select=displayName`),
+        graph(admin, 'GET', `/groups/${group}?$select=displayName`),
+        graph(admin, 'GET', `/servicePrincipals/${spId}?$select=displayName,accountEnabled`),
+      ]);
+      return answers.map((a) => (a.status === 200 ? { ...a.json(), '@odata.context': undefined } : a.status));
+    };
+    for (let i = 0; i < 2; i++) {
+      const [byId, byUpn, g, s] = await read();
+      assert.deepEqual(
+        [g, s],
+        [
+          { '@odata.context': undefined, displayName: 'readers' },
+          { '@odata.context': undefined, displayName: 'cached-app', accountEnabled: true },
+        ],
+      );
+      assert.deepEqual(byId, byUpn);
+    }
+    const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+    try {
+      await store.updateUser(tenantId, target, (u) => ({ ...u, displayName: 'Target, renamed elsewhere' }));
+      await store.updateGroup(tenantId, group, (g) => ({ ...g, displayName: 'readers, renamed elsewhere' }));
+      await store.updateServicePrincipal(tenantId, spId, (x) => ({ ...x, displayName: 'sp, renamed elsewhere', accountEnabled: false }));
+      for (let i = 0; i < 2; i++) {
+        assert.deepEqual(await read(), [
+          { '@odata.context': undefined, displayName: 'Target, renamed elsewhere' },
+          { '@odata.context': undefined, displayName: 'Target, renamed elsewhere' },
+          { '@odata.context': undefined, displayName: 'readers, renamed elsewhere' },
+          { '@odata.context': undefined, displayName: 'sp, renamed elsewhere', accountEnabled: false },
+        ]);
+      }
+      await store.deleteGroup(tenantId, group);
+      await store.deleteServicePrincipal(tenantId, spId);
+      for (let i = 0; i < 2; i++) assert.deepEqual((await read()).slice(2), [404, 404]);
+    } finally {
+      await store.close();
+    }
+    // Reading through the cache still needs the right: an app without Graph permissions is refused, every time.
+    const reader = await graph(admin, 'POST', '/applications', { displayName: 'no-graph-permissions' });
+    const readerSp = await graph(admin, 'POST', '/servicePrincipals', { appId: reader.json().appId });
+    assert.equal(readerSp.status, 201, readerSp.text);
+    const secret = await graph(admin, 'POST', `/applications/${reader.json().id}/addPassword`, { passwordCredential: {} });
+    assert.equal(secret.status, 200, secret.text);
+    const appToken = await postForm(
+      `${k.endpoints.authority}/${tenantId}/oauth2/v2.0/token`,
+      {
+        grant_type: 'client_credentials',
+        client_id: reader.json().appId,
+        client_secret: secret.json().secretText,
+        scope: 'https://graph.microsoft.com/.default',
+      },
+      k.endpoints.caFile,
+    );
+    assert.equal(appToken.status, 200, appToken.text);
+    const other = await graph(admin, 'POST', '/groups', {
+      displayName: 'other',
+      mailNickname: 'other',
+      securityEnabled: true,
+      mailEnabled: false,
+    });
+    for (let i = 0; i < 2; i++) {
+      for (const path of [
+        `/users/${target}`,
+        `/users/target@${DOMAIN}`,
+        `/groups/${other.json().id}`,
+        `/servicePrincipals/${readerSp.json().id}`,
+      ]) {
+        const res = await graph(appToken.json().access_token, 'GET', path);
+        assert.equal(res.status, 403, `${path}: ${res.text}`);
+        assert.equal(res.json().error.code, 'Authorization_RequestDenied');
+      }
+    }
+  });
+
   it('a directory role written straight into the store (as another instance would) applies to the next request', async () => {
     const token = await tokenOf(`climber@${DOMAIN}`, PASSWORD);
     const climber = await userId(`climber@${DOMAIN}`);

@@ -635,14 +635,21 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       .send({ '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`, ...(await servicePrincipalView(r, sp)) });
   });
 
-  graphRoute(app, ctx, 'GET', '/servicePrincipals/:id', async (r) => {
-    requireRead(r.caller, 'application');
-    const q = listQuery(r.query, r.req.headers, 'ServicePrincipal', SP_FILTERS);
-    return r.reply.send({
-      '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`,
-      ...applySelect(await servicePrincipalView(r, await findServicePrincipal(r, r.params.id!)), q.select),
-    });
-  });
+  graphRoute(
+    app,
+    ctx,
+    'GET',
+    '/servicePrincipals/:id',
+    async (r) => {
+      requireRead(r.caller, 'application');
+      const q = listQuery(r.query, r.req.headers, 'ServicePrincipal', SP_FILTERS);
+      return r.reply.send({
+        '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`,
+        ...applySelect(await servicePrincipalView(r, await findServicePrincipal(r, r.params.id!)), q.select),
+      });
+    },
+    { cachedReads: true },
+  );
 
   const writableSp = async (r: GraphRequest) => {
     const sp = await findServicePrincipal(r, r.params.id!);

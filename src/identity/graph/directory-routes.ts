@@ -303,12 +303,19 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userDefault(user) });
   });
 
-  graphRoute(app, ctx, 'GET', '/users/:id', async (r) => {
-    const user = await findUser(r, r.params.id!);
-    if (user.id !== r.caller.objectId) requireRead(r.caller, 'user');
-    const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userView(user, q.select) });
-  });
+  graphRoute(
+    app,
+    ctx,
+    'GET',
+    '/users/:id',
+    async (r) => {
+      const user = await findUser(r, r.params.id!);
+      if (user.id !== r.caller.objectId) requireRead(r.caller, 'user');
+      const q = listQuery(r.query, r.req.headers, 'User', USER_FILTERS);
+      return r.reply.send({ '@odata.context': `${r.base}/$metadata#users/$entity`, ...userView(user, q.select) });
+    },
+    { cachedReads: true },
+  );
 
   graphRoute(app, ctx, 'PATCH', '/users/:id', async (r) => {
     const user = await findUser(r, r.params.id!);
@@ -474,14 +481,21 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#groups/$entity`, ...groupJson(group) });
   });
 
-  graphRoute(app, ctx, 'GET', '/groups/:id', async (r) => {
-    requireRead(r.caller, 'group');
-    const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
-    return r.reply.send({
-      '@odata.context': `${r.base}/$metadata#groups/$entity`,
-      ...applySelect(groupJson(await findGroup(r)), q.select),
-    });
-  });
+  graphRoute(
+    app,
+    ctx,
+    'GET',
+    '/groups/:id',
+    async (r) => {
+      requireRead(r.caller, 'group');
+      const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
+      return r.reply.send({
+        '@odata.context': `${r.base}/$metadata#groups/$entity`,
+        ...applySelect(groupJson(await findGroup(r)), q.select),
+      });
+    },
+    { cachedReads: true },
+  );
 
   graphRoute(app, ctx, 'PATCH', '/groups/:id', async (r) => {
     const group = await findGroup(r);
