@@ -117,7 +117,7 @@ describe('Graph: a changed caller counts from the next request, however warm the
     }
   });
 
-  it('a user, a group and a service principal changed or deleted straight in the store show at the next GET by id (read through the cache)', async () => {
+  it('a user, a group, a service principal and an application changed or deleted straight in the store show at the next GET by id (read through the cache)', async () => {
     const target = await userId(`target@${DOMAIN}`);
     const group = (
       await graph(admin, 'POST', '/groups', { displayName: 'readers', mailNickname: 'readers', securityEnabled: true, mailEnabled: false })
@@ -127,22 +127,27 @@ describe('Graph: a changed caller counts from the next request, however warm the
     const sp = await graph(admin, 'POST', '/servicePrincipals', { appId: application.json().appId });
     assert.equal(sp.status, 201, sp.text);
     const spId = sp.json().id as string;
+    const appObjectId = application.json().id as string;
     const read = async () => {
       const answers = await Promise.all([
         graph(admin, 'GET', `/users/${target}?$select=displayName`),
         graph(admin, 'GET', `/users/target@${DOMAIN}?$select=displayName`),
         graph(admin, 'GET', `/groups/${group}?$select=displayName`),
         graph(admin, 'GET', `/servicePrincipals/${spId}?$select=displayName,accountEnabled`),
+        graph(admin, 'GET', `/applications/${appObjectId}?$select=displayName`),
+        graph(admin, 'GET', `/applications/(appId='${application.json().appId}')?$select=displayName`),
       ]);
       return answers.map((a) => (a.status === 200 ? { ...a.json(), '@odata.context': undefined } : a.status));
     };
     for (let i = 0; i < 2; i++) {
-      const [byId, byUpn, g, s] = await read();
+      const [byId, byUpn, g, s, a, byAppId] = await read();
       assert.deepEqual(
-        [g, s],
+        [g, s, a, byAppId],
         [
           { '@odata.context': undefined, displayName: 'readers' },
           { '@odata.context': undefined, displayName: 'cached-app', accountEnabled: true },
+          { '@odata.context': undefined, displayName: 'cached-app' },
+          { '@odata.context': undefined, displayName: 'cached-app' },
         ],
       );
       assert.deepEqual(byId, byUpn);
@@ -152,17 +157,21 @@ describe('Graph: a changed caller counts from the next request, however warm the
       await store.updateUser(tenantId, target, (u) => ({ ...u, displayName: 'Target, renamed elsewhere' }));
       await store.updateGroup(tenantId, group, (g) => ({ ...g, displayName: 'readers, renamed elsewhere' }));
       await store.updateServicePrincipal(tenantId, spId, (x) => ({ ...x, displayName: 'sp, renamed elsewhere', accountEnabled: false }));
+      await store.updateApplication(tenantId, appObjectId, (x) => ({ ...x, displayName: 'app, renamed elsewhere' }));
       for (let i = 0; i < 2; i++) {
         assert.deepEqual(await read(), [
           { '@odata.context': undefined, displayName: 'Target, renamed elsewhere' },
           { '@odata.context': undefined, displayName: 'Target, renamed elsewhere' },
           { '@odata.context': undefined, displayName: 'readers, renamed elsewhere' },
           { '@odata.context': undefined, displayName: 'sp, renamed elsewhere', accountEnabled: false },
+          { '@odata.context': undefined, displayName: 'app, renamed elsewhere' },
+          { '@odata.context': undefined, displayName: 'app, renamed elsewhere' },
         ]);
       }
       await store.deleteGroup(tenantId, group);
       await store.deleteServicePrincipal(tenantId, spId);
-      for (let i = 0; i < 2; i++) assert.deepEqual((await read()).slice(2), [404, 404]);
+      await store.deleteApplication(tenantId, appObjectId);
+      for (let i = 0; i < 2; i++) assert.deepEqual((await read()).slice(2), [404, 404, 404, 404]);
     } finally {
       await store.close();
     }
@@ -194,6 +203,7 @@ describe('Graph: a changed caller counts from the next request, however warm the
         `/users/${target}`,
         `/users/target@${DOMAIN}`,
         `/groups/${other.json().id}`,
+        `/applications/${reader.json().id}`,
         `/servicePrincipals/${readerSp.json().id}`,
       ]) {
         const res = await graph(appToken.json().access_token, 'GET', path);

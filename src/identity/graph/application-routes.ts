@@ -407,14 +407,21 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#applications/$entity`, ...(await applicationView(r, created)) });
   });
 
-  graphRoute(app, ctx, 'GET', '/applications/:id', async (r) => {
-    requireRead(r.caller, 'application');
-    const q = listQuery(r.query, r.req.headers, 'Application', APP_FILTERS);
-    return r.reply.send({
-      '@odata.context': `${r.base}/$metadata#applications/$entity`,
-      ...applySelect(await applicationView(r, await findApplication(r, r.params.id!)), q.select),
-    });
-  });
+  graphRoute(
+    app,
+    ctx,
+    'GET',
+    '/applications/:id',
+    async (r) => {
+      requireRead(r.caller, 'application');
+      const q = listQuery(r.query, r.req.headers, 'Application', APP_FILTERS);
+      return r.reply.send({
+        '@odata.context': `${r.base}/$metadata#applications/$entity`,
+        ...applySelect(await applicationView(r, await findApplication(r, r.params.id!)), q.select),
+      });
+    },
+    { cachedReads: true },
+  );
 
   graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
     const a = await findApplication(r, r.params.id!);
