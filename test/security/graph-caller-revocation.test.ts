@@ -46,6 +46,17 @@ describe('Graph: a changed caller counts from the next request, however warm the
       ...(json === undefined ? {} : { body: JSON.stringify(json) }),
     });
   const userId = async (upn: string) => (await graph(admin, 'GET', `/users/${upn}`)).json().id as string;
+  /** A security group made by the Global Administrator through Graph: its id. */
+  const newGroup = async (name: string) => {
+    const created = await graph(admin, 'POST', '/groups', {
+      displayName: name,
+      mailNickname: name,
+      securityEnabled: true,
+      mailEnabled: false,
+    });
+    assert.equal(created.status, 201, created.text);
+    return created.json().id as string;
+  };
 
   before(async () => {
     k = await startTestKentra({ seed: SEED });
@@ -61,14 +72,7 @@ describe('Graph: a changed caller counts from the next request, however warm the
   it("a disabled user is refused at once with its still valid token (a group's members too), served again when enabled, and refused for good once deleted", async () => {
     const token = await tokenOf(`leaver@${DOMAIN}`, PASSWORD);
     const id = await userId(`leaver@${DOMAIN}`);
-    const created = await graph(admin, 'POST', '/groups', {
-      displayName: 'leavers',
-      mailNickname: 'leavers',
-      securityEnabled: true,
-      mailEnabled: false,
-    });
-    assert.equal(created.status, 201, created.text);
-    const group = created.json().id as string;
+    const group = await newGroup('leavers');
     const calls = () => [
       graph(token, 'GET', '/me'),
       graph(token, 'POST', '/me/getMemberGroups', { securityEnabledOnly: false }),
@@ -119,9 +123,7 @@ describe('Graph: a changed caller counts from the next request, however warm the
 
   it('a user, a group, a service principal and an application changed or deleted straight in the store show at the next GET by id (read through the cache)', async () => {
     const target = await userId(`target@${DOMAIN}`);
-    const group = (
-      await graph(admin, 'POST', '/groups', { displayName: 'readers', mailNickname: 'readers', securityEnabled: true, mailEnabled: false })
-    ).json().id as string;
+    const group = await newGroup('readers');
     const application = await graph(admin, 'POST', '/applications', { displayName: 'cached-app' });
     assert.equal(application.status, 201, application.text);
     const sp = await graph(admin, 'POST', '/servicePrincipals', { appId: application.json().appId });
@@ -192,17 +194,12 @@ describe('Graph: a changed caller counts from the next request, however warm the
       k.endpoints.caFile,
     );
     assert.equal(appToken.status, 200, appToken.text);
-    const other = await graph(admin, 'POST', '/groups', {
-      displayName: 'other',
-      mailNickname: 'other',
-      securityEnabled: true,
-      mailEnabled: false,
-    });
+    const other = await newGroup('other');
     for (let i = 0; i < 2; i++) {
       for (const path of [
         `/users/${target}`,
         `/users/target@${DOMAIN}`,
-        `/groups/${other.json().id}`,
+        `/groups/${other}`,
         `/applications/${reader.json().id}`,
         `/servicePrincipals/${readerSp.json().id}`,
       ]) {

@@ -11,6 +11,7 @@ import {
   findApplication,
   findServicePrincipal,
   graphRoute,
+  objectByIdRoute,
   jsonBody,
   noContent,
   applicationView,
@@ -23,7 +24,7 @@ import {
   type GraphRequest,
 } from './context.js';
 import { GraphError, graphErrors } from './errors.js';
-import { listQuery, page, applySelect } from './odata.js';
+import { listQuery, page } from './odata.js';
 import { appRoleAssignmentJson, federatedCredentialJson, grantJson, passwordCredentialJson, typed } from './shapes.js';
 import { decodeComponent } from '../../shared/uri.js';
 
@@ -407,21 +408,12 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#applications/$entity`, ...(await applicationView(r, created)) });
   });
 
-  graphRoute(
-    app,
-    ctx,
-    'GET',
-    '/applications/:id',
-    async (r) => {
-      requireRead(r.caller, 'application');
-      const q = listQuery(r.query, r.req.headers, 'Application', APP_FILTERS);
-      return r.reply.send({
-        '@odata.context': `${r.base}/$metadata#applications/$entity`,
-        ...applySelect(await applicationView(r, await findApplication(r, r.params.id!)), q.select),
-      });
-    },
-    { cachedReads: true },
-  );
+  objectByIdRoute(app, ctx, 'applications', {
+    area: 'application',
+    resource: 'Application',
+    filters: APP_FILTERS,
+    view: async (r) => applicationView(r, await findApplication(r, r.params.id!)),
+  });
 
   graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
     const a = await findApplication(r, r.params.id!);
@@ -642,21 +634,12 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       .send({ '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`, ...(await servicePrincipalView(r, sp)) });
   });
 
-  graphRoute(
-    app,
-    ctx,
-    'GET',
-    '/servicePrincipals/:id',
-    async (r) => {
-      requireRead(r.caller, 'application');
-      const q = listQuery(r.query, r.req.headers, 'ServicePrincipal', SP_FILTERS);
-      return r.reply.send({
-        '@odata.context': `${r.base}/$metadata#servicePrincipals/$entity`,
-        ...applySelect(await servicePrincipalView(r, await findServicePrincipal(r, r.params.id!)), q.select),
-      });
-    },
-    { cachedReads: true },
-  );
+  objectByIdRoute(app, ctx, 'servicePrincipals', {
+    area: 'application',
+    resource: 'ServicePrincipal',
+    filters: SP_FILTERS,
+    view: async (r) => servicePrincipalView(r, await findServicePrincipal(r, r.params.id!)),
+  });
 
   const writableSp = async (r: GraphRequest) => {
     const sp = await findServicePrincipal(r, r.params.id!);

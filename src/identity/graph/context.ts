@@ -15,11 +15,11 @@ import { DirectoryError } from '../directory/directory.js';
 import type { IdentityServices } from '../oauth/context.js';
 import type { HttpEdge } from '../oauth/routes.js';
 import type { TokenVerifier } from '../tokens/verify.js';
-import { graphAudiences, graphCaller, type GraphCaller } from './caller.js';
+import { graphAudiences, graphCaller, requireRead, type Area, type GraphCaller } from './caller.js';
 import { GraphError, graphErrors, sendGraphError } from './errors.js';
 import { applicationJson, groupJson, servicePrincipalJson, typed, userJson } from './shapes.js';
 import { decodeComponent } from '../../shared/uri.js';
-import { applySelect, keyedSkipToken, linkWithSkipToken, page, type ListQuery } from './odata.js';
+import { applySelect, keyedSkipToken, linkWithSkipToken, listQuery, page, type ListQuery } from './odata.js';
 
 export const GRAPH_MAX_MEMBER_OBJECTS = 11_000;
 
@@ -94,6 +94,31 @@ export function graphRoute(
       }
     },
   });
+}
+
+/**
+ * `GET <collection>/:id`: one directory object, for a caller with the read right on its area, in its
+ * shape (`view`) with `$select` applied. Its reads go through the directory cache (`cachedReads`), so
+ * `view` may only read what the cache keeps.
+ */
+export function objectByIdRoute(
+  app: FastifyInstance,
+  ctx: GraphContext,
+  collection: string,
+  o: { area: Area; resource: string; filters: string[]; view: (r: GraphRequest) => Promise<Record<string, unknown>> },
+): void {
+  graphRoute(
+    app,
+    ctx,
+    'GET',
+    `/${collection}/:id`,
+    async (r) => {
+      requireRead(r.caller, o.area);
+      const q = listQuery(r.query, r.req.headers, o.resource, o.filters);
+      return r.reply.send({ '@odata.context': `${r.base}/$metadata#${collection}/$entity`, ...applySelect(await o.view(r), q.select) });
+    },
+    { cachedReads: true },
+  );
 }
 
 /** The JSON object body of a request, refusing properties the resource does not have. */

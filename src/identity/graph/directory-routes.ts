@@ -10,6 +10,7 @@ import {
   directoryObject,
   findUser,
   graphRoute,
+  objectByIdRoute,
   jsonBody,
   memberGroups,
   noContent,
@@ -481,21 +482,12 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#groups/$entity`, ...groupJson(group) });
   });
 
-  graphRoute(
-    app,
-    ctx,
-    'GET',
-    '/groups/:id',
-    async (r) => {
-      requireRead(r.caller, 'group');
-      const q = listQuery(r.query, r.req.headers, 'Group', GROUP_FILTERS);
-      return r.reply.send({
-        '@odata.context': `${r.base}/$metadata#groups/$entity`,
-        ...applySelect(groupJson(await findGroup(r)), q.select),
-      });
-    },
-    { cachedReads: true },
-  );
+  objectByIdRoute(app, ctx, 'groups', {
+    area: 'group',
+    resource: 'Group',
+    filters: GROUP_FILTERS,
+    view: async (r) => groupJson(await findGroup(r)),
+  });
 
   graphRoute(app, ctx, 'PATCH', '/groups/:id', async (r) => {
     const group = await findGroup(r);
