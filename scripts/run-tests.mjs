@@ -34,9 +34,13 @@ const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...opti
 // location, error, stack) is also kept and printed again at the end, so that the tail of a long run,
 // which is all a CI log may show, names what failed.
 const failures = [];
+// An error raised after a file's tests ended (an uncaught exception from a handler still running) fails
+// the file with no failed test to show: node prints it only as a `# Error: …` diagnostic, kept here too.
+const lateErrors = [];
 let current = null;
 for await (const line of createInterface({ input: child.stdout })) {
   process.stdout.write(`${line}\n`);
+  if (/^\s*# Error: /.test(line)) lateErrors.push(line.trimStart());
   if (current) {
     current.lines.push(line);
     if (line.trim() === '...' && line.length - line.trimStart().length === current.indent + 2) {
@@ -56,5 +60,6 @@ if (failures.length) {
     const shown = lines.length > 60 ? [...lines.slice(0, 60), '  (… cut)'] : lines;
     console.log(shown.map((l) => l.trimStart()).join('\n# '));
   }
+  if (lateErrors.length) console.log(`\n# errors outside the tests:\n${lateErrors.join('\n')}`);
 }
 process.exit(code ?? 1);
