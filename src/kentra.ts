@@ -25,6 +25,7 @@ import {
   KeyRing,
   TokenVerifier,
   registerGraphRoutes,
+  graphRoutableUrl,
   registerManagedIdentityRoute,
   registerOAuthRoutes,
   type IdentityServices,
@@ -363,6 +364,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
       port: () => port,
       azureHostnames: opts.azureHostnames ? { port: 443 } : undefined,
       ready: async () => (await store.getMeta(BOOTSTRAP_KEY)) !== null,
+      rewriteUrl: graphRoutableUrl,
     });
     registerOAuthRoutes(app, services, verifier, edge);
     registerDeviceLogin(app, services);

@@ -17,6 +17,6 @@ export { matchRedirectUri, registeredSpaRedirectUris, browserMayGoTo, cspSourceF
 export { Params } from './oauth/params.js';
 export { homeAccountOf } from './oauth/grants/accounts.js';
 export { registerOAuthRoutes, tenantOfSegment, type HttpEdge } from './oauth/routes.js';
-export { registerGraphRoutes } from './graph/index.js';
+export { registerGraphRoutes, graphRoutableUrl } from './graph/index.js';
 export { SignInLog, DEFAULT_SIGN_IN_LOG_RETENTION_DAYS, type SignInLogOptions } from './sign-in-log.js';
 export { registerManagedIdentityRoute } from './oauth/managed-identity.js';

@@ -31,6 +31,8 @@ export interface ServerOptions {
    * when it is a second listener (any other Host there is refused).
    */
   azureHostnames?: { port: number };
+  /** A protocol's own URL grammar mapped onto the router's before routing (Graph's keys in parentheses). */
+  rewriteUrl?: (url: string) => string;
 }
 
 /** Host names that are Microsoft's cloud: refused unless served in --azure-hostnames mode. */
@@ -166,6 +168,7 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    ...(opts.rewriteUrl ? { rewriteUrl: (req: IncomingMessage) => opts.rewriteUrl!(req.url ?? '/') } : {}),
   }) as unknown as FastifyInstance;
   const metrics = new Metrics();
 

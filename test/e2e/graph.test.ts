@@ -529,6 +529,53 @@ for (const store of stores) {
       );
     });
 
+    it("addresses an application and its service principal by appId as Graph documents it: /applications(appId='…')", async () => {
+      const created = await graph('admin', 'POST', '/applications', { displayName: 'by-app-id' });
+      assert.equal(created.status, 201, created.text);
+      const { id, appId } = created.json();
+      const sp = await graph('admin', 'POST', '/servicePrincipals', { appId });
+      assert.equal(sp.status, 201, sp.text);
+      const key = `(appId='${appId}')`;
+
+      // The same object as by its object id, with $select, and with the key's characters percent-encoded.
+      const byId = await graph('admin', 'GET', `/applications/${id}`);
+      const byAppId = await graph('admin', 'GET', `/applications${key}`);
+      assert.equal(byAppId.status, 200, byAppId.text);
+      assert.deepEqual(byAppId.json(), byId.json());
+      const selected = await graph('daemon', 'GET', `/applications${key}?$select=displayName,appId`);
+      assert.equal(selected.status, 200, selected.text);
+      assert.deepEqual(
+        { displayName: selected.json().displayName, appId: selected.json().appId, id: selected.json().id },
+        { displayName: 'by-app-id', appId, id: undefined },
+      );
+      const encoded = await graph('admin', 'GET', `/applications${encodeURIComponent(key).replace(/'/g, '%27')}`);
+      assert.equal(encoded.status, 200, encoded.text);
+      assert.equal(encoded.json().id, id);
+      const spByAppId = await graph('daemon', 'GET', `/servicePrincipals${key}`);
+      assert.equal(spByAppId.status, 200, spByAppId.text);
+      assert.deepEqual([spByAppId.json().id, spByAppId.json().appId], [sp.json().id, appId]);
+
+      // Writes and the paths below the key take the same form.
+      assert.equal((await graph('admin', 'PATCH', `/applications${key}`, { displayName: 'renamed by appId' })).status, 204);
+      assert.equal((await graph('admin', 'GET', `/applications/${id}`)).json().displayName, 'renamed by appId');
+      const secret = await graph('admin', 'POST', `/applications${key}/addPassword`, { passwordCredential: { displayName: 'k' } });
+      assert.equal(secret.status, 200, secret.text);
+      const owners = await graph('admin', 'GET', `/servicePrincipals${key}/owners`);
+      assert.equal(owners.status, 200, owners.text);
+      assert.deepEqual(owners.json().value, []);
+
+      // An appId nobody has, and a key that is not one, are Graph's 404; never another object.
+      const unknown = `(appId='${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}')`;
+      assertGraphError(await graph('admin', 'GET', `/applications${unknown}`), 404, 'Request_ResourceNotFound');
+      assertGraphError(await graph('admin', 'GET', `/servicePrincipals${unknown}`), 404, 'Request_ResourceNotFound');
+      assertGraphError(await graph('admin', 'GET', `/applications(displayName='by-app-id')`), 404, 'Request_ResourceNotFound');
+
+      assert.equal((await graph('admin', 'DELETE', `/servicePrincipals${key}`)).status, 204);
+      assert.equal((await graph('admin', 'DELETE', `/applications${key}`)).status, 204);
+      assertGraphError(await graph('admin', 'GET', `/applications/${id}`), 404, 'Request_ResourceNotFound');
+      assertGraphError(await graph('admin', 'GET', `/applications${key}`), 404, 'Request_ResourceNotFound');
+    });
+
     it('deletes a group an administrator names, and refuses an unauthenticated or foreign token', async () => {
       assert.equal((await graph('admin', 'DELETE', '/groups/55555555-0000-4000-8000-0000000000a2')).status, 204);
       assertGraphError(await graph('daemon', 'GET', '/groups/55555555-0000-4000-8000-0000000000a2'), 404, 'Request_ResourceNotFound');

@@ -142,6 +142,80 @@ for (const store of stores)
       assert.equal(requests >= 150, true);
     });
 
+    it("Graph input: /applications(appId='…') and /servicePrincipals(appId='…') keep every check of the routes they reach, and any key is a 4xx, never a 5xx", async () => {
+      const app = await graph('admin', 'POST', '/applications', { displayName: 'keyed' });
+      assert.equal(app.status, 201, app.text);
+      const { appId } = app.json();
+      assert.equal((await graph('admin', 'POST', '/servicePrincipals', { appId })).status, 201);
+      const key = `(appId='${appId}')`;
+      // No token, and a token for another audience: Graph's 401, as on /applications/{id}.
+      for (const path of [`/applications${key}`, `/servicePrincipals${key}`]) {
+        const anonymous = await httpsFetch(`${k.endpoints.authority}/v1.0${path}`, { caFile: k.endpoints.caFile });
+        assert.equal(anonymous.status, 401, anonymous.text);
+        assert.equal(anonymous.json().error.code, 'InvalidAuthenticationToken');
+      }
+      const arm = await postForm(
+        `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
+        {
+          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
+          grant_type: 'password',
+          username: `member@${DOMAIN}`,
+          password: 'Member-Passw0rd!',
+          scope: 'https://management.azure.com/.default',
+        },
+        k.endpoints.caFile,
+      );
+      const wrongAudience = await httpsFetch(`${k.endpoints.authority}/v1.0/applications${key}`, {
+        caFile: k.endpoints.caFile,
+        headers: { authorization: `Bearer ${arm.json().access_token}` },
+      });
+      assert.equal(wrongAudience.status, 401, wrongAudience.text);
+      // A member who does not own it may read it but not change, delete or add a secret to it.
+      assert.equal((await graph('member', 'GET', `/applications${key}`)).status, 200);
+      for (const [method, path, body] of [
+        ['PATCH', `/applications${key}`, { displayName: 'taken over' }],
+        ['POST', `/applications${key}/addPassword`, {}],
+        ['POST', `/applications${key}/owners/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${MEMBER}` }],
+        ['DELETE', `/applications${key}`, undefined],
+        ['PATCH', `/servicePrincipals${key}`, { displayName: 'taken over' }],
+        ['DELETE', `/servicePrincipals${key}`, undefined],
+      ] as const) {
+        const res = await graph('member', method, path, body);
+        assert.equal(res.status, 403, `${method} ${path}: ${res.text}`);
+        assert.equal(res.json().error.code, 'Authorization_RequestDenied');
+      }
+      const after = (await graph('admin', 'GET', `/applications${key}`)).json();
+      assert.equal(after.displayName, 'keyed');
+      assert.deepEqual(after.passwordCredentials, []);
+      // Its creator still its only owner.
+      assert.deepEqual(
+        (await graph('admin', 'GET', `/applications${key}/owners`))
+          .json()
+          .value.map((o: { userPrincipalName: string }) => o.userPrincipalName),
+        [`admin@${DOMAIN}`],
+      );
+      // Any text after the parenthesis, percent-encoded: this object, or a 400 or a 404 in Graph's shape.
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .oneof(fc.string({ maxLength: 40 }), fc.constantFrom("appId='", "appId=''", `appId='${appId}'`, "')/../users", '%28', "'"))
+            .map((t) => encodeURIComponent(t)),
+          fc.constantFrom('applications', 'servicePrincipals'),
+          fc.constantFrom('', ')', "')", "')/owners"),
+          async (text, collection, tail) => {
+            const res = await graph('admin', 'GET', `/${collection}(${text}${tail}`);
+            // The one key that names it (the constant above, closed) reads this object; anything else is refused.
+            if (res.status === 200) assert.equal(res.json().appId, appId, `${collection}(${text}${tail}`);
+            else {
+              assert.ok(res.status === 400 || res.status === 404, `${res.status} for ${collection}(${text}${tail}: ${res.text}`);
+              assert.match(res.json().error.code, /^Request_(BadRequest|ResourceNotFound)$/);
+            }
+          },
+        ),
+        { numRuns: 120, seed: 20261207 },
+      );
+    });
+
     it('Graph input: any $skiptoken on the lists read by key is a page or a 400, never a 5xx, and a forged cursor stays in the tenant', async () => {
       // Keyed tokens carry the store's cursor ("after:" + base64url of the last key); forge them freely.
       const cursor = (key: string) => Buffer.from(`after:${Buffer.from(key).toString('base64url')}`).toString('base64url');

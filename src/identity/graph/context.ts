@@ -219,6 +219,18 @@ export async function findUser(r: GraphRequest, idOrUpn: string): Promise<User> 
   return user;
 }
 
+/**
+ * Microsoft's documented address of an application or a service principal by its appId has no slash
+ * before the key: `/applications(appId='…')`, `/servicePrincipals(appId='…')/…`. The router splits
+ * paths at slashes only, so such a URL gets one before routing and reaches the routes that take
+ * `/applications/{id}` (findApplication and findServicePrincipal read the key in either form).
+ */
+const KEY_IN_PARENTHESES = /^\/v1\.0\/(?:applications|servicePrincipals)(?=\(|%28)/i;
+export function graphRoutableUrl(url: string): string {
+  const m = KEY_IN_PARENTHESES.exec(url);
+  return m ? `${m[0]}/${url.slice(m[0].length)}` : url;
+}
+
 /** An application by object id, or `(appId='…')`. */
 export async function findApplication(r: GraphRequest, key: string): Promise<Application> {
   const byAppId = /^\(appId='([^']+)'\)$/i.exec(key) ?? /^appId=([0-9a-f-]+)$/i.exec(key);

@@ -16,3 +16,4 @@ export function registerGraphRoutes(app: FastifyInstance, services: IdentityServ
 
 export { GraphError, sendGraphError } from './errors.js';
 export { parseFilter } from './odata.js';
+export { graphRoutableUrl } from './context.js';
