@@ -4,7 +4,7 @@
 // run can drive thousands of distinct tokens. wrk does not verify the server's certificate and
 // cannot present a client certificate.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -33,6 +33,8 @@ export interface WrkResult {
   /** Responses that were not 2xx/3xx, plus socket errors. */
   errors: number;
   raw: string;
+  /** Every latency recorded, as [microseconds, count] in increasing order. */
+  latencies: [number, number][];
 }
 
 /** The wrk binary, or null when it is not installed (`apt-get install wrk`). */
@@ -67,6 +69,15 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     if (o.authorizations) lines.push('  wrk.headers["Authorization"] = auths[(i % #auths) + 1]');
     const path = o.paths ? 'paths[(i % #paths) + 1]' : 'nil';
     lines.push(o.bodies ? `  return wrk.format(nil, ${path}, nil, bodies[(i % #bodies) + 1])` : `  return wrk.format(nil, ${path})`, 'end');
+    // Every latency wrk recorded, as (microseconds, count) pairs, so that rounds can be pooled into one p99.
+    const histogram = join(dir, 'latency.txt');
+    lines.push(
+      'done = function(summary, latency, requests)',
+      `  local f = io.open(${luaString(histogram)}, "w")`,
+      '  for j = 1, #latency do local v, c = latency(j); f:write(v, " ", c, "\\n") end',
+      '  f:close()',
+      'end',
+    );
     const script = join(dir, 'load.lua');
     writeFileSync(script, lines.join('\n') + '\n');
     const args = [`-t${o.threads ?? 1}`, `-c${o.connections ?? 32}`, `-d${o.seconds ?? 5}s`, '--latency', '-s', script, o.url];
@@ -88,7 +99,20 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(raw)?.[1] ?? 0);
     const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(raw);
     const socketErrors = sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) + Number(sock[4]) : 0;
-    return { requests, seconds, perSecond: requests / seconds, p50: pct('50'), p99: pct('99'), errors: non2xx + socketErrors, raw };
+    const latencies = readFileSync(histogram, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ').map(Number) as [number, number]);
+    return {
+      requests,
+      seconds,
+      perSecond: requests / seconds,
+      p50: pct('50'),
+      p99: pct('99'),
+      errors: non2xx + socketErrors,
+      raw,
+      latencies,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -120,8 +144,19 @@ export async function interleavedWrk(
   return out;
 }
 
-/** The worst round's p99 (ms): the figure a goal is held against. */
-export const worstP99 = (rounds: WrkResult[]): number => Math.max(...rounds.map((r) => r.p99));
+/** A percentile (ms) of every latency of these rounds pooled: the figure a goal is held against. */
+export function pooledPercentile(rounds: WrkResult[], p: number): number {
+  const counts = new Map<number, number>();
+  for (const r of rounds) for (const [us, n] of r.latencies) counts.set(us, (counts.get(us) ?? 0) + n);
+  const sorted = [...counts].sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((sum, [, n]) => sum + n, 0);
+  let seen = 0;
+  for (const [us, n] of sorted) {
+    seen += n;
+    if (seen >= (p / 100) * total) return us / 1000;
+  }
+  return NaN;
+}
 
 /** Each round's p99 and rate, for a report's detail. */
 export const roundsText = (rounds: WrkResult[]): string =>

@@ -7,7 +7,7 @@
 import { armSession, load, onEachStore, percentile } from './_measure.js';
 import { Report } from './_report.js';
 import { interleaved, profileEnv, startBareHttps, WARM_UP } from './_bare.js';
-import { interleavedWrk, roundsText, worstP99 } from './_wrk.js';
+import { interleavedWrk, pooledPercentile, roundsText } from './_wrk.js';
 import { startTestKentra } from '../test/support/kentra.js';
 
 const CLUSTERS = 1000;
@@ -49,17 +49,17 @@ async function run(name: string, store: string | undefined) {
     const rw = await interleavedWrk({ url: url(0), paths, ...wrkGet }, { url: bare.url, ...wrkGet }, { rounds: 3, seconds: 3 });
     report.add({
       name: `ARM GET p99, ${CLUSTERS.toLocaleString('en-US')} clusters (${name})`,
-      value: worstP99(rw.measured),
+      value: pooledPercentile(rw.measured, 99),
       unit: 'ms',
       limit: { name: 'goal', value: 5 },
       goal: { op: '<=', ratio: 1 },
-      detail: `wrk, ${WORKERS} connections, the worst of 3 rounds of 3 s interleaved with the bare server's: ${roundsText(rw.measured)} (p50 ${rw.measured.map((x) => x.p50.toFixed(2)).join(', ')} ms); from ${WORKERS} Node clients in the bench's own process, ${r.measured.length} GETs: p99 ${percentile(r.measured, 99).toFixed(2)} ms, p50 ${percentile(r.measured, 50).toFixed(2)} ms (bare ${percentile(r.bare, 99).toFixed(2)} / ${percentile(r.bare, 50).toFixed(2)} ms)`,
+      detail: `wrk, ${WORKERS} connections, 3 rounds of 3 s interleaved with the bare server's, every GET pooled; each round: ${roundsText(rw.measured)} (p50 ${rw.measured.map((x) => x.p50.toFixed(2)).join(', ')} ms); from ${WORKERS} Node clients in the bench's own process, ${r.measured.length} GETs: p99 ${percentile(r.measured, 99).toFixed(2)} ms, p50 ${percentile(r.measured, 50).toFixed(2)} ms (bare ${percentile(r.bare, 99).toFixed(2)} / ${percentile(r.bare, 50).toFixed(2)} ms)`,
     });
     report.add({
       name: `ARM GET p99 next to a bare node:https GET (${name})`,
-      value: worstP99(rw.measured),
+      value: pooledPercentile(rw.measured, 99),
       unit: 'ms',
-      limit: { name: 'bare HTTPS GET p99, wrk', value: worstP99(rw.bare) },
+      limit: { name: 'bare HTTPS GET p99, wrk', value: pooledPercentile(rw.bare, 99) },
       detail: `bare: ${roundsText(rw.bare)}`,
     });
     // One client, one request at a time: the server's latency without a queue in front of it. With four

@@ -13,7 +13,7 @@ import { startTestKentra } from '../test/support/kentra.js';
 import { httpsClient, load, onEachStore, percentile } from './_measure.js';
 import { Report } from './_report.js';
 import { interleaved, profileEnv, startBareHttps, WARM_UP } from './_bare.js';
-import { interleavedWrk, roundsText, worstP99 } from './_wrk.js';
+import { interleavedWrk, pooledPercentile, roundsText } from './_wrk.js';
 
 const GROUPS = 10_000;
 const DEPTH = 5;
@@ -124,17 +124,17 @@ async function run(name: string, storeUrl: string | undefined) {
     const what = `500 of ${GROUPS.toLocaleString('en-US')} groups, 5 deep`;
     report.add({
       name: `getMemberGroups p99, ${what} (${name})`,
-      value: worstP99(gw.measured),
+      value: pooledPercentile(gw.measured, 99),
       unit: 'ms',
       limit: { name: 'goal', value: 5 },
       goal: { op: '<=', ratio: 1 },
-      detail: `wrk, ${WORKERS} connections, the worst of ${WRK_ROUNDS.rounds} rounds of ${WRK_ROUNDS.seconds} s interleaved with the bare server's: ${roundsText(gw.measured)} (p50 ${gw.measured.map((r) => r.p50.toFixed(2)).join(', ')} ms); from ${WORKERS} Node clients in the bench's own process, ${g.measured.length} calls: p99 ${percentile(g.measured, 99).toFixed(2)} ms, p50 ${percentile(g.measured, 50).toFixed(2)} ms (bare ${percentile(g.bare, 99).toFixed(2)} / ${percentile(g.bare, 50).toFixed(2)} ms); ${GROUPS.toLocaleString('en-US')} groups set up in ${setupSeconds.toFixed(1)} s`,
+      detail: `wrk, ${WORKERS} connections, ${WRK_ROUNDS.rounds} rounds of ${WRK_ROUNDS.seconds} s interleaved with the bare server's, every call pooled; each round: ${roundsText(gw.measured)} (p50 ${gw.measured.map((r) => r.p50.toFixed(2)).join(', ')} ms); from ${WORKERS} Node clients in the bench's own process, ${g.measured.length} calls: p99 ${percentile(g.measured, 99).toFixed(2)} ms, p50 ${percentile(g.measured, 50).toFixed(2)} ms (bare ${percentile(g.bare, 99).toFixed(2)} / ${percentile(g.bare, 50).toFixed(2)} ms); ${GROUPS.toLocaleString('en-US')} groups set up in ${setupSeconds.toFixed(1)} s`,
     });
     report.add({
       name: `getMemberGroups p99 next to a bare node:https POST (${name})`,
-      value: worstP99(gw.measured),
+      value: pooledPercentile(gw.measured, 99),
       unit: 'ms',
-      limit: { name: 'bare HTTPS POST p99, wrk', value: worstP99(gw.bare) },
+      limit: { name: 'bare HTTPS POST p99, wrk', value: pooledPercentile(gw.bare, 99) },
       detail: `bare: ${roundsText(gw.bare)}`,
     });
 
@@ -163,11 +163,11 @@ async function run(name: string, storeUrl: string | undefined) {
     );
     report.add({
       name: `checkMemberGroups p99, 20 ids, ${what} (${name})`,
-      value: worstP99(cw.measured),
+      value: pooledPercentile(cw.measured, 99),
       unit: 'ms',
       limit: { name: 'goal', value: 5 },
       goal: { op: '<=', ratio: 1 },
-      detail: `wrk, ${WORKERS} connections, the worst of ${WRK_ROUNDS.rounds} rounds: ${roundsText(cw.measured)}; bare ${roundsText(cw.bare)}`,
+      detail: `wrk, ${WORKERS} connections, ${WRK_ROUNDS.rounds} rounds pooled; each round: ${roundsText(cw.measured)}; bare ${roundsText(cw.bare)}`,
     });
     const tUrl = `${authority}/v1.0/users/${userId}/transitiveMemberOf`;
     const getT = async () => (await http(tUrl, undefined, headers)).status === 200;
