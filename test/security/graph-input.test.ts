@@ -216,6 +216,59 @@ for (const store of stores)
       );
     });
 
+    it("Graph input: an app role assignment's path names its principal or its resource, and one is deleted only through its own service principal", async () => {
+      const sp = async (name: string) => {
+        const app = await graph('admin', 'POST', '/applications', { displayName: name });
+        assert.equal(app.status, 201, app.text);
+        const made = await graph('admin', 'POST', '/servicePrincipals', { appId: app.json().appId });
+        assert.equal(made.status, 201, made.text);
+        return made.json() as { id: string; appId: string };
+      };
+      const [resource, client, third] = [await sp('assign-resource'), await sp('assign-client'), await sp('assign-third')];
+      const DEFAULT_ACCESS = '00000000-0000-0000-0000-000000000000';
+      const assignment = (principalId: string) => ({ principalId, resourceId: resource.id, appRoleId: DEFAULT_ACCESS });
+      const heldBy = async (id: string) =>
+        (await graph('admin', 'GET', `/servicePrincipals/${id}/appRoleAssignments`)).json().value as { id: string }[];
+
+      // A path that names neither the principal nor the resource: Graph's 400, and nothing is assigned.
+      for (const path of [
+        `/servicePrincipals/${third.id}/appRoleAssignedTo`,
+        `/servicePrincipals/${third.id}/appRoleAssignments`,
+        `/servicePrincipals(appId='${third.appId}')/appRoleAssignments`,
+        `/users/${MEMBER}/appRoleAssignments`,
+        `/groups/77777777-0000-4000-8000-0000000000a1/appRoleAssignments`,
+      ]) {
+        const res = await graph('admin', 'POST', path, assignment(client.id));
+        badRequest(res, /^Not a valid reference update\.$/);
+      }
+      assert.deepEqual(await heldBy(client.id), []);
+      // A path that does not name an object of the tenant is a 404, before anything is written.
+      const missing = await graph('admin', 'POST', `/users/${randomUUID()}/appRoleAssignments`, assignment(MEMBER));
+      assert.equal(missing.status, 404, missing.text);
+
+      // The resource's path (appRoleAssignedTo) and the principal's (appRoleAssignments, by appId too) both assign.
+      const viaResource = await graph('admin', 'POST', `/servicePrincipals/${resource.id}/appRoleAssignedTo`, assignment(client.id));
+      assert.equal(viaResource.status, 201, viaResource.text);
+      const viaUser = await graph('admin', 'POST', `/users/${MEMBER}/appRoleAssignments`, assignment(MEMBER));
+      assert.equal(viaUser.status, 201, viaUser.text);
+      const viaAppId = await graph('admin', 'POST', `/servicePrincipals(appId='${third.appId}')/appRoleAssignments`, assignment(third.id));
+      assert.equal(viaAppId.status, 201, viaAppId.text);
+
+      // Deleting through another service principal's path finds nothing and deletes nothing.
+      const aid = viaResource.json().id as string;
+      const elsewhere = await graph('admin', 'DELETE', `/servicePrincipals/${third.id}/appRoleAssignments/${aid}`);
+      assert.equal(elsewhere.status, 404, elsewhere.text);
+      assert.equal(elsewhere.json().error.code, 'Request_ResourceNotFound');
+      assert.deepEqual(
+        (await heldBy(client.id)).map((a) => a.id),
+        [aid],
+      );
+      // A member is refused before any of that is looked at.
+      assert.equal((await graph('member', 'DELETE', `/servicePrincipals/${client.id}/appRoleAssignments/${aid}`)).status, 403);
+      assert.equal((await graph('admin', 'DELETE', `/servicePrincipals/${client.id}/appRoleAssignments/${aid}`)).status, 204);
+      assert.deepEqual(await heldBy(client.id), []);
+    });
+
     it('Graph input: any $skiptoken on the lists read by key is a page or a 400, never a 5xx, and a forged cursor stays in the tenant', async () => {
       // Keyed tokens carry the store's cursor ("after:" + base64url of the last key); forge them freely.
       const cursor = (key: string) => Buffer.from(`after:${Buffer.from(key).toString('base64url')}`).toString('base64url');

@@ -10,6 +10,7 @@ import {
   tenantPage,
   findApplication,
   findServicePrincipal,
+  findUser,
   graphRoute,
   objectByIdRoute,
   jsonBody,
@@ -704,12 +705,23 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     const resource = (await r.store.getServicePrincipal(r.tenant.id, resourceId))?.displayName ?? '';
     return { principal, resource };
   };
-  const createAssignment = async (r: GraphRequest) => {
+  /**
+   * POST …/appRoleAssignments or …/appRoleAssignedTo: the object its path names must be the
+   * assignment's principal or its resource, as Graph has it ("Not a valid reference update." otherwise).
+   */
+  const createAssignment = (pathKind: 'servicePrincipal' | 'user' | 'group') => async (r: GraphRequest) => {
     if (!canConsent(r.caller, 'appRole')) throw graphErrors.denied();
     const body = jsonBody(r, ['principalId', 'resourceId', 'appRoleId'], 'microsoft.graph.appRoleAssignment');
     const principalId = requireGuid(body.principalId as string | undefined, 'principalId');
     const resourceId = requireGuid(body.resourceId as string | undefined, 'resourceId');
     const appRoleId = requireGuid(body.appRoleId as string | undefined, 'appRoleId');
+    const pathId =
+      pathKind === 'servicePrincipal'
+        ? (await findServicePrincipal(r, r.params.id!)).id
+        : pathKind === 'user'
+          ? (await findUser(r, r.params.id!)).id
+          : requireGuid(r.params.id, 'the group');
+    if (pathId !== principalId && pathId !== resourceId) throw graphErrors.badRequest('Not a valid reference update.');
     const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
     if (!resource) throw graphErrors.notFound(resourceId);
     // Microsoft Graph's app roles: Privileged Role Administrator or Global Administrator only (security.md §4.6).
@@ -737,10 +749,10 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       ...appRoleAssignmentJson(assignment, await assignmentNames(r, principalId, resourceId)),
     });
   };
-  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignments', createAssignment);
-  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignedTo', createAssignment);
-  graphRoute(app, ctx, 'POST', '/users/:id/appRoleAssignments', createAssignment);
-  graphRoute(app, ctx, 'POST', '/groups/:id/appRoleAssignments', createAssignment);
+  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignments', createAssignment('servicePrincipal'));
+  graphRoute(app, ctx, 'POST', '/servicePrincipals/:id/appRoleAssignedTo', createAssignment('servicePrincipal'));
+  graphRoute(app, ctx, 'POST', '/users/:id/appRoleAssignments', createAssignment('user'));
+  graphRoute(app, ctx, 'POST', '/groups/:id/appRoleAssignments', createAssignment('group'));
   const listAssignments = (by: 'principalId' | 'resourceId') => async (r: GraphRequest) => {
     requireRead(r.caller, 'application');
     const sp = await findServicePrincipal(r, r.params.id!);
@@ -756,8 +768,14 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       !(r.caller.kind === 'app' && r.caller.permissions.has('Directory.ReadWrite.All'))
     )
       throw graphErrors.denied();
-    if (!(await r.store.deleteAppRoleAssignment(r.tenant.id, requireGuid(r.params.aid, 'the assignment'))))
-      throw graphErrors.notFound(r.params.aid!);
+    // Only an assignment of this service principal (as its principal or its resource) is found here.
+    const sp = await findServicePrincipal(r, r.params.id!);
+    const aid = requireGuid(r.params.aid, 'the assignment');
+    const own = [
+      ...(await r.store.listAppRoleAssignments(r.tenant.id, { principalId: sp.id })),
+      ...(await r.store.listAppRoleAssignments(r.tenant.id, { resourceId: sp.id })),
+    ].some((a) => a.id === aid);
+    if (!own || !(await r.store.deleteAppRoleAssignment(r.tenant.id, aid))) throw graphErrors.notFound(aid);
     return noContent(r.reply);
   });
 
