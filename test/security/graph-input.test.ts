@@ -37,7 +37,7 @@ for (const store of stores)
     let k: TestKentra;
     let storeUrl: string | undefined;
     const tokens: Record<string, string> = {};
-    const token = async (username: string, password: string) => {
+    const token = async (username: string, password: string, scope = 'https://graph.microsoft.com/.default') => {
       const res = await postForm(
         `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
         {
@@ -45,7 +45,7 @@ for (const store of stores)
           grant_type: 'password',
           username,
           password,
-          scope: 'https://graph.microsoft.com/.default',
+          scope,
         },
         k.endpoints.caFile,
       );
@@ -154,20 +154,10 @@ for (const store of stores)
         assert.equal(anonymous.status, 401, anonymous.text);
         assert.equal(anonymous.json().error.code, 'InvalidAuthenticationToken');
       }
-      const arm = await postForm(
-        `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
-        {
-          client_id: '04b07795-8ddb-461a-bbee-02f9e1bf7b46',
-          grant_type: 'password',
-          username: `member@${DOMAIN}`,
-          password: 'Member-Passw0rd!',
-          scope: 'https://management.azure.com/.default',
-        },
-        k.endpoints.caFile,
-      );
+      const arm = await token(`member@${DOMAIN}`, 'Member-Passw0rd!', 'https://management.azure.com/.default');
       const wrongAudience = await httpsFetch(`${k.endpoints.authority}/v1.0/applications${key}`, {
         caFile: k.endpoints.caFile,
-        headers: { authorization: `Bearer ${arm.json().access_token}` },
+        headers: { authorization: `Bearer ${arm}` },
       });
       assert.equal(wrongAudience.status, 401, wrongAudience.text);
       // A member who does not own it may read it but not change, delete or add a secret to it.
