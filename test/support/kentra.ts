@@ -26,7 +26,15 @@ export const KENTRA_BIN = join(root, 'dist/src/cli/bin.cjs');
 
 /** Spawns the real `kentra up` on a free port in a fresh data directory and waits until it serves. */
 export async function startTestKentra(
-  opts: { seed?: string; store?: string; extraArgs?: string[]; dataDir?: string; env?: Record<string, string> } = {},
+  opts: {
+    seed?: string;
+    store?: string;
+    extraArgs?: string[];
+    dataDir?: string;
+    env?: Record<string, string>;
+    /** Options for node itself, before the command's file. */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<TestKentra> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kentra-test-'));
   const args = [KENTRA_BIN, 'up', '--data-dir', dataDir, '--port', '0', '--device-code-interval', '1', '--log-level', 'info'];
@@ -37,7 +45,10 @@ export async function startTestKentra(
   }
   if (opts.store) args.push('--store', opts.store);
   args.push(...(opts.extraArgs ?? []));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => {
