@@ -10,7 +10,7 @@
 // Guard reaches those names through HTTPS_PROXY: a CONNECT proxy in the bench that tunnels every
 // connection to Kentra's port. Nothing outside this machine is contacted.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +144,10 @@ export async function startGuard(o: {
     certPem: readFileSync(join(pki, `${clientBase}.crt`), 'utf8'),
     keyPem: readFileSync(join(pki, `${clientBase}.key`), 'utf8'),
     close: () => {
+      // Its folder (Guard's CA and keys, the env file) goes once Guard has exited.
+      const remove = () => rmSync(dir, { recursive: true, force: true });
+      if (p.exitCode !== null || p.signalCode !== null) remove();
+      else p.once('exit', remove);
       p.kill();
       proxy.close();
     },

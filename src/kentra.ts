@@ -40,7 +40,7 @@ import { AZURE_HOST_NAMES, ENTRA_AUTHORITY_ORIGIN, isAzureOrigin } from './share
 import { systemClock, type Clock } from './shared/clock.js';
 import { newId, randomToken } from './shared/crypto.js';
 import { sealerForDataDir } from './shared/key-sealing.js';
-import { openStore, type Store } from './store/index.js';
+import { openStore, storeKind, type Store } from './store/index.js';
 import { ClusterAccessService, registerAccessWebhooks, webhookOrganization, type AccessCacheOptions } from './access/index.js';
 import { registerClusterApi, type ClusterApi } from './sandbox/index.js';
 import { binariesFrom, RealClusters } from './apiserver/index.js';
@@ -286,6 +286,14 @@ function randomLifetime(): number {
 
 /** Starts the whole stack in this process: the programmatic form of `kentra up`. */
 export async function startKentra(opts: KentraOptions = {}): Promise<RunningKentra> {
+  // What cannot work is refused before anything is written (the data directory, its CA, the store): a
+  // store URL of no kind Kentra opens, and a seed that cannot be read or parsed.
+  storeKind(opts.store);
+  const seedToApply = !opts.seed
+    ? null
+    : typeof opts.seed === 'string' && !opts.seed.includes('\n')
+      ? loadSeedFile(opts.seed)
+      : { seed: typeof opts.seed === 'string' ? parseSeed(opts.seed) : opts.seed, baseDir: process.cwd() };
   const dataDir = resolve(opts.dataDir ?? defaultDataDir());
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const clock = opts.clock ?? systemClock;
@@ -301,14 +309,7 @@ export async function startKentra(opts: KentraOptions = {}): Promise<RunningKent
   });
   try {
     const { record, secrets } = await bootstrap(store, clock, dataDir);
-    if (opts.seed) {
-      if (typeof opts.seed === 'string' && !opts.seed.includes('\n')) {
-        const { seed, baseDir } = loadSeedFile(opts.seed);
-        await applySeed(store, clock, seed, baseDir);
-      } else {
-        await applySeed(store, clock, typeof opts.seed === 'string' ? parseSeed(opts.seed) : opts.seed, process.cwd());
-      }
-    }
+    if (seedToApply) await applySeed(store, clock, seedToApply.seed, seedToApply.baseDir);
     const directoryAtStart = new Directory(store, clock);
     for (const t of await store.listTenants()) await directoryAtStart.ensureFirstPartyApps(t.id);
     const keys = new KeyRing(store, clock, opts.keyRotation);

@@ -97,15 +97,24 @@ async function postgres(url: string): Promise<Connection> {
 }
 
 /** Opens (and migrates) the store named by `url`. */
+/**
+ * The kind of store a URL names, or the error openStore gives for one it cannot open: so that a command
+ * can refuse it before it writes anything. The password of a URL is never in the message.
+ */
+export function storeKind(url = 'sqlite:'): 'sqlite' | 'postgres' {
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  throw new Error(`unsupported store URL (use sqlite:…, or postgres://…): ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+}
+
 export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const url = opts.url ?? 'sqlite:';
   let db: Connection;
-  let kind: 'sqlite' | 'postgres';
+  const kind = storeKind(url);
   let direct: SqliteDirect | null = null;
-  if (/^postgres(ql)?:\/\//.test(url)) {
+  if (kind === 'postgres') {
     db = await postgres(url);
-    kind = 'postgres';
-  } else if (url.startsWith('sqlite:')) {
+  } else {
     let file = url.slice('sqlite:'.length);
     if (file === '') {
       if (!opts.dataDir) throw new Error('a data directory is needed for the embedded SQLite store');
@@ -113,9 +122,6 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
       file = join(opts.dataDir, 'kentra.db');
     }
     ({ db, direct } = await sqlite(file));
-    kind = 'sqlite';
-  } else {
-    throw new Error(`unsupported store URL (use sqlite:…, or postgres://…): ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
   }
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {

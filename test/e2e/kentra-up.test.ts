@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -96,11 +96,23 @@ describe('kentra up', { timeout: 120_000 }, () => {
     const noData = run('env', '--data-dir', join(tmpdir(), 'kentra-none-here'));
     assert.equal(noData.code, 1);
     assert.match(noData.stderr, /^ERROR: no endpoints.json in /);
-    const badStore = run('up', '--port', '0', '--data-dir', mkdtempSync(join(tmpdir(), 'kentra-bad-')), '--store', 'mysql://x');
-    assert.equal(badStore.code, 1);
-    assert.match(badStore.stderr, /ERROR: unsupported store URL/);
-    const badSeed = run('up', '--port', '0', '--data-dir', mkdtempSync(join(tmpdir(), 'kentra-bad-')), '--seed', '/nonexistent/seed.yaml');
-    assert.equal(badSeed.code, 1);
-    assert.match(badSeed.stderr, /ERROR: seed: cannot read \/nonexistent\/seed.yaml/);
+    // Refused before anything is written: the data directory named is not even made.
+    const parent = mkdtempSync(join(tmpdir(), 'kentra-bad-'));
+    try {
+      const badStore = run('up', '--port', '0', '--data-dir', join(parent, 'store'), '--store', 'mysql://kentra:hunter2@db/x');
+      assert.equal(badStore.code, 1);
+      assert.match(badStore.stderr, /ERROR: unsupported store URL .*mysql:\/\/\*\*\*@db\/x/);
+      assert.doesNotMatch(badStore.stderr, /hunter2/);
+      const badSeed = run('up', '--port', '0', '--data-dir', join(parent, 'seed'), '--seed', '/nonexistent/seed.yaml');
+      assert.equal(badSeed.code, 1);
+      assert.match(badSeed.stderr, /ERROR: seed: cannot read \/nonexistent\/seed.yaml/);
+      writeFileSync(join(parent, 'broken.yaml'), 'tenants: [ {');
+      const brokenSeed = run('up', '--port', '0', '--data-dir', join(parent, 'broken'), '--seed', join(parent, 'broken.yaml'));
+      assert.equal(brokenSeed.code, 1);
+      assert.match(brokenSeed.stderr, /ERROR: seed: /);
+      assert.deepEqual(readdirSync(parent), ['broken.yaml'], 'no data directory was made for a start that was refused');
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
