@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -71,6 +73,50 @@ describe('SQLite file store', () => {
       await b.close();
     } finally {
       rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a transaction that reads, then writes, is not refused when another process writes the file in between: the other waits', async () => {
+    const file = join(dir, 'two-processes.db');
+    const store = await openStore({ url: `sqlite:${file}` });
+    try {
+      await store.setMeta('shared', 'start');
+      // Another process on the same file (as `kentra keys rotate` beside `kentra up`): it writes when told,
+      // with a busy timeout, and says when its write is committed.
+      const other = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const db = new (require(process.argv[1]))(process.argv[2]); db.pragma('busy_timeout = 5000');
+           process.stdin.once('data', () => { db.prepare("update meta set value = 'other' where key = 'shared'").run(); console.log('committed'); db.close(); process.exit(0); });
+           console.log('ready');`,
+          createRequire(import.meta.url).resolve('better-sqlite3'),
+          file,
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      const lines: string[] = [];
+      const said = (line: string, ms: number) =>
+        new Promise<boolean>((resolve) => {
+          const check = () => lines.includes(line) && (clearTimeout(timer), other.stdout!.off('data', onData), resolve(true));
+          const onData = (d: Buffer) => (lines.push(...d.toString().trim().split('\n')), check());
+          const timer = setTimeout(() => (other.stdout!.off('data', onData), resolve(lines.includes(line))), ms);
+          other.stdout!.on('data', onData);
+          check();
+        });
+      assert.ok(await said('ready', 10_000), 'the other process started');
+      let committedInBetween = false;
+      await store.transaction(async (tx) => {
+        assert.equal(await tx.getMeta('shared'), 'start');
+        other.stdin!.write('go\n');
+        committedInBetween = await said('committed', 300);
+        await tx.setMeta('shared', 'this');
+      });
+      assert.equal(committedInBetween, false, "the other process's write waited for this transaction");
+      assert.ok(await said('committed', 10_000), "then the other process's write was committed");
+      assert.equal(await store.getMeta('shared'), 'other');
+    } finally {
+      await store.close();
     }
   });
 
