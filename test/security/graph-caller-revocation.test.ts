@@ -121,7 +121,7 @@ describe('Graph: a changed caller counts from the next request, however warm the
     }
   });
 
-  it('a user, a group, a service principal and an application changed or deleted straight in the store show at the next GET by id (read through the cache)', async () => {
+  it('a user, a group, a service principal and an application changed or deleted straight in the store show at the next GET by id and GET /directoryObjects/{id} (read through the cache)', async () => {
     const target = await userId(`target@${DOMAIN}`);
     const group = await newGroup('readers');
     const application = await graph(admin, 'POST', '/applications', { displayName: 'cached-app' });
@@ -138,21 +138,33 @@ describe('Graph: a changed caller counts from the next request, however warm the
         graph(admin, 'GET', `/servicePrincipals/${spId}?$select=displayName,accountEnabled`),
         graph(admin, 'GET', `/applications/${appObjectId}?$select=displayName`),
         graph(admin, 'GET', `/applications/(appId='${application.json().appId}')?$select=displayName`),
+        ...[target, group, spId, appObjectId].map((id) => graph(admin, 'GET', `/directoryObjects/${id}`)),
       ]);
-      return answers.map((a) => (a.status === 200 ? { ...a.json(), '@odata.context': undefined } : a.status));
+      // GET /directoryObjects/{id} answers the whole object: its type and display name are compared.
+      return answers.map((a, i) =>
+        a.status !== 200
+          ? a.status
+          : i < 6
+            ? { ...a.json(), '@odata.context': undefined }
+            : `${a.json()['@odata.type']} ${a.json().displayName}${a.json().accountEnabled === false ? ' (disabled)' : ''}`,
+      );
     };
     for (let i = 0; i < 2; i++) {
-      const [byId, byUpn, g, s, a, byAppId] = await read();
+      const [byId, byUpn, g, s, a, byAppId, ...objects] = await read();
       assert.deepEqual(
-        [g, s, a, byAppId],
+        [g, s, a, byAppId, ...objects.slice(1)],
         [
           { '@odata.context': undefined, displayName: 'readers' },
           { '@odata.context': undefined, displayName: 'cached-app', accountEnabled: true },
           { '@odata.context': undefined, displayName: 'cached-app' },
           { '@odata.context': undefined, displayName: 'cached-app' },
+          '#microsoft.graph.group readers',
+          '#microsoft.graph.servicePrincipal cached-app',
+          '#microsoft.graph.application cached-app',
         ],
       );
       assert.deepEqual(byId, byUpn);
+      assert.equal(objects[0], `#microsoft.graph.user ${(byId as { displayName: string }).displayName}`);
     }
     const store = await openStore({ dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
     try {
@@ -168,12 +180,17 @@ describe('Graph: a changed caller counts from the next request, however warm the
           { '@odata.context': undefined, displayName: 'sp, renamed elsewhere', accountEnabled: false },
           { '@odata.context': undefined, displayName: 'app, renamed elsewhere' },
           { '@odata.context': undefined, displayName: 'app, renamed elsewhere' },
+          '#microsoft.graph.user Target, renamed elsewhere',
+          '#microsoft.graph.group readers, renamed elsewhere',
+          '#microsoft.graph.servicePrincipal sp, renamed elsewhere (disabled)',
+          '#microsoft.graph.application app, renamed elsewhere',
         ]);
       }
       await store.deleteGroup(tenantId, group);
       await store.deleteServicePrincipal(tenantId, spId);
       await store.deleteApplication(tenantId, appObjectId);
-      for (let i = 0; i < 2; i++) assert.deepEqual((await read()).slice(2), [404, 404, 404, 404]);
+      for (let i = 0; i < 2; i++)
+        assert.deepEqual((await read()).slice(2), [404, 404, 404, 404, '#microsoft.graph.user Target, renamed elsewhere', 404, 404, 404]);
     } finally {
       await store.close();
     }
@@ -202,6 +219,8 @@ describe('Graph: a changed caller counts from the next request, however warm the
         `/groups/${other}`,
         `/applications/${reader.json().id}`,
         `/servicePrincipals/${readerSp.json().id}`,
+        `/directoryObjects/${target}`,
+        `/directoryObjects/${other}`,
       ]) {
         const res = await graph(appToken.json().access_token, 'GET', path);
         assert.equal(res.status, 403, `${path}: ${res.text}`);

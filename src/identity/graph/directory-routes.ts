@@ -568,12 +568,21 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   memberActions(app, ctx, '/groups/:id', async (r) => (await findGroup(r)).id);
 
   // ---- directory objects ---------------------------------------------------------------------
-  graphRoute(app, ctx, 'GET', '/directoryObjects/:id', async (r) => {
-    requireRead(r.caller, 'directory');
-    const object = await directoryObject(r, requireGuid(r.params.id, 'the object'));
-    if (!object) throw graphErrors.notFound(r.params.id!);
-    return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects/$entity`, ...object });
-  });
+  // One object by id, read through the directory cache as GET <collection>/{id} is (objectByIdRoute);
+  // getByIds below reads up to 1,000 at once from the store instead of filling the cache with them.
+  graphRoute(
+    app,
+    ctx,
+    'GET',
+    '/directoryObjects/:id',
+    async (r) => {
+      requireRead(r.caller, 'directory');
+      const object = await directoryObject(r, requireGuid(r.params.id, 'the object'));
+      if (!object) throw graphErrors.notFound(r.params.id!);
+      return r.reply.send({ '@odata.context': `${r.base}/$metadata#directoryObjects/$entity`, ...object });
+    },
+    { cachedReads: true },
+  );
 
   graphRoute(app, ctx, 'POST', '/directoryObjects/getByIds', async (r) => {
     requireRead(r.caller, 'directory');
