@@ -71,6 +71,7 @@ const app = (tenantId: string, over: Partial<Application> = {}): Application => 
   accessTokenAcceptedVersion: 2,
   firstParty: false,
   extra: { optionalClaims: { idToken: [] } },
+  uniqueName: null,
   createdAt: now,
   ...over,
 });
@@ -501,6 +502,24 @@ export function runStoreConformance(name: string, open: () => Promise<Store>, op
       assert.equal(await s.getResource(resource.id), null, 'read after it rolled back');
       await s.createResource(resource);
       assert.deepEqual(await s.getResource(resource.id.toLowerCase()), resource);
+    });
+
+    it('finds an application by its uniqueName whatever its case: one per tenant, any number without one', async () => {
+      const t = tenant();
+      await s.createTenant(t);
+      const a = app(t.id, { uniqueName: 'Build-Agent' });
+      await s.createApplication(a);
+      assert.deepEqual(await s.findApplicationByUniqueName(t.id, 'build-AGENT'), a);
+      await assert.rejects(s.createApplication(app(t.id, { uniqueName: 'BUILD-agent' })), isConflict);
+      await s.createApplication(app(t.id));
+      await s.createApplication(app(t.id));
+      const other = tenant();
+      await s.createTenant(other);
+      await s.createApplication(app(other.id, { uniqueName: 'build-agent' }));
+      assert.equal(await s.findApplicationByUniqueName(t.id, 'nothing'), null);
+      assert.ok(await s.deleteApplication(t.id, a.id));
+      assert.equal(await s.findApplicationByUniqueName(t.id, 'Build-Agent'), null);
+      assert.equal((await s.findApplicationByUniqueName(other.id, 'Build-Agent'))?.tenantId, other.id);
     });
 
     it('keeps applications with unique appIds and identifier URIs, and their credentials', async () => {

@@ -606,7 +606,11 @@ export class KyselyStore implements Store {
   createApplication(a: Application): Promise<void> {
     return this.transaction(async (tx) => {
       const s = tx as KyselyStore;
-      await s.insert(t.applications, a, `an application with the appId ${a.appId} or id ${a.id}`);
+      await s.insert(
+        t.applications,
+        a,
+        `an application with the appId ${a.appId}, the id ${a.id}${a.uniqueName === null ? '' : ` or the uniqueName '${a.uniqueName}'`}`,
+      );
       await s.writeIdentifierUris(a);
     });
   }
@@ -616,6 +620,9 @@ export class KyselyStore implements Store {
   }
   findApplicationByAppId(tenantId: string, appId: string) {
     return this.one(t.applications, { tenant_id: tenantId, app_id: appId });
+  }
+  findApplicationByUniqueName(tenantId: string, uniqueName: string) {
+    return this.one(t.applications, { tenant_id: tenantId, unique_name_lower: uniqueName.toLowerCase() });
   }
 
   async findApplicationByIdentifierUri(tenantId: string, uri: string): Promise<Application | null> {

@@ -548,6 +548,14 @@ async function authorizationRevision(db: Db): Promise<void> {
   await revisionTriggers(db, DIRECTORY_TABLES_0013);
 }
 
+/** Graph's `uniqueName` of an application (an alternate key for upserts): unique in a tenant whatever its case. */
+async function applicationUniqueName(db: Db): Promise<void> {
+  await db.schema.alterTable('applications').addColumn('unique_name', 'text').execute();
+  await db.schema.alterTable('applications').addColumn('unique_name_lower', 'text').execute();
+  // Both stores let any number of rows have no unique name (NULLs are distinct in a unique index).
+  await db.schema.createIndex('applications_unique_name').unique().on('applications').columns(['tenant_id', 'unique_name_lower']).execute();
+}
+
 /**
  * The cluster access log in segments (access-log-segments.ts): one row per cluster per written batch
  * instead of one per decision, which made a decision's entry cost 10 µs of SQLite's work. The rows of
@@ -637,6 +645,7 @@ const migrations: Record<string, Migration> = {
   '0011_access_log_segments': { up: accessLogSegments },
   '0012_user_revision': { up: userRevision },
   '0013_authorization_revision': { up: authorizationRevision },
+  '0014_application_unique_name': { up: applicationUniqueName },
 };
 
 export const migrationProvider: MigrationProvider = {

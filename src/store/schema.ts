@@ -110,6 +110,9 @@ export interface ApplicationsTable {
   first_party: number;
   created_at: number;
   extra: string;
+  /** Migration 0014. */
+  unique_name: string | null;
+  unique_name_lower: string | null;
 }
 
 export interface ApplicationIdentifierUrisTable {

@@ -115,6 +115,8 @@ export interface Store {
   createApplication(a: Application): Promise<void>;
   getApplication(tenantId: string, id: string): Promise<Application | null>;
   findApplicationByAppId(tenantId: string, appId: string): Promise<Application | null>;
+  /** By Graph's `uniqueName`, whatever its case. */
+  findApplicationByUniqueName(tenantId: string, uniqueName: string): Promise<Application | null>;
   /** Exact match on one of the identifier URIs (case-insensitive). */
   findApplicationByIdentifierUri(tenantId: string, uri: string): Promise<Application | null>;
   listApplications(tenantId: string, opts?: ListOptions): Promise<Page<Application>>;

@@ -72,25 +72,30 @@ export const groupMembers = codec<GroupMember>()('group_members', {
   memberType: ['member_type', 'text'],
 });
 
-export const applications = codec<Application>()('applications', {
-  tenantId: ['tenant_id', 'text'],
-  id: ['id', 'text'],
-  appId: ['app_id', 'text'],
-  displayName: ['display_name', 'text'],
-  identifierUris: ['identifier_uris', 'json'],
-  signInAudience: ['sign_in_audience', 'text'],
-  publicClientRedirectUris: ['public_client_redirect_uris', 'json'],
-  webRedirectUris: ['web_redirect_uris', 'json'],
-  isFallbackPublicClient: ['is_fallback_public_client', 'bool'],
-  groupMembershipClaims: ['group_membership_claims', 'text'],
-  oauth2PermissionScopes: ['oauth2_permission_scopes', 'json'],
-  appRoles: ['app_roles', 'json'],
-  requiredResourceAccess: ['required_resource_access', 'json'],
-  accessTokenAcceptedVersion: ['access_token_accepted_version', 'int'],
-  firstParty: ['first_party', 'bool'],
-  extra: ['extra', 'json'],
-  createdAt: ['created_at', 'int'],
-});
+export const applications = codec<Application>()(
+  'applications',
+  {
+    tenantId: ['tenant_id', 'text'],
+    id: ['id', 'text'],
+    appId: ['app_id', 'text'],
+    displayName: ['display_name', 'text'],
+    identifierUris: ['identifier_uris', 'json'],
+    signInAudience: ['sign_in_audience', 'text'],
+    publicClientRedirectUris: ['public_client_redirect_uris', 'json'],
+    webRedirectUris: ['web_redirect_uris', 'json'],
+    isFallbackPublicClient: ['is_fallback_public_client', 'bool'],
+    groupMembershipClaims: ['group_membership_claims', 'text'],
+    oauth2PermissionScopes: ['oauth2_permission_scopes', 'json'],
+    appRoles: ['app_roles', 'json'],
+    requiredResourceAccess: ['required_resource_access', 'json'],
+    accessTokenAcceptedVersion: ['access_token_accepted_version', 'int'],
+    firstParty: ['first_party', 'bool'],
+    extra: ['extra', 'json'],
+    uniqueName: ['unique_name', 'text'],
+    createdAt: ['created_at', 'int'],
+  },
+  (a) => ({ unique_name_lower: a.uniqueName?.toLowerCase() ?? null }),
+);
 
 export const passwordCredentials = codec<PasswordCredential>()('password_credentials', {
   tenantId: ['tenant_id', 'text'],

@@ -99,6 +99,11 @@ export interface Application {
   firstParty: boolean;
   /** Graph properties Kentra keeps but does not act on (optionalClaims, web.homePageUrl, notes, tags…). */
   extra: Record<string, unknown>;
+  /**
+   * Graph `uniqueName`: an alternate key the client gives when it creates the application through
+   * `PATCH /applications(uniqueName='…')` (upsert); unique in the tenant whatever its case, never changed.
+   */
+  uniqueName: string | null;
   createdAt: number;
 }
 

@@ -576,6 +576,63 @@ for (const store of stores) {
       assertGraphError(await graph('admin', 'GET', `/applications${key}`), 404, 'Request_ResourceNotFound');
     });
 
+    it("upserts an application by uniqueName as Graph documents it: PATCH /applications(uniqueName='…') with Prefer: create-if-missing", async () => {
+      const key = "(uniqueName='Build-Agent''s-app')"; // an OData string: the quote is doubled
+      const prefer = { prefer: 'create-if-missing' };
+      // Without the preference a name nobody has is Graph's 404, and nothing is created.
+      assertGraphError(await graph('admin', 'PATCH', `/applications${key}`, { displayName: 'agent' }), 404, 'Request_ResourceNotFound');
+      assertGraphError(await graph('admin', 'GET', `/applications${key}`), 404, 'Request_ResourceNotFound');
+      // With it: created (201, the application with its uniqueName), as POST /applications would create it.
+      const created = await graph('admin', 'PATCH', `/applications${key}`, { displayName: 'agent', notes: 'first' }, prefer);
+      assert.equal(created.status, 201, created.text);
+      assert.deepEqual(
+        [created.json().displayName, created.json().notes, created.json().uniqueName],
+        ['agent', 'first', "Build-Agent's-app"],
+      );
+      assert.equal(created.json()['@odata.context'], `${k.endpoints.authority}/v1.0/$metadata#applications/$entity`);
+      const { id, appId } = created.json();
+      // Again: the same application, updated (204); its name found in any case, by GET and the list.
+      assert.equal((await graph('admin', 'PATCH', `/applications${key}`, { displayName: 'agent, renamed' }, prefer)).status, 204);
+      assert.equal(
+        (
+          await graph(
+            'admin',
+            'PATCH',
+            "/applications(uniqueName='build-agent''s-APP')",
+            { notes: 'second' },
+            { prefer: 'return=minimal, create-if-missing' },
+          )
+        ).status,
+        204,
+      );
+      const byName = await graph('daemon', 'GET', `/applications${key}?$select=id,displayName,notes,uniqueName`);
+      assert.equal(byName.status, 200, byName.text);
+      assert.deepEqual(
+        [byName.json().id, byName.json().displayName, byName.json().notes, byName.json().uniqueName],
+        [id, 'agent, renamed', 'second', "Build-Agent's-app"],
+      );
+      assert.equal((await graph('admin', 'GET', `/applications/${id}`)).json().uniqueName, "Build-Agent's-app");
+      assert.equal((await graph('admin', 'GET', `/applications(appId='${appId}')`)).json().uniqueName, "Build-Agent's-app");
+      const listed = (await graph('admin', 'GET', '/applications')).json().value as { id: string; uniqueName: string | null }[];
+      assert.deepEqual(
+        listed.filter((a) => a.uniqueName !== null).map((a) => [a.id, a.uniqueName]),
+        [[id, "Build-Agent's-app"]],
+      );
+      // The paths below the name take it too; a body may repeat the name, never change it.
+      const secret = await graph('admin', 'POST', `/applications${key}/addPassword`, { passwordCredential: { displayName: 'k' } });
+      assert.equal(secret.status, 200, secret.text);
+      assert.equal((await graph('admin', 'PATCH', `/applications/${id}`, { uniqueName: "BUILD-AGENT'S-APP" })).status, 204);
+      assertGraphError(await graph('admin', 'PATCH', `/applications/${id}`, { uniqueName: 'another' }), 400, 'Request_BadRequest');
+      // Another name is another application; DELETE by name removes this one.
+      const second = await graph('admin', 'PATCH', "/applications(uniqueName='other-agent')", { displayName: 'other' }, prefer);
+      assert.equal(second.status, 201, second.text);
+      assert.notEqual(second.json().id, id);
+      assert.equal((await graph('admin', 'DELETE', `/applications${key}`)).status, 204);
+      assertGraphError(await graph('admin', 'GET', `/applications/${id}`), 404, 'Request_ResourceNotFound');
+      assert.equal((await graph('admin', 'GET', "/applications(uniqueName='other-agent')")).json().id, second.json().id);
+      assert.equal((await graph('admin', 'DELETE', `/applications/${second.json().id}`)).status, 204);
+    });
+
     it('deletes a group an administrator names, and refuses an unauthenticated or foreign token', async () => {
       assert.equal((await graph('admin', 'DELETE', '/groups/55555555-0000-4000-8000-0000000000a2')).status, 204);
       assertGraphError(await graph('daemon', 'GET', '/groups/55555555-0000-4000-8000-0000000000a2'), 404, 'Request_ResourceNotFound');

@@ -206,6 +206,79 @@ for (const store of stores)
       );
     });
 
+    it("Graph input: an upsert by uniqueName (PATCH /applications(uniqueName='…')) keeps the checks of POST and PATCH, and a bad name is a 400", async () => {
+      const upsert = (authorization: string | null, name: string, body: unknown, prefer = true) =>
+        httpsFetch(`${k.endpoints.authority}/v1.0/applications(uniqueName='${name}')`, {
+          method: 'PATCH',
+          caFile: k.endpoints.caFile,
+          body: JSON.stringify(body),
+          headers: {
+            'content-type': 'application/json',
+            ...(authorization ? { authorization: `Bearer ${authorization}` } : {}),
+            ...(prefer ? { prefer: 'create-if-missing' } : {}),
+          },
+        });
+      const named = async (name: string) => {
+        const res = await graph('admin', 'GET', `/applications(uniqueName='${name}')`);
+        return res.status === 200 ? res.json() : res.status;
+      };
+      // No token: Graph's 401, and nothing is created.
+      const anonymous = await upsert(null, 'sec-upsert', { displayName: 'nobody' });
+      assert.equal(anonymous.status, 401, anonymous.text);
+      assert.equal(await named('sec-upsert'), 404);
+      // The administrator creates it (201), and it is the same application in any case of its name (204).
+      const created = await upsert(tokens.admin!, 'sec-upsert', { displayName: 'admin app' });
+      assert.equal(created.status, 201, created.text);
+      assert.equal((await upsert(tokens.admin!, 'SEC-UPSERT', { notes: 'again' })).status, 204);
+      // A member who does not own it: the upsert is an update, refused; so are its paths by name.
+      for (const res of [
+        await upsert(tokens.member!, 'sec-upsert', { displayName: 'taken over' }),
+        await upsert(tokens.member!, 'Sec-Upsert', { displayName: 'taken over' }, false),
+        await graph('member', 'POST', "/applications(uniqueName='sec-upsert')/addPassword", {}),
+        await graph('member', 'DELETE', "/applications(uniqueName='sec-upsert')"),
+      ]) {
+        assert.equal(res.status, 403, res.text);
+        assert.equal(res.json().error.code, 'Authorization_RequestDenied');
+      }
+      const kept = await named('sec-upsert');
+      assert.deepEqual([kept.id, kept.displayName, kept.notes, kept.passwordCredentials], [created.json().id, 'admin app', 'again', []]);
+      // A member may create an application of their own (default user permissions), and owns it.
+      const mine = await upsert(tokens.member!, 'sec-member', { displayName: 'mine' });
+      assert.equal(mine.status, 201, mine.text);
+      assert.deepEqual(
+        (await graph('admin', 'GET', `/applications/${mine.json().id}/owners`)).json().value.map((o: { id: string }) => o.id),
+        [MEMBER],
+      );
+      assert.equal((await upsert(tokens.member!, 'sec-member', { displayName: 'mine, renamed' })).status, 204);
+      // An application without Graph permissions may not create one.
+      const bare = (await graph('admin', 'POST', '/applications', { displayName: 'no-graph-permissions' })).json();
+      assert.equal((await graph('admin', 'POST', '/servicePrincipals', { appId: bare.appId })).status, 201);
+      const secret = (await graph('admin', 'POST', `/applications/${bare.id}/addPassword`, {})).json().secretText as string;
+      const appToken = await postForm(
+        `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
+        { grant_type: 'client_credentials', client_id: bare.appId, client_secret: secret, scope: 'https://graph.microsoft.com/.default' },
+        k.endpoints.caFile,
+      );
+      assert.equal(appToken.status, 200, appToken.text);
+      const refused = await upsert(appToken.json().access_token, 'sec-daemon', { displayName: 'daemon app' });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(await named('sec-daemon'), 404);
+      // The name is read-only, and a bad name (or a body POST would refuse) creates nothing.
+      badRequest(await graph('admin', 'PATCH', `/applications/${created.json().id}`, { uniqueName: 'sec-other' }), /read-only/);
+      badRequest(await graph('admin', 'POST', '/applications', { displayName: 'x', uniqueName: 'sec-post' }), /read-only/);
+      badRequest(await upsert(tokens.admin!, 'sec-mismatch', { displayName: 'x', uniqueName: 'sec-else' }), /read-only/);
+      badRequest(await upsert(tokens.admin!, '', { displayName: 'x' }), /uniqueName is 1 to 120 characters/);
+      badRequest(await upsert(tokens.admin!, 'a'.repeat(121), { displayName: 'x' }), /uniqueName is 1 to 120 characters/);
+      badRequest(await upsert(tokens.admin!, '%01', { displayName: 'x' }), /control character/);
+      assert.equal((await upsert(tokens.admin!, 'sec-nameless', { notes: 'no displayName' })).status, 400);
+      for (const name of ['sec-post', 'sec-mismatch', 'sec-else', 'sec-nameless']) assert.equal(await named(name), 404, name);
+      // Without create-if-missing a name nobody has is Graph's 404.
+      const missing = await upsert(tokens.admin!, 'sec-missing', { displayName: 'x' }, false);
+      assert.equal(missing.status, 404, missing.text);
+      assert.equal(missing.json().error.code, 'Request_ResourceNotFound');
+      assert.equal(await named('sec-missing'), 404);
+    });
+
     it("Graph input: an app role assignment's path names its principal or its resource, and one is deleted only through its own service principal", async () => {
       const sp = async (name: string) => {
         const app = await graph('admin', 'POST', '/applications', { displayName: name });

@@ -50,6 +50,7 @@ export interface NewApplication {
   requiredResourceAccess?: Application['requiredResourceAccess'];
   accessTokenAcceptedVersion?: Application['accessTokenAcceptedVersion'];
   extra?: Record<string, unknown>;
+  uniqueName?: string | null;
 }
 
 export interface PasswordInput {
@@ -255,6 +256,7 @@ export class Directory {
       accessTokenAcceptedVersion: input.accessTokenAcceptedVersion ?? null,
       firstParty: false,
       extra: input.extra ?? {},
+      uniqueName: input.uniqueName ?? null,
       createdAt: this.now(),
     };
     await this.wrap(() => this.store.createApplication(app));

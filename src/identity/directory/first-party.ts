@@ -174,6 +174,7 @@ const base = {
   firstParty: true,
   identifierUris: [] as string[],
   extra: {} as Record<string, unknown>,
+  uniqueName: null,
 };
 
 export const FIRST_PARTY_APPS: FirstPartyApp[] = [

@@ -8,7 +8,9 @@ import { GRAPH_APP_ID } from '../directory/first-party.js';
 import { canConsent, isGlobalAdmin, requireRead, requireWrite } from './caller.js';
 import {
   tenantPage,
+  applicationByKey,
   findApplication,
+  uniqueNameKey,
   findServicePrincipal,
   findUser,
   graphRoute,
@@ -58,6 +60,13 @@ const APP_WRITABLE = [
   'description',
   'info',
 ];
+/** Whether a Prefer header (RFC 7240: preferences separated by commas, parameters by semicolons) asks for create-if-missing. */
+const createIfMissing = (prefer: string | string[] | undefined): boolean =>
+  [prefer ?? []]
+    .flat()
+    .flatMap((h) => h.split(','))
+    .some((p) => p.split(';')[0]!.trim().toLowerCase() === 'create-if-missing');
+
 const GROUP_CLAIMS = ['None', 'SecurityGroup', 'All', 'DirectoryRole', 'ApplicationGroup'];
 
 /** A federatedIdentityCredential request body as the routes read it (requireString checks the required strings). */
@@ -372,13 +381,30 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     return r.reply.send(body);
   });
 
-  graphRoute(app, ctx, 'POST', '/applications', async (r) => {
+  /**
+   * An application's JSON body (POST, PATCH, upsert). `uniqueName` is read-only: a body may only repeat
+   * the one the application has, or the one an upsert's address gives it.
+   */
+  const applicationBody = (r: GraphRequest, uniqueName: string | null): JsonObject => {
+    const body = jsonBody(r, [...APP_WRITABLE, 'uniqueName'], 'microsoft.graph.application');
+    if (
+      body.uniqueName !== undefined &&
+      (typeof body.uniqueName !== 'string' || uniqueName === null || body.uniqueName.toLowerCase() !== uniqueName.toLowerCase())
+    )
+      throw graphErrors.badRequest(
+        "Property 'uniqueName' is read-only: an application gets it once, from the address of an upsert (PATCH /applications(uniqueName='…') with Prefer: create-if-missing).",
+      );
+    return body;
+  };
+
+  /** POST /applications, and an upsert that finds no application: the caller must be allowed to create one. */
+  const createApplication = async (r: GraphRequest, uniqueName: string | null) => {
     requireWrite(r.caller, 'application', { create: true });
-    const body = jsonBody(r, APP_WRITABLE, 'microsoft.graph.application');
+    const body = applicationBody(r, uniqueName);
     requireString(body, 'displayName', 'application');
     const created = await r.store.transaction(async (tx) => {
       const d = new Directory(tx, r.services.clock);
-      const base = await d.createApplication(r.tenant.id, { displayName: body.displayName as string });
+      const base = await d.createApplication(r.tenant.id, { displayName: body.displayName as string, uniqueName });
       const { app: next, keyCredentials } = applyApplicationBody(base, body);
       await checkIdentifierUris(r, tx, null, next);
       // As AAD Graph did (and the legacy walkthrough expects): an API with an identifier URI gets a
@@ -407,7 +433,9 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       return next;
     });
     return r.reply.code(201).send({ '@odata.context': `${r.base}/$metadata#applications/$entity`, ...(await applicationView(r, created)) });
-  });
+  };
+
+  graphRoute(app, ctx, 'POST', '/applications', (r) => createApplication(r, null));
 
   objectByIdRoute(app, ctx, 'applications', {
     area: 'application',
@@ -416,10 +444,18 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     view: async (r) => applicationView(r, await findApplication(r, r.params.id!)),
   });
 
+  // PATCH by id, appId or uniqueName. By uniqueName with `Prefer: create-if-missing` it is Graph's upsert: an
+  // application that does not exist yet is created with that uniqueName (201 and the application), as
+  // POST /applications would create it; one that exists is updated (204).
   graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
-    const a = await findApplication(r, r.params.id!);
+    const uniqueName = uniqueNameKey(r.params.id!);
+    const a = await applicationByKey(r, r.params.id!);
+    if (!a) {
+      if (uniqueName !== null && createIfMissing(r.req.headers.prefer)) return createApplication(r, uniqueName);
+      throw graphErrors.notFound(r.params.id!);
+    }
     await writableApp(r, a);
-    const body = jsonBody(r, APP_WRITABLE, 'microsoft.graph.application');
+    const body = applicationBody(r, a.uniqueName);
     const { app: next, keyCredentials } = applyApplicationBody(a, body);
     await r.store.transaction(async (tx) => {
       await checkIdentifierUris(r, tx, a, next);

@@ -231,16 +231,36 @@ export function graphRoutableUrl(url: string): string {
   return m ? `${m[0]}/${url.slice(m[0].length)}` : url;
 }
 
-/** An application by object id, or `(appId='…')`. */
-export async function findApplication(r: GraphRequest, key: string): Promise<Application> {
+/** An application by object id, `(appId='…')` or `(uniqueName='…')`; null when there is none. */
+export async function applicationByKey(r: GraphRequest, key: string): Promise<Application | null> {
   const byAppId = /^\(appId='([^']+)'\)$/i.exec(key) ?? /^appId=([0-9a-f-]+)$/i.exec(key);
-  const app = byAppId
-    ? await r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase())
-    : isGuid(key)
-      ? await r.store.getApplication(r.tenant.id, key.toLowerCase())
-      : null;
+  if (byAppId) return r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase());
+  const uniqueName = uniqueNameKey(key);
+  if (uniqueName !== null) return r.store.findApplicationByUniqueName(r.tenant.id, uniqueName);
+  return isGuid(key) ? r.store.getApplication(r.tenant.id, key.toLowerCase()) : null;
+}
+
+/** An application by object id, `(appId='…')` or `(uniqueName='…')`, or Graph's 404. */
+export async function findApplication(r: GraphRequest, key: string): Promise<Application> {
+  const app = await applicationByKey(r, key);
   if (!app) throw graphErrors.notFound(key);
   return app;
+}
+
+/** Longest uniqueName accepted (Graph does not document one; this keeps keys and indexes small). */
+export const MAX_UNIQUE_NAME = 120;
+
+/**
+ * The uniqueName of a `(uniqueName='…')` key (an OData string: a quote inside is doubled), or null when
+ * the key is not of that form. A name that is empty, too long or holds a control character is a 400.
+ */
+export function uniqueNameKey(key: string): string | null {
+  const m = /^\(uniqueName='((?:[^']|'')*)'\)$/i.exec(key);
+  if (!m) return null;
+  const name = m[1]!.replace(/''/g, "'");
+  if (!name || name.length > MAX_UNIQUE_NAME || /[\u0000-\u001f\u007f]/.test(name))
+    throw graphErrors.badRequest(`A uniqueName is 1 to ${MAX_UNIQUE_NAME} characters, none of them a control character.`);
+  return name;
 }
 
 export async function findServicePrincipal(r: GraphRequest, key: string): Promise<ServicePrincipal> {

@@ -160,6 +160,7 @@ export function applicationJson(
     signInAudience: a.signInAudience,
     tags: extra.tags ?? [],
     tokenEncryptionKeyId: null,
+    uniqueName: a.uniqueName,
     defaultRedirectUri: null,
     certification: null,
     optionalClaims: extra.optionalClaims ?? null,

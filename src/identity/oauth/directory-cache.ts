@@ -16,6 +16,7 @@ const CACHED_READS = new Set<string>([
   'listTenants',
   'getApplication',
   'findApplicationByAppId',
+  'findApplicationByUniqueName',
   'findApplicationByIdentifierUri',
   'listPasswordCredentials',
   'listKeyCredentials',
