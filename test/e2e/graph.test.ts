@@ -631,6 +631,20 @@ for (const store of stores) {
       assertGraphError(await graph('admin', 'GET', `/applications/${id}`), 404, 'Request_ResourceNotFound');
       assert.equal((await graph('admin', 'GET', "/applications(uniqueName='other-agent')")).json().id, second.json().id);
       assert.equal((await graph('admin', 'DELETE', `/applications/${second.json().id}`)).status, 204);
+
+      // Upserts of one new name at once: one creates it (201), the others update it (204); one application.
+      const racing = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          graph('admin', 'PATCH', "/applications(uniqueName='raced')", { displayName: 'raced', notes: `upsert ${i}` }, prefer),
+        ),
+      );
+      assert.deepEqual(racing.map((res) => res.status).sort(), [201, 204, 204, 204, 204, 204], racing.map((res) => res.text).join('\n'));
+      const raced = (await graph('admin', 'GET', '/applications'))
+        .json()
+        .value.filter((a: { uniqueName: string | null }) => a.uniqueName === 'raced');
+      assert.equal(raced.length, 1);
+      assert.match(raced[0].notes, /^upsert [0-5]$/);
+      assert.equal((await graph('admin', 'DELETE', "/applications(uniqueName='raced')")).status, 204);
     });
 
     it('deletes a group an administrator names, and refuses an unauthenticated or foreign token', async () => {

@@ -1,9 +1,16 @@
 import type { JsonObject } from '../../shared/json.js';
 import type { FastifyInstance } from 'fastify';
 import { isGuid, newId } from '../../shared/crypto.js';
-import type { Application, AppRole, PermissionScope, RequiredResourceAccess, Store } from '../../store/index.js';
+import {
+  StoreError,
+  type Application,
+  type AppRole,
+  type PermissionScope,
+  type RequiredResourceAccess,
+  type Store,
+} from '../../store/index.js';
 import { isReservedIdentifierUri } from '../directory/first-party.js';
-import { Directory } from '../directory/directory.js';
+import { Directory, DirectoryError } from '../directory/directory.js';
 import { GRAPH_APP_ID } from '../directory/first-party.js';
 import { canConsent, isGlobalAdmin, requireRead, requireWrite } from './caller.js';
 import {
@@ -447,13 +454,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   // PATCH by id, appId or uniqueName. By uniqueName with `Prefer: create-if-missing` it is Graph's upsert: an
   // application that does not exist yet is created with that uniqueName (201 and the application), as
   // POST /applications would create it; one that exists is updated (204).
-  graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
-    const uniqueName = uniqueNameKey(r.params.id!);
-    const a = await applicationByKey(r, r.params.id!);
-    if (!a) {
-      if (uniqueName !== null && createIfMissing(r.req.headers.prefer)) return createApplication(r, uniqueName);
-      throw graphErrors.notFound(r.params.id!);
-    }
+  const updateApplication = async (r: GraphRequest, a: Application) => {
     await writableApp(r, a);
     const body = applicationBody(r, a.uniqueName);
     const { app: next, keyCredentials } = applyApplicationBody(a, body);
@@ -466,6 +467,23 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       }
     });
     return noContent(r.reply);
+  };
+
+  graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
+    const uniqueName = uniqueNameKey(r.params.id!);
+    const a = await applicationByKey(r, r.params.id!);
+    if (a) return updateApplication(r, a);
+    if (uniqueName === null || !createIfMissing(r.req.headers.prefer)) throw graphErrors.notFound(r.params.id!);
+    try {
+      return await createApplication(r, uniqueName);
+    } catch (err) {
+      // Another upsert of the same name created it first (the store's unique key refused this one, and the
+      // create rolled back): this one updates what that one made.
+      if (!((err instanceof StoreError || err instanceof DirectoryError) && err.code === 'conflict')) throw err;
+      const made = await r.store.findApplicationByUniqueName(r.tenant.id, uniqueName);
+      if (!made) throw err;
+      return updateApplication(r, made);
+    }
   });
 
   graphRoute(app, ctx, 'DELETE', '/applications/:id', async (r) => {
