@@ -618,6 +618,12 @@ for (const store of stores) {
         listed.filter((a) => a.uniqueName !== null).map((a) => [a.id, a.uniqueName]),
         [[id, "Build-Agent's-app"]],
       );
+      const filtered = await graph('admin', 'GET', `/applications?$filter=${encodeURIComponent("uniqueName eq 'build-agent''s-app'")}`);
+      assert.equal(filtered.status, 200, filtered.text);
+      assert.deepEqual(
+        filtered.json().value.map((a: { id: string }) => a.id),
+        [id],
+      );
       // The paths below the name take it too; a body may repeat the name, never change it.
       const secret = await graph('admin', 'POST', `/applications${key}/addPassword`, { passwordCredential: { displayName: 'k' } });
       assert.equal(secret.status, 200, secret.text);

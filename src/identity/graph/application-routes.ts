@@ -38,7 +38,7 @@ import { listQuery, page } from './odata.js';
 import { appRoleAssignmentJson, federatedCredentialJson, grantJson, passwordCredentialJson, typed } from './shapes.js';
 import { decodeComponent } from '../../shared/uri.js';
 
-const APP_FILTERS = ['id', 'appId', 'displayName', 'identifierUris', 'signInAudience', 'publisherDomain'];
+const APP_FILTERS = ['id', 'appId', 'displayName', 'identifierUris', 'signInAudience', 'publisherDomain', 'uniqueName'];
 const SP_FILTERS = [
   'id',
   'appId',
