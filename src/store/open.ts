@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, type Driver } from 'kysely';
 import { KyselyStore } from './kysely-store.js';
 import { migrationProvider } from './migrations.js';
 import type { Statement } from 'better-sqlite3';
@@ -30,6 +30,24 @@ function ownerOnly(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
 }
 
+/**
+ * Kysely's SQLite dialect, with transactions that take the write lock when they begin. Kysely's own
+ * plain (deferred) BEGIN takes it only at the first write: if another process (`kentra keys rotate`
+ * beside `kentra up`, or a second instance) commits between a transaction's first read and its first
+ * write, SQLite refuses that write at once with SQLITE_BUSY_SNAPSHOT ("database is locked"), whatever the
+ * busy timeout. With BEGIN IMMEDIATE the other process waits its busy timeout instead. Within one process
+ * nothing changes: kysely runs one transaction at a time on its one connection.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
+}
+
 async function sqlite(file: string): Promise<{ db: Connection; direct: SqliteDirect }> {
   const { default: Database } = await import('better-sqlite3');
   const onDisk = file !== ':memory:' && file !== '';
@@ -43,7 +61,7 @@ async function sqlite(file: string): Promise<{ db: Connection; direct: SqliteDir
   database.pragma('foreign_keys = ON');
   const statements = withStatementCache(database);
   return {
-    db: new Kysely<Tables>({ dialect: new SqliteDialect({ database: statements }) }),
+    db: new Kysely<Tables>({ dialect: new ImmediateSqliteDialect({ database: statements }) }),
     direct: new SqliteDirect(database, (sql) => statements.prepare(sql) as unknown as Statement),
   };
 }
@@ -96,7 +114,6 @@ async function postgres(url: string): Promise<Connection> {
   return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
 }
 
-/** Opens (and migrates) the store named by `url`. */
 /**
  * The kind of store a URL names, or the error openStore gives for one it cannot open: so that a command
  * can refuse it before it writes anything. The password of a URL is never in the message.
@@ -107,6 +124,7 @@ export function storeKind(url = 'sqlite:'): 'sqlite' | 'postgres' {
   throw new Error(`unsupported store URL (use sqlite:…, or postgres://…): ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
 }
 
+/** Opens (and migrates) the store named by `url`. */
 export async function openStore(opts: OpenStoreOptions = {}): Promise<Store> {
   const url = opts.url ?? 'sqlite:';
   let db: Connection;

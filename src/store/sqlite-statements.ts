@@ -14,14 +14,7 @@ export const STATEMENT_CACHE_MAX = 1_000;
 export function withStatementCache(database: Database, max = STATEMENT_CACHE_MAX): SqliteDatabase {
   let statements = new Map<string, Statement>();
   return {
-    prepare(text: string) {
-      // Kysely begins a transaction with a plain (deferred) BEGIN, which takes the write lock only at
-      // the first write. If another process (`kentra keys rotate` beside `kentra up`, or a second
-      // instance) commits between a transaction's first read and its first write, SQLite refuses that
-      // write at once with SQLITE_BUSY_SNAPSHOT ("database is locked"), whatever the busy timeout. BEGIN
-      // IMMEDIATE takes the write lock first, so the other process waits its busy timeout instead. Within
-      // one process nothing changes: kysely runs one transaction at a time on its one connection.
-      const sql = text === 'begin' ? 'begin immediate' : text;
+    prepare(sql: string) {
       const cached = statements.get(sql);
       if (cached && !cached.busy) return cached;
       const statement = database.prepare(sql);

@@ -69,8 +69,7 @@ const APP_WRITABLE = [
 ];
 /** Whether a Prefer header (RFC 7240: preferences separated by commas, parameters by semicolons) asks for create-if-missing. */
 const createIfMissing = (prefer: string | string[] | undefined): boolean =>
-  [prefer ?? []]
-    .flat()
+  (Array.isArray(prefer) ? prefer : [prefer ?? ''])
     .flatMap((h) => h.split(','))
     .some((p) => p.split(';')[0]!.trim().toLowerCase() === 'create-if-missing');
 
@@ -470,9 +469,9 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   };
 
   graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
-    const uniqueName = uniqueNameKey(r.params.id!);
     const a = await applicationByKey(r, r.params.id!);
     if (a) return updateApplication(r, a);
+    const uniqueName = uniqueNameKey(r.params.id!); // already checked by applicationByKey
     if (uniqueName === null || !createIfMissing(r.req.headers.prefer)) throw graphErrors.notFound(r.params.id!);
     try {
       return await createApplication(r, uniqueName);
