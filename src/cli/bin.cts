@@ -9,7 +9,7 @@
 // straight into the old generation from a site whose objects it saw surviving; on PostgreSQL it came to
 // do so for the `pg` driver's rows, and then every young object a request read from the store was
 // promoted by the next scavenge: under ARM GETs each scavenge promoted 0.7 MB and paused 1.2 ms instead
-// of 3 KB and 0.6 ms, and the GETs' p99 followed (docs/performance.md, "Stop 26"). A server's requests make
+// of 3 KB and 0.6 ms, and the GETs' p99 followed (docs/performance-history.md, "Stop 26"). A server's requests make
 // short-lived objects; its long-lived ones (caches, keys) are few. `node --allocation-site-pretenuring`
 // given by the user wins.
 import { availableParallelism } from 'node:os';

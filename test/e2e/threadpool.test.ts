@@ -19,7 +19,7 @@ async function threadsOfKentra(env: Record<string, string>): Promise<number> {
   }
 }
 
-// It also turns off V8's allocation-site pretenuring (src/cli/bin.cts, docs/performance.md "Stop 26"), unless node
+// It also turns off V8's allocation-site pretenuring (src/cli/bin.cts, docs/performance-history.md "Stop 26"), unless node
 // is told otherwise on its command line. V8 reports its pretenuring decisions at each scavenge with
 // --trace-pretenuring-statistics ("pretenuring: … visited_sites=…"), and makes none with it off; starting
 // up alone runs dozens of scavenges.
