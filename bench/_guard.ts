@@ -74,6 +74,25 @@ export async function startGuard(o: {
   serverAppId: string;
 }): Promise<RunningGuard> {
   const dir = mkdtempSync(join(tmpdir(), 'kentra-guard-'));
+  // A Guard that cannot start leaves nothing behind: its process stopped, the proxy closed, its folder gone.
+  const held: Held = {};
+  try {
+    return await startGuardIn(dir, o, held);
+  } catch (err) {
+    held.process?.kill();
+    held.proxy?.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** What a start made so far, to be undone if it fails. */
+interface Held {
+  process?: ChildProcess;
+  proxy?: { close(): void };
+}
+
+async function startGuardIn(dir: string, o: Parameters<typeof startGuard>[0], held: Held): Promise<RunningGuard> {
   const run = (...args: string[]) => {
     const r = spawnSync(o.bin, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`guard ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
@@ -87,7 +106,7 @@ export async function startGuard(o: {
   const env = join(dir, 'kentra-env.json');
   const origin = `https://127.0.0.1:${o.kentra.port}/`;
   writeFileSync(env, JSON.stringify({ name: 'AzureStackCloud', activeDirectoryEndpoint: origin, resourceManagerEndpoint: origin }));
-  const proxy = await connectProxy(o.kentra.port);
+  const proxy = (held.proxy = await connectProxy(o.kentra.port));
   const port = await freePort();
   const p = spawn(
     o.bin,
@@ -119,6 +138,7 @@ export async function startGuard(o: {
       },
     },
   );
+  held.process = p;
   let log = '';
   p.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
   // Ready when its port answers.
