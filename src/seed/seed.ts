@@ -289,7 +289,11 @@ async function applyApp(store: Store, dir: Directory, tenant: Tenant, a: SeedApp
     required.push({
       resourceAppId: GRAPH_APP_ID,
       resourceAccess: [
-        ...(a.graphPermissions.delegated ?? []).map((n) => ({ id: find(n).scopeId, type: 'Scope' as const })),
+        ...(a.graphPermissions.delegated ?? []).map((n) => {
+          const p = find(n);
+          if (!p.scopeId) throw new SeedError(`Graph permission '${n}' has no delegated form`);
+          return { id: p.scopeId, type: 'Scope' as const };
+        }),
         ...(a.graphPermissions.application ?? []).map((n) => {
           const p = find(n);
           if (!p.roleId) throw new SeedError(`Graph permission '${n}' has no application form`);

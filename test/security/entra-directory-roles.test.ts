@@ -53,6 +53,9 @@ const APP_ONLY = {
   'app with Group.ReadWrite.All': 'Group.ReadWrite.All',
   'app with Application.ReadWrite.All': 'Application.ReadWrite.All',
   'app with Directory.ReadWrite.All': 'Directory.ReadWrite.All',
+  'app with Application.ReadWrite.OwnedBy': 'Application.ReadWrite.OwnedBy',
+  'app with AppRoleAssignment.ReadWrite.All': 'AppRoleAssignment.ReadWrite.All',
+  'app with DelegatedPermissionGrant.ReadWrite.All': 'DelegatedPermissionGrant.ReadWrite.All',
 } as const;
 type ActorName = (typeof DELEGATED)[number] | keyof typeof APP_ONLY;
 const ACTORS = [...DELEGATED, ...Object.keys(APP_ONLY)] as ActorName[];
@@ -87,7 +90,7 @@ const TARGET_ROLES: (RoleName | 'no role')[] = [
   'a custom role',
 ];
 const targetUpn = (role: string) => `target-${role.toLowerCase().replace(/[^a-z]+/g, '-')}@${DOMAIN}`;
-const GA_TARGETS = 23;
+const GA_TARGETS = 29;
 
 const SEED = `
 tenants:
@@ -485,7 +488,8 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
     {
       // Members may register applications by default (allowedToCreateApps); app-only needs Application.ReadWrite.* (G-APP).
       title: 'create an application',
-      allowed: [...ALL_USERS, 'app with Application.ReadWrite.All'],
+      // Application.ReadWrite.OwnedBy creates applications, and owns what it creates.
+      allowed: [...ALL_USERS, 'app with Application.ReadWrite.All', 'app with Application.ReadWrite.OwnedBy'],
       success: 201,
       async run(actor) {
         const name = unique('created-app');
@@ -497,14 +501,22 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
         };
       },
     },
-    credentialWrite('add a secret to an application it owns', [...ALL_USERS, 'app with Application.ReadWrite.All'], true),
+    credentialWrite(
+      'add a secret to an application it owns',
+      [...ALL_USERS, 'app with Application.ReadWrite.All', 'app with Application.ReadWrite.OwnedBy'],
+      true,
+    ),
     credentialWrite('add a secret to an application it does not own', [...APP_ADMINS, 'app with Application.ReadWrite.All'], false),
-    spWrite('create the service principal of an application it owns', [...ALL_USERS, 'app with Application.ReadWrite.All'], true),
+    spWrite(
+      'create the service principal of an application it owns',
+      [...ALL_USERS, 'app with Application.ReadWrite.All', 'app with Application.ReadWrite.OwnedBy'],
+      true,
+    ),
     spWrite('create the service principal of an application it does not own', [...APP_ADMINS, 'app with Application.ReadWrite.All'], false),
     {
       // Tenant-wide delegated consent: Cloud Application Administrator and above (CONSENT).
       title: 'grant tenant-wide consent to a delegated permission (oauth2PermissionGrants)',
-      allowed: [...APP_ADMINS, 'app with Directory.ReadWrite.All'],
+      allowed: [...APP_ADMINS, 'app with Directory.ReadWrite.All', 'app with DelegatedPermissionGrant.ReadWrite.All'],
       success: 201,
       async run(actor) {
         const client = await newClientSp();
@@ -522,13 +534,19 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
         };
       },
     },
+    // App-only, only AppRoleAssignment.ReadWrite.All grants app roles: Graph's table does not list
+    // Directory.ReadWrite.All, and an app holding it could otherwise grant itself any Graph app role.
     appRoleWrite(
       'grant an application permission of an API of the tenant (appRoleAssignedTo)',
-      [...APP_ADMINS, 'app with Directory.ReadWrite.All'],
+      [...APP_ADMINS, 'app with AppRoleAssignment.ReadWrite.All'],
       false,
     ),
     // Microsoft Graph's app roles need Privileged Role Administrator or Global Administrator (CONSENT).
-    appRoleWrite('grant a Microsoft Graph application permission (appRoleAssignedTo)', [...GA, 'app with Directory.ReadWrite.All'], true),
+    appRoleWrite(
+      'grant a Microsoft Graph application permission (appRoleAssignedTo)',
+      [...GA, 'app with AppRoleAssignment.ReadWrite.All'],
+      true,
+    ),
   ];
 
   before(async () => {
@@ -597,6 +615,93 @@ describe('Entra directory roles × Graph writes (security.md §4)', { timeout: 6
         });
       }
     });
+
+  // ---- escalation through app role assignments (an attack battery found it) ----------------------
+  it("Entra roles: an app with Directory.ReadWrite.All cannot grant itself Graph's app roles, nor revoke one; AppRoleAssignment.ReadWrite.All can do both", async () => {
+    const APPLICATION_READWRITE_ALL = '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9';
+    const i = Object.keys(APP_ONLY).indexOf('app with Directory.ReadWrite.All');
+    const rolesNow = async () =>
+      JSON.parse(
+        Buffer.from(
+          (
+            await token({ client_id: appIdOf(i), client_secret: `daemon-secret-${i}-0123456789abcdef`, grant_type: 'client_credentials' })
+          ).split('.')[1]!,
+          'base64url',
+        ).toString(),
+      ).roles as string[];
+    const attacker = actors.get('app with Directory.ReadWrite.All')!;
+    const own = (await ok(graph(ga, 'GET', `/servicePrincipals/${attacker.objectId}/appRoleAssignments`))).value as { id: string }[];
+    for (const path of [
+      `/servicePrincipals/${graphSpId}/appRoleAssignedTo`,
+      `/servicePrincipals/${attacker.objectId}/appRoleAssignments`,
+    ]) {
+      const res = await graph(attacker, 'POST', path, {
+        principalId: attacker.objectId,
+        resourceId: graphSpId,
+        appRoleId: APPLICATION_READWRITE_ALL,
+      });
+      refused(res);
+    }
+    assert.deepEqual(await rolesNow(), ['Directory.ReadWrite.All'], 'its next token carries no role it granted itself');
+    // Revoking its own assignment is refused too (Graph: AppRoleAssignment.ReadWrite.All only).
+    refused(await graph(attacker, 'DELETE', `/servicePrincipals/${attacker.objectId}/appRoleAssignments/${own[0]!.id}`));
+    assert.equal((await ok(graph(ga, 'GET', `/servicePrincipals/${attacker.objectId}/appRoleAssignments`))).value.length, own.length);
+    // The permission that does allow it: grant to another client, then revoke it.
+    const granter = actors.get('app with AppRoleAssignment.ReadWrite.All')!;
+    const client = await newClientSp();
+    const made = await ok(
+      graph(granter, 'POST', `/servicePrincipals/${graphSpId}/appRoleAssignedTo`, {
+        principalId: client,
+        resourceId: graphSpId,
+        appRoleId: GRAPH_USER_READ_ALL_ROLE,
+      }),
+      201,
+    );
+    await ok(graph(granter, 'DELETE', `/servicePrincipals/${client}/appRoleAssignments/${made.id}`), 204);
+    assert.equal((await ok(graph(ga, 'GET', `/servicePrincipals/${client}/appRoleAssignments`))).value.length, 0);
+  });
+
+  it("Entra roles: a delegated grant's scope is checked on update as on create: only the resource's own delegated permissions (400, nothing changed)", async () => {
+    const client = await newClientSp();
+    const grant = await ok(
+      graph(ga, 'POST', '/oauth2PermissionGrants', {
+        clientId: client,
+        consentType: 'AllPrincipals',
+        resourceId: apiSpId,
+        scope: 'Orders.Read',
+      }),
+      201,
+    );
+    const scopeNow = async () => (await ok(graph(ga, 'GET', `/oauth2PermissionGrants/${grant.id}`))).scope as string;
+    for (const scope of ['Orders.Read RoleManagement.ReadWrite.Directory', 'Orders.Read <script>', 42, ['Orders.Read']]) {
+      const res = await graph(ga, 'PATCH', `/oauth2PermissionGrants/${grant.id}`, { scope });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(JSON.parse(res.text).error.code, 'Request_BadRequest');
+      assert.equal(await scopeNow(), 'Orders.Read', 'a refused update changes nothing');
+    }
+    const bad = await graph(ga, 'POST', '/oauth2PermissionGrants', { clientId: await newClientSp(), resourceId: apiSpId, scope: 7 });
+    assert.equal(bad.status, 400, bad.text);
+    await ok(graph(ga, 'PATCH', `/oauth2PermissionGrants/${grant.id}`, { scope: 'orders.read' }), 204);
+    assert.equal(await scopeNow(), 'orders.read');
+  });
+
+  it('Entra roles: an app with Application.ReadWrite.OwnedBy manages what it creates, and nothing else', async () => {
+    const app = actors.get('app with Application.ReadWrite.OwnedBy')!;
+    const created = await ok(graph(app, 'POST', '/applications', { displayName: unique('owned-by') }), 201);
+    await ok(graph(app, 'PATCH', `/applications/${created.id}`, { displayName: unique('renamed') }), 204);
+    await ok(graph(app, 'POST', `/applications/${created.id}/addPassword`, { passwordCredential: { displayName: 'own' } }), 200);
+    await ok(graph(app, 'POST', '/servicePrincipals', { appId: created.appId }), 201);
+    const other = await newApp();
+    for (const [method, path, body] of [
+      ['PATCH', `/applications/${other.id}`, { displayName: 'taken over' }],
+      ['POST', `/applications/${other.id}/addPassword`, { passwordCredential: { displayName: 'stolen' } }],
+      ['DELETE', `/applications/${other.id}`, undefined],
+    ] as const)
+      refused(await graph(app, method, path, body));
+    const after = await ok(graph(ga, 'GET', `/applications/${other.id}`));
+    assert.equal(after.passwordCredentials.length, 0);
+    assert.notEqual(after.displayName, 'taken over');
+  });
 
   // ---- directory role assignment ---------------------------------------------------------------
   it('Entra roles: no caller can assign a directory role through Graph (only Privileged Role Administrator and Global Administrator may, and Kentra has no such write)', async () => {

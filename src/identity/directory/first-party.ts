@@ -59,7 +59,8 @@ const role = (id: string, value: string, text: string): AppRole => ({
 });
 
 /** Graph permissions Kentra knows, with Microsoft's IDs (delegated scope id, application role id). */
-export const GRAPH_PERMISSIONS: { value: string; scopeId: string; roleId: string | null; text: string; adminOnly: boolean }[] = [
+/** A null `scopeId` is an application permission only (no delegated form), a null `roleId` a delegated one only. */
+export const GRAPH_PERMISSIONS: { value: string; scopeId: string | null; roleId: string | null; text: string; adminOnly: boolean }[] = [
   {
     value: 'User.Read',
     scopeId: 'e1fe6dd8-ba31-4d61-89e7-88639da4683d',
@@ -135,6 +136,27 @@ export const GRAPH_PERMISSIONS: { value: string; scopeId: string; roleId: string
     scopeId: 'bdfbf15f-ee85-4955-8675-146e8e5296b5',
     roleId: '1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9',
     text: 'Read and write all applications',
+    adminOnly: true,
+  },
+  {
+    value: 'Application.ReadWrite.OwnedBy',
+    scopeId: null,
+    roleId: '18a4783c-866b-4cc7-a460-3d5e5662c884',
+    text: 'Manage apps that this app creates or owns',
+    adminOnly: true,
+  },
+  {
+    value: 'AppRoleAssignment.ReadWrite.All',
+    scopeId: '84bccea3-f856-4a8a-967b-dbe0a3d53a64',
+    roleId: '06b708a9-e830-4db3-a914-8e69da51d44f',
+    text: 'Manage app permission grants and app role assignments',
+    adminOnly: true,
+  },
+  {
+    value: 'DelegatedPermissionGrant.ReadWrite.All',
+    scopeId: '41ce6ca6-6826-4807-84f1-1c82854f7ee5',
+    roleId: '8e8e4742-1d95-4f68-9d56-6ee75648c72a',
+    text: 'Manage all delegated permission grants',
     adminOnly: true,
   },
   {
@@ -245,7 +267,7 @@ export const FIRST_PARTY_APPS: FirstPartyApp[] = [
     appId: GRAPH_APP_ID,
     displayName: 'Microsoft Graph',
     identifierUris: GRAPH_RESOURCE_URIS,
-    oauth2PermissionScopes: GRAPH_PERMISSIONS.map((p) => scope(p.scopeId, p.value, p.adminOnly ? 'Admin' : 'User', p.text)),
+    oauth2PermissionScopes: GRAPH_PERMISSIONS.filter((p) => p.scopeId).map((p) => scope(p.scopeId!, p.value, p.adminOnly ? 'Admin' : 'User', p.text)),
     appRoles: GRAPH_PERMISSIONS.filter((p) => p.roleId).map((p) => role(p.roleId!, p.value, p.text)),
     preAuthorizedClients: [AZURE_CLI_APP_ID, KENTRA_PORTAL_APP_ID],
   },

@@ -12,7 +12,7 @@ import {
 import { isReservedIdentifierUri } from '../directory/first-party.js';
 import { Directory, DirectoryError } from '../directory/directory.js';
 import { GRAPH_APP_ID } from '../directory/first-party.js';
-import { canConsent, isGlobalAdmin, requireRead, requireWrite } from './caller.js';
+import { canConsent, requireRead, requireWrite } from './caller.js';
 import {
   tenantPage,
   applicationByKey,
@@ -369,6 +369,8 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   const dir = (r: GraphRequest) => new Directory(r.store, r.services.clock);
   const owns = async (r: GraphRequest, objectId: string) =>
     (await r.store.listOwners(r.tenant.id, objectId)).some((o) => o.ownerId === r.caller.objectId);
+  /** A user owns what they create, and so does an app that writes through Application.ReadWrite.OwnedBy (or it could not manage it). */
+  const ownsWhatItCreates = (r: GraphRequest) => r.caller.kind === 'user' || !r.caller.permissions.has('Application.ReadWrite.All');
   const writableApp = async (r: GraphRequest, a: Application) => {
     if (a.firstParty) throw graphErrors.denied();
     requireWrite(r.caller, 'application', { owner: await owns(r, a.id) });
@@ -434,7 +436,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       }
       await tx.updateApplication(r.tenant.id, base.id, () => next);
       for (const key of keyCredentials ?? []) await d.addCertificate(r.tenant.id, base.id, key);
-      if (r.caller.kind === 'user')
+      if (ownsWhatItCreates(r))
         await tx.addOwner({ tenantId: r.tenant.id, objectId: base.id, objectType: 'application', ownerId: r.caller.objectId });
       return next;
     });
@@ -675,6 +677,8 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     }
     const sp = await r.store.transaction(async (tx) => {
       const created = await new Directory(tx, r.services.clock).createServicePrincipal(r.tenant.id, appId);
+      if (r.caller.kind === 'app' && ownsWhatItCreates(r))
+        await tx.addOwner({ tenantId: r.tenant.id, objectId: created.id, objectType: 'servicePrincipal', ownerId: r.caller.objectId });
       const enabled = boolField(body, 'accountEnabled');
       const required = boolField(body, 'appRoleAssignmentRequired');
       return (await tx.updateServicePrincipal(r.tenant.id, created.id, (s) => ({
@@ -816,11 +820,8 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'GET', '/servicePrincipals/:id/appRoleAssignments', listAssignments('principalId'));
   graphRoute(app, ctx, 'GET', '/servicePrincipals/:id/appRoleAssignedTo', listAssignments('resourceId'));
   graphRoute(app, ctx, 'DELETE', '/servicePrincipals/:id/appRoleAssignments/:aid', async (r) => {
-    if (
-      !(r.caller.kind === 'user' && isGlobalAdmin(r.caller)) &&
-      !(r.caller.kind === 'app' && r.caller.permissions.has('Directory.ReadWrite.All'))
-    )
-      throw graphErrors.denied();
+    // As granting: AppRoleAssignment.ReadWrite.All for an app; a consenting role for a user (Graph's delete tables).
+    if (!canConsent(r.caller, 'appRole')) throw graphErrors.denied();
     // Only an assignment of this service principal (as its principal or its resource) is found here.
     const sp = await findServicePrincipal(r, r.params.id!);
     const aid = requireGuid(r.params.aid, 'the assignment');
@@ -846,6 +847,26 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       ),
     );
   });
+  /** A grant body's `scope`: its text trimmed, undefined when absent; anything but a string is a 400. */
+  const grantScope = (body: JsonObject): string | undefined => {
+    if (body.scope === undefined) return undefined;
+    if (typeof body.scope !== 'string')
+      throw graphErrors.badRequest("Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': a string is expected.");
+    return body.scope.trim();
+  };
+  /** Each value of a grant's scope must be a delegated permission the resource defines (on create and on update alike). */
+  const checkGrantScope = async (r: GraphRequest, resourceId: string, scope: string) => {
+    const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
+    if (!resource) throw graphErrors.notFound(resourceId);
+    const resourceApp = await r.store.findApplicationByAppId(r.tenant.id, resource.appId);
+    for (const s of scope.split(/\s+/).filter(Boolean)) {
+      if (!resourceApp?.oauth2PermissionScopes.some((x) => x.value.toLowerCase() === s.toLowerCase())) {
+        throw graphErrors.badRequest(
+          `Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': '${s.slice(0, 120)}' is not a delegated permission of '${resource.displayName}'.`,
+        );
+      }
+    }
+  };
   graphRoute(app, ctx, 'POST', '/oauth2PermissionGrants', async (r) => {
     if (!canGrant(r)) throw graphErrors.denied();
     const body = jsonBody(
@@ -861,18 +882,9 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     const principalId = consentType === 'Principal' ? requireGuid(body.principalId as string | undefined, 'principalId') : null;
     if (consentType === 'AllPrincipals' && body.principalId)
       throw graphErrors.badRequest("Property 'principalId' must be null for consentType 'AllPrincipals'.");
-    const scope = typeof body.scope === 'string' ? body.scope.trim() : '';
+    const scope = grantScope(body) ?? '';
     if (!(await r.store.getServicePrincipal(r.tenant.id, clientId))) throw graphErrors.notFound(clientId);
-    const resource = await r.store.getServicePrincipal(r.tenant.id, resourceId);
-    if (!resource) throw graphErrors.notFound(resourceId);
-    const resourceApp = await r.store.findApplicationByAppId(r.tenant.id, resource.appId);
-    for (const s of scope.split(/\s+/).filter(Boolean)) {
-      if (!resourceApp?.oauth2PermissionScopes.some((x) => x.value.toLowerCase() === s.toLowerCase())) {
-        throw graphErrors.badRequest(
-          `Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': '${s}' is not a delegated permission of '${resource.displayName}'.`,
-        );
-      }
-    }
+    await checkGrantScope(r, resourceId, scope);
     if (
       (await r.store.listOAuth2PermissionGrants(r.tenant.id, { clientId, resourceId })).some(
         (g) => g.consentType === consentType && g.principalId === principalId,
@@ -893,10 +905,11 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'PATCH', '/oauth2PermissionGrants/:id', async (r) => {
     if (!canGrant(r)) throw graphErrors.denied();
     const body = jsonBody(r, ['scope', 'startTime', 'expiryTime'], 'microsoft.graph.oAuth2PermissionGrant');
-    const updated = await r.store.updateOAuth2PermissionGrant(r.tenant.id, String(r.params.id), (g) => ({
-      ...g,
-      scope: typeof body.scope === 'string' ? body.scope.trim() : g.scope,
-    }));
+    const scope = grantScope(body);
+    const grant = (await r.store.listOAuth2PermissionGrants(r.tenant.id)).find((g) => g.id === r.params.id);
+    if (!grant) throw graphErrors.notFound(r.params.id!);
+    if (scope !== undefined) await checkGrantScope(r, grant.resourceId, scope);
+    const updated = await r.store.updateOAuth2PermissionGrant(r.tenant.id, grant.id, (g) => ({ ...g, scope: scope ?? g.scope }));
     if (!updated) throw graphErrors.notFound(r.params.id!);
     return noContent(r.reply);
   });

@@ -178,7 +178,13 @@ export function canRead(caller: GraphCaller, area: Area): boolean {
 export function canWrite(caller: GraphCaller, area: Area, opts: { owner?: boolean; create?: boolean } = {}): boolean {
   // Directory.ReadWrite.All writes users and groups, not applications (Graph: Application.ReadWrite.* only).
   const perms = area === 'application' ? WRITE[area] : [...WRITE[area], 'Directory.ReadWrite.All'];
-  if (caller.kind === 'app') return has(caller, perms);
+  if (caller.kind === 'app') {
+    // Application.ReadWrite.OwnedBy: only the applications and service principals the app owns, or creates
+    // (it becomes their owner); security.md §4.5.
+    if (area === 'application' && !has(caller, ['Application.ReadWrite.All']))
+      return caller.permissions.has('Application.ReadWrite.OwnedBy') && !!(opts.owner || opts.create);
+    return has(caller, perms);
+  }
   if (!has(caller, [...perms, ...ALL_DIRECTORY])) return false;
   if (isGlobalAdmin(caller) || ADMIN_ROLES[area].some((r) => caller.directoryRoles.has(r))) return true;
   if (caller.isGuest) return false;
@@ -286,11 +292,11 @@ const CONSENT_BUT_GRAPH_APP_ROLES = ['Application Administrator', 'Cloud Applica
  * anything except Microsoft Graph's app roles.
  */
 export function canConsent(caller: GraphCaller, what: 'delegated' | 'appRole' | 'graphAppRole'): boolean {
+  // App-only: delegated grants take DelegatedPermissionGrant.ReadWrite.All or Directory.ReadWrite.All; app role
+  // assignments only AppRoleAssignment.ReadWrite.All (Graph's permission tables: Directory.ReadWrite.All is
+  // not among them, or an app holding it could grant itself any Graph app role).
   if (caller.kind === 'app')
-    return has(caller, [
-      what === 'delegated' ? 'DelegatedPermissionGrant.ReadWrite.All' : 'AppRoleAssignment.ReadWrite.All',
-      'Directory.ReadWrite.All',
-    ]);
+    return has(caller, what === 'delegated' ? ['DelegatedPermissionGrant.ReadWrite.All', 'Directory.ReadWrite.All'] : ['AppRoleAssignment.ReadWrite.All']);
   if (
     caller.isGuest ||
     !has(caller, [what === 'delegated' ? 'DelegatedPermissionGrant.ReadWrite.All' : 'AppRoleAssignment.ReadWrite.All', ...ALL_DIRECTORY])
