@@ -25,6 +25,7 @@ import type { SqliteDirect } from './sqlite-direct.js';
 import { compareIds, type ListOptions, type Page, type Store, type Updater } from './store.js';
 import type { Database } from './schema.js';
 import { keepPrepared } from './pg-statements.js';
+import { DIRECTORY_TABLES } from './migrations.js';
 import * as t from './tables.js';
 import type { AccessLogEntry, AccessLogQuery, AccessLogRecord } from './types.js';
 import type {
@@ -317,6 +318,9 @@ export class KyselyStore implements Store {
   ): Promise<T | null> {
     return this.transaction(async (store) => {
       const tx = store as KyselyStore;
+      // The directory revision's row first, as every write of a directory table locks it (migrations.ts, DIRECTORY_TABLES).
+      if (tx.kind === 'postgres' && DIRECTORY_TABLES.has(c.table))
+        await sql`SELECT revision FROM directory_revision WHERE id = 1 FOR UPDATE`.execute(tx.db);
       let q = tx.where(tx.loose.selectFrom(c.table).selectAll(), where);
       if (tx.kind === 'postgres') q = q.forUpdate();
       const row = await q.executeTakeFirst();

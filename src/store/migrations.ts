@@ -501,6 +501,18 @@ const DIRECTORY_TABLES_0012 = ['users'] as const;
  */
 const DIRECTORY_TABLES_0013 = ['subscriptions', 'role_assignments'] as const;
 
+/**
+ * Every table whose writes raise the directory revision. On PostgreSQL the raise is a BEFORE … FOR EACH
+ * STATEMENT trigger, so a write locks the revision's row before the rows it writes: a transaction that
+ * locks a directory row first (SELECT … FOR UPDATE) must lock the revision's row before it (the store's
+ * `update` does), or it deadlocks with a delete of the same row.
+ */
+export const DIRECTORY_TABLES: ReadonlySet<string> = new Set<string>([
+  ...DIRECTORY_TABLES_0010,
+  ...DIRECTORY_TABLES_0012,
+  ...DIRECTORY_TABLES_0013,
+]);
+
 const REVISION_BUMP = 'UPDATE directory_revision SET revision = revision + 1 WHERE id = 1';
 
 /** The triggers that count the directory revision up on each write to `tables` (PostgreSQL's function is made by 0010). */

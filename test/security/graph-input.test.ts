@@ -269,7 +269,10 @@ for (const store of stores)
       badRequest(await upsert(tokens.admin!, 'sec-mismatch', { displayName: 'x', uniqueName: 'sec-else' }), /read-only/);
       badRequest(await upsert(tokens.admin!, '', { displayName: 'x' }), /uniqueName is 1 to 120 characters/);
       badRequest(await upsert(tokens.admin!, 'a'.repeat(121), { displayName: 'x' }), /uniqueName is 1 to 120 characters/);
-      badRequest(await upsert(tokens.admin!, '%01', { displayName: 'x' }), /control character/);
+      badRequest(await upsert(tokens.admin!, '%01', { displayName: 'x' }), /control/);
+      // Names that look like another: a C1 control, a bidi override, a zero-width space, a line separator, spaces around it.
+      for (const name of ['m%C2%851', '%E2%80%AEm1', 'm%E2%80%8B1', 'm%E2%80%A81', '%20m1', 'm1%20', '%20'])
+        badRequest(await upsert(tokens.admin!, name, { displayName: 'x' }), /uniqueName is 1 to 120 characters/);
       assert.equal((await upsert(tokens.admin!, 'sec-nameless', { notes: 'no displayName' })).status, 400);
       for (const name of ['sec-post', 'sec-mismatch', 'sec-else', 'sec-nameless']) assert.equal(await named(name), 404, name);
       // Without create-if-missing a name nobody has is Graph's 404.
@@ -433,6 +436,97 @@ for (const store of stores)
     });
 
     // ---- @odata.bind on POST /groups (issue 16 item 3) ---------------------------------------------
+    // ---- an attack battery's findings (stop 27) ---------------------------------------------------
+    it("Graph input: a value of the wrong type is a 400 in Graph's shape, never a 500, and changes nothing", async () => {
+      const a = (await graph('admin', 'POST', '/applications', { displayName: `typed-${randomUUID()}` })).json();
+      const credentials = async () => (await graph('admin', 'GET', `/applications/${a.id}`)).json();
+      for (const displayName of [{ a: 1 }, ['x'], 12]) {
+        const res = await graph('admin', 'POST', `/applications/${a.id}/addPassword`, { passwordCredential: { displayName } });
+        badRequest(res, /displayName/);
+      }
+      for (const description of [{ a: 1 }, ['x']]) {
+        const res = await graph('admin', 'POST', `/applications/${a.id}/federatedIdentityCredentials`, {
+          name: 'typed',
+          issuer: 'https://issuer.example',
+          subject: 'repo:x',
+          description,
+        });
+        badRequest(res, /description/);
+      }
+      badRequest(
+        await graph('admin', 'POST', `/applications/${a.id}/federatedIdentityCredentials`, {
+          name: 'typed',
+          issuer: 'https://issuer.example',
+          subject: 'repo:x',
+          audiences: [12],
+        }),
+        /audiences/,
+      );
+      const after = await credentials();
+      assert.equal(after.passwordCredentials.length, 0);
+      assert.equal((await graph('admin', 'GET', `/applications/${a.id}/federatedIdentityCredentials`)).json().value.length, 0);
+      for (const types of [[1], [null], 'user', [{}]]) {
+        const res = await graph('member', 'POST', '/directoryObjects/getByIds', { ids: [a.id], types });
+        badRequest(res, /types/);
+      }
+      assert.equal(
+        (await graph('member', 'POST', '/directoryObjects/getByIds', { ids: [a.id], types: ['Application'] })).json().value.length,
+        1,
+      );
+    });
+
+    it("Graph input: Microsoft's own applications are not found by key, and their service principals take no owners", async () => {
+      const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+      for (const path of [`/applications(appId='${GRAPH_APP_ID}')`, `/applications/appId=${GRAPH_APP_ID}`]) {
+        const res = await graph('admin', 'GET', path);
+        assert.equal(res.status, 404, `${path}: ${res.text}`);
+      }
+      const s = await openStore({ url: storeUrl, dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+      let graphApp: { id: string } | null;
+      try {
+        graphApp = await s.findApplicationByAppId(TENANT, GRAPH_APP_ID);
+      } finally {
+        await s.close();
+      }
+      assert.ok(graphApp, 'the store keeps it, for its service principal');
+      assert.equal((await graph('admin', 'GET', `/applications/${graphApp.id}`)).status, 404);
+      assert.equal((await graph('admin', 'GET', `/directoryObjects/${graphApp.id}`)).status, 404);
+      assert.deepEqual((await graph('admin', 'POST', '/directoryObjects/getByIds', { ids: [graphApp.id] })).json().value, []);
+      const sp = (await graph('admin', 'GET', `/servicePrincipals(appId='${GRAPH_APP_ID}')`)).json();
+      const me = (await graph('member', 'GET', '/me')).json();
+      const add = await graph('admin', 'POST', `/servicePrincipals/${sp.id}/owners/$ref`, {
+        '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${me.id}`,
+      });
+      assert.equal(add.status, 403, add.text);
+      assert.deepEqual((await graph('admin', 'GET', `/servicePrincipals/${sp.id}/owners`)).json().value, []);
+    });
+
+    // On PostgreSQL a PATCH beside the DELETE deadlocked (503) until every directory update locked the revision's row first.
+    it('Graph input: secrets added while their application is deleted are not left behind, and a change beside the delete is no 5xx', async () => {
+      const apps = await Promise.all(
+        Array.from({ length: 12 }, async () =>
+          (await graph('admin', 'POST', '/applications', { displayName: `race-${randomUUID()}` })).json(),
+        ),
+      );
+      const answers = await Promise.all(
+        apps.flatMap((a) => [
+          graph('admin', 'POST', `/applications/${a.id}/addPassword`, { passwordCredential: { displayName: 'race' } }),
+          graph('admin', 'PATCH', `/applications/${a.id}`, { notes: 'race' }),
+          graph('admin', 'DELETE', `/applications/${a.id}`),
+        ]),
+      );
+      for (const res of answers) assert.ok([200, 204, 404].includes(res.status), res.text);
+      const s = await openStore({ url: storeUrl, dataDir: k.dataDir, sealer: sealerForDataDir(k.dataDir) });
+      try {
+        for (const a of apps) {
+          assert.equal(await s.getApplication(TENANT, a.id), null);
+          assert.deepEqual(await s.listPasswordCredentials(TENANT, a.id), [], `no secret of the deleted ${a.displayName} is left`);
+        }
+      } finally {
+        await s.close();
+      }
+    });
+
     it('issue 16.3: POST /groups applies owners@odata.bind and members@odata.bind in the same request', async () => {
       const res = await graph('admin', 'POST', '/groups', {
         displayName: 'bound',

@@ -284,17 +284,46 @@ export class Directory {
   async addPassword(tenantId: string, appObjectId: string, input: PasswordInput = {}): Promise<AddedPassword> {
     if (!(await this.store.getApplication(tenantId, appObjectId)))
       throw new DirectoryError('not_found', `application ${appObjectId} not found`);
-    return this.addPasswordTo(tenantId, appObjectId, input);
+    return this.addPasswordTo(tenantId, appObjectId, 'application', input);
   }
 
   /** Adds a secret that belongs to a service principal itself (`az ad sp credential reset`). */
   async addServicePrincipalPassword(tenantId: string, spObjectId: string, input: PasswordInput = {}): Promise<AddedPassword> {
     if (!(await this.store.getServicePrincipal(tenantId, spObjectId)))
       throw new DirectoryError('not_found', `service principal ${spObjectId} not found`);
-    return this.addPasswordTo(tenantId, spObjectId, input);
+    return this.addPasswordTo(tenantId, spObjectId, 'servicePrincipal', input);
   }
 
-  private async addPasswordTo(tenantId: string, appObjectId: string, input: PasswordInput): Promise<AddedPassword> {
+  /**
+   * Writes a credential of an application (or a service principal), then reads its owner in the same
+   * transaction and undoes the write if the owner is gone, so that a delete of the owner at the same time
+   * cannot leave the credential behind. Directory writes are serialized: SQLite has one writer, and on
+   * PostgreSQL each write first locks the directory revision's row (migrations.ts, DIRECTORY_TABLES), so a
+   * delete either committed before the credential's write (the read finds no owner) or waits for its commit
+   * (and then deletes the credential with the owner).
+   */
+  private async addCredentialOf(
+    tenantId: string,
+    ownerId: string,
+    kind: 'application' | 'servicePrincipal',
+    write: (store: Store) => Promise<unknown>,
+  ): Promise<void> {
+    await this.wrap(() =>
+      this.store.transaction(async (tx) => {
+        await write(tx);
+        const owner = kind === 'application' ? await tx.getApplication(tenantId, ownerId) : await tx.getServicePrincipal(tenantId, ownerId);
+        if (!owner)
+          throw new StoreError('not_found', `${kind === 'application' ? 'application' : 'service principal'} ${ownerId} not found`);
+      }),
+    );
+  }
+
+  private async addPasswordTo(
+    tenantId: string,
+    appObjectId: string,
+    kind: 'application' | 'servicePrincipal',
+    input: PasswordInput,
+  ): Promise<AddedPassword> {
     // Entra's secrets are 40 characters with a recognisable 3-character hint.
     const secretText = input.secretText ?? `${randomToken(3).slice(0, 3)}8Q~${randomToken(27).slice(0, 34)}`;
     if (secretText.length < 16) throw new DirectoryError('invalid', 'a client secret must have at least 16 characters');
@@ -311,7 +340,7 @@ export class Directory {
       startDateTime: start,
       endDateTime: end,
     };
-    await this.wrap(() => this.store.addPasswordCredential(cred));
+    await this.addCredentialOf(tenantId, appObjectId, kind, (store) => store.addPasswordCredential(cred));
     return { keyId: cred.keyId, secretText, hint: cred.hint, displayName: cred.displayName, startDateTime: start, endDateTime: end };
   }
 
@@ -339,7 +368,7 @@ export class Directory {
       startDateTime: Date.parse(x509.validFrom),
       endDateTime: Date.parse(x509.validTo),
     };
-    await this.wrap(() => this.store.addKeyCredential(cred));
+    await this.addCredentialOf(tenantId, appObjectId, 'application', (store) => store.addKeyCredential(cred));
     return cred;
   }
 
@@ -368,7 +397,7 @@ export class Directory {
       audiences: input.audiences?.length ? input.audiences : ['api://AzureADTokenExchange'],
       description: input.description ?? null,
     };
-    await this.wrap(() => this.store.addFederatedCredential(cred));
+    await this.addCredentialOf(tenantId, appObjectId, 'application', (store) => store.addFederatedCredential(cred));
     return cred;
   }
 

@@ -28,6 +28,7 @@ import {
   servicePrincipalView,
   requireGuid,
   requireString,
+  optionalString,
   optionalStringArray,
   boolField,
   type GraphContext,
@@ -504,7 +505,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     }
     const end = pc.endDateTime === undefined || pc.endDateTime === null ? undefined : Date.parse(String(pc.endDateTime));
     if (end !== undefined && Number.isNaN(end)) throw graphErrors.badRequest("Property 'endDateTime' is not a valid date.");
-    return { displayName: (pc.displayName as string | undefined) ?? null, endDateTime: end };
+    return { displayName: optionalString(pc, 'displayName', 'microsoft.graph.passwordCredential') ?? null, endDateTime: end };
   };
 
   graphRoute(app, ctx, 'POST', '/applications/:id/addPassword', async (r) => {
@@ -540,6 +541,16 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
 
   // federated identity credentials
   const fedFields = ['name', 'issuer', 'subject', 'audiences', 'description'];
+  /** A federated credential's body (POST, PATCH): its strings strings, `audiences` one string. */
+  const federatedBody = (r: GraphRequest): FederatedCredentialBody => {
+    const type = 'microsoft.graph.federatedIdentityCredential';
+    const body = jsonBody(r, fedFields, type);
+    for (const key of ['name', 'issuer', 'subject', 'description']) optionalString(body, key, type);
+    const audiences = optionalStringArray(body, 'audiences');
+    if (audiences !== undefined && audiences.length !== 1)
+      throw graphErrors.badRequest("Property 'audiences' must hold exactly one value.");
+    return body as FederatedCredentialBody;
+  };
   graphRoute(app, ctx, 'GET', '/applications/:id/federatedIdentityCredentials', async (r) => {
     requireRead(r.caller, 'application');
     const a = await findApplication(r, r.params.id!);
@@ -551,9 +562,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'POST', '/applications/:id/federatedIdentityCredentials', async (r) => {
     const a = await findApplication(r, r.params.id!);
     await writableApp(r, a);
-    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential') as FederatedCredentialBody;
-    if (body.audiences !== undefined && (!Array.isArray(body.audiences) || body.audiences.length !== 1))
-      throw graphErrors.badRequest("Property 'audiences' must hold exactly one value.");
+    const body = federatedBody(r);
     const cred = await dir(r).addFederatedCredential(r.tenant.id, a.id, {
       name: requireString(body, 'name', 'federatedIdentityCredential'),
       issuer: requireString(body, 'issuer', 'federatedIdentityCredential'),
@@ -580,7 +589,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   graphRoute(app, ctx, 'PATCH', '/applications/:id/federatedIdentityCredentials/:fid', async (r) => {
     const { a, fed } = await findFed(r);
     await writableApp(r, a);
-    const body = jsonBody(r, fedFields, 'microsoft.graph.federatedIdentityCredential') as FederatedCredentialBody;
+    const body = federatedBody(r);
     if (body.name !== undefined && body.name !== fed.name) throw graphErrors.badRequest("Property 'name' cannot be changed.");
     await r.store.transaction(async (tx) => {
       await tx.removeFederatedCredential(r.tenant.id, a.id, fed.id);
@@ -616,6 +625,14 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       return id;
     };
     const area = type === 'group' ? 'group' : 'application';
+    /** Owners change as the object itself does: Microsoft's own service principals have none to add (or remove). */
+    const writableOwners = async (r: GraphRequest, id: string) => {
+      if (type === 'servicePrincipal') {
+        const sp = await r.store.getServicePrincipal(r.tenant.id, id);
+        if (sp && (await r.store.findApplicationByAppId(r.tenant.id, sp.appId))?.firstParty) throw graphErrors.denied();
+      }
+      requireWrite(r.caller, area, { owner: await owns(r, id) });
+    };
     graphRoute(app, ctx, 'GET', `/${collection}/:id/owners`, async (r) => {
       requireRead(r.caller, area);
       const owners = await r.store.listOwners(r.tenant.id, await target(r));
@@ -628,7 +645,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     });
     graphRoute(app, ctx, 'POST', `/${collection}/:id/owners/$ref`, async (r) => {
       const id = await target(r);
-      requireWrite(r.caller, area, { owner: await owns(r, id) });
+      await writableOwners(r, id);
       const { referenceId } = await import('./context.js');
       const ownerId = referenceId(r);
       if (!(await r.store.getUser(r.tenant.id, ownerId)) && !(await r.store.getServicePrincipal(r.tenant.id, ownerId)))
@@ -640,7 +657,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     });
     graphRoute(app, ctx, 'DELETE', `/${collection}/:id/owners/:ownerId/$ref`, async (r) => {
       const id = await target(r);
-      requireWrite(r.caller, area, { owner: await owns(r, id) });
+      await writableOwners(r, id);
       if (!(await r.store.removeOwner(r.tenant.id, id, requireGuid(r.params.ownerId, 'the owner'))))
         throw graphErrors.notFound(r.params.ownerId!);
       return noContent(r.reply);
@@ -851,7 +868,9 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   const grantScope = (body: JsonObject): string | undefined => {
     if (body.scope === undefined) return undefined;
     if (typeof body.scope !== 'string')
-      throw graphErrors.badRequest("Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': a string is expected.");
+      throw graphErrors.badRequest(
+        "Invalid value specified for property 'scope' of resource 'OAuth2PermissionGrant': a string is expected.",
+      );
     return body.scope.trim();
   };
   /** Each value of a grant's scope must be a delegated permission the resource defines (on create and on update alike). */

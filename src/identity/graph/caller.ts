@@ -296,7 +296,10 @@ export function canConsent(caller: GraphCaller, what: 'delegated' | 'appRole' | 
   // assignments only AppRoleAssignment.ReadWrite.All (Graph's permission tables: Directory.ReadWrite.All is
   // not among them, or an app holding it could grant itself any Graph app role).
   if (caller.kind === 'app')
-    return has(caller, what === 'delegated' ? ['DelegatedPermissionGrant.ReadWrite.All', 'Directory.ReadWrite.All'] : ['AppRoleAssignment.ReadWrite.All']);
+    return has(
+      caller,
+      what === 'delegated' ? ['DelegatedPermissionGrant.ReadWrite.All', 'Directory.ReadWrite.All'] : ['AppRoleAssignment.ReadWrite.All'],
+    );
   if (
     caller.isGuest ||
     !has(caller, [what === 'delegated' ? 'DelegatedPermissionGrant.ReadWrite.All' : 'AppRoleAssignment.ReadWrite.All', ...ALL_DIRECTORY])

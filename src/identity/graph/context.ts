@@ -140,6 +140,14 @@ export function requireString(body: JsonObject, key: string, type: string): stri
   return v;
 }
 
+/** A string property that may be absent (undefined) or null; anything else but a string is a 400. */
+export function optionalString(body: JsonObject, key: string, type: string): string | null | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return v;
+  if (typeof v !== 'string') throw graphErrors.badRequest(`Property '${key}' on '${type}' must be a string.`);
+  return v;
+}
+
 export function optionalStringArray(body: JsonObject, key: string): string[] | undefined {
   const v = body[key];
   if (v === undefined) return undefined;
@@ -231,13 +239,21 @@ export function graphRoutableUrl(url: string): string {
   return m ? `${m[0]}/${url.slice(m[0].length)}` : url;
 }
 
-/** An application by object id, `(appId='…')` or `(uniqueName='…')`; null when there is none. */
+/**
+ * An application by object id, `(appId='…')` or `(uniqueName='…')`; null when there is none. Microsoft's own
+ * applications are not found: a customer tenant holds only their service principals (the list hides them too).
+ */
 export async function applicationByKey(r: GraphRequest, key: string): Promise<Application | null> {
   const byAppId = /^\(appId='([^']+)'\)$/i.exec(key) ?? /^appId=([0-9a-f-]+)$/i.exec(key);
-  if (byAppId) return r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase());
-  const uniqueName = uniqueNameKey(key);
-  if (uniqueName !== null) return r.store.findApplicationByUniqueName(r.tenant.id, uniqueName);
-  return isGuid(key) ? r.store.getApplication(r.tenant.id, key.toLowerCase()) : null;
+  const uniqueName = byAppId ? null : uniqueNameKey(key);
+  const app = byAppId
+    ? await r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase())
+    : uniqueName !== null
+      ? await r.store.findApplicationByUniqueName(r.tenant.id, uniqueName)
+      : isGuid(key)
+        ? await r.store.getApplication(r.tenant.id, key.toLowerCase())
+        : null;
+  return app?.firstParty ? null : app;
 }
 
 /** An application by object id, `(appId='…')` or `(uniqueName='…')`, or Graph's 404. */
@@ -251,15 +267,25 @@ export async function findApplication(r: GraphRequest, key: string): Promise<App
 export const MAX_UNIQUE_NAME = 120;
 
 /**
+ * Characters no uniqueName may hold: control characters (C0 and C1), invisible format characters (bidi
+ * overrides, zero-width spaces and joiners) and line or paragraph separators, so that two names that look
+ * the same are the same name.
+ */
+const UNIQUE_NAME_REFUSED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
  * The uniqueName of a `(uniqueName='…')` key (an OData string: a quote inside is doubled), or null when
- * the key is not of that form. A name that is empty, too long or holds a control character is a 400.
+ * the key is not of that form. A name that is empty, too long, starts or ends with a space, or holds a
+ * character of UNIQUE_NAME_REFUSED is a 400.
  */
 export function uniqueNameKey(key: string): string | null {
   const m = /^\(uniqueName='((?:[^']|'')*)'\)$/i.exec(key);
   if (!m) return null;
   const name = m[1]!.replace(/''/g, "'");
-  if (!name || name.length > MAX_UNIQUE_NAME || /[\u0000-\u001f\u007f]/.test(name))
-    throw graphErrors.badRequest(`A uniqueName is 1 to ${MAX_UNIQUE_NAME} characters, none of them a control character.`);
+  if (!name || name.length > MAX_UNIQUE_NAME || UNIQUE_NAME_REFUSED.test(name) || name.trim() !== name)
+    throw graphErrors.badRequest(
+      `A uniqueName is 1 to ${MAX_UNIQUE_NAME} characters, does not start or end with a space, and holds no control, invisible formatting or line separator character.`,
+    );
   return name;
 }
 
@@ -298,7 +324,7 @@ export async function directoryObject(r: GraphRequest, id: string): Promise<Reco
   const sp = await store.getServicePrincipal(tenant.id, id);
   if (sp) return typed('servicePrincipal', await servicePrincipalView(r, sp));
   const app = await store.getApplication(tenant.id, id);
-  if (app) return typed('application', await applicationView(r, app));
+  if (app && !app.firstParty) return typed('application', await applicationView(r, app));
   return null;
 }
 

@@ -589,6 +589,8 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
     const body = jsonBody(r, ['ids', 'types'], 'getByIds');
     if (!Array.isArray(body.ids) || body.ids.length > 1000 || body.ids.some((i: unknown) => typeof i !== 'string'))
       throw graphErrors.badRequest("Property 'ids' must list up to 1000 object ids.");
+    if (body.types !== undefined && (!Array.isArray(body.types) || body.types.some((t: unknown) => typeof t !== 'string')))
+      throw graphErrors.badRequest("Property 'types' must list directory object types, such as 'user' or 'group'.");
     const types = Array.isArray(body.types) ? new Set(body.types.map((t: string) => t.toLowerCase())) : null;
     const objects = (await Promise.all((body.ids as string[]).map((id) => directoryObject(r, id.toLowerCase())))).filter(
       (o): o is Record<string, unknown> =>
