@@ -5,13 +5,16 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createCertificateAuthority } from '../pki/index.js';
 import { StoreError } from '../store/index.js';
-import { createServer } from './app.js';
+import { createServer, MAX_JSON_DEPTH } from './app.js';
 
 // The server's direct way (DirectRoutes): which requests take it, and that what they get is what
 // fastify's way gives for the same request (request id, body errors, error shapes, metrics, log).
 
 const ROUTE = '/clusters/:uid/webhooks/tokenreviews';
 const PATH = /^\/clusters\/([0-9a-z-]{1,64})\/webhooks\/tokenreviews$/;
+/** A route whose matcher takes any segment, percent-escapes too. */
+const LOOSE_ROUTE = '/clusters/:uid/webhooks/loose';
+const LOOSE_PATH = /^\/clusters\/([^/]+)\/webhooks\/loose$/;
 
 interface Answer {
   status: number;
@@ -54,21 +57,26 @@ describe('the direct way of the HTTPS server', { timeout: 60_000 }, () => {
       if (b?.fail === 'bug') throw new Error('secret internal detail');
       return { uid, body };
     };
-    app.post(ROUTE, async (req, reply) => {
-      const answer = await handle((req.params as { uid: string }).uid, req.body);
-      return reply.header('cache-control', 'no-store').header('x-way', 'fastify').send(answer);
-    });
-    direct.post(
-      ROUTE,
-      (path) => {
-        const m = PATH.exec(path);
-        return m ? [m[1]!] : null;
-      },
-      async (req) => {
-        const answer = await handle(req.params[0]!, req.body);
-        return { statusCode: 200, headers: { 'cache-control': 'no-store', 'x-way': 'direct' }, body: JSON.stringify(answer) };
-      },
-    );
+    for (const [route, pattern] of [
+      [ROUTE, PATH],
+      [LOOSE_ROUTE, LOOSE_PATH],
+    ] as const) {
+      app.post(route, async (req, reply) => {
+        const answer = await handle((req.params as { uid: string }).uid, req.body);
+        return reply.header('cache-control', 'no-store').header('x-way', 'fastify').send(answer);
+      });
+      direct.post(
+        route,
+        (path) => {
+          const m = pattern.exec(path);
+          return m ? [m[1]!] : null;
+        },
+        async (req) => {
+          const answer = await handle(req.params[0]!, req.body);
+          return { statusCode: 200, headers: { 'cache-control': 'no-store', 'x-way': 'direct' }, body: JSON.stringify(answer) };
+        },
+      );
+    }
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as { port: number }).port;
     metricsText = () => metrics.render();
@@ -182,6 +190,121 @@ describe('the direct way of the HTTPS server', { timeout: 60_000 }, () => {
     assert.deepEqual(JSON.parse((await call({ body: '{"a":"\\\\u0000"}' })).text).body, { a: '\\u0000' });
     assert.deepEqual(JSON.parse((await call({ body: '\ufeff{"a":1}' })).text).body, { a: 1 });
     assert.equal(JSON.parse((await call({ body: '' })).text).body, undefined);
+  });
+
+  it(`refuses a body nested more than ${MAX_JSON_DEPTH} levels deep with the same 400 both ways, and takes one at the limit; brackets in strings are text`, async () => {
+    const depthMessage = `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`;
+    const arrays = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    const objects = (levels: number, leaf = '1') => `${'{"a":'.repeat(levels)}${leaf}${'}'.repeat(levels)}`;
+    const tooDeep: [string, string][] = [
+      ['5,000 arrays', arrays(5000)],
+      ['3,000 objects', objects(3000)],
+      ['one array over the limit', arrays(MAX_JSON_DEPTH + 1)],
+      ['one object over the limit', objects(MAX_JSON_DEPTH + 1)],
+      ['arrays and objects, one over', objects(MAX_JSON_DEPTH / 2, arrays(MAX_JSON_DEPTH / 2 + 1))],
+      // A string ending in an escaped backslash ends at its quote: what follows is counted.
+      ['after a string ending in a backslash', `["\\\\",${arrays(MAX_JSON_DEPTH)}]`],
+    ];
+    for (const [what, body] of tooDeep) {
+      const d = await call({ body });
+      const f = await call({ path: '/clusters/c1/webhooks/tokenreviews/', body });
+      assert.equal(d.status, 400, `${what}: ${d.text}`);
+      assert.deepEqual(JSON.parse(d.text), { error: 'BadRequest', message: depthMessage }, what);
+      assert.equal(d.headers.connection, 'close', what);
+      assert.deepEqual(comparable(d), comparable(f), what);
+    }
+    const atTheLimit: [string, string][] = [
+      ['arrays', arrays(MAX_JSON_DEPTH)],
+      ['objects', objects(MAX_JSON_DEPTH)],
+      ['arrays and objects', objects(MAX_JSON_DEPTH / 2, arrays(MAX_JSON_DEPTH / 2))],
+      // More brackets than the limit, none deeper than it.
+      ['arrays beside one another', `[[],${arrays(MAX_JSON_DEPTH - 1)},[[]]]`],
+      // Brackets inside strings, around escaped quotes and backslashes, are text at depth one.
+      ['brackets in strings', `{"s":"${'['.repeat(100)}\\"${'{'.repeat(100)}\\\\","t":"\\\\\\"[[[[[["}`],
+    ];
+    for (const [what, body] of atTheLimit) {
+      const d = await call({ body });
+      assert.equal(via(d), 'direct', `${what}: ${d.status} ${d.text.slice(0, 200)}`);
+      assert.deepEqual(JSON.parse(d.text), { uid: 'c1', body: JSON.parse(body) }, what);
+      assert.equal(via(await call({ path: '/clusters/c1/webhooks/tokenreviews/', body })), 'fastify', what);
+    }
+    // A string that never closes is not JSON, however many brackets it holds.
+    const open = await call({ body: `{"a":"${'['.repeat(200)}` });
+    assert.deepEqual(JSON.parse(open.text), { error: 'BadRequest', message: 'The request body is not valid JSON.' });
+  });
+
+  it("answers a path that does not decode, or an overlong segment, in its protocol's shape with a request id, counted and logged", async () => {
+    const message = (path: string) => `The request path ${path} is not a valid URL path: its percent-escapes must decode to UTF-8 text.`;
+    const id = (a: Answer) => String(a.headers['x-ms-request-id']);
+    const cases: [string, string, (a: Answer) => unknown][] = [
+      [
+        'GET',
+        '/v1.0/users/%FF',
+        (a) => ({ error: { code: 'Request_BadRequest', message: message('/v1.0/users/%FF'), innerError: { 'request-id': id(a) } } }),
+      ],
+      [
+        'GET',
+        '/subscriptions/%C0%AF?api-version=1',
+        () => ({ error: { code: 'InvalidRequestContent', message: message('/subscriptions/%C0%AF') } }),
+      ],
+      [
+        'POST',
+        '/common/oauth2/v2.0/token/%ED%A0%80',
+        (a) => ({ error: 'invalid_request', error_description: message('/common/oauth2/v2.0/token/%ED%A0%80'), trace_id: id(a) }),
+      ],
+      [
+        'POST',
+        '/clusters/c%FF1/webhooks/tokenreviews',
+        () => ({ error: 'BadRequest', message: message('/clusters/c%FF1/webhooks/tokenreviews') }),
+      ],
+    ];
+    const before = await metricsText();
+    for (const [method, path, expected] of cases) {
+      const a = await call({ method, path, body: method === 'POST' ? '{}' : undefined });
+      assert.equal(a.status, 400, `${path}: ${a.text}`);
+      assert.match(id(a), /^[0-9a-f-]{36}$/, path);
+      const body = JSON.parse(a.text);
+      // Only what the test can know of each shape: the date and timestamps are the server's.
+      if (body.error?.innerError) {
+        assert.match(body.error.innerError.date, /^\d{4}-\d{2}-\d{2}T/);
+        assert.equal(body.error.innerError['client-request-id'], id(a));
+        delete body.error.innerError.date;
+        delete body.error.innerError['client-request-id'];
+      }
+      if (body.error === 'invalid_request') {
+        assert.deepEqual([a.headers['cache-control'], a.headers.pragma], ['no-store, no-cache', 'no-cache'], path);
+        assert.deepEqual([body.error_codes, body.correlation_id], [[], id(a)]);
+        delete body.error_codes;
+        delete body.timestamp;
+        delete body.correlation_id;
+      }
+      assert.deepEqual(body, expected(a), path);
+      const line = logLines.find((l) => l.includes(id(a)) && l.includes('"msg":"request"'));
+      assert.ok(line, `${path}: a request line with its request id`);
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      assert.deepEqual([entry.method, entry.route, entry.status], [method, 'unmatched', 400], path);
+    }
+    const count = (text: string, method: string) =>
+      Number(new RegExp(`kentra_http_requests_total\\{method="${method}",route="unmatched",status="400"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    const after = await metricsText();
+    assert.equal(count(after, 'GET') - count(before, 'GET'), 2);
+    assert.equal(count(after, 'POST') - count(before, 'POST'), 2);
+    // A path segment over the router's 500 characters: 414, in the same shape.
+    const long = await call({ path: `/clusters/${'a'.repeat(501)}/webhooks/tokenreviews`, body: '{}' });
+    assert.equal(long.status, 414, long.text);
+    assert.match(
+      JSON.parse(long.text).message,
+      /^A segment of the request path \/clusters\/a+\/webhooks\/tokenreviews is longer than 500 characters\.$/,
+    );
+    assert.match(id(long), /^[0-9a-f-]{36}$/);
+    // The direct way leaves every percent-escape to fastify, even where its matcher would take it: fastify
+    // decodes one that decodes for the route, and refuses one that does not, the one way for both.
+    const escaped = await call({ path: '/clusters/c%31/webhooks/loose', body: '{"a":1}' });
+    assert.equal(via(escaped), 'fastify', escaped.text);
+    assert.equal(JSON.parse(escaped.text).uid, 'c1');
+    const undecodable = await call({ path: '/clusters/c%FF/webhooks/loose', body: '{"a":1}' });
+    assert.equal(undecodable.status, 400, undecodable.text);
+    assert.deepEqual(JSON.parse(undecodable.text), { error: 'BadRequest', message: message('/clusters/c%FF/webhooks/loose') });
   });
 
   it("answers a handler's failure in the protocol's shape: the store unreachable 503 with Retry-After, a conflict 409, a bug 500 without its message", async () => {

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -124,8 +124,55 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const BODY_LIMIT = 1024 * 1024;
 
 /**
- * A JSON request body as every route gets it: strict UTF-8, empty means no body, no U+0000 anywhere.
- * The value, or the message of the 400 to answer.
+ * The deepest nesting of arrays and objects a JSON body may have. Kentra's deepest bodies are a few
+ * levels (a TokenReview's spec, a Graph application's api.oauth2PermissionScopes, an ARM managed
+ * cluster's properties.agentPoolProfiles) and ARM refuses more than 32 itself; recursive code downstream
+ * (JSON.stringify of a stored value, validators) overflows the stack at a few thousand. 64 is far from both.
+ */
+export const MAX_JSON_DEPTH = 64;
+const DEPTH_MESSAGE = `The request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`;
+
+/** How many times `char` occurs in `text`, counting no further than `atMost + 1`. */
+function occurrences(text: string, char: string, atMost: number): number {
+  let n = 0;
+  for (let i = text.indexOf(char); i !== -1 && n <= atMost; i = text.indexOf(char, i + 1)) n++;
+  return n;
+}
+
+/** Whether the quote at `at` is escaped: an odd run of backslashes before it. */
+function escapedQuote(text: string, at: number): boolean {
+  let backslashes = 0;
+  for (let i = at - 1; text.charCodeAt(i) === 0x5c; i--) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/**
+ * Whether a JSON text nests arrays and objects deeper than MAX_JSON_DEPTH. A scan of the text, before it is
+ * parsed and without recursion, so no nesting can overflow the check; brackets inside strings are text.
+ */
+function nestsTooDeep(text: string): boolean {
+  // A text with no more opening brackets than the limit, wherever they are, cannot nest deeper: ordinary bodies stop here.
+  const braces = occurrences(text, '{', MAX_JSON_DEPTH);
+  if (braces + occurrences(text, '[', MAX_JSON_DEPTH - braces) <= MAX_JSON_DEPTH) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // On to the string's closing quote; a string that never closes is left to JSON.parse to refuse.
+      do {
+        i = text.indexOf('"', i + 1);
+      } while (i !== -1 && escapedQuote(text, i));
+      if (i === -1) return false;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
+ * A JSON request body as every route gets it: strict UTF-8, empty means no body, nested at most
+ * MAX_JSON_DEPTH levels, no U+0000 anywhere. The value, or the message of the 400 to answer.
  */
 function parseJsonBody(body: Buffer): { value: unknown } | { error: string } {
   let text: string;
@@ -135,6 +182,7 @@ function parseJsonBody(body: Buffer): { value: unknown } | { error: string } {
     return { error: 'The request body is not valid UTF-8.' };
   }
   if (text.trim() === '') return { value: undefined };
+  if (nestsTooDeep(text)) return { error: DEPTH_MESSAGE };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -156,6 +204,9 @@ interface DirectRoute {
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
+/** The longest path segment the router matches (a longer one is answered 414). */
+const MAX_PARAM_LENGTH = 500;
+
 export function createServer(opts: ServerOptions): { app: FastifyInstance; edge: HttpEdge; metrics: Metrics; direct: DirectRoutes } {
   const app = Fastify({
     // Client certificates are asked for but not required: the routes that take them (the access
@@ -167,7 +218,9 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     trustProxy: false,
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Fastify's own refusals before routing (a path that does not decode, an overlong segment) get the protocol's shape.
+    frameworkErrors: (err, req, reply) => frameworkError(err, req, reply),
     ...(opts.rewriteUrl ? { rewriteUrl: (req: IncomingMessage) => opts.rewriteUrl!(req.url ?? '/') } : {}),
   }) as unknown as FastifyInstance;
   const metrics = new Metrics();
@@ -345,6 +398,25 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
     const a = errorAnswer(err, req.url, req.id, req.log);
     return reply.code(a.status).headers(a.headers).send(a.body);
   });
+  /**
+   * What the router refuses before any hook runs: a path whose percent-escapes do not decode to UTF-8 (or that
+   * is not a path), a segment over MAX_PARAM_LENGTH. Answered as the error handler answers, with the request id
+   * header, metrics and log line the hooks would have added.
+   */
+  const frameworkError = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const started = process.hrtime.bigint();
+    // The path as the client sent it (before Graph's keys in parentheses are rewritten).
+    const path = req.originalUrl.split('?')[0]!;
+    const message =
+      err.code === 'FST_ERR_BAD_URL'
+        ? `The request path ${path} is not a valid URL path: its percent-escapes must decode to UTF-8 text.`
+        : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `A segment of the request path ${path} is longer than ${MAX_PARAM_LENGTH} characters.`
+          : err.message;
+    const a = errorAnswer(Object.assign(new Error(message), { statusCode: err.statusCode }), req.url, req.id, req.log);
+    reply.code(a.status).header('x-ms-request-id', req.id).headers(a.headers).send(a.body);
+    answered(req.log, req.method, 'unmatched', a.status, started);
+  };
 
   // The direct way (DirectRoutes above): node's request listener, which fastify installed, is wrapped.
   const directRoutes: DirectRoute[] = [];
@@ -356,7 +428,13 @@ export function createServer(opts: ServerOptions): { app: FastifyInstance; edge:
   const takeDirect = (req: IncomingMessage): { route: DirectRoute; params: string[] } | null => {
     if (closing || req.method !== 'POST' || !directRoutes.length) return null;
     const url = req.url ?? '';
-    if (url.includes('?') || !JSON_TYPE.test(req.headers['content-type'] ?? '') || req.headers['transfer-encoding'] !== undefined)
+    // A percent-escape goes to fastify, which decodes it (or refuses it) the one way for both.
+    if (
+      url.includes('?') ||
+      url.includes('%') ||
+      !JSON_TYPE.test(req.headers['content-type'] ?? '') ||
+      req.headers['transfer-encoding'] !== undefined
+    )
       return null;
     const length = req.headers['content-length'];
     if (length === undefined || !/^\d{1,7}$/.test(length) || Number(length) > BODY_LIMIT) return null;
