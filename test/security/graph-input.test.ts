@@ -14,6 +14,9 @@ const TENANT = '77777777-7777-4777-8777-777777777777';
 const DOMAIN = 'input.onmicrosoft.com';
 const MEMBER = '77777777-0000-4000-8000-000000000002';
 const OTHER = '77777777-0000-4000-8000-000000000003';
+/** An application with no Graph permission at all. */
+const NO_GRAPH_APP = '77777777-0000-4000-8000-0000000000c9';
+const NO_GRAPH_SECRET = 'no-graph-secret-0123456789abcdef';
 const SEED = `
 tenants:
   - domain: ${DOMAIN}
@@ -24,6 +27,8 @@ tenants:
       - { userPrincipalName: other@${DOMAIN}, password: 'Other-Passw0rd!', id: ${OTHER} }
     groups:
       - { displayName: existing, id: 77777777-0000-4000-8000-0000000000a1 }
+    applications:
+      - { displayName: no-graph, appId: ${NO_GRAPH_APP}, secrets: ['${NO_GRAPH_SECRET}'] }
   - domain: elsewhere.onmicrosoft.com
     users:
       - { userPrincipalName: someone@elsewhere.onmicrosoft.com, password: 'Someone-Passw0rd!' }
@@ -499,6 +504,53 @@ for (const store of stores)
       });
       assert.equal(add.status, 403, add.text);
       assert.deepEqual((await graph('admin', 'GET', `/servicePrincipals/${sp.id}/owners`)).json().value, []);
+    });
+
+    it('Graph input: a caller without any write right is refused before the look-up: 403 for objects that exist and those that do not', async () => {
+      const existing = (await graph('admin', 'POST', '/applications', { displayName: `probe-${randomUUID()}` })).json();
+      const group = (
+        await graph('admin', 'POST', '/groups', {
+          displayName: `probe-${randomUUID()}`,
+          mailNickname: 'p',
+          mailEnabled: false,
+          securityEnabled: true,
+        })
+      ).json();
+      const user = (await graph('admin', 'GET', `/users/member@${DOMAIN}`)).json();
+      const missing = randomUUID();
+      const appToken = await postForm(
+        `${k.endpoints.authority}/${TENANT}/oauth2/v2.0/token`,
+        {
+          client_id: NO_GRAPH_APP,
+          client_secret: NO_GRAPH_SECRET,
+          grant_type: 'client_credentials',
+          scope: 'https://graph.microsoft.com/.default',
+        },
+        k.endpoints.caFile,
+      );
+      assert.equal(appToken.status, 200, appToken.text);
+      tokens.noperm = appToken.json().access_token;
+      const writes = (id: string, gid: string, uid: string): [string, string, unknown][] => [
+        ['PATCH', `/applications/${id}`, { notes: 'probe' }],
+        ['DELETE', `/applications/${id}`, undefined],
+        ['POST', `/applications/${id}/addPassword`, {}],
+        ['POST', `/applications/${id}/removePassword`, { keyId: randomUUID() }],
+        ['POST', `/applications/${id}/federatedIdentityCredentials`, { name: 'p', issuer: 'https://i.example', subject: 's' }],
+        ['POST', `/applications/${id}/owners/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${uid}` }],
+        ['PATCH', `/servicePrincipals/${id}`, { notes: 'probe' }],
+        ['PATCH', `/groups/${gid}`, { description: 'probe' }],
+        ['POST', `/groups/${gid}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${uid}` }],
+        ['DELETE', `/users/${uid}`, undefined],
+        ['PATCH', `/users/${uid}`, { displayName: 'probe' }],
+      ];
+      for (const [method, path, body] of [...writes(existing.id, group.id, user.id), ...writes(missing, missing, missing)]) {
+        const res = await graph('noperm', method, path, body);
+        assert.equal(res.status, 403, `${method} ${path}: ${res.text}`);
+        assert.equal(res.json().error.code, 'Authorization_RequestDenied');
+      }
+      const after = (await graph('admin', 'GET', `/applications/${existing.id}`)).json();
+      assert.equal(after.notes ?? null, null);
+      assert.equal(after.passwordCredentials.length, 0);
     });
 
     // On PostgreSQL a PATCH beside the DELETE deadlocked (503) until every directory update locked the revision's row first.

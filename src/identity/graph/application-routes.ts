@@ -12,7 +12,7 @@ import {
 import { isReservedIdentifierUri } from '../directory/first-party.js';
 import { Directory, DirectoryError } from '../directory/directory.js';
 import { GRAPH_APP_ID } from '../directory/first-party.js';
-import { canConsent, requireRead, requireWrite } from './caller.js';
+import { canConsent, requireRead, requireSomeWrite, requireWrite } from './caller.js';
 import {
   tenantPage,
   applicationByKey,
@@ -472,6 +472,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   };
 
   graphRoute(app, ctx, 'PATCH', '/applications/:id', async (r) => {
+    requireSomeWrite(r.caller, 'application');
     const a = await applicationByKey(r, r.params.id!);
     if (a) return updateApplication(r, a);
     const uniqueName = uniqueNameKey(r.params.id!); // already checked by applicationByKey
@@ -489,6 +490,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
 
   graphRoute(app, ctx, 'DELETE', '/applications/:id', async (r) => {
+    requireSomeWrite(r.caller, 'application');
     const a = await findApplication(r, r.params.id!);
     await writableApp(r, a);
     await r.store.deleteApplication(r.tenant.id, a.id);
@@ -509,6 +511,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   };
 
   graphRoute(app, ctx, 'POST', '/applications/:id/addPassword', async (r) => {
+    requireSomeWrite(r.caller, 'application');
     const a = await findApplication(r, r.params.id!);
     await writableApp(r, a);
     const added = await dir(r).addPassword(r.tenant.id, a.id, passwordBody(r));
@@ -520,6 +523,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
 
   const removePassword =
     (resolve: (r: GraphRequest) => Promise<{ ownerId: string; check: () => Promise<void> }>) => async (r: GraphRequest) => {
+      requireSomeWrite(r.caller, 'application');
       const { ownerId, check } = await resolve(r);
       await check();
       const body = jsonBody(r, ['keyId'], 'removePassword');
@@ -560,6 +564,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     });
   });
   graphRoute(app, ctx, 'POST', '/applications/:id/federatedIdentityCredentials', async (r) => {
+    requireSomeWrite(r.caller, 'application');
     const a = await findApplication(r, r.params.id!);
     await writableApp(r, a);
     const body = federatedBody(r);
@@ -587,6 +592,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     return r.reply.send(federatedCredentialJson((await findFed(r)).fed));
   });
   graphRoute(app, ctx, 'PATCH', '/applications/:id/federatedIdentityCredentials/:fid', async (r) => {
+    requireSomeWrite(r.caller, 'application');
     const { a, fed } = await findFed(r);
     await writableApp(r, a);
     const body = federatedBody(r);
@@ -605,6 +611,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     return noContent(r.reply);
   });
   graphRoute(app, ctx, 'DELETE', '/applications/:id/federatedIdentityCredentials/:fid', async (r) => {
+    requireSomeWrite(r.caller, 'application');
     const { a, fed } = await findFed(r);
     await writableApp(r, a);
     await r.store.removeFederatedCredential(r.tenant.id, a.id, fed.id);
@@ -644,6 +651,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       });
     });
     graphRoute(app, ctx, 'POST', `/${collection}/:id/owners/$ref`, async (r) => {
+      requireSomeWrite(r.caller, area);
       const id = await target(r);
       await writableOwners(r, id);
       const { referenceId } = await import('./context.js');
@@ -656,6 +664,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
       return noContent(r.reply);
     });
     graphRoute(app, ctx, 'DELETE', `/${collection}/:id/owners/:ownerId/$ref`, async (r) => {
+      requireSomeWrite(r.caller, area);
       const id = await target(r);
       await writableOwners(r, id);
       if (!(await r.store.removeOwner(r.tenant.id, id, requireGuid(r.params.ownerId, 'the owner'))))
@@ -677,6 +686,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
 
   graphRoute(app, ctx, 'POST', '/servicePrincipals', async (r) => {
+    requireSomeWrite(r.caller, 'application');
     const body = jsonBody(
       r,
       ['appId', 'accountEnabled', 'appRoleAssignmentRequired', 'tags', 'notes', 'description'],
@@ -717,6 +727,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   });
 
   const writableSp = async (r: GraphRequest) => {
+    requireSomeWrite(r.caller, 'application');
     const sp = await findServicePrincipal(r, r.params.id!);
     const application = await r.store.findApplicationByAppId(r.tenant.id, sp.appId);
     if (application?.firstParty) throw graphErrors.denied();

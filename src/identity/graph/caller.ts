@@ -199,6 +199,15 @@ export function requireWrite(caller: GraphCaller, area: Area, opts?: { owner?: b
   if (!canWrite(caller, area, opts)) throw graphErrors.denied();
 }
 
+/**
+ * Before a write looks up its object: a caller who could not write such an object even as its owner is
+ * refused at once, as Graph refuses on permission before it reads, so that 403 and 404 tell a caller
+ * without the right nothing about which objects exist.
+ */
+export function requireSomeWrite(caller: GraphCaller, area: Area): void {
+  requireWrite(caller, area, { owner: true, create: true });
+}
+
 type TargetTable = Record<string, string[] | 'all'>;
 const SSPR_READERS = [
   'Directory Readers',

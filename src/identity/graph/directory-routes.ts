@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { hashSecret, isGuid } from '../../shared/crypto.js';
 import { compareIds, type Group, type GroupMember, type User } from '../../store/index.js';
 import { Directory } from '../directory/directory.js';
-import { canChangeUser, isGlobalAdmin, protectingRoleIds, requireRead, requireWrite, type UserChange } from './caller.js';
+import { canChangeUser, isGlobalAdmin, protectingRoleIds, requireRead, requireSomeWrite, requireWrite, type UserChange } from './caller.js';
 import {
   boolField,
   tenantPage,
@@ -319,8 +319,10 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   );
 
   graphRoute(app, ctx, 'PATCH', '/users/:id', async (r) => {
-    const user = await findUser(r, r.params.id!);
     const body = jsonBody(r, USER_WRITABLE, 'microsoft.graph.user') as UserBody;
+    // Refused before the look-up when the caller could not make these changes even to a user without roles.
+    if (!canChangeUser(r.caller, new Set(), userChanges(body))) throw graphErrors.denied();
+    const user = await findUser(r, r.params.id!);
     // The target is protected by every role it holds: checked before anything is read from the values.
     if (!canChangeUser(r.caller, await protectingRoleIds(r.store, r.tenant.id, user.id), userChanges(body))) throw graphErrors.denied();
     const next: User = { ...user };
@@ -348,6 +350,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   });
 
   graphRoute(app, ctx, 'DELETE', '/users/:id', async (r) => {
+    if (!canChangeUser(r.caller, new Set(), ['delete'])) throw graphErrors.denied();
     const user = await findUser(r, r.params.id!);
     if (!canChangeUser(r.caller, await protectingRoleIds(r.store, r.tenant.id, user.id), ['delete'])) throw graphErrors.denied();
     if (user.id === r.caller.objectId) throw graphErrors.badRequest('You cannot delete the account you are signed in with.');
@@ -490,6 +493,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   });
 
   graphRoute(app, ctx, 'PATCH', '/groups/:id', async (r) => {
+    requireSomeWrite(r.caller, 'group');
     const group = await findGroup(r);
     requireWrite(r.caller, 'group', { owner: await owns(r, group.id) });
     const body = jsonBody(r, ['displayName', 'mailNickname', 'description', 'visibility'], 'microsoft.graph.group') as GroupBody;
@@ -503,6 +507,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   });
 
   graphRoute(app, ctx, 'DELETE', '/groups/:id', async (r) => {
+    requireSomeWrite(r.caller, 'group');
     const group = await findGroup(r);
     requireWrite(r.caller, 'group', { owner: await owns(r, group.id) });
     // Directory.ReadWrite.All does not delete groups (Graph's permission reference).
@@ -547,6 +552,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   graphRoute(app, ctx, 'GET', '/groups/:id/transitiveMembers', listMembers(true), { cachedReads: true });
 
   graphRoute(app, ctx, 'POST', '/groups/:id/members/$ref', async (r) => {
+    requireSomeWrite(r.caller, 'member');
     const group = await findGroup(r);
     requireWrite(r.caller, 'member', { owner: await owns(r, group.id) });
     const memberId = referenceId(r);
@@ -559,6 +565,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
   });
 
   graphRoute(app, ctx, 'DELETE', '/groups/:id/members/:memberId/$ref', async (r) => {
+    requireSomeWrite(r.caller, 'member');
     const group = await findGroup(r);
     requireWrite(r.caller, 'member', { owner: await owns(r, group.id) });
     const memberId = requireGuid(r.params.memberId, 'the member');
