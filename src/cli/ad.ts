@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { leaf, type Context } from './command.js';
 import { CliError, GRAPH_SCOPE, type Session } from './session.js';
+import { graphApplicationTable } from './table-formats.js';
 import { isGuid } from '../shared/crypto.js';
 
 // `kentra ad …`: az's `ad` commands over Kentra's Microsoft Graph, with az's resolution rules and
-// output, plus the legacy spellings of document 003 (`--native-app`, `--reply-urls`, grant without --scope).
+// output, plus the spellings of Microsoft's legacy Azure AD integration walkthrough (`--native-app`,
+// `--reply-urls`, grant without --scope).
 
 /** A Graph answer as the client reads it: an object, a page of a collection, or an error. */
 interface GraphAnswerJson {
@@ -423,6 +425,7 @@ export function registerAdCommands(program: Command): void {
       }
       return result;
     },
+    graphApplicationTable,
   );
   leaf(
     app,
@@ -663,6 +666,7 @@ export function registerAdCommands(program: Command): void {
       const result = await graph(ctx).list('/servicePrincipals', f.length ? f.join(' and ') : undefined);
       return !f.length && !o.all ? result.slice(0, 100) : result;
     },
+    graphApplicationTable,
   );
   leaf(
     sp,

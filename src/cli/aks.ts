@@ -7,6 +7,14 @@ import type { JsonObject } from '../shared/json.js';
 import { Arm } from './arm.js';
 import { leaf, type Context } from './command.js';
 import { CliError, GRAPH_SCOPE, Session } from './session.js';
+import {
+  aksTable,
+  aksVersionsTable,
+  featureTable,
+  resourceGroupListTable,
+  roleAssignmentTable,
+  roleDefinitionTable,
+} from './table-formats.js';
 import { isGuid } from '../shared/crypto.js';
 
 // `kentra group`, `kentra aks`, `kentra feature`, `kentra provider` and `kentra role`: az's commands
@@ -48,20 +56,6 @@ export function clusterView(c: any): any {
       }
     : null;
   return out;
-}
-
-/** az's `aks_show_table_format` / `aks_list_table_format` (acs/_format.py): seven columns. */
-export function aksTable(result: unknown): unknown {
-  const row = (c: JsonObject) => ({
-    name: c.name,
-    location: c.location,
-    resourceGroup: c.resourceGroup,
-    kubernetesVersion: c.kubernetesVersion,
-    currentKubernetesVersion: c.currentKubernetesVersion,
-    provisioningState: c.provisioningState,
-    fqdn: c.fqdn || c.privateFqdn,
-  });
-  return Array.isArray(result) ? result.map(row) : row(result as JsonObject);
 }
 
 /** A role assignment as az prints it: ARM's properties flattened onto the resource (the SDK model's `todict`). */
@@ -117,22 +111,6 @@ export function roleDefinitionView(x: any): any {
     updatedOn: p.updatedOn ?? null,
   };
 }
-
-/** az's `transform_definition_list`: Name, Type, Description. */
-const roleDefinitionTable = (result: unknown) =>
-  (Array.isArray(result) ? result : [result]).map((r: JsonObject) => ({
-    Name: r.roleName ?? '',
-    Type: r.type ?? '',
-    Description: r.description ?? '',
-  }));
-
-/** az's `transform_assignment_list`: Principal, Role, Scope. */
-const roleAssignmentTable = (result: unknown) =>
-  (Array.isArray(result) ? result : [result]).map((r: JsonObject) => ({
-    Principal: r.principalName ?? '',
-    Role: r.roleDefinitionName ?? '',
-    Scope: r.scope ?? '',
-  }));
 
 function splitIds(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(/[,\s]+/).filter(Boolean);
@@ -302,6 +280,7 @@ export function registerAksCommands(program: Command): void {
       const a = arm(ctx);
       return (await a.call('GET', `/subscriptions/${a.subscriptionId}/resourcegroups`, RG_API)).body.value;
     },
+    resourceGroupListTable,
   );
   leaf(
     group,
@@ -537,6 +516,7 @@ export function registerAksCommands(program: Command): void {
         )
       ).body;
     },
+    aksVersionsTable,
   );
   leaf(
     aks,
@@ -897,7 +877,7 @@ Examples:
     }
   });
 
-  // ---- aksarc (AKS enabled by Azure Arc, source document 004) ------------------------------------------
+  // ---- aksarc (AKS enabled by Azure Arc) ------------------------------------------------------------------
   const ARC_API = '2024-01-01';
   const ccPath = (a: Arm, rg: string, name: string) =>
     `/subscriptions/${a.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Kubernetes/connectedClusters/${name}`;
@@ -1022,10 +1002,17 @@ Examples:
     const a = arm(ctx);
     return (await a.call('POST', `${featurePath(a, ctx.opts.namespace, ctx.opts.name)}/unregister`, FEATURE_API)).body;
   });
-  leaf(feature, 'show', 'Show a preview feature.', nsName, async (ctx) => {
-    const a = arm(ctx);
-    return (await a.call('GET', featurePath(a, ctx.opts.namespace, ctx.opts.name), FEATURE_API)).body;
-  });
+  leaf(
+    feature,
+    'show',
+    'Show a preview feature.',
+    nsName,
+    async (ctx) => {
+      const a = arm(ctx);
+      return (await a.call('GET', featurePath(a, ctx.opts.namespace, ctx.opts.name), FEATURE_API)).body;
+    },
+    featureTable,
+  );
   leaf(
     feature,
     'list',
@@ -1038,6 +1025,7 @@ Examples:
         : `/subscriptions/${a.subscriptionId}/providers/Microsoft.Features/features`;
       return (await a.call('GET', path, FEATURE_API)).body.value;
     },
+    featureTable,
   );
   const provider = program.command('provider').description('Manage resource providers.');
   leaf(

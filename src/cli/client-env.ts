@@ -1,5 +1,6 @@
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Endpoints } from '../kentra.js';
@@ -56,6 +57,44 @@ const executable = (file: string) => {
     return false;
   }
 };
+
+/** A word for a POSIX shell: as it is when it needs no quoting, else in single quotes. */
+export function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const realpath = (file: string) => {
+  try {
+    return realpathSync(file);
+  } catch {
+    return resolve(file);
+  }
+};
+
+/**
+ * How the user's own shell runs this kentra, for the commands Kentra prints: `kentra` when the `kentra` on
+ * the PATH is this one (npm install -g); else the bin link it was started through (npx, node_modules/.bin),
+ * or `node <script>` (a checkout: `npm start` runs `node dist/src/cli/bin.cjs up`). Folders named
+ * node_modules/.bin do not count: `npm run` puts them on the PATH of its scripts, a user's shell does not have them.
+ */
+export function kentraCommand(argv1 = process.argv[1] ?? '', path = process.env.PATH ?? ''): string {
+  if (!argv1) return 'kentra';
+  const script = realpath(argv1);
+  for (const dir of path.split(':')) {
+    if (!dir || dir.endsWith(`${sep}node_modules${sep}.bin`)) continue;
+    const candidate = join(dir, 'kentra');
+    if (executable(candidate) && realpath(candidate) === script) return 'kentra';
+  }
+  if (basename(argv1) === 'kentra' && executable(argv1)) return shellWord(resolve(argv1));
+  return `node ${shellWord(script)}`;
+}
+
+/** `kentra env` as the user types it for this data directory: `--data-dir` unless it is the built-in ~/.kentra. */
+export function kentraEnvCommand(dataDir: string, argv1?: string, path?: string): string {
+  const dir = resolve(dataDir);
+  // ~/.kentra is what `kentra env` reads in a shell without KENTRA_DATA_DIR (src/kentra.ts defaultDataDir).
+  return `${kentraCommand(argv1, path)} env${dir === join(homedir(), '.kentra') ? '' : ` --data-dir ${shellWord(dir)}`}`;
+}
 
 /**
  * The folder to put on PATH for `kentra` and `kubelogin`. When kentra runs from a bin folder that holds
@@ -118,6 +157,16 @@ export function azureCliSetup(e: Pick<Endpoints, 'authority'>): string[] {
   ];
 }
 
+/** What the Azure CLI needs, as comments: the custom cloud, or nothing when Kentra answers at Microsoft's names. */
+function azureCliComments(e: Pick<Endpoints, 'authority' | 'azureHostnames'>): string[] {
+  if (e.azureHostnames)
+    return [
+      '# The Azure CLI needs no set-up: it stays in its default AzureCloud, which reaches Kentra once /etc/hosts',
+      '# has the lines of `kentra env --hosts` (if you made Kentra its cloud before: az cloud set -n AzureCloud).',
+    ];
+  return ['# The Azure CLI 2.54 or later, once per az configuration:', ...azureCliSetup(e).map((c) => `#   ${c}`)];
+}
+
 /** `export` lines for a POSIX shell, then the Azure CLI set-up as comments. */
 export function shellExports(e: Endpoints, env: NodeJS.ProcessEnv = process.env): string {
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -127,8 +176,7 @@ export function shellExports(e: Endpoints, env: NodeJS.ProcessEnv = process.env)
     [
       `case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`,
       ...vars.map(([k, v]) => `export ${k}=${quote(v)}`),
-      '# The Azure CLI 2.54 or later, once per az configuration:',
-      ...azureCliSetup(e).map((c) => `#   ${c}`),
+      ...azureCliComments(e),
     ].join('\n') + '\n'
   );
 }

@@ -71,12 +71,12 @@ function tableRow(item: unknown): Record<string, string> {
   return row;
 }
 
-/** tabulate's "simple" format, as az prints tables. */
+/** tabulate's "simple" format, as az prints tables: a column is at least its header plus tabulate's MIN_PADDING (2) wide. */
 function table(result: unknown): string {
   const rows = (Array.isArray(result) ? result : [result]).map(tableRow);
   const headers = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   if (!headers.length) return '';
-  const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => (r[h] ?? '').length)));
+  const widths = headers.map((h) => Math.max(h.length + 2, ...rows.map((r) => (r[h] ?? '').length)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))

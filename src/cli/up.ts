@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import pino from 'pino';
 import { defaultDataDir, startKentra, type Endpoints, type KentraOptions } from '../kentra.js';
-import { clientEnvironment, hostsLines, shellExports } from './client-env.js';
+import { clientEnvironment, hostsLines, kentraEnvCommand, shellExports } from './client-env.js';
 import { stopOnSignals } from './command.js';
 
 function summary(e: Endpoints): string {
@@ -25,18 +25,20 @@ function summary(e: Endpoints): string {
       : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
+  // As the user's next shell can run it: kentra is not on its PATH yet, and it reads ~/.kentra unless told.
+  const env = kentraEnvCommand(e.dataDir);
   return [
     'Kentra is running.',
     '',
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
     '',
-    '  Ready a shell with: eval "$(kentra env)"   (it prints:)',
+    `  Ready a shell with: eval "$(${env})"   (it prints:)`,
     ...shellExports(e)
       .trimEnd()
       .split('\n')
       .map((line) => `    ${line}`),
     '',
-    ...(e.azureHostnames ? ["  Point Microsoft's names at it: kentra env --hosts | sudo tee -a /etc/hosts", ''] : []),
+    ...(e.azureHostnames ? [`  Point Microsoft's names at it: ${env} --hosts | sudo tee -a /etc/hosts`, ''] : []),
     `  Written to ${join(e.dataDir, 'endpoints.json')}. Stop with Ctrl-C.`,
     '',
   ].join('\n');
