@@ -267,7 +267,9 @@ export const FIRST_PARTY_APPS: FirstPartyApp[] = [
     appId: GRAPH_APP_ID,
     displayName: 'Microsoft Graph',
     identifierUris: GRAPH_RESOURCE_URIS,
-    oauth2PermissionScopes: GRAPH_PERMISSIONS.filter((p) => p.scopeId).map((p) => scope(p.scopeId!, p.value, p.adminOnly ? 'Admin' : 'User', p.text)),
+    oauth2PermissionScopes: GRAPH_PERMISSIONS.filter((p) => p.scopeId).map((p) =>
+      scope(p.scopeId!, p.value, p.adminOnly ? 'Admin' : 'User', p.text),
+    ),
     appRoles: GRAPH_PERMISSIONS.filter((p) => p.roleId).map((p) => role(p.roleId!, p.value, p.text)),
     preAuthorizedClients: [AZURE_CLI_APP_ID, KENTRA_PORTAL_APP_ID],
   },
