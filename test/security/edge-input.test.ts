@@ -206,17 +206,20 @@ for (const store of stores)
       assert.equal(read.json().notes, 'kept', 'the application is unchanged');
     });
 
-    it(`Graph: a body exactly ${MAX_JSON_DEPTH} levels deep is stored and read back, and brackets inside strings are text`, async () => {
-      for (const [what, value] of [
-        ['at the limit', atTheLimit],
-        ['brackets in a string', bracketsInText],
-      ]) {
-        const created = await graph('POST', '/applications', `{"displayName":"edge-${what}","notes":${value}}`);
-        assert.equal(created.status, 201, `${what}: ${created.text.slice(0, 300)}`);
-        const read = await graph('GET', `/applications/${created.json().id}`);
-        assert.equal(read.status, 200, `${what}: ${read.text.slice(0, 300)}`);
-        assert.deepEqual(read.json().notes, JSON.parse(value), what);
-      }
+    it(`Graph: a body exactly ${MAX_JSON_DEPTH} levels deep reaches Graph's own checks, and brackets inside strings are text`, async () => {
+      // At the limit the body is parsed and the route answers: notes is a string in Graph, so its own 400, not the depth's.
+      const before = await applicationIds();
+      graphRefusal(
+        await graph('POST', '/applications', `{"displayName":"edge-at-the-limit","notes":${atTheLimit}}`),
+        "Property 'notes' must be a string.",
+        'at the limit',
+      );
+      assert.deepEqual(await applicationIds(), before, 'no application created');
+      const created = await graph('POST', '/applications', `{"displayName":"edge-brackets","notes":${bracketsInText}}`);
+      assert.equal(created.status, 201, created.text.slice(0, 300));
+      const read = await graph('GET', `/applications/${created.json().id}`);
+      assert.equal(read.status, 200, read.text.slice(0, 300));
+      assert.deepEqual(read.json().notes, JSON.parse(bracketsInText));
     });
 
     it(`ARM: a body nested more than ${MAX_JSON_DEPTH} levels deep is InvalidRequestContent and creates nothing; one at the limit reaches ARM's own checks`, async () => {

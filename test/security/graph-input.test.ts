@@ -470,6 +470,47 @@ for (const store of stores)
       const after = await credentials();
       assert.equal(after.passwordCredentials.length, 0);
       assert.equal((await graph('admin', 'GET', `/applications/${a.id}/federatedIdentityCredentials`)).json().value.length, 0);
+      // An application's properties as Graph types them; each refused body leaves the application as it was.
+      const before = (await graph('admin', 'GET', `/applications/${a.id}`)).json();
+      for (const body of [
+        { tags: 'x' },
+        { tags: [1] },
+        { notes: {} },
+        { description: 123 },
+        { info: { marketingUrl: 1 } },
+        { info: { someUrl: 'https://x.example' } },
+        { optionalClaims: 'x' },
+        { optionalClaims: { idToken: [{ name: 1 }] } },
+        { web: { implicitGrantSettings: 'yes' } },
+        { web: { implicitGrantSettings: { enableIdTokenIssuance: 'yes' } } },
+        { web: { homePageUrl: {} } },
+        { web: { logoutUrl: [1] } },
+        { appRoles: [{ value: 'R', allowedMemberTypes: [1, {}] }] },
+        { appRoles: [{ value: 'R', allowedMemberTypes: ['Application'], displayName: { a: 1 } }] },
+        { api: { oauth2PermissionScopes: [{ value: 's', adminConsentDisplayName: { a: 1 } }] } },
+        { api: { knownClientApplications: ['not-a-guid'] } },
+        { api: { preAuthorizedApplications: [{ appId: 'x', delegatedPermissionIds: [] }] } },
+      ]) {
+        const res = await graph('admin', 'PATCH', `/applications/${a.id}`, body);
+        assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+        assert.equal(res.json().error.code, 'Request_BadRequest');
+      }
+      assert.deepEqual((await graph('admin', 'GET', `/applications/${a.id}`)).json(), before);
+      // The same properties with Graph's types are taken.
+      const good = {
+        tags: ['t'],
+        notes: 'n',
+        description: 'd',
+        info: { marketingUrl: 'https://x.example', logoUrl: null },
+        optionalClaims: { idToken: [{ name: 'email', source: null, essential: false, additionalProperties: [] }] },
+        web: { homePageUrl: 'https://x.example', implicitGrantSettings: { enableIdTokenIssuance: true } },
+      };
+      assert.equal((await graph('admin', 'PATCH', `/applications/${a.id}`, good)).status, 204);
+      const now = (await graph('admin', 'GET', `/applications/${a.id}`)).json();
+      assert.deepEqual(
+        [now.tags, now.notes, now.info.marketingUrl, now.web.implicitGrantSettings.enableIdTokenIssuance],
+        [['t'], 'n', 'https://x.example', true],
+      );
       for (const types of [[1], [null], 'user', [{}]]) {
         const res = await graph('member', 'POST', '/directoryObjects/getByIds', { ids: [a.id], types });
         badRequest(res, /types/);

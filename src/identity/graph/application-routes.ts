@@ -238,20 +238,84 @@ interface ApplicationBody {
   [key: string]: unknown;
 }
 
+// Graph's types for the properties Kentra stores as given: a value of another type is a 400, never stored.
+/** A string, or null (undefined: absent). */
+function textOrNull(value: unknown, name: string): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  if (typeof value !== 'string') throw graphErrors.badRequest(`Property '${name}' must be a string.`);
+  return value;
+}
+/** A boolean (undefined: absent). */
+function flag(value: unknown, name: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw graphErrors.badRequest(`Property '${name}' must be a boolean.`);
+  return value;
+}
+/** An array of strings (each a GUID when `guids`); null is an empty list. */
+function textList(value: unknown, name: string, guids = false): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return [];
+  if (!Array.isArray(value) || value.some((x) => typeof x !== 'string' || (guids && !isGuid(x))))
+    throw graphErrors.badRequest(`Property '${name}' must be an array of ${guids ? 'GUIDs' : 'strings'}.`);
+  return value as string[];
+}
+/** A JSON object (not an array or null) whose keys are among `keys`. */
+function objectOf(value: unknown, name: string, keys: readonly string[], type: string): JsonObject {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw graphErrors.badRequest(`Property '${name}' must be an object.`);
+  for (const key of Object.keys(value))
+    if (!keys.includes(key)) throw graphErrors.badRequest(`Property '${key}' does not exist on '${type}'.`);
+  return value as JsonObject;
+}
+const INFO_KEYS = ['logoUrl', 'marketingUrl', 'privacyStatementUrl', 'supportUrl', 'termsOfServiceUrl'];
+const OPTIONAL_CLAIM_KEYS = ['name', 'source', 'essential', 'additionalProperties'];
+/** `optionalClaims`: idToken, accessToken and saml2Token, each a list of { name, source, essential, additionalProperties }. */
+function checkOptionalClaims(value: unknown): void {
+  if (value === null) return;
+  const claims = objectOf(value, 'optionalClaims', ['idToken', 'accessToken', 'saml2Token'], 'microsoft.graph.optionalClaims');
+  for (const [kind, list] of Object.entries(claims)) {
+    if (list === null) continue;
+    if (!Array.isArray(list)) throw graphErrors.badRequest(`Property 'optionalClaims.${kind}' must be an array.`);
+    for (const c of list) {
+      const claim = objectOf(c, `optionalClaims.${kind}`, OPTIONAL_CLAIM_KEYS, 'microsoft.graph.optionalClaim');
+      if (typeof claim.name !== 'string' || !claim.name) throw graphErrors.badRequest('Each optional claim needs a name.');
+      textOrNull(claim.source, 'source');
+      flag(claim.essential, 'essential');
+      textList(claim.additionalProperties, 'additionalProperties');
+    }
+  }
+}
+/** `api.preAuthorizedApplications`: a list of { appId, delegatedPermissionIds }. */
+function checkPreAuthorized(value: unknown): void {
+  if (value === null) return;
+  if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'api.preAuthorizedApplications' must be an array.");
+  for (const x of value) {
+    const entry = objectOf(
+      x,
+      'preAuthorizedApplications',
+      ['appId', 'delegatedPermissionIds', 'permissionIds'],
+      'microsoft.graph.preAuthorizedApplication',
+    );
+    if (!isGuid(entry.appId)) throw graphErrors.badRequest('Each preAuthorizedApplication needs an appId GUID.');
+    textList(entry.delegatedPermissionIds, 'delegatedPermissionIds', true);
+    textList(entry.permissionIds, 'permissionIds', true);
+  }
+}
+
 function parseScopes(value: unknown): PermissionScope[] {
   if (!Array.isArray(value)) throw graphErrors.badRequest("Property 'api.oauth2PermissionScopes' must be an array.");
   return value.map((s: ScopeJson | null) => {
     if (!s || typeof s.value !== 'string' || !/^[^\s]+$/.test(s.value))
       throw graphErrors.badRequest('Each oauth2PermissionScope needs a value without spaces.');
+    if (s.type !== undefined && s.type !== null && s.type !== 'Admin' && s.type !== 'User')
+      throw graphErrors.badRequest("An oauth2PermissionScope's type is 'Admin' or 'User'.");
     return {
       id: s.id && isGuid(s.id) ? String(s.id).toLowerCase() : newId(),
       value: s.value,
       type: s.type === 'Admin' ? 'Admin' : 'User',
-      adminConsentDisplayName: s.adminConsentDisplayName ?? s.value,
-      adminConsentDescription: s.adminConsentDescription ?? s.value,
-      userConsentDisplayName: s.userConsentDisplayName ?? null,
-      userConsentDescription: s.userConsentDescription ?? null,
-      isEnabled: s.isEnabled !== false,
+      adminConsentDisplayName: textOrNull(s.adminConsentDisplayName, 'adminConsentDisplayName') ?? s.value,
+      adminConsentDescription: textOrNull(s.adminConsentDescription, 'adminConsentDescription') ?? s.value,
+      userConsentDisplayName: textOrNull(s.userConsentDisplayName, 'userConsentDisplayName') ?? null,
+      userConsentDescription: textOrNull(s.userConsentDescription, 'userConsentDescription') ?? null,
+      isEnabled: flag(s.isEnabled, 'isEnabled') !== false,
     };
   });
 }
@@ -261,13 +325,15 @@ function parseAppRoles(value: unknown): AppRole[] {
   return value.map((r: AppRoleJson | null) => {
     if (!r || typeof r.value !== 'string' || !Array.isArray(r.allowedMemberTypes))
       throw graphErrors.badRequest('Each app role needs a value and allowedMemberTypes.');
+    if (!r.allowedMemberTypes.length || r.allowedMemberTypes.some((t: unknown) => t !== 'User' && t !== 'Application'))
+      throw graphErrors.badRequest("An app role's allowedMemberTypes are 'User', 'Application' or both.");
     return {
       id: r.id && isGuid(r.id) ? String(r.id).toLowerCase() : newId(),
       value: r.value,
-      displayName: r.displayName ?? r.value,
-      description: r.description ?? r.value,
+      displayName: textOrNull(r.displayName, 'displayName') ?? r.value,
+      description: textOrNull(r.description, 'description') ?? r.value,
       allowedMemberTypes: r.allowedMemberTypes,
-      isEnabled: r.isEnabled !== false,
+      isEnabled: flag(r.isEnabled, 'isEnabled') !== false,
     };
   });
 }
@@ -318,6 +384,17 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
   if (body.web !== undefined) {
     const web = body.web ?? {};
     if (web.redirectUris !== undefined) next.webRedirectUris = parseRedirectUris(web, 'web');
+    textOrNull(web.homePageUrl, 'web.homePageUrl');
+    textOrNull(web.logoutUrl, 'web.logoutUrl');
+    if (web.implicitGrantSettings) {
+      const grants = objectOf(
+        web.implicitGrantSettings,
+        'web.implicitGrantSettings',
+        ['enableIdTokenIssuance', 'enableAccessTokenIssuance'],
+        'microsoft.graph.implicitGrantSettings',
+      );
+      for (const [key, value] of Object.entries(grants)) flag(value, key);
+    }
     extra.web = {
       ...((extra.web as JsonObject | undefined) ?? {}),
       ...(web.homePageUrl !== undefined ? { homePageUrl: web.homePageUrl } : {}),
@@ -349,11 +426,23 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
       next.accessTokenAcceptedVersion = api.requestedAccessTokenVersion;
     }
     if (api.oauth2PermissionScopes !== undefined) next.oauth2PermissionScopes = parseScopes(api.oauth2PermissionScopes);
-    if (api.preAuthorizedApplications !== undefined) extra.preAuthorizedApplications = api.preAuthorizedApplications;
-    if (api.knownClientApplications !== undefined) extra.knownClientApplications = api.knownClientApplications;
+    if (api.preAuthorizedApplications !== undefined) {
+      checkPreAuthorized(api.preAuthorizedApplications);
+      extra.preAuthorizedApplications = api.preAuthorizedApplications;
+    }
+    if (api.knownClientApplications !== undefined)
+      extra.knownClientApplications = textList(api.knownClientApplications, 'api.knownClientApplications', true);
   }
   if (body.appRoles !== undefined) next.appRoles = parseAppRoles(body.appRoles);
   if (body.requiredResourceAccess !== undefined) next.requiredResourceAccess = parseRequiredResourceAccess(body.requiredResourceAccess);
+  if (body.optionalClaims !== undefined) checkOptionalClaims(body.optionalClaims);
+  if (body.tags !== undefined) body.tags = textList(body.tags, 'tags');
+  for (const key of ['notes', 'description']) textOrNull(body[key], key);
+  if (body.info !== undefined && body.info !== null) {
+    const info = objectOf(body.info, 'info', INFO_KEYS, 'microsoft.graph.informationalUrl');
+    for (const [key, value] of Object.entries(info)) textOrNull(value, `info.${key}`);
+    if (info.logoUrl !== undefined && info.logoUrl !== null) throw graphErrors.badRequest("Property 'info.logoUrl' is read-only.");
+  }
   for (const key of ['optionalClaims', 'tags', 'notes', 'description', 'info']) if (body[key] !== undefined) extra[key] = body[key];
   let keyCredentials: string[] | undefined;
   if (body.keyCredentials !== undefined) {

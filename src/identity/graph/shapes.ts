@@ -176,7 +176,14 @@ export function applicationJson(
     // The AAD Graph name of api.oauth2PermissionScopes, which the legacy walkthrough queries (`oauth2Permissions[0].id`).
     oauth2Permissions: a.oauth2PermissionScopes,
     appRoles: a.appRoles,
-    info: { logoUrl: null, marketingUrl: null, privacyStatementUrl: null, supportUrl: null, termsOfServiceUrl: null },
+    info: {
+      logoUrl: null,
+      marketingUrl: null,
+      privacyStatementUrl: null,
+      supportUrl: null,
+      termsOfServiceUrl: null,
+      ...(extra.info as Record<string, string | null> | undefined),
+    },
     keyCredentials: creds.keys.map(keyCredentialJson),
     parentalControlSettings: { countriesBlockedForMinors: [], legalAgeGroupRule: 'Allow' },
     passwordCredentials: creds.passwords.map((c) => passwordCredentialJson(c)),
