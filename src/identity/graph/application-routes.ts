@@ -29,6 +29,7 @@ import {
   requireGuid,
   requireString,
   optionalString,
+  stringOrNull,
   optionalStringArray,
   boolField,
   type GraphContext,
@@ -239,12 +240,6 @@ interface ApplicationBody {
 }
 
 // Graph's types for the properties Kentra stores as given: a value of another type is a 400, never stored.
-/** A string, or null (undefined: absent). */
-function textOrNull(value: unknown, name: string): string | null | undefined {
-  if (value === undefined || value === null) return value;
-  if (typeof value !== 'string') throw graphErrors.badRequest(`Property '${name}' must be a string.`);
-  return value;
-}
 /** A boolean (undefined: absent). */
 function flag(value: unknown, name: string): boolean | undefined {
   if (value !== undefined && typeof value !== 'boolean') throw graphErrors.badRequest(`Property '${name}' must be a boolean.`);
@@ -277,7 +272,7 @@ function checkOptionalClaims(value: unknown): void {
     for (const c of list) {
       const claim = objectOf(c, `optionalClaims.${kind}`, OPTIONAL_CLAIM_KEYS, 'microsoft.graph.optionalClaim');
       if (typeof claim.name !== 'string' || !claim.name) throw graphErrors.badRequest('Each optional claim needs a name.');
-      textOrNull(claim.source, 'source');
+      stringOrNull(claim.source, 'source');
       flag(claim.essential, 'essential');
       textList(claim.additionalProperties, 'additionalProperties');
     }
@@ -311,10 +306,10 @@ function parseScopes(value: unknown): PermissionScope[] {
       id: s.id && isGuid(s.id) ? String(s.id).toLowerCase() : newId(),
       value: s.value,
       type: s.type === 'Admin' ? 'Admin' : 'User',
-      adminConsentDisplayName: textOrNull(s.adminConsentDisplayName, 'adminConsentDisplayName') ?? s.value,
-      adminConsentDescription: textOrNull(s.adminConsentDescription, 'adminConsentDescription') ?? s.value,
-      userConsentDisplayName: textOrNull(s.userConsentDisplayName, 'userConsentDisplayName') ?? null,
-      userConsentDescription: textOrNull(s.userConsentDescription, 'userConsentDescription') ?? null,
+      adminConsentDisplayName: stringOrNull(s.adminConsentDisplayName, 'adminConsentDisplayName') ?? s.value,
+      adminConsentDescription: stringOrNull(s.adminConsentDescription, 'adminConsentDescription') ?? s.value,
+      userConsentDisplayName: stringOrNull(s.userConsentDisplayName, 'userConsentDisplayName') ?? null,
+      userConsentDescription: stringOrNull(s.userConsentDescription, 'userConsentDescription') ?? null,
       isEnabled: flag(s.isEnabled, 'isEnabled') !== false,
     };
   });
@@ -330,8 +325,8 @@ function parseAppRoles(value: unknown): AppRole[] {
     return {
       id: r.id && isGuid(r.id) ? String(r.id).toLowerCase() : newId(),
       value: r.value,
-      displayName: textOrNull(r.displayName, 'displayName') ?? r.value,
-      description: textOrNull(r.description, 'description') ?? r.value,
+      displayName: stringOrNull(r.displayName, 'displayName') ?? r.value,
+      description: stringOrNull(r.description, 'description') ?? r.value,
       allowedMemberTypes: r.allowedMemberTypes,
       isEnabled: flag(r.isEnabled, 'isEnabled') !== false,
     };
@@ -384,8 +379,8 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
   if (body.web !== undefined) {
     const web = body.web ?? {};
     if (web.redirectUris !== undefined) next.webRedirectUris = parseRedirectUris(web, 'web');
-    textOrNull(web.homePageUrl, 'web.homePageUrl');
-    textOrNull(web.logoutUrl, 'web.logoutUrl');
+    stringOrNull(web.homePageUrl, 'web.homePageUrl');
+    stringOrNull(web.logoutUrl, 'web.logoutUrl');
     if (web.implicitGrantSettings) {
       const grants = objectOf(
         web.implicitGrantSettings,
@@ -437,10 +432,10 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
   if (body.requiredResourceAccess !== undefined) next.requiredResourceAccess = parseRequiredResourceAccess(body.requiredResourceAccess);
   if (body.optionalClaims !== undefined) checkOptionalClaims(body.optionalClaims);
   if (body.tags !== undefined) body.tags = textList(body.tags, 'tags');
-  for (const key of ['notes', 'description']) textOrNull(body[key], key);
+  for (const key of ['notes', 'description']) stringOrNull(body[key], key);
   if (body.info !== undefined && body.info !== null) {
     const info = objectOf(body.info, 'info', INFO_KEYS, 'microsoft.graph.informationalUrl');
-    for (const [key, value] of Object.entries(info)) textOrNull(value, `info.${key}`);
+    for (const [key, value] of Object.entries(info)) stringOrNull(value, `info.${key}`);
     if (info.logoUrl !== undefined && info.logoUrl !== null) throw graphErrors.badRequest("Property 'info.logoUrl' is read-only.");
   }
   for (const key of ['optionalClaims', 'tags', 'notes', 'description', 'info']) if (body[key] !== undefined) extra[key] = body[key];
@@ -596,7 +591,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
     }
     const end = pc.endDateTime === undefined || pc.endDateTime === null ? undefined : Date.parse(String(pc.endDateTime));
     if (end !== undefined && Number.isNaN(end)) throw graphErrors.badRequest("Property 'endDateTime' is not a valid date.");
-    return { displayName: optionalString(pc, 'displayName', 'microsoft.graph.passwordCredential') ?? null, endDateTime: end };
+    return { displayName: optionalString(pc, 'displayName') ?? null, endDateTime: end };
   };
 
   graphRoute(app, ctx, 'POST', '/applications/:id/addPassword', async (r) => {
@@ -638,7 +633,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   const federatedBody = (r: GraphRequest): FederatedCredentialBody => {
     const type = 'microsoft.graph.federatedIdentityCredential';
     const body = jsonBody(r, fedFields, type);
-    for (const key of ['name', 'issuer', 'subject', 'description']) optionalString(body, key, type);
+    for (const key of ['name', 'issuer', 'subject', 'description']) optionalString(body, key);
     const audiences = optionalStringArray(body, 'audiences');
     if (audiences !== undefined && audiences.length !== 1)
       throw graphErrors.badRequest("Property 'audiences' must hold exactly one value.");

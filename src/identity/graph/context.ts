@@ -140,12 +140,16 @@ export function requireString(body: JsonObject, key: string, type: string): stri
   return v;
 }
 
-/** A string property that may be absent (undefined) or null; anything else but a string is a 400. */
-export function optionalString(body: JsonObject, key: string, type: string): string | null | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return v;
-  if (typeof v !== 'string') throw graphErrors.badRequest(`Property '${key}' on '${type}' must be a string.`);
-  return v;
+/** A value Graph types as a string: the string, null, or undefined when absent; anything else is a 400 naming `name`. */
+export function stringOrNull(value: unknown, name: string): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  if (typeof value !== 'string') throw graphErrors.badRequest(`Property '${name}' must be a string.`);
+  return value;
+}
+
+/** A string property of a body that may be absent (undefined) or null; anything else but a string is a 400. */
+export function optionalString(body: JsonObject, key: string): string | null | undefined {
+  return stringOrNull(body[key], key);
 }
 
 export function optionalStringArray(body: JsonObject, key: string): string[] | undefined {
