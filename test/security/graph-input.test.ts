@@ -693,4 +693,33 @@ for (const store of stores)
       );
       assert.deepEqual(await groupsNamed('not-created'), [], 'no group was created');
     });
+
+    it('Graph input: a member without a directory role owns at most 250 objects: the next create is 400 Directory_QuotaExceeded and makes nothing', async () => {
+      tokens.other = await token(`other@${DOMAIN}`, 'Other-Passw0rd!');
+      const owned = async () => (await graph('other', 'GET', '/me/ownedObjects')).json().value.length as number;
+      const ids: string[] = [];
+      for (let n = await owned(); n < 250;) {
+        const batch = Math.min(10, 250 - n);
+        const made = await Promise.all(
+          Array.from({ length: batch }, () => graph('other', 'POST', '/applications', { displayName: `quota-${randomUUID()}` })),
+        );
+        for (const res of made) assert.equal(res.status, 201, res.text);
+        ids.push(...made.map((res) => res.json().id as string));
+        n += batch;
+      }
+      assert.equal(await owned(), 250);
+      for (const [path, body] of [
+        ['/applications', { displayName: 'one too many' }],
+        ['/groups', { displayName: 'one too many', mailNickname: 'x', mailEnabled: false, securityEnabled: true }],
+      ] as const) {
+        const res = await graph('other', 'POST', path, body);
+        assert.equal(res.status, 400, res.text);
+        assert.equal(res.json().error.code, 'Directory_QuotaExceeded');
+      }
+      assert.equal(await owned(), 250, 'nothing was made');
+      // An administrator has no such quota; one object deleted makes room for one.
+      assert.equal((await graph('admin', 'POST', '/applications', { displayName: 'admin over quota' })).status, 201);
+      assert.equal((await graph('other', 'DELETE', `/applications/${ids[0]}`)).status, 204);
+      assert.equal((await graph('other', 'POST', '/applications', { displayName: 'room again' })).status, 201);
+    });
   });

@@ -28,6 +28,7 @@ import {
   servicePrincipalView,
   requireGuid,
   requireString,
+  checkObjectQuota,
   optionalString,
   stringOrNull,
   optionalStringArray,
@@ -493,6 +494,7 @@ export function registerApplicationRoutes(app: FastifyInstance, ctx: GraphContex
   /** POST /applications, and an upsert that finds no application: the caller must be allowed to create one. */
   const createApplication = async (r: GraphRequest, uniqueName: string | null) => {
     requireWrite(r.caller, 'application', { create: true });
+    await checkObjectQuota(r);
     const body = applicationBody(r, uniqueName);
     requireString(body, 'displayName', 'application');
     const created = await r.store.transaction(async (tx) => {

@@ -140,6 +140,19 @@ export function requireString(body: JsonObject, key: string, type: string): stri
   return v;
 }
 
+/** How many directory objects a user without a directory role may own (security.md §4.4: Entra's 250). */
+export const MEMBER_OBJECT_QUOTA = 250;
+
+/**
+ * Before a user without a directory role creates an application, a group or a service principal: the
+ * objects it owns must be fewer than MEMBER_OBJECT_QUOTA (Entra counts what a non-admin user created;
+ * Kentra keeps no deleted objects, so only those that exist count). Administrators and apps have no quota here.
+ */
+export async function checkObjectQuota(r: GraphRequest): Promise<void> {
+  if (r.caller.kind !== 'user' || r.caller.directoryRoleIds.size > 0) return;
+  if ((await r.store.listOwnedObjects(r.tenant.id, r.caller.objectId)).length >= MEMBER_OBJECT_QUOTA) throw graphErrors.quotaExceeded();
+}
+
 /** A value Graph types as a string: the string, null, or undefined when absent; anything else is a 400 naming `name`. */
 export function stringOrNull(value: unknown, name: string): string | null | undefined {
   if (value === undefined || value === null) return value;

@@ -20,6 +20,7 @@ import {
   servicePrincipalView,
   type GraphContext,
   type GraphRequest,
+  checkObjectQuota,
 } from './context.js';
 import { graphErrors } from './errors.js';
 import { listQuery, page, pageJson, pageOf, applySelect } from './odata.js';
@@ -437,6 +438,7 @@ export function registerDirectoryRoutes(app: FastifyInstance, ctx: GraphContext)
 
   graphRoute(app, ctx, 'POST', '/groups', async (r) => {
     requireWrite(r.caller, 'group', { create: true });
+    await checkObjectQuota(r);
     const body = jsonBody(r, GROUP_WRITABLE, 'microsoft.graph.group') as GroupBody;
     const displayName = requireString(body, 'displayName', 'group');
     const mailNickname = requireString(body, 'mailNickname', 'group');

@@ -31,6 +31,12 @@ export const graphErrors = {
       'Request exceeds the maximum number of results (11000) that can be returned by this operation.',
     ),
   unsupportedQuery: (message: string) => new GraphError(400, 'Request_UnsupportedQuery', message),
+  quotaExceeded: () =>
+    new GraphError(
+      400,
+      'Directory_QuotaExceeded',
+      'The directory object quota limit for the Principal has been exceeded. Please ask your administrator to increase the quota limit or delete objects to reduce the used quota.',
+    ),
 };
 
 /** The one place Graph errors take their wire shape. */
