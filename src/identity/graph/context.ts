@@ -144,8 +144,8 @@ export function requireString(body: JsonObject, key: string, type: string): stri
 export const MEMBER_OBJECT_QUOTA = 250;
 
 /**
- * Before a user without a directory role creates an application, a group or a service principal: the
- * objects it owns must be fewer than MEMBER_OBJECT_QUOTA (Entra counts what a non-admin user created;
+ * Before a user without a directory role creates an application or a group: the objects it owns
+ * (applications, groups, service principals) must be fewer than MEMBER_OBJECT_QUOTA (Entra counts what a non-admin user created;
  * Kentra keeps no deleted objects, so only those that exist count). Administrators and apps have no quota here.
  */
 export async function checkObjectQuota(r: GraphRequest): Promise<void> {
