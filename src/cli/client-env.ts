@@ -58,9 +58,12 @@ const executable = (file: string) => {
   }
 };
 
+/** A value in single quotes for a POSIX shell (a quote inside closes, escapes and reopens them). */
+const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
 /** A word for a POSIX shell: as it is when it needs no quoting, else in single quotes. */
 export function shellWord(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : shellQuote(value);
 }
 
 const realpath = (file: string) => {
@@ -110,11 +113,10 @@ export function clientBinDir(dataDir: string, argv1 = process.argv[1] ?? ''): st
     kentra: fileURLToPath(new URL('./bin.cjs', import.meta.url)),
     kubelogin: fileURLToPath(new URL('../kubelogin/bin.cjs', import.meta.url)),
   };
-  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   for (const [name, script] of Object.entries(scripts)) {
     writeIfChanged(
       join(bin, name),
-      `#!/bin/sh\n# Written by \`kentra env\`: runs this Kentra's ${name}.\nexec ${quote(process.execPath)} ${quote(script)} "$@"\n`,
+      `#!/bin/sh\n# Written by \`kentra env\`: runs this Kentra's ${name}.\nexec ${shellQuote(process.execPath)} ${shellQuote(script)} "$@"\n`,
       0o755,
     );
   }
@@ -169,13 +171,12 @@ function azureCliComments(e: Pick<Endpoints, 'authority' | 'azureHostnames'>): s
 
 /** `export` lines for a POSIX shell, then the Azure CLI set-up as comments. */
 export function shellExports(e: Endpoints, env: NodeJS.ProcessEnv = process.env): string {
-  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const { binDir, vars } = clientEnvironment(e, env);
   // Evaluated twice, the shell still gets the folder on PATH once.
   return (
     [
-      `case ":$PATH:" in *:${quote(binDir)}:*) ;; *) export PATH=${quote(binDir)}:"$PATH" ;; esac`,
-      ...vars.map(([k, v]) => `export ${k}=${quote(v)}`),
+      `case ":$PATH:" in *:${shellQuote(binDir)}:*) ;; *) export PATH=${shellQuote(binDir)}:"$PATH" ;; esac`,
+      ...vars.map(([k, v]) => `export ${k}=${shellQuote(v)}`),
       ...azureCliComments(e),
     ].join('\n') + '\n'
   );

@@ -30,9 +30,11 @@ import {
   requireString,
   checkObjectQuota,
   optionalString,
+  stringList,
   stringOrNull,
   optionalStringArray,
   boolField,
+  booleanValue,
   type GraphContext,
   type GraphRequest,
 } from './context.js';
@@ -241,19 +243,6 @@ interface ApplicationBody {
 }
 
 // Graph's types for the properties Kentra stores as given: a value of another type is a 400, never stored.
-/** A boolean (undefined: absent). */
-function flag(value: unknown, name: string): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw graphErrors.badRequest(`Property '${name}' must be a boolean.`);
-  return value;
-}
-/** An array of strings (each a GUID when `guids`); null is an empty list. */
-function textList(value: unknown, name: string, guids = false): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (value === null) return [];
-  if (!Array.isArray(value) || value.some((x) => typeof x !== 'string' || (guids && !isGuid(x))))
-    throw graphErrors.badRequest(`Property '${name}' must be an array of ${guids ? 'GUIDs' : 'strings'}.`);
-  return value as string[];
-}
 /** A JSON object (not an array or null) whose keys are among `keys`. */
 function objectOf(value: unknown, name: string, keys: readonly string[], type: string): JsonObject {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw graphErrors.badRequest(`Property '${name}' must be an object.`);
@@ -274,8 +263,8 @@ function checkOptionalClaims(value: unknown): void {
       const claim = objectOf(c, `optionalClaims.${kind}`, OPTIONAL_CLAIM_KEYS, 'microsoft.graph.optionalClaim');
       if (typeof claim.name !== 'string' || !claim.name) throw graphErrors.badRequest('Each optional claim needs a name.');
       stringOrNull(claim.source, 'source');
-      flag(claim.essential, 'essential');
-      textList(claim.additionalProperties, 'additionalProperties');
+      booleanValue(claim.essential, 'essential');
+      stringList(claim.additionalProperties, 'additionalProperties', { nullIsEmpty: true });
     }
   }
 }
@@ -291,8 +280,8 @@ function checkPreAuthorized(value: unknown): void {
       'microsoft.graph.preAuthorizedApplication',
     );
     if (!isGuid(entry.appId)) throw graphErrors.badRequest('Each preAuthorizedApplication needs an appId GUID.');
-    textList(entry.delegatedPermissionIds, 'delegatedPermissionIds', true);
-    textList(entry.permissionIds, 'permissionIds', true);
+    stringList(entry.delegatedPermissionIds, 'delegatedPermissionIds', { guids: true, nullIsEmpty: true });
+    stringList(entry.permissionIds, 'permissionIds', { guids: true, nullIsEmpty: true });
   }
 }
 
@@ -311,7 +300,7 @@ function parseScopes(value: unknown): PermissionScope[] {
       adminConsentDescription: stringOrNull(s.adminConsentDescription, 'adminConsentDescription') ?? s.value,
       userConsentDisplayName: stringOrNull(s.userConsentDisplayName, 'userConsentDisplayName') ?? null,
       userConsentDescription: stringOrNull(s.userConsentDescription, 'userConsentDescription') ?? null,
-      isEnabled: flag(s.isEnabled, 'isEnabled') !== false,
+      isEnabled: booleanValue(s.isEnabled, 'isEnabled') !== false,
     };
   });
 }
@@ -329,7 +318,7 @@ function parseAppRoles(value: unknown): AppRole[] {
       displayName: stringOrNull(r.displayName, 'displayName') ?? r.value,
       description: stringOrNull(r.description, 'description') ?? r.value,
       allowedMemberTypes: r.allowedMemberTypes,
-      isEnabled: flag(r.isEnabled, 'isEnabled') !== false,
+      isEnabled: booleanValue(r.isEnabled, 'isEnabled') !== false,
     };
   });
 }
@@ -389,7 +378,7 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
         ['enableIdTokenIssuance', 'enableAccessTokenIssuance'],
         'microsoft.graph.implicitGrantSettings',
       );
-      for (const [key, value] of Object.entries(grants)) flag(value, key);
+      for (const [key, value] of Object.entries(grants)) booleanValue(value, key);
     }
     extra.web = {
       ...((extra.web as JsonObject | undefined) ?? {}),
@@ -427,12 +416,15 @@ function applyApplicationBody(app: Application, body: ApplicationBody): { app: A
       extra.preAuthorizedApplications = api.preAuthorizedApplications;
     }
     if (api.knownClientApplications !== undefined)
-      extra.knownClientApplications = textList(api.knownClientApplications, 'api.knownClientApplications', true);
+      extra.knownClientApplications = stringList(api.knownClientApplications, 'api.knownClientApplications', {
+        guids: true,
+        nullIsEmpty: true,
+      });
   }
   if (body.appRoles !== undefined) next.appRoles = parseAppRoles(body.appRoles);
   if (body.requiredResourceAccess !== undefined) next.requiredResourceAccess = parseRequiredResourceAccess(body.requiredResourceAccess);
   if (body.optionalClaims !== undefined) checkOptionalClaims(body.optionalClaims);
-  if (body.tags !== undefined) body.tags = textList(body.tags, 'tags');
+  if (body.tags !== undefined) body.tags = stringList(body.tags, 'tags', { nullIsEmpty: true });
   for (const key of ['notes', 'description']) stringOrNull(body[key], key);
   if (body.info !== undefined && body.info !== null) {
     const info = objectOf(body.info, 'info', INFO_KEYS, 'microsoft.graph.informationalUrl');

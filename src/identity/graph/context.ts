@@ -165,12 +165,20 @@ export function optionalString(body: JsonObject, key: string): string | null | u
   return stringOrNull(body[key], key);
 }
 
+/**
+ * A value Graph types as a list of strings (of GUIDs with `guids`), named `name` in the 400 otherwise;
+ * undefined when absent, and null an empty list when `nullIsEmpty`.
+ */
+export function stringList(value: unknown, name: string, opts: { guids?: boolean; nullIsEmpty?: boolean } = {}): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === null && opts.nullIsEmpty) return [];
+  if (!Array.isArray(value) || value.some((x) => typeof x !== 'string' || (opts.guids && !isGuid(x))))
+    throw graphErrors.badRequest(`Property '${name}' must be an array of ${opts.guids ? 'GUIDs' : 'strings'}.`);
+  return value as string[];
+}
+
 export function optionalStringArray(body: JsonObject, key: string): string[] | undefined {
-  const v = body[key];
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
-    throw graphErrors.badRequest(`Property '${key}' must be an array of strings.`);
-  return v;
+  return stringList(body[key], key);
 }
 
 export function requireGuid(value: string | undefined, what: string): string {
@@ -261,16 +269,17 @@ export function graphRoutableUrl(url: string): string {
  * applications are not found: a customer tenant holds only their service principals (the list hides them too).
  */
 export async function applicationByKey(r: GraphRequest, key: string): Promise<Application | null> {
-  const byAppId = /^\(appId='([^']+)'\)$/i.exec(key) ?? /^appId=([0-9a-f-]+)$/i.exec(key);
-  const uniqueName = byAppId ? null : uniqueNameKey(key);
-  const app = byAppId
-    ? await r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase())
-    : uniqueName !== null
-      ? await r.store.findApplicationByUniqueName(r.tenant.id, uniqueName)
-      : isGuid(key)
-        ? await r.store.getApplication(r.tenant.id, key.toLowerCase())
-        : null;
+  const app = await anyApplicationByKey(r, key);
   return app?.firstParty ? null : app;
+}
+
+/** The application a key names, Microsoft's own included. */
+async function anyApplicationByKey(r: GraphRequest, key: string): Promise<Application | null> {
+  const byAppId = /^\(appId='([^']+)'\)$/i.exec(key) ?? /^appId=([0-9a-f-]+)$/i.exec(key);
+  if (byAppId) return r.store.findApplicationByAppId(r.tenant.id, byAppId[1]!.toLowerCase());
+  const uniqueName = uniqueNameKey(key);
+  if (uniqueName !== null) return r.store.findApplicationByUniqueName(r.tenant.id, uniqueName);
+  return isGuid(key) ? r.store.getApplication(r.tenant.id, key.toLowerCase()) : null;
 }
 
 /** An application by object id, `(appId='…')` or `(uniqueName='…')`, or Graph's 404. */
@@ -356,11 +365,14 @@ export async function memberGroups(r: GraphRequest, objectId: string, securityEn
   return ids;
 }
 
+/** A value Graph types as a boolean, named `name` in the 400 otherwise; undefined when absent. */
+export function booleanValue(value: unknown, name: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw graphErrors.badRequest(`Property '${name}' must be a boolean.`);
+  return value;
+}
+
 export function boolField(body: JsonObject, key: string): boolean | undefined {
-  const v = body[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw graphErrors.badRequest(`Property '${key}' must be a boolean.`);
-  return v;
+  return booleanValue(body[key], key);
 }
 
 export const noContent = (reply: FastifyReply) => reply.code(204).send();
